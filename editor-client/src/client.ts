@@ -1,0 +1,216 @@
+/**
+ * The language client: starts `planfirst serve`, declares planfirst's experimental capability,
+ * answers `planfirst/saveDocuments`, forwards `planfirst/status`, and restarts on demand.
+ */
+import * as os from 'os';
+import * as vscode from 'vscode';
+import {
+    ClientCapabilities,
+    ExecuteCommandRequest,
+    FeatureState,
+    LanguageClient,
+    LanguageClientOptions,
+    ResponseError,
+    RevealOutputChannelOn,
+    ServerOptions,
+    StaticFeature,
+    Trace,
+} from 'vscode-languageclient/node';
+import {
+    buildServerSettings,
+    findOnPath,
+    leafKeys,
+    PlanStatus,
+    resolveServerCommand,
+    ServerCommand,
+    SettingInspection,
+} from './logic';
+import { saveDocumentsRequest, SaveDocumentsParams, SaveDocumentsResult, ServerCommandId, ServerCommands, statusNotification } from './protocol';
+
+export const SECRET_KEY = 'planfirst.anthropic.apiKey';
+
+/** Declares `experimental.planfirst.saveDocuments` so the server asks us to save instead of writing files itself. */
+class PlanfirstCapabilities implements StaticFeature {
+    fillClientCapabilities(capabilities: ClientCapabilities): void {
+        const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+        experimental.planfirst = { saveDocuments: true };
+        capabilities.experimental = experimental;
+    }
+    initialize(): void {}
+    getState(): FeatureState {
+        return { kind: 'static' };
+    }
+    clear(): void {}
+}
+
+/** Read every `planfirst.*` setting the way the server should see it (user-only keys from user settings). */
+export function readServerSettings(apiKey: string | undefined, scope?: vscode.Uri): Record<string, unknown> {
+    const config = vscode.workspace.getConfiguration('planfirst', scope);
+    const manifest = vscode.extensions.getExtension('planfirst.planfirst')?.packageJSON as
+        | { contributes?: { configuration?: { properties?: Record<string, unknown> } } }
+        | undefined;
+    const declared = Object.keys(manifest?.contributes?.configuration?.properties ?? {}).map((k) =>
+        k.replace(/^planfirst\./, ''),
+    );
+    const keys = new Set([...declared, ...leafKeys(JSON.parse(JSON.stringify(config)))]);
+    const inspections: SettingInspection[] = [];
+    for (const key of keys) {
+        const it = config.inspect(key);
+        if (it) {
+            inspections.push({
+                key,
+                globalValue: it.globalValue,
+                workspaceValue: it.workspaceValue,
+                workspaceFolderValue: it.workspaceFolderValue,
+            });
+        }
+    }
+    return buildServerSettings(inspections, apiKey);
+}
+
+/** The server command line from the settings (see `resolveServerCommand`). */
+export function serverCommand(): ServerCommand {
+    const config = vscode.workspace.getConfiguration('planfirst');
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return resolveServerCommand(
+        { command: config.get<string[]>('server.command') ?? [], python: config.get<string>('server.python') ?? '' },
+        (name) => findOnPath(name),
+        folder,
+        os.homedir(),
+    );
+}
+
+/** Save the given documents (after the server's edit was applied) and report which now match the disk. */
+export async function saveDocuments(params: SaveDocumentsParams, log: vscode.LogOutputChannel): Promise<SaveDocumentsResult> {
+    const saved: string[] = [];
+    for (const raw of params.uris ?? []) {
+        try {
+            const uri = vscode.Uri.parse(raw);
+            const doc =
+                vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()) ??
+                (await vscode.workspace.openTextDocument(uri));
+            const ok = doc.isDirty ? await doc.save() : true;
+            if (ok && !doc.isDirty) {
+                saved.push(raw);
+            } else {
+                log.warn(`planfirst/saveDocuments: could not save ${raw}`);
+            }
+        } catch (e) {
+            log.error(`planfirst/saveDocuments: ${raw}: ${String(e)}`);
+        }
+    }
+    return { saved };
+}
+
+/** Owns the running LanguageClient; `restart()` replaces it with one built from the current settings. */
+export class PlanfirstClient implements vscode.Disposable {
+    private client: LanguageClient | undefined;
+    private starting: Promise<LanguageClient> | undefined;
+    private readonly statusEmitter = new vscode.EventEmitter<PlanStatus>();
+    /** Fires for each `planfirst/status` notification. */
+    readonly onStatus = this.statusEmitter.event;
+
+    constructor(
+        private readonly context: vscode.ExtensionContext,
+        readonly log: vscode.LogOutputChannel,
+    ) {}
+
+    /** The running client, starting it if needed. */
+    async ready(): Promise<LanguageClient> {
+        if (this.client?.isRunning()) {
+            return this.client;
+        }
+        if (!this.starting) {
+            this.starting = this.start().finally(() => {
+                this.starting = undefined;
+            });
+        }
+        return this.starting;
+    }
+
+    private async start(): Promise<LanguageClient> {
+        const apiKey = await this.context.secrets.get(SECRET_KEY);
+        const settings = readServerSettings(apiKey);
+        const cmd = serverCommand();
+        const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+        this.log.info(`starting server: ${cmd.command} ${cmd.args.join(' ')}${folder ? ` (cwd ${folder})` : ''}`);
+        const serverOptions: ServerOptions = {
+            command: cmd.command,
+            args: cmd.args,
+            options: { cwd: folder, env: { ...process.env } },
+        };
+        const clientOptions: LanguageClientOptions = {
+            documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: 'planfirst' }],
+            outputChannel: this.log,
+            traceOutputChannel: this.log,
+            revealOutputChannelOn: RevealOutputChannelOn.Never,
+            initializationOptions: { planfirst: settings },
+            middleware: {
+                workspace: {
+                    // the server reads section `planfirst`: answer with the same filtered view
+                    // (user-only keys from user settings, no key), never the raw workspace values
+                    configuration: async (params, token, next) => {
+                        const result: unknown = await next(params, token);
+                        if (!Array.isArray(result)) {
+                            return result as ResponseError<void>;
+                        }
+                        const values = result as unknown[];
+                        return params.items.map((item, i): unknown =>
+                            item.section === 'planfirst'
+                                ? readServerSettings(undefined, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)
+                                : values[i],
+                        );
+                    },
+                },
+            },
+        };
+        const client = new LanguageClient('planfirst', 'planfirst', serverOptions, clientOptions);
+        client.registerFeature(new PlanfirstCapabilities());
+        client.onRequest(saveDocumentsRequest, (params) => saveDocuments(params, this.log));
+        client.onNotification(statusNotification, (params) => this.statusEmitter.fire(params));
+        this.client = client;
+        await client.start();
+        const trace = vscode.workspace.getConfiguration('planfirst').get<string>('trace.server') ?? 'off';
+        await client.setTrace(Trace.fromString(trace));
+        const advertised = client.initializeResult?.capabilities.workspace as { textDocumentContent?: unknown } | undefined;
+        if (!advertised?.textDocumentContent) {
+            this.log.warn('the server does not advertise workspace/textDocumentContent: plan documents will not open');
+        }
+        this.log.info('server started');
+        return client;
+    }
+
+    /** Run one of the server's commands with its single object argument. */
+    async command<K extends ServerCommandId>(id: K, arg: ServerCommands[K][0], token?: vscode.CancellationToken): Promise<ServerCommands[K][1]> {
+        const client = await this.ready();
+        this.log.info(`-> ${id} ${JSON.stringify(arg).slice(0, 500)}`);
+        const result = (await client.sendRequest(ExecuteCommandRequest.type, { command: id, arguments: [arg] }, token)) as ServerCommands[K][1];
+        this.log.info(`<- ${id} ${JSON.stringify(result)?.slice(0, 500)}`);
+        return result;
+    }
+
+    /** Stop the current server (if any) and start a new one with the current settings and key. */
+    async restart(): Promise<void> {
+        await this.stop();
+        await this.ready();
+    }
+
+    /** Stop the server; a later `ready()` starts a new one. */
+    async stop(): Promise<void> {
+        await this.starting?.catch(() => undefined);
+        const client = this.client;
+        this.client = undefined;
+        if (client) {
+            try {
+                await client.stop(5000);
+            } catch (e) {
+                this.log.warn(`stopping the server: ${String(e)}`);
+            }
+        }
+    }
+
+    dispose(): void {
+        void this.stop();
+        this.statusEmitter.dispose();
+    }
+}

@@ -1,0 +1,252 @@
+/**
+ * The palette commands ("planfirst: …"). Each asks the user what only the user can say (a task,
+ * feedback, which plan) and calls one server command; none re-implements planfirst's logic.
+ */
+import * as vscode from 'vscode';
+import { PlanfirstClient, SECRET_KEY } from './client';
+import { choosePlan, planIdFromUri, PlanStatus } from './logic';
+import type { LspRange } from './protocol';
+
+/** What the commands remember between calls: the last plan and step seen, to default sensibly. */
+interface Memory {
+    planId?: string;
+    lastStep?: number;
+    failedStep?: number;
+}
+
+function activePlanId(): string | undefined {
+    const doc = vscode.window.activeTextEditor?.document;
+    return doc ? planIdFromUri(doc.uri.toString()) : undefined;
+}
+
+function errorText(e: unknown): string {
+    return e instanceof Error ? e.message : String(e);
+}
+
+/** Register every palette command; returns their disposables. */
+export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionContext): vscode.Disposable[] {
+    const memory: Memory = {};
+
+    const remember = (s: PlanStatus): void => {
+        memory.planId = s.planId;
+        if (typeof s.step === 'number' && s.step > 0) {
+            memory.lastStep = s.step;
+        }
+    };
+
+    /** The plan to act on: the one in the active editor, the last one seen, the only open one, or ask. */
+    const pickPlan = async (): Promise<string | undefined> => {
+        const fromEditor = activePlanId();
+        if (fromEditor) {
+            return fromEditor;
+        }
+        const plans = await pf.command('planfirst.listPlans', {});
+        const chosen = choosePlan(plans ?? [], [memory.planId]);
+        if (chosen) {
+            return chosen;
+        }
+        if (!plans || plans.length === 0) {
+            void vscode.window.showWarningMessage('planfirst: there is no plan yet. Run "planfirst: Generate Plan…" first.');
+            return undefined;
+        }
+        const item = await vscode.window.showQuickPick(
+            plans.map((p) => ({
+                label: p.title || p.id,
+                description: `${p.status} · ${p.steps.done}/${p.steps.total} done${p.steps.failed ? ` · ${p.steps.failed} failed` : ''}`,
+                detail: `${p.id} (revision ${p.revision})`,
+                id: p.id,
+            })),
+            { placeHolder: 'Which plan?' },
+        );
+        return item?.id;
+    };
+
+    const openPlan = async (uri: string | undefined): Promise<void> => {
+        if (!uri) {
+            return;
+        }
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+        if (doc.languageId !== 'markdown') {
+            await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
+        }
+        await vscode.window.showTextDocument(doc, { preview: false });
+    };
+
+    const askStep = async (prompt: string, value: number | undefined): Promise<number | undefined> => {
+        const text = await vscode.window.showInputBox({
+            prompt,
+            value: value !== undefined ? String(value) : '',
+            validateInput: (v) => (/^\s*[1-9]\d*\s*$/.test(v) ? undefined : 'A step number (1, 2, …)'),
+        });
+        return text === undefined ? undefined : parseInt(text, 10);
+    };
+
+    /** Run a command body, turning errors into one readable message and showing a spinner while it runs. */
+    const run = (name: string, body: () => Promise<void>) => async (): Promise<void> => {
+        const busy = vscode.window.setStatusBarMessage(`$(sync~spin) planfirst: ${name}…`);
+        try {
+            await body();
+        } catch (e) {
+            pf.log.error(`${name}: ${errorText(e)}`);
+            void vscode.window.showErrorMessage(`planfirst: ${name} failed: ${errorText(e)}`);
+        } finally {
+            busy.dispose();
+        }
+    };
+
+    const reportStep = (r: { step: number | null; status: string; attempts?: number; problems?: unknown[] | number }): void => {
+        if (typeof r.step === 'number') {
+            memory.lastStep = r.step;
+        }
+        const problems = Array.isArray(r.problems) ? r.problems.length : (r.problems ?? 0);
+        const what = r.step ? `step ${r.step}` : 'plan';
+        const attempts = r.attempts ? ` after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : '';
+        if (/fail|error/i.test(r.status)) {
+            memory.failedStep = r.step ?? undefined;
+            void vscode.window
+                .showWarningMessage(`planfirst: ${what} ${r.status}${attempts} (${problems} problem${problems === 1 ? '' : 's'}).`, 'Show Problems')
+                .then((c) => c && vscode.commands.executeCommand('workbench.actions.view.problems'));
+        } else {
+            vscode.window.setStatusBarMessage(`planfirst: ${what} ${r.status}${attempts}`, 5000);
+        }
+    };
+
+    const onStatus = pf.onStatus(remember);
+
+    return [
+        onStatus,
+        vscode.commands.registerCommand(
+            'planfirst.ui.generatePlan',
+            run('Generate Plan', async () => {
+                const task = await vscode.window.showInputBox({
+                    title: 'planfirst: Generate Plan',
+                    prompt: 'What should be done? (the selection, if any, is sent as context)',
+                    placeHolder: 'e.g. Add input validation to parse_config and tests for it',
+                    ignoreFocusOut: true,
+                });
+                if (!task?.trim()) {
+                    return;
+                }
+                const editor = vscode.window.activeTextEditor;
+                const arg: { task: string; uri?: string; range?: LspRange } = { task: task.trim() };
+                if (editor && !editor.selection.isEmpty && editor.document.uri.scheme === 'file') {
+                    const s = editor.selection;
+                    arg.uri = editor.document.uri.toString();
+                    arg.range = {
+                        start: { line: s.start.line, character: s.start.character },
+                        end: { line: s.end.line, character: s.end.character },
+                    };
+                }
+                const r = await pf.command('planfirst.generatePlan', arg);
+                memory.planId = r.planId;
+                await openPlan(r.uri);
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.revisePlan',
+            run('Revise Plan', async () => {
+                const planId = await pickPlan();
+                if (!planId) {
+                    return;
+                }
+                const feedback = await vscode.window.showInputBox({
+                    title: 'planfirst: Revise Plan',
+                    prompt: 'What should change in the plan?',
+                    ignoreFocusOut: true,
+                });
+                if (!feedback?.trim()) {
+                    return;
+                }
+                const r = await pf.command('planfirst.revisePlan', { planId, feedback: feedback.trim() });
+                await openPlan(r.uri);
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.approvePlan',
+            run('Approve Plan', async () => {
+                const planId = await pickPlan();
+                if (planId) {
+                    const r = await pf.command('planfirst.approvePlan', { planId });
+                    memory.planId = r.planId;
+                    vscode.window.setStatusBarMessage(`planfirst: plan ${r.status}`, 5000);
+                }
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.executeNextStep',
+            run('Execute Next Step', async () => {
+                const planId = activePlanId() ?? memory.planId;
+                reportStep(await pf.command('planfirst.executeNextStep', planId ? { planId } : {}));
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.retryStep',
+            run('Retry Step', async () => {
+                const planId = await pickPlan();
+                const step = planId ? await askStep('Retry which step?', memory.failedStep ?? memory.lastStep) : undefined;
+                if (planId && step) {
+                    reportStep(await pf.command('planfirst.retryStep', { planId, step }));
+                }
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.undoLastStep',
+            run('Undo Last Step', async () => {
+                const planId = await pickPlan();
+                if (!planId) {
+                    return;
+                }
+                let step = memory.planId === planId ? memory.lastStep : undefined;
+                if (step === undefined) {
+                    const plan = (await pf.command('planfirst.listPlans', {})).find((p) => p.id === planId);
+                    step = await askStep('Undo which step?', plan && plan.steps.done > 0 ? plan.steps.done : undefined);
+                }
+                if (step) {
+                    await pf.command('planfirst.undoStep', { planId, step });
+                }
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.showPlan',
+            run('Show Plan', async () => {
+                const planId = activePlanId() ?? memory.planId;
+                const r = await pf.command('planfirst.showPlan', planId ? { planId } : {});
+                await openPlan(r?.uri);
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.cancel',
+            run('Cancel', async () => {
+                const planId = activePlanId() ?? memory.planId;
+                await pf.command('planfirst.cancel', planId ? { planId } : {});
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.restartServer',
+            run('Restart Server', async () => {
+                await pf.restart();
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.setApiKey',
+            run('Set Anthropic API Key', async () => {
+                const key = await vscode.window.showInputBox({
+                    title: 'planfirst: Anthropic API key',
+                    prompt: 'Stored in VS Code SecretStorage and passed to the server at start; never written to settings. Empty: remove it.',
+                    password: true,
+                    ignoreFocusOut: true,
+                });
+                if (key === undefined) {
+                    return;
+                }
+                if (key.trim()) {
+                    await context.secrets.store(SECRET_KEY, key.trim());
+                } else {
+                    await context.secrets.delete(SECRET_KEY);
+                }
+                // secrets.onDidChange restarts the server with the new key
+            }),
+        ),
+        vscode.commands.registerCommand('planfirst.ui.showLog', () => pf.log.show()),
+    ];
+}

@@ -1,0 +1,254 @@
+/**
+ * Client-side logic that does not need VS Code: server command resolution, the settings sent to
+ * the server, plan ids from plan URIs, and the status bar text. Kept free of `vscode` imports so
+ * that it can be unit-tested with node's test runner.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** How the language server is started. */
+export interface ServerCommand {
+    command: string;
+    args: string[];
+}
+
+/** The `planfirst.server.*` settings that decide how the server is started. */
+export interface ServerSettings {
+    command: string[];
+    python: string;
+}
+
+/** Is `file` an executable regular file? */
+export function isExecutable(file: string): boolean {
+    try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return fs.statSync(file).isFile();
+    } catch {
+        return false;
+    }
+}
+
+/** The first executable `name` on `PATH`, or undefined. */
+export function findOnPath(
+    name: string,
+    envPath: string | undefined = process.env.PATH,
+    exists: (file: string) => boolean = isExecutable,
+): string | undefined {
+    for (const dir of (envPath ?? '').split(path.delimiter)) {
+        if (!dir) {
+            continue;
+        }
+        const candidate = path.join(dir, name);
+        if (exists(candidate)) {
+            return candidate;
+        }
+    }
+    return undefined;
+}
+
+/** Replace `${workspaceFolder}`, `${userHome}` and a leading `~/` in one command-line word. */
+export function expandVariables(word: string, workspaceFolder: string | undefined, home: string): string {
+    let out = word.replace(/\$\{userHome\}/g, home);
+    if (workspaceFolder !== undefined) {
+        out = out.replace(/\$\{workspaceFolder\}/g, workspaceFolder);
+    }
+    if (out === '~' || out.startsWith('~/')) {
+        out = home + out.slice(1);
+    }
+    return out;
+}
+
+/**
+ * The server command line: the configured `planfirst.server.command` if set, else `planfirst serve`
+ * when `planfirst` is on PATH, else `<python> -m planfirst serve` (python: the setting or `python3`).
+ */
+export function resolveServerCommand(
+    settings: ServerSettings,
+    which: (name: string) => string | undefined,
+    workspaceFolder: string | undefined,
+    home: string,
+): ServerCommand {
+    const configured = settings.command
+        .filter((w) => typeof w === 'string' && w.trim() !== '')
+        .map((w) => expandVariables(w, workspaceFolder, home));
+    if (configured.length > 0) {
+        return { command: configured[0], args: configured.slice(1) };
+    }
+    const onPath = which('planfirst');
+    if (onPath) {
+        return { command: onPath, args: ['serve'] };
+    }
+    const python = settings.python.trim() ? expandVariables(settings.python.trim(), workspaceFolder, home) : 'python3';
+    return { command: python, args: ['-m', 'planfirst', 'serve'] };
+}
+
+/** What `WorkspaceConfiguration.inspect` reports for one `planfirst.*` key (the parts we use). */
+export interface SettingInspection {
+    key: string;
+    globalValue?: unknown;
+    workspaceValue?: unknown;
+    workspaceFolderValue?: unknown;
+}
+
+/** Settings the extension itself uses; the server never sees them. */
+export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 'server.python', 'trace.server']);
+
+/**
+ * Settings that decide trust (where requests go, what may run): taken from the user's own settings
+ * only, never from a workspace, because workspace files are untrusted (RELIABILITY.md case 15).
+ */
+export const USER_ONLY_KEYS: ReadonlySet<string> = new Set(['anthropic', 'validation.allow', 'anthropic.baseUrl', 'anthropic.apiKey']);
+
+function isUserOnly(key: string): boolean {
+    return USER_ONLY_KEYS.has(key) || key.startsWith('anthropic.') || key.startsWith('validation.allow');
+}
+
+function isUnset(value: unknown): boolean {
+    return value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
+}
+
+function setNested(target: Record<string, unknown>, dotted: string, value: unknown): void {
+    const parts = dotted.split('.');
+    let cur = target;
+    for (const part of parts.slice(0, -1)) {
+        const next = cur[part];
+        if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+            cur[part] = {};
+        }
+        cur = cur[part] as Record<string, unknown>;
+    }
+    cur[parts[parts.length - 1]] = value;
+}
+
+/**
+ * The `planfirst` settings object sent to the server (in `initializationOptions.planfirst` and as
+ * the `planfirst` section of `workspace/configuration`). Only values somebody set explicitly are
+ * sent, so the server's own defaults and environment still apply; empty strings and empty lists
+ * mean "default". The API key (from SecretStorage) goes to `anthropic.apiKey` when given.
+ */
+export function buildServerSettings(inspections: SettingInspection[], apiKey?: string): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const sorted = [...inspections].sort((a, b) => a.key.localeCompare(b.key));
+    for (const it of sorted) {
+        if (CLIENT_ONLY_KEYS.has(it.key) || it.key.startsWith('server.') || it.key === 'anthropic.apiKey') {
+            continue;
+        }
+        const value = isUserOnly(it.key)
+            ? it.globalValue
+            : [it.workspaceFolderValue, it.workspaceValue, it.globalValue].find((v) => !isUnset(v));
+        if (isUnset(value)) {
+            continue;
+        }
+        setNested(out, it.key, value);
+    }
+    if (apiKey) {
+        setNested(out, 'anthropic.apiKey', apiKey);
+    }
+    return out;
+}
+
+/** Every leaf key (dotted, arrays are leaves) of a settings object such as `getConfiguration('planfirst')`. */
+export function leafKeys(obj: unknown, prefix = ''): string[] {
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+        return prefix ? [prefix] : [];
+    }
+    const keys: string[] = [];
+    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+        if (typeof v === 'function') {
+            continue;
+        }
+        const dotted = prefix ? `${prefix}.${k}` : k;
+        if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length > 0) {
+            keys.push(...leafKeys(v, dotted));
+        } else {
+            keys.push(dotted);
+        }
+    }
+    return keys;
+}
+
+/** The plan id in a plan document URI (`planfirst:/plans/<id>.md`), or undefined. */
+export function planIdFromUri(uri: string): string | undefined {
+    const m = /^planfirst:(?:\/\/[^/]*)?\/plans\/([^/?#]+?)(?:\.md)?(?:[?#].*)?$/.exec(uri);
+    return m ? decodeURIComponent(m[1]) : undefined;
+}
+
+/** One entry of `planfirst.listPlans`. */
+export interface PlanSummary {
+    id: string;
+    title: string;
+    status: string;
+    revision: number;
+    steps: { total: number; done: number; failed: number };
+}
+
+/** Plan statuses after which there is nothing left to do. */
+const FINISHED = /^(done|completed?|finished|cancell?ed|abandoned)$/i;
+
+/**
+ * Which plan a command without an explicit plan should act on: the preferred one (the plan document
+ * in the active editor, else the plan of the last status update) if it exists, else the only
+ * unfinished plan, else the only plan. `undefined` means "ask the user" (or there is none).
+ */
+export function choosePlan(plans: PlanSummary[], preferred: (string | undefined)[]): string | undefined {
+    for (const id of preferred) {
+        if (id && plans.some((p) => p.id === id)) {
+            return id;
+        }
+    }
+    const open = plans.filter((p) => !FINISHED.test(p.status));
+    if (open.length === 1) {
+        return open[0].id;
+    }
+    if (plans.length === 1) {
+        return plans[0].id;
+    }
+    return undefined;
+}
+
+/** Params of the server's `planfirst/status` notification. */
+export interface PlanStatus {
+    planId: string;
+    title?: string;
+    status: string;
+    step?: number | null;
+    total: number;
+    done: number;
+    failed: number;
+}
+
+/** Status bar text, tooltip and severity for a `planfirst/status` update. */
+export interface StatusView {
+    text: string;
+    tooltip: string;
+    severity: 'normal' | 'warning' | 'error';
+}
+
+/** Render a `planfirst/status` update for the status bar, e.g. `planfirst: step 2/5 ✓`. */
+export function formatStatus(s: PlanStatus): StatusView {
+    const status = (s.status || '').toLowerCase();
+    const total = Math.max(0, s.total | 0);
+    const step = typeof s.step === 'number' && s.step > 0 ? s.step : Math.min(total, (s.done | 0) + 1);
+    const counts = `${s.done | 0} done, ${s.failed | 0} failed, ${total} steps`;
+    const tooltip = `planfirst: ${s.title ?? s.planId} (${s.status}; ${counts}). Click to show the plan.`;
+    if (/fail|error/.test(status)) {
+        return { text: `planfirst: step ${step}/${total} ✗`, tooltip, severity: 'error' };
+    }
+    if (/cancel|reject|stale/.test(status)) {
+        return { text: `planfirst: step ${step}/${total} ⏸`, tooltip, severity: 'warning' };
+    }
+    if (/plann|generat|revis|draft|review|pending_approval|awaiting/.test(status) && (s.done | 0) === 0) {
+        const what = /plann|generat|revis/.test(status) ? '$(sync~spin) planning' : `plan ready (${total} steps)`;
+        return { text: `planfirst: ${what}`, tooltip, severity: 'normal' };
+    }
+    if (/run|execut|validat|applying|working/.test(status)) {
+        return { text: `planfirst: $(sync~spin) step ${step}/${total}`, tooltip, severity: 'normal' };
+    }
+    if (total > 0 && (s.done | 0) >= total) {
+        return { text: `planfirst: ${total}/${total} ✓`, tooltip, severity: 'normal' };
+    }
+    if ((s.done | 0) === 0) {
+        return { text: `planfirst: ${total} steps, none done`, tooltip, severity: 'normal' };
+    }
+    return { text: `planfirst: step ${s.done | 0}/${total} ✓`, tooltip, severity: 'normal' };
+}

@@ -1,0 +1,45 @@
+/**
+ * The planfirst protocol extensions, mirroring the server (`server/planfirst/lsp/`): custom
+ * messages and the `workspace/executeCommand` commands with their single object argument.
+ */
+import { NotificationType, RequestType } from 'vscode-languageclient';
+import type { PlanStatus, PlanSummary } from './logic';
+
+/** Server → client after an applied edit: save these documents so the disk holds the approved text. */
+export interface SaveDocumentsParams {
+    uris: string[];
+}
+/** The documents whose disk content now matches the editor. */
+export interface SaveDocumentsResult {
+    saved: string[];
+}
+export const saveDocumentsRequest = new RequestType<SaveDocumentsParams, SaveDocumentsResult, void>(
+    'planfirst/saveDocuments',
+);
+
+/** Server → client: progress of the active plan, for the status bar. */
+export const statusNotification = new NotificationType<PlanStatus>('planfirst/status');
+
+/** LSP Range as the server expects it. */
+export interface LspRange {
+    start: { line: number; character: number };
+    end: { line: number; character: number };
+}
+
+/** Command ids and argument/result shapes of the server's commands. */
+export interface ServerCommands {
+    'planfirst.generatePlan': [{ task: string; uri?: string; range?: LspRange; files?: string[] }, { planId: string; uri: string }];
+    'planfirst.revisePlan': [{ planId: string; feedback: string }, { planId: string; uri: string; revision: number }];
+    'planfirst.approvePlan': [{ planId: string; force?: boolean }, { planId: string; status: string }];
+    'planfirst.executeNextStep': [
+        { planId?: string },
+        { step: number | null; status: string; attempts?: number; problems?: unknown[] | number },
+    ];
+    'planfirst.retryStep': [{ planId: string; step: number }, { step: number | null; status: string; attempts?: number; problems?: unknown[] | number }];
+    'planfirst.undoStep': [{ planId: string; step: number }, unknown];
+    'planfirst.showPlan': [{ planId?: string }, { uri: string }];
+    'planfirst.listPlans': [Record<string, never>, PlanSummary[]];
+    'planfirst.cancel': [{ planId?: string }, unknown];
+    'planfirst.reloadPlan': [{ planId: string }, unknown];
+}
+export type ServerCommandId = keyof ServerCommands;

@@ -1,0 +1,126 @@
+// Unit tests of the client-side logic (node's test runner): `npm run test:unit`.
+import * as assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+    buildServerSettings,
+    choosePlan,
+    expandVariables,
+    findOnPath,
+    formatStatus,
+    leafKeys,
+    planIdFromUri,
+    PlanSummary,
+    resolveServerCommand,
+} from '../src/logic';
+
+test('configured server command wins, with variables expanded', () => {
+    const cmd = resolveServerCommand(
+        { command: ['${workspaceFolder}/.venv/bin/planfirst', 'serve', '--log', '~/pf.log'], python: '' },
+        () => '/usr/bin/planfirst',
+        '/ws',
+        '/home/u',
+    );
+    assert.deepEqual(cmd, { command: '/ws/.venv/bin/planfirst', args: ['serve', '--log', '/home/u/pf.log'] });
+});
+
+test('planfirst on PATH is used when no command is configured', () => {
+    const cmd = resolveServerCommand({ command: [], python: '/opt/py' }, (n) => (n === 'planfirst' ? '/bin/planfirst' : undefined), undefined, '/h');
+    assert.deepEqual(cmd, { command: '/bin/planfirst', args: ['serve'] });
+});
+
+test('falls back to python -m planfirst serve, python3 by default', () => {
+    const none = (): undefined => undefined;
+    assert.deepEqual(resolveServerCommand({ command: [' '], python: '' }, none, undefined, '/h'), {
+        command: 'python3',
+        args: ['-m', 'planfirst', 'serve'],
+    });
+    assert.deepEqual(resolveServerCommand({ command: [], python: '~/venv/bin/python' }, none, undefined, '/h'), {
+        command: '/h/venv/bin/python',
+        args: ['-m', 'planfirst', 'serve'],
+    });
+});
+
+test('findOnPath scans PATH in order and skips empty entries', () => {
+    const seen: string[] = [];
+    const found = findOnPath('planfirst', ':/a:/b:/c', (f) => {
+        seen.push(f);
+        return f === '/b/planfirst' || f === '/c/planfirst';
+    });
+    assert.equal(found, '/b/planfirst');
+    assert.deepEqual(seen, ['/a/planfirst', '/b/planfirst']);
+    assert.equal(findOnPath('planfirst', '', () => true), undefined);
+});
+
+test('expandVariables leaves unknown variables and a missing folder alone', () => {
+    assert.equal(expandVariables('${workspaceFolder}/x', undefined, '/h'), '${workspaceFolder}/x');
+    assert.equal(expandVariables('${userHome}/${env:X}', '/w', '/h'), '/h/${env:X}');
+});
+
+test('server settings: nested, explicit values only, folder over workspace over user', () => {
+    const s = buildServerSettings([
+        { key: 'planningModel', globalValue: 'claude-a', workspaceValue: 'claude-b' },
+        { key: 'executionModel' },
+        { key: 'thinking.effort', globalValue: 'low', workspaceValue: 'medium', workspaceFolderValue: 'max' },
+        { key: 'context.exclude', globalValue: [] },
+        { key: 'execution.maxAttempts', workspaceValue: 2 },
+        { key: 'server.command', globalValue: ['x'] },
+        { key: 'trace.server', globalValue: 'verbose' },
+    ]);
+    assert.deepEqual(s, {
+        planningModel: 'claude-b',
+        thinking: { effort: 'max' },
+        execution: { maxAttempts: 2 },
+    });
+});
+
+test('trust settings come from user settings only; the key only from SecretStorage', () => {
+    const s = buildServerSettings(
+        [
+            { key: 'anthropic.baseUrl', globalValue: 'https://proxy.example', workspaceValue: 'http://evil.example' },
+            { key: 'validation.allow', workspaceValue: ['curl', 'sh'] },
+            { key: 'anthropic.apiKey', globalValue: 'sk-from-settings', workspaceValue: 'sk-evil' },
+            { key: 'validation.timeout', workspaceValue: 60 },
+        ],
+        'sk-secret',
+    );
+    assert.deepEqual(s, {
+        anthropic: { baseUrl: 'https://proxy.example', apiKey: 'sk-secret' },
+        validation: { timeout: 60 },
+    });
+    assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }]), {});
+});
+
+test('leafKeys flattens nested objects, keeping arrays and empty objects as leaves', () => {
+    assert.deepEqual(leafKeys({ a: 1, b: { c: [1], d: { e: 'x' } }, f: {}, g: () => 1 }).sort(), ['a', 'b.c', 'b.d.e', 'f']);
+});
+
+test('planIdFromUri', () => {
+    assert.equal(planIdFromUri('planfirst:/plans/abc123.md'), 'abc123');
+    assert.equal(planIdFromUri('planfirst:///plans/p-1.md'), 'p-1');
+    assert.equal(planIdFromUri('planfirst:/plans/a%20b.md?rev=2'), 'a b');
+    assert.equal(planIdFromUri('file:///ws/plans/abc.md'), undefined);
+    assert.equal(planIdFromUri('planfirst:/other/abc.md'), undefined);
+});
+
+const plan = (id: string, status: string): PlanSummary => ({ id, title: id, status, revision: 1, steps: { total: 3, done: 0, failed: 0 } });
+
+test('choosePlan: preferred if it exists, else the only open plan, else ask', () => {
+    const plans = [plan('a', 'done'), plan('b', 'approved'), plan('c', 'draft')];
+    assert.equal(choosePlan(plans, [undefined, 'c']), 'c');
+    assert.equal(choosePlan(plans, ['gone']), undefined);
+    assert.equal(choosePlan([plan('a', 'done'), plan('b', 'approved')], ['gone']), 'b');
+    assert.equal(choosePlan([plan('a', 'done')], []), 'a');
+    assert.equal(choosePlan([], ['x']), undefined);
+});
+
+test('formatStatus renders progress like "planfirst: step 2/5 ✓"', () => {
+    const base = { planId: 'p', title: 'Add tests', total: 5, failed: 0 };
+    assert.equal(formatStatus({ ...base, status: 'step_passed', step: 2, done: 2 }).text, 'planfirst: step 2/5 ✓');
+    const failed = formatStatus({ ...base, status: 'failed', step: 3, done: 2, failed: 1 });
+    assert.equal(failed.text, 'planfirst: step 3/5 ✗');
+    assert.equal(failed.severity, 'error');
+    assert.equal(formatStatus({ ...base, status: 'executing', step: 3, done: 2 }).text, 'planfirst: $(sync~spin) step 3/5');
+    assert.equal(formatStatus({ ...base, status: 'draft', step: null, done: 0 }).text, 'planfirst: plan ready (5 steps)');
+    assert.equal(formatStatus({ ...base, status: 'done', step: 5, done: 5 }).text, 'planfirst: 5/5 ✓');
+    assert.match(formatStatus({ ...base, status: 'approved', done: 0 }).tooltip, /Add tests \(approved; 0 done, 0 failed, 5 steps\)/);
+});

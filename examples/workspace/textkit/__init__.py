@@ -1,0 +1,3 @@
+"""textkit: small text utilities."""
+
+__version__ = "0.3.0"

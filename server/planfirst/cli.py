@@ -1,0 +1,99 @@
+"""The `planfirst` command line: serve (what editors start), plans, run/resume, scripted-server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from planfirst import __version__
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from planfirst.lsp.server import create_server
+
+    level = os.environ.get("PLANFIRST_LOG_LEVEL", "INFO").upper()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]  # stdout is the protocol
+    if os.environ.get("PLANFIRST_LOG_FILE"):
+        handlers.append(logging.FileHandler(os.environ["PLANFIRST_LOG_FILE"]))
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _plans(args: argparse.Namespace) -> int:
+    from planfirst.plan.store import PlanStore
+
+    store = PlanStore(Path(args.workspace).resolve())
+    plans, problems = store.list()
+    active = store.active()
+    if not plans and not problems:
+        print(f"no plans in {store.plans_dir}")
+    for p in plans:
+        c = p.counts()
+        mark = "*" if p.id == active else " "
+        print(f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
+              f"{c.get('done', 0)}/{c['total']} steps  {p.title}")
+    for pr in problems:
+        print(f"! {pr.error}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _scripted(args: argparse.Namespace) -> int:
+    from planfirst.llm.scripted import main as scripted_main
+
+    argv = ["--script", args.script, "--port", str(args.port)]
+    return int(scripted_main(argv) or 0)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from planfirst.terminal import run_main
+
+    return run_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(prog="planfirst", description="Plan first, then execute: AI coding through LSP.")
+    p.add_argument("--version", action="version", version=f"planfirst {__version__}")
+    sub = p.add_subparsers(dest="cmd")
+    s = sub.add_parser("serve", help="run the language server (stdio by default)")
+    s.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (default)")
+    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
+    s.set_defaults(func=_serve)
+    pl = sub.add_parser("plans", help="list stored plans and their status")
+    pl.add_argument("--workspace", default=".", help="workspace folder (default: current directory)")
+    pl.set_defaults(func=_plans)
+    sc = sub.add_parser("scripted-server", help="run the scripted offline Messages API server")
+    sc.add_argument("--script", required=True)
+    sc.add_argument("--port", type=int, default=0)
+    sc.set_defaults(func=_scripted)
+    for name, helptext in (("run", "plan and execute TASK from the terminal"), ("resume", "continue a stored plan")):
+        r = sub.add_parser(name, help=helptext)
+        if name == "run":
+            r.add_argument("task")
+            r.add_argument("--plan-only", action="store_true", help="stop after the plan is written")
+        else:
+            r.add_argument("--plan", dest="plan_id", help="plan id (default: the active plan)")
+        r.add_argument("--workspace", default=".", help="workspace folder (default: current directory)")
+        r.add_argument("--yes", action="store_true", help="approve the plan and every step without asking")
+        r.add_argument("--script", help="scripted model turns (offline; no API key needed)")
+        r.set_defaults(func=_run, mode=name)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `planfirst` and `python -m planfirst`."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["serve", *(argv or [])])
+    return int(args.func(args))

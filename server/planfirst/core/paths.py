@@ -1,0 +1,701 @@
+"""The one path gate: every read or write of a workspace file goes through a WorkspaceGuard.
+
+It resolves symlinks and compares real paths component by component (never string prefixes), and
+it knows which files must never reach a model: `.git/`, `.planfirst/`, secrets, `.gitignore`d
+paths and configured globs (RELIABILITY.md cases 1, 6, 16).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+MAX_PATH_LEN = 4096
+
+# Directories never walked: version control, planfirst's own state, and tool/dependency caches
+# that are huge and never the subject of a plan (RELIABILITY catalogue test 10).
+PRUNED_DIRS = frozenset(
+    {
+        ".git",
+        ".planfirst",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "node_modules",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+    }
+)
+
+_SECRET_GLOBS = (
+    ".env",
+    ".env.*",
+    ".envrc",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.ppk",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    "_netrc",
+    ".git-credentials",
+    ".htpasswd",
+    "credentials*",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+)
+# Directories whose whole content is key material or close to it.
+_SECRET_DIRS = frozenset({".ssh", ".gnupg"})
+# `id_*` is an SSH key only when it has no extension (or is the `.pub` half); `id_utils.py` is code.
+_SECRET_NAME = re.compile(
+    "|".join([*(fnmatch.translate(g) for g in _SECRET_GLOBS), r"id_[^.]+(?:\.pub)?\Z"]),
+    re.DOTALL,
+)
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class PathError(ValueError):
+    """A path that is malformed or outside the workspace; the message names the path and why."""
+
+
+class ReadRefused(PathError):
+    """A workspace file that must not be read for a model; `reason` is short ("secret", "binary")."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _fold(name: str) -> str:
+    """Fold case and Unicode lookalikes (fullwidth letters, NFD) for protected-name checks."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def is_secret(rel_path: str) -> bool:
+    """True when a workspace-relative path names a file that may hold credentials or keys."""
+    parts = [_fold(p) for p in rel_path.replace("\\", "/").split("/") if p]
+    if not parts:
+        return False
+    if any(p in _SECRET_DIRS for p in parts[:-1]):
+        return True
+    name = parts[-1]
+    if name in _SECRET_DIRS:
+        return True
+    return _SECRET_NAME.match(name) is not None
+
+
+def from_uri(uri: str) -> str:
+    """The local path of a `file://` URI (percent-decoded); PathError for any other kind of URI."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError as e:
+        raise PathError(f"{uri!r} is not a valid URI: {e}") from None
+    if parts.scheme.lower() != "file":
+        raise PathError(f"{uri!r} is not a file:// URI; give a workspace-relative path")
+    if parts.netloc not in ("", "localhost"):
+        raise PathError(
+            f"{uri!r} names a network host ({parts.netloc}); only local files are allowed"
+        )
+    path = unquote(parts.path)
+    if re.match(r"^/[A-Za-z]:", path):
+        raise PathError(f"{uri!r} names a Windows drive; it cannot be inside this workspace")
+    return path
+
+
+# ---------------------------------------------------------------- gitignore matching
+
+
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    negate: bool
+    dir_only: bool
+    anchored: bool  # matched against the path below the .gitignore's directory, else the basename
+
+
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r"\s",
+    "xdigit": "0-9A-Fa-f",
+    "blank": r" \t",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+}
+
+
+def _translate_class(pat: str, i: int) -> tuple[str, int] | None:
+    """Translate the bracket expression starting at pat[i] == '['; None if it is unterminated."""
+    j = i + 1
+    n = len(pat)
+    negate = False
+    if j < n and pat[j] in "!^":
+        negate = True
+        j += 1
+    body: list[str] = []
+    first = True
+    while j < n:
+        c = pat[j]
+        if c == "]" and not first:
+            cls = "".join(body) or "^\\s\\S"  # an empty class matches nothing
+            # A bracket expression never matches '/' (git's WM_PATHNAME).
+            return ("(?!/)[^" + cls + "]" if negate else "(?!/)[" + cls + "]"), j + 1
+        first = False
+        if c == "[" and pat.startswith("[:", j):
+            end = pat.find(":]", j + 2)
+            if end != -1 and pat[j + 2 : end] in _POSIX_CLASSES:
+                body.append(_POSIX_CLASSES[pat[j + 2 : end]])
+                j = end + 2
+                continue
+        if c == "\\" and j + 1 < n:
+            body.append(re.escape(pat[j + 1]))
+            j += 2
+            continue
+        if c == "-" and body and j + 1 < n and pat[j + 1] != "]":
+            body.append("-")
+        else:
+            body.append(re.escape(c) if c != "-" else r"\-")
+        j += 1
+    return None
+
+
+def translate_glob(pat: str) -> str:
+    """A gitignore-style glob (no leading '/' or '!', no trailing '/') as a regex for fullmatch."""
+    out: list[str] = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "*":
+            j = i
+            while j < n and pat[j] == "*":
+                j += 1
+            at_start = i == 0 or pat[i - 1] == "/"
+            at_end = j == n or pat[j] == "/"
+            if j - i >= 2 and at_start and at_end:
+                if j == n:
+                    out.append(".*")  # `a/**`: everything inside a (not a itself)
+                    i = j
+                else:
+                    out.append("(?:.*/)?")  # `**/`: zero or more directories
+                    i = j + 1
+            else:
+                out.append("[^/]*")  # other runs of stars are plain stars
+                i = j
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            got = _translate_class(pat, i)
+            if got is None:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                out.append(got[0])
+                i = got[1]
+        elif c == "\\" and i + 1 < n:
+            out.append(re.escape(pat[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def _parse_rule(line: str, ignore_case: bool) -> _Rule | None:
+    line = line.rstrip("\r\n")
+    if not line or line.startswith("#"):
+        return None
+    # Trailing spaces are dropped unless escaped with a backslash.
+    while line.endswith(" ") and not line.endswith("\\ "):
+        line = line[:-1]
+    negate = line.startswith("!")
+    if negate:
+        line = line[1:]
+    dir_only = False
+    while line.endswith("/"):
+        dir_only = True
+        line = line[:-1]
+    anchored = "/" in line
+    if line.startswith("/"):
+        line = line[1:]  # only one: git reads `//a` as a pattern that matches nothing
+    if not line:
+        return None
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    try:
+        regex = re.compile(translate_glob(line), flags)
+    except re.error:
+        return None  # git skips patterns it cannot use; so do we
+    return _Rule(regex, negate, dir_only, anchored)
+
+
+class IgnoreRules:
+    """The rules of one ignore file, relative to the directory `base` ('' for the root)."""
+
+    def __init__(self, base: str, lines: Iterable[str], ignore_case: bool = False) -> None:
+        self.base = base
+        self.rules = [r for r in (_parse_rule(ln, ignore_case) for ln in lines) if r is not None]
+        flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+        # One combined regex per subject kind: most paths match no rule, and this rejects them
+        # with two regex calls instead of one per rule.
+        anchored = [r.regex.pattern for r in self.rules if r.anchored]
+        loose = [r.regex.pattern for r in self.rules if not r.anchored]
+        self._any_anchored = (
+            re.compile("|".join(f"(?:{p})" for p in anchored), flags) if anchored else None
+        )
+        self._any_loose = re.compile("|".join(f"(?:{p})" for p in loose), flags) if loose else None
+
+    def match(self, path: str, is_dir: bool) -> bool | None:
+        """True (ignored), False (re-included by `!`) or None (no rule matches) for a root-relative path."""
+        if self.base:
+            if not path.startswith(self.base + "/"):
+                return None
+            sub = path[len(self.base) + 1 :]
+        else:
+            sub = path
+        name = sub.rpartition("/")[2]
+        hit_a = self._any_anchored is not None and self._any_anchored.fullmatch(sub) is not None
+        hit_l = self._any_loose is not None and self._any_loose.fullmatch(name) is not None
+        if not hit_a and not hit_l:
+            return None
+        for rule in reversed(self.rules):  # the last matching rule wins
+            if rule.dir_only and not is_dir:
+                continue
+            if rule.regex.fullmatch(sub if rule.anchored else name):
+                return not rule.negate
+        return None
+
+
+def _chain_match(chain: Iterable[IgnoreRules], path: str, is_dir: bool) -> bool:
+    """Whether `path` is ignored by rule sets ordered from lowest to highest precedence."""
+    result: bool | None = None
+    for rules in chain:
+        got = rules.match(path, is_dir)
+        if got is not None:
+            result = got
+    return bool(result)
+
+
+# ---------------------------------------------------------------- the guard
+
+
+class WorkspaceGuard:
+    """Confines paths to one workspace root and decides what may be shown to a model."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        extra_excludes: Iterable[str] = (),
+        *,
+        case_insensitive: bool | None = None,
+    ) -> None:
+        given = os.path.abspath(os.fspath(root))
+        self.root = Path(os.path.realpath(given))
+        if not self.root.is_dir():
+            raise PathError(f"workspace root {given} is not a directory")
+        self._root_str = str(self.root)
+        self._given_str = given
+        self.case_insensitive = (
+            _detect_case_insensitive(self.root) if case_insensitive is None else case_insensitive
+        )
+        self._root_parts = self._key_parts(self._root_str)
+        self.extra_excludes = list(extra_excludes)
+        self._extra = IgnoreRules("", self.extra_excludes, ignore_case=True)
+        # dir rel path -> ((mtime_ns, size) of its .gitignore, parsed rules); None when absent.
+        self._rules_cache: dict[str, tuple[tuple[int, int] | None, IgnoreRules | None]] = {}
+
+    # ------------------------------------------------------------ containment
+
+    def _key_parts(self, path: str) -> tuple[str, ...]:
+        parts = PurePosixPath(path).parts
+        if self.case_insensitive:
+            return tuple(os.path.normcase(p).casefold() for p in parts)
+        return parts
+
+    def _contains(self, real: str) -> bool:
+        parts = self._key_parts(real)
+        n = len(self._root_parts)
+        if parts[:n] == self._root_parts:
+            return True
+        if self.case_insensitive:
+            # The file system may spell the root differently (case, Unicode form); ask it.
+            cur = real
+            while True:
+                try:
+                    if os.path.samefile(cur, self._root_str):
+                        return True
+                except OSError:
+                    pass
+                parent = os.path.dirname(cur)
+                if parent == cur:
+                    return False
+                cur = parent
+        return False
+
+    def _syntax_check(self, original: str, path: str) -> None:
+        if not path or not path.strip():
+            raise PathError("path is empty; give a workspace-relative path such as 'src/app.py'")
+        if "\x00" in path:
+            raise PathError(f"path {original!r} contains a NUL byte")
+        if _CONTROL.search(path):
+            raise PathError(f"path {original!r} contains a control character")
+        if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_LEN:
+            raise PathError(f"path {original[:80]!r}… is longer than {MAX_PATH_LEN} bytes")
+        if path.startswith("~"):
+            raise PathError(
+                f"path {original!r} starts with '~'; give it relative to the workspace root"
+            )
+        if path.startswith("\\\\") or path.startswith("//"):
+            raise PathError(
+                f"path {original!r} is a UNC/network path; only workspace files are allowed"
+            )
+        if _DRIVE.match(path):
+            raise PathError(
+                f"path {original!r} names a drive; give it relative to the workspace root"
+            )
+        if "\\" in path:
+            raise PathError(
+                f"path {original!r} uses '\\'; use '/' separators, relative to the workspace root"
+            )
+        if _SCHEME.match(path):
+            raise PathError(f"path {original!r} looks like a URI; give a workspace-relative path")
+        if ".." in path.split("/"):
+            raise PathError(
+                f"path {original!r} contains '..'; paths must stay inside the workspace"
+            )
+
+    def _candidate(self, path: str) -> tuple[str, str]:
+        """(original, lexical absolute path) after syntax checks; URIs are decoded first."""
+        if not isinstance(path, str):
+            raise PathError(f"path must be a string, not {type(path).__name__}")
+        original = path
+        if path[:5].lower() == "file:":
+            path = from_uri(path)
+        self._syntax_check(original, path)
+        if path.startswith("/"):
+            return original, os.path.normpath(path)
+        return original, os.path.normpath(os.path.join(self._root_str, path))
+
+    def resolve(self, path: str) -> Path:
+        """The real path of a workspace file (which need not exist yet); PathError if outside."""
+        original, cand = self._candidate(path)
+        real = os.path.realpath(cand)
+        if not self._contains(real):
+            if self._lexical_rel(cand) is not None:
+                raise PathError(
+                    f"path {original!r} resolves outside the workspace through a symlink (to {real})"
+                )
+            raise PathError(f"path {original!r} is outside the workspace {self._root_str}")
+        return Path(real)
+
+    def _rel_of_real(self, real: str) -> str:
+        parts = PurePosixPath(real).parts[len(self._root_parts) :]
+        return "/".join(parts) or "."
+
+    def _lexical_rel(self, cand: str) -> str | None:
+        for base in (self._root_str, self._given_str):
+            parts = PurePosixPath(cand).parts
+            bparts = PurePosixPath(base).parts
+            if self.case_insensitive:
+                same = tuple(p.casefold() for p in parts[: len(bparts)]) == tuple(
+                    p.casefold() for p in bparts
+                )
+            else:
+                same = parts[: len(bparts)] == bparts
+            if same:
+                return "/".join(parts[len(bparts) :]) or "."
+        return None
+
+    def rel(self, path: str | Path) -> str:
+        """The normalised workspace-relative POSIX path of the real file (PathError outside)."""
+        real = self.resolve(os.fspath(path))
+        if not self._key_parts(str(real))[: len(self._root_parts)] == self._root_parts:
+            # Contained only by samefile (case-insensitive spelling): fall back on the lexical form.
+            _, cand = self._candidate(os.fspath(path))
+            lex = self._lexical_rel(cand)
+            if lex is None:
+                raise PathError(f"path {path!s} is outside the workspace {self._root_str}")
+            return lex
+        return self._rel_of_real(str(real))
+
+    def locate(self, path: str | Path) -> tuple[Path, str, str]:
+        """(real path, name as given relative to the root, real relative path); PathError outside."""
+        real = self.resolve(os.fspath(path))
+        real_rel = self.rel(os.fspath(path))
+        _, cand = self._candidate(os.fspath(path))
+        lex = self._lexical_rel(cand)
+        return real, (lex if lex is not None else real_rel), real_rel
+
+    # ------------------------------------------------------------ exclusion
+
+    def _rules_for(self, dir_rel: str) -> IgnoreRules | None:
+        """The parsed .gitignore of a directory, cached until the file changes."""
+        path = (
+            os.path.join(self._root_str, dir_rel, ".gitignore")
+            if dir_rel
+            else os.path.join(self._root_str, ".gitignore")
+        )
+        try:
+            st = os.stat(path)
+            sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            sig = None
+        cached = self._rules_cache.get(dir_rel)
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        rules: IgnoreRules | None = None
+        if sig is not None:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    rules = IgnoreRules(dir_rel, f.read().splitlines(), self.case_insensitive)
+            except OSError:
+                rules = None
+        self._rules_cache[dir_rel] = (sig, rules)
+        return rules
+
+    def _info_exclude(self) -> IgnoreRules | None:
+        key = ".git/info"
+        path = os.path.join(self._root_str, ".git", "info", "exclude")
+        try:
+            st = os.stat(path)
+            sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            sig = None
+        cached = self._rules_cache.get(key)
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        rules = None
+        if sig is not None:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    rules = IgnoreRules("", f.read().splitlines(), self.case_insensitive)
+            except OSError:
+                rules = None
+        self._rules_cache[key] = (sig, rules)
+        return rules
+
+    def invalidate(self) -> None:
+        """Forget cached ignore rules (they are also re-read whenever a .gitignore changes)."""
+        self._rules_cache.clear()
+
+    def _chain(self, dirs: Iterable[str]) -> list[IgnoreRules]:
+        # Lowest precedence first: .git/info/exclude, then .gitignore files from the root down.
+        chain: list[IgnoreRules] = []
+        info = self._info_exclude()
+        if info is not None:
+            chain.append(info)
+        for d in dirs:
+            r = self._rules_for(d)
+            if r is not None:
+                chain.append(r)
+        return chain
+
+    def gitignored(self, rel_path: str, is_dir: bool | None = None) -> bool:
+        """Whether git would ignore the path (nested .gitignore files, negation, parent rule)."""
+        parts = [p for p in rel_path.split("/") if p and p != "."]
+        if not parts:
+            return False
+        if is_dir is None:
+            is_dir = os.path.isdir(os.path.join(self._root_str, *parts))
+        # A file inside an ignored directory can never be re-included, so check every ancestor.
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            dirs = ["/".join(parts[:k]) for k in range(i)]
+            if _chain_match(self._chain(dirs), prefix, is_dir if i == len(parts) else True):
+                return True
+        return False
+
+    def _static_reason(self, rel_path: str) -> str | None:
+        """Reasons that need no ignore files: planfirst/git state, secrets, configured globs."""
+        folded = [_fold(p) for p in rel_path.split("/") if p and p != "."]
+        if ".git" in folded:
+            return "git internals (.git/)"
+        if folded and folded[0] == ".planfirst":
+            return "planfirst state (.planfirst/)"
+        if is_secret(rel_path):
+            return "secret"
+        if self._extra.rules and _extra_match(self._extra, rel_path):
+            return "excluded by planfirst.context.exclude"
+        return None
+
+    def excluded(self, rel_path: str) -> str | None:
+        """Why a workspace-relative path must never be read for a model, or None when it may be."""
+        rel_path = rel_path.strip("/")
+        if not rel_path or rel_path == ".":
+            return None
+        return self._static_reason(rel_path) or (
+            "gitignored" if self.gitignored(rel_path) else None
+        )
+
+    def is_secret(self, rel_path: str) -> bool:
+        """True when the path names a secret (see module `is_secret`)."""
+        return is_secret(rel_path)
+
+    # ------------------------------------------------------------ reading
+
+    def read_text(self, path: str, max_bytes: int) -> tuple[str, str]:
+        """(relative path as given, text) of a readable workspace file, else ReadRefused/PathError.
+
+        Checks both the name given and the symlink target against the exclusions, never opens a
+        FIFO or device, and refuses binaries and files larger than `max_bytes`.
+        """
+        real, rel, real_rel = self.locate(path)
+        for name in dict.fromkeys((rel, real_rel)):
+            reason = self.excluded(name)
+            if reason:
+                raise ReadRefused(rel, reason)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(real, flags)
+        except FileNotFoundError:
+            raise ReadRefused(rel, "not found") from None
+        except IsADirectoryError:
+            raise ReadRefused(rel, "a directory, not a file") from None
+        except PermissionError:
+            raise ReadRefused(rel, "unreadable (permission denied)") from None
+        except OSError as e:
+            raise ReadRefused(rel, f"unreadable ({e.strerror or e})") from None
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise ReadRefused(rel, "a directory, not a file")
+            if not stat.S_ISREG(st.st_mode):
+                raise ReadRefused(rel, "not a regular file")
+            if st.st_size > max_bytes:
+                raise ReadRefused(rel, f"too large ({st.st_size} bytes)")
+            chunks: list[bytes] = []
+            remaining = max_bytes + 1
+            while remaining > 0:
+                chunk = os.read(fd, min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:
+            raise ReadRefused(rel, f"too large (over {max_bytes} bytes)")
+        text = decode_text(data)
+        if text is None:
+            raise ReadRefused(rel, "binary")
+        return rel, text
+
+    # ------------------------------------------------------------ walking
+
+    def walk(self, max_files: int | None = None) -> Iterator[str]:
+        """Workspace files that may be shown, as relative POSIX paths, depth first.
+
+        Names are sorted and a directory's files come before its subdirectories. Excluded and pruned directories are never entered; symlinked directories are not
+        followed (loops), and symlinked files are kept only when their target is inside.
+        """
+        count = 0
+        info = self._info_exclude()
+        base_chain: list[IgnoreRules] = [info] if info is not None else []
+        # Stack of (directory rel path, rule chain in force inside it).
+        stack: list[tuple[str, list[IgnoreRules]]] = [("", base_chain)]
+        while stack:
+            dir_rel, parent_chain = stack.pop()
+            abs_dir = os.path.join(self._root_str, dir_rel) if dir_rel else self._root_str
+            try:
+                with os.scandir(abs_dir) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:
+                continue  # unreadable directory: skip, never crash
+            chain = parent_chain
+            if any(e.name == ".gitignore" for e in entries):
+                rules = self._rules_for(dir_rel)
+                if rules is not None:
+                    chain = [*parent_chain, rules]
+            subdirs: list[str] = []
+            for e in entries:
+                name = e.name
+                rel = f"{dir_rel}/{name}" if dir_rel else name
+                try:
+                    is_link = e.is_symlink()
+                    is_dir = e.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    if name in PRUNED_DIRS or self._static_reason(rel):
+                        continue
+                    if chain and _chain_match(chain, rel, True):
+                        continue
+                    subdirs.append(rel)
+                    continue
+                if is_link:
+                    if not self._link_ok(e.path):
+                        continue
+                elif not e.is_file(follow_symlinks=False):
+                    continue  # FIFOs, sockets, devices
+                if self._static_reason(rel):
+                    continue
+                if chain and _chain_match(chain, rel, False):
+                    continue
+                yield rel
+                count += 1
+                if max_files is not None and count >= max_files:
+                    return
+            # Push in reverse so that the smallest name is visited first.
+            for sub in reversed(subdirs):
+                stack.append((sub, chain))
+
+    def _link_ok(self, abs_path: str) -> bool:
+        """A symlinked file is walked only when it resolves to a regular, allowed file inside."""
+        real = os.path.realpath(abs_path)
+        if not self._contains(real) or not os.path.isfile(real):
+            return False
+        return self._static_reason(self._rel_of_real(real)) is None
+
+
+def _extra_match(rules: IgnoreRules, rel_path: str) -> bool:
+    """Configured globs match the path or any of its parent directories."""
+    parts = rel_path.split("/")
+    for i in range(1, len(parts) + 1):
+        if _chain_match([rules], "/".join(parts[:i]), i < len(parts)):
+            return True
+    return False
+
+
+def decode_text(data: bytes) -> str | None:
+    """UTF-8 text of `data`, or None for binaries (a NUL byte in the first 8 KB or invalid UTF-8)."""
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _detect_case_insensitive(root: Path) -> bool:
+    """Whether the file system holding `root` folds case (macOS and Windows defaults)."""
+    name = root.name
+    if name and name.swapcase() != name:
+        flipped = root.parent / name.swapcase()
+        try:
+            return flipped.exists() and os.path.samefile(flipped, root)
+        except OSError:
+            return False
+    return sys.platform in ("darwin", "win32")

@@ -1,0 +1,79 @@
+"""Build the planning and execution models from settings, for the server, the CLI and benchmarks.
+
+Offline mode: with `PLANFIRST_SCRIPT=/path/script.json` (or `script=` given) a scripted loopback
+Messages server is started in-process and the real SDK talks to it; no key, no network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from planfirst.llm.anthropic import AnthropicModel
+from planfirst.llm.model import Model, ModelError
+from planfirst.llm.scripted import ScriptedServer
+from planfirst.settings import Settings
+
+NO_KEY = (
+    "No Anthropic API key: set the ANTHROPIC_API_KEY environment variable before starting the "
+    "editor, or the 'planfirst.anthropic.apiKey' client setting (the VS Code extension stores it "
+    "with 'planfirst: Set Anthropic API Key'). For an offline try-out run 'make demo'."
+)
+
+
+class Models:
+    """Creates one AnthropicModel per role, lazily; owns the scripted server in offline mode."""
+
+    def __init__(self, settings: Settings, script: str | Path | None = None) -> None:
+        self.settings = settings
+        script = script or os.environ.get("PLANFIRST_SCRIPT") or None
+        self.scripted: ScriptedServer | None = None
+        if script:
+            self.scripted = ScriptedServer(Path(script)).start()
+        self._planning: Model | None = None
+        self._execution: Model | None = None
+
+    @property
+    def offline(self) -> bool:
+        """True when the scripted model answers instead of Claude."""
+        return self.scripted is not None
+
+    def _make(self, name: str) -> Model:
+        if self.scripted is not None:
+            return AnthropicModel(
+                name, self.settings, api_key="scripted-offline", base_url=self.scripted.base_url
+            )
+        key = (
+            self.settings.anthropic.api_key.get_secret_value()
+            if self.settings.anthropic.api_key
+            else None
+        )
+        if not key:
+            raise ModelError(NO_KEY, kind="auth")
+        return AnthropicModel(
+            name, self.settings, api_key=key, base_url=self.settings.anthropic.base_url
+        )
+
+    def update(self, settings: Settings) -> None:
+        """New settings: models are rebuilt on next use."""
+        self.settings = settings
+        self._planning = None
+        self._execution = None
+
+    def planning(self) -> Model:
+        """The reasoning model that writes plans."""
+        if self._planning is None:
+            self._planning = self._make(self.settings.planning_model)
+        return self._planning
+
+    def execution(self) -> Model:
+        """The fast model that implements steps."""
+        if self._execution is None:
+            self._execution = self._make(self.settings.execution_model)
+        return self._execution
+
+    def close(self) -> None:
+        """Stop the scripted server, if any."""
+        if self.scripted is not None:
+            self.scripted.stop()
+            self.scripted = None

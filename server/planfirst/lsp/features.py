@@ -1,0 +1,366 @@
+"""Every LSP method and command planfirst serves: translate params, call the core, translate back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from planfirst.core.context import Selection
+from planfirst.core.paths import PathError
+from planfirst.core.session import Session, SessionError
+from planfirst.llm.model import ModelError
+from planfirst.lsp import convert, plan_docs
+from planfirst.lsp.host import LspProgress
+from planfirst.lsp.server import PlanfirstServer
+from planfirst.settings import strip_trust
+
+log = logging.getLogger("planfirst")
+
+REQUEST_FAILED = -32803  # LSP RequestFailed: the request was valid but could not be carried out
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PositionP(_Params):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class RangeP(_Params):
+    start: PositionP
+    end: PositionP
+
+
+class GenerateParams(_Params):
+    task: str = Field(default="", max_length=20_000)
+    uri: str | None = None
+    range: RangeP | None = None
+    files: list[str] = Field(default_factory=list, max_length=200)
+
+
+class ReviseParams(_Params):
+    plan_id: str = Field(alias="planId")
+    feedback: str = Field(default="", max_length=20_000)
+
+
+class PlanParams(_Params):
+    plan_id: str | None = Field(default=None, alias="planId")
+
+
+class ApproveParams(PlanParams):
+    force: bool = False
+
+
+class StepParams(PlanParams):
+    step: int | None = Field(default=None, ge=1)
+
+
+class NoParams(_Params):
+    pass
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
+    """Commands take ONE JSON object argument; anything else is a clear InvalidParams error."""
+    if len(args) > 1:
+        raise JsonRpcInvalidParams(
+            message=f"{command} takes one JSON object argument, got {len(args)} arguments"
+        )
+    raw = args[0] if args else None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise JsonRpcInvalidParams(
+            message=f"{command} takes one JSON object argument, got {type(raw).__name__}"
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        msgs = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "argument"
+            msgs.append(f"{loc}: {err['msg']}")
+        raise JsonRpcInvalidParams(message=f"{command}: invalid arguments: " + "; ".join(msgs)) from None
+
+
+def _request_future(ls: PlanfirstServer) -> Any:
+    # pygls runs a command in its own task while the request future belongs to the generator
+    # that dispatched it, so $/cancelRequest would not reach us: link the two by the message id.
+    with contextlib.suppress(Exception):
+        msg_id = ls.protocol._ctx_msg_id.get()
+        return ls.protocol._request_futures.get(msg_id)
+    return None
+
+
+Handler = Callable[[PlanfirstServer, Session, Any, LspProgress | None], Awaitable[Any]]
+
+
+def command(
+    ls: PlanfirstServer, name: str, model: type[BaseModel], title: str | None = None
+) -> Callable[[Handler], Handler]:
+    """Register a command: validated params, progress, cancellation, errors as JSON-RPC errors."""
+
+    def deco(fn: Handler) -> Handler:
+        @ls.command(name)
+        async def handler(server: PlanfirstServer, *args: Any) -> Any:
+            params = parse_args(name, model, args)
+            session = server.session
+            if session is None:
+                raise JsonRpcException(
+                    message="planfirst has no workspace folder; open a folder and try again", code=REQUEST_FAILED
+                )
+            task = asyncio.current_task()
+            fut = _request_future(server)
+            if fut is not None and task is not None:
+                fut.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
+            progress = LspProgress(server, title) if title else None
+            if progress is not None:
+                await progress.begin(task)
+            end = "done"
+            try:
+                return await fn(server, session, params, progress)
+            except SessionError as e:
+                end = e.message
+                raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.code}) from None
+            except ModelError as e:
+                end = e.message
+                raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.kind}) from None
+            except PathError as e:
+                end = str(e)
+                raise JsonRpcInvalidParams(message=f"planfirst: {e}") from None
+            except (JsonRpcException, asyncio.CancelledError):
+                end = "cancelled"
+                raise
+            except Exception as e:
+                log.exception("command %s failed", name)
+                end = "failed"
+                server.window_log_message(
+                    types.LogMessageParams(type=types.MessageType.Error, message=f"{name} failed: {e!r} (traceback in the server log)")
+                )
+                raise JsonRpcException(
+                    message=f"planfirst: {name} failed unexpectedly ({type(e).__name__}: {e}); see the planfirst log",
+                    code=REQUEST_FAILED,
+                ) from None
+            finally:
+                if progress is not None:
+                    progress.end(end)
+
+        return fn
+
+    return deco
+
+
+def _selection(ls: PlanfirstServer, session: Session, p: GenerateParams) -> tuple[Selection | None, list[str]]:
+    files = [session.guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f))) for f in p.files]
+    if not p.uri:
+        return None, files
+    path = convert.uri_to_path(p.uri)
+    if path is None:
+        raise JsonRpcInvalidParams(message=f"planfirst: {p.uri} is not a file URI")
+    rel = session.guard.rel(str(path))
+    if p.range is None:
+        return None, [rel, *files]
+    if p.range.end.line < p.range.start.line:
+        raise JsonRpcInvalidParams(message="planfirst: range end is before its start")
+    return Selection(path=rel, start_line=p.range.start.line, end_line=p.range.end.line), files
+
+
+def register(ls: PlanfirstServer) -> None:
+    """Register every feature on the server."""
+
+    @ls.feature(types.INITIALIZE)
+    def on_initialize(server: PlanfirstServer, params: types.InitializeParams) -> None:
+        server.init_options = params.initialization_options
+        root = None
+        if params.workspace_folders:
+            root = convert.uri_to_path(params.workspace_folders[0].uri)
+        elif params.root_uri:
+            root = convert.uri_to_path(params.root_uri)
+        elif params.root_path:
+            root = Path(params.root_path)
+        server.root = root.resolve() if root else None
+        server.apply_settings()
+
+    @ls.feature(types.INITIALIZED)
+    async def on_initialized(server: PlanfirstServer, params: types.InitializedParams) -> None:
+        server.start_session()
+        await _pull_configuration(server)
+        if server.session is None:
+            server.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning,
+                    message="planfirst: no workspace folder was given; open a folder to plan changes in it",
+                )
+            )
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def on_config(server: PlanfirstServer, params: types.DidChangeConfigurationParams) -> None:
+        await _pull_configuration(server, params.settings)
+
+    @ls.feature(types.SHUTDOWN)
+    def on_shutdown(server: PlanfirstServer, params: Any) -> None:
+        if server.session is not None:
+            server.session.cancel()
+        if server.models is not None:
+            server.models.close()
+
+    # ------------------------------------------------------------------ commands
+
+    @command(ls, "planfirst.generatePlan", GenerateParams, "planfirst: planning")
+    async def generate(server: PlanfirstServer, session: Session, p: GenerateParams, progress: Any) -> Any:
+        selection, files = _selection(server, session, p)
+        task = p.task.strip() or await _ask_task(server, selection is not None)
+        plan = await session.generate(task, selection=selection, files=files, progress=progress)
+        uri = await server.show_plan(plan.id)
+        return {"planId": plan.id, "uri": uri, "revision": plan.revision, "findings": len(plan.findings)}
+
+    @command(ls, "planfirst.revisePlan", ReviseParams, "planfirst: revising the plan")
+    async def revise(server: PlanfirstServer, session: Session, p: ReviseParams, progress: Any) -> Any:
+        plan = await session.revise(p.plan_id, p.feedback, progress)
+        uri = await server.show_plan(plan.id)
+        return {"planId": plan.id, "uri": uri, "revision": plan.revision}
+
+    @command(ls, "planfirst.approvePlan", ApproveParams)
+    async def approve(server: PlanfirstServer, session: Session, p: ApproveParams, progress: Any) -> Any:
+        plan = await session.approve(p.plan_id, force=p.force)
+        return {"planId": plan.id, "status": plan.status.value}
+
+    @command(ls, "planfirst.executeNextStep", PlanParams, "planfirst: executing")
+    async def execute(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+        return (await session.execute_next(p.plan_id, progress)).as_json()
+
+    @command(ls, "planfirst.retryStep", StepParams, "planfirst: retrying the step")
+    async def retry(server: PlanfirstServer, session: Session, p: StepParams, progress: Any) -> Any:
+        plan = session.load(p.plan_id)
+        order = p.step
+        if order is None:
+            failed = [s.order for s in plan.steps if s.status.value in ("failed", "pending", "undone")]
+            if not failed:
+                raise SessionError(f"plan {plan.id!r} has no step to retry")
+            order = failed[0]
+        return (await session.retry(plan.id, order, progress)).as_json()
+
+    @command(ls, "planfirst.undoStep", StepParams, "planfirst: undoing the step")
+    async def undo(server: PlanfirstServer, session: Session, p: StepParams, progress: Any) -> Any:
+        return (await session.undo(p.plan_id, p.step, progress)).as_json()
+
+    @command(ls, "planfirst.showPlan", PlanParams)
+    async def show(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+        plan = session.load(p.plan_id)
+        if not server.caps_content():
+            session.store.save(plan)  # make sure the markdown file exists and is current
+        uri = await server.show_plan(plan.id)
+        return {"planId": plan.id, "uri": uri}
+
+    @command(ls, "planfirst.listPlans", NoParams)
+    async def list_plans(server: PlanfirstServer, session: Session, p: NoParams, progress: Any) -> Any:
+        rows, problems = session.list_plans()
+        for msg in problems:
+            server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {msg}"))
+        active = session.store.active()
+        for r in rows:
+            r["active"] = r["id"] == active
+            r["uri"] = server.plan_doc_uri(r["id"])
+        return rows
+
+    @command(ls, "planfirst.reloadPlan", PlanParams)
+    async def reload(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+        plan = session.reload(p.plan_id)
+        return {"planId": plan.id, "revision": plan.revision, "status": plan.status.value}
+
+    @command(ls, "planfirst.cancel", PlanParams)
+    async def cancel(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+        return {"cancelled": session.cancel(p.plan_id)}
+
+    # ------------------------------------------------------------------ documents
+
+    @ls.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT)
+    def content(server: PlanfirstServer, params: types.TextDocumentContentParams) -> types.TextDocumentContentResult:
+        plan_id = convert.plan_id_from_uri(params.uri)
+        if plan_id is None or server.session is None:
+            raise JsonRpcInvalidParams(message=f"planfirst: no plan document at {params.uri}")
+        try:
+            text = server.session.document(plan_id)
+        except SessionError as e:
+            raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED) from None
+        return types.TextDocumentContentResult(text=text)
+
+    @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    def code_lens(server: PlanfirstServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        return plan_docs.code_lenses(server, params.text_document.uri)
+
+    @ls.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def symbols(server: PlanfirstServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        return plan_docs.document_symbols(server, params.text_document.uri)
+
+    @ls.feature(types.TEXT_DOCUMENT_HOVER)
+    def hover(server: PlanfirstServer, params: types.HoverParams) -> types.Hover | None:
+        return plan_docs.hover(server, params.text_document.uri, params.position)
+
+    @ls.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.Refactor], resolve_provider=False),
+    )
+    def code_action(server: PlanfirstServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return plan_docs.code_actions(server, params)
+
+    # open/change/close are kept by pygls' workspace; nothing else to do for them
+
+
+CANNED_TASKS = [
+    "Refactor the selected code for clarity without changing behaviour",
+    "Add tests for the selected code",
+    "Add docstrings and type hints to the selected code",
+    "Find and fix bugs in the selected code",
+]
+
+
+async def _ask_task(server: PlanfirstServer, has_selection: bool) -> str:
+    """A client that cannot prompt for text gets common tasks to choose from."""
+    caps = server.client_caps()
+    if not has_selection or not (caps.window and caps.window.show_message):
+        raise SessionError("the task is empty; say what you want changed ({\"task\": \"...\"})")
+    answer = await server.window_show_message_request_async(
+        types.ShowMessageRequestParams(
+            type=types.MessageType.Info,
+            message="planfirst: what should the plan for this selection do?",
+            actions=[types.MessageActionItem(title=t) for t in CANNED_TASKS],
+        )
+    )
+    if answer is None:
+        raise SessionError("no task chosen; nothing was planned", "cancelled")
+    return answer.title
+
+
+async def _pull_configuration(server: PlanfirstServer, pushed: Any = None) -> None:
+    layers: list[Any] = []
+    if isinstance(pushed, dict) and pushed:
+        layers.append(strip_trust(pushed)[0])
+    ws = server.client_caps().workspace
+    if ws and ws.configuration:
+        try:
+            result = await asyncio.wait_for(
+                server.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section="planfirst")])
+                ),
+                5,
+            )
+            if result and isinstance(result[0], dict):
+                # workspace/configuration merges workspace files: never let them decide trust
+                layer, _dropped = strip_trust(result[0])
+                layers.append(layer)
+        except Exception as e:  # a client that cannot answer keeps the settings it has
+            log.info("workspace/configuration failed: %r", e)
+    server.apply_settings(*layers)

@@ -1,0 +1,206 @@
+"""The language server as the core's Host: edits, saves, questions, progress, diagnostics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from planfirst.core.executor import ProposedChange
+from planfirst.core.problems import Problem
+from planfirst.core.session import ApplyOutcome
+from planfirst.lsp import convert
+
+if TYPE_CHECKING:
+    from planfirst.lsp.server import PlanfirstServer
+
+LEVELS = {
+    "error": types.MessageType.Error,
+    "warning": types.MessageType.Warning,
+    "info": types.MessageType.Info,
+}
+
+
+class LspProgress:
+    """Work-done progress for one command; cancelling it in the editor cancels the command."""
+
+    def __init__(self, ls: PlanfirstServer, title: str) -> None:
+        self.ls = ls
+        self.title = title
+        self.token: str | None = None
+        self.last: tuple[str, int | None] | None = None
+        self._last_sent = 0.0
+
+    async def begin(self, task: asyncio.Task[Any] | None) -> None:
+        """Create the token and begin (only when the client supports progress)."""
+        if not self.ls.caps_progress():
+            return
+        token = f"planfirst-{uuid.uuid4()}"
+        try:
+            await asyncio.wait_for(self.ls.work_done_progress.create_async(token), timeout=5)
+        except Exception:  # a client that cannot create progress still gets the command done
+            return
+        self.token = token
+        self.ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, percentage=0)
+        )
+        fut = self.ls.work_done_progress.tokens.get(token)
+        if fut is not None and task is not None:
+            loop = asyncio.get_running_loop()
+
+            def on_done(f: Any) -> None:
+                if f.cancelled():
+                    loop.call_soon_threadsafe(task.cancel)
+
+            fut.add_done_callback(on_done)
+
+    def report(self, message: str, percentage: int | None = None) -> None:
+        """Report, at most every 50 ms unless the message changes."""
+        if self.token is None:
+            return
+        now = time.monotonic()
+        if (message, percentage) == self.last and now - self._last_sent < 0.5:
+            return
+        if self.last and self.last[0] == message and now - self._last_sent < 0.05:
+            return
+        self.last = (message, percentage)
+        self._last_sent = now
+        self.ls.work_done_progress.report(
+            self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+        )
+
+    def end(self, message: str) -> None:
+        """End the progress (always sent once begun)."""
+        if self.token is not None:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.token = None
+
+
+class LspHost:
+    """Implements core.session.Host on top of a PlanfirstServer."""
+
+    def __init__(self, ls: PlanfirstServer, root: Path) -> None:
+        self.ls = ls
+        self.root = root
+        self._refresh_pending: set[str] = set()
+
+    def _rel(self, uri: str) -> str | None:
+        path = convert.uri_to_path(uri)
+        if path is None:
+            return None
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def open_documents(self) -> dict[str, str]:
+        """Text of every open file document in the workspace (editor buffers win over disk)."""
+        out: dict[str, str] = {}
+        for uri, doc in list(self.ls.workspace.text_documents.items()):
+            rel = self._rel(uri)
+            if rel is not None:
+                out[rel] = doc.source
+        return out
+
+    def _versions(self) -> dict[str, tuple[int | None, str]]:
+        out: dict[str, tuple[int | None, str]] = {}
+        for uri, doc in list(self.ls.workspace.text_documents.items()):
+            rel = self._rel(uri)
+            if rel is not None:
+                out[rel] = (doc.version, doc.source)
+        return out
+
+    async def apply_change(self, change: ProposedChange, label: str, description: str) -> ApplyOutcome:
+        """Send ONE annotated workspace/applyEdit; the editor previews it first."""
+        held = self._versions()
+        versions: dict[str, int | None] = {}
+        for f in change.files:
+            if f.path in held:
+                version, text = held[f.path]
+                if f.old is not None and text != f.old:
+                    return ApplyOutcome(
+                        False, f"{f.path} changed in the editor while the step was prepared; retry the step"
+                    )
+                versions[f.path] = version
+        caps = self.ls.client_caps()
+        ws_edit_caps = caps.workspace.workspace_edit if caps.workspace else None
+        doc_changes = bool(ws_edit_caps and ws_edit_caps.document_changes)
+        annotations = bool(ws_edit_caps and ws_edit_caps.change_annotation_support)
+        if any(f.old is None or f.new is None for f in change.files) and not doc_changes:
+            return ApplyOutcome(False, "the editor cannot create or delete files through LSP (no documentChanges support)")
+        edit = convert.workspace_edit(
+            change,
+            self.root,
+            label=label,
+            description=description,
+            versions=versions,
+            encoding=self.ls.encoding(),
+            annotations=annotations,
+            document_changes=doc_changes,
+        )
+        try:
+            result = await self.ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+        except Exception as e:  # the client errored instead of answering: treat as not applied
+            return ApplyOutcome(False, f"the editor could not apply the edit: {e}")
+        if result is None or not result.applied:
+            return ApplyOutcome(False, (result.failure_reason if result else None) or "rejected in the editor")
+        return ApplyOutcome(True)
+
+    async def save_documents(self, paths: list[str]) -> None:
+        """Ask an editor that can save (the VS Code extension) to save the touched documents."""
+        if not self.ls.client_saves():
+            return
+        uris = [convert.path_to_uri(self.root / p) for p in paths]
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ls.protocol.send_request_async("planfirst/saveDocuments", {"uris": uris}), 15)
+
+    async def confirm(self, question: str) -> bool | None:
+        """Ask yes/no with window/showMessageRequest; None when the client cannot ask."""
+        caps = self.ls.client_caps()
+        if not (caps.window and caps.window.show_message):
+            return None
+        try:
+            answer = await self.ls.window_show_message_request_async(
+                types.ShowMessageRequestParams(
+                    type=types.MessageType.Warning,
+                    message=f"planfirst: {question}",
+                    actions=[types.MessageActionItem(title="Yes"), types.MessageActionItem(title="No")],
+                )
+            )
+        except Exception:
+            return None
+        return bool(answer and answer.title == "Yes")
+
+    def log(self, text: str) -> None:
+        """A line in the editor's planfirst output channel."""
+        self.ls.window_log_message(types.LogMessageParams(type=types.MessageType.Log, message=text))
+
+    def notify(self, message: str, level: str = "info") -> None:
+        """A message the user sees."""
+        self.ls.window_show_message(
+            types.ShowMessageParams(type=LEVELS.get(level, types.MessageType.Info), message=f"planfirst: {message}")
+        )
+
+    def publish_problems(self, problems: dict[str, list[Problem]]) -> None:
+        """Validation failures as diagnostics on the affected files (empty list clears)."""
+        for rel, items in problems.items():
+            uri = convert.path_to_uri(self.root / rel)
+            doc = self.ls.workspace.text_documents.get(uri)
+            self.ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri, diagnostics=[convert.diagnostic(p) for p in items], version=doc.version if doc else None
+                )
+            )
+
+    def plan_changed(self, plan_id: str) -> None:
+        """Refresh the plan document, its code lenses, its diagnostics and the status bar."""
+        self.ls.plan_changed(plan_id)
+
+    def plan_started(self, plan_id: str, title: str) -> None:
+        """Open the (still empty) plan document so the user watches it being written."""
+        self.ls.open_plan_soon(plan_id)

@@ -1,0 +1,221 @@
+"""Plan documents in the editor: code lenses, outline, hover, lint diagnostics, code actions.
+
+Everything here answers from the rendered plan's line map (no I/O beyond loading the small plan
+JSON), so it stays fast while a plan streams in or a validation runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from planfirst.core.session import Session, SessionError
+from planfirst.lsp import convert
+from planfirst.plan.model import Plan, PlanStatus, StepStatus
+from planfirst.plan.render import Rendered, render
+
+if TYPE_CHECKING:
+    from planfirst.lsp.server import PlanfirstServer
+
+
+def _plan(server: PlanfirstServer, uri: str) -> tuple[Plan, Rendered] | None:
+    plan_id = convert.plan_id_from_uri(uri)
+    if plan_id is None or server.session is None or plan_id in server.session.partial:
+        return None
+    try:
+        plan = server.session.load(plan_id)
+    except SessionError:
+        return None
+    return plan, render(plan)
+
+
+def _range(start: int, end: int | None = None) -> types.Range:
+    return types.Range(
+        start=types.Position(line=start, character=0),
+        end=types.Position(line=end if end is not None else start, character=0),
+    )
+
+
+def _cmd(title: str, command: str, args: dict[str, Any]) -> types.Command:
+    return types.Command(title=title, command=command, arguments=[args])
+
+
+def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
+    """Approve / Revise on the title; Execute, Retry, Undo on each step."""
+    got = _plan(server, uri)
+    if got is None:
+        return []
+    plan, r = got
+    pid = {"planId": plan.id}
+    lenses: list[types.CodeLens] = []
+    top = _range(0)
+    if plan.status == PlanStatus.DRAFT:
+        lenses.append(types.CodeLens(range=top, command=_cmd("✓ Approve plan", "planfirst.approvePlan", pid)))
+    lenses.append(types.CodeLens(range=top, command=_cmd("✎ Revise…", "planfirst.revisePlan", pid)))
+    nxt = plan.next_step()
+    approved = plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING, PlanStatus.FAILED)
+    for order, (start, _end) in sorted(r.steps.items()):
+        st = plan.state(order).status
+        rng = _range(start)
+        args = {"planId": plan.id, "step": order}
+        if approved and order == nxt and st in (StepStatus.PENDING, StepStatus.UNDONE, StepStatus.APPLIED):
+            lenses.append(types.CodeLens(range=rng, command=_cmd(f"▶ Execute step {order}", "planfirst.executeNextStep", pid)))
+        if st == StepStatus.FAILED:
+            lenses.append(types.CodeLens(range=rng, command=_cmd(f"↻ Retry step {order}", "planfirst.retryStep", args)))
+        if st in (StepStatus.DONE, StepStatus.FAILED):
+            lenses.append(types.CodeLens(range=rng, command=_cmd(f"↶ Undo step {order}", "planfirst.undoStep", args)))
+    return lenses
+
+
+def document_symbols(server: PlanfirstServer, uri: str) -> list[types.DocumentSymbol]:
+    """An outline: sections, with the steps under 'Steps'."""
+    got = _plan(server, uri)
+    if got is None:
+        return []
+    plan, r = got
+    lines = r.text.split("\n")
+    out = []
+    for title, (start, end) in r.sections.items():
+        children = []
+        if title == "Steps":
+            for order, (s, e) in sorted(r.steps.items()):
+                step = plan.body.step(order)
+                desc = step.description.strip().splitlines()[0] if step.description.strip() else ""
+                children.append(
+                    types.DocumentSymbol(
+                        name=f"Step {order}: {desc[:60]}",
+                        detail=plan.state(order).status.value,
+                        kind=types.SymbolKind.Event,
+                        range=types.Range(start=types.Position(line=s, character=0), end=types.Position(line=e, character=len(lines[e]))),
+                        selection_range=_range(s),
+                    )
+                )
+        out.append(
+            types.DocumentSymbol(
+                name=title,
+                kind=types.SymbolKind.Namespace,
+                range=types.Range(start=types.Position(line=start, character=0), end=types.Position(line=end, character=len(lines[end]))),
+                selection_range=_range(start),
+                children=children or None,
+            )
+        )
+    return out
+
+
+def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover | None:
+    """On a step: its status, attempts and last validation result."""
+    got = _plan(server, uri)
+    if got is None:
+        return None
+    plan, r = got
+    for order, (start, end) in r.steps.items():
+        if start <= pos.line <= end:
+            st = plan.state(order)
+            parts = [f"**Step {order}** — {st.status.value}", f"attempts: {len(st.runs)}"]
+            run = st.last_run
+            if run is not None:
+                parts.append(f"last outcome: {run.outcome}" + (f" ({run.error})" if run.error else ""))
+                if run.usage.calls:
+                    parts.append(
+                        f"tokens: {run.usage.input_tokens:,} in / {run.usage.output_tokens:,} out · ${run.usage.cost_usd:.4f}"
+                    )
+                for v in run.validation:
+                    mark = "✓" if v.passed else ("refused" if v.refused else "✗")
+                    parts.append(f"{mark} `{v.command}` (exit {v.exit_code}, {v.duration_s:.1f} s)")
+                    if not v.passed and v.output:
+                        parts.append("```\n" + v.output[-800:] + "\n```")
+            return types.Hover(
+                contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)),
+                range=_range(start, end),
+            )
+    return None
+
+
+def code_actions(server: PlanfirstServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """'Plan a change for this selection…' on any non-empty selection in a workspace file."""
+    uri = params.text_document.uri
+    if server.session is None or convert.uri_to_path(uri) is None or convert.plan_id_from_uri(uri):
+        return []
+    rng = params.range
+    if rng.start == rng.end:
+        return []
+    path = convert.uri_to_path(uri)
+    with contextlib.suppress(Exception):
+        server.session.guard.rel(str(path))
+        arg = {
+            "uri": uri,
+            "range": {
+                "start": {"line": rng.start.line, "character": rng.start.character},
+                "end": {"line": rng.end.line, "character": rng.end.character},
+            },
+        }
+        return [
+            types.CodeAction(
+                title="Plan a change for this selection…",
+                kind=types.CodeActionKind.Refactor,
+                # No task in the arguments: the VS Code extension asks for it with an input box
+                # (command middleware); other clients are offered common tasks by the server
+                # through window/showMessageRequest.
+                command=types.Command(
+                    title="Plan a change for this selection…",
+                    command="planfirst.generatePlan",
+                    arguments=[arg],
+                ),
+            )
+        ]
+    return []
+
+
+def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:
+    """Plan-lint findings as diagnostics on the plan document, at the step's lines."""
+    if server.session is None or plan_id in server.session.partial:
+        return
+    try:
+        plan = server.session.load(plan_id)
+    except SessionError:
+        return
+    r = render(plan)
+    diags = []
+    sev = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
+    for f in plan.findings:
+        if f.step and f.step in r.steps:
+            start, _ = r.steps[f.step]
+        elif f.section and f.section in r.sections:
+            start, _ = r.sections[f.section]
+        else:
+            start = 0
+        diags.append(
+            types.Diagnostic(
+                range=types.Range(start=types.Position(line=start, character=0), end=types.Position(line=start, character=200)),
+                message=f.message,
+                severity=sev.get(f.severity, types.DiagnosticSeverity.Information),
+                source="planfirst/plan-lint",
+                code=f.rule,
+            )
+        )
+    server.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=server.plan_doc_uri(plan_id), diagnostics=diags)
+    )
+
+
+def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
+    """The `planfirst/status` notification body for the status bar."""
+    if plan_id in session.partial:
+        return {"planId": plan_id, "title": "", "status": "planning", "step": None, "total": 0, "done": 0, "failed": 0}
+    try:
+        plan = session.load(plan_id)
+    except SessionError:
+        return None
+    c = plan.counts()
+    return {
+        "planId": plan.id,
+        "title": plan.title,
+        "status": plan.status.value,
+        "step": plan.next_step(),
+        "total": c["total"],
+        "done": c.get("done", 0),
+        "failed": c.get("failed", 0),
+        "busy": session.busy().get(plan.id),
+    }

@@ -1,0 +1,172 @@
+"""The language server: state, capabilities, and the plumbing shared by every feature."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from planfirst import __version__
+from planfirst.core.session import Session
+from planfirst.llm.factory import Models
+from planfirst.lsp import convert
+from planfirst.lsp.host import LspHost
+from planfirst.settings import Settings, load_settings
+
+log = logging.getLogger("planfirst")
+
+PLAN_SCHEME = "planfirst"
+
+
+class PlanfirstProtocol(LanguageServerProtocol):
+    """Adds what pygls does not advertise by itself: LSP 3.18 `workspace/textDocumentContent`."""
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Any:
+        result = yield from super().lsp_initialize(params)
+        ws = result.capabilities.workspace or types.WorkspaceOptions()
+        ws.text_document_content = types.TextDocumentContentOptions(schemes=[PLAN_SCHEME])
+        result.capabilities.workspace = ws
+        result.capabilities.experimental = {"planfirst": {"version": __version__}}
+        return result
+
+
+class PlanfirstServer(LanguageServer):
+    """planfirst's language server: one Session per workspace root."""
+
+    def __init__(self) -> None:
+        super().__init__("planfirst", __version__, protocol_cls=PlanfirstProtocol, max_workers=4)
+        self.settings: Settings = Settings()  # the merged, validated settings in force
+        self.init_options: Any = None  # raw initializationOptions, re-merged on configuration change
+        self.root: Path | None = None  # workspace root from initialize
+        self.session: Session | None = None  # created on `initialized`
+        self.models: Models | None = None  # model factory (scripted in offline mode)
+        self.host: LspHost | None = None
+        self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
+
+    # ------------------------------------------------------------------ capabilities
+
+    def client_caps(self) -> types.ClientCapabilities:
+        """The client's capabilities (empty when unknown)."""
+        return self.client_capabilities or types.ClientCapabilities()
+
+    def caps_progress(self) -> bool:
+        """Whether the client supports server-initiated work-done progress."""
+        w = self.client_caps().window
+        return bool(w and w.work_done_progress)
+
+    def caps_content(self) -> bool:
+        """Whether the client serves `planfirst:` documents via workspace/textDocumentContent."""
+        ws = self.client_caps().workspace
+        return bool(ws and ws.text_document_content is not None)
+
+    def caps_show_document(self) -> bool:
+        """Whether the client supports window/showDocument."""
+        w = self.client_caps().window
+        return bool(w and w.show_document and w.show_document.support)
+
+    def client_saves(self) -> bool:
+        """Whether the client saves documents on `planfirst/saveDocuments` (the VS Code extension)."""
+        exp = self.client_caps().experimental
+        return bool(isinstance(exp, dict) and isinstance(exp.get("planfirst"), dict) and exp["planfirst"].get("saveDocuments"))
+
+    def encoding(self) -> str:
+        """The negotiated position encoding, as core/edits.py names it."""
+        enc = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
+        return convert.ENCODINGS.get(enc, "utf-16")
+
+    # ------------------------------------------------------------------ settings
+
+    def apply_settings(self, *layers: Any) -> list[str]:
+        """Merge settings layers; report problems to the user; push into the session."""
+        settings, problems = load_settings(self.init_options, *layers)
+        self.settings = settings
+        if self.session is not None:
+            self.session.update_settings(settings)
+        if self.models is not None:
+            self.models.update(settings)
+        for p in problems:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst settings: {p}")
+            )
+        return problems
+
+    def start_session(self) -> None:
+        """Create the workspace session (once the root and settings are known)."""
+        if self.root is None:
+            return
+        self.models = Models(self.settings)
+        self.host = LspHost(self, self.root)
+        self.session = Session(self.root, self.settings, self.models, self.host)
+        _plans, problems = self.session.store.list()
+        for pr in problems:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {pr.error}")
+            )
+
+    # ------------------------------------------------------------------ plan documents
+
+    def plan_doc_uri(self, plan_id: str) -> str:
+        """The URI the client uses for a plan: virtual when supported, else the markdown file."""
+        if self.caps_content() or self.session is None:
+            return convert.plan_uri(plan_id)
+        return convert.path_to_uri(self.session.store.plan_md(plan_id))
+
+    def plan_changed(self, plan_id: str) -> None:
+        """Coalesce refreshes (a streaming plan changes many times a second)."""
+        if plan_id in self._refresh_tasks:
+            return
+        loop = asyncio.get_event_loop()
+        self._refresh_tasks[plan_id] = loop.call_later(0.05, self._do_refresh, plan_id)
+
+    def _do_refresh(self, plan_id: str) -> None:
+        self._refresh_tasks.pop(plan_id, None)
+        if self.caps_content():
+            with contextlib.suppress(Exception):
+                self.workspace_text_document_content_refresh(
+                    types.TextDocumentContentRefreshParams(uri=convert.plan_uri(plan_id))
+                )
+        ws = self.client_caps().workspace
+        if ws and ws.code_lens and ws.code_lens.refresh_support:
+            with contextlib.suppress(Exception):
+                self.workspace_code_lens_refresh(None)
+        from planfirst.lsp.plan_docs import publish_plan_diagnostics, status_payload
+
+        if self.session is None:
+            return
+        with contextlib.suppress(Exception):
+            publish_plan_diagnostics(self, plan_id)
+        with contextlib.suppress(Exception):
+            payload = status_payload(self.session, plan_id)
+            if payload:
+                self.protocol.notify("planfirst/status", payload)
+
+    def open_plan_soon(self, plan_id: str) -> None:
+        """Show a plan document that is still being written (virtual documents only)."""
+        if self.caps_content() and self.caps_show_document():
+            asyncio.ensure_future(self.show_plan(plan_id))
+
+    async def show_plan(self, plan_id: str) -> str:
+        """Open the plan document in the editor; returns its URI."""
+        uri = self.plan_doc_uri(plan_id)
+        if self.caps_show_document():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True)), 10
+                )
+        return uri
+
+
+def create_server() -> PlanfirstServer:
+    """A server with every feature registered."""
+    from planfirst.lsp import features
+
+    server = PlanfirstServer()
+    features.register(server)
+    return server

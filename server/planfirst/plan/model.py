@@ -1,0 +1,430 @@
+"""The plan contract: what the planning model fills, and the server-owned state around it."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def now_iso() -> str:
+    """UTC timestamp used everywhere a time is recorded."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def normalise_rel_path(path: str) -> str:
+    """Return the normalised workspace-relative POSIX form of `path` or raise ValueError.
+
+    The message is written for the model: it says what is wrong and what to send instead.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError("path is empty; give a workspace-relative path such as 'src/app.py'")
+    if "\x00" in path:
+        raise ValueError(f"path {path!r} contains a NUL byte")
+    if "\\" in path:
+        raise ValueError(f"path {path!r} uses '\\'; use POSIX '/' separators, relative to the workspace root")
+    if path.startswith("/") or path.startswith("~") or _DRIVE.match(path):
+        raise ValueError(f"path {path!r} is absolute; give it relative to the workspace root")
+    parts = path.split("/")
+    if ".." in parts:
+        raise ValueError(f"path {path!r} contains '..'; paths must stay inside the workspace")
+    norm = posixpath.normpath(path)
+    if norm in (".", ""):
+        raise ValueError(f"path {path!r} names the workspace root, not a file")
+    return norm
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FileModification(_Strict):
+    """An existing file the plan changes."""
+
+    path: str = Field(description="Workspace-relative POSIX path of an existing file")
+    changes: str = Field(description="What changes in this file: functions, classes, behaviour")
+    depends_on: list[str] = Field(
+        default_factory=list,
+        description="Paths (from this plan) that must be changed or created before this file",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _norm(cls, v: str) -> str:
+        return normalise_rel_path(v)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _norm_deps(cls, v: list[str]) -> list[str]:
+        return [normalise_rel_path(p) for p in v]
+
+
+class FileCreation(_Strict):
+    """A new file the plan creates."""
+
+    path: str = Field(description="Workspace-relative POSIX path of the new file")
+    purpose: str = Field(description="Why the file exists and what it contains")
+    exports: list[str] = Field(
+        default_factory=list, description="Public names (functions, classes) the file defines"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _norm(cls, v: str) -> str:
+        return normalise_rel_path(v)
+
+
+class PackageChange(_Strict):
+    """One package added, removed or re-pinned."""
+
+    name: str
+    version: str = Field(default="", description="Version or range, e.g. '>=2.1,<3'")
+    manager: str = Field(default="pip", description="pip, npm, cargo, go, …")
+
+
+class DependencyChanges(_Strict):
+    """Package and configuration changes the plan needs."""
+
+    packages: list[PackageChange] = Field(default_factory=list)
+    config: list[str] = Field(default_factory=list, description="Configuration changes, one each")
+
+
+class Step(_Strict):
+    """One execution step: small, ordered, validated on its own."""
+
+    order: int = Field(description="1-based position; steps are numbered 1..N without gaps")
+    description: str = Field(
+        description="What to do, naming the files, functions and classes involved. No code."
+    )
+    files_to_modify: list[str] = Field(default_factory=list)
+    files_to_create: list[str] = Field(default_factory=list)
+    validation: list[str] = Field(
+        default_factory=list,
+        description="Commands that check this step, one string each, e.g. 'pytest -q tests/test_x.py'",
+    )
+
+    @field_validator("files_to_modify", "files_to_create")
+    @classmethod
+    def _norm_paths(cls, v: list[str]) -> list[str]:
+        return [normalise_rel_path(p) for p in v]
+
+    @property
+    def files(self) -> list[str]:
+        """Every path this step may touch, modifications first."""
+        return [*self.files_to_modify, *(p for p in self.files_to_create if p not in self.files_to_modify)]
+
+
+class PlanBody(_Strict):
+    """The structured plan the planning model returns. Field names are the contract."""
+
+    summary: str = Field(description="Two to five sentences: what changes and why")
+    files_to_modify: list[FileModification] = Field(default_factory=list)
+    files_to_create: list[FileCreation] = Field(default_factory=list)
+    dependency_changes: DependencyChanges = Field(default_factory=DependencyChanges)
+    steps: list[Step] = Field(description="Ordered execution steps, 1..N")
+    test_criteria: list[str] = Field(
+        default_factory=list,
+        description="Checks that prove the task is done; prefer runnable commands in backticks",
+    )
+    risks: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _invariants(self) -> PlanBody:
+        errors = plan_invariant_errors(self)
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    def step(self, order: int) -> Step:
+        """The step numbered `order` (KeyError if absent)."""
+        for s in self.steps:
+            if s.order == order:
+                return s
+        raise KeyError(order)
+
+
+def plan_invariant_errors(body: PlanBody) -> list[str]:
+    """Every broken invariant of a plan, each phrased so that the model can fix it."""
+    errors: list[str] = []
+    if not body.steps:
+        errors.append("steps: the plan has no steps; give at least one")
+    orders = [s.order for s in body.steps]
+    seen: set[int] = set()
+    for o in orders:
+        if o in seen:
+            errors.append(f"steps: order {o} is repeated; number steps 1..N once each")
+        seen.add(o)
+    expected = list(range(1, len(body.steps) + 1))
+    if sorted(set(orders)) != expected and len(seen) == len(orders):
+        errors.append(f"steps: orders are {orders}; they must be exactly 1..{len(body.steps)} with no gaps")
+    if orders != sorted(orders):
+        errors.append(f"steps: listed in the order {orders}; list them in ascending order")
+    modify = {f.path for f in body.files_to_modify}
+    create = {f.path for f in body.files_to_create}
+    both = modify & create
+    for p in sorted(both):
+        errors.append(f"files: {p!r} is in both files_to_modify and files_to_create; keep one")
+    for s in body.steps:
+        for p in s.files_to_modify:
+            if p not in modify and p not in create:
+                errors.append(
+                    f"steps[{s.order}].files_to_modify: {p!r} is not in the plan's files_to_modify; add it there or drop it"
+                )
+        for p in s.files_to_create:
+            if p not in create:
+                errors.append(
+                    f"steps[{s.order}].files_to_create: {p!r} is not in the plan's files_to_create; add it there or drop it"
+                )
+        for cmd in s.validation:
+            if not cmd.strip():
+                errors.append(f"steps[{s.order}].validation: a command is empty")
+    known = modify | create
+    graph: dict[str, list[str]] = {}
+    for f in body.files_to_modify:
+        for d in f.depends_on:
+            if d not in known:
+                errors.append(
+                    f"files_to_modify[{f.path!r}].depends_on: {d!r} is not a file of this plan"
+                )
+            if d == f.path:
+                errors.append(f"files_to_modify[{f.path!r}].depends_on: a file cannot depend on itself")
+        graph[f.path] = [d for d in f.depends_on if d != f.path]
+    cycle = _find_cycle(graph)
+    if cycle:
+        errors.append("files_to_modify.depends_on: dependency cycle " + " -> ".join(cycle))
+    # A file must not be first touched by a step that comes before the step touching its dependency.
+    first_step: dict[str, int] = {}
+    for s in sorted(body.steps, key=lambda s: s.order):
+        for p in s.files:
+            first_step.setdefault(p, s.order)
+    for f in body.files_to_modify:
+        for d in f.depends_on:
+            if f.path in first_step and d in first_step and first_step[d] > first_step[f.path]:
+                errors.append(
+                    f"steps: {f.path!r} depends on {d!r}, but step {first_step[f.path]} changes it "
+                    f"before step {first_step[d]} handles {d!r}; a step must not depend on a later step"
+                )
+    return errors
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                return [*stack[stack.index(m) :], m]
+            if state.get(m) is None:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for node in list(graph):
+        if state.get(node) is None:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+# ---------------------------------------------------------------- server-owned state
+
+
+class PlanStatus(StrEnum):
+    """Where a plan is in its life."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class StepStatus(StrEnum):
+    """Where one step is: pending → running → applied → done | failed (rejected returns to pending)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    APPLIED = "applied"  # edit applied, not yet validated (resume validates it)
+    DONE = "done"
+    FAILED = "failed"
+    UNDONE = "undone"
+
+
+class Usage(BaseModel):
+    """Token usage and estimated cost of one or more model calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+
+    def add(self, other: Usage) -> Usage:
+        """Accumulate `other` into self and return self."""
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_creation_input_tokens += other.cache_creation_input_tokens
+        self.cache_read_input_tokens += other.cache_read_input_tokens
+        self.cost_usd = round(self.cost_usd + other.cost_usd, 6)
+        self.calls += other.calls
+        return self
+
+
+class ValidationResult(BaseModel):
+    """One validation command's outcome."""
+
+    command: str
+    exit_code: int | None = None
+    passed: bool = False
+    duration_s: float = 0.0
+    output: str = ""
+    timed_out: bool = False
+    cancelled: bool = False
+    refused: str | None = None  # why the command was not run (policy), if it was not
+
+
+class StepRun(BaseModel):
+    """One attempt at a step: what was asked, what was proposed, what happened."""
+
+    attempt: int
+    started_at: str = Field(default_factory=now_iso)
+    finished_at: str | None = None
+    model: str = ""
+    prompt_hash: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    proposed_diff: str = ""
+    outcome: str = "pending"  # proposed | applied | rejected | error | cancelled | no_change
+    error: str | None = None
+    stale_files: list[str] = Field(default_factory=list)
+    validation: list[ValidationResult] = Field(default_factory=list)
+    before: dict[str, str | None] = Field(default_factory=dict)  # path -> text before (None: did not exist)
+    after: dict[str, str | None] = Field(default_factory=dict)  # path -> approved text
+
+
+class StepState(BaseModel):
+    """Server-owned state of one step."""
+
+    order: int
+    status: StepStatus = StepStatus.PENDING
+    runs: list[StepRun] = Field(default_factory=list)
+
+    @property
+    def last_run(self) -> StepRun | None:
+        """The most recent attempt, if any."""
+        return self.runs[-1] if self.runs else None
+
+
+class ContextEntry(BaseModel):
+    """A file considered for the model's context: included (with hash) or cut (with reason)."""
+
+    path: str
+    sha256: str | None = None
+    tokens: int = 0
+    reason: str = ""  # why included ("selection", "named", "import", "manifest", "test") or cut
+
+
+class Provenance(BaseModel):
+    """Where a plan came from: models, times, the context it saw."""
+
+    planning_model: str = ""
+    execution_model: str = ""
+    created_at: str = Field(default_factory=now_iso)
+    updated_at: str = Field(default_factory=now_iso)
+    context_files: dict[str, str] = Field(default_factory=dict)  # path -> sha256 at plan time
+    included: list[ContextEntry] = Field(default_factory=list)
+    cut: list[ContextEntry] = Field(default_factory=list)
+    context_tokens: int = 0
+
+
+class Finding(BaseModel):
+    """A plan-lint finding (see core/plan_lint.py)."""
+
+    rule: str
+    severity: str  # error | warning | info
+    message: str
+    step: int | None = None
+    section: str | None = None
+
+
+class Diagnosis(_Strict):
+    """The model's account of why the test criteria failed, against the plan."""
+
+    suspect_step: int | None = Field(
+        default=None, description="The step whose assumption most likely broke, if any"
+    )
+    broken_assumption: str = Field(description="Which assumption or step expectation did not hold")
+    explanation: str = Field(description="What the failing output shows")
+    suggested_fix: str = Field(description="What to change in the plan or code, in words")
+
+
+class Plan(BaseModel):
+    """A stored plan: the model-filled body plus everything the server tracks about it."""
+
+    id: str
+    title: str
+    task: str
+    status: PlanStatus = PlanStatus.DRAFT
+    revision: int = 1
+    feedback: list[str] = Field(default_factory=list)  # revision feedback, oldest first
+    body: PlanBody
+    steps: list[StepState] = Field(default_factory=list)
+    provenance: Provenance = Field(default_factory=Provenance)
+    usage: Usage = Field(default_factory=Usage)
+    findings: list[Finding] = Field(default_factory=list)
+    confidence: dict[str, Any] = Field(default_factory=dict)  # plan-lint summary for the header
+    final_validation: list[ValidationResult] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    complete: bool = True  # False while a plan is still streaming in; never persisted as done
+
+    @model_validator(mode="after")
+    def _sync_steps(self) -> Plan:
+        have = {s.order: s for s in self.steps}
+        self.steps = [have.get(s.order) or StepState(order=s.order) for s in self.body.steps]
+        return self
+
+    def state(self, order: int) -> StepState:
+        """The server-owned state of step `order` (KeyError if absent)."""
+        for s in self.steps:
+            if s.order == order:
+                return s
+        raise KeyError(order)
+
+    def next_step(self) -> int | None:
+        """The first step not yet done, or None when every step is done."""
+        for s in self.steps:
+            if s.status != StepStatus.DONE:
+                return s.order
+        return None
+
+    def counts(self) -> dict[str, int]:
+        """Step counts by status, plus the total."""
+        out: dict[str, int] = {"total": len(self.steps)}
+        for s in self.steps:
+            out[s.status.value] = out.get(s.status.value, 0) + 1
+        return out
+
+    def summary_row(self) -> dict[str, Any]:
+        """The compact listing used by `planfirst.listPlans` and `planfirst plans`."""
+        c = self.counts()
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status.value,
+            "revision": self.revision,
+            "steps": {"total": c["total"], "done": c.get("done", 0), "failed": c.get("failed", 0)},
+        }

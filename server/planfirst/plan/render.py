@@ -1,0 +1,431 @@
+"""Plan → markdown (deterministic) with a map of where each step and section is; and back.
+
+The rendered document is the review surface: people read it, editors put code lenses on its
+steps, and a user may edit `plan.md` and reload it. Only the model-filled sections are parsed
+back; server-owned lines (status, runs, findings) are blockquotes or HTML comments and ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from planfirst.plan.model import Plan, PlanBody, StepStatus
+
+STATUS_MARK = {
+    StepStatus.PENDING: "[ ] pending",
+    StepStatus.RUNNING: "[~] running",
+    StepStatus.APPLIED: "[~] applied, not yet validated",
+    StepStatus.DONE: "[x] done",
+    StepStatus.FAILED: "[!] failed",
+    StepStatus.UNDONE: "[ ] undone",
+}
+
+SECTIONS = {
+    "Task": "task",
+    "Summary": "summary",
+    "Files to modify": "files_to_modify",
+    "Files to create": "files_to_create",
+    "Dependency changes": "dependency_changes",
+    "Steps": "steps",
+    "Test criteria": "test_criteria",
+    "Risks": "risks",
+    "Assumptions": "assumptions",
+}
+
+
+@dataclass
+class Rendered:
+    """A rendered plan and where things are in it (0-based, end-inclusive line ranges)."""
+
+    text: str
+    steps: dict[int, tuple[int, int]] = field(default_factory=dict)
+    sections: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def code(s: str) -> str:
+    """A markdown code span that survives backticks inside `s`."""
+    runs = [len(m) for m in re.findall(r"`+", s)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") or (runs and s.strip() != s) else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+
+
+def _spans(s: str) -> list[str]:
+    out = []
+    for m in _CODE.finditer(s):
+        body = m.group(2)
+        if len(m.group(1)) > 1 or (body.startswith(" ") and body.endswith(" ") and body.strip()):
+            if body.startswith(" ") and body.endswith(" ") and body.strip():
+                body = body[1:-1]
+        out.append(body)
+    return out
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        for line in lines:
+            self.lines.extend(line.split("\n"))
+
+    @property
+    def n(self) -> int:
+        return len(self.lines)
+
+
+def _item(w: _Writer, text: str) -> None:
+    first, *rest = text.split("\n") if text else [""]
+    w.add(f"- {first}")
+    for line in rest:
+        w.add(f"  {line}" if line else "")
+
+
+def render(plan: Plan) -> Rendered:
+    """Render a stored plan as a review document."""
+    w = _Writer()
+    out = Rendered(text="")
+    b = plan.body
+    c = plan.counts()
+    w.add(f"# Plan: {plan.title}", "")
+    w.add(f"<!-- planfirst plan={plan.id} revision={plan.revision} -->")
+    header = (
+        f"> **Status:** {plan.status.value} · **Revision:** {plan.revision} · "
+        f"**Steps:** {c.get('done', 0)}/{c['total']} done"
+    )
+    if c.get("failed"):
+        header += f" · {c['failed']} failed"
+    if plan.usage.calls:
+        header += (
+            f" · **Tokens:** {plan.usage.input_tokens + plan.usage.cache_read_input_tokens + plan.usage.cache_creation_input_tokens:,} in"
+            f" / {plan.usage.output_tokens:,} out · **Cost:** ${plan.usage.cost_usd:.4f}"
+        )
+    if not plan.complete:
+        header += " · **still being written…**"
+    w.add(header)
+    if plan.findings:
+        errs = sum(1 for f in plan.findings if f.severity == "error")
+        warns = sum(1 for f in plan.findings if f.severity == "warning")
+        w.add(f"> **Review:** {errs} error(s), {warns} warning(s) — see *Review findings* below")
+    conf = plan.confidence
+    if conf:
+        w.add(
+            "> **Confidence:** "
+            + " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in conf.items())
+        )
+    w.add("")
+
+    def section(title: str, body_fn: Any) -> None:
+        start = w.n
+        w.add(f"## {title}", "")
+        body_fn()
+        while w.lines and w.lines[-1] == "":
+            w.lines.pop()
+        out.sections[title] = (start, w.n - 1)
+        w.add("")
+
+    section("Task", lambda: w.add(plan.task.strip() or "_(none)_"))
+    section("Summary", lambda: w.add(b.summary.strip() or "_(none)_"))
+
+    def files_mod() -> None:
+        if not b.files_to_modify:
+            w.add("_(none)_")
+        for f in b.files_to_modify:
+            _item(w, f"{code(f.path)} — {f.changes.strip()}")
+            if f.depends_on:
+                w.add("  - depends on: " + ", ".join(code(d) for d in f.depends_on))
+
+    def files_new() -> None:
+        if not b.files_to_create:
+            w.add("_(none)_")
+        for f in b.files_to_create:
+            _item(w, f"{code(f.path)} — {f.purpose.strip()}")
+            if f.exports:
+                w.add("  - exports: " + ", ".join(code(e) for e in f.exports))
+
+    def deps() -> None:
+        d = b.dependency_changes
+        if not d.packages and not d.config:
+            w.add("_(none)_")
+        for p in d.packages:
+            ver = f" {code(p.version)}" if p.version else ""
+            _item(w, f"{code(p.name)}{ver} ({p.manager})")
+        for cfg in d.config:
+            _item(w, f"config: {cfg.strip()}")
+
+    section("Files to modify", files_mod)
+    section("Files to create", files_new)
+    section("Dependency changes", deps)
+
+    def steps() -> None:
+        for s in b.steps:
+            st = plan.state(s.order)
+            start = w.n
+            w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}", "")
+            w.add(s.description.strip() or "_(no description)_", "")
+            if s.files_to_modify:
+                w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
+            if s.files_to_create:
+                w.add("- Create: " + ", ".join(code(p) for p in s.files_to_create))
+            w.add("- Validation:" + ("" if s.validation else " _(none)_"))
+            for cmd in s.validation:
+                w.add(f"  - {code(cmd)}")
+            run = st.last_run
+            if run is not None:
+                w.add("")
+                line = f"> Last run: attempt {run.attempt} · {run.outcome}"
+                if run.validation:
+                    ok = all(v.passed for v in run.validation)
+                    line += " · validation " + ("passed" if ok else "failed")
+                if run.error:
+                    line += f" · {run.error.splitlines()[0][:200]}"
+                w.add(line)
+            findings = [f for f in plan.findings if f.step == s.order]
+            for f in findings:
+                w.add(f"> {f.severity}: {f.message} ({f.rule})")
+            while w.lines[-1] == "":
+                w.lines.pop()
+            out.steps[s.order] = (start, w.n - 1)
+            w.add("")
+
+    section("Steps", steps)
+
+    def bullets(items: list[str]) -> None:
+        if not items:
+            w.add("_(none)_")
+        for it in items:
+            _item(w, it.strip())
+
+    section("Test criteria", lambda: bullets(b.test_criteria))
+    section("Risks", lambda: bullets(b.risks))
+    section("Assumptions", lambda: bullets(b.assumptions))
+
+    prov = plan.provenance
+    if prov.included or prov.cut:
+
+        def ctx() -> None:
+            w.add(
+                f"> {len(prov.included)} file(s) given to the model (~{prov.context_tokens:,} tokens); "
+                f"{len(prov.cut)} left out."
+            )
+            for e in prov.included:
+                w.add(f"> - included {code(e.path)} ({e.reason})")
+            for e in prov.cut:
+                w.add(f"> - left out {code(e.path)} ({e.reason})")
+
+        section("Context", ctx)
+    if plan.findings:
+
+        def fnd() -> None:
+            for f in plan.findings:
+                where = f"step {f.step}: " if f.step else ""
+                w.add(f"> - **{f.severity}** {where}{f.message} ({f.rule})")
+
+        section("Review findings", fnd)
+    if plan.final_validation:
+
+        def fin() -> None:
+            for v in plan.final_validation:
+                w.add(f"> - {code(v.command)}: {'passed' if v.passed else 'FAILED'}")
+
+        section("Test criteria results", fin)
+    if plan.diagnosis:
+        d = plan.diagnosis
+
+        def dia() -> None:
+            if d.suspect_step:
+                w.add(f"> Suspect step: {d.suspect_step}")
+            w.add(f"> Broken assumption: {d.broken_assumption}")
+            w.add(f"> What the output shows: {d.explanation}")
+            w.add(f"> Suggested fix: {d.suggested_fix}")
+
+        section("Diagnosis", dia)
+    while w.lines and w.lines[-1] == "":
+        w.lines.pop()
+    out.text = "\n".join(w.lines) + "\n"
+    return out
+
+
+def render_partial(title: str, task: str, snapshot: dict[str, Any]) -> str:
+    """Best-effort markdown of a plan still streaming in (loose dict, fields may be missing)."""
+    lines = [f"# Plan: {title}", "", "> **Status:** being written…", "", "## Task", "", task, ""]
+    if snapshot.get("summary"):
+        lines += ["## Summary", "", str(snapshot["summary"]), ""]
+    for key, label in (("files_to_modify", "Files to modify"), ("files_to_create", "Files to create")):
+        items = snapshot.get(key) or []
+        if items:
+            lines += [f"## {label}", ""]
+            for f in items:
+                if isinstance(f, dict) and f.get("path"):
+                    lines.append(f"- {code(str(f['path']))} — {f.get('changes') or f.get('purpose') or ''}")
+            lines.append("")
+    steps = snapshot.get("steps") or []
+    if steps:
+        lines += ["## Steps", ""]
+        for s in steps:
+            if isinstance(s, dict):
+                lines += [f"### Step {s.get('order', '?')}", "", str(s.get("description", "")), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------- markdown → PlanBody
+
+
+class PlanParseError(ValueError):
+    """The edited markdown could not be read back; `line` is 1-based."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line else message)
+        self.line = line
+        self.message = message
+
+
+def _strip_item(text: str) -> str:
+    return "" if text.strip() == "_(none)_" else text
+
+
+def parse_markdown(text: str) -> tuple[str, PlanBody]:
+    """Parse a (possibly user-edited) rendered plan back into (task, PlanBody)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    sections: dict[str, list[tuple[int, str]]] = {}
+    current: str | None = None
+    for i, line in enumerate(lines, start=1):
+        if line.startswith("## "):
+            name = line[3:].strip()
+            current = name if name in SECTIONS else None
+            if current:
+                sections[current] = []
+            continue
+        if current and not line.startswith(">") and not line.startswith("<!--"):
+            sections[current].append((i, line))
+    for req in ("Summary", "Steps"):
+        if req not in sections:
+            raise PlanParseError(f"the section '## {req}' is missing")
+
+    def prose(name: str) -> str:
+        body = [t for _, t in sections.get(name, [])]
+        return _strip_item("\n".join(body).strip())
+
+    def items(name: str) -> list[tuple[int, str, list[str]]]:
+        """Top-level bullets with their sub-bullet lines."""
+        out: list[tuple[int, str, list[str]]] = []
+        for no, t in sections.get(name, []):
+            if t.startswith("- "):
+                out.append((no, t[2:], []))
+            elif t.startswith("  - ") and out:
+                out[-1][2].append(t[4:])
+            elif t.startswith("  ") and out and t.strip():
+                out[-1] = (out[-1][0], out[-1][1] + "\n" + t[2:], out[-1][2])
+            elif t.strip() and t.strip() != "_(none)_":
+                raise PlanParseError(f"expected a '- ' bullet in '{name}', found {t.strip()[:60]!r}", no)
+        return out
+
+    def path_and_rest(no: int, t: str, what: str) -> tuple[str, str]:
+        m = _CODE.match(t)
+        if not m:
+            raise PlanParseError(f"{what} must start with a path in backticks, e.g. - `src/x.py` — …", no)
+        path = _spans(m.group(0))[0]
+        rest = t[m.end() :].strip()
+        rest = re.sub(r"^[—–-]\s*", "", rest)
+        return path, rest
+
+    data: dict[str, Any] = {"summary": prose("Summary")}
+    fm = []
+    for no, t, subs in items("Files to modify"):
+        path, rest = path_and_rest(no, t, "a file to modify")
+        deps: list[str] = []
+        for s in subs:
+            if s.startswith("depends on:"):
+                deps += _spans(s)
+        fm.append({"path": path, "changes": rest, "depends_on": deps})
+    data["files_to_modify"] = fm
+    fc = []
+    for no, t, subs in items("Files to create"):
+        path, rest = path_and_rest(no, t, "a file to create")
+        exports: list[str] = []
+        for s in subs:
+            if s.startswith("exports:"):
+                exports += _spans(s)
+        fc.append({"path": path, "purpose": rest, "exports": exports})
+    data["files_to_create"] = fc
+    pkgs, cfg = [], []
+    for no, t, _ in items("Dependency changes"):
+        if t.startswith("config:"):
+            cfg.append(t[len("config:") :].strip())
+            continue
+        spans = _spans(t)
+        if not spans:
+            raise PlanParseError("a package must be written as - `name` `version` (manager)", no)
+        m = re.search(r"\(([^()]*)\)\s*$", t)
+        pkgs.append(
+            {"name": spans[0], "version": spans[1] if len(spans) > 1 else "", "manager": m.group(1) if m else "pip"}
+        )
+    data["dependency_changes"] = {"packages": pkgs, "config": cfg}
+    for name, key in (("Test criteria", "test_criteria"), ("Risks", "risks"), ("Assumptions", "assumptions")):
+        data[key] = [t for _, t, _ in items(name)]
+
+    steps: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = None
+    desc: list[str] = []
+    in_validation = False
+    for no, t in sections["Steps"]:
+        m = re.match(r"^### Step (\d+)\b", t)
+        if m:
+            if cur is not None:
+                cur["description"] = "\n".join(desc).strip()
+                steps.append(cur)
+            cur = {"order": int(m.group(1)), "files_to_modify": [], "files_to_create": [], "validation": [], "_line": no}
+            desc, in_validation = [], False
+            continue
+        if cur is None:
+            if t.strip():
+                raise PlanParseError("text before the first '### Step N' heading", no)
+            continue
+        if t.startswith("- Modify:"):
+            cur["files_to_modify"] = _spans(t)
+            in_validation = False
+        elif t.startswith("- Create:"):
+            cur["files_to_create"] = _spans(t)
+            in_validation = False
+        elif t.startswith("- Validation:"):
+            in_validation = True
+        elif in_validation and t.startswith("  - "):
+            sp = _spans(t)
+            if not sp:
+                raise PlanParseError("a validation command must be in backticks", no)
+            cur["validation"].append(sp[0])
+        else:
+            in_validation = False
+            desc.append(t)
+    if cur is not None:
+        cur["description"] = "\n".join(desc).strip()
+        steps.append(cur)
+    step_lines = {s["order"]: s.pop("_line") for s in steps}
+    for s in steps:
+        if s["description"] == "_(no description)_":
+            s["description"] = ""
+    data["steps"] = steps
+    try:
+        body = PlanBody.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = list(first["loc"])
+        line = None
+        m = re.search(r"steps\[(\d+)\]", str(first["msg"]))
+        if m:
+            line = step_lines.get(int(m.group(1)))
+        if line is None and loc and loc[0] == "steps" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(steps):
+            line = step_lines.get(steps[loc[1]]["order"])
+        msg = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc']) or 'plan'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
+        )
+        raise PlanParseError(msg, line) from None
+    return prose("Task"), body

@@ -1,0 +1,188 @@
+"""The only writer under `.planfirst/`: plans, revisions, rendered markdown, the active pointer.
+
+Layout: `.planfirst/plans/<id>/plan.json` (+ `plan.md`, + `revisions/<n>.json`), `.planfirst/active`.
+Every write is atomic (temp file in the same directory, fsync, rename, fsync the directory), so
+a killed process leaves either the old file or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from planfirst.plan.model import Plan, now_iso
+from planfirst.plan.render import render
+
+PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
+
+
+class StoreError(Exception):
+    """A plan file could not be read or written; the message names the file."""
+
+
+class UnknownPlan(StoreError):
+    """No plan with that id exists in this workspace."""
+
+
+@dataclass
+class PlanProblem:
+    """A plan directory that could not be loaded (reported, never overwritten)."""
+
+    plan_id: str
+    path: Path
+    error: str
+
+
+def atomic_write(path: Path, data: str) -> None:
+    """Write `data` to `path` so that readers see the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def new_plan_id(title: str) -> str:
+    """A readable, unique, filesystem-safe id: a slug of the title plus a random suffix."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "plan"
+    return f"{slug}-{secrets.token_hex(3)}"
+
+
+class PlanStore:
+    """Plans of one workspace, kept under `<root>/.planfirst/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.dir = self.root / ".planfirst"
+        self.plans_dir = self.dir / "plans"
+
+    def _plan_dir(self, plan_id: str) -> Path:
+        if not isinstance(plan_id, str) or not PLAN_ID.match(plan_id):
+            raise UnknownPlan(f"{plan_id!r} is not a valid plan id")
+        return self.plans_dir / plan_id
+
+    def plan_json(self, plan_id: str) -> Path:
+        """Path of the plan's JSON file."""
+        return self._plan_dir(plan_id) / "plan.json"
+
+    def plan_md(self, plan_id: str) -> Path:
+        """Path of the plan's rendered markdown."""
+        return self._plan_dir(plan_id) / "plan.md"
+
+    def exists(self, plan_id: str) -> bool:
+        """Whether a plan with this id has been saved."""
+        try:
+            return self.plan_json(plan_id).exists()
+        except UnknownPlan:
+            return False
+
+    def save(self, plan: Plan, *, render_md: bool = True) -> None:
+        """Persist the plan atomically (and its markdown beside it)."""
+        plan.provenance.updated_at = now_iso()
+        path = self.plan_json(plan.id)
+        if path.exists():
+            # never silently replace a file we could not read: it may be the user's only copy
+            self._load_path(plan.id, path)
+        atomic_write(path, plan.model_dump_json(indent=2) + "\n")
+        if render_md:
+            atomic_write(self.plan_md(plan.id), render(plan).text)
+
+    def save_revision(self, plan: Plan) -> Path:
+        """Keep a copy of this revision under `revisions/` (before it is superseded)."""
+        path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
+        atomic_write(path, plan.model_dump_json(indent=2) + "\n")
+        return path
+
+    def revisions(self, plan_id: str) -> list[int]:
+        """Revision numbers kept for a plan, ascending."""
+        d = self._plan_dir(plan_id) / "revisions"
+        if not d.is_dir():
+            return []
+        return sorted(int(p.stem) for p in d.glob("*.json") if p.stem.isdigit())
+
+    def load_revision(self, plan_id: str, revision: int) -> Plan:
+        """A kept revision of a plan."""
+        return self._load_path(plan_id, self._plan_dir(plan_id) / "revisions" / f"{revision}.json")
+
+    def load(self, plan_id: str) -> Plan:
+        """Load a plan; raise UnknownPlan, or StoreError naming the file when it is corrupt."""
+        path = self.plan_json(plan_id)
+        if not path.exists():
+            raise UnknownPlan(f"no plan {plan_id!r} in {self.plans_dir}")
+        return self._load_path(plan_id, path)
+
+    def _load_path(self, plan_id: str, path: Path) -> Plan:
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise StoreError(
+                f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+                "it was left untouched — fix or delete it"
+            ) from None
+        try:
+            plan = Plan.model_validate(data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(x) for x in first["loc"])
+            raise StoreError(
+                f"{path} does not match the plan schema ({loc}: {first['msg']}); it was left untouched"
+            ) from None
+        if plan.id != plan_id:
+            raise StoreError(f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched")
+        return plan
+
+    def list(self) -> tuple[list[Plan], list[PlanProblem]]:
+        """Every loadable plan (newest first) and every plan directory that failed to load."""
+        plans: list[Plan] = []
+        problems: list[PlanProblem] = []
+        try:
+            entries = sorted(self.plans_dir.iterdir()) if self.plans_dir.is_dir() else []
+        except OSError as e:
+            return [], [PlanProblem("", self.plans_dir, f"cannot list {self.plans_dir}: {e}")]
+        for d in entries:
+            if not d.is_dir() or not PLAN_ID.match(d.name):
+                continue
+            try:
+                plans.append(self.load(d.name))
+            except StoreError as e:
+                problems.append(PlanProblem(d.name, d / "plan.json", str(e)))
+        plans.sort(key=lambda p: p.provenance.created_at, reverse=True)
+        return plans, problems
+
+    def set_active(self, plan_id: str) -> None:
+        """Remember the workspace's active plan."""
+        self._plan_dir(plan_id)
+        atomic_write(self.dir / "active", plan_id + "\n")
+
+    def active(self) -> str | None:
+        """The active plan id, if it still exists."""
+        try:
+            pid = (self.dir / "active").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return pid if self.exists(pid) else None

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Real-editor end-to-end tests (VS Code via code-server, Neovim). Each script installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")"
+status=0
+for t in run-vscode-e2e.sh run-nvim-e2e.sh; do
+  if [ -x "$t" ] || [ -f "$t" ]; then
+    echo "== $t =="
+    bash "$t" || status=1
+  fi
+done
+exit $status

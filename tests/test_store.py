@@ -1,0 +1,105 @@
+"""The store: atomic writes, corrupt files reported and never overwritten, revisions, active."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from planfirst.plan import store as store_mod
+from planfirst.plan.store import PlanStore, StoreError, UnknownPlan, atomic_write, new_plan_id
+
+from tests.plan_fixtures import make_plan
+
+
+def test_save_load_list(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    assert st.load(plan.id) == plan
+    assert st.plan_md(plan.id).read_text().startswith("# Plan: Add --top")
+    plans, problems = st.list()
+    assert [p.id for p in plans] == [plan.id] and problems == []
+    st.set_active(plan.id)
+    assert st.active() == plan.id
+
+
+def test_crash_between_temp_write_and_rename_keeps_old_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    before = st.plan_json(plan.id).read_bytes()
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError("killed before rename")
+
+    monkeypatch.setattr(store_mod.os, "replace", crash)
+    plan.title = "changed"
+    with pytest.raises(OSError):
+        st.save(plan)
+    monkeypatch.undo()
+    assert st.plan_json(plan.id).read_bytes() == before
+    assert [p.name for p in st.plan_json(plan.id).parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert st.load(plan.id).title == "Add --top"
+
+
+def test_corrupt_plan_reported_by_name_and_left_in_place(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    path = st.plan_json(plan.id)
+    path.write_text('{"id": "add-top-abc123", "title": ', encoding="utf-8")
+    with pytest.raises(StoreError) as info:
+        st.load(plan.id)
+    assert str(path) in str(info.value) and "not valid JSON" in str(info.value)
+    with pytest.raises(StoreError):
+        st.save(plan)  # never overwrite a file we could not read
+    assert path.read_text(encoding="utf-8") == '{"id": "add-top-abc123", "title": '
+    plans, problems = st.list()
+    assert plans == [] and problems[0].plan_id == plan.id
+
+
+def test_schema_invalid_plan_reported(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    data = json.loads(st.plan_json(plan.id).read_text())
+    data["body"]["steps"][0]["order"] = 7
+    st.plan_json(plan.id).write_text(json.dumps(data))
+    with pytest.raises(StoreError, match="does not match the plan schema"):
+        st.load(plan.id)
+
+
+def test_unknown_and_invalid_ids(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    with pytest.raises(UnknownPlan):
+        st.load("nope-000000")
+    with pytest.raises(UnknownPlan):
+        st.load("../../etc")
+    assert not st.exists("../x")
+
+
+def test_revisions_kept(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    st.save_revision(plan)
+    plan.revision = 2
+    st.save(plan)
+    assert st.revisions(plan.id) == [1]
+    assert st.load_revision(plan.id, 1).revision == 1
+
+
+def test_atomic_write_fsyncs_and_replaces(tmp_path: Path) -> None:
+    p = tmp_path / "d" / "f.txt"
+    atomic_write(p, "one")
+    atomic_write(p, "two")
+    assert p.read_text() == "two"
+    assert sorted(os.listdir(p.parent)) == ["f.txt"]
+
+
+def test_plan_ids_are_safe() -> None:
+    pid = new_plan_id("Fix ../../ the thing!! ✨")
+    assert store_mod.PLAN_ID.match(pid)
+    assert "/" not in pid and ".." not in pid
