@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 
-from planfirst.core.edits import apply_edits, minimal_edits  # noqa: E402
+from planfirst.core.edits import apply_edits, minimal_edits
 
 
 def make_file(n: int, seed: int) -> list[str]:
@@ -56,15 +56,18 @@ def main() -> None:
     edits = minimal_edits(old, new)
     assert apply_edits(old, edits) == new
     med, worst = timeit(lambda: minimal_edits(old, new))
-    print(f"10,000 lines, 3 changed lines: median {med:.2f} ms, max {worst:.2f} ms, "
-          f"{len(edits)} edits on lines {[e.start_line for e in edits]} (goal < 10 ms)")
+    print(
+        f"10,000 lines, 3 changed lines: median {med:.2f} ms, max {worst:.2f} ms, "
+        f"{len(edits)} edits on lines {[e.start_line for e in edits]} (goal < 10 ms)"
+    )
 
     base = make_file(20_000, 2)
     old = "".join(base)
     rnd = random.Random(3)
     # Near-total rewrite: every non-trivial line changes, a few unique ones survive.
     rewritten = [
-        line if (line.strip() in ("", "return None", "if value > 10:") or rnd.random() < 0.03)
+        line
+        if (line.strip() in ("", "return None", "if value > 10:") or rnd.random() < 0.03)
         else line.replace("value", "result").replace("x", "xx") + ""
         for line in base
     ]
@@ -72,15 +75,19 @@ def main() -> None:
     edits = minimal_edits(old, new)
     assert apply_edits(old, edits) == new
     med, worst = timeit(lambda: minimal_edits(old, new), repeat=7)
-    print(f"20,000 lines, near-total rewrite: median {med:.2f} ms, max {worst:.2f} ms, "
-          f"{len(edits)} edits (goal < 100 ms)")
+    print(
+        f"20,000 lines, near-total rewrite: median {med:.2f} ms, max {worst:.2f} ms, "
+        f"{len(edits)} edits (goal < 100 ms)"
+    )
 
     other = "".join(make_file(20_000, 4)).replace("def ", "async def ")
     edits = minimal_edits(old, other)
     assert apply_edits(old, edits) == other
     med, worst = timeit(lambda: minimal_edits(old, other), repeat=7)
-    print(f"20,000 lines, total rewrite (different file): median {med:.2f} ms, max {worst:.2f} ms, "
-          f"{len(edits)} edits (goal < 100 ms)")
+    print(
+        f"20,000 lines, total rewrite (different file): median {med:.2f} ms, max {worst:.2f} ms, "
+        f"{len(edits)} edits (goal < 100 ms)"
+    )
 
 
 if __name__ == "__main__":

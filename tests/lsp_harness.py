@@ -91,6 +91,7 @@ class Editor:
         self.answer: str | None = "Yes"  # answer to showMessageRequest
         self.statuses: list[dict[str, Any]] = []
         self.refreshed: list[str] = []
+        self.init_result: types.InitializeResult | None = None
 
     def apply(self, edit: types.WorkspaceEdit) -> None:
         """Apply a WorkspaceEdit to the buffers, like an editor does (nothing saved)."""
@@ -193,7 +194,7 @@ async def lsp_session(
 
     await client.start_io(sys.executable, "-m", "planfirst", "serve", env=server_env(script, env), cwd=str(root))
     try:
-        await client.initialize_session(
+        editor.init_result = await client.initialize_session(
             types.InitializeParams(
                 capabilities=capabilities(profile),
                 root_uri=root.resolve().as_uri(),

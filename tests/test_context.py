@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from planfirst.core.context import (
     Context,
     ContextFile,
@@ -132,10 +131,10 @@ def test_secret_open_document_is_still_excluded(ws: Path) -> None:
 
 
 def test_configured_exclude_globs(ws: Path) -> None:
-    g = WorkspaceGuard(ws, extra_excludes=["src/demo/models.py"])
-    ctx = gather_context(g, "fix cli.py", settings(exclude=["src/demo/models.py"]))
+    ctx = gather_context(WorkspaceGuard(ws), "fix cli.py", settings(exclude=["src/demo/models.py"]))
     assert "src/demo/models.py" not in paths(ctx)
     assert cut(ctx)["src/demo/models.py"] == "excluded by planfirst.context.exclude"
+    assert "models.py" not in ctx.tree
 
 
 def test_selection_and_open_documents(ws: Path) -> None:
@@ -197,7 +196,10 @@ def test_selection_file_truncated_to_window_when_over_budget(ws: Path) -> None:
     body = "".join(f"line_{i} = {i}\n" for i in range(3000))
     write(ws, "big.py", body)
     ctx = gather_context(
-        WorkspaceGuard(ws), "x", settings(tokenBudget=1000), selection=Selection("big.py", 1500, 1501)
+        WorkspaceGuard(ws),
+        "x",
+        settings(tokenBudget=1000),
+        selection=Selection("big.py", 1500, 1501),
     )
     f = ctx.files[0]
     assert f.path == "big.py" and f.lines is not None
@@ -228,7 +230,9 @@ def test_render_attribute_escaping() -> None:
 
 
 def test_outside_paths_in_files_are_refused(ws: Path) -> None:
-    ctx = gather_context(WorkspaceGuard(ws), "x", settings(), files=["../outside.py", "/etc/passwd"])
+    ctx = gather_context(
+        WorkspaceGuard(ws), "x", settings(), files=["../outside.py", "/etc/passwd"]
+    )
     assert set(cut(ctx)) == {"../outside.py", "/etc/passwd"}
     assert all(r.startswith("refused:") for r in cut(ctx).values())
     assert ctx.files == [] or all(f.reason == "manifest" for f in ctx.files)
@@ -284,11 +288,24 @@ def test_ts_context_follows_imports(tmp_path: Path) -> None:
     write(tmp_path, "src/lib/f.ts", "export const f = 1;\n")
     write(tmp_path, "src/app.test.ts", "import './app';\n")
     ctx = gather_context(WorkspaceGuard(tmp_path), "update src/app.ts", settings())
-    assert paths(ctx) == ["src/app.ts", "src/lib/f.ts", "package.json", "tsconfig.json", "src/app.test.ts"]
+    assert paths(ctx) == [
+        "src/app.ts",
+        "src/lib/f.ts",
+        "package.json",
+        "tsconfig.json",
+        "src/app.test.ts",
+    ]
 
 
 def test_nearby_tests() -> None:
-    walked = ["src/demo/cli.py", "tests/test_cli.py", "src/demo/test_cli.py", "tests/unit/test_cli.py", "web/a.ts", "web/a.spec.ts"]
+    walked = [
+        "src/demo/cli.py",
+        "tests/test_cli.py",
+        "src/demo/test_cli.py",
+        "tests/unit/test_cli.py",
+        "web/a.ts",
+        "web/a.spec.ts",
+    ]
     assert nearby_tests("src/demo/cli.py", walked) == ["src/demo/test_cli.py", "tests/test_cli.py"]
     assert nearby_tests("web/a.ts", walked) == ["web/a.spec.ts"]
     assert nearby_tests("tests/test_cli.py", walked) == []

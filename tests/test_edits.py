@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from unidiff import PatchSet
-
 from planfirst.core.edits import (
     ENCODINGS,
     TextEdit,
@@ -19,13 +18,13 @@ from planfirst.core.edits import (
     split_lines,
     unified_diff,
 )
+from unidiff import PatchSet
 
 # ---------------------------------------------------------------------------------------------
 # Strategies: text made of lines with every kind of terminator and awkward characters.
 
 _chars = st.sampled_from(
-    list("ab \t")
-    + ["é", "ß", "中", "😀", "𝄞", "\u00a0", "\u2028", "\x0c", "\x85", "\x00"]
+    ["a", "b", " ", "\t", "é", "ß", "中", "😀", "𝄞", "\u00a0", "\u2028", "\x0c", "\x85", "\x00"]
 )
 _terms = st.sampled_from(["\n", "\r\n", "\r", ""])
 _line = st.builds(lambda cs, t: "".join(cs) + t, st.lists(_chars, max_size=6), _terms)
@@ -126,8 +125,33 @@ def _lcs(a: list[int], b: list[int]) -> int:
     return row[-1]
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.lists(st.integers(0, 30), min_size=150, max_size=400),
+    data=st.data(),
+)
+def test_diff_blocks_large_inputs_take_every_path(a: list[int], data: st.DataObject) -> None:
+    # Large regions go through Myers, anchors and the budgeted fallback; all must stay valid.
+    b = list(a)
+    for _ in range(data.draw(st.integers(0, 60))):
+        at = data.draw(st.integers(0, len(b)))
+        if data.draw(st.booleans()):
+            b.insert(at, data.draw(st.integers(0, 40)))
+        else:
+            del b[at : at + 1]
+    blocks = diff_blocks(a, b)
+    out: list[int] = []
+    ia = jb = 0
+    for i1, i2, j1, j2 in blocks:
+        assert a[ia:i1] == b[jb:j1]
+        out += a[ia:i1] + b[j1:j2]
+        ia, jb = i2, j2
+    out += a[ia:]
+    assert out == b
+
+
 def _assert_ordered_disjoint(edits: list[TextEdit]) -> None:
-    for prev, cur in zip(edits, edits[1:], strict=False):
+    for prev, cur in itertools.pairwise(edits):
         assert (prev.end_line, prev.end_char) <= (cur.start_line, cur.start_char)
 
 
@@ -280,8 +304,10 @@ def _counts(diff: str) -> tuple[int, int]:
 
 def test_unified_diff_modified_file_parses_with_counts() -> None:
     old = "".join(f"line {i}\n" for i in range(40))
-    new = old.replace("line 3\n", "line three\n").replace("line 30\n", "").replace(
-        "line 35\n", "line 35\nextra a\nextra b\n"
+    new = (
+        old.replace("line 3\n", "line three\n")
+        .replace("line 30\n", "")
+        .replace("line 35\n", "line 35\nextra a\nextra b\n")
     )
     diff = unified_diff("src/app.py", old, new)
     assert diff.startswith("--- a/src/app.py\n+++ b/src/app.py\n")

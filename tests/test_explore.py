@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from planfirst.core.context import hash_text
 from planfirst.core.explore import Explorer, exploration_tools
 from planfirst.core.paths import WorkspaceGuard
@@ -139,7 +138,11 @@ async def test_search_text_glob_limits_and_no_matches(ex: Explorer) -> None:
     out = await ex.handle("search_text", {"pattern": "login", "path_glob": "*.ts"})
     assert out.text == "web/main.ts:1: export function login() {}"
     capped = await ex.handle("search_text", {"pattern": "line", "max_results": 3})
-    assert capped.text.splitlines()[:3] == ["src/app.py:1: line 1", "src/app.py:2: line 2", "src/app.py:3: line 3"]
+    assert capped.text.splitlines()[:3] == [
+        "src/app.py:1: line 1",
+        "src/app.py:2: line 2",
+        "src/app.py:3: line 3",
+    ]
     assert "first 3 matches" in capped.text
     none = await ex.handle("search_text", {"pattern": "zzz_nothing"})
     assert not none.is_error and none.text.startswith("no matches")

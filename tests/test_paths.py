@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from planfirst.core.paths import (
     PathError,
     ReadRefused,
@@ -224,7 +225,8 @@ def test_secrets(path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["src/env.py", "environment.md", "id_utils.py", "keyboard.py", "docs/pem.md", "my.env.py"]
+    "path",
+    ["src/env.py", "environment.md", "id_utils.py", "keyboard.py", "docs/pem.md", "my.env.py"],
 )
 def test_not_secrets(path: str) -> None:
     assert not is_secret(path)
@@ -274,7 +276,11 @@ def test_read_text_refusals(ws: Path) -> None:
 
 
 GITIGNORE_CASES: list[tuple[str, dict[str, str], dict[str, bool]]] = [
-    ("*.log\n!keep.log\n", {}, {"a.log": True, "keep.log": False, "sub/a.log": True, "sub/keep.log": False}),
+    (
+        "*.log\n!keep.log\n",
+        {},
+        {"a.log": True, "keep.log": False, "sub/a.log": True, "sub/keep.log": False},
+    ),
     ("build/\n", {}, {"build/x": True, "sub/build/y": True, "buildx": False}),
     ("/dist\n", {}, {"dist/z": True, "sub/dist/z": False}),
     ("doc/*.txt\n", {}, {"doc/a.txt": True, "doc/sub/a.txt": False, "sub/doc/a.txt": False}),
@@ -282,18 +288,35 @@ GITIGNORE_CASES: list[tuple[str, dict[str, str], dict[str, bool]]] = [
     ("a/**/b\n", {}, {"a/b": True, "a/x/y/b": True, "a/bb": False}),
     ("*.py[cod]\n", {}, {"m.pyc": True, "n.pyo": True, "m.py": False}),
     ("[!a]*.md\n", {}, {"a.md": False, "b.md": True}),
-    ("dir/\n!dir/keep\n", {}, {"dir/x": True, "dir/keep": True}),  # cannot re-include under an ignored dir
+    (
+        "dir/\n!dir/keep\n",
+        {},
+        {"dir/x": True, "dir/keep": True},
+    ),  # cannot re-include under an ignored dir
     ("dir/*\n!dir/keep\n", {}, {"dir/x": True, "dir/keep": False}),
-    ("foo\n", {"sub/.gitignore": "!foo\n"}, {"foo": True, "sub/foo": False, "sub/x/foo": False, "other/foo": True}),
+    (
+        "foo\n",
+        {"sub/.gitignore": "!foo\n"},
+        {"foo": True, "sub/foo": False, "sub/x/foo": False, "other/foo": True},
+    ),
     ("\\#hash\n\\!bang\n# comment\n", {}, {"#hash": True, "!bang": True, "comment": False}),
     ("trail   \n", {}, {"trail": True}),
     ("*\n!*/\n!*.py\n", {}, {"x.py": False, "d/x.py": False, "d/x.txt": True}),
     ("abc/**\n!abc/keep.txt\n", {}, {"abc/keep.txt": False, "abc/other": True}),
     ("x?z\n", {}, {"xyz": True, "x/z": False}),
     ("[[:digit:]]*.txt\n", {}, {"1a.txt": True, "a1.txt": False}),
-    ("", {"sub/.gitignore": "/only\n*.c\n", "sub/inner/.gitignore": "!x.c\n"},
-     {"sub/only": True, "only": False, "sub/x/only": False, "sub/m.c": True, "sub/inner/x.c": False,
-      "sub/inner/y.c": True}),
+    (
+        "",
+        {"sub/.gitignore": "/only\n*.c\n", "sub/inner/.gitignore": "!x.c\n"},
+        {
+            "sub/only": True,
+            "only": False,
+            "sub/x/only": False,
+            "sub/m.c": True,
+            "sub/inner/x.c": False,
+            "sub/inner/y.c": True,
+        },
+    ),
 ]
 
 
@@ -306,7 +329,9 @@ def _make_case(root: Path, gitignore: str, extra: dict[str, str], paths: dict[st
 
 
 @pytest.mark.parametrize(("gitignore", "extra", "expected"), GITIGNORE_CASES)
-def test_gitignore_semantics(tmp_path: Path, gitignore: str, extra: dict[str, str], expected: dict[str, bool]) -> None:
+def test_gitignore_semantics(
+    tmp_path: Path, gitignore: str, extra: dict[str, str], expected: dict[str, bool]
+) -> None:
     _make_case(tmp_path, gitignore, extra, expected)
     g = WorkspaceGuard(tmp_path)
     got = {p: g.gitignored(p) for p in expected}
@@ -387,3 +412,55 @@ def test_walk_survives_loops_fifos_and_unreadable(ws: Path) -> None:
         locked.chmod(0o755)
     assert "src/app.py" in walked
     assert not any(p.startswith(("loop", "self", "pipe")) for p in walked)
+
+
+# ---------------------------------------------------------------- properties
+
+
+_PIECES = st.sampled_from(
+    [
+        "a",
+        "src",
+        "..",
+        ".",
+        "",
+        "~",
+        "/",
+        "\\",
+        "C:",
+        "file:",
+        "%2e%2e",
+        "\x00",
+        "\n",
+        "ws-evil",
+        "ﬁ",
+        "É",
+        "e\u0301",
+    ]
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pieces=st.lists(_PIECES, max_size=8), extra=st.text(max_size=12))
+def test_resolve_never_escapes(tmp_path: Path, pieces: list[str], extra: str) -> None:
+    """Whatever string arrives, resolve() raises PathError or returns a path inside the root."""
+    ws = tmp_path / "ws"
+    if not ws.exists():
+        write(ws, "src/a.py")
+        (ws / "out").symlink_to(tmp_path, target_is_directory=True)
+        write(tmp_path / "ws-evil", "x")
+    g = WorkspaceGuard(ws)
+    for candidate in (
+        "/".join(pieces) + extra,
+        "out/" + "/".join(pieces),
+        str(ws) + "/" + "/".join(pieces),
+    ):
+        try:
+            real = g.resolve(candidate)
+        except PathError as e:
+            assert str(e)
+            continue
+        assert real == g.root or g.root in real.parents
+        assert os.path.commonpath([real, g.root]) == str(g.root)

@@ -412,3 +412,34 @@ def test_any_output_parses_into_workspace_problems_only(ws: Path, lines: list[st
         assert not p.path.startswith(("/", "..")) and "\\" not in p.path
         assert p.line >= 1 and p.column >= 1
         assert p.severity in ("error", "warning", "info")
+
+
+def test_pytest_native_traceback(ws: Path) -> None:
+    # Trimmed from real pytest 9.2.0 `--tb=native` output: the ~40 pytest/pluggy frames that
+    # precede each test frame are cut (they lie outside the workspace and are dropped anyway).
+    out = (
+        "=================================== FAILURES ===================================\n"
+        "___________________________________ test_add ___________________________________\n"
+        "Traceback (most recent call last):\n"
+        '  File "/work/main/.venv/lib/python3.11/site-packages/_pytest/runner.py", line 361, in from_call\n'
+        "    result: TResult | None = func()\n"
+        f'  File "{ws}/tests/test_calc.py", line 5, in test_add\n'
+        "    assert add(2, 2) == 5\n"
+        "AssertionError: assert 4 == 5\n"
+        " +  where 4 = add(2, 2)\n"
+        "__________________________________ test_greet __________________________________\n"
+        "Traceback (most recent call last):\n"
+        f'  File "{ws}/tests/test_calc.py", line 13, in test_greet\n'
+        '    assert greet("bob") == "hello bob"\n'
+        f'  File "{ws}/pkg/calc.py", line 14, in greet\n'
+        '    return "hello " + nme\n'
+        "NameError: name 'nme' is not defined\n"
+        "=========================== short test summary info ============================\n"
+        "FAILED tests/test_calc.py::test_add - assert 4 == 5\n"
+        "FAILED tests/test_calc.py::test_greet - NameError: name 'nme' is not defined\n"
+    )
+    assert [(p.path, p.line, p.message) for p in parse_problems(out, ws, "pytest --tb=native")] == [
+        ("pkg/calc.py", 14, "NameError: name 'nme' is not defined (test_greet)"),
+        ("tests/test_calc.py", 5, "AssertionError: assert 4 == 5 (test_add)"),
+        ("tests/test_calc.py", 13, "test_greet failed: NameError: name 'nme' is not defined"),
+    ]

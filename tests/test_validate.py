@@ -7,9 +7,12 @@ build process trees for the kill tests, never as a way planfirst runs commands.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -469,3 +472,19 @@ async def test_run_validation_missing_program(tmp_path: Path) -> None:
     )
     assert results[0].exit_code is None and not results[0].passed
     assert "not found on PATH" in results[0].output
+
+
+@pytest.mark.skipif(shutil.which("setsid") is None, reason="needs util-linux setsid")
+async def test_process_escaping_the_group_does_not_hang_us(tmp_path: Path) -> None:
+    # A documented limit: a process that calls setsid leaves the group and survives the kill.
+    # What must hold is that planfirst stops waiting for it and says so.
+    res = await run_command(
+        ["sh", "-c", 'setsid sleep 30 & echo "PID=$!"'], tmp_path, timeout_s=20, output_cap=10_000
+    )
+    try:
+        assert res.exit_code == 0 and not res.timed_out
+        assert "left the process group" in res.output
+    finally:
+        for pid in _pids(res.output):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -5,13 +5,11 @@
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { choosePlan, planIdFromUri, PlanStatus } from './logic';
-import type { LspRange } from './protocol';
+import type { LspRange, StepOutcome } from './protocol';
 
-/** What the commands remember between calls: the last plan and step seen, to default sensibly. */
+/** What the commands remember between calls: the last plan seen, to default sensibly. */
 interface Memory {
     planId?: string;
-    lastStep?: number;
-    failedStep?: number;
 }
 
 function activePlanId(): string | undefined {
@@ -29,9 +27,6 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
 
     const remember = (s: PlanStatus): void => {
         memory.planId = s.planId;
-        if (typeof s.step === 'number' && s.step > 0) {
-            memory.lastStep = s.step;
-        }
     };
 
     /** The plan to act on: the one in the active editor, the last one seen, the only open one, or ask. */
@@ -72,15 +67,6 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         await vscode.window.showTextDocument(doc, { preview: false });
     };
 
-    const askStep = async (prompt: string, value: number | undefined): Promise<number | undefined> => {
-        const text = await vscode.window.showInputBox({
-            prompt,
-            value: value !== undefined ? String(value) : '',
-            validateInput: (v) => (/^\s*[1-9]\d*\s*$/.test(v) ? undefined : 'A step number (1, 2, …)'),
-        });
-        return text === undefined ? undefined : parseInt(text, 10);
-    };
-
     /** Run a command body, turning errors into one readable message and showing a spinner while it runs. */
     const run = (name: string, body: () => Promise<void>) => async (): Promise<void> => {
         const busy = vscode.window.setStatusBarMessage(`$(sync~spin) planfirst: ${name}…`);
@@ -94,20 +80,30 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         }
     };
 
-    const reportStep = (r: { step: number | null; status: string; attempts?: number; problems?: unknown[] | number }): void => {
-        if (typeof r.step === 'number') {
-            memory.lastStep = r.step;
-        }
-        const problems = Array.isArray(r.problems) ? r.problems.length : (r.problems ?? 0);
+    /** Tell the user how a step went: quietly when it is done, with a way to the problems when not. */
+    const reportStep = (r: StepOutcome): void => {
+        const problems = r.problems ?? 0;
         const what = r.step ? `step ${r.step}` : 'plan';
-        const attempts = r.attempts ? ` after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : '';
+        const message = r.message?.trim() || `${what} ${r.status}`;
         if (/fail|error/i.test(r.status)) {
-            memory.failedStep = r.step ?? undefined;
             void vscode.window
-                .showWarningMessage(`planfirst: ${what} ${r.status}${attempts} (${problems} problem${problems === 1 ? '' : 's'}).`, 'Show Problems')
-                .then((c) => c && vscode.commands.executeCommand('workbench.actions.view.problems'));
+                .showWarningMessage(`planfirst: ${message} (${problems} problem${problems === 1 ? '' : 's'})`, 'Show Problems', 'Retry Step')
+                .then((choice) => {
+                    if (choice === 'Show Problems') {
+                        void vscode.commands.executeCommand('workbench.actions.view.problems');
+                    } else if (choice === 'Retry Step') {
+                        void vscode.commands.executeCommand('planfirst.ui.retryStep');
+                    }
+                });
+        } else if (r.status === 'rejected') {
+            vscode.window.setStatusBarMessage(`planfirst: ${what} not applied; run Execute Next Step again or revise the plan`, 8000);
         } else {
-            vscode.window.setStatusBarMessage(`planfirst: ${what} ${r.status}${attempts}`, 5000);
+            if (r.staleFiles?.length) {
+                void vscode.window.showWarningMessage(
+                    `planfirst: ${r.staleFiles.join(', ')} changed since the plan was made; the plan may be stale.`,
+                );
+            }
+            vscode.window.setStatusBarMessage(`planfirst: ${message}`, 5000);
         }
     };
 
@@ -182,27 +178,20 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         vscode.commands.registerCommand(
             'planfirst.ui.retryStep',
             run('Retry Step', async () => {
+                // without a step number the server retries the plan's first failed (or pending) step
                 const planId = await pickPlan();
-                const step = planId ? await askStep('Retry which step?', memory.failedStep ?? memory.lastStep) : undefined;
-                if (planId && step) {
-                    reportStep(await pf.command('planfirst.retryStep', { planId, step }));
+                if (planId) {
+                    reportStep(await pf.command('planfirst.retryStep', { planId }));
                 }
             }),
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.undoLastStep',
             run('Undo Last Step', async () => {
+                // without a step number the server undoes the last applied step (previewed like any edit)
                 const planId = await pickPlan();
-                if (!planId) {
-                    return;
-                }
-                let step = memory.planId === planId ? memory.lastStep : undefined;
-                if (step === undefined) {
-                    const plan = (await pf.command('planfirst.listPlans', {})).find((p) => p.id === planId);
-                    step = await askStep('Undo which step?', plan && plan.steps.done > 0 ? plan.steps.done : undefined);
-                }
-                if (step) {
-                    await pf.command('planfirst.undoStep', { planId, step });
+                if (planId) {
+                    reportStep(await pf.command('planfirst.undoStep', { planId }));
                 }
             }),
         ),

@@ -210,11 +210,15 @@ export function choosePlan(plans: PlanSummary[], preferred: (string | undefined)
 export interface PlanStatus {
     planId: string;
     title?: string;
+    /** the plan's status: planning, draft, approved, executing, done, failed */
     status: string;
+    /** the next step not yet done (null when all are done) */
     step?: number | null;
     total: number;
     done: number;
     failed: number;
+    /** what the server is doing with this plan right now, if anything */
+    busy?: string | null;
 }
 
 /** Status bar text, tooltip and severity for a `planfirst/status` update. */
@@ -224,31 +228,36 @@ export interface StatusView {
     severity: 'normal' | 'warning' | 'error';
 }
 
-/** Render a `planfirst/status` update for the status bar, e.g. `planfirst: step 2/5 ✓`. */
+/** Render a `planfirst/status` update for the status bar, e.g. `planfirst: step 2/5 ✓` (2 of 5 done). */
 export function formatStatus(s: PlanStatus): StatusView {
     const status = (s.status || '').toLowerCase();
     const total = Math.max(0, s.total | 0);
-    const step = typeof s.step === 'number' && s.step > 0 ? s.step : Math.min(total, (s.done | 0) + 1);
-    const counts = `${s.done | 0} done, ${s.failed | 0} failed, ${total} steps`;
-    const tooltip = `planfirst: ${s.title ?? s.planId} (${s.status}; ${counts}). Click to show the plan.`;
-    if (/fail|error/.test(status)) {
-        return { text: `planfirst: step ${step}/${total} ✗`, tooltip, severity: 'error' };
+    const done = Math.max(0, s.done | 0);
+    const failed = Math.max(0, s.failed | 0);
+    const next = typeof s.step === 'number' && s.step > 0 ? s.step : Math.min(total, done + 1);
+    const name = s.title || s.planId;
+    const tooltip =
+        `planfirst: ${name}\n${s.status}: ${done} of ${total} steps done` +
+        (failed ? `, ${failed} failed` : '') +
+        (s.busy ? `\nnow: ${s.busy}` : '') +
+        '\nClick to show the plan.';
+    if (status === 'planning') {
+        return { text: 'planfirst: $(sync~spin) planning', tooltip, severity: 'normal' };
     }
-    if (/cancel|reject|stale/.test(status)) {
-        return { text: `planfirst: step ${step}/${total} ⏸`, tooltip, severity: 'warning' };
+    if (s.busy) {
+        return { text: `planfirst: $(sync~spin) step ${next}/${total}`, tooltip, severity: 'normal' };
     }
-    if (/plann|generat|revis|draft|review|pending_approval|awaiting/.test(status) && (s.done | 0) === 0) {
-        const what = /plann|generat|revis/.test(status) ? '$(sync~spin) planning' : `plan ready (${total} steps)`;
-        return { text: `planfirst: ${what}`, tooltip, severity: 'normal' };
+    if (status === 'failed' || failed > 0) {
+        return { text: `planfirst: step ${next}/${total} ✗`, tooltip, severity: 'error' };
     }
-    if (/run|execut|validat|applying|working/.test(status)) {
-        return { text: `planfirst: $(sync~spin) step ${step}/${total}`, tooltip, severity: 'normal' };
+    if (status === 'draft') {
+        return { text: `planfirst: draft, ${total} steps`, tooltip, severity: 'warning' };
     }
-    if (total > 0 && (s.done | 0) >= total) {
+    if (status === 'done' || (total > 0 && done >= total)) {
         return { text: `planfirst: ${total}/${total} ✓`, tooltip, severity: 'normal' };
     }
-    if ((s.done | 0) === 0) {
-        return { text: `planfirst: ${total} steps, none done`, tooltip, severity: 'normal' };
+    if (done === 0) {
+        return { text: `planfirst: ${status || 'plan'}, 0/${total}`, tooltip, severity: 'normal' };
     }
-    return { text: `planfirst: step ${s.done | 0}/${total} ✓`, tooltip, severity: 'normal' };
+    return { text: `planfirst: step ${done}/${total} ✓`, tooltip, severity: 'normal' };
 }

@@ -26,20 +26,28 @@ export interface LspRange {
     end: { line: number; character: number };
 }
 
-/** Command ids and argument/result shapes of the server's commands. */
+/** The answer to executeNextStep, retryStep and undoStep. */
+export interface StepOutcome {
+    planId?: string;
+    step: number | null;
+    status: string;
+    attempts?: number;
+    problems?: number;
+    message?: string;
+    staleFiles?: string[];
+}
+
+/** Command ids and argument/result shapes of the server's commands (one object argument each). */
 export interface ServerCommands {
-    'planfirst.generatePlan': [{ task: string; uri?: string; range?: LspRange; files?: string[] }, { planId: string; uri: string }];
+    'planfirst.generatePlan': [{ task: string; uri?: string; range?: LspRange; files?: string[] }, { planId: string; uri: string; revision?: number }];
     'planfirst.revisePlan': [{ planId: string; feedback: string }, { planId: string; uri: string; revision: number }];
     'planfirst.approvePlan': [{ planId: string; force?: boolean }, { planId: string; status: string }];
-    'planfirst.executeNextStep': [
-        { planId?: string },
-        { step: number | null; status: string; attempts?: number; problems?: unknown[] | number },
-    ];
-    'planfirst.retryStep': [{ planId: string; step: number }, { step: number | null; status: string; attempts?: number; problems?: unknown[] | number }];
-    'planfirst.undoStep': [{ planId: string; step: number }, unknown];
-    'planfirst.showPlan': [{ planId?: string }, { uri: string }];
+    'planfirst.executeNextStep': [{ planId?: string }, StepOutcome];
+    'planfirst.retryStep': [{ planId?: string; step?: number }, StepOutcome];
+    'planfirst.undoStep': [{ planId?: string; step?: number }, StepOutcome];
+    'planfirst.showPlan': [{ planId?: string }, { planId?: string; uri: string }];
     'planfirst.listPlans': [Record<string, never>, PlanSummary[]];
-    'planfirst.cancel': [{ planId?: string }, unknown];
-    'planfirst.reloadPlan': [{ planId: string }, unknown];
+    'planfirst.cancel': [{ planId?: string }, { cancelled: string[] }];
+    'planfirst.reloadPlan': [{ planId: string }, { planId: string; revision: number; status: string }];
 }
 export type ServerCommandId = keyof ServerCommands;

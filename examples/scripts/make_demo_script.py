@@ -25,7 +25,7 @@ plan = {
 }
 turns = [
   {"note": "planning: the model explores, then submits the plan",
-   "expect": {"tools": ["submit_plan", "view_file"], "contains": ["--top", "textkit/wordcount.py"], "not_contains": ["canary-5f0d6c1e"]},
+   "expect": {"tools": ["submit_plan", "view_file"], "contains": ["--top", "wordcount.py"], "not_contains": ["canary-5f0d6c1e"]},
    "thinking": "The task touches the count subcommand; let me look at the CLI first.",
    "tool": "view_file", "input": {"path": "textkit/cli.py"}},
   {"expect": {"tool_result_contains": "add_subparsers"},

@@ -20,6 +20,8 @@ def _serve(args: argparse.Namespace) -> int:
         handlers.append(logging.FileHandler(os.environ["PLANFIRST_LOG_FILE"]))
     logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pygls logs every message at INFO: keep the editor's log readable
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

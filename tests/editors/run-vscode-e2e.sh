@@ -8,10 +8,11 @@
 # Environment (all optional):
 #   PLANFIRST_E2E_CACHE   where code-server/playwright are installed (default ~/.cache/planfirst-e2e)
 #   PLANFIRST_PYTHON      python that runs `-m planfirst serve` (default: .venv/bin/python, else python3)
-#   PLANFIRST_E2E_SCRIPT  scripted model session (default tests/editors/scripts/editor-e2e.json)
+#   PLANFIRST_E2E_SCRIPT  scripted model session (default: derived from examples/scripts/demo.json
+#                         by tests/editors/scripts/editor_scripts.py)
 #   PLANFIRST_E2E_WORKSPACE  workspace copied for each run (default examples/workspace)
 #   PLANFIRST_E2E_DOCS=0  do not copy the two README screenshots to docs/
-#   PLANFIRST_E2E_SPEC    what the UI test does and expects (default: the script's name with .spec.json)
+#   PLANFIRST_E2E_SPEC    what the UI test does and expects (default tests/editors/vscode/demo.spec.json)
 #   PLANFIRST_E2E_SERVER_CMD  server command line as a JSON array (default: [python, -m, planfirst, serve])
 #   PORT                  code-server port (default: a free one)
 set -euo pipefail
@@ -20,18 +21,23 @@ ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${PLANFIRST_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/planfirst-e2e}
 PY=${PLANFIRST_PYTHON:-}
 if [ -z "$PY" ]; then if [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"; else PY=$(command -v python3); fi; fi
-SCRIPT=${PLANFIRST_E2E_SCRIPT:-$HERE/scripts/editor-e2e.json}
+SCRIPT=${PLANFIRST_E2E_SCRIPT:-}
 WS_SRC=${PLANFIRST_E2E_WORKSPACE:-$ROOT/examples/workspace}
-SPEC=${PLANFIRST_E2E_SPEC:-${SCRIPT%.json}.spec.json}
+SPEC=${PLANFIRST_E2E_SPEC:-$HERE/vscode/demo.spec.json}
 ART="$HERE/artifacts"
 fail() { echo "run-vscode-e2e: FAIL: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
-[ -f "$SCRIPT" ] || fail "no model script at $SCRIPT"
 [ -d "$WS_SRC" ] || fail "no example workspace at $WS_SRC"
 [ -f "$SPEC" ] || fail "no UI test spec at $SPEC"
 "$PY" -c 'import planfirst.lsp' 2>/dev/null || fail "$PY cannot import planfirst.lsp (install the server: pip install -e .)"
 
 R=$(mktemp -d "${TMPDIR:-/tmp}/planfirst-vscode-e2e.XXXXXX")
 mkdir -p "$R/tmp" "$ART"
+if [ -z "$SCRIPT" ]; then
+  SCRIPT="$R/model-script.json"
+  "$PY" "$HERE/scripts/editor_scripts.py" vscode "$ROOT/examples/scripts/demo.json" "$SCRIPT" || fail "could not derive the model script"
+fi
+[ -f "$SCRIPT" ] || fail "no model script at $SCRIPT"
+rm -f "$ART"/vscode-*.png
 # keep every editor/browser file inside $R: code-server writes ~/.config/code-server and
 # ~/.local/share/code-server, VS Code puts IPC sockets in $TMPDIR, Chromium ~/.config/chromium
 export TMPDIR="$R/tmp" XDG_CONFIG_HOME="$R/xdg/config" XDG_DATA_HOME="$R/xdg/data" XDG_STATE_HOME="$R/xdg/state"
@@ -69,14 +75,15 @@ printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$R/data/c
 
 # 4. code-server in its own process group; the whole group is killed on exit
 cp -r "$WS_SRC" "$R/ws"
-rm -rf "$R/ws/.planfirst"
+rm -rf "$R/ws/.planfirst" "$R/ws/.pytest_cache"; find "$R/ws" -name __pycache__ -prune -exec rm -rf {} +
 CSPID=
 cleanup() {
   if [ -n "$CSPID" ]; then kill -TERM -- "-$CSPID" 2>/dev/null || true; sleep 0.5; kill -KILL -- "-$CSPID" 2>/dev/null || true; fi
   if [ "${KEEP:-0}" != 1 ]; then rm -rf "$R"; else echo "run-vscode-e2e: kept $R" >&2; fi
 }
 trap cleanup EXIT
-PLANFIRST_SCRIPT="$SCRIPT" setsid "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
+# the server runs validation commands (pytest) from PATH: put the server's interpreter first
+PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" setsid "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
   --disable-update-check --disable-workspace-trust --disable-getting-started-override "$R/ws" \
   > "$R/code-server.log" 2>&1 &
 CSPID=$!

@@ -282,7 +282,9 @@ def python_imports(path: str, text: str, exists: Container[str]) -> list[str]:
                         break
             continue
         dots, mod, names_raw = m.group("dots"), m.group("mod"), m.group("names")
-        names = [n.split()[0] for n in names_raw.strip("()").replace("\n", ",").split(",") if n.strip()]
+        names = [
+            n.split()[0] for n in names_raw.strip("()").replace("\n", ",").split(",") if n.strip()
+        ]
         names = [n for n in names if re.fullmatch(r"\w+", n)]
         if dots:
             base = here
@@ -462,6 +464,7 @@ def gather_context(
     A file that does not fit the remaining budget is cut ("over token budget"), except the
     selection's file, which is kept as a window of lines around the selection.
     """
+    guard = guard.with_excludes(settings.exclude)  # configured globs hold even if the caller forgot
     docs = documents_by_rel(guard, open_documents or {})
     walked = list(guard.walk(max_files=WALK_CAP))
     exists = set(walked) | set(docs)

@@ -4,11 +4,13 @@ Pure Python, no LSP types: positions are 0-based (line, character) with the char
 counted in the client's position encoding ("utf-16" by default, "utf-8" bytes or "utf-32" code
 points). Lines end at "\\r\\n", "\\r" or "\\n", exactly as LSP defines them.
 
-The line diff trims the common prefix and suffix, then runs Myers' O(ND) algorithm with a small
-edit budget (few changes: optimal and fast); beyond that budget it anchors on lines unique to both
-sides (patience diff) and recurses into the gaps, and a gap with no anchors and too many changes
-becomes one replacement. So a 20,000-line rewrite stays well under 100 ms, where difflib takes
-seconds.
+The line diff (lines interned to ints) trims the common prefix and suffix, then per region:
+tiny regions get an exact LCS table; big ones with few changes get Myers' O(ND) algorithm with a
+small D (optimal and fast); otherwise the region is split at anchor lines (unique to both sides,
+as in patience diff, or else repeated equally often on both) and the gaps are diffed the same way;
+a gap with no anchors gets Myers under a work budget shared by the whole diff, and past that
+budget becomes one replacement. So a 20,000-line rewrite stays under 100 ms, where difflib takes
+seconds. Edits are then narrowed to the characters that differ at each end of a changed block.
 """
 
 from __future__ import annotations
@@ -178,7 +180,9 @@ def _myers(
     return None
 
 
-def _backtrack(trace: list[list[int]], dmax: int, n: int, m: int, alo: int, blo: int) -> list[Block]:
+def _backtrack(
+    trace: list[list[int]], dmax: int, n: int, m: int, alo: int, blo: int
+) -> list[Block]:
     """Turn Myers' saved frontiers into merged replace blocks, in order."""
     edits: list[Block] = []
     x, y = n, m

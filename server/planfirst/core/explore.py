@@ -7,6 +7,7 @@ bounded, and every file shown is recorded (path -> sha256) for the plan's proven
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import time
@@ -131,6 +132,8 @@ class Explorer:
             return ToolOutcome(f"refused: {e}", is_error=True)
         except _BadInput as e:
             return ToolOutcome(str(e), is_error=True)
+        except OSError as e:  # a file vanished or became unreadable mid-call
+            return ToolOutcome(f"{name}: {e.strerror or e}", is_error=True)
         known = ", ".join(t.name for t in exploration_tools())
         return ToolOutcome(
             f"unknown tool {name!r}; the read-only tools are: {known}", is_error=True
@@ -229,10 +232,13 @@ class Explorer:
         scanned = 0
         bytes_read = 0
         stopped = ""
-        candidates = list(self.guard.walk())
-        for p in self.docs:  # unsaved new documents are searchable too
-            if p not in candidates and not self.guard.excluded(p):
-                candidates.append(p)
+        # Unsaved new documents are searchable too; documents on disk come through the walk.
+        unsaved = [
+            p
+            for p in self.docs
+            if not (self.guard.root / p).exists() and not self.guard.excluded(p)
+        ]
+        candidates = itertools.chain(self.guard.walk(), unsaved)
         for rel in candidates:
             if matcher is not None and not matcher.match(rel, False):
                 continue

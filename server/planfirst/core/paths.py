@@ -326,6 +326,15 @@ class WorkspaceGuard:
         # dir rel path -> ((mtime_ns, size) of its .gitignore, parsed rules); None when absent.
         self._rules_cache: dict[str, tuple[tuple[int, int] | None, IgnoreRules | None]] = {}
 
+    def with_excludes(self, globs: Iterable[str]) -> WorkspaceGuard:
+        """This guard if it already has `globs`, else a guard on the same root that adds them."""
+        new = [g for g in globs if g not in self.extra_excludes]
+        if not new:
+            return self
+        return WorkspaceGuard(
+            self.root, [*self.extra_excludes, *new], case_insensitive=self.case_insensitive
+        )
+
     # ------------------------------------------------------------ containment
 
     def _key_parts(self, path: str) -> tuple[str, ...]:
@@ -403,11 +412,12 @@ class WorkspaceGuard:
         original, cand = self._candidate(path)
         real = os.path.realpath(cand)
         if not self._contains(real):
+            # The messages never echo the root or a symlink's target: models read them too.
             if self._lexical_rel(cand) is not None:
                 raise PathError(
-                    f"path {original!r} resolves outside the workspace through a symlink (to {real})"
+                    f"path {original!r} resolves outside the workspace through a symlink"
                 )
-            raise PathError(f"path {original!r} is outside the workspace {self._root_str}")
+            raise PathError(f"path {original!r} is outside the workspace")
         return Path(real)
 
     def _rel_of_real(self, real: str) -> str:
@@ -436,7 +446,7 @@ class WorkspaceGuard:
             _, cand = self._candidate(os.fspath(path))
             lex = self._lexical_rel(cand)
             if lex is None:
-                raise PathError(f"path {path!s} is outside the workspace {self._root_str}")
+                raise PathError(f"path {path!s} is outside the workspace")
             return lex
         return self._rel_of_real(str(real))
 
@@ -566,7 +576,13 @@ class WorkspaceGuard:
             reason = self.excluded(name)
             if reason:
                 raise ReadRefused(rel, reason)
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        # `real` has no symlink left in it, so O_NOFOLLOW only fails if one was swapped in since.
+        flags = (
+            os.O_RDONLY
+            | getattr(os, "O_NONBLOCK", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+            | getattr(os, "O_NOFOLLOW", 0)
+        )
         try:
             fd = os.open(real, flags)
         except FileNotFoundError:

@@ -190,11 +190,13 @@ def lint_plan(
     allowed = set(settings.validation.allow if allow is None else allow)
     out: list[Finding] = []
 
-    def add(rule: str, message: str, step: int | None = None, section: str | None = None) -> None:
+    def add(
+        rule: str, message: str, step: int | None = None, section: str | None = None, severity: str | None = None
+    ) -> None:
         if rule not in disabled:
             out.append(
                 Finding(
-                    rule=rule, severity=RULES[rule][0], message=message, step=step, section=section
+                    rule=rule, severity=severity or RULES[rule][0], message=message, step=step, section=section
                 )
             )
 
@@ -293,6 +295,8 @@ def lint_plan(
                     f"that {d!r} changes first, or split it so {d!r} has its own earlier step",
                     fs,
                     "steps",
+                    # a module and its tests in one step is normal: worth knowing, not a fault
+                    severity="info",
                 )
 
     # Test criteria.

@@ -243,6 +243,8 @@ def _pytest_section(ctx: _Ctx, title: str, body: list[str]) -> bool:
         f = _PY_FRAME.match(line)
         if f:
             frames.append((f.group("path"), int(f.group("line"))))
+        elif line[:1].strip() and _PY_EXC.match(line):
+            e_lines.append(line.strip())  # --tb=native: the exception line has no `E` prefix
     message = _exception_message(e_lines, exc_type)
     where = [(p, n) for p, n in frames if ctx.resolve(p) is not None]
     if not where:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +85,9 @@ class Host(Protocol):
     """What the core needs from the face that drives it (the language server)."""
 
     def open_documents(self) -> dict[str, str]: ...
-    async def apply_change(self, change: ProposedChange, label: str, description: str) -> ApplyOutcome: ...
+    async def apply_change(
+        self, change: ProposedChange, label: str, description: str
+    ) -> ApplyOutcome: ...
     async def save_documents(self, paths: list[str]) -> None: ...
     async def confirm(self, question: str) -> bool | None: ...
     def log(self, text: str) -> None: ...
@@ -128,7 +132,9 @@ class StepOutcome:
 class _PlanEvents(NullEvents):
     """Model events → progress and the partial plan document."""
 
-    def __init__(self, progress: Progress, on_partial: Callable[[dict[str, Any]], None] | None) -> None:
+    def __init__(
+        self, progress: Progress, on_partial: Callable[[dict[str, Any]], None] | None
+    ) -> None:
         self.progress = progress
         self.on_partial = on_partial
 
@@ -203,11 +209,15 @@ class Session:
         """A plan by id (None: the active plan), with errors written for the user."""
         pid = plan_id or self.store.active()
         if not pid:
-            raise SessionError("there is no active plan; generate one first or pass a planId", "no_plan")
+            raise SessionError(
+                "there is no active plan; generate one first or pass a planId", "no_plan"
+            )
         try:
             return self.store.load(pid)
         except UnknownPlan:
-            raise SessionError(f"unknown plan {pid!r}; run 'planfirst.listPlans' to see plans", "unknown_plan") from None
+            raise SessionError(
+                f"unknown plan {pid!r}; run 'planfirst.listPlans' to see plans", "unknown_plan"
+            ) from None
         except StoreError as e:
             raise SessionError(str(e), "corrupt_plan") from None
 
@@ -308,7 +318,8 @@ class Session:
             self.partial[plan_id] = render_partial(title, task, {})
             self.host.plan_started(plan_id, title)
             progress.report(
-                f"thinking ({len(context.included)} files of context, ~{context.tokens:,} tokens)", 15
+                f"thinking ({len(context.included)} files of context, ~{context.tokens:,} tokens)",
+                15,
             )
             try:
                 model = self.models.planning()
@@ -318,7 +329,9 @@ class Session:
                     self.settings,
                     task,
                     context,
-                    events=_PlanEvents(progress, lambda snap: self._partial(plan_id, title, task, snap)),
+                    events=_PlanEvents(
+                        progress, lambda snap: self._partial(plan_id, title, task, snap)
+                    ),
                     open_documents=self.host.open_documents(),
                 )
             finally:
@@ -332,7 +345,9 @@ class Session:
             )
             prov.context_files = {e.path: e.sha256 for e in context.included if e.sha256}
             prov.context_files.update(result.seen)
-            plan = Plan(id=plan_id, title=title, task=task.strip(), body=result.body, provenance=prov)
+            plan = Plan(
+                id=plan_id, title=title, task=task.strip(), body=result.body, provenance=prov
+            )
             plan.usage.add(result.usage)
             plan.findings = result.findings
             plan.confidence = confidence(plan.body, result.findings, 0)
@@ -358,7 +373,9 @@ class Session:
         if plan.status in (PlanStatus.EXECUTING,) or any(
             s.status in (StepStatus.RUNNING, StepStatus.APPLIED) for s in plan.steps
         ):
-            raise SessionError(f"plan {plan.id!r} has a step in progress; finish or undo it before revising")
+            raise SessionError(
+                f"plan {plan.id!r} has a step in progress; finish or undo it before revising"
+            )
         async with self.exclusive(plan.id, "revising the plan"):
             progress.report("gathering context", 5)
             files = sorted({p for s in plan.body.steps for p in s.files_to_modify})
@@ -404,7 +421,9 @@ class Session:
             new.provenance.included = context.included
             new.provenance.cut = context.cut
             new.provenance.context_tokens = context.tokens
-            new.provenance.context_files.update({e.path: e.sha256 for e in context.included if e.sha256})
+            new.provenance.context_files.update(
+                {e.path: e.sha256 for e in context.included if e.sha256}
+            )
             new.provenance.context_files.update(result.seen)
             new.diagnosis = None
             self.save(new)
@@ -459,7 +478,9 @@ class Session:
         new.revision = plan.revision + 1
         new.feedback = [*plan.feedback, "(edited by hand in plan.md)"]
         new.status = PlanStatus.DRAFT
-        new.findings = lint_plan(body, self.guard, self.settings, allow=self.settings.validation.allow)
+        new.findings = lint_plan(
+            body, self.guard, self.settings, allow=self.settings.validation.allow
+        )
         new.confidence = confidence(body, new.findings, 0)
         self.save(new)
         return new
@@ -506,12 +527,16 @@ class Session:
         elif run.outcome == "applied":
             st.status = StepStatus.APPLIED
 
-    async def execute_next(self, plan_id: str | None, progress: Progress | None = None) -> StepOutcome:
+    async def execute_next(
+        self, plan_id: str | None, progress: Progress | None = None
+    ) -> StepOutcome:
         """Run the next pending step of an approved plan (or the final checks after the last)."""
         plan = self.load(plan_id)
         return await self._execute(plan, None, progress or NullProgress())
 
-    async def retry(self, plan_id: str | None, order: int, progress: Progress | None = None) -> StepOutcome:
+    async def retry(
+        self, plan_id: str | None, order: int, progress: Progress | None = None
+    ) -> StepOutcome:
         """Run a failed, pending or undone step again."""
         plan = self.load(plan_id)
         try:
@@ -538,9 +563,13 @@ class Session:
             else:
                 for s in plan.steps:
                     if s.order < order and s.status != StepStatus.DONE:
-                        raise SessionError(f"step {s.order} is not done yet; run the steps in order")
+                        raise SessionError(
+                            f"step {s.order} is not done yet; run the steps in order"
+                        )
                 if plan.state(order).status == StepStatus.DONE:
-                    raise SessionError(f"step {order} is already done; undo it first to run it again")
+                    raise SessionError(
+                        f"step {order} is already done; undo it first to run it again"
+                    )
             plan.status = PlanStatus.EXECUTING
             self.store.set_active(plan.id)
             try:
@@ -577,11 +606,15 @@ class Session:
         while True:
             attempts += 1
             pct = int(100 * (step.order - 1) / max(1, total))
-            progress.report(f"step {step.order}/{total}: reading the files (attempt {attempts})", pct)
+            progress.report(
+                f"step {step.order}/{total}: reading the files (attempt {attempts})", pct
+            )
             files = {p: self.read_current(p) for p in step.files}
             for p in step.files_to_modify:
                 if files[p] is None and p not in step.files_to_create:
-                    self.host.notify(f"step {step.order}: {p} does not exist; the model may create it", "warning")
+                    self.host.notify(
+                        f"step {step.order}: {p} does not exist; the model may create it", "warning"
+                    )
             stale = self._stale(plan, step, files) if attempts == 1 else []
             if stale:
                 stale_seen = stale
@@ -590,11 +623,15 @@ class Session:
                     f"step {step.order} runs on the current text.",
                     "warning",
                 )
-            run = StepRun(attempt=len(st.runs) + 1, stale_files=stale, model=self.settings.execution_model)
+            run = StepRun(
+                attempt=len(st.runs) + 1, stale_files=stale, model=self.settings.execution_model
+            )
             st.runs.append(run)
             st.status = StepStatus.RUNNING
             self.save(plan)
-            progress.report(f"step {step.order}/{total}: asking {self.settings.execution_model}", pct)
+            progress.report(
+                f"step {step.order}/{total}: asking {self.settings.execution_model}", pct
+            )
             try:
                 model = self.models.execution()
                 change, mrun = await propose_step(
@@ -630,7 +667,11 @@ class Session:
                     run.error = "the model proposed no change"
                     self.save(plan)
                     return StepOutcome(
-                        plan.id, step.order, "failed", attempts, message="the model proposed no change for this step"
+                        plan.id,
+                        step.order,
+                        "failed",
+                        attempts,
+                        message="the model proposed no change for this step",
                     )
                 result = await self._validate_run(plan, step, run, progress)
                 if result is None:
@@ -684,7 +725,9 @@ class Session:
                 "info",
             )
 
-    def _finish(self, plan: Plan, step: Step, attempts: int, status: str, stale: list[str] | None = None) -> StepOutcome:
+    def _finish(
+        self, plan: Plan, step: Step, attempts: int, status: str, stale: list[str] | None = None
+    ) -> StepOutcome:
         st = plan.state(step.order)
         st.status = StepStatus.DONE
         if st.last_run is not None:
@@ -693,7 +736,13 @@ class Session:
             plan.status = PlanStatus.EXECUTING
         self.save(plan)
         return StepOutcome(
-            plan.id, step.order, status, attempts, 0, f"step {step.order} done", stale_files=stale or []
+            plan.id,
+            step.order,
+            status,
+            attempts,
+            0,
+            f"step {step.order} done",
+            stale_files=stale or [],
         )
 
     def _fail(self, plan: Plan, step: Step, attempts: int, stale: list[str]) -> StepOutcome:
@@ -731,41 +780,56 @@ class Session:
             await asyncio.to_thread(self._write_text, target, want)
         for p in paths:
             if self.read_disk(p) != after[p]:
-                raise SessionError(f"{p} does not hold the approved text after applying; nothing was validated")
+                raise SessionError(
+                    f"{p} does not hold the approved text after applying; nothing was validated"
+                )
 
     @staticmethod
     def _write_text(path: Path, text: str) -> None:
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(text)
 
+    def command_env(self) -> dict[str, str]:
+        """The environment validation runs in (scrubbed by validate.py): the workspace's own
+        virtualenv first on PATH, then the interpreter planfirst runs on."""
+        env = dict(os.environ)
+        extra = [str(Path(sys.executable).parent)]
+        for venv in (".venv", "venv"):
+            bindir = self.root / venv / "bin"
+            if bindir.is_dir():
+                extra.insert(0, str(bindir))
+        env["PATH"] = os.pathsep.join([*extra, env.get("PATH", "")])
+        return env
+
     async def _run_commands(self, commands: list[str], progress: Progress, what: str) -> list[ValidationResult]:
         policy = CommandPolicy(self.settings.validation.allow)
 
         async def confirm(cmd: str, reason: str) -> bool:
-            answer = await self.host.confirm(
-                f"{what} wants to run `{cmd}`: {reason}. Run it this time?"
-            )
+            answer = await self.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
             return bool(answer)
 
         def on_output(chunk: str) -> None:
-            self.host.log(chunk.rstrip("\n"))
+            text = chunk.rstrip("\n")
+            self.host.log(text)
+            last = text.strip().splitlines()[-1] if text.strip() else ""
+            if last:
+                progress.report(f"{what}: {last[:100]}")
 
-        results = []
-        for i, cmd in enumerate(commands, start=1):
-            progress.report(f"{what}: running {cmd} ({i}/{len(commands)})")
-            self.host.log(f"$ {cmd}")
-            results += await run_validation(
-                [cmd],
-                self.root,
-                policy,
-                timeout_s=self.settings.validation.timeout_s,
-                output_cap=self.settings.validation.output_cap,
-                confirm=confirm,
-                on_output=on_output,
-            )
-        return results
+        progress.report(f"{what}: running {len(commands)} command(s)")
+        return await run_validation(
+            commands,
+            self.root,
+            policy,
+            timeout_s=self.settings.validation.timeout_s,
+            output_cap=self.settings.validation.output_cap,
+            confirm=confirm,
+            on_output=on_output,
+            env=self.command_env(),
+        )
 
-    async def _validate_run(self, plan: Plan, step: Step, run: StepRun, progress: Progress) -> str | None:
+    async def _validate_run(
+        self, plan: Plan, step: Step, run: StepRun, progress: Progress
+    ) -> str | None:
         """Validate an applied step; None when it passed, else the errors for the model."""
         results = await self._run_commands(step.validation, progress, f"step {step.order}")
         run.validation = results
@@ -826,12 +890,15 @@ class Session:
             else ""
         )
         self.host.notify(f"Plan '{plan.title}': {msg}", "warning")
-        return StepOutcome(plan.id, None, "failed", problems=sum(len(v) for v in problems.values()), message=msg)
+        return StepOutcome(
+            plan.id, None, "failed", problems=sum(len(v) for v in problems.values()), message=msg
+        )
 
     async def _diagnose(self, plan: Plan, results: list[ValidationResult]) -> Diagnosis | None:
         model = self.models.planning()
         steps = "\n".join(
-            f"{s.order}. [{plan.state(s.order).status.value}] {s.description.strip()}" for s in plan.body.steps
+            f"{s.order}. [{plan.state(s.order).status.value}] {s.description.strip()}"
+            for s in plan.body.steps
         )
         diffs = "\n".join(
             (plan.state(s.order).last_run.proposed_diff if plan.state(s.order).last_run else "")  # type: ignore[union-attr]
@@ -853,7 +920,9 @@ class Session:
         )
 
         async def no_tools(name: str, tool_input: dict[str, Any]) -> ToolOutcome:
-            return ToolOutcome(f"no tool {name!r} in this phase; call submit_diagnosis", is_error=True)
+            return ToolOutcome(
+                f"no tool {name!r} in this phase; call submit_diagnosis", is_error=True
+            )
 
         run = await model.run(request, no_tools, None)
         plan.usage.add(run.usage)
@@ -861,11 +930,17 @@ class Session:
 
     # ------------------------------------------------------------------ undo
 
-    async def undo(self, plan_id: str | None, order: int | None, progress: Progress | None = None) -> StepOutcome:
+    async def undo(
+        self, plan_id: str | None, order: int | None, progress: Progress | None = None
+    ) -> StepOutcome:
         """A previewed inverse edit restoring the exact pre-step text."""
         plan = self.load(plan_id)
         if order is None:
-            done = [s.order for s in plan.steps if s.status in (StepStatus.DONE, StepStatus.FAILED, StepStatus.APPLIED)]
+            done = [
+                s.order
+                for s in plan.steps
+                if s.status in (StepStatus.DONE, StepStatus.FAILED, StepStatus.APPLIED)
+            ]
             if not done:
                 raise SessionError(f"plan {plan.id!r} has no step to undo")
             order = done[-1]
@@ -893,12 +968,24 @@ class Session:
                     "conflict",
                 )
             change = ProposedChange([FileChange(p, after[p], before[p]) for p in sorted(after)])
-            (progress or NullProgress()).report(f"undo step {order}: waiting for you to review the edit")
-            res = await self.host.apply_change(change, f"planfirst: undo step {order}", f"Restore the text before step {order}")
+            (progress or NullProgress()).report(
+                f"undo step {order}: waiting for you to review the edit"
+            )
+            res = await self.host.apply_change(
+                change, f"planfirst: undo step {order}", f"Restore the text before step {order}"
+            )
             if not res.applied:
-                return StepOutcome(plan.id, order, "rejected", message=res.reason or "the undo was not applied")
+                return StepOutcome(
+                    plan.id, order, "rejected", message=res.reason or "the undo was not applied"
+                )
             await self._sync_disk(before)
-            run = StepRun(attempt=len(st.runs) + 1, outcome="undone", proposed_diff=change.diff, before=after, after=before)
+            run = StepRun(
+                attempt=len(st.runs) + 1,
+                outcome="undone",
+                proposed_diff=change.diff,
+                before=after,
+                after=before,
+            )
             run.finished_at = now_iso()
             st.runs.append(run)
             for r in applied:

@@ -30,6 +30,7 @@ KILL_GRACE_S = 1.0
 # the process group is killed (a forgotten `server &` must not hold validation hostage).
 DRAIN_GRACE_S = 0.5
 _READ_CHUNK = 64 * 1024
+_REAP_LIMIT_S = 5.0  # after SIGKILL the leader's exit status arrives within milliseconds
 _POLL_S = 0.05  # how often the leader's exit is checked while its output is being read
 
 OutputSink = Callable[[str], None]
@@ -318,6 +319,14 @@ class _CappedOutput:
         return head + self.tail
 
 
+def _close_transport(proc: asyncio.subprocess.Process) -> None:
+    # asyncio offers no public way to let go of a pipe someone else still holds open.
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.close()
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -343,7 +352,11 @@ async def _stop_group(
     finally:
         # Also runs if we are cancelled during the grace period: nothing may survive.
         _signal_group(pgid, signal.SIGKILL)
-    await proc.wait()
+    # Not proc.wait(): a waiter made before the exit is only woken when the pipe closes, which a
+    # process that left the group (setsid) could hold open forever. SIGKILL makes this quick.
+    end = time.monotonic() + _REAP_LIMIT_S
+    while proc.returncode is None and time.monotonic() < end:  # noqa: ASYNC110
+        await asyncio.sleep(_POLL_S)
 
 
 async def _pump(stream: asyncio.StreamReader, out: _CappedOutput) -> None:
@@ -397,7 +410,7 @@ async def run_command(
         )
     except FileNotFoundError:
         # exec reports a missing cwd the same way as a missing program; tell them apart.
-        missing_cwd = not os.path.isdir(cwd)  # noqa: ASYNC240 - one stat after a failed spawn
+        missing_cwd = not os.path.isdir(cwd)  # one stat, only after a failed spawn
         msg = (
             f"working directory {cwd} does not exist"
             if missing_cwd
@@ -439,9 +452,13 @@ async def run_command(
                 watched, timeout=min(_POLL_S, remaining), return_when=asyncio.FIRST_COMPLETED
             )
         await _stop_group(proc, reader)
-        # The group is dead, so the pipe reaches EOF promptly.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reader), KILL_GRACE_S)
+        # The group is dead, so the pipe reaches EOF promptly, unless a process escaped the group.
+        await asyncio.wait({reader}, timeout=KILL_GRACE_S)
+        if not reader.done():
+            out.feed(
+                "\n[planfirst: a process that left the process group still holds the output open]\n"
+            )
+            _close_transport(proc)
     except asyncio.CancelledError:
         await _stop_group(proc, reader, grace=KILL_GRACE_S)
         raise

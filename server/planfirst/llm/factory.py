@@ -29,7 +29,8 @@ class Models:
         script = script or os.environ.get("PLANFIRST_SCRIPT") or None
         self.scripted: ScriptedServer | None = None
         if script:
-            self.scripted = ScriptedServer(Path(script)).start()
+            # a script mismatch answers 400 (not retried): the run stops at once with the reason
+            self.scripted = ScriptedServer(Path(script), mismatch_status=400).start()
         self._planning: Model | None = None
         self._execution: Model | None = None
 

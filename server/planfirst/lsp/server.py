@@ -49,6 +49,7 @@ class PlanfirstServer(LanguageServer):
         self.models: Models | None = None  # model factory (scripted in offline mode)
         self.host: LspHost | None = None
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
 
     # ------------------------------------------------------------------ capabilities
 
@@ -150,7 +151,9 @@ class PlanfirstServer(LanguageServer):
     def open_plan_soon(self, plan_id: str) -> None:
         """Show a plan document that is still being written (virtual documents only)."""
         if self.caps_content() and self.caps_show_document():
-            asyncio.ensure_future(self.show_plan(plan_id))
+            task = asyncio.ensure_future(self.show_plan(plan_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def show_plan(self, plan_id: str) -> str:
         """Open the plan document in the editor; returns its URI."""

@@ -2,13 +2,14 @@
 // Run by ../run-vscode-e2e.sh, which installs everything, starts code-server and sets:
 //   PORT, WS (the workspace code-server opened), SPEC (JSON: what to do and expect, see below),
 //   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy two screenshots for the README), SUMMARY.
-// SPEC fields:
-//   openFile            a workspace file to open first (relative path)
-//   task                the task typed into "planfirst: Generate Plan…"
-//   plan.contains       strings the plan document must show
-//   discard.file        the first "Execute Next Step" preview is discarded: this file must not change
-//   apply.file/contains the next preview is applied: the file on disk must then contain these
-//   problems.contains   strings the Problems panel must show after problems.executeMore more steps
+// SPEC fields: openFile (a workspace file opened first) and actions, each one check:
+//   {"name", "do": "generate", "task", "planContains": [..], "docsScreenshot": "vscode-plan.png"}
+//   {"name", "do": "approve"}
+//   {"name", "do": "execute" | "awaitPreview", "preview": "apply" | "discard",
+//    "unchanged": [files], "files": {file: [strings on disk]}, "docsScreenshot": "..."}
+//      execute runs "planfirst: Execute Next Step"; awaitPreview waits for the next preview of a
+//      step already running (a retry after failed validation)
+//   {"name", "do": "problems", "contains": [..]}   the Problems panel shows these strings
 // Prints one line per check and "N passed, M failed" last; exits 1 if anything failed.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -94,8 +95,10 @@ async function answerInput(promptText, value) {
     await page.keyboard.press('Enter');
 }
 
+/** The visible text of the active editor (monaco renders spaces as no-break spaces). */
 async function activeEditorText() {
-    return page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().innerText();
+    const t = await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().innerText();
+    return t.replace(/\u00a0/g, ' ');
 }
 
 async function dirtyTabs() {
@@ -105,9 +108,41 @@ async function dirtyTabs() {
 const bulkEditPanel = () => page.locator('.bulk-edit-panel');
 
 async function waitForPreview() {
-    await bulkEditPanel().waitFor({ state: 'visible', timeout: 60000 });
+    await waitFor(
+        'the Refactor Preview',
+        async () => {
+            if (await bulkEditPanel().isVisible()) {
+                return true;
+            }
+            // a pending preview stays in its panel tab when another tab (Problems) is in front
+            const tab = page.getByRole('tab', { name: /^Refactor Preview/ }).first();
+            if (await tab.isVisible()) {
+                await tab.click();
+            }
+            return false;
+        },
+        60000,
+        500,
+    );
     await waitFor('edits in the preview', async () => (await bulkEditPanel().locator('.monaco-tl-row').count()) > 0, 10000);
     await sleep(500);
+}
+
+/** needsConfirmation edits start unticked in the preview: tick each file (which ticks its edits). */
+async function tickAll() {
+    const files = bulkEditPanel().locator('.monaco-list-row[aria-level="1"] input.edit-checkbox');
+    for (let i = 0; i < (await files.count()); i++) {
+        if (!(await files.nth(i).isChecked())) {
+            await files.nth(i).click();
+            await sleep(100);
+        }
+    }
+    const all = bulkEditPanel().locator('input.edit-checkbox');
+    for (let i = 0; i < (await all.count()); i++) {
+        if (!(await all.nth(i).isChecked())) {
+            throw new Error('an edit in the Refactor Preview stayed unticked');
+        }
+    }
 }
 
 async function previewButton(label) {
@@ -115,7 +150,116 @@ async function previewButton(label) {
 }
 
 async function problemsText() {
-    return page.locator('.markers-panel').first().innerText();
+    return (await page.locator('.markers-panel').first().innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Screenshot for the README: copied to docs/ when E2E_DOCS=1. */
+async function docsScreenshot(name, label) {
+    const file = await screenshot(label);
+    if (name && process.env.E2E_DOCS === '1') {
+        fs.mkdirSync(process.env.DOCS, { recursive: true });
+        fs.copyFileSync(file, path.join(process.env.DOCS, name));
+    }
+}
+
+const snapshots = {};
+
+async function perform(action) {
+    switch (action.do) {
+        case 'generate': {
+            await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().click();
+            await palette('planfirst: Generate Plan');
+            await answerInput('What should be done', action.task);
+            const tab = page.locator('.tabs-container .tab.active', { hasText: '.md' });
+            await tab.waitFor({ timeout: 120000 });
+            const text = await waitFor(
+                `the plan document to show ${JSON.stringify(action.planContains)}`,
+                async () => {
+                    const t = await activeEditorText();
+                    return action.planContains.every((x) => t.includes(x)) ? t : false;
+                },
+                60000,
+            );
+            log('plan tab:', (await tab.innerText()).trim(), '| first lines:', text.split('\n').slice(0, 3).join(' / '));
+            await waitFor('the status bar to show the plan', async () =>
+                /draft|steps/.test(await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().innerText()), 15000);
+            const lenses = page.locator('.editor-group-container.active .codelens-decoration');
+            await lenses.first().waitFor({ timeout: 10000 }).catch(() => undefined);
+            log('code lenses on the plan:', (await lenses.allInnerTexts()).join(' | ').replace(/\u00a0/g, ' ').slice(0, 200));
+            await sleep(500);
+            await docsScreenshot(action.docsScreenshot, 'plan');
+            return;
+        }
+        case 'approve': {
+            await palette('planfirst: Approve Plan');
+            await waitFor(
+                'the status bar to show the approved plan',
+                async () => /approved|✓/.test(await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().innerText()),
+                30000,
+            );
+            return;
+        }
+        case 'execute':
+        case 'awaitPreview': {
+            for (const f of action.unchanged || []) {
+                snapshots[f] = readFile(f);
+            }
+            if (action.do === 'execute') {
+                await palette('planfirst: Execute Next Step');
+            }
+            await waitForPreview();
+            log('preview:', (await bulkEditPanel().innerText()).replace(/\s*\n\s*/g, ' | ').slice(0, 200));
+            if (action.preview === 'discard') {
+                await screenshot('preview-to-discard');
+                await (await previewButton('Discard')).click();
+                await bulkEditPanel().waitFor({ state: 'hidden', timeout: 15000 }).catch(() => undefined);
+                await sleep(3000); // give a wrongly applied edit the time to show up
+                for (const f of action.unchanged || []) {
+                    if (readFile(f) !== snapshots[f]) {
+                        throw new Error(`${f} changed on disk although the preview was discarded`);
+                    }
+                }
+                if ((await dirtyTabs()) !== 0) {
+                    throw new Error('an editor is dirty after Discard');
+                }
+                await screenshot('after-discard');
+                return;
+            }
+            await tickAll();
+            await sleep(400);
+            await docsScreenshot(action.docsScreenshot, 'preview');
+            await (await previewButton('Apply')).click();
+            for (const [f, strings] of Object.entries(action.files || {})) {
+                await waitFor(
+                    `${f} on disk to contain ${JSON.stringify(strings)}`,
+                    () => strings.every((x) => readFile(f).includes(x)),
+                    60000,
+                );
+            }
+            await waitFor('no dirty editors (planfirst saved what it applied)', async () => (await dirtyTabs()) === 0, 15000);
+            await screenshot('after-apply');
+            return;
+        }
+        case 'problems': {
+            await page.keyboard.press('Escape');
+            await page.getByRole('tab', { name: /^Problems/ }).first().click();
+            await page.locator('.markers-panel').first().waitFor({ timeout: 10000 });
+            const text = await waitFor(
+                `the Problems panel to show ${JSON.stringify(action.contains)}`,
+                async () => {
+                    const t = await problemsText();
+                    return action.contains.every((x) => t.includes(x)) ? t : false;
+                },
+                60000,
+                500,
+            );
+            log('problems:', text.replace(/\s*\n\s*/g, ' | ').slice(0, 300));
+            await screenshot('problems');
+            return;
+        }
+        default:
+            throw new Error(`unknown action ${action.do}`);
+    }
 }
 
 (async () => {
@@ -134,124 +278,22 @@ async function problemsText() {
             await page.waitForSelector('.monaco-workbench .part.sidebar', { timeout: 60000 });
             // the status bar item appears once the extension has activated
             await page.locator('.statusbar-item', { hasText: 'planfirst' }).first().waitFor({ timeout: 60000 });
-            await page.locator('.explorer-folders-view', { hasText: spec.openFile }).waitFor({ timeout: 30000 });
-            await page.locator('.explorer-folders-view .monaco-list-row', { hasText: spec.openFile }).first().click();
+            // expand the folders down to the file, then open it
+            for (const part of spec.openFile.split('/')) {
+                const row = page
+                    .locator('.explorer-folders-view .monaco-list-row')
+                    .filter({ has: page.getByText(part, { exact: true }) })
+                    .first();
+                await row.waitFor({ timeout: 30000 });
+                await row.click();
+                await sleep(300);
+            }
             await page.locator('.tabs-container .tab', { hasText: path.basename(spec.openFile) }).waitFor({ timeout: 30000 });
             await screenshot('workbench');
         });
 
-        const original = readFile(spec.discard ? spec.discard.file : spec.apply.file);
-
-        await check('Generate Plan from the palette opens the plan document', async () => {
-            await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().click();
-            await palette('planfirst: Generate Plan');
-            await answerInput('What should be done', spec.task);
-            const tab = page.locator('.tabs-container .tab.active', { hasText: '.md' });
-            await tab.waitFor({ timeout: 90000 });
-            const text = await waitFor(
-                `the plan document to show ${JSON.stringify(spec.plan.contains)}`,
-                async () => {
-                    const t = await activeEditorText();
-                    return spec.plan.contains.every((s) => t.includes(s)) ? t : false;
-                },
-                60000,
-            );
-            log('plan tab:', (await tab.innerText()).trim(), '| first lines:', text.split('\n').slice(0, 3).join(' / '));
-            const lenses = await page.locator('.editor-group-container.active .codelens-decoration').count();
-            log('code lenses on the plan:', lenses);
-            await sleep(500);
-            const file = await screenshot('plan');
-            if (process.env.E2E_DOCS === '1') {
-                fs.mkdirSync(process.env.DOCS, { recursive: true });
-                fs.copyFileSync(file, path.join(process.env.DOCS, 'vscode-plan.png'));
-            }
-        });
-
-        await check('Approve Plan', async () => {
-            await palette('planfirst: Approve Plan');
-            await waitFor(
-                'the plan to show as approved',
-                async () => /approved/i.test(await activeEditorText()) ||
-                    /approved|step|ready/i.test(await page.locator('.statusbar-item', { hasText: 'planfirst' }).first().innerText()),
-                30000,
-            );
-        });
-
-        if (spec.discard) {
-            await check('Execute Next Step shows the Refactor Preview; Discard changes nothing', async () => {
-                await palette('planfirst: Execute Next Step');
-                await waitForPreview();
-                log('preview:', (await bulkEditPanel().innerText()).replace(/\s*\n\s*/g, ' | ').slice(0, 300));
-                await screenshot('preview-to-discard');
-                await (await previewButton('Discard')).click();
-                await bulkEditPanel().waitFor({ state: 'hidden', timeout: 15000 }).catch(() => undefined);
-                await sleep(3000); // give a wrongly applied edit the time to show up
-                if (readFile(spec.discard.file) !== original) {
-                    throw new Error(`${spec.discard.file} changed on disk although the preview was discarded`);
-                }
-                if ((await dirtyTabs()) !== 0) {
-                    throw new Error('an editor is dirty after Discard');
-                }
-                await screenshot('after-discard');
-            });
-        }
-
-        await check('Execute Next Step again: tick and Apply the preview; the file on disk changes', async () => {
-            await palette('planfirst: Execute Next Step');
-            await waitForPreview();
-            // needsConfirmation edits start unticked in the preview: tick every file entry
-            const rows = bulkEditPanel().locator('.monaco-tl-row');
-            const n = await rows.count();
-            for (let i = 0; i < n; i++) {
-                const box = rows.nth(i).locator('.monaco-checkbox, input[type=checkbox], .edit-checkbox').first();
-                if ((await box.count()) && !/checked/.test((await box.getAttribute('class')) || '')) {
-                    await box.click();
-                    await sleep(100);
-                }
-            }
-            await sleep(400);
-            const file = await screenshot('preview');
-            if (process.env.E2E_DOCS === '1') {
-                fs.copyFileSync(file, path.join(process.env.DOCS, 'vscode-preview.png'));
-            }
-            await (await previewButton('Apply')).click();
-            await waitFor(
-                `${spec.apply.file} on disk to contain ${JSON.stringify(spec.apply.contains)}`,
-                () => spec.apply.contains.every((s) => readFile(spec.apply.file).includes(s)),
-                60000,
-            );
-            await waitFor('no dirty editors (planfirst saved what it applied)', async () => (await dirtyTabs()) === 0, 15000);
-            await screenshot('after-apply');
-        });
-
-        if (spec.problems) {
-            await check('validation problems appear in the Problems panel', async () => {
-                for (let i = 0; i < (spec.problems.executeMore || 0); i++) {
-                    await palette('planfirst: Execute Next Step');
-                    await waitForPreview();
-                    const rows = bulkEditPanel().locator('.monaco-tl-row');
-                    for (let j = 0; j < (await rows.count()); j++) {
-                        const box = rows.nth(j).locator('.monaco-checkbox, input[type=checkbox], .edit-checkbox').first();
-                        if ((await box.count()) && !/checked/.test((await box.getAttribute('class')) || '')) {
-                            await box.click();
-                        }
-                    }
-                    await (await previewButton('Apply')).click();
-                    await bulkEditPanel().waitFor({ state: 'hidden', timeout: 15000 }).catch(() => undefined);
-                }
-                await palette('View: Focus on Problems View');
-                const text = await waitFor(
-                    `the Problems panel to show ${JSON.stringify(spec.problems.contains)}`,
-                    async () => {
-                        const t = await problemsText();
-                        return spec.problems.contains.every((s) => t.includes(s)) ? t : false;
-                    },
-                    90000,
-                    500,
-                );
-                log('problems:', text.replace(/\s*\n\s*/g, ' | ').slice(0, 300));
-                await screenshot('problems');
-            });
+        for (const action of spec.actions) {
+            await check(action.name, () => perform(action));
         }
     } catch {
         // the failed check was recorded and reported

@@ -1,0 +1,183 @@
+"""e2e phase 2 on a real project: previewed annotated edits, validation → diagnostics → retry,
+rejected previews, undo to the exact bytes, resume after the server is killed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from planfirst.plan.store import PlanStore
+from tests.lsp_harness import command, lsp_session, write_script
+
+DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
+TASK = "Add a --top N option to textkit count"
+
+
+def snapshot(ws: Path) -> dict[str, bytes]:
+    """Every file outside .planfirst, as bytes."""
+    return {
+        p.relative_to(ws).as_posix(): p.read_bytes()
+        for p in sorted(ws.rglob("*"))
+        if p.is_file() and ".planfirst" not in p.parts and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
+    }
+
+
+async def _approved(client, ws: Path) -> str:
+    res = await command(client, "planfirst.generatePlan", {"task": TASK})
+    with pytest.raises(JsonRpcException, match="not approved"):
+        await command(client, "planfirst.executeNextStep", {"planId": res["planId"]})
+    await command(client, "planfirst.approvePlan", {"planId": res["planId"]})
+    return res["planId"]
+
+
+@pytest.mark.parametrize("profile", ["vscode", "neovim"])
+async def test_three_steps_with_a_retry(workspace: Path, tmp_path: Path, profile: str) -> None:
+    script = write_script(tmp_path, DEMO)
+    async with lsp_session(workspace, profile, script) as (client, editor):
+        pid = await _approved(client, workspace)
+
+        r1 = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert r1["step"] == 1 and r1["status"] == "done" and r1["attempts"] == 2
+        # attempt 1 failed validation: diagnostics were published on the failing test file
+        test_uri = (workspace / "tests" / "test_wordcount.py").resolve().as_uri()
+        assert test_uri in client.diagnostics
+        # ... and cleared once the retry passed
+        assert client.diagnostics[test_uri] == [] or len(client.diagnostics[test_uri]) == 0
+        assert len(editor.edits) == 2
+        first = editor.edits[0]
+        if profile == "vscode":
+            ann = first.edit.change_annotations
+            assert ann and all(a.needs_confirmation for a in ann.values())
+            assert "step 1" in next(iter(ann.values())).label
+            assert all(
+                getattr(e, "annotation_id", None) for ch in first.edit.document_changes for e in getattr(ch, "edits", [])
+            )
+        # minimal edits: only changed lines, never a whole-file replacement
+        for ch in first.edit.document_changes:
+            for e in getattr(ch, "edits", []):
+                assert e.range.end.line - e.range.start.line < 5
+
+        r2 = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert r2["step"] == 2 and r2["status"] == "done" and r2["attempts"] == 1
+        r3 = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert r3["step"] == 3 and r3["status"] == "done"
+        assert "test criteria passed" in r3["message"]
+
+    plan = PlanStore(workspace).load(pid)
+    assert plan.status.value == "done"
+    assert [s.status.value for s in plan.steps] == ["done", "done", "done"]
+    s1 = plan.state(1)
+    assert [r.outcome for r in s1.runs] == ["applied", "applied"]
+    assert not s1.runs[0].validation[0].passed and s1.runs[1].validation[0].passed
+    assert "+def top_words" in s1.runs[0].proposed_diff
+    assert all(v.passed for v in plan.final_validation)
+    # the disk holds exactly the approved text (Neovim never saves: the server wrote it)
+    text = (workspace / "textkit" / "wordcount.py").read_text()
+    assert "key=lambda kv: (-kv[1], kv[0])" in text
+    assert "--top" in (workspace / "textkit" / "cli.py").read_text()
+    assert "--top 5" in (workspace / "README.md").read_text()
+    if profile == "vscode":
+        assert editor.saved  # the editor was asked to save its buffers
+    usage = plan.usage
+    assert usage.calls >= 9 and usage.output_tokens > 0
+
+
+async def test_rejected_preview_changes_nothing(workspace: Path, tmp_path: Path) -> None:
+    turns = [*DEMO[:5], *DEMO[2:7]]  # plan, step 1 attempt (rejected), then the step again
+    script = write_script(tmp_path, turns)
+    async with lsp_session(workspace, "vscode", script) as (client, editor):
+        pid = await _approved(client, workspace)
+        before = snapshot(workspace)
+        editor.accept = False
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["status"] == "rejected" and res["step"] == 1
+        assert snapshot(workspace) == before
+        plan = PlanStore(workspace).load(pid)
+        assert plan.state(1).status.value == "pending"
+        assert plan.state(1).runs[-1].outcome == "rejected"
+        assert any("not applied" in m.message for m in client.messages)
+        # it can be retried: the next attempt is previewed again
+        editor.accept = True
+        res = await command(client, "planfirst.retryStep", {"planId": pid, "step": 1})
+        assert len(editor.edits) == 3
+        assert res["step"] == 1 and res["status"] == "done"
+
+
+async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path) -> None:
+    # CRLF and a non-ASCII char in the file the step edits: undo must restore them byte for byte
+    wc = workspace / "textkit" / "wordcount.py"
+    wc.write_bytes(wc.read_bytes().replace(b'"""Word counting."""', '"""Word counting — naïve."""'.encode()))
+    turns = [*DEMO[:2], DEMO[2], DEMO[3], DEMO[4], DEMO[5], DEMO[6]]
+    script = write_script(tmp_path, turns)
+    async with lsp_session(workspace, "neovim", script) as (client, editor):
+        pid = await _approved(client, workspace)
+        before = snapshot(workspace)
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["status"] == "done"
+        assert snapshot(workspace) != before
+        undo = await command(client, "planfirst.undoStep", {"planId": pid, "step": 1})
+        assert undo["status"] == "undone"
+        assert snapshot(workspace) == before
+        plan = PlanStore(workspace).load(pid)
+        assert plan.state(1).status.value == "undone"
+        # undo twice is refused with a reason
+        with pytest.raises(JsonRpcException, match="no applied edit"):
+            await command(client, "planfirst.undoStep", {"planId": pid, "step": 1})
+
+
+async def test_undo_refused_when_files_changed(workspace: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, [*DEMO[:2], *DEMO[2:7]])
+    async with lsp_session(workspace, "neovim", script) as (client, _):
+        pid = await _approved(client, workspace)
+        await command(client, "planfirst.executeNextStep", {"planId": pid})
+        wc = workspace / "textkit" / "wordcount.py"
+        wc.write_text(wc.read_text() + "\n# my own edit\n")
+        with pytest.raises(JsonRpcException, match="changed since the step was applied"):
+            await command(client, "planfirst.undoStep", {"planId": pid, "step": 1})
+        assert wc.read_text().endswith("# my own edit\n")
+
+
+async def test_kill_between_steps_and_resume(workspace: Path, tmp_path: Path) -> None:
+    script1 = write_script(tmp_path, DEMO[:7])
+    async with lsp_session(workspace, "vscode", script1) as (client, _):
+        pid = await _approved(client, workspace)
+        r1 = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert r1["status"] == "done"
+        client._server.kill()  # SIGKILL: no shutdown, no goodbye
+        await client._server.wait()
+    script2 = write_script(tmp_path, DEMO[7:])
+    async with lsp_session(workspace, "vscode", script2) as (client, _):
+        rows = await command(client, "planfirst.listPlans")
+        assert rows[0]["id"] == pid and rows[0]["steps"]["done"] == 1
+        r2 = await command(client, "planfirst.executeNextStep", {})
+        assert r2["step"] == 2 and r2["status"] == "done"
+        r3 = await command(client, "planfirst.executeNextStep", {})
+        assert r3["step"] == 3 and r3["status"] == "done"
+    plan = PlanStore(workspace).load(pid)
+    assert plan.status.value == "done"
+    assert sum(1 for s in plan.steps for r in s.runs if r.outcome == "applied") == 4  # 2 + 1 + 1: nothing twice
+
+
+async def test_second_execute_while_running_refused(workspace: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    slow = dict(DEMO[2])
+    slow["delay"] = 3
+    script = write_script(tmp_path, [*DEMO[:2], slow, *DEMO[3:7]])
+    async with lsp_session(workspace, "vscode", script) as (client, _):
+        pid = await _approved(client, workspace)
+        first = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
+        await asyncio.sleep(1.0)
+        with pytest.raises(JsonRpcException, match="busy"):
+            await command(client, "planfirst.executeNextStep", {"planId": pid})
+        # the plan document stays responsive meanwhile
+        lenses = await client.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=f"planfirst:/plans/{pid}.md"))
+        )
+        assert lenses is not None
+        res = await first
+        assert res["status"] == "done"

@@ -1,0 +1,63 @@
+"""Derive the real-editor tests' model scripts from the demo script (examples/scripts/demo.json).
+
+The demo's turns are: planning (explore, submit_plan), step 1 attempt 1 (a tie-order bug: two
+tool turns and a closing text), step 1 attempt 2 (the fix), step 2, step 3. The VS Code test
+discards the first preview of step 1, so the model is asked for step 1 once more: its turns are
+repeated. Deriving instead of copying keeps the editor tests in step with the demo.
+
+Usage: python editor_scripts.py vscode|nvim DEMO_JSON OUT_JSON
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+Turn = dict[str, Any]
+
+
+def _turns(demo: Any) -> list[Turn]:
+    turns = demo["turns"] if isinstance(demo, dict) else demo
+    if not isinstance(turns, list) or len(turns) < 7:
+        raise SystemExit("editor_scripts: the demo script no longer has the expected shape (>= 7 turns)")
+    return turns
+
+
+def _step1_attempt1(turns: list[Turn]) -> list[Turn]:
+    """The turns of step 1's first attempt: from its first turn up to the text that ends it."""
+    out: list[Turn] = []
+    for turn in turns[2:]:
+        out.append(turn)
+        if "text" in turn and "tool" not in turn and "tools" not in turn:
+            return out
+    raise SystemExit("editor_scripts: step 1's first attempt has no closing text turn")
+
+
+def vscode_script(demo: Any) -> list[Turn]:
+    """Planning, step 1 attempt 1 (discarded in the preview), then the demo from step 1 on."""
+    turns = _turns(demo)
+    again = _step1_attempt1(turns)
+    discarded = [{**t, "note": "step 1, first try: the preview is discarded"} if i == 0 else t for i, t in enumerate(again)]
+    return [*turns[:2], *discarded, *turns[2:]]
+
+
+def nvim_script(demo: Any) -> list[Turn]:
+    """The demo unchanged: Neovim applies every edit, so the turns line up one to one."""
+    return list(_turns(demo))
+
+
+def main(argv: list[str]) -> int:
+    """Write the derived script."""
+    if len(argv) != 4 or argv[1] not in ("vscode", "nvim"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    demo = json.loads(Path(argv[2]).read_text(encoding="utf-8"))
+    turns = vscode_script(demo) if argv[1] == "vscode" else nvim_script(demo)
+    Path(argv[3]).write_text(json.dumps({"turns": turns}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
