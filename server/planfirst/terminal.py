@@ -62,6 +62,7 @@ class TerminalEditor:
         self.yes = yes
         self.out = out or sys.stdout
         self.progress_line = ""
+        self.last_log = ""
         self.server_log: collections.deque[str] = collections.deque(maxlen=200)
 
     def say(self, text: str = "") -> None:
@@ -79,6 +80,8 @@ class TerminalEditor:
         """A live one-line progress display (plain lines when not a terminal)."""
         if message == self.progress_line:
             return
+        if not self.out.isatty() and self.last_log and message.endswith(self.last_log.strip()[:100]):
+            return  # the output line was just printed; do not echo it again
         if self.out.isatty():
             print(f"\r\033[K{DIM}… {message[:110]}{RESET}", end="", file=self.out, flush=True)
         else:
@@ -113,6 +116,7 @@ class TerminalEditor:
                 edits = [
                     TextEdit(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character, e.new_text)
                     for e in ch.edits
+                    if isinstance(e, (types.TextEdit, types.AnnotatedTextEdit))
                 ]
                 result[p] = apply_edits(base, edits, "utf-16")
         diff = ""
@@ -194,10 +198,14 @@ class Terminal:
 
         @c.feature(types.WINDOW_LOG_MESSAGE)
         def log(ls: LanguageClient, params: types.LogMessageParams) -> None:
-            if params.message.startswith("$ "):
-                ed.say(f"{DIM}{params.message}{RESET}")
-            elif params.type == types.MessageType.Log:
-                ed.say(f"{DIM}  │ {params.message}{RESET}")
+            if params.type != types.MessageType.Log:
+                return
+            for line in params.message.splitlines() or [""]:
+                if line.startswith("$ "):
+                    ed.say(f"{BOLD}{line}{RESET}")
+                else:
+                    ed.say(f"{DIM}  │ {line}{RESET}")
+                ed.last_log = line
 
         @c.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def create(ls: LanguageClient, params: types.WorkDoneProgressCreateParams) -> None:
@@ -215,6 +223,8 @@ class Terminal:
 
         @c.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def diagnostics(ls: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
+            if not params.uri.startswith("file:"):
+                return  # plan-review findings are in the printed plan already
             p = _path(params.uri)
             rel = p.relative_to(self.root).as_posix() if p.is_relative_to(self.root) else params.uri
             for d in params.diagnostics[:10]:

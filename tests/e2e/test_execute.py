@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from planfirst.plan.store import PlanStore
 from pygls.exceptions import JsonRpcException
 
-from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 
 DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
@@ -113,7 +113,7 @@ async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path) -> Non
     wc.write_bytes(wc.read_bytes().replace(b'"""Word counting."""', '"""Word counting — naïve."""'.encode()))
     turns = [*DEMO[:2], DEMO[2], DEMO[3], DEMO[4], DEMO[5], DEMO[6]]
     script = write_script(tmp_path, turns)
-    async with lsp_session(workspace, "neovim", script) as (client, editor):
+    async with lsp_session(workspace, "neovim", script) as (client, _editor):
         pid = await _approved(client, workspace)
         before = snapshot(workspace)
         res = await command(client, "planfirst.executeNextStep", {"planId": pid})

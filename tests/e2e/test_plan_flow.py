@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
+from planfirst.plan.store import PlanStore
 from pygls.exceptions import JsonRpcException
 
-from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 
 DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
@@ -38,7 +38,7 @@ async def test_generate_revise_approve(workspace: Path, tmp_path: Path, profile:
              "tool": "submit_plan", "input": revised_plan()},
         ],
     )
-    async with lsp_session(workspace, profile, script) as (client, editor):
+    async with lsp_session(workspace, profile, script) as (client, _editor):
         res = await command(client, "planfirst.generatePlan", {"task": TASK})
         pid = res["planId"]
         store = PlanStore(workspace)

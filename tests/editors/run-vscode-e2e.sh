@@ -63,7 +63,7 @@ json.dump({
     "extensions.autoUpdate": False, "workbench.tips.enabled": False,
     "workbench.enableExperiments": False, "chat.disableAIFeatures": True,
     "files.refactoring.autoSave": False,  # planfirst itself must get the applied text onto disk
-    "git.enabled": False, "python.experiments.enabled": False,
+    "git.enabled": False, "remote.autoForwardPorts": False,
     "planfirst.server.command": json.loads(sys.argv[2]),
     "planfirst.trace.server": "messages",
 }, open(sys.argv[1], "w"), indent=2)

@@ -26,7 +26,15 @@ from planfirst.core.planner import SUBMIT_PLAN, make_plan, snapshot_preview, tit
 from planfirst.core.problems import Problem, parse_problems
 from planfirst.core.validate import CommandPolicy, run_validation
 from planfirst.llm import prompts
-from planfirst.llm.model import Model, ModelError, ModelRequest, NullEvents, SubmitSpec, ToolOutcome
+from planfirst.llm.model import (
+    TEXT_EDITOR_TOOL,
+    Model,
+    ModelError,
+    ModelRequest,
+    NullEvents,
+    SubmitSpec,
+    ToolOutcome,
+)
 from planfirst.plan.model import (
     Diagnosis,
     Plan,
@@ -148,7 +156,11 @@ class _PlanEvents(NullEvents):
 
     def on_tool_call(self, name: str, tool_input: dict[str, Any]) -> None:
         target = tool_input.get("path") or tool_input.get("pattern") or ""
-        self.progress.report(f"{name.replace('_', ' ')} {target}".strip())
+        if name == TEXT_EDITOR_TOOL:
+            verb = {"view": "reading", "create": "writing", "str_replace": "editing", "insert": "editing"}
+            self.progress.report(f"{verb.get(str(tool_input.get('command')), 'editing')} {target}".strip())
+        else:
+            self.progress.report(f"{name.replace('_', ' ')} {target}".strip())
 
     def on_retry(self, attempt: int, reason: str, wait_s: float) -> None:
         self.progress.report(f"{reason}; retrying in {wait_s:.0f} s (attempt {attempt + 1})")
@@ -697,7 +709,9 @@ class Session:
                     self.save(plan)
                     return StepOutcome(plan.id, step.order, "rejected", attempts, message=run.error)
             progress.report(f"step {step.order}/{total}: waiting for you to review the edit", pct)
-            label = f"planfirst step {step.order}: {step.description.strip().splitlines()[0][:60]}"
+            first = step.description.strip().splitlines()[0] if step.description.strip() else ""
+            short = first if len(first) <= 60 else first[:60].rsplit(" ", 1)[0] + "…"
+            label = f"planfirst step {step.order}: {short}"
             applied = await self.host.apply_change(change, label, step.description.strip())
             if not applied.applied:
                 run.outcome = "rejected"
@@ -759,7 +773,7 @@ class Session:
             "error",
         )
         return StepOutcome(
-            plan.id, step.order, "failed", attempts, n, run.error if run else "", stale_files=stale
+            plan.id, step.order, "failed", attempts, n, (run.error or "") if run else "", stale_files=stale
         )
 
     async def _sync_disk(self, after: dict[str, str | None]) -> None:
@@ -853,7 +867,7 @@ class Session:
         return _format_failures(results)
 
     def _publish(self, problems: dict[str, list[Problem]]) -> None:
-        cleared = {p: [] for p in self._problems if p not in problems}
+        cleared: dict[str, list[Problem]] = {p: [] for p in self._problems if p not in problems}
         self._problems = problems
         self.host.publish_problems({**cleared, **problems})
 

@@ -59,7 +59,7 @@ def plan_id_from_uri(uri: str) -> str | None:
     return None
 
 
-def to_lsp_edit(e: TextEdit, annotation: str | None) -> types.TextEdit:
+def to_lsp_edit(e: TextEdit, annotation: str | None) -> types.TextEdit | types.AnnotatedTextEdit:
     """A core TextEdit as an (annotated) LSP TextEdit."""
     rng = types.Range(
         start=types.Position(line=e.start_line, character=e.start_char),
@@ -89,7 +89,7 @@ def workspace_edit(
     """
     ann_id = "planfirst-step" if annotations else None
     doc_changes: list[types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile] = []
-    plain: dict[str, list[types.TextEdit]] = {}
+    plain: dict[str, list[types.TextEdit]] = {}  # for clients without documentChanges
     for f in change.files:
         uri = path_to_uri(root / f.path)
         if f.new is None:
@@ -115,7 +115,7 @@ def workspace_edit(
                 edits=lsp_edits,  # type: ignore[arg-type]
             )
         )
-        plain[uri] = [to_lsp_edit(e, None) for e in edits]
+        plain[uri] = [types.TextEdit(range=x.range, new_text=x.new_text) for x in lsp_edits]
     if not document_changes:
         return types.WorkspaceEdit(changes=plain)
     return types.WorkspaceEdit(

@@ -100,7 +100,8 @@ def _request_future(ls: PlanfirstServer) -> Any:
     # that dispatched it, so $/cancelRequest would not reach us: link the two by the message id.
     with contextlib.suppress(Exception):
         msg_id = ls.protocol._ctx_msg_id.get()
-        return ls.protocol._request_futures.get(msg_id)
+        if msg_id is not None:
+            return ls.protocol._request_futures.get(msg_id)
     return None
 
 

@@ -116,10 +116,8 @@ def render(plan: Plan) -> Rendered:
         w.add(f"> **Review:** {errs} error(s), {warns} warning(s) — see *Review findings* below")
     conf = plan.confidence
     if conf:
-        w.add(
-            "> **Confidence:** "
-            + " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in conf.items())
-        )
+        summary = conf.get("summary") or " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in conf.items())
+        w.add(f"> **Confidence:** {summary}")
     w.add("")
 
     def section(title: str, body_fn: Any) -> None:
@@ -407,25 +405,25 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
     if cur is not None:
         cur["description"] = "\n".join(desc).strip()
         steps.append(cur)
-    step_lines = {s["order"]: s.pop("_line") for s in steps}
-    for s in steps:
-        if s["description"] == "_(no description)_":
-            s["description"] = ""
+    step_lines: dict[int, int] = {st["order"]: st.pop("_line") for st in steps}
+    for st in steps:
+        if st["description"] == "_(no description)_":
+            st["description"] = ""
     data["steps"] = steps
     try:
         body = PlanBody.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         loc = list(first["loc"])
-        line = None
+        at: int | None = None
         m = re.search(r"steps\[(\d+)\]", str(first["msg"]))
         if m:
-            line = step_lines.get(int(m.group(1)))
-        if line is None and loc and loc[0] == "steps" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(steps):
-            line = step_lines.get(steps[loc[1]]["order"])
+            at = step_lines.get(int(m.group(1)))
+        if at is None and loc and loc[0] == "steps" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(steps):
+            at = step_lines.get(steps[loc[1]]["order"])
         msg = "; ".join(
             f"{'.'.join(str(x) for x in err['loc']) or 'plan'}: {err['msg'].removeprefix('Value error, ')}"
             for err in e.errors()
         )
-        raise PlanParseError(msg, line) from None
+        raise PlanParseError(msg, at) from None
     return prose("Task"), body

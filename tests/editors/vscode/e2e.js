@@ -10,6 +10,8 @@
 //      execute runs "planfirst: Execute Next Step"; awaitPreview waits for the next preview of a
 //      step already running (a retry after failed validation)
 //   {"name", "do": "problems", "contains": [..]}   the Problems panel shows these strings
+//   {"name", "do": "problemsGone", "absent": [..]}  ... and later no longer shows these
+//   {"name", "do": "status", "text": "planfirst: step 1/3 ✓"}   the status bar item reads this
 // Prints one line per check and "N passed, M failed" last; exits 1 if anything failed.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -149,6 +151,18 @@ async function previewButton(label) {
     return bulkEditPanel().locator('.monaco-button', { hasText: label }).first();
 }
 
+/** Bring the Problems view to the front (its panel tab if the panel is open, else Ctrl+Shift+M). */
+async function showProblems() {
+    await page.keyboard.press('Escape');
+    const tab = page.getByRole('tab', { name: /^Problems/ }).first();
+    if (await tab.isVisible()) {
+        await tab.click();
+    } else {
+        await page.keyboard.press('Control+Shift+M');
+    }
+    await page.locator('.markers-panel').first().waitFor({ state: 'visible', timeout: 10000 });
+}
+
 async function problemsText() {
     return (await page.locator('.markers-panel').first().innerText()).replace(/\u00a0/g, ' ');
 }
@@ -226,7 +240,12 @@ async function perform(action) {
                 return;
             }
             await tickAll();
-            await sleep(400);
+            if (action.docsScreenshot) {
+                // open the diff of the last file entry, as a user reviewing the change would
+                await bulkEditPanel().locator('.monaco-list-row[aria-level="2"] .monaco-tl-contents').last().click();
+                await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 10000 }).catch(() => undefined);
+            }
+            await sleep(600);
             await docsScreenshot(action.docsScreenshot, 'preview');
             await (await previewButton('Apply')).click();
             for (const [f, strings] of Object.entries(action.files || {})) {
@@ -241,9 +260,7 @@ async function perform(action) {
             return;
         }
         case 'problems': {
-            await page.keyboard.press('Escape');
-            await page.getByRole('tab', { name: /^Problems/ }).first().click();
-            await page.locator('.markers-panel').first().waitFor({ timeout: 10000 });
+            await showProblems();
             const text = await waitFor(
                 `the Problems panel to show ${JSON.stringify(action.contains)}`,
                 async () => {
@@ -255,6 +272,31 @@ async function perform(action) {
             );
             log('problems:', text.replace(/\s*\n\s*/g, ' | ').slice(0, 300));
             await screenshot('problems');
+            return;
+        }
+        case 'problemsGone': {
+            await showProblems();
+            await waitFor(
+                `the Problems panel to drop ${JSON.stringify(action.absent)}`,
+                async () => {
+                    const t = await problemsText();
+                    return action.absent.every((x) => !t.includes(x));
+                },
+                30000,
+                500,
+            );
+            return;
+        }
+        case 'status': {
+            await waitFor(
+                `the status bar to read ${JSON.stringify(action.text)}`,
+                async () =>
+                    (await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().innerText())
+                        .replace(/\u00a0/g, ' ')
+                        .includes(action.text),
+                30000,
+            );
+            await screenshot('status');
             return;
         }
         default:
