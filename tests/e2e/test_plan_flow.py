@@ -173,3 +173,22 @@ async def test_cancel_mid_generation_saves_nothing(workspace: Path, tmp_path: Pa
             await asyncio.wait_for(task, 10)
         assert await command(client, "planfirst.listPlans") == []
     assert not (workspace / ".planfirst" / "plans").exists() or not any((workspace / ".planfirst" / "plans").iterdir())
+
+
+async def test_reload_edited_markdown(workspace: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, PLAN_TURNS)
+    async with lsp_session(workspace, "neovim", script) as (client, _):
+        res = await command(client, "planfirst.generatePlan", {"task": TASK})
+        pid = res["planId"]
+        store = PlanStore(workspace)
+        md = store.plan_md(pid)
+        text = md.read_text()
+        md.write_text(text.replace("  - `pytest -q tests/test_cli.py`", "  - `pytest -q tests/test_cli.py`\n  - `ruff check textkit`"))
+        out = await command(client, "planfirst.reloadPlan", {"planId": pid})
+        assert out["revision"] == 2
+        assert store.load(pid).body.step(2).validation == ["pytest -q tests/test_cli.py", "ruff check textkit"]
+        # a broken edit is reported with its line and changes nothing
+        md.write_text(store.plan_md(pid).read_text().replace("- Modify: `textkit/cli.py`", "- Modify: `textkit/elsewhere.py`"))
+        with pytest.raises(JsonRpcException, match=r"line \d+"):
+            await command(client, "planfirst.reloadPlan", {"planId": pid})
+        assert store.load(pid).revision == 2

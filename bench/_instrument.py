@@ -1,0 +1,138 @@
+"""Phase timers for the per-step overhead bench, installed by wrapping planfirst's functions.
+
+Nothing in the server is changed: `install()` wraps the functions a step calls with a timer
+that charges *exclusive* wall time to a phase (a phase nested in another pauses its parent), so
+the overlay's tool handling is not counted as model time, and so on. Used in-process by
+bench_step_overhead.py and inside the language server by _timed_server.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+# phases charged to planfirst's overhead, in display order
+OVERHEAD_PHASES = [
+    "read files + staleness",
+    "prompt build",
+    "overlay tools",
+    "minimal edits + diff",
+    "applyEdit round trip",
+    "disk sync + verify",
+    "persistence",
+    "plan load",
+]
+EXCLUDED_PHASES = ["model call", "validation"]
+
+
+class PhaseTimer:
+    """Exclusive wall time per phase, with a stack for nesting."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self._stack: list[tuple[str, float]] = []
+
+    def reset(self) -> None:
+        """Forget everything (start of a step)."""
+        self.totals = defaultdict(float)
+        self._stack = []
+
+    def enter(self, phase: str) -> None:
+        """Start a phase, pausing the one running."""
+        now = time.perf_counter()
+        if self._stack:
+            top, since = self._stack[-1]
+            self.totals[top] += now - since
+        self._stack.append((phase, now))
+
+    def leave(self) -> None:
+        """End the innermost phase, resuming its parent."""
+        now = time.perf_counter()
+        phase, since = self._stack.pop()
+        self.totals[phase] += now - since
+        if self._stack:
+            top, _ = self._stack[-1]
+            self._stack[-1] = (top, now)
+
+    def ms(self) -> dict[str, float]:
+        """Totals in milliseconds."""
+        return {k: v * 1000 for k, v in self.totals.items()}
+
+
+TIMER = PhaseTimer()
+
+
+def _wrap_sync(fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        TIMER.enter(phase)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            TIMER.leave()
+
+    return wrapper
+
+
+def _wrap_async(fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        TIMER.enter(phase)
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            TIMER.leave()
+
+    return wrapper
+
+
+def install(lsp: bool = False) -> None:
+    """Wrap the functions a step calls (idempotent enough for one call per process)."""
+    from planfirst.core import edits, executor, overlay, session
+    from planfirst.llm import anthropic
+    from planfirst.plan import store
+
+    S = session.Session
+    S.read_current = _wrap_sync(S.read_current, "read files + staleness")  # type: ignore[method-assign]
+    S._stale = _wrap_sync(S._stale, "read files + staleness")  # type: ignore[method-assign]
+    S._sync_disk = _wrap_async(S._sync_disk, "disk sync + verify")  # type: ignore[method-assign]
+    executor.build_request = _wrap_sync(executor.build_request, "prompt build")
+    overlay.Overlay.handle = _wrap_async(overlay.Overlay.handle, "overlay tools")  # type: ignore[method-assign]
+    anthropic.AnthropicModel.run = _wrap_async(anthropic.AnthropicModel.run, "model call")  # type: ignore[method-assign]
+    session.run_validation = _wrap_async(session.run_validation, "validation")
+    store.PlanStore.save = _wrap_sync(store.PlanStore.save, "persistence")  # type: ignore[method-assign]
+    store.PlanStore.set_active = _wrap_sync(store.PlanStore.set_active, "persistence")  # type: ignore[method-assign]
+    store.PlanStore.load = _wrap_sync(store.PlanStore.load, "plan load")  # type: ignore[method-assign]
+    # the unified diff recorded in the plan, and the minimal edits sent to the editor
+    prop = executor.ProposedChange.diff
+    executor.ProposedChange.diff = property(_wrap_sync(prop.fget, "minimal edits + diff"))  # type: ignore[arg-type, method-assign]
+    edits_min = _wrap_sync(edits.minimal_edits, "minimal edits + diff")
+    edits.minimal_edits = edits_min
+    if lsp:
+        from planfirst.lsp import convert, host
+
+        convert.minimal_edits = edits_min  # type: ignore[attr-defined]
+        host.LspHost.apply_change = _wrap_async(host.LspHost.apply_change, "applyEdit round trip")  # type: ignore[method-assign]
+        orig = session.Session.execute_next
+        out_path = os.environ["PLANFIRST_BENCH_TIMINGS"]
+
+        @functools.wraps(orig)
+        async def execute_next(self: Any, *args: Any, **kwargs: Any) -> Any:
+            TIMER.reset()
+            t0 = time.perf_counter()
+            TIMER.enter("other")
+            try:
+                return await orig(self, *args, **kwargs)
+            finally:
+                TIMER.leave()
+                row = TIMER.ms()
+                row["server total"] = (time.perf_counter() - t0) * 1000
+                with open(out_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+
+        session.Session.execute_next = execute_next  # type: ignore[method-assign]
