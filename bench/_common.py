@@ -303,10 +303,16 @@ def plan_input(modules: list[int], validation: list[str], extra_steps: int = 0) 
         "files_to_create": [],
         "dependency_changes": {"packages": [], "config": []},
         "steps": steps,
-        "test_criteria": ["Every new `describe_N` test passes"],
+        "test_criteria": ["Every new describe test passes"],
         "risks": ["`score_N_0` clips values; the summary shows the clipped score."],
         "assumptions": ["Python 3.10+"],
     }
+
+
+def planning_turns(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The planning turns: the plan, and the same plan again after planfirst's review hands its
+    findings back (the generated steps look alike, so the review always has something to say)."""
+    return [{"tool": "submit_plan", "input": plan}, {"tool": "submit_plan", "input": plan}]
 
 
 def step_turns(i: int, delay: float = 0.0) -> list[dict[str, Any]]:

@@ -331,7 +331,8 @@ class Terminal:
             step, status = res.get("step"), res.get("status")
             label = f"step {step}" if step else "test criteria"
             colour = GREEN if status == "done" else (YELLOW if status == "rejected" else RED)
-            ed.say(f"{colour}{BOLD}{label}: {status}{RESET} {res.get('message', '')}")
+            extra = str(res.get("message", "")).removeprefix(f"step {step} done").strip(" ;")
+            ed.say(f"{colour}{BOLD}{label}: {status}{RESET}" + (f" — {extra}" if extra else ""))
             if status == "rejected":
                 ed.say(f"Nothing changed. Continue later with: planfirst resume --plan {plan_id}")
                 break

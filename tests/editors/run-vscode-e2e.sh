@@ -78,7 +78,11 @@ cp -r "$WS_SRC" "$R/ws"
 rm -rf "$R/ws/.planfirst" "$R/ws/.pytest_cache"; find "$R/ws" -name __pycache__ -prune -exec rm -rf {} +
 CSPID=
 cleanup() {
-  if [ -n "$CSPID" ]; then kill -TERM -- "-$CSPID" 2>/dev/null || true; sleep 0.5; kill -KILL -- "-$CSPID" 2>/dev/null || true; fi
+  if [ -n "$CSPID" ]; then
+    kill -TERM -- "-$CSPID" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 -- "-$CSPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$CSPID" 2>/dev/null || true   # whatever ignored TERM (extension host, server)
+  fi
   if [ "${KEEP:-0}" != 1 ]; then rm -rf "$R"; else echo "run-vscode-e2e: kept $R" >&2; fi
 }
 trap cleanup EXIT
@@ -87,6 +91,7 @@ PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" setsid "${CS[@]}" --bin
   --disable-update-check --disable-workspace-trust --disable-getting-started-override "$R/ws" \
   > "$R/code-server.log" 2>&1 &
 CSPID=$!
+disown "$CSPID"   # the group is killed in cleanup(); no job-control noise after the summary line
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
 curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" || { tail -20 "$R/code-server.log" >&2; fail "code-server did not start"; }
 

@@ -153,18 +153,24 @@ async function previewButton(label) {
 
 /** Bring the Problems view to the front (its panel tab if the panel is open, else Ctrl+Shift+M). */
 async function showProblems() {
-    await page.keyboard.press('Escape');
+    const panel = page.locator('.markers-panel:visible');
+    if (await panel.count()) {
+        return;
+    }
     const tab = page.getByRole('tab', { name: /^Problems/ }).first();
     if (await tab.isVisible()) {
         await tab.click();
     } else {
+        await page.keyboard.press('Escape');
         await page.keyboard.press('Control+Shift+M');
     }
-    await page.locator('.markers-panel').first().waitFor({ state: 'visible', timeout: 10000 });
+    await panel.first().waitFor({ state: 'visible', timeout: 5000 });
 }
 
+/** The Problems view's text; brings it to the front first (a new preview can push it back). */
 async function problemsText() {
-    return (await page.locator('.markers-panel').first().innerText()).replace(/\u00a0/g, ' ');
+    await showProblems();
+    return (await page.locator('.markers-panel:visible').first().innerText({ timeout: 3000 })).replace(/\u00a0/g, ' ');
 }
 
 /** Screenshot for the README: copied to docs/ when E2E_DOCS=1. */
@@ -260,7 +266,6 @@ async function perform(action) {
             return;
         }
         case 'problems': {
-            await showProblems();
             const text = await waitFor(
                 `the Problems panel to show ${JSON.stringify(action.contains)}`,
                 async () => {
@@ -275,7 +280,6 @@ async function perform(action) {
             return;
         }
         case 'problemsGone': {
-            await showProblems();
             await waitFor(
                 `the Problems panel to drop ${JSON.stringify(action.absent)}`,
                 async () => {
@@ -285,6 +289,7 @@ async function perform(action) {
                 30000,
                 500,
             );
+            await screenshot('problems-after-fix');
             return;
         }
         case 'status': {

@@ -1,0 +1,185 @@
+"""The server keeps serving: malformed requests (cases 10 and 20), no head-of-line blocking
+(case 14), framing limits (case 20). Fuzz messages are written as raw JSON-RPC bytes, because
+the typed client cannot send ill-typed params."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.lsp_harness import command
+from tests.reliability.conftest import DEMO, TASK, Invariants, Ledger, serve
+
+COMMANDS = [
+    "planfirst.generatePlan",
+    "planfirst.revisePlan",
+    "planfirst.approvePlan",
+    "planfirst.executeNextStep",
+    "planfirst.retryStep",
+    "planfirst.undoStep",
+    "planfirst.showPlan",
+    "planfirst.listPlans",
+    "planfirst.reloadPlan",
+    "planfirst.cancel",
+]
+HUGE = "x" * 2_000_000
+
+# arguments that are wrong for every command
+BAD_FOR_ALL: list[Any] = [
+    "not a list",
+    {"planId": "x"},
+    [1],
+    ["a string"],
+    [[1, 2]],
+    [{}, {}],
+    [{"noSuchKey": 1}],
+    [{"planId": 5}],
+    [{"planId": "no-such-plan-000000"}],
+    [{"planId": "../../etc/passwd"}],
+    [{"planId": HUGE}],
+]
+# arguments wrong for a given command only
+BAD_FOR: dict[str, list[Any]] = {
+    "planfirst.generatePlan": [[{"task": 5}], [{"task": HUGE}], [{"task": "t", "files": "a.py"}],
+                               [{"task": "t", "files": ["../../etc/passwd"]}], [{"task": "t", "files": ["/etc/passwd"]}],
+                               [{"task": "t", "uri": "file:///etc/passwd"}],
+                               [{"task": "t", "uri": "file:///x.py", "range": {"start": {"line": -1, "character": 0}}}],
+                               [{"task": "t", "files": ["a\u0000b"]}], [{}]],
+    "planfirst.revisePlan": [[{}], [{"planId": "no-such-plan-000000", "feedback": "x"}], [{"planId": None, "feedback": 3}]],
+    "planfirst.approvePlan": [[{"force": "yes"}]],
+    "planfirst.retryStep": [[{"step": 0}], [{"step": -3}], [{"step": "1"}], [{"step": 10**12}], [{"step": 1.5}]],
+    "planfirst.undoStep": [[{"step": 0}], [{"step": [1]}], [{"step": 99}]],
+}
+
+DOC = {"uri": "planfirst:/plans/nope.md"}
+BAD_REQUESTS: list[tuple[str, Any]] = [
+    ("textDocument/codeLens", {}),
+    ("textDocument/codeLens", {"textDocument": 5}),
+    ("textDocument/codeLens", {"textDocument": {"uri": 5}}),
+    ("textDocument/codeLens", None),
+    ("textDocument/documentSymbol", {"textDocument": {}}),
+    ("textDocument/documentSymbol", [1, 2]),
+    ("textDocument/hover", {"textDocument": DOC, "position": {"line": -1, "character": 0}}),
+    ("textDocument/hover", {"textDocument": DOC, "position": {"line": "a", "character": 0}}),
+    ("textDocument/hover", {"textDocument": DOC}),
+    ("textDocument/codeAction", {"textDocument": DOC, "range": "everything", "context": {"diagnostics": []}}),
+    ("textDocument/codeAction", {"textDocument": DOC, "context": {"diagnostics": []}}),
+    ("workspace/textDocumentContent", {"uri": 5}),
+    ("workspace/textDocumentContent", {}),
+    ("workspace/textDocumentContent", {"uri": "planfirst:/plans/../../../etc/passwd.md"}),
+    ("workspace/textDocumentContent", {"uri": "planfirst:/plans/" + "a" * 100_000 + ".md"}),
+    ("workspace/textDocumentContent", {"uri": "file:///etc/passwd"}),
+    ("workspace/executeCommand", {}),
+    ("workspace/executeCommand", {"command": 5}),
+    ("workspace/executeCommand", {"command": "planfirst.noSuchCommand", "arguments": []}),
+    ("workspace/executeCommand", {"command": "rm -rf /", "arguments": [{}]}),
+    ("planfirst/noSuchRequest", {}),
+]
+
+
+async def _answer(fut: asyncio.Future[Any], what: str) -> tuple[Any, Any]:
+    try:
+        return await asyncio.wait_for(fut, 10)
+    except TimeoutError:
+        raise AssertionError(f"no answer within 10 s to {what}") from None
+
+
+async def _lens_time(client: Any, uri: str) -> float:
+    t0 = time.monotonic()
+    await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    return time.monotonic() - t0
+
+
+async def test_case_10_20_fuzz_every_command_and_request(ws: Path, inv: Invariants) -> None:
+    """Cases 10 and 20: each malformed request gets exactly one JSON-RPC error with a human
+    message and no traceback; the server stays responsive (a code lens is answered promptly)."""
+    srv = inv.scripted_server(DEMO[:2])
+    async with serve(inv, ws, srv) as (client, _editor, ledger):
+        res = await command(client, "planfirst.generatePlan", {"task": TASK})
+        plan_uri = res["uri"]
+        before = await _lens_time(client, plan_uri)
+        cases: list[tuple[str, Any]] = []
+        for cmd in COMMANDS:
+            for args in [*BAD_FOR_ALL, *BAD_FOR.get(cmd, [])]:
+                if cmd in ("planfirst.listPlans",) and args == [{"planId": "x"}]:
+                    continue
+                cases.append(("workspace/executeCommand", {"command": cmd, "arguments": args}))
+        cases.extend(BAD_REQUESTS)
+        futs = []
+        for i, (method, params) in enumerate(cases):
+            futs.append(ledger.raw_request(f"fuzz-{i}", method, params, omit_params=params is None))
+        await client._server.stdin.drain()  # type: ignore[union-attr]
+        for i, ((method, params), fut) in enumerate(zip(cases, futs, strict=True)):
+            what = f"fuzz-{i} {method} {json.dumps(params)[:200]}"
+            result, error = await _answer(fut, what)
+            if (method, params) == ("workspace/executeCommand", {"command": "planfirst.listPlans", "arguments": [{}]}):
+                continue
+            assert error is not None, f"{what}: expected an error, got {result!r}"
+            msg = error.message
+            assert msg and len(msg) < 2_000, f"{what}: unhelpful message {msg!r}"
+            assert "Traceback" not in msg and "Traceback" not in json.dumps(getattr(error, "data", None) or ""), what
+        after = await _lens_time(client, plan_uri)
+        print(f"\ncodeLens: {before * 1000:.0f} ms before the fuzz, {after * 1000:.0f} ms after {len(cases)} bad requests")
+        assert after < 2.0
+        # the plan is untouched by all of it
+        rows = await command(client, "planfirst.listPlans")
+        assert [r["id"] for r in rows] == [res["planId"]] and rows[0]["status"] == "draft"
+
+
+async def test_case_10_second_execute_while_running_and_unknown_ids(ws: Path, inv: Invariants) -> None:
+    """Case 10 (and 14): a second executeNextStep while one runs is refused with 'busy'; hover,
+    code lens and symbols answer while the step waits on a slow model; unknown plan ids and
+    unknown commands are errors naming the fix."""
+    slow = dict(DEMO[2])
+    slow["delay"] = 4
+    srv = inv.scripted_server([*DEMO[:2], slow, *DEMO[3:7]])
+    async with serve(inv, ws, srv) as (client, _editor, _ledger):
+        res = await command(client, "planfirst.generatePlan", {"task": TASK})
+        pid = res["planId"]
+        await command(client, "planfirst.approvePlan", {"planId": pid})
+        first = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
+        await asyncio.sleep(1.0)
+        with pytest.raises(JsonRpcException, match="busy"):
+            await command(client, "planfirst.executeNextStep", {"planId": pid})
+        doc = types.TextDocumentIdentifier(uri=res["uri"])
+        t0 = time.monotonic()
+        await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
+        await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
+        await client.text_document_hover_async(types.HoverParams(text_document=doc, position=types.Position(line=3, character=0)))
+        took = time.monotonic() - t0
+        assert took < 1.5, f"plan document requests took {took:.2f} s while a step ran"
+        assert not first.done()
+        with pytest.raises(JsonRpcException, match="unknown plan"):
+            await command(client, "planfirst.executeNextStep", {"planId": "no-such-plan-abc123"})
+        with pytest.raises(JsonRpcException):
+            await client.workspace_execute_command_async(types.ExecuteCommandParams(command="planfirst.nope", arguments=[]))
+        assert (await first)["status"] == "done"
+
+
+async def _probe_alive(ledger: Ledger, tag: str) -> tuple[Any, Any]:
+    fut = ledger.raw_request(tag, "workspace/executeCommand", {"command": "planfirst.listPlans", "arguments": [{}]})
+    return await _answer(fut, f"{tag} listPlans")
+
+
+async def test_case_20_framing_malformed_json_and_huge_content_length(ws: Path, inv: Invariants) -> None:
+    """Case 20: malformed JSON, a wrong jsonrpc version and absurd Content-Length headers never
+    kill the server; a frame above the size cap is refused instead of allocated."""
+    srv = inv.scripted_server([])
+    async with serve(inv, ws, srv) as (client, _editor, ledger):
+        assert (await _probe_alive(ledger, "alive-0"))[1] is None
+        ledger.raw_bytes(b"{not json}", None, "")
+        ledger.raw_bytes(b'{"jsonrpc": "1.0", "id": "old", "method": "shutdown"}', None, "")
+        assert (await _probe_alive(ledger, "alive-1"))[1] is None
+        # a Content-Length far above the cap: the server must not try to buffer 99 GB
+        ledger.raw_bytes(b"", None, "", header=b"Content-Length: 99999999999\r\n\r\n")
+        await asyncio.sleep(0.5)
+        assert client._server.returncode is None, "the server died on a huge Content-Length"  # type: ignore[union-attr]
