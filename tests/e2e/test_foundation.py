@@ -83,3 +83,12 @@ async def test_corrupt_plan_reported_at_startup(workspace: Path) -> None:
         assert await command(client, "planfirst.listPlans") == []
         assert any("not valid JSON" in m.message for m in client.messages)
     assert store.plan_json(plan.id).read_text() == "{not json"
+
+
+async def test_missing_key_is_a_message_not_a_crash(workspace: Path) -> None:
+    async with lsp_session(workspace, "vscode", None) as (client, _):
+        await command(client, "planfirst.listPlans")
+        assert any("ANTHROPIC_API_KEY" in m.message for m in client.messages)
+        with pytest.raises(JsonRpcException, match="ANTHROPIC_API_KEY"):
+            await command(client, "planfirst.generatePlan", {"task": "do something"})
+        assert await command(client, "planfirst.listPlans") == []

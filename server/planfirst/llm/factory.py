@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from planfirst.llm.anthropic import AnthropicModel
 from planfirst.llm.model import Model, ModelError
 from planfirst.llm.scripted import ScriptedServer
 from planfirst.settings import Settings
@@ -40,6 +39,10 @@ class Models:
         return self.scripted is not None
 
     def _make(self, name: str) -> Model:
+        # Imported on first use: the SDK takes about a second to import, which would otherwise
+        # delay the server's answer to `initialize` (start-up goal: under 400 ms).
+        from planfirst.llm.anthropic import AnthropicModel
+
         if self.scripted is not None:
             return AnthropicModel(
                 name, self.settings, api_key="scripted-offline", base_url=self.scripted.base_url

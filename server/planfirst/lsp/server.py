@@ -105,6 +105,10 @@ class PlanfirstServer(LanguageServer):
         self.models = Models(self.settings)
         self.host = LspHost(self, self.root)
         self.session = Session(self.root, self.settings, self.models, self.host)
+        if not self.models.offline and self.settings.anthropic.api_key is None:
+            from planfirst.llm.factory import NO_KEY
+
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {NO_KEY}"))
         _plans, problems = self.session.store.list()
         for pr in problems:
             self.window_show_message(

@@ -21,7 +21,9 @@ Turn = dict[str, Any]
 def _turns(demo: Any) -> list[Turn]:
     turns = demo["turns"] if isinstance(demo, dict) else demo
     if not isinstance(turns, list) or len(turns) < 7:
-        raise SystemExit("editor_scripts: the demo script no longer has the expected shape (>= 7 turns)")
+        raise SystemExit(
+            "editor_scripts: the demo script no longer has the expected shape (>= 7 turns)"
+        )
     return turns
 
 
@@ -39,7 +41,10 @@ def vscode_script(demo: Any) -> list[Turn]:
     """Planning, step 1 attempt 1 (discarded in the preview), then the demo from step 1 on."""
     turns = _turns(demo)
     again = _step1_attempt1(turns)
-    discarded = [{**t, "note": "step 1, first try: the preview is discarded"} if i == 0 else t for i, t in enumerate(again)]
+    discarded = [
+        {**t, "note": "step 1, first try: the preview is discarded"} if i == 0 else t
+        for i, t in enumerate(again)
+    ]
     return [*turns[:2], *discarded, *turns[2:]]
 
 

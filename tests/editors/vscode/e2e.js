@@ -12,6 +12,7 @@
 //   {"name", "do": "problems", "contains": [..]}   the Problems panel shows these strings
 //   {"name", "do": "problemsGone", "absent": [..]}  ... and later no longer shows these
 //   {"name", "do": "status", "text": "planfirst: step 1/3 ✓"}   the status bar item reads this
+//   {"name", "do": "restartAndShow", "planContains": [..]}   Restart Server, close the plan, Show Plan
 // Prints one line per check and "N passed, M failed" last; exits 1 if anything failed.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -302,6 +303,24 @@ async function perform(action) {
                 30000,
             );
             await screenshot('status');
+            return;
+        }
+        case 'restartAndShow': {
+            // a fresh server process must pick the plan up from disk and serve its document again
+            await palette('planfirst: Restart Server');
+            await sleep(1500);
+            await page.locator('.tabs-container .tab', { hasText: '.md' }).first().locator('.codicon-close').click().catch(() => undefined);
+            await palette('planfirst: Show Plan');
+            await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 30000 });
+            await waitFor(
+                `the reopened plan to show ${JSON.stringify(action.planContains)}`,
+                async () => {
+                    const t = await activeEditorText();
+                    return action.planContains.every((x) => t.includes(x));
+                },
+                30000,
+            );
+            await screenshot('after-restart');
             return;
         }
         default:
