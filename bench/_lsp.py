@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT
-
 from lsprotocol import types
+
 from tests.lsp_harness import Editor, capabilities, make_client, server_env
 
 TIMED_SERVER = str(ROOT / "bench" / "_timed_server.py")

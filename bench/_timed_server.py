@@ -11,9 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _instrument import install  # noqa: E402
+from _instrument import install
 
-from planfirst.cli import main  # noqa: E402
+from planfirst.cli import main
 
 if __name__ == "__main__":
     install(lsp=True)

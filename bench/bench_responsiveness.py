@@ -17,9 +17,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Section, finish, make_workspace, med, modules_with_tests, ms, pct, plan_input, planning_turns, step_turns
+from _common import (
+    Section,
+    finish,
+    make_workspace,
+    med,
+    modules_with_tests,
+    ms,
+    pct,
+    plan_input,
+    planning_turns,
+    step_turns,
+)
 from _lsp import bench_session, command
-
 from lsprotocol import types
 
 SLOW_TEST = "import time\n\n\ndef test_slow() -> None:\n    time.sleep(10)\n"
@@ -77,7 +87,7 @@ async def scenario(root: Path, tmp: Path) -> tuple[dict[str, dict[str, list[floa
         gen = asyncio.ensure_future(command(client, "planfirst.generatePlan", {"task": "Add describe helpers to twelve modules"}))
         results["(a) while a plan streams in"] = await sample(client, uri, pos, gen)
         spans["(a) while a plan streams in"] = time.perf_counter() - t0
-        await gen
+        print("gen:", await gen)
 
         t0 = time.perf_counter()
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))

@@ -17,7 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Section, finish, make_workspace, med, modules_with_tests, plan_input, planning_turns, step_turns
+from _common import (
+    Section,
+    finish,
+    make_workspace,
+    med,
+    modules_with_tests,
+    plan_input,
+    planning_turns,
+    step_turns,
+)
 
 STEPS = 20
 

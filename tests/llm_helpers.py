@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from planfirst.llm.anthropic import AnthropicModel
 from planfirst.llm.model import ModelRequest, SubmitSpec, ToolOutcome, ToolSpec
 from planfirst.llm.scripted import ScriptedServer
 from planfirst.settings import Settings, load_settings
-from pydantic import BaseModel, ConfigDict, Field
 
 # A fake key that looks real enough to be noticed if it leaks into a message.
 API_KEY = "sk-ant-test-CANARY-0123456789abcdef"

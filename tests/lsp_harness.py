@@ -20,8 +20,9 @@ from typing import Any, Union
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from planfirst.core.edits import TextEdit, apply_edits
 from pytest_lsp import LanguageClient, make_test_lsp_client
+
+from planfirst.core.edits import TextEdit, apply_edits
 
 PROFILES = ("vscode", "neovim")
 

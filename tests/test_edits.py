@@ -9,6 +9,8 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from unidiff import PatchSet
+
 from planfirst.core.edits import (
     ENCODINGS,
     TextEdit,
@@ -18,7 +20,6 @@ from planfirst.core.edits import (
     split_lines,
     unified_diff,
 )
-from unidiff import PatchSet
 
 # ---------------------------------------------------------------------------------------------
 # Strategies: text made of lines with every kind of terminator and awkward characters.

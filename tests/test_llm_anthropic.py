@@ -21,6 +21,7 @@ from llm_helpers import (
     submit_request,
     valid_plan,
 )
+
 from planfirst.llm.anthropic import AnthropicModel
 from planfirst.llm.catalog import cost
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, ModelRequest, ToolOutcome, ToolSpec

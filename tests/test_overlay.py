@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from planfirst.core.edits import apply_edits, minimal_edits
 from planfirst.core.overlay import Overlay
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ToolOutcome

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from planfirst.core.paths import WorkspaceGuard
 from planfirst.core.plan_lint import RULES, confidence, is_checkable, is_specific, lint_plan
 from planfirst.plan.model import PlanBody

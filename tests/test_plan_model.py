@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from planfirst.plan.model import PlanBody, StepStatus, normalise_rel_path
 from pydantic import ValidationError
 
+from planfirst.plan.model import PlanBody, StepStatus, normalise_rel_path
 from tests.plan_fixtures import body_dict, make_plan
 
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+
 from planfirst.plan import store as store_mod
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan, atomic_write, new_plan_id
-
 from tests.plan_fixtures import make_plan
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from planfirst.core.validate import (
     CommandPolicy,
     CommandResult,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from planfirst.plan.store import PlanStore
 from pygls.exceptions import JsonRpcException
 
+from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 
 DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from planfirst.plan.store import PlanStore
 from pygls.exceptions import JsonRpcException
 
+from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session
 from tests.plan_fixtures import make_plan
 
