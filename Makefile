@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit editors bench clean venv
+.PHONY: demo test lint unit editors extension bench clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,17 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-## make test: lint, type-check, unit + end-to-end tests, real-editor tests
+## make test: lint, type-check, unit + end-to-end tests, the extension's checks, real-editor tests
 test: $(STAMP)
 	$(BIN)/ruff check server tests bench examples/demo.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	$(MAKE) extension
 	bash tests/editors/run-all.sh
+
+## the VS Code extension: type-check, lint, unit tests, bundle, package the .vsix
+extension:
+	cd editor-client && (test -d node_modules || npm ci --no-audit --no-fund) && npm run -s check && npm run -s package
 
 lint: $(STAMP)
 	$(BIN)/ruff check server tests bench examples/demo.py
@@ -32,7 +37,7 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-editors: $(STAMP)
+editors: $(STAMP) extension
 	bash tests/editors/run-all.sh
 
 ## make bench: benchmarks; writes bench/RESULTS.md

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -97,7 +98,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
     return s[k]
 
 
@@ -310,9 +311,10 @@ def plan_input(modules: list[int], validation: list[str], extra_steps: int = 0) 
 
 
 def planning_turns(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The planning turns: the plan, and the same plan again after planfirst's review hands its
-    findings back (the generated steps look alike, so the review always has something to say)."""
-    return [{"tool": "submit_plan", "input": plan}, {"tool": "submit_plan", "input": plan}]
+    """The planning turns: the plan, and for several steps the same plan again after planfirst's
+    review hands its warnings back (generated steps look alike: "duplicate steps")."""
+    turn = {"tool": "submit_plan", "input": plan}
+    return [turn, dict(turn)] if len(plan["steps"]) > 1 else [turn]
 
 
 def step_turns(i: int, delay: float = 0.0) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from lsprotocol import types
 from tests.lsp_harness import Editor, capabilities, make_client, server_env
 
 TIMED_SERVER = str(ROOT / "bench" / "_timed_server.py")
+STUCK_AT_EXIT: list[int] = []  # server pids that had to be killed after shutdown
 
 
 @contextlib.asynccontextmanager
@@ -86,8 +87,18 @@ async def bench_session(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.shutdown_session(), 10)
+        proc = getattr(client, "_server", None)
+        if proc is not None:
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                # Seen once: the server blocked writing to a stdout nobody reads any more after
+                # shutdown. Kill it so the benchmark finishes, and say so.
+                print(f"bench: server pid {proc.pid} did not exit after shutdown; killed", file=sys.stderr)
+                STUCK_AT_EXIT.append(proc.pid)
+                proc.kill()
         with contextlib.suppress(Exception):
-            await client.stop()
+            await asyncio.wait_for(client.stop(), 10)
 
 
 def server_pid(client: Any) -> int | None:

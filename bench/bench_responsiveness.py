@@ -87,7 +87,7 @@ async def scenario(root: Path, tmp: Path) -> tuple[dict[str, dict[str, list[floa
         gen = asyncio.ensure_future(command(client, "planfirst.generatePlan", {"task": "Add describe helpers to twelve modules"}))
         results["(a) while a plan streams in"] = await sample(client, uri, pos, gen)
         spans["(a) while a plan streams in"] = time.perf_counter() - t0
-        print("gen:", await gen)
+        await gen
 
         t0 = time.perf_counter()
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))

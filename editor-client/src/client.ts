@@ -146,6 +146,34 @@ export class PlanfirstClient implements vscode.Disposable {
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions: { planfirst: settings },
             middleware: {
+                // Code lenses and the selection code action carry the server's commands without
+                // the free text only a person can give: ask for it here with an input box.
+                executeCommand: async (command, args, next) => {
+                    const arg = (args[0] ?? {}) as Record<string, unknown>;
+                    if (command === 'planfirst.revisePlan' && !arg.feedback) {
+                        const feedback = await vscode.window.showInputBox({
+                            title: 'planfirst: Revise Plan',
+                            prompt: 'What should change in the plan?',
+                            ignoreFocusOut: true,
+                        });
+                        if (!feedback?.trim()) {
+                            return undefined;
+                        }
+                        return next(command, [{ ...arg, feedback: feedback.trim() }]) as unknown;
+                    }
+                    if (command === 'planfirst.generatePlan' && !arg.task) {
+                        const task = await vscode.window.showInputBox({
+                            title: 'planfirst: Plan a change for this selection',
+                            prompt: 'What should change?',
+                            ignoreFocusOut: true,
+                        });
+                        if (!task?.trim()) {
+                            return undefined;
+                        }
+                        return next(command, [{ ...arg, task: task.trim() }]) as unknown;
+                    }
+                    return next(command, args) as unknown;
+                },
                 workspace: {
                     // the server reads section `planfirst`: answer with the same filtered view
                     // (user-only keys from user settings, no key), never the raw workspace values

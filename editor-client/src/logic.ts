@@ -167,9 +167,14 @@ export function leafKeys(obj: unknown, prefix = ''): string[] {
     return keys;
 }
 
-/** The plan id in a plan document URI (`planfirst:/plans/<id>.md`), or undefined. */
+/**
+ * The plan id in a plan document URI, or undefined: the virtual `planfirst:/plans/<id>.md`, or the
+ * file the server keeps in the workspace, `.planfirst/plans/<id>/plan.md`.
+ */
 export function planIdFromUri(uri: string): string | undefined {
-    const m = /^planfirst:(?:\/\/[^/]*)?\/plans\/([^/?#]+?)(?:\.md)?(?:[?#].*)?$/.exec(uri);
+    const virtual = /^planfirst:(?:\/\/[^/]*)?\/plans\/([^/?#]+?)(?:\.md)?(?:[?#].*)?$/.exec(uri);
+    const file = /^file:\/\/.*\/\.planfirst\/plans\/([^/?#]+)\/plan\.md$/.exec(uri);
+    const m = virtual ?? file;
     return m ? decodeURIComponent(m[1]) : undefined;
 }
 

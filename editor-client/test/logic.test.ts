@@ -99,6 +99,8 @@ test('planIdFromUri', () => {
     assert.equal(planIdFromUri('planfirst:///plans/p-1.md'), 'p-1');
     assert.equal(planIdFromUri('planfirst:/plans/a%20b.md?rev=2'), 'a b');
     assert.equal(planIdFromUri('file:///ws/plans/abc.md'), undefined);
+    assert.equal(planIdFromUri('file:///ws/.planfirst/plans/add-top-1a2b/plan.md'), 'add-top-1a2b');
+    assert.equal(planIdFromUri('file:///ws/.planfirst/plans/add-top-1a2b/plan.json'), undefined);
     assert.equal(planIdFromUri('planfirst:/other/abc.md'), undefined);
 });
 

@@ -151,11 +151,13 @@ def env_layer(environ: dict[str, str] | None = None) -> dict[str, Any]:
 
 def _unwrap(raw: Any) -> dict[str, Any]:
     """Accept `{"planfirst": {...}}` or the bare section."""
-    if raw is None:
-        return {}
+    if raw is None or raw == []:
+        return {}  # Lua's empty table {} arrives as []
     if not isinstance(raw, dict):
         raise ValueError(f"settings must be a JSON object, got {type(raw).__name__}")
     inner = raw.get("planfirst", raw)
+    if inner == []:
+        return {}
     if not isinstance(inner, dict):
         raise ValueError("settings 'planfirst' must be a JSON object")
     return inner

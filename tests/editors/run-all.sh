@@ -2,6 +2,7 @@
 # Real-editor end-to-end tests (VS Code via code-server, Neovim). Each script installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")"
+export PLANFIRST_E2E_DOCS="${PLANFIRST_E2E_DOCS:-0}"  # CI never rewrites the tracked screenshots
 status=0
 for t in run-vscode-e2e.sh run-nvim-e2e.sh; do
   if [ -x "$t" ] || [ -f "$t" ]; then

@@ -57,7 +57,19 @@ NVPID=$!
 wait "$NVPID" || rc=$?
 NVPID=
 
-"$PY" - "$R" "$rc" "$PY" <<'PY'
+# the README's setup (nvim/readme-snippet.lua) on a fresh copy: the user commands work as documented
+rm -rf "$R/ws2"; cp -r "$R/before" "$R/ws2"
+rc2=0
+( cd "$R/ws2"
+  PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" NVIM_RESULT="$R/snippet.json" SNIPPET="$HERE/nvim/readme-snippet.lua" \
+  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" \
+  exec setsid timeout 240 "$NVIM" --headless -i NONE -n -u "$HERE/nvim/snippet-smoke.lua" textkit/wordcount.py
+) > "$R/nvim-snippet.log" 2>&1 &
+NVPID=$!
+wait "$NVPID" || rc2=$?
+NVPID=
+
+"$PY" - "$R" "$rc" "$PY" "$rc2" <<'PY'
 import json, subprocess, sys
 from pathlib import Path
 
@@ -100,12 +112,22 @@ check("files outside the plan are untouched", not unchanged, ", ".join(unchanged
 t = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ws, capture_output=True, text=True, timeout=120)
 check("the example's tests, the new ones included, pass on the result",
       t.returncode == 0 and "def test_top_words_ties" in disk("tests/test_wordcount.py") and "def test_count_top" in disk("tests/test_cli.py"), (t.stdout + t.stderr).strip().splitlines()[-1:][0] if (t.stdout + t.stderr).strip() else "")
+try:
+    sn = json.loads((root / "snippet.json").read_text())
+except (OSError, ValueError) as e:
+    sn = {"error": f"no result ({e}); exit code {sys.argv[4]}"}
+check("README snippet: :PlanfirstGenerate opens the plan, :PlanfirstApprove, :PlanfirstExecute runs step 1",
+      int(sys.argv[4]) == 0 and "error" not in sn and str(sn.get("plan_file", "")).endswith("plan.md"),
+      sn.get("error", "") + " " + " | ".join(sn.get("notes", []))[:300])
+check("README snippet: step 1 is on disk", "key=lambda kv: (-kv[1], kv[0])" in (root / "ws2" / "textkit" / "wordcount.py").read_text())
 plans = r.get("plans") or []
 check("listPlans reports the plan done", bool(plans) and plans[0].get("status") == "done" and plans[0]["steps"]["done"] == 3, json.dumps(plans)[:300])
 failed = sum(1 for _, ok, _ in results if not ok)
 if failed:
-    log = (root / "nvim.log").read_text(errors="replace")[-3000:]
-    print("---- nvim output ----\n" + log, file=sys.stderr)
+    for name in ("nvim.log", "nvim-snippet.log"):
+        p = root / name
+        log = p.read_text(errors="replace")[-3000:] if p.exists() else ""
+        print(f"---- {name} ----\n{log}", file=sys.stderr)
 (root / "summary").write_text(f"{len(results) - failed} passed, {failed} failed\n")
 PY
 echo "run-nvim-e2e: $(( $(date +%s) - start ))s"

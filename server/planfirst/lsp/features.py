@@ -79,8 +79,8 @@ def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
             message=f"{command} takes one JSON object argument, got {len(args)} arguments"
         )
     raw = args[0] if args else None
-    if raw is None:
-        raw = {}
+    if raw is None or raw == []:
+        raw = {}  # Lua's empty table {} arrives as [] from Neovim
     if not isinstance(raw, dict):
         raise JsonRpcInvalidParams(
             message=f"{command} takes one JSON object argument, got {type(raw).__name__}"
@@ -198,6 +198,10 @@ def register(ls: PlanfirstServer) -> None:
     async def on_initialized(server: PlanfirstServer, params: types.InitializedParams) -> None:
         server.start_session()
         await _pull_configuration(server)
+        if server.session is not None:
+            active = server.session.store.active()
+            if active:
+                server.plan_changed(active)  # the status bar starts with the active plan
         if server.session is None:
             server.window_show_message(
                 types.ShowMessageParams(

@@ -50,7 +50,7 @@ vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
       name = 'planfirst',
       cmd = vim.fn.json_decode((assert(os.getenv('PLANFIRST_CMD'), 'PLANFIRST_CMD is not set'))),
       root_dir = vim.fn.getcwd(),
-      init_options = { planfirst = {} },
+      init_options = { planfirst = vim.empty_dict() },
       on_init = function() initialized = true end,
     })
     assert(client_id, 'the server did not start')
