@@ -181,3 +181,21 @@ async def test_second_execute_while_running_refused(workspace: Path, tmp_path: P
         assert lenses is not None
         res = await first
         assert res["status"] == "done"
+
+
+async def test_step_naming_a_secret_is_refused_and_never_sent(workspace: Path, tmp_path: Path) -> None:
+    plan = {
+        "summary": "Rotate the token in `.env`.",
+        "files_to_modify": [{"path": ".env", "changes": "replace `TEXTKIT_API_TOKEN`", "depends_on": []}],
+        "steps": [{"order": 1, "description": "Replace `TEXTKIT_API_TOKEN` in `.env`.", "files_to_modify": [".env"],
+                   "validation": ["pytest -q"]}],
+        "test_criteria": ["`pytest -q` passes"], "risks": ["none"], "assumptions": ["none"],
+    }
+    script = write_script(tmp_path, [{"tool": "submit_plan", "input": plan}, {"tool": "submit_plan", "input": plan}])
+    async with lsp_session(workspace, "vscode", script) as (client, editor):
+        res = await command(client, "planfirst.generatePlan", {"task": "rotate the token"})
+        await command(client, "planfirst.approvePlan", {"planId": res["planId"], "force": True})
+        with pytest.raises(JsonRpcException, match=r"never reads or edits \(secret\)"):
+            await command(client, "planfirst.executeNextStep", {"planId": res["planId"]})
+        assert editor.edits == []
+    assert "canary-5f0d6c1e" in (workspace / ".env").read_text()

@@ -615,6 +615,15 @@ class Session:
             errors = result
             attempts = 1
         max_attempts = self.settings.execution.max_attempts
+        for p in step.files:
+            why = self.guard.excluded(p)
+            if why:
+                # never send (or let the model edit) a secret or an ignored file, even if the plan names it
+                raise SessionError(
+                    f"step {step.order} names {p}, which planfirst never reads or edits ({why}); "
+                    "revise the plan to leave it out",
+                    "excluded_file",
+                )
         while True:
             attempts += 1
             pct = int(100 * (step.order - 1) / max(1, total))

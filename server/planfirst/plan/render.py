@@ -113,7 +113,10 @@ def render(plan: Plan) -> Rendered:
     if plan.findings:
         errs = sum(1 for f in plan.findings if f.severity == "error")
         warns = sum(1 for f in plan.findings if f.severity == "warning")
-        w.add(f"> **Review:** {errs} error(s), {warns} warning(s) — see *Review findings* below")
+        notes = len(plan.findings) - errs - warns
+        w.add(
+            f"> **Review:** {errs} error(s), {warns} warning(s), {notes} note(s) — see *Review findings* below"
+        )
     conf = plan.confidence
     if conf:
         summary = conf.get("summary") or " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in conf.items())
