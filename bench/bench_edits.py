@@ -116,10 +116,6 @@ def main() -> None:
     via = asyncio.run(overlay_edit(old, calls))
     assert via == new
 
-    def overlay_path() -> None:
-        text = asyncio.run(overlay_edit(old, calls))
-        minimal_edits(old, text)
-
     # asyncio.run costs ~0.3 ms of its own; time the tool calls with one loop instead
     async def many() -> list[float]:
         out = []
@@ -181,7 +177,6 @@ def main() -> None:
     sec.notes.append(f"difflib: `difflib.unified_diff` over lines in a fresh process, stopped after {DIFFLIB_CAP_S:.0f} s.")
     sec.seconds = time.perf_counter() - t_start
     finish(sec)
-    _ = overlay_path
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ def _serve(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from planfirst.lsp.framing import CappedStdin
+
+        # pygls would allocate any Content-Length it is sent: cap message size (case 20)
+        server.start_io(stdin=CappedStdin(sys.stdin.buffer))  # type: ignore[arg-type]
     return 0
 
 

@@ -275,9 +275,28 @@ async def serve(
     opts = json.loads(json.dumps(FAST_RETRIES))
     opts.update(init_options or {})
     async with lsp_session(root, profile, None, init_options=opts, env=extra) as (client, editor):
+        _drain_stderr(client, inv.tmp / f"server-{len(inv.logs) - 1}.stderr.log")
+        inv.logs.append(inv.tmp / f"server-{len(inv.logs) - 1}.stderr.log")
         ledger = Ledger(client)
         inv.ledgers.append(ledger)
         yield client, editor, ledger
+
+
+def _drain_stderr(client: LanguageClient, path: Path) -> None:
+    """Replace pytest-lsp's line-based stderr forwarder, which dies on a line over 64 KiB and
+    then lets the pipe fill until the server blocks; keep the server's stderr in a file."""
+    old = getattr(client, "_stderr_forwarder", None)
+    if old is not None:
+        old.cancel()
+    proc = client._server  # type: ignore[attr-defined]
+
+    async def drain() -> None:
+        with open(path, "ab") as f:
+            while chunk := await proc.stderr.read(65536):
+                f.write(chunk)
+
+    task = asyncio.ensure_future(drain())
+    client._stderr_forwarder = task  # type: ignore[attr-defined]
 
 
 async def kill_server(client: LanguageClient, ledger: Ledger) -> None:

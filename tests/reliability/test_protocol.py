@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.lsp_harness import command
-from tests.reliability.conftest import DEMO, TASK, Invariants, Ledger, serve
+from tests.reliability.conftest import DEMO, TASK, Invariants, Ledger, kill_server, serve
 
 COMMANDS = [
     "planfirst.generatePlan",
@@ -117,16 +117,21 @@ async def test_case_10_20_fuzz_every_command_and_request(ws: Path, inv: Invarian
         futs = []
         for i, (method, params) in enumerate(cases):
             futs.append(ledger.raw_request(f"fuzz-{i}", method, params, omit_params=params is None))
-        await client._server.stdin.drain()  # type: ignore[union-attr]
         for i, ((method, params), fut) in enumerate(zip(cases, futs, strict=True)):
             what = f"fuzz-{i} {method} {json.dumps(params)[:200]}"
             result, error = await _answer(fut, what)
             if (method, params) == ("workspace/executeCommand", {"command": "planfirst.listPlans", "arguments": [{}]}):
                 continue
+            if method.startswith("textDocument/") and error is None:
+                # lsprotocol's converter coerces some scalars (uri 5 -> "5"): an empty answer
+                # for a document planfirst does not know is as good as an error here
+                assert result in (None, []), f"{what}: unexpected answer {result!r}"
+                continue
             assert error is not None, f"{what}: expected an error, got {result!r}"
             msg = error.message
             assert msg and len(msg) < 2_000, f"{what}: unhelpful message {msg!r}"
-            assert "Traceback" not in msg and "Traceback" not in json.dumps(getattr(error, "data", None) or ""), what
+            data = json.dumps(getattr(error, "data", None) or "")
+            assert "Traceback" not in msg + data and 'File "' not in msg + data, what
         after = await _lens_time(client, plan_uri)
         print(f"\ncodeLens: {before * 1000:.0f} ms before the fuzz, {after * 1000:.0f} ms after {len(cases)} bad requests")
         assert after < 2.0
@@ -171,15 +176,30 @@ async def _probe_alive(ledger: Ledger, tag: str) -> tuple[Any, Any]:
 
 
 async def test_case_20_framing_malformed_json_and_huge_content_length(ws: Path, inv: Invariants) -> None:
-    """Case 20: malformed JSON, a wrong jsonrpc version and absurd Content-Length headers never
-    kill the server; a frame above the size cap is refused instead of allocated."""
+    """Case 20: malformed JSON, a wrong jsonrpc version, a frame above the 64 MiB cap (dropped,
+    the next request still answered) and an absurd Content-Length (no allocation, no crash)."""
     srv = inv.scripted_server([])
     async with serve(inv, ws, srv) as (client, _editor, ledger):
+        proc = client._server  # type: ignore[union-attr]
         assert (await _probe_alive(ledger, "alive-0"))[1] is None
         ledger.raw_bytes(b"{not json}", None, "")
         ledger.raw_bytes(b'{"jsonrpc": "1.0", "id": "old", "method": "shutdown"}', None, "")
+        ledger.raw_bytes(b"", None, "", header=b"Content-Length: -5\r\nContent-Length: abc\r\n")
         assert (await _probe_alive(ledger, "alive-1"))[1] is None
-        # a Content-Length far above the cap: the server must not try to buffer 99 GB
+        # a real 70 MB frame: above the cap, skipped, the stream stays in sync
+        big = b'{"jsonrpc": "2.0", "method": "$/x", "params": "' + b"y" * (70 * 1024 * 1024) + b'"}'
+        ledger.raw_bytes(big, None, "")
+        del big
+        await proc.stdin.drain()
+        assert (await _probe_alive(ledger, "alive-2"))[1] is None
+        # a Content-Length of 99 GB: pygls alone would allocate it and die with MemoryError
         ledger.raw_bytes(b"", None, "", header=b"Content-Length: 99999999999\r\n\r\n")
-        await asyncio.sleep(0.5)
-        assert client._server.returncode is None, "the server died on a huge Content-Length"  # type: ignore[union-attr]
+        await proc.stdin.drain()
+        await asyncio.sleep(1.0)
+        assert proc.returncode is None, "the server died on a huge Content-Length"
+        rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("VmRSS")))
+        assert rss_kb < 1_000_000, f"the server holds {rss_kb} kB after a huge Content-Length"
+        # the rest of the stream now belongs to that frame: end the session here
+        await kill_server(client, ledger)
+    logs = "".join(p.read_text(errors="replace") for p in inv.logs if p.exists())
+    assert "dropping an incoming message of 73400" in logs

@@ -92,8 +92,8 @@ def completed_summary(plan: Plan, current: int) -> str:
             break
         st = plan.state(s.order)
         first = s.description.strip().splitlines()[0] if s.description.strip() else ""
-        files = ", ".join(s.files) or "no files"
-        out.append(f"{s.order}. [{st.status.value}] {first[:120]} ({files})")
+        # the overview already lists every step and file: one short status line is enough
+        out.append(f"{s.order}. [{st.status.value}] {first[:80]}")
     return "\n".join(out)
 
 

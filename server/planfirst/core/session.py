@@ -228,7 +228,8 @@ class Session:
             return self.store.load(pid)
         except UnknownPlan:
             raise SessionError(
-                f"unknown plan {pid!r}; run 'planfirst.listPlans' to see plans", "unknown_plan"
+                # the id may come from a client: never echo an unbounded string
+                f"unknown plan {pid[:100]!r}; run 'planfirst.listPlans' to see plans", "unknown_plan"
             ) from None
         except StoreError as e:
             raise SessionError(str(e), "corrupt_plan") from None
@@ -870,9 +871,9 @@ class Session:
             )
             self.save(plan)
             return run.error
-        self.save(plan)
         if all(r.passed for r in results):
-            return None
+            return None  # the caller records the step as done in its next save
+        self.save(plan)
         return _format_failures(results)
 
     def _publish(self, problems: dict[str, list[Problem]]) -> None:

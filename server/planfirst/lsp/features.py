@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from lsprotocol import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,7 +28,8 @@ REQUEST_FAILED = -32803  # LSP RequestFailed: the request was valid but could no
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: "yes" is not a bool and "1" not a step number (lax mode would coerce them)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class PositionP(_Params):
@@ -43,18 +44,18 @@ class RangeP(_Params):
 
 class GenerateParams(_Params):
     task: str = Field(default="", max_length=20_000)
-    uri: str | None = None
+    uri: str | None = Field(default=None, max_length=8_192)
     range: RangeP | None = None
-    files: list[str] = Field(default_factory=list, max_length=200)
+    files: list[Annotated[str, Field(max_length=4_096)]] = Field(default_factory=list, max_length=200)
 
 
 class ReviseParams(_Params):
-    plan_id: str = Field(alias="planId")
+    plan_id: str = Field(alias="planId", max_length=200)  # bounded: error messages echo it
     feedback: str = Field(default="", max_length=20_000)
 
 
 class PlanParams(_Params):
-    plan_id: str | None = Field(default=None, alias="planId")
+    plan_id: str | None = Field(default=None, alias="planId", max_length=200)
 
 
 class ApproveParams(PlanParams):
@@ -287,6 +288,8 @@ def register(ls: PlanfirstServer) -> None:
 
     @command(ls, "planfirst.cancel", PlanParams)
     async def cancel(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+        if p.plan_id and p.plan_id not in session.busy():
+            session.load(p.plan_id)  # an unknown plan id is an error, not an empty answer
         return {"cancelled": session.cancel(p.plan_id)}
 
     # ------------------------------------------------------------------ documents
@@ -295,7 +298,7 @@ def register(ls: PlanfirstServer) -> None:
     def content(server: PlanfirstServer, params: types.TextDocumentContentParams) -> types.TextDocumentContentResult:
         plan_id = convert.plan_id_from_uri(params.uri)
         if plan_id is None or server.session is None:
-            raise JsonRpcInvalidParams(message=f"planfirst: no plan document at {params.uri}")
+            raise JsonRpcInvalidParams(message=f"planfirst: no plan document at {params.uri[:200]}")
         try:
             text = server.session.document(plan_id)
         except SessionError as e:

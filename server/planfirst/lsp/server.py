@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+import cattrs
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_method
 
 from planfirst import __version__
 from planfirst.core.session import Session
@@ -35,6 +37,34 @@ class PlanfirstProtocol(LanguageServerProtocol):
         result.capabilities.workspace = ws
         result.capabilities.experimental = {"planfirst": {"version": __version__}}
         return result
+
+    def structure_message(self, data: Any) -> Any:
+        """pygls drops a request whose params fail to deserialise (no answer at all): answer it
+        with InvalidParams naming what is wrong, and hand pygls a no-op instead (case 20)."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not (isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)):
+                raise
+            method = data["method"][:100]
+            try:
+                detail = "; ".join(cattrs.transform_error(exc.__cause__))[:500] if exc.__cause__ else ""
+            except Exception:
+                detail = ""
+            log.warning("invalid params for %s (id %r): %s", method, data["id"], detail)
+            self._send_response(
+                data["id"],
+                error=JsonRpcInvalidParams(
+                    message=f"planfirst: invalid params for {method}" + (f": {detail}" if detail else "")
+                ).to_response_error(),
+            )
+            return JsonRPCNotification(method="$/planfirst/invalidRequest", jsonrpc="2.0", params=None)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        # tracebacks stay in the log (pygls puts them in error.data for unexpected exceptions)
+        if error is not None and isinstance(error.data, dict) and "traceback" in error.data:
+            error.data = None
+        super()._send_response(msg_id, result, error)
 
 
 class PlanfirstServer(LanguageServer):

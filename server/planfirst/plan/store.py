@@ -41,20 +41,26 @@ class PlanProblem:
     error: str
 
 
-def atomic_write(path: Path, data: str) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never a mix."""
+def atomic_write(path: Path, data: str, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old or the new file, never a mix.
+
+    `durable` also fsyncs the data and the directory, so the new file survives a power loss.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     with contextlib.suppress(OSError):
         dfd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -76,6 +82,8 @@ class PlanStore:
         self.root = Path(root)
         self.dir = self.root / ".planfirst"
         self.plans_dir = self.dir / "plans"
+        self._written: dict[str, tuple[int, int]] = {}  # plan id -> (mtime_ns, size) of our last write
+        self._md: dict[str, str] = {}  # plan id -> markdown last written
 
     def _plan_dir(self, plan_id: str) -> Path:
         if not isinstance(plan_id, str) or not PLAN_ID.match(plan_id):
@@ -97,16 +105,33 @@ class PlanStore:
         except UnknownPlan:
             return False
 
+    def _stamp(self, path: Path) -> tuple[int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
     def save(self, plan: Plan, *, render_md: bool = True) -> None:
         """Persist the plan atomically (and its markdown beside it)."""
         plan.provenance.updated_at = now_iso()
         path = self.plan_json(plan.id)
-        if path.exists():
-            # never silently replace a file we could not read: it may be the user's only copy
+        stamp = self._stamp(path)
+        if stamp is not None and self._written.get(plan.id) != stamp:
+            # never silently replace a file we could not read (it may be the user's only copy);
+            # a file this store wrote last and nobody touched since needs no second look
             self._load_path(plan.id, path)
         atomic_write(path, plan.model_dump_json(indent=2) + "\n")
+        stamp = self._stamp(path)
+        if stamp is not None:
+            self._written[plan.id] = stamp
         if render_md:
-            atomic_write(self.plan_md(plan.id), render(plan).text)
+            md = self.plan_md(plan.id)
+            text = render(plan).text
+            if self._md.get(plan.id) != text or not md.exists():
+                # derived from plan.json: atomic (never half-written) but not worth an fsync
+                atomic_write(md, text, durable=False)
+                self._md[plan.id] = text
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
