@@ -103,6 +103,12 @@ export async function saveDocuments(params: SaveDocumentsParams, log: vscode.Log
 }
 
 /** Owns the running LanguageClient; `restart()` replaces it with one built from the current settings. */
+/** Server commands that code lenses and code actions send without the text only a person can give. */
+const ASK_FOR: Record<string, { key: string; title: string; prompt: string } | undefined> = {
+    'planfirst.revisePlan': { key: 'feedback', title: 'planfirst: Revise Plan', prompt: 'What should change in the plan?' },
+    'planfirst.generatePlan': { key: 'task', title: 'planfirst: Plan a change for this selection', prompt: 'What should change?' },
+};
+
 export class PlanfirstClient implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
@@ -150,29 +156,15 @@ export class PlanfirstClient implements vscode.Disposable {
                 // the free text only a person can give: ask for it here with an input box.
                 executeCommand: async (command, args, next) => {
                     const arg = (args[0] ?? {}) as Record<string, unknown>;
-                    if (command === 'planfirst.revisePlan' && !arg.feedback) {
-                        const feedback = await vscode.window.showInputBox({
-                            title: 'planfirst: Revise Plan',
-                            prompt: 'What should change in the plan?',
-                            ignoreFocusOut: true,
-                        });
-                        if (!feedback?.trim()) {
-                            return undefined;
-                        }
-                        return next(command, [{ ...arg, feedback: feedback.trim() }]) as unknown;
+                    const ask = ASK_FOR[command];
+                    if (!ask || arg[ask.key]) {
+                        return next(command, args) as unknown;
                     }
-                    if (command === 'planfirst.generatePlan' && !arg.task) {
-                        const task = await vscode.window.showInputBox({
-                            title: 'planfirst: Plan a change for this selection',
-                            prompt: 'What should change?',
-                            ignoreFocusOut: true,
-                        });
-                        if (!task?.trim()) {
-                            return undefined;
-                        }
-                        return next(command, [{ ...arg, task: task.trim() }]) as unknown;
+                    const text = await vscode.window.showInputBox({ title: ask.title, prompt: ask.prompt, ignoreFocusOut: true });
+                    if (!text?.trim()) {
+                        return undefined;
                     }
-                    return next(command, args) as unknown;
+                    return next(command, [{ ...arg, [ask.key]: text.trim() }]) as unknown;
                 },
                 workspace: {
                     // the server reads section `planfirst`: answer with the same filtered view
