@@ -160,6 +160,7 @@ class Invariants:
         self.logs: list[Path] = []
         self.workspaces: list[Path] = []
         self.broken: set[Path] = set()  # plan files a test corrupted on purpose
+        self.beside: set[str] = set()  # names a test itself creates next to the workspace
 
     def scripted_server(self, turns: list[dict[str, Any]]) -> ScriptedServer:
         """A scripted Messages API in this process (stopped at teardown)."""
@@ -171,18 +172,18 @@ class Invariants:
         """Every request body every scripted server received, as JSON text."""
         return [json.dumps(r.body, ensure_ascii=False) for s in self.scripted for r in s.requests]
 
-    def check(self) -> list[str]:
+    def check(self, wait: float = 5.0) -> list[str]:
         """Return the violations (empty when all five invariants hold)."""
         bad: list[str] = []
         # 1. nothing outside the workspace
         if _snapshot(self.sentinel) != self._sentinel_before:
             bad.append("the sentinel directory next to the workspace changed")
         for p in self.tmp.iterdir():
-            if p.name in self._top_before or p.name.startswith(("script-", "server-", "ws")):
+            if p.name in self._top_before | self.beside or p.name.startswith(("script-", "server-", "ws")):
                 continue
             bad.append(f"{p} appeared next to the workspace")
         # 2. no child process left (give exiting processes a moment)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + wait
         left = tagged_pids(self.run_id)
         while left and time.monotonic() < deadline:
             time.sleep(0.1)

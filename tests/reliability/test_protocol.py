@@ -140,7 +140,7 @@ async def test_case_10_20_fuzz_every_command_and_request(ws: Path, inv: Invarian
         assert [r["id"] for r in rows] == [res["planId"]] and rows[0]["status"] == "draft"
 
 
-async def test_case_10_second_execute_while_running_and_unknown_ids(ws: Path, inv: Invariants) -> None:
+async def test_case_10_14_second_execute_while_running_and_unknown_ids(ws: Path, inv: Invariants) -> None:
     """Case 10 (and 14): a second executeNextStep while one runs is refused with 'busy'; hover,
     code lens and symbols answer while the step waits on a slow model; unknown plan ids and
     unknown commands are errors naming the fix."""

@@ -610,6 +610,7 @@ class Session:
         stale_seen: list[str] = []
         if st.status == StepStatus.APPLIED and st.last_run is not None:
             # resume: the edit landed before a restart; validate it now
+            await self._resume_disk(step, st.last_run)
             result = await self._validate_run(plan, step, st.last_run, progress)
             if result is None:
                 return self._finish(plan, step, 1, "done")
@@ -785,6 +786,22 @@ class Session:
         return StepOutcome(
             plan.id, step.order, "failed", attempts, n, (run.error or "") if run else "", stale_files=stale
         )
+
+    async def _resume_disk(self, step: Step, run: StepRun) -> None:
+        """Before validating an applied run after a restart, make the disk hold its approved
+        text: a server killed between the editor's apply and the disk sync left the old text
+        there (RELIABILITY.md case 13). A file that is neither old nor new text is the user's."""
+        differs = [p for p, t in run.after.items() if self.read_disk(p) != t]
+        if not differs:
+            return
+        foreign = [p for p in differs if self.read_disk(p) != run.before.get(p)]
+        if foreign:
+            raise SessionError(
+                f"step {step.order}: {', '.join(foreign)} changed since the step was applied; "
+                "undo the step or edit by hand",
+                "conflict",
+            )
+        await self._sync_disk(run.after)
 
     async def _sync_disk(self, after: dict[str, str | None]) -> None:
         """Make the disk hold exactly the approved text (editors may leave buffers unsaved)."""

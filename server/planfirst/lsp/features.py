@@ -24,6 +24,7 @@ from planfirst.settings import strip_trust
 
 log = logging.getLogger("planfirst")
 
+REQUEST_CANCELLED = -32800  # LSP RequestCancelled
 REQUEST_FAILED = -32803  # LSP RequestFailed: the request was valid but could not be carried out
 
 
@@ -142,9 +143,14 @@ def command(
             except PathError as e:
                 end = str(e)
                 raise JsonRpcInvalidParams(message=f"planfirst: {e}") from None
-            except (JsonRpcException, asyncio.CancelledError):
+            except JsonRpcException:
                 end = "cancelled"
                 raise
+            except asyncio.CancelledError:
+                # pygls sends nothing for a command task that ends cancelled (planfirst.cancel,
+                # progress cancel): answer RequestCancelled so every request gets one answer
+                end = "cancelled"
+                raise JsonRpcException(message=f"planfirst: {name} was cancelled", code=REQUEST_CANCELLED) from None
             except Exception as e:
                 log.exception("command %s failed", name)
                 end = "failed"

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lsprotocol import types
 import cattrs
+from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_method

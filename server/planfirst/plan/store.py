@@ -158,6 +158,9 @@ class PlanStore:
         return self._load_path(plan_id, path)
 
     def _load_path(self, plan_id: str, path: Path) -> Plan:
+        if path.exists() and not path.is_file():
+            # a FIFO would block the reader forever, a directory cannot be read (case 21)
+            raise StoreError(f"{path} is not a regular file; it was left untouched")
         try:
             raw = path.read_text(encoding="utf-8")
         except OSError as e:
