@@ -199,3 +199,18 @@ async def test_step_naming_a_secret_is_refused_and_never_sent(workspace: Path, t
             await command(client, "planfirst.executeNextStep", {"planId": res["planId"]})
         assert editor.edits == []
     assert "canary-5f0d6c1e" in (workspace / ".env").read_text()
+
+
+async def test_stale_file_reported_even_if_the_model_never_read_it(workspace: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, DEMO[:10])
+    async with lsp_session(workspace, "vscode", script) as (client, _):
+        pid = await _approved(client, workspace)
+        plan = PlanStore(workspace).load(pid)
+        assert "tests/test_cli.py" in plan.provenance.context_files  # hashed though never read
+        await command(client, "planfirst.executeNextStep", {"planId": pid})
+        cli_test = workspace / "tests" / "test_cli.py"
+        cli_test.write_text(cli_test.read_text() + "\n# edited by hand after planning\n")
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["step"] == 2 and res["status"] == "done"
+        assert res["staleFiles"] == ["tests/test_cli.py"]
+        assert any("may be stale" in m.message and "tests/test_cli.py" in m.message for m in client.messages)

@@ -38,6 +38,7 @@ from planfirst.llm.model import (
 from planfirst.plan.model import (
     Diagnosis,
     Plan,
+    PlanBody,
     PlanStatus,
     Provenance,
     Step,
@@ -358,6 +359,7 @@ class Session:
             )
             prov.context_files = {e.path: e.sha256 for e in context.included if e.sha256}
             prov.context_files.update(result.seen)
+            prov.context_files.update(self._hash_plan_files(result.body, prov.context_files))
             plan = Plan(
                 id=plan_id, title=title, task=task.strip(), body=result.body, provenance=prov
             )
@@ -371,6 +373,21 @@ class Session:
             for note in result.notes:
                 self.host.log(f"[{plan.id}] {note}")
             return plan
+
+    def _hash_plan_files(self, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
+        """Hashes of the files the plan modifies that the model did not read, so a later change
+        to any of them is reported as stale too (secrets and ignored files are not read)."""
+        out: dict[str, str] = {}
+        for f in body.files_to_modify:
+            if f.path in known or self.guard.excluded(f.path):
+                continue
+            try:
+                text = self.read_current(f.path)
+            except (SessionError, PathError):
+                continue
+            if text is not None:
+                out[f.path] = hash_text(text)
+        return out
 
     def _partial(self, plan_id: str, title: str, task: str, snapshot: dict[str, Any]) -> None:
         if plan_id in self.partial:
@@ -438,6 +455,7 @@ class Session:
                 {e.path: e.sha256 for e in context.included if e.sha256}
             )
             new.provenance.context_files.update(result.seen)
+            new.provenance.context_files.update(self._hash_plan_files(result.body, new.provenance.context_files))
             new.diagnosis = None
             self.save(new)
             return new
@@ -743,7 +761,8 @@ class Session:
             if result is None:
                 return self._finish(plan, step, attempts, "done", stale_seen)
             errors = result
-            if attempts >= max_attempts:
+            if attempts >= max_attempts or any(v.refused for v in run.validation):
+                # a command you refused cannot be fixed by the model: stop and say why
                 return self._fail(plan, step, attempts, stale_seen)
             self.host.notify(
                 f"Step {step.order}: validation failed; asking the model to fix it (attempt {attempts + 1}/{max_attempts})",

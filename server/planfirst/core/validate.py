@@ -15,6 +15,7 @@ import posixpath
 import re
 import shlex
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -376,6 +377,28 @@ def _not_found_message(argv: list[str], cwd: Path) -> str:
     return f"program '{prog}' not found on PATH"
 
 
+def _load_prctl() -> Any:
+    # resolved once in the parent: the child, between fork and exec, must not import or load
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except Exception:
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGKILL it if planfirst itself dies (a SIGKILLed
+    server cannot run its clean-up). Best effort; elsewhere a no-op."""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+
 async def run_command(
     argv: list[str],
     cwd: Path,
@@ -407,6 +430,7 @@ async def run_command(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     except FileNotFoundError:
         # exec reports a missing cwd the same way as a missing program; tell them apart.
