@@ -18,15 +18,11 @@ from planfirst.core.context import (
 )
 from planfirst.core.paths import WorkspaceGuard
 from planfirst.settings import ContextSettings
+from tests.ws_files import write
 
 CANARY = "CANARY-7f3a9c"
 
 
-def write(root: Path, rel: str, text: str = "x = 1\n") -> Path:
-    p = root / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
-    return p
 
 
 @pytest.fixture

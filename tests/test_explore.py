@@ -9,15 +9,11 @@ import pytest
 from planfirst.core.context import hash_text
 from planfirst.core.explore import Explorer, exploration_tools
 from planfirst.core.paths import WorkspaceGuard
+from tests.ws_files import write
 
 CANARY = "CANARY-55e1"
 
 
-def write(root: Path, rel: str, text: str = "x = 1\n") -> Path:
-    p = root / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
-    return p
 
 
 @pytest.fixture

@@ -18,13 +18,7 @@ from planfirst.core.paths import (
     from_uri,
     is_secret,
 )
-
-
-def write(root: Path, rel: str, text: str = "x\n") -> Path:
-    p = root / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
-    return p
+from tests.ws_files import write
 
 
 @pytest.fixture
