@@ -80,8 +80,8 @@ class InstantHost:
         finally:
             TIMER.leave()
 
-    async def save_documents(self, paths: list[str]) -> None:
-        return None
+    async def save_documents(self, paths: list[str]) -> list[str]:
+        return []  # apply_change wrote the files already: the disk holds the approved text
 
     async def confirm(self, question: str) -> bool | None:
         return True

@@ -93,6 +93,7 @@ class Editor:
         self.statuses: list[dict[str, Any]] = []
         self.refreshed: list[str] = []
         self.init_result: types.InitializeResult | None = None
+        self.untick: set[str] = set()  # path suffixes whose edits the user unticks in the preview
 
     def apply(self, edit: types.WorkspaceEdit) -> None:
         """Apply a WorkspaceEdit to the buffers, like an editor does (nothing saved)."""
@@ -106,6 +107,8 @@ class Editor:
                     p.unlink()
             elif isinstance(ch, types.TextDocumentEdit):
                 p = _uri_path(ch.text_document.uri)
+                if any(p.as_posix().endswith(u) for u in self.untick):
+                    continue
                 base = self.buffers.get(p)
                 if base is None:
                     base = p.read_text(encoding="utf-8") if p.exists() else ""

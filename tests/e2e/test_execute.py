@@ -214,3 +214,19 @@ async def test_stale_file_reported_even_if_the_model_never_read_it(workspace: Pa
         assert res["step"] == 2 and res["status"] == "done"
         assert res["staleFiles"] == ["tests/test_cli.py"]
         assert any("may be stale" in m.message and "tests/test_cli.py" in m.message for m in client.messages)
+
+
+async def test_partly_applied_preview_is_what_gets_validated(workspace: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path, DEMO[:10])
+    async with lsp_session(workspace, "vscode", script) as (client, editor):
+        pid = await _approved(client, workspace)
+        await command(client, "planfirst.executeNextStep", {"planId": pid})
+        before_test = (workspace / "tests" / "test_cli.py").read_bytes()
+        editor.untick = {"tests/test_cli.py"}  # the user unticks the test file in the preview
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["step"] == 2 and res["status"] == "done"
+        assert (workspace / "tests" / "test_cli.py").read_bytes() == before_test  # not overwritten
+        assert "--top" in (workspace / "textkit" / "cli.py").read_text()
+        run = PlanStore(workspace).load(pid).state(2).last_run
+        assert run is not None and run.after["tests/test_cli.py"] == before_test.decode()
+        assert any("you applied part of the proposed edit" in m.message for m in client.messages)

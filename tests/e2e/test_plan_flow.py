@@ -169,8 +169,9 @@ async def test_cancel_mid_generation_saves_nothing(workspace: Path, tmp_path: Pa
                 break
         res = await command(client, "planfirst.cancel", {})
         assert len(res["cancelled"]) == 1
-        with pytest.raises(Exception):  # noqa: B017 - cancelled requests end in an error response
+        with pytest.raises(JsonRpcException) as info:
             await asyncio.wait_for(task, 10)
+        assert info.value.code == -32800  # RequestCancelled
         assert await command(client, "planfirst.listPlans") == []
     assert not (workspace / ".planfirst" / "plans").exists() or not any((workspace / ".planfirst" / "plans").iterdir())
 

@@ -97,7 +97,7 @@ class Host(Protocol):
     async def apply_change(
         self, change: ProposedChange, label: str, description: str
     ) -> ApplyOutcome: ...
-    async def save_documents(self, paths: list[str]) -> None: ...
+    async def save_documents(self, paths: list[str]) -> list[str]: ...
     async def confirm(self, question: str) -> bool | None: ...
     def log(self, text: str) -> None: ...
     def notify(self, message: str, level: str = "info") -> None: ...
@@ -756,7 +756,10 @@ class Session:
             run.outcome = "applied"
             st.status = StepStatus.APPLIED
             self.save(plan)
-            await self._sync_disk(run.after)
+            synced = await self._sync_disk(run.after)
+            if synced != run.after:  # partly applied in the preview: record what was applied
+                run.after = synced
+                self.save(plan)
             result = await self._validate_run(plan, step, run, progress)
             if result is None:
                 return self._finish(plan, step, attempts, "done", stale_seen)
@@ -822,14 +825,24 @@ class Session:
             )
         await self._sync_disk(run.after)
 
-    async def _sync_disk(self, after: dict[str, str | None]) -> None:
-        """Make the disk hold exactly the approved text (editors may leave buffers unsaved)."""
+    async def _sync_disk(self, after: dict[str, str | None]) -> dict[str, str | None]:
+        """Make the disk hold exactly the text the user approved; return that text per file.
+
+        An editor that saves (the VS Code extension) reports what it saved: its disk text is
+        what the user applied, which may differ from the proposal when edits were unticked in
+        the preview. For every other file the server writes the proposed text, which the editor
+        applied whole (Neovim and most clients never save buffers themselves).
+        """
         paths = sorted(after)
-        await self.host.save_documents(paths)
+        saved = set(await self.host.save_documents(paths))
+        actual: dict[str, str | None] = {}
         for p in paths:
+            if p in saved:
+                actual[p] = self.read_disk(p)
+                continue
             want = after[p]
-            have = self.read_disk(p)
-            if have == want:
+            actual[p] = want
+            if self.read_disk(p) == want:
                 continue
             target = self.guard.resolve(p)
             if want is None:
@@ -839,10 +852,15 @@ class Session:
             target.parent.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(self._write_text, target, want)
         for p in paths:
-            if self.read_disk(p) != after[p]:
-                raise SessionError(
-                    f"{p} does not hold the approved text after applying; nothing was validated"
-                )
+            if self.read_disk(p) != actual[p]:
+                raise SessionError(f"{p} does not hold the approved text after applying; nothing was validated")
+        partial = [p for p in paths if actual[p] != after[p]]
+        if partial:
+            self.host.notify(
+                f"{', '.join(partial)}: you applied part of the proposed edit; planfirst validates what you applied.",
+                "warning",
+            )
+        return actual
 
     @staticmethod
     def _write_text(path: Path, text: str) -> None:
@@ -1038,7 +1056,7 @@ class Session:
                 return StepOutcome(
                     plan.id, order, "rejected", message=res.reason or "the undo was not applied"
                 )
-            await self._sync_disk(before)
+            before = await self._sync_disk(before)
             run = StepRun(
                 attempt=len(st.runs) + 1,
                 outcome="undone",

@@ -151,13 +151,20 @@ class LspHost:
             return ApplyOutcome(False, (result.failure_reason if result else None) or "rejected in the editor")
         return ApplyOutcome(True)
 
-    async def save_documents(self, paths: list[str]) -> None:
-        """Ask an editor that can save (the VS Code extension) to save the touched documents."""
+    async def save_documents(self, paths: list[str]) -> list[str]:
+        """Ask an editor that can save (the VS Code extension) to save the touched documents;
+        returns the paths it reports saved (their disk text is what the user applied)."""
         if not self.ls.client_saves():
-            return
-        uris = [convert.path_to_uri(self.root / p) for p in paths]
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ls.protocol.send_request_async("planfirst/saveDocuments", {"uris": uris}), 15)
+            return []
+        by_uri = {convert.path_to_uri(self.root / p): p for p in paths}
+        try:
+            answer = await asyncio.wait_for(
+                self.ls.protocol.send_request_async("planfirst/saveDocuments", {"uris": list(by_uri)}), 15
+            )
+        except Exception:  # no answer: the server writes the approved text itself
+            return []
+        saved = answer.get("saved") if isinstance(answer, dict) else getattr(answer, "saved", None)
+        return [by_uri[u] for u in saved or [] if u in by_uri]
 
     async def confirm(self, question: str) -> bool | None:
         """Ask yes/no with window/showMessageRequest; None when the client cannot ask."""
