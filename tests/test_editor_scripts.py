@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "scripts" / "demo.json"
@@ -21,31 +22,62 @@ def _load() -> ModuleType:
     return mod
 
 
+def _demo_turns() -> list[dict[str, Any]]:
+    demo = json.loads(DEMO.read_text())
+    return demo["turns"] if isinstance(demo, dict) else demo
+
+
+def test_revision_turn_resubmits_the_plan_and_expects_the_feedback() -> None:
+    """The revision answers with the demo's plan (same steps, marked summary) and checks the feedback."""
+    es = _load()
+    turns = _demo_turns()
+    rev = es.revision_turn(turns)
+    assert rev["tool"] == "submit_plan"
+    assert rev["expect"]["tools"] == ["submit_plan"]
+    assert es.REVISE_FEEDBACK in rev["expect"]["contains"]
+    original = turns[1]["input"]
+    assert rev["input"]["steps"] == original["steps"]
+    assert rev["input"]["summary"] == f"{original['summary']} {es.REVISED_MARK}"
+    # the demo's turn itself is not modified
+    assert es.REVISED_MARK not in turns[1]["input"]["summary"]
+
+
 def test_vscode_script_repeats_step_one_first_attempt() -> None:
-    """VS Code discards step 1's first preview, so its turns come twice, then the demo goes on."""
+    """Planning, the revision, step 1's discarded first attempt, then the demo's steps unchanged."""
     es = _load()
     demo = json.loads(DEMO.read_text())
-    turns = demo["turns"] if isinstance(demo, dict) else demo
+    turns = _demo_turns()
     derived = es.vscode_script(demo)
     attempt = es._step1_attempt1(turns)
-    assert len(derived) == len(turns) + len(attempt)
+    assert len(derived) == len(turns) + 1 + len(attempt)
     assert derived[:2] == turns[:2]
-    assert [t.get("tool") or t.get("tools") for t in derived[2 : 2 + len(attempt)]] == [
+    assert derived[2] == es.revision_turn(turns)
+    assert [t.get("tool") or t.get("tools") for t in derived[3 : 3 + len(attempt)]] == [
         t.get("tool") or t.get("tools") for t in attempt
     ]
-    assert derived[2 + len(attempt) :] == turns[2:]
+    assert derived[3 + len(attempt) :] == turns[2:]
     # the attempt ends with the model's closing text, the step's last turn
     assert "text" in attempt[-1] and "tool" not in attempt[-1]
-    assert derived[2]["note"].startswith("step 1, first try")
+    assert derived[3]["note"].startswith("step 1, first try")
 
 
-def test_nvim_script_is_the_demo_and_main_writes_it(tmp_path: Path) -> None:
-    """Neovim applies every edit, so its script is the demo unchanged; main() writes {"turns": ...}."""
+def test_nvim_script_is_the_demo_plus_revision_and_main_writes_it(tmp_path: Path) -> None:
+    """Neovim applies every edit: its script is the demo with the revision after planning."""
     es = _load()
     out = tmp_path / "nvim.json"
     assert es.main(["editor_scripts.py", "nvim", str(DEMO), str(out)]) == 0
-    demo = json.loads(DEMO.read_text())
-    assert json.loads(out.read_text())["turns"] == (
-        demo["turns"] if isinstance(demo, dict) else demo
-    )
+    turns = _demo_turns()
+    assert json.loads(out.read_text())["turns"] == [*turns[:2], es.revision_turn(turns), *turns[2:]]
     assert es.main(["editor_scripts.py", "emacs", str(DEMO), str(out)]) == 2
+
+
+def test_the_vscode_spec_types_the_feedback_the_script_expects() -> None:
+    """The UI spec's Revise action and the revision turn agree on the feedback and the mark."""
+    es = _load()
+    spec = json.loads((ROOT / "tests" / "editors" / "vscode" / "demo.spec.json").read_text())
+    revise = [a for a in spec["actions"] if a["do"] == "revise"]
+    assert len(revise) == 1
+    assert revise[0]["feedback"] == es.REVISE_FEEDBACK
+    assert es.REVISED_MARK in revise[0]["planContains"]
+    kinds = [a["do"] for a in spec["actions"]]
+    assert kinds.index("revise") < kinds.index("approve")

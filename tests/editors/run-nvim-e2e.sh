@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-editor test: headless Neovim (Debian's 0.7.2, vim.lsp.start_client) drives the real planfirst
-# server with a scripted model: generate -> approve -> execute every step, then the files on disk
-# and the example's own tests are checked. Installs neovim via apt-get if missing.
+# server with a scripted model: generate -> revise -> approve -> execute every step -> undo step 3,
+# then the files on disk and the example's own tests are checked; the README snippet's commands
+# (generate, revise, approve, execute, undo) on a second copy. Installs neovim via apt-get if missing.
 # Last line: "N passed, M failed"; exit 1 on failure.
 #
 # Environment (all optional):
@@ -42,6 +43,10 @@ if [ -z "$SCRIPT" ]; then
   SCRIPT="$R/model-script.json"
   "$PY" "$HERE/scripts/editor_scripts.py" nvim "$ROOT/examples/scripts/demo.json" "$SCRIPT" || fail "could not derive the model script"
 fi
+# the revision feedback the scripted model expects (tests/editors/scripts/editor_scripts.py)
+FEEDBACK=$("$PY" -c 'import runpy, sys; print(runpy.run_path(sys.argv[1])["REVISE_FEEDBACK"])' "$HERE/scripts/editor_scripts.py") \
+  || fail "could not read the revision feedback"
+MARK=$("$PY" -c 'import runpy, sys; print(runpy.run_path(sys.argv[1])["REVISED_MARK"])' "$HERE/scripts/editor_scripts.py")
 cp -r "$WS_SRC" "$R/ws"
 rm -rf "$R/ws/.planfirst" "$R/ws/.pytest_cache"; find "$R/ws" -name __pycache__ -prune -exec rm -rf {} +
 cp -r "$R/ws" "$R/before"
@@ -50,7 +55,7 @@ rc=0
 ( cd "$R/ws"
   # the server runs validation commands (pytest) from PATH: put the server's interpreter first
   PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" NVIM_RESULT="$R/result.json" \
-  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_STEPS=3 \
+  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_FEEDBACK="$FEEDBACK" PLANFIRST_STEPS=3 \
   exec setsid timeout 240 "$NVIM" --headless -i NONE -n -u "$HERE/nvim/e2e.lua" textkit/wordcount.py
 ) > "$R/nvim.log" 2>&1 &
 NVPID=$!
@@ -62,18 +67,18 @@ rm -rf "$R/ws2"; cp -r "$R/before" "$R/ws2"
 rc2=0
 ( cd "$R/ws2"
   PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" NVIM_RESULT="$R/snippet.json" SNIPPET="$HERE/nvim/readme-snippet.lua" \
-  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" \
+  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_FEEDBACK="$FEEDBACK" \
   exec setsid timeout 240 "$NVIM" --headless -i NONE -n -u "$HERE/nvim/snippet-smoke.lua" textkit/wordcount.py
 ) > "$R/nvim-snippet.log" 2>&1 &
 NVPID=$!
 wait "$NVPID" || rc2=$?
 NVPID=
 
-"$PY" - "$R" "$rc" "$PY" "$rc2" <<'PY'
+"$PY" - "$R" "$rc" "$PY" "$rc2" "$MARK" <<'PY'
 import json, subprocess, sys
 from pathlib import Path
 
-root, nvim_rc, py = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+root, nvim_rc, py, mark = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[5]
 ws = root / "ws"
 results: list[tuple[str, bool, str]] = []
 
@@ -91,6 +96,10 @@ plan = r.get("plan") or {}
 check("generatePlan answers with a plan id and a file URI (0.7: no textDocumentContent)",
       bool(plan.get("planId")) and str(plan.get("uri", "")).startswith("file://"), json.dumps(plan))
 check("the plan document opened from disk shows the plan", "--top" in r.get("plan_text", ""), r.get("plan_text", "")[:200])
+revised = " ".join((r.get("revised_text") or "").split())
+check("revisePlan with feedback on the fresh plan: revision 2, the revised plan in the plan file",
+      (r.get("revise") or {}).get("revision") == 2 and "revision=2" in revised and mark in revised,
+      json.dumps(r.get("revise")) + " " + revised[:200])
 check("approvePlan approves", (r.get("approve") or {}).get("status") == "approved", json.dumps(r.get("approve")))
 steps = r.get("steps") or []
 check("executeNextStep x3: every step done", len(steps) == 3 and all(s.get("status") == "done" for s in steps), json.dumps(steps)[:400])
@@ -105,7 +114,13 @@ def disk(rel: str) -> str:
 check("textkit/wordcount.py on disk holds the fixed top_words",
       "def top_words" in disk("textkit/wordcount.py") and "key=lambda kv: (-kv[1], kv[0])" in disk("textkit/wordcount.py"))
 check("textkit/cli.py on disk has --top", "--top" in disk("textkit/cli.py"))
-check("README.md on disk documents --top", "--top" in disk("README.md"))
+# step 3 is undone at the end: README.md as step 3 left it was read from disk by Neovim before that
+check("README.md on disk documents --top", "--top" in (r.get("readme_before_undo") or ""))
+undo = r.get("undo") or {}
+check("undoStep step 3: README.md on disk is byte-identical to before step 3, the plan shows it undone",
+      undo.get("status") == "undone" and (ws / "README.md").read_bytes() == (root / "before" / "README.md").read_bytes()
+      and "### Step 3 · [ ] undone" in (r.get("plan_after_undo") or ""),
+      json.dumps(undo) + " " + (r.get("plan_after_undo") or "")[-300:])
 unchanged = [rel for rel in ("textkit/slug.py", "tests/test_slug.py", ".env")
              if disk(rel) != (root / "before" / rel).read_text()]
 check("files outside the plan are untouched", not unchanged, ", ".join(unchanged))
@@ -119,7 +134,13 @@ except (OSError, ValueError) as e:
 check("README snippet: :PlanfirstGenerate opens the plan, :PlanfirstApprove, :PlanfirstExecute runs step 1",
       int(sys.argv[4]) == 0 and "error" not in sn and str(sn.get("plan_file", "")).endswith("plan.md"),
       sn.get("error", "") + " " + " | ".join(sn.get("notes", []))[:300])
-check("README snippet: step 1 is on disk", "key=lambda kv: (-kv[1], kv[0])" in (root / "ws2" / "textkit" / "wordcount.py").read_text())
+check("README snippet: :PlanfirstRevise writes revision 2 with the revised plan",
+      mark in " ".join(str(sn.get("revised_text", "")).split()), str(sn.get("revised_text", ""))[:200])
+# :PlanfirstUndo runs after step 1: Neovim read step 1's result from disk before that
+check("README snippet: step 1 is on disk", "key=lambda kv: (-kv[1], kv[0])" in str(sn.get("step1_on_disk", "")))
+check("README snippet: :PlanfirstUndo restores textkit/wordcount.py byte for byte",
+      "error" not in sn and (root / "ws2" / "textkit" / "wordcount.py").read_bytes() == (root / "before" / "textkit" / "wordcount.py").read_bytes()
+      and (root / "ws2" / "tests" / "test_wordcount.py").read_bytes() == (root / "before" / "tests" / "test_wordcount.py").read_bytes())
 plans = r.get("plans") or []
 check("listPlans reports the plan done", bool(plans) and plans[0].get("status") == "done" and plans[0]["steps"]["done"] == 3, json.dumps(plans)[:300])
 failed = sum(1 for _, ok, _ in results if not ok)

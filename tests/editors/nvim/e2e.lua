@@ -1,7 +1,9 @@
--- Headless Neovim 0.7+ end-to-end test of planfirst: generate -> approve -> execute every step.
+-- Headless Neovim 0.7+ end-to-end test of planfirst: generate -> revise -> approve -> execute
+-- every step -> undo the last one.
 -- Run by ../run-nvim-e2e.sh as:  nvim --headless -i NONE -u e2e.lua <a workspace file>
--- Environment: PLANFIRST_CMD (JSON array: the server command), PLANFIRST_TASK, PLANFIRST_STEPS
--- (how many times to run executeNextStep), NVIM_RESULT (where the JSON result goes).
+-- Environment: PLANFIRST_CMD (JSON array: the server command), PLANFIRST_TASK, PLANFIRST_FEEDBACK
+-- (revision feedback), PLANFIRST_STEPS (how many times to run executeNextStep; the last of them
+-- is undone), NVIM_RESULT (where the JSON result goes).
 -- Uses vim.lsp.start_client (0.7 has no vim.lsp.start) and records what the editor saw; the shell
 -- script checks the files on disk. Neovim applies needsConfirmation edits without asking.
 local out = assert(os.getenv('NVIM_RESULT'), 'NVIM_RESULT is not set')
@@ -26,6 +28,14 @@ vim.lsp.handlers['textDocument/publishDiagnostics'] = function(err, params, ctx,
 end
 vim.lsp.handlers['window/showMessage'] = function(_, params)
   table.insert(result.messages, params.message)
+end
+
+local function read_file(path)
+  local f = io.open(path, 'rb')
+  if not f then return nil end
+  local text = f:read('*a')
+  f:close()
+  return text
 end
 
 local function request(client, bufnr, command, arg, timeout)
@@ -67,11 +77,21 @@ vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
       vim.cmd('edit ' .. vim.fn.fnameescape(vim.uri_to_fname(plan.uri)))
       result.plan_text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
     end
+    -- revise the fresh plan: the feedback goes to the model, revision 2 replaces the plan file
+    local plan_file = vim.uri_to_fname(plan.uri)
+    result.revise = request(client, bufnr, 'planfirst.revisePlan',
+      { planId = plan.planId, feedback = assert(os.getenv('PLANFIRST_FEEDBACK'), 'PLANFIRST_FEEDBACK is not set') })
+    result.revised_text = read_file(plan_file)
     result.approve = request(client, bufnr, 'planfirst.approvePlan', { planId = plan.planId })
-    for _ = 1, tonumber(os.getenv('PLANFIRST_STEPS') or '1') do
+    local steps = tonumber(os.getenv('PLANFIRST_STEPS') or '1')
+    for _ = 1, steps do
       table.insert(result.steps, request(client, bufnr, 'planfirst.executeNextStep', { planId = plan.planId }))
     end
     result.plans = request(client, bufnr, 'planfirst.listPlans', vim.empty_dict())
+    -- what the last step left on disk, before it is undone (the shell checks both)
+    result.readme_before_undo = read_file('README.md')
+    result.undo = request(client, bufnr, 'planfirst.undoStep', { planId = plan.planId, step = steps })
+    result.plan_after_undo = read_file(plan_file)
     -- shut the server down cleanly, as Neovim does on exit
     client.stop()
     vim.wait(5000, function() return client.is_stopped() end, 50)

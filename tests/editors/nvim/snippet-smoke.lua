@@ -1,6 +1,7 @@
 -- Checks that the README's Neovim setup (readme-snippet.lua) works as documented: load it like an
--- init.lua would, open a file, then :PlanfirstGenerate, :PlanfirstApprove and :PlanfirstExecute.
--- Environment: SNIPPET, PLANFIRST_CMD (JSON array), PLANFIRST_TASK, NVIM_RESULT.
+-- init.lua would, open a file, then :PlanfirstGenerate, :PlanfirstRevise, :PlanfirstApprove,
+-- :PlanfirstExecute and :PlanfirstUndo.
+-- Environment: SNIPPET, PLANFIRST_CMD (JSON array), PLANFIRST_TASK, PLANFIRST_FEEDBACK, NVIM_RESULT.
 vim.g.planfirst_cmd = vim.fn.json_decode((assert(os.getenv('PLANFIRST_CMD'))))
 vim.cmd('luafile ' .. vim.fn.fnameescape((assert(os.getenv('SNIPPET')))))
 local notes = {}
@@ -23,6 +24,17 @@ vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
     assert(vim.wait(120000, function() return vim.api.nvim_buf_get_name(0):match('%.md$') ~= nil end, 100),
       ':PlanfirstGenerate did not open the plan')
     result.plan_file = vim.api.nvim_buf_get_name(0)
+    local function read(path)
+      local f = io.open(path, 'rb')
+      if not f then return '' end
+      local t = f:read('*a')
+      f:close()
+      return t
+    end
+    vim.cmd('PlanfirstRevise ' .. os.getenv('PLANFIRST_FEEDBACK'))
+    assert(vim.wait(60000, function() return read(result.plan_file):match('revision=2') ~= nil end, 100),
+      ':PlanfirstRevise did not write revision 2')
+    result.revised_text = read(result.plan_file)
     vim.cmd('PlanfirstApprove')
     assert(vim.wait(30000, function()
       for _, n in ipairs(notes) do if n:match('plan approved') then return true end end
@@ -31,6 +43,11 @@ vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
     assert(vim.wait(120000, function()
       for _, n in ipairs(notes) do if n:match('^planfirst: step 1 done') then return true end end
     end, 100), ':PlanfirstExecute did not finish step 1')
+    result.step1_on_disk = read('textkit/wordcount.py')
+    vim.cmd('PlanfirstUndo')
+    assert(vim.wait(30000, function()
+      for _, n in ipairs(notes) do if n:match('^planfirst: step 1 undone') then return true end end
+    end, 100), ':PlanfirstUndo did not undo step 1')
   end)
   if not ok then result.error = tostring(err) end
   local f = io.open(os.getenv('NVIM_RESULT'), 'w')

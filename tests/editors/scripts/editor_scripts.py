@@ -1,9 +1,11 @@
 """Derive the real-editor tests' model scripts from the demo script (examples/scripts/demo.json).
 
 The demo's turns are: planning (explore, submit_plan), step 1 attempt 1 (a tie-order bug: two
-tool turns and a closing text), step 1 attempt 2 (the fix), step 2, step 3. The VS Code test
-discards the first preview of step 1, so the model is asked for step 1 once more: its turns are
-repeated. Deriving instead of copying keeps the editor tests in step with the demo.
+tool turns and a closing text), step 1 attempt 2 (the fix), step 2, step 3. Both editor tests
+revise the plan once before approving it (feedback REVISE_FEEDBACK), so one more submit_plan turn
+follows the planning turns: the same plan with a summary that says what changed. The VS Code test
+also discards the first preview of step 1, so the model is asked for step 1 once more: its turns
+are repeated. Deriving instead of copying keeps the editor tests in step with the demo.
 
 Usage: python editor_scripts.py vscode|nvim DEMO_JSON OUT_JSON
 """
@@ -16,6 +18,11 @@ from pathlib import Path
 from typing import Any
 
 Turn = dict[str, Any]
+
+# what the editor tests type as revision feedback; the revision turn expects it in the request
+REVISE_FEEDBACK = "Keep the output of count unchanged when --top is absent."
+# what the revised plan's summary gains, so the editors can see revision 2 is the revised plan
+REVISED_MARK = "Revised: without --top the output of count stays as it is."
 
 
 def _turns(demo: Any) -> list[Turn]:
@@ -37,20 +44,39 @@ def _step1_attempt1(turns: list[Turn]) -> list[Turn]:
     raise SystemExit("editor_scripts: step 1's first attempt has no closing text turn")
 
 
+def revision_turn(turns: list[Turn]) -> Turn:
+    """The answer to "Revise Plan" with REVISE_FEEDBACK: the demo's plan, its summary marked."""
+    submit = turns[1]
+    if submit.get("tool") != "submit_plan":
+        raise SystemExit("editor_scripts: the demo's second turn is no longer submit_plan")
+    plan = dict(submit["input"])
+    plan["summary"] = f"{plan['summary']} {REVISED_MARK}"
+    return {
+        "note": "revision 2: the feedback reaches the model, the same steps come back",
+        "expect": {
+            "tools": ["submit_plan"],
+            "contains": [REVISE_FEEDBACK, "<previous_plan_revision>"],
+        },
+        "tool": "submit_plan",
+        "input": plan,
+    }
+
+
 def vscode_script(demo: Any) -> list[Turn]:
-    """Planning, step 1 attempt 1 (discarded in the preview), then the demo from step 1 on."""
+    """Planning, the revision, step 1 attempt 1 (discarded in the preview), then the demo's steps."""
     turns = _turns(demo)
     again = _step1_attempt1(turns)
     discarded = [
         {**t, "note": "step 1, first try: the preview is discarded"} if i == 0 else t
         for i, t in enumerate(again)
     ]
-    return [*turns[:2], *discarded, *turns[2:]]
+    return [*turns[:2], revision_turn(turns), *discarded, *turns[2:]]
 
 
 def nvim_script(demo: Any) -> list[Turn]:
-    """The demo unchanged: Neovim applies every edit, so the turns line up one to one."""
-    return list(_turns(demo))
+    """Planning, the revision, then the demo's steps: Neovim applies every edit as it comes."""
+    turns = _turns(demo)
+    return [*turns[:2], revision_turn(turns), *turns[2:]]
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,9 @@
 //   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy two screenshots for the README), SUMMARY.
 // SPEC fields: openFile (a workspace file opened first) and actions, each one check:
 //   {"name", "do": "generate", "task", "planContains": [..], "docsScreenshot": "vscode-plan.png"}
+//   {"name", "do": "revise", "via": "codeLens" | "palette", "feedback", "planContains": [..]}
+//      "✎ Revise…" code lens (the extension's input box) or "planfirst: Revise Plan…"; the plan
+//      document then shows planContains (whitespace-normalised: the markdown editor wraps lines)
 //   {"name", "do": "approve"}
 //   {"name", "do": "execute" | "awaitPreview", "preview": "apply" | "discard",
 //    "unchanged": [files], "files": {file: [strings on disk]}, "docsScreenshot": "..."}
@@ -13,6 +16,10 @@
 //   {"name", "do": "problemsGone", "absent": [..]}  ... and later no longer shows these
 //   {"name", "do": "status", "text": "planfirst: step 1/3 ✓"}   the status bar item reads this
 //   {"name", "do": "restartAndShow", "planContains": [..]}   Restart Server, close the plan, Show Plan
+//   {"name", "do": "undo", "restored": [files], "planContains": [..], "reveal": "text", "revealed": [..]}
+//      "planfirst: Undo Last Step", Apply the preview; each restored file is byte-identical to its
+//      bytes when the workbench opened; the plan document shows planContains, then, scrolled to
+//      the text `reveal` (Find), shows `revealed` and code lenses reading `lenses`
 // Prints one line per check and "N passed, M failed" last; exits 1 if anything failed.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -98,9 +105,19 @@ async function answerInput(promptText, value) {
     await page.keyboard.press('Enter');
 }
 
-/** The visible text of the active editor (monaco renders spaces as no-break spaces). */
+/**
+ * The visible text of the active editor (monaco renders spaces as no-break spaces). Monaco reuses
+ * its line elements when a document changes, so DOM order is not screen order: sort by position.
+ */
 async function activeEditorText() {
-    const t = await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().innerText();
+    const lines = page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first();
+    const t = await lines.evaluate((el) =>
+        Array.from(el.querySelectorAll(':scope > .view-line'))
+            .map((line) => ({ top: parseFloat(line.style.top) || 0, text: line.textContent || '' }))
+            .sort((a, b) => a.top - b.top)
+            .map((line) => line.text)
+            .join('\n'),
+    );
     return t.replace(/\u00a0/g, ' ');
 }
 
@@ -184,6 +201,33 @@ async function docsScreenshot(name, label) {
 }
 
 const snapshots = {};
+// file bytes when the workbench opened, for the "undo" action's byte-for-byte comparison
+const originals = {};
+
+/** Wait until the active editor (the plan document) shows every string (whitespace-normalised). */
+async function planShows(strings, ms = 30000) {
+    const norm = (t) => t.replace(/\s+/g, ' ');
+    let seen = '';
+    try {
+        return await waitFor(
+            `the plan document to show ${JSON.stringify(strings)}`,
+            async () => {
+                seen = norm(await activeEditorText());
+                return strings.every((x) => seen.includes(norm(x))) ? seen : false;
+            },
+            ms,
+        );
+    } catch (e) {
+        log('the plan document showed:', JSON.stringify(seen.slice(0, 600)));
+        throw e;
+    }
+}
+
+/** Bring the plan document's tab to the front. */
+async function focusPlanTab() {
+    await page.locator('.tabs-container .tab', { hasText: '.md' }).first().click();
+    await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 10000 });
+}
 
 async function perform(action) {
     switch (action.do) {
@@ -209,6 +253,24 @@ async function perform(action) {
             log('code lenses on the plan:', (await lenses.allInnerTexts()).join(' | ').replace(/\u00a0/g, ' ').slice(0, 200));
             await sleep(500);
             await docsScreenshot(action.docsScreenshot, 'plan');
+            return;
+        }
+        case 'revise': {
+            await focusPlanTab();
+            if (action.via === 'palette') {
+                await palette('planfirst: Revise Plan');
+            } else {
+                // the code lens sends planfirst.revisePlan without feedback: the extension's
+                // executeCommand middleware asks for it
+                const lens = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: 'Revise' }).first();
+                await lens.waitFor({ state: 'visible', timeout: 15000 });
+                await lens.click();
+            }
+            await answerInput('What should change in the plan', action.feedback);
+            const text = await planShows(action.planContains, 60000);
+            log('revised plan:', text.slice(0, 200));
+            await sleep(300);
+            await screenshot('revised');
             return;
         }
         case 'approve': {
@@ -323,6 +385,46 @@ async function perform(action) {
             await screenshot('after-restart');
             return;
         }
+        case 'undo': {
+            await focusPlanTab();
+            await palette('planfirst: Undo Last Step');
+            await waitForPreview();
+            log('undo preview:', (await bulkEditPanel().innerText()).replace(/\s*\n\s*/g, ' | ').slice(0, 200));
+            await tickAll();
+            await (await previewButton('Apply')).click();
+            for (const f of action.restored || []) {
+                await waitFor(
+                    `${f} on disk to be byte-identical to before step 1`,
+                    () => fs.readFileSync(path.join(WS, f)).equals(originals[f]),
+                    30000,
+                );
+            }
+            await waitFor('no dirty editors (planfirst saved the undo)', async () => (await dirtyTabs()) === 0, 15000);
+            await focusPlanTab();
+            await planShows(action.planContains);
+            await screenshot('after-undo');
+            if (action.reveal) {
+                // the step's heading is below the fold: find it so monaco renders it
+                await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().click();
+                await page.keyboard.press('Control+f');
+                await page.keyboard.type(action.reveal);
+                await page.keyboard.press('Enter');
+                await page.keyboard.press('Escape');
+                await planShows(action.revealed || [action.reveal]);
+                const lenses = page.locator('.editor-group-container.active .codelens-decoration');
+                for (const text of action.lenses || []) {
+                    await waitFor(
+                        `a code lens reading ${JSON.stringify(text)}`,
+                        async () => (await lenses.allInnerTexts()).some((t) => t.replace(/\u00a0/g, ' ').includes(text)),
+                        15000,
+                    );
+                }
+                log('code lenses:', (await lenses.allInnerTexts()).join(' | ').replace(/\s+/g, ' ').slice(0, 200));
+                await sleep(300);
+                await screenshot('after-undo-step');
+            }
+            return;
+        }
         default:
             throw new Error(`unknown action ${action.do}`);
     }
@@ -355,6 +457,11 @@ async function perform(action) {
                 await sleep(300);
             }
             await page.locator('.tabs-container .tab', { hasText: path.basename(spec.openFile) }).waitFor({ timeout: 30000 });
+            for (const action of spec.actions) {
+                for (const f of action.restored || []) {
+                    originals[f] = fs.readFileSync(path.join(WS, f));
+                }
+            }
             await screenshot('workbench');
         });
 
