@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -174,15 +175,21 @@ SUBMIT_DIAGNOSIS = SubmitSpec(
 )
 
 _BACKTICK = re.compile(r"`([^`]+)`")
+_EDITING = ("executing", "undoing")  # operations that change workspace files
 
 
-def criteria_commands(criteria: Sequence[str]) -> list[str]:
-    """The test criteria that are commands: the first backticked span of each, when runnable."""
+def criteria_commands(criteria: Sequence[str], is_program: Callable[[str], bool] | None = None) -> list[str]:
+    """The test criteria that are commands: the first backticked span of each whose first word
+    is a program (`is_program`), so "`count --top 2` prints two lines" is not run as a command."""
     out = []
     for c in criteria:
-        m = _BACKTICK.search(c)
-        if m and re.match(r"^[\w./-]+(\s|$)", m.group(1).strip()):
-            out.append(m.group(1).strip())
+        for m in _BACKTICK.finditer(c):
+            span = m.group(1).strip()
+            if not re.match(r"^[\w./-]+(\s|$)", span):
+                continue
+            if is_program is None or is_program(span.split()[0]):
+                out.append(span)
+                break
     return out
 
 
@@ -242,12 +249,21 @@ class Session:
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
-        """One operation at a time per plan; a second one is refused, not queued."""
+        """One operation at a time per plan; a second one is refused, not queued. Operations
+        that edit files (executing, undoing) are also one at a time per workspace, so two plans
+        never edit the same files at once."""
         if plan_id in self._busy:
             raise SessionError(
                 f"plan {plan_id!r} is busy ({self._busy[plan_id]}); wait for it or run 'planfirst.cancel'",
                 "busy",
             )
+        if what.startswith(_EDITING):
+            for other, doing in self._busy.items():
+                if doing.startswith(_EDITING):
+                    raise SessionError(
+                        f"plan {other!r} is {doing} in this workspace; wait for it or run 'planfirst.cancel'",
+                        "busy",
+                    )
         self._busy[plan_id] = what
         task = asyncio.current_task()
         if task is not None:
@@ -937,7 +953,14 @@ class Session:
 
     async def _final_checks(self, plan: Plan, progress: Progress) -> StepOutcome:
         """After the last step: run the plan's test criteria; diagnose failures against the plan."""
-        commands = criteria_commands(plan.body.test_criteria)
+        path = self.command_env().get("PATH", "")
+
+        def is_program(prog: str) -> bool:
+            if "/" in prog:
+                return (self.root / prog).is_file()
+            return prog in self.settings.validation.allow or shutil.which(prog, path=path) is not None
+
+        commands = criteria_commands(plan.body.test_criteria, is_program)
         results = await self._run_commands(commands, progress, "test criteria") if commands else []
         plan.final_validation = results
         if all(r.passed for r in results):

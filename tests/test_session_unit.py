@@ -1,0 +1,45 @@
+"""Session rules that need no model: one edit at a time per workspace, criteria commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planfirst.core.session import Session, SessionError, criteria_commands
+from planfirst.settings import Settings
+
+
+class _Nothing:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"not expected: {name}")
+
+
+async def test_two_plans_never_edit_the_workspace_at_once(tmp_path: Path) -> None:
+    session = Session(tmp_path, Settings(), _Nothing(), _Nothing())  # type: ignore[arg-type]
+    async with session.exclusive("plan-a-000001", "executing a step"):
+        with pytest.raises(SessionError, match="plan 'plan-a-000001' is executing a step"):
+            async with session.exclusive("plan-b-000002", "undoing step 1"):
+                pass
+        # reading or planning another plan meanwhile is fine
+        async with session.exclusive("plan-b-000002", "revising the plan"):
+            assert session.busy() == {"plan-a-000001": "executing a step", "plan-b-000002": "revising the plan"}
+        with pytest.raises(SessionError, match="busy"):
+            async with session.exclusive("plan-a-000001", "revising the plan"):
+                pass
+    assert session.busy() == {}
+
+
+def test_criteria_commands_take_the_first_runnable_backticked_span() -> None:
+    programs = {"pytest", "python"}
+    assert criteria_commands(
+        [
+            "`pytest -q` passes",
+            "`count --top 2` prints `hello`",
+            "no command here",
+            "`textkit count` works and `python -m pytest -q tests/x.py` passes",
+            "`--top 2` works",
+        ],
+        programs.__contains__,
+    ) == ["pytest -q", "python -m pytest -q tests/x.py"]
