@@ -82,3 +82,29 @@ def test_backticks_in_commands_survive() -> None:
     plan.body = PlanBody.model_validate(data)
     _, body = parse_markdown(render(plan).text)
     assert body.step(1).validation == ["python -c 'print(`x`)'"]
+
+
+@pytest.mark.parametrize(
+    "desc",
+    [">", "> quoted", "<!-- c -->", "## not a section", "### Step 9", "- Modify: `x.py`", "- Validation:", "\\\\x", "a\n> b\n# c"],
+)
+def test_structural_looking_prose_round_trips(desc: str) -> None:
+    plan = _plan()
+    data = plan.body.model_dump()
+    data["steps"][0]["description"] = desc
+    data["summary"] = desc
+    plan.body = PlanBody.model_validate(data)
+    _, body = parse_markdown(render(plan).text)
+    assert body.step(1).description == desc
+    assert body.summary == desc
+
+
+def test_multiline_items_round_trip() -> None:
+    plan = _plan()
+    data = plan.body.model_dump()
+    data["risks"] = ["first line\n- looks like a bullet\n\n\\\\ backslash\n  indented"]
+    data["test_criteria"] = ["`pytest -q` passes\n- and nothing else"]
+    plan.body = PlanBody.model_validate(data)
+    _, body = parse_markdown(render(plan).text)
+    assert body.risks == data["risks"]
+    assert body.test_criteria == data["test_criteria"]

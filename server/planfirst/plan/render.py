@@ -68,6 +68,21 @@ def _spans(s: str) -> list[str]:
     return out
 
 
+# Prose lines that would read as document structure (server-owned blockquotes and comments,
+# headings, a step's file/validation lines) get a markdown backslash escape; parsing removes it.
+_STRUCTURAL = (">", "<!--", "#", "- Modify:", "- Create:", "- Validation:", "\\")
+
+
+def escape_prose(text: str) -> str:
+    """Escape the lines of free text that the parser would take for structure."""
+    return "\n".join("\\" + line if line.startswith(_STRUCTURAL) else line for line in text.split("\n"))
+
+
+def unescape_prose(text: str) -> str:
+    """Undo escape_prose."""
+    return "\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n"))
+
+
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -85,7 +100,9 @@ def _item(w: _Writer, text: str) -> None:
     first, *rest = text.split("\n") if text else [""]
     w.add(f"- {first}")
     for line in rest:
-        w.add(f"  {line}" if line else "")
+        # continuation lines stay indented (blank ones too); one that would read as a sub-bullet
+        # is escaped
+        w.add("  " + ("\\" + line if line.startswith(("- ", "\\")) else line))
 
 
 def render(plan: Plan) -> Rendered:
@@ -132,8 +149,8 @@ def render(plan: Plan) -> Rendered:
         out.sections[title] = (start, w.n - 1)
         w.add("")
 
-    section("Task", lambda: w.add(plan.task.strip() or "_(none)_"))
-    section("Summary", lambda: w.add(b.summary.strip() or "_(none)_"))
+    section("Task", lambda: w.add(escape_prose(plan.task.strip()) or "_(none)_"))
+    section("Summary", lambda: w.add(escape_prose(b.summary.strip()) or "_(none)_"))
 
     def files_mod() -> None:
         if not b.files_to_modify:
@@ -170,7 +187,7 @@ def render(plan: Plan) -> Rendered:
             st = plan.state(s.order)
             start = w.n
             w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}", "")
-            w.add(s.description.strip() or "_(no description)_", "")
+            w.add(escape_prose(s.description.strip()) or "_(no description)_", "")
             if s.files_to_modify:
                 w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
             if s.files_to_create:
@@ -312,7 +329,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
 
     def prose(name: str) -> str:
         body = [t for _, t in sections.get(name, [])]
-        return _strip_item("\n".join(body).strip())
+        return unescape_prose(_strip_item("\n".join(body).strip()))
 
     def items(name: str) -> list[tuple[int, str, list[str]]]:
         """Top-level bullets with their sub-bullet lines."""
@@ -322,8 +339,10 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
                 out.append((no, t[2:], []))
             elif t.startswith("  - ") and out:
                 out[-1][2].append(t[4:])
-            elif t.startswith("  ") and out and t.strip():
-                out[-1] = (out[-1][0], out[-1][1] + "\n" + t[2:], out[-1][2])
+            elif t.startswith("  ") and out:
+                line = t[2:]
+                line = line[1:] if line.startswith("\\") else line
+                out[-1] = (out[-1][0], out[-1][1] + "\n" + line, out[-1][2])
             elif t.strip() and t.strip() != "_(none)_":
                 raise PlanParseError(f"expected a '- ' bullet in '{name}', found {t.strip()[:60]!r}", no)
         return out
@@ -380,7 +399,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         m = re.match(r"^### Step (\d+)\b", t)
         if m:
             if cur is not None:
-                cur["description"] = "\n".join(desc).strip()
+                cur["description"] = unescape_prose("\n".join(desc).strip())
                 steps.append(cur)
             cur = {"order": int(m.group(1)), "files_to_modify": [], "files_to_create": [], "validation": [], "_line": no}
             desc, in_validation = [], False
@@ -406,7 +425,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
             in_validation = False
             desc.append(t)
     if cur is not None:
-        cur["description"] = "\n".join(desc).strip()
+        cur["description"] = unescape_prose("\n".join(desc).strip())
         steps.append(cur)
     step_lines: dict[int, int] = {st["order"]: st.pop("_line") for st in steps}
     for st in steps:
