@@ -13,7 +13,9 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +178,8 @@ SUBMIT_DIAGNOSIS = SubmitSpec(
 
 _BACKTICK = re.compile(r"`([^`]+)`")
 _EDITING = ("executing", "undoing")  # operations that change workspace files
+_UMASK = os.umask(0o022)  # read once at import (umask can only be read by setting it)
+os.umask(_UMASK)
 
 
 def criteria_commands(criteria: Sequence[str], is_program: Callable[[str], bool] | None = None) -> list[str]:
@@ -880,8 +884,23 @@ class Session:
 
     @staticmethod
     def _write_text(path: Path, text: str) -> None:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        # atomic (temp file beside it, then rename): a server killed mid-write must leave the
+        # old text or the new one, never half a file; the file keeps its permissions
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".planfirst-tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError:  # a new file: what open() would have given it
+                mode = 0o666 & ~_UMASK
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def command_env(self) -> dict[str, str]:
         """The environment validation runs in (scrubbed by validate.py): the workspace's own
