@@ -28,39 +28,18 @@ from _common import (
     step_turns,
 )
 
+from planfirst.core.edits import common_prefix_len
+from planfirst.llm.scripted import strip_cache_control
+
 STEPS = 20
 
 
-def strip_cc(x: Any) -> Any:
-    """The request without cache_control markers (they do not change what is cached)."""
-    if isinstance(x, dict):
-        return {k: strip_cc(v) for k, v in x.items() if k != "cache_control"}
-    if isinstance(x, list):
-        return [strip_cc(v) for v in x]
-    return x
-
-
 def prompt_bytes(body: dict[str, Any]) -> str:
-    """The prompt in cache order (tools, system, messages), canonical JSON."""
-    parts = [json.dumps(strip_cc(body.get(k)), sort_keys=True, ensure_ascii=False) for k in ("tools", "system")]
+    """The prompt in cache order (tools, system, messages), canonical JSON, markers removed."""
+    parts = [json.dumps(strip_cache_control(body.get(k)), sort_keys=True, ensure_ascii=False) for k in ("tools", "system")]
     for m in body.get("messages") or []:
-        parts.append(json.dumps(strip_cc(m), sort_keys=True, ensure_ascii=False))
-    s = "".join(parts)
-    # a message list is compared element by element: drop the closing bracket artefacts
-    return s
-
-
-def common_prefix(a: str, b: str) -> int:
-    """Length of the common prefix."""
-    n = min(len(a), len(b))
-    lo, hi = 0, n
-    while lo < hi:  # binary search on slices: fast for long strings
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+        parts.append(json.dumps(strip_cache_control(m), sort_keys=True, ensure_ascii=False))
+    return "".join(parts)
 
 
 def tok(chars: int) -> int:
@@ -140,10 +119,10 @@ def main() -> None:
     all_calls = [x for pair in zip(firsts, seconds, strict=True) for x in pair]
     for k, cur in enumerate(all_calls):
         if k:
-            call_prefix.append(common_prefix(all_calls[k - 1], cur) / len(cur))
+            call_prefix.append(common_prefix_len(all_calls[k - 1], cur) / len(cur))
     for k in range(STEPS):
-        sp = common_prefix(firsts[k - 1], firsts[k]) / len(firsts[k]) if k else None
-        npf = common_prefix(naive[k - 1], naive[k]) / len(naive[k]) if k else None
+        sp = common_prefix_len(firsts[k - 1], firsts[k]) / len(firsts[k]) if k else None
+        npf = common_prefix_len(naive[k - 1], naive[k]) / len(naive[k]) if k else None
         if sp is not None:
             step_prefix.append(sp)
         if npf is not None:
@@ -174,9 +153,9 @@ def main() -> None:
     nv_total_in = sum(tok(len(x)) for x in naive)
     nv_total_out = sum(tok(outputs[n][1]) for n in outputs)
     # what caching can reuse: the shared prefix of every request with the one before
-    reusable = sum(common_prefix(all_calls[k - 1], all_calls[k]) for k in range(1, len(all_calls)))
+    reusable = sum(common_prefix_len(all_calls[k - 1], all_calls[k]) for k in range(1, len(all_calls)))
     pf_uncached_in = pf_total_in - tok(reusable)
-    nv_reusable = sum(common_prefix(naive[k - 1], naive[k]) for k in range(1, STEPS))
+    nv_reusable = sum(common_prefix_len(naive[k - 1], naive[k]) for k in range(1, STEPS))
     nv_uncached_in = nv_total_in - tok(nv_reusable)
     sec.table(
         f"Whole plan ({STEPS} steps)",

@@ -46,7 +46,7 @@ async def test_three_steps_with_a_retry(workspace: Path, tmp_path: Path, profile
         test_uri = (workspace / "tests" / "test_wordcount.py").resolve().as_uri()
         assert test_uri in client.diagnostics
         # ... and cleared once the retry passed
-        assert client.diagnostics[test_uri] == [] or len(client.diagnostics[test_uri]) == 0
+        assert list(client.diagnostics[test_uri]) == []
         assert len(editor.edits) == 2
         first = editor.edits[0]
         if profile == "vscode":

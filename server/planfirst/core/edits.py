@@ -413,7 +413,7 @@ def _end_position(lines: Sequence[str], end: int, back: int, encoding: str) -> t
         i -= 1
 
 
-def _prefix_len(x: str, y: str) -> int:
+def common_prefix_len(x: str, y: str) -> int:
     """Length of the common prefix of x and y."""
     n = min(len(x), len(y))
     i = 0
@@ -472,7 +472,7 @@ def minimal_edits(old: str, new: str, encoding: str = "utf-16") -> list[TextEdit
         o = old_lines[i1] if i2 - i1 == 1 else "".join(old_lines[i1:i2])
         t = new_lines[j1] if j2 - j1 == 1 else "".join(new_lines[j1:j2])
         # Refine inside the block: drop the characters both sides share at each end.
-        p = _prefix_len(o, t) if o and t and o[0] == t[0] else 0
+        p = common_prefix_len(o, t) if o and t and o[0] == t[0] else 0
         if 0 < p < len(o) and o[p - 1] == "\r" and o[p] == "\n":
             p -= 1  # never start an edit between "\r" and "\n"
         lim = min(len(o), len(t)) - p

@@ -734,12 +734,9 @@ class Session:
                         attempts,
                         message="the model proposed no change for this step",
                     )
-                result = await self._validate_run(plan, step, run, progress)
-                if result is None:
-                    return self._finish(plan, step, attempts, "done", stale_seen)
-                errors = result
-                if attempts >= max_attempts:
-                    return self._fail(plan, step, attempts, stale_seen)
+                outcome, errors = await self._validate_attempt(plan, step, run, attempts, stale_seen, progress)
+                if outcome is not None:
+                    return outcome
                 continue
             run.proposed_diff = change.diff
             run.before = {f.path: f.old for f in change.files}
@@ -780,17 +777,26 @@ class Session:
             if synced != run.after:  # partly applied in the preview: record what was applied
                 run.after = synced
                 self.save(plan)
-            result = await self._validate_run(plan, step, run, progress)
-            if result is None:
-                return self._finish(plan, step, attempts, "done", stale_seen)
-            errors = result
-            if attempts >= max_attempts or any(v.refused for v in run.validation):
-                # a command you refused cannot be fixed by the model: stop and say why
-                return self._fail(plan, step, attempts, stale_seen)
+            outcome, errors = await self._validate_attempt(plan, step, run, attempts, stale_seen, progress)
+            if outcome is not None:
+                return outcome
             self.host.notify(
                 f"Step {step.order}: validation failed; asking the model to fix it (attempt {attempts + 1}/{max_attempts})",
                 "info",
             )
+
+    async def _validate_attempt(
+        self, plan: Plan, step: Step, run: StepRun, attempts: int, stale: list[str], progress: Progress
+    ) -> tuple[StepOutcome | None, str | None]:
+        """Validate one attempt: (the step's final outcome, None) when it is done or out of
+        attempts, else (None, the errors for the model's next attempt)."""
+        errors = await self._validate_run(plan, step, run, progress)
+        if errors is None:
+            return self._finish(plan, step, attempts, "done", stale), None
+        if attempts >= self.settings.execution.max_attempts or any(v.refused for v in run.validation):
+            # a command you refused cannot be fixed by the model: stop and say why
+            return self._fail(plan, step, attempts, stale), None
+        return None, errors
 
     def _finish(
         self, plan: Plan, step: Step, attempts: int, status: str, stale: list[str] | None = None

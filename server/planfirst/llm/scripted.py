@@ -216,25 +216,26 @@ def _canon(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _strip_cache_control(block: Any) -> Any:
+def strip_cache_control(block: Any) -> Any:
+    """A request part without cache_control markers (they do not change what is cached)."""
     if isinstance(block, dict):
-        return {k: _strip_cache_control(v) for k, v in block.items() if k != "cache_control"}
+        return {k: strip_cache_control(v) for k, v in block.items() if k != "cache_control"}
     if isinstance(block, list):
-        return [_strip_cache_control(v) for v in block]
+        return [strip_cache_control(v) for v in block]
     return block
 
 
 def _prefix_units(body: dict[str, Any]) -> Iterator[tuple[str, bool]]:
     """The request in cache order (tools, system, messages) as (canonical text, breakpoint)."""
     for tool in body.get("tools") or []:
-        yield _canon(_strip_cache_control(tool)), isinstance(tool, dict) and "cache_control" in tool
+        yield _canon(strip_cache_control(tool)), isinstance(tool, dict) and "cache_control" in tool
     system = body.get("system")
     if isinstance(system, str):
         yield _canon(system), False
     elif isinstance(system, list):
         for block in system:
             yield (
-                _canon(_strip_cache_control(block)),
+                _canon(strip_cache_control(block)),
                 isinstance(block, dict) and "cache_control" in block,
             )
     for msg in body.get("messages") or []:
@@ -245,7 +246,7 @@ def _prefix_units(body: dict[str, Any]) -> Iterator[tuple[str, bool]]:
         elif isinstance(content, list):
             for block in content:
                 mark = isinstance(block, dict) and "cache_control" in block
-                yield _canon([role, _strip_cache_control(block)]), mark
+                yield _canon([role, strip_cache_control(block)]), mark
 
 
 def _text_of(body: dict[str, Any]) -> str:
