@@ -19,7 +19,6 @@ import {
 import {
     buildServerSettings,
     findOnPath,
-    leafKeys,
     PlanStatus,
     resolveServerCommand,
     ServerCommand,
@@ -52,7 +51,9 @@ export function readServerSettings(apiKey: string | undefined, scope?: vscode.Ur
     const declared = Object.keys(manifest?.contributes?.configuration?.properties ?? {}).map((k) =>
         k.replace(/^planfirst\./, ''),
     );
-    const keys = new Set([...declared, ...leafKeys(JSON.parse(JSON.stringify(config)))]);
+    // only declared settings: an undeclared key (`planfirst.planfirst.anthropic.baseUrl` in a
+    // workspace's settings.json) is never forwarded (docs/reliability.md case 23)
+    const keys = new Set(declared);
     const inspections: SettingInspection[] = [];
     for (const key of keys) {
         const it = config.inspect(key);
@@ -65,7 +66,7 @@ export function readServerSettings(apiKey: string | undefined, scope?: vscode.Ur
             });
         }
     }
-    return buildServerSettings(inspections, apiKey);
+    return buildServerSettings(inspections, apiKey, keys);
 }
 
 /** The server command line from the settings (see `resolveServerCommand`). */

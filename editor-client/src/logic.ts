@@ -95,12 +95,14 @@ export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 
 
 /**
  * Settings that decide trust (where requests go, what may run): taken from the user's own settings
- * only, never from a workspace, because workspace files are untrusted (RELIABILITY.md case 15).
+ * only, never from a workspace, because workspace files are untrusted (docs/reliability.md cases 15
+ * and 23). Matched loosely (any casing, any nesting) so that no spelling slips through.
  */
 export const USER_ONLY_KEYS: ReadonlySet<string> = new Set(['anthropic', 'validation.allow', 'anthropic.baseUrl', 'anthropic.apiKey']);
 
 function isUserOnly(key: string): boolean {
-    return USER_ONLY_KEYS.has(key) || key.startsWith('anthropic.') || key.startsWith('validation.allow');
+    const k = key.toLowerCase();
+    return USER_ONLY_KEYS.has(key) || /(^|\.)anthropic(\.|$)/.test(k) || k.includes('allow') || k.includes('approv');
 }
 
 function isUnset(value: unknown): boolean {
@@ -124,13 +126,19 @@ function setNested(target: Record<string, unknown>, dotted: string, value: unkno
  * The `planfirst` settings object sent to the server (in `initializationOptions.planfirst` and as
  * the `planfirst` section of `workspace/configuration`). Only values somebody set explicitly are
  * sent, so the server's own defaults and environment still apply; empty strings and empty lists
- * mean "default". The API key (from SecretStorage) goes to `anthropic.apiKey` when given.
+ * mean "default". The API key (from SecretStorage) goes to `anthropic.apiKey` when given. Only
+ * the extension's declared settings (`declared`, without the `planfirst.` prefix) are forwarded:
+ * anything else in a settings file, such as `planfirst.planfirst.anthropic.baseUrl`, is dropped.
  */
-export function buildServerSettings(inspections: SettingInspection[], apiKey?: string): Record<string, unknown> {
+export function buildServerSettings(
+    inspections: SettingInspection[],
+    apiKey: string | undefined,
+    declared: ReadonlySet<string>,
+): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const sorted = [...inspections].sort((a, b) => a.key.localeCompare(b.key));
     for (const it of sorted) {
-        if (CLIENT_ONLY_KEYS.has(it.key) || it.key.startsWith('server.') || it.key === 'anthropic.apiKey') {
+        if (!declared.has(it.key) || CLIENT_ONLY_KEYS.has(it.key) || it.key.startsWith('server.') || it.key === 'anthropic.apiKey') {
             continue;
         }
         const value = isUserOnly(it.key)

@@ -65,7 +65,7 @@ test('server settings: nested, explicit values only, folder over workspace over 
         { key: 'execution.maxAttempts', workspaceValue: 2 },
         { key: 'server.command', globalValue: ['x'] },
         { key: 'trace.server', globalValue: 'verbose' },
-    ]);
+    ], undefined, new Set(['planningModel', 'executionModel', 'thinking.effort', 'context.exclude', 'execution.maxAttempts', 'server.command', 'trace.server']));
     assert.deepEqual(s, {
         planningModel: 'claude-b',
         thinking: { effort: 'max' },
@@ -82,12 +82,34 @@ test('trust settings come from user settings only; the key only from SecretStora
             { key: 'validation.timeout', workspaceValue: 60 },
         ],
         'sk-secret',
+        new Set(['anthropic.baseUrl', 'validation.allow', 'anthropic.apiKey', 'validation.timeout']),
     );
     assert.deepEqual(s, {
         anthropic: { baseUrl: 'https://proxy.example', apiKey: 'sk-secret' },
         validation: { timeout: 60 },
     });
-    assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }]), {});
+    assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }], undefined, new Set(['anthropic.baseUrl'])), {});
+});
+
+test('only declared settings are forwarded; trust keys in any shape only from user settings', () => {
+    const declared = new Set(['anthropic.baseUrl', 'validation.allow', 'validation.timeout']);
+    const s = buildServerSettings(
+        [
+            { key: 'planfirst.anthropic.baseUrl', workspaceValue: 'http://evil.example' },
+            { key: 'planfirst.validation.allow', workspaceValue: ['sh'] },
+            { key: 'Anthropic.BaseUrl', workspaceValue: 'http://evil.example' },
+            { key: 'validation.timeout', workspaceValue: 30 },
+        ],
+        undefined,
+        declared,
+    );
+    assert.deepEqual(s, { validation: { timeout: 30 } });
+    const loose = buildServerSettings(
+        [{ key: 'Anthropic.BaseUrl', workspaceValue: 'http://evil.example', globalValue: 'https://mine' }],
+        undefined,
+        new Set(['Anthropic.BaseUrl']),
+    );
+    assert.deepEqual(loose, { Anthropic: { BaseUrl: 'https://mine' } });
 });
 
 test('leafKeys flattens nested objects, keeping arrays and empty objects as leaves', () => {

@@ -1,16 +1,22 @@
 """Typed settings, validated once, shared by the server, the CLI and the core.
 
 Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`.
-Workspace files are never a source: settings that decide trust (the API URL, the key, the
-command allow-list, approval) come only from the user or the client (RELIABILITY.md case 15).
+Every layer is read through an allow-list of known keys, one section deep (`sanitize`). Settings
+that decide trust (the API URL, the key, the command allow-list) come only from the environment
+and `initializationOptions`, never from `workspace/configuration` or a pushed configuration, which
+editors merge with workspace files such as `.vscode/settings.json` (docs/reliability.md cases 15
+and 23).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ALLOW = [
     "pytest",
@@ -149,33 +155,117 @@ def env_layer(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return layer
 
 
-def _unwrap(raw: Any) -> dict[str, Any]:
-    """Accept `{"planfirst": {...}}` or the bare section."""
+# Settings that decide trust (where requests and the key go, what runs without asking): read only
+# from initializationOptions and the environment, never from a workspace (docs/reliability.md
+# cases 15 and 23). Section alias, key alias.
+TRUST = frozenset({("anthropic", "baseUrl"), ("anthropic", "apiKey"), ("validation", "allow")})
+
+
+def _unwrap(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """The `planfirst` section of a layer: `{"planfirst": {...}}` or the bare section, unwrapped
+    exactly once (a `planfirst` key inside the section is an unknown key, never a second section).
+    """
     if raw is None or raw == []:
-        return {}  # Lua's empty table {} arrives as []
+        return {}, []  # Lua's empty table {} arrives as []
     if not isinstance(raw, dict):
         raise ValueError(f"settings must be a JSON object, got {type(raw).__name__}")
-    inner = raw.get("planfirst", raw)
-    if inner == []:
-        return {}
+    if "planfirst" not in raw:
+        return raw, []
+    others = [f"{k}" for k in raw if k != "planfirst"]
+    inner = raw["planfirst"]
+    if inner == [] or inner is None:
+        return {}, others
     if not isinstance(inner, dict):
         raise ValueError("settings 'planfirst' must be a JSON object")
-    return inner
+    return inner, others
 
 
-def load_settings(*layers: Any, environ: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
-    """Merge the layers over env and defaults; return settings and human-readable problems.
+def _keys(model: type[BaseModel]) -> dict[str, str]:
+    """Accepted spelling (the camelCase alias, or the field name) -> the alias."""
+    out: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        out[alias] = alias
+        out[name] = alias
+    return out
 
-    A bad layer is reported and skipped whole; a bad field inside a good layer is reported and
-    its default is kept, so one typo never disables everything else.
+
+def _sections() -> dict[str, type[BaseModel]]:
+    """Top-level alias -> the model of a nested section (the only level below the top)."""
+    out: dict[str, type[BaseModel]] = {}
+    for name, field in Settings.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, _Section):
+            out[field.alias or name] = ann
+    return out
+
+
+def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
+    """One settings layer through the allow-list of known keys (docs/reliability.md case 23).
+
+    The section is unwrapped once; each top-level key and each key of a known section must be a
+    known setting (exact spelling: the camelCase alias or the field name), anything else is
+    dropped. Trust keys (TRUST) are kept only when `trusted` (initializationOptions, the
+    environment); a workspace layer loses them whatever shape they come in. Returns the clean
+    layer (aliases only) and the dotted names of what was dropped, with the reason.
+    """
+    inner, others = _unwrap(raw)
+    dropped = [f"{k} (unknown setting, outside the planfirst section)" for k in others]
+    top = _keys(Settings)
+    sections = _sections()
+    out: dict[str, Any] = {}
+    for key, value in inner.items():
+        alias = top.get(key) if isinstance(key, str) else None
+        if alias is None:
+            dropped.append(f"planfirst.{key} (unknown setting)")
+            continue
+        model = sections.get(alias)
+        if model is None or not isinstance(value, dict):
+            if alias in out:
+                dropped.append(f"planfirst.{key} (duplicate of planfirst.{alias})")
+                continue
+            out[alias] = value  # a leaf (or a wrongly typed section: validation reports it)
+            continue
+        known = _keys(model)
+        prev = out.get(alias)
+        sec: dict[str, Any] = prev if isinstance(prev, dict) else {}
+        for k, v in value.items():
+            a = known.get(k) if isinstance(k, str) else None
+            if a is None:
+                dropped.append(f"planfirst.{alias}.{k} (unknown setting)")
+            elif (alias, a) in TRUST and not trusted:
+                dropped.append(f"planfirst.{alias}.{k} (trust setting: only from user settings)")
+            elif a in sec:
+                dropped.append(f"planfirst.{alias}.{k} (duplicate of planfirst.{alias}.{a})")
+            else:
+                sec[a] = v
+        if sec:
+            out[alias] = sec
+    return out, dropped
+
+
+def load_settings(user: Any = None, *workspace: Any, environ: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """Merge env < `user` (initializationOptions) < `workspace` layers over the defaults.
+
+    Every layer goes through `sanitize`; only `user` and the environment may set trust keys.
+    Returns the settings and human-readable problems: a bad layer is reported and skipped whole; a
+    bad field inside a good layer is reported and its default is kept, so one typo never disables
+    everything else. A dropped key is logged, and reported only when it is a trust key whose
+    workspace value differs from the effective one (a hostile or mistaken workspace setting).
     """
     problems: list[str] = []
     merged: dict[str, Any] = env_layer(environ)
-    for layer in layers:
+    for i, layer in enumerate((user, *workspace)):
         try:
-            merged = _deep_merge(merged, _unwrap(layer))
+            clean, dropped = sanitize(layer, trusted=i == 0)
         except ValueError as e:
             problems.append(str(e))
+            continue
+        for d in dropped:
+            log.warning("settings: ignored %s", d)
+        merged = _deep_merge(merged, clean)
+        if i > 0:
+            problems.extend(_overridden_trust(layer, merged))
     for _ in range(20):
         try:
             return Settings.model_validate(merged), problems
@@ -187,6 +277,21 @@ def load_settings(*layers: Any, environ: dict[str, str] | None = None) -> tuple[
     return Settings(), problems
 
 
+def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
+    """Trust keys a workspace layer set (in the plain shape) to a value other than the effective one."""
+    try:
+        inner, _ = _unwrap(layer)
+    except ValueError:
+        return []
+    out = []
+    for section, key in sorted(TRUST):
+        sec = inner.get(section)
+        if isinstance(sec, dict) and key in sec and sec[key] != (effective.get(section) or {}).get(key):
+            out.append(f"ignored workspace setting planfirst.{section}.{key}: it decides trust, "
+                       "so it is read only from user settings or the environment")
+    return out
+
+
 def _drop(d: dict[str, Any], loc: list[Any]) -> None:
     cur: Any = d
     for k in loc[:-1]:
@@ -195,27 +300,3 @@ def _drop(d: dict[str, Any], loc: list[Any]) -> None:
         cur = cur[k]
     if isinstance(cur, dict):
         cur.pop(loc[-1], None)
-
-
-TRUST_KEYS = (("anthropic", "baseUrl"), ("anthropic", "base_url"), ("anthropic", "apiKey"),
-              ("anthropic", "api_key"), ("validation", "allow"))
-
-
-def strip_trust(layer: Any) -> tuple[dict[str, Any], list[str]]:
-    """Drop the settings a workspace must never decide (API URL, key, allow-list).
-
-    Used on `workspace/configuration`, which editors merge with workspace files such as
-    `.vscode/settings.json` (RELIABILITY.md case 15). Returns the layer and what was dropped.
-    """
-    try:
-        inner = _unwrap(layer)
-    except ValueError:
-        return {}, []
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in inner.items()}
-    dropped = []
-    for section, key in TRUST_KEYS:
-        sec = out.get(section)
-        if isinstance(sec, dict) and key in sec:
-            sec.pop(key)
-            dropped.append(f"planfirst.{section}.{key}")
-    return out, dropped

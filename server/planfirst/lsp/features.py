@@ -20,7 +20,6 @@ from planfirst.llm.model import ModelError
 from planfirst.lsp import convert, plan_docs
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.server import PlanfirstServer
-from planfirst.settings import strip_trust
 
 log = logging.getLogger("planfirst")
 
@@ -361,7 +360,7 @@ async def _ask_task(server: PlanfirstServer, has_selection: bool) -> str:
 async def _pull_configuration(server: PlanfirstServer, pushed: Any = None) -> None:
     layers: list[Any] = []
     if isinstance(pushed, dict) and pushed:
-        layers.append(strip_trust(pushed)[0])
+        layers.append(pushed)  # a workspace layer: load_settings drops trust keys from it
     ws = server.client_caps().workspace
     if ws and ws.configuration:
         try:
@@ -373,8 +372,7 @@ async def _pull_configuration(server: PlanfirstServer, pushed: Any = None) -> No
             )
             if result and isinstance(result[0], dict):
                 # workspace/configuration merges workspace files: never let them decide trust
-                layer, _dropped = strip_trust(result[0])
-                layers.append(layer)
+                layers.append(result[0])
         except Exception as e:  # a client that cannot answer keeps the settings it has
             log.info("workspace/configuration failed: %r", e)
     server.apply_settings(*layers)
