@@ -27,9 +27,11 @@ def _serve(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        from planfirst.lsp.framing import CappedStdin
+        from planfirst.lsp.framing import CappedStdin, install
 
-        # pygls would allocate any Content-Length it is sent: cap message size (case 20)
+        # pygls would allocate any Content-Length it is sent and leaves unparseable messages
+        # unanswered: cap message size, answer every id (docs/reliability.md cases 20 and 33)
+        install(server)
         server.start_io(stdin=CappedStdin(sys.stdin.buffer))  # type: ignore[arg-type]
     return 0
 

@@ -59,6 +59,7 @@ class Ledger:
         self.results: dict[Any, Any] = {}
         self._waiters: dict[Any, asyncio.Future[Any]] = {}
         self.exempt: set[Any] = set()  # requests a dead server could not answer
+        self.null_expected = 0  # error answers to id null expected (messages whose id is unreadable)
         self.dead = False  # set once the server was killed: later requests go unanswered
         proto = client.protocol
         orig_send = proto._send_data
@@ -95,9 +96,13 @@ class Ledger:
             msg["params"] = params
         return self.raw_bytes(json.dumps(msg).encode(), msg_id, method)
 
-    def raw_bytes(self, body: bytes, msg_id: Any, method: str, header: bytes | None = None) -> asyncio.Future[Any]:
-        """Write one framed message as bytes; the future resolves with (result, error)."""
+    def raw_bytes(
+        self, body: bytes, msg_id: Any, method: str, header: bytes | None = None, *, null_answer: bool = False
+    ) -> asyncio.Future[Any]:
+        """Write one framed message as bytes; the future resolves with (result, error).
+        `null_answer`: the message is malformed without a readable id, so JSON-RPC answers id null."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.null_expected += null_answer
         if msg_id is not None:
             self.sent[msg_id] = method
             self._waiters[msg_id] = fut
@@ -115,8 +120,10 @@ class Ledger:
             n = self.answers.get(msg_id, 0)
             if n != 1 and not (n == 0 and msg_id in self.exempt):
                 out.append(f"request {method} (id {msg_id}) answered {n} times")
+        if self.answers.get(None, 0) != self.null_expected:
+            out.append(f"{self.answers.get(None, 0)} answer(s) to id null, {self.null_expected} expected")
         for msg_id, n in self.answers.items():
-            if msg_id not in self.sent:
+            if msg_id not in self.sent and msg_id is not None:
                 out.append(f"{n} answer(s) to id {msg_id!r}, which was never sent")
         return out
 

@@ -182,8 +182,9 @@ async def test_case_20_framing_malformed_json_and_huge_content_length(ws: Path, 
     async with serve(inv, ws, srv) as (client, _editor, ledger):
         proc = client._server  # type: ignore[union-attr]
         assert (await _probe_alive(ledger, "alive-0"))[1] is None
-        ledger.raw_bytes(b"{not json}", None, "")
-        ledger.raw_bytes(b'{"jsonrpc": "1.0", "id": "old", "method": "shutdown"}', None, "")
+        ledger.raw_bytes(b"{not json}", None, "", null_answer=True)  # Parse error, id null (case 33)
+        old = ledger.raw_bytes(b'{"jsonrpc": "1.0", "id": "old", "method": "shutdown"}', "old", "shutdown")
+        assert (await _answer(old, "a jsonrpc 1.0 request"))[1].code == -32600  # Invalid Request
         ledger.raw_bytes(b"", None, "", header=b"Content-Length: -5\r\nContent-Length: abc\r\n")
         assert (await _probe_alive(ledger, "alive-1"))[1] is None
         # a real 70 MB frame: above the cap, skipped, the stream stays in sync
