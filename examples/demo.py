@@ -32,7 +32,7 @@ def main() -> int:
     print("=" * 78, flush=True)
     started = time.monotonic()
     cmd = [
-        sys.executable, "-m", "planfirst", "run", TASK,
+        sys.executable, "-I", "-m", "planfirst", "run", TASK,
         "--workspace", str(ws), "--yes", "--script", str(HERE / "scripts" / "demo.json"),
     ]
     code = subprocess.call(cmd)

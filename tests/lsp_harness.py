@@ -152,7 +152,7 @@ async def lsp_session(
     init_options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[LanguageClient, Editor]]:
-    """Start `python -m planfirst serve` for `root` and initialise it as `profile`."""
+    """Start `python -I -m planfirst serve` for `root` and initialise it as `profile`."""
     client = make_client()
     editor = Editor(root, profile)
 
@@ -196,7 +196,7 @@ async def lsp_session(
     def on_lens_refresh(ls: LanguageClient, params: Any) -> None:
         return None
 
-    await client.start_io(sys.executable, "-m", "planfirst", "serve", env=server_env(script, env), cwd=str(root))
+    await client.start_io(sys.executable, "-I", "-m", "planfirst", "serve", env=server_env(script, env), cwd=str(root))
     try:
         editor.init_result = await client.initialize_session(
             types.InitializeParams(

@@ -20,7 +20,7 @@ def run(args: list[str], cwd: Path, stdin: str = "", timeout: float = 120) -> su
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["NO_COLOR"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "planfirst", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
+        [sys.executable, "-I", "-m", "planfirst", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
         timeout=timeout, env=env,
     )
 

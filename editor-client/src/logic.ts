@@ -60,7 +60,9 @@ export function expandVariables(word: string, workspaceFolder: string | undefine
 
 /**
  * The server command line: the configured `planfirst.server.command` if set, else `planfirst serve`
- * when `planfirst` is on PATH, else `<python> -m planfirst serve` (python: the setting or `python3`).
+ * when `planfirst` is on PATH, else `<python> -I -m planfirst serve` (python: the setting or `python3`).
+ * `-I` keeps the workspace (the server's cwd) off `sys.path`: a repository that ships its own
+ * `planfirst/` package cannot stand in for the server (docs/reliability.md case 26).
  */
 export function resolveServerCommand(
     settings: ServerSettings,
@@ -79,7 +81,7 @@ export function resolveServerCommand(
         return { command: onPath, args: ['serve'] };
     }
     const python = settings.python.trim() ? expandVariables(settings.python.trim(), workspaceFolder, home) : 'python3';
-    return { command: python, args: ['-m', 'planfirst', 'serve'] };
+    return { command: python, args: ['-I', '-m', 'planfirst', 'serve'] };
 }
 
 /** What `WorkspaceConfiguration.inspect` reports for one `planfirst.*` key (the parts we use). */

@@ -28,15 +28,15 @@ test('planfirst on PATH is used when no command is configured', () => {
     assert.deepEqual(cmd, { command: '/bin/planfirst', args: ['serve'] });
 });
 
-test('falls back to python -m planfirst serve, python3 by default', () => {
+test('falls back to python -I -m planfirst serve, python3 by default', () => {
     const none = (): undefined => undefined;
     assert.deepEqual(resolveServerCommand({ command: [' '], python: '' }, none, undefined, '/h'), {
         command: 'python3',
-        args: ['-m', 'planfirst', 'serve'],
+        args: ['-I', '-m', 'planfirst', 'serve'],
     });
     assert.deepEqual(resolveServerCommand({ command: [], python: '~/venv/bin/python' }, none, undefined, '/h'), {
         command: '/h/venv/bin/python',
-        args: ['-m', 'planfirst', 'serve'],
+        args: ['-I', '-m', 'planfirst', 'serve'],
     });
 });
 

@@ -276,7 +276,9 @@ class Terminal:
         if not self.root.is_dir():
             self.ed.say(f"{RED}workspace {self.root} is not a directory{RESET}")
             return 2
-        await self.client.start_io(sys.executable, "-m", "planfirst", "serve", env=env, cwd=str(self.root))
+        # -I: the workspace (the cwd) is never on sys.path, so a `planfirst/` package the repository
+        # ships cannot stand in for the server (docs/reliability.md case 26)
+        await self.client.start_io(sys.executable, "-I", "-m", "planfirst", "serve", env=env, cwd=str(self.root))
         drain = asyncio.create_task(self._drain_stderr())
         try:
             await self.client.initialize_async(

@@ -55,7 +55,7 @@ rc=0
 ( cd "$R/ws"
   # the server runs validation commands (pytest) from PATH: put the server's interpreter first
   PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" NVIM_RESULT="$R/result.json" \
-  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_FEEDBACK="$FEEDBACK" PLANFIRST_STEPS=3 \
+  PLANFIRST_CMD="[\"$PY\", \"-I\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_FEEDBACK="$FEEDBACK" PLANFIRST_STEPS=3 \
   exec setsid timeout 240 "$NVIM" --headless -i NONE -n -u "$HERE/nvim/e2e.lua" textkit/wordcount.py
 ) > "$R/nvim.log" 2>&1 &
 NVPID=$!
@@ -67,7 +67,7 @@ rm -rf "$R/ws2"; cp -r "$R/before" "$R/ws2"
 rc2=0
 ( cd "$R/ws2"
   PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" NVIM_RESULT="$R/snippet.json" SNIPPET="$HERE/nvim/readme-snippet.lua" \
-  PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_FEEDBACK="$FEEDBACK" \
+  PLANFIRST_CMD="[\"$PY\", \"-I\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" PLANFIRST_FEEDBACK="$FEEDBACK" \
   exec setsid timeout 240 "$NVIM" --headless -i NONE -n -u "$HERE/nvim/snippet-smoke.lua" textkit/wordcount.py
 ) > "$R/nvim-snippet.log" 2>&1 &
 NVPID=$!

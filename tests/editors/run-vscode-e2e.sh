@@ -13,7 +13,7 @@
 #   PLANFIRST_E2E_WORKSPACE  workspace copied for each run (default examples/workspace)
 #   PLANFIRST_E2E_DOCS=0  do not copy the two README screenshots to docs/
 #   PLANFIRST_E2E_SPEC    what the UI test does and expects (default tests/editors/vscode/demo.spec.json)
-#   PLANFIRST_E2E_SERVER_CMD  server command line as a JSON array (default: [python, -m, planfirst, serve])
+#   PLANFIRST_E2E_SERVER_CMD  server command line as a JSON array (default: [python, -I, -m, planfirst, serve])
 #   PORT                  code-server port (default: a free one)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,7 +54,7 @@ CS_BIN="$CACHE/cs/node_modules/.bin/code-server"
 
 # 3. an isolated VS Code profile: our settings, the .vsix installed
 mkdir -p "$R/data/user/User" "$R/data/ext"
-SERVER_CMD=${PLANFIRST_E2E_SERVER_CMD:-"[\"$PY\", \"-m\", \"planfirst\", \"serve\"]"}
+SERVER_CMD=${PLANFIRST_E2E_SERVER_CMD:-"[\"$PY\", \"-I\", \"-m\", \"planfirst\", \"serve\"]"}
 "$PY" - "$R/data/user/User/settings.json" "$SERVER_CMD" <<'PY'
 import json, sys
 json.dump({

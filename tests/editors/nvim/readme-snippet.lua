@@ -1,5 +1,6 @@
 -- planfirst in Neovim (0.7 and later): put this in your init.lua
--- the server command; e.g. vim.g.planfirst_cmd = { '/path/to/venv/bin/python', '-m', 'planfirst', 'serve' }
+-- the server command; e.g. vim.g.planfirst_cmd = { '/path/to/venv/bin/python', '-I', '-m', 'planfirst', 'serve' }
+-- (always -I: without it `python -m` imports a `planfirst/` folder from the project you open)
 local planfirst_cmd = vim.g.planfirst_cmd or { 'planfirst', 'serve' }
 
 local function planfirst_start(bufnr)
