@@ -103,3 +103,26 @@ def test_plan_ids_are_safe() -> None:
     pid = new_plan_id("Fix ../../ the thing!! ✨")
     assert store_mod.PLAN_ID.match(pid)
     assert "/" not in pid and ".." not in pid
+
+
+@pytest.mark.parametrize("link", [".planfirst", ".planfirst/plans", ".planfirst/plans/{id}", ".planfirst/plans/{id}/revisions"])
+def test_a_symlink_in_planfirst_is_refused_and_nothing_written_through_it(tmp_path: Path, link: str) -> None:
+    """docs/reliability.md case 30."""
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    ws.mkdir()
+    outside.mkdir()
+    plan = make_plan()
+    where = ws / link.format(id=plan.id)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.symlink_to(outside, target_is_directory=True)
+    st = PlanStore(ws)
+    refusals = []
+    for op in (st.save, st.save_revision, lambda p: st.set_active(p.id)):
+        try:
+            op(plan)
+        except StoreError as e:
+            refusals.append(str(e))
+    assert refusals and all("symbolic link" in r and str(where) in r for r in refusals), refusals
+    assert list(outside.rglob("*")) == []
+    with pytest.raises(StoreError, match="symbolic link"):
+        st.save_revision(plan) if "revisions" in link else st.load(plan.id)

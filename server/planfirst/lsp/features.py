@@ -20,6 +20,7 @@ from planfirst.llm.model import ModelError
 from planfirst.lsp import convert, plan_docs
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.server import PlanfirstServer
+from planfirst.plan.store import StoreError
 
 log = logging.getLogger("planfirst")
 
@@ -142,6 +143,9 @@ def command(
             except PathError as e:
                 end = str(e)
                 raise JsonRpcInvalidParams(message=f"planfirst: {e}") from None
+            except StoreError as e:  # .planfirst/ unusable (a symlink, a full disk): say so plainly
+                end = str(e)
+                raise JsonRpcException(message=f"planfirst: {e}", code=REQUEST_FAILED) from None
             except JsonRpcException:
                 end = "cancelled"
                 raise

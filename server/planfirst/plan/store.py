@@ -3,6 +3,11 @@
 Layout: `.planfirst/plans/<id>/plan.json` (+ `plan.md`, + `revisions/<n>.json`), `.planfirst/active`.
 Every write is atomic (temp file in the same directory, fsync, rename, fsync the directory), so
 a killed process leaves either the old file or the new one, never half of each.
+
+`.planfirst/` is checked like any path (docs/reliability.md case 30): a `.planfirst` that is a
+symbolic link, or a link anywhere on the way to a file planfirst reads or writes below it, is
+refused with a message naming the link, so a cloned repository cannot point planfirst's writes
+(or reads) outside the workspace.
 """
 
 from __future__ import annotations
@@ -90,6 +95,20 @@ class PlanStore:
             raise UnknownPlan(f"{plan_id!r} is not a valid plan id")
         return self.plans_dir / plan_id
 
+    def check(self, path: Path) -> Path:
+        """`path` (under `.planfirst/`) if no component below the workspace root is a symbolic
+        link; else StoreError naming the link. Called right before every read and write."""
+        cur = self.root
+        for part in path.relative_to(self.root).parts:
+            cur = cur / part
+            if cur.is_symlink():
+                raise StoreError(
+                    f"{cur} is a symbolic link; planfirst keeps its state only in a real .planfirst/ "
+                    "directory inside the workspace and never follows a link there (a cloned repository "
+                    "could point it anywhere) — remove the link"
+                )
+        return path
+
     def plan_json(self, plan_id: str) -> Path:
         """Path of the plan's JSON file."""
         return self._plan_dir(plan_id) / "plan.json"
@@ -101,8 +120,8 @@ class PlanStore:
     def exists(self, plan_id: str) -> bool:
         """Whether a plan with this id has been saved."""
         try:
-            return self.plan_json(plan_id).exists()
-        except UnknownPlan:
+            return self.check(self.plan_json(plan_id)).exists()
+        except StoreError:
             return False
 
     def _stamp(self, path: Path) -> tuple[int, int] | None:
@@ -115,7 +134,7 @@ class PlanStore:
     def save(self, plan: Plan, *, render_md: bool = True) -> None:
         """Persist the plan atomically (and its markdown beside it)."""
         plan.provenance.updated_at = now_iso()
-        path = self.plan_json(plan.id)
+        path = self.check(self.plan_json(plan.id))
         stamp = self._stamp(path)
         if stamp is not None and self._written.get(plan.id) != stamp:
             # never silently replace a file we could not read (it may be the user's only copy);
@@ -126,7 +145,7 @@ class PlanStore:
         if stamp is not None:
             self._written[plan.id] = stamp
         if render_md:
-            md = self.plan_md(plan.id)
+            md = self.check(self.plan_md(plan.id))
             text = render(plan).text
             if self._md.get(plan.id) != text or not md.exists():
                 # derived from plan.json: atomic (never half-written) but not worth an fsync
@@ -135,24 +154,28 @@ class PlanStore:
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
-        path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
+        path = self.check(self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json")
         atomic_write(path, plan.model_dump_json(indent=2) + "\n")
         return path
 
     def revisions(self, plan_id: str) -> list[int]:
         """Revision numbers kept for a plan, ascending."""
         d = self._plan_dir(plan_id) / "revisions"
+        try:
+            self.check(d)
+        except StoreError:
+            return []
         if not d.is_dir():
             return []
         return sorted(int(p.stem) for p in d.glob("*.json") if p.stem.isdigit())
 
     def load_revision(self, plan_id: str, revision: int) -> Plan:
         """A kept revision of a plan."""
-        return self._load_path(plan_id, self._plan_dir(plan_id) / "revisions" / f"{revision}.json")
+        return self._load_path(plan_id, self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json"))
 
     def load(self, plan_id: str) -> Plan:
         """Load a plan; raise UnknownPlan, or StoreError naming the file when it is corrupt."""
-        path = self.plan_json(plan_id)
+        path = self.check(self.plan_json(plan_id))
         if not path.exists():
             raise UnknownPlan(f"no plan {plan_id!r} in {self.plans_dir}")
         return self._load_path(plan_id, path)
@@ -189,6 +212,10 @@ class PlanStore:
         plans: list[Plan] = []
         problems: list[PlanProblem] = []
         try:
+            self.check(self.plans_dir)
+        except StoreError as e:
+            return [], [PlanProblem("", self.plans_dir, str(e))]
+        try:
             entries = sorted(self.plans_dir.iterdir()) if self.plans_dir.is_dir() else []
         except OSError as e:
             return [], [PlanProblem("", self.plans_dir, f"cannot list {self.plans_dir}: {e}")]
@@ -205,12 +232,12 @@ class PlanStore:
     def set_active(self, plan_id: str) -> None:
         """Remember the workspace's active plan."""
         self._plan_dir(plan_id)
-        atomic_write(self.dir / "active", plan_id + "\n")
+        atomic_write(self.check(self.dir / "active"), plan_id + "\n")
 
     def active(self) -> str | None:
         """The active plan id, if it still exists."""
         try:
-            pid = (self.dir / "active").read_text(encoding="utf-8").strip()
-        except OSError:
+            pid = self.check(self.dir / "active").read_text(encoding="utf-8").strip()
+        except (OSError, StoreError):
             return None
         return pid if self.exists(pid) else None
