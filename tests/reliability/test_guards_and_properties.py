@@ -204,10 +204,10 @@ def test_case_22_the_invariant_checker_catches_each_violation(tmp_path: Path, in
             from tests.reliability.conftest import Ledger
 
             led = Ledger.__new__(Ledger)
-            led.sent, led.exempt = {"a": "x", "b": "y"}, set()
+            led.sent, led.exempt, led.null_expected = {"a": "x", "b": "y"}, set(), 0
             from collections import Counter
 
-            led.answers = Counter({"a": 2})
+            led.answers = Counter({"a": 2, None: 1})
             return Ledger.problems(led)
 
     chk.ledgers.append(FakeLedger())  # type: ignore[arg-type]
@@ -218,3 +218,4 @@ def test_case_22_the_invariant_checker_catches_each_violation(tmp_path: Path, in
     assert "canary secret is in" in problems and "log" in problems
     assert "does not parse" in problems
     assert "answered 2 times" in problems and "answered 0 times" in problems
+    assert "1 answer(s) to id null, 0 expected" in problems
