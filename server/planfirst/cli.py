@@ -11,15 +11,19 @@ from pathlib import Path
 from planfirst import __version__
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from planfirst.lsp.server import create_server
-
+def _log_to_stderr() -> None:
     level = os.environ.get("PLANFIRST_LOG_LEVEL", "INFO").upper()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]  # stdout is the protocol
     if os.environ.get("PLANFIRST_LOG_FILE"):
         handlers.append(logging.FileHandler(os.environ["PLANFIRST_LOG_FILE"]))
     logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from planfirst.lsp.server import create_server
+
+    _log_to_stderr()
     # pygls logs every message at INFO: keep the editor's log readable
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     server = create_server()
@@ -33,6 +37,16 @@ def _serve(args: argparse.Namespace) -> int:
         # unanswered: cap message size, answer every id (docs/reliability.md cases 20 and 33)
         install(server)
         server.start_io(stdin=CappedStdin(sys.stdin.buffer))  # type: ignore[arg-type]
+    return 0
+
+
+def _acp(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from planfirst.acp.agent import serve
+
+    _log_to_stderr()
+    asyncio.run(serve(args.settings))
     return 0
 
 
@@ -76,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (default)")
     s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     s.set_defaults(func=_serve)
+    a = sub.add_parser("acp", help="run as an Agent Client Protocol agent over stdio (Zed, JetBrains, ...)")
+    a.add_argument("--settings", metavar="FILE", help="a JSON settings file (same keys as the editor settings)")
+    a.set_defaults(func=_acp)
     pl = sub.add_parser("plans", help="list stored plans and their status")
     pl.add_argument("--workspace", default=".", help="workspace folder (default: current directory)")
     pl.set_defaults(func=_plans)

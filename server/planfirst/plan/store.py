@@ -241,3 +241,24 @@ class PlanStore:
         except (OSError, StoreError):
             return None
         return pid if self.exists(pid) else None
+
+    # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
+    # restarted agent can answer `session/load` for a session the client remembers.
+
+    def _session_file(self, session_id: str) -> Path:
+        if not isinstance(session_id, str) or not PLAN_ID.match(session_id):
+            raise UnknownPlan(f"{str(session_id)[:100]!r} is not a valid session id")
+        return self.dir / "sessions" / session_id
+
+    def bind_session(self, session_id: str, plan_id: str) -> None:
+        """Remember that the ACP session `session_id` works on `plan_id`."""
+        self._plan_dir(plan_id)
+        atomic_write(self._session_file(session_id), plan_id + "\n")
+
+    def session_plan(self, session_id: str) -> str | None:
+        """The plan an ACP session works on, if it is known and the plan still exists."""
+        try:
+            pid = self._session_file(session_id).read_text(encoding="utf-8").strip()
+        except (OSError, UnknownPlan):
+            return None
+        return pid if self.exists(pid) else None

@@ -1,0 +1,301 @@
+"""`planfirst acp`: planfirst as an Agent Client Protocol agent over stdio (Zed, JetBrains, …).
+
+A second face over the same core as the language server: each ACP session gets a core
+`Session` whose Host is `AcpHost`; `flow.Conversation` maps prompts onto the core's workflow.
+Settings come from the environment and the command line only (never from the workspace).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import unquote, urlparse
+
+from acp import PROTOCOL_VERSION, Agent, Client, RequestError, run_agent
+from acp.schema import (
+    AgentCapabilities,
+    ClientCapabilities,
+    EmbeddedResourceContentBlock,
+    Implementation,
+    InitializeResponse,
+    LoadSessionResponse,
+    NewSessionResponse,
+    PromptCapabilities,
+    PromptResponse,
+    ResourceContentBlock,
+    StopReason,
+    TextContentBlock,
+    Usage,
+)
+
+from planfirst import __version__
+from planfirst.acp import framing
+from planfirst.acp.flow import Conversation, available_commands
+from planfirst.acp.host import AcpHost
+from planfirst.acp.views import plan_view, replay
+from planfirst.core.paths import PathError
+from planfirst.core.session import Session, SessionError
+from planfirst.llm.factory import Models
+from planfirst.llm.model import ModelError
+from planfirst.plan.store import PlanStore
+from planfirst.settings import Settings, load_settings
+
+log = logging.getLogger("planfirst.acp")
+
+
+def _root(cwd: str) -> Path:
+    """The workspace an ACP session works in (absolute, an existing directory)."""
+    p = Path(cwd) if isinstance(cwd, str) else Path()
+    if not isinstance(cwd, str) or not p.is_absolute() or not p.is_dir():
+        raise RequestError.invalid_params(
+            {"cwd": f"{str(cwd)[:200]!r} is not an absolute path to a directory"}
+        )
+    return p.resolve()
+
+
+def read_prompt(blocks: list[Any], root: Path) -> tuple[str, list[str]]:
+    """The prompt's text, and the workspace files it mentions (resource links, embedded files)."""
+    texts: list[str] = []
+    files: list[str] = []
+    for b in blocks:
+        uri = None
+        if isinstance(b, TextContentBlock):
+            texts.append(b.text)
+        elif isinstance(b, ResourceContentBlock):
+            uri = b.uri
+        elif isinstance(b, EmbeddedResourceContentBlock):
+            uri = getattr(b.resource, "uri", None)
+        if uri and uri.startswith("file://"):
+            path = Path(unquote(urlparse(uri).path))
+            with contextlib.suppress(ValueError, OSError):
+                rel = path.resolve().relative_to(root).as_posix()
+                files.append(rel)
+                texts.append(f"@{rel}")
+    return " ".join(t for t in texts if t).strip(), files
+
+
+def _delta(after: Any, before: Any) -> Usage:
+    inp = after.input_tokens - before.input_tokens
+    out = after.output_tokens - before.output_tokens
+    read = after.cache_read_input_tokens - before.cache_read_input_tokens
+    write = after.cache_creation_input_tokens - before.cache_creation_input_tokens
+    return Usage(
+        total_tokens=max(0, inp + out + read + write),
+        input_tokens=max(0, inp),
+        output_tokens=max(0, out),
+        cached_read_tokens=max(0, read),
+        cached_write_tokens=max(0, write),
+    )
+
+
+class PlanfirstAgent:
+    """The ACP agent: sessions by id, each a Conversation over a core Session."""
+
+    def __init__(self, settings: Settings, problems: list[str] | None = None) -> None:
+        self.settings = settings
+        self.problems = list(problems or [])
+        self.conn: Client | None = None
+        self.caps = ClientCapabilities()
+        self.sessions: dict[str, Conversation] = {}
+        self._models: Models | None = None
+
+    def on_connect(self, conn: Client) -> None:
+        self.conn = conn
+
+    def models(self) -> Models:
+        """The model factory, shared by every session (one scripted server offline)."""
+        if self._models is None:
+            self._models = Models(self.settings)
+        return self._models
+
+    async def initialize(
+        self,
+        protocol_version: int,
+        client_capabilities: ClientCapabilities | None = None,
+        client_info: Implementation | None = None,
+        **kwargs: Any,
+    ) -> InitializeResponse:
+        self.caps = client_capabilities or ClientCapabilities()
+        return InitializeResponse(
+            protocol_version=PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(
+                load_session=True, prompt_capabilities=PromptCapabilities(embedded_context=True)
+            ),
+            agent_info=Implementation(name="planfirst", title="planfirst", version=__version__),
+            auth_methods=[],
+        )
+
+    def _open(self, session_id: str, root: Path) -> Conversation:
+        assert self.conn is not None
+        old = self.sessions.pop(session_id, None)
+        if old is not None and old.turn is not None:
+            old.turn.cancel()
+        host = AcpHost(self.conn, session_id, root, self.caps)
+        core = Session(root, self.settings, self.models(), host)
+        host.session = core
+        conv = Conversation(session_id, root, core, host, notes=list(self.problems))
+        self.sessions[session_id] = conv
+        host.outbox.put(available_commands())
+        return conv
+
+    async def new_session(
+        self, cwd: str, mcp_servers: Any = None, **kwargs: Any
+    ) -> NewSessionResponse:
+        root = _root(cwd)
+        session_id = f"acp-{secrets.token_hex(8)}"
+        conv = self._open(session_id, root)
+        await conv.host.settle()
+        return NewSessionResponse(session_id=session_id)
+
+    async def load_session(
+        self, cwd: str, session_id: str, mcp_servers: Any = None, **kwargs: Any
+    ) -> LoadSessionResponse:
+        """Resume the plan a session worked on (or a plan given by its id): replay it first."""
+        root = _root(cwd)
+        store = PlanStore(root)
+        plan_id = store.session_plan(session_id) or (
+            session_id if store.exists(session_id) else None
+        )
+        if plan_id is None:
+            raise RequestError.invalid_params(
+                {"sessionId": f"no session or plan {str(session_id)[:100]!r} in {root}"}
+            )
+        conv = self._open(session_id, root)
+        try:
+            plan = conv.core.load(plan_id)
+        except SessionError as e:
+            raise RequestError.invalid_params({"sessionId": e.message}) from None
+        conv.plan_id = plan.id
+        conv.plans.add(plan.id)
+        path = str(conv.core.store.plan_md(plan.id))
+        for update in replay(
+            plan, root, path, plan_view(conv.core, plan.id, markdown=conv.host.plan_ops())
+        ):
+            conv.host.outbox.put(update)
+        c = plan.counts()
+        conv.host.say(
+            f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. "
+            + (
+                "/approve runs the plan; feedback revises it."
+                if plan.status.value == "draft"
+                else "/continue runs the remaining steps."
+            )
+        )
+        conv.usage_update()
+        await conv.host.settle()
+        return LoadSessionResponse()
+
+    async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> PromptResponse:
+        conv = self.sessions.get(session_id)
+        if conv is None:
+            raise RequestError.invalid_params(
+                {"sessionId": f"unknown session {str(session_id)[:100]!r}"}
+            )
+        if conv.turn is not None and not conv.turn.done():
+            raise RequestError.invalid_request(
+                {"message": "a prompt is already running in this session; cancel it first"}
+            )
+        text, files = read_prompt(prompt, conv.root)
+        before = conv.totals()
+        conv.cancelled = False
+        turn = asyncio.get_running_loop().create_task(self._turn(conv, text, files))
+        conv.turn = turn
+        try:
+            stop = await turn
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not conv.cancelled or (task is not None and task.cancelling()):
+                raise
+            stop = "cancelled"
+        finally:
+            conv.turn = None
+        if stop == "cancelled":
+            conv.host.end_validation(False)
+            conv.host.say("\nCancelled. The plan is saved; /continue picks it up again.")
+        conv.usage_update()
+        await conv.host.settle()
+        return PromptResponse(
+            stop_reason=cast(StopReason, stop), usage=_delta(conv.totals(), before)
+        )
+
+    async def _turn(self, conv: Conversation, text: str, files: list[str]) -> str:
+        try:
+            return await conv.handle(text, files)
+        except (SessionError, ModelError, PathError) as e:
+            conv.host.notify(getattr(e, "message", None) or str(e), "error")
+            return "end_turn"
+
+    async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        """session/cancel: stop what the session is doing (the core records the step as cancelled)."""
+        conv = self.sessions.get(session_id)
+        if conv is None or conv.turn is None or conv.turn.done():
+            return
+        conv.cancelled = True
+        conv.core.cancel(None)
+        conv.turn.cancel()
+
+    async def shutdown(self) -> None:
+        """Cancel running turns and stop the scripted model (stdin closed)."""
+        turns = [c.turn for c in self.sessions.values() if c.turn is not None and not c.turn.done()]
+        for t in turns:
+            t.cancel()
+        if turns:
+            await asyncio.wait(turns, timeout=10)
+        for c in self.sessions.values():
+            await c.host.outbox.close()
+        if self._models is not None:
+            self._models.close()
+
+
+def load_agent_settings(path: str | None) -> tuple[Settings, list[str]]:
+    """Settings from the environment and an optional settings file named on the command line."""
+    layer: Any = None
+    problems: list[str] = []
+    if path:
+        try:
+            layer = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            problems.append(f"settings file {path}: {e} (using the defaults)")
+    settings, more = load_settings(layer)
+    return settings, problems + more
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _stdio() -> tuple[asyncio.StreamWriter, asyncio.StreamReader]:
+    """The protocol streams. fd 1 is then pointed at stderr, so a stray print (ours or a
+    library's) can never corrupt the JSON-RPC stream."""
+    loop = asyncio.get_running_loop()
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    stdin = asyncio.StreamReader(limit=framing.MAX_LINE)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    transport, protocol = await loop.connect_write_pipe(
+        lambda: asyncio.streams.FlowControlMixin(), out
+    )
+    writer = asyncio.StreamWriter(transport, protocol, stdin, loop)
+    reader = asyncio.StreamReader(limit=2 * framing.MAX_LINE)  # what the SDK reads: checked lines
+    task = loop.create_task(framing.pump(stdin, reader, writer))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return writer, reader
+
+
+async def serve(settings_path: str | None = None) -> None:
+    """Run the agent on stdin/stdout until the client closes stdin."""
+    settings, problems = load_agent_settings(settings_path)
+    agent = PlanfirstAgent(settings, problems)
+    writer, reader = await _stdio()
+    try:
+        await run_agent(cast(Agent, agent), writer, reader)
+    finally:
+        await agent.shutdown()

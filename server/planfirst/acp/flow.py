@@ -1,0 +1,391 @@
+"""One ACP session's conversation: what a prompt means at each point of a plan's life.
+
+The workflow itself is the core's (`Session.generate/revise/approve/execute_next/retry/undo`);
+this module only decides which of those a prompt asks for and what to say in between.
+Plain text starts a plan (or revises one waiting for feedback); slash commands do the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acp import text_block
+from acp.schema import (
+    AvailableCommand,
+    AvailableCommandInput,
+    AvailableCommandsUpdate,
+    ContentToolCallContent,
+    Cost,
+    PermissionOption,
+    ToolCallLocation,
+    ToolCallProgress,
+    ToolCallStart,
+    ToolCallUpdate,
+    UnstructuredCommandInput,
+    UsageUpdate,
+)
+
+from planfirst.acp.host import AcpHost
+from planfirst.acp.views import approval_text
+from planfirst.core.session import Session, SessionError
+from planfirst.plan.model import Plan, PlanStatus, Usage
+
+CONTEXT_WINDOW = 200_000  # every Claude model planfirst uses has (at least) this window
+CONTINUE_WORDS = {
+    "continue",
+    "go",
+    "go on",
+    "next",
+    "resume",
+    "run",
+    "run it",
+    "yes",
+    "ok",
+    "proceed",
+}
+COMMANDS: list[tuple[str, str, str | None]] = [
+    ("new", "Plan a new task", "what you want changed"),
+    ("approve", "Approve the plan and run its steps", None),
+    ("revise", "Revise the plan with your feedback", "what should change"),
+    ("continue", "Run the remaining steps (or review a draft plan)", None),
+    ("retry", "Run a step again", "step number (default: the next one)"),
+    ("undo", "Undo a step's edit", "step number (default: the last one)"),
+    ("status", "Show the plan and where it is", None),
+]
+HELP = (
+    "Commands: /continue runs the remaining steps, /retry [N] runs a step again, /undo [N] "
+    "reverts a step, /revise <feedback> rewrites a draft plan, /new <task> starts another plan, "
+    "/status shows the plan."
+)
+
+
+def available_commands() -> AvailableCommandsUpdate:
+    """The slash commands, for the client's command palette."""
+    return AvailableCommandsUpdate(
+        session_update="available_commands_update",
+        available_commands=[
+            AvailableCommand(
+                name=name,
+                description=desc,
+                input=AvailableCommandInput(root=UnstructuredCommandInput(hint=hint))
+                if hint
+                else None,
+            )
+            for name, desc, hint in COMMANDS
+        ],
+    )
+
+
+class AcpProgress:
+    """The core's progress lines as agent thoughts (not while validation output streams)."""
+
+    def __init__(self, host: AcpHost) -> None:
+        self.host = host
+
+    def report(self, message: str, percentage: int | None = None) -> None:
+        if not self.host.validating():
+            self.host.thought(message + "\n")
+
+
+def parse_command(text: str) -> tuple[str | None, str]:
+    """'/retry 2' → ('retry', '2'); plain text → (None, text)."""
+    t = text.strip()
+    if t.startswith("/"):
+        name, _, arg = t[1:].partition(" ")
+        return name.strip().lower(), arg.strip()
+    return None, t
+
+
+@dataclass
+class Conversation:
+    """The state of one ACP session: its core session, its host and the plan it works on."""
+
+    id: str
+    root: Path
+    core: Session
+    host: AcpHost
+    plan_id: str | None = None
+    feedback: bool = False  # the next plain prompt is revision feedback
+    turn: asyncio.Task[Any] | None = None  # the prompt being handled
+    cancelled: bool = False  # session/cancel arrived for the current turn
+    notes: list[str] = field(default_factory=list)  # said at the start of the next turn
+    plans: set[str] = field(default_factory=set)  # plans this session worked on (usage, cost)
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def handle(self, text: str, files: list[str]) -> str:
+        """One prompt turn; returns the ACP stop reason."""
+        for note in self.notes:
+            self.host.notify(note, "warning")
+        self.notes.clear()
+        cmd, arg = parse_command(text)
+        plan = self._plan()
+        if cmd is None:
+            cmd = self._meaning(arg, plan)
+        if cmd == "new":
+            return await self.new(arg, files)
+        if cmd == "help":
+            self.host.say(HELP)
+            return "end_turn"
+        if plan is None:
+            self.host.say("There is no plan in this session yet: say what you want changed.")
+            return "end_turn"
+        if cmd == "revise":
+            return await self.revise(plan, arg)
+        if cmd == "approve":
+            await self.core.approve(plan.id)
+            return await self.run(plan.id)
+        if cmd == "continue":
+            return (
+                await self.review(plan)
+                if plan.status == PlanStatus.DRAFT
+                else await self.run(plan.id)
+            )
+        if cmd == "retry":
+            return await self.retry(plan, arg)
+        if cmd == "undo":
+            return await self.undo(plan, arg)
+        if cmd == "status":
+            self.host.plan_changed(plan.id)
+            c = plan.counts()
+            self.host.say(
+                f"Plan “{plan.title}”: {plan.status.value}, {c.get('done', 0)}/{c['total']} steps done."
+            )
+            return "end_turn"
+        self.host.say(f"Unknown command /{cmd}. {HELP}")
+        return "end_turn"
+
+    def _meaning(self, text: str, plan: Plan | None) -> str:
+        """What plain text means now."""
+        if plan is None or plan.status == PlanStatus.DONE:
+            return "new"
+        if self.feedback:
+            return "revise"
+        if text.strip().lower().rstrip(".!") in CONTINUE_WORDS:
+            return "continue"
+        if plan.status == PlanStatus.DRAFT:
+            return "revise"
+        return "help"
+
+    def _plan(self) -> Plan | None:
+        if self.plan_id is None:
+            return None
+        try:
+            return self.core.load(self.plan_id)
+        except SessionError:
+            self.plan_id = None
+            return None
+
+    # ------------------------------------------------------------------ planning
+
+    async def new(self, task: str, files: list[str]) -> str:
+        """Plan a new task, then ask for approval."""
+        if not task.strip():
+            self.host.say(
+                "Say what you want changed, e.g. “Add a --top N option to the count command”."
+            )
+            return "end_turn"
+        self.feedback = False
+        plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        self.plan_id = plan.id
+        self.plans.add(plan.id)
+        self.core.store.bind_session(self.id, plan.id)
+        return await self.review(plan)
+
+    async def revise(self, plan: Plan, feedback: str) -> str:
+        """A new revision from the feedback, then ask for approval again."""
+        self.feedback = False
+        new = await self.core.revise(plan.id, feedback, progress=AcpProgress(self.host))
+        return await self.review(new)
+
+    async def review(self, plan: Plan) -> str:
+        """Show the plan and ask: approve, revise or reject."""
+        self.host.plan_changed(plan.id)
+        self.usage_update()
+        path = str(self.core.store.plan_md(plan.id))
+        call_id = f"planfirst-approve-{plan.id}-{plan.revision}"
+        title = f"Approve the plan “{plan.title}”?"
+        self.host.outbox.put(
+            ToolCallStart(
+                session_update="tool_call",
+                tool_call_id=call_id,
+                title=title,
+                kind="think",
+                status="pending",
+                content=[
+                    ContentToolCallContent(
+                        type="content", content=text_block(approval_text(plan, path))
+                    )
+                ],
+                locations=[ToolCallLocation(path=path)],
+            )
+        )
+        choice = await self.host.ask(
+            ToolCallUpdate(tool_call_id=call_id, title=title, kind="think", status="pending"),
+            [
+                _option("approve", "Approve and run", "allow_once"),
+                _option("revise", "Revise (your next message is the feedback)", "reject_once"),
+                _option("reject", "Reject", "reject_once"),
+            ],
+        )
+        done: Any = "completed" if choice == "approve" else "failed"
+        self.host.outbox.put(
+            ToolCallProgress(
+                session_update="tool_call_update",
+                tool_call_id=call_id,
+                status=done,
+                raw_output={"choice": choice},
+            )
+        )
+        if choice == "approve":
+            await self.core.approve(plan.id)
+            return await self.run(plan.id)
+        if choice == "revise":
+            self.feedback = True
+            self.host.say("What should change? Your next message revises the plan.")
+            return "end_turn"
+        if choice == "reject":
+            self.plan_id = None
+            self.host.say(
+                f"Plan rejected; it stays a draft in {path}. Send a new task to plan again."
+            )
+            return "end_turn"
+        if self.cancelled:
+            return "cancelled"
+        self.host.say("The plan is a draft: /approve runs it, or send feedback to revise it.")
+        return "end_turn"
+
+    # ------------------------------------------------------------------ execution
+
+    async def _prepare(self, plan: Plan, order: int | None) -> None:
+        """Name the step for the host and read its files through the editor."""
+        self.host.step = f"step {order}" if order is not None else "the test criteria"
+        paths: list[str] = []
+        if order is not None:
+            try:
+                paths = [p for p in plan.body.step(order).files if not self.core.guard.excluded(p)]
+            except (KeyError, ValueError):
+                paths = []
+        await self.host.load_buffers(paths)
+
+    async def _step(self, plan: Plan, order: int | None, run: Any) -> Any:
+        await self._prepare(plan, order)
+        try:
+            outcome = await run()
+        finally:
+            self.host.step = None
+            self.host.buffers = {}
+        self.host.end_validation(str(outcome.status) == "done")
+        self.usage_update()
+        return outcome
+
+    async def run(self, plan_id: str) -> str:
+        """Execute the remaining steps, one permission question per edit."""
+        progress = AcpProgress(self.host)
+        while True:
+            plan = self.core.load(plan_id)
+            outcome = await self._step(
+                plan, plan.next_step(), lambda: self.core.execute_next(plan_id, progress)
+            )
+            stop = self._after(outcome)
+            if stop is not None:
+                return stop
+            plan = self.core.load(plan_id)
+            if outcome.step is None or plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
+                self._finished(plan)
+                return "end_turn"
+
+    async def retry(self, plan: Plan, arg: str) -> str:
+        """Run one step again (default: the next one), then the rest."""
+        order = _number(arg) or plan.next_step()
+        if order is None:
+            raise SessionError("every step is done; /undo N first to run a step again")
+        outcome = await self._step(
+            plan, order, lambda: self.core.retry(plan.id, order, AcpProgress(self.host))
+        )
+        stop = self._after(outcome)
+        return stop if stop is not None else await self.run(plan.id)
+
+    async def undo(self, plan: Plan, arg: str) -> str:
+        """Revert a step's edit (the client previews the inverse diff)."""
+        order = _number(arg)
+        files = sorted({p for s in plan.steps for r in s.runs for p in r.after})
+        await self.host.load_buffers([p for p in files if not self.core.guard.excluded(p)])
+        try:
+            outcome = await self.core.undo(plan.id, order, AcpProgress(self.host))
+        finally:
+            self.host.buffers = {}
+        self.host.say(outcome.message or f"step {outcome.step}: {outcome.status}")
+        return "end_turn"
+
+    def _after(self, outcome: Any) -> str | None:
+        """Stop the run after a step that was not done (and say what the user can do)."""
+        status = str(outcome.status)
+        if status == "done":
+            return None
+        if self.cancelled:
+            return "cancelled"
+        n = outcome.step
+        if status == "rejected":
+            self.host.say(
+                f"/retry {n} proposes step {n} again, /undo reverts an earlier step, /new starts over."
+            )
+        else:
+            what = f"Step {n}" if n is not None else "The test criteria"
+            self.host.say(
+                f"{what} failed: {outcome.message}. /retry {n or ''} runs it again after you fix "
+                "things, /undo reverts it, /status shows the plan."
+            )
+        return "end_turn"
+
+    def _finished(self, plan: Plan) -> None:
+        u = plan.usage
+        self.host.say(
+            f"Plan “{plan.title}” {plan.status.value}: {len(plan.steps)} steps, {u.calls} model calls, "
+            f"est. ${u.cost_usd:.4f}. The plan and its log: {self.core.store.plan_md(plan.id)}"
+        )
+
+    # ------------------------------------------------------------------ usage
+
+    def totals(self) -> Usage:
+        """Usage of every plan this session worked on."""
+        total = Usage()
+        for pid in sorted(self.plans):
+            try:
+                total.add(self.core.store.load(pid).usage)
+            except Exception:
+                continue
+        return total
+
+    def usage_update(self) -> None:
+        """usage_update: prompt tokens of a recent model call (context in use) and the cost."""
+        u = self.totals()
+        if u.calls == 0:
+            return
+        per_call = (
+            u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
+        ) // u.calls
+        self.host.outbox.put(
+            UsageUpdate(
+                session_update="usage_update",
+                used=min(CONTEXT_WINDOW, per_call),
+                size=CONTEXT_WINDOW,
+                cost=Cost(amount=round(u.cost_usd, 6), currency="USD"),
+            )
+        )
+
+
+def _option(option_id: str, name: str, kind: Any) -> PermissionOption:
+    return PermissionOption(option_id=option_id, name=name, kind=kind)
+
+
+def _number(arg: str) -> int | None:
+    arg = arg.strip().removeprefix("step").strip()
+    if not arg:
+        return None
+    if not arg.isdigit():
+        raise SessionError(f"{arg[:40]!r} is not a step number")
+    return int(arg)

@@ -1,0 +1,459 @@
+"""The ACP client as the core's Host: permission questions, diffs as tool calls, the plan view.
+
+Everything the core says goes out as `session/update` notifications through one ordered outbox
+(the core's `notify`/`log` are synchronous); the questions (`apply_change`, `confirm`) drain it
+first, so the client always sees a tool call before the permission request that names it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from acp import Client, text_block
+from acp.schema import (
+    AgentMessageChunk,
+    AgentThoughtChunk,
+    AllowedOutcome,
+    ClientCapabilities,
+    ContentToolCallContent,
+    FileEditToolCallContent,
+    PermissionOption,
+    SessionInfoUpdate,
+    ToolCallLocation,
+    ToolCallProgress,
+    ToolCallStart,
+    ToolCallUpdate,
+)
+
+from planfirst.acp.views import plan_view
+from planfirst.core.executor import ProposedChange
+from planfirst.core.problems import Problem
+from planfirst.core.session import ApplyOutcome
+
+if TYPE_CHECKING:
+    from planfirst.core.session import Session
+
+log = logging.getLogger("planfirst.acp")
+
+OUTPUT_TAIL = 8_000  # characters of validation output kept in the tool call (the log has all)
+LEVEL_MARK = {"error": "✗ ", "warning": "⚠ ", "info": ""}
+
+
+class Outbox:
+    """`session/update` notifications for one session, sent in order by one task."""
+
+    def __init__(self, conn: Client, session_id: str) -> None:
+        self.conn = conn
+        self.session_id = session_id
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, update: Any) -> None:
+        """Queue an update (sent soon, after every update queued before it)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._queue.put_nowait(update)
+
+    async def _run(self) -> None:
+        while True:
+            update = await self._queue.get()
+            try:
+                await self.conn.session_update(self.session_id, update)
+            except Exception as e:  # a closed connection: nothing more can be shown
+                log.debug("session/update not sent: %s", e)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been written."""
+        if self._task is not None and not self._task.done():
+            await self._queue.join()
+
+    async def close(self) -> None:
+        """Send what is queued, then stop."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), 5)
+        if self._task is not None:
+            self._task.cancel()
+
+
+class _Validation:
+    """The tool call that shows one attempt's validation output as it streams."""
+
+    def __init__(self, call_id: str, title: str) -> None:
+        self.call_id = call_id
+        self.title = title
+        self.output = ""
+        self.locations: list[ToolCallLocation] = []
+        self.problems: list[str] = []
+
+    def content(self) -> list[Any]:
+        text = self.output[-OUTPUT_TAIL:]
+        if len(self.output) > OUTPUT_TAIL:
+            text = "…" + text[text.find("\n") + 1 :]
+        parts = [
+            ContentToolCallContent(type="content", content=text_block(f"```\n{text.rstrip()}\n```"))
+        ]
+        if self.problems:
+            listed = "\n".join(f"- {p}" for p in self.problems[:20])
+            parts.append(
+                ContentToolCallContent(type="content", content=text_block(f"Problems:\n{listed}"))
+            )
+        return parts
+
+
+def _permission(option_id: str, name: str, kind: Any) -> PermissionOption:
+    return PermissionOption(option_id=option_id, name=name, kind=kind)
+
+
+class AcpHost:
+    """Implements core.session.Host for one ACP session."""
+
+    def __init__(self, conn: Client, session_id: str, root: Path, caps: ClientCapabilities) -> None:
+        self.conn = conn
+        self.session_id = session_id
+        self.root = root
+        self.caps = caps
+        self.outbox = Outbox(conn, session_id)
+        self.session: Session | None = None  # set by the agent once the core session exists
+        # editor text of the step's files, read through fs/read_text_file
+        self.buffers: dict[str, str] = {}
+        self.apply_all = False  # the user chose "apply this and the remaining steps"
+        self.step: str | None = None  # what is being executed ("step 2"): titles its validation
+        self._validation: _Validation | None = None
+        self._calls = 0
+        self._plan_timer: asyncio.TimerHandle | None = None
+        self._output_timer: asyncio.TimerHandle | None = None
+        self._plan_pending: str | None = None
+        self._last_thought = ""
+
+    # ------------------------------------------------------------------ capabilities
+
+    def can_write(self) -> bool:
+        """Whether the client writes files for us (`fs/write_text_file`)."""
+        return bool(self.caps.fs and self.caps.fs.write_text_file)
+
+    def can_read(self) -> bool:
+        """Whether the client reads files (and unsaved buffers) for us (`fs/read_text_file`)."""
+        return bool(self.caps.fs and self.caps.fs.read_text_file)
+
+    def plan_ops(self) -> bool:
+        """Whether the client opted in to `plan_update` / `plan_removed`."""
+        return self.caps.plan is not None
+
+    def _abs(self, rel: str) -> str:
+        return str(self.root / rel)
+
+    def _call_id(self, kind: str) -> str:
+        self._calls += 1
+        return f"planfirst-{kind}-{self._calls}"
+
+    # ------------------------------------------------------------------ messages
+
+    def say(self, text: str) -> None:
+        """An agent message chunk (a paragraph the user reads)."""
+        self.outbox.put(
+            AgentMessageChunk(session_update="agent_message_chunk", content=text_block(text))
+        )
+
+    def thought(self, text: str) -> None:
+        """An agent thought chunk (what planfirst is doing); repeats are dropped."""
+        if text == self._last_thought:
+            return
+        self._last_thought = text
+        self.outbox.put(
+            AgentThoughtChunk(session_update="agent_thought_chunk", content=text_block(text))
+        )
+
+    def validating(self) -> bool:
+        """Whether validation output is streaming into a tool call now."""
+        return self._validation is not None
+
+    def log(self, text: str) -> None:
+        """Validation output goes into the step's validation tool call; other notes to the log."""
+        if self.step is None:
+            log.info("%s", text)
+            return
+        v = self._validation
+        if v is None:
+            v = self._validation = _Validation(self._call_id("validate"), f"Validate {self.step}")
+            self.outbox.put(
+                ToolCallStart(
+                    session_update="tool_call",
+                    tool_call_id=v.call_id,
+                    title=v.title,
+                    kind="execute",
+                    status="in_progress",
+                )
+            )
+        v.output += text if text.endswith("\n") else text + "\n"
+        self._soon()
+
+    def _soon(self) -> None:
+        """Send the validation call's content soon (output arrives in many small chunks)."""
+        if self._output_timer is None:
+            self._output_timer = asyncio.get_running_loop().call_later(0.1, self._send_output)
+
+    def _send_output(self) -> None:
+        self._output_timer = None
+        if self._validation is not None:
+            self.outbox.put(self._validation_update(self._validation, "in_progress"))
+
+    def _validation_update(self, v: _Validation, status: Any) -> ToolCallProgress:
+        return ToolCallProgress(
+            session_update="tool_call_update",
+            tool_call_id=v.call_id,
+            status=status,
+            content=v.content(),
+            locations=v.locations or None,
+        )
+
+    def end_validation(self, passed: bool) -> None:
+        """Close the open validation tool call (completed or failed)."""
+        v, self._validation = self._validation, None
+        if self._output_timer is not None:
+            self._output_timer.cancel()
+            self._output_timer = None
+        if v is not None:
+            self.outbox.put(self._validation_update(v, "completed" if passed else "failed"))
+
+    def notify(self, message: str, level: str = "info") -> None:
+        """A message the user sees."""
+        self.say(f"\n{LEVEL_MARK.get(level, '')}{message}\n")
+
+    def publish_problems(self, problems: dict[str, list[Problem]]) -> None:
+        """Problems found in validation output: locations on the validation tool call."""
+        items = [(path, p) for path, ps in problems.items() for p in ps]
+        if not items:
+            return
+        lines = [
+            f"{path}:{p.line}: {p.message.splitlines()[0][:200] if p.message else ''}"
+            for path, p in items
+        ]
+        v = self._validation
+        if v is None:
+            self.say("\nProblems:\n" + "\n".join(f"- {x}" for x in lines[:20]) + "\n")
+            return
+        v.problems = lines
+        v.locations = [
+            ToolCallLocation(path=self._abs(path), line=p.line) for path, p in items[:50]
+        ]
+        self._soon()
+
+    # ------------------------------------------------------------------ the plan view
+
+    def plan_started(self, plan_id: str, title: str) -> None:
+        """Name the session after the task; the plan streams in as plan updates."""
+        self.outbox.put(SessionInfoUpdate(session_update="session_info_update", title=title))
+        self.thought(f"Planning “{title}” ({plan_id})\n")
+
+    def plan_changed(self, plan_id: str) -> None:
+        """Send the plan soon (a streaming plan changes many times a second: coalesce)."""
+        self._plan_pending = plan_id
+        if self._plan_timer is None:
+            self._plan_timer = asyncio.get_running_loop().call_later(0.1, self.send_plan)
+
+    def send_plan(self) -> None:
+        """Send the pending plan view now."""
+        if self._plan_timer is not None:
+            self._plan_timer.cancel()
+            self._plan_timer = None
+        plan_id, self._plan_pending = self._plan_pending, None
+        if plan_id is None or self.session is None:
+            return
+        try:
+            update = plan_view(self.session, plan_id, markdown=self.plan_ops())
+        except Exception as e:  # a plan that cannot be read is reported elsewhere
+            log.warning("plan %s not shown: %s", plan_id, e)
+            return
+        if update is not None:
+            self.outbox.put(update)
+
+    async def settle(self) -> None:
+        """Send the pending plan view and everything queued."""
+        self.send_plan()
+        await self.outbox.flush()
+
+    # ------------------------------------------------------------------ questions
+
+    async def ask(self, call: ToolCallUpdate, options: list[PermissionOption]) -> str | None:
+        """session/request_permission; the chosen option id, None when cancelled or failed."""
+        await self.settle()
+        try:
+            answer = await self.conn.request_permission(self.session_id, call, options)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("request_permission failed: %s", e)
+            return None
+        outcome = answer.outcome
+        return outcome.option_id if isinstance(outcome, AllowedOutcome) else None
+
+    async def confirm(self, question: str) -> bool | None:
+        """A yes/no question (commands outside the allow-list, files that configure tools)."""
+        call_id = self._call_id("confirm")
+        self.outbox.put(
+            ToolCallStart(
+                session_update="tool_call",
+                tool_call_id=call_id,
+                title=question,
+                kind="other",
+                status="pending",
+                content=[ContentToolCallContent(type="content", content=text_block(question))],
+            )
+        )
+        choice = await self.ask(
+            ToolCallUpdate(tool_call_id=call_id, title=question, kind="other", status="pending"),
+            [
+                _permission("yes", "Yes, this time", "allow_once"),
+                _permission("no", "No", "reject_once"),
+            ],
+        )
+        ok = choice == "yes"
+        self.outbox.put(
+            ToolCallProgress(
+                session_update="tool_call_update",
+                tool_call_id=call_id,
+                status="completed" if ok else "failed",
+            )
+        )
+        return ok
+
+    async def apply_change(
+        self, change: ProposedChange, label: str, description: str
+    ) -> ApplyOutcome:
+        """The step's diff as a tool call; the client's permission prompt is the preview."""
+        if self._validation is not None:  # a new attempt: the previous validation failed
+            self.end_validation(False)
+        call_id = self._call_id("edit")
+        diffs = [
+            FileEditToolCallContent(
+                type="diff", path=self._abs(f.path), old_text=f.old, new_text=f.new or ""
+            )
+            for f in change.files
+        ]
+        notes = [f.path for f in change.files if f.new is None]
+        content: list[Any] = list(diffs)
+        if notes:
+            content.append(
+                ContentToolCallContent(
+                    type="content", content=text_block("Deletes " + ", ".join(notes))
+                )
+            )
+        kind: Any = "delete" if len(notes) == len(change.files) else "edit"
+        locations = [ToolCallLocation(path=self._abs(f.path)) for f in change.files]
+        self.outbox.put(
+            ToolCallStart(
+                session_update="tool_call",
+                tool_call_id=call_id,
+                title=label,
+                kind=kind,
+                status="pending",
+                content=content,
+                locations=locations,
+                raw_input={"description": description},
+            )
+        )
+        options = [_permission("apply", "Apply", "allow_once")]
+        if self.step is not None and self.step.startswith("step"):
+            options.append(
+                _permission("apply-all", "Apply this and the remaining steps", "allow_always")
+            )
+        options.append(_permission("reject", "Reject", "reject_once"))
+        choice = (
+            "apply"
+            if self.apply_all and self.step
+            else await self.ask(
+                ToolCallUpdate(
+                    tool_call_id=call_id,
+                    title=label,
+                    kind=kind,
+                    status="pending",
+                    locations=locations,
+                ),
+                options,
+            )
+        )
+        if choice not in ("apply", "apply-all"):
+            self._finish_call(call_id, "failed", "Rejected: nothing changed.")
+            return ApplyOutcome(
+                False, "rejected in the editor" if choice == "reject" else "not answered"
+            )
+        if choice == "apply-all":
+            self.apply_all = True
+        failure = await self._write_through_client(change)
+        if failure:
+            self._finish_call(call_id, "failed", failure)
+            return ApplyOutcome(False, failure)
+        self.outbox.put(
+            ToolCallProgress(
+                session_update="tool_call_update", tool_call_id=call_id, status="completed"
+            )
+        )
+        return ApplyOutcome(True)
+
+    def _finish_call(self, call_id: str, status: Any, text: str) -> None:
+        self.outbox.put(
+            ToolCallProgress(
+                session_update="tool_call_update",
+                tool_call_id=call_id,
+                status=status,
+                raw_output={"result": text},
+            )
+        )
+
+    async def _write_through_client(self, change: ProposedChange) -> str | None:
+        """Write approved text through `fs/write_text_file` when the client offers it (its
+        buffers, unsaved edits included, stay in step); the core then makes the disk match.
+        Without it the core writes the disk itself. Returns why it failed, if it did."""
+        if not self.can_write():
+            return None
+        for f in change.files:
+            if f.new is None:
+                continue  # ACP has no delete: the core removes the file from disk
+            if self.can_read() and f.old is not None:
+                now = await self.read_buffer(f.path)
+                if now is not None and now != f.old:
+                    return f"{f.path} changed in the editor while the step was prepared; retry the step"
+            try:
+                await self.conn.write_text_file(self.session_id, self._abs(f.path), f.new)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                return f"the editor could not write {f.path}: {e}"
+            self.buffers[f.path] = f.new
+        return None
+
+    async def read_buffer(self, rel: str) -> str | None:
+        """A file's text as the editor holds it (unsaved edits included); None if unreadable."""
+        try:
+            res = await self.conn.read_text_file(self.session_id, self._abs(rel))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return None
+        return res.content
+
+    async def load_buffers(self, paths: list[str]) -> None:
+        """Read the files a step works on through the editor, so unsaved edits count."""
+        self.buffers = {}
+        if not self.can_read():
+            return
+        for rel in paths:
+            text = await self.read_buffer(rel)
+            if text is not None:
+                self.buffers[rel] = text
+
+    # ------------------------------------------------------------------ the rest of Host
+
+    def open_documents(self) -> dict[str, str]:
+        """Editor text read for the current step (the core prefers it over the disk)."""
+        return dict(self.buffers)
+
+    async def save_documents(self, paths: list[str]) -> list[str]:
+        """ACP clients are not asked to save: the core writes the approved text to disk."""
+        return []

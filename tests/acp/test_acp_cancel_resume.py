@@ -1,0 +1,98 @@
+"""session/cancel mid-step and session/load after the agent was killed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from planfirst.plan.model import StepStatus
+from planfirst.plan.store import PlanStore
+from tests.acp.conftest import agent
+from tests.acp.harness import wait_until
+from tests.reliability.conftest import DEMO, TASK, Invariants
+
+
+async def test_cancel_while_the_model_works_and_while_a_permission_is_open(
+    ws: Path, inv: Invariants
+) -> None:
+    """Cancel (1) while step 1 waits on the model and (2) while its edit waits for permission:
+    each prompt ends with stop reason "cancelled" at once, the step is pending again with its run
+    recorded as cancelled, nothing was written; /continue then finishes the plan."""
+    slow = dict(DEMO[2])
+    slow["delay"] = 30
+    srv = inv.scripted_server([DEMO[0], DEMO[1], slow, *DEMO[2:5], *DEMO[2:12]])
+    wc = ws / "textkit" / "wordcount.py"
+    before = wc.read_text()
+    async with agent(inv, ws, srv, "zed") as a:
+        ed = a.editor
+        ed.answers = {"think": ["approve"]}
+        await a.new()
+        turn = a.send(TASK)
+        await wait_until(lambda: len(srv.requests) >= 3, 30, "step 1's model call")
+        await a.conn.cancel(session_id=a.session_id)
+        res = await asyncio.wait_for(turn, 10)
+        assert res.stop_reason == "cancelled"
+        plan_id = PlanStore(ws).active()
+        assert plan_id is not None
+        st = PlanStore(ws).load(plan_id).state(1)
+        assert st.status == StepStatus.PENDING and st.runs[-1].outcome == "cancelled"
+
+        # (2) the edit's permission question is open when the user cancels
+        ed.hold = asyncio.Event()
+        asked = ed.asked
+        turn = a.send("/continue")
+        await wait_until(lambda: ed.asked > asked, 30, "the edit's permission request")
+        await a.conn.cancel(session_id=a.session_id)
+        res = await asyncio.wait_for(turn, 10)
+        assert res.stop_reason == "cancelled"
+        ed.answers["edit"] = [None]  # the client answers the open request "cancelled", as ACP says
+        ed.hold.set()
+        st = PlanStore(ws).load(plan_id).state(1)
+        assert st.status == StepStatus.PENDING and st.runs[-1].outcome == "cancelled"
+        assert wc.read_text() == before and not ed.writes
+        assert "Cancelled" in ed.text()
+
+        res = await a.prompt("/continue")
+        assert res.stop_reason == "end_turn"
+    assert PlanStore(ws).load(plan_id).status.value == "done", ed.text()
+
+
+async def test_resume_after_kill_with_session_load(ws: Path, inv: Invariants) -> None:
+    """The agent is SIGKILLed while step 2's edit waits for permission. A new agent answers
+    session/load for the same session id: it replays the task, the plan and step 1's applied
+    diff, then /continue proposes step 2 again and finishes the plan."""
+    srv = inv.scripted_server([*DEMO[0:10], *DEMO[7:12]])
+    async with agent(inv, ws, srv, "zed") as a:
+        ed = a.editor
+        ed.answers = {"think": ["approve"], "edit": ["apply", "apply"]}
+        session_id = await a.new()
+        turn = a.send(TASK)
+        await wait_until(lambda: ed.asked >= 3, 60, "step 1's two edits")
+        ed.hold = asyncio.Event()
+        await wait_until(lambda: ed.asked >= 4, 60, "step 2's permission request")
+        await a.kill()
+        turn.cancel()
+    plan_id = PlanStore(ws).session_plan(session_id)
+    assert plan_id is not None
+    plan = PlanStore(ws).load(plan_id)
+    assert plan.state(1).status == StepStatus.DONE and plan.state(2).runs[-1].outcome == "proposed"
+
+    ed.hold = None
+    ed.updates.clear()
+    ed.answers = {"edit": ["apply", "apply"]}
+    async with agent(inv, ws, srv, "zed", editor=ed) as b:
+        await b.load(session_id)
+        replayed = [type(u).__name__ for _, u in ed.updates]
+        assert "UserMessageChunk" in replayed and "AgentPlanContentUpdate" in replayed
+        assert ed.text("user_message_chunk") == TASK
+        step1 = [c for c in ed.tool_calls().values() if c.get("kind") == "edit"]
+        assert len(step1) == 1 and step1[0]["statuses"] == ["completed"]
+        assert {d.path for d in step1[0]["content"]} == {
+            str(ws / "textkit" / "wordcount.py"),
+            str(ws / "tests" / "test_wordcount.py"),
+        }
+        res = await b.prompt("/continue")
+        assert res.stop_reason == "end_turn"
+    plan = PlanStore(ws).load(plan_id)
+    assert plan.status.value == "done", ed.text()
+    assert [r.outcome for r in plan.state(2).runs] == ["interrupted", "applied"]
