@@ -263,6 +263,7 @@ class Conversation:
     async def _prepare(self, plan: Plan, order: int | None) -> None:
         """Name the step for the host and read its files through the editor."""
         self.host.step = f"step {order}" if order is not None else "the test criteria"
+        self.host.plan_id, self.host.order = plan.id, order
         paths: list[str] = []
         if order is not None:
             try:
@@ -273,12 +274,14 @@ class Conversation:
 
     async def _step(self, plan: Plan, order: int | None, run: Any) -> Any:
         await self._prepare(plan, order)
+        passed = False
         try:
             outcome = await run()
+            passed = str(outcome.status) == "done"
         finally:
-            self.host.step = None
+            self.host.end_validation(passed)
+            self.host.step = self.host.order = None
             self.host.buffers = {}
-        self.host.end_validation(str(outcome.status) == "done")
         self.usage_update()
         return outcome
 

@@ -33,6 +33,7 @@ from planfirst.acp.views import plan_view
 from planfirst.core.executor import ProposedChange
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
+from planfirst.plan.model import PlanStatus, ValidationResult
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
@@ -124,6 +125,8 @@ class AcpHost:
         self.buffers: dict[str, str] = {}
         self.apply_all = False  # the user chose "apply this and the remaining steps"
         self.step: str | None = None  # what is being executed ("step 2"): titles its validation
+        self.plan_id: str | None = None  # the plan being executed
+        self.order: int | None = None  # the step being executed
         self._validation: _Validation | None = None
         self._calls = 0
         self._plan_timer: asyncio.TimerHandle | None = None
@@ -213,13 +216,41 @@ class AcpHost:
         )
 
     def end_validation(self, passed: bool) -> None:
-        """Close the open validation tool call (completed or failed)."""
+        """Close the open validation tool call (completed or failed), its content replaced by
+        the recorded output (the streamed chunks arrive without their line ends)."""
         v, self._validation = self._validation, None
         if self._output_timer is not None:
             self._output_timer.cancel()
             self._output_timer = None
-        if v is not None:
-            self.outbox.put(self._validation_update(v, "completed" if passed else "failed"))
+        if v is None:
+            return
+        results = self._recorded_results()
+        if results:
+            v.output = "\n".join(
+                f"$ {r.command}\n{r.output.rstrip()}"
+                + ("" if r.passed else f"\n(exit code {r.exit_code}{', timed out' if r.timed_out else ''})")
+                for r in results
+            )
+        self.outbox.put(self._validation_update(v, "completed" if passed else "failed"))
+
+    def _recorded_results(self) -> list[ValidationResult]:
+        """The validation results last recorded for the current step (and the test criteria
+        when the plan just finished)."""
+        if self.session is None or self.plan_id is None:
+            return []
+        try:
+            plan = self.session.store.load(self.plan_id)
+        except Exception:
+            return []
+        out: list[ValidationResult] = []
+        if self.order is not None:
+            with contextlib.suppress(KeyError):
+                runs = [r for r in plan.state(self.order).runs if r.validation]
+                if runs:
+                    out += [r for r in runs[-1].validation if not r.refused]
+        if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
+            out += [r for r in plan.final_validation if not r.refused]
+        return out
 
     def notify(self, message: str, level: str = "info") -> None:
         """A message the user sees."""
