@@ -63,8 +63,16 @@ async def test_malformed_lines_are_answered_and_the_agent_keeps_serving(
                 assert "error" in m, m
                 by_id.setdefault(m["id"], []).append(m["error"]["code"])
             assert sorted(by_id[None]) == [-32700, -32600, -32600]
-            assert by_id[1] == [-32600] and by_id[2] == [-32602] and by_id[3] == [-32602]
+            assert by_id[1] == [-32600] and by_id[2] == [-32600] and by_id[3] == [-32602]
             assert by_id[4] == [-32602] and by_id[5] == [-32601] and by_id[6] == [-32602]
+            # a line over the cap (16 MiB) is discarded as it streams and answered with id null
+            huge = b'{"jsonrpc": "2.0", "id": 8, "method": "x", "params": {"a": "' + b"x" * (
+                17 << 20
+            )
+            proc.stdin.write(huge + b'"}}\n')
+            await proc.stdin.drain()
+            (big,) = await _answers(proc, 1)
+            assert big["id"] is None and big["error"]["code"] == -32600
             # still serving: a good request after all that is answered
             proc.stdin.write(
                 b'{"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": {"protocolVersion": 1}}\n'

@@ -32,6 +32,7 @@ from planfirst.acp.host import AcpHost
 from planfirst.acp.views import approval_text
 from planfirst.core.session import Session, SessionError
 from planfirst.plan.model import Plan, PlanStatus, Usage
+from planfirst.plan.store import StoreError
 
 CONTEXT_WINDOW = 200_000  # every Claude model planfirst uses has (at least) this window
 CONTINUE_WORDS = {
@@ -192,7 +193,10 @@ class Conversation:
         plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
         self.plan_id = plan.id
         self.plans.add(plan.id)
-        self.core.store.bind_session(self.id, plan.id)
+        try:
+            self.core.store.bind_session(self.id, plan.id)
+        except StoreError as e:  # the plan is saved; only resuming by session id is lost
+            self.host.notify(f"this session cannot be resumed later: {e}", "warning")
         return await self.review(plan)
 
     async def revise(self, plan: Plan, feedback: str) -> str:

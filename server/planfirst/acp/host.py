@@ -228,7 +228,11 @@ class AcpHost:
         if results:
             v.output = "\n".join(
                 f"$ {r.command}\n{r.output.rstrip()}"
-                + ("" if r.passed else f"\n(exit code {r.exit_code}{', timed out' if r.timed_out else ''})")
+                + (
+                    ""
+                    if r.passed
+                    else f"\n(exit code {r.exit_code}{', timed out' if r.timed_out else ''})"
+                )
                 for r in results
             )
         self.outbox.put(self._validation_update(v, "completed" if passed else "failed"))

@@ -253,12 +253,12 @@ class PlanStore:
     def bind_session(self, session_id: str, plan_id: str) -> None:
         """Remember that the ACP session `session_id` works on `plan_id`."""
         self._plan_dir(plan_id)
-        atomic_write(self._session_file(session_id), plan_id + "\n")
+        atomic_write(self.check(self._session_file(session_id)), plan_id + "\n")
 
     def session_plan(self, session_id: str) -> str | None:
         """The plan an ACP session works on, if it is known and the plan still exists."""
         try:
-            pid = self._session_file(session_id).read_text(encoding="utf-8").strip()
-        except (OSError, UnknownPlan):
+            pid = self.check(self._session_file(session_id)).read_text(encoding="utf-8").strip()
+        except (OSError, StoreError):
             return None
         return pid if self.exists(pid) else None
