@@ -4,8 +4,10 @@ docs/reliability.md): the same `Invariants` checker, with an ACP ledger for inva
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,19 +44,22 @@ async def agent(
     profile: str = "zed",
     *,
     editor: Editor | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Agent]:
     """`planfirst acp` for `root`, its model the in-test scripted server; ledger and log watched."""
     log = inv.tmp / f"server-acp-{len(inv.logs)}.log"
     inv.logs.append(log)
-    settings = inv.tmp / "server-acp-settings.json"
-    settings.write_text('{"anthropic": {"maxRetries": 2, "deadline": 60}}')
+    path = inv.tmp / "server-acp-settings.json"
+    path.write_text(
+        json.dumps({"anthropic": {"maxRetries": 2, "deadline": 60}, **(settings or {})})
+    )
     env = {
         "ANTHROPIC_BASE_URL": srv.base_url,
         "ANTHROPIC_API_KEY": "sk-ant-test-only-0000",
         "PLANFIRST_LOG_FILE": str(log),
     }
     async with acp_agent(
-        root, profile, env, log, editor=editor, args=("--settings", str(settings))
+        root, profile, env, log, editor=editor, args=("--settings", str(path))
     ) as a:
         inv.ledgers.append(a.ledger)
         yield a

@@ -58,6 +58,7 @@ class Editor:
         self.answers: dict[str, list[str | None]] = {}  # tool kind -> option ids to pick, in order
         self.hold: asyncio.Event | None = None  # set: permission requests wait until it is set
         self.asked = 0  # permission requests received (answered or not)
+        self.hold_kind: str | None = None  # hold only requests about this tool kind
         self.buffers: dict[Path, str] = {}  # written through fs/write_text_file, not saved
         self.reads: list[str] = []
         self.writes: list[str] = []
@@ -75,7 +76,7 @@ class Editor:
         **kwargs: Any,
     ) -> RequestPermissionResponse:
         self.asked += 1
-        if self.hold is not None:
+        if self.hold is not None and self.hold_kind in (None, tool_call.kind):
             await self.hold.wait()
         queue = self.answers.get(tool_call.kind or "other") or []
         pick = queue.pop(0) if queue else options[0].option_id

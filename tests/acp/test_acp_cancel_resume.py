@@ -96,3 +96,37 @@ async def test_resume_after_kill_with_session_load(ws: Path, inv: Invariants) ->
     plan = PlanStore(ws).load(plan_id)
     assert plan.status.value == "done", ed.text()
     assert [r.outcome for r in plan.state(2).runs] == ["interrupted", "applied"]
+
+
+async def test_two_sessions_never_run_steps_in_one_workspace_at_once(
+    ws: Path, inv: Invariants
+) -> None:
+    """Session A's step 1 waits for its edit's permission; session B (same workspace) may plan
+    and approve, but running steps is refused while A holds the workspace; A then finishes."""
+    srv = inv.scripted_server([*DEMO[0:5], DEMO[0], DEMO[1], *DEMO[5:12]])
+    async with agent(inv, ws, srv, "zed") as a:
+        ed = a.editor
+        ed.answers = {"think": ["approve", "approve"]}
+        ed.hold, ed.hold_kind = asyncio.Event(), "edit"
+        session_a = await a.new()
+        turn_a = a.send(TASK)
+        await wait_until(lambda: ed.asked >= 2, 60, "step 1's permission request in session A")
+        plan_a = PlanStore(ws).session_plan(session_a)
+        session_b = await a.new()
+        res = await a.prompt("/new " + TASK)
+        assert res.stop_reason == "end_turn"
+        said_b = "".join(
+            u.content.text
+            for sid, u in ed.updates
+            if sid == session_b and u.session_update == "agent_message_chunk"
+        )
+        assert f"another session ({session_a}) is running steps in this workspace" in said_b
+        plan_b = PlanStore(ws).session_plan(session_b)
+        assert plan_b is not None and plan_b != plan_a
+        assert all(
+            s.status == StepStatus.PENDING and not s.runs for s in PlanStore(ws).load(plan_b).steps
+        )
+        ed.hold.set()
+        res = await asyncio.wait_for(turn_a, 120)
+        assert res.stop_reason == "end_turn"
+    assert plan_a is not None and PlanStore(ws).load(plan_a).status.value == "done"

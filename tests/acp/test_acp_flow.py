@@ -134,3 +134,34 @@ async def test_basic_client_classic_plan_entries_revise_and_apply_all(
         .content.startswith("1. In `textkit/wordcount.py` add `top_words")
     )
     assert "def top_words" in (ws / "textkit" / "wordcount.py").read_text()
+
+
+async def test_commands_outside_the_allow_list_ask_through_permission(
+    ws: Path, inv: Invariants
+) -> None:
+    """With `pytest` off the allow-list (a --settings file, the user's choice; the workspace
+    never decides it), each validation run asks through session/request_permission: allowed
+    once it runs (and fails: the model retries), refused the second time the step fails at
+    once with the reason, and no further model call is spent on it."""
+    srv = inv.scripted_server(DEMO[0:7])
+    async with agent(inv, ws, srv, "zed", settings={"validation": {"allow": ["python"]}}) as a:
+        ed = a.editor
+        ed.answers = {"think": ["approve"], "other": ["yes", "no"]}
+        await a.new()
+        res = await a.prompt(TASK)
+        assert res.stop_reason == "end_turn"
+    plan_id = PlanStore(ws).active()
+    assert plan_id is not None
+    st = PlanStore(ws).load(plan_id).state(1)
+    assert st.status == StepStatus.FAILED
+    assert [v.refused is not None for v in st.runs[-1].validation] == [True]
+    asked = [(tc.title, pick) for tc, _, pick in ed.permissions if tc.kind == "other"]
+    assert len(asked) == 2 and all("`pytest -q tests/test_wordcount.py`" in t for t, _ in asked), (
+        asked
+    )
+    assert [p for _, p in asked] == ["yes", "no"]
+    assert "Step 1 failed" in ed.text() and "/retry" in ed.text()
+    # nothing asked of the model after the refusal: the last request was the last scripted turn
+    # (planning re-asks once about the command outside the allow-list; the script has no turn
+    # for that, so the planner keeps its plan)
+    assert srv.requests[-1].turn == len(DEMO[0:7]) and srv.requests[-1].status == 200

@@ -104,6 +104,7 @@ class PlanfirstAgent:
         self.conn: Client | None = None
         self.caps = ClientCapabilities()
         self.sessions: dict[str, Conversation] = {}
+        self.editors: dict[Path, str] = {}  # workspace -> the session running steps in it
         self._models: Models | None = None
 
     def on_connect(self, conn: Client) -> None:
@@ -140,7 +141,9 @@ class PlanfirstAgent:
         host = AcpHost(self.conn, session_id, root, self.caps)
         core = Session(root, self.settings, self.models(), host)
         host.session = core
-        conv = Conversation(session_id, root, core, host, notes=list(self.problems))
+        conv = Conversation(
+            session_id, root, core, host, notes=list(self.problems), editors=self.editors
+        )
         self.sessions[session_id] = conv
         host.outbox.put(available_commands())
         return conv

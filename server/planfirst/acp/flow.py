@@ -8,6 +8,8 @@ Plain text starts a plan (or revises one waiting for feedback); slash commands d
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,28 @@ class Conversation:
     cancelled: bool = False  # session/cancel arrived for the current turn
     notes: list[str] = field(default_factory=list)  # said at the start of the next turn
     plans: set[str] = field(default_factory=set)  # plans this session worked on (usage, cost)
+    # workspace root -> the session editing files there, shared by every session of the agent:
+    # two sessions never run steps in one workspace at once (the core locks per core session)
+    editors: dict[Path, str] = field(default_factory=dict)
+    _editing: int = 0
+
+    @contextlib.contextmanager
+    def editing(self) -> Iterator[None]:
+        """Hold the workspace for running steps or undoing (re-entrant within this session)."""
+        holder = self.editors.get(self.root)
+        if holder is not None and holder != self.id:
+            raise SessionError(
+                f"another session ({holder}) is running steps in this workspace; wait for it or stop it",
+                "busy",
+            )
+        self.editors[self.root] = self.id
+        self._editing += 1
+        try:
+            yield
+        finally:
+            self._editing -= 1
+            if self._editing == 0:
+                self.editors.pop(self.root, None)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -291,6 +315,10 @@ class Conversation:
 
     async def run(self, plan_id: str) -> str:
         """Execute the remaining steps, one permission question per edit."""
+        with self.editing():
+            return await self._run(plan_id)
+
+    async def _run(self, plan_id: str) -> str:
         progress = AcpProgress(self.host)
         while True:
             plan = self.core.load(plan_id)
@@ -310,21 +338,23 @@ class Conversation:
         order = _number(arg) or plan.next_step()
         if order is None:
             raise SessionError("every step is done; /undo N first to run a step again")
-        outcome = await self._step(
-            plan, order, lambda: self.core.retry(plan.id, order, AcpProgress(self.host))
-        )
-        stop = self._after(outcome)
-        return stop if stop is not None else await self.run(plan.id)
+        with self.editing():
+            outcome = await self._step(
+                plan, order, lambda: self.core.retry(plan.id, order, AcpProgress(self.host))
+            )
+            stop = self._after(outcome)
+            return stop if stop is not None else await self._run(plan.id)
 
     async def undo(self, plan: Plan, arg: str) -> str:
         """Revert a step's edit (the client previews the inverse diff)."""
         order = _number(arg)
         files = sorted({p for s in plan.steps for r in s.runs for p in r.after})
-        await self.host.load_buffers([p for p in files if not self.core.guard.excluded(p)])
-        try:
-            outcome = await self.core.undo(plan.id, order, AcpProgress(self.host))
-        finally:
-            self.host.buffers = {}
+        with self.editing():
+            await self.host.load_buffers([p for p in files if not self.core.guard.excluded(p)])
+            try:
+                outcome = await self.core.undo(plan.id, order, AcpProgress(self.host))
+            finally:
+                self.host.buffers = {}
         self.host.say(outcome.message or f"step {outcome.step}: {outcome.status}")
         return "end_turn"
 

@@ -29,6 +29,7 @@ from acp.schema import (
     ToolCallUpdate,
 )
 
+from planfirst.acp.outbox import Outbox, ValidationCall
 from planfirst.acp.views import plan_view
 from planfirst.core.executor import ProposedChange
 from planfirst.core.problems import Problem
@@ -40,71 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("planfirst.acp")
 
-OUTPUT_TAIL = 8_000  # characters of validation output kept in the tool call (the log has all)
 LEVEL_MARK = {"error": "✗ ", "warning": "⚠ ", "info": ""}
-
-
-class Outbox:
-    """`session/update` notifications for one session, sent in order by one task."""
-
-    def __init__(self, conn: Client, session_id: str) -> None:
-        self.conn = conn
-        self.session_id = session_id
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def put(self, update: Any) -> None:
-        """Queue an update (sent soon, after every update queued before it)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        self._queue.put_nowait(update)
-
-    async def _run(self) -> None:
-        while True:
-            update = await self._queue.get()
-            try:
-                await self.conn.session_update(self.session_id, update)
-            except Exception as e:  # a closed connection: nothing more can be shown
-                log.debug("session/update not sent: %s", e)
-            finally:
-                self._queue.task_done()
-
-    async def flush(self) -> None:
-        """Wait until everything queued so far has been written."""
-        if self._task is not None and not self._task.done():
-            await self._queue.join()
-
-    async def close(self) -> None:
-        """Send what is queued, then stop."""
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), 5)
-        if self._task is not None:
-            self._task.cancel()
-
-
-class _Validation:
-    """The tool call that shows one attempt's validation output as it streams."""
-
-    def __init__(self, call_id: str, title: str) -> None:
-        self.call_id = call_id
-        self.title = title
-        self.output = ""
-        self.locations: list[ToolCallLocation] = []
-        self.problems: list[str] = []
-
-    def content(self) -> list[Any]:
-        text = self.output[-OUTPUT_TAIL:]
-        if len(self.output) > OUTPUT_TAIL:
-            text = "…" + text[text.find("\n") + 1 :]
-        parts = [
-            ContentToolCallContent(type="content", content=text_block(f"```\n{text.rstrip()}\n```"))
-        ]
-        if self.problems:
-            listed = "\n".join(f"- {p}" for p in self.problems[:20])
-            parts.append(
-                ContentToolCallContent(type="content", content=text_block(f"Problems:\n{listed}"))
-            )
-        return parts
 
 
 def _permission(option_id: str, name: str, kind: Any) -> PermissionOption:
@@ -127,7 +64,7 @@ class AcpHost:
         self.step: str | None = None  # what is being executed ("step 2"): titles its validation
         self.plan_id: str | None = None  # the plan being executed
         self.order: int | None = None  # the step being executed
-        self._validation: _Validation | None = None
+        self._validation: ValidationCall | None = None
         self._calls = 0
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
@@ -183,7 +120,9 @@ class AcpHost:
             return
         v = self._validation
         if v is None:
-            v = self._validation = _Validation(self._call_id("validate"), f"Validate {self.step}")
+            v = self._validation = ValidationCall(
+                self._call_id("validate"), f"Validate {self.step}"
+            )
             self.outbox.put(
                 ToolCallStart(
                     session_update="tool_call",
@@ -206,7 +145,7 @@ class AcpHost:
         if self._validation is not None:
             self.outbox.put(self._validation_update(self._validation, "in_progress"))
 
-    def _validation_update(self, v: _Validation, status: Any) -> ToolCallProgress:
+    def _validation_update(self, v: ValidationCall, status: Any) -> ToolCallProgress:
         return ToolCallProgress(
             session_update="tool_call_update",
             tool_call_id=v.call_id,
@@ -479,6 +418,8 @@ class AcpHost:
         if not self.can_read():
             return
         for rel in paths:
+            if not (self.root / rel).is_file():
+                continue  # a file the step creates: nothing to read (and no error in the client)
             text = await self.read_buffer(rel)
             if text is not None:
                 self.buffers[rel] = text

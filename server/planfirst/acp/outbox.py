@@ -1,0 +1,79 @@
+"""What goes to the client outside questions: the ordered `session/update` outbox, and the
+tool call that shows one validation attempt's output."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from acp import Client, text_block
+from acp.schema import ContentToolCallContent, ToolCallLocation
+
+log = logging.getLogger("planfirst.acp")
+
+OUTPUT_TAIL = 8_000  # characters of validation output kept in the tool call (the log has all)
+
+
+class Outbox:
+    """`session/update` notifications for one session, sent in order by one task."""
+
+    def __init__(self, conn: Client, session_id: str) -> None:
+        self.conn = conn
+        self.session_id = session_id
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, update: Any) -> None:
+        """Queue an update (sent soon, after every update queued before it)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._queue.put_nowait(update)
+
+    async def _run(self) -> None:
+        while True:
+            update = await self._queue.get()
+            try:
+                await self.conn.session_update(self.session_id, update)
+            except Exception as e:  # a closed connection: nothing more can be shown
+                log.debug("session/update not sent: %s", e)
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been written."""
+        if self._task is not None and not self._task.done():
+            await self._queue.join()
+
+    async def close(self) -> None:
+        """Send what is queued, then stop."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), 5)
+        if self._task is not None:
+            self._task.cancel()
+
+
+class ValidationCall:
+    """The tool call that shows one attempt's validation output as it streams."""
+
+    def __init__(self, call_id: str, title: str) -> None:
+        self.call_id = call_id
+        self.title = title
+        self.output = ""
+        self.locations: list[ToolCallLocation] = []
+        self.problems: list[str] = []
+
+    def content(self) -> list[Any]:
+        text = self.output[-OUTPUT_TAIL:]
+        if len(self.output) > OUTPUT_TAIL:
+            text = "…" + text[text.find("\n") + 1 :]
+        parts = [
+            ContentToolCallContent(type="content", content=text_block(f"```\n{text.rstrip()}\n```"))
+        ]
+        if self.problems:
+            listed = "\n".join(f"- {p}" for p in self.problems[:20])
+            parts.append(
+                ContentToolCallContent(type="content", content=text_block(f"Problems:\n{listed}"))
+            )
+        return parts
