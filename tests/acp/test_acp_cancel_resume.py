@@ -17,7 +17,7 @@ async def test_cancel_while_the_model_works_and_while_a_permission_is_open(
 ) -> None:
     """Cancel (1) while step 1 waits on the model and (2) while its edit waits for permission:
     each prompt ends with stop reason "cancelled" at once, the step is pending again with its run
-    recorded as cancelled, nothing was written; /continue then finishes the plan."""
+    recorded as cancelled, nothing was written; /continue in a new session then finishes it."""
     slow = dict(DEMO[2])
     slow["delay"] = 30
     srv = inv.scripted_server([DEMO[0], DEMO[1], slow, *DEMO[2:5], *DEMO[2:12]])
@@ -52,8 +52,14 @@ async def test_cancel_while_the_model_works_and_while_a_permission_is_open(
         assert wc.read_text() == before and not ed.writes
         assert "Cancelled" in ed.text()
 
+        # a new session (no plan of its own) picks up the workspace's active plan
+        await a.new()
         res = await a.prompt("/continue")
         assert res.stop_reason == "end_turn"
+        assert (
+            f"Working on the workspace's active plan “{PlanStore(ws).load(plan_id).title}”"
+            in ed.text()
+        )
     assert PlanStore(ws).load(plan_id).status.value == "done", ed.text()
 
 

@@ -44,7 +44,7 @@ from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.factory import Models
 from planfirst.llm.model import ModelError
-from planfirst.plan.store import PlanStore
+from planfirst.plan.store import PlanStore, StoreError
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -231,8 +231,12 @@ class PlanfirstAgent:
     async def _turn(self, conv: Conversation, text: str, files: list[str]) -> str:
         try:
             return await conv.handle(text, files)
-        except (SessionError, ModelError, PathError) as e:
+        except (SessionError, ModelError, PathError, StoreError) as e:
             conv.host.notify(getattr(e, "message", None) or str(e), "error")
+            return "end_turn"
+        except Exception as e:  # a bug: logged with its traceback, the session keeps serving
+            log.exception("prompt failed")
+            conv.host.notify(f"planfirst failed: {type(e).__name__}: {e}", "error")
             return "end_turn"
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:

@@ -156,6 +156,8 @@ class Conversation:
             self.host.say(HELP)
             return "end_turn"
         if plan is None:
+            plan = self._adopt_active()
+        if plan is None:
             self.host.say("There is no plan in this session yet: say what you want changed.")
             return "end_turn"
         if cmd == "revise":
@@ -194,6 +196,21 @@ class Conversation:
         if plan.status == PlanStatus.DRAFT:
             return "revise"
         return "help"
+
+    def _adopt_active(self) -> Plan | None:
+        """A command in a session without a plan works on the workspace's active plan (one made
+        in another session, the terminal or an LSP editor)."""
+        pid = self.core.store.active()
+        if pid is None:
+            return None
+        self.plan_id = pid
+        plan = self._plan()
+        if plan is not None:
+            self.plans.add(plan.id)
+            with contextlib.suppress(StoreError):
+                self.core.store.bind_session(self.id, plan.id)
+            self.host.say(f"Working on the workspace's active plan “{plan.title}” ({plan.id}).\n")
+        return plan
 
     def _plan(self) -> Plan | None:
         if self.plan_id is None:
