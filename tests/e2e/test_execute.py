@@ -230,3 +230,27 @@ async def test_partly_applied_preview_is_what_gets_validated(workspace: Path, tm
         run = PlanStore(workspace).load(pid).state(2).last_run
         assert run is not None and run.after["tests/test_cli.py"] == before_test.decode()
         assert any("you applied part of the proposed edit" in m.message for m in client.messages)
+
+
+async def test_discarded_preview_is_offered_again_without_a_model_call(workspace: Path, tmp_path: Path) -> None:
+    """A discarded (or empty) apply never costs a new model call: Execute offers the stored edit
+    again while the files are unchanged (docs/reliability.md; issue #22 point 1)."""
+    script = write_script(tmp_path, DEMO[:7])  # plan, step 1 attempt 1, its fix; nothing to spare
+    async with lsp_session(workspace, "vscode", script) as (client, editor):
+        pid = await _approved(client, workspace)
+        before = snapshot(workspace)
+        editor.accept = False
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["status"] == "rejected" and snapshot(workspace) == before
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["status"] == "rejected" and len(editor.edits) == 2
+        assert editor.edits[1].edit == editor.edits[0].edit  # the very same edit, offered again
+        editor.accept = True
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["step"] == 1 and res["status"] == "done" and res["attempts"] == 2, res
+        assert editor.edits[2].edit == editor.edits[0].edit
+    plan = PlanStore(workspace).load(pid)
+    runs = plan.state(1).runs
+    assert [r.outcome for r in runs] == ["rejected", "rejected", "applied", "applied"]
+    assert runs[1].model == runs[2].model and runs[1].usage.calls == 0 and runs[2].usage.calls == 0
+    assert "key=lambda kv: (-kv[1], kv[0])" in (workspace / "textkit" / "wordcount.py").read_text()

@@ -27,6 +27,7 @@ from planfirst.core.paths import PathError, WorkspaceGuard
 from planfirst.core.plan_lint import confidence, lint_plan
 from planfirst.core.planner import SUBMIT_PLAN, make_plan, snapshot_preview, title_from_task
 from planfirst.core.problems import Problem, parse_problems
+from planfirst.core.reoffer import stored_proposal
 from planfirst.core.validate import CommandPolicy, run_validation
 from planfirst.llm import prompts
 from planfirst.llm.model import (
@@ -597,6 +598,7 @@ class Session:
         return await self._execute(plan, order, progress or NullProgress())
 
     async def _execute(self, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
+        fresh_order = order  # Retry Step (an explicit step) asks the model afresh; Execute re-offers
         if plan.status == PlanStatus.DRAFT:
             raise SessionError(
                 f"plan {plan.id!r} is not approved; review it and run 'planfirst.approvePlan' first",
@@ -624,7 +626,7 @@ class Session:
             plan.status = PlanStatus.EXECUTING
             self.store.set_active(plan.id)
             try:
-                outcome = await self._run_step(plan, plan.body.step(order), progress)
+                outcome = await self._run_step(plan, plan.body.step(order), progress, reoffer=fresh_order is None)
             except asyncio.CancelledError:
                 st = plan.state(order)
                 if st.status == StepStatus.RUNNING:
@@ -640,7 +642,7 @@ class Session:
                 outcome.message = (outcome.message + " " + final.message).strip()
             return outcome
 
-    async def _run_step(self, plan: Plan, step: Step, progress: Progress) -> StepOutcome:
+    async def _run_step(self, plan: Plan, step: Step, progress: Progress, reoffer: bool = False) -> StepOutcome:
         st = plan.state(step.order)
         total = len(plan.steps)
         attempts = 0
@@ -684,41 +686,46 @@ class Session:
                     f"step {step.order} runs on the current text.",
                     "warning",
                 )
+            # a proposal you discarded is offered again while its files are unchanged (Execute only)
+            stored = stored_proposal(st, self.read_current) if reoffer and attempts == 1 and not errors else None
             run = StepRun(
                 attempt=len(st.runs) + 1, stale_files=stale, model=self.settings.execution_model
             )
             st.runs.append(run)
             st.status = StepStatus.RUNNING
             self.save(plan)
-            progress.report(
-                f"step {step.order}/{total}: asking {self.settings.execution_model}", pct
-            )
-            try:
-                model = self.models.execution()
-                change, mrun = await propose_step(
-                    model,
-                    plan,
-                    step,
-                    files,
-                    self.read_current,
-                    self._resolve_for_model,
-                    stale=stale,
-                    errors=errors,
-                    attempt=attempts,
-                    max_turns=self.settings.execution.max_tool_turns,
-                    events=_PlanEvents(progress, None),
-                )
-            except ModelError as e:
-                run.outcome = "error"
-                run.error = e.message
-                run.finished_at = now_iso()
-                st.status = StepStatus.FAILED if errors else StepStatus.PENDING
-                self.save(plan)
-                raise SessionError(f"step {step.order}: {e.message}", "model_error") from None
-            run.model = mrun.model
-            run.prompt_hash = mrun.prompt_hash
-            run.usage = mrun.usage
-            plan.usage.add(mrun.usage)
+            if stored is not None:  # the discarded edit again, at no model cost
+                change = stored
+                run.model = st.runs[-2].model
+                self.host.log(f"step {step.order}: offering the edit you did not apply again")
+            else:
+                progress.report(f"step {step.order}/{total}: asking {self.settings.execution_model}", pct)
+                try:
+                    model = self.models.execution()
+                    change, mrun = await propose_step(
+                        model,
+                        plan,
+                        step,
+                        files,
+                        self.read_current,
+                        self._resolve_for_model,
+                        stale=stale,
+                        errors=errors,
+                        attempt=attempts,
+                        max_turns=self.settings.execution.max_tool_turns,
+                        events=_PlanEvents(progress, None),
+                    )
+                except ModelError as e:
+                    run.outcome = "error"
+                    run.error = e.message
+                    run.finished_at = now_iso()
+                    st.status = StepStatus.FAILED if errors else StepStatus.PENDING
+                    self.save(plan)
+                    raise SessionError(f"step {step.order}: {e.message}", "model_error") from None
+                run.model = mrun.model
+                run.prompt_hash = mrun.prompt_hash
+                run.usage = mrun.usage
+                plan.usage.add(mrun.usage)
             if change.empty:
                 run.outcome = "no_change"
                 run.finished_at = now_iso()
@@ -766,7 +773,8 @@ class Session:
                 st.status = StepStatus.PENDING
                 self.save(plan)
                 self.host.notify(
-                    f"Step {step.order} was not applied ({run.error}); nothing changed. Retry it or revise the plan.",
+                    f"Step {step.order} was not applied ({run.error}); nothing changed. "
+                    "Execute it again to review the same edit (no new model call), or revise the plan.",
                     "info",
                 )
                 return StepOutcome(plan.id, step.order, "rejected", attempts, message=run.error)

@@ -3,9 +3,9 @@
 The demo's turns are: planning (explore, submit_plan), step 1 attempt 1 (a tie-order bug: two
 tool turns and a closing text), step 1 attempt 2 (the fix), step 2, step 3. Both editor tests
 revise the plan once before approving it (feedback REVISE_FEEDBACK), so one more submit_plan turn
-follows the planning turns: the same plan with a summary that says what changed. The VS Code test
-also discards the first preview of step 1, so the model is asked for step 1 once more: its turns
-are repeated. Deriving instead of copying keeps the editor tests in step with the demo.
+follows the planning turns: the same plan with a summary that says what changed. A discarded or
+cancelled preview is offered again without a model call, so the VS Code test needs no extra turns.
+Deriving instead of copying keeps the editor tests in step with the demo.
 
 Usage: python editor_scripts.py vscode|nvim DEMO_JSON OUT_JSON
 """
@@ -63,14 +63,9 @@ def revision_turn(turns: list[Turn]) -> Turn:
 
 
 def vscode_script(demo: Any) -> list[Turn]:
-    """Planning, the revision, step 1 attempt 1 (discarded in the preview), then the demo's steps."""
-    turns = _turns(demo)
-    again = _step1_attempt1(turns)
-    discarded = [
-        {**t, "note": "step 1, first try: the preview is discarded"} if i == 0 else t
-        for i, t in enumerate(again)
-    ]
-    return [*turns[:2], revision_turn(turns), *discarded, *turns[2:]]
+    """Planning, the revision, then the demo's steps: the VS Code test discards step 1's first
+    preview and cancels step 3's, but Execute offers the same edit again without a model call."""
+    return nvim_script(demo)
 
 
 def nvim_script(demo: Any) -> list[Turn]:
