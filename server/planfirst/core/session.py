@@ -935,14 +935,17 @@ class Session:
             answer = await self.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
             return bool(answer)
 
+        # say what runs: "step 1: running `pytest -q` (2 more)", then its latest output line
+        running = f"{what}: running `{commands[0]}`" + (f" (+{len(commands) - 1} more)" if len(commands) > 1 else "")
+
         def on_output(chunk: str) -> None:
             text = chunk.rstrip("\n")
             self.host.log(text)
             last = text.strip().splitlines()[-1] if text.strip() else ""
             if last:
-                progress.report(f"{what}: {last[:100]}")
+                progress.report(f"{running}: {last[:80]}")
 
-        progress.report(f"{what}: running {len(commands)} command(s)")
+        progress.report(running)
         return await run_validation(
             commands,
             self.root,
@@ -958,7 +961,7 @@ class Session:
         self, plan: Plan, step: Step, run: StepRun, progress: Progress
     ) -> str | None:
         """Validate an applied step; None when it passed, else the errors for the model."""
-        results = await self._run_commands(step.validation, progress, f"step {step.order}")
+        results = await self._run_commands(step.validation, progress, f"step {step.order}/{len(plan.steps)}")
         run.validation = results
         problems: dict[str, list[Problem]] = {}
         for r in results:

@@ -51,11 +51,17 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
     pid = {"planId": plan.id}
     lenses: list[types.CodeLens] = []
     top = _range(0)
+    nxt = plan.next_step()
+    approved = plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING, PlanStatus.FAILED)
+    # the next action first, on the first line, where it is seen without scrolling
+    busy = server.session.busy().get(plan.id) if server.session else None
+    if busy:
+        lenses.append(types.CodeLens(range=top, command=_cmd(f"■ Cancel ({busy})", "planfirst.cancel", pid)))
+    elif approved and nxt is not None and plan.state(nxt).status != StepStatus.FAILED:
+        lenses.append(types.CodeLens(range=top, command=_cmd(f"▶ Execute step {nxt}", "planfirst.executeNextStep", pid)))
     if plan.status == PlanStatus.DRAFT:
         lenses.append(types.CodeLens(range=top, command=_cmd("✓ Approve plan", "planfirst.approvePlan", pid)))
     lenses.append(types.CodeLens(range=top, command=_cmd("✎ Revise…", "planfirst.revisePlan", pid)))
-    nxt = plan.next_step()
-    approved = plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING, PlanStatus.FAILED)
     for order, (start, _end) in sorted(r.steps.items()):
         st = plan.state(order).status
         rng = _range(start)
