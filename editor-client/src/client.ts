@@ -5,6 +5,8 @@
 import * as os from 'os';
 import * as vscode from 'vscode';
 import {
+    ApplyWorkspaceEditResult,
+    CancellationToken,
     ClientCapabilities,
     ExecuteCommandRequest,
     FeatureState,
@@ -24,6 +26,8 @@ import {
     ServerCommand,
     SettingInspection,
 } from './logic';
+import { StepReview } from './review';
+import { checkServer } from './serverCheck';
 import { saveDocumentsRequest, SaveDocumentsParams, SaveDocumentsResult, ServerCommandId, ServerCommands, statusNotification } from './protocol';
 
 export const SECRET_KEY = 'planfirst.anthropic.apiKey';
@@ -81,12 +85,27 @@ export function serverCommand(): ServerCommand {
     );
 }
 
+async function exists(uri: vscode.Uri): Promise<boolean> {
+    try {
+        await vscode.workspace.fs.stat(uri);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 /** Save the given documents (after the server's edit was applied) and report which now match the disk. */
 export async function saveDocuments(params: SaveDocumentsParams, log: vscode.LogOutputChannel): Promise<SaveDocumentsResult> {
     const saved: string[] = [];
     for (const raw of params.uris ?? []) {
         try {
             const uri = vscode.Uri.parse(raw);
+            const isOpen = vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString());
+            if (!isOpen && !(await exists(uri))) {
+                // a new file left out in the review: the disk holds what the user applied (nothing)
+                saved.push(raw);
+                continue;
+            }
             const doc =
                 vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()) ??
                 (await vscode.workspace.openTextDocument(uri));
@@ -103,6 +122,12 @@ export async function saveDocuments(params: SaveDocumentsParams, log: vscode.Log
     return { saved };
 }
 
+/** What the server is doing, for the status bar. */
+export interface ServerState {
+    state: 'starting' | 'running' | 'failed' | 'stopped';
+    detail?: string;
+}
+
 /** Owns the running LanguageClient; `restart()` replaces it with one built from the current settings. */
 /** Server commands that code lenses and code actions send without the text only a person can give. */
 const ASK_FOR: Record<string, { key: string; title: string; prompt: string } | undefined> = {
@@ -116,11 +141,21 @@ export class PlanfirstClient implements vscode.Disposable {
     private readonly statusEmitter = new vscode.EventEmitter<PlanStatus>();
     /** Fires for each `planfirst/status` notification. */
     readonly onStatus = this.statusEmitter.event;
+    private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
+    /** Fires when the server starts, runs, fails to start or stops. */
+    readonly onServerState = this.stateEmitter.event;
+    /** The API key the running server was started with (a restart is only needed when it changes). */
+    startedWithKey: string | undefined;
+
+    /** The step review that planfirst's previewed edits open in (see review.ts). */
+    readonly review: StepReview;
 
     constructor(
         private readonly context: vscode.ExtensionContext,
         readonly log: vscode.LogOutputChannel,
-    ) {}
+    ) {
+        this.review = new StepReview(log);
+    }
 
     /** The running client, starting it if needed. */
     async ready(): Promise<LanguageClient> {
@@ -141,6 +176,14 @@ export class PlanfirstClient implements vscode.Disposable {
         const cmd = serverCommand();
         const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
         this.log.info(`starting server: ${cmd.command} ${cmd.args.join(' ')}${folder ? ` (cwd ${folder})` : ''}`);
+        this.stateEmitter.fire({ state: 'starting' });
+        try {
+            // a missing server gives one clear message, not the client's crash loop
+            await checkServer(cmd, folder);
+        } catch (e) {
+            this.stateEmitter.fire({ state: 'failed', detail: e instanceof Error ? e.message : String(e) });
+            throw e;
+        }
         const serverOptions: ServerOptions = {
             command: cmd.command,
             args: cmd.args,
@@ -168,6 +211,10 @@ export class PlanfirstClient implements vscode.Disposable {
                     return next(command, [{ ...arg, [ask.key]: text.trim() }]) as unknown;
                 },
                 workspace: {
+                    // step edits open in planfirst's review (Apply applies the whole step), not in
+                    // the Refactor Preview, where needsConfirmation edits start unticked
+                    handleApplyEdit: (params, next) =>
+                        this.review.handle(params, async (p) => (await next(p, CancellationToken.None)) as ApplyWorkspaceEditResult),
                     // the server reads section `planfirst`: answer with the same filtered view
                     // (user-only keys from user settings, no key), never the raw workspace values
                     configuration: async (params, token, next) => {
@@ -190,7 +237,14 @@ export class PlanfirstClient implements vscode.Disposable {
         client.onRequest(saveDocumentsRequest, (params) => saveDocuments(params, this.log));
         client.onNotification(statusNotification, (params) => this.statusEmitter.fire(params));
         this.client = client;
-        await client.start();
+        try {
+            await client.start();
+        } catch (e) {
+            this.stateEmitter.fire({ state: 'failed', detail: e instanceof Error ? e.message : String(e) });
+            throw e;
+        }
+        this.startedWithKey = apiKey;
+        this.stateEmitter.fire({ state: 'running' });
         const trace = vscode.workspace.getConfiguration('planfirst').get<string>('trace.server') ?? 'off';
         await client.setTrace(Trace.fromString(trace));
         const advertised = client.initializeResult?.capabilities.workspace as { textDocumentContent?: unknown } | undefined;
@@ -218,10 +272,12 @@ export class PlanfirstClient implements vscode.Disposable {
 
     /** Stop the server; a later `ready()` starts a new one. */
     async stop(): Promise<void> {
+        this.review.discard('the server stopped');
         await this.starting?.catch(() => undefined);
         const client = this.client;
         this.client = undefined;
         if (client) {
+            this.stateEmitter.fire({ state: 'stopped' });
             try {
                 await client.stop(5000);
             } catch (e) {
@@ -231,7 +287,9 @@ export class PlanfirstClient implements vscode.Disposable {
     }
 
     dispose(): void {
+        this.review.dispose();
         void this.stop();
         this.statusEmitter.dispose();
+        this.stateEmitter.dispose();
     }
 }

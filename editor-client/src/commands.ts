@@ -4,12 +4,19 @@
  */
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
-import { choosePlan, planIdFromUri, PlanStatus } from './logic';
+import { choosePlan, isKeyProblem, planIdFromUri, PlanStatus, validActions } from './logic';
+import { reportServerNotStarted } from './serverCheck';
 import type { LspRange, StepOutcome } from './protocol';
 
 /** What the commands remember between calls: the last plan seen, to default sensibly. */
 interface Memory {
     planId?: string;
+    /** the last status update (for the status bar's quick pick and the plan's title bar) */
+    status?: PlanStatus;
+    /** the last task typed into Generate Plan (kept when it failed for want of an API key) */
+    task?: string;
+    /** a task to run without asking again (after "Set API Key") */
+    rerunTask?: string;
 }
 
 function activePlanId(): string | undefined {
@@ -27,6 +34,7 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
 
     const remember = (s: PlanStatus): void => {
         memory.planId = s.planId;
+        memory.status = s;
     };
 
     /** The plan to act on: the one in the active editor, the last one seen, the only open one, or ask. */
@@ -67,16 +75,59 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         await vscode.window.showTextDocument(doc, { preview: false });
     };
 
-    /** Run a command body, turning errors into one readable message and showing a spinner while it runs. */
-    const run = (name: string, body: () => Promise<void>) => async (): Promise<void> => {
-        const busy = vscode.window.setStatusBarMessage(`$(sync~spin) planfirst: ${name}…`);
+    /** Ask for the API key, store it in SecretStorage and restart the server with it; true when saved. */
+    const setApiKey = async (why?: string): Promise<boolean> => {
+        const key = await vscode.window.showInputBox({
+            title: 'planfirst: Anthropic API key',
+            prompt: `${why ? `${why} ` : ''}Stored in VS Code's SecretStorage and passed to the server when it starts; never written to settings. Empty: remove it.`,
+            placeHolder: 'sk-ant-…',
+            password: true,
+            ignoreFocusOut: true,
+        });
+        if (key === undefined) {
+            return false;
+        }
+        if (key.trim()) {
+            await context.secrets.store(SECRET_KEY, key.trim());
+        } else {
+            await context.secrets.delete(SECRET_KEY);
+        }
+        await pf.restart();
+        vscode.window.setStatusBarMessage(key.trim() ? 'planfirst: API key saved' : 'planfirst: API key removed', 5000);
+        return key.trim() !== '';
+    };
+
+    /**
+     * Run a command body, turning errors into one readable message with a way forward (Set API Key
+     * re-runs what failed; a server that cannot start offers to choose the interpreter).
+     */
+    const run = (name: string, body: () => Promise<void>, rerun?: () => void) => async (): Promise<void> => {
         try {
             await body();
         } catch (e) {
-            pf.log.error(`${name}: ${errorText(e)}`);
-            void vscode.window.showErrorMessage(`planfirst: ${name} failed: ${errorText(e)}`);
-        } finally {
-            busy.dispose();
+            const text = errorText(e);
+            pf.log.error(`${name}: ${text}`);
+            const reason = (e as { data?: { reason?: unknown } }).data?.reason;
+            if (isKeyProblem(text, reason)) {
+                const choice = await vscode.window.showErrorMessage(
+                    `planfirst: ${name} needs a valid Anthropic API key: ${text.replace(/^planfirst:\s*/, '')}`,
+                    'Set API Key',
+                    'Show Log',
+                );
+                if (choice === 'Set API Key' && (await setApiKey())) {
+                    (rerun ?? (() => void vscode.commands.executeCommand(`planfirst.ui.${name.replace(/\s+/g, '').replace(/^./, (c) => c.toLowerCase())}`)))();
+                } else if (choice === 'Show Log') {
+                    pf.log.show();
+                }
+            } else if ((e as { name?: string }).name === 'ServerNotStarted' || /language server|server (cannot|did not) start/i.test(text)) {
+                void reportServerNotStarted(e, pf.log);
+            } else if (/cancel/i.test(text)) {
+                void vscode.window.showInformationMessage(`planfirst: ${name} was cancelled.`);
+            } else {
+                void vscode.window.showErrorMessage(`planfirst: ${name} failed: ${text.replace(/^planfirst:\s*/, '')}`, 'Show Log').then(
+                    (c) => c && pf.log.show(),
+                );
+            }
         }
     };
 
@@ -113,16 +164,24 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         onStatus,
         vscode.commands.registerCommand(
             'planfirst.ui.generatePlan',
-            run('Generate Plan', async () => {
-                const task = await vscode.window.showInputBox({
-                    title: 'planfirst: Generate Plan',
-                    prompt: 'What should be done? (the selection, if any, is sent as context)',
-                    placeHolder: 'e.g. Add input validation to parse_config and tests for it',
-                    ignoreFocusOut: true,
-                });
+            run(
+                'Generate Plan',
+                async () => {
+                const again = memory.rerunTask;
+                memory.rerunTask = undefined;
+                const task =
+                    again ??
+                    (await vscode.window.showInputBox({
+                        title: 'planfirst: Generate Plan',
+                        prompt: 'What should be done? (the selection, if any, is sent as context)',
+                        placeHolder: 'e.g. Add input validation to parse_config and tests for it',
+                        value: memory.task,
+                        ignoreFocusOut: true,
+                    }));
                 if (!task?.trim()) {
                     return;
                 }
+                memory.task = task.trim();
                 const editor = vscode.window.activeTextEditor;
                 const arg: { task: string; uri?: string; range?: LspRange } = { task: task.trim() };
                 if (editor && !editor.selection.isEmpty && editor.document.uri.scheme === 'file') {
@@ -135,8 +194,15 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                 }
                 const r = await pf.command('planfirst.generatePlan', arg);
                 memory.planId = r.planId;
+                memory.task = undefined;
                 await openPlan(r.uri);
-            }),
+                },
+                () => {
+                    // after "Set API Key": the same task again, without typing it again
+                    memory.rerunTask = memory.task;
+                    void vscode.commands.executeCommand('planfirst.ui.generatePlan');
+                },
+            ),
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.revisePlan',
@@ -208,6 +274,7 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             run('Cancel', async () => {
                 const planId = activePlanId() ?? memory.planId;
                 await pf.command('planfirst.cancel', planId ? { planId } : {});
+                pf.review.discard('cancelled');
             }),
         ),
         vscode.commands.registerCommand(
@@ -219,23 +286,62 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         vscode.commands.registerCommand(
             'planfirst.ui.setApiKey',
             run('Set Anthropic API Key', async () => {
-                const key = await vscode.window.showInputBox({
-                    title: 'planfirst: Anthropic API key',
-                    prompt: 'Stored in VS Code SecretStorage and passed to the server at start; never written to settings. Empty: remove it.',
-                    password: true,
-                    ignoreFocusOut: true,
-                });
-                if (key === undefined) {
-                    return;
-                }
-                if (key.trim()) {
-                    await context.secrets.store(SECRET_KEY, key.trim());
-                } else {
-                    await context.secrets.delete(SECRET_KEY);
-                }
-                // secrets.onDidChange restarts the server with the new key
+                await setApiKey();
             }),
         ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.editPlan',
+            run('Edit Plan', async () => {
+                const planId = await pickPlan();
+                const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+                if (!planId || !folder) {
+                    return;
+                }
+                const file = vscode.Uri.joinPath(folder, '.planfirst', 'plans', planId, 'plan.md');
+                await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file), { preview: false });
+                void vscode.window.showInformationMessage(
+                    'planfirst: edit the plan, save it, then run "planfirst: Reload Plan" (a new revision, to approve again).',
+                );
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.reloadPlan',
+            run('Reload Plan', async () => {
+                const planId = await pickPlan();
+                if (!planId) {
+                    return;
+                }
+                const active = vscode.window.activeTextEditor?.document;
+                if (active?.isDirty && planIdFromUri(active.uri.toString()) === planId) {
+                    await active.save();
+                }
+                const r = await pf.command('planfirst.reloadPlan', { planId });
+                vscode.window.setStatusBarMessage(`planfirst: plan reloaded as revision ${r.revision} (${r.status})`, 8000);
+                const shown = await pf.command('planfirst.showPlan', { planId });
+                await openPlan(shown?.uri);
+            }),
+        ),
+        vscode.commands.registerCommand(
+            'planfirst.ui.actions',
+            run('Actions', async () => {
+                const items = validActions(memory.status, pf.review.pending).map((a) => ({ ...a, description: a.detail }));
+                const pick = await vscode.window.showQuickPick(items, {
+                    title: memory.status ? `planfirst: ${memory.status.title || memory.status.planId}` : 'planfirst',
+                    placeHolder: 'What next?',
+                });
+                if (pick) {
+                    await vscode.commands.executeCommand(pick.command);
+                }
+            }),
+        ),
+        vscode.commands.registerCommand('planfirst.ui.serverProblem', async () => {
+            try {
+                await pf.ready();
+                vscode.window.setStatusBarMessage('planfirst: the server is running', 5000);
+            } catch (e) {
+                await reportServerNotStarted(e, pf.log);
+            }
+        }),
         vscode.commands.registerCommand('planfirst.ui.showLog', () => pf.log.show()),
     ];
 }

@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { registerCommands } from './commands';
-import { formatStatus } from './logic';
+import { formatStatus, validActions } from './logic';
+import { reportServerNotStarted } from './serverCheck';
 
 const RESTART_DELAY_MS = 1000;
 let planfirst: PlanfirstClient | undefined;
@@ -19,7 +20,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
     const status = vscode.window.createStatusBarItem('planfirst.status', vscode.StatusBarAlignment.Left, 10);
     status.name = 'planfirst';
-    status.command = 'planfirst.ui.showPlan';
+    status.command = 'planfirst.ui.actions';
     status.text = 'planfirst';
     status.tooltip = 'planfirst: no active plan';
     status.show();
@@ -29,10 +30,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         clearTimeout(restartTimer);
         restartTimer = setTimeout(() => {
             log.info(`restarting the server: ${why}`);
-            pf.restart().catch((e) => {
-                log.error(`restart failed: ${String(e)}`);
-                void vscode.window.showErrorMessage(`planfirst: the server did not restart: ${String(e)}`);
-            });
+            pf.restart().catch((e) => reportServerNotStarted(e, log));
         }, RESTART_DELAY_MS);
     };
 
@@ -42,6 +40,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         pf,
         ...registerCommands(pf, context),
         pf.onStatus((s) => {
+            // the plan document's title bar shows the next action (package.json `when` clauses)
+            const actions = validActions(s).map((a) => a.command);
+            void vscode.commands.executeCommand('setContext', 'planfirst.canApprove', actions[0] === 'planfirst.ui.approvePlan');
+            void vscode.commands.executeCommand('setContext', 'planfirst.canExecute', actions.includes('planfirst.ui.executeNextStep'));
+            void vscode.commands.executeCommand('setContext', 'planfirst.busy', actions[0] === 'planfirst.ui.cancel');
             const view = formatStatus(s);
             status.text = view.text;
             status.tooltip = view.tooltip;
@@ -57,9 +60,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 scheduleRestart('settings changed');
             }
         }),
-        context.secrets.onDidChange((e) => {
-            if (e.key === SECRET_KEY) {
+        context.secrets.onDidChange(async (e) => {
+            // "Set API key" restarts the server itself; a key changed elsewhere (another window) restarts here
+            if (e.key === SECRET_KEY && (await context.secrets.get(SECRET_KEY)) !== pf.startedWithKey) {
                 scheduleRestart('API key changed');
+            }
+        }),
+        pf.onServerState((s) => {
+            if (s.state === 'failed') {
+                status.text = '$(error) planfirst: server not started';
+                status.tooltip = `planfirst: the language server did not start\n${s.detail ?? ''}\nClick for the ways to fix it.`;
+                status.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+                status.command = { title: 'planfirst: fix the server', command: 'planfirst.ui.serverProblem', arguments: [s.detail] };
+            } else if (s.state === 'starting') {
+                status.text = '$(sync~spin) planfirst: starting';
+                status.tooltip = 'planfirst: starting the language server';
+                status.backgroundColor = undefined;
+            } else if (s.state === 'running') {
+                status.text = 'planfirst';
+                status.tooltip = 'planfirst: ready. Click for the actions.';
+                status.backgroundColor = undefined;
+                status.command = 'planfirst.ui.actions';
             }
         }),
         // plan documents are markdown (their URIs end in .md); make sure even if an association says otherwise
@@ -74,21 +95,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     try {
         await pf.ready();
     } catch (e) {
-        // VS Code shows nothing when activation fails: say what happened and how to fix it
-        log.error(`the server did not start: ${String(e)}`);
-        void vscode.window
-            .showErrorMessage(
-                `planfirst: the language server did not start (${String(e)}). Install planfirst (pip install planfirst) or set "planfirst.server.command".`,
-                'Show Log',
-                'Open Settings',
-            )
-            .then((choice) => {
-                if (choice === 'Show Log') {
-                    log.show();
-                } else if (choice === 'Open Settings') {
-                    void vscode.commands.executeCommand('workbench.action.openSettings', 'planfirst.server');
-                }
-            });
+        // VS Code shows nothing when activation fails: one message with the ways forward
+        void reportServerNotStarted(e, log);
     }
 }
 

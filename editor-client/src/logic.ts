@@ -276,3 +276,110 @@ export function formatStatus(s: PlanStatus): StatusView {
     }
     return { text: `planfirst: step ${done}/${total} ✓`, tooltip, severity: 'normal' };
 }
+
+/**
+ * A quick command that shows whether the server command can start: the same command line with
+ * `--version` in place of `serve` and what follows it (`python -I -m planfirst --version`,
+ * `planfirst --version`). Undefined when the command has no `serve` word (nothing safe to probe).
+ */
+export function probeCommand(cmd: ServerCommand): ServerCommand | undefined {
+    const i = cmd.args.indexOf('serve');
+    if (i < 0) {
+        return path.basename(cmd.command).startsWith('planfirst') && cmd.args.length === 0
+            ? { command: cmd.command, args: ['--version'] }
+            : undefined;
+    }
+    return { command: cmd.command, args: [...cmd.args.slice(0, i), '--version'] };
+}
+
+/** A command line for messages: words with spaces quoted. */
+export function commandLine(cmd: ServerCommand): string {
+    return [cmd.command, ...cmd.args].map((w) => (/[\s"']/.test(w) ? JSON.stringify(w) : w)).join(' ');
+}
+
+/**
+ * Why a probe failed, in one line: the OS error (`not found`, `not executable`) or the last
+ * meaningful line of stderr (`No module named planfirst`).
+ */
+export function explainProbeFailure(errno: string | undefined, exitCode: number | null | undefined, stderr: string): string {
+    if (errno === 'ENOENT') {
+        return 'command not found';
+    }
+    if (errno === 'EACCES') {
+        return 'not executable';
+    }
+    if (errno === 'ETIMEDOUT') {
+        return 'did not answer within the time limit';
+    }
+    const lines = stderr
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !/^Traceback|^File "|^\^+$/.test(l));
+    const last = lines[lines.length - 1];
+    if (last) {
+        // "/usr/bin/python3: No module named planfirst" -> "No module named planfirst"
+        return last.replace(/^\S*python[\d.]*:\s*/, '').slice(0, 300);
+    }
+    return exitCode !== null && exitCode !== undefined ? `exited with code ${exitCode}` : (errno ?? 'failed');
+}
+
+/** Is this server error about the API key (missing, or refused by the API)? */
+export function isKeyProblem(message: string, reason?: unknown): boolean {
+    return reason === 'auth' || /No Anthropic API key|API key|\(401\)|authentication_error|invalid x-api-key/i.test(message);
+}
+
+/** One entry of the status bar's quick pick: a palette command and how it reads there. */
+export interface ActionItem {
+    command: string;
+    label: string;
+    detail?: string;
+}
+
+/**
+ * The actions that make sense now, the most likely next one first: what the status bar item offers
+ * (and what the plan document's title bar shows as its next action).
+ */
+export function validActions(s: PlanStatus | undefined, reviewPending = false): ActionItem[] {
+    const out: ActionItem[] = [];
+    const status = (s?.status ?? '').toLowerCase();
+    const total = Math.max(0, (s?.total ?? 0) | 0);
+    const done = Math.max(0, (s?.done ?? 0) | 0);
+    const next = typeof s?.step === 'number' && s.step > 0 ? s.step : done < total ? done + 1 : undefined;
+    if (reviewPending) {
+        out.push(
+            { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
+            { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
+            { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
+        );
+    }
+    if (s && (s.busy || status === 'planning')) {
+        out.push({ command: 'planfirst.ui.cancel', label: '$(stop) Cancel', detail: s.busy ?? 'planning' });
+    } else if (s) {
+        if (status === 'draft') {
+            out.push({ command: 'planfirst.ui.approvePlan', label: '$(check) Approve plan' });
+        }
+        if (s.failed > 0) {
+            out.push({ command: 'planfirst.ui.retryStep', label: '$(refresh) Retry the failed step (asks the model again)' });
+        } else if (status !== 'draft' && status !== 'done' && next !== undefined) {
+            out.push({ command: 'planfirst.ui.executeNextStep', label: `$(play) Execute step ${next}` });
+        }
+        if (status !== 'done') {
+            out.push({ command: 'planfirst.ui.revisePlan', label: '$(edit) Revise plan…' });
+        }
+        if (done > 0 || s.failed > 0) {
+            out.push({ command: 'planfirst.ui.undoLastStep', label: '$(discard) Undo last step' });
+        }
+        out.push(
+            { command: 'planfirst.ui.showPlan', label: '$(book) Show plan' },
+            { command: 'planfirst.ui.editPlan', label: '$(go-to-file) Edit plan.md' },
+            { command: 'planfirst.ui.reloadPlan', label: '$(sync) Reload plan (after editing plan.md)' },
+        );
+    }
+    out.push(
+        { command: 'planfirst.ui.generatePlan', label: '$(add) Plan a new change…' },
+        { command: 'planfirst.ui.setApiKey', label: '$(key) Set Anthropic API key' },
+        { command: 'planfirst.ui.showLog', label: '$(output) Show log' },
+        { command: 'planfirst.ui.restartServer', label: '$(debug-restart) Restart server' },
+    );
+    return out;
+}

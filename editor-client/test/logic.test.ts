@@ -3,6 +3,11 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
     buildServerSettings,
+    commandLine,
+    explainProbeFailure,
+    isKeyProblem,
+    validActions,
+    probeCommand,
     choosePlan,
     expandVariables,
     findOnPath,
@@ -150,4 +155,49 @@ test('formatStatus renders progress like "planfirst: step 2/5 ✓"', () => {
     assert.equal(formatStatus({ ...base, status: 'done', step: null, done: 5 }).text, 'planfirst: 5/5 ✓');
     const tip = formatStatus({ ...base, status: 'executing', step: 2, done: 1, failed: 1, busy: 'validating step 2' }).tooltip;
     assert.match(tip, /Add tests\nexecuting: 1 of 5 steps done, 1 failed\nnow: validating step 2/);
+});
+
+test('probeCommand swaps serve for --version; commands without serve are not probed', () => {
+    assert.deepEqual(probeCommand({ command: 'python3', args: ['-I', '-m', 'planfirst', 'serve'] }), {
+        command: 'python3',
+        args: ['-I', '-m', 'planfirst', '--version'],
+    });
+    assert.deepEqual(probeCommand({ command: '/v/bin/planfirst', args: ['serve', '--stdio'] }), {
+        command: '/v/bin/planfirst',
+        args: ['--version'],
+    });
+    assert.equal(probeCommand({ command: '/opt/run-server.sh', args: [] }), undefined);
+    assert.equal(commandLine({ command: '/my venv/python', args: ['-m', 'planfirst'] }), '"/my venv/python" -m planfirst');
+});
+
+test('explainProbeFailure names the cause in one line', () => {
+    assert.equal(explainProbeFailure('ENOENT', undefined, ''), 'command not found');
+    assert.equal(explainProbeFailure(undefined, 1, '/usr/bin/python3: No module named planfirst\n'), 'No module named planfirst');
+    const tb = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nImportError: cannot import name pygls\n';
+    assert.equal(explainProbeFailure(undefined, 1, tb), 'ImportError: cannot import name pygls');
+    assert.equal(explainProbeFailure(undefined, 2, ''), 'exited with code 2');
+});
+
+test('isKeyProblem recognises a missing or refused key', () => {
+    assert.equal(isKeyProblem('planfirst: No Anthropic API key: set ...'), true);
+    assert.equal(isKeyProblem('planfirst: step 1: Anthropic API rejected the API key (401)'), true);
+    assert.equal(isKeyProblem('anything', 'auth'), true);
+    assert.equal(isKeyProblem('planfirst: plan is not approved'), false);
+});
+
+test('validActions offers the next step first, Cancel while busy, the review while one is open', () => {
+    const base = { planId: 'p', total: 3, done: 1, failed: 0 };
+    const ids = (s: Parameters<typeof validActions>[0], review = false) => validActions(s, review).map((a) => a.command);
+    assert.equal(ids({ ...base, status: 'draft', done: 0 })[0], 'planfirst.ui.approvePlan');
+    assert.deepEqual(validActions({ ...base, status: 'approved', step: 2 })[0], {
+        command: 'planfirst.ui.executeNextStep',
+        label: '$(play) Execute step 2',
+    });
+    assert.equal(ids({ ...base, status: 'executing', busy: 'executing a step' })[0], 'planfirst.ui.cancel');
+    assert.ok(!ids({ ...base, status: 'executing', busy: 'x' }).includes('planfirst.ui.executeNextStep'));
+    assert.equal(ids({ ...base, status: 'failed', failed: 1 })[0], 'planfirst.ui.retryStep');
+    const finished = ids({ ...base, status: 'done', done: 3 });
+    assert.ok(!finished.includes('planfirst.ui.executeNextStep') && finished.includes('planfirst.ui.undoLastStep'));
+    assert.equal(ids(undefined)[0], 'planfirst.ui.generatePlan');
+    assert.equal(ids({ ...base, status: 'executing', busy: 'x' }, true)[0], 'planfirst.ui.applyReview');
 });

@@ -125,48 +125,47 @@ async function dirtyTabs() {
     return page.locator('.tabs-container .tab.dirty').count();
 }
 
-const bulkEditPanel = () => page.locator('.bulk-edit-panel');
+/** A title-bar action of the active editor group (the step review's Apply / Discard / Some Files…). */
+const titleAction = (label) =>
+    page.locator(`.editor-group-container.active .editor-actions a.action-label[aria-label^="${label}"]`).first();
 
-async function waitForPreview() {
+/** Wait until planfirst is idle (no spinning status bar item): the previous step has finished. */
+async function waitIdle() {
     await waitFor(
-        'the Refactor Preview',
-        async () => {
-            if (await bulkEditPanel().isVisible()) {
-                return true;
-            }
-            // a pending preview stays in its panel tab when another tab (Problems) is in front
-            const tab = page.getByRole('tab', { name: /^Refactor Preview/ }).first();
-            if (await tab.isVisible()) {
-                await tab.click();
-            }
-            return false;
-        },
+        'planfirst to finish what it is doing',
+        async () => (await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().locator('.codicon-sync').count()) === 0,
         60000,
-        500,
+        250,
     );
-    await waitFor('edits in the preview', async () => (await bulkEditPanel().locator('.monaco-tl-row').count()) > 0, 10000);
+}
+
+/** Wait for planfirst's step review: the multi-file diff editor with Apply in its title bar. */
+async function waitForReview() {
+    await waitFor('the step review (Apply Step Edit in the editor title bar)', () => titleAction('Apply Step Edit').isVisible(), 90000, 500);
+    await page.locator('.tabs-container .tab.active', { hasText: 'Review · ' }).waitFor({ timeout: 10000 });
     await sleep(500);
 }
 
-/** needsConfirmation edits start unticked in the preview: tick each file (which ticks its edits). */
-async function tickAll() {
-    const files = bulkEditPanel().locator('.monaco-list-row[aria-level="1"] input.edit-checkbox');
-    for (let i = 0; i < (await files.count()); i++) {
-        if (!(await files.nth(i).isChecked())) {
-            await files.nth(i).click();
-            await sleep(100);
-        }
-    }
-    const all = bulkEditPanel().locator('input.edit-checkbox');
-    for (let i = 0; i < (await all.count()); i++) {
-        if (!(await all.nth(i).isChecked())) {
-            throw new Error('an edit in the Refactor Preview stayed unticked');
-        }
-    }
+async function reviewLabel() {
+    return (await page.locator('.tabs-container .tab.active').first().innerText()).trim();
 }
 
-async function previewButton(label) {
-    return bulkEditPanel().locator('.monaco-button', { hasText: label }).first();
+async function waitReviewClosed() {
+    await waitFor('the step review to close', async () => !(await titleAction('Apply Step Edit').isVisible()), 15000);
+}
+
+/** "Apply Some Files…": untick the given files in the quick pick (all start ticked), then OK. */
+async function applySomeFiles(untick) {
+    await titleAction('Apply Some Files').click();
+    const widget = page.locator('.quick-input-widget', { hasText: 'apply which files' });
+    await widget.waitFor({ state: 'visible', timeout: 10000 });
+    for (const f of untick) {
+        const row = page.locator('.quick-input-list .monaco-list-row', { hasText: f }).first();
+        await row.click(); // a click on a row of a many-pick toggles its tick
+        await waitFor(`${f} to be unticked`, async () => (await row.getAttribute('aria-checked')) === 'false', 5000);
+    }
+    await screenshot('review-some-files');
+    await page.locator('.quick-input-widget .quick-input-action .monaco-button', { hasText: 'OK' }).first().click();
 }
 
 /** Bring the Problems view to the front (its panel tab if the panel is open, else Ctrl+Shift+M). */
@@ -288,35 +287,39 @@ async function perform(action) {
                 snapshots[f] = readFile(f);
             }
             if (action.do === 'execute') {
+                await waitIdle();
                 await palette('planfirst: Execute Next Step');
             }
-            await waitForPreview();
-            log('preview:', (await bulkEditPanel().innerText()).replace(/\s*\n\s*/g, ' | ').slice(0, 200));
-            if (action.preview === 'discard') {
-                await screenshot('preview-to-discard');
-                await (await previewButton('Discard')).click();
-                await bulkEditPanel().waitFor({ state: 'hidden', timeout: 15000 }).catch(() => undefined);
+            await waitForReview();
+            log('review:', await reviewLabel());
+            if (action.preview === 'discard' || action.preview === 'cancel') {
+                await screenshot(`review-to-${action.preview}`);
+                if (action.preview === 'discard') {
+                    await titleAction('Discard Step Edit').click();
+                } else {
+                    await palette('planfirst: Cancel');
+                }
+                await waitReviewClosed();
                 await sleep(3000); // give a wrongly applied edit the time to show up
                 for (const f of action.unchanged || []) {
                     if (readFile(f) !== snapshots[f]) {
-                        throw new Error(`${f} changed on disk although the preview was discarded`);
+                        throw new Error(`${f} changed on disk although the review was ${action.preview}ed`);
                     }
                 }
                 if ((await dirtyTabs()) !== 0) {
-                    throw new Error('an editor is dirty after Discard');
+                    throw new Error(`an editor is dirty after ${action.preview}`);
                 }
-                await screenshot('after-discard');
+                await screenshot(`after-${action.preview}`);
                 return;
             }
-            await tickAll();
-            if (action.docsScreenshot) {
-                // open the diff of the last file entry, as a user reviewing the change would
-                await bulkEditPanel().locator('.monaco-list-row[aria-level="2"] .monaco-tl-contents').last().click();
-                await page.locator('.monaco-diff-editor').first().waitFor({ timeout: 10000 }).catch(() => undefined);
-            }
             await sleep(600);
-            await docsScreenshot(action.docsScreenshot, 'preview');
-            await (await previewButton('Apply')).click();
+            await docsScreenshot(action.docsScreenshot, 'review');
+            if (action.preview === 'some') {
+                await applySomeFiles(action.untick);
+            } else {
+                // ONE click, nothing ticked by hand: the whole step is applied
+                await titleAction('Apply Step Edit').click();
+            }
             for (const [f, strings] of Object.entries(action.files || {})) {
                 await waitFor(
                     `${f} on disk to contain ${JSON.stringify(strings)}`,
@@ -325,6 +328,11 @@ async function perform(action) {
                 );
             }
             await waitFor('no dirty editors (planfirst saved what it applied)', async () => (await dirtyTabs()) === 0, 15000);
+            for (const f of action.unchanged || []) {
+                if (readFile(f) !== snapshots[f]) {
+                    throw new Error(`${f} changed on disk although it was left out`);
+                }
+            }
             await screenshot('after-apply');
             return;
         }
@@ -369,6 +377,7 @@ async function perform(action) {
         }
         case 'restartAndShow': {
             // a fresh server process must pick the plan up from disk and serve its document again
+            await waitIdle();
             await palette('planfirst: Restart Server');
             await sleep(1500);
             await page.locator('.tabs-container .tab', { hasText: '.md' }).first().locator('.codicon-close').click().catch(() => undefined);
@@ -386,15 +395,15 @@ async function perform(action) {
             return;
         }
         case 'undo': {
+            await waitIdle();
             await focusPlanTab();
             await palette('planfirst: Undo Last Step');
-            await waitForPreview();
-            log('undo preview:', (await bulkEditPanel().innerText()).replace(/\s*\n\s*/g, ' | ').slice(0, 200));
-            await tickAll();
-            await (await previewButton('Apply')).click();
+            await waitForReview();
+            log('undo review:', await reviewLabel());
+            await titleAction('Apply Step Edit').click();
             for (const f of action.restored || []) {
                 await waitFor(
-                    `${f} on disk to be byte-identical to before step 1`,
+                    `${f} on disk to be byte-identical to before the step`,
                     () => fs.readFileSync(path.join(WS, f)).equals(originals[f]),
                     30000,
                 );
