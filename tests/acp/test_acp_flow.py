@@ -165,3 +165,20 @@ async def test_commands_outside_the_allow_list_ask_through_permission(
     # (planning re-asks once about the command outside the allow-list; the script has no turn
     # for that, so the planner keeps its plan)
     assert srv.requests[-1].turn == len(DEMO[0:7]) and srv.requests[-1].status == 200
+
+
+async def test_rejected_plan_is_removed_from_the_client_and_kept_as_a_draft(
+    ws: Path, inv: Invariants
+) -> None:
+    srv = inv.scripted_server(DEMO[0:2])
+    async with agent(inv, ws, srv, "zed") as a:
+        ed = a.editor
+        ed.answers = {"think": ["reject"]}
+        await a.new()
+        res = await a.prompt(TASK)
+        assert res.stop_reason == "end_turn"
+    plan_id = PlanStore(ws).active()
+    assert plan_id is not None and PlanStore(ws).load(plan_id).status.value == "draft"
+    assert [u.plan_id for u in ed.of("plan_removed")] == [plan_id]
+    assert "Plan rejected; it stays a draft" in ed.text()
+    assert not ed.writes and "def top_words" not in (ws / "textkit" / "wordcount.py").read_text()

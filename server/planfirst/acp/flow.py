@@ -16,6 +16,7 @@ from typing import Any
 
 from acp import text_block
 from acp.schema import (
+    AgentPlanRemovedUpdate,
     AvailableCommand,
     AvailableCommandInput,
     AvailableCommandsUpdate,
@@ -294,6 +295,10 @@ class Conversation:
             return "end_turn"
         if choice == "reject":
             self.plan_id = None
+            if self.host.plan_ops():
+                self.host.outbox.put(
+                    AgentPlanRemovedUpdate(session_update="plan_removed", plan_id=plan.id)
+                )
             self.host.say(
                 f"Plan rejected; it stays a draft in {path}. Send a new task to plan again."
             )
