@@ -84,14 +84,44 @@ def available_commands() -> AvailableCommandsUpdate:
 
 
 class AcpProgress:
-    """The core's progress lines as agent thoughts (not while validation output streams)."""
+    """The core's progress lines as agent thoughts (not while validation output streams), and
+    the model's own thinking and text as they stream (thought and message chunks)."""
 
     def __init__(self, host: AcpHost) -> None:
         self.host = host
+        self._streaming = ""  # "thinking" or "text" while a model stream is mid-line
 
     def report(self, message: str, percentage: int | None = None) -> None:
-        if not self.host.validating():
-            self.host.thought(message + "\n")
+        if self.host.validating():
+            return
+        if message == "thinking…" and self._streaming:
+            return  # the thinking itself is on screen
+        self._end_stream()
+        self.host.thought(message + "\n")
+
+    def thinking(self, delta: str) -> None:
+        """A piece of the model's extended thinking."""
+        self._stream("thinking", delta)
+
+    def text(self, delta: str) -> None:
+        """A piece of the model's reply text."""
+        self._stream("text", delta)
+
+    def _stream(self, kind: str, delta: str) -> None:
+        if self._streaming != kind:
+            self._end_stream()
+            self._streaming = kind
+        if kind == "thinking":
+            self.host.thought_delta(delta)
+        else:
+            self.host.say(delta)
+
+    def _end_stream(self) -> None:
+        if self._streaming == "thinking":
+            self.host.thought_delta("\n")
+        elif self._streaming == "text":
+            self.host.say("\n")
+        self._streaming = ""
 
 
 def parse_command(text: str) -> tuple[str | None, str]:

@@ -100,6 +100,13 @@ class AcpHost:
             AgentMessageChunk(session_update="agent_message_chunk", content=text_block(text))
         )
 
+    def thought_delta(self, delta: str) -> None:
+        """A piece of a streaming thought (never deduplicated)."""
+        self._last_thought = ""
+        self.outbox.put(
+            AgentThoughtChunk(session_update="agent_thought_chunk", content=text_block(delta))
+        )
+
     def thought(self, text: str) -> None:
         """An agent thought chunk (what planfirst is doing); repeats are dropped."""
         if text == self._last_thought:
