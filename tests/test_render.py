@@ -86,7 +86,8 @@ def test_backticks_in_commands_survive() -> None:
 
 @pytest.mark.parametrize(
     "desc",
-    [">", "> quoted", "<!-- c -->", "## not a section", "### Step 9", "- Modify: `x.py`", "- Validation:", "\\\\x", "a\n> b\n# c"],
+    [">", "> quoted", "<!-- c -->", "## not a section", "### Step 9", "- Modify: `x.py`", "- Validation:", "\\\\x", "a\n> b\n# c",
+     "text <!-- opened mid-line", "x\\<!--y", "\\\\<!--", "a\u202eb\u200bc", "\\u{202E} literal", "\\u{5C}u{41}"],
 )
 def test_structural_looking_prose_round_trips(desc: str) -> None:
     plan = _plan()

@@ -25,6 +25,7 @@ from pygls.lsp.client import LanguageClient
 from planfirst import __version__
 from planfirst.core.edits import TextEdit, apply_edits, unified_diff
 from planfirst.plan.store import PlanStore, StoreError
+from planfirst.plan.visible import encode
 
 BOLD, DIM, RED, GREEN, YELLOW, CYAN, RESET = (
     ("\033[1m", "\033[2m", "\033[31m", "\033[32m", "\033[33m", "\033[36m", "\033[0m")
@@ -173,7 +174,8 @@ class Terminal:
         async def apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
             diff, result = ed.preview(params.edit)
             ed.say(f"\n{BOLD}{params.label or 'Proposed edit'}{RESET}")
-            ed.say(colour_diff(diff) if diff else "(no textual change)")
+            # bidi and invisible characters in names and text shown as \u{XXXX} (case 34)
+            ed.say(colour_diff(encode(diff)) if diff else "(no textual change)")
             if await ed.ask("Apply this edit?"):
                 ed.write(result)
                 return types.ApplyWorkspaceEditResult(applied=True)

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from planfirst.core.names import misleading_names
 from planfirst.core.paths import PathError, WorkspaceGuard, is_secret
 from planfirst.plan.model import Finding, PlanBody, Step
 from planfirst.settings import Settings
@@ -68,6 +69,11 @@ RULES: dict[str, tuple[str, str]] = {
     "duplicate-steps": (WARNING, "Two steps have (nearly) the same description."),
     "no-risks": (INFO, "A plan touching several files lists no risks."),
     "no-assumptions": (INFO, "A plan touching several files lists no assumptions."),
+    "misleading-name": (
+        WARNING,
+        "A file name hides characters, uses look-alike letters or differs from another only in case "
+        "(an error for invisible characters; cannot be disabled).",
+    ),
 }
 
 _EXTS = (
@@ -350,6 +356,7 @@ def lint_plan(
                 None,
                 "assumptions",
             )
+    out.extend(misleading_names(body, guard))  # never disabled: it protects the review (case 34)
     return out
 
 

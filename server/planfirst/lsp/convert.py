@@ -10,6 +10,7 @@ from lsprotocol import types
 from planfirst.core.edits import TextEdit, minimal_edits
 from planfirst.core.executor import ProposedChange
 from planfirst.core.problems import Problem
+from planfirst.plan.visible import encode
 
 ENCODINGS = {
     types.PositionEncodingKind.Utf16: "utf-16",
@@ -121,7 +122,8 @@ def workspace_edit(
     return types.WorkspaceEdit(
         document_changes=doc_changes,
         change_annotations=(
-            {ann_id: types.ChangeAnnotation(label=label, needs_confirmation=True, description=description[:500])}
+            # model text shown for what it is: bidi and invisible characters escaped (case 34)
+            {ann_id: types.ChangeAnnotation(label=encode(label), needs_confirmation=True, description=encode(description[:500]))}
             if ann_id
             else None
         ),

@@ -14,6 +14,7 @@ from planfirst.core.executor import ProposedChange
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
 from planfirst.lsp import convert
+from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
     from planfirst.lsp.server import PlanfirstServer
@@ -143,7 +144,7 @@ class LspHost:
             document_changes=doc_changes,
         )
         try:
-            result = await self.ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+            result = await self.ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=encode(label)))
         except Exception as e:  # the client errored instead of answering: treat as not applied
             return ApplyOutcome(False, f"the editor could not apply the edit: {e}")
         if result is None or not result.applied:

@@ -14,7 +14,8 @@ from lsprotocol import types
 from planfirst.core.session import Session, SessionError
 from planfirst.lsp import convert
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
-from planfirst.plan.render import Rendered, render
+from planfirst.plan.render import Rendered, code, code_block, render
+from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
     from planfirst.lsp.server import PlanfirstServer
@@ -122,18 +123,19 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
             parts = [f"**Step {order}** — {st.status.value}", f"attempts: {len(st.runs)}"]
             run = st.last_run
             if run is not None:
-                parts.append(f"last outcome: {run.outcome}" + (f" ({run.error})" if run.error else ""))
+                parts.append(f"last outcome: {run.outcome}" + (f" ({code(run.error)})" if run.error else ""))
                 if run.usage.calls:
                     parts.append(
                         f"tokens: {run.usage.input_tokens:,} in / {run.usage.output_tokens:,} out · ${run.usage.cost_usd:.4f}"
                     )
                 for v in run.validation:
                     mark = "✓" if v.passed else ("refused" if v.refused else "✗")
-                    parts.append(f"{mark} `{v.command}` (exit {v.exit_code}, {v.duration_s:.1f} s)")
+                    parts.append(f"{mark} {code(v.command)} (exit {v.exit_code}, {v.duration_s:.1f} s)")
                     if not v.passed and v.output:
-                        parts.append("```\n" + v.output[-800:] + "\n```")
+                        parts.append(code_block(v.output[-800:]))
             return types.Hover(
-                contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)),
+                # command output and model text shown for what they are (case 34)
+                contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=encode("\n\n".join(parts))),
                 range=_range(start, end),
             )
     return None

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan.model import Plan, PlanBody, StepStatus
+from planfirst.plan.visible import decode, encode
 
 STATUS_MARK = {
     StepStatus.PENDING: "[ ] pending",
@@ -54,6 +55,14 @@ def code(s: str) -> str:
     return f"{fence}{pad}{s}{pad}{fence}"
 
 
+def code_block(text: str) -> str:
+    """A fenced code block that nothing inside `text` can close: the fence is longer than any
+    run of backticks in it (triple backticks in command output stay inside, case 34)."""
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return f"{fence}\n{text.rstrip(chr(10))}\n{fence}"
+
+
 _CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 
 
@@ -73,14 +82,27 @@ def _spans(s: str) -> list[str]:
 _STRUCTURAL = (">", "<!--", "#", "- Modify:", "- Create:", "- Validation:", "\\")
 
 
+def escape_comment(text: str) -> str:
+    """`\\<!--` for every `<!--`, wherever it starts: an HTML comment opened mid-line would hide
+    the rest of the document (Validation lines included) in a markdown preview (case 34). The
+    backslash makes the `<` literal in markdown; `unescape_comment` removes exactly the ones added."""
+    return text.replace("<!--", "\\<!--")
+
+
+def unescape_comment(text: str) -> str:
+    """Undo escape_comment."""
+    return text.replace("\\<!--", "<!--")
+
+
 def escape_prose(text: str) -> str:
-    """Escape the lines of free text that the parser would take for structure."""
+    """Escape the lines of free text that the parser would take for structure, and comments."""
+    text = escape_comment(text)
     return "\n".join("\\" + line if line.startswith(_STRUCTURAL) else line for line in text.split("\n"))
 
 
 def unescape_prose(text: str) -> str:
     """Undo escape_prose."""
-    return "\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n"))
+    return unescape_comment("\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n")))
 
 
 class _Writer:
@@ -97,6 +119,7 @@ class _Writer:
 
 
 def _item(w: _Writer, text: str) -> None:
+    text = escape_comment(text)
     first, *rest = text.split("\n") if text else [""]
     w.add(f"- {first}")
     for line in rest:
@@ -267,7 +290,8 @@ def render(plan: Plan) -> Rendered:
         section("Diagnosis", dia)
     while w.lines and w.lines[-1] == "":
         w.lines.pop()
-    out.text = "\n".join(w.lines) + "\n"
+    # invisible and direction-changing characters shown as \u{XXXX} (case 34); parsing decodes
+    out.text = encode("\n".join(w.lines) + "\n")
     return out
 
 
@@ -290,7 +314,7 @@ def render_partial(title: str, task: str, snapshot: dict[str, Any]) -> str:
         for s in steps:
             if isinstance(s, dict):
                 lines += [f"### Step {s.get('order', '?')}", "", str(s.get("description", "")), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return encode(escape_comment("\n".join(lines).rstrip() + "\n"))
 
 
 # ---------------------------------------------------------------- markdown → PlanBody
@@ -311,7 +335,7 @@ def _strip_item(text: str) -> str:
 
 def parse_markdown(text: str) -> tuple[str, PlanBody]:
     """Parse a (possibly user-edited) rendered plan back into (task, PlanBody)."""
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = decode(text.replace("\r\n", "\n")).split("\n")
     sections: dict[str, list[tuple[int, str]]] = {}
     current: str | None = None
     for i, line in enumerate(lines, start=1):
@@ -336,13 +360,13 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         out: list[tuple[int, str, list[str]]] = []
         for no, t in sections.get(name, []):
             if t.startswith("- "):
-                out.append((no, t[2:], []))
+                out.append((no, unescape_comment(t[2:]), []))
             elif t.startswith("  - ") and out:
                 out[-1][2].append(t[4:])
             elif t.startswith("  ") and out:
                 line = t[2:]
                 line = line[1:] if line.startswith("\\") else line
-                out[-1] = (out[-1][0], out[-1][1] + "\n" + line, out[-1][2])
+                out[-1] = (out[-1][0], out[-1][1] + "\n" + unescape_comment(line), out[-1][2])
             elif t.strip() and t.strip() != "_(none)_":
                 raise PlanParseError(f"expected a '- ' bullet in '{name}', found {t.strip()[:60]!r}", no)
         return out

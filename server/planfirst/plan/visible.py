@@ -1,0 +1,80 @@
+"""Names and text shown for what they are (docs/reliability.md case 34).
+
+Text that reaches a person (the plan document, hovers, edit previews, the terminal) may come from
+the model, a command's output or a file name in the repository. Characters that change how text
+*looks* without being seen — bidi controls such as U+202E, zero-width characters, other format
+and control characters, line and paragraph separators — are shown as a visible escape
+`\\u{202E}`; `decode` reverses `encode` exactly (a literal backslash before `u{` is escaped as
+`\\u{5C}`), so a rendered plan still parses back to the same plan.
+
+`name_problems` says why a path is misleading: invisible characters, letters from another script
+that look like Latin ones (`pаy.py` with a Cyrillic `а`), or compatibility forms (fullwidth
+letters) that normalise to something else. Plan review flags those, and a name that differs from
+an existing file's only in case.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+_KEEP = frozenset("\n\t")
+_TOKEN = re.compile(r"\\u\{([0-9A-F]{1,6})\}")
+
+
+def invisible(c: str) -> bool:
+    """A character that changes how text looks or reads without being seen itself."""
+    return c not in _KEEP and unicodedata.category(c) in _INVISIBLE_CATEGORIES
+
+
+def encode(text: str) -> str:
+    """`text` with every invisible character as a visible `\\u{XXXX}` escape (reversible)."""
+    if not any(invisible(c) for c in text) and "\\u{" not in text:
+        return text
+    out = []
+    for i, c in enumerate(text):
+        if invisible(c) or (c == "\\" and text.startswith("u{", i + 1)):
+            out.append(f"\\u{{{ord(c):X}}}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def decode(text: str) -> str:
+    """Undo `encode` (a newline escape is left as written: it would change the document's lines)."""
+
+    def one(m: re.Match[str]) -> str:
+        cp = int(m.group(1), 16)
+        if cp > 0x10FFFF or cp == 0x0A or 0xD800 <= cp <= 0xDFFF:
+            return m.group(0)
+        return chr(cp)
+
+    return _TOKEN.sub(one, text) if "\\u{" in text else text
+
+
+# Letters of other scripts that render like Latin letters in common fonts (Cyrillic, Greek,
+# Armenian, Cherokee): a name made only of these and ASCII can pass for an ASCII name.
+LOOKALIKES = frozenset(
+    "аеорсухіјѕԁԛԝһӏԍвкмнтАВЕКМНОРСТУХІЈЅԌӀ"  # Cyrillic
+    "αβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"  # Greek
+    "օսցհոաԁ"  # Armenian
+    "ᎪᏴᏟᎠᎬᏀᎻᏆᎫᏦᏞᎷᏒᏚᎢᏙᏔ"  # Cherokee
+)
+
+
+def name_problems(path: str) -> list[str]:
+    """Why `path` could mislead a reader (empty when it is plain)."""
+    out: list[str] = []
+    hidden = sorted({f"U+{ord(c):04X}" for c in path if invisible(c)})
+    if hidden:
+        out.append(f"contains invisible or direction-changing characters ({', '.join(hidden)})")
+    for part in path.split("/"):
+        alike = [c for c in part if c in LOOKALIKES]
+        if alike and all(c.isascii() or c in LOOKALIKES or not c.isalpha() for c in part):
+            names = sorted({f"{c} U+{ord(c):04X} {unicodedata.name(c, '?').lower()}" for c in alike})
+            out.append(f"{encode(part)!r} uses letters that look Latin but are not: {', '.join(names[:4])}")
+        folded = unicodedata.normalize("NFKC", part)
+        if folded != part and not hidden:
+            out.append(f"{encode(part)!r} contains compatibility characters that read as {folded!r}")
+    return out
