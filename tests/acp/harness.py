@@ -204,14 +204,15 @@ class Agent:
         )
         self.session_id = session_id
 
-    def send(self, text: str) -> asyncio.Future[Any]:
-        """session/prompt (as a future, so a test can cancel or kill meanwhile)."""
+    def send(self, text: str, extra: tuple[Any, ...] = ()) -> asyncio.Future[Any]:
+        """session/prompt (as a future, so a test can cancel or kill meanwhile); `extra`
+        content blocks follow the text (resource links, embedded files)."""
         return asyncio.ensure_future(
-            self.conn.prompt(session_id=self.session_id, prompt=[text_block(text)])
+            self.conn.prompt(session_id=self.session_id, prompt=[text_block(text), *extra])
         )
 
-    async def prompt(self, text: str, limit: float = 120) -> Any:
-        return await asyncio.wait_for(self.send(text), limit)
+    async def prompt(self, text: str, limit: float = 120, extra: tuple[Any, ...] = ()) -> Any:
+        return await asyncio.wait_for(self.send(text, extra), limit)
 
     async def kill(self) -> None:
         self.proc.kill()

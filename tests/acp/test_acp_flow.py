@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from acp.schema import EmbeddedResourceContentBlock, ResourceContentBlock, TextResourceContents
+
 from planfirst.plan.model import StepStatus
 from planfirst.plan.store import PlanStore
 from tests.acp.conftest import agent
@@ -170,12 +172,23 @@ async def test_commands_outside_the_allow_list_ask_through_permission(
 async def test_rejected_plan_is_removed_from_the_client_and_kept_as_a_draft(
     ws: Path, inv: Invariants
 ) -> None:
+    """Also: a prompt that @-mentions the secret .env, its text embedded by the client the way
+    editors embed mentioned files, sends none of it to the model (invariant 3 checks every
+    request) — only the mention's path is taken, and the secret file is excluded from context."""
     srv = inv.scripted_server(DEMO[0:2])
+    env = ws / ".env"
+    mention = EmbeddedResourceContentBlock(
+        type="resource",
+        resource=TextResourceContents(
+            uri=env.as_uri(), text=env.read_text(), mime_type="text/plain"
+        ),
+    )
+    link = ResourceContentBlock(type="resource_link", name=".env", uri=env.as_uri())
     async with agent(inv, ws, srv, "zed") as a:
         ed = a.editor
         ed.answers = {"think": ["reject"]}
         await a.new()
-        res = await a.prompt(TASK)
+        res = await a.prompt(TASK, extra=(mention, link))
         assert res.stop_reason == "end_turn"
     plan_id = PlanStore(ws).active()
     assert plan_id is not None and PlanStore(ws).load(plan_id).status.value == "draft"
