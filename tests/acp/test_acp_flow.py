@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from acp.schema import EmbeddedResourceContentBlock, ResourceContentBlock, TextResourceContents
@@ -195,3 +196,24 @@ async def test_rejected_plan_is_removed_from_the_client_and_kept_as_a_draft(
     assert [u.plan_id for u in ed.of("plan_removed")] == [plan_id]
     assert "Plan rejected; it stays a draft" in ed.text()
     assert not ed.writes and "def top_words" not in (ws / "textkit" / "wordcount.py").read_text()
+
+
+async def test_model_text_is_shown_for_what_it_is(ws: Path, inv: Invariants) -> None:
+    """A bidi override in a step's description (model text) reaches the client as a visible
+    `\\u{202E}` escape in the approval question, the plan and the message text, never raw
+    (docs/reliability.md case 34)."""
+    plan_turn = json.loads(json.dumps(DEMO[1]))
+    plan_turn["input"]["steps"][0]["description"] = (
+        "Add top_words \u202etxt.exe\u202c to `textkit/wordcount.py`."
+    )
+    srv = inv.scripted_server([DEMO[0], plan_turn])
+    async with agent(inv, ws, srv, "basic") as a:
+        ed = a.editor
+        ed.answers = {"think": ["reject"]}
+        await a.new()
+        await a.prompt(TASK)
+    approval = next(c for c in ed.tool_calls().values() if c.get("kind") == "think")
+    assert "\\u{202E}txt.exe\\u{202C}" in approval["content"][0].content.text
+    assert "\\u{202E}" in ed.of("plan")[-1].entries[0].content
+    shown = json.dumps([u.model_dump(mode="json") for _, u in ed.updates], ensure_ascii=False)
+    assert "\u202e" not in shown

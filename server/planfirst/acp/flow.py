@@ -36,6 +36,7 @@ from planfirst.acp.views import approval_text
 from planfirst.core.session import Session, SessionError
 from planfirst.plan.model import Plan, PlanStatus, Usage
 from planfirst.plan.store import StoreError
+from planfirst.plan.visible import encode
 
 CONTEXT_WINDOW = 200_000  # every Claude model planfirst uses has (at least) this window
 CONTINUE_WORDS = {
@@ -283,7 +284,7 @@ class Conversation:
         self.usage_update()
         path = str(self.core.store.plan_md(plan.id))
         call_id = f"planfirst-approve-{plan.id}-{plan.revision}"
-        title = f"Approve the plan “{plan.title}”?"
+        title = encode(f"Approve the plan “{plan.title}”?")
         self.host.outbox.put(
             ToolCallStart(
                 session_update="tool_call",

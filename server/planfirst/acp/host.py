@@ -35,6 +35,7 @@ from planfirst.core.executor import ProposedChange
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
+from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
@@ -97,14 +98,18 @@ class AcpHost:
     def say(self, text: str) -> None:
         """An agent message chunk (a paragraph the user reads)."""
         self.outbox.put(
-            AgentMessageChunk(session_update="agent_message_chunk", content=text_block(text))
+            AgentMessageChunk(
+                session_update="agent_message_chunk", content=text_block(encode(text))
+            )
         )
 
     def thought_delta(self, delta: str) -> None:
         """A piece of a streaming thought (never deduplicated)."""
         self._last_thought = ""
         self.outbox.put(
-            AgentThoughtChunk(session_update="agent_thought_chunk", content=text_block(delta))
+            AgentThoughtChunk(
+                session_update="agent_thought_chunk", content=text_block(encode(delta))
+            )
         )
 
     def thought(self, text: str) -> None:
@@ -113,7 +118,9 @@ class AcpHost:
             return
         self._last_thought = text
         self.outbox.put(
-            AgentThoughtChunk(session_update="agent_thought_chunk", content=text_block(text))
+            AgentThoughtChunk(
+                session_update="agent_thought_chunk", content=text_block(encode(text))
+            )
         )
 
     def validating(self) -> bool:
@@ -229,7 +236,9 @@ class AcpHost:
 
     def plan_started(self, plan_id: str, title: str) -> None:
         """Name the session after the task; the plan streams in as plan updates."""
-        self.outbox.put(SessionInfoUpdate(session_update="session_info_update", title=title))
+        self.outbox.put(
+            SessionInfoUpdate(session_update="session_info_update", title=encode(title))
+        )
         self.thought(f"Planning “{title}” ({plan_id})\n")
 
     def plan_changed(self, plan_id: str) -> None:
@@ -277,6 +286,7 @@ class AcpHost:
     async def confirm(self, question: str) -> bool | None:
         """A yes/no question (commands outside the allow-list, files that configure tools)."""
         call_id = self._call_id("confirm")
+        question = encode(question)  # it quotes commands and paths from the plan (case 34)
         self.outbox.put(
             ToolCallStart(
                 session_update="tool_call",
@@ -311,6 +321,7 @@ class AcpHost:
         if self._validation is not None:  # a new attempt: the previous validation failed
             self.end_validation(False)
         call_id = self._call_id("edit")
+        label, description = encode(label), encode(description)  # model text (case 34)
         diffs = [
             FileEditToolCallContent(
                 type="diff", path=self._abs(f.path), old_text=f.old, new_text=f.new or ""

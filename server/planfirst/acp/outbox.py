@@ -6,14 +6,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from typing import Any
 
 from acp import Client, text_block
 from acp.schema import ContentToolCallContent, ToolCallLocation
 
+from planfirst.plan.visible import encode
+
 log = logging.getLogger("planfirst.acp")
 
 OUTPUT_TAIL = 8_000  # characters of validation output kept in the tool call (the log has all)
+
+
+def fenced(output: str) -> str:
+    """Command output in a Markdown code fence longer than any backtick run inside it, its
+    invisible characters shown as escapes (docs/reliability.md case 34)."""
+    text = encode(output.rstrip())
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 class Outbox:
@@ -68,12 +80,12 @@ class ValidationCall:
         text = self.output[-OUTPUT_TAIL:]
         if len(self.output) > OUTPUT_TAIL:
             text = "…" + text[text.find("\n") + 1 :]
-        parts = [
-            ContentToolCallContent(type="content", content=text_block(f"```\n{text.rstrip()}\n```"))
-        ]
+        parts = [ContentToolCallContent(type="content", content=text_block(fenced(text)))]
         if self.problems:
             listed = "\n".join(f"- {p}" for p in self.problems[:20])
             parts.append(
-                ContentToolCallContent(type="content", content=text_block(f"Problems:\n{listed}"))
+                ContentToolCallContent(
+                    type="content", content=text_block(encode(f"Problems:\n{listed}"))
+                )
             )
         return parts

@@ -21,6 +21,7 @@ from acp.schema import (
 )
 
 from planfirst.plan.model import Plan, StepStatus
+from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
@@ -58,7 +59,7 @@ def plan_entries(plan: Plan) -> list[PlanEntry]:
         mark = {StepStatus.FAILED: " (failed)", StepStatus.UNDONE: " (undone)"}.get(st.status, "")
         out.append(
             PlanEntry(
-                content=f"{step.order}. {first_line(step.description)}{mark}",
+                content=encode(f"{step.order}. {first_line(step.description)}{mark}"),
                 priority=priority(step.order, total),
                 status=_STATUS.get(st.status, "pending"),
             )
@@ -99,13 +100,15 @@ def approval_text(plan: Plan, path: str) -> str:
     if errors:
         lines += ["", f"⚠ {len(errors)} review error(s), e.g. {errors[0].message}"]
     lines += ["", f"The full plan: {path}"]
-    return "\n".join(lines)
+    return encode("\n".join(lines))  # model text shown for what it is (case 34)
 
 
 def replay(plan: Plan, root: Path, path: str, markdown_update: Any) -> list[Any]:
     """A loaded session's history: the task, the plan, and each step's applied edit."""
     out: list[Any] = [
-        UserMessageChunk(session_update="user_message_chunk", content=text_block(plan.task)),
+        UserMessageChunk(
+            session_update="user_message_chunk", content=text_block(encode(plan.task))
+        ),
         AgentMessageChunk(
             session_update="agent_message_chunk",
             content=text_block(
@@ -137,7 +140,9 @@ def replay(plan: Plan, root: Path, path: str, markdown_update: Any) -> list[Any]
             ToolCallStart(
                 session_update="tool_call",
                 tool_call_id=f"planfirst-replay-{step.order}",
-                title=f"planfirst step {step.order}: {first_line(step.description, 60)} ({st.status.value})",
+                title=encode(
+                    f"planfirst step {step.order}: {first_line(step.description, 60)} ({st.status.value})"
+                ),
                 kind="edit",
                 status=status,
                 content=list(diffs),
