@@ -17,10 +17,12 @@ async def test_cancel_while_the_model_works_and_while_a_permission_is_open(
 ) -> None:
     """Cancel (1) while step 1 waits on the model and (2) while its edit waits for permission:
     each prompt ends with stop reason "cancelled" at once, the step is pending again with its run
-    recorded as cancelled, nothing was written; /continue in a new session then finishes it."""
+    recorded as cancelled, nothing was written; /continue in a new session offers the same edit
+    again (no model call) and finishes the plan."""
     slow = dict(DEMO[2])
     slow["delay"] = 30
-    srv = inv.scripted_server([DEMO[0], DEMO[1], slow, *DEMO[2:5], *DEMO[2:12]])
+    # the edit cancelled at its permission question is offered again without a model call
+    srv = inv.scripted_server([DEMO[0], DEMO[1], slow, *DEMO[2:12]])
     wc = ws / "textkit" / "wordcount.py"
     before = wc.read_text()
     async with agent(inv, ws, srv, "zed") as a:
@@ -60,7 +62,12 @@ async def test_cancel_while_the_model_works_and_while_a_permission_is_open(
             f"Working on the workspace's active plan “{PlanStore(ws).load(plan_id).title}”"
             in ed.text()
         )
-    assert PlanStore(ws).load(plan_id).status.value == "done", ed.text()
+    plan = PlanStore(ws).load(plan_id)
+    assert plan.status.value == "done", ed.text()
+    runs = plan.state(1).runs
+    assert [r.outcome for r in runs] == ["cancelled", "cancelled", "applied", "applied"]
+    assert runs[2].proposed_diff == runs[1].proposed_diff  # offered again, not asked again
+    assert [r.turn for r in srv.requests] == list(range(1, 14))  # every scripted turn, once
 
 
 async def test_resume_after_kill_with_session_load(ws: Path, inv: Invariants) -> None:

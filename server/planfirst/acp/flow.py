@@ -56,7 +56,7 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("approve", "Approve the plan and run its steps", None),
     ("revise", "Revise the plan with your feedback", "what should change"),
     ("continue", "Run the remaining steps (or review a draft plan)", None),
-    ("retry", "Run a step again", "step number (default: the next one)"),
+    ("retry", "Ask the model afresh for a step", "step number (default: the next one)"),
     ("undo", "Undo a step's edit", "step number (default: the last one)"),
     ("status", "Show the plan and where it is", None),
 ]
@@ -421,7 +421,8 @@ class Conversation:
         n = outcome.step
         if status == "rejected":
             self.host.say(
-                f"/retry {n} proposes step {n} again, /undo reverts an earlier step, /new starts over."
+                f"/continue offers the same edit again, /retry {n} asks the model for a new one, "
+                "/undo reverts an earlier step, /new starts over."
             )
         else:
             what = f"Step {n}" if n is not None else "The test criteria"
