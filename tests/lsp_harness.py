@@ -94,24 +94,56 @@ class Editor:
         self.refreshed: list[str] = []
         self.init_result: types.InitializeResult | None = None
         self.untick: set[str] = set()  # path suffixes whose edits the user unticks in the preview
+        self.answers: list[bool] = []  # answers to the next applyEdits, in order (then `accept`)
+        self.hold: asyncio.Event | None = None  # when set, applyEdit is answered only once it fires
+        self.bom: set[Path] = set()  # files loaded with a UTF-8 BOM (put back on save)
+
+    def unticked(self, p: Path) -> bool:
+        """Whether the user unticks this file in the preview (its creation and its edits)."""
+        return any(p.as_posix().endswith(u) for u in self.untick)
+
+    def load(self, p: Path) -> str:
+        """A file's text as an editor loads it: the exact bytes decoded (CRLF kept), a UTF-8
+        BOM taken off and remembered for the save (VS Code and Neovim both do this)."""
+        if not p.exists():
+            return ""
+        text = p.read_bytes().decode("utf-8")
+        if text.startswith("\ufeff"):
+            self.bom.add(p)
+            text = text[1:]
+        return text
+
+    def save(self, p: Path) -> None:
+        """Write a buffer to disk byte-exactly (no newline translation; the BOM put back)."""
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes((("\ufeff" if p in self.bom else "") + self.buffers[p]).encode("utf-8"))
+
+    def open_text(self, p: Path) -> str:
+        """What the editor sends in didOpen for `p` (loaded from disk, BOM off)."""
+        self.buffers[p] = self.load(p)
+        return self.buffers[p]
 
     def apply(self, edit: types.WorkspaceEdit) -> None:
         """Apply a WorkspaceEdit to the buffers, like an editor does (nothing saved)."""
         for ch in edit.document_changes or []:
             if isinstance(ch, types.CreateFile):
-                self.buffers.setdefault(_uri_path(ch.uri), "")
+                p = _uri_path(ch.uri)
+                if not self.unticked(p):
+                    self.buffers.setdefault(p, "")
             elif isinstance(ch, types.DeleteFile):
                 p = _uri_path(ch.uri)
+                if self.unticked(p):
+                    continue
                 self.buffers.pop(p, None)
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
             elif isinstance(ch, types.TextDocumentEdit):
                 p = _uri_path(ch.text_document.uri)
-                if any(p.as_posix().endswith(u) for u in self.untick):
+                if self.unticked(p):
                     continue
                 base = self.buffers.get(p)
                 if base is None:
-                    base = p.read_text(encoding="utf-8") if p.exists() else ""
+                    base = self.load(p)
                 core = [
                     TextEdit(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character, e.new_text)
                     for e in ch.edits
@@ -119,7 +151,7 @@ class Editor:
                 self.buffers[p] = apply_edits(base, core, "utf-16")
         for uri, edits in (edit.changes or {}).items():
             p = _uri_path(uri)
-            base = self.buffers.get(p) or (p.read_text(encoding="utf-8") if p.exists() else "")
+            base = self.buffers[p] if p in self.buffers else self.load(p)
             core = [
                 TextEdit(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character, e.new_text)
                 for e in edits
@@ -157,9 +189,12 @@ async def lsp_session(
     editor = Editor(root, profile)
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
-    def on_apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+    async def on_apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         editor.edits.append(params)
-        if not editor.accept:
+        if editor.hold is not None:  # the preview stays open until the test answers it
+            await editor.hold.wait()
+        accept = editor.answers.pop(0) if editor.answers else editor.accept
+        if not accept:
             return types.ApplyWorkspaceEditResult(applied=False, failure_reason="user rejected the preview")
         editor.apply(params.edit)
         return types.ApplyWorkspaceEditResult(applied=True)
@@ -167,13 +202,19 @@ async def lsp_session(
     @client.feature("planfirst/saveDocuments")
     def on_save(ls: LanguageClient, params: Any) -> dict[str, Any]:
         uris = params.uris if hasattr(params, "uris") else params["uris"]
+        # like the extension: a buffer is saved; a file with no buffer is reported when it
+        # exists (nothing to save: the disk is the document); one that does not exist cannot
+        # be opened, so it is not reported
+        saved = []
         for uri in uris:
             p = _uri_path(uri)
             if p in editor.buffers:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_text(editor.buffers[p], encoding="utf-8")
+                editor.save(p)
                 editor.saved.append(uri)
-        return {"saved": list(uris)}
+                saved.append(uri)
+            elif p.exists():
+                saved.append(uri)
+        return {"saved": saved}
 
     @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
     def on_question(ls: LanguageClient, params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:

@@ -107,18 +107,25 @@ async def test_rejected_preview_changes_nothing(workspace: Path, tmp_path: Path)
         assert res["step"] == 1 and res["status"] == "done"
 
 
-async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path) -> None:
-    # CRLF and a non-ASCII char in the file the step edits: undo must restore them byte for byte
+@pytest.mark.parametrize("profile", ["vscode", "neovim"])
+async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path, profile: str) -> None:
+    # CRLF and a non-ASCII char in the files the step edits: the step keeps them, undo restores
+    # them byte for byte (the harness applies and saves byte-exactly, like a real editor)
     wc = workspace / "textkit" / "wordcount.py"
     wc.write_bytes(wc.read_bytes().replace(b'"""Word counting."""', '"""Word counting — naïve."""'.encode()))
+    for f in (wc, workspace / "tests" / "test_wordcount.py"):
+        f.write_bytes(f.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     turns = [*DEMO[:2], DEMO[2], DEMO[3], DEMO[4], DEMO[5], DEMO[6]]
     script = write_script(tmp_path, turns)
-    async with lsp_session(workspace, "neovim", script) as (client, _editor):
+    async with lsp_session(workspace, profile, script) as (client, _editor):
         pid = await _approved(client, workspace)
         before = snapshot(workspace)
         res = await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert res["status"] == "done"
         assert snapshot(workspace) != before
+        after = wc.read_bytes()
+        assert b"def top_words" in after and b"\n" not in after.replace(b"\r\n", b"")  # CRLF throughout
+        assert not any("part of the proposed edit" in m.message for m in client.messages)
         undo = await command(client, "planfirst.undoStep", {"planId": pid, "step": 1})
         assert undo["status"] == "undone"
         assert snapshot(workspace) == before
