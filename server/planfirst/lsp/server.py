@@ -17,7 +17,7 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_meth
 from planfirst import __version__
 from planfirst.core.session import Session
 from planfirst.llm.factory import Models
-from planfirst.lsp import convert
+from planfirst.lsp import convert, pygls_compat
 from planfirst.lsp.host import LspHost
 from planfirst.settings import Settings, load_settings
 
@@ -32,6 +32,7 @@ class PlanfirstProtocol(LanguageServerProtocol):
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         result = yield from super().lsp_initialize(params)
+        pygls_compat.fix_workspace(self._workspace)
         ws = result.capabilities.workspace or types.WorkspaceOptions()
         ws.text_document_content = types.TextDocumentContentOptions(schemes=[PLAN_SCHEME])
         result.capabilities.workspace = ws
