@@ -93,18 +93,18 @@ def _wrap_async(fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
 
 def install(lsp: bool = False) -> None:
     """Wrap the functions a step calls (idempotent enough for one call per process)."""
-    from planfirst.core import edits, executor, overlay, session
+    from planfirst.core import checks, edits, executor, fsio, overlay, session, staleness
     from planfirst.llm import anthropic
     from planfirst.plan import store
 
     S = session.Session
     S.read_current = _wrap_sync(S.read_current, "read files + staleness")  # type: ignore[method-assign]
-    S._stale = _wrap_sync(S._stale, "read files + staleness")  # type: ignore[method-assign]
-    S._sync_disk = _wrap_async(S._sync_disk, "disk sync + verify")  # type: ignore[method-assign]
+    staleness.stale_files = _wrap_sync(staleness.stale_files, "read files + staleness")
+    fsio.sync_disk = _wrap_async(fsio.sync_disk, "disk sync + verify")
     executor.build_request = _wrap_sync(executor.build_request, "prompt build")
     overlay.Overlay.handle = _wrap_async(overlay.Overlay.handle, "overlay tools")  # type: ignore[method-assign]
     anthropic.AnthropicModel.run = _wrap_async(anthropic.AnthropicModel.run, "model call")  # type: ignore[method-assign]
-    session.run_validation = _wrap_async(session.run_validation, "validation")
+    checks.run_validation = _wrap_async(checks.run_validation, "validation")
     store.PlanStore.save = _wrap_sync(store.PlanStore.save, "persistence")  # type: ignore[method-assign]
     store.PlanStore.set_active = _wrap_sync(store.PlanStore.set_active, "persistence")  # type: ignore[method-assign]
     store.PlanStore.load = _wrap_sync(store.PlanStore.load, "plan load")  # type: ignore[method-assign]

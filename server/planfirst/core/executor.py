@@ -16,7 +16,7 @@ from planfirst.llm.model import (
     ModelRun,
     ToolSpec,
 )
-from planfirst.plan.model import Plan, PlanBody, Step, StepStatus
+from planfirst.plan.model import Plan, PlanBody, Step
 
 EDITOR_TOOL = ToolSpec(name=TEXT_EDITOR_TOOL, anthropic_type="text_editor_20250728")
 
@@ -184,7 +184,3 @@ async def propose_step(
     )
     return change, run
 
-
-def step_is_pending(plan: Plan, order: int) -> bool:
-    """Whether a step may be (re)started."""
-    return plan.state(order).status in (StepStatus.PENDING, StepStatus.FAILED, StepStatus.UNDONE)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from planfirst.core.executor import FileChange, ProposedChange
-from planfirst.plan.model import StepState
+from planfirst.plan.model import RunOutcome, StepState
 
 #: run outcomes whose proposal was never applied (discarded, or cancelled during the review)
-REOFFERABLE = ("rejected", "cancelled")
+REOFFERABLE = (RunOutcome.REJECTED, RunOutcome.CANCELLED)
 
 
 def stored_proposal(state: StepState, read: Callable[[str], str | None]) -> ProposedChange | None:

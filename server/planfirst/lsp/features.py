@@ -19,6 +19,7 @@ from planfirst.core.session import Session, SessionError
 from planfirst.llm.model import ModelError
 from planfirst.lsp import convert, plan_docs
 from planfirst.lsp.host import LspProgress
+from planfirst.lsp.results import step_result
 from planfirst.lsp.server import PlanfirstServer
 from planfirst.plan.store import StoreError
 
@@ -254,22 +255,15 @@ def register(ls: PlanfirstServer) -> None:
 
     @command(ls, "planfirst.executeNextStep", PlanParams, "planfirst: executing")
     async def execute(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
-        return (await session.execute_next(p.plan_id, progress)).as_json()
+        return step_result(await session.execute_next(p.plan_id, progress))
 
     @command(ls, "planfirst.retryStep", StepParams, "planfirst: retrying the step")
     async def retry(server: PlanfirstServer, session: Session, p: StepParams, progress: Any) -> Any:
-        plan = session.load(p.plan_id)
-        order = p.step
-        if order is None:
-            failed = [s.order for s in plan.steps if s.status.value in ("failed", "pending", "undone")]
-            if not failed:
-                raise SessionError(f"plan {plan.id!r} has no step to retry")
-            order = failed[0]
-        return (await session.retry(plan.id, order, progress)).as_json()
+        return step_result(await session.retry(p.plan_id, p.step, progress))
 
     @command(ls, "planfirst.undoStep", StepParams, "planfirst: undoing the step")
     async def undo(server: PlanfirstServer, session: Session, p: StepParams, progress: Any) -> Any:
-        return (await session.undo(p.plan_id, p.step, progress)).as_json()
+        return step_result(await session.undo(p.plan_id, p.step, progress))
 
     @command(ls, "planfirst.showPlan", PlanParams)
     async def show(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:

@@ -264,6 +264,21 @@ class StepStatus(StrEnum):
     UNDONE = "undone"
 
 
+class RunOutcome(StrEnum):
+    """What became of one attempt at a step (stored in plan.json as the plain string)."""
+
+    PENDING = "pending"  # asking the model
+    PROPOSED = "proposed"  # the model proposed an edit; waiting for the editor
+    APPLIED = "applied"  # the user applied the edit
+    REJECTED = "rejected"  # the user declined the edit (or a trust-file confirmation)
+    ERROR = "error"  # the model call failed
+    CANCELLED = "cancelled"  # cancelled while asking or proposing
+    NO_CHANGE = "no_change"  # the model proposed nothing
+    INTERRUPTED = "interrupted"  # the server stopped before the edit landed
+    UNDONE = "undone"  # the inverse edit of an undo
+    APPLIED_UNDONE = "applied-undone"  # an applied edit that was later undone
+
+
 class Usage(BaseModel):
     """Token usage and estimated cost of one or more model calls."""
 
@@ -308,7 +323,7 @@ class StepRun(BaseModel):
     prompt_hash: str = ""
     usage: Usage = Field(default_factory=Usage)
     proposed_diff: str = ""
-    outcome: str = "pending"  # proposed | applied | rejected | error | cancelled | no_change
+    outcome: RunOutcome = RunOutcome.PENDING
     error: str | None = None
     stale_files: list[str] = Field(default_factory=list)
     validation: list[ValidationResult] = Field(default_factory=list)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,19 +47,32 @@ class PlanProblem:
     error: str
 
 
-def atomic_write(path: Path, data: str, *, durable: bool = True) -> None:
+_UMASK = os.umask(0o022)  # read once at import (umask can only be read by setting it)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool = False) -> None:
     """Write `data` to `path` so that readers see the old or the new file, never a mix.
 
     `durable` also fsyncs the data and the directory, so the new file survives a power loss.
+    `keep_mode` gives the file the permissions it had (a new file: what open() would give it),
+    for the user's files; without it the file is private to the user (plan records).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".planfirst.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(data)
             f.flush()
             if durable:
                 os.fsync(f.fileno())
+        if keep_mode:
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except OSError:  # a new file
+                mode = 0o666 & ~_UMASK
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

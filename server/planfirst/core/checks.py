@@ -1,0 +1,175 @@
+"""Running checks: the command environment, a step's validation commands, the plan's test
+criteria after the last step, and their problems published as diagnostics."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from planfirst.core.contracts import Progress, StepOutcome, StepResult
+from planfirst.core.diagnoser import diagnose, format_failures
+from planfirst.core.problems import Problem, parse_problems
+from planfirst.core.validate import CommandPolicy, run_validation
+from planfirst.llm.model import ModelError
+from planfirst.plan.model import Plan, PlanStatus, Step, StepRun, ValidationResult
+
+if TYPE_CHECKING:
+    from planfirst.core.session import Session
+
+_BACKTICK = re.compile(r"`([^`]+)`")
+
+
+def command_env(root: Path) -> dict[str, str]:
+    """The environment validation runs in (scrubbed by validate.py): the workspace's own
+    virtualenv first on PATH, then the interpreter planfirst runs on."""
+    env = dict(os.environ)
+    extra = [str(Path(sys.executable).parent)]
+    for venv in (".venv", "venv"):
+        bindir = root / venv / "bin"
+        if bindir.is_dir():
+            extra.insert(0, str(bindir))
+    env["PATH"] = os.pathsep.join([*extra, env.get("PATH", "")])
+    return env
+
+
+def criteria_commands(
+    criteria: Sequence[str], is_program: Callable[[str], bool] | None = None
+) -> list[str]:
+    """The test criteria that are commands: the first backticked span of each whose first word
+    is a program (`is_program`), so "`count --top 2` prints two lines" is not run as a command."""
+    out = []
+    for c in criteria:
+        for m in _BACKTICK.finditer(c):
+            span = m.group(1).strip()
+            if not re.match(r"^[\w./-]+(\s|$)", span):
+                continue
+            if is_program is None or is_program(span.split()[0]):
+                out.append(span)
+                break
+    return out
+
+
+def failure_problems(results: list[ValidationResult], root: Path) -> dict[str, list[Problem]]:
+    """The problems in the output of the failed commands, by path."""
+    problems: dict[str, list[Problem]] = {}
+    for r in results:
+        if not r.passed:
+            for pr in parse_problems(r.output, root, r.command):
+                problems.setdefault(pr.path, []).append(pr)
+    return problems
+
+
+def publish(s: Session, problems: dict[str, list[Problem]]) -> None:
+    """Show these problems; clear the ones published before that are gone."""
+    cleared: dict[str, list[Problem]] = {p: [] for p in s._problems if p not in problems}
+    s._problems = problems
+    s.host.publish_problems({**cleared, **problems})
+
+
+def problem_count(s: Session) -> int:
+    """How many problems are published now."""
+    return sum(len(v) for v in s._problems.values())
+
+
+async def run_commands(
+    s: Session, commands: list[str], progress: Progress, what: str
+) -> list[ValidationResult]:
+    """Run commands under the validation policy, streaming output to the log and progress."""
+    policy = CommandPolicy(s.settings.validation.allow)
+
+    async def confirm(cmd: str, reason: str) -> bool:
+        answer = await s.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
+        return bool(answer)
+
+    # say what runs: "step 1: running `pytest -q` (2 more)", then its latest output line
+    running = f"{what}: running `{commands[0]}`" + (f" (+{len(commands) - 1} more)" if len(commands) > 1 else "")
+
+    def on_output(chunk: str) -> None:
+        text = chunk.rstrip("\n")
+        s.host.log(text)
+        last = text.strip().splitlines()[-1] if text.strip() else ""
+        if last:
+            progress.report(f"{running}: {last[:80]}")
+
+    progress.report(running)
+    return await run_validation(
+        commands,
+        s.root,
+        policy,
+        timeout_s=s.settings.validation.timeout_s,
+        output_cap=s.settings.validation.output_cap,
+        confirm=confirm,
+        on_output=on_output,
+        env=command_env(s.root),
+    )
+
+
+async def validate_run(
+    s: Session, plan: Plan, step: Step, run: StepRun, progress: Progress
+) -> str | None:
+    """Validate an applied step; None when it passed, else the errors for the model."""
+    results = await run_commands(s, step.validation, progress, f"step {step.order}/{len(plan.steps)}")
+    run.validation = results
+    publish(s, failure_problems(results, s.root))
+    refused = [r for r in results if r.refused]
+    if refused:
+        run.error = (
+            f"`{refused[0].command}` was not run: {refused[0].refused}. Add its program to "
+            "planfirst.validation.allow or confirm it, then retry the step."
+        )
+        s.save(plan)
+        return run.error
+    if all(r.passed for r in results):
+        return None  # the caller records the step as done in its next save
+    s.save(plan)
+    return format_failures(results)
+
+
+async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcome:
+    """After the last step: run the plan's test criteria; diagnose failures against the plan."""
+    path = command_env(s.root).get("PATH", "")
+
+    def is_program(prog: str) -> bool:
+        if "/" in prog:
+            return (s.root / prog).is_file()
+        return prog in s.settings.validation.allow or shutil.which(prog, path=path) is not None
+
+    commands = criteria_commands(plan.body.test_criteria, is_program)
+    results = await run_commands(s, commands, progress, "test criteria") if commands else []
+    plan.final_validation = results
+    if all(r.passed for r in results):
+        plan.status = PlanStatus.DONE
+        plan.diagnosis = None
+        s.save(plan)
+        msg = f"all {len(plan.steps)} steps done" + (
+            f"; test criteria passed ({len(results)} command(s))" if results else ""
+        )
+        s.host.notify(f"Plan '{plan.title}': {msg}.", "info")
+        return StepOutcome(plan.id, None, StepResult.DONE, message=msg)
+    problems = failure_problems(results, s.root)
+    publish(s, problems)
+    plan.status = PlanStatus.FAILED
+    progress.report("test criteria failed: diagnosing against the plan")
+    try:
+        plan.diagnosis = await diagnose(s.models.planning(), plan, results)
+    except ModelError as e:
+        s.host.log(f"diagnosis failed: {e.message}")
+    s.save(plan)
+    msg = "test criteria failed" + (
+        f"; diagnosis: step {plan.diagnosis.suspect_step}: {plan.diagnosis.broken_assumption}"
+        if plan.diagnosis and plan.diagnosis.suspect_step
+        else ""
+    )
+    s.host.notify(f"Plan '{plan.title}': {msg}", "warning")
+    return StepOutcome(
+        plan.id,
+        None,
+        StepResult.FAILED,
+        problems=sum(len(v) for v in problems.values()),
+        message=msg,
+    )

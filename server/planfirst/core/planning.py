@@ -1,0 +1,265 @@
+"""Plans before execution: generate, revise, reload a hand-edited plan.md, approve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from planfirst.core.context import Context, Selection, gather_context, hash_text
+from planfirst.core.contracts import NullProgress, Progress, SessionError
+from planfirst.core.paths import PathError
+from planfirst.core.plan_lint import confidence, lint_plan
+from planfirst.core.planner import PlanningResult, make_plan, snapshot_preview, title_from_task
+from planfirst.llm.model import TEXT_EDITOR_TOOL, NullEvents
+from planfirst.plan.model import Plan, PlanBody, PlanStatus, Provenance, StepStatus
+from planfirst.plan.render import parse_markdown, render, render_partial
+from planfirst.plan.store import new_plan_id
+
+if TYPE_CHECKING:
+    from planfirst.core.session import Session
+
+
+class PlanEvents(NullEvents):
+    """Model events → progress (and the partial plan document while a plan streams in)."""
+
+    def __init__(
+        self, progress: Progress, on_partial: Callable[[dict[str, Any]], None] | None
+    ) -> None:
+        self.progress = progress
+        self.on_partial = on_partial
+
+    def on_thinking(self, delta: str) -> None:
+        self.progress.report("thinking…")
+
+    def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
+        self.progress.report(snapshot_preview(snapshot))
+        if self.on_partial:
+            self.on_partial(snapshot)
+
+    def on_tool_call(self, name: str, tool_input: dict[str, Any]) -> None:
+        target = tool_input.get("path") or tool_input.get("pattern") or ""
+        if name == TEXT_EDITOR_TOOL:
+            verb = {
+                "view": "reading",
+                "create": "writing",
+                "str_replace": "editing",
+                "insert": "editing",
+            }
+            self.progress.report(
+                f"{verb.get(str(tool_input.get('command')), 'editing')} {target}".strip()
+            )
+        else:
+            self.progress.report(f"{name.replace('_', ' ')} {target}".strip())
+
+    def on_retry(self, attempt: int, reason: str, wait_s: float) -> None:
+        self.progress.report(f"{reason}; retrying in {wait_s:.0f} s (attempt {attempt + 1})")
+
+
+def _hash_plan_files(s: Session, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
+    """Hashes of the files the plan modifies that the model did not read, so a later change
+    to any of them is reported as stale too (secrets and ignored files are not read)."""
+    out: dict[str, str] = {}
+    for f in body.files_to_modify:
+        if f.path in known or s.guard.excluded(f.path):
+            continue
+        try:
+            text = s.read_current(f.path)
+        except (SessionError, PathError):
+            continue
+        if text is not None:
+            out[f.path] = hash_text(text)
+    return out
+
+
+def record_provenance(
+    s: Session, prov: Provenance, result: PlanningResult, context: Context
+) -> None:
+    """Record in `prov` what a planning run saw: its model, the context, and the hash of every
+    file it read or the plan modifies (what staleness is later checked against)."""
+    prov.planning_model = result.model
+    prov.included = context.included
+    prov.cut = context.cut
+    prov.context_tokens = context.tokens
+    prov.context_files.update({e.path: e.sha256 for e in context.included if e.sha256})
+    prov.context_files.update(result.seen)
+    prov.context_files.update(_hash_plan_files(s, result.body, prov.context_files))
+
+
+async def generate(
+    s: Session,
+    task: str,
+    *,
+    selection: Selection | None = None,
+    files: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> Plan:
+    """Gather context, ask the planning model, lint, persist: a new draft plan."""
+    progress = progress or NullProgress()
+    if not task or not task.strip():
+        raise SessionError("the task is empty; say what you want changed")
+    title = title_from_task(task)
+    plan_id = new_plan_id(title)
+
+    def on_partial(snapshot: dict[str, Any]) -> None:
+        if plan_id in s.partial:
+            s.partial[plan_id] = render_partial(title, task, snapshot)
+            s.host.plan_changed(plan_id)
+
+    async with s.exclusive(plan_id, "generating the plan"):
+        progress.report("gathering context", 5)
+        for f in files:
+            s.guard.rel(f)  # refuse paths outside the workspace before anything else
+        if selection is not None:
+            s.guard.rel(selection.path)
+        context = await asyncio.to_thread(
+            gather_context,
+            s.guard,
+            task,
+            s.settings.context,
+            selection=selection,
+            files=list(files),
+            open_documents=s.host.open_documents(),
+        )
+        s.partial[plan_id] = render_partial(title, task, {})
+        s.host.plan_started(plan_id, title)
+        progress.report(
+            f"thinking ({len(context.included)} files of context, ~{context.tokens:,} tokens)", 15
+        )
+        try:
+            result = await make_plan(
+                s.models.planning(),
+                s.guard,
+                s.settings,
+                task,
+                context,
+                events=PlanEvents(progress, on_partial),
+                open_documents=s.host.open_documents(),
+            )
+        finally:
+            s.partial.pop(plan_id, None)
+        prov = Provenance(execution_model=s.settings.execution_model)
+        record_provenance(s, prov, result, context)
+        plan = Plan(id=plan_id, title=title, task=task.strip(), body=result.body, provenance=prov)
+        plan.usage.add(result.usage)
+        plan.findings = result.findings
+        plan.confidence = confidence(plan.body, result.findings, 0)
+        progress.report("saving the plan", 95)
+        s.store.save(plan)
+        s.store.set_active(plan.id)
+        s.host.plan_changed(plan.id)
+        for note in result.notes:
+            s.host.log(f"[{plan.id}] {note}")
+        return plan
+
+
+async def revise(s: Session, plan_id: str, feedback: str, progress: Progress | None = None) -> Plan:
+    """Revision N+1 from the plan, the feedback and fresh context; old revisions kept."""
+    progress = progress or NullProgress()
+    if not feedback or not feedback.strip():
+        raise SessionError("the feedback is empty; say what should change in the plan")
+    plan = s.load(plan_id)
+    if plan.status in (PlanStatus.EXECUTING,) or any(
+        st.status in (StepStatus.RUNNING, StepStatus.APPLIED) for st in plan.steps
+    ):
+        raise SessionError(
+            f"plan {plan.id!r} has a step in progress; finish or undo it before revising"
+        )
+    async with s.exclusive(plan.id, "revising the plan"):
+        progress.report("gathering context", 5)
+        files = sorted({p for step in plan.body.steps for p in step.files_to_modify})
+        context = await asyncio.to_thread(
+            gather_context,
+            s.guard,
+            plan.task,
+            s.settings.context,
+            files=files,
+            open_documents=s.host.open_documents(),
+        )
+        progress.report("revising", 15)
+        result = await make_plan(
+            s.models.planning(),
+            s.guard,
+            s.settings,
+            plan.task,
+            context,
+            previous_md=render(plan).text,
+            feedback=feedback,
+            events=PlanEvents(progress, None),
+            open_documents=s.host.open_documents(),
+        )
+        s.store.save_revision(plan)
+        done = {st.order: st for st in plan.steps if st.status == StepStatus.DONE}
+        new = plan.model_copy(deep=True)
+        new.revision = plan.revision + 1
+        new.feedback = [*plan.feedback, feedback.strip()]
+        new.body = result.body
+        # steps already done keep their record when the revision keeps the same step
+        new.steps = []
+        new = Plan.model_validate(new.model_dump())
+        for st in new.steps:
+            old = done.get(st.order)
+            if old and plan.body.step(st.order) == new.body.step(st.order):
+                new.steps[new.steps.index(st)] = old
+        new.status = PlanStatus.DRAFT
+        new.findings = result.findings
+        new.confidence = confidence(new.body, result.findings, 0)
+        new.usage.add(result.usage)
+        record_provenance(s, new.provenance, result, context)
+        new.diagnosis = None
+        s.save(new)
+        return new
+
+
+async def approve(s: Session, plan_id: str | None, *, force: bool = False) -> Plan:
+    """Mark a plan approved; plans with lint errors need confirmation (or force)."""
+    plan = s.load(plan_id)
+    s.refuse_if_busy(plan.id)
+    if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING):
+        return plan
+    if plan.status == PlanStatus.DONE:
+        raise SessionError(f"plan {plan.id!r} is already done")
+    errors = [f for f in plan.findings if f.severity == "error"]
+    if errors and not force:
+        answer = await s.host.confirm(
+            f"The plan '{plan.title}' has {len(errors)} review error(s), e.g. {errors[0].message}. Approve anyway?"
+        )
+        if not answer:
+            raise SessionError(
+                f"not approved: the plan has {len(errors)} review error(s); revise it or approve with force",
+                "lint_errors",
+            )
+    plan.status = PlanStatus.APPROVED
+    s.save(plan)
+    s.store.set_active(plan.id)
+    return plan
+
+
+def reload(s: Session, plan_id: str | None) -> Plan:
+    """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""
+    plan = s.load(plan_id)
+    s.refuse_if_busy(plan.id)
+    path = s.store.plan_md(plan.id)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SessionError(f"cannot read {path}: {e}") from None
+    try:
+        task, body = parse_markdown(text)
+    except ValueError as e:
+        raise SessionError(f"{path}: {e}", "parse_error") from None
+    if body == plan.body and (task or plan.task) == plan.task:
+        return plan
+    s.store.save_revision(plan)
+    data = plan.model_dump()
+    data["body"] = body.model_dump()
+    data["steps"] = [st.model_dump() for st in plan.steps if st.status == StepStatus.DONE]
+    new = Plan.model_validate(data)
+    new.task = task or plan.task
+    new.revision = plan.revision + 1
+    new.feedback = [*plan.feedback, "(edited by hand in plan.md)"]
+    new.status = PlanStatus.DRAFT
+    new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
+    new.confidence = confidence(body, new.findings, 0)
+    s.save(new)
+    return new
