@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,21 @@ def test_a_symlink_in_planfirst_is_refused_and_nothing_written_through_it(tmp_pa
     assert list(outside.rglob("*")) == []
     with pytest.raises(StoreError, match="symbolic link"):
         st.save_revision(plan) if "revisions" in link else st.load(plan.id)
+
+
+def test_temp_files_of_a_killed_writer_are_removed_at_the_next_save(tmp_path: Path) -> None:
+    # a server SIGKILLed inside atomic_write leaves its temp file (docs/reliability.md case 13)
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(gone.stdout)
+    d = st.plan_json(plan.id).parent
+    orphan = d / f".plan.json.{dead_pid}.abc123{store_mod.TEMP_SUFFIX}"
+    orphan.write_text("half a plan")
+    live = d / f".plan.json.{os.getpid()}.def456{store_mod.TEMP_SUFFIX}"  # a write in progress
+    live.write_text("in flight")
+    st2 = PlanStore(tmp_path)  # the restarted server
+    st2.save(st2.load(plan.id))
+    assert not orphan.exists() and live.exists()
+    assert st2.load(plan.id).title == plan.title

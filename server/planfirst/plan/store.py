@@ -47,6 +47,8 @@ class PlanProblem:
     error: str
 
 
+TEMP_SUFFIX = ".planfirst.tmp"
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+" + re.escape(TEMP_SUFFIX) + "$")
 _UMASK = os.umask(0o022)  # read once at import (umask can only be read by setting it)
 os.umask(_UMASK)
 
@@ -59,7 +61,8 @@ def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool
     for the user's files; without it the file is private to the user (plan records).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".planfirst.tmp", dir=path.parent)
+    # the writer's pid in the name: a temp file a killed process left is recognised and removed
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(data)
@@ -88,6 +91,36 @@ def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool
             os.close(dfd)
 
 
+def remove_orphaned_temps(directory: Path) -> list[Path]:
+    """Delete the temp files of atomic writes whose writer process is gone (it was killed
+    between creating the temp file and the rename); return what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _TEMP_NAME.match(p.name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def new_plan_id(title: str) -> str:
     """A readable, unique, filesystem-safe id: a slug of the title plus a random suffix."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "plan"
@@ -103,6 +136,7 @@ class PlanStore:
         self.plans_dir = self.dir / "plans"
         self._written: dict[str, tuple[int, int]] = {}  # plan id -> (mtime_ns, size) of our last write
         self._md: dict[str, str] = {}  # plan id -> markdown last written
+        self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
     def _plan_dir(self, plan_id: str) -> Path:
         if not isinstance(plan_id, str) or not PLAN_ID.match(plan_id):
@@ -154,6 +188,10 @@ class PlanStore:
             # never silently replace a file we could not read (it may be the user's only copy);
             # a file this store wrote last and nobody touched since needs no second look
             self._load_path(plan.id, path)
+        if plan.id not in self._swept:  # once per plan and process: a killed writer's leftovers
+            self._swept.add(plan.id)
+            remove_orphaned_temps(path.parent)
+            remove_orphaned_temps(path.parent / "revisions")
         atomic_write(path, plan.model_dump_json(indent=2) + "\n")
         stamp = self._stamp(path)
         if stamp is not None:
