@@ -98,7 +98,8 @@ async def test_structured_submit_streamed_with_partial_snapshots() -> None:
         {"type": "text", "text": "Give the answer."},
     ]
     assert body["tool_choice"] == {"type": "any"}
-    assert "thinking" not in body
+    # thinking off means off on models that may think by default (and allows "any")
+    assert body["thinking"] == {"type": "disabled"}
     assert srv.requests[0].headers["x-stainless-retry-count"] == "0"
 
 
@@ -245,6 +246,14 @@ async def test_max_turns_bounds_the_loop() -> None:
         ({"status": 503}, "server error (503)"),
         ("stream_error", "overloaded (error event in the stream)"),
         ("stream_cut", "response stream cut midway"),
+        ({"status": 409}, "conflict (409)"),
+        # x-should-retry overrides the status: a 400 the API asks to retry is retried
+        (
+            {"status": 400, "headers": {"x-should-retry": "true"}},
+            "rejected the request (400); the API asked to retry",
+        ),
+        # a plain 429 (no spend-limit error code) is a rate limit, whatever its wording says
+        ({"status": 429, "message": "spend credit billing quota"}, "rate limited (429)"),
     ],
 )
 async def test_fault_is_retried_then_succeeds(fault: Any, reason: str) -> None:
@@ -275,6 +284,14 @@ async def test_retry_after_is_honoured() -> None:
     assert rec.retries[0][2] == pytest.approx(0.3)
 
 
+async def test_retry_after_is_not_capped_below_what_the_server_asks() -> None:
+    with ScriptedServer([]) as srv:
+        model = make_model(srv)
+        # Honoured as asked (the old code capped it at 60 s); the deadline check decides.
+        assert model._wait(1, 75.0) == 75.0
+        assert model._wait(3, 0.25) == 0.25
+
+
 async def test_retries_exhausted_give_one_clear_error() -> None:
     script = [{"fault": {"status": 529, "message": "Overloaded"}}] * 4 + [{"text": "unused"}]
     with ScriptedServer(script) as srv:
@@ -297,13 +314,22 @@ async def test_retries_exhausted_give_one_clear_error() -> None:
         ({"status": 404, "message": "model: x"}, "bad_request", "planfirst.planningModel"),
         ({"status": 413}, "bad_request", "too large"),
         (
-            {
-                "status": 429,
-                "message": "You have reached your specified API usage limits (spend limit).",
-            },
-            "rate_limit",
-            "spend or credit limit",
+            {"status": 429, "error_code": "enforced_spend_limit_reached"},
+            "spend_limit",
+            "spend limit reached (429 enforced_spend_limit_reached)",
         ),
+        (
+            {"status": 429, "error_code": "contract_spend_limit_reached"},
+            "spend_limit",
+            "contract spend limit",
+        ),
+        (
+            {"status": 402, "error_code": "linked_organization_spend_limit_reached"},
+            "spend_limit",
+            "linked organization",
+        ),
+        # x-should-retry overrides the status: a 529 the API says not to retry fails at once
+        ({"status": 529, "headers": {"x-should-retry": "false"}}, "overloaded", "not to retry"),
     ],
 )
 async def test_non_retryable_errors_fail_at_once(
@@ -316,6 +342,7 @@ async def test_non_retryable_errors_fail_at_once(
         assert len(srv.requests) == 1 and srv.remaining() == 1
     assert err.value.kind == kind and not err.value.retryable
     assert words in err.value.message
+    assert "[request-id req_scripted_" in err.value.message  # for support
     assert rec.retries == []
 
 
@@ -509,9 +536,7 @@ async def test_adaptive_thinking_for_newer_models() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.parametrize(
-    "name", ["claude-sonnet-4-0", "claude-3-7-sonnet-20250219", "claude-opus-4-5"]
-)
+@pytest.mark.parametrize("name", ["claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-opus-4-5"])
 async def test_budget_thinking_for_older_models(name: str) -> None:
     script = [
         {
@@ -530,7 +555,7 @@ async def test_budget_thinking_for_older_models(name: str) -> None:
 async def test_budget_from_settings_is_kept_below_max_tokens() -> None:
     with ScriptedServer([{"tool": "submit_answer", "input": ANSWER}]) as srv:
         await make_model(
-            srv, "claude-sonnet-4-0", maxTokens=4096, thinking={"budgetTokens": 50_000}
+            srv, "claude-haiku-4-5", maxTokens=4096, thinking={"budgetTokens": 50_000}
         ).run(submit_request(thinking=True), Handler())
         assert srv.requests[0].body["thinking"] == {"type": "enabled", "budget_tokens": 4095}
 
@@ -540,7 +565,7 @@ async def test_thinking_off_by_setting_or_request() -> None:
         {
             "tool": "submit_answer",
             "input": ANSWER,
-            "expect": {"thinking": None, "tool_choice": "any"},
+            "expect": {"thinking": "disabled", "tool_choice": "any"},
         }
     ] * 2
     with ScriptedServer(script) as srv:
@@ -583,7 +608,7 @@ async def test_usage_cost_and_cache_reads_on_identical_prefix() -> None:
         {"tool": "submit_answer", "input": ANSWER},
     ]
     with ScriptedServer(script) as srv:
-        model = make_model(srv, "claude-sonnet-4-5")
+        model = make_model(srv, "claude-sonnet-4-6")
         first = await model.run(
             submit_request(tools=[READ_TOOL], stable=[BIG_CONTEXT], instruction="Step 1"), Handler()
         )
@@ -630,7 +655,8 @@ async def test_price_overrides_and_unknown_models() -> None:
             "usage": {"input_tokens": 1000, "output_tokens": 100},
         }
     ] * 2
-    with ScriptedServer(script) as srv:
+    # A model the Models API knows but planfirst's price table does not.
+    with ScriptedServer({"turns": script, "models": {"claude-future-9": {}}}) as srv:
         priced = await make_model(
             srv, prices={"claude-sonnet-4-6": {"input": 1.0, "output": 2.0}}
         ).run(submit_request(), Handler())

@@ -224,71 +224,200 @@ def test_request_after_the_script_ran_out() -> None:
         assert len(srv.failures) == 1 and srv.requests[-1].status == 500
 
 
+_TOOL = {"name": "t", "input_schema": {"type": "object", "properties": {}}}
+_BLOCK = {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}
+
+
+def _assistant_turn(*blocks: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": list(blocks)},
+        {"role": "user", "content": "go on"},
+    ]
+
+
+_TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}
+_RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
+
+# (rule, the breach, the same request made valid, words of the API's message). Each rule is the
+# live API's: the breach must be refused with its 400 body, the valid twin accepted.
+API_RULES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
+    (
+        "empty text block in an assistant turn",
+        {"messages": _assistant_turn({"type": "text", "text": ""}, {"type": "text", "text": "a"})},
+        {"messages": _assistant_turn({"type": "text", "text": "a"})},
+        "text content blocks must be non-empty",
+    ),
+    (
+        "whitespace-only text block in a user turn",
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": " \n"}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+        "non-whitespace text",
+    ),
+    (
+        "tool_use without a tool_result in the next message",
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [_TOOL_USE]},
+                {"role": "user", "content": [{"type": "text", "text": "no result"}]},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [_TOOL_USE]},
+                {"role": "user", "content": [_RESULT]},
+            ]
+        },
+        "without `tool_result` blocks immediately after",
+    ),
+    (
+        "tool_result answering a later message, not the immediately following one",
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [_TOOL_USE]},
+                {"role": "user", "content": [{"type": "text", "text": "wait"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+                {"role": "user", "content": [_RESULT]},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [_TOOL_USE]},
+                {"role": "user", "content": [_RESULT]},
+            ]
+        },
+        "`tool_use` ids were found without `tool_result`",
+    ),
+    (
+        "five cache_control blocks",
+        {
+            "system": [_BLOCK, _BLOCK],
+            "messages": [{"role": "user", "content": [_BLOCK, _BLOCK, _BLOCK]}],
+        },
+        {
+            "system": [_BLOCK, _BLOCK],
+            "messages": [{"role": "user", "content": [_BLOCK, _BLOCK, {"type": "text", "text": "x"}]}],
+        },
+        "A maximum of 4 blocks with cache_control may be provided. Found 5.",
+    ),
+    (
+        "thinking budget below 1024",
+        {"model": "claude-haiku-4-5", "thinking": {"type": "enabled", "budget_tokens": 512}},
+        {"model": "claude-haiku-4-5", "thinking": {"type": "enabled", "budget_tokens": 1024}},
+        "greater than or equal to 1024",
+    ),
+    (
+        "thinking budget not below max_tokens",
+        {"model": "claude-haiku-4-5", "thinking": {"type": "enabled", "budget_tokens": 2000}},
+        {"model": "claude-haiku-4-5", "thinking": {"type": "enabled", "budget_tokens": 1999}},
+        "`max_tokens` must be greater than `thinking.budget_tokens`",
+    ),
+    (
+        "forced tool_choice 'tool' with thinking on",
+        {"thinking": {"type": "adaptive"}, "tools": [_TOOL], "tool_choice": {"type": "tool", "name": "t"}},
+        {"thinking": {"type": "adaptive"}, "tools": [_TOOL], "tool_choice": {"type": "auto"}},
+        "Thinking may not be enabled when tool_choice forces tool use.",
+    ),
+    (
+        "forced tool_choice 'any' on a model that always thinks (no thinking parameter)",
+        {"model": "claude-opus-5-5", "tools": [_TOOL], "tool_choice": {"type": "any"}},
+        {"model": "claude-opus-5-5", "tools": [_TOOL], "tool_choice": {"type": "auto"}},
+        "tool_choice forces tool use",
+    ),
+    (
+        "temperature other than 1 with thinking",
+        {"thinking": {"type": "adaptive"}, "temperature": 0.2},
+        {"thinking": {"type": "adaptive"}, "temperature": 1},
+        "`temperature` may only be set to 1 when thinking is enabled",
+    ),
+    (
+        "thinking disabled on a model that always thinks",
+        {"model": "claude-opus-5-5", "thinking": {"type": "disabled"}},
+        {"model": "claude-opus-5-5", "thinking": {"type": "adaptive"}},
+        "thinking.type 'disabled' is not supported",
+    ),
+    (
+        "budget thinking on an adaptive-only model",
+        {"model": "claude-opus-5-5", "thinking": {"type": "enabled", "budget_tokens": 1024}},
+        {"model": "claude-opus-5-5", "thinking": {"type": "adaptive"}},
+        "use 'adaptive'",
+    ),
+    (
+        "effort xhigh on a model without it",
+        {"model": "claude-sonnet-4-6", "output_config": {"effort": "xhigh"}},
+        {"model": "claude-sonnet-4-6", "output_config": {"effort": "high"}},
+        "'xhigh' is not supported by claude-sonnet-4-6",
+    ),
+    (
+        "effort on a model without effort levels",
+        {"model": "claude-haiku-4-5", "output_config": {"effort": "high"}},
+        {"model": "claude-haiku-4-5"},
+        "effort is not supported by claude-haiku-4-5",
+    ),
+    (
+        "max_tokens above the model's output limit",
+        {"model": "claude-haiku-4-5", "max_tokens": 64_001},
+        {"model": "claude-haiku-4-5", "max_tokens": 64_000},
+        "64001 > 64000",
+    ),
+    (
+        "a forged thinking signature",
+        {"messages": _assistant_turn({"type": "thinking", "thinking": "x", "signature": "forged"})},
+        {"messages": _assistant_turn({"type": "text", "text": "x"})},
+        "Invalid `signature`",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("over", "words"),
-    [
-        (
-            {
-                "thinking": {"type": "adaptive"},
-                "tools": [{"name": "t", "input_schema": {}}],
-                "tool_choice": {"type": "tool", "name": "t"},
-            },
-            "tool_choice forces tool use",
-        ),
-        (
-            {"model": "claude-sonnet-4-0", "thinking": {"type": "enabled", "budget_tokens": 512}},
-            ">= 1024",
-        ),
-        (
-            {"model": "claude-sonnet-4-0", "thinking": {"type": "enabled", "budget_tokens": 4000}},
-            "greater than",
-        ),
-        (
-            {"model": "claude-opus-4-6", "thinking": {"type": "enabled", "budget_tokens": 1024}},
-            "use 'adaptive'",
-        ),
-        ({"model": "claude-sonnet-4-0", "thinking": {"type": "adaptive"}}, "not supported"),
-        (
-            {
-                "messages": [
-                    {"role": "user", "content": "hi"},
-                    {
-                        "role": "assistant",
-                        "content": [{"type": "thinking", "thinking": "x", "signature": "forged"}],
-                    },
-                    {"role": "user", "content": "go on"},
-                ]
-            },
-            "Invalid `signature`",
-        ),
-        (
-            {
-                "messages": [
-                    {"role": "user", "content": "hi"},
-                    {
-                        "role": "assistant",
-                        "content": [
-                            {"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}
-                        ],
-                    },
-                    {"role": "user", "content": "no result"},
-                ]
-            },
-            "without `tool_result`",
-        ),
-    ],
+    ("rule", "bad", "good", "words"), API_RULES, ids=[r[0] for r in API_RULES]
 )
-def test_protocol_violations_get_the_api_400(over: dict[str, Any], words: str) -> None:
+def test_the_scripted_server_refuses_what_the_api_refuses(
+    rule: str, bad: dict[str, Any], good: dict[str, Any], words: str
+) -> None:
+    with ScriptedServer([{"text": "unused"}, {"text": "answered"}]) as srv:
+        status, headers, raw = _post(srv.base_url, _body(**bad))
+        body = json.loads(raw)
+        assert status == 400, (rule, body)
+        assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+        assert words in body["error"]["message"]
+        assert body["request_id"] == headers["request-id"] and body["request_id"].startswith("req_")
+        assert srv.remaining() == 2 and len(srv.failures) == 1
+        # The valid twin is accepted: the refusal is about this rule, not something else.
+        status, _, raw = _post(srv.base_url, _body(**good))
+        assert status == 200, json.loads(raw)
+        assert srv.remaining() == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "status", "words"),
+    [("claude-nonexistent-9", 404, "model: claude-nonexistent-9"), ("claude-3-haiku", 404, "retired")],
+)
+def test_unknown_and_retired_models_are_refused(model: str, status: int, words: str) -> None:
     with ScriptedServer([{"text": "unused"}]) as srv:
-        status, _, raw = _post(srv.base_url, _body(**over))
-        assert status == 400 and words in json.loads(raw)["error"]["message"]
-        assert srv.remaining() == 1 and len(srv.failures) == 1
+        got, _, raw = _post(srv.base_url, _body(model=model))
+    body = json.loads(raw)
+    assert got == status and body["error"]["type"] == "not_found_error"
+    assert words in body["error"]["message"]
+
+
+def test_a_prompt_over_the_window_is_refused() -> None:
+    script = {"turns": [{"text": "unused"}], "models": {"claude-tiny": {"max_input_tokens": 100}}}
+    with ScriptedServer(script) as srv:
+        status, _, raw = _post(srv.base_url, _body(model="claude-tiny", system="x" * 800))
+        assert status == 400 and "prompt is too long" in json.loads(raw)["error"]["message"]
+        status, _, _ = _post(srv.base_url, _body(model="claude-tiny", system="x" * 100))
+        assert status == 200
 
 
 # ---------------------------------------------------------------- usage
 
 
-def _cached_body(instruction: str, model: str = "claude-sonnet-4-5") -> dict[str, Any]:
+def _cached_body(instruction: str, model: str = "claude-sonnet-4-6") -> dict[str, Any]:
     return _body(
         model=model,
         system=[{"type": "text", "text": "system", "cache_control": {"type": "ephemeral"}}],

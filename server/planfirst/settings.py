@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ALLOW = [
@@ -65,7 +67,7 @@ class AnthropicSettings(_Section):
 
 
 class ThinkingSettings(_Section):
-    """Extended thinking for the planning model; the catalog decides adaptive vs budget."""
+    """Extended thinking for the planning model; the model's facts decide adaptive vs budget."""
 
     enabled: bool = True
     effort: Literal["low", "medium", "high", "xhigh", "max"] = "high"
@@ -114,8 +116,8 @@ class LintSettings(_Section):
 class Settings(_Section):
     """Everything configurable, one typed object."""
 
-    planning_model: str = Field(default="claude-opus-4-6", alias="planningModel")
-    execution_model: str = Field(default="claude-sonnet-4-6", alias="executionModel")
+    planning_model: str = Field(default=DEFAULT_PLANNING_MODEL, alias="planningModel")
+    execution_model: str = Field(default=DEFAULT_EXECUTION_MODEL, alias="executionModel")
     max_tokens: int = Field(default=32_000, alias="maxTokens", ge=1024)
     thinking: ThinkingSettings = Field(default_factory=ThinkingSettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)

@@ -1,11 +1,19 @@
 """The Anthropic implementation of the Model protocol: official SDK, streaming, tool loop.
 
-One retry layer only: the SDK client runs with `max_retries=0` and this module retries 429 (not
-spend limits), 529, 5xx, timeouts, connection errors, error events inside a stream and streams
-cut midway, with exponential backoff and jitter, honouring `retry-after` up to a cap, all under
-`planfirst.anthropic.deadline` per model call. Structured output is a custom "submit" tool whose
-input is validated into the request's pydantic schema; invalid input is re-asked with the
-validation errors (bounded), truncated input (`stop_reason: max_tokens`) is never accepted.
+One retry layer only: the SDK client runs with `max_retries=0` and this module applies the SDK's
+own rules (`x-should-retry` first; then 408, 409, 429, 5xx/529, timeouts, connection errors,
+error events inside a stream and streams cut midway), with exponential backoff and jitter,
+honouring `retry-after` as asked when it fits `planfirst.anthropic.deadline` (the wait is shown),
+never retrying a spend limit (by the SDK's `error_code`). Every error names the `request-id`.
+
+Before the first call the model's facts come from the Models API (llm/facts.py); parameters are
+chosen from them (thinking type, effort, forced tool_choice only where allowed, `strict` submit
+tool, the interleaved-thinking beta only for budget thinking with tools), and each request is
+checked against the context window (llm/window.py) before it is sent.
+
+Structured output is a custom "submit" tool whose input is validated into the request's pydantic
+schema; invalid input is re-asked with the validation errors (bounded), truncated input
+(`stop_reason: max_tokens`) is never accepted.
 
 Prompt layout for caching: tools (sorted by name) → system (breakpoint) → first user message:
 the stable blocks (breakpoint after the last) then the instruction. In a tool loop a third
@@ -28,7 +36,23 @@ import anthropic
 import httpx2
 from pydantic import BaseModel, ValidationError
 
-from planfirst.llm.catalog import ModelInfo, cost, lookup, unknown_note
+from planfirst.llm import window as window_mod
+from planfirst.llm.catalog import (
+    DEFAULT_EXECUTION_MODEL,
+    DEFAULT_PLANNING_MODEL,
+    ModelInfo,
+    cost,
+    lookup,
+    unknown_note,
+)
+from planfirst.llm.facts import (
+    EFFORT_LEVELS,
+    FactsCache,
+    ModelFacts,
+    facts_from_api,
+    facts_from_catalog,
+    lifecycle_problem,
+)
 from planfirst.llm.model import (
     ModelError,
     ModelEvents,
@@ -44,7 +68,7 @@ from planfirst.settings import Settings
 log = logging.getLogger(__name__)
 
 _EPHEMERAL = {"type": "ephemeral"}
-_SPEND_WORDS = ("spend", "credit", "billing", "usage limit", "quota")
+INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
 _KEY_HELP = (
     "set the ANTHROPIC_API_KEY environment variable for the editor (or the shell running "
     "planfirst), or the planfirst.anthropic.apiKey setting in your editor's user settings"
@@ -53,6 +77,10 @@ _KEY_HELP = (
 
 class _StreamCut(Exception):
     """The SSE stream ended before `message_stop`."""
+
+    def __init__(self, message: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 class _Failure:
@@ -66,6 +94,7 @@ class _Failure:
         detail: str = "",
         retry_after: float | None = None,
         hint: str = "",
+        request_id: str | None = None,
     ) -> None:
         self.kind = kind
         self.summary = summary  # e.g. "overloaded (529)"
@@ -73,6 +102,18 @@ class _Failure:
         self.detail = detail  # the API's own message, if any
         self.retry_after = retry_after
         self.hint = hint  # what the user can do
+        self.request_id = request_id  # the API's request-id, for support
+
+
+# Spend limits, by the stable `error.details.error_code` the SDK exposes as `error_code` (the
+# message wording changes; never match on it). Waiting does not lift them: never retried.
+SPEND_LIMIT_CODES = {
+    "enforced_spend_limit_reached": "the organization reached the monthly usage limit of its API tier",
+    "contract_spend_limit_reached": "the organization reached its contract spend limit",
+    "linked_organization_spend_limit_reached": (
+        "the linked organization reached a spend limit it set, or lacks credit"
+    ),
+}
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -100,82 +141,24 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def classify(exc: BaseException) -> _Failure:
-    """Turn an SDK or transport exception into a classified failure."""
+    """Turn an SDK or transport exception into a classified failure (the SDK's retry rules:
+    `x-should-retry` first, then 408, 409, 429 and 5xx; spend limits by error code, never)."""
     if isinstance(exc, _StreamCut):
-        return _Failure("connection", "response stream cut midway", True, str(exc))
+        return _Failure(
+            "connection", "response stream cut midway", True, str(exc), request_id=exc.request_id
+        )
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        etype = exc.type or ""
-        detail = exc.api_message or ""
-        ra = _retry_after(getattr(exc.response, "headers", None))
-        if status < 400:
-            # An `event: error` inside a stream that began with HTTP 200.
-            if etype == "overloaded_error":
-                return _Failure(
-                    "overloaded", "overloaded (error event in the stream)", True, detail
-                )
-            if etype in ("api_error", "rate_limit_error", "timeout_error"):
-                return _Failure("server", f"{etype} (error event in the stream)", True, detail)
-            return _Failure(
-                "server", f"{etype or 'error'} (error event in the stream)", False, detail
-            )
-        if status == 429:
-            if any(w in detail.lower() for w in _SPEND_WORDS):
-                return _Failure(
-                    "rate_limit",
-                    "spend or credit limit reached (429)",
-                    False,
-                    detail,
-                    hint="raise the limit or add credit in the Anthropic console",
-                )
-            return _Failure("rate_limit", "rate limited (429)", True, detail, ra)
-        if status == 529 or etype == "overloaded_error":
-            return _Failure("overloaded", f"overloaded ({status})", True, detail, ra)
-        if status == 408:
-            return _Failure("timeout", "request timeout (408)", True, detail, ra)
-        if status >= 500:
-            return _Failure("server", f"server error ({status})", True, detail, ra)
-        if status == 401:
-            return _Failure(
-                "auth",
-                "rejected the API key (401)",
-                False,
-                detail,
-                hint=f"check the key: {_KEY_HELP}",
-            )
-        if status == 403:
-            return _Failure(
-                "auth",
-                "refused permission (403)",
-                False,
-                detail,
-                hint="check the key's workspace and permissions",
-            )
-        if status == 402:
-            return _Failure(
-                "rate_limit",
-                "requires payment (402)",
-                False,
-                detail,
-                hint="check billing in the Anthropic console",
-            )
-        if status == 404:
-            return _Failure(
-                "bad_request",
-                "does not know this model or endpoint (404)",
-                False,
-                detail,
-                hint="check planfirst.planningModel / planfirst.executionModel and planfirst.anthropic.baseUrl",
-            )
-        if status == 413:
-            return _Failure(
-                "bad_request",
-                "refused a request that is too large (413)",
-                False,
-                detail,
-                hint="reduce planfirst.context.tokenBudget",
-            )
-        return _Failure("bad_request", f"rejected the request ({status})", False, detail)
+        failure = _status_failure(exc)
+        failure.request_id = exc.request_id
+        headers = getattr(exc.response, "headers", None)
+        should = (headers.get("x-should-retry") if headers is not None else None) or ""
+        if failure.kind != "spend_limit" and should.lower() in ("true", "false"):
+            # The API's own verdict overrides the status code (the SDK obeys it first).
+            wanted = should.lower() == "true"
+            if wanted != failure.retryable:
+                failure.retryable = wanted
+                failure.summary += "; the API asked to retry" if wanted else "; the API said not to retry"
+        return failure
     if isinstance(exc, anthropic.APITimeoutError):
         return _Failure(
             "timeout", "timed out", True, "no answer within planfirst.anthropic.requestTimeout"
@@ -194,6 +177,85 @@ def classify(exc: BaseException) -> _Failure:
     return _Failure("error", f"call failed unexpectedly ({type(exc).__name__})", False, str(exc))
 
 
+def _status_failure(exc: Any) -> _Failure:
+    """A status error by code and status, before `x-should-retry` is applied."""
+    status = exc.status_code
+    etype = exc.type or ""
+    detail = exc.api_message or ""
+    code = exc.error_code or ""
+    ra = _retry_after(getattr(exc.response, "headers", None))
+    if code in SPEND_LIMIT_CODES:
+        return _Failure(
+            "spend_limit",
+            f"spend limit reached ({status} {code}): {SPEND_LIMIT_CODES[code]}",
+            False,
+            detail,
+            hint="raise the limit or add credit in the Anthropic console; waiting does not help",
+        )
+    if status < 400:
+        # An `event: error` inside a stream that began with HTTP 200.
+        if etype == "overloaded_error":
+            return _Failure("overloaded", "overloaded (error event in the stream)", True, detail)
+        if etype in ("api_error", "rate_limit_error", "timeout_error"):
+            return _Failure("server", f"{etype} (error event in the stream)", True, detail)
+        return _Failure("server", f"{etype or 'error'} (error event in the stream)", False, detail)
+    if status == 429:
+        return _Failure("rate_limit", "rate limited (429)", True, detail, ra)
+    if status == 529 or etype == "overloaded_error":
+        return _Failure("overloaded", f"overloaded ({status})", True, detail, ra)
+    if status == 408:
+        return _Failure("timeout", "request timeout (408)", True, detail, ra)
+    if status == 409:
+        return _Failure("conflict", "conflict (409)", True, detail, ra)
+    if status >= 500:
+        return _Failure("server", f"server error ({status})", True, detail, ra)
+    if status == 401:
+        return _Failure(
+            "auth", "rejected the API key (401)", False, detail, hint=f"check the key: {_KEY_HELP}"
+        )
+    if status == 403:
+        return _Failure(
+            "auth",
+            "refused permission (403)",
+            False,
+            detail,
+            hint="check the key's workspace and permissions",
+        )
+    if status == 402:
+        return _Failure(
+            "rate_limit",
+            "requires payment (402)",
+            False,
+            detail,
+            hint="check billing in the Anthropic console",
+        )
+    if status == 404:
+        return _Failure(
+            "bad_request",
+            "does not know this model or endpoint (404)",
+            False,
+            detail,
+            hint="check planfirst.planningModel / planfirst.executionModel and planfirst.anthropic.baseUrl",
+        )
+    if status == 413:
+        return _Failure(
+            "bad_request",
+            "refused a request that is too large (413)",
+            False,
+            detail,
+            hint="reduce planfirst.context.tokenBudget",
+        )
+    if status == 400 and "prompt is too long" in detail:
+        return _Failure(
+            "too_big",
+            "refused a prompt longer than the model's context window (400)",
+            False,
+            detail,
+            hint="lower planfirst.context.tokenBudget or narrow the step's files",
+        )
+    return _Failure("bad_request", f"rejected the request ({status})", False, detail)
+
+
 class AnthropicModel:
     """A Model backed by the Anthropic Messages API through the official SDK (streaming)."""
 
@@ -206,8 +268,9 @@ class AnthropicModel:
         base_url: str | None = None,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
-        retry_after_cap_s: float = 60.0,
         stream: bool = True,
+        facts_cache: FactsCache | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         key = api_key
         if not key and settings.anthropic.api_key is not None:
@@ -221,7 +284,13 @@ class AnthropicModel:
         self._base_url = base_url or settings.anthropic.base_url
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
-        self._retry_after_cap_s = retry_after_cap_s
+        # Model facts: the Models API once per model (and the disk cache), else the catalogue.
+        self._facts_cache = facts_cache
+        self._facts: ModelFacts | None = None
+        self._facts_notes: list[str] = []
+        self._warn = warn
+        self._count_api = True  # messages.count_tokens answers (until it 404s)
+        self._request_id: str | None = None  # of the last answer, for error messages
         # Streaming is the default (progress, partial plans, no long-request limit); the
         # non-streaming path exists for endpoints that cannot stream.
         self._stream = stream
@@ -247,7 +316,8 @@ class AnthropicModel:
     ) -> ModelRun:
         """Run the tool loop until the submit tool is called validly (or end_turn without one)."""
         ev = events or NullEvents()
-        notes: list[str] = []
+        facts = await self.facts()
+        notes: list[str] = list(self._facts_notes)
         note = unknown_note(self.info)
         if note:
             notes.append(note)
@@ -268,7 +338,7 @@ class AnthropicModel:
         messages: list[dict[str, Any]] = [{"role": "user", "content": first}]
         self._note_prefix(tools, request, notes)
 
-        max_tokens = min(self.settings.max_tokens, self.info.max_output_tokens)
+        max_tokens = min(self.settings.max_tokens, facts.max_tokens)
         thinking_on = bool(request.thinking and self.settings.thinking.enabled)
         usage = Usage()
         turns = 0
@@ -281,23 +351,28 @@ class AnthropicModel:
         while True:
             if turns >= request.max_turns:
                 raise ModelError(
-                    f"{self.name} did not finish within {request.max_turns} turns"
-                    + (f" without calling {submit.name}" if submit else ""),
+                    self._with_id(
+                        f"{self.name} did not finish within {request.max_turns} turns"
+                        + (f" without calling {submit.name}" if submit else "")
+                    ),
                     kind="max_turns",
                 )
             params = self._params(messages, system, tools, max_tokens, thinking_on, submit, notes)
+            await self._fit(params, request.purpose, notes)
             msg = await self._call(params, ev, submit.name if submit else None)
             usage.add(self._usage(msg))
             stop = msg.stop_reason
             if stop == "refusal":
                 raise ModelError(
-                    f"{self.name} declined to answer (stop_reason: refusal); rephrase the task "
-                    "or remove the content it objects to",
+                    self._with_id(
+                        f"{self.name} declined to answer (stop_reason: refusal); rephrase the "
+                        "task or remove the content it objects to"
+                    ),
                     kind="refusal",
                 )
             if stop == "max_tokens":
                 # Truncated output is never accepted; widen once, then give up clearly.
-                bigger = min(max_tokens * 2, self.info.max_output_tokens)
+                bigger = min(max_tokens * 2, facts.max_tokens)
                 if not widened and bigger > max_tokens:
                     widened = True
                     notes.append(
@@ -310,21 +385,24 @@ class AnthropicModel:
                     continue
                 what = "the " + submit.name + " input" if submit else "the answer"
                 raise ModelError(
-                    f"{self.name} ran out of output tokens (max_tokens={max_tokens}) before "
-                    f"finishing {what}; nothing was accepted. Raise planfirst.maxTokens "
-                    f"(this model allows up to {self.info.max_output_tokens}) or narrow the task",
+                    self._with_id(
+                        f"{self.name} ran out of output tokens (max_tokens={max_tokens}) before "
+                        f"finishing {what}; nothing was accepted. Raise planfirst.maxTokens "
+                        f"(this model allows up to {facts.max_tokens}) or narrow the task"
+                    ),
                     kind="truncated",
                 )
             if stop == "model_context_window_exceeded":
                 raise ModelError(
-                    f"the prompt and answer exceed {self.name}'s context window; lower "
-                    "planfirst.context.tokenBudget or narrow the task",
-                    kind="truncated",
+                    self._with_id(
+                        f"the prompt and answer exceed {self.name}'s context window of "
+                        f"{facts.max_input_tokens:,} tokens; lower planfirst.context.tokenBudget "
+                        "or narrow the task"
+                    ),
+                    kind="too_big",
                 )
             turns += 1
-            content = [_block_param(b) for b in msg.content] or [
-                {"type": "text", "text": "(no answer)"}
-            ]
+            content = replay_blocks(msg.content) or [{"type": "text", "text": "(no answer)"}]
             messages.append({"role": "assistant", "content": content})
             text = "".join(b.text for b in msg.content if b.type == "text")
             tool_uses = [b for b in msg.content if b.type == "tool_use"]
@@ -335,8 +413,10 @@ class AnthropicModel:
                     return self._done(request, None, text, usage, turns, notes)
                 if nudged:
                     raise ModelError(
-                        f"{self.name} ended its turn without calling {submit.name}, even after "
-                        f"being asked to; it said: {text[:300]!r}",
+                        self._with_id(
+                            f"{self.name} ended its turn without calling {submit.name}, even "
+                            f"after being asked to; it said: {text[:300]!r}"
+                        ),
                         kind="no_submit",
                     )
                 nudged = True
@@ -360,8 +440,10 @@ class AnthropicModel:
                             last_errors = _error_lines(e)
                             if reasks > request.max_reasks:
                                 raise ModelError(
-                                    f"{self.name}'s {submit.name} output was still invalid after "
-                                    f"{request.max_reasks} re-asks: {last_errors}",
+                                    self._with_id(
+                                        f"{self.name}'s {submit.name} output was still invalid "
+                                        f"after {request.max_reasks} re-asks: {last_errors}"
+                                    ),
                                     kind="invalid_output",
                                 ) from None
                             reply.append(
@@ -401,6 +483,69 @@ class AnthropicModel:
 
     # ------------------------------------------------------------------ request pieces
 
+    # ------------------------------------------------------------------ model facts
+
+    async def facts(self) -> ModelFacts:
+        """What this model accepts: the Models API once (then the disk cache), else the catalogue.
+
+        A retired model is refused here, before any Messages call; a deprecated one is warned
+        about (notes, the log and the `warn` callback)."""
+        if self._facts is None:
+            facts, notes = await self._resolve_facts()
+            error, warning = lifecycle_problem(facts)
+            if error:
+                raise ModelError(error, kind="bad_request")
+            if warning:
+                notes.append(warning)
+                log.warning("%s", warning)
+                if self._warn is not None:
+                    _safe(self._warn, warning)
+            self._facts, self._facts_notes = facts, notes
+        return self._facts
+
+    async def _resolve_facts(self) -> tuple[ModelFacts, list[str]]:
+        cache = self._facts_cache
+        key = FactsCache.key(self._base_url, self.name)
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
+            return facts_from_api(cached, self.info, "cache"), []
+        try:
+            async with asyncio.timeout(min(30.0, self.settings.anthropic.deadline_s)):
+                answer = await self._client.with_options(max_retries=1).models.retrieve(self.name)
+        except anthropic.NotFoundError as e:
+            if self.info.known:
+                # A proxy without the Models API, or an id the API no longer lists.
+                note = (
+                    f"the Models API did not answer for {self.name} (404); its facts come from "
+                    "planfirst's catalogue"
+                )
+                return facts_from_catalog(self.info), [note]
+            raise ModelError(
+                self._scrub(
+                    f"the Anthropic API does not know the model {self.name!r} (404 from the Models "
+                    f"API{_rid(e.request_id)}). Choose a current model such as "
+                    f"{DEFAULT_PLANNING_MODEL!r} for planning or {DEFAULT_EXECUTION_MODEL!r} for "
+                    "execution (planfirst.planningModel / planfirst.executionModel)"
+                ),
+                kind="bad_request",
+            ) from None
+        except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as e:
+            raise ModelError(self._final(classify(e), 1, 0.0), kind="auth") from None
+        except (anthropic.AnthropicError, httpx2.TransportError, TimeoutError) as e:
+            what = classify(e).summary if not isinstance(e, TimeoutError) else "timed out"
+            note = (
+                f"the Models API could not be reached ({what}); {self.name}'s facts come from "
+                "planfirst's catalogue"
+            )
+            log.warning("%s", note)
+            return facts_from_catalog(self.info), [note]
+        data = answer.model_dump(mode="json")
+        if cache is not None:
+            cache.put(key, data)
+        return facts_from_api(data, self.info, "Models API"), []
+
+    # ------------------------------------------------------------------ request pieces
+
     def _tools(self, request: ModelRequest) -> list[dict[str, Any]]:
         """Tool definitions, sorted by name so the cached prefix is byte-identical."""
         out: list[dict[str, Any]] = []
@@ -416,13 +561,15 @@ class AnthropicModel:
                     }
                 )
         if request.submit is not None:
-            out.append(
-                {
-                    "name": request.submit.name,
-                    "description": request.submit.description,
-                    "input_schema": submit_schema(request.submit.schema),
-                }
-            )
+            submit_tool: dict[str, Any] = {
+                "name": request.submit.name,
+                "description": request.submit.description,
+                "input_schema": submit_schema(request.submit.schema),
+            }
+            if self._facts is not None and self._facts.strict_tools:
+                # Schema-exact input where the model supports it: fewer re-asks.
+                submit_tool["strict"] = True
+            out.append(submit_tool)
         names = [t["name"] for t in out]
         if len(set(names)) != len(names):
             raise ModelError(
@@ -440,7 +587,8 @@ class AnthropicModel:
         submit: SubmitSpec | None,
         notes: list[str],
     ) -> dict[str, Any]:
-        """Keyword arguments for `messages.stream`."""
+        """Keyword arguments for `messages.stream`, valid for this model's facts."""
+        facts = self._facts or facts_from_catalog(self.info)
         params: dict[str, Any] = {
             "model": self.name,
             "max_tokens": max_tokens,
@@ -449,30 +597,42 @@ class AnthropicModel:
         if system:
             params["system"] = system
         thinking = self._thinking(max_tokens, notes) if thinking_on else {}
+        if not thinking and facts.always_thinks:
+            _note_once(notes, f"{self.name} always thinks; thinking cannot be turned off for it")
+        elif not thinking and facts.style == "adaptive" and "disabled" in facts.thinking_types:
+            # Newer models may think by default; off means off (and allows a forced tool_choice).
+            thinking = {"thinking": {"type": "disabled"}}
         params.update(thinking)
+        thinks = facts.always_thinks or thinking.get("thinking", {}).get("type") in (
+            "adaptive",
+            "enabled",
+        )
         if tools:
             params["tools"] = tools
-            # Forced tool use is refused with thinking on; "any" keeps the model on tools
-            # when it must submit and thinking is off.
-            if thinking:
-                params["tool_choice"] = {"type": "auto"}
-            elif submit is not None:
-                params["tool_choice"] = {"type": "any"}
-            else:
-                params["tool_choice"] = {"type": "auto"}
+            # A forced tool_choice is refused while the model thinks: then "auto", and the loop
+            # re-asks once for the submit tool. "any" keeps a non-thinking model on its tools.
+            forced = submit is not None and not thinks
+            params["tool_choice"] = {"type": "any" if forced else "auto"}
+            has_loop_tools = any(t["name"] != (submit.name if submit else None) for t in tools)
+            if thinking.get("thinking", {}).get("type") == "enabled" and has_loop_tools:
+                # Budget-thinking models think between tool calls only with this beta;
+                # adaptive models interleave by default.
+                params["extra_headers"] = {"anthropic-beta": INTERLEAVED_THINKING_BETA}
         return params
 
     def _thinking(self, max_tokens: int, notes: list[str]) -> dict[str, Any]:
-        """Thinking parameters for this model's style (see catalog.py)."""
-        style = self.info.thinking
+        """Thinking parameters for this model's style (from its facts)."""
+        facts = self._facts or facts_from_catalog(self.info)
+        style = facts.style
         if style == "none":
             _note_once(notes, f"{self.name} has no extended thinking; thinking is off")
             return {}
         if style == "adaptive":
-            return {
-                "thinking": {"type": "adaptive"},
-                "output_config": {"effort": self.settings.thinking.effort},
-            }
+            out: dict[str, Any] = {"thinking": {"type": "adaptive"}}
+            effort = self._effort(facts, notes)
+            if effort:
+                out["output_config"] = {"effort": effort}
+            return out
         budget = self.settings.thinking.budget_tokens or max(1024, max_tokens // 2)
         budget = min(budget, max_tokens - 1)
         if budget < 1024:
@@ -482,6 +642,61 @@ class AnthropicModel:
             )
             return {}
         return {"thinking": {"type": "enabled", "budget_tokens": budget}}
+
+    def _effort(self, facts: ModelFacts, notes: list[str]) -> str | None:
+        """The effort setting if the model takes it, else the nearest level below that it does."""
+        wanted = self.settings.thinking.effort
+        if not facts.efforts:
+            return None
+        if wanted in facts.efforts:
+            return wanted
+        order = list(EFFORT_LEVELS)
+        lower = [e for e in order[: order.index(wanted)] if e in facts.efforts]
+        chosen = lower[-1] if lower else facts.efforts[0]
+        _note_once(
+            notes,
+            f"{self.name} does not take effort {wanted!r} (it takes {', '.join(facts.efforts)}); "
+            f"using {chosen!r}",
+        )
+        return chosen
+
+    async def _fit(self, params: dict[str, Any], purpose: str, notes: list[str]) -> None:
+        """Stop before sending a prompt that does not fit the context window (a 400 the API
+        never retries); count with `messages.count_tokens` only when the estimate is near."""
+        facts = self._facts or facts_from_catalog(self.info)
+        window = facts.max_input_tokens
+        tokens = window_mod.request_estimate(params)
+        counted = False
+        if tokens >= window * window_mod.COUNT_ABOVE and self._count_api:
+            try:
+                async with asyncio.timeout(min(30.0, self.settings.anthropic.deadline_s)):
+                    answer = await self._client.with_options(max_retries=1).messages.count_tokens(
+                        **window_mod.count_params(params)
+                    )
+                tokens, counted = int(answer.input_tokens), True
+            except anthropic.NotFoundError:
+                self._count_api = False
+                _note_once(notes, "the token-counting API is not available; sizes are estimated")
+            except (anthropic.AnthropicError, httpx2.TransportError, TimeoutError) as e:
+                log.info("token counting failed (%s); using the local estimate", e)
+        if tokens > window:
+            raise ModelError(
+                window_mod.too_big_message(self.name, purpose, tokens, window, counted, params),
+                kind="too_big",
+            )
+        room = window - tokens
+        if params["max_tokens"] > room:
+            # Prompt + max_tokens may not exceed the window: keep the answer within it.
+            budget = (params.get("thinking") or {}).get("budget_tokens")
+            floor = (budget + 1024) if budget else 1024
+            if room < floor:
+                raise ModelError(
+                    window_mod.too_big_message(self.name, purpose, tokens, window, counted, params)
+                    + f" (it leaves {room:,} tokens for the answer)",
+                    kind="too_big",
+                )
+            _note_once(notes, f"max_tokens lowered to {room} so prompt and answer fit the window")
+            params["max_tokens"] = room
 
     def _note_prefix(
         self, tools: list[dict[str, Any]], request: ModelRequest, notes: list[str]
@@ -564,7 +779,9 @@ class AnthropicModel:
                     attempts += 1
                     try:
                         if not self._stream:
-                            return await self._client.messages.create(**params)
+                            msg = await self._client.messages.create(**params)
+                            self._request_id = getattr(msg, "_request_id", None)
+                            return msg
                         return await self._stream_once(params, ev, submit_name)
                     except (anthropic.AnthropicError, httpx2.TransportError, _StreamCut) as exc:
                         failure = classify(exc)
@@ -594,6 +811,7 @@ class AnthropicModel:
                                 f"Anthropic API {failure.summary}: {asked}, beyond the "
                                 f"{remaining:.1f} s left of the {deadline:g} s deadline "
                                 "(planfirst.anthropic.deadline); try again later"
+                                + _rid(failure.request_id)
                             ),
                             kind="deadline",
                             retryable=True,
@@ -618,9 +836,10 @@ class AnthropicModel:
             ) from None
 
     def _wait(self, attempt: int, retry_after: float | None) -> float:
-        """Backoff before retry `attempt`: the server's retry-after (capped) or exp. + jitter."""
+        """Backoff before retry `attempt`: the server's retry-after as asked (the caller checks
+        it against the deadline and shows the wait), else exponential backoff with jitter."""
         if retry_after is not None:
-            return min(retry_after, self._retry_after_cap_s)
+            return retry_after
         base = min(self._backoff_base_s * 2 ** (attempt - 1), self._backoff_max_s)
         return base * random.uniform(0.5, 1.0)
 
@@ -637,7 +856,11 @@ class AnthropicModel:
             msg += f" — {f.detail[:400]}"
         if f.hint:
             msg += f" ({f.hint})"
-        return self._scrub(msg)
+        return self._scrub(msg + _rid(f.request_id))
+
+    def _with_id(self, message: str) -> str:
+        """A run-loop error with the request-id of the answer that caused it."""
+        return self._scrub(message + _rid(self._request_id))
 
     def _scrub(self, text: str) -> str:
         """Never let the key into a message, whatever an endpoint echoes back."""
@@ -656,6 +879,7 @@ class AnthropicModel:
         current = -1
         saw_stop = False
         async with self._client.messages.stream(**params) as stream:
+            self._request_id = getattr(stream, "request_id", None)
             async for raw_event in stream:
                 # The SDK's event union does not narrow on `.type`; the fields used below are
                 # the documented ones for each event type.
@@ -684,13 +908,33 @@ class AnthropicModel:
                 elif kind == "message_stop":
                     saw_stop = True
             if not saw_stop:
-                raise _StreamCut("the stream ended before message_stop")
+                raise _StreamCut("the stream ended before message_stop", self._request_id)
             return await stream.get_final_message()
 
 
 def submit_schema(schema: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema sent for a submit tool ($defs kept; additionalProperties false)."""
     return anthropic.transform_schema(schema)
+
+
+def replay_blocks(content: Any) -> list[dict[str, Any]]:
+    """An answer's content blocks as the next request's assistant turn.
+
+    Empty or whitespace-only text blocks are dropped: real answers sometimes carry one before a
+    tool_use, and the API refuses them in a request (400, not retryable). Thinking, redacted
+    thinking and tool_use blocks are kept byte-identical.
+    """
+    out = []
+    for block in content:
+        if block.type == "text" and not block.text.strip():
+            continue
+        out.append(_block_param(block))
+    return out
+
+
+def _rid(request_id: str | None) -> str:
+    """` [request-id req_...]` for a user-facing error, or nothing."""
+    return f" [request-id {request_id}]" if request_id else ""
 
 
 def _block_param(block: Any) -> dict[str, Any]:

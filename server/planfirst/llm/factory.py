@@ -7,8 +7,10 @@ Messages server is started in-process and the real SDK talks to it; no key, no n
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from planfirst.llm.facts import FactsCache
 from planfirst.llm.model import Model, ModelError
 from planfirst.llm.scripted import ScriptedServer
 from planfirst.settings import Settings
@@ -23,8 +25,14 @@ NO_KEY = (
 class Models:
     """Creates one AnthropicModel per role, lazily; owns the scripted server in offline mode."""
 
-    def __init__(self, settings: Settings, script: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        script: str | Path | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.warn = warn  # shown to the user (e.g. a deprecated model)
         script = script or os.environ.get("PLANFIRST_SCRIPT") or None
         self.scripted: ScriptedServer | None = None
         if script:
@@ -44,8 +52,13 @@ class Models:
         from planfirst.llm.anthropic import AnthropicModel
 
         if self.scripted is not None:
+            # Offline facts come from the scripted Models API, never from the user's cache.
             return AnthropicModel(
-                name, self.settings, api_key="scripted-offline", base_url=self.scripted.base_url
+                name,
+                self.settings,
+                api_key="scripted-offline",
+                base_url=self.scripted.base_url,
+                warn=self.warn,
             )
         key = (
             self.settings.anthropic.api_key.get_secret_value()
@@ -55,7 +68,12 @@ class Models:
         if not key:
             raise ModelError(NO_KEY, kind="auth")
         return AnthropicModel(
-            name, self.settings, api_key=key, base_url=self.settings.anthropic.base_url
+            name,
+            self.settings,
+            api_key=key,
+            base_url=self.settings.anthropic.base_url,
+            facts_cache=FactsCache(),
+            warn=self.warn,
         )
 
     def update(self, settings: Settings) -> None:

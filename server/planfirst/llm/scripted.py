@@ -3,20 +3,29 @@
 The demo, the tests and the benchmarks point the real `AnthropicModel` (official SDK, real HTTP)
 at it. It answers `POST /v1/messages`, as JSON or as an SSE stream, one scripted turn per
 request, checks each request against the turn's expectations and fails loudly on a mismatch.
+It also answers the Models API (`GET /v1/models/{id}`, from the catalogue or the script's
+`models` table) and `POST /v1/messages/count_tokens` (the ~4 characters/token estimate); those
+consume no turn and are recorded in `.side_requests`.
 
-Script format (JSON): either a list of turns or `{"turns": [...]}`. Each turn is an object:
+Script format (JSON): either a list of turns or `{"turns": [...], "models": {...}}` (see
+`load_models` for model entries). Each turn is an object:
 
     {"tool": "submit_plan", "input": {...}}          one tool call (stop_reason tool_use)
-    {"tools": [{"name": "a", "input": {...}}, ...]}  several tool calls in one turn
+    {"tools": [{"name": "a", "input": {...}}, ...]}  parallel tool calls in one message
     {"text": "..."}                                  a text reply (stop_reason end_turn)
     "text" and "thinking" may lead any tool turn:  {"thinking": "...", "text": "...", "tool": ...}
+    {"text": "", "tool": ...}                        an empty (or "\n": whitespace-only) text block
+                                                     before the tool call, as real answers carry
     {"stop_reason": "max_tokens", "tool": ..., "input": ...}
                                                      truncation: the last block (tool input JSON
                                                      or text) is cut in half
     {"stop_reason": "refusal", "text": "..."}        a refusal
     {"fault": {"status": 429, "retry_after": 2}}     an HTTP error; also "retry_after_ms",
-                                                     "message", "type" (error type); 429, 529,
-                                                     500..599, 400, 401, ... are all allowed
+                                                     "message", "type" (error type), "error_code"
+                                                     (error.details.error_code, e.g.
+                                                     "enforced_spend_limit_reached") and
+                                                     "headers" (e.g. {"x-should-retry": "false"});
+                                                     429, 529, 500..599, 400, 401, ... all allowed
     {"fault": "stream_cut"}                          HTTP 200, then the SSE stream is cut midway
                                                      (combine with text/tool to cut that content)
     {"fault": "stream_error"}                        HTTP 200, then an `event: error`
@@ -38,12 +47,14 @@ Script format (JSON): either a list of turns or `{"turns": [...]}`. Each turn is
         "stream": true|false             streaming or not
         "max_tokens_at_least": N         max_tokens >= N
 
-Every request consumes one turn, except one that breaks the protocol the real API enforces
-(checked: forced tool_choice with thinking, budget_tokens out of range, a thinking type the
-model does not take, tampered or missing thinking blocks, tool_use without tool_result), which
-is answered 400 like the real API, and one that fails its turn's `expect` or arrives after the
-script ran out, which is answered 500 with the reason in `error.message`. All three are recorded
-in `.failures` and leave the turn in place.
+Every request consumes one turn, except one that the real API refuses (llm/api_rules.py, checked
+against the model's facts: empty or whitespace text blocks, tool_use without its tool_result in
+the next message, more than 4 cache_control blocks, budget_tokens out of range, forced
+tool_choice or temperature != 1 with thinking on, an effort level or thinking type the model does
+not take, tampered or missing thinking blocks, a prompt over the context window, an unknown or
+retired model), which is answered with the API's error (400, or 404 for a model), and one that
+fails its turn's `expect` or arrives after the script ran out, which is answered 500 with the
+reason in `error.message`. All are recorded in `.failures` and leave the turn in place.
 
 Usage is estimated at ~4 characters per token. Cache: every `cache_control` breakpoint at or
 above the model's minimum cacheable length (from the catalog) registers the request prefix up to
@@ -56,19 +67,23 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import signal
 import socket
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from planfirst.llm.api_rules import Refusal, check_request, estimate_tokens
 from planfirst.llm.catalog import lookup
+from planfirst.llm.facts import model_info_json
 
 Script = list[dict[str, Any]]
 # What callers may pass: a list of turn objects, {"turns": [...]}, or a JSON file path.
@@ -140,6 +155,48 @@ def load_script(script: ScriptSource) -> Script:
     return turns
 
 
+def load_models(script: ScriptSource) -> dict[str, dict[str, Any]]:
+    """The script's Models API table (`{"models": {id: entry}}`), each entry expanded.
+
+    An entry holds Models API fields (`lifecycle`, `retires_at`, `max_tokens`,
+    `max_input_tokens`, `capabilities`, ...) laid over the catalogue's answer for `base` (default:
+    the id itself, else claude-sonnet-5-5), plus shorthands: `always_thinks: true` (thinking
+    cannot be disabled), `thinks_by_default: true`, `efforts: [...]`.
+    """
+    raw: Any = script
+    if isinstance(script, str | Path):
+        try:
+            raw = json.loads(Path(script).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ScriptError(f"cannot read script {script}: {e}") from e
+    models = raw.get("models") if isinstance(raw, dict) else None
+    if models is None:
+        return {}
+    if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
+        raise ScriptError("'models' must map model ids to objects")
+    return {name: _expand_model(name, dict(entry)) for name, entry in models.items()}
+
+
+def _expand_model(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    base_name = str(entry.pop("base", "") or name)
+    base = lookup(base_name)
+    if not base.known:
+        base = lookup("claude-sonnet-5-5")
+    out = model_info_json(base)
+    out["id"] = name
+    out["display_name"] = name
+    caps = out["capabilities"]
+    if entry.pop("always_thinks", False):
+        caps["thinking"]["types"]["disabled"] = {"supported": False}
+    if "efforts" in entry:
+        levels = list(entry.pop("efforts") or [])
+        caps["effort"] = {"supported": bool(levels)} | {
+            lvl: {"supported": lvl in levels} for lvl in ("low", "medium", "high", "xhigh", "max")
+        }
+    out.update(entry)
+    return out
+
+
 def _check_turn(i: int, turn: Any) -> dict[str, Any]:
     if not isinstance(turn, dict):
         raise ScriptError(f"turn {i}: must be an object, got {type(turn).__name__}")
@@ -202,14 +259,14 @@ class _State:
     signatures: dict[str, str] = field(default_factory=dict)  # signature -> thinking text
     thinking_by_tool_id: dict[str, str] = field(default_factory=dict)  # tool id -> signature
     counter: int = 0
+    side_requests: list[RecordedRequest] = field(default_factory=list)
 
 
 def _signature(text: str) -> str:
     return "sig-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _tokens(chars: int) -> int:
-    return max(1, math.ceil(chars / 4))
+_tokens = estimate_tokens
 
 
 def _canon(obj: Any) -> str:
@@ -286,8 +343,11 @@ class ScriptedServer:
         port: int = 0,
         min_cache_tokens: int | None = None,
         mismatch_status: int = 500,
+        models: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self._state = _State(turns=load_script(script))
+        extra = {k: _expand_model(k, dict(v)) for k, v in (models or {}).items()}
+        self._models = {**load_models(script), **extra}
         self._lock = threading.Lock()
         self._port = port
         self._min_cache_tokens = min_cache_tokens
@@ -353,6 +413,16 @@ class ScriptedServer:
         with self._lock:
             return list(self._state.failures)
 
+    @property
+    def side_requests(self) -> list[RecordedRequest]:
+        """Models API and token-count requests (they consume no turn)."""
+        with self._lock:
+            return list(self._state.side_requests)
+
+    def _record_side(self, method: str, path: str, headers: dict[str, str], body: Any) -> None:
+        with self._lock:
+            self._state.side_requests.append(RecordedRequest(method, path, headers, body, None))
+
     def remaining(self) -> int:
         """Turns not yet consumed."""
         with self._lock:
@@ -401,98 +471,42 @@ class ScriptedServer:
             usage = self._usage_in(body)
             return st.index, turn, usage
 
-    def _check_protocol(self, body: dict[str, Any]) -> None:
-        """What the real API refuses with a 400 (and would cost a real user a failed call)."""
-        thinking = body.get("thinking") or {}
-        ttype = thinking.get("type") if isinstance(thinking, dict) else None
-        choice = body.get("tool_choice") or {}
-        model = str(body.get("model", ""))
-        max_tokens = body.get("max_tokens")
-        if not isinstance(max_tokens, int) or max_tokens < 1:
-            raise _Reject(
-                400, "max_tokens: field required (a positive integer)", "invalid_request_error"
-            )
-        if ttype in ("enabled", "adaptive") and choice.get("type") in ("any", "tool"):
-            raise _Reject(
-                400,
-                "Thinking may not be enabled when tool_choice forces tool use.",
-                "invalid_request_error",
-            )
+    def model_info(self, model: str) -> dict[str, Any] | None:
+        """The Models API's answer for `model`: the script's table, else the catalogue."""
+        entry = self._models.get(model)
+        if entry is not None:
+            return {k: v for k, v in entry.items() if k != "thinks_by_default"}
         info = lookup(model)
-        if ttype == "enabled":
-            budget = thinking.get("budget_tokens")
-            if not isinstance(budget, int) or budget < 1024:
-                raise _Reject(
-                    400, "thinking.budget_tokens: must be >= 1024", "invalid_request_error"
-                )
-            if budget >= max_tokens:
-                raise _Reject(
-                    400,
-                    "`max_tokens` must be greater than `thinking.budget_tokens`",
-                    "invalid_request_error",
-                )
-            if info.known and info.thinking != "budget":
-                raise _Reject(
-                    400,
-                    f"thinking.type 'enabled' is not supported for {model}; use 'adaptive'",
-                    "invalid_request_error",
-                )
-        if ttype == "adaptive" and info.known and info.thinking != "adaptive":
-            raise _Reject(
-                400,
-                f"thinking.type 'adaptive' is not supported for {model}",
-                "invalid_request_error",
+        return model_info_json(info) if info.known else None
+
+    def _thinks_by_default(self, model: str) -> bool:
+        entry = self._models.get(model)
+        if entry is not None and "thinks_by_default" in entry:
+            return bool(entry["thinks_by_default"])
+        return lookup(model).thinks_by_default
+
+    def _check_protocol(self, body: dict[str, Any]) -> None:
+        """What the real API refuses (and would cost a real user a failed call): api_rules.py."""
+        name = str(body.get("model", ""))
+        info = self.model_info(name)
+        if info is None:
+            raise _Reject(404, f"model: {name}", "not_found_error")
+        try:
+            check_request(
+                body,
+                info,
+                thinks_by_default=self._thinks_by_default(name),
+                signatures=self._state.signatures,
+                thinking_by_tool_id=self._state.thinking_by_tool_id,
             )
-        messages = body.get("messages") or []
-        for msg in messages:
-            if msg.get("role") != "assistant" or not isinstance(msg.get("content"), list):
-                continue
-            for block in msg["content"]:
-                if isinstance(block, dict) and block.get("type") == "thinking":
-                    sig = block.get("signature")
-                    if self._state.signatures.get(str(sig)) != block.get("thinking"):
-                        raise _Reject(
-                            400, "Invalid `signature` in `thinking` block", "invalid_request_error"
-                        )
-        # The last assistant turn with tool use must keep its thinking block, and every
-        # tool_use must be answered by a tool_result in the next user message.
-        for i, msg in enumerate(messages):
-            content = msg.get("content")
-            if msg.get("role") != "assistant" or not isinstance(content, list):
-                continue
-            ids = [
-                b.get("id") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"
-            ]
-            if not ids:
-                continue
-            nxt = messages[i + 1] if i + 1 < len(messages) else None
-            answered = {
-                b.get("tool_use_id")
-                for b in (nxt or {}).get("content") or []
-                if isinstance(b, dict) and b.get("type") == "tool_result"
-            }
-            missing = [x for x in ids if x not in answered]
-            if missing:
-                raise _Reject(
-                    400,
-                    f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks "
-                    f"immediately after: {', '.join(map(str, missing))}",
-                    "invalid_request_error",
-                )
-            if ttype in ("enabled", "adaptive"):
-                sigs = {self._state.thinking_by_tool_id.get(str(x)) for x in ids} - {None}
-                have = {
-                    b.get("signature")
-                    for b in content
-                    if isinstance(b, dict) and b.get("type") == "thinking"
-                }
-                if sigs - have:
-                    raise _Reject(
-                        400,
-                        f"messages.{i}.content: thinking blocks returned with tool use must be "
-                        "passed back unchanged",
-                        "invalid_request_error",
-                    )
+        except Refusal as r:
+            raise _Reject(r.status, r.message, r.error_type) from None
+        window = info.get("max_input_tokens")
+        tokens = estimate_tokens(sum(len(t) for t, _ in _prefix_units(body)))
+        if isinstance(window, int) and tokens > window:
+            raise _Reject(
+                400, f"prompt is too long: {tokens} tokens > {window} maximum", "invalid_request_error"
+            )
 
     def _usage_in(self, body: dict[str, Any]) -> dict[str, int]:
         """Input-side usage of `body`, updating the simulated cache (lock held)."""
@@ -693,7 +707,7 @@ def _sse_events(
             text = block["text"]
             if last and truncate_last:
                 text = text[: max(1, len(text) // 2)]
-            for piece in _chunks(text, 4):
+            for piece in _chunks(text, 4) if text else []:
                 delta = {"type": "text_delta", "text": piece}
                 events.append(
                     (
@@ -748,13 +762,26 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
-        self._send_json(404, _error_body("not_found_error", f"no route GET {self.path}"))
+        """The Models API: `GET /v1/models/{id}` (404 for a model the table does not hold)."""
+        path = self.path.split("?", 1)[0]
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        owner = self.owner
+        owner._record_side("GET", path, headers, {})
+        if path.startswith("/v1/models/"):
+            name = urllib.parse.unquote(path.removeprefix("/v1/models/"))
+            info = owner.model_info(name)
+            if info is None:
+                self._send_json(404, _error_body("not_found_error", f"model: {name}"))
+            else:
+                self._send_json(200, info)
+            return
+        self._send_json(404, _error_body("not_found_error", f"no route GET {path}"))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        if path != "/v1/messages":
+        if path not in ("/v1/messages", "/v1/messages/count_tokens"):
             self._send_json(404, _error_body("not_found_error", f"no route POST {path}"))
             return
         try:
@@ -766,6 +793,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         owner = self.owner
+        if path == "/v1/messages/count_tokens":
+            owner._record_side("POST", path, headers, body)
+            name = str(body.get("model", ""))
+            if owner.model_info(name) is None:
+                self._send_json(404, _error_body("not_found_error", f"model: {name}"))
+                return
+            chars = sum(len(t) for t, _ in _prefix_units(body))
+            self._send_json(200, {"input_tokens": _tokens(chars)})
+            return
         try:
             number, turn, usage = owner._take_turn(headers, body)
         except _Reject as r:
@@ -787,12 +823,12 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(fault["status"])
             err_type = str(fault.get("type") or _STATUS_ERROR_TYPES.get(status, "api_error"))
             text = str(fault.get("message") or f"scripted fault {status} (turn {number})")
-            extra: dict[str, str] = {}
+            extra: dict[str, str] = {str(k): str(v) for k, v in (fault.get("headers") or {}).items()}
             if "retry_after" in fault:
                 extra["retry-after"] = str(fault["retry_after"])
             if "retry_after_ms" in fault:
                 extra["retry-after-ms"] = str(fault["retry_after_ms"])
-            self._send_json(status, _error_body(err_type, text), extra)
+            self._send_json(status, _error_body(err_type, text, fault.get("error_code")), extra)
             return
         blocks = owner._build_content(turn)
         if fault in ("stream_cut", "stream_error") and not blocks:
@@ -827,7 +863,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
-        self.send_header("request-id", f"req_scripted_{number:04d}")
+        self.send_header("request-id", _request_id())
         self.end_headers()
         pause = float(turn.get("delay_chunks") or 0)
         cut_at = len(events) // 2 if fault in ("stream_cut", "stream_error") else None
@@ -860,6 +896,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
+        self.send_header("request-id", str(payload.get("request_id") or _request_id()))
         self.send_header("content-length", str(len(data)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
@@ -868,8 +905,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type, "message": message}}
+def _error_body(error_type: str, message: str, error_code: str | None = None) -> dict[str, Any]:
+    """The API's error body; `error_code` goes to `error.details.error_code` (the SDK's
+    `APIStatusError.error_code`)."""
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if error_code:
+        error["details"] = {"error_code": error_code}
+    return {"type": "error", "error": error, "request_id": _request_id()}
+
+
+def _request_id() -> str:
+    return f"req_scripted_{next(_REQUEST_IDS):06d}"
+
+
+_REQUEST_IDS = itertools.count(1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

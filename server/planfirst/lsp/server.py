@@ -129,11 +129,15 @@ class PlanfirstServer(LanguageServer):
             )
         return problems
 
+    def _warn(self, message: str) -> None:
+        """A model-layer warning the user must see (e.g. a deprecated model)."""
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {message}"))
+
     def start_session(self) -> None:
         """Create the workspace session (once the root and settings are known)."""
         if self.root is None:
             return
-        self.models = Models(self.settings)
+        self.models = Models(self.settings, warn=self._warn)
         self.host = LspHost(self, self.root)
         self.session = Session(self.root, self.settings, self.models, self.host)
         if not self.models.offline and self.settings.anthropic.api_key is None:
