@@ -691,8 +691,9 @@ class AnthropicModel:
             floor = (budget + 1024) if budget else 1024
             if room < floor:
                 raise ModelError(
-                    window_mod.too_big_message(self.name, purpose, tokens, window, counted, params)
-                    + f" (it leaves {room:,} tokens for the answer)",
+                    window_mod.too_big_message(
+                        self.name, purpose, tokens, window, counted, params, answer_floor=floor
+                    ),
                     kind="too_big",
                 )
             _note_once(notes, f"max_tokens lowered to {room} so prompt and answer fit the window")

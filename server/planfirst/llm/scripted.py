@@ -344,7 +344,12 @@ class ScriptedServer:
         min_cache_tokens: int | None = None,
         mismatch_status: int = 500,
         models: dict[str, dict[str, Any]] | None = None,
+        models_api: bool = True,
+        count_tokens: bool = True,
     ) -> None:
+        # models_api / count_tokens False: those endpoints answer 404 like a proxy without them.
+        self.models_api = models_api
+        self.count_tokens = count_tokens
         self._state = _State(turns=load_script(script))
         extra = {k: _expand_model(k, dict(v)) for k, v in (models or {}).items()}
         self._models = {**load_models(script), **extra}
@@ -767,7 +772,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         owner = self.owner
         owner._record_side("GET", path, headers, {})
-        if path.startswith("/v1/models/"):
+        if path.startswith("/v1/models/") and owner.models_api:
             name = urllib.parse.unquote(path.removeprefix("/v1/models/"))
             info = owner.model_info(name)
             if info is None:
@@ -781,7 +786,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
-        if path not in ("/v1/messages", "/v1/messages/count_tokens"):
+        counting = self.owner.count_tokens and path == "/v1/messages/count_tokens"
+        if path == "/v1/messages/count_tokens" and not counting:
+            self.owner._record_side("POST", path, {}, {})
+        if path != "/v1/messages" and not counting:
             self._send_json(404, _error_body("not_found_error", f"no route POST {path}"))
             return
         try:

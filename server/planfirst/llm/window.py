@@ -89,13 +89,30 @@ def largest_parts(params: dict[str, Any], top: int = 3) -> list[tuple[str, int]]
 
 
 def too_big_message(
-    model: str, purpose: str, tokens: int, window: int, counted: bool, params: dict[str, Any]
+    model: str,
+    purpose: str,
+    tokens: int,
+    window: int,
+    counted: bool,
+    params: dict[str, Any],
+    answer_floor: int = 0,
 ) -> str:
     """The stop message: how big, how measured, and which parts to shrink."""
     how = "counted by the token-counting API" if counted else "estimated locally"
-    parts = ", ".join(f"{label} (~{n:,} tokens)" for label, n in largest_parts(params))
+    # Part sizes are local estimates; scale them to the measured total so the figures agree.
+    scale = tokens / max(1, request_estimate(params))
+    parts = ", ".join(
+        f"{label} (~{round(n * scale):,} tokens)" for label, n in largest_parts(params)
+    )
+    if tokens > window:
+        size = f"more than {model}'s context window of {window:,} tokens"
+    else:
+        size = (
+            f"which leaves {window - tokens:,} of {model}'s {window:,}-token context window for "
+            f"the answer, below the {answer_floor:,} it needs"
+        )
     return (
-        f"the {purpose} prompt is {tokens:,} tokens ({how}), more than {model}'s context window "
-        f"of {window:,} tokens, so it was not sent. Largest parts: {parts}. Split the step so it "
-        "touches fewer or smaller files, or lower planfirst.context.tokenBudget"
+        f"the {purpose} prompt is {tokens:,} tokens ({how}), {size}, so it was not sent. "
+        f"Largest parts: {parts}. Split the step so it touches fewer or smaller files, or lower "
+        "planfirst.context.tokenBudget"
     )
