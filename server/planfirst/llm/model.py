@@ -114,8 +114,9 @@ class ModelError(Exception):
     def __init__(self, message: str, kind: str = "error", retryable: bool = False) -> None:
         super().__init__(message)
         self.message = message
-        self.kind = kind  # auth | rate_limit | overloaded | server | timeout | connection |
-        # bad_request | truncated | refusal | invalid_output | no_submit | deadline
+        self.kind = kind  # auth | rate_limit | spend_limit | overloaded | server | timeout |
+        # conflict | connection | bad_request | too_big | truncated | refusal | invalid_output |
+        # no_submit | max_turns | deadline
         self.retryable = retryable
 
 
