@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from pygls.exceptions import JsonRpcException
+
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 
@@ -41,3 +44,25 @@ async def test_empty_text_blocks_and_parallel_tool_calls(workspace: Path, tmp_pa
     # both parallel edits of step 2 landed
     cli = (workspace / "textkit" / "cli.py").read_text()
     assert "top_words" in cli and "--top" in cli
+
+
+async def test_deprecated_model_warns_and_retired_model_is_refused(workspace: Path, tmp_path: Path) -> None:
+    """Through the LSP server: the scripted Models API says the planning model is deprecated (the
+    user sees a warning naming a current model) and the execution model is retired (the step is
+    refused before any Messages call, naming a current choice)."""
+    script = tmp_path / "script.json"
+    deprecated = {"base": "claude-opus-5", "lifecycle": "deprecated", "retires_at": "2027-03-01T00:00:00Z"}
+    script.write_text(json.dumps({"turns": DEMO[:2], "models": {"claude-opus-5": deprecated}}))
+    options = {"planningModel": "claude-opus-5", "executionModel": "claude-sonnet-4-5"}
+    async with lsp_session(workspace, "vscode", script, init_options=options) as (client, editor):
+        res = await command(client, "planfirst.generatePlan", {"task": TASK})
+        warnings = [m.message for m in client.messages if "deprecated" in m.message]
+        assert len(warnings) == 1, [m.message for m in client.messages]
+        assert "'claude-opus-5' is deprecated and retires on 2027-03-01" in warnings[0]
+        assert "'claude-opus-5-5'" in warnings[0]
+        await command(client, "planfirst.approvePlan", {"planId": res["planId"]})
+        with pytest.raises(JsonRpcException) as err:
+            await command(client, "planfirst.executeNextStep", {"planId": res["planId"]})
+        assert "'claude-sonnet-4-5' is retired" in str(err.value)
+        assert "'claude-sonnet-5-5'" in str(err.value)
+        assert editor.edits == []
