@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -130,6 +131,8 @@ async def test_basic_client_classic_plan_entries_revise_and_apply_all(
     views = [[(e.status, e.priority) for e in u.entries] for u in ed.of("plan")]
     assert views[-1] == [("completed", "high"), ("completed", "medium"), ("completed", "low")]
     assert any(v[0][0] == "in_progress" for v in views)
+    sent = [u.entries for u in ed.of("plan")]
+    assert all(a != b for a, b in itertools.pairwise(sent))  # only changes are sent
     assert views[0] == [("pending", "high"), ("pending", "medium"), ("pending", "low")]
     assert (
         ed.of("plan")[-1]

@@ -69,6 +69,7 @@ class AcpHost:
         self._calls = 0
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
+        self._plan_shown = ""  # the last plan view sent (JSON)
         self._plan_pending: str | None = None
         self._last_thought = ""
 
@@ -260,7 +261,11 @@ class AcpHost:
         except Exception as e:  # a plan that cannot be read is reported elsewhere
             log.warning("plan %s not shown: %s", plan_id, e)
             return
-        if update is not None:
+        if update is None:
+            return
+        shown = update.model_dump_json()
+        if shown != self._plan_shown:  # a save that changed nothing visible sends nothing
+            self._plan_shown = shown
             self.outbox.put(update)
 
     async def settle(self) -> None:
