@@ -94,6 +94,9 @@ async def test_plan_approve_steps_one_rejected_one_retried(ws: Path, inv: Invari
     assert str(wc) in ed.writes and str(cli) in ed.writes
     for path, text in ed.buffers.items():
         assert path.read_text(encoding="utf-8") == text, path
+    # the model's thinking streamed as thoughts, its replies as messages
+    assert DEMO[0]["thinking"] in ed.text("agent_thought_chunk")
+    assert DEMO[4]["text"] in ed.text()
     # usage and cost reported; the secret never shown or read
     usage = ed.of("usage_update")
     assert usage and usage[-1].cost is not None and usage[-1].cost.amount > 0 and usage[-1].size > 0

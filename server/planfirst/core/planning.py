@@ -31,6 +31,14 @@ class PlanEvents(NullEvents):
 
     def on_thinking(self, delta: str) -> None:
         self.progress.report("thinking…")
+        stream = getattr(self.progress, "thinking", None)  # a face that shows the thinking (ACP)
+        if callable(stream):
+            stream(delta)
+
+    def on_text(self, delta: str) -> None:
+        stream = getattr(self.progress, "text", None)  # a face that shows the model's words (ACP)
+        if callable(stream):
+            stream(delta)
 
     def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
         self.progress.report(snapshot_preview(snapshot))
