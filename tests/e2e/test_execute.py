@@ -261,3 +261,19 @@ async def test_discarded_preview_is_offered_again_without_a_model_call(workspace
     assert [r.outcome for r in runs] == ["rejected", "rejected", "applied", "applied"]
     assert runs[1].model == runs[2].model and runs[1].usage.calls == 0 and runs[2].usage.calls == 0
     assert "key=lambda kv: (-kv[1], kv[0])" in (workspace / "textkit" / "wordcount.py").read_text()
+
+
+async def test_progress_says_what_runs_and_every_report_reaches_vscode(workspace: Path, tmp_path: Path) -> None:
+    """VS Code (vscode-languageclient) drops a work-done report without a percentage once the
+    progress began with one: every report carries one, and validation says what it runs."""
+    script = write_script(tmp_path, DEMO[:7])
+    async with lsp_session(workspace, "vscode", script) as (client, _editor):
+        pid = await _approved(client, workspace)
+        client.progress_reports.clear()
+        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert res["status"] == "done"
+        reports = [v for values in client.progress_reports.values() for v in values if getattr(v, "kind", "") == "report"]
+    messages = [r.message for r in reports]
+    assert "step 1/3: waiting for you to review the edit" in messages
+    assert "step 1/3: running `pytest -q tests/test_wordcount.py`" in messages
+    assert [r for r in reports if r.percentage is None] == []

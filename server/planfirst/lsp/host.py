@@ -60,9 +60,13 @@ class LspProgress:
             fut.add_done_callback(on_done)
 
     def report(self, message: str, percentage: int | None = None) -> None:
-        """Report, at most every 50 ms unless the message changes."""
+        """Report, at most every 50 ms unless the message changes. Every report carries a
+        percentage (the last one when none is given): VS Code drops reports without one once the
+        progress began with one."""
         if self.token is None:
             return
+        if percentage is None:
+            percentage = self.last[1] if self.last and self.last[1] is not None else 0
         now = time.monotonic()
         if (message, percentage) == self.last and now - self._last_sent < 0.5:
             return
