@@ -12,9 +12,12 @@ import {
     FeatureState,
     LanguageClient,
     LanguageClientOptions,
+    MessageType,
     ResponseError,
     RevealOutputChannelOn,
     ServerOptions,
+    ShowMessageNotification,
+    ShowMessageParams,
     StaticFeature,
     Trace,
 } from 'vscode-languageclient/node';
@@ -25,6 +28,7 @@ import {
     resolveServerCommand,
     ServerCommand,
     SettingInspection,
+    isKeyProblem,
 } from './logic';
 import { StepReview } from './review';
 import { checkServer } from './serverCheck';
@@ -83,6 +87,23 @@ export function serverCommand(): ServerCommand {
         folder,
         os.homedir(),
     );
+}
+
+/** The server's messages; one about the API key gets a way forward (Set API Key) instead of advice. */
+function showServerMessage(m: ShowMessageParams): void {
+    if (isKeyProblem(m.message)) {
+        void vscode.window
+            .showWarningMessage('planfirst: no Anthropic API key yet. Set it now? (kept in VS Code\'s SecretStorage)', 'Set API Key')
+            .then((c) => c && vscode.commands.executeCommand('planfirst.ui.setApiKey'));
+        return;
+    }
+    const show =
+        m.type === MessageType.Error
+            ? vscode.window.showErrorMessage
+            : m.type === MessageType.Warning
+              ? vscode.window.showWarningMessage
+              : vscode.window.showInformationMessage;
+    void show(m.message);
 }
 
 async function exists(uri: vscode.Uri): Promise<boolean> {
@@ -236,6 +257,7 @@ export class PlanfirstClient implements vscode.Disposable {
         client.registerFeature(new PlanfirstCapabilities());
         client.onRequest(saveDocumentsRequest, (params) => saveDocuments(params, this.log));
         client.onNotification(statusNotification, (params) => this.statusEmitter.fire(params));
+        client.onNotification(ShowMessageNotification.type, (params) => showServerMessage(params));
         this.client = client;
         try {
             await client.start();

@@ -243,7 +243,7 @@ export interface StatusView {
     severity: 'normal' | 'warning' | 'error';
 }
 
-/** Render a `planfirst/status` update for the status bar, e.g. `planfirst: step 2/5 ✓` (2 of 5 done). */
+/** Render a `planfirst/status` update for the status bar, e.g. `planfirst: 2 of 5 done`. */
 export function formatStatus(s: PlanStatus): StatusView {
     const status = (s.status || '').toLowerCase();
     const total = Math.max(0, s.total | 0);
@@ -255,26 +255,28 @@ export function formatStatus(s: PlanStatus): StatusView {
         `planfirst: ${name}\n${s.status}: ${done} of ${total} steps done` +
         (failed ? `, ${failed} failed` : '') +
         (s.busy ? `\nnow: ${s.busy}` : '') +
-        '\nClick to show the plan.';
+        '\nClick for the actions.';
+    const steps = `${total} step${total === 1 ? '' : 's'}`;
     if (status === 'planning') {
         return { text: 'planfirst: $(sync~spin) planning', tooltip, severity: 'normal' };
     }
     if (s.busy) {
-        return { text: `planfirst: $(sync~spin) step ${next}/${total}`, tooltip, severity: 'normal' };
+        return { text: `planfirst: $(sync~spin) step ${next} of ${total}`, tooltip, severity: 'normal' };
     }
     if (status === 'failed' || failed > 0) {
-        return { text: `planfirst: step ${next}/${total} ✗`, tooltip, severity: 'error' };
+        return { text: `planfirst: step ${next} of ${total} failed`, tooltip, severity: 'error' };
     }
     if (status === 'draft') {
-        return { text: `planfirst: draft, ${total} steps`, tooltip, severity: 'warning' };
+        // a draft is the normal state of a fresh plan: neutral, not a warning
+        return { text: `planfirst: draft · ${steps}`, tooltip, severity: 'normal' };
     }
     if (status === 'done' || (total > 0 && done >= total)) {
-        return { text: `planfirst: ${total}/${total} ✓`, tooltip, severity: 'normal' };
+        return { text: `planfirst: ✓ ${done} of ${total} done`, tooltip, severity: 'normal' };
     }
     if (done === 0) {
-        return { text: `planfirst: ${status || 'plan'}, 0/${total}`, tooltip, severity: 'normal' };
+        return { text: `planfirst: ${status || 'plan'} · 0 of ${total} done`, tooltip, severity: 'normal' };
     }
-    return { text: `planfirst: step ${done}/${total} ✓`, tooltip, severity: 'normal' };
+    return { text: `planfirst: ${done} of ${total} done`, tooltip, severity: 'normal' };
 }
 
 /**

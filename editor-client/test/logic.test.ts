@@ -142,17 +142,18 @@ test('choosePlan: preferred if it exists, else the only open plan, else ask', ()
     assert.equal(choosePlan([], ['x']), undefined);
 });
 
-test('formatStatus renders progress like "planfirst: step 2/5 ✓"', () => {
+test('formatStatus renders progress like "planfirst: 2 of 5 done"; a draft is neutral', () => {
     const base = { planId: 'p', title: 'Add tests', total: 5, failed: 0 };
-    assert.equal(formatStatus({ ...base, status: 'executing', step: 3, done: 2 }).text, 'planfirst: step 2/5 ✓');
+    assert.equal(formatStatus({ ...base, status: 'executing', step: 3, done: 2 }).text, 'planfirst: 2 of 5 done');
     const failed = formatStatus({ ...base, status: 'failed', step: 3, done: 2, failed: 1 });
-    assert.equal(failed.text, 'planfirst: step 3/5 ✗');
+    assert.equal(failed.text, 'planfirst: step 3 of 5 failed');
     assert.equal(failed.severity, 'error');
-    assert.equal(formatStatus({ ...base, status: 'executing', step: 3, done: 2, busy: 'executing step 3' }).text, 'planfirst: $(sync~spin) step 3/5');
+    assert.equal(formatStatus({ ...base, status: 'executing', step: 3, done: 2, busy: 'executing step 3' }).text, 'planfirst: $(sync~spin) step 3 of 5');
     assert.equal(formatStatus({ ...base, status: 'planning', step: null, done: 0, total: 0 }).text, 'planfirst: $(sync~spin) planning');
-    assert.equal(formatStatus({ ...base, status: 'draft', step: 1, done: 0 }).text, 'planfirst: draft, 5 steps');
-    assert.equal(formatStatus({ ...base, status: 'approved', step: 1, done: 0 }).text, 'planfirst: approved, 0/5');
-    assert.equal(formatStatus({ ...base, status: 'done', step: null, done: 5 }).text, 'planfirst: 5/5 ✓');
+    const draft = formatStatus({ ...base, status: 'draft', step: 1, done: 0 });
+    assert.deepEqual([draft.text, draft.severity], ['planfirst: draft · 5 steps', 'normal']);
+    assert.equal(formatStatus({ ...base, status: 'approved', step: 1, done: 0 }).text, 'planfirst: approved · 0 of 5 done');
+    assert.equal(formatStatus({ ...base, status: 'done', step: null, done: 5 }).text, 'planfirst: ✓ 5 of 5 done');
     const tip = formatStatus({ ...base, status: 'executing', step: 2, done: 1, failed: 1, busy: 'validating step 2' }).tooltip;
     assert.match(tip, /Add tests\nexecuting: 1 of 5 steps done, 1 failed\nnow: validating step 2/);
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-editor test: the packaged planfirst extension in code-server 4.100.3 (VS Code 1.100.3),
 # driven in headless Debian Chromium by playwright-core, against the real planfirst server with a
-# scripted model (PLANFIRST_SCRIPT). Installs what it needs (Debian packages, npm), builds the
+# scripted model (`planfirst scripted-server` behind planfirst.anthropic.baseUrl). Installs what it needs (Debian packages, npm), builds the
 # .vsix, runs the flows in tests/editors/vscode/e2e.js, saves screenshots to tests/editors/artifacts/
 # and kills its whole process group at the end. Last line: "N passed, M failed"; exit 1 on failure.
 #
@@ -13,7 +13,8 @@
 #   PLANFIRST_E2E_WORKSPACE  workspace copied for each run (default examples/workspace)
 #   PLANFIRST_E2E_DOCS=0  do not copy the two README screenshots to docs/
 #   PLANFIRST_E2E_SPEC    what the UI test does and expects (default tests/editors/vscode/demo.spec.json)
-#   PLANFIRST_E2E_SERVER_CMD  server command line as a JSON array (default: [python, -I, -m, planfirst, serve])
+#   PLANFIRST_E2E_SERVER_CMD  server command line as a JSON array (default: [], a first run: the
+#                         test chooses PLANFIRST_PYTHON in the "server cannot start" message)
 #   PORT                  code-server port (default: a free one)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,8 +55,32 @@ CS_BIN="$CACHE/cs/node_modules/.bin/code-server"
 
 # 3. an isolated VS Code profile: our settings, the .vsix installed
 mkdir -p "$R/data/user/User" "$R/data/ext"
-SERVER_CMD=${PLANFIRST_E2E_SERVER_CMD:-"[\"$PY\", \"-I\", \"-m\", \"planfirst\", \"serve\"]"}
-"$PY" - "$R/data/user/User/settings.json" "$SERVER_CMD" <<'PY'
+CSPID=
+MODEL_PID=
+cleanup() {
+  if [ -n "$CSPID" ]; then
+    kill -TERM -- "-$CSPID" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 -- "-$CSPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$CSPID" 2>/dev/null || true   # whatever ignored TERM (extension host, server)
+  fi
+  kill "$MODEL_PID" 2>/dev/null || true
+  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$R"; else echo "run-vscode-e2e: kept $R" >&2; fi
+}
+trap cleanup EXIT
+# a first run as a new user has it: no server command configured and planfirst not on the PATH
+# VS Code sees (the test chooses the interpreter from the extension's message), no API key (the
+# test sets it when Generate Plan asks), the model behind planfirst.anthropic.baseUrl
+SERVER_CMD=${PLANFIRST_E2E_SERVER_CMD:-"[]"}
+CS_PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -x -F "$(dirname "$PY")" | paste -sd: -)
+if [ "$SERVER_CMD" = "[]" ] && PATH="$CS_PATH" python3 -I -c 'import planfirst' 2>/dev/null; then
+  fail "python3 on PATH has planfirst installed: the first-run test needs one without it"
+fi
+"$PY" -I -m planfirst scripted-server --script "$SCRIPT" > "$R/model.url" 2> "$R/model.log" &
+MODEL_PID=$!
+for _ in $(seq 100); do [ -s "$R/model.url" ] && break; sleep 0.1; done
+MODEL_URL=$(head -1 "$R/model.url")
+[ -n "$MODEL_URL" ] || { kill "$MODEL_PID" 2>/dev/null; fail "the scripted model server did not start: $(tail -3 "$R/model.log")"; }
+"$PY" - "$R/data/user/User/settings.json" "$SERVER_CMD" "$MODEL_URL" <<'PY'
 import json, sys
 json.dump({
     "workbench.startupEditor": "none", "security.workspace.trust.enabled": False,
@@ -65,6 +90,7 @@ json.dump({
     "files.refactoring.autoSave": False,  # planfirst itself must get the applied text onto disk
     "git.enabled": False, "remote.autoForwardPorts": False,
     "planfirst.server.command": json.loads(sys.argv[2]),
+    "planfirst.anthropic.baseUrl": sys.argv[3],
     "planfirst.trace.server": "messages",
 }, open(sys.argv[1], "w"), indent=2)
 PY
@@ -76,18 +102,8 @@ printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$R/data/c
 # 4. code-server in its own process group; the whole group is killed on exit
 cp -r "$WS_SRC" "$R/ws"
 rm -rf "$R/ws/.planfirst" "$R/ws/.pytest_cache"; find "$R/ws" -name __pycache__ -prune -exec rm -rf {} +
-CSPID=
-cleanup() {
-  if [ -n "$CSPID" ]; then
-    kill -TERM -- "-$CSPID" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 -- "-$CSPID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$CSPID" 2>/dev/null || true   # whatever ignored TERM (extension host, server)
-  fi
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$R"; else echo "run-vscode-e2e: kept $R" >&2; fi
-}
-trap cleanup EXIT
-# the server runs validation commands (pytest) from PATH: put the server's interpreter first
-PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$SCRIPT" setsid "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
+# validation finds pytest: the server puts its own interpreter's bin/ on the commands' PATH
+env -u ANTHROPIC_API_KEY -u PLANFIRST_SCRIPT PATH="$CS_PATH" setsid "${CS[@]}" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry \
   --disable-update-check --disable-workspace-trust --disable-getting-started-override "$R/ws" \
   > "$R/code-server.log" 2>&1 &
 CSPID=$!
@@ -98,7 +114,7 @@ curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" || { tail -20 "$R/code-se
 # 5. the UI flows
 rc=0
 NODE_PATH="$CACHE/pw/node_modules" PORT="$PORT" WS="$R/ws" ART="$ART" DOCS="$ROOT/docs" SPEC="$SPEC" \
-  E2E_DOCS="${PLANFIRST_E2E_DOCS:-1}" SUMMARY="$R/summary" \
+  E2E_DOCS="${PLANFIRST_E2E_DOCS:-1}" SUMMARY="$R/summary" SERVER_PYTHON="$PY" \
   timeout 300 node "$HERE/vscode/e2e.js" || rc=$?
 if [ "$rc" != 0 ]; then
   echo "---- planfirst output channel (extension host log) ----" >&2

@@ -228,12 +228,57 @@ async function focusPlanTab() {
     await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 10000 });
 }
 
+/** A notification toast containing `text` (errors with buttons stay until answered). */
+const toast = (text) => page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+
+async function clickToastButton(text, button) {
+    await toast(text).locator('.monaco-button', { hasText: button }).first().click();
+}
+
+/** The planfirst status bar item's text. */
+async function statusText() {
+    return (await page.locator('.statusbar-item', { hasText: 'planfirst' }).allInnerTexts()).join(' | ').replace(/\u00a0/g, ' ');
+}
+
+/** Poll the whole status bar (progress included) for `text` until `ms`; returns what it saw. */
+async function statusBarShows(text, ms) {
+    const seen = new Set();
+    try {
+        return await waitFor(
+            `the status bar to show ${JSON.stringify(text)}`,
+            async () => {
+                const t = (await page.locator('.statusbar').innerText()).replace(/\u00a0/g, ' ').replace(/\s+/g, ' ');
+                seen.add(t);
+                return t.includes(text) ? t : false;
+            },
+            ms,
+            100,
+        );
+    } catch (e) {
+        throw new Error(`${e.message}; it showed: ${[...seen].slice(-8).join(' || ')}`);
+    }
+}
+
+/** The code lenses of the active editor, in screen order. */
+async function lensTexts() {
+    const lenses = page.locator('.editor-group-container.active .codelens-decoration');
+    return (await lenses.allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' ').trim());
+}
+
 async function perform(action) {
     switch (action.do) {
         case 'generate': {
             await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().click();
             await palette('planfirst: Generate Plan');
             await answerInput('What should be done', action.task);
+            if (action.apiKey) {
+                // no key yet: the error offers "Set API Key", which runs the same task again
+                await toast('needs a valid Anthropic API key').waitFor({ timeout: 60000 });
+                await screenshot('no-api-key');
+                await clickToastButton('needs a valid Anthropic API key', 'Set API Key');
+                await answerInput('SecretStorage', action.apiKey);
+                await statusBarShows('API key saved', 30000);
+            }
             const tab = page.locator('.tabs-container .tab.active', { hasText: '.md' });
             await tab.waitFor({ timeout: 120000 });
             const text = await waitFor(
@@ -252,6 +297,78 @@ async function perform(action) {
             log('code lenses on the plan:', (await lenses.allInnerTexts()).join(' | ').replace(/\u00a0/g, ' ').slice(0, 200));
             await sleep(500);
             await docsScreenshot(action.docsScreenshot, 'plan');
+            return;
+        }
+        case 'serverMissing': {
+            // a first start: planfirst is not installed in the Python VS Code finds
+            const t = toast('cannot start');
+            await t.waitFor({ timeout: 60000 });
+            const text = (await t.innerText()).replace(/\s+/g, ' ');
+            log('message:', text.slice(0, 300));
+            for (const x of action.contains) {
+                if (!text.includes(x)) {
+                    throw new Error(`the message does not say ${JSON.stringify(x)}: ${text}`);
+                }
+            }
+            await waitFor('a red status bar item', async () => (await statusText()).includes('server not started'), 10000);
+            if ((await page.locator('.notifications-toasts .notification-toast').count()) > 1) {
+                throw new Error(`more than one message: ${await page.locator('.notifications-toasts').innerText()}`);
+            }
+            await docsScreenshot(action.docsScreenshot, 'server-missing');
+            await clickToastButton('cannot start', 'Choose Python Interpreter');
+            await page.locator('.quick-input-widget', { hasText: 'has planfirst installed' }).waitFor({ timeout: 30000 });
+            await sleep(300);
+            await screenshot('choose-interpreter');
+            await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Enter interpreter path' }).first().click();
+            await answerInput('Full path of the python executable', process.env.SERVER_PYTHON);
+            await waitFor(
+                'the server to start with the chosen interpreter',
+                async () => !(await statusText()).includes('server not started') && !(await statusText()).includes('starting'),
+                60000,
+            );
+            await screenshot('server-started');
+            return;
+        }
+        case 'editReload': {
+            // Edit Plan opens plan.md; a hand edit, saved, then Reload Plan gives a new revision
+            await focusPlanTab();
+            await palette('planfirst: Edit Plan');
+            await page.locator('.tabs-container .tab.active', { hasText: 'plan.md' }).waitFor({ timeout: 15000 });
+            const editor = page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first();
+            await editor.click();
+            await page.keyboard.press('Control+f');
+            await page.keyboard.type(action.find);
+            await page.keyboard.press('Enter');
+            const find = page.locator('.editor-group-container.active .find-widget.visible');
+            await waitFor('the find widget to close', async () => {
+                await page.keyboard.press('Escape');
+                await sleep(200);
+                return (await find.count()) === 0;
+            }, 5000);
+            await page.keyboard.press('End');
+            await page.keyboard.type(action.append);
+            await screenshot('plan-md-edited');
+            await page.keyboard.press('Control+s');
+            await waitFor('plan.md saved', async () => (await dirtyTabs()) === 0, 10000);
+            await titleAction('Reload Plan').click();
+            await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 15000 });
+            await planShows(action.planContains, 30000);
+            await screenshot('reloaded');
+            await page.locator('.tabs-container .tab', { hasText: 'plan.md' }).first().locator('.codicon-close').click();
+            return;
+        }
+        case 'nextAction': {
+            // the next action is on the plan's first line and in the editor title bar
+            await focusPlanTab();
+            await page.keyboard.press('Control+Home');
+            await waitFor(
+                `the first code lens to read ${JSON.stringify(action.lens)}`,
+                async () => ((await lensTexts())[0] || '').includes(action.lens),
+                20000,
+            );
+            await titleAction(action.titleAction).waitFor({ state: 'visible', timeout: 10000 });
+            log('lenses:', (await lensTexts()).join(' | '));
+            await docsScreenshot(action.docsScreenshot, 'next-action');
             return;
         }
         case 'revise': {
@@ -288,7 +405,23 @@ async function perform(action) {
             }
             if (action.do === 'execute') {
                 await waitIdle();
-                await palette('planfirst: Execute Next Step');
+                if (action.via === 'statusBar') {
+                    // the status bar item opens the actions valid now, the next step first
+                    await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().click();
+                    const first = page.locator('.quick-input-list .monaco-list-row').first();
+                    await first.waitFor({ state: 'visible', timeout: 10000 });
+                    const label = (await first.innerText()).trim();
+                    if (!label.includes('Execute step')) {
+                        throw new Error(`the first action is ${JSON.stringify(label)}, not Execute step N`);
+                    }
+                    await screenshot('status-bar-actions');
+                    await first.click();
+                } else if (action.via === 'title') {
+                    await focusPlanTab();
+                    await titleAction('Execute Next Step').click();
+                } else {
+                    await palette('planfirst: Execute Next Step');
+                }
             }
             await waitForReview();
             log('review:', await reviewLabel());
@@ -319,6 +452,10 @@ async function perform(action) {
             } else {
                 // ONE click, nothing ticked by hand: the whole step is applied
                 await titleAction('Apply Step Edit').click();
+            }
+            if (action.progress) {
+                // the progress says what runs while validation runs
+                log('progress:', (await statusBarShows(action.progress, 30000)).replace(/\s+/g, ' ').slice(0, 200));
             }
             for (const [f, strings] of Object.entries(action.files || {})) {
                 await waitFor(
