@@ -3,6 +3,8 @@
  * answers `planfirst/saveDocuments`, forwards `planfirst/status`, and restarts on demand.
  */
 import * as os from 'os';
+import * as readline from 'readline';
+import type { Readable } from 'stream';
 import * as vscode from 'vscode';
 import {
     ApplyWorkspaceEditResult,
@@ -29,6 +31,8 @@ import {
     ServerCommand,
     SettingInspection,
     isKeyProblem,
+    LogLevel,
+    serverLogLevel,
 } from './logic';
 import { StepReview } from './review';
 import { checkServer } from './serverCheck';
@@ -87,6 +91,10 @@ export function serverCommand(): ServerCommand {
         folder,
         os.homedir(),
     );
+}
+
+function readLines(input: Readable, each: (line: string) => void): void {
+    readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', each);
 }
 
 /** The server's messages; one about the API key gets a way forward (Set API Key) instead of advice. */
@@ -216,7 +224,27 @@ export class PlanfirstClient implements vscode.Disposable {
             traceOutputChannel: this.log,
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions: { planfirst: settings },
+            // server log lines at their real level (the client would show all of stderr as [error])
+            stdioOptions: {
+                stdout: (input, channel) => readLines(input, (line) => channel.info(line)),
+                stderr: (input, channel) => {
+                    let level: LogLevel = 'info';
+                    readLines(input, (line) => {
+                        level = serverLogLevel(line, level);
+                        channel[level](line);
+                    });
+                },
+            },
             middleware: {
+                // "Plan a change for this selection…" only when asked for (Ctrl+., the lightbulb
+                // menu), not as a lightbulb on every selection in every file, unless the setting says so
+                provideCodeActions: async (document, range, context, token, next) => {
+                    const always = vscode.workspace.getConfiguration('planfirst').get<boolean>('codeActions.onSelection');
+                    if (!always && context.triggerKind === vscode.CodeActionTriggerKind.Automatic && document.uri.scheme !== 'planfirst') {
+                        return [];
+                    }
+                    return next(document, range, context, token);
+                },
                 // Code lenses and the selection code action carry the server's commands without
                 // the free text only a person can give: ask for it here with an input box.
                 executeCommand: async (command, args, next) => {

@@ -93,7 +93,7 @@ export interface SettingInspection {
 }
 
 /** Settings the extension itself uses; the server never sees them. */
-export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 'server.python', 'trace.server']);
+export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 'server.python', 'trace.server', 'codeActions.onSelection']);
 
 /**
  * Settings that decide trust (where requests go, what may run): taken from the user's own settings
@@ -384,4 +384,18 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false): 
         { command: 'planfirst.ui.restartServer', label: '$(debug-restart) Restart server' },
     );
     return out;
+}
+
+/** Log levels of the extension's output channel. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+const PY_LEVELS: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error', CRITICAL: 'error' };
+
+/**
+ * The level of one server stderr line (`2026-12-01 10:00:00,123 INFO httpx: …`, the server's log
+ * format); a line without one (a traceback's continuation) keeps the previous line's level.
+ */
+export function serverLogLevel(line: string, previous: LogLevel = 'info'): LogLevel {
+    const m = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /.exec(line);
+    return m ? PY_LEVELS[m[1]] : previous;
 }

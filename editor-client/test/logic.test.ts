@@ -7,6 +7,7 @@ import {
     explainProbeFailure,
     isKeyProblem,
     validActions,
+    serverLogLevel,
     probeCommand,
     choosePlan,
     expandVariables,
@@ -201,4 +202,12 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     assert.ok(!finished.includes('planfirst.ui.executeNextStep') && finished.includes('planfirst.ui.undoLastStep'));
     assert.equal(ids(undefined)[0], 'planfirst.ui.generatePlan');
     assert.equal(ids({ ...base, status: 'executing', busy: 'x' }, true)[0], 'planfirst.ui.applyReview');
+});
+
+test('serverLogLevel reads the server log format; continuation lines keep the level', () => {
+    assert.equal(serverLogLevel('2026-12-01 12:34:06,580 INFO httpx: HTTP Request: POST …'), 'info');
+    assert.equal(serverLogLevel('2026-12-01 12:34:06,580 WARNING planfirst: x'), 'warn');
+    assert.equal(serverLogLevel('2026-12-01 12:34:06,580 ERROR planfirst: boom'), 'error');
+    assert.equal(serverLogLevel('Traceback (most recent call last):', 'error'), 'error');
+    assert.equal(serverLogLevel('plain text'), 'info');
 });
