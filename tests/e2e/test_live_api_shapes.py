@@ -66,3 +66,24 @@ async def test_deprecated_model_warns_and_retired_model_is_refused(workspace: Pa
         assert "'claude-sonnet-4-5' is retired" in str(err.value)
         assert "'claude-sonnet-5-5'" in str(err.value)
         assert editor.edits == []
+
+
+async def test_retry_wait_is_shown_and_errors_name_the_request_id(workspace: Path, tmp_path: Path) -> None:
+    """A 429 asking for a 1 s wait is retried after that wait, and the progress says so; a spend
+    limit (by its error code) is not retried and its message names the request-id."""
+    turns = [
+        {"fault": {"status": 429, "retry_after": 1}},
+        *DEMO[:2],
+        {"fault": {"status": 429, "error_code": "enforced_spend_limit_reached", "message": "x"}},
+        {"text": "never reached"},
+    ]
+    script = write_script(tmp_path, turns)
+    async with lsp_session(workspace, "vscode", script) as (client, _editor):
+        await command(client, "planfirst.generatePlan", {"task": TASK})
+        reports = [getattr(r, "message", "") or "" for seq in client.progress_reports.values() for r in seq]
+        assert any("rate limited (429); retrying in 1 s" in m for m in reports), reports
+        with pytest.raises(JsonRpcException) as err:
+            await command(client, "planfirst.generatePlan", {"task": TASK + " again"})
+    message = str(err.value)
+    assert "spend limit reached (429 enforced_spend_limit_reached)" in message
+    assert "[request-id req_scripted_" in message
