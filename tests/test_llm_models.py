@@ -23,6 +23,7 @@ from llm_helpers import (
 
 from planfirst.llm.anthropic import INTERLEAVED_THINKING_BETA, AnthropicModel
 from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL, lookup
+from planfirst.llm.factory import Models
 from planfirst.llm.facts import FactsCache, default_cache_path
 from planfirst.llm.model import ModelError, ToolSpec
 from planfirst.llm.scripted import ScriptedServer
@@ -176,6 +177,42 @@ def test_a_corrupt_or_unwritable_cache_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("a file where a directory should be")
     blocked.put("k", {"id": "m"})  # logged, not raised
     assert blocked.get("k") is None
+
+
+def test_expired_entries_are_dropped_on_write(tmp_path: Path) -> None:
+    now = [0.0]
+    cache = FactsCache(tmp_path / "facts.json", ttl_s=10, clock=lambda: now[0])
+    cache.put("a", {"id": "a"})
+    now[0] = 11.0
+    cache.put("b", {"id": "b"})
+    assert set(json.loads((tmp_path / "facts.json").read_text())) == {"b"}
+
+
+async def test_live_models_use_the_disk_cache_and_offline_ones_do_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache_file = tmp_path / "xdg" / "planfirst" / "model-facts.json"
+    with ScriptedServer([{"tool": "submit_answer", "input": ANSWER}]) as srv:
+        base_url = srv.base_url
+        live = Models(make_settings(anthropic={"apiKey": API_KEY, "baseUrl": base_url}))
+        model = live.execution()
+        try:
+            await model.run(submit_request(), Handler())
+        finally:
+            await model.aclose()  # type: ignore[attr-defined]
+    assert FactsCache.key(base_url, DEFAULT_EXECUTION_MODEL) in json.loads(cache_file.read_text())
+    cache_file.unlink()
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"tool": "submit_answer", "input": ANSWER}]))
+    offline = Models(make_settings(), script=script)
+    try:
+        model = offline.execution()
+        await model.run(submit_request(), Handler())
+        await model.aclose()  # type: ignore[attr-defined]
+    finally:
+        offline.close()
+    assert not cache_file.exists()
 
 
 # ---------------------------------------------------------------- parameters per model

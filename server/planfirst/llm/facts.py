@@ -237,8 +237,15 @@ class FactsCache:
 
     def put(self, key: str, info: dict[str, Any]) -> None:
         """Store an answer (atomically; a cache that cannot be written is only logged)."""
-        data = self._read()
-        data[key] = {"fetched_at": self._clock(), "info": info}
+        now = self._clock()
+        # Expired entries are dropped, so the file holds only what is fresh (endpoints and models
+        # used within the TTL), never a growing history.
+        data = {
+            k: v
+            for k, v in self._read().items()
+            if isinstance(v, dict) and 0 <= now - float(v.get("fetched_at") or 0) < self.ttl_s
+        }
+        data[key] = {"fetched_at": now, "info": info}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".model-facts-")
