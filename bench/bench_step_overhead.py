@@ -80,6 +80,9 @@ class InstantHost:
         finally:
             TIMER.leave()
 
+    def saves_documents(self) -> bool:
+        return False
+
     async def save_documents(self, paths: list[str]) -> list[str]:
         return []  # apply_change wrote the files already: the disk holds the approved text
 

@@ -95,7 +95,6 @@ def said(client: Any, *words: str) -> list[str]:
     return [m.message for m in client.messages if all(w in m.message for w in words)]
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 1: not fixed yet")
 async def test_case_01_view_of_a_directory_or_binary_is_a_tool_result(
     ws: Path, inv: Invariants
 ) -> None:
@@ -130,7 +129,6 @@ async def test_case_01_view_of_a_directory_or_binary_is_a_tool_result(
     assert "binary" in results or "not text" in results
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 2: not fixed yet")
 async def test_case_02_rejected_retry_keeps_attempt_1_undoable(ws: Path, inv: Invariants) -> None:
     """2. Attempt 1 is applied and fails validation; the user rejects attempt 2's preview.
     Attempt 1 is still on disk: the step is not `pending`, the user is not told "nothing
@@ -153,7 +151,6 @@ async def test_case_02_rejected_retry_keeps_attempt_1_undoable(ws: Path, inv: In
     assert snapshot(ws) == before
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 3: not fixed yet")
 async def test_case_03_revise_after_a_failed_step(ws: Path, inv: Invariants) -> None:
     """3. After a step failed (nothing running) the plan can be revised, as the failure message
     and the Revise lens offer; the failed step's edit stays undoable."""
@@ -181,7 +178,6 @@ async def test_case_03_revise_after_a_failed_step(ws: Path, inv: Invariants) -> 
     assert snapshot(ws) == before
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 4: not fixed yet")
 async def test_case_04_undo_in_reverse_order(ws: Path, inv: Invariants) -> None:
     """4. Steps are undone last-first: undoing step 1 while step 2 (other files) is done is
     refused with a message naming step 2, and nothing changes; undoing 2 then 1 restores all."""
@@ -206,7 +202,6 @@ async def test_case_04_undo_in_reverse_order(ws: Path, inv: Invariants) -> None:
     assert snapshot(ws) == before
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 5: not fixed yet")
 async def test_case_05_disk_change_while_the_model_works_is_kept(ws: Path, inv: Invariants) -> None:
     """5. Neovim (never saves): the user changes a file on disk after the model read it and
     before the preview. The step stops and says so; the user's change is on disk, nothing else."""
@@ -228,7 +223,6 @@ async def test_case_05_disk_change_while_the_model_works_is_kept(ws: Path, inv: 
         assert all(r.outcome != "applied" for r in plan.state(1).runs)
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 6: not fixed yet")
 async def test_case_06_reload_keeps_runs_of_steps_not_done(ws: Path, inv: Invariants) -> None:
     """6. A failed step's edit is on disk; the user edits plan.md by hand and reloads: the
     step keeps its runs, so its edit can still be undone."""
@@ -263,7 +257,6 @@ async def test_case_06_reload_keeps_runs_of_steps_not_done(ws: Path, inv: Invari
     assert snapshot(ws) == before
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 7: not fixed yet")
 async def test_case_07_explicit_retry_tells_the_model_why(ws: Path, inv: Invariants) -> None:
     """7. With maxAttempts 1 the step fails; an explicit Retry sends the model the validation
     output (DEMO[5] expects `<validation_errors>` naming the failing test)."""
@@ -283,7 +276,6 @@ async def test_case_07_explicit_retry_tells_the_model_why(ws: Path, inv: Invaria
     assert "<validation_errors>" in json.dumps(srv.requests[-2].body)
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 8: not fixed yet")
 async def test_case_08_no_false_stale_after_undoing_in_reverse(ws: Path, inv: Invariants) -> None:
     """8. Two steps edit the same file; undo 2 then 1, run step 1 again: the file holds what
     the plan expects, so no "plan may be stale" (expected text follows the order things
@@ -335,7 +327,6 @@ async def test_case_08_no_false_stale_after_undoing_in_reverse(ws: Path, inv: In
     assert slug.read_text().startswith('"""URL slugs (one)."""')
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 9: not fixed yet")
 async def test_case_09_attempt_limit_survives_a_restart(ws: Path, inv: Invariants) -> None:
     """9. maxAttempts 2; the server is killed during attempt 2's validation. The resumed step
     validates attempt 2 and fails: no third model call, "attempts": 2, two applied runs."""
@@ -370,7 +361,6 @@ async def test_case_09_attempt_limit_survives_a_restart(ws: Path, inv: Invariant
 BOM = "\ufeff"
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 10: not fixed yet")
 @pytest.mark.parametrize("profile", ["vscode", "neovim"])
 async def test_case_10_utf8_bom(ws: Path, inv: Invariants, profile: str) -> None:
     """10. textkit/slug.py starts with a UTF-8 BOM. An insert at line 0 and a replace on line 0
@@ -484,7 +474,6 @@ async def test_case_11_form_feed_and_line_separator_in_an_open_document(
     assert consts.read_text() == "a = 11\n\x0c\n# sep\u2028here\nb = 22\nc = 33\n"
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 12: not fixed yet")
 async def test_case_12_unticked_file_creation_is_never_written(ws: Path, inv: Invariants) -> None:
     """12. VS Code: the user unticks a new file in the preview. The extension cannot save a
     file that does not exist, so it is not reported saved; the server must not write it."""
@@ -527,7 +516,6 @@ async def test_case_12_unticked_file_creation_is_never_written(ws: Path, inv: In
     assert run is not None and run.after[new] is None  # the record says it was not created
 
 
-@pytest.mark.xfail(strict=True, reason="#23 case 13: not fixed yet")
 async def test_case_13_apply_after_cancel_is_recorded(ws: Path, inv: Invariants) -> None:
     """13. The user cancels while the preview is open, then applies it anyway (pygls never
     cancels the applyEdit request). The apply is recorded: the disk holds the edit, the step

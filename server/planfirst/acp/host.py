@@ -453,6 +453,10 @@ class AcpHost:
         """Editor text read for the current step (the core prefers it over the disk)."""
         return dict(self.buffers)
 
+    def saves_documents(self) -> bool:
+        """ACP clients do not save for us: the core writes the approved text."""
+        return False
+
     async def save_documents(self, paths: list[str]) -> list[str]:
         """ACP clients are not asked to save: the core writes the approved text to disk."""
         return []

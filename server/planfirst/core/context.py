@@ -51,7 +51,9 @@ NOTICE = (
 
 
 def hash_text(text: str) -> str:
-    """sha256 hex digest of the UTF-8 text; the staleness check everywhere compares these."""
+    """sha256 hex digest of the UTF-8 text; the staleness check everywhere compares these. A
+    leading byte order mark is not part of the text (editors and fsio.read_disk drop it)."""
+    text = text.removeprefix("\ufeff")
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

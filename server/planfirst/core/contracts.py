@@ -53,6 +53,7 @@ class Host(Protocol):
         self, change: ProposedChange, label: str, description: str
     ) -> ApplyOutcome: ...
     async def save_documents(self, paths: list[str]) -> list[str]: ...
+    def saves_documents(self) -> bool: ...  # the editor writes applied text itself (then only it does)
     async def confirm(self, question: str) -> bool | None: ...
     def log(self, text: str) -> None: ...
     def notify(self, message: str, level: str = "info") -> None: ...
@@ -73,7 +74,8 @@ class StepResult(StrEnum):
 
     DONE = "done"  # the step (or, with no step, the whole plan) passed
     FAILED = "failed"  # out of attempts, a refused command, or the test criteria failed
-    REJECTED = "rejected"  # the user declined the edit; nothing changed
+    REJECTED = "rejected"  # the user declined the edit; nothing of this attempt changed
+    CONFLICT = "conflict"  # a file changed while the model worked; nothing was applied
     UNDONE = "undone"  # the step's edit was reverted
 
 

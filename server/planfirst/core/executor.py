@@ -167,8 +167,10 @@ async def propose_step(
     attempt: int,
     max_turns: int,
     events: ModelEvents | None = None,
+    list_dir: Callable[[str], list[str] | None] | None = None,
 ) -> tuple[ProposedChange, ModelRun]:
-    """Run the execution model on an overlay and return what it wants to change."""
+    """Run the execution model on an overlay and return what it wants to change. `read_file`
+    raises overlay.Unreadable for a path that is not text; `list_dir` lists folders."""
     request = build_request(
         plan, step, files, stale=stale, errors=errors, attempt=attempt, max_turns=max_turns
     )
@@ -177,6 +179,7 @@ async def propose_step(
         allowed=step.files_to_modify,
         may_create=step.files_to_create,
         resolve=resolve,
+        list_dir=list_dir,
     )
     run = await model.run(request, overlay.handle, events)
     change = ProposedChange(

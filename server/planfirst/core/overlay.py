@@ -122,6 +122,11 @@ def _is_blank(line: str) -> bool:
     return not line.strip()
 
 
+class Unreadable(Exception):
+    """A path the overlay cannot show as text (a folder, a binary file); the message names the
+    path (workspace-relative) and why, and goes back to the model as a tool error."""
+
+
 class Overlay:
     """The workspace as the model sees it during one step: disk or editor text plus its edits."""
 
@@ -202,7 +207,10 @@ class Overlay:
         if path in self._current:
             return self._current[path]
         if path not in self._original:
-            self._original[path] = self._read(path)
+            try:
+                self._original[path] = self._read(path)
+            except Unreadable as exc:
+                raise _ToolError(f"{exc}. {self._scope()}") from None
         return self._original[path]
 
     def _path(self, args: dict[str, Any]) -> str:
@@ -237,7 +245,7 @@ class Overlay:
 
     def _set(self, path: str, text: str) -> None:
         if path not in self._original:
-            self._original[path] = self._read(path)
+            self._text(path)
         self._current[path] = text
 
     @staticmethod
@@ -262,6 +270,8 @@ class Overlay:
         ):
             return self._listing("")
         path = self._path(args)
+        if path not in self._current and self._list_dir is not None and self._list_dir(path) is not None:
+            return self._listing(path)  # a folder
         text = self._text(path)
         if text is None:
             return self._listing(path)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from planfirst.core import records
 from planfirst.core.context import Context, Selection, gather_context, hash_text
 from planfirst.core.contracts import NullProgress, Progress, SessionError
 from planfirst.core.paths import PathError
@@ -167,11 +168,13 @@ async def revise(s: Session, plan_id: str, feedback: str, progress: Progress | N
     if not feedback or not feedback.strip():
         raise SessionError("the feedback is empty; say what should change in the plan")
     plan = s.load(plan_id)
-    if plan.status in (PlanStatus.EXECUTING,) or any(
-        st.status in (StepStatus.RUNNING, StepStatus.APPLIED) for st in plan.steps
-    ):
+    # a plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
+    # really happened (records.carry_records); only a step caught mid-way cannot (#23 case 3)
+    busy = [st.order for st in plan.steps if st.status in (StepStatus.RUNNING, StepStatus.APPLIED)]
+    if busy:
         raise SessionError(
-            f"plan {plan.id!r} has a step in progress; finish or undo it before revising"
+            f"plan {plan.id!r}: step {busy[0]} is in progress (its edit is applied but not "
+            "validated); execute it to validate it, or undo it, before revising"
         )
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)
@@ -196,19 +199,15 @@ async def revise(s: Session, plan_id: str, feedback: str, progress: Progress | N
             events=PlanEvents(progress, None),
             open_documents=s.host.open_documents(),
         )
-        s.store.save_revision(plan)
-        done = {st.order: st for st in plan.steps if st.status == StepStatus.DONE}
         new = plan.model_copy(deep=True)
         new.revision = plan.revision + 1
         new.feedback = [*plan.feedback, feedback.strip()]
         new.body = result.body
-        # steps already done keep their record when the revision keeps the same step
         new.steps = []
         new = Plan.model_validate(new.model_dump())
-        for st in new.steps:
-            old = done.get(st.order)
-            if old and plan.body.step(st.order) == new.body.step(st.order):
-                new.steps[new.steps.index(st)] = old
+        # a step the revision keeps unchanged keeps its state; every step keeps its runs
+        records.carry_records(plan, new, keep_done=False)
+        s.store.save_revision(plan)
         new.status = PlanStatus.DRAFT
         new.findings = result.findings
         new.confidence = confidence(new.body, result.findings, 0)
@@ -258,11 +257,13 @@ def reload(s: Session, plan_id: str | None) -> Plan:
         raise SessionError(f"{path}: {e}", "parse_error") from None
     if body == plan.body and (task or plan.task) == plan.task:
         return plan
-    s.store.save_revision(plan)
     data = plan.model_dump()
     data["body"] = body.model_dump()
-    data["steps"] = [st.model_dump() for st in plan.steps if st.status == StepStatus.DONE]
+    data["steps"] = []
     new = Plan.model_validate(data)
+    # done steps stay done (you edited the plan by hand); every step keeps its runs (#23 case 6)
+    records.carry_records(plan, new, keep_done=True)
+    s.store.save_revision(plan)
     new.task = task or plan.task
     new.revision = plan.revision + 1
     new.feedback = [*plan.feedback, "(edited by hand in plan.md)"]

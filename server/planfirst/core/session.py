@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class Session:
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
+        self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
         self._problems: dict[str, list[Problem]] = {}  # published problems by path (checks.py)
 
     # ------------------------------------------------------------------ state
@@ -108,8 +109,27 @@ class Session:
         try:
             yield
         finally:
-            self._busy.pop(plan_id, None)
-            self._tasks.pop(plan_id, None)
+            if self._busy.get(plan_id) == what:  # not handed over (hand_over)
+                del self._busy[plan_id]
+            if task is not None and self._tasks.get(plan_id) is task:
+                del self._tasks[plan_id]
+
+    def hand_over(self, plan_id: str, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Keep the plan busy with `what` after the running operation ends, until `work` is
+        done (an editor's answer the cancelled operation can no longer take). Not cancellable:
+        it ends when the editor answers."""
+        self._busy[plan_id] = what
+        task = asyncio.ensure_future(work)
+        self._handed_over.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._handed_over.discard(t)
+            if self._busy.get(plan_id) == what:
+                del self._busy[plan_id]
+            if not t.cancelled() and t.exception() is not None:
+                self.host.log(f"[{plan_id}] {what}: {t.exception()!r}")
+
+        task.add_done_callback(done)
 
     def refuse_if_busy(self, plan_id: str, *, hint: bool = False) -> None:
         """A SessionError("busy") when an operation runs on the plan."""

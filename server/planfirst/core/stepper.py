@@ -2,8 +2,10 @@
 errors), recover a step a killed server left running, detect stale files.
 
 A step's status moves pending → running → applied → done | failed (a rejected edit returns it
-to pending); each attempt is a StepRun whose `RunOutcome` says what became of it. Every
-transition is saved before the next begins, so a killed server resumes where it stopped.
+to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
+attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
+before the next begins, so a killed server resumes where it stopped. README "The step state
+machine" documents every state and what each command does in it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, assert_never
 
-from planfirst.core import checks, fsio, staleness
+from planfirst.core import checks, fsio, late_apply, records, staleness
 from planfirst.core.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.executor import ProposedChange, propose_step
+from planfirst.core.overlay import Unreadable
 from planfirst.core.planning import PlanEvents
 from planfirst.core.reoffer import stored_proposal
 from planfirst.llm.model import ModelError
@@ -61,7 +64,7 @@ def recover(s: Session, plan: Plan, order: int) -> None:
     match run.outcome:
         case RunOutcome.PENDING:
             run.outcome = RunOutcome.INTERRUPTED
-            st.status = StepStatus.PENDING
+            st.status = records.settled(st)
         case (
             RunOutcome.ERROR
             | RunOutcome.CANCELLED
@@ -70,15 +73,16 @@ def recover(s: Session, plan: Plan, order: int) -> None:
             | RunOutcome.INTERRUPTED
             | RunOutcome.UNDONE
             | RunOutcome.APPLIED_UNDONE
+            | RunOutcome.CONFLICT
         ):
-            st.status = StepStatus.PENDING  # nothing of this attempt is on disk
+            st.status = records.settled(st)  # nothing of this attempt is on disk
         case RunOutcome.PROPOSED:
             if {p: s.read_disk(p) for p in run.after} == run.after:
                 run.outcome = RunOutcome.APPLIED
                 st.status = StepStatus.APPLIED
             else:
                 run.outcome = RunOutcome.INTERRUPTED
-                st.status = StepStatus.PENDING
+                st.status = records.settled(st)
         case RunOutcome.APPLIED:
             st.status = StepStatus.APPLIED
         case _:
@@ -120,7 +124,7 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
                 if run is not None and run.outcome in (RunOutcome.PENDING, RunOutcome.PROPOSED):
                     run.outcome = RunOutcome.CANCELLED
                     run.finished_at = now_iso()
-                st.status = StepStatus.PENDING
+                st.status = records.settled(st)
                 s.save(plan)
             raise
         if outcome.status == StepResult.DONE and plan.next_step() is None:
@@ -148,13 +152,16 @@ async def _run_step(s: Session, plan: Plan, step: Step, progress: Progress, reof
     errors: str | None = None
     stale_seen: list[str] = []
     if st.status == StepStatus.APPLIED and st.last_run is not None:
-        # resume: the edit landed before a restart; validate it now
+        # resume: the edit landed before a restart (or after a cancel); validate it now, counting
+        # the tries the interrupted Execute / Retry had made toward maxAttempts (#23 case 9)
         await fsio.resume_disk(s.guard, s.host, step, st.last_run)
-        result = await checks.validate_run(s, plan, step, st.last_run, progress)
-        if result is None:
-            return finish(s, plan, step, 1)
-        errors = result
-        attempts = 1
+        attempts = records.resumed_attempts(st)
+        outcome, errors = await _validate_attempt(s, plan, step, st.last_run, attempts, [], progress)
+        if outcome is not None:
+            return outcome
+    elif st.status == StepStatus.FAILED:
+        # a retry of a failed step: tell the model why it failed (#23 case 7)
+        errors = records.last_failure(st)
     _refuse_excluded(s, step)
     while True:
         attempts += 1
@@ -175,8 +182,13 @@ async def _run_step(s: Session, plan: Plan, step: Step, progress: Progress, reof
                 "warning",
             )
         # a proposal you discarded is offered again while its files are unchanged (Execute only)
-        stored = stored_proposal(st, s.read_current) if reoffer and attempts == 1 and not errors else None
-        run = StepRun(attempt=len(st.runs) + 1, stale_files=stale, model=s.settings.execution_model)
+        stored = stored_proposal(st, s.read_current) if reoffer and attempts == 1 else None
+        run = StepRun(
+            attempt=len(st.runs) + 1,
+            execution_attempt=attempts,
+            stale_files=stale,
+            model=s.settings.execution_model,
+        )
         st.runs.append(run)
         st.status = StepStatus.RUNNING
         s.save(plan)
@@ -232,25 +244,33 @@ async def _propose(
 ) -> ProposedChange:
     """Ask the execution model for the step's edit; a model error ends the attempt."""
     st = plan.state(step.order)
+
+    def read_for_model(rel: str) -> str | None:
+        try:
+            return s.read_current(rel)
+        except SessionError as e:  # a folder or a binary file: a tool error the model can act on
+            raise Unreadable(e.message) from None
+
     try:
         change, mrun = await propose_step(
             s.models.execution(),
             plan,
             step,
             files,
-            s.read_current,
+            read_for_model,
             lambda path: fsio.resolve_for_model(s.guard, path),
             stale=stale,
             errors=errors,
             attempt=attempts,
             max_turns=s.settings.execution.max_tool_turns,
             events=PlanEvents(progress, None),
+            list_dir=lambda rel: fsio.list_dir(s.guard, rel),
         )
     except ModelError as e:
         run.outcome = RunOutcome.ERROR
         run.error = e.message
         run.finished_at = now_iso()
-        st.status = StepStatus.FAILED if errors else StepStatus.PENDING
+        st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
         raise SessionError(f"step {step.order}: {e.message}", "model_error") from None
     run.model = mrun.model
@@ -271,13 +291,29 @@ async def _apply(
     pct: int,
 ) -> StepOutcome | None:
     """Have the user review and apply the edit, then make the disk hold it; the outcome when
-    the user declined (the step is pending again), None when it was applied."""
+    it was not applied (the step is pending again, or failed while an earlier attempt's edit is
+    on disk), None when it was applied."""
     st = plan.state(step.order)
     run.proposed_diff = change.diff
     run.before = {f.path: f.old for f in change.files}
     run.after = {f.path: f.new for f in change.files}
     run.outcome = RunOutcome.PROPOSED
     s.save(plan)
+    moved = [f.path for f in change.files if s.read_current(f.path) != f.old]
+    if moved:
+        # the user changed a file after the model read it: applying would build on the old text
+        # and overwrite their change (#23 case 5); stop, keep their change, say so
+        run.outcome = RunOutcome.CONFLICT
+        run.error = f"{', '.join(moved)} changed while the model worked on step {step.order}"
+        run.finished_at = now_iso()
+        st.status = records.settled(st)
+        s.save(plan)
+        s.host.notify(
+            f"Step {step.order}: {', '.join(moved)} changed while the model worked; nothing was "
+            "applied and your change is kept. Execute the step again to work on the current text.",
+            "warning",
+        )
+        return StepOutcome(plan.id, step.order, StepResult.CONFLICT, attempts, message=run.error)
     trust = [f.path for f in change.files if TRUST_FILES.search(f.path)]
     if trust:
         ok = await s.host.confirm(
@@ -286,7 +322,7 @@ async def _apply(
         if not ok:
             run.outcome = RunOutcome.REJECTED
             run.error = f"editing {', '.join(trust)} was not confirmed"
-            st.status = StepStatus.PENDING
+            st.status = records.settled(st)
             s.save(plan)
             return StepOutcome(
                 plan.id, step.order, StepResult.REJECTED, attempts, message=run.error
@@ -294,25 +330,40 @@ async def _apply(
     progress.report(f"step {step.order}/{len(plan.steps)}: waiting for you to review the edit", pct)
     first = step.description.strip().splitlines()[0] if step.description.strip() else ""
     short = first if len(first) <= 60 else first[:60].rsplit(" ", 1)[0] + "…"
-    applied = await s.host.apply_change(
-        change, f"planfirst step {step.order}: {short}", step.description.strip()
+    answer = asyncio.ensure_future(
+        s.host.apply_change(change, f"planfirst step {step.order}: {short}", step.description.strip())
     )
+    try:
+        # shielded: a cancel stops the step, not the editor's preview, whose answer is still
+        # recorded when it comes (#23 case 13)
+        applied = await asyncio.shield(answer)
+    except asyncio.CancelledError:
+        late_apply.wait_for_answer(s, plan.id, step.order, run.attempt, answer)
+        raise
     if not applied.applied:
         run.outcome = RunOutcome.REJECTED
         run.error = applied.reason or "the edit was not applied"
         run.finished_at = now_iso()
-        st.status = StepStatus.PENDING
+        st.status = records.settled(st)
         s.save(plan)
-        s.host.notify(
-            f"Step {step.order} was not applied ({run.error}); nothing changed. "
-            "Execute it again to review the same edit (no new model call), or revise the plan.",
-            "info",
-        )
+        if st.status == StepStatus.FAILED:  # an earlier attempt's edit is still on disk
+            s.host.notify(
+                f"Step {step.order}: attempt {attempts} was not applied ({run.error}); the edit of "
+                "an earlier attempt is still on disk and failed its validation. Execute to review "
+                "the same edit again, retry the step, undo it, or revise the plan.",
+                "info",
+            )
+        else:
+            s.host.notify(
+                f"Step {step.order} was not applied ({run.error}); nothing changed. "
+                "Execute it again to review the same edit (no new model call), or revise the plan.",
+                "info",
+            )
         return StepOutcome(plan.id, step.order, StepResult.REJECTED, attempts, message=run.error)
     run.outcome = RunOutcome.APPLIED
     st.status = StepStatus.APPLIED
     s.save(plan)
-    synced = await fsio.sync_disk(s.guard, s.host, run.after)
+    synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
         run.after = synced
         s.save(plan)

@@ -1,14 +1,16 @@
 """Undo a step: a previewed inverse edit that restores the exact text from before the step.
 
 Part of the step state machine (core/stepper.py): a step goes to UNDONE and its applied runs
-to APPLIED_UNDONE; the inverse edit is recorded as a run of its own (RunOutcome.UNDONE).
+to APPLIED_UNDONE; the inverse edit is recorded as a run of its own (RunOutcome.UNDONE). Steps
+are undone last-first: a step whose later steps still have edits on disk is refused, naming the
+step to undo first (records.refuse_out_of_order_undo).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planfirst.core import fsio
+from planfirst.core import fsio, records
 from planfirst.core.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.executor import FileChange, ProposedChange
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus, now_iso
@@ -23,14 +25,7 @@ async def undo(
     """A previewed inverse edit restoring the exact pre-step text."""
     plan = s.load(plan_id)
     if order is None:
-        done = [
-            st.order
-            for st in plan.steps
-            if st.status in (StepStatus.DONE, StepStatus.FAILED, StepStatus.APPLIED)
-        ]
-        if not done:
-            raise SessionError(f"plan {plan.id!r} has no step to undo")
-        order = done[-1]
+        order = records.undo_target(plan)
     try:
         plan.body.step(order)
     except KeyError:
@@ -41,6 +36,7 @@ async def undo(
         applied = [r for r in st.runs if r.outcome == RunOutcome.APPLIED]
         if not applied:
             raise SessionError(f"step {order} has no applied edit to undo")
+        records.refuse_out_of_order_undo(plan, order)
         before: dict[str, str | None] = {}
         after: dict[str, str | None] = {}
         for r in applied:
@@ -66,7 +62,7 @@ async def undo(
                 StepResult.REJECTED,
                 message=res.reason or "the undo was not applied",
             )
-        before = await fsio.sync_disk(s.guard, s.host, before)
+        before = await fsio.sync_disk(s.guard, s.host, before, after)
         run = StepRun(
             attempt=len(st.runs) + 1,
             outcome=RunOutcome.UNDONE,

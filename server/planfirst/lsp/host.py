@@ -155,6 +155,11 @@ class LspHost:
             return ApplyOutcome(False, (result.failure_reason if result else None) or "rejected in the editor")
         return ApplyOutcome(True)
 
+    def saves_documents(self) -> bool:
+        """Whether the editor saves applied documents itself (the VS Code extension); then the
+        server never writes them (what the user did not apply is never written)."""
+        return self.ls.client_saves()
+
     async def save_documents(self, paths: list[str]) -> list[str]:
         """Ask an editor that can save (the VS Code extension) to save the touched documents;
         returns the paths it reports saved (their disk text is what the user applied)."""

@@ -277,6 +277,7 @@ class RunOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # the server stopped before the edit landed
     UNDONE = "undone"  # the inverse edit of an undo
     APPLIED_UNDONE = "applied-undone"  # an applied edit that was later undone
+    CONFLICT = "conflict"  # a file changed while the model worked; nothing was applied
 
 
 class Usage(BaseModel):
@@ -316,7 +317,10 @@ class ValidationResult(BaseModel):
 class StepRun(BaseModel):
     """One attempt at a step: what was asked, what was proposed, what happened."""
 
-    attempt: int
+    attempt: int  # the run's number in the step's history (1 = first run ever)
+    # which try of one Execute / Retry this run was (1 = first; 0 in plans written before it was
+    # recorded): a server restarted mid-step goes on counting toward maxAttempts from it
+    execution_attempt: int = 0
     started_at: str = Field(default_factory=now_iso)
     finished_at: str | None = None
     model: str = ""
