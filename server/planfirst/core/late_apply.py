@@ -65,4 +65,3 @@ async def _record(
         "validated yet). Execute validates it, Undo reverts it.",
         "warning",
     )
-

@@ -14,7 +14,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, assert_never
 
-from planfirst.core import checks, fsio, late_apply, records, staleness
+from planfirst.core import checks, fsio, records, review, staleness
 from planfirst.core.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.executor import ProposedChange, propose_step
 from planfirst.core.overlay import Unreadable
@@ -299,67 +299,20 @@ async def _apply(
     run.after = {f.path: f.new for f in change.files}
     run.outcome = RunOutcome.PROPOSED
     s.save(plan)
-    moved = [f.path for f in change.files if s.read_current(f.path) != f.old]
-    if moved:
-        # the user changed a file after the model read it: applying would build on the old text
-        # and overwrite their change (#23 case 5); stop, keep their change, say so
-        run.outcome = RunOutcome.CONFLICT
-        run.error = f"{', '.join(moved)} changed while the model worked on step {step.order}"
-        run.finished_at = now_iso()
-        st.status = records.settled(st)
-        s.save(plan)
-        s.host.notify(
-            f"Step {step.order}: {', '.join(moved)} changed while the model worked; nothing was "
-            "applied and your change is kept. Execute the step again to work on the current text.",
-            "warning",
-        )
-        return StepOutcome(plan.id, step.order, StepResult.CONFLICT, attempts, message=run.error)
+    conflict = review.refuse_moved(s, plan, step, run, change, attempts)
+    if conflict is not None:
+        return conflict
     trust = [f.path for f in change.files if TRUST_FILES.search(f.path)]
     if trust:
         ok = await s.host.confirm(
             f"Step {step.order} edits {', '.join(trust)}, which can configure tools and editors. Allow?"
         )
         if not ok:
-            run.outcome = RunOutcome.REJECTED
-            run.error = f"editing {', '.join(trust)} was not confirmed"
-            st.status = records.settled(st)
-            s.save(plan)
-            return StepOutcome(
-                plan.id, step.order, StepResult.REJECTED, attempts, message=run.error
-            )
+            return review.declined(s, plan, step, run, f"editing {', '.join(trust)} was not confirmed", attempts)
     progress.report(f"step {step.order}/{len(plan.steps)}: waiting for you to review the edit", pct)
-    first = step.description.strip().splitlines()[0] if step.description.strip() else ""
-    short = first if len(first) <= 60 else first[:60].rsplit(" ", 1)[0] + "…"
-    answer = asyncio.ensure_future(
-        s.host.apply_change(change, f"planfirst step {step.order}: {short}", step.description.strip())
-    )
-    try:
-        # shielded: a cancel stops the step, not the editor's preview, whose answer is still
-        # recorded when it comes (#23 case 13)
-        applied = await asyncio.shield(answer)
-    except asyncio.CancelledError:
-        late_apply.wait_for_answer(s, plan.id, step.order, run.attempt, answer)
-        raise
+    applied = await review.ask_editor(s, plan, step, run, change)
     if not applied.applied:
-        run.outcome = RunOutcome.REJECTED
-        run.error = applied.reason or "the edit was not applied"
-        run.finished_at = now_iso()
-        st.status = records.settled(st)
-        s.save(plan)
-        if st.status == StepStatus.FAILED:  # an earlier attempt's edit is still on disk
-            s.host.notify(
-                f"Step {step.order}: attempt {attempts} was not applied ({run.error}); the edit of "
-                "an earlier attempt is still on disk and failed its validation. Execute to review "
-                "the same edit again, retry the step, undo it, or revise the plan.",
-                "info",
-            )
-        else:
-            s.host.notify(
-                f"Step {step.order} was not applied ({run.error}); nothing changed. "
-                "Execute it again to review the same edit (no new model call), or revise the plan.",
-                "info",
-            )
-        return StepOutcome(plan.id, step.order, StepResult.REJECTED, attempts, message=run.error)
+        return review.declined(s, plan, step, run, applied.reason or "the edit was not applied", attempts)
     run.outcome = RunOutcome.APPLIED
     st.status = StepStatus.APPLIED
     s.save(plan)
