@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from planfirst.plan.model import StepStatus
@@ -143,3 +144,59 @@ async def test_two_sessions_never_run_steps_in_one_workspace_at_once(
         res = await asyncio.wait_for(turn_a, 120)
         assert res.stop_reason == "end_turn"
     assert plan_a is not None and PlanStore(ws).load(plan_a).status.value == "done"
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = (
+                Path(f"/proc/{entry}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+            )
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append((int(entry), cmd))
+    return out
+
+
+async def test_kill_during_validation_then_load_validates_without_asking_again(
+    ws: Path, inv: Invariants
+) -> None:
+    """SIGKILL while step 1's validation runs: the validation process dies with the agent
+    (invariant 2), and after session/load, /continue validates the applied edit without asking
+    the model or the client again, then carries on."""
+    srv = inv.scripted_server([*DEMO[0:12]])
+    async with agent(inv, ws, srv, "basic") as a:
+        ed = a.editor
+        ed.answers = {"think": ["approve"], "edit": ["apply"]}
+        session_id = await a.new()
+        turn = a.send(TASK)
+        await wait_until(
+            lambda: any("pytest" in c for _, c in _children(a.proc.pid)), 60, "step 1's validation"
+        )
+        await a.kill()
+        turn.cancel()
+    plan_id = PlanStore(ws).session_plan(session_id)
+    assert plan_id is not None
+    assert PlanStore(ws).load(plan_id).state(1).status == StepStatus.APPLIED
+    asked, edits = len(srv.requests), ed.asked
+    ed.answers = {"edit": ["apply", "apply", "apply"]}
+    async with agent(inv, ws, srv, "basic", editor=ed) as b:
+        await b.load(session_id)
+        res = await b.prompt("/continue")
+        assert res.stop_reason == "end_turn"
+    plan = PlanStore(ws).load(plan_id)
+    assert plan.status.value == "done", ed.text()
+    # resumed by validating the applied edit: attempt 1 failed its check, the model's fix followed
+    assert [r.outcome for r in plan.state(1).runs] == ["applied", "applied"]
+    assert (
+        srv.requests[asked].turn == 6
+    )  # the next model call was the fix (DEMO[5]), not step 1 again
+    assert ed.asked == edits + 3  # the fix, step 2, step 3: the applied edit was not asked again
