@@ -96,6 +96,9 @@ class ExecutionSettings(_Section):
 
     max_attempts: int = Field(default=3, alias="maxAttempts", ge=1, le=10)
     max_tool_turns: int = Field(default=25, alias="maxToolTurns", ge=1)
+    # a file over either limit is sent as an outline plus windows (core/outline.py)
+    large_file_lines: int = Field(default=600, alias="largeFileLines", ge=50)
+    large_file_chars: int = Field(default=24_000, alias="largeFileChars", ge=2_000)
 
 
 class PlanningSettings(_Section):

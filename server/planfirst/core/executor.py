@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from planfirst.core import outline
 from planfirst.core.edits import unified_diff
 from planfirst.core.overlay import Overlay
 from planfirst.llm import prompts
@@ -35,6 +36,7 @@ class ProposedChange:
     """Everything a step wants to change, before anyone approved it."""
 
     files: list[FileChange] = field(default_factory=list)
+    sent: dict[str, str] = field(default_factory=dict)  # path -> how the prompt carried it
 
     @property
     def diff(self) -> str:
@@ -110,6 +112,32 @@ def neighbours_text(plan: Plan, current: int) -> str:
     return "\n\n".join(out)
 
 
+@dataclass(frozen=True)
+class LargeFiles:
+    """When a file goes into the prompt as an outline plus windows (core/outline.py)."""
+
+    max_lines: int = 600
+    max_chars: int = 24_000
+    sites: dict[str, list[int]] = field(default_factory=dict)  # earlier attempts' edit sites
+
+
+def file_views(
+    step: Step, files: dict[str, str | None], errors: str | None, large: LargeFiles
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each file as the prompt carries it, and what was sent (for the provenance record)."""
+    hints = step_text(step) + "\n" + (errors or "")
+    shown: dict[str, str | None] = {}
+    sent: dict[str, str] = {}
+    for path, text in files.items():
+        if text is not None and outline.is_large(text, large.max_lines, large.max_chars):
+            v = outline.view(path, text, hints, large.sites.get(path))
+            shown[path], sent[path] = v.text, v.sent
+        else:
+            shown[path] = text
+            sent[path] = "missing" if text is None else "whole"
+    return shown, sent
+
+
 def files_block(files: dict[str, str | None]) -> str:
     """Current file contents as delimited data blocks (a missing file is marked as such)."""
     parts = []
@@ -133,7 +161,8 @@ def build_request(
     attempt: int,
     max_turns: int,
 ) -> ModelRequest:
-    """The execution request: stable plan overview first, the step and files after it."""
+    """The execution request: stable plan overview first, the step and files (as `file_views`
+    shows them) after it."""
     return ModelRequest(
         purpose="execute",
         system=prompts.EXECUTION_SYSTEM,
@@ -168,11 +197,13 @@ async def propose_step(
     max_turns: int,
     events: ModelEvents | None = None,
     list_dir: Callable[[str], list[str] | None] | None = None,
+    large: LargeFiles | None = None,
 ) -> tuple[ProposedChange, ModelRun]:
     """Run the execution model on an overlay and return what it wants to change. `read_file`
     raises overlay.Unreadable for a path that is not text; `list_dir` lists folders."""
+    shown, sent = file_views(step, files, errors, large or LargeFiles())
     request = build_request(
-        plan, step, files, stale=stale, errors=errors, attempt=attempt, max_turns=max_turns
+        plan, step, shown, stale=stale, errors=errors, attempt=attempt, max_turns=max_turns
     )
     overlay = Overlay(
         read_file,
@@ -183,7 +214,7 @@ async def propose_step(
     )
     run = await model.run(request, overlay.handle, events)
     change = ProposedChange(
-        [FileChange(p, old, new) for p, (old, new) in sorted(overlay.changes().items())]
+        [FileChange(p, old, new) for p, (old, new) in sorted(overlay.changes().items())], sent
     )
     return change, run
 

@@ -14,9 +14,9 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, assert_never
 
-from planfirst.core import checks, fsio, records, review, staleness
+from planfirst.core import checks, fsio, outline, records, review, staleness
 from planfirst.core.contracts import Progress, SessionError, StepOutcome, StepResult
-from planfirst.core.executor import ProposedChange, propose_step
+from planfirst.core.executor import LargeFiles, ProposedChange, propose_step
 from planfirst.core.overlay import Unreadable
 from planfirst.core.planning import PlanEvents
 from planfirst.core.reoffer import stored_proposal
@@ -27,6 +27,7 @@ from planfirst.plan.model import (
     RunOutcome,
     Step,
     StepRun,
+    StepState,
     StepStatus,
     now_iso,
 )
@@ -231,6 +232,16 @@ async def _run_step(s: Session, plan: Plan, step: Step, progress: Progress, reof
             )
 
 
+def _large_files(s: Session, st: StepState) -> LargeFiles:
+    """The large-file limits, with the edit sites of this step's earlier attempts."""
+    sites: dict[str, list[int]] = {}
+    for r in st.runs:
+        for path, new in r.after.items():
+            sites.setdefault(path, []).extend(outline.changed_lines(r.before.get(path), new))
+    ex = s.settings.execution
+    return LargeFiles(ex.large_file_lines, ex.large_file_chars, sites)
+
+
 async def _propose(
     s: Session,
     plan: Plan,
@@ -265,6 +276,7 @@ async def _propose(
             max_turns=s.settings.execution.max_tool_turns,
             events=PlanEvents(progress, None),
             list_dir=lambda rel: fsio.list_dir(s.guard, rel),
+            large=_large_files(s, st),
         )
     except ModelError as e:
         run.outcome = RunOutcome.ERROR
@@ -273,6 +285,7 @@ async def _propose(
         st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
         raise SessionError(f"step {step.order}: {e.message}", "model_error") from None
+    run.sent = change.sent
     run.model = mrun.model
     run.prompt_hash = mrun.prompt_hash
     run.usage = mrun.usage

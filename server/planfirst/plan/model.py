@@ -333,6 +333,7 @@ class StepRun(BaseModel):
     validation: list[ValidationResult] = Field(default_factory=list)
     before: dict[str, str | None] = Field(default_factory=dict)  # path -> text before (None: did not exist)
     after: dict[str, str | None] = Field(default_factory=dict)  # path -> approved text
+    sent: dict[str, str] = Field(default_factory=dict)  # path -> how the prompt carried it
 
 
 class StepState(BaseModel):
