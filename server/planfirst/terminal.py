@@ -24,6 +24,7 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst.core.edits import TextEdit, apply_edits, unified_diff
+from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.store import PlanStore, StoreError
 from planfirst.plan.visible import encode
 
@@ -89,9 +90,9 @@ class TerminalEditor:
             print(f"  … {message}", file=self.out, flush=True)
         self.progress_line = message
 
-    async def ask(self, question: str) -> bool:
-        """A yes/no question ('--yes' answers yes; no terminal input answers no)."""
-        if self.yes:
+    async def ask(self, question: str, *, always: bool = False) -> bool:
+        """A yes/no question ('--yes' answers yes unless `always`; no terminal input answers no)."""
+        if self.yes and not always:
             self.say(f"{question} [y/N] y (--yes)")
             return True
         self.clear_progress()
@@ -324,7 +325,10 @@ class Terminal:
             await self.show_plan(plan_id)
         rows = {r["id"]: r for r in await self.cmd("planfirst.listPlans", {})}
         if rows.get(plan_id, {}).get("status") == "draft":
-            if not await ed.ask("Approve this plan and start executing it?"):
+            foreign = self._foreign(plan_id)
+            if foreign:  # a plan planfirst did not write here: --yes does not approve it (case 24)
+                ed.say(f"{YELLOW}{foreign}{RESET}")
+            if not await ed.ask("Approve this plan and start executing it?", always=bool(foreign)):
                 ed.say(f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'.")
                 return 0
             await self.cmd("planfirst.approvePlan", {"planId": plan_id, "force": bool(self.args.yes)})
@@ -350,6 +354,14 @@ class Terminal:
                 break
         self.summary(plan_id)
         return code
+
+    def _foreign(self, plan_id: str) -> str | None:
+        """Why the plan is not one planfirst wrote on this machine, or None."""
+        try:
+            plan = PlanStore(self.root).load(plan_id)
+        except StoreError:
+            return None
+        return next((f.message for f in plan.findings if f.rule == UNTRUSTED_RULE), None)
 
     def summary(self, plan_id: str) -> None:
         """The closing table: steps, attempts, validations, tokens, cost, wall time."""

@@ -8,6 +8,10 @@ a killed process leaves either the old file or the new one, never half of each.
 symbolic link, or a link anywhere on the way to a file planfirst reads or writes below it, is
 refused with a message naming the link, so a cloned repository cannot point planfirst's writes
 (or reads) outside the workspace.
+
+Every plan file the store writes is sealed (plan/origin.py); one without a valid seal loads as a
+foreign draft (`foreign`): a repository cannot ship an approved plan or a step history to replay
+(docs/reliability.md case 24).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from planfirst.plan.model import Plan, now_iso
+from planfirst.plan import origin
+from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
 from planfirst.plan.render import render
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
@@ -121,6 +126,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def foreign(plan: Plan) -> Plan:
+    """A plan planfirst did not seal, made harmless: a draft without status, step history, results
+    or review of its own, and an error finding so that approving it is an explicit decision."""
+    plan.status = PlanStatus.DRAFT
+    plan.steps = [StepState(order=s.order) for s in plan.body.steps]
+    plan.final_validation = []
+    plan.diagnosis = None
+    plan.confidence = {}
+    plan.findings = [Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)]
+    return plan
+
+
 def new_plan_id(title: str) -> str:
     """A readable, unique, filesystem-safe id: a slug of the title plus a random suffix."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "plan"
@@ -192,7 +209,7 @@ class PlanStore:
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        atomic_write(path, plan.model_dump_json(indent=2) + "\n")
+        atomic_write(path, origin.sealed_json(self.root, plan.id, plan.model_dump_json()))
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp
@@ -207,7 +224,7 @@ class PlanStore:
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
         path = self.check(self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json")
-        atomic_write(path, plan.model_dump_json(indent=2) + "\n")
+        atomic_write(path, origin.sealed_json(self.root, plan.id, plan.model_dump_json()))
         return path
 
     def revisions(self, plan_id: str) -> list[int]:
@@ -247,6 +264,7 @@ class PlanStore:
                 f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
                 "it was left untouched — fix or delete it"
             ) from None
+        given = data.pop(origin.SEAL_KEY, None) if isinstance(data, dict) else None
         try:
             plan = Plan.model_validate(data)
         except ValidationError as e:
@@ -257,6 +275,8 @@ class PlanStore:
             ) from None
         if plan.id != plan_id:
             raise StoreError(f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched")
+        if not origin.verify(self.root, plan_id, data, given):
+            return foreign(plan)
         return plan
 
     def list(self) -> tuple[list[Plan], list[PlanProblem]]:
