@@ -9,6 +9,7 @@ import os
 
 from planfirst.core.contracts import Host, SessionError
 from planfirst.core.paths import PRUNED_DIRS, PathError, WorkspaceGuard
+from planfirst.core.replay import confirm_replay
 from planfirst.plan.model import Step, StepRun
 from planfirst.plan.store import atomic_write
 
@@ -152,6 +153,8 @@ async def resume_disk(guard: WorkspaceGuard, host: Host, step: Step, run: StepRu
     """Before validating an applied run after a restart, make the disk hold its approved
     text: a server killed between the editor's apply and the disk sync left the old text
     there (docs/reliability.md case 13). A file that is neither old nor new text is the user's."""
+    what = f"step {step.order}'s stored edit"
+    await confirm_replay(guard, host, run.after, [], what)  # checked like model output (case 24)
     differs = [p for p, t in run.after.items() if read_disk(guard, p) != t]
     if not differs:
         return
@@ -162,4 +165,5 @@ async def resume_disk(guard: WorkspaceGuard, host: Host, step: Step, run: StepRu
             "undo the step or edit by hand",
             "conflict",
         )
+    await confirm_replay(guard, host, differs, differs, what)
     await sync_disk(guard, host, run.after, run.before)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from planfirst.core.contracts import Host, SessionError
 from planfirst.core.paths import PathError, WorkspaceGuard
 
 
@@ -43,3 +44,19 @@ def check_replay(guard: WorkspaceGuard, paths: Iterable[str], is_trust_file: Cal
         elif is_trust_file(p):
             out.trust.append(p)
     return out
+
+
+async def confirm_replay(guard: WorkspaceGuard, host: Host, paths: Iterable[str], writes: Iterable[str], what: str) -> None:
+    """Refuse a record naming a path outside the workspace or a secret/excluded file (`paths`:
+    everything it names); ask before it writes a file that configures tools or editors (`writes`:
+    what it would actually write now). Raises SessionError when refused or not confirmed."""
+    from planfirst.core.stepper import TRUST_FILES  # the one trust list execution uses
+
+    check = check_replay(guard, paths, TRUST_FILES.search)
+    if check.refused:
+        raise SessionError(check.refusal(what), "refused")
+    trust = [p for p in check.trust if p in set(writes)]
+    if trust and not await host.confirm(
+        f"Replaying {what} writes {', '.join(trust)}, which can configure tools and editors. Allow?"
+    ):
+        raise SessionError(f"replaying {what} was not confirmed ({', '.join(trust)})", "refused")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from planfirst.core import fsio, records
 from planfirst.core.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.executor import FileChange, ProposedChange
+from planfirst.core.replay import confirm_replay
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus, now_iso
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ async def undo(
             for p, t in r.before.items():
                 before.setdefault(p, t)
             after.update(r.after)
+        # the undo record is checked like model output before it is written back (case 24)
+        await confirm_replay(s.guard, s.host, after, after, f"the undo record of step {order}")
         conflicts = [p for p in after if s.read_current(p) != after[p]]
         if conflicts:
             raise SessionError(
