@@ -202,13 +202,18 @@ async def test_case_04_undo_in_reverse_order(ws: Path, inv: Invariants) -> None:
     assert snapshot(ws) == before
 
 
-async def test_case_05_disk_change_while_the_model_works_is_kept(ws: Path, inv: Invariants) -> None:
-    """5. Neovim (never saves): the user changes a file on disk after the model read it and
-    before the preview. The step stops and says so; the user's change is on disk, nothing else."""
+@pytest.mark.parametrize("profile", ["neovim", "vscode"])
+async def test_case_05_disk_change_while_the_model_works_is_kept(
+    ws: Path, inv: Invariants, profile: str
+) -> None:
+    """5. The user changes a file on disk after the model read it and before the preview.
+    Neovim (never saves) would get the edit applied to the changed text while the server wrote
+    text built from the old file; VS Code would apply and save it and have it validated as a
+    "partial apply". The step stops and says so; the user's change is on disk, nothing else."""
     wc = ws / "textkit" / "wordcount.py"
     slow = {**DEMO[3], "delay": 4}
     srv = inv.scripted_server([*DEMO[:3], slow, DEMO[4]])
-    async with serve(inv, ws, srv, profile="neovim") as (client, _e, _l):
+    async with serve(inv, ws, srv, profile=profile) as (client, editor, _l):
         pid = await approved(client)
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
         await _wait_for(lambda: len(srv.requests) >= 4, 30, "the step's second model call")
@@ -218,9 +223,11 @@ async def test_case_05_disk_change_while_the_model_works_is_kept(ws: Path, inv: 
         assert res["status"] != "done", res
         assert said(client, "textkit/wordcount.py", "changed")
         assert wc.read_text() == mine  # the user's change survives, no half-applied step
+        assert editor.edits == []  # nothing was shown, nothing applied
+        assert not said(client, "part of the proposed edit")
         plan = PlanStore(ws).load(pid)
         assert plan.state(1).status.value == "pending"
-        assert all(r.outcome != "applied" for r in plan.state(1).runs)
+        assert [r.outcome for r in plan.state(1).runs] == ["conflict"]
 
 
 async def test_case_06_reload_keeps_runs_of_steps_not_done(ws: Path, inv: Invariants) -> None:
