@@ -1,4 +1,4 @@
-"""Plan invariants: each is rejected with the offending field named (RELIABILITY.md case 2)."""
+"""Plan invariants: each is rejected with the offending field named (docs/reliability.md case 2)."""
 
 from __future__ import annotations
 

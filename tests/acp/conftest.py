@@ -1,4 +1,4 @@
-"""The ACP suite runs under the reliability suite's five invariants (RELIABILITY.md case 22,
+"""The ACP suite runs under the reliability suite's five invariants (docs/reliability.md case 22,
 docs/reliability.md): the same `Invariants` checker, with an ACP ledger for invariant 4."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reliability suite's shared machinery: the five invariants of RELIABILITY.md case 22,
+"""The reliability suite's shared machinery: the five invariants of docs/reliability.md case 22,
 checked after every test in this directory, and a server session whose model is a scripted
 Messages API running in the *test* process (so every request it received can be inspected,
 and it survives the language server being SIGKILLed).

@@ -294,7 +294,7 @@ class AnthropicModel:
         # Streaming is the default (progress, partial plans, no long-request limit); the
         # non-streaming path exists for endpoints that cannot stream.
         self._stream = stream
-        # max_retries=0: this class is the only retry layer (RELIABILITY.md case 19).
+        # max_retries=0: this class is the only retry layer (docs/reliability.md case 19).
         self._client = anthropic.AsyncAnthropic(
             api_key=key,
             base_url=self._base_url,
