@@ -236,6 +236,15 @@ export class PlanfirstClient implements vscode.Disposable {
                 },
             },
             middleware: {
+                // a plan's info notes are already in the plan (its step and its review findings):
+                // no squiggle on every step heading and no second copy in Problems for them
+                handleDiagnostics: (uri, diagnostics, next) =>
+                    next(
+                        uri,
+                        uri.scheme === 'planfirst'
+                            ? diagnostics.filter((d) => d.severity !== vscode.DiagnosticSeverity.Information && d.severity !== vscode.DiagnosticSeverity.Hint)
+                            : diagnostics,
+                    ),
                 // "Plan a change for this selection…" only when asked for (Ctrl+., the lightbulb
                 // menu), not as a lightbulb on every selection in every file, unless the setting says so
                 provideCodeActions: async (document, range, context, token, next) => {

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { choosePlan, isKeyProblem, planIdFromUri, PlanStatus, validActions } from './logic';
-import { reportServerNotStarted } from './serverCheck';
+import { chooseInterpreter, reportServerNotStarted } from './serverCheck';
 import type { LspRange, StepOutcome } from './protocol';
 
 /** What the commands remember between calls: the last plan seen, to default sensibly. */
@@ -334,6 +334,13 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                 }
             }),
         ),
+        vscode.commands.registerCommand('planfirst.ui.chooseInterpreter', async () => {
+            const before = vscode.workspace.getConfiguration('planfirst').get<string>('server.python');
+            const py = await chooseInterpreter(pf.log);
+            if (py && py === before) {
+                await pf.restart().catch((e) => reportServerNotStarted(e, pf.log)); // same setting: no change event
+            }
+        }),
         vscode.commands.registerCommand('planfirst.ui.serverProblem', async () => {
             try {
                 await pf.ready();

@@ -1,25 +1,32 @@
 // The planfirst extension in a real VS Code (code-server) driven by headless Chromium.
 // Run by ../run-vscode-e2e.sh, which installs everything, starts code-server and sets:
 //   PORT, WS (the workspace code-server opened), SPEC (JSON: what to do and expect, see below),
-//   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy two screenshots for the README), SUMMARY.
+//   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy the README's screenshots), SUMMARY,
+//   SERVER_PYTHON (the interpreter to choose when the server is not found).
 // SPEC fields: openFile (a workspace file opened first) and actions, each one check:
-//   {"name", "do": "generate", "task", "planContains": [..], "docsScreenshot": "vscode-plan.png"}
+//   {"name", "do": "serverMissing", "contains": [..]}   the one "cannot start" message says these;
+//      the status bar is red; Choose Python Interpreter… → Enter interpreter path… → SERVER_PYTHON
+//   {"name", "do": "generate", "task", "apiKey"?, "planContains": [..], "docsScreenshot"}
+//      with apiKey: the missing-key message's Set API Key, the key typed, the same task runs
 //   {"name", "do": "revise", "via": "codeLens" | "palette", "feedback", "planContains": [..]}
-//      "✎ Revise…" code lens (the extension's input box) or "planfirst: Revise Plan…"; the plan
-//      document then shows planContains (whitespace-normalised: the markdown editor wraps lines)
+//   {"name", "do": "editReload", "find", "append", "planContains": [..]}   Edit Plan, type after
+//      the text `find` in plan.md, save, Reload Plan (title bar)
 //   {"name", "do": "approve"}
-//   {"name", "do": "execute" | "awaitPreview", "preview": "apply" | "discard",
-//    "unchanged": [files], "files": {file: [strings on disk]}, "docsScreenshot": "..."}
-//      execute runs "planfirst: Execute Next Step"; awaitPreview waits for the next preview of a
+//   {"name", "do": "nextAction", "lens", "titleAction"}   the plan's first code lens and title bar
+//   {"name", "do": "execute" | "awaitPreview", "via": "statusBar" | "title" | (palette),
+//    "preview": "apply" | "some" | "discard" | "cancel", "untick": [files] (some),
+//    "unchanged": [files], "files": {file: [strings on disk]}, "progress": "text", "docsScreenshot"}
+//      the step review (multi-file diff): Apply (one click, nothing ticked), Apply Some Files…
+//      (untick, OK), Discard, or planfirst: Cancel; awaitPreview waits for the next review of a
 //      step already running (a retry after failed validation)
 //   {"name", "do": "problems", "contains": [..]}   the Problems panel shows these strings
 //   {"name", "do": "problemsGone", "absent": [..]}  ... and later no longer shows these
-//   {"name", "do": "status", "text": "planfirst: step 1/3 ✓"}   the status bar item reads this
+//   {"name", "do": "status", "text": "planfirst: 1 of 3 done"}   the status bar item reads this
 //   {"name", "do": "restartAndShow", "planContains": [..]}   Restart Server, close the plan, Show Plan
 //   {"name", "do": "undo", "restored": [files], "planContains": [..], "reveal": "text", "revealed": [..]}
-//      "planfirst: Undo Last Step", Apply the preview; each restored file is byte-identical to its
-//      bytes when the workbench opened; the plan document shows planContains, then, scrolled to
-//      the text `reveal` (Find), shows `revealed` and code lenses reading `lenses`
+//      "planfirst: Undo Last Step", Apply in the review; each restored file is byte-identical to
+//      its bytes when the workbench opened; the plan document shows planContains, then, scrolled
+//      to the text `reveal` (Find), shows `revealed` and code lenses reading `lenses`
 // Prints one line per check and "N passed, M failed" last; exits 1 if anything failed.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -456,6 +463,7 @@ async function perform(action) {
             if (action.progress) {
                 // the progress says what runs while validation runs
                 log('progress:', (await statusBarShows(action.progress, 30000)).replace(/\s+/g, ' ').slice(0, 200));
+                await screenshot('progress');
             }
             for (const [f, strings] of Object.entries(action.files || {})) {
                 await waitFor(
