@@ -164,6 +164,9 @@ const ASK_FOR: Record<string, { key: string; title: string; prompt: string } | u
     'planfirst.generatePlan': { key: 'task', title: 'planfirst: Plan a change for this selection', prompt: 'What should change?' },
 };
 
+/** Server commands that send a step's edit for review while they run. */
+const STEP_COMMANDS: ReadonlySet<string> = new Set(['planfirst.executeNextStep', 'planfirst.retryStep', 'planfirst.undoStep']);
+
 export class PlanfirstClient implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
@@ -260,7 +263,7 @@ export class PlanfirstClient implements vscode.Disposable {
                     const arg = (args[0] ?? {}) as Record<string, unknown>;
                     const ask = ASK_FOR[command];
                     if (!ask || arg[ask.key]) {
-                        return next(command, args) as unknown;
+                        return this.closingReview(command, () => Promise.resolve(next(command, args) as unknown));
                     }
                     const text = await vscode.window.showInputBox({ title: ask.title, prompt: ask.prompt, ignoreFocusOut: true });
                     if (!text?.trim()) {
@@ -318,9 +321,28 @@ export class PlanfirstClient implements vscode.Disposable {
     async command<K extends ServerCommandId>(id: K, arg: ServerCommands[K][0], token?: vscode.CancellationToken): Promise<ServerCommands[K][1]> {
         const client = await this.ready();
         this.log.info(`-> ${id} ${JSON.stringify(arg).slice(0, 500)}`);
-        const result = (await client.sendRequest(ExecuteCommandRequest.type, { command: id, arguments: [arg] }, token)) as ServerCommands[K][1];
+        const result = await this.closingReview(
+            id,
+            async () => (await client.sendRequest(ExecuteCommandRequest.type, { command: id, arguments: [arg] }, token)) as ServerCommands[K][1],
+        );
         this.log.info(`<- ${id} ${JSON.stringify(result)?.slice(0, 500)}`);
         return result;
+    }
+
+    /**
+     * Run a step command; when it ends (done, failed, cancelled from its progress notification)
+     * a review it opened can no longer be applied: close it, so nothing lands unrecorded.
+     */
+    private async closingReview<T>(command: string, run: () => Promise<T>): Promise<T> {
+        if (!STEP_COMMANDS.has(command)) {
+            return run();
+        }
+        const since = this.review.opened;
+        try {
+            return await run();
+        } finally {
+            this.review.discardOpenedAfter(since, 'the step ended before the review was decided');
+        }
     }
 
     /** Stop the current server (if any) and start a new one with the current settings and key. */

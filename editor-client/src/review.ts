@@ -26,6 +26,7 @@ type Next = (params: ApplyWorkspaceEditParams) => Promise<ApplyWorkspaceEditResu
 export class StepReview implements vscode.Disposable {
     private readonly texts = new Map<string, string>();
     private current: Pending | undefined;
+    private currentSerial = 0;
     private serial = 0;
     private readonly disposables: vscode.Disposable[];
     private readonly changed = new vscode.EventEmitter<boolean>();
@@ -50,6 +51,18 @@ export class StepReview implements vscode.Disposable {
     /** Is a review waiting for the user? */
     get pending(): boolean {
         return this.current !== undefined;
+    }
+
+    /** How many reviews have opened so far (to tell the ones a command opened). */
+    get opened(): number {
+        return this.serial;
+    }
+
+    /** Discard the pending review if it opened after `opened` was `since`. */
+    discardOpenedAfter(since: number, why: string): void {
+        if (this.current && this.currentSerial > since) {
+            this.discard(why);
+        }
     }
 
     /** Close a pending review without applying anything (Cancel, a newer edit, shutdown). */
@@ -87,6 +100,7 @@ export class StepReview implements vscode.Disposable {
         }
         const decision = new Promise<Decision>((resolve) => {
             this.current = { title, files, decide: resolve };
+            this.currentSerial = serial;
         });
         await vscode.commands.executeCommand('setContext', CONTEXT_KEY, true);
         this.changed.fire(true);
