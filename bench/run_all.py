@@ -21,6 +21,7 @@ BENCHES = [
     "bench_edits.py",
     "bench_context.py",
     "bench_tokens.py",
+    "bench_large_files.py",
     "bench_startup.py",
 ]
 TIMEOUT_S = 240  # per bench; the whole run stays well under 10 minutes

@@ -450,6 +450,25 @@ def test_cache_write_then_read_on_identical_prefix() -> None:
     assert third["cache_read_input_tokens"] == 0 and third["cache_creation_input_tokens"] > 0
 
 
+def test_a_moved_breakpoint_reads_the_prefix_cached_before_it() -> None:
+    # the model layer moves the conversation breakpoint to the newest tool result; like the API,
+    # the cache finds the prefix written at the old position within 20 blocks before the new one
+    first = _cached_body("step 1")
+    first["messages"][0]["content"][0].pop("cache_control")
+    first["messages"][0]["content"][1]["cache_control"] = {"type": "ephemeral"}
+    second = json.loads(json.dumps(first))
+    second["messages"][0]["content"][1].pop("cache_control")
+    second["messages"][0]["content"].append(
+        {"type": "text", "text": "more", "cache_control": {"type": "ephemeral"}}
+    )
+    with ScriptedServer([{"text": "a"}, {"text": "b"}]) as srv:
+        u1 = json.loads(_post(srv.base_url, first)[2])["usage"]
+        u2 = json.loads(_post(srv.base_url, second)[2])["usage"]
+    assert u1["cache_creation_input_tokens"] > 0 and u1["cache_read_input_tokens"] == 0
+    assert u2["cache_read_input_tokens"] == u1["cache_creation_input_tokens"]
+    assert 0 < u2["cache_creation_input_tokens"] < 20  # only the new block is written
+
+
 def test_prefix_below_the_minimum_is_not_cached() -> None:
     small = _body(
         system=[{"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}]

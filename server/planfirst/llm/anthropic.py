@@ -346,6 +346,11 @@ class AnthropicModel:
         nudged = False
         widened = False
         moving_bp: dict[str, Any] | None = None
+        if request.purpose == "execute" and request.instruction:
+            # an execution always takes a second request (after the edit tool's results): a
+            # breakpoint after the step's files lets it read them from the cache (3 of 4)
+            moving_bp = first[-1]
+            moving_bp["cache_control"] = dict(_EPHEMERAL)
         last_errors = ""
 
         while True:

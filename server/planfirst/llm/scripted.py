@@ -282,6 +282,9 @@ def strip_cache_control(block: Any) -> Any:
     return block
 
 
+_LOOKBACK = 20  # block boundaries the API checks for a cache hit before each breakpoint
+
+
 def _prefix_units(body: dict[str, Any]) -> Iterator[tuple[str, bool]]:
     """The request in cache order (tools, system, messages) as (canonical text, breakpoint)."""
     for tool in body.get("tools") or []:
@@ -520,21 +523,25 @@ class ScriptedServer:
             min_cache = lookup(str(body.get("model", ""))).min_cache_tokens
         hasher = hashlib.sha256()
         chars = 0
+        units: list[tuple[str, int]] = []  # (prefix digest, tokens) at every block boundary
         breakpoints: list[tuple[str, int]] = []
+        read = 0
         for text, mark in _prefix_units(body):
             hasher.update(text.encode())
             hasher.update(b"\x00")
             chars += len(text)
+            units.append((hasher.hexdigest(), _tokens(chars)))
             if mark:
                 tokens = _tokens(chars)
                 if tokens >= min_cache:
-                    breakpoints.append((hasher.hexdigest(), tokens))
+                    breakpoints.append(units[-1])
+                # like the API: a breakpoint also finds a prefix cached at any of the
+                # _LOOKBACK block boundaries before it (a moved conversation breakpoint)
+                for digest, at in reversed(units[-_LOOKBACK:]):
+                    if digest in self._state.cache:
+                        read = max(read, at)
+                        break
         total = _tokens(chars)
-        read = 0
-        for digest, tokens in reversed(breakpoints):
-            if digest in self._state.cache:
-                read = tokens
-                break
         write = 0
         if breakpoints and breakpoints[-1][0] not in self._state.cache:
             write = breakpoints[-1][1] - read
