@@ -7,16 +7,17 @@ paths and configured globs (RELIABILITY.md cases 1, 6, 16).
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import stat
 import sys
-import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
+
+from planfirst.core.gitignore import IgnoreFiles, IgnoreRules, chain_match, match_with_parents
+from planfirst.core.secrets import fold as _fold
+from planfirst.core.secrets import is_secret
 
 MAX_PATH_LEN = 4096
 
@@ -39,36 +40,6 @@ PRUNED_DIRS = frozenset(
     }
 )
 
-_SECRET_GLOBS = (
-    ".env",
-    ".env.*",
-    ".envrc",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.jks",
-    "*.keystore",
-    "*.ppk",
-    ".npmrc",
-    ".pypirc",
-    ".netrc",
-    "_netrc",
-    ".git-credentials",
-    ".htpasswd",
-    "credentials*",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-)
-# Directories whose whole content is key material or close to it.
-_SECRET_DIRS = frozenset({".ssh", ".gnupg"})
-# `id_*` is an SSH key only when it has no extension (or is the `.pub` half); `id_utils.py` is code.
-_SECRET_NAME = re.compile(
-    "|".join([*(fnmatch.translate(g) for g in _SECRET_GLOBS), r"id_[^.]+(?:\.pub)?\Z"]),
-    re.DOTALL,
-)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -87,24 +58,6 @@ class ReadRefused(PathError):
         self.reason = reason
 
 
-def _fold(name: str) -> str:
-    """Fold case and Unicode lookalikes (fullwidth letters, NFD) for protected-name checks."""
-    return unicodedata.normalize("NFKC", name).casefold()
-
-
-def is_secret(rel_path: str) -> bool:
-    """True when a workspace-relative path names a file that may hold credentials or keys."""
-    parts = [_fold(p) for p in rel_path.replace("\\", "/").split("/") if p]
-    if not parts:
-        return False
-    if any(p in _SECRET_DIRS for p in parts[:-1]):
-        return True
-    name = parts[-1]
-    if name in _SECRET_DIRS:
-        return True
-    return _SECRET_NAME.match(name) is not None
-
-
 def from_uri(uri: str) -> str:
     """The local path of a `file://` URI (percent-decoded); PathError for any other kind of URI."""
     try:
@@ -121,181 +74,6 @@ def from_uri(uri: str) -> str:
     if re.match(r"^/[A-Za-z]:", path):
         raise PathError(f"{uri!r} names a Windows drive; it cannot be inside this workspace")
     return path
-
-
-# ---------------------------------------------------------------- gitignore matching
-
-
-@dataclass(frozen=True)
-class _Rule:
-    regex: re.Pattern[str]
-    negate: bool
-    dir_only: bool
-    anchored: bool  # matched against the path below the .gitignore's directory, else the basename
-
-
-_POSIX_CLASSES = {
-    "alpha": "a-zA-Z",
-    "digit": "0-9",
-    "alnum": "a-zA-Z0-9",
-    "upper": "A-Z",
-    "lower": "a-z",
-    "space": r"\s",
-    "xdigit": "0-9A-Fa-f",
-    "blank": r" \t",
-    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-}
-
-
-def _translate_class(pat: str, i: int) -> tuple[str, int] | None:
-    """Translate the bracket expression starting at pat[i] == '['; None if it is unterminated."""
-    j = i + 1
-    n = len(pat)
-    negate = False
-    if j < n and pat[j] in "!^":
-        negate = True
-        j += 1
-    body: list[str] = []
-    first = True
-    while j < n:
-        c = pat[j]
-        if c == "]" and not first:
-            cls = "".join(body) or "^\\s\\S"  # an empty class matches nothing
-            # A bracket expression never matches '/' (git's WM_PATHNAME).
-            return ("(?!/)[^" + cls + "]" if negate else "(?!/)[" + cls + "]"), j + 1
-        first = False
-        if c == "[" and pat.startswith("[:", j):
-            end = pat.find(":]", j + 2)
-            if end != -1 and pat[j + 2 : end] in _POSIX_CLASSES:
-                body.append(_POSIX_CLASSES[pat[j + 2 : end]])
-                j = end + 2
-                continue
-        if c == "\\" and j + 1 < n:
-            body.append(re.escape(pat[j + 1]))
-            j += 2
-            continue
-        if c == "-" and body and j + 1 < n and pat[j + 1] != "]":
-            body.append("-")
-        else:
-            body.append(re.escape(c) if c != "-" else r"\-")
-        j += 1
-    return None
-
-
-def translate_glob(pat: str) -> str:
-    """A gitignore-style glob (no leading '/' or '!', no trailing '/') as a regex for fullmatch."""
-    out: list[str] = []
-    i, n = 0, len(pat)
-    while i < n:
-        c = pat[i]
-        if c == "*":
-            j = i
-            while j < n and pat[j] == "*":
-                j += 1
-            at_start = i == 0 or pat[i - 1] == "/"
-            at_end = j == n or pat[j] == "/"
-            if j - i >= 2 and at_start and at_end:
-                if j == n:
-                    out.append(".*")  # `a/**`: everything inside a (not a itself)
-                    i = j
-                else:
-                    out.append("(?:.*/)?")  # `**/`: zero or more directories
-                    i = j + 1
-            else:
-                out.append("[^/]*")  # other runs of stars are plain stars
-                i = j
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            got = _translate_class(pat, i)
-            if got is None:
-                out.append(re.escape(c))
-                i += 1
-            else:
-                out.append(got[0])
-                i = got[1]
-        elif c == "\\" and i + 1 < n:
-            out.append(re.escape(pat[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
-
-
-def _parse_rule(line: str, ignore_case: bool) -> _Rule | None:
-    line = line.rstrip("\r\n")
-    if not line or line.startswith("#"):
-        return None
-    # Trailing spaces are dropped unless escaped with a backslash.
-    while line.endswith(" ") and not line.endswith("\\ "):
-        line = line[:-1]
-    negate = line.startswith("!")
-    if negate:
-        line = line[1:]
-    dir_only = False
-    while line.endswith("/"):
-        dir_only = True
-        line = line[:-1]
-    anchored = "/" in line
-    if line.startswith("/"):
-        line = line[1:]  # only one: git reads `//a` as a pattern that matches nothing
-    if not line:
-        return None
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    try:
-        regex = re.compile(translate_glob(line), flags)
-    except re.error:
-        return None  # git skips patterns it cannot use; so do we
-    return _Rule(regex, negate, dir_only, anchored)
-
-
-class IgnoreRules:
-    """The rules of one ignore file, relative to the directory `base` ('' for the root)."""
-
-    def __init__(self, base: str, lines: Iterable[str], ignore_case: bool = False) -> None:
-        self.base = base
-        self.rules = [r for r in (_parse_rule(ln, ignore_case) for ln in lines) if r is not None]
-        flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-        # One combined regex per subject kind: most paths match no rule, and this rejects them
-        # with two regex calls instead of one per rule.
-        anchored = [r.regex.pattern for r in self.rules if r.anchored]
-        loose = [r.regex.pattern for r in self.rules if not r.anchored]
-        self._any_anchored = (
-            re.compile("|".join(f"(?:{p})" for p in anchored), flags) if anchored else None
-        )
-        self._any_loose = re.compile("|".join(f"(?:{p})" for p in loose), flags) if loose else None
-
-    def match(self, path: str, is_dir: bool) -> bool | None:
-        """True (ignored), False (re-included by `!`) or None (no rule matches) for a root-relative path."""
-        if self.base:
-            if not path.startswith(self.base + "/"):
-                return None
-            sub = path[len(self.base) + 1 :]
-        else:
-            sub = path
-        name = sub.rpartition("/")[2]
-        hit_a = self._any_anchored is not None and self._any_anchored.fullmatch(sub) is not None
-        hit_l = self._any_loose is not None and self._any_loose.fullmatch(name) is not None
-        if not hit_a and not hit_l:
-            return None
-        for rule in reversed(self.rules):  # the last matching rule wins
-            if rule.dir_only and not is_dir:
-                continue
-            if rule.regex.fullmatch(sub if rule.anchored else name):
-                return not rule.negate
-        return None
-
-
-def _chain_match(chain: Iterable[IgnoreRules], path: str, is_dir: bool) -> bool:
-    """Whether `path` is ignored by rule sets ordered from lowest to highest precedence."""
-    result: bool | None = None
-    for rules in chain:
-        got = rules.match(path, is_dir)
-        if got is not None:
-            result = got
-    return bool(result)
 
 
 # ---------------------------------------------------------------- the guard
@@ -323,8 +101,7 @@ class WorkspaceGuard:
         self._root_parts = self._key_parts(self._root_str)
         self.extra_excludes = list(extra_excludes)
         self._extra = IgnoreRules("", self.extra_excludes, ignore_case=True)
-        # dir rel path -> ((mtime_ns, size) of its .gitignore, parsed rules); None when absent.
-        self._rules_cache: dict[str, tuple[tuple[int, int] | None, IgnoreRules | None]] = {}
+        self._ignore_files = IgnoreFiles(self._root_str, self.case_insensitive)
 
     def with_excludes(self, globs: Iterable[str]) -> WorkspaceGuard:
         """This guard if it already has `globs`, else a guard on the same root that adds them."""
@@ -462,53 +239,14 @@ class WorkspaceGuard:
 
     def _rules_for(self, dir_rel: str) -> IgnoreRules | None:
         """The parsed .gitignore of a directory, cached until the file changes."""
-        path = (
-            os.path.join(self._root_str, dir_rel, ".gitignore")
-            if dir_rel
-            else os.path.join(self._root_str, ".gitignore")
-        )
-        try:
-            st = os.stat(path)
-            sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            sig = None
-        cached = self._rules_cache.get(dir_rel)
-        if cached is not None and cached[0] == sig:
-            return cached[1]
-        rules: IgnoreRules | None = None
-        if sig is not None:
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    rules = IgnoreRules(dir_rel, f.read().splitlines(), self.case_insensitive)
-            except OSError:
-                rules = None
-        self._rules_cache[dir_rel] = (sig, rules)
-        return rules
+        return self._ignore_files.gitignore(dir_rel)
 
     def _info_exclude(self) -> IgnoreRules | None:
-        key = ".git/info"
-        path = os.path.join(self._root_str, ".git", "info", "exclude")
-        try:
-            st = os.stat(path)
-            sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            sig = None
-        cached = self._rules_cache.get(key)
-        if cached is not None and cached[0] == sig:
-            return cached[1]
-        rules = None
-        if sig is not None:
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    rules = IgnoreRules("", f.read().splitlines(), self.case_insensitive)
-            except OSError:
-                rules = None
-        self._rules_cache[key] = (sig, rules)
-        return rules
+        return self._ignore_files.info_exclude()
 
     def invalidate(self) -> None:
         """Forget cached ignore rules (they are also re-read whenever a .gitignore changes)."""
-        self._rules_cache.clear()
+        self._ignore_files.clear()
 
     def _chain(self, dirs: Iterable[str]) -> list[IgnoreRules]:
         # Lowest precedence first: .git/info/exclude, then .gitignore files from the root down.
@@ -533,7 +271,7 @@ class WorkspaceGuard:
         for i in range(1, len(parts) + 1):
             prefix = "/".join(parts[:i])
             dirs = ["/".join(parts[:k]) for k in range(i)]
-            if _chain_match(self._chain(dirs), prefix, is_dir if i == len(parts) else True):
+            if chain_match(self._chain(dirs), prefix, is_dir if i == len(parts) else True):
                 return True
         return False
 
@@ -546,7 +284,7 @@ class WorkspaceGuard:
             return "planfirst state (.planfirst/)"
         if is_secret(rel_path):
             return "secret"
-        if self._extra.rules and _extra_match(self._extra, rel_path):
+        if not self._extra.empty and match_with_parents(self._extra, rel_path):
             return "excluded by planfirst.context.exclude"
         return None
 
@@ -657,7 +395,7 @@ class WorkspaceGuard:
                 if is_dir:
                     if name in PRUNED_DIRS or self._static_reason(rel):
                         continue
-                    if chain and _chain_match(chain, rel, True):
+                    if chain and chain_match(chain, rel, True):
                         continue
                     subdirs.append(rel)
                     continue
@@ -668,7 +406,7 @@ class WorkspaceGuard:
                     continue  # FIFOs, sockets, devices
                 if self._static_reason(rel):
                     continue
-                if chain and _chain_match(chain, rel, False):
+                if chain and chain_match(chain, rel, False):
                     continue
                 yield rel
                 count += 1
@@ -684,15 +422,6 @@ class WorkspaceGuard:
         if not self._contains(real) or not os.path.isfile(real):
             return False
         return self._static_reason(self._rel_of_real(real)) is None
-
-
-def _extra_match(rules: IgnoreRules, rel_path: str) -> bool:
-    """Configured globs match the path or any of its parent directories."""
-    parts = rel_path.split("/")
-    for i in range(1, len(parts) + 1):
-        if _chain_match([rules], "/".join(parts[:i]), i < len(parts)):
-            return True
-    return False
 
 
 def decode_text(data: bytes) -> str | None:
