@@ -459,3 +459,18 @@ def test_resolve_never_escapes(tmp_path: Path, pieces: list[str], extra: str) ->
             continue
         assert real == g.root or g.root in real.parents
         assert os.path.commonpath([real, g.root]) == str(g.root)
+
+
+def test_excluded_follows_symlinks_to_secrets(ws: Path) -> None:
+    """docs/reliability.md case 25: a name that resolves to a secret is that secret."""
+    write(ws, ".env", "K=1\n")
+    write(ws, ".ssh/config", "Host x\n")
+    (ws / "docs").mkdir()
+    (ws / "docs" / "settings.txt").symlink_to(Path("..") / ".env")
+    (ws / "cfg").symlink_to(ws / ".ssh", target_is_directory=True)
+    (ws / "out").symlink_to(ws.parent, target_is_directory=True)
+    g = WorkspaceGuard(ws)
+    assert g.excluded("docs/settings.txt") == "secret"
+    assert g.excluded("cfg/config") == "secret"
+    assert g.excluded("out/anything") is not None
+    assert g.excluded("src/app.py") is None

@@ -293,9 +293,40 @@ class WorkspaceGuard:
         rel_path = rel_path.strip("/")
         if not rel_path or rel_path == ".":
             return None
+        reason = self._own_reason(rel_path)
+        if reason:
+            return reason
+        # A symlink (or a symlinked directory on the way) to a secret is that secret, on every
+        # read path that asks here (docs/reliability.md case 25).
+        target = self._target_rel(rel_path)
+        if target is None:
+            return "a symlink that points outside the workspace"
+        if target != rel_path:
+            reason = self._own_reason(target)
+            if reason:
+                return reason
+        return None
+
+    def _own_reason(self, rel_path: str) -> str | None:
         return self._static_reason(rel_path) or (
             "gitignored" if self.gitignored(rel_path) else None
         )
+
+    def _target_rel(self, rel_path: str) -> str | None:
+        """The real relative path a name resolves to (itself when no symlink is involved);
+        None when it resolves outside the workspace or cannot be checked."""
+        try:
+            _, cand = self._candidate(rel_path)
+        except PathError:
+            return rel_path  # not a path the guard accepts at all: callers refuse it elsewhere
+        real = os.path.realpath(cand)
+        if real == cand:
+            return rel_path
+        if not self._contains(real):
+            return None
+        if self._key_parts(real)[: len(self._root_parts)] != self._root_parts:
+            return rel_path  # contained only by samefile (case-insensitive spelling)
+        return self._rel_of_real(real)
 
     def is_secret(self, rel_path: str) -> bool:
         """True when the path names a secret (see module `is_secret`)."""
