@@ -12,12 +12,12 @@ import os
 import re
 import shlex
 import shutil
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from planfirst.core.names import misleading_names
 from planfirst.core.paths import PathError, WorkspaceGuard, is_secret
+from planfirst.core.trust import trust_reason
 from planfirst.plan.model import Finding, PlanBody, Step
 from planfirst.settings import Settings
 
@@ -117,19 +117,6 @@ _RUNS_FILE = {
 _INTERPRETERS = frozenset(
     {"python", "python3", "node", "bash", "sh", "ruby", "perl", "deno", "bun"}
 )
-_PROTECTED_PREFIXES = (
-    ".git/",
-    ".github/workflows/",
-    ".vscode/",
-    ".idea/",
-    ".devcontainer/",
-    ".planfirst/",
-)
-_PROTECTED_NAMES = frozenset(
-    {".envrc", ".gitlab-ci.yml", ".pre-commit-config.yaml", ".gitattributes"}
-)
-
-
 def is_specific(description: str) -> bool:
     """Whether a step description names a file, path, function, class or symbol."""
     return _SPECIFIC.search(description) is not None
@@ -142,14 +129,20 @@ def is_checkable(criterion: str) -> bool:
     return _CHECKABLE.search(criterion) is not None
 
 
-def _protected(path: str) -> str | None:
-    folded = unicodedata.normalize("NFKC", path).casefold()
-    if is_secret(path):
-        return "may hold secrets"
-    if any(folded.startswith(p) for p in _PROTECTED_PREFIXES) or "/.git/" in f"/{folded}":
-        return "configures git, CI, the editor or planfirst"
-    if folded.rpartition("/")[2] in _PROTECTED_NAMES:
-        return "configures git, CI or the shell environment"
+def _protected(path: str, guard: WorkspaceGuard | None = None) -> str | None:
+    """Why the plan's edit to `path` (or to the file it resolves to) needs care, or None."""
+    names = [path]
+    if guard is not None:
+        try:
+            names.append(guard.rel(path))  # a symlink is judged by its target too
+        except PathError:
+            pass
+    for name in dict.fromkeys(names):
+        if is_secret(name):
+            return "may hold secrets"
+        why = trust_reason(name)
+        if why:
+            return why
     return None
 
 
@@ -260,7 +253,7 @@ def lint_plan(
                 None,
                 section,
             )
-        why = _protected(p)
+        why = _protected(p, guard)
         if why:
             add(
                 "protected-file",
