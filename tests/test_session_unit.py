@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from planfirst.core.session import Session, SessionError, criteria_commands
+from planfirst.core.session import Session, SessionError
+from planfirst.plan.criteria import criteria_commands
 from planfirst.settings import Settings
 
 
@@ -31,15 +32,20 @@ async def test_two_plans_never_edit_the_workspace_at_once(tmp_path: Path) -> Non
     assert session.busy() == {}
 
 
-def test_criteria_commands_take_the_first_runnable_backticked_span() -> None:
-    programs = {"pytest", "python"}
+def test_only_unmistakable_commands_run() -> None:
+    """docs/reliability.md case 28: a criterion runs only when it starts with one backticked
+    command followed by nothing but that it succeeds."""
     assert criteria_commands(
         [
             "`pytest -q` passes",
+            "`pytest -q tests/x.py`",
+            "`ruff check src` reports no errors (new code only)",
             "`count --top 2` prints `hello`",
             "no command here",
             "`textkit count` works and `python -m pytest -q tests/x.py` passes",
             "`--top 2` works",
-        ],
-        programs.__contains__,
-    ) == ["pytest -q", "python -m pytest -q tests/x.py"]
+            "Do not run `make deploy` until a maintainer has reviewed the change",
+            "`make deploy` must not run before review",
+            "`make deploy` — only after review",
+        ]
+    ) == ["pytest -q", "pytest -q tests/x.py", "ruff check src"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.model import Plan, PlanBody, StepStatus
 from planfirst.plan.visible import decode, encode
 
@@ -244,7 +245,16 @@ def render(plan: Plan) -> Rendered:
         for it in items:
             _item(w, it.strip())
 
-    section("Test criteria", lambda: bullets(b.test_criteria))
+    def criteria() -> None:
+        bullets(b.test_criteria)
+        runs = criteria_commands(b.test_criteria)
+        w.add("")
+        if runs:
+            w.add("> Runs after the last step: " + ", ".join(code(c) for c in runs) + ". Every other criterion is for you to check.")
+        else:
+            w.add("> No criterion runs as a command (a command runs only when a criterion starts with it in backticks).")
+
+    section("Test criteria", criteria)
     section("Risks", lambda: bullets(b.risks))
     section("Assumptions", lambda: bullets(b.assumptions))
 
