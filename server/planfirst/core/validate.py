@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planfirst.core.redact import RedactingSink, Redactor
 from planfirst.plan.model import ValidationResult
 
 # Seconds between SIGTERM and SIGKILL when a command is stopped: long enough for a test runner to
@@ -520,12 +521,14 @@ async def run_validation(
     on_output: OutputSink | None = None,
     env: Mapping[str, str] | None = None,
     cancel_event: asyncio.Event | None = None,
+    redact: Redactor | None = None,
 ) -> list[ValidationResult]:
     """Run each command under the policy and return one ValidationResult per command, in order.
 
     A command off the allow-list runs only if `confirm(cmd, reason)` returns True (no `confirm`:
     refused). Every command runs even after a failure, so the model sees every error; after a
-    timeout or a cancellation the remaining commands are recorded as not run.
+    timeout or a cancellation the remaining commands are recorded as not run. With `redact`,
+    known secret values are replaced in the streamed and the recorded output (case 32).
     """
     results: list[ValidationResult] = []
     stop_reason: str | None = None
@@ -546,15 +549,23 @@ async def run_validation(
         if on_output is not None:
             with contextlib.suppress(Exception):
                 on_output(f"$ {cmd}\n")
-        res = await run_command(
-            decision.argv,
-            cwd,
-            timeout_s=timeout_s,
-            output_cap=output_cap,
-            on_output=on_output,
-            env=env,
-            cancel_event=cancel_event,
-        )
+        sink = RedactingSink(on_output, redact) if on_output and redact else on_output
+        try:
+            res = await run_command(
+                decision.argv,
+                cwd,
+                timeout_s=timeout_s,
+                output_cap=output_cap,
+                on_output=sink,
+                env=env,
+                cancel_event=cancel_event,
+            )
+        finally:
+            if isinstance(sink, RedactingSink):
+                with contextlib.suppress(Exception):
+                    sink.flush()
+        if redact is not None:
+            res.output = redact(res.output)
         results.append(
             ValidationResult(
                 command=cmd,
