@@ -19,7 +19,7 @@ TRUSTED = [
     ".husky/pre-commit", ".nvim.lua", ".exrc", ".lazy.lua", ".neoconf.json", ".zed/settings.json",
     ".helix/config.toml", ".gitattributes", ".vscode/tasks.json", ".VSCode/tasks.json",
     ".github/workflows/ci.yml", ".GitHub/Workflows/ci.yml", ".idea/workspace.xml",
-    ".pre-commit-config.yaml", ".envrc", ".git/hooks/pre-commit", "sub/.git/config",
+    ".pre-commit-config.yaml", ".envrc", ".git/hooks/pre-commit", "sub/.git/config", ".pylintrc", "mypy.ini",
 ]
 PLAIN = ["src/app.py", "README.md", "docs/makefile.md", "github/workflows.txt", "my.nvim.lua.txt",
          "cargo/config.toml", "tests/test_conftest.py"]

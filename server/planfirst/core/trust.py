@@ -42,6 +42,10 @@ TRUST_NAMES = frozenset(
         "noxfile.py",
         "pytest.ini",
         "conftest.py",
+        "pylintrc",  # load-plugins, init-hook: code that pylint runs
+        ".pylintrc",
+        "mypy.ini",  # plugins
+        ".mypy.ini",
         "package.json",
         ".npmrc",
         ".yarnrc",

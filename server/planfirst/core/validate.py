@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planfirst.core.argv_rules import Workspace, flag_risk, node_script_ok
 from planfirst.core.redact import RedactingSink, Redactor
 from planfirst.plan.model import ValidationResult
 
@@ -97,8 +98,9 @@ class CommandPolicy:
     - `VAR=value cmd` is never allowed: there is no shell to interpret it.
     """
 
-    def __init__(self, allow: Iterable[str]) -> None:
+    def __init__(self, allow: Iterable[str], workspace: Workspace | None = None) -> None:
         self.allow: frozenset[str] = frozenset(a.strip() for a in allow if a and a.strip())
+        self.workspace = workspace  # where programs, scripts and modules resolve (case 27)
 
     def decide(self, cmd: str) -> PolicyDecision:
         """Split `cmd` and decide whether it may run without confirmation."""
@@ -132,6 +134,11 @@ class CommandPolicy:
         if not self._ok(name):
             return False, self._not_listed(name)
         rest = argv[1:]
+        risk = flag_risk(name, rest) or (
+            self.workspace.program_risk(prog) if self.workspace is not None else None
+        )
+        if risk:
+            return False, risk
         if _PYTHON.match(name):
             return self._python(name, rest)
         if name == "node":
@@ -152,6 +159,14 @@ class CommandPolicy:
                 module = rest[i + 1]
                 top = module.split(".")[0]
                 if self._ok(module) or self._ok(top):
+                    isolated = any(f in ("-I", "-P") for f in rest[:i])
+                    risk = (
+                        self.workspace.module_risk(name, module, isolated)
+                        if self.workspace is not None
+                        else None
+                    )
+                    if risk:
+                        return False, risk
                     return True, f"'{name} -m {module}': '{top}' is on planfirst.validation.allow"
                 return False, f"'{name} -m {module}': " + self._not_listed(top)
             if arg.startswith("-m") and len(arg) > 2:
@@ -183,6 +198,12 @@ class CommandPolicy:
             )
         tool = _NODE_SCRIPT_EXT.sub("", posixpath.basename(rest[0]))
         if self._ok(tool):
+            if self.workspace is not None:
+                risk = self.workspace.script_risk("node", rest[0])
+                if risk:
+                    return False, risk
+            elif not node_script_ok(rest[0]):
+                return False, f"'node {rest[0]}' runs a script that is not an installed tool's"
             return True, f"'node {rest[0]}': '{tool}' is on planfirst.validation.allow"
         return False, f"'node {rest[0]}': " + self._not_listed(tool)
 

@@ -1,0 +1,163 @@
+"""What an allow-listed program may be asked to do without a question (docs/reliability.md case 27).
+
+An allow-list entry trusts a tool, not every argument and not whatever file in the workspace
+carries the tool's name. Three rules, applied after the allow-list check:
+- Flags that make a tool run other code need confirmation: `make --eval`/`-E`/`VAR=value`/`-f`,
+  `gcc -wrapper`/`-fplugin`/`-B`/`-specs`/`@file`, `npm --script-shell`/`--node-options`,
+  `pylint --load-plugins`/`--init-hook`/`--rcfile`, `mypy --config-file` and the like.
+- A program found inside the workspace is the tool only when it sits in a virtualenv or
+  `node_modules/.bin` that git does not track: `bin/pytest`, or a `.venv/bin/ruff` the repository
+  commits, is the repository's own code. The same holds for `node SCRIPT` (only an installed
+  package's script) and for `python -m X` where X is a workspace module (the working directory
+  comes first on `sys.path`, unless `-I`/`-P` is given).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+
+# Per program: flags (exact, or prefixes ending in '=' or attached values) that run other code.
+_MAKE_CODE = ("--eval", "-E", "--file", "--makefile", "-f", "--include-dir", "-I")
+_CC_CODE = ("-wrapper", "-fplugin", "-B", "-specs", "--specs", "-iplugindir", "-fuse-ld", "-Xlinker")
+_NPM_CODE = ("--script-shell", "--node-options", "--userconfig", "--globalconfig", "--call", "-c",
+             "--shell")
+_PYLINT_CODE = ("--load-plugins", "--init-hook", "--rcfile")
+_MYPY_CODE = ("--config-file",)
+_RULES: dict[str, tuple[str, ...]] = {
+    "make": _MAKE_CODE,
+    "gmake": _MAKE_CODE,
+    "gcc": _CC_CODE,
+    "g++": _CC_CODE,
+    "cc": _CC_CODE,
+    "c++": _CC_CODE,
+    "clang": _CC_CODE,
+    "clang++": _CC_CODE,
+    "npm": _NPM_CODE,
+    "yarn": _NPM_CODE,
+    "pnpm": _NPM_CODE,
+    "npx": _NPM_CODE,
+    "pylint": _PYLINT_CODE,
+    "mypy": _MYPY_CODE,
+}
+_CC = frozenset({"gcc", "g++", "cc", "c++", "clang", "clang++"})
+_MAKE = frozenset({"make", "gmake"})
+# Where an installed tool lives inside a workspace (when git does not track it).
+_TOOL_DIRS = (".venv/bin/", "venv/bin/", "env/bin/", "node_modules/.bin/")
+
+
+def _matches(arg: str, flag: str) -> bool:
+    if arg == flag:
+        return True
+    if flag.startswith("--"):
+        return arg.startswith(flag + "=")
+    # short flags take their value attached (`-Edef`, `-fplugin=x.so`, `-B/tmp`)
+    return len(flag) >= 2 and arg.startswith(flag)
+
+
+def flag_risk(name: str, args: list[str]) -> str | None:
+    """Why these arguments make the allow-listed program `name` run other code, or None."""
+    flags = _RULES.get(name)
+    if flags is None:
+        return None
+    for arg in args:
+        if arg == "--":
+            break
+        if name in _CC and arg.startswith("@"):
+            return f"'{name} {arg}' reads more options from a file, which may run other programs"
+        if name in _CC and arg.startswith("-Wl,") and "plugin" in arg:
+            return f"'{name} {arg}' loads a linker plugin"
+        if name in _MAKE and "=" in arg and not arg.startswith("-"):
+            return f"'{name} {arg}' overrides a make variable, which can name any program to run"
+        for flag in flags:
+            if name in _MAKE and flag == "-E" and arg.startswith("-") and not arg.startswith("--"):
+                # `-E` may be bundled with other short flags (`-sE …`)
+                if "E" in arg[1:]:
+                    return f"'{name} {arg}' evaluates make code given on the command line"
+            if _matches(arg, flag):
+                return f"'{name} {arg}' can run code other than {name} itself"
+    return None
+
+
+class Workspace:
+    """How a command's program and scripts resolve against one workspace."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+        tracked: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.root = os.path.realpath(os.fspath(root))
+        self.path = (env or {}).get("PATH", os.environ.get("PATH", ""))
+        self._tracked = tracked or self._git_tracked
+        self._cache: dict[str, bool] = {}
+
+    def rel(self, path: str) -> str | None:
+        """The real workspace-relative path of `path` (relative to the root), or None outside."""
+        real = os.path.realpath(os.path.join(self.root, path))
+        if real == self.root:
+            return "."
+        if real.startswith(self.root + os.sep):
+            return os.path.relpath(real, self.root).replace(os.sep, "/")
+        return None
+
+    def _git_tracked(self, rel: str) -> bool:
+        if rel in self._cache:
+            return self._cache[rel]
+        try:
+            done = subprocess.run(
+                ["git", "-C", self.root, "ls-files", "--error-unmatch", "--", rel],
+                capture_output=True,
+                timeout=5,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+            tracked = done.returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            tracked = False  # no git: nothing is tracked
+        self._cache[rel] = tracked
+        return tracked
+
+    def _installed(self, rel: str) -> bool:
+        """A workspace file that is an installed tool: in a tool directory, not git-tracked."""
+        inside_tool_dir = any(rel.startswith(d) or f"/{d}" in f"/{rel}" for d in _TOOL_DIRS) or (
+            "node_modules/" in f"/{rel}"
+        )
+        return inside_tool_dir and not self._tracked(rel)
+
+    def program_risk(self, prog: str) -> str | None:
+        """Why argv[0] is not the allow-listed tool it is named after, or None."""
+        found = prog if "/" in prog else shutil.which(prog, path=self.path)
+        if found is None:
+            return None  # not found: it fails to start, nothing runs
+        rel = self.rel(found)
+        if rel is None or self._installed(rel):
+            return None
+        return f"'{prog}' is {rel} in the workspace, not the installed tool"
+
+    def script_risk(self, launcher: str, script: str) -> str | None:
+        """Why `launcher SCRIPT` runs workspace code rather than an installed tool, or None."""
+        rel = self.rel(script)
+        if rel is None or self._installed(rel):
+            return None
+        return f"'{launcher} {script}' runs {rel}, a script in the workspace"
+
+    def module_risk(self, python: str, module: str, isolated: bool) -> str | None:
+        """Why `python -m MODULE` would import a workspace module, or None."""
+        if isolated:
+            return None  # -I/-P: the working directory is not put on sys.path
+        top = module.split(".")[0]
+        for cand in (f"{top}.py", f"{top}/__init__.py", top):
+            if os.path.lexists(os.path.join(self.root, cand)):
+                return f"'{python} -m {module}' imports {cand} from the workspace, not the installed tool"
+        return None
+
+
+def node_script_ok(script: str) -> bool:
+    """Without a workspace to look at: `node SCRIPT` is an installed tool only under node_modules."""
+    norm = posixpath.normpath(script)
+    return "node_modules" in norm.split("/")
