@@ -145,9 +145,17 @@ async def test_search_text_glob_limits_and_no_matches(ex: Explorer) -> None:
     assert not none.is_error and none.text.startswith("no matches")
 
 
-async def test_search_pathological_regex_is_searched_as_text(ex: Explorer, ws: Path) -> None:
-    write(ws, "src/redos.txt", "a" * 5000 + "b\n")
+async def test_search_pathological_regex_runs_in_linear_time(ex: Explorer, ws: Path) -> None:
+    """docs/reliability.md case 29: patterns that backtrack for minutes in Python's `re` are
+    matched by RE2 (linear time) with the right answer; what RE2 cannot express is plain text."""
+    write(ws, "src/redos.txt", "a" * 1500 + "b\n" + " " * 27 + "\n" + "x" * 30 + "\n")
     out = await ex.handle("search_text", {"pattern": "(a+)+$"})
+    assert out.text.startswith("no matches for regex")
+    out = await ex.handle("search_text", {"pattern": "(?:\\s|\\s)*$x"})
+    assert out.text.startswith("no matches for regex")
+    out = await ex.handle("search_text", {"pattern": "(x+x+)+y|^x{30}$"})
+    assert "src/redos.txt:3:" in out.text
+    out = await ex.handle("search_text", {"pattern": "(a)\\1"})  # a backreference: plain text
     assert out.text.startswith("no matches for text")
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from planfirst.core.context import documents_by_rel, hash_text, load_text
-from planfirst.core.paths import PRUNED_DIRS, IgnoreRules, PathError, ReadRefused, WorkspaceGuard
+from planfirst.core.gitignore import IgnoreRules
+from planfirst.core.linear_regex import compile_linear
+from planfirst.core.paths import PRUNED_DIRS, PathError, ReadRefused, WorkspaceGuard
 from planfirst.llm.model import ToolOutcome, ToolSpec
 
 VIEW_MAX_BYTES = 2_000_000
@@ -29,8 +30,6 @@ DEFAULT_RESULTS = 50
 MAX_RESULTS = 200
 LIST_MAX_ENTRIES = 500
 
-# Nested quantifiers such as `(a+)+` can backtrack for minutes; such patterns are searched as text.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
 
 
 def exploration_tools() -> list[ToolSpec]:
@@ -310,16 +309,11 @@ def _int_arg(args: dict[str, Any], key: str) -> int | None:
     return v
 
 
-def _compile_search(pattern: str) -> tuple[re.Pattern[str] | None, str]:
-    """(regex, literal): a regex when the pattern is a safe valid one, else plain-text search."""
+def _compile_search(pattern: str) -> tuple[Any | None, str]:
+    """(regex, literal): a linear-time regex when RE2 accepts the pattern, else plain text."""
     if not pattern:
         raise _BadInput("pattern is empty")
-    if _NESTED_QUANTIFIER.search(pattern):
-        return None, pattern
-    try:
-        return re.compile(pattern), pattern
-    except re.error:
-        return None, pattern
+    return compile_linear(pattern), pattern
 
 
 def _cap(text: str, limit: int) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from planfirst.core.textfind import find_ignoring_trailing_ws
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ToolOutcome
 from planfirst.plan.model import normalise_rel_path
 
@@ -440,21 +441,6 @@ def _find_all(work: str, old: str) -> list[int]:
     return starts
 
 
-def _trailing_ws_pattern(old: str) -> re.Pattern[str]:
-    """Rung 1: old_str with any trailing whitespace allowed (or dropped) on each line."""
-    parts = old.split("\n")
-    pieces = []
-    for n, part in enumerate(parts):
-        body = re.escape(part.rstrip())
-        if n < len(parts) - 1:
-            pieces.append(body + r"[^\S\n]*\n")
-        elif part != part.rstrip():
-            pieces.append(body + r"[^\S\n]*")
-        else:
-            pieces.append(body)
-    return re.compile("".join(pieces))
-
-
 def _ambiguous(path: str, lines: list[int], how: str) -> _ToolError:
     where = ", ".join(str(n) for n in lines)
     more = " (and possibly more)" if len(lines) >= _MAX_MATCHES else ""
@@ -509,22 +495,14 @@ def _replace(path: str, work: str, old: str, new: str) -> tuple[str, int, int, s
     if starts:
         raise _ambiguous(path, [_line_of(work, s) for s in starts], "")
     # Rung 1: trailing whitespace ignored, partial lines still allowed.
-    pattern = _trailing_ws_pattern(old)
-    matches: list[re.Match[str]] = []
-    pos = 0
-    while len(matches) < _MAX_MATCHES:
-        m = pattern.search(work, pos)
-        if m is None:
-            break
-        matches.append(m)
-        pos = m.start() + 1
+    matches = find_ignoring_trailing_ws(work, old, _MAX_MATCHES)  # linear time (case 29)
     how = " when ignoring trailing whitespace"
     if len(matches) == 1:
-        m = matches[0]
-        first = _line_of(work, m.start())
-        return work[: m.start()] + new + work[m.end() :], first, first + new_line_count, how[1:]
+        start, end = matches[0]
+        first = _line_of(work, start)
+        return work[:start] + new + work[end:], first, first + new_line_count, how[1:]
     if matches:
-        raise _ambiguous(path, [_line_of(work, m.start()) for m in matches], how)
+        raise _ambiguous(path, [_line_of(work, m[0]) for m in matches], how)
     # Rungs 2-4: whole lines compared by a looser key.
     file_lines = work.split("\n")
     core, lead, trail = _strip_blank_edges(old.split("\n"))
