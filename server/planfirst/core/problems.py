@@ -9,10 +9,13 @@ dropped, so a diagnostic is never published outside the workspace.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import posixpath
 import re
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,12 @@ from typing import Literal
 Severity = Literal["error", "warning", "info"]
 
 MAX_PROBLEMS = 1000
+# Lines are cut to this length before any regex sees them: several parsers' patterns are
+# quadratic in the line length (a 24k-character line took 21 s), and no diagnostic needs more
+# than its `path:line:col: message` head (docs/reliability.md case 29).
+MAX_LINE_CHARS = 500
+# Parsing stops here and keeps what it found (it runs off the event loop; see parse_off_loop).
+PARSE_DEADLINE_S = 5.0
 # Directories whose files are never the user's to fix.
 _DEPENDENCY_DIRS = frozenset(
     {
@@ -103,8 +112,11 @@ class _Ctx:
     hint: str
     claimed: set[int] = field(default_factory=set)
     out: list[Problem] = field(default_factory=list)
+    deadline: float = math.inf  # time.monotonic() after which the remaining parsers find nothing
 
     def free(self) -> list[tuple[int, str]]:
+        if time.monotonic() > self.deadline:
+            return []
         return [(i, s) for i, s in enumerate(self.lines) if i not in self.claimed]
 
     def add(
@@ -582,7 +594,16 @@ _PARSERS: list[Callable[[_Ctx], None]] = [
 ]
 
 
-def parse_problems(output: str, root: Path, command: str = "") -> list[Problem]:
+async def parse_off_loop(
+    output: str, root: Path, command: str = "", deadline_s: float = PARSE_DEADLINE_S
+) -> list[Problem]:
+    """`parse_problems` in a worker thread with a deadline, so the server keeps answering."""
+    return await asyncio.to_thread(parse_problems, output, root, command, deadline_s)
+
+
+def parse_problems(
+    output: str, root: Path, command: str = "", deadline_s: float | None = None
+) -> list[Problem]:
     """Every problem in `output` that lies in a file inside `root`, deduplicated, in file order.
 
     `command` (the validation command) is a hint for naming the source tool; parsing works
@@ -591,9 +612,11 @@ def parse_problems(output: str, root: Path, command: str = "") -> list[Problem]:
     """
     text = strip_ansi(output).replace("\r\n", "\n")
     lines = [
-        ln.rsplit("\r", 1)[-1] for ln in text.split("\n")
-    ]  # keep the last state of \r-redrawn lines
+        ln.rsplit("\r", 1)[-1][:MAX_LINE_CHARS] for ln in text.split("\n")
+    ]  # keep the last state of \r-redrawn lines, cut to a bounded length
     ctx = _Ctx(lines=lines, resolve=_Resolver(root), hint=tool_hint(command))
+    if deadline_s is not None:
+        ctx.deadline = time.monotonic() + deadline_s
     for parser in _PARSERS:
         parser(ctx)
     seen: set[tuple[str, int, int, str, str]] = set()
