@@ -3,12 +3,15 @@ the scripted model; each test also checks the five invariants (case 22, conftest
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.core.argv_rules import Workspace
@@ -228,3 +231,83 @@ async def test_case_27_through_the_server(ws: Path, inv: Invariants) -> None:
         asked = [c for c in cmds if any(c in q for q in editor.questions)]
     assert asked == cmds, editor.questions
     assert not (ws / "PWN").exists()
+
+
+# ---------------------------------------------------------------- case 29: nothing freezes
+
+
+async def _wait_for(predicate: Callable[[], bool], what: str, limit_s: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")  # pragma: no cover
+        await asyncio.sleep(0.01)
+
+
+def step_line(ws: Path, pid: str) -> int:
+    """The line of `### Step 1` in a plan document (where hover answers)."""
+    lines = (ws / ".planfirst" / "plans" / pid / "plan.md").read_text().splitlines()
+    return next(i for i, t in enumerate(lines) if t.startswith("### Step 1"))
+
+
+async def hovers_during(client: Any, uri: str, line: int, started: Callable[[], bool],
+                       finished: Callable[[], bool], what: str, limit_s: float = 120.0) -> None:
+    """Once `started()`, hover on a plan document again and again until `finished()`, and
+    assert that the server kept answering: several hovers were answered while the work ran and
+    none waited more than a quarter of the work's duration. A server whose event loop (or GIL)
+    the work holds answers a hover only after the work, so one hover waits for nearly all of it.
+    Relative to the work, not a wall-clock limit: a loaded machine slows both alike."""
+    await _wait_for(started, f"{what} to start", limit_s)
+    doc = types.TextDocumentIdentifier(uri=uri)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    waits: list[float] = []
+    while not finished():
+        sent = loop.time()
+        hover = await client.text_document_hover_async(
+            types.HoverParams(text_document=doc, position=types.Position(line=line, character=2)))
+        waits.append(loop.time() - sent)
+        assert hover is not None
+        if loop.time() - t0 > limit_s:
+            raise AssertionError(f"{what} did not finish")
+    work = loop.time() - t0
+    assert len(waits) >= 3, f"only {len(waits)} hover(s) answered during {what} ({work:.2f} s)"
+    assert max(waits) < work / 4, (
+        f"a hover waited {max(waits):.2f} s during {what}, which took {work:.2f} s: the server froze")
+
+
+def _progress(client: Any) -> str:
+    return "\n".join(str(getattr(p.value, "message", "") or "") for reports in client.progress_reports.values()
+                     for p in reports)
+
+
+NOISE = '''\
+import sys
+
+for i in range(300):  # lines that make the old problem-parser regexes quadratic
+    print("  1:1  error x" + " " * 480 + "!")
+print("NOISE-DONE", flush=True)
+sys.exit(1)
+'''
+
+
+async def test_case_29_problem_parsing_never_freezes(ws: Path, inv: Invariants) -> None:
+    """docs/reliability.md case 29: failing output whose lines make the problem parsers'
+    regexes quadratic is parsed off the event loop with lines cut to a bounded length: hovers
+    on the plan document are answered while it is parsed."""
+    (ws / "noise.py").write_text(NOISE)
+    (ws / "Makefile").write_text("noise:\n\t@python3 noise.py\n")
+    body = one_step_plan(["make noise"])
+    readme_edit = _edit("README.md", "# textkit", "# textkit\n\nSee `count --top N`.")
+    srv = inv.scripted_server([plan_turn(body), readme_edit, {"text": "done"}, {"text": "cannot fix"}])
+    opts = {"execution": {"maxAttempts": 2}}
+    async with serve(inv, ws, srv, init_options=opts) as (client, _editor, _l):
+        res = await command(client, "planfirst.generatePlan", {"task": "Document --top"})
+        await command(client, "planfirst.approvePlan", {"planId": res["planId"], "force": True})
+        step = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": res["planId"]}))
+        await hovers_during(
+            client, res["uri"], step_line(ws, res["planId"]),
+            started=lambda: any("NOISE-DONE" in m.message for m in client.log_messages),
+            finished=lambda: any("validation failed" in m.message for m in client.messages) or step.done(),
+            what="parsing the failing output")
+        assert (await step)["status"] == "failed"
