@@ -277,8 +277,8 @@ async def hovers_during(client: Any, uri: str, line: int, started: Callable[[], 
 
 
 def _progress(client: Any) -> str:
-    return "\n".join(str(getattr(p.value, "message", "") or "") for reports in client.progress_reports.values()
-                     for p in reports)
+    return "\n".join(str(getattr(p, "message", None) or getattr(p, "title", "") or "")
+                     for reports in client.progress_reports.values() for p in reports)
 
 
 NOISE = '''\
@@ -311,3 +311,51 @@ async def test_case_29_problem_parsing_never_freezes(ws: Path, inv: Invariants) 
             finished=lambda: any("validation failed" in m.message for m in client.messages) or step.done(),
             what="parsing the failing output")
         assert (await step)["status"] == "failed"
+
+
+def _search_data(ws: Path) -> None:
+    """24 MB of 27-space lines: a search takes seconds even in linear time (off the loop)."""
+    line = " " * 27 + "\n"
+    (ws / "data").mkdir()
+    for i in range(24):
+        (ws / "data" / f"blank{i:02}.txt").write_text(line * (1_000_000 // len(line)))
+
+
+async def _plan_then_search(ws: Path, inv: Invariants, search: dict[str, Any], prepare: Callable[[], None]) -> None:
+    """Plan A; then `prepare()` the workspace and plan B, whose model searches with `search`:
+    hovers on plan A's document are answered while B gathers context and searches."""
+    body = one_step_plan(["pytest -q tests/test_slug.py"])
+    srv = inv.scripted_server([plan_turn(body), {"tool": "search_text", "input": search}, plan_turn(body)])
+    async with serve(inv, ws, srv) as (client, _editor, _l):
+        res = await command(client, "planfirst.generatePlan", {"task": "Document --top"})
+        prepare()
+        before = _progress(client).count("gathering context")
+        second = asyncio.ensure_future(command(client, "planfirst.generatePlan", {"task": "Document --top again"}))
+        await hovers_during(
+            client, res["uri"], step_line(ws, res["planId"]),
+            started=lambda: _progress(client).count("gathering context") > before,
+            finished=lambda: len(srv.requests) >= 3 or second.done(),
+            what="gathering context and searching")
+        await second
+    assert srv.failures == [], srv.failures
+
+
+@pytest.mark.timeout(120)
+async def test_case_29_search_pattern_never_freezes(ws: Path, inv: Invariants) -> None:
+    """docs/reliability.md case 29: the model's search pattern `(?:\\s|\\s)*$x` (17 s per
+    27-space line in Python's `re`) is matched in linear time: hovers keep being answered."""
+    await _plan_then_search(ws, inv, {"pattern": r"(?:\s|\s)*$x"}, lambda: _search_data(ws))
+
+
+@pytest.mark.timeout(120)
+async def test_case_29_gitignore_line_never_freezes(ws: Path, inv: Invariants) -> None:
+    """docs/reliability.md case 29: the .gitignore line `*a*a*a*a*a*a*a*a*b` against a long
+    name (seconds per name for a backtracking matcher) costs nothing while the tree is walked."""
+
+    def prepare() -> None:
+        _search_data(ws)
+        (ws / ".gitignore").write_text("*a*a*a*a*a*a*a*a*b\n")
+        (ws / "names").mkdir()
+        (ws / "names" / ("a" * 44 + "0")).write_text("x\n")
+
+    await _plan_then_search(ws, inv, {"pattern": "no such text anywhere"}, prepare)
