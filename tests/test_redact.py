@@ -14,8 +14,13 @@ def test_env_file_values_and_workspace_scan(tmp_path: Path) -> None:
     (tmp_path / "svc").mkdir()
     (tmp_path / "svc" / ".env.local").write_text("K=nested-secret\n")
     (tmp_path / ".env").write_text("K=root-secret\n")
-    r = Redactor.for_commands(tmp_path, {"GH_TOKEN": "env-secret", "HOME": "/home/someone"}, is_secret_name)
-    assert r("root-secret nested-secret env-secret /home/someone") == f"{REDACTED} {REDACTED} {REDACTED} /home/someone"
+    r = Redactor.for_commands(
+        tmp_path, {"GH_TOKEN": "env-secret", "HOME": "/home/someone"}, is_secret_name
+    )
+    assert (
+        r("root-secret nested-secret env-secret /home/someone")
+        == f"{REDACTED} {REDACTED} {REDACTED} /home/someone"
+    )
 
 
 def test_streamed_output_split_inside_a_secret_is_still_redacted() -> None:

@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -24,6 +23,7 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst.core.edits import TextEdit, apply_edits, unified_diff
+from planfirst.core.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.store import PlanStore, StoreError
 from planfirst.plan.visible import encode
@@ -35,8 +35,9 @@ BOLD, DIM, RED, GREEN, YELLOW, CYAN, RESET = (
 )
 
 
-def _path(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
+def _path(guard: WorkspaceGuard, uri: str) -> Path:
+    """The real path of a workspace file URI, through the guard (PathError outside)."""
+    return guard.resolve(uri)
 
 
 def colour_diff(diff: str) -> str:
@@ -66,6 +67,14 @@ class TerminalEditor:
         self.progress_line = ""
         self.last_log = ""
         self.server_log: collections.deque[str] = collections.deque(maxlen=200)
+        self._guard: WorkspaceGuard | None = None
+
+    @property
+    def guard(self) -> WorkspaceGuard:
+        """The path guard of the workspace (every edited path is resolved through it)."""
+        if self._guard is None:
+            self._guard = WorkspaceGuard(self.root)
+        return self._guard
 
     def say(self, text: str = "") -> None:
         """Print a line (clearing a progress line first)."""
@@ -107,11 +116,11 @@ class TerminalEditor:
         result: dict[Path, str | None] = {}
         for ch in edit.document_changes or []:
             if isinstance(ch, types.CreateFile):
-                result.setdefault(_path(ch.uri), "")
+                result.setdefault(_path(self.guard, ch.uri), "")
             elif isinstance(ch, types.DeleteFile):
-                result[_path(ch.uri)] = None
+                result[_path(self.guard, ch.uri)] = None
             elif isinstance(ch, types.TextDocumentEdit):
-                p = _path(ch.text_document.uri)
+                p = _path(self.guard, ch.text_document.uri)
                 base = result.get(p)
                 if base is None:
                     base = p.read_text(encoding="utf-8") if p.exists() else ""
@@ -173,7 +182,11 @@ class Terminal:
 
         @c.feature(types.WORKSPACE_APPLY_EDIT)
         async def apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-            diff, result = ed.preview(params.edit)
+            try:
+                diff, result = ed.preview(params.edit)
+            except PathError as e:
+                ed.say(f"{RED}refused an edit: {e}{RESET}")
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason=str(e))
             ed.say(f"\n{BOLD}{params.label or 'Proposed edit'}{RESET}")
             # bidi and invisible characters in names and text shown as \u{XXXX} (case 34)
             ed.say(colour_diff(encode(diff)) if diff else "(no textual change)")
@@ -228,8 +241,10 @@ class Terminal:
         def diagnostics(ls: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
             if not params.uri.startswith("file:"):
                 return  # plan-review findings are in the printed plan already
-            p = _path(params.uri)
-            rel = p.relative_to(self.root).as_posix() if p.is_relative_to(self.root) else params.uri
+            try:
+                rel = ed.guard.rel(params.uri)
+            except PathError:
+                rel = params.uri
             for d in params.diagnostics[:10]:
                 ed.say(f"{RED}  {rel}:{d.range.start.line + 1}: {d.message.splitlines()[0][:160]}{RESET}")
 

@@ -22,9 +22,25 @@ from collections.abc import Callable, Mapping
 
 # Per program: flags (exact, or prefixes ending in '=' or attached values) that run other code.
 _MAKE_CODE = ("--eval", "-E", "--file", "--makefile", "-f", "--include-dir", "-I")
-_CC_CODE = ("-wrapper", "-fplugin", "-B", "-specs", "--specs", "-iplugindir", "-fuse-ld", "-Xlinker")
-_NPM_CODE = ("--script-shell", "--node-options", "--userconfig", "--globalconfig", "--call", "-c",
-             "--shell")
+_CC_CODE = (
+    "-wrapper",
+    "-fplugin",
+    "-B",
+    "-specs",
+    "--specs",
+    "-iplugindir",
+    "-fuse-ld",
+    "-Xlinker",
+)
+_NPM_CODE = (
+    "--script-shell",
+    "--node-options",
+    "--userconfig",
+    "--globalconfig",
+    "--call",
+    "-c",
+    "--shell",
+)
 _PYLINT_CODE = ("--load-plugins", "--init-hook", "--rcfile")
 _MYPY_CODE = ("--config-file",)
 _RULES: dict[str, tuple[str, ...]] = {

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from planfirst.core.paths import PathError, WorkspaceGuard
+
 Severity = Literal["error", "warning", "info"]
 
 MAX_PROBLEMS = 1000
@@ -74,7 +76,7 @@ class _Resolver:
     """Maps a path printed by a tool to a workspace-relative POSIX path, or None."""
 
     def __init__(self, root: Path) -> None:
-        self.root = os.path.realpath(root)
+        self.guard = WorkspaceGuard(root)
         self._cache: dict[str, str | None] = {}
 
     def __call__(self, raw: str) -> str | None:
@@ -87,20 +89,16 @@ class _Resolver:
     def _resolve(self, raw: str) -> str | None:
         if not raw or "\x00" in raw or raw.startswith("<") or "://" in raw:
             return None
-        full = raw if os.path.isabs(raw) else os.path.join(self.root, raw)
-        real = os.path.realpath(full)  # symlinks and `..` resolved before the containment check
         try:
-            rel = os.path.relpath(real, self.root)
-        except ValueError:
+            # the guard: symlinks resolved, real paths compared component by component
+            rel = self.guard.rel(raw)
+        except PathError:
             return None
-        if rel == "." or rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
+        if rel == "." or any(p in _DEPENDENCY_DIRS for p in rel.split("/")):
             return None
-        parts = rel.split(os.sep)
-        if any(p in _DEPENDENCY_DIRS for p in parts):
+        if not (self.guard.root / rel).is_file():
             return None
-        if not os.path.isfile(real):
-            return None
-        return posixpath.join(*parts)
+        return rel
 
 
 @dataclass
@@ -223,7 +221,7 @@ def _pytest(ctx: _Ctx) -> None:
         if rel is None:
             continue
         func = re.sub(r"\[.*$", "", test.split("::")[-1]) if test else ""
-        where = _find_def(ctx.resolve.root, rel, func) if func else 1
+        where = _find_def(str(ctx.resolve.guard.root), rel, func) if func else 1
         what = s.group("msg") or ("failed" if s.group("kind") == "FAILED" else "error")
         label = f"{test}: {what}" if test else what
         ctx.add(s.group("path"), where, 1, label, "error", "pytest")

@@ -17,7 +17,9 @@ from planfirst.core.secrets import is_env_file
 REDACTED = "[redacted]"
 MIN_LEN = 6  # shorter values ("1", "true", "dev") are everywhere in output and rarely secret
 _MAX_ENV_FILE = 256 * 1024
-_SKIP_DIRS = frozenset({".git", ".planfirst", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
+_SKIP_DIRS = frozenset(
+    {".git", ".planfirst", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+)
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*?)\s*$")
 
 
@@ -94,7 +96,10 @@ class Redactor:
 
     @classmethod
     def for_commands(
-        cls, root: str | os.PathLike[str], env: Mapping[str, str], is_secret_name: Callable[[str], bool]
+        cls,
+        root: str | os.PathLike[str],
+        env: Mapping[str, str],
+        is_secret_name: Callable[[str], bool],
     ) -> Redactor:
         """The secrets a command run in `root` with base environment `env` must not print:
         the workspace's `.env` values and the variables scrubbed out of `env`."""

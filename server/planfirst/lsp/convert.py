@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 
 from planfirst.core.edits import TextEdit, minimal_edits
 from planfirst.core.executor import ProposedChange
+from planfirst.core.paths import PathError, from_uri
 from planfirst.core.problems import Problem
 from planfirst.plan.visible import encode
 
@@ -34,11 +34,12 @@ def path_to_uri(path: Path) -> str:
 
 
 def uri_to_path(uri: str) -> Path | None:
-    """The local path of a file URI (None for other schemes)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
+    """The local path of a file URI (None for other schemes, network hosts and drives): the
+    guard's URI parser, so every layer reads a URI the same way."""
+    try:
+        return Path(from_uri(uri))
+    except PathError:
         return None
-    return Path(unquote(parsed.path))
 
 
 def plan_uri(plan_id: str) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from planfirst.core.executor import ProposedChange
+from planfirst.core.paths import PathError, WorkspaceGuard
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
 from planfirst.lsp import convert
@@ -91,15 +92,15 @@ class LspHost:
     def __init__(self, ls: PlanfirstServer, root: Path) -> None:
         self.ls = ls
         self.root = root
+        self._guard: WorkspaceGuard | None = None
         self._refresh_pending: set[str] = set()
 
     def _rel(self, uri: str) -> str | None:
-        path = convert.uri_to_path(uri)
-        if path is None:
-            return None
-        try:
-            return path.resolve().relative_to(self.root).as_posix()
-        except ValueError:
+        try:  # through the guard: real paths, compared component by component
+            if self._guard is None:
+                self._guard = WorkspaceGuard(self.root)
+            return self._guard.rel(uri) if uri.startswith("file:") else None
+        except PathError:
             return None
 
     def open_documents(self) -> dict[str, str]:
