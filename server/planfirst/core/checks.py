@@ -4,24 +4,23 @@ criteria after the last step, and their problems published as diagnostics."""
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planfirst.core.argv_rules import Workspace
 from planfirst.core.contracts import Progress, StepOutcome, StepResult
 from planfirst.core.diagnoser import diagnose, format_failures
-from planfirst.core.problems import Problem, parse_problems
-from planfirst.core.validate import CommandPolicy, run_validation
+from planfirst.core.problems import Problem, parse_off_loop
+from planfirst.core.redact import Redactor
+from planfirst.core.validate import CommandPolicy, is_secret_name, run_validation
 from planfirst.llm.model import ModelError
+from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.model import Plan, PlanStatus, Step, StepRun, ValidationResult
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
 
-_BACKTICK = re.compile(r"`([^`]+)`")
 
 
 def command_env(root: Path) -> dict[str, str]:
@@ -37,29 +36,13 @@ def command_env(root: Path) -> dict[str, str]:
     return env
 
 
-def criteria_commands(
-    criteria: Sequence[str], is_program: Callable[[str], bool] | None = None
-) -> list[str]:
-    """The test criteria that are commands: the first backticked span of each whose first word
-    is a program (`is_program`), so "`count --top 2` prints two lines" is not run as a command."""
-    out = []
-    for c in criteria:
-        for m in _BACKTICK.finditer(c):
-            span = m.group(1).strip()
-            if not re.match(r"^[\w./-]+(\s|$)", span):
-                continue
-            if is_program is None or is_program(span.split()[0]):
-                out.append(span)
-                break
-    return out
-
-
-def failure_problems(results: list[ValidationResult], root: Path) -> dict[str, list[Problem]]:
-    """The problems in the output of the failed commands, by path."""
+async def failure_problems(results: list[ValidationResult], root: Path) -> dict[str, list[Problem]]:
+    """The problems in the output of the failed commands, by path (parsed off the event loop
+    with a deadline: docs/reliability.md case 29)."""
     problems: dict[str, list[Problem]] = {}
     for r in results:
         if not r.passed:
-            for pr in parse_problems(r.output, root, r.command):
+            for pr in await parse_off_loop(r.output, root, r.command):
                 problems.setdefault(pr.path, []).append(pr)
     return problems
 
@@ -80,7 +63,9 @@ async def run_commands(
     s: Session, commands: list[str], progress: Progress, what: str
 ) -> list[ValidationResult]:
     """Run commands under the validation policy, streaming output to the log and progress."""
-    policy = CommandPolicy(s.settings.validation.allow)
+    env = command_env(s.root)
+    # programs, scripts and modules resolve against the workspace (case 27)
+    policy = CommandPolicy(s.settings.validation.allow, Workspace(s.root, env))
 
     async def confirm(cmd: str, reason: str) -> bool:
         answer = await s.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
@@ -105,7 +90,8 @@ async def run_commands(
         output_cap=s.settings.validation.output_cap,
         confirm=confirm,
         on_output=on_output,
-        env=command_env(s.root),
+        env=env,
+        redact=Redactor.for_commands(s.root, env, is_secret_name),  # case 32
     )
 
 
@@ -115,7 +101,7 @@ async def validate_run(
     """Validate an applied step; None when it passed, else the errors for the model."""
     results = await run_commands(s, step.validation, progress, f"step {step.order}/{len(plan.steps)}")
     run.validation = results
-    publish(s, failure_problems(results, s.root))
+    publish(s, await failure_problems(results, s.root))
     refused = [r for r in results if r.refused]
     if refused:
         run.error = (
@@ -132,14 +118,7 @@ async def validate_run(
 
 async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcome:
     """After the last step: run the plan's test criteria; diagnose failures against the plan."""
-    path = command_env(s.root).get("PATH", "")
-
-    def is_program(prog: str) -> bool:
-        if "/" in prog:
-            return (s.root / prog).is_file()
-        return prog in s.settings.validation.allow or shutil.which(prog, path=path) is not None
-
-    commands = criteria_commands(plan.body.test_criteria, is_program)
+    commands = criteria_commands(plan.body.test_criteria)  # only unmistakable commands (case 28)
     results = await run_commands(s, commands, progress, "test criteria") if commands else []
     plan.final_validation = results
     if all(r.passed for r in results):
@@ -151,7 +130,7 @@ async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcom
         )
         s.host.notify(f"Plan '{plan.title}': {msg}.", "info")
         return StepOutcome(plan.id, None, StepResult.DONE, message=msg)
-    problems = failure_problems(results, s.root)
+    problems = await failure_problems(results, s.root)
     publish(s, problems)
     plan.status = PlanStatus.FAILED
     progress.report("test criteria failed: diagnosing against the plan")

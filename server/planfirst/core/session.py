@@ -21,7 +21,6 @@ from typing import Any
 
 from planfirst.core import checks, fsio, planning, stepper
 from planfirst.core import undo as undoing
-from planfirst.core.checks import criteria_commands
 from planfirst.core.context import Selection
 from planfirst.core.contracts import (
     ApplyOutcome,
@@ -244,5 +243,4 @@ __all__ = [
     "SessionError",
     "StepOutcome",
     "StepResult",
-    "criteria_commands",
 ]

@@ -11,7 +11,6 @@ machine" documents every state and what each command does in it.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING, assert_never
 
 from planfirst.core import checks, fsio, outline, records, review, staleness
@@ -20,6 +19,7 @@ from planfirst.core.executor import LargeFiles, ProposedChange, propose_step
 from planfirst.core.overlay import Unreadable
 from planfirst.core.planning import PlanEvents
 from planfirst.core.reoffer import stored_proposal
+from planfirst.core.trust import needs_confirmation
 from planfirst.llm.model import ModelError
 from planfirst.plan.model import (
     Plan,
@@ -34,14 +34,6 @@ from planfirst.plan.model import (
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
-
-# Files whose content configures tools or editors: a step that edits them needs its own
-# confirmation (docs/reliability.md case 15).
-TRUST_FILES = re.compile(
-    r"(^|/)(\.vscode/|\.idea/|\.github/workflows/|\.git/|\.planfirst/)|"
-    r"(^|/)(pyproject\.toml|setup\.cfg|tox\.ini|package\.json|\.npmrc|Makefile|\.pre-commit-config\.yaml|"
-    r"\.envrc|conftest\.py)$"
-)
 
 # statuses a step may be (re)started from
 RESTARTABLE = (StepStatus.FAILED, StepStatus.PENDING, StepStatus.UNDONE)
@@ -316,6 +308,7 @@ async def _apply(
     if conflict is not None:
         return conflict
     trust = [f.path for f in change.files if TRUST_FILES.search(f.path)]
+    trust = [f.path for f in change.files if needs_confirmation(f.path)]  # one trust policy (case 31)
     if trust:
         ok = await s.host.confirm(
             f"Step {step.order} edits {', '.join(trust)}, which can configure tools and editors. Allow?"
