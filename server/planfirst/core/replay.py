@@ -50,9 +50,9 @@ async def confirm_replay(guard: WorkspaceGuard, host: Host, paths: Iterable[str]
     """Refuse a record naming a path outside the workspace or a secret/excluded file (`paths`:
     everything it names); ask before it writes a file that configures tools or editors (`writes`:
     what it would actually write now). Raises SessionError when refused or not confirmed."""
-    from planfirst.core.stepper import TRUST_FILES  # the one trust list execution uses
+    from planfirst.core.trust import needs_confirmation  # the one trust policy (case 31)
 
-    check = check_replay(guard, paths, TRUST_FILES.search)
+    check = check_replay(guard, paths, needs_confirmation)
     if check.refused:
         raise SessionError(check.refusal(what), "refused")
     trust = [p for p in check.trust if p in set(writes)]

@@ -307,7 +307,6 @@ async def _apply(
     conflict = review.refuse_moved(s, plan, step, run, change, attempts)
     if conflict is not None:
         return conflict
-    trust = [f.path for f in change.files if TRUST_FILES.search(f.path)]
     trust = [f.path for f in change.files if needs_confirmation(f.path)]  # one trust policy (case 31)
     if trust:
         ok = await s.host.confirm(
