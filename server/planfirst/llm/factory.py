@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planfirst.llm.facts import FactsCache
 from planfirst.llm.model import Model, ModelError
-from planfirst.llm.scripted import ScriptedServer
 from planfirst.settings import Settings
+
+if TYPE_CHECKING:
+    from planfirst.llm.scripted import ScriptedServer
 
 NO_KEY = (
     "No Anthropic API key: set the ANTHROPIC_API_KEY environment variable before starting the "
@@ -36,6 +39,9 @@ class Models:
         script = script or os.environ.get("PLANFIRST_SCRIPT") or None
         self.scripted: ScriptedServer | None = None
         if script:
+            # imported only here: the scripted server is 900 lines no real session needs
+            from planfirst.llm.scripted import ScriptedServer
+
             # a script mismatch answers 400 (not retried): the run stops at once with the reason
             self.scripted = ScriptedServer(Path(script), mismatch_status=400).start()
         self._planning: Model | None = None
