@@ -97,6 +97,7 @@ class Editor:
         self.answers: list[bool] = []  # answers to the next applyEdits, in order (then `accept`)
         self.hold: asyncio.Event | None = None  # when set, applyEdit is answered only once it fires
         self.bom: set[Path] = set()  # files loaded with a UTF-8 BOM (put back on save)
+        self.config_pulls = 0  # workspace/configuration requests answered
 
     def unticked(self, p: Path) -> bool:
         """Whether the user unticks this file in the preview (its creation and its edits)."""
@@ -187,6 +188,14 @@ async def lsp_session(
     """Start `python -I -m planfirst serve` for `root` and initialise it as `profile`."""
     client = make_client()
     editor = Editor(root, profile)
+
+    get_configuration = client.get_configuration
+
+    def counted_get_configuration(*args: Any, **kwargs: Any) -> Any:
+        editor.config_pulls += 1
+        return get_configuration(*args, **kwargs)
+
+    client.get_configuration = counted_get_configuration  # type: ignore[method-assign]
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     async def on_apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:

@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from planfirst.core.validate import (
     split_command,
 )
 from planfirst.settings import DEFAULT_ALLOW
+from tests.waiting import wait_until
 
 PY = sys.executable
 
@@ -42,15 +42,9 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-async def _wait_dead(pids: list[int], within: float = 3.0) -> list[int]:
-    """Pids still alive after `within` seconds (reaping by init may take a moment)."""
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        left = [p for p in pids if _alive(p)]
-        if not left:
-            return []
-        await asyncio.sleep(0.05)
-    return [p for p in pids if _alive(p)]
+async def _wait_dead(pids: list[int]) -> None:
+    """Every pid gone (reaping by init may take a moment)."""
+    await wait_until(lambda: not any(_alive(p) for p in pids), 10, f"processes {pids} to die")
 
 
 def _pids(text: str) -> list[int]:
@@ -312,7 +306,7 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert "timed out" in res.output
     pids = _pids(res.output)
     assert len(pids) == 2
-    assert await _wait_dead(pids) == []
+    await _wait_dead(pids)
 
 
 async def test_leftover_background_child_is_killed_after_exit(tmp_path: Path) -> None:
@@ -321,7 +315,7 @@ async def test_leftover_background_child_is_killed_after_exit(tmp_path: Path) ->
     )
     assert res.exit_code == 0
     assert not res.timed_out
-    assert await _wait_dead(_pids(res.output)) == []
+    await _wait_dead(_pids(res.output))
 
 
 async def test_task_cancellation_kills_group_and_reraises(tmp_path: Path) -> None:
@@ -347,7 +341,7 @@ async def test_task_cancellation_kills_group_and_reraises(tmp_path: Path) -> Non
     with pytest.raises(asyncio.CancelledError):
         await task
     pids = _pids("".join(seen))
-    assert await _wait_dead(pids) == []
+    await _wait_dead(pids)
 
 
 async def test_cancel_event_returns_a_cancelled_result(tmp_path: Path) -> None:
@@ -370,7 +364,7 @@ async def test_cancel_event_returns_a_cancelled_result(tmp_path: Path) -> None:
     )
     assert res.cancelled and not res.timed_out
     assert "cancelled" in res.output
-    assert await _wait_dead(_pids(res.output)) == []
+    await _wait_dead(_pids(res.output))
 
 
 async def test_sigterm_ignoring_child_gets_sigkill(tmp_path: Path) -> None:
@@ -381,7 +375,7 @@ async def test_sigterm_ignoring_child_gets_sigkill(tmp_path: Path) -> None:
     res = await run_command([PY, "-c", code], tmp_path, timeout_s=1.0, output_cap=10_000)
     assert res.timed_out
     assert res.exit_code == -9
-    assert await _wait_dead(_pids(res.output)) == []
+    await _wait_dead(_pids(res.output))
 
 
 # ---------------------------------------------------------------- run_validation

@@ -1,5 +1,6 @@
 """e2e phase 2 on a real project: previewed annotated edits, validation → diagnostics → retry,
-rejected previews, undo to the exact bytes, resume after the server is killed."""
+undo to the exact bytes. (Rejected previews, a second execute while one runs and resuming after
+a kill are covered, with the invariants checked, by tests/reliability.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
@@ -86,27 +86,6 @@ async def test_three_steps_with_a_retry(workspace: Path, tmp_path: Path, profile
     assert usage.calls >= 9 and usage.output_tokens > 0
 
 
-async def test_rejected_preview_changes_nothing(workspace: Path, tmp_path: Path) -> None:
-    turns = [*DEMO[:5], *DEMO[2:7]]  # plan, step 1 attempt (rejected), then the step again
-    script = write_script(tmp_path, turns)
-    async with lsp_session(workspace, "vscode", script) as (client, editor):
-        pid = await _approved(client, workspace)
-        before = snapshot(workspace)
-        editor.accept = False
-        res = await command(client, "planfirst.executeNextStep", {"planId": pid})
-        assert res["status"] == "rejected" and res["step"] == 1
-        assert snapshot(workspace) == before
-        plan = PlanStore(workspace).load(pid)
-        assert plan.state(1).status.value == "pending"
-        assert plan.state(1).runs[-1].outcome == "rejected"
-        assert any("not applied" in m.message for m in client.messages)
-        # it can be retried: the next attempt is previewed again
-        editor.accept = True
-        res = await command(client, "planfirst.retryStep", {"planId": pid, "step": 1})
-        assert len(editor.edits) == 3
-        assert res["step"] == 1 and res["status"] == "done"
-
-
 @pytest.mark.parametrize("profile", ["vscode", "neovim"])
 async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path, profile: str) -> None:
     # CRLF and a non-ASCII char in the files the step edits: the step keeps them, undo restores
@@ -146,48 +125,6 @@ async def test_undo_refused_when_files_changed(workspace: Path, tmp_path: Path) 
         with pytest.raises(JsonRpcException, match="changed since the step was applied"):
             await command(client, "planfirst.undoStep", {"planId": pid, "step": 1})
         assert wc.read_text().endswith("# my own edit\n")
-
-
-async def test_kill_between_steps_and_resume(workspace: Path, tmp_path: Path) -> None:
-    script1 = write_script(tmp_path, DEMO[:7])
-    async with lsp_session(workspace, "vscode", script1) as (client, _):
-        pid = await _approved(client, workspace)
-        r1 = await command(client, "planfirst.executeNextStep", {"planId": pid})
-        assert r1["status"] == "done"
-        client._server.kill()  # SIGKILL: no shutdown, no goodbye
-        await client._server.wait()
-    script2 = write_script(tmp_path, DEMO[7:])
-    async with lsp_session(workspace, "vscode", script2) as (client, _):
-        rows = await command(client, "planfirst.listPlans")
-        assert rows[0]["id"] == pid and rows[0]["steps"]["done"] == 1
-        r2 = await command(client, "planfirst.executeNextStep", {})
-        assert r2["step"] == 2 and r2["status"] == "done"
-        r3 = await command(client, "planfirst.executeNextStep", {})
-        assert r3["step"] == 3 and r3["status"] == "done"
-    plan = PlanStore(workspace).load(pid)
-    assert plan.status.value == "done"
-    assert sum(1 for s in plan.steps for r in s.runs if r.outcome == "applied") == 4  # 2 + 1 + 1: nothing twice
-
-
-async def test_second_execute_while_running_refused(workspace: Path, tmp_path: Path) -> None:
-    import asyncio
-
-    slow = dict(DEMO[2])
-    slow["delay"] = 3
-    script = write_script(tmp_path, [*DEMO[:2], slow, *DEMO[3:7]])
-    async with lsp_session(workspace, "vscode", script) as (client, _):
-        pid = await _approved(client, workspace)
-        first = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await asyncio.sleep(1.0)
-        with pytest.raises(JsonRpcException, match="busy"):
-            await command(client, "planfirst.executeNextStep", {"planId": pid})
-        # the plan document stays responsive meanwhile
-        lenses = await client.text_document_code_lens_async(
-            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=f"planfirst:/plans/{pid}.md"))
-        )
-        assert lenses is not None
-        res = await first
-        assert res["status"] == "done"
 
 
 async def test_step_naming_a_secret_is_refused_and_never_sent(workspace: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
+from tests.waiting import wait_until
 
 DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
 PLAN_TURNS = DEMO[:2]
@@ -163,10 +164,7 @@ async def test_cancel_mid_generation_saves_nothing(workspace: Path, tmp_path: Pa
     script = write_script(tmp_path, [{"delay": 30, "tool": "submit_plan", "input": PLAN_INPUT}])
     async with lsp_session(workspace, "vscode", script) as (client, _):
         task = asyncio.ensure_future(command(client, "planfirst.generatePlan", {"task": TASK}))
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if client.progress_reports:
-                break
+        await wait_until(lambda: client.progress_reports, 30, "the plan's progress to begin")
         res = await command(client, "planfirst.cancel", {})
         assert len(res["cancelled"]) == 1
         with pytest.raises(JsonRpcException) as info:

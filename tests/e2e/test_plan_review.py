@@ -11,6 +11,7 @@ from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
+from tests.waiting import wait_until
 
 DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
 GOOD = DEMO[1]["input"]
@@ -48,7 +49,7 @@ async def test_vague_plan_flagged_then_fixed(workspace: Path, tmp_path: Path, pr
         plan = PlanStore(workspace).load(pid)
         rules = {f.rule for f in plan.findings}
         assert {"step-no-validation", "step-vague", "modify-missing-file", "criteria-not-checkable", "dependency-no-version"} <= rules
-        await client.wait_for_notification("textDocument/publishDiagnostics") if uri not in client.diagnostics else None
+        await wait_until(lambda: uri in client.diagnostics, 30, "the plan's diagnostics")
         diags = client.diagnostics[uri]
         assert {d.code for d in diags} >= {"step-no-validation", "modify-missing-file"}
         step_diag = next(d for d in diags if d.code == "step-no-validation")
@@ -62,12 +63,10 @@ async def test_vague_plan_flagged_then_fixed(workspace: Path, tmp_path: Path, pr
         assert any("Approve anyway" in q for q in editor.questions)
         # a revision that fixes the plan clears the diagnostics
         await command(client, "planfirst.revisePlan", {"planId": pid, "feedback": "name the functions and add checks"})
-        import asyncio
-
-        for _ in range(50):
-            if not [d for d in client.diagnostics.get(uri, []) if d.severity and d.severity <= 2]:
-                break
-            await asyncio.sleep(0.1)
-        assert not [d for d in client.diagnostics[uri] if d.severity and d.severity <= 2]
+        await wait_until(
+            lambda: not [d for d in client.diagnostics.get(uri, []) if d.severity and d.severity <= 2],
+            30,
+            "the revision's diagnostics to clear the errors",
+        )
         editor.answer = "Yes"
         assert (await command(client, "planfirst.approvePlan", {"planId": pid}))["status"] == "approved"

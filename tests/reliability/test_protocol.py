@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from pygls.exceptions import JsonRpcException
 
 from tests.lsp_harness import command
 from tests.reliability.conftest import DEMO, TASK, Invariants, Ledger, kill_server, serve
+from tests.waiting import wait_until
 
 COMMANDS = [
     "planfirst.generatePlan",
@@ -91,22 +91,23 @@ async def _answer(fut: asyncio.Future[Any], what: str) -> tuple[Any, Any]:
         raise AssertionError(f"no answer within 10 s to {what}") from None
 
 
-async def _lens_time(client: Any, uri: str) -> float:
-    t0 = time.monotonic()
-    await client.text_document_code_lens_async(
+async def _lenses(client: Any, uri: str) -> list[str]:
+    lenses = await client.text_document_code_lens_async(
         types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
-    return time.monotonic() - t0
+    return [lens.command.title for lens in lenses if lens.command]
 
 
 async def test_case_10_20_fuzz_every_command_and_request(ws: Path, inv: Invariants) -> None:
     """Cases 10 and 20: each malformed request gets exactly one JSON-RPC error with a human
-    message and no traceback; the server stays responsive (a code lens is answered promptly)."""
+    message and no traceback; the server keeps serving (the plan's code lenses answered the same
+before and after; how fast is bench_responsiveness.py's business)."""
     srv = inv.scripted_server(DEMO[:2])
     async with serve(inv, ws, srv) as (client, _editor, ledger):
         res = await command(client, "planfirst.generatePlan", {"task": TASK})
         plan_uri = res["uri"]
-        before = await _lens_time(client, plan_uri)
+        before = await _lenses(client, plan_uri)
+        assert before
         cases: list[tuple[str, Any]] = []
         for cmd in COMMANDS:
             for args in [*BAD_FOR_ALL, *BAD_FOR.get(cmd, [])]:
@@ -132,9 +133,7 @@ async def test_case_10_20_fuzz_every_command_and_request(ws: Path, inv: Invarian
             assert msg and len(msg) < 2_000, f"{what}: unhelpful message {msg!r}"
             data = json.dumps(getattr(error, "data", None) or "")
             assert "Traceback" not in msg + data and 'File "' not in msg + data, what
-        after = await _lens_time(client, plan_uri)
-        print(f"\ncodeLens: {before * 1000:.0f} ms before the fuzz, {after * 1000:.0f} ms after {len(cases)} bad requests")
-        assert after < 2.0
+        assert await _lenses(client, plan_uri) == before
         # the plan is untouched by all of it
         rows = await command(client, "planfirst.listPlans")
         assert [r["id"] for r in rows] == [res["planId"]] and rows[0]["status"] == "draft"
@@ -145,23 +144,23 @@ async def test_case_10_14_second_execute_while_running_and_unknown_ids(ws: Path,
     code lens and symbols answer while the step waits on a slow model; unknown plan ids and
     unknown commands are errors naming the fix."""
     slow = dict(DEMO[2])
-    slow["delay"] = 4
+    slow["delay"] = 8
     srv = inv.scripted_server([*DEMO[:2], slow, *DEMO[3:7]])
     async with serve(inv, ws, srv) as (client, _editor, _ledger):
         res = await command(client, "planfirst.generatePlan", {"task": TASK})
         pid = res["planId"]
         await command(client, "planfirst.approvePlan", {"planId": pid})
         first = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: len(srv.requests) >= 3, 30, "the step's model call")
         with pytest.raises(JsonRpcException, match="busy"):
             await command(client, "planfirst.executeNextStep", {"planId": pid})
         doc = types.TextDocumentIdentifier(uri=res["uri"])
-        t0 = time.monotonic()
-        await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
-        await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
-        await client.text_document_hover_async(types.HoverParams(text_document=doc, position=types.Position(line=3, character=0)))
-        took = time.monotonic() - t0
-        assert took < 1.5, f"plan document requests took {took:.2f} s while a step ran"
+        assert await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
+        assert await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
+        await client.text_document_hover_async(
+            types.HoverParams(text_document=doc, position=types.Position(line=3, character=0))
+        )
+        # all answered while the step still waits on the model: no head-of-line blocking
         assert not first.done()
         with pytest.raises(JsonRpcException, match="unknown plan"):
             await command(client, "planfirst.executeNextStep", {"planId": "no-such-plan-abc123"})
@@ -196,11 +195,15 @@ async def test_case_20_framing_malformed_json_and_huge_content_length(ws: Path, 
         # a Content-Length of 99 GB: pygls alone would allocate it and die with MemoryError
         ledger.raw_bytes(b"", None, "", header=b"Content-Length: 99999999999\r\n\r\n")
         await proc.stdin.drain()
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: "dropping an incoming message of 99999999999" in _logs(inv), 30,
+                         "the server to drop the huge message")
         assert proc.returncode is None, "the server died on a huge Content-Length"
         rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("VmRSS")))
         assert rss_kb < 1_000_000, f"the server holds {rss_kb} kB after a huge Content-Length"
         # the rest of the stream now belongs to that frame: end the session here
         await kill_server(client, ledger)
-    logs = "".join(p.read_text(errors="replace") for p in inv.logs if p.exists())
-    assert "dropping an incoming message of 73400" in logs
+    assert "dropping an incoming message of 73400" in _logs(inv)
+
+
+def _logs(inv: Invariants) -> str:
+    return "".join(p.read_text(errors="replace") for p in inv.logs if p.exists())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,9 @@ from pygls.exceptions import JsonRpcException
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command
 from tests.reliability.conftest import CANARY, DEMO, TASK, Invariants, serve
-from tests.reliability.test_crash_resume import _children, _wait_for
+from tests.reliability.test_crash_resume import _children, _gone
 from tests.reliability.test_untrusted_model import README_EDIT, one_step_plan, plan_turn
+from tests.waiting import wait_until
 
 
 async def test_case_06_secrets_and_excluded_files_never_sent(ws: Path, inv: Invariants) -> None:
@@ -72,10 +72,13 @@ async def test_case_07_08_09_18_stale_reject_undo_and_disk_check(ws: Path, inv: 
         assert readme.read_bytes() == users
         st = PlanStore(ws).load(pid).state(1)
         assert st.status.value == "pending" and st.runs[0].stale_files == ["README.md"]
+        assert st.runs[-1].outcome == "rejected"
+        assert any("not applied" in m.message for m in client.messages)
         assert any("stale" in m.message for m in client.messages)
         editor.accept = True
         r = await command(client, "planfirst.retryStep", {"planId": pid, "step": 1})
         assert r["status"] == "done", r
+        assert len(editor.edits) == 2  # the retry was previewed again
         run = PlanStore(ws).load(pid).state(1).last_run
         assert readme.read_bytes().decode("utf-8") == run.after["README.md"]
         assert "my note — ünïcode" in run.after["README.md"] and "--top 5" in run.after["README.md"]
@@ -95,24 +98,17 @@ async def test_case_11_cancel_kills_the_validation_process_group(ws: Path, inv: 
         await command(client, "planfirst.approvePlan", {"planId": pid, "force": True})
         server_pid = client._server.pid  # type: ignore[union-attr]
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await _wait_for(lambda: any("subprocess" in c for _, c in _children(server_pid)), 20, "the validation command")
+        await wait_until(lambda: any("subprocess" in c for _, c in _children(server_pid)), 30, "the validation command")
         leader = next(p for p, c in _children(server_pid) if "subprocess" in c)
-        await _wait_for(lambda: bool(_children(leader)), 5, "its child")
+        await wait_until(lambda: bool(_children(leader)), 30, "its child")
         grandchild = _children(leader)[0][0]
-        def gone(p: int) -> bool:
-            try:
-                return ") Z" in Path(f"/proc/{p}/stat").read_text()
-            except OSError:
-                return True
-
-        t0 = time.monotonic()
+        assert not _gone(leader) and not _gone(grandchild)  # running when the cancel is sent
         cancelled = await command(client, "planfirst.cancel", {"planId": pid})
         assert cancelled["cancelled"] == [pid]
-        with pytest.raises(JsonRpcException, match="cancelled"):  # answered, and promptly
-            await asyncio.wait_for(run, 3)
-
-        await _wait_for(lambda: gone(leader) and gone(grandchild), 5, "the process group to die")
-        assert time.monotonic() - t0 < 3
+        with pytest.raises(JsonRpcException, match="cancelled"):  # the request is answered
+            await asyncio.wait_for(run, 30)
+        # both sleep 60 s: gone within the wait means killed by the cancel, not finished
+        await wait_until(lambda: _gone(leader) and _gone(grandchild), 30, "the process group to die")
         plan = PlanStore(ws).load(pid)
         assert plan.state(1).status.value in ("pending", "applied", "failed")
         assert (await command(client, "planfirst.listPlans"))[0]["id"] == pid
@@ -139,13 +135,14 @@ async def test_case_12_19_api_faults_retried_then_clear_message(ws: Path, inv: I
         {"stop_reason": "max_tokens", **plan}, {"stop_reason": "max_tokens", **plan}, {"stop_reason": "max_tokens", **plan},
     ])
     opts = {"anthropic": {"maxRetries": 4, "deadline": 60}}
-    async with serve(inv, ws, srv, init_options=opts) as (client, _e, _l):
+    async with serve(inv, ws, srv, init_options=opts) as (client, editor, _l):
         ok = await command(client, "planfirst.generatePlan", {"task": TASK})
         assert len(srv.requests) == 5 and PlanStore(ws).load(ok["planId"]).complete
         opts3 = {"anthropic": {"maxRetries": 3, "deadline": 60}}
         client.set_configuration(opts3, section="planfirst")
+        pulls = editor.config_pulls
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={}))
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: editor.config_pulls > pulls, 30, "the server to pull the new settings")
         with pytest.raises(JsonRpcException, match=r"(?i)overloaded") as e1:
             await command(client, "planfirst.generatePlan", {"task": TASK + " again"})
         assert len(srv.requests) == 9, len(srv.requests)
