@@ -1,6 +1,6 @@
 """Validation commands: no shell, allow-list policy, timeout, cancellation, output cap, scrubbed env.
 
-RELIABILITY.md cases 3, 11 and 17. Everything here runs real subprocesses; `sh` appears only to
+docs/reliability.md cases 3, 11 and 17. Everything here runs real subprocesses; `sh` appears only to
 build process trees for the kill tests, never as a way planfirst runs commands.
 """
 

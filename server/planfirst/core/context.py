@@ -2,7 +2,7 @@
 
 Priority order: the selection's file, files passed explicitly, files named in the task, what those
 import (one level), project manifests, nearby tests. Secrets, ignored files, binaries and huge
-files are cut and reported, never sent (RELIABILITY.md cases 5 and 6). This is blocking file I/O:
+files are cut and reported, never sent (docs/reliability.md cases 5 and 6). This is blocking file I/O:
 async callers run `gather_context` in a worker thread.
 """
 

@@ -2,7 +2,7 @@
 
 It resolves symlinks and compares real paths component by component (never string prefixes), and
 it knows which files must never reach a model: `.git/`, `.planfirst/`, secrets, `.gitignore`d
-paths and configured globs (RELIABILITY.md cases 1, 6, 16).
+paths and configured globs (docs/reliability.md cases 1, 6, 16).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run a step's validation commands: argv without a shell, allow-listed, time-boxed, capped, scrubbed.
 
-RELIABILITY.md cases 3, 5, 11 and 17 live here. Nothing in this module ever goes through a shell:
+docs/reliability.md cases 3, 5, 11 and 17 live here. Nothing in this module ever goes through a shell:
 a command string is split with `shlex` and the pieces are handed to `exec` as they are, so `;`,
 `|`, `&&`, `$(…)` and backticks reach the program as plain arguments.
 """
@@ -85,7 +85,7 @@ _TEST_SCRIPT_NAMES = {"test", "t", "tst"}
 class CommandPolicy:
     """Decides which validation commands run without asking: an allow-list of program names.
 
-    Rule (documented in notes-for-lead/validate.md):
+    Rule (docs/reliability.md cases 3 and 27):
     - The program is identified by the basename of argv[0], so `.venv/bin/pytest` and
       `./node_modules/.bin/eslint` count as `pytest` and `eslint`. A relative program path must
       stay inside the workspace (no `..`).
@@ -361,7 +361,7 @@ async def _stop_group(
     """SIGTERM the whole process group, give it `grace` seconds, SIGKILL whatever is left, reap.
 
     Runs after every command, not only on timeout: a validation command must not leave a
-    background process behind (RELIABILITY.md cases 11, 17, 22).
+    background process behind (docs/reliability.md cases 11, 17, 22).
     """
     # The child was started with start_new_session, so its pid is its process-group id; the group
     # outlives the leader while any grandchild lives, so killpg reaches stragglers too.
