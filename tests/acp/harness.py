@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import os
 import sys
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -257,13 +256,3 @@ async def acp_agent(
                 30,
             )
             yield agent
-
-
-async def wait_until(pred: Callable[[], bool], limit: float, what: str) -> None:
-    """Poll `pred` until true; fail naming `what` after `limit` seconds."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -9,8 +9,8 @@ from pathlib import Path
 from planfirst.plan.model import StepStatus
 from planfirst.plan.store import PlanStore
 from tests.acp.conftest import agent
-from tests.acp.harness import wait_until
 from tests.reliability.conftest import DEMO, TASK, Invariants
+from tests.waiting import wait_until
 
 
 async def test_cancel_while_the_model_works_and_while_a_permission_is_open(

@@ -6,8 +6,6 @@ allow-list; planning still goes to the user's API and `sh -c` is asked about and
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from lsprotocol import types
 from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.waiting import wait_until
 
 
 def _shapes(evil: str) -> dict[str, tuple[Any, Any]]:
@@ -56,7 +55,7 @@ async def test_case_23_trust_keys_never_from_the_workspace(ws: Path, inv: Invari
         client.set_configuration(answer, section="planfirst")
         before = pulls[0]
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=pushed))
-        await _until(lambda: pulls[0] > before)
+        await wait_until(lambda: pulls[0] > before, 30, "the configuration pull")
         pid = (await command(client, "planfirst.generatePlan", {"task": "Document the title"}))["planId"]
         assert evil.requests == [], "planning went to the workspace's API URL"
         assert len(srv.requests) == 1
@@ -80,10 +79,3 @@ def _count_configuration_pulls(client: Any) -> list[int]:
 
     client.get_configuration = counting
     return count
-
-
-async def _until(pred: Any, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not pred():
-        assert time.monotonic() < deadline, "timed out waiting for the configuration pull"
-        await asyncio.sleep(0.02)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.conftest import Invariants, Ledger, serve
+from tests.waiting import wait_until
 
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 LIST = {"command": "planfirst.listPlans", "arguments": [{}]}
@@ -82,14 +83,6 @@ async def test_case_33_every_id_gets_exactly_one_answer(ws: Path, inv: Invariant
         ledger.raw_bytes(json.dumps(forged).encode(), None, "")
         await _alive(ledger, "alive-end")
         assert client._server.returncode is None  # type: ignore[union-attr]
-        await _until(lambda: ledger.answers.get(None, 0) >= ledger.null_expected)
+        await wait_until(lambda: ledger.answers.get(None, 0) >= ledger.null_expected, 30, "the answers to id null")
     logs = "".join(p.read_text(errors="replace") for p in inv.logs if p.exists())
     assert "Traceback" not in logs, "a malformed message reached pygls and raised"
-
-
-async def _until(pred: Any, limit: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not pred():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)

@@ -18,7 +18,8 @@ from pygls.exceptions import JsonRpcException
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command
 from tests.reliability.conftest import DEMO, TASK, Invariants, kill_server, serve
-from tests.reliability.test_crash_resume import _children, _wait_for
+from tests.reliability.test_crash_resume import _children
+from tests.waiting import wait_until
 
 ORIG_SLUG = '"""URL slugs."""\n'
 
@@ -216,7 +217,7 @@ async def test_case_05_disk_change_while_the_model_works_is_kept(
     async with serve(inv, ws, srv, profile=profile) as (client, editor, _l):
         pid = await approved(client)
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await _wait_for(lambda: len(srv.requests) >= 4, 30, "the step's second model call")
+        await wait_until(lambda: len(srv.requests) >= 4, 30, "the step's second model call")
         mine = wc.read_text() + "\n# my own edit while the model works\n"
         wc.write_text(mine)
         res = await run
@@ -348,7 +349,7 @@ async def test_case_09_attempt_limit_survives_a_restart(ws: Path, inv: Invariant
         pid = await approved(client)
         server_pid = client._server.pid  # type: ignore[union-attr]
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await _wait_for(
+        await wait_until(
             lambda: len(srv.requests) >= 7 and any("pytest" in c for _, c in _children(server_pid)),
             60,
             "attempt 2's validation",
@@ -533,7 +534,7 @@ async def test_case_13_apply_after_cancel_is_recorded(ws: Path, inv: Invariants)
         pid = await approved(client)
         editor.hold = asyncio.Event()
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await _wait_for(lambda: len(editor.edits) >= 1, 60, "the step's preview")
+        await wait_until(lambda: len(editor.edits) >= 1, 60, "the step's preview")
         assert (await command(client, "planfirst.cancel", {"planId": pid}))["cancelled"] == [pid]
         with pytest.raises(JsonRpcException, match="cancelled"):
             await run
@@ -547,8 +548,8 @@ async def test_case_13_apply_after_cancel_is_recorded(ws: Path, inv: Invariants)
                 and st.last_run.outcome == "applied"
             )
 
-        await _wait_for(recorded, 30, "the late apply to be recorded")
-        await _wait_for(
+        await wait_until(recorded, 30, "the late apply to be recorded")
+        await wait_until(
             lambda: "top_words" in (ws / "textkit" / "wordcount.py").read_text(),
             10,
             "the disk sync",
