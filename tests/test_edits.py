@@ -15,11 +15,11 @@ from planfirst.core.edits import (
     ENCODINGS,
     TextEdit,
     apply_edits,
-    diff_blocks,
     minimal_edits,
     split_lines,
     unified_diff,
 )
+from planfirst.core.linediff import diff_blocks
 
 # ---------------------------------------------------------------------------------------------
 # Strategies: text made of lines with every kind of terminator and awkward characters.
