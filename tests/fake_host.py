@@ -50,6 +50,9 @@ class FakeHost:
     async def save_documents(self, paths: list[str]) -> list[str]:
         return []  # apply_change wrote the files: the disk holds the approved text
 
+    def saves_documents(self) -> bool:
+        return True  # like the VS Code extension: the editor writes what the user applied
+
     async def confirm(self, question: str) -> bool | None:
         self.questions.append(question)
         return self.answer
