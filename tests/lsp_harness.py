@@ -14,17 +14,35 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Union
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcMethodNotFound
 from pytest_lsp import LanguageClient, make_test_lsp_client
 
 from planfirst.core.edits import TextEdit, apply_edits
 
 PROFILES = ("vscode", "neovim")
+
+# Capability profiles recorded from the real editors (tests/e2e/profiles/capture.sh; the VS Code
+# one ships with pytest-lsp): clientInfo and capabilities exactly as each editor sends them.
+PROFILE_DIR = Path(__file__).resolve().parent / "e2e" / "profiles"
+REAL_PROFILES = ("vscode-1.65", "nvim-0.7", "nvim-0.12", "eglot-1.9")
+CANNOT_ASK = "<MethodNotFound>"  # Editor.answer: the client answers showMessageRequest with an error
+
+
+def real_profile(profile: str) -> tuple[types.ClientCapabilities, types.ClientInfo | None]:
+    """A recorded profile's capabilities and clientInfo."""
+    from lsprotocol.converters import get_converter
+
+    data = json.loads((PROFILE_DIR / f"{profile}.json").read_text(encoding="utf-8"))
+    conv = get_converter()
+    caps = conv.structure(data["capabilities"], types.ClientCapabilities)
+    info = conv.structure(data["clientInfo"], types.ClientInfo) if data.get("clientInfo") else None
+    return caps, info
 
 
 def capabilities(profile: str) -> types.ClientCapabilities:
@@ -90,6 +108,7 @@ class Editor:
         self.saved: list[str] = []
         self.questions: list[str] = []
         self.answer: str | None = "Yes"  # answer to showMessageRequest
+        self.on_question: Callable[[str], None] | None = None  # called first: may set `answer`
         self.statuses: list[dict[str, Any]] = []
         self.refreshed: list[str] = []
         self.init_result: types.InitializeResult | None = None
@@ -228,6 +247,10 @@ async def lsp_session(
     @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
     def on_question(ls: LanguageClient, params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
         editor.questions.append(params.message)
+        if editor.on_question is not None:
+            editor.on_question(params.message)
+        if editor.answer == CANNOT_ASK:
+            raise JsonRpcMethodNotFound.of(types.WINDOW_SHOW_MESSAGE_REQUEST)
         if editor.answer is None:
             return None
         titles = [a.title for a in params.actions or []]
@@ -246,11 +269,17 @@ async def lsp_session(
     def on_lens_refresh(ls: LanguageClient, params: Any) -> None:
         return None
 
+    if profile in REAL_PROFILES:
+        caps, info = real_profile(profile)
+    else:  # VS Code names itself; the other synthetic profiles send no clientInfo
+        caps = capabilities(profile)
+        info = types.ClientInfo(name="Visual Studio Code", version="1.100.3") if profile == "vscode" else None
     await client.start_io(sys.executable, "-I", "-m", "planfirst", "serve", env=server_env(script, env), cwd=str(root))
     try:
         editor.init_result = await client.initialize_session(
             types.InitializeParams(
-                capabilities=capabilities(profile),
+                capabilities=caps,
+                client_info=info,
                 root_uri=root.resolve().as_uri(),
                 workspace_folders=[types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)],
                 initialization_options=init_options or {},

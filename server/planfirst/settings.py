@@ -129,6 +129,8 @@ class Settings(_Section):
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     lint: LintSettings = Field(default_factory=LintSettings)
+    # who previews a step's edit: the editor, planfirst's own diff document, or decided per client
+    preview: Literal["editor", "planfirst", "auto"] = "auto"
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)  # model -> overrides
 
 

@@ -13,7 +13,7 @@ from planfirst.core.contracts import Progress, StepOutcome, StepResult
 from planfirst.core.diagnoser import diagnose, format_failures
 from planfirst.core.problems import Problem, parse_off_loop
 from planfirst.core.redact import Redactor
-from planfirst.core.validate import CommandPolicy, is_secret_name, run_validation
+from planfirst.core.validate import CommandPolicy, is_secret_name, refusal_advice, run_validation
 from planfirst.llm.model import ModelError
 from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.model import Plan, PlanStatus, Step, StepRun, ValidationResult
@@ -67,9 +67,9 @@ async def run_commands(
     # programs, scripts and modules resolve against the workspace (case 27)
     policy = CommandPolicy(s.settings.validation.allow, Workspace(s.root, env))
 
-    async def confirm(cmd: str, reason: str) -> bool:
-        answer = await s.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
-        return bool(answer)
+    async def confirm(cmd: str, reason: str) -> bool | None:
+        # None: the editor cannot ask (validate.py then says how to allow the command instead)
+        return await s.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
 
     # say what runs: "step 1: running `pytest -q` (2 more)", then its latest output line
     running = f"{what}: running `{commands[0]}`" + (f" (+{len(commands) - 1} more)" if len(commands) > 1 else "")
@@ -104,10 +104,7 @@ async def validate_run(
     publish(s, await failure_problems(results, s.root))
     refused = [r for r in results if r.refused]
     if refused:
-        run.error = (
-            f"`{refused[0].command}` was not run: {refused[0].refused}. Add its program to "
-            "planfirst.validation.allow or confirm it, then retry the step."
-        )
+        run.error = f"`{refused[0].command}` was not run: {refused[0].refused}. {refusal_advice(refused[0].refused or '')}"
         s.save(plan)
         return run.error
     if all(r.passed for r in results):

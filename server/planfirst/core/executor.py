@@ -138,8 +138,9 @@ def file_views(
     return shown, sent
 
 
-def files_block(files: dict[str, str | None]) -> str:
-    """Current file contents as delimited data blocks (a missing file is marked as such)."""
+def files_block(files: dict[str, str | None], own: set[str] | None = None) -> str:
+    """Current file contents as delimited data blocks (a missing file is marked as such, and so
+    is a file an earlier attempt of this step created)."""
     parts = []
     for path in sorted(files):
         text = files[path]
@@ -147,7 +148,8 @@ def files_block(files: dict[str, str | None]) -> str:
             parts.append(f'<file path="{path}" status="does not exist yet"/>')
         else:
             body = text.replace("</file>", "<\\/file>")
-            parts.append(f'<file path="{path}">\n{body}\n</file>')
+            mark = ' status="created by an earlier attempt of this step; edit it"' if own and path in own else ""
+            parts.append(f'<file path="{path}"{mark}>\n{body}\n</file>')
     return "\n".join(parts)
 
 
@@ -171,7 +173,7 @@ def build_request(
             step_text(step),
             completed_summary(plan, step.order),
             neighbours_text(plan, step.order),
-            files_block(files),
+            files_block(files, created_by_earlier_attempts(plan, step)),
             stale,
             errors,
             attempt,
@@ -211,10 +213,21 @@ async def propose_step(
         may_create=step.files_to_create,
         resolve=resolve,
         list_dir=list_dir,
+        created_by_step=created_by_earlier_attempts(plan, step),
     )
     run = await model.run(request, overlay.handle, events)
     change = ProposedChange(
         [FileChange(p, old, new) for p, (old, new) in sorted(overlay.changes().items())], sent
     )
     return change, run
+
+
+def created_by_earlier_attempts(plan: Plan, step: Step) -> set[str]:
+    """Files this step's earlier applied attempts created (recorded in its runs, not undone):
+    a later attempt of the same step may edit them, they are the step's own."""
+    out: set[str] = set()
+    for run in plan.state(step.order).runs:
+        if run.outcome == "applied":
+            out.update(p for p, text in run.before.items() if text is None and run.after.get(p) is not None)
+    return out & set(step.files_to_create)
 

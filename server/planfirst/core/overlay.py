@@ -140,10 +140,13 @@ class Overlay:
         *,
         list_dir: Callable[[str], list[str] | None] | None = None,
         max_view_lines: int = 2000,
+        created_by_step: Iterable[str] = (),
     ) -> None:
         self._read = read_file
         self._allowed = set(allowed)
         self._may_create = set(may_create)
+        # files this step's earlier attempts created (recorded in its runs): the step's own
+        self._own = set(created_by_step) & self._may_create
         self._resolve = resolve or normalise_rel_path
         self._list_dir = list_dir
         self._max_view_lines = max_view_lines
@@ -224,15 +227,15 @@ class Overlay:
             raise _ToolError(f"Invalid path {raw!r}: {exc}") from None
 
     def _scope(self) -> str:
-        modify = ", ".join(sorted(self._allowed)) or "(none)"
-        create = ", ".join(sorted(self._may_create)) or "(none)"
+        modify = ", ".join(sorted(self._allowed | self._own)) or "(none)"
+        create = ", ".join(sorted(self._may_create - self._own)) or "(none)"
         return f"This step may modify: {modify}; and create: {create}."
 
     def _check_writable(self, path: str, exists: bool) -> None:
         created_here = path in self._current and self._original.get(path) is None
         if path in self._allowed:
             return
-        if path in self._may_create and (not exists or created_here):
+        if path in self._may_create and (not exists or created_here or path in self._own):
             return
         if path in self._may_create:
             raise _ToolError(

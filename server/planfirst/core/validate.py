@@ -37,7 +37,9 @@ _REAP_LIMIT_S = 5.0  # after SIGKILL the leader's exit status arrives within mil
 _POLL_S = 0.05  # how often the leader's exit is checked while its output is being read
 
 OutputSink = Callable[[str], None]
-Confirm = Callable[[str, str], Awaitable[bool | None]]
+Confirm = Callable[[str, str], Awaitable[bool | None]]  # None: the editor cannot ask
+
+NO_WAY_TO_ASK = "no way to ask for confirmation"
 
 
 # ---------------------------------------------------------------- splitting and policy
@@ -564,7 +566,7 @@ async def run_validation(
         if not decision.allowed:
             answer = await confirm(cmd, decision.reason) if confirm is not None else None
             if answer is not True:
-                why = "not confirmed" if confirm is not None else "no way to ask for confirmation"
+                why = "not confirmed" if answer is False else NO_WAY_TO_ASK
                 results.append(ValidationResult(command=cmd, refused=f"{decision.reason} ({why})"))
                 continue
         if on_output is not None:
@@ -603,3 +605,20 @@ async def run_validation(
         elif res.cancelled:
             stop_reason = "not run: validation was cancelled"
     return results
+
+
+def refusal_advice(refused: str) -> str:
+    """What the user can do about a command that was not run (`refused` is its reason)."""
+    if NO_WAY_TO_ASK in refused:
+        if "always needs confirmation" in refused or "runs a script" in refused:
+            return (
+                "This editor cannot answer planfirst's questions (window/showMessageRequest), and this "
+                "command always needs an answer: revise the plan so the step validates with an allowed "
+                "tool (e.g. `python -m pytest ...`), then retry the step."
+            )
+        return (
+            "This editor cannot answer planfirst's questions (window/showMessageRequest): add the "
+            "program to planfirst.validation.allow in your user or editor settings (workspace files "
+            "cannot change it), or revise the plan to use an allowed tool, then retry the step."
+        )
+    return "Add its program to planfirst.validation.allow or confirm it, then retry the step."

@@ -82,12 +82,19 @@ def workspace_edit(
     encoding: str,
     annotations: bool,
     document_changes: bool,
+    create_files: bool = True,
+    delete_files: bool = True,
+    implicit_final_newline: bool = False,
 ) -> types.WorkspaceEdit:
     """ONE WorkspaceEdit for a step: minimal edits per file, CreateFile for new files.
 
     Edits are computed against the text the editor holds (`change.files[i].old` was read from
     the open document when there is one) and sent with that document's version, so the editor
-    refuses the edit rather than overwrite text the user typed since.
+    refuses the edit rather than overwrite text the user typed since. A client without the
+    `create` (`delete`) resource operation gets a plain edit of the new file, which the server
+    created empty on disk (no DeleteFile: the server deletes the file itself). An editor whose
+    buffers end with an implicit line break (Neovim: 'fixeol') gets a new file's text without its
+    last one, or its buffer would end with an extra empty line.
     """
     ann_id = "planfirst-step" if annotations else None
     doc_changes: list[types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile] = []
@@ -95,15 +102,19 @@ def workspace_edit(
     for f in change.files:
         uri = path_to_uri(root / f.path)
         if f.new is None:
+            if not delete_files:
+                continue
             doc_changes.append(
                 types.DeleteFile(uri=uri, options=types.DeleteFileOptions(ignore_if_not_exists=True), annotation_id=ann_id)
             )
             continue
         if f.old is None:
-            doc_changes.append(
-                types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True), annotation_id=ann_id)
-            )
-            edits = [TextEdit(0, 0, 0, 0, f.new)] if f.new else []
+            if create_files:
+                doc_changes.append(
+                    types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True), annotation_id=ann_id)
+                )
+            text = f.new[:-1] if implicit_final_newline and f.new.endswith("\n") else f.new
+            edits = [TextEdit(0, 0, 0, 0, text)] if text else []
             version = None
         else:
             edits = minimal_edits(f.old, f.new, encoding)

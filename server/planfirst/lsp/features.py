@@ -17,7 +17,7 @@ from planfirst.core.context import Selection
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.model import ModelError
-from planfirst.lsp import convert, plan_docs
+from planfirst.lsp import convert, plan_docs, preview
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import step_result
 from planfirst.lsp.server import PlanfirstServer
@@ -70,6 +70,11 @@ class StepParams(PlanParams):
 
 class NoParams(_Params):
     pass
+
+
+class PreviewParams(PlanParams):
+    step: int | None = Field(default=None, ge=1)
+    attempt: int | None = Field(default=None, ge=1)
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -195,6 +200,7 @@ def register(ls: PlanfirstServer) -> None:
     @ls.feature(types.INITIALIZE)
     def on_initialize(server: PlanfirstServer, params: types.InitializeParams) -> None:
         server.init_options = params.initialization_options
+        server.client_info = params.client_info
         root = None
         if params.workspace_folders:
             root = convert.uri_to_path(params.workspace_folders[0].uri)
@@ -284,6 +290,14 @@ def register(ls: PlanfirstServer) -> None:
             r["uri"] = server.plan_doc_uri(r["id"])
         return rows
 
+    @command(ls, preview.APPLY_COMMAND, PreviewParams)
+    async def apply_preview(server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any) -> Any:
+        return _decide_preview(server, True, p)
+
+    @command(ls, preview.DISCARD_COMMAND, PreviewParams)
+    async def discard_preview(server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any) -> Any:
+        return _decide_preview(server, False, p)
+
     @command(ls, "planfirst.reloadPlan", PlanParams)
     async def reload(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
         plan = session.reload(p.plan_id)
@@ -299,6 +313,9 @@ def register(ls: PlanfirstServer) -> None:
 
     @ls.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT)
     def content(server: PlanfirstServer, params: types.TextDocumentContentParams) -> types.TextDocumentContentResult:
+        shown = server.previews.content(params.uri)
+        if shown is not None:
+            return types.TextDocumentContentResult(text=shown)
         plan_id = convert.plan_id_from_uri(params.uri)
         if plan_id is None or server.session is None:
             raise JsonRpcInvalidParams(message=f"planfirst: no plan document at {params.uri[:200]}")
@@ -310,7 +327,7 @@ def register(ls: PlanfirstServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def code_lens(server: PlanfirstServer, params: types.CodeLensParams) -> list[types.CodeLens]:
-        return plan_docs.code_lenses(server, params.text_document.uri)
+        return plan_docs.code_lenses(server, params.text_document.uri) or server.previews.lenses(params.text_document.uri)
 
     @ls.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def symbols(server: PlanfirstServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
@@ -330,6 +347,14 @@ def register(ls: PlanfirstServer) -> None:
     # open/change/close are kept by pygls' workspace; nothing else to do for them
 
 
+def _decide_preview(server: PlanfirstServer, apply: bool, p: PreviewParams) -> dict[str, Any]:
+    """Apply or discard a waiting planfirst preview (the newest one when none is named)."""
+    got = server.previews.decide(apply, p.plan_id, p.step, p.attempt)
+    if got is None:
+        raise SessionError("no planfirst preview is waiting for a choice", "no_preview")
+    return {"planId": got.plan_id, "step": got.step, "attempt": got.attempt, "applied": apply}
+
+
 CANNED_TASKS = [
     "Refactor the selected code for clarity without changing behaviour",
     "Add tests for the selected code",
@@ -339,17 +364,20 @@ CANNED_TASKS = [
 
 
 async def _ask_task(server: PlanfirstServer, has_selection: bool) -> str:
-    """A client that cannot prompt for text gets common tasks to choose from."""
-    caps = server.client_caps()
-    if not has_selection or not (caps.window and caps.window.show_message):
+    """A client that cannot prompt for text gets common tasks to choose from (showMessageRequest
+    is a base request: sent to every client, an error answer means it cannot ask)."""
+    if not has_selection:
         raise SessionError("the task is empty; say what you want changed ({\"task\": \"...\"})")
-    answer = await server.window_show_message_request_async(
-        types.ShowMessageRequestParams(
-            type=types.MessageType.Info,
-            message="planfirst: what should the plan for this selection do?",
-            actions=[types.MessageActionItem(title=t) for t in CANNED_TASKS],
+    try:
+        answer = await server.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Info,
+                message="planfirst: what should the plan for this selection do?",
+                actions=[types.MessageActionItem(title=t) for t in CANNED_TASKS],
+            )
         )
-    )
+    except JsonRpcException:
+        raise SessionError("the task is empty and this editor cannot offer choices; pass {\"task\": \"...\"}") from None
     if answer is None:
         raise SessionError("no task chosen; nothing was planned", "cancelled")
     return answer.title

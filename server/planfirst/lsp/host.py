@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from planfirst.core.executor import ProposedChange
 from planfirst.core.paths import PathError, WorkspaceGuard
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
-from planfirst.lsp import convert
+from planfirst.lsp import convert, preview
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -120,24 +121,52 @@ class LspHost:
                 out[rel] = (doc.version, doc.source)
         return out
 
-    async def apply_change(self, change: ProposedChange, label: str, description: str) -> ApplyOutcome:
-        """Send ONE annotated workspace/applyEdit; the editor previews it first."""
+    def _stale_buffers(self, change: ProposedChange) -> tuple[dict[str, int | None], str | None]:
+        """The versions of the open documents the change touches, or why it cannot be sent: a
+        document whose text is no longer the text the change was computed from."""
         held = self._versions()
         versions: dict[str, int | None] = {}
         for f in change.files:
             if f.path in held:
                 version, text = held[f.path]
                 if f.old is not None and text != f.old:
-                    return ApplyOutcome(
-                        False, f"{f.path} changed in the editor while the step was prepared; retry the step"
-                    )
+                    return versions, f"{f.path} changed in the editor while the step was prepared; retry the step"
                 versions[f.path] = version
+        return versions, None
+
+    async def apply_change(self, change: ProposedChange, label: str, description: str) -> ApplyOutcome:
+        """Send ONE workspace/applyEdit. An editor with a real preview (VS Code) previews the
+        annotated edit; for every other editor planfirst shows its own preview first and sends
+        the edit only after Apply (lsp/preview.py)."""
+        versions, stale = self._stale_buffers(change)
+        if stale:
+            return ApplyOutcome(False, stale)
         caps = self.ls.client_caps()
         ws_edit_caps = caps.workspace.workspace_edit if caps.workspace else None
-        doc_changes = bool(ws_edit_caps and ws_edit_caps.document_changes)
+        ops = {str(o.value if hasattr(o, "value") else o) for o in (ws_edit_caps.resource_operations or [])} if ws_edit_caps else set()
+        # resource operations exist only inside documentChanges: a client that lists them applies
+        # documentChanges (Neovim 0.7 and 0.12 list them and never declare documentChanges)
+        doc_changes = bool(ws_edit_caps and (ws_edit_caps.document_changes or ops))
+        creates = [f.path for f in change.files if f.old is None and f.new is not None]
+        deletes = any(f.new is None for f in change.files)
+        can_create = doc_changes and "create" in ops
+        can_delete = doc_changes and "delete" in ops
+        own = not preview.editor_previews(self.ls)
+        if ((creates and not can_create) or (deletes and not can_delete)) and not own:
+            return ApplyOutcome(
+                False,
+                "the editor cannot create or delete files through LSP (no create/delete resource operations); "
+                'with planfirst.preview "auto" or "planfirst" planfirst does it after its own preview',
+            )
         annotations = bool(ws_edit_caps and ws_edit_caps.change_annotation_support)
-        if any(f.old is None or f.new is None for f in change.files) and not doc_changes:
-            return ApplyOutcome(False, "the editor cannot create or delete files through LSP (no documentChanges support)")
+        if own:
+            if not await self.ls.previews.review(change, label, description):
+                return ApplyOutcome(False, "discarded in planfirst's preview")
+            versions, stale = self._stale_buffers(change)  # the user may have typed meanwhile
+            if stale:
+                return ApplyOutcome(False, stale)
+            annotations = False  # reviewed and applied: no second confirmation in the editor
+        made = [] if can_create else self._create_empty(creates)  # the editor then edits them
         edit = convert.workspace_edit(
             change,
             self.root,
@@ -147,7 +176,49 @@ class LspHost:
             encoding=self.ls.encoding(),
             annotations=annotations,
             document_changes=doc_changes,
+            create_files=can_create,
+            delete_files=can_delete,
+            implicit_final_newline=self._client_name() == "neovim",
         )
+        outcome = await self._send(edit, label)
+        if outcome.applied:
+            await self._buffers_synced(change)
+        if not outcome.applied:
+            for path in made:  # leave nothing behind when the editor did not apply
+                with contextlib.suppress(OSError):
+                    if path.stat().st_size == 0:
+                        path.unlink()
+        return outcome
+
+    async def _buffers_synced(self, change: ProposedChange, limit_s: float = 3.0) -> None:
+        """Give the editor a moment to report the applied text of the documents it holds (eglot
+        sends didChange from an idle timer): the next attempt reads the editor's text."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit_s
+        while loop.time() < end:
+            held = self._versions()
+            if all(held[f.path][1].rstrip("\n") == (f.new or "").rstrip("\n") for f in change.files if f.path in held):
+                return
+            await asyncio.sleep(0.05)
+
+    def _client_name(self) -> str:
+        info = self.ls.client_info
+        return (info.name if info else "").lower()
+
+    def _create_empty(self, rels: list[str]) -> list[Path]:
+        """Create new files empty on disk for an editor that cannot create files (after Apply in
+        planfirst's preview); the edit then fills them in the editor."""
+        made = []
+        for rel in rels:
+            path = self.root / rel
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            made.append(path)
+        return made
+
+    async def _send(self, edit: types.WorkspaceEdit, label: str) -> ApplyOutcome:
         try:
             result = await self.ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=encode(label)))
         except Exception as e:  # the client errored instead of answering: treat as not applied
@@ -177,10 +248,10 @@ class LspHost:
         return [by_uri[u] for u in saved or [] if u in by_uri]
 
     async def confirm(self, question: str) -> bool | None:
-        """Ask yes/no with window/showMessageRequest; None when the client cannot ask."""
-        caps = self.ls.client_caps()
-        if not (caps.window and caps.window.show_message):
-            return None
+        """Ask yes/no with window/showMessageRequest, a base request every client gets (the
+        `window.showMessage` capability only describes action items; eglot 1.9 declares no window
+        capabilities and answers it). None when the client answers with an error (MethodNotFound):
+        it cannot ask."""
         try:
             answer = await self.ls.window_show_message_request_async(
                 types.ShowMessageRequestParams(

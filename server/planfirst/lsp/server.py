@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import InvalidStateError
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from planfirst.core.session import Session
 from planfirst.llm.factory import Models
 from planfirst.lsp import convert, pygls_compat
 from planfirst.lsp.host import LspHost
+from planfirst.lsp.preview import Previews
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst")
@@ -79,8 +81,18 @@ class PlanfirstServer(LanguageServer):
         self.session: Session | None = None  # created on `initialized`
         self.models: Models | None = None  # model factory (scripted in offline mode)
         self.host: LspHost | None = None
+        self.client_info: types.ClientInfo | None = None  # name and version from initialize
+        self.previews = Previews(self)  # planfirst's own previews waiting for a choice
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls shows out-of-band errors to the user; a late answer to a request planfirst
+        stopped waiting for (a withdrawn question, a timed-out configuration pull) is not one."""
+        if isinstance(error, InvalidStateError) or "CANCELLED" in str(error)[:20]:
+            log.info("late answer ignored: %s", error)
+            return
+        super().report_server_error(error, source)
 
     # ------------------------------------------------------------------ capabilities
 

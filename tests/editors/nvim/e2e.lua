@@ -26,6 +26,13 @@ vim.lsp.handlers['textDocument/publishDiagnostics'] = function(err, params, ctx,
   end
   return publish(err, params, ctx, config)
 end
+-- the user answers planfirst's own preview (Neovim shows no preview of its own): Neovim 0.7 asks
+-- window/showMessageRequest with inputlist(); choice 1 is "Apply step N"
+local questions = {}
+vim.fn.inputlist = function(items)
+  table.insert(questions, items[1])
+  return 1
+end
 vim.lsp.handlers['window/showMessage'] = function(_, params)
   table.insert(result.messages, params.message)
 end
@@ -92,6 +99,7 @@ vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
     result.readme_before_undo = read_file('README.md')
     result.undo = request(client, bufnr, 'planfirst.undoStep', { planId = plan.planId, step = steps })
     result.plan_after_undo = read_file(plan_file)
+    result.questions = questions
     -- shut the server down cleanly, as Neovim does on exit
     client.stop()
     vim.wait(5000, function() return client.is_stopped() end, 50)

@@ -58,3 +58,11 @@ cmd('PlanfirstRetry', function() planfirst('planfirst.retryStep', {}, step_done)
 cmd('PlanfirstUndo', function() planfirst('planfirst.undoStep', {}, step_done) end, {})
 cmd('PlanfirstShow', function() planfirst('planfirst.showPlan', {}, open_plan) end, {})
 cmd('PlanfirstCancel', function() planfirst('planfirst.cancel', {}) end, {})
+-- planfirst's own preview (Neovim shows none): each step's change opens as a diff document under
+-- .planfirst/plans/ (0.7: the question names it) with "Apply step N" / "Discard" lenses; answer the
+-- question, or run :PlanfirstLens on the diff's first line, or :PlanfirstApply / :PlanfirstDiscard
+vim.api.nvim_create_autocmd({ 'BufEnter', 'CursorHold', 'InsertLeave' }, { pattern = '*/.planfirst/plans/*',
+  callback = function() pcall(vim.lsp.codelens.refresh) end })
+cmd('PlanfirstLens', function() vim.lsp.codelens.run() end, {})
+cmd('PlanfirstApply', function() planfirst('planfirst.applyPreview', {}) end, {})
+cmd('PlanfirstDiscard', function() planfirst('planfirst.discardPreview', {}) end, {})

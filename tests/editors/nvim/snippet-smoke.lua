@@ -10,6 +10,13 @@ vim.notify = function(msg, level, opts)
   table.insert(notes, msg)
   return notify(msg, level, opts)
 end
+-- the user answers planfirst's own preview (Neovim shows no preview of its own): Neovim 0.7 asks
+-- window/showMessageRequest with inputlist(); choice 1 is "Apply step N"
+local questions = {}
+vim.fn.inputlist = function(items)
+  table.insert(questions, items[1])
+  return 1
+end
 vim.api.nvim_create_autocmd('VimEnter', { once = true, callback = function()
   local result = { notes = notes }
   local ok, err = pcall(function()
