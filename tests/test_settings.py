@@ -87,3 +87,10 @@ def test_bad_layers_are_reported_not_raised() -> None:
     settings, problems = load_settings("nonsense", {"maxTokens": "lots"}, environ={})
     assert settings.max_tokens == 32_000
     assert any("JSON object" in p for p in problems) and any("maxTokens" in p for p in problems)
+
+
+def test_a_workspace_cannot_turn_planfirsts_preview_off() -> None:
+    """`preview: "editor"` would let edits land unseen in editors without a preview: user only."""
+    assert load_settings({}, {"planfirst": {"preview": "editor"}}, environ={})[0].preview == "auto"
+    assert load_settings({}, {"preview": "planfirst"}, environ={})[0].preview == "planfirst"
+    assert load_settings({"planfirst": {"preview": "editor"}}, environ={})[0].preview == "editor"

@@ -231,6 +231,10 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
             if alias in out:
                 dropped.append(f"planfirst.{key} (duplicate of planfirst.{alias})")
                 continue
+            if alias == "preview" and value == "editor" and not trusted:
+                # turning planfirst's own preview off lets edits land unseen in editors without one
+                dropped.append(f"planfirst.{key} (\"editor\" only from user settings)")
+                continue
             out[alias] = value  # a leaf (or a wrongly typed section: validation reports it)
             continue
         known = _keys(model)

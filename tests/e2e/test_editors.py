@@ -148,7 +148,7 @@ def _created_text(path: str) -> str:
 
 async def test_retry_command_after_a_failed_step_edits_the_file_it_created(workspace: Path, tmp_path: Path) -> None:
     """Created by a failed run of the step (recorded in its runs): a later retryStep may edit it."""
-    turns = [SCRIPT[0], *SCRIPT[3:5], dict(SCRIPT[5]), SCRIPT[6]]  # no discarded attempt
+    turns = [*SCRIPT[:3], dict(SCRIPT[3]), SCRIPT[4]]
     # a new retryStep: the model sees the file as created by this step
     turns[3]["expect"] = {"contains": ['<file path="tests/test_shout.py" status="created by an earlier attempt of this step']}
     async with lsp_session(
@@ -212,11 +212,11 @@ def _confirm_script() -> list[dict[str, Any]]:
     """One step validated by `python -c …`, which always needs the user's confirmation."""
     plan = json.loads(json.dumps(SCRIPT[0]))
     plan["input"]["steps"][0]["validation"] = ['python -c "import textkit.shout"']
-    good = json.loads(json.dumps(SCRIPT[3]))
+    good = json.loads(json.dumps(SCRIPT[1]))
     for t in good["tools"]:
         if t["input"]["path"] == "tests/test_shout.py":
             t["input"]["file_text"] = t["input"]["file_text"].replace('== "HI"', '== "HI!"')
-    return [plan, good, SCRIPT[4]]
+    return [plan, good, SCRIPT[2]]
 
 
 @pytest.mark.parametrize("profile", ["eglot-1.9", "nvim-0.7"])

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Refresh the client capability profiles in this folder from the real editors (what the
-# e2e suite's "nvim-0.7", "nvim-0.12" and "eglot-1.9" profiles declare). The VS Code profile
-# comes from code-server the same way (capture_server.py as the server of a VS Code extension).
+# e2e suite's "nvim-0.7", "nvim-0.12" and "eglot-1.9" profiles declare). VS Code's comes from
+# the code-server test with capture_proxy.py in front of the server: run tests/editors/run-vscode-e2e.sh
+# with PLANFIRST_E2E_SERVER_CMD='["python3", "<abs>/capture_proxy.py", "<abs>/vscode-1.100.json", "--",
+# "<abs>/.venv/bin/python", "-I", "-m", "planfirst", "serve"]'.
 # Usage: capture.sh [NVIM_0_12_BINARY]   (Debian's nvim and emacs+elpa-eglot must be installed)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
