@@ -39,6 +39,8 @@ def test_run_yes_executes_everything(workspace: Path) -> None:
     assert "+def top_words" in out  # each step's diff
     assert "validation failed; asking the model to fix it" in out  # the failure and its retry
     assert "Summary" in out and "test criteria: 2/2 passed" in out
+    # the terminal previews each edit itself: no planfirst preview document, no extra question
+    assert not list((workspace / ".planfirst").rglob("*.diff"))
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=workspace, capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout
     listing = run(["plans", "--workspace", str(workspace)], workspace)

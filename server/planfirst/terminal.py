@@ -305,6 +305,9 @@ class Terminal:
                     root_uri=self.root.as_uri(),
                     workspace_folders=[types.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)],
                     process_id=os.getpid(),
+                    # names itself: it prints each edit as a diff and asks, so the server sends
+                    # edits without its own preview (lsp/preview.py)
+                    client_info=types.ClientInfo(name="planfirst-terminal", version=__version__),
                 )
             )
             self.client.initialized(types.InitializedParams())
