@@ -183,11 +183,13 @@ class LspHost:
         outcome = await self._send(edit, label)
         if outcome.applied:
             await self._buffers_synced(change)
-        if not outcome.applied:
-            for path in made:  # leave nothing behind when the editor did not apply
-                with contextlib.suppress(OSError):
-                    if path.stat().st_size == 0:
-                        path.unlink()
+            held = self._versions()
+            # an empty file the editor did not open is not its buffer: the server writes the text
+            made = [m for m in made if m.relative_to(self.root).as_posix() not in held]
+        for path in made:  # leave no empty file behind (the editor did not apply, or not open it)
+            with contextlib.suppress(OSError):
+                if path.stat().st_size == 0:
+                    path.unlink()
         return outcome
 
     async def _buffers_synced(self, change: ProposedChange, limit_s: float = 3.0) -> None:
