@@ -69,7 +69,7 @@ run() { # name command...: in a fresh git workspace copy (eglot finds the root t
   local rc=0
   ( cd "$R/$name/ws"
     PATH="$(dirname "$PY"):$PATH" PLANFIRST_SCRIPT="$HERE/scripts/create-retry.json" \
-    PLANFIRST_CMD="[\"$PY\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" RESULT="$R/$name/result.json" \
+    PLANFIRST_CMD="[\"$PY\", \"-I\", \"-m\", \"planfirst\", \"serve\"]" PLANFIRST_TASK="$TASK" RESULT="$R/$name/result.json" \
     exec setsid timeout 240 "$@" ) > "$R/$name/log" 2>&1 </dev/null &
   PIDS+=($!)
   wait $! || rc=$?

@@ -1,7 +1,7 @@
 ;;; planfirst in Emacs 28+ with eglot 1.9+: put this in your init file  -*- lexical-binding: t -*-
 (require 'eglot)
 (defvar planfirst-command '("planfirst" "serve")
-  "The server command, e.g. '(\"/path/to/venv/bin/python\" \"-m\" \"planfirst\" \"serve\").")
+  "The server command, e.g. '(\"/path/to/venv/bin/python\" \"-I\" \"-m\" \"planfirst\" \"serve\").")
 ;; eglot runs one server per buffer: planfirst for Python buffers (add the modes you plan in)
 (add-to-list 'eglot-server-programs `(python-mode . ,planfirst-command))
 (defvar planfirst--server nil "The last planfirst server used.")
