@@ -477,3 +477,9 @@ def confidence(body: PlanBody, findings: Iterable[Finding], stale_files: int = 0
             f"{stale_files} context files changed since planning"
         ),
     }
+
+
+# Findings for the person who approves, not for the planner: a plan that must edit a trust file
+# cannot be "fixed" by the model, so the feedback round never sends these back.
+USER_ONLY_RULES = frozenset({"protected-file"})
+

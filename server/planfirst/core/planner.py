@@ -8,7 +8,7 @@ from typing import Any
 from planfirst.core.context import Context
 from planfirst.core.explore import Explorer, exploration_tools
 from planfirst.core.paths import WorkspaceGuard
-from planfirst.core.plan_lint import lint_plan
+from planfirst.core.plan_lint import USER_ONLY_RULES, lint_plan
 from planfirst.llm import prompts
 from planfirst.llm.model import Model, ModelError, ModelEvents, ModelRequest, SubmitSpec
 from planfirst.plan.model import Finding, PlanBody, Usage
@@ -80,7 +80,9 @@ async def make_plan(
     notes = list(run.notes)
     findings = lint_plan(body, guard, settings, allow=settings.validation.allow)
     rounds = 0
-    actionable = [f for f in findings if f.severity in ("error", "warning")]
+    actionable = [
+        f for f in findings if f.severity in ("error", "warning") and f.rule not in USER_ONLY_RULES
+    ]
     if actionable and settings.planning.lint_feedback:
         rounds = 1
         request2 = ModelRequest(
