@@ -49,3 +49,31 @@ def test_only_unmistakable_commands_run() -> None:
             "`make deploy` — only after review",
         ]
     ) == ["pytest -q", "pytest -q tests/x.py", "ruff check src"]
+
+
+async def test_a_handed_over_wait_tells_the_editor_when_the_plan_is_free(tmp_path: Path) -> None:
+    # a preview answered "not applied" after a cancel saves nothing; the editor's status bar
+    # still learns that the plan is no longer busy (it kept spinning in VS Code before)
+    import asyncio
+
+    changed: list[str] = []
+
+    class _Host:
+        def plan_changed(self, plan_id: str) -> None:
+            changed.append(plan_id)
+
+        def log(self, text: str) -> None:
+            pass
+
+    session = Session(tmp_path, Settings(), _Nothing(), _Host())  # type: ignore[arg-type]
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    async def wait() -> None:
+        await answer
+
+    session.hand_over("plan-a-000001", "waiting for your answer", wait())
+    assert session.busy() == {"plan-a-000001": "waiting for your answer"} and changed == []
+    answer.set_result(False)
+    for _ in range(5):
+        await asyncio.sleep(0)  # let the task and its done callback run (no wall-clock wait)
+    assert session.busy() == {} and changed == ["plan-a-000001"]

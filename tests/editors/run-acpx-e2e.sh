@@ -50,7 +50,7 @@ grep -q 'Validate step 1 (failed)' "$R/out.txt" || fail "step 1's failing valida
 grep -q 'fs/write_text_file' "$R/out.txt" || fail "edits did not go through fs/write_text_file"
 grep -q 'def top_words' "$R/ws/textkit/wordcount.py" || fail "textkit/wordcount.py has no top_words"
 grep -q -- '--top' "$R/ws/textkit/cli.py" || fail "textkit/cli.py has no --top"
-(cd "$R/ws" && "$PY" -m planfirst plans --workspace . | grep -q ' done ') || fail "the stored plan is not done"
+(cd "$R/ws" && HOME="$R/home" "$PY" -m planfirst plans --workspace . | grep -q ' done ') || fail "the stored plan is not done"  # the same user (HOME) whose key sealed it
 (cd "$R/ws" && "$PY" -m pytest -q -p no:cacheprovider >/dev/null) || fail "the example's tests fail after the run"
 if grep -q 'canary-5f0d6c1e' "$R/out.txt" "$R/agent.log"; then fail "the .env canary was shown or logged"; fi
 

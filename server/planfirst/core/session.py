@@ -127,6 +127,9 @@ class Session:
                 del self._busy[plan_id]
             if not t.cancelled() and t.exception() is not None:
                 self.host.log(f"[{plan_id}] {what}: {t.exception()!r}")
+            # the plan is free again: editors refresh their status (a discarded answer saves
+            # nothing, so nothing else would tell them)
+            self.host.plan_changed(plan_id)
 
         task.add_done_callback(done)
 
