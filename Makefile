@@ -21,6 +21,7 @@ demo: $(STAMP)
 ## make test: lint, type-check, unit + end-to-end tests, the extension's checks, real-editor tests
 test: $(STAMP)
 	$(BIN)/ruff check server tests bench examples/demo.py
+	$(BIN)/ruff format --check server tests bench examples/demo.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 	$(MAKE) extension
@@ -32,6 +33,7 @@ extension:
 
 lint: $(STAMP)
 	$(BIN)/ruff check server tests bench examples/demo.py
+	$(BIN)/ruff format --check server tests bench examples/demo.py
 	$(BIN)/mypy
 
 unit: $(STAMP)

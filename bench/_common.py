@@ -71,7 +71,9 @@ class Section:
                 print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
         for v in self.verdicts:
             state = "met" if v.met else "NOT met"
-            print(f"goal: {v.goal}: {v.measured} -> {state}{' (' + v.reason + ')' if v.reason else ''}")
+            print(
+                f"goal: {v.goal}: {v.measured} -> {state}{' (' + v.reason + ')' if v.reason else ''}"
+            )
         for n in self.notes:
             print(f"note: {n}")
 

@@ -78,7 +78,9 @@ async def bench_session(
             types.InitializeParams(
                 capabilities=capabilities(profile),
                 root_uri=root.resolve().as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)],
+                workspace_folders=[
+                    types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)
+                ],
                 initialization_options=init_options or {},
             )
         )
@@ -94,7 +96,10 @@ async def bench_session(
             except TimeoutError:
                 # Seen once: the server blocked writing to a stdout nobody reads any more after
                 # shutdown. Kill it so the benchmark finishes, and say so.
-                print(f"bench: server pid {proc.pid} did not exit after shutdown; killed", file=sys.stderr)
+                print(
+                    f"bench: server pid {proc.pid} did not exit after shutdown; killed",
+                    file=sys.stderr,
+                )
                 STUCK_AT_EXIT.append(proc.pid)
                 proc.kill()
         with contextlib.suppress(Exception):

@@ -58,7 +58,9 @@ def main() -> None:
         for _ in range(5):
             out = subprocess.run(
                 [sys.executable, "-c", CHILD, str(root), TASK, str(ROOT / "server")],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             row = json.loads(out.stdout)
             cold_proc.append(row["first_ms"])
@@ -81,24 +83,68 @@ def main() -> None:
         walk_ms = (time.perf_counter() - t0) * 1000
         rendered = estimate_tokens(ctx.render())
     rows = [
-        ["cold: fresh process, first call", ms(med(cold_proc)), f"{ms(min(cold_proc))}–{ms(max(cold_proc))}", f"(+ {ms(med(imports))} ms to import planfirst)"],
-        ["cold guard in a warm process", ms(med(fresh_guard)), f"{ms(min(fresh_guard))}–{ms(max(fresh_guard))}", f"p95 {ms(pct(fresh_guard, 95))}"],
-        ["warm (same guard)", ms(med(warm)), f"{ms(min(warm))}–{ms(max(warm))}", f"p95 {ms(pct(warm, 95))}"],
-        ["of which: walking the tree", ms(walk_ms), "", f"{walked:,} files visible of {on_disk:,} on disk"],
+        [
+            "cold: fresh process, first call",
+            ms(med(cold_proc)),
+            f"{ms(min(cold_proc))}–{ms(max(cold_proc))}",
+            f"(+ {ms(med(imports))} ms to import planfirst)",
+        ],
+        [
+            "cold guard in a warm process",
+            ms(med(fresh_guard)),
+            f"{ms(min(fresh_guard))}–{ms(max(fresh_guard))}",
+            f"p95 {ms(pct(fresh_guard, 95))}",
+        ],
+        [
+            "warm (same guard)",
+            ms(med(warm)),
+            f"{ms(min(warm))}–{ms(max(warm))}",
+            f"p95 {ms(pct(warm, 95))}",
+        ],
+        [
+            "of which: walking the tree",
+            ms(walk_ms),
+            "",
+            f"{walked:,} files visible of {on_disk:,} on disk",
+        ],
     ]
     sec.table("gather_context (ms)", ["case", "median", "min–max", "notes"], rows)
     sec.table(
         "What it produces (default settings)",
-        ["token budget", "tokens used", "prompt block tokens", "files included", "files cut", "tree entries"],
-        [[f"{s.context.token_budget:,}", f"{ctx.tokens:,}", f"{rendered:,}",
-          ", ".join(f"{e.path} ({e.reason})" for e in ctx.included),
-          len(ctx.cut), min(walked, s.context.tree_max_entries)]],
+        [
+            "token budget",
+            "tokens used",
+            "prompt block tokens",
+            "files included",
+            "files cut",
+            "tree entries",
+        ],
+        [
+            [
+                f"{s.context.token_budget:,}",
+                f"{ctx.tokens:,}",
+                f"{rendered:,}",
+                ", ".join(f"{e.path} ({e.reason})" for e in ctx.included),
+                len(ctx.cut),
+                min(walked, s.context.tree_max_entries),
+            ]
+        ],
     )
     m_cold = max(med(cold_proc), med(fresh_guard))
-    sec.verdict("cold < 300 ms", f"{ms(med(cold_proc))} ms fresh process, {ms(med(fresh_guard))} ms fresh guard", m_cold < 300,
-                "" if m_cold < 300 else "walking 10,000 files dominates")
-    sec.verdict("within the default token budget", f"{ctx.tokens:,} of {s.context.token_budget:,} tokens", ctx.tokens <= s.context.token_budget)
-    sec.notes.append(f"Task: “{TASK}”. Cold means no planfirst caches; the OS page cache is warm (dropping it needs root).")
+    sec.verdict(
+        "cold < 300 ms",
+        f"{ms(med(cold_proc))} ms fresh process, {ms(med(fresh_guard))} ms fresh guard",
+        m_cold < 300,
+        "" if m_cold < 300 else "walking 10,000 files dominates",
+    )
+    sec.verdict(
+        "within the default token budget",
+        f"{ctx.tokens:,} of {s.context.token_budget:,} tokens",
+        ctx.tokens <= s.context.token_budget,
+    )
+    sec.notes.append(
+        f"Task: “{TASK}”. Cold means no planfirst caches; the OS page cache is warm (dropping it needs root)."
+    )
     sec.seconds = time.perf_counter() - t_start
     finish(sec)
 

@@ -105,13 +105,18 @@ def main() -> None:
     t = timeit(lambda: minimal_edits(old, new), 30)
     n_e, n_l, n_c = edit_size(edits, new)
     rows.append(
-        ["10,000 lines, 3 lines changed (whole-file rewrite)", ms(statistics.median(t)), ms(pct(t, 95)),
-         f"{n_e} edits, {n_l} lines, {n_c} chars (file: {len(new):,} chars)"]
+        [
+            "10,000 lines, 3 lines changed (whole-file rewrite)",
+            ms(statistics.median(t)),
+            ms(pct(t, 95)),
+            f"{n_e} edits, {n_l} lines, {n_c} chars (file: {len(new):,} chars)",
+        ]
     )
     m_small = statistics.median(t)
 
     calls = [
-        {"old_str": base[i], "new_str": base[i].rstrip("\n") + "  # changed\n"} for i in (120, 5_005, 9_100)
+        {"old_str": base[i], "new_str": base[i].rstrip("\n") + "  # changed\n"}
+        for i in (120, 5_005, 9_100)
     ]
     via = asyncio.run(overlay_edit(old, calls))
     assert via == new
@@ -130,8 +135,12 @@ def main() -> None:
     edits2 = minimal_edits(old, via)
     n_e, n_l, n_c = edit_size(edits2, via)
     rows.append(
-        ["10,000 lines, 3 str_replace calls through the Overlay + minimal edits", ms(statistics.median(t)),
-         ms(pct(t, 95)), f"{n_e} edits, {n_l} lines, {n_c} chars"]
+        [
+            "10,000 lines, 3 str_replace calls through the Overlay + minimal edits",
+            ms(statistics.median(t)),
+            ms(pct(t, 95)),
+            f"{n_e} edits, {n_l} lines, {n_c} chars",
+        ]
     )
     m_overlay = statistics.median(t)
 
@@ -163,18 +172,38 @@ def main() -> None:
         dl_near = difflib_time(a, b)
         dl_other = difflib_time(a, c)
     rows.append(
-        ["20,000 lines, near-total rewrite", ms(m_big), ms(pct(t, 95)),
-         f"{n_e} edits, {n_l} lines; plain difflib: {dl_near}"]
+        [
+            "20,000 lines, near-total rewrite",
+            ms(m_big),
+            ms(pct(t, 95)),
+            f"{n_e} edits, {n_l} lines; plain difflib: {dl_near}",
+        ]
     )
     rows.append(
-        ["20,000 lines, total rewrite (a different file)", ms(m_other), ms(pct(t_o, 95)),
-         f"{len(edits_o)} edits; plain difflib: {dl_other}"]
+        [
+            "20,000 lines, total rewrite (a different file)",
+            ms(m_other),
+            ms(pct(t_o, 95)),
+            f"{len(edits_o)} edits; plain difflib: {dl_other}",
+        ]
     )
     sec.table("minimal_edits (ms)", ["case", "median", "p95", "edit size"], rows)
-    sec.verdict("10,000-line file, few changed lines < 10 ms", f"{ms(m_small)} ms whole-file, {ms(m_overlay)} ms via str_replace", max(m_small, m_overlay) < 10)
-    sec.verdict("20,000-line near-total rewrite < 100 ms", f"{ms(m_big)} ms (total rewrite of a different file: {ms(m_other)} ms)", max(m_big, m_other) < 100)
-    sec.notes.append("Edit size counts the old lines each edit replaces and the characters it inserts; only changed lines are sent.")
-    sec.notes.append(f"difflib: `difflib.unified_diff` over lines in a fresh process, stopped after {DIFFLIB_CAP_S:.0f} s.")
+    sec.verdict(
+        "10,000-line file, few changed lines < 10 ms",
+        f"{ms(m_small)} ms whole-file, {ms(m_overlay)} ms via str_replace",
+        max(m_small, m_overlay) < 10,
+    )
+    sec.verdict(
+        "20,000-line near-total rewrite < 100 ms",
+        f"{ms(m_big)} ms (total rewrite of a different file: {ms(m_other)} ms)",
+        max(m_big, m_other) < 100,
+    )
+    sec.notes.append(
+        "Edit size counts the old lines each edit replaces and the characters it inserts; only changed lines are sent."
+    )
+    sec.notes.append(
+        f"difflib: `difflib.unified_diff` over lines in a fresh process, stopped after {DIFFLIB_CAP_S:.0f} s."
+    )
     sec.seconds = time.perf_counter() - t_start
     finish(sec)
 

@@ -91,10 +91,18 @@ def plan_input(target: int) -> dict[str, Any]:
 
 
 def turns(target: int, big: str) -> list[dict[str, Any]]:
-    line = big.splitlines().index(f"def compute_{target:05d}(values: list[float], scale: float = 1.0) -> float:") + 1
+    line = (
+        big.splitlines().index(
+            f"def compute_{target:05d}(values: list[float], scale: float = 1.0) -> float:"
+        )
+        + 1
+    )
     return [
         {"tool": "submit_plan", "input": plan_input(target)},
-        {"tool": ED, "input": {"command": "view", "path": "pkg/big.py", "view_range": [line, line + 11]}},
+        {
+            "tool": ED,
+            "input": {"command": "view", "path": "pkg/big.py", "view_range": [line, line + 11]},
+        },
         {
             "tools": [
                 {
@@ -148,7 +156,9 @@ async def run(root: Path, n_lines: int) -> dict[str, Any]:
         await models.execution().aclose()
         assert not srv.failures, srv.failures
         assert out.status == "done", out
-        requests = [r for r in srv.requests if any(t.get("name") == ED for t in r.body.get("tools") or [])]
+        requests = [
+            r for r in srv.requests if any(t.get("name") == ED for t in r.body.get("tools") or [])
+        ]
         plan = session.store.load(plan.id)
         settings_used = s
     run1 = plan.state(1).runs[-1]
@@ -192,21 +202,30 @@ def main() -> None:
             output_tokens=u.output_tokens,
         )
         pf_uncached = cost(r["model"], uncached, r["prices"])
-        naive_in = tok(len(prompts.EXECUTION_SYSTEM) + len(render(r["plan"]).text) + len(r["big"]) + len(r["test"]))
+        naive_in = tok(
+            len(prompts.EXECUTION_SYSTEM)
+            + len(render(r["plan"]).text)
+            + len(r["big"])
+            + len(r["test"])
+        )
         naive_out = tok(len(r["big"]) + len(r["test"]))  # both files' new text, whole
-        naive_cost = cost(r["model"], Usage(input_tokens=naive_in, output_tokens=naive_out), r["prices"])
+        naive_cost = cost(
+            r["model"], Usage(input_tokens=naive_in, output_tokens=naive_out), r["prices"]
+        )
         fits = max(per_req) <= info.context_window
         naive_fits = naive_in <= info.context_window and naive_out <= info.max_output_tokens
-        rows.append([
-            f"{r['lines']:,} + {r['test_lines']:,} test lines",
-            f"{len(per_req)}: " + ", ".join(f"{x:,}" for x in per_req),
-            f"{max(per_req):,}",
-            f"in {r['usage'].input_tokens:,} · cache write {r['usage'].cache_creation_input_tokens:,} · read {r['usage'].cache_read_input_tokens:,} · out {r['usage'].output_tokens:,}",
-            f"${pf_cost:.4f} (${pf_uncached:.4f} without caching)",
-            f"{naive_in:,} in + {naive_out:,} out" + ("" if naive_fits else " (does not fit)"),
-            f"${naive_cost:.4f}",
-            f"{pf_cost / naive_cost:.3f}",
-        ])
+        rows.append(
+            [
+                f"{r['lines']:,} + {r['test_lines']:,} test lines",
+                f"{len(per_req)}: " + ", ".join(f"{x:,}" for x in per_req),
+                f"{max(per_req):,}",
+                f"in {r['usage'].input_tokens:,} · cache write {r['usage'].cache_creation_input_tokens:,} · read {r['usage'].cache_read_input_tokens:,} · out {r['usage'].output_tokens:,}",
+                f"${pf_cost:.4f} (${pf_uncached:.4f} without caching)",
+                f"{naive_in:,} in + {naive_out:,} out" + ("" if naive_fits else " (does not fit)"),
+                f"${naive_cost:.4f}",
+                f"{pf_cost / naive_cost:.3f}",
+            ]
+        )
         if n == 5000:
             verdict_5k = (max(per_req), pf_cost / naive_cost)
         else:
@@ -214,12 +233,29 @@ def main() -> None:
         sec.notes.append(f"{n:,}-line run: what the prompt carried per file: {r['sent']}")
     sec.table(
         f"One step (edit a function in the middle of the module + add a test), model {r['model']} at catalogue prices",
-        ["files", "planfirst requests: input tokens each", "largest request", "planfirst usage (step)", "planfirst cost", "naive tokens", "naive cost", "cost ratio planfirst / naive"],
+        [
+            "files",
+            "planfirst requests: input tokens each",
+            "largest request",
+            "planfirst usage (step)",
+            "planfirst cost",
+            "naive tokens",
+            "naive cost",
+            "cost ratio planfirst / naive",
+        ],
         rows,
     )
     assert verdict_5k is not None and verdict_20k is not None
-    sec.verdict("≤ 12k input tokens per request on the 5k-line file", f"largest request {verdict_5k[0]:,} tokens", verdict_5k[0] <= 12_000)
-    sec.verdict("cost per step ≤ 0.2 × naive (5k-line file)", f"{verdict_5k[1]:.3f} × naive", verdict_5k[1] <= 0.2)
+    sec.verdict(
+        "≤ 12k input tokens per request on the 5k-line file",
+        f"largest request {verdict_5k[0]:,} tokens",
+        verdict_5k[0] <= 12_000,
+    )
+    sec.verdict(
+        "cost per step ≤ 0.2 × naive (5k-line file)",
+        f"{verdict_5k[1]:.3f} × naive",
+        verdict_5k[1] <= 0.2,
+    )
     sec.verdict(
         "the 20k-line step fits the window",
         f"largest request {verdict_20k[0]:,} of {verdict_20k[2]:,} tokens; naive {'fits' if verdict_20k[3] else 'does not fit (input or output over the limits)'}",

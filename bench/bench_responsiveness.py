@@ -36,7 +36,9 @@ SLOW_TEST = "import time\n\n\ndef test_slow() -> None:\n    time.sleep(10)\n"
 STREAM_DELAY = 0.4  # seconds between SSE events of the slow plan (~20 events)
 
 
-async def sample(client: Any, uri: str, pos: types.Position, done: asyncio.Future[Any] | asyncio.Task[Any]) -> dict[str, list[float]]:
+async def sample(
+    client: Any, uri: str, pos: types.Position, done: asyncio.Future[Any] | asyncio.Task[Any]
+) -> dict[str, list[float]]:
     """Query the three features in turn until `done` finishes; latencies in ms."""
     doc = types.TextDocumentIdentifier(uri=uri)
     out: dict[str, list[float]] = {"codeLens": [], "documentSymbol": [], "hover": []}
@@ -45,7 +47,9 @@ async def sample(client: Any, uri: str, pos: types.Position, done: asyncio.Futur
         await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
         out["codeLens"].append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
+        await client.text_document_document_symbol_async(
+            types.DocumentSymbolParams(text_document=doc)
+        )
         out["documentSymbol"].append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         await client.text_document_hover_async(types.HoverParams(text_document=doc, position=pos))
@@ -54,7 +58,9 @@ async def sample(client: Any, uri: str, pos: types.Position, done: asyncio.Futur
     return out
 
 
-async def scenario(root: Path, tmp: Path) -> tuple[dict[str, dict[str, list[float]]], dict[str, float]]:
+async def scenario(
+    root: Path, tmp: Path
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, float]]:
     """Both scenarios; latencies per scenario and feature, and how long each lasted (s)."""
     mod_a = modules_with_tests(1)
     plan_a = plan_input(mod_a, ["pytest -q tests/test_slow.py"])
@@ -66,13 +72,20 @@ async def scenario(root: Path, tmp: Path) -> tuple[dict[str, dict[str, list[floa
         "input": plan_b,
         "delay_chunks": STREAM_DELAY,
     }
-    turns = [*planning_turns(plan_a), slow, {"tool": "submit_plan", "input": plan_b}, *step_turns(mod_a[0])]
+    turns = [
+        *planning_turns(plan_a),
+        slow,
+        {"tool": "submit_plan", "input": plan_b},
+        *step_turns(mod_a[0]),
+    ]
     sc = tmp / "script.json"
     sc.write_text(json.dumps({"turns": turns}))
     results: dict[str, dict[str, list[float]]] = {}
     spans: dict[str, float] = {}
     async with bench_session(root, sc, env={"PLANFIRST_LOG_LEVEL": "WARNING"}) as (client, _e, _s):
-        res = await command(client, "planfirst.generatePlan", {"task": "Add a describe helper to module 0"})
+        res = await command(
+            client, "planfirst.generatePlan", {"task": "Add a describe helper to module 0"}
+        )
         pid, uri = res["planId"], res["uri"]
         await command(client, "planfirst.approvePlan", {"planId": pid, "force": True})
         symbols = await client.text_document_document_symbol_async(
@@ -84,7 +97,11 @@ async def scenario(root: Path, tmp: Path) -> tuple[dict[str, dict[str, list[floa
         await sample(client, uri, pos, _done_future())
 
         t0 = time.perf_counter()
-        gen = asyncio.ensure_future(command(client, "planfirst.generatePlan", {"task": "Add describe helpers to twelve modules"}))
+        gen = asyncio.ensure_future(
+            command(
+                client, "planfirst.generatePlan", {"task": "Add describe helpers to twelve modules"}
+            )
+        )
         results["(a) while a plan streams in"] = await sample(client, uri, pos, gen)
         spans["(a) while a plan streams in"] = time.perf_counter() - t0
         await gen
@@ -108,7 +125,9 @@ def _done_future() -> asyncio.Future[None]:
 def main() -> None:
     """Measure and print."""
     t_start = time.perf_counter()
-    sec = Section("responsiveness", "2. Responsiveness of plan documents (LSP, client-side latency)")
+    sec = Section(
+        "responsiveness", "2. Responsiveness of plan documents (LSP, client-side latency)"
+    )
     with tempfile.TemporaryDirectory(prefix="pf-bench-resp-") as d:
         root = make_workspace(Path(d) / "ws", 100)
         (root / "tests" / "test_slow.py").write_text(SLOW_TEST)
@@ -119,7 +138,9 @@ def main() -> None:
         for feat, vals in feats.items():
             p99 = pct(vals, 99)
             worst = max(worst, p99)
-            rows.append([name, feat, len(vals), ms(med(vals)), ms(pct(vals, 95)), ms(p99), ms(max(vals))])
+            rows.append(
+                [name, feat, len(vals), ms(med(vals)), ms(pct(vals, 95)), ms(p99), ms(max(vals))]
+            )
     sec.table("Latency (ms)", ["while", "request", "samples", "median", "p95", "p99", "max"], rows)
     sec.verdict("p99 < 15 ms", f"worst p99 {ms(worst)} ms", worst < 15)
     sec.notes.append(

@@ -56,13 +56,20 @@ async def memory(root: Path, tmp: Path) -> dict[str, int]:
     sc.write_text(json.dumps({"turns": turns}))
     out: dict[str, int] = {}
     async with bench_session(
-        root, sc, init_options={"validation": {"allow": allow_with_true()}}, env={"PLANFIRST_LOG_LEVEL": "WARNING"}
+        root,
+        sc,
+        init_options={"validation": {"allow": allow_with_true()}},
+        env={"PLANFIRST_LOG_LEVEL": "WARNING"},
     ) as (client, _e, _s):
         pid = server_pid(client)
         assert pid is not None
         await asyncio.sleep(0.3)  # `initialized` work (session, plan listing) settles
         out["after initialize"] = vm(pid, "VmRSS")
-        res = await command(client, "planfirst.generatePlan", {"task": "Add a describe helper to each listed module"})
+        res = await command(
+            client,
+            "planfirst.generatePlan",
+            {"task": "Add a describe helper to each listed module"},
+        )
         out["after generatePlan (peak so far)"] = vm(pid, "VmHWM")
         await command(client, "planfirst.approvePlan", {"planId": res["planId"], "force": True})
         for _ in modules:
@@ -101,26 +108,42 @@ def main() -> None:
     )
     sec.table(
         "Where start-up goes (fresh interpreter, median of 5)",
-        ["python -c pass", "import pygls + lsprotocol (the floor of any pygls server)", "import planfirst's server"],
+        [
+            "python -c pass",
+            "import pygls + lsprotocol (the floor of any pygls server)",
+            "import planfirst's server",
+        ],
         [[f"{ms(bare)} ms", f"{ms(lsp_floor)} ms", f"{ms(ours)} ms"]],
     )
-    sec.table("Server memory (10,000-file workspace)", ["stage", "RSS"], [[k, f"{v / 1024:.0f} MB"] for k, v in mem.items()])
+    sec.table(
+        "Server memory (10,000-file workspace)",
+        ["stage", "RSS"],
+        [[k, f"{v / 1024:.0f} MB"] for k, v in mem.items()],
+    )
     peak = mem["peak (VmHWM) after 2 steps"] / 1024
-    sec.verdict("start → initialize response < 400 ms", f"{ms(med(times))} ms median", med(times) < 400,
-                "" if med(times) < 400 else
-                f"importing pygls + lsprotocol alone takes {ms(lsp_floor)} ms here; planfirst's own modules "
-                f"(pydantic plan models, the session) add {ms(ours - lsp_floor)} ms")
+    sec.verdict(
+        "start → initialize response < 400 ms",
+        f"{ms(med(times))} ms median",
+        med(times) < 400,
+        ""
+        if med(times) < 400
+        else f"importing pygls + lsprotocol alone takes {ms(lsp_floor)} ms here; planfirst's own modules "
+        f"(pydantic plan models, the session) add {ms(ours - lsp_floor)} ms",
+    )
     ratio = med(times) / lsp_floor
     sec.verdict(
         "start → initialize ≤ 1.15 × importing pygls + lsprotocol (same run)",
         f"{ms(med(times))} / {ms(lsp_floor)} ms = ×{ratio:.2f}",
         ratio <= 1.15,
-        "" if ratio <= 1.15 else
-        f"the initialize path still imports {ms(ours - lsp_floor)} ms of planfirst's own modules "
+        ""
+        if ratio <= 1.15
+        else f"the initialize path still imports {ms(ours - lsp_floor)} ms of planfirst's own modules "
         "(pydantic plan models, settings) beyond pygls",
     )
     sec.verdict("peak RSS < 150 MB on 10,000 files", f"{peak:.0f} MB", peak < 150)
-    sec.notes.append("Start-up is measured on the client: spawn of `python -m planfirst serve` to the initialize result, with the interpreter's own start included.")
+    sec.notes.append(
+        "Start-up is measured on the client: spawn of `python -m planfirst serve` to the initialize result, with the interpreter's own start included."
+    )
     sec.seconds = time.perf_counter() - t_start
     finish(sec)
 

@@ -111,8 +111,12 @@ class ScriptedModels:
     def __init__(self, settings: Any, base_url: str) -> None:
         from planfirst.llm.anthropic import AnthropicModel
 
-        self._p = AnthropicModel(settings.planning_model, settings, api_key="bench", base_url=base_url)
-        self._e = AnthropicModel(settings.execution_model, settings, api_key="bench", base_url=base_url)
+        self._p = AnthropicModel(
+            settings.planning_model, settings, api_key="bench", base_url=base_url
+        )
+        self._e = AnthropicModel(
+            settings.execution_model, settings, api_key="bench", base_url=base_url
+        )
 
     def planning(self) -> Any:
         return self._p
@@ -218,11 +222,29 @@ def main() -> None:
         for p in [*OVERHEAD_PHASES, "other"]:
             vals = [r.get(p, 0.0) for r in rows]
             vals_e = [r.get(p, 0.0) for r in e2e]
-            breakdown_rows.append([f"{n:,}", p, ms(med(vals)), ms(pct(vals, 95)), ms(med(vals_e)), ms(pct(vals_e, 95))])
+            breakdown_rows.append(
+                [
+                    f"{n:,}",
+                    p,
+                    ms(med(vals)),
+                    ms(pct(vals, 95)),
+                    ms(med(vals_e)),
+                    ms(pct(vals_e, 95)),
+                ]
+            )
         for p in EXCLUDED_PHASES:
             vals = [r.get(p, 0.0) for r in rows]
             vals_e = [r.get(p, 0.0) for r in e2e]
-            breakdown_rows.append([f"{n:,}", f"({p}: excluded)", ms(med(vals)), ms(pct(vals, 95)), ms(med(vals_e)), ms(pct(vals_e, 95))])
+            breakdown_rows.append(
+                [
+                    f"{n:,}",
+                    f"({p}: excluded)",
+                    ms(med(vals)),
+                    ms(pct(vals, 95)),
+                    ms(med(vals_e)),
+                    ms(pct(vals_e, 95)),
+                ]
+            )
         summary_rows.append(
             [
                 f"{n:,}",
@@ -266,8 +288,9 @@ def main() -> None:
             "median overhead < 25 ms on 2,000 files",
             f"{ms(m_in)} ms in-process, {ms(m_e)} ms end to end",
             worst < 25,
-            "" if worst < 25 else
-            f"persistence is {persist[2_000]:.0f} ms of it: plan.json and plan.md are re-validated, rendered and "
+            ""
+            if worst < 25
+            else f"persistence is {persist[2_000]:.0f} ms of it: plan.json and plan.md are re-validated, rendered and "
             "written atomically with fsync at each of ~5 state transitions per step",
         )
     lo, hi = min(sizes), max(sizes)

@@ -36,7 +36,10 @@ STEPS = 20
 
 def prompt_bytes(body: dict[str, Any]) -> str:
     """The prompt in cache order (tools, system, messages), canonical JSON, markers removed."""
-    parts = [json.dumps(strip_cache_control(body.get(k)), sort_keys=True, ensure_ascii=False) for k in ("tools", "system")]
+    parts = [
+        json.dumps(strip_cache_control(body.get(k)), sort_keys=True, ensure_ascii=False)
+        for k in ("tools", "system")
+    ]
     for m in body.get("messages") or []:
         parts.append(json.dumps(strip_cache_control(m), sort_keys=True, ensure_ascii=False))
     return "".join(parts)
@@ -92,7 +95,14 @@ def naive_prompt(plan: Any, order: int, system: str) -> str:
     for p in plan.body.step(order).files:
         before = plan.state(order).runs[0].before.get(p) or ""
         files.append(f'<file path="{p}">\n{before}\n</file>')
-    return system + "\n" + render(snap).text + "\n" + "\n".join(files) + f"\nImplement step {order}; reply with the full new text of every file you change."
+    return (
+        system
+        + "\n"
+        + render(snap).text
+        + "\n"
+        + "\n".join(files)
+        + f"\nImplement step {order}; reply with the full new text of every file you change."
+    )
 
 
 def main() -> None:
@@ -105,7 +115,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pf-bench-tok-") as d:
         root = make_workspace(Path(d) / "ws", 300)
         requests, plan, outputs = asyncio.run(run(root))
-    execs = [r for r in requests if "tools" in r.body and any(t.get("name") == "str_replace_based_edit_tool" for t in r.body["tools"])]
+    execs = [
+        r
+        for r in requests
+        if "tools" in r.body
+        and any(t.get("name") == "str_replace_based_edit_tool" for t in r.body["tools"])
+    ]
     assert len(execs) == 2 * STEPS, len(execs)
     firsts = [prompt_bytes(execs[2 * k].body) for k in range(STEPS)]
     seconds = [prompt_bytes(execs[2 * k + 1].body) for k in range(STEPS)]
@@ -132,18 +147,28 @@ def main() -> None:
         nv_in = tok(len(naive[k]))
         nv_out = tok(outputs[k + 1][1])
         if k in (0, 1, 4, 9, 14, 18, 19):
-            rows.append([
-                k + 1,
-                f"{tok(len(firsts[k])):,}",
-                "–" if sp is None else f"{sp:.0%}",
-                f"{pf_in:,} + {pf_out:,} out",
-                f"{nv_in:,}",
-                "–" if npf is None else f"{npf:.0%}",
-                f"{nv_in:,} + {nv_out:,} out",
-            ])
+            rows.append(
+                [
+                    k + 1,
+                    f"{tok(len(firsts[k])):,}",
+                    "–" if sp is None else f"{sp:.0%}",
+                    f"{pf_in:,} + {pf_out:,} out",
+                    f"{nv_in:,}",
+                    "–" if npf is None else f"{npf:.0%}",
+                    f"{nv_in:,} + {nv_out:,} out",
+                ]
+            )
     sec.table(
         "Per step (estimated tokens; planfirst makes 2 requests per step: the edit, then the model's closing turn after the tool results)",
-        ["step", "planfirst prompt", "prefix shared with step n−1", "planfirst in + out (both requests)", "naive prompt", "naive prefix shared", "naive in + out"],
+        [
+            "step",
+            "planfirst prompt",
+            "prefix shared with step n−1",
+            "planfirst in + out (both requests)",
+            "naive prompt",
+            "naive prefix shared",
+            "naive in + out",
+        ],
         rows,
     )
     p1, p20 = tok(len(firsts[0])), tok(len(firsts[-1]))
@@ -153,17 +178,47 @@ def main() -> None:
     nv_total_in = sum(tok(len(x)) for x in naive)
     nv_total_out = sum(tok(outputs[n][1]) for n in outputs)
     # what caching can reuse: the shared prefix of every request with the one before
-    reusable = sum(common_prefix_len(all_calls[k - 1], all_calls[k]) for k in range(1, len(all_calls)))
+    reusable = sum(
+        common_prefix_len(all_calls[k - 1], all_calls[k]) for k in range(1, len(all_calls))
+    )
     pf_uncached_in = pf_total_in - tok(reusable)
     nv_reusable = sum(common_prefix_len(naive[k - 1], naive[k]) for k in range(1, STEPS))
     nv_uncached_in = nv_total_in - tok(nv_reusable)
     sec.table(
         f"Whole plan ({STEPS} steps)",
-        ["", "input tokens", "of which not a shared prefix", "output tokens", "total", "uncached total"],
         [
-            ["planfirst", f"{pf_total_in:,}", f"{pf_uncached_in:,}", f"{pf_total_out:,}", f"{pf_total_in + pf_total_out:,}", f"{pf_uncached_in + pf_total_out:,}"],
-            ["naive (full plan + whole files)", f"{nv_total_in:,}", f"{nv_uncached_in:,}", f"{nv_total_out:,}", f"{nv_total_in + nv_total_out:,}", f"{nv_uncached_in + nv_total_out:,}"],
-            ["ratio naive / planfirst", f"{nv_total_in / pf_total_in:.2f}", f"{nv_uncached_in / pf_uncached_in:.2f}", f"{nv_total_out / pf_total_out:.1f}", f"{(nv_total_in + nv_total_out) / (pf_total_in + pf_total_out):.2f}", f"{(nv_uncached_in + nv_total_out) / (pf_uncached_in + pf_total_out):.2f}"],
+            "",
+            "input tokens",
+            "of which not a shared prefix",
+            "output tokens",
+            "total",
+            "uncached total",
+        ],
+        [
+            [
+                "planfirst",
+                f"{pf_total_in:,}",
+                f"{pf_uncached_in:,}",
+                f"{pf_total_out:,}",
+                f"{pf_total_in + pf_total_out:,}",
+                f"{pf_uncached_in + pf_total_out:,}",
+            ],
+            [
+                "naive (full plan + whole files)",
+                f"{nv_total_in:,}",
+                f"{nv_uncached_in:,}",
+                f"{nv_total_out:,}",
+                f"{nv_total_in + nv_total_out:,}",
+                f"{nv_uncached_in + nv_total_out:,}",
+            ],
+            [
+                "ratio naive / planfirst",
+                f"{nv_total_in / pf_total_in:.2f}",
+                f"{nv_uncached_in / pf_uncached_in:.2f}",
+                f"{nv_total_out / pf_total_out:.1f}",
+                f"{(nv_total_in + nv_total_out) / (pf_total_in + pf_total_out):.2f}",
+                f"{(nv_uncached_in + nv_total_out) / (pf_uncached_in + pf_total_out):.2f}",
+            ],
         ],
     )
     line = tok(len(completed_summary(plan, STEPS).splitlines()[0]) + 1)
@@ -171,8 +226,9 @@ def main() -> None:
         "step 20 prompt ≤ 1.3 × step 1",
         f"{p1:,} → {p20:,} tokens (×{growth:.2f})",
         growth <= 1.3,
-        "" if growth <= 1.3 else
-        f"each completed step costs ~{line} tokens (its first line up to 120 characters plus its file list), "
+        ""
+        if growth <= 1.3
+        else f"each completed step costs ~{line} tokens (its first line up to 120 characters plus its file list), "
         "and this workload's step files are small (~60 lines), so 19 such lines add more than 30%",
     )
     m_step = med(step_prefix)
@@ -182,8 +238,9 @@ def main() -> None:
         "≥ 80% of each step prompt is a byte-identical prefix of the previous one",
         f"median {m_step:.0%} (min {min(step_prefix):.0%}) step to step; {m_call:.0%} request to request (min {min(call_prefix):.0%})",
         m_step >= 0.8,
-        "" if m_step >= 0.8 else
-        "what follows the shared prefix (the previous step's summary line, adjacent and current step, and the "
+        ""
+        if m_step >= 0.8
+        else "what follows the shared prefix (the previous step's summary line, adjacent and current step, and the "
         f"step's current files, ~{tok(len(files_block(last_files))):,} tokens) is {1 - m_step:.0%} of a prompt whose "
         f"shared plan overview is ~{tok(len(plan_overview(plan.body))):,} tokens",
     )

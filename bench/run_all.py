@@ -55,8 +55,16 @@ def render(sections: list[dict], failures: list[str], total_s: float) -> str:
     ]
     for s in sections:
         for v in s["verdicts"]:
-            res = "met" if v["met"] else f"**NOT met**: {v['reason']}" if v["reason"] else "**NOT met**"
-            out.append(f"| {cell(s['title'])} | {cell(v['goal'])} | {cell(v['measured'])} | {cell(res)} |")
+            res = (
+                "met"
+                if v["met"]
+                else f"**NOT met**: {v['reason']}"
+                if v["reason"]
+                else "**NOT met**"
+            )
+            out.append(
+                f"| {cell(s['title'])} | {cell(v['goal'])} | {cell(v['measured'])} | {cell(res)} |"
+            )
     for f in failures:
         out.append(f"| {cell(f)} | – | the benchmark failed | **NOT met** |")
     for s in sections:

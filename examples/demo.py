@@ -25,15 +25,28 @@ TASK = (
 def main() -> int:
     """Copy the example, run `planfirst run --yes` on it, check its tests, print where it is."""
     ws = Path(tempfile.mkdtemp(prefix="planfirst-demo-")) / "textkit"
-    shutil.copytree(HERE / "workspace", ws, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".planfirst"))
+    shutil.copytree(
+        HERE / "workspace",
+        ws,
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".planfirst"),
+    )
     print("=" * 78)
     print("planfirst demo — SCRIPTED model (offline: no API key, no network)")
     print(f"workspace: {ws}")
     print("=" * 78, flush=True)
     started = time.monotonic()
     cmd = [
-        sys.executable, "-I", "-m", "planfirst", "run", TASK,
-        "--workspace", str(ws), "--yes", "--script", str(HERE / "scripts" / "demo.json"),
+        sys.executable,
+        "-I",
+        "-m",
+        "planfirst",
+        "run",
+        TASK,
+        "--workspace",
+        str(ws),
+        "--yes",
+        "--script",
+        str(HERE / "scripts" / "demo.json"),
     ]
     code = subprocess.call(cmd)
     if code != 0:
@@ -41,8 +54,12 @@ def main() -> int:
         return code
     print("\n" + "=" * 78)
     print("Checking the result with the example's own tests: pytest -q")
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ws,
-                           capture_output=True, text=True)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+    )
     print(tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else tests.stderr)
     if tests.returncode != 0:
         print(tests.stdout + tests.stderr, file=sys.stderr)

@@ -35,5 +35,7 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 def workspace(tmp_path: Path) -> Path:
     """A fresh copy of examples/workspace (a small package with pytest tests)."""
     ws = tmp_path / "ws"
-    shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".planfirst"))
+    shutil.copytree(
+        EXAMPLE, ws, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".planfirst")
+    )
     return ws

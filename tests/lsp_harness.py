@@ -31,7 +31,9 @@ PROFILES = ("vscode", "neovim")
 # one ships with pytest-lsp): clientInfo and capabilities exactly as each editor sends them.
 PROFILE_DIR = Path(__file__).resolve().parent / "e2e" / "profiles"
 REAL_PROFILES = ("vscode-1.65", "nvim-0.7", "nvim-0.12", "eglot-1.9")
-CANNOT_ASK = "<MethodNotFound>"  # Editor.answer: the client answers showMessageRequest with an error
+CANNOT_ASK = (
+    "<MethodNotFound>"  # Editor.answer: the client answers showMessageRequest with an error
+)
 
 
 def real_profile(profile: str) -> tuple[types.ClientCapabilities, types.ClientInfo | None]:
@@ -63,17 +65,25 @@ def capabilities(profile: str) -> types.ClientCapabilities:
                 ),
             ),
             configuration=True,
-            code_lens=types.CodeLensWorkspaceClientCapabilities(refresh_support=True) if vscode else None,
+            code_lens=types.CodeLensWorkspaceClientCapabilities(refresh_support=True)
+            if vscode
+            else None,
             text_document_content=(
-                types.TextDocumentContentClientCapabilities(dynamic_registration=False) if vscode else None
+                types.TextDocumentContentClientCapabilities(dynamic_registration=False)
+                if vscode
+                else None
             ),
         ),
         window=types.WindowClientCapabilities(
             work_done_progress=True,
             show_message=types.ShowMessageRequestClientCapabilities(),
-            show_document=types.ShowDocumentClientCapabilities(support=True) if profile != "neovim" else None,
+            show_document=types.ShowDocumentClientCapabilities(support=True)
+            if profile != "neovim"
+            else None,
         ),
-        general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
+        general=types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind.Utf16]
+        ),
         experimental={"planfirst": {"saveDocuments": True}} if vscode else None,
     )
 
@@ -165,7 +175,13 @@ class Editor:
                 if base is None:
                     base = self.load(p)
                 core = [
-                    TextEdit(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character, e.new_text)
+                    TextEdit(
+                        e.range.start.line,
+                        e.range.start.character,
+                        e.range.end.line,
+                        e.range.end.character,
+                        e.new_text,
+                    )
                     for e in ch.edits
                 ]
                 self.buffers[p] = apply_edits(base, core, "utf-16")
@@ -173,7 +189,13 @@ class Editor:
             p = _uri_path(uri)
             base = self.buffers[p] if p in self.buffers else self.load(p)
             core = [
-                TextEdit(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character, e.new_text)
+                TextEdit(
+                    e.range.start.line,
+                    e.range.start.character,
+                    e.range.end.line,
+                    e.range.end.character,
+                    e.new_text,
+                )
                 for e in edits
             ]
             self.buffers[p] = apply_edits(base, core, "utf-16")
@@ -217,13 +239,17 @@ async def lsp_session(
     client.get_configuration = counted_get_configuration  # type: ignore[method-assign]
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
-    async def on_apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+    async def on_apply(
+        ls: LanguageClient, params: types.ApplyWorkspaceEditParams
+    ) -> types.ApplyWorkspaceEditResult:
         editor.edits.append(params)
         if editor.hold is not None:  # the preview stays open until the test answers it
             await editor.hold.wait()
         accept = editor.answers.pop(0) if editor.answers else editor.accept
         if not accept:
-            return types.ApplyWorkspaceEditResult(applied=False, failure_reason="user rejected the preview")
+            return types.ApplyWorkspaceEditResult(
+                applied=False, failure_reason="user rejected the preview"
+            )
         editor.apply(params.edit)
         return types.ApplyWorkspaceEditResult(applied=True)
 
@@ -245,7 +271,9 @@ async def lsp_session(
         return {"saved": saved}
 
     @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-    def on_question(ls: LanguageClient, params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
+    def on_question(
+        ls: LanguageClient, params: types.ShowMessageRequestParams
+    ) -> types.MessageActionItem | None:
         editor.questions.append(params.message)
         if editor.on_question is not None:
             editor.on_question(params.message)
@@ -254,7 +282,9 @@ async def lsp_session(
         if editor.answer is None:
             return None
         titles = [a.title for a in params.actions or []]
-        pick = editor.answer if editor.answer in titles else (titles[0] if titles else editor.answer)
+        pick = (
+            editor.answer if editor.answer in titles else (titles[0] if titles else editor.answer)
+        )
         return types.MessageActionItem(title=pick)
 
     @client.feature("planfirst/status")
@@ -273,15 +303,23 @@ async def lsp_session(
         caps, info = real_profile(profile)
     else:  # VS Code names itself; the other synthetic profiles send no clientInfo
         caps = capabilities(profile)
-        info = types.ClientInfo(name="Visual Studio Code", version="1.100.3") if profile == "vscode" else None
-    await client.start_io(sys.executable, "-I", "-m", "planfirst", "serve", env=server_env(script, env), cwd=str(root))
+        info = (
+            types.ClientInfo(name="Visual Studio Code", version="1.100.3")
+            if profile == "vscode"
+            else None
+        )
+    await client.start_io(
+        sys.executable, "-I", "-m", "planfirst", "serve", env=server_env(script, env), cwd=str(root)
+    )
     try:
         editor.init_result = await client.initialize_session(
             types.InitializeParams(
                 capabilities=caps,
                 client_info=info,
                 root_uri=root.resolve().as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)],
+                workspace_folders=[
+                    types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)
+                ],
                 initialization_options=init_options or {},
             )
         )

@@ -12,18 +12,43 @@ def body_dict() -> dict[str, Any]:
     return {
         "summary": "Add a `top_words` helper and a `--top N` option to `count`.",
         "files_to_modify": [
-            {"path": "textkit/wordcount.py", "changes": "add `top_words(counts, n)`", "depends_on": []},
-            {"path": "textkit/cli.py", "changes": "add `--top N`", "depends_on": ["textkit/wordcount.py"]},
+            {
+                "path": "textkit/wordcount.py",
+                "changes": "add `top_words(counts, n)`",
+                "depends_on": [],
+            },
+            {
+                "path": "textkit/cli.py",
+                "changes": "add `--top N`",
+                "depends_on": ["textkit/wordcount.py"],
+            },
         ],
-        "files_to_create": [{"path": "tests/test_top.py", "purpose": "tests for `top_words`", "exports": []}],
-        "dependency_changes": {"packages": [{"name": "rich", "version": ">=13", "manager": "pip"}], "config": []},
+        "files_to_create": [
+            {"path": "tests/test_top.py", "purpose": "tests for `top_words`", "exports": []}
+        ],
+        "dependency_changes": {
+            "packages": [{"name": "rich", "version": ">=13", "manager": "pip"}],
+            "config": [],
+        },
         "steps": [
-            {"order": 1, "description": "Add `top_words` to `textkit/wordcount.py`.",
-             "files_to_modify": ["textkit/wordcount.py"], "validation": ["pytest -q tests/test_wordcount.py"]},
-            {"order": 2, "description": "Create `tests/test_top.py` with `test_top`.",
-             "files_to_create": ["tests/test_top.py"], "validation": ["pytest -q tests/test_top.py"]},
-            {"order": 3, "description": "Add `--top` to `main()` in `textkit/cli.py`.",
-             "files_to_modify": ["textkit/cli.py"], "validation": ["pytest -q", "ruff check textkit"]},
+            {
+                "order": 1,
+                "description": "Add `top_words` to `textkit/wordcount.py`.",
+                "files_to_modify": ["textkit/wordcount.py"],
+                "validation": ["pytest -q tests/test_wordcount.py"],
+            },
+            {
+                "order": 2,
+                "description": "Create `tests/test_top.py` with `test_top`.",
+                "files_to_create": ["tests/test_top.py"],
+                "validation": ["pytest -q tests/test_top.py"],
+            },
+            {
+                "order": 3,
+                "description": "Add `--top` to `main()` in `textkit/cli.py`.",
+                "files_to_modify": ["textkit/cli.py"],
+                "validation": ["pytest -q", "ruff check textkit"],
+            },
         ],
         "test_criteria": ["`pytest -q` passes"],
         "risks": ["output order of `count` could change"],
@@ -35,4 +60,6 @@ def make_plan(plan_id: str = "add-top-abc123", **over: Any) -> Plan:
     """A stored-plan object around body_dict()."""
     data = body_dict()
     data.update(over)
-    return Plan(id=plan_id, title="Add --top", task="Add a --top option", body=PlanBody.model_validate(data))
+    return Plan(
+        id=plan_id, title="Add --top", task="Add a --top option", body=PlanBody.model_validate(data)
+    )

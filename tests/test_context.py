@@ -23,8 +23,6 @@ from tests.ws_files import write
 CANARY = "CANARY-7f3a9c"
 
 
-
-
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
     root = tmp_path / "ws"

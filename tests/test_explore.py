@@ -14,8 +14,6 @@ from tests.ws_files import write
 CANARY = "CANARY-55e1"
 
 
-
-
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
     root = tmp_path / "ws"

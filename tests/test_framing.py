@@ -56,8 +56,12 @@ def test_vet_never_raises_on_bytes(body: bytes) -> None:
     assert answers is None or all(a["code"] in (-32700, -32600) for a in answers)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+    )
+)
 def test_any_json_with_a_readable_id_is_answered_with_that_id(value: object) -> None:
     msg = {"jsonrpc": "2.0", "id": "the-id", "method": value}
     answers = vet(json.dumps(msg).encode())

@@ -536,7 +536,9 @@ async def test_adaptive_thinking_for_newer_models() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.parametrize("name", ["claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-opus-4-5"])
+@pytest.mark.parametrize(
+    "name", ["claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-opus-4-5"]
+)
 async def test_budget_thinking_for_older_models(name: str) -> None:
     script = [
         {

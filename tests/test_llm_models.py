@@ -77,7 +77,10 @@ async def test_deprecated_model_warns_and_still_runs() -> None:
     warnings: list[str] = []
     with ScriptedServer([{"tool": "submit_answer", "input": ANSWER}]) as srv:
         model = AnthropicModel(
-            "claude-opus-4-5", make_settings(), api_key=API_KEY, base_url=srv.base_url,
+            "claude-opus-4-5",
+            make_settings(),
+            api_key=API_KEY,
+            base_url=srv.base_url,
             warn=warnings.append,
         )
         try:
@@ -96,13 +99,24 @@ async def test_a_model_that_always_thinks_gets_no_forced_tool_choice() -> None:
     # tool_choice would be a 400, so "auto" is sent and a missing submit is re-asked.
     script = {
         "turns": [
-            {"thinking": "hmm", "text": "Here is my answer in prose.", "expect": {"tool_choice": "auto"}},
-            {"thinking": "ok", "tool": "submit_answer", "input": ANSWER, "expect": {"tool_choice": "auto"}},
+            {
+                "thinking": "hmm",
+                "text": "Here is my answer in prose.",
+                "expect": {"tool_choice": "auto"},
+            },
+            {
+                "thinking": "ok",
+                "tool": "submit_answer",
+                "input": ANSWER,
+                "expect": {"tool_choice": "auto"},
+            },
         ],
         "models": {"claude-thinker-1": {"base": "claude-opus-5-5", "always_thinks": True}},
     }
     with ScriptedServer(script) as srv:
-        run = await make_model(srv, "claude-thinker-1").run(submit_request(thinking=False), Handler())
+        run = await make_model(srv, "claude-thinker-1").run(
+            submit_request(thinking=False), Handler()
+        )
         assert srv.failures == []
         assert all("thinking" not in r.body for r in srv.requests)  # "disabled" would be a 400
     assert run.submitted is not None and run.submitted.model_dump() == ANSWER
@@ -139,7 +153,10 @@ async def test_facts_are_cached_on_disk_with_a_ttl(tmp_path: Path) -> None:
 
         async def one_run() -> None:
             model = AnthropicModel(
-                "claude-sonnet-4-6", make_settings(), api_key=API_KEY, base_url=srv.base_url,
+                "claude-sonnet-4-6",
+                make_settings(),
+                api_key=API_KEY,
+                base_url=srv.base_url,
                 facts_cache=cache,
             )
             try:
@@ -248,7 +265,10 @@ async def test_no_effort_on_a_model_without_it() -> None:
 
 async def test_submit_tool_is_strict_only_where_supported() -> None:
     no_strict = {"capabilities": None}  # filled below from the base, without structured outputs
-    script: dict[str, Any] = {"turns": [{"tool": "submit_answer", "input": ANSWER}] * 2, "models": {}}
+    script: dict[str, Any] = {
+        "turns": [{"tool": "submit_answer", "input": ANSWER}] * 2,
+        "models": {},
+    }
     with ScriptedServer(script) as srv:
         await make_model(srv, "claude-sonnet-4-6").run(submit_request(), Handler())
         info = srv.model_info("claude-sonnet-4-6")
@@ -274,7 +294,9 @@ async def test_submit_tool_is_strict_only_where_supported() -> None:
         ("claude-opus-5-5", True, False),  # adaptive models interleave by default
     ],
 )
-async def test_interleaved_thinking_beta_only_where_it_helps(model: str, tools: bool, beta: bool) -> None:
+async def test_interleaved_thinking_beta_only_where_it_helps(
+    model: str, tools: bool, beta: bool
+) -> None:
     with ScriptedServer([{"tool": "submit_answer", "input": ANSWER}]) as srv:
         request = submit_request(thinking=True, tools=[READ_TOOL] if tools else None)
         await make_model(srv, model, maxTokens=16_000).run(request, Handler())
@@ -285,7 +307,11 @@ async def test_interleaved_thinking_beta_only_where_it_helps(model: str, tools: 
 
 # ---------------------------------------------------------------- prompts that fit the window
 
-BIG_FILE = '<file path="src/huge.py">\n' + "value = compute(value) + 1  # a long line\n" * 800 + "\n</file>"
+BIG_FILE = (
+    '<file path="src/huge.py">\n'
+    + "value = compute(value) + 1  # a long line\n" * 800
+    + "\n</file>"
+)
 SMALL = {"claude-small-1": {"base": "claude-sonnet-4-6", "max_input_tokens": 6000}}
 
 
@@ -294,7 +320,9 @@ async def test_a_prompt_over_the_window_stops_before_sending(counting: bool) -> 
     script = {"turns": [{"tool": "submit_answer", "input": ANSWER}], "models": SMALL}
     with ScriptedServer(script, count_tokens=counting) as srv:
         with pytest.raises(ModelError) as err:
-            await make_model(srv, "claude-small-1").run(submit_request(stable=[BIG_FILE]), Handler())
+            await make_model(srv, "claude-small-1").run(
+                submit_request(stable=[BIG_FILE]), Handler()
+            )
         assert srv.requests == [] and srv.remaining() == 1  # nothing sent
         counted = [r for r in srv.side_requests if r.path == "/v1/messages/count_tokens"]
         assert len(counted) == 1  # asked (a 404 when the endpoint is missing)

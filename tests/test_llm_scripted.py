@@ -300,7 +300,9 @@ API_RULES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
         },
         {
             "system": [_BLOCK, _BLOCK],
-            "messages": [{"role": "user", "content": [_BLOCK, _BLOCK, {"type": "text", "text": "x"}]}],
+            "messages": [
+                {"role": "user", "content": [_BLOCK, _BLOCK, {"type": "text", "text": "x"}]}
+            ],
         },
         "A maximum of 4 blocks with cache_control may be provided. Found 5.",
     ),
@@ -318,7 +320,11 @@ API_RULES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ),
     (
         "forced tool_choice 'tool' with thinking on",
-        {"thinking": {"type": "adaptive"}, "tools": [_TOOL], "tool_choice": {"type": "tool", "name": "t"}},
+        {
+            "thinking": {"type": "adaptive"},
+            "tools": [_TOOL],
+            "tool_choice": {"type": "tool", "name": "t"},
+        },
         {"thinking": {"type": "adaptive"}, "tools": [_TOOL], "tool_choice": {"type": "auto"}},
         "Thinking may not be enabled when tool_choice forces tool use.",
     ),
@@ -373,9 +379,7 @@ API_RULES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("rule", "bad", "good", "words"), API_RULES, ids=[r[0] for r in API_RULES]
-)
+@pytest.mark.parametrize(("rule", "bad", "good", "words"), API_RULES, ids=[r[0] for r in API_RULES])
 def test_the_scripted_server_refuses_what_the_api_refuses(
     rule: str, bad: dict[str, Any], good: dict[str, Any], words: str
 ) -> None:
@@ -395,7 +399,10 @@ def test_the_scripted_server_refuses_what_the_api_refuses(
 
 @pytest.mark.parametrize(
     ("model", "status", "words"),
-    [("claude-nonexistent-9", 404, "model: claude-nonexistent-9"), ("claude-3-haiku", 404, "retired")],
+    [
+        ("claude-nonexistent-9", 404, "model: claude-nonexistent-9"),
+        ("claude-3-haiku", 404, "retired"),
+    ],
 )
 def test_unknown_and_retired_models_are_refused(model: str, status: int, words: str) -> None:
     with ScriptedServer([{"text": "unused"}]) as srv:

@@ -326,14 +326,18 @@ async def test_a_file_an_earlier_attempt_of_the_step_created_is_the_steps_own() 
     """The retry after a failed validation may edit (or rewrite) the file its own step created."""
     disk = {"src/app.py": APP, "src/new.py": "def f():\n    return 1\n"}
     ov = Overlay(disk.get, ["src/app.py"], ["src/new.py"], created_by_step=["src/new.py"])
-    out = await call(ov, command="str_replace", path="src/new.py", old_str="return 1", new_str="return 2")
+    out = await call(
+        ov, command="str_replace", path="src/new.py", old_str="return 1", new_str="return 2"
+    )
     assert not out.is_error, out.text
     assert ov.changes() == {"src/new.py": ("def f():\n    return 1\n", "def f():\n    return 2\n")}
     out = await call(ov, command="create", path="src/new.py", file_text="x = 3\n")
     assert not out.is_error and ov.changes()["src/new.py"] == (disk["src/new.py"], "x = 3\n")
     # only files the step may create can be its own: a name from elsewhere changes nothing
     ov2 = Overlay(disk.get, [], [], created_by_step=["src/new.py"])
-    out = await call(ov2, command="str_replace", path="src/new.py", old_str="return 1", new_str="return 2")
+    out = await call(
+        ov2, command="str_replace", path="src/new.py", old_str="return 1", new_str="return 2"
+    )
     assert out.is_error and "outside this step" in out.text
 
 

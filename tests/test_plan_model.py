@@ -26,8 +26,14 @@ def test_valid_plan_parses() -> None:
 def test_json_schema_has_exact_field_names() -> None:
     props = PlanBody.model_json_schema()["properties"]
     assert set(props) == {
-        "summary", "files_to_modify", "files_to_create", "dependency_changes",
-        "steps", "test_criteria", "risks", "assumptions",
+        "summary",
+        "files_to_modify",
+        "files_to_create",
+        "dependency_changes",
+        "steps",
+        "test_criteria",
+        "risks",
+        "assumptions",
     }
 
 

@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(
     ("path", "fence"),
-    [("tests/editors/nvim/readme-snippet.lua", "```lua\n"), ("tests/editors/emacs/planfirst.el", "```elisp\n")],
+    [
+        ("tests/editors/nvim/readme-snippet.lua", "```lua\n"),
+        ("tests/editors/emacs/planfirst.el", "```elisp\n"),
+    ],
 )
 def test_readme_shows_the_tested_snippet(path: str, fence: str) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -20,9 +20,13 @@ def _plan():
     st = plan.state(1)
     st.status = StepStatus.DONE
     st.runs.append(
-        StepRun(attempt=1, started_at="2026-01-01T00:00:00+00:00", outcome="applied",
-                usage=Usage(input_tokens=10, output_tokens=5, calls=1),
-                validation=[ValidationResult(command="pytest -q", exit_code=0, passed=True)])
+        StepRun(
+            attempt=1,
+            started_at="2026-01-01T00:00:00+00:00",
+            outcome="applied",
+            usage=Usage(input_tokens=10, output_tokens=5, calls=1),
+            validation=[ValidationResult(command="pytest -q", exit_code=0, passed=True)],
+        )
     )
     plan.usage = Usage(input_tokens=1200, output_tokens=300, cost_usd=0.0123, calls=2)
     return plan
@@ -56,14 +60,19 @@ def test_round_trip() -> None:
 
 def test_edited_markdown_parses_back() -> None:
     text = render(_plan()).text.replace("Add `top_words` to", "Write `top_words` in")
-    text = text.replace("  - `pytest -q tests/test_wordcount.py`", "  - `pytest -q tests/test_wordcount.py`\n  - `ruff check textkit`")
+    text = text.replace(
+        "  - `pytest -q tests/test_wordcount.py`",
+        "  - `pytest -q tests/test_wordcount.py`\n  - `ruff check textkit`",
+    )
     _, body = parse_markdown(text)
     assert body.step(1).description.startswith("Write `top_words`")
     assert body.step(1).validation == ["pytest -q tests/test_wordcount.py", "ruff check textkit"]
 
 
 def test_parse_error_names_the_line() -> None:
-    text = render(_plan()).text.replace("- Modify: `textkit/wordcount.py`", "- Modify: `textkit/nowhere.py`")
+    text = render(_plan()).text.replace(
+        "- Modify: `textkit/wordcount.py`", "- Modify: `textkit/nowhere.py`"
+    )
     with pytest.raises(PlanParseError) as info:
         parse_markdown(text)
     assert info.value.line is not None
@@ -86,8 +95,23 @@ def test_backticks_in_commands_survive() -> None:
 
 @pytest.mark.parametrize(
     "desc",
-    [">", "> quoted", "<!-- c -->", "## not a section", "### Step 9", "- Modify: `x.py`", "- Validation:", "\\\\x", "a\n> b\n# c",
-     "text <!-- opened mid-line", "x\\<!--y", "\\\\<!--", "a\u202eb\u200bc", "\\u{202E} literal", "\\u{5C}u{41}"],
+    [
+        ">",
+        "> quoted",
+        "<!-- c -->",
+        "## not a section",
+        "### Step 9",
+        "- Modify: `x.py`",
+        "- Validation:",
+        "\\\\x",
+        "a\n> b\n# c",
+        "text <!-- opened mid-line",
+        "x\\<!--y",
+        "\\\\<!--",
+        "a\u202eb\u200bc",
+        "\\u{202E} literal",
+        "\\u{5C}u{41}",
+    ],
 )
 def test_structural_looking_prose_round_trips(desc: str) -> None:
     plan = _plan()

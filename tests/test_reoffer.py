@@ -11,7 +11,13 @@ DISK = {"a.py": "old a\n", "b.py": "old b\n"}
 def _state(outcome: str, after: dict[str, str | None] | None = None) -> StepState:
     after = {"a.py": "new a\n", "new.py": "created\n"} if after is None else after
     before = {p: DISK.get(p) for p in after}
-    run = StepRun(attempt=1, outcome=outcome, before=before, after=after, proposed_diff="diff" if after else "")
+    run = StepRun(
+        attempt=1,
+        outcome=outcome,
+        before=before,
+        after=after,
+        proposed_diff="diff" if after else "",
+    )
     return StepState(order=1, runs=[run])
 
 
@@ -30,5 +36,7 @@ def test_no_reoffer_after_a_change_on_disk_an_applied_run_or_nothing_proposed() 
     assert stored_proposal(_state("rejected"), {**DISK, "new.py": "now exists\n"}.get) is None
     for outcome in ("applied", "error", "no_change", "pending", "proposed"):
         assert stored_proposal(_state(outcome), DISK.get) is None
-    assert stored_proposal(_state("cancelled", after={}), DISK.get) is None  # cancelled while asking the model
+    assert (
+        stored_proposal(_state("cancelled", after={}), DISK.get) is None
+    )  # cancelled while asking the model
     assert stored_proposal(StepState(order=1), DISK.get) is None

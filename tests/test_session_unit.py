@@ -25,7 +25,10 @@ async def test_two_plans_never_edit_the_workspace_at_once(tmp_path: Path) -> Non
                 pass
         # reading or planning another plan meanwhile is fine
         async with session.exclusive("plan-b-000002", "revising the plan"):
-            assert session.busy() == {"plan-a-000001": "executing a step", "plan-b-000002": "revising the plan"}
+            assert session.busy() == {
+                "plan-a-000001": "executing a step",
+                "plan-b-000002": "revising the plan",
+            }
         with pytest.raises(SessionError, match="busy"):
             async with session.exclusive("plan-a-000001", "revising the plan"):
                 pass

@@ -27,7 +27,9 @@ def test_save_load_list(tmp_path: Path) -> None:
     assert st.active() == plan.id
 
 
-def test_crash_between_temp_write_and_rename_keeps_old_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_between_temp_write_and_rename_keeps_old_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     st = PlanStore(tmp_path)
     plan = make_plan()
     st.save(plan)
@@ -107,8 +109,13 @@ def test_plan_ids_are_safe() -> None:
     assert "/" not in pid and ".." not in pid
 
 
-@pytest.mark.parametrize("link", [".planfirst", ".planfirst/plans", ".planfirst/plans/{id}", ".planfirst/plans/{id}/revisions"])
-def test_a_symlink_in_planfirst_is_refused_and_nothing_written_through_it(tmp_path: Path, link: str) -> None:
+@pytest.mark.parametrize(
+    "link",
+    [".planfirst", ".planfirst/plans", ".planfirst/plans/{id}", ".planfirst/plans/{id}/revisions"],
+)
+def test_a_symlink_in_planfirst_is_refused_and_nothing_written_through_it(
+    tmp_path: Path, link: str
+) -> None:
     """docs/reliability.md case 30."""
     ws, outside = tmp_path / "ws", tmp_path / "outside"
     ws.mkdir()
@@ -135,7 +142,12 @@ def test_temp_files_of_a_killed_writer_are_removed_at_the_next_save(tmp_path: Pa
     st = PlanStore(tmp_path)
     plan = make_plan()
     st.save(plan)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(gone.stdout)
     d = st.plan_json(plan.id).parent
     orphan = d / f".plan.json.{dead_pid}.abc123{store_mod.TEMP_SUFFIX}"

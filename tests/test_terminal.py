@@ -16,12 +16,19 @@ DEMO = ROOT / "examples" / "scripts" / "demo.json"
 TASK = "Add a --top N option to textkit count"
 
 
-def run(args: list[str], cwd: Path, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["NO_COLOR"] = "1"
     return subprocess.run(
-        [sys.executable, "-I", "-m", "planfirst", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
-        timeout=timeout, env=env,
+        [sys.executable, "-I", "-m", "planfirst", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -31,7 +38,9 @@ def test_version(tmp_path: Path) -> None:
 
 
 def test_run_yes_executes_everything(workspace: Path) -> None:
-    res = run(["run", TASK, "--workspace", str(workspace), "--yes", "--script", str(DEMO)], workspace)
+    res = run(
+        ["run", TASK, "--workspace", str(workspace), "--yes", "--script", str(DEMO)], workspace
+    )
     out = res.stdout
     assert res.returncode == 0, out + res.stderr
     assert "SCRIPTED model" in out
@@ -41,7 +50,9 @@ def test_run_yes_executes_everything(workspace: Path) -> None:
     assert "Summary" in out and "test criteria: 2/2 passed" in out
     # the terminal previews each edit itself: no planfirst preview document, no extra question
     assert not list((workspace / ".planfirst").rglob("*.diff"))
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=workspace, capture_output=True, text=True)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"], cwd=workspace, capture_output=True, text=True
+    )
     assert tests.returncode == 0, tests.stdout
     listing = run(["plans", "--workspace", str(workspace)], workspace)
     assert listing.returncode == 0 and "done" in listing.stdout and "3/3 steps" in listing.stdout
@@ -52,7 +63,11 @@ def test_run_rejected_step_with_n(workspace: Path) -> None:
     script = json.loads(DEMO.read_text())["turns"][:5]
     sfile = workspace.parent / "script.json"
     sfile.write_text(json.dumps(script))
-    res = run(["run", TASK, "--workspace", str(workspace), "--script", str(sfile)], workspace, stdin="y\nn\n")
+    res = run(
+        ["run", TASK, "--workspace", str(workspace), "--script", str(sfile)],
+        workspace,
+        stdin="y\nn\n",
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Apply this edit? [y/N]" in res.stdout
     assert "step 1: rejected" in res.stdout
@@ -66,10 +81,15 @@ def test_plan_only_then_decline(workspace: Path) -> None:
     script = json.loads(DEMO.read_text())["turns"][:2]
     sfile = workspace.parent / "script.json"
     sfile.write_text(json.dumps(script))
-    res = run(["run", TASK, "--workspace", str(workspace), "--script", str(sfile), "--plan-only"], workspace)
+    res = run(
+        ["run", TASK, "--workspace", str(workspace), "--script", str(sfile), "--plan-only"],
+        workspace,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "(draft)" in res.stdout and "planfirst resume --plan" in res.stdout
-    res2 = run(["resume", "--workspace", str(workspace), "--script", str(sfile)], workspace, stdin="n\n")
+    res2 = run(
+        ["resume", "--workspace", str(workspace), "--script", str(sfile)], workspace, stdin="n\n"
+    )
     assert res2.returncode == 0
     assert "kept as a draft" in res2.stdout
 

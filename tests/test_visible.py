@@ -58,22 +58,37 @@ def test_misleading_names(path: str, words: str) -> None:
     assert any(words in p for p in name_problems(path)), name_problems(path)
 
 
-@pytest.mark.parametrize("path", ["src/pay.py", "docs/отчёт.md", "日本/読む.md", "café.py", "a b/c-d_e.txt"])
+@pytest.mark.parametrize(
+    "path", ["src/pay.py", "docs/отчёт.md", "日本/読む.md", "café.py", "a b/c-d_e.txt"]
+)
 def test_plain_names_pass(path: str) -> None:
     assert name_problems(path) == []
 
 
 def _body(create: list[str], modify: list[str]) -> PlanBody:
     files = create + modify
-    return PlanBody.model_validate({
-        "summary": "s",
-        "files_to_modify": [{"path": p, "changes": "c", "depends_on": []} for p in modify],
-        "files_to_create": [{"path": p, "purpose": "p", "exports": []} for p in create],
-        "dependency_changes": {"packages": [], "config": []},
-        "steps": [{"order": 1, "description": "d", "files_to_modify": modify, "files_to_create": create,
-                   "validation": []}] if files else [],
-        "test_criteria": [], "risks": [], "assumptions": [],
-    })
+    return PlanBody.model_validate(
+        {
+            "summary": "s",
+            "files_to_modify": [{"path": p, "changes": "c", "depends_on": []} for p in modify],
+            "files_to_create": [{"path": p, "purpose": "p", "exports": []} for p in create],
+            "dependency_changes": {"packages": [], "config": []},
+            "steps": [
+                {
+                    "order": 1,
+                    "description": "d",
+                    "files_to_modify": modify,
+                    "files_to_create": create,
+                    "validation": [],
+                }
+            ]
+            if files
+            else [],
+            "test_criteria": [],
+            "risks": [],
+            "assumptions": [],
+        }
+    )
 
 
 def test_case_only_twins_on_disk_and_in_the_plan(tmp_path: Path) -> None:

@@ -16,8 +16,11 @@ def _log_to_stderr() -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]  # stdout is the protocol
     if os.environ.get("PLANFIRST_LOG_FILE"):
         handlers.append(logging.FileHandler(os.environ["PLANFIRST_LOG_FILE"]))
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        handlers=handlers,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -61,8 +64,10 @@ def _plans(args: argparse.Namespace) -> int:
     for p in plans:
         c = p.counts()
         mark = "*" if p.id == active else " "
-        print(f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
-              f"{c.get('done', 0)}/{c['total']} steps  {p.title}")
+        print(
+            f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
+            f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+        )
     for pr in problems:
         print(f"! {pr.error}", file=sys.stderr)
     return 1 if problems else 0
@@ -83,32 +88,49 @@ def _run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    p = argparse.ArgumentParser(prog="planfirst", description="Plan first, then execute: AI coding through LSP.")
+    p = argparse.ArgumentParser(
+        prog="planfirst", description="Plan first, then execute: AI coding through LSP."
+    )
     p.add_argument("--version", action="version", version=f"planfirst {__version__}")
     sub = p.add_subparsers(dest="cmd")
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
     s.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (default)")
     s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     s.set_defaults(func=_serve)
-    a = sub.add_parser("acp", help="run as an Agent Client Protocol agent over stdio (Zed, JetBrains, ...)")
-    a.add_argument("--settings", metavar="FILE", help="a JSON settings file (same keys as the editor settings)")
+    a = sub.add_parser(
+        "acp", help="run as an Agent Client Protocol agent over stdio (Zed, JetBrains, ...)"
+    )
+    a.add_argument(
+        "--settings", metavar="FILE", help="a JSON settings file (same keys as the editor settings)"
+    )
     a.set_defaults(func=_acp)
     pl = sub.add_parser("plans", help="list stored plans and their status")
-    pl.add_argument("--workspace", default=".", help="workspace folder (default: current directory)")
+    pl.add_argument(
+        "--workspace", default=".", help="workspace folder (default: current directory)"
+    )
     pl.set_defaults(func=_plans)
     sc = sub.add_parser("scripted-server", help="run the scripted offline Messages API server")
     sc.add_argument("--script", required=True)
     sc.add_argument("--port", type=int, default=0)
     sc.set_defaults(func=_scripted)
-    for name, helptext in (("run", "plan and execute TASK from the terminal"), ("resume", "continue a stored plan")):
+    for name, helptext in (
+        ("run", "plan and execute TASK from the terminal"),
+        ("resume", "continue a stored plan"),
+    ):
         r = sub.add_parser(name, help=helptext)
         if name == "run":
             r.add_argument("task")
-            r.add_argument("--plan-only", action="store_true", help="stop after the plan is written")
+            r.add_argument(
+                "--plan-only", action="store_true", help="stop after the plan is written"
+            )
         else:
             r.add_argument("--plan", dest="plan_id", help="plan id (default: the active plan)")
-        r.add_argument("--workspace", default=".", help="workspace folder (default: current directory)")
-        r.add_argument("--yes", action="store_true", help="approve the plan and every step without asking")
+        r.add_argument(
+            "--workspace", default=".", help="workspace folder (default: current directory)"
+        )
+        r.add_argument(
+            "--yes", action="store_true", help="approve the plan and every step without asking"
+        )
         r.add_argument("--script", help="scripted model turns (offline; no API key needed)")
         r.set_defaults(func=_run, mode=name)
     return p

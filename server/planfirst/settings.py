@@ -62,7 +62,9 @@ class AnthropicSettings(_Section):
     base_url: str | None = Field(default=None, alias="baseUrl")
     api_key: SecretStr | None = Field(default=None, alias="apiKey", repr=False)
     request_timeout_s: float = Field(default=600.0, alias="requestTimeout", gt=0)
-    deadline_s: float = Field(default=900.0, alias="deadline", gt=0)  # one whole call, retries included
+    deadline_s: float = Field(
+        default=900.0, alias="deadline", gt=0
+    )  # one whole call, retries included
     max_retries: int = Field(default=4, alias="maxRetries", ge=0, le=10)
 
 
@@ -233,7 +235,7 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
                 continue
             if alias == "preview" and value == "editor" and not trusted:
                 # turning planfirst's own preview off lets edits land unseen in editors without one
-                dropped.append(f"planfirst.{key} (\"editor\" only from user settings)")
+                dropped.append(f'planfirst.{key} ("editor" only from user settings)')
                 continue
             out[alias] = value  # a leaf (or a wrongly typed section: validation reports it)
             continue
@@ -255,7 +257,9 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
     return out, dropped
 
 
-def load_settings(user: Any = None, *workspace: Any, environ: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
+def load_settings(
+    user: Any = None, *workspace: Any, environ: dict[str, str] | None = None
+) -> tuple[Settings, list[str]]:
     """Merge env < `user` (initializationOptions) < `workspace` layers over the defaults.
 
     Every layer goes through `sanitize`; only `user` and the environment may set trust keys.
@@ -297,9 +301,15 @@ def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
     out = []
     for section, key in sorted(TRUST):
         sec = inner.get(section)
-        if isinstance(sec, dict) and key in sec and sec[key] != (effective.get(section) or {}).get(key):
-            out.append(f"ignored workspace setting planfirst.{section}.{key}: it decides trust, "
-                       "so it is read only from user settings or the environment")
+        if (
+            isinstance(sec, dict)
+            and key in sec
+            and sec[key] != (effective.get(section) or {}).get(key)
+        ):
+            out.append(
+                f"ignored workspace setting planfirst.{section}.{key}: it decides trust, "
+                "so it is read only from user settings or the environment"
+            )
     return out
 
 

@@ -91,7 +91,11 @@ class TerminalEditor:
         """A live one-line progress display (plain lines when not a terminal)."""
         if message == self.progress_line:
             return
-        if not self.out.isatty() and self.last_log and message.endswith(self.last_log.strip()[:100]):
+        if (
+            not self.out.isatty()
+            and self.last_log
+            and message.endswith(self.last_log.strip()[:100])
+        ):
             return  # the output line was just printed; do not echo it again
         if self.out.isatty():
             print(f"\r\033[K{DIM}… {message[:110]}{RESET}", end="", file=self.out, flush=True)
@@ -125,7 +129,13 @@ class TerminalEditor:
                 if base is None:
                     base = p.read_text(encoding="utf-8") if p.exists() else ""
                 edits = [
-                    TextEdit(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character, e.new_text)
+                    TextEdit(
+                        e.range.start.line,
+                        e.range.start.character,
+                        e.range.end.line,
+                        e.range.end.character,
+                        e.new_text,
+                    )
                     for e in ch.edits
                     if isinstance(e, (types.TextEdit, types.AnnotatedTextEdit))
                 ]
@@ -155,8 +165,13 @@ def _capabilities() -> types.ClientCapabilities:
             apply_edit=True,
             workspace_edit=types.WorkspaceEditClientCapabilities(
                 document_changes=True,
-                resource_operations=[types.ResourceOperationKind.Create, types.ResourceOperationKind.Delete],
-                change_annotation_support=types.ChangeAnnotationsSupportOptions(groups_on_label=True),
+                resource_operations=[
+                    types.ResourceOperationKind.Create,
+                    types.ResourceOperationKind.Delete,
+                ],
+                change_annotation_support=types.ChangeAnnotationsSupportOptions(
+                    groups_on_label=True
+                ),
             ),
             text_document_content=types.TextDocumentContentClientCapabilities(),
         ),
@@ -181,7 +196,9 @@ class Terminal:
         c, ed = self.client, self.ed
 
         @c.feature(types.WORKSPACE_APPLY_EDIT)
-        async def apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        async def apply(
+            ls: LanguageClient, params: types.ApplyWorkspaceEditParams
+        ) -> types.ApplyWorkspaceEditResult:
             try:
                 diff, result = ed.preview(params.edit)
             except PathError as e:
@@ -193,15 +210,21 @@ class Terminal:
             if await ed.ask("Apply this edit?"):
                 ed.write(result)
                 return types.ApplyWorkspaceEditResult(applied=True)
-            return types.ApplyWorkspaceEditResult(applied=False, failure_reason="declined in the terminal")
+            return types.ApplyWorkspaceEditResult(
+                applied=False, failure_reason="declined in the terminal"
+            )
 
         @c.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-        async def question(ls: LanguageClient, params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
+        async def question(
+            ls: LanguageClient, params: types.ShowMessageRequestParams
+        ) -> types.MessageActionItem | None:
             titles = [a.title for a in params.actions or []]
             if titles[:2] == ["Yes", "No"]:
                 # command confirmations are never auto-approved by --yes: they widen what runs
                 if ed.yes:
-                    ed.say(f"{YELLOW}{params.message}{RESET} → No (--yes does not approve commands)")
+                    ed.say(
+                        f"{YELLOW}{params.message}{RESET} → No (--yes does not approve commands)"
+                    )
                     return types.MessageActionItem(title="No")
                 ok = await ed.ask(params.message)
                 return types.MessageActionItem(title="Yes" if ok else "No")
@@ -209,7 +232,9 @@ class Terminal:
 
         @c.feature(types.WINDOW_SHOW_MESSAGE)
         def message(ls: LanguageClient, params: types.ShowMessageParams) -> None:
-            colour = {types.MessageType.Error: RED, types.MessageType.Warning: YELLOW}.get(params.type, CYAN)
+            colour = {types.MessageType.Error: RED, types.MessageType.Warning: YELLOW}.get(
+                params.type, CYAN
+            )
             ed.say(f"{colour}{params.message}{RESET}")
 
         @c.feature(types.WINDOW_LOG_MESSAGE)
@@ -246,9 +271,15 @@ class Terminal:
             except PathError:
                 rel = params.uri
             for d in params.diagnostics[:10]:
-                ed.say(f"{RED}  {rel}:{d.range.start.line + 1}: {d.message.splitlines()[0][:160]}{RESET}")
+                ed.say(
+                    f"{RED}  {rel}:{d.range.start.line + 1}: {d.message.splitlines()[0][:160]}{RESET}"
+                )
 
-        for method in ("planfirst/status", types.WORKSPACE_TEXT_DOCUMENT_CONTENT_REFRESH, types.WORKSPACE_CODE_LENS_REFRESH):
+        for method in (
+            "planfirst/status",
+            types.WORKSPACE_TEXT_DOCUMENT_CONTENT_REFRESH,
+            types.WORKSPACE_CODE_LENS_REFRESH,
+        ):
 
             @c.feature(method)
             def ignore(ls: LanguageClient, params: Any) -> None:
@@ -266,7 +297,9 @@ class Terminal:
 
     async def cmd(self, name: str, args: dict[str, Any]) -> Any:
         """workspace/executeCommand with one object argument."""
-        return await self.client.workspace_execute_command_async(types.ExecuteCommandParams(command=name, arguments=[args]))
+        return await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=name, arguments=[args])
+        )
 
     async def show_plan(self, plan_id: str) -> None:
         """Print the plan document."""
@@ -282,7 +315,9 @@ class Terminal:
         script = getattr(self.args, "script", None)
         if script:
             env["PLANFIRST_SCRIPT"] = str(Path(script).resolve())
-            self.ed.say(f"{YELLOW}Offline: answers come from the SCRIPTED model {Path(script).name}, not from Claude.{RESET}")
+            self.ed.say(
+                f"{YELLOW}Offline: answers come from the SCRIPTED model {Path(script).name}, not from Claude.{RESET}"
+            )
         elif not env.get("ANTHROPIC_API_KEY"):
             self.ed.say(
                 f"{RED}No ANTHROPIC_API_KEY is set.{RESET} Set it to plan with Claude, or pass --script FILE to "
@@ -296,14 +331,18 @@ class Terminal:
             return 2
         # -I: the workspace (the cwd) is never on sys.path, so a `planfirst/` package the repository
         # ships cannot stand in for the server (docs/reliability.md case 26)
-        await self.client.start_io(sys.executable, "-I", "-m", "planfirst", "serve", env=env, cwd=str(self.root))
+        await self.client.start_io(
+            sys.executable, "-I", "-m", "planfirst", "serve", env=env, cwd=str(self.root)
+        )
         drain = asyncio.create_task(self._drain_stderr())
         try:
             await self.client.initialize_async(
                 types.InitializeParams(
                     capabilities=_capabilities(),
                     root_uri=self.root.as_uri(),
-                    workspace_folders=[types.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)],
+                    workspace_folders=[
+                        types.WorkspaceFolder(uri=self.root.as_uri(), name=self.root.name)
+                    ],
                     process_id=os.getpid(),
                     # names itself: it prints each edit as a diff and asks, so the server sends
                     # edits without its own preview (lsp/preview.py)
@@ -332,7 +371,9 @@ class Terminal:
             ed.clear_progress()
             await self.show_plan(plan_id)
             if self.args.plan_only:
-                ed.say(f"Plan saved as {plan_id} (draft). Approve and run it with: planfirst resume --plan {plan_id}")
+                ed.say(
+                    f"Plan saved as {plan_id} (draft). Approve and run it with: planfirst resume --plan {plan_id}"
+                )
                 return 0
         else:
             rows = await self.cmd("planfirst.listPlans", {})
@@ -347,9 +388,13 @@ class Terminal:
             if foreign:  # a plan planfirst did not write here: --yes does not approve it (case 24)
                 ed.say(f"{YELLOW}{foreign}{RESET}")
             if not await ed.ask("Approve this plan and start executing it?", always=bool(foreign)):
-                ed.say(f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'.")
+                ed.say(
+                    f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'."
+                )
                 return 0
-            await self.cmd("planfirst.approvePlan", {"planId": plan_id, "force": bool(self.args.yes)})
+            await self.cmd(
+                "planfirst.approvePlan", {"planId": plan_id, "force": bool(self.args.yes)}
+            )
         code = 0
         while True:
             res = await self.cmd("planfirst.executeNextStep", {"planId": plan_id})
@@ -391,7 +436,9 @@ class Terminal:
         ed = self.ed
         ed.say("")
         ed.say(f"{BOLD}Summary — {plan.title}{RESET}  ({plan.status.value})")
-        ed.say(f"{'step':>4}  {'status':<8} {'attempts':>8}  {'validation':<22} {'tokens in/out':>15} {'cost':>9}")
+        ed.say(
+            f"{'step':>4}  {'status':<8} {'attempts':>8}  {'validation':<22} {'tokens in/out':>15} {'cost':>9}"
+        )
         for s in plan.steps:
             runs = [r for r in s.runs if r.outcome not in ("undone",)]
             last = s.last_run
@@ -399,10 +446,17 @@ class Terminal:
             if last and last.validation:
                 ok = sum(1 for v in last.validation if v.passed)
                 val = f"{ok}/{len(last.validation)} passed"
-            tin = sum(r.usage.input_tokens + r.usage.cache_read_input_tokens + r.usage.cache_creation_input_tokens for r in runs)
+            tin = sum(
+                r.usage.input_tokens
+                + r.usage.cache_read_input_tokens
+                + r.usage.cache_creation_input_tokens
+                for r in runs
+            )
             tout = sum(r.usage.output_tokens for r in runs)
             cost = sum(r.usage.cost_usd for r in runs)
-            ed.say(f"{s.order:>4}  {s.status.value:<8} {len(runs):>8}  {val:<22} {f'{tin:,}/{tout:,}':>15} {f'${cost:.4f}':>9}")
+            ed.say(
+                f"{s.order:>4}  {s.status.value:<8} {len(runs):>8}  {val:<22} {f'{tin:,}/{tout:,}':>15} {f'${cost:.4f}':>9}"
+            )
         if plan.final_validation:
             ok = sum(1 for v in plan.final_validation if v.passed)
             ed.say(f"test criteria: {ok}/{len(plan.final_validation)} passed")
@@ -420,5 +474,7 @@ def run_main(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(Terminal(args).run())
     except KeyboardInterrupt:
-        print("\ninterrupted; the plan is saved — continue with 'planfirst resume'", file=sys.stderr)
+        print(
+            "\ninterrupted; the plan is saved — continue with 'planfirst resume'", file=sys.stderr
+        )
         return 130

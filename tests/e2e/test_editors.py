@@ -18,7 +18,9 @@ from planfirst.plan.store import PlanStore
 from tests.lsp_harness import CANNOT_ASK, REAL_PROFILES, Editor, command, lsp_session, write_script
 
 SCRIPT = json.loads(
-    (Path(__file__).resolve().parents[1] / "editors" / "scripts" / "create-retry.json").read_text(encoding="utf-8")
+    (Path(__file__).resolve().parents[1] / "editors" / "scripts" / "create-retry.json").read_text(
+        encoding="utf-8"
+    )
 )["turns"]
 TASK = "Add a shout(text) helper in a new module textkit/shout.py, with a test"
 NEW = ("textkit/shout.py", "tests/test_shout.py")
@@ -60,12 +62,16 @@ def discard(editor: Editor, own: bool) -> None:
 
 def accept(editor: Editor, own: bool) -> None:
     """The user applies the next previews."""
-    editor.answer = "Yes"  # no such action in planfirst's question: the harness picks the first, Apply
+    editor.answer = (
+        "Yes"  # no such action in planfirst's question: the harness picks the first, Apply
+    )
     editor.accept = True
 
 
 @pytest.mark.parametrize("profile", REAL_PROFILES)
-async def test_create_discard_apply_retry_on_the_created_file(workspace: Path, tmp_path: Path, profile: str) -> None:
+async def test_create_discard_apply_retry_on_the_created_file(
+    workspace: Path, tmp_path: Path, profile: str
+) -> None:
     own = OWN_PREVIEW[profile]
     before = snapshot(workspace)
     async with lsp_session(workspace, profile, write_script(tmp_path, SCRIPT)) as (client, editor):
@@ -104,9 +110,16 @@ async def test_create_discard_apply_retry_on_the_created_file(workspace: Path, t
 
         sent = editor.edits[n_edits:]
         assert len(sent) == 2
-        creates = [c for c in sent[0].edit.document_changes or [] if isinstance(c, types.CreateFile)]
-        edited = [c for c in sent[0].edit.document_changes or [] if isinstance(c, types.TextDocumentEdit)]
-        assert sorted(Path(c.text_document.uri).name for c in edited) == ["shout.py", "test_shout.py"]
+        creates = [
+            c for c in sent[0].edit.document_changes or [] if isinstance(c, types.CreateFile)
+        ]
+        edited = [
+            c for c in sent[0].edit.document_changes or [] if isinstance(c, types.TextDocumentEdit)
+        ]
+        assert sorted(Path(c.text_document.uri).name for c in edited) == [
+            "shout.py",
+            "test_shout.py",
+        ]
         if profile == "eglot-1.9":
             # documentChanges without resource operations: eglot would read a CreateFile as a text
             # edit; planfirst created the files empty after Apply and the editor fills them
@@ -130,7 +143,9 @@ async def test_create_discard_apply_retry_on_the_created_file(workspace: Path, t
     assert (workspace / "tests" / "test_shout.py").read_text().endswith('== "HI!"\n')
     for p in NEW:
         disk, buf = (workspace / p).read_text(), editor.buffers[(workspace / p).resolve()]
-        if profile.startswith("nvim"):  # Neovim's buffers end with an implicit line break ('fixeol')
+        if profile.startswith(
+            "nvim"
+        ):  # Neovim's buffers end with an implicit line break ('fixeol')
             assert buf + "\n" == disk and not buf.endswith("\n")
         else:
             assert buf == disk
@@ -146,13 +161,22 @@ def _created_text(path: str) -> str:
     raise KeyError(path)
 
 
-async def test_retry_command_after_a_failed_step_edits_the_file_it_created(workspace: Path, tmp_path: Path) -> None:
+async def test_retry_command_after_a_failed_step_edits_the_file_it_created(
+    workspace: Path, tmp_path: Path
+) -> None:
     """Created by a failed run of the step (recorded in its runs): a later retryStep may edit it."""
     turns = [*SCRIPT[:3], dict(SCRIPT[3]), SCRIPT[4]]
     # a new retryStep: the model sees the file as created by this step
-    turns[3]["expect"] = {"contains": ['<file path="tests/test_shout.py" status="created by an earlier attempt of this step']}
+    turns[3]["expect"] = {
+        "contains": [
+            '<file path="tests/test_shout.py" status="created by an earlier attempt of this step'
+        ]
+    }
     async with lsp_session(
-        workspace, "nvim-0.7", write_script(tmp_path, turns), init_options={"planfirst": {"execution": {"maxAttempts": 1}}}
+        workspace,
+        "nvim-0.7",
+        write_script(tmp_path, turns),
+        init_options={"planfirst": {"execution": {"maxAttempts": 1}}},
     ) as (client, _editor):
         pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
         await command(client, "planfirst.approvePlan", {"planId": pid})
@@ -165,7 +189,10 @@ async def test_retry_command_after_a_failed_step_edits_the_file_it_created(works
 
 async def test_lenses_apply_and_discard_a_waiting_preview(workspace: Path, tmp_path: Path) -> None:
     """Neovim 0.12: the question is dismissed; the diff document's lenses (or the commands) decide."""
-    async with lsp_session(workspace, "nvim-0.12", write_script(tmp_path, SCRIPT)) as (client, editor):
+    async with lsp_session(workspace, "nvim-0.12", write_script(tmp_path, SCRIPT)) as (
+        client,
+        editor,
+    ):
         pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
         await command(client, "planfirst.approvePlan", {"planId": pid})
         editor.answer = None  # the user dismisses the question and reads the diff
@@ -187,7 +214,9 @@ async def test_lenses_apply_and_discard_a_waiting_preview(workspace: Path, tmp_p
         await wait_until(lambda: len(shown(client)) >= 1)
         await click(shown(client)[0], "Discard")
         r = await asyncio.wait_for(task, 60)
-        assert r["status"] == "rejected" and editor.edits == [] and not (workspace / NEW[0]).exists()
+        assert (
+            r["status"] == "rejected" and editor.edits == [] and not (workspace / NEW[0]).exists()
+        )
         assert not await lenses(shown(client)[0])  # decided: no lens left
 
         task = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
@@ -220,9 +249,14 @@ def _confirm_script() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("profile", ["eglot-1.9", "nvim-0.7"])
-async def test_questions_are_asked_in_every_client(workspace: Path, tmp_path: Path, profile: str) -> None:
+async def test_questions_are_asked_in_every_client(
+    workspace: Path, tmp_path: Path, profile: str
+) -> None:
     """eglot 1.9 declares no window capabilities at all, yet answers showMessageRequest."""
-    async with lsp_session(workspace, profile, write_script(tmp_path, _confirm_script())) as (client, editor):
+    async with lsp_session(workspace, profile, write_script(tmp_path, _confirm_script())) as (
+        client,
+        editor,
+    ):
         pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
         await command(client, "planfirst.approvePlan", {"planId": pid, "force": True})
         r = await command(client, "planfirst.executeNextStep", {"planId": pid})
@@ -232,9 +266,14 @@ async def test_questions_are_asked_in_every_client(workspace: Path, tmp_path: Pa
     assert plan.state(1).last_run is not None and plan.state(1).last_run.validation[0].passed
 
 
-async def test_a_client_that_cannot_ask_is_told_how_to_allow_instead(workspace: Path, tmp_path: Path) -> None:
+async def test_a_client_that_cannot_ask_is_told_how_to_allow_instead(
+    workspace: Path, tmp_path: Path
+) -> None:
     """Only an error answer (MethodNotFound) means the client cannot ask; the refusal says what to do."""
-    async with lsp_session(workspace, "eglot-1.9", write_script(tmp_path, _confirm_script())) as (client, editor):
+    async with lsp_session(workspace, "eglot-1.9", write_script(tmp_path, _confirm_script())) as (
+        client,
+        editor,
+    ):
         pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
         await command(client, "planfirst.approvePlan", {"planId": pid, "force": True})
         editor.answer = "Yes"
@@ -242,10 +281,15 @@ async def test_a_client_that_cannot_ask_is_told_how_to_allow_instead(workspace: 
 
         # planfirst's preview question is answered; the confirmation gets MethodNotFound
         def next_answer(message: str) -> None:
-            editor.answer = CANNOT_ASK if "wants to run" in message else next(preview_answers, "Yes")
+            editor.answer = (
+                CANNOT_ASK if "wants to run" in message else next(preview_answers, "Yes")
+            )
 
         editor.on_question = next_answer
         r = await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert r["status"] == "failed", r
         assert "no way to ask for confirmation" in r["message"]
-        assert "cannot answer planfirst's questions" in r["message"] and "revise the plan" in r["message"]
+        assert (
+            "cannot answer planfirst's questions" in r["message"]
+            and "revise the plan" in r["message"]
+        )

@@ -13,7 +13,9 @@ from pygls.exceptions import JsonRpcException
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 
-DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
+DEMO = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
+)["turns"]
 TASK = "Add a --top N option to textkit count"
 
 
@@ -22,7 +24,10 @@ def snapshot(ws: Path) -> dict[str, bytes]:
     return {
         p.relative_to(ws).as_posix(): p.read_bytes()
         for p in sorted(ws.rglob("*"))
-        if p.is_file() and ".planfirst" not in p.parts and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
+        if p.is_file()
+        and ".planfirst" not in p.parts
+        and "__pycache__" not in p.parts
+        and ".pytest_cache" not in p.parts
     }
 
 
@@ -54,7 +59,9 @@ async def test_three_steps_with_a_retry(workspace: Path, tmp_path: Path, profile
             assert ann and all(a.needs_confirmation for a in ann.values())
             assert "step 1" in next(iter(ann.values())).label
             assert all(
-                getattr(e, "annotation_id", None) for ch in first.edit.document_changes for e in getattr(ch, "edits", [])
+                getattr(e, "annotation_id", None)
+                for ch in first.edit.document_changes
+                for e in getattr(ch, "edits", [])
             )
         # minimal edits: only changed lines, never a whole-file replacement
         for ch in first.edit.document_changes:
@@ -91,7 +98,9 @@ async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path, profil
     # CRLF and a non-ASCII char in the files the step edits: the step keeps them, undo restores
     # them byte for byte (the harness applies and saves byte-exactly, like a real editor)
     wc = workspace / "textkit" / "wordcount.py"
-    wc.write_bytes(wc.read_bytes().replace(b'"""Word counting."""', '"""Word counting — naïve."""'.encode()))
+    wc.write_bytes(
+        wc.read_bytes().replace(b'"""Word counting."""', '"""Word counting — naïve."""'.encode())
+    )
     for f in (wc, workspace / "tests" / "test_wordcount.py"):
         f.write_bytes(f.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
     turns = [*DEMO[:2], DEMO[2], DEMO[3], DEMO[4], DEMO[5], DEMO[6]]
@@ -103,7 +112,9 @@ async def test_undo_restores_exact_bytes(workspace: Path, tmp_path: Path, profil
         assert res["status"] == "done"
         assert snapshot(workspace) != before
         after = wc.read_bytes()
-        assert b"def top_words" in after and b"\n" not in after.replace(b"\r\n", b"")  # CRLF throughout
+        assert b"def top_words" in after and b"\n" not in after.replace(
+            b"\r\n", b""
+        )  # CRLF throughout
         assert not any("part of the proposed edit" in m.message for m in client.messages)
         undo = await command(client, "planfirst.undoStep", {"planId": pid, "step": 1})
         assert undo["status"] == "undone"
@@ -127,15 +138,29 @@ async def test_undo_refused_when_files_changed(workspace: Path, tmp_path: Path) 
         assert wc.read_text().endswith("# my own edit\n")
 
 
-async def test_step_naming_a_secret_is_refused_and_never_sent(workspace: Path, tmp_path: Path) -> None:
+async def test_step_naming_a_secret_is_refused_and_never_sent(
+    workspace: Path, tmp_path: Path
+) -> None:
     plan = {
         "summary": "Rotate the token in `.env`.",
-        "files_to_modify": [{"path": ".env", "changes": "replace `TEXTKIT_API_TOKEN`", "depends_on": []}],
-        "steps": [{"order": 1, "description": "Replace `TEXTKIT_API_TOKEN` in `.env`.", "files_to_modify": [".env"],
-                   "validation": ["pytest -q"]}],
-        "test_criteria": ["`pytest -q` passes"], "risks": ["none"], "assumptions": ["none"],
+        "files_to_modify": [
+            {"path": ".env", "changes": "replace `TEXTKIT_API_TOKEN`", "depends_on": []}
+        ],
+        "steps": [
+            {
+                "order": 1,
+                "description": "Replace `TEXTKIT_API_TOKEN` in `.env`.",
+                "files_to_modify": [".env"],
+                "validation": ["pytest -q"],
+            }
+        ],
+        "test_criteria": ["`pytest -q` passes"],
+        "risks": ["none"],
+        "assumptions": ["none"],
     }
-    script = write_script(tmp_path, [{"tool": "submit_plan", "input": plan}, {"tool": "submit_plan", "input": plan}])
+    script = write_script(
+        tmp_path, [{"tool": "submit_plan", "input": plan}, {"tool": "submit_plan", "input": plan}]
+    )
     async with lsp_session(workspace, "vscode", script) as (client, editor):
         res = await command(client, "planfirst.generatePlan", {"task": "rotate the token"})
         await command(client, "planfirst.approvePlan", {"planId": res["planId"], "force": True})
@@ -145,7 +170,9 @@ async def test_step_naming_a_secret_is_refused_and_never_sent(workspace: Path, t
     assert "canary-5f0d6c1e" in (workspace / ".env").read_text()
 
 
-async def test_stale_file_reported_even_if_the_model_never_read_it(workspace: Path, tmp_path: Path) -> None:
+async def test_stale_file_reported_even_if_the_model_never_read_it(
+    workspace: Path, tmp_path: Path
+) -> None:
     script = write_script(tmp_path, DEMO[:10])
     async with lsp_session(workspace, "vscode", script) as (client, _):
         pid = await _approved(client, workspace)
@@ -157,10 +184,15 @@ async def test_stale_file_reported_even_if_the_model_never_read_it(workspace: Pa
         res = await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert res["step"] == 2 and res["status"] == "done"
         assert res["staleFiles"] == ["tests/test_cli.py"]
-        assert any("may be stale" in m.message and "tests/test_cli.py" in m.message for m in client.messages)
+        assert any(
+            "may be stale" in m.message and "tests/test_cli.py" in m.message
+            for m in client.messages
+        )
 
 
-async def test_partly_applied_preview_is_what_gets_validated(workspace: Path, tmp_path: Path) -> None:
+async def test_partly_applied_preview_is_what_gets_validated(
+    workspace: Path, tmp_path: Path
+) -> None:
     script = write_script(tmp_path, DEMO[:10])
     async with lsp_session(workspace, "vscode", script) as (client, editor):
         pid = await _approved(client, workspace)
@@ -176,7 +208,9 @@ async def test_partly_applied_preview_is_what_gets_validated(workspace: Path, tm
         assert any("you applied part of the proposed edit" in m.message for m in client.messages)
 
 
-async def test_discarded_preview_is_offered_again_without_a_model_call(workspace: Path, tmp_path: Path) -> None:
+async def test_discarded_preview_is_offered_again_without_a_model_call(
+    workspace: Path, tmp_path: Path
+) -> None:
     """A discarded (or empty) apply never costs a new model call: Execute offers the stored edit
     again while the files are unchanged (docs/reliability.md; issue #22 point 1)."""
     script = write_script(tmp_path, DEMO[:7])  # plan, step 1 attempt 1, its fix; nothing to spare
@@ -200,7 +234,9 @@ async def test_discarded_preview_is_offered_again_without_a_model_call(workspace
     assert "key=lambda kv: (-kv[1], kv[0])" in (workspace / "textkit" / "wordcount.py").read_text()
 
 
-async def test_progress_says_what_runs_and_every_report_reaches_vscode(workspace: Path, tmp_path: Path) -> None:
+async def test_progress_says_what_runs_and_every_report_reaches_vscode(
+    workspace: Path, tmp_path: Path
+) -> None:
     """VS Code (vscode-languageclient) drops a work-done report without a percentage once the
     progress began with one: every report carries one, and validation says what it runs."""
     script = write_script(tmp_path, DEMO[:7])
@@ -209,7 +245,12 @@ async def test_progress_says_what_runs_and_every_report_reaches_vscode(workspace
         client.progress_reports.clear()
         res = await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert res["status"] == "done"
-        reports = [v for values in client.progress_reports.values() for v in values if getattr(v, "kind", "") == "report"]
+        reports = [
+            v
+            for values in client.progress_reports.values()
+            for v in values
+            if getattr(v, "kind", "") == "report"
+        ]
     messages = [r.message for r in reports]
     assert "step 1/3: waiting for you to review the edit" in messages
     assert "step 1/3: running `pytest -q tests/test_wordcount.py`" in messages

@@ -48,7 +48,11 @@ async def test_show_plan_falls_back_to_markdown_file(workspace: Path) -> None:
 
 
 async def test_bad_settings_reported_defaults_used(workspace: Path) -> None:
-    async with lsp_session(workspace, "vscode", init_options={"planfirst": {"maxTokens": "lots", "executionModel": "m"}}) as (client, _):
+    async with lsp_session(
+        workspace,
+        "vscode",
+        init_options={"planfirst": {"maxTokens": "lots", "executionModel": "m"}},
+    ) as (client, _):
         await command(client, "planfirst.listPlans")
         msgs = [m.message for m in client.messages]
         assert any("maxTokens" in m for m in msgs), msgs

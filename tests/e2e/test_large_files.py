@@ -39,7 +39,7 @@ def _plan() -> dict[str, Any]:
                 "leave every other helper as it is.",
                 "files_to_modify": ["textkit/big.py"],
                 "files_to_create": [],
-                "validation": ["python -c \"import textkit.big as b; assert b.helper_0350(4) == 8\""],
+                "validation": ['python -c "import textkit.big as b; assert b.helper_0350(4) == 8"'],
             }
         ],
         "test_criteria": ["helper_0350(4) returns 8"],
@@ -54,8 +54,17 @@ def _turns() -> list[dict[str, Any]]:
         {
             "note": "the prompt holds the outline and the window around helper_0350, not the file",
             "expect": {
-                "contains": ["[large file:", "Outline (line ranges", "def helper_0500", "marker_0350 = x + 350"],
-                "not_contains": ["marker_0100 = x + 100", "marker_0600 = x + 600", "def helper_0699"],
+                "contains": [
+                    "[large file:",
+                    "Outline (line ranges",
+                    "def helper_0500",
+                    "marker_0350 = x + 350",
+                ],
+                "not_contains": [
+                    "marker_0100 = x + 100",
+                    "marker_0600 = x + 600",
+                    "def helper_0699",
+                ],
             },
             "tool": "str_replace_based_edit_tool",
             "input": {"command": "view", "path": "textkit/big.py", "view_range": [600, 612]},

@@ -13,7 +13,9 @@ from pygls.exceptions import JsonRpcException
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 
-DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
+DEMO = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
+)["turns"]
 TASK = "Add a --top N option to textkit count"
 
 
@@ -46,12 +48,18 @@ async def test_empty_text_blocks_and_parallel_tool_calls(workspace: Path, tmp_pa
     assert "top_words" in cli and "--top" in cli
 
 
-async def test_deprecated_model_warns_and_retired_model_is_refused(workspace: Path, tmp_path: Path) -> None:
+async def test_deprecated_model_warns_and_retired_model_is_refused(
+    workspace: Path, tmp_path: Path
+) -> None:
     """Through the LSP server: the scripted Models API says the planning model is deprecated (the
     user sees a warning naming a current model) and the execution model is retired (the step is
     refused before any Messages call, naming a current choice)."""
     script = tmp_path / "script.json"
-    deprecated = {"base": "claude-opus-5", "lifecycle": "deprecated", "retires_at": "2027-03-01T00:00:00Z"}
+    deprecated = {
+        "base": "claude-opus-5",
+        "lifecycle": "deprecated",
+        "retires_at": "2027-03-01T00:00:00Z",
+    }
     script.write_text(json.dumps({"turns": DEMO[:2], "models": {"claude-opus-5": deprecated}}))
     options = {"planningModel": "claude-opus-5", "executionModel": "claude-sonnet-4-5"}
     async with lsp_session(workspace, "vscode", script, init_options=options) as (client, editor):
@@ -68,7 +76,9 @@ async def test_deprecated_model_warns_and_retired_model_is_refused(workspace: Pa
         assert editor.edits == []
 
 
-async def test_retry_wait_is_shown_and_errors_name_the_request_id(workspace: Path, tmp_path: Path) -> None:
+async def test_retry_wait_is_shown_and_errors_name_the_request_id(
+    workspace: Path, tmp_path: Path
+) -> None:
     """A 429 asking for a 1 s wait is retried after that wait, and the progress says so; a spend
     limit (by its error code) is not retried and its message names the request-id."""
     turns = [
@@ -80,7 +90,9 @@ async def test_retry_wait_is_shown_and_errors_name_the_request_id(workspace: Pat
     script = write_script(tmp_path, turns)
     async with lsp_session(workspace, "vscode", script) as (client, _editor):
         await command(client, "planfirst.generatePlan", {"task": TASK})
-        reports = [getattr(r, "message", "") or "" for seq in client.progress_reports.values() for r in seq]
+        reports = [
+            getattr(r, "message", "") or "" for seq in client.progress_reports.values() for r in seq
+        ]
         assert any("rate limited (429); retrying in 1 s" in m for m in reports), reports
         with pytest.raises(JsonRpcException) as err:
             await command(client, "planfirst.generatePlan", {"task": TASK + " again"})

@@ -16,7 +16,9 @@ from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 from tests.waiting import wait_until
 
-DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
+DEMO = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
+)["turns"]
 PLAN_TURNS = DEMO[:2]
 PLAN_INPUT = DEMO[1]["input"]
 TASK = "Add a --top N option to textkit count"
@@ -35,8 +37,11 @@ async def test_generate_revise_approve(workspace: Path, tmp_path: Path, profile:
         tmp_path,
         [
             *PLAN_TURNS,
-            {"expect": {"contains": ["<feedback>", "performance", "<previous_plan_revision>"]},
-             "tool": "submit_plan", "input": revised_plan()},
+            {
+                "expect": {"contains": ["<feedback>", "performance", "<previous_plan_revision>"]},
+                "tool": "submit_plan",
+                "input": revised_plan(),
+            },
         ],
     )
     async with lsp_session(workspace, profile, script) as (client, _editor):
@@ -60,7 +65,11 @@ async def test_generate_revise_approve(workspace: Path, tmp_path: Path, profile:
         if profile == "vscode":
             assert res["uri"] == f"planfirst:/plans/{pid}.md"
             assert any(d.uri == res["uri"] for d in client.shown_documents)
-            text = (await client.workspace_text_document_content_async(types.TextDocumentContentParams(uri=res["uri"]))).text
+            text = (
+                await client.workspace_text_document_content_async(
+                    types.TextDocumentContentParams(uri=res["uri"])
+                )
+            ).text
         else:
             assert res["uri"].endswith(f"/.planfirst/plans/{pid}/plan.md")
             text = store.plan_md(pid).read_text()
@@ -80,14 +89,19 @@ async def test_generate_revise_approve(workspace: Path, tmp_path: Path, profile:
         steps = next(s for s in symbols if s.name == "Steps")
         assert len(steps.children) == 3
         hov = await client.text_document_hover_async(
-            types.HoverParams(text_document=types.TextDocumentIdentifier(uri=res["uri"]), position=steps.children[0].range.start)
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=res["uri"]),
+                position=steps.children[0].range.start,
+            )
         )
         assert hov is not None and "Step 1" in hov.contents.value
 
         # revise: revision 2, history kept
         with pytest.raises(JsonRpcException, match="feedback is empty"):
             await command(client, "planfirst.revisePlan", {"planId": pid})
-        rev = await command(client, "planfirst.revisePlan", {"planId": pid, "feedback": "mention performance risks"})
+        rev = await command(
+            client, "planfirst.revisePlan", {"planId": pid, "feedback": "mention performance risks"}
+        )
         assert rev["revision"] == 2
         assert store.revisions(pid) == [1]
         plan2 = store.load(pid)
@@ -101,7 +115,9 @@ async def test_generate_revise_approve(workspace: Path, tmp_path: Path, profile:
         assert rows[0]["status"] == "approved" and rows[0]["active"]
 
 
-async def test_code_action_on_selection_plans_with_that_file(workspace: Path, tmp_path: Path) -> None:
+async def test_code_action_on_selection_plans_with_that_file(
+    workspace: Path, tmp_path: Path
+) -> None:
     turns = [dict(PLAN_TURNS[0]), PLAN_TURNS[1]]
     turns[0]["expect"] = {"contains": ['<file path="textkit/slug.py"', "selection"]}
     script = write_script(tmp_path, turns)
@@ -110,14 +126,21 @@ async def test_code_action_on_selection_plans_with_that_file(workspace: Path, tm
         client.text_document_did_open(
             types.DidOpenTextDocumentParams(
                 text_document=types.TextDocumentItem(
-                    uri=uri, language_id="python", version=1, text=(workspace / "textkit" / "slug.py").read_text()
+                    uri=uri,
+                    language_id="python",
+                    version=1,
+                    text=(workspace / "textkit" / "slug.py").read_text(),
                 )
             )
         )
-        rng = types.Range(start=types.Position(line=6, character=0), end=types.Position(line=10, character=0))
+        rng = types.Range(
+            start=types.Position(line=6, character=0), end=types.Position(line=10, character=0)
+        )
         actions = await client.text_document_code_action_async(
             types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri), range=rng, context=types.CodeActionContext(diagnostics=[])
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=rng,
+                context=types.CodeActionContext(diagnostics=[]),
             )
         )
         action = next(a for a in actions if "Plan a change" in a.title)
@@ -132,7 +155,11 @@ async def test_code_action_on_selection_plans_with_that_file(workspace: Path, tm
         # without a task, a client that cannot prompt is offered common tasks
         editor.answer = None
         with pytest.raises(JsonRpcException, match="no task chosen"):
-            await command(client, "planfirst.generatePlan", {"uri": uri, "range": json.loads(json.dumps(args["range"]))})
+            await command(
+                client,
+                "planfirst.generatePlan",
+                {"uri": uri, "range": json.loads(json.dumps(args["range"]))},
+            )
         assert editor.questions
 
 
@@ -141,15 +168,32 @@ async def test_secrets_and_ignored_files_never_sent(workspace: Path, tmp_path: P
     (workspace / "build" / "leak.py").write_text("IGNORED_CANARY = 'ignored-7c1b'\n")
     (workspace / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY----- key-canary-99\n")
     turns = [
-        {"expect": {"not_contains": ["canary-5f0d6c1e", "ignored-7c1b", "key-canary-99"]},
-         "tool": "view_file", "input": {"path": ".env"}},
-        {"expect": {"tool_result_error": True, "not_contains": ["canary-5f0d6c1e"]},
-         "tool": "view_file", "input": {"path": "build/leak.py"}},
-        {"expect": {"tool_result_error": True, "not_contains": ["ignored-7c1b"]}, "tool": "submit_plan", "input": PLAN_INPUT},
+        {
+            "expect": {"not_contains": ["canary-5f0d6c1e", "ignored-7c1b", "key-canary-99"]},
+            "tool": "view_file",
+            "input": {"path": ".env"},
+        },
+        {
+            "expect": {"tool_result_error": True, "not_contains": ["canary-5f0d6c1e"]},
+            "tool": "view_file",
+            "input": {"path": "build/leak.py"},
+        },
+        {
+            "expect": {"tool_result_error": True, "not_contains": ["ignored-7c1b"]},
+            "tool": "submit_plan",
+            "input": PLAN_INPUT,
+        },
     ]
     script = write_script(tmp_path, turns)
     async with lsp_session(workspace, "vscode", script) as (client, _):
-        res = await command(client, "planfirst.generatePlan", {"task": TASK + " (see .env and build/leak.py and id_rsa)", "files": [".env", "id_rsa"]})
+        res = await command(
+            client,
+            "planfirst.generatePlan",
+            {
+                "task": TASK + " (see .env and build/leak.py and id_rsa)",
+                "files": [".env", "id_rsa"],
+            },
+        )
         plan = PlanStore(workspace).load(res["planId"])
         cut = {e.path for e in plan.provenance.cut}
         assert ".env" in cut and "id_rsa" in cut
@@ -171,7 +215,9 @@ async def test_cancel_mid_generation_saves_nothing(workspace: Path, tmp_path: Pa
             await asyncio.wait_for(task, 10)
         assert info.value.code == -32800  # RequestCancelled
         assert await command(client, "planfirst.listPlans") == []
-    assert not (workspace / ".planfirst" / "plans").exists() or not any((workspace / ".planfirst" / "plans").iterdir())
+    assert not (workspace / ".planfirst" / "plans").exists() or not any(
+        (workspace / ".planfirst" / "plans").iterdir()
+    )
 
 
 async def test_reload_edited_markdown(workspace: Path, tmp_path: Path) -> None:
@@ -182,12 +228,24 @@ async def test_reload_edited_markdown(workspace: Path, tmp_path: Path) -> None:
         store = PlanStore(workspace)
         md = store.plan_md(pid)
         text = md.read_text()
-        md.write_text(text.replace("  - `pytest -q tests/test_cli.py`", "  - `pytest -q tests/test_cli.py`\n  - `ruff check textkit`"))
+        md.write_text(
+            text.replace(
+                "  - `pytest -q tests/test_cli.py`",
+                "  - `pytest -q tests/test_cli.py`\n  - `ruff check textkit`",
+            )
+        )
         out = await command(client, "planfirst.reloadPlan", {"planId": pid})
         assert out["revision"] == 2
-        assert store.load(pid).body.step(2).validation == ["pytest -q tests/test_cli.py", "ruff check textkit"]
+        assert store.load(pid).body.step(2).validation == [
+            "pytest -q tests/test_cli.py",
+            "ruff check textkit",
+        ]
         # a broken edit is reported with its line and changes nothing
-        md.write_text(store.plan_md(pid).read_text().replace("- Modify: `textkit/cli.py`", "- Modify: `textkit/elsewhere.py`"))
+        md.write_text(
+            store.plan_md(pid)
+            .read_text()
+            .replace("- Modify: `textkit/cli.py`", "- Modify: `textkit/elsewhere.py`")
+        )
         with pytest.raises(JsonRpcException, match=r"line \d+"):
             await command(client, "planfirst.reloadPlan", {"planId": pid})
         assert store.load(pid).revision == 2

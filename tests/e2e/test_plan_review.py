@@ -13,7 +13,9 @@ from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session, write_script
 from tests.waiting import wait_until
 
-DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
+DEMO = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
+)["turns"]
 GOOD = DEMO[1]["input"]
 VAGUE = {
     "summary": "Improve counting.",
@@ -22,9 +24,17 @@ VAGUE = {
         {"path": "textkit/missing.py", "changes": "update it too", "depends_on": []},
     ],
     "files_to_create": [],
-    "dependency_changes": {"packages": [{"name": "regex", "version": "", "manager": "pip"}], "config": []},
+    "dependency_changes": {
+        "packages": [{"name": "regex", "version": "", "manager": "pip"}],
+        "config": [],
+    },
     "steps": [
-        {"order": 1, "description": "update the counting logic", "files_to_modify": ["textkit/wordcount.py", "textkit/missing.py"], "validation": []},
+        {
+            "order": 1,
+            "description": "update the counting logic",
+            "files_to_modify": ["textkit/wordcount.py", "textkit/missing.py"],
+            "validation": [],
+        },
     ],
     "test_criteria": ["it works better"],
     "risks": [],
@@ -38,8 +48,11 @@ async def test_vague_plan_flagged_then_fixed(workspace: Path, tmp_path: Path, pr
         tmp_path,
         [
             {"tool": "submit_plan", "input": VAGUE},
-            {"expect": {"contains": ["plan review found these problems", "step-no-validation"]},
-             "tool": "submit_plan", "input": VAGUE},
+            {
+                "expect": {"contains": ["plan review found these problems", "step-no-validation"]},
+                "tool": "submit_plan",
+                "input": VAGUE,
+            },
             {"expect": {"contains": ["<feedback>"]}, "tool": "submit_plan", "input": GOOD},
         ],
     )
@@ -48,7 +61,13 @@ async def test_vague_plan_flagged_then_fixed(workspace: Path, tmp_path: Path, pr
         pid, uri = res["planId"], res["uri"]
         plan = PlanStore(workspace).load(pid)
         rules = {f.rule for f in plan.findings}
-        assert {"step-no-validation", "step-vague", "modify-missing-file", "criteria-not-checkable", "dependency-no-version"} <= rules
+        assert {
+            "step-no-validation",
+            "step-vague",
+            "modify-missing-file",
+            "criteria-not-checkable",
+            "dependency-no-version",
+        } <= rules
         await wait_until(lambda: uri in client.diagnostics, 30, "the plan's diagnostics")
         diags = client.diagnostics[uri]
         assert {d.code for d in diags} >= {"step-no-validation", "modify-missing-file"}
@@ -62,11 +81,19 @@ async def test_vague_plan_flagged_then_fixed(workspace: Path, tmp_path: Path, pr
             await command(client, "planfirst.approvePlan", {"planId": pid})
         assert any("Approve anyway" in q for q in editor.questions)
         # a revision that fixes the plan clears the diagnostics
-        await command(client, "planfirst.revisePlan", {"planId": pid, "feedback": "name the functions and add checks"})
+        await command(
+            client,
+            "planfirst.revisePlan",
+            {"planId": pid, "feedback": "name the functions and add checks"},
+        )
         await wait_until(
-            lambda: not [d for d in client.diagnostics.get(uri, []) if d.severity and d.severity <= 2],
+            lambda: (
+                not [d for d in client.diagnostics.get(uri, []) if d.severity and d.severity <= 2]
+            ),
             30,
             "the revision's diagnostics to clear the errors",
         )
         editor.answer = "Yes"
-        assert (await command(client, "planfirst.approvePlan", {"planId": pid}))["status"] == "approved"
+        assert (await command(client, "planfirst.approvePlan", {"planId": pid}))[
+            "status"
+        ] == "approved"

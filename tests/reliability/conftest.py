@@ -44,7 +44,9 @@ from tests.lsp_harness import Editor, lsp_session
 
 CANARY = "canary-5f0d6c1e-never-send-me"
 RUN_VAR = "PLANFIRST_RELIABILITY_RUN"  # marker env var; not matching *KEY*/*SECRET*/*TOKEN*
-DEMO = json.loads((Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text())["turns"]
+DEMO = json.loads(
+    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
+)["turns"]
 TASK = "Add a --top N option to textkit count"
 FAST_RETRIES = {"anthropic": {"maxRetries": 2, "deadline": 60}}
 
@@ -59,7 +61,9 @@ class Ledger:
         self.results: dict[Any, Any] = {}
         self._waiters: dict[Any, asyncio.Future[Any]] = {}
         self.exempt: set[Any] = set()  # requests a dead server could not answer
-        self.null_expected = 0  # error answers to id null expected (messages whose id is unreadable)
+        self.null_expected = (
+            0  # error answers to id null expected (messages whose id is unreadable)
+        )
         self.dead = False  # set once the server was killed: later requests go unanswered
         proto = client.protocol
         orig_send = proto._send_data
@@ -89,7 +93,9 @@ class Ledger:
         proto._handle_response = handle_response  # type: ignore[method-assign]
         self.client = client
 
-    def raw_request(self, msg_id: str, method: str, params: Any, *, omit_params: bool = False) -> asyncio.Future[Any]:
+    def raw_request(
+        self, msg_id: str, method: str, params: Any, *, omit_params: bool = False
+    ) -> asyncio.Future[Any]:
         """Send a hand-written JSON-RPC request (bypassing the typed client); await the answer."""
         msg: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "method": method}
         if not omit_params:
@@ -97,7 +103,13 @@ class Ledger:
         return self.raw_bytes(json.dumps(msg).encode(), msg_id, method)
 
     def raw_bytes(
-        self, body: bytes, msg_id: Any, method: str, header: bytes | None = None, *, null_answer: bool = False
+        self,
+        body: bytes,
+        msg_id: Any,
+        method: str,
+        header: bytes | None = None,
+        *,
+        null_answer: bool = False,
     ) -> asyncio.Future[Any]:
         """Write one framed message as bytes; the future resolves with (result, error).
         `null_answer`: the message is malformed without a readable id, so JSON-RPC answers id null."""
@@ -121,7 +133,9 @@ class Ledger:
             if n != 1 and not (n == 0 and msg_id in self.exempt):
                 out.append(f"request {method} (id {msg_id}) answered {n} times")
         if self.answers.get(None, 0) != self.null_expected:
-            out.append(f"{self.answers.get(None, 0)} answer(s) to id null, {self.null_expected} expected")
+            out.append(
+                f"{self.answers.get(None, 0)} answer(s) to id null, {self.null_expected} expected"
+            )
         for msg_id, n in self.answers.items():
             if msg_id not in self.sent and msg_id is not None:
                 out.append(f"{n} answer(s) to id {msg_id!r}, which was never sent")
@@ -129,7 +143,9 @@ class Ledger:
 
 
 def _snapshot(d: Path) -> dict[str, bytes]:
-    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 def tagged_pids(run_id: str) -> list[int]:
@@ -186,7 +202,9 @@ class Invariants:
         if _snapshot(self.sentinel) != self._sentinel_before:
             bad.append("the sentinel directory next to the workspace changed")
         for p in self.tmp.iterdir():
-            if p.name in self._top_before | self.beside or p.name.startswith(("script-", "server-", "ws")):
+            if p.name in self._top_before | self.beside or p.name.startswith(
+                ("script-", "server-", "ws")
+            ):
                 continue
             bad.append(f"{p} appeared next to the workspace")
         # 2. no child process left (give exiting processes a moment)
@@ -197,7 +215,12 @@ class Invariants:
             left = tagged_pids(self.run_id)
         for pid in left:
             with contextlib.suppress(OSError):
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cmd = (
+                    Path(f"/proc/{pid}/cmdline")
+                    .read_bytes()
+                    .replace(b"\0", b" ")
+                    .decode(errors="replace")
+                )
                 bad.append(f"process {pid} left running: {cmd[:120]}")
             with contextlib.suppress(OSError):
                 os.kill(pid, 9)
@@ -278,7 +301,9 @@ async def serve(
     inv.logs.append(log)
     extra = {"PLANFIRST_LOG_FILE": str(log)}
     if scripted is not None:
-        extra.update({"ANTHROPIC_BASE_URL": scripted.base_url, "ANTHROPIC_API_KEY": "sk-ant-test-only-0000"})
+        extra.update(
+            {"ANTHROPIC_BASE_URL": scripted.base_url, "ANTHROPIC_API_KEY": "sk-ant-test-only-0000"}
+        )
     extra.update(env or {})
     opts = json.loads(json.dumps(FAST_RETRIES))
     opts.update(init_options or {})

@@ -33,20 +33,31 @@ TARGETS = {
     ".git/commondir": "../../../../tmp/pwned\n",
     ".git/info/attributes": "* filter=pwn\n",
     ".vscode/tasks.json": '{"version": "2.0.0", "tasks": [{"label": "x", "command": "touch PWNED", '
-                          '"runOptions": {"runOn": "folderOpen"}}]}\n',
+    '"runOptions": {"runOn": "folderOpen"}}]}\n',
 }
 
 
 def _shipped_plan(ws: Path, *, undo: bool = False) -> Plan:
     """The plan a hostile repository ships (written by hand, never through planfirst)."""
     body = PlanBody.model_validate(one_step_plan(["pytest -q tests/test_slug.py"]))
-    run = StepRun(attempt=1, outcome="applied", model="claude-sonnet-4-6",
-                  before={p: None for p in TARGETS}, after=dict(TARGETS))
+    run = StepRun(
+        attempt=1,
+        outcome="applied",
+        model="claude-sonnet-4-6",
+        before={p: None for p in TARGETS},
+        after=dict(TARGETS),
+    )
     if undo:  # an "applied" run whose undo would write the attacker's text back as "before"
         run.before, run.after = dict(TARGETS), {p: None for p in TARGETS}
     status = StepStatus.DONE if undo else StepStatus.APPLIED
-    return Plan(id=PID, title="Document --top", task="Document --top", body=body,
-                status=PlanStatus.EXECUTING, steps=[StepState(order=1, status=status, runs=[run])])
+    return Plan(
+        id=PID,
+        title="Document --top",
+        task="Document --top",
+        body=body,
+        status=PlanStatus.EXECUTING,
+        steps=[StepState(order=1, status=status, runs=[run])],
+    )
 
 
 def _ship(ws: Path, plan: Plan) -> None:
@@ -55,7 +66,9 @@ def _ship(ws: Path, plan: Plan) -> None:
     (d / "plan.json").write_text(plan.model_dump_json(indent=2))
     (ws / ".planfirst" / "active").write_text(PID + "\n")
     (ws / ".git" / "info").mkdir(parents=True, exist_ok=True)
-    (ws / "conftest.py").write_text("import pathlib\npathlib.Path(__file__).with_name('CONFTEST_RAN').write_text('x')\n")
+    (ws / "conftest.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('CONFTEST_RAN').write_text('x')\n"
+    )
 
 
 def _untouched(ws: Path) -> None:
@@ -65,16 +78,25 @@ def _untouched(ws: Path) -> None:
 
 
 @pytest.mark.parametrize("undo", [False, True], ids=["resume", "undo"])
-async def test_case_24_a_shipped_plan_replays_nothing_in_the_editor(ws: Path, inv: Invariants, undo: bool) -> None:
+async def test_case_24_a_shipped_plan_replays_nothing_in_the_editor(
+    ws: Path, inv: Invariants, undo: bool
+) -> None:
     _ship(ws, _shipped_plan(ws, undo=undo))
     srv = inv.scripted_server([README_EDIT, {"text": "done"}])
     async with serve(inv, ws, srv) as (client, editor, _l):
-        for cmd, args in (("planfirst.executeNextStep", {"planId": PID}), ("planfirst.executeNextStep", {}),
-                          ("planfirst.retryStep", {"planId": PID, "step": 1}), ("planfirst.undoStep", {"planId": PID})):
+        for cmd, args in (
+            ("planfirst.executeNextStep", {"planId": PID}),
+            ("planfirst.executeNextStep", {}),
+            ("planfirst.retryStep", {"planId": PID, "step": 1}),
+            ("planfirst.undoStep", {"planId": PID}),
+        ):
             with pytest.raises(JsonRpcException) as err:
                 await command(client, cmd, args)
-            assert "not approved" in str(err.value) or "no applied edit" in str(err.value) \
-                or "no step to undo" in str(err.value), (cmd, str(err.value))
+            assert (
+                "not approved" in str(err.value)
+                or "no applied edit" in str(err.value)
+                or "no step to undo" in str(err.value)
+            ), (cmd, str(err.value))
         _untouched(ws)
         assert editor.edits == [] and editor.questions == [] and srv.requests == []
         rows = await command(client, "planfirst.listPlans", {})
@@ -92,9 +114,14 @@ async def test_case_24_a_shipped_plan_replays_nothing_in_the_editor(ws: Path, in
         await command(client, "planfirst.approvePlan", {"planId": PID})
         r = await command(client, "planfirst.executeNextStep", {"planId": PID})
         assert r["status"] == "done", r
-        assert len(srv.requests) == 2 and len(editor.edits) == 1  # the edit turn and the closing turn
-        assert all(".git" not in json.dumps(e.edit.to_dict() if hasattr(e.edit, "to_dict") else str(e.edit))
-                   for e in editor.edits)
+        assert (
+            len(srv.requests) == 2 and len(editor.edits) == 1
+        )  # the edit turn and the closing turn
+        assert all(
+            ".git"
+            not in json.dumps(e.edit.to_dict() if hasattr(e.edit, "to_dict") else str(e.edit))
+            for e in editor.edits
+        )
     for rel in TARGETS:
         assert not (ws / rel).exists(), f"{rel} was written"
     (ws / "CONFTEST_RAN").unlink(missing_ok=True)  # the approved step's own pytest run imports it
@@ -102,20 +129,40 @@ async def test_case_24_a_shipped_plan_replays_nothing_in_the_editor(ws: Path, in
 
 def test_case_24_planfirst_resume_in_a_terminal_replays_nothing(ws: Path, inv: Invariants) -> None:
     _ship(ws, _shipped_plan(ws))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | {"NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | {
+        "NO_COLOR": "1"
+    }
     script = ws.parent / "script-24.json"
     script.write_text(json.dumps({"turns": [README_EDIT, {"text": "done"}]}))
-    res = subprocess.run([sys.executable, "-I", "-m", "planfirst", "resume", "--workspace", str(ws), "--yes",
-                          "--script", str(script)], cwd=ws, capture_output=True, text=True, timeout=120, env=env,
-                         stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "planfirst",
+            "resume",
+            "--workspace",
+            str(ws),
+            "--yes",
+            "--script",
+            str(script),
+        ],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     _untouched(ws)
     out = res.stdout + res.stderr
     assert "did not write this plan" in out, out
     assert "kept as a draft" in out, out
 
 
-def test_case_24_a_plan_from_another_machine_or_checkout_is_foreign(tmp_path: Path, inv: Invariants,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case_24_a_plan_from_another_machine_or_checkout_is_foreign(
+    tmp_path: Path, inv: Invariants, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The seal is per user (key outside the workspace) and per workspace path."""
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -137,18 +184,29 @@ def test_case_24_a_plan_from_another_machine_or_checkout_is_foreign(tmp_path: Pa
     assert PlanStore(ws).load(PID).status == PlanStatus.DRAFT
 
 
-async def test_case_24_even_a_sealed_record_is_checked_before_replay(ws: Path, inv: Invariants) -> None:
+async def test_case_24_even_a_sealed_record_is_checked_before_replay(
+    ws: Path, inv: Invariants
+) -> None:
     """Defence in depth: a record planfirst sealed is still checked (guard, exclusions, trust files)
     before resume writes it back."""
     outside = inv.tmp / "outside-24"
     inv.beside.add("outside-24")
-    cases = [({"../outside-24/x": "x\n"}, "outside"), ({".env": "STOLEN=1\n"}, "secret"),
-             ({".vscode/tasks.json": "{}\n"}, "confirm")]
+    cases = [
+        ({"../outside-24/x": "x\n"}, "outside"),
+        ({".env": "STOLEN=1\n"}, "secret"),
+        ({".vscode/tasks.json": "{}\n"}, "confirm"),
+    ]
     for after, kind in cases:
         body = PlanBody.model_validate(one_step_plan(["pytest -q tests/test_slug.py"]))
         run = StepRun(attempt=1, outcome="applied", before={p: None for p in after}, after=after)
-        plan = Plan(id=PID, title="t", task="t", body=body, status=PlanStatus.EXECUTING,
-                    steps=[StepState(order=1, status=StepStatus.APPLIED, runs=[run])])
+        plan = Plan(
+            id=PID,
+            title="t",
+            task="t",
+            body=body,
+            status=PlanStatus.EXECUTING,
+            steps=[StepState(order=1, status=StepStatus.APPLIED, runs=[run])],
+        )
         PlanStore(ws).save(plan)  # sealed with this user's key: planfirst would trust it
         env_before = (ws / ".env").read_text()
         async with serve(inv, ws, inv.scripted_server([])) as (client, editor, _l):
@@ -156,8 +214,12 @@ async def test_case_24_even_a_sealed_record_is_checked_before_replay(ws: Path, i
             with pytest.raises(JsonRpcException) as err:
                 await command(client, "planfirst.executeNextStep", {"planId": PID})
             msg = str(err.value)
-            assert ("nothing was written" in msg) if kind != "confirm" else ("not confirmed" in msg), msg
-            assert (kind == "confirm") == any("tasks.json" in q for q in editor.questions), editor.questions
+            assert (
+                ("nothing was written" in msg) if kind != "confirm" else ("not confirmed" in msg)
+            ), msg
+            assert (kind == "confirm") == any("tasks.json" in q for q in editor.questions), (
+                editor.questions
+            )
         assert not outside.exists() and (ws / ".env").read_text() == env_before
         assert not (ws / ".vscode" / "tasks.json").exists()
         assert not (ws / "CONFTEST_RAN").exists()

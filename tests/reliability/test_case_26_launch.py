@@ -27,7 +27,9 @@ def _plant(ws: Path) -> list[Path]:
         pkg = ws / name
         pkg.mkdir()
         marker = ws / f"SHADOWED-{name}"
-        code = f"import pathlib, sys\npathlib.Path({str(marker)!r}).write_text('ran')\nsys.exit(99)\n"
+        code = (
+            f"import pathlib, sys\npathlib.Path({str(marker)!r}).write_text('ran')\nsys.exit(99)\n"
+        )
         (pkg / "__init__.py").write_text(code)
         (pkg / "__main__.py").write_text(code)
         markers.append(marker)
@@ -36,14 +38,22 @@ def _plant(ws: Path) -> list[Path]:
 
 def _handshake(argv: list[str], cwd: Path) -> dict[str, object]:
     """Start `argv` in `cwd`, send `initialize`, close stdin; return the initialize result."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                       "params": {"processId": None, "rootUri": cwd.as_uri(), "capabilities": {}}}).encode()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"processId": None, "rootUri": cwd.as_uri(), "capabilities": {}},
+        }
+    ).encode()
     frame = f"Content-Length: {len(body)}\r\n\r\n".encode() + body
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     proc = subprocess.run(argv, cwd=cwd, input=frame, capture_output=True, timeout=60, env=env)
     out = proc.stdout.decode(errors="replace")
     m = re.search(r"\{.*\"id\": ?1.*\}", out, re.S)
-    assert m, f"{argv}: no initialize answer (exit {proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}"
+    assert m, (
+        f"{argv}: no initialize answer (exit {proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}"
+    )
     return json.loads(m.group(0))["result"]  # type: ignore[no-any-return]
 
 
@@ -62,21 +72,31 @@ def _documented_commands() -> dict[str, list[str]]:
     found["extension fallback"] = ["python3", *json.loads(m.group(1).replace("'", '"'))]
     readme = (ROOT / "README.md").read_text()
     for i, block in enumerate(re.findall(r"```[a-z]*\n(.*?)```", readme, re.S)):
-        for j, lst in enumerate(re.findall(r"[\{\[\(]((?:\s*['\"][^'\"\n]*['\"]\s*,?)+)\s*[\}\]\)]", block)):
+        for j, lst in enumerate(
+            re.findall(r"[\{\[\(]((?:\s*['\"][^'\"\n]*['\"]\s*,?)+)\s*[\}\]\)]", block)
+        ):
             words = re.findall(r"['\"]([^'\"\n]*)['\"]", lst)
             if "planfirst" in words and "-m" in words and "python" in words[0]:
                 found[f"README code block {i + 1}, command {j + 1}"] = words
     for script in sorted((ROOT / "tests" / "editors").glob("*.sh")):
-        for j, m2 in enumerate(re.finditer(r'(?:PLANFIRST_CMD|SERVER_CMD)=\$?\{?[A-Z_]*:?-?"(\[[^\]]*\])"', script.read_text())):
+        for j, m2 in enumerate(
+            re.finditer(
+                r'(?:PLANFIRST_CMD|SERVER_CMD)=\$?\{?[A-Z_]*:?-?"(\[[^\]]*\])"', script.read_text()
+            )
+        ):
             words = json.loads(m2.group(1).replace('\\"', '"'))
             found[f"{script.name} command {j + 1}"] = words
     return found
 
 
-def test_case_26_documented_launch_commands_never_import_the_workspace(ws: Path, inv: Invariants) -> None:
+def test_case_26_documented_launch_commands_never_import_the_workspace(
+    ws: Path, inv: Invariants
+) -> None:
     markers = _plant(ws)
     commands = _documented_commands()
-    assert any(k.startswith("README") for k in commands), "no server command found in the README's snippets"
+    assert any(k.startswith("README") for k in commands), (
+        "no server command found in the README's snippets"
+    )
     assert sum(".sh" in k for k in commands) >= 2, commands
     for where, words in commands.items():
         assert "-I" in words[: words.index("-m")], f"{where}: {words} starts the server without -I"
@@ -89,12 +109,30 @@ def test_case_26_terminal_client_never_imports_the_workspace(ws: Path, inv: Inva
     markers = _plant(ws)
     script = ws.parent / "script-26.json"
     script.write_text(json.dumps({"turns": json.loads(DEMO.read_text())["turns"][:2]}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | {"NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")} | {
+        "NO_COLOR": "1"
+    }
     # the terminal client is started from the workspace, like a user in their project would
-    res = subprocess.run([str(Path(sys.executable).parent / "planfirst"), "run", "Add a --top N option",
-                          "--workspace", str(ws), "--script", str(script), "--plan-only"],
-                         cwd=ws, capture_output=True, text=True, timeout=120, env=env)
-    assert not any(mk.exists() for mk in markers), "the terminal client's server imported a workspace package"
+    res = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "planfirst"),
+            "run",
+            "Add a --top N option",
+            "--workspace",
+            str(ws),
+            "--script",
+            str(script),
+            "--plan-only",
+        ],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert not any(mk.exists() for mk in markers), (
+        "the terminal client's server imported a workspace package"
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "(draft)" in res.stdout
 
@@ -102,6 +140,9 @@ def test_case_26_terminal_client_never_imports_the_workspace(ws: Path, inv: Inva
 async def test_case_26_test_harness_never_imports_the_workspace(ws: Path, inv: Invariants) -> None:
     markers = _plant(ws)
     async with serve(inv, ws) as (client, editor, _ledger):
-        assert editor.init_result.server_info is not None and editor.init_result.server_info.name == "planfirst"
+        assert (
+            editor.init_result.server_info is not None
+            and editor.init_result.server_info.name == "planfirst"
+        )
         assert await command(client, "planfirst.listPlans", {}) == []
     assert not any(mk.exists() for mk in markers)

@@ -25,11 +25,15 @@ def _outside(inv: Invariants, name: str) -> Path:
 
 
 def _tree(d: Path) -> dict[str, bytes]:
-    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("link", [".planfirst", ".planfirst/plans"])
-async def test_case_30_a_symlinked_planfirst_dir_is_refused(ws: Path, inv: Invariants, link: str) -> None:
+async def test_case_30_a_symlinked_planfirst_dir_is_refused(
+    ws: Path, inv: Invariants, link: str
+) -> None:
     target = _outside(inv, "elsewhere")
     (ws / link).parent.mkdir(parents=True, exist_ok=True)
     (ws / link).symlink_to(target, target_is_directory=True)
@@ -51,7 +55,9 @@ async def test_case_30_links_inside_planfirst_are_never_followed(ws: Path, inv: 
     # a real plan, made by planfirst, copied outside and linked back in under another id
     srv = inv.scripted_server([plan_turn(one_step_plan(["pytest -q"]))])
     async with serve(inv, ws, srv) as (client, _e, _l):
-        pid = (await command(client, "planfirst.generatePlan", {"task": "Document the title"}))["planId"]
+        pid = (await command(client, "planfirst.generatePlan", {"task": "Document the title"}))[
+            "planId"
+        ]
     outside = _outside(inv, "other")
     shutil.copytree(ws / ".planfirst" / "plans" / pid, outside / pid)
     shutil.rmtree(ws / ".planfirst" / "plans" / pid)
@@ -64,11 +70,17 @@ async def test_case_30_links_inside_planfirst_are_never_followed(ws: Path, inv: 
     before = _tree(outside)
     async with serve(inv, ws, inv.scripted_server([])) as (client, _e, _l):
         assert await command(client, "planfirst.listPlans", {}) == []
-        for cmd, args in (("planfirst.approvePlan", {"planId": pid}), ("planfirst.approvePlan", {}),
-                          ("planfirst.executeNextStep", {"planId": pid})):
+        for cmd, args in (
+            ("planfirst.approvePlan", {"planId": pid}),
+            ("planfirst.approvePlan", {}),
+            ("planfirst.executeNextStep", {"planId": pid}),
+        ):
             with pytest.raises(JsonRpcException) as err:
                 await command(client, cmd, args)
-            assert "symbolic link" in str(err.value) or "no active plan" in str(err.value), (cmd, str(err.value))
+            assert "symbolic link" in str(err.value) or "no active plan" in str(err.value), (
+                cmd,
+                str(err.value),
+            )
         shown = " ".join(m.message for m in client.messages)
         assert "symbolic link" in shown and pid in shown, shown
     assert _tree(outside) == before, "planfirst wrote through a link inside .planfirst"

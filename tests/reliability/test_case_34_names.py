@@ -28,13 +28,24 @@ FAIL_WITH_FENCE = "python -c \"print('```'); print('## not a heading'); raise Sy
 def _body() -> dict[str, Any]:
     return {
         "summary": "Document `--top`. <!-- everything after this is hidden in a preview",
-        "files_to_modify": [{"path": "README.md", "changes": "document `--top` <!-- hidden", "depends_on": []},
-                            {"path": CASE, "changes": "same file?", "depends_on": []}],
-        "files_to_create": [{"path": BIDI, "purpose": "a report", "exports": []},
-                            {"path": CYRILLIC, "purpose": "payments", "exports": []}],
+        "files_to_modify": [
+            {"path": "README.md", "changes": "document `--top` <!-- hidden", "depends_on": []},
+            {"path": CASE, "changes": "same file?", "depends_on": []},
+        ],
+        "files_to_create": [
+            {"path": BIDI, "purpose": "a report", "exports": []},
+            {"path": CYRILLIC, "purpose": "payments", "exports": []},
+        ],
         "dependency_changes": {"packages": [], "config": []},
-        "steps": [{"order": 1, "description": f"Document `--top N` in `README.md` {RLO}and nothing else.",
-                   "files_to_modify": ["README.md"], "files_to_create": [], "validation": [FAIL_WITH_FENCE]}],
+        "steps": [
+            {
+                "order": 1,
+                "description": f"Document `--top N` in `README.md` {RLO}and nothing else.",
+                "files_to_modify": ["README.md"],
+                "files_to_create": [],
+                "validation": [FAIL_WITH_FENCE],
+            }
+        ],
         "test_criteria": ["`pytest -q` passes <!-- and this"],
         "risks": ["none"],
         "assumptions": ["none"],
@@ -43,10 +54,15 @@ def _body() -> dict[str, Any]:
 
 async def test_case_34_misleading_names_flagged_and_escaped(ws: Path, inv: Invariants) -> None:
     srv = inv.scripted_server([plan_turn(_body()), README_EDIT, {"text": "done"}])
-    opts = {"planning": {"lintFeedback": False}, "execution": {"maxAttempts": 1},
-            "lint": {"disabled": ["misleading-name"]}}  # cannot be turned off
+    opts = {
+        "planning": {"lintFeedback": False},
+        "execution": {"maxAttempts": 1},
+        "lint": {"disabled": ["misleading-name"]},
+    }  # cannot be turned off
     async with serve(inv, ws, srv, init_options=opts) as (client, editor, _l):
-        pid = (await command(client, "planfirst.generatePlan", {"task": "Document --top"}))["planId"]
+        pid = (await command(client, "planfirst.generatePlan", {"task": "Document --top"}))[
+            "planId"
+        ]
         plan = PlanStore(ws).load(pid)
         flagged = [f.message for f in plan.findings if f.rule == "misleading-name"]
         assert any("U+202E" in m for m in flagged), flagged
@@ -57,11 +73,16 @@ async def test_case_34_misleading_names_flagged_and_escaped(ws: Path, inv: Invar
         # the plan document: no raw bidi control, the escape visible, no live comment, same plan back
         md = (ws / ".planfirst" / "plans" / pid / "plan.md").read_text(encoding="utf-8")
         served = await client.workspace_text_document_content_async(
-            types.TextDocumentContentParams(uri=f"planfirst:/plans/{pid}.md"))
+            types.TextDocumentContentParams(uri=f"planfirst:/plans/{pid}.md")
+        )
         for text in (md, served.text):
             assert RLO not in text and "\\u{202E}" in text
-            body_lines = [ln for ln in text.splitlines() if not ln.startswith("<!-- planfirst plan=")]
-            assert not any(re.search(r"(?<!\\)<!--", ln) for ln in body_lines), "a comment opened in model text"
+            body_lines = [
+                ln for ln in text.splitlines() if not ln.startswith("<!-- planfirst plan=")
+            ]
+            assert not any(re.search(r"(?<!\\)<!--", ln) for ln in body_lines), (
+                "a comment opened in model text"
+            )
         _, back = parse_markdown(md)
         assert back == plan.body
 
@@ -71,15 +92,20 @@ async def test_case_34_misleading_names_flagged_and_escaped(ws: Path, inv: Invar
         r = await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert r["status"] != "done"
         ann = editor.edits[0].edit.change_annotations or {}
-        shown = " ".join(f"{a.label} {a.description}" for a in ann.values()) + str(editor.edits[0].label)
+        shown = " ".join(f"{a.label} {a.description}" for a in ann.values()) + str(
+            editor.edits[0].label
+        )
         assert RLO not in shown and "\\u{202E}" in shown, shown
 
         # hover on the step: the output's ``` does not end the code block
         rendered = render(PlanStore(ws).load(pid))
         start, _end = rendered.steps[1]
-        hover = await client.text_document_hover_async(types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=f"planfirst:/plans/{pid}.md"),
-            position=types.Position(line=start, character=0)))
+        hover = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=f"planfirst:/plans/{pid}.md"),
+                position=types.Position(line=start, character=0),
+            )
+        )
         assert hover is not None
         value = hover.contents.value  # type: ignore[union-attr]
         fences = re.findall(r"^(`{3,})$", value, re.M)

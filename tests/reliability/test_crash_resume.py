@@ -28,7 +28,12 @@ def _children(pid: int) -> list[tuple[int, str]]:
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cmd = (
+                Path(f"/proc/{entry}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+            )
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
@@ -45,7 +50,9 @@ def _gone(pid: int) -> bool:
         return True
 
 
-async def test_case_13_sigkill_at_each_transition_of_a_three_step_run(ws: Path, inv: Invariants) -> None:
+async def test_case_13_sigkill_at_each_transition_of_a_three_step_run(
+    ws: Path, inv: Invariants
+) -> None:
     """Case 13: SIGKILL (1) while step 1 waits on the model, (2) right after the editor answered
     step 2's applyEdit, (3) between steps, (4) while step 3's validation command runs. Each
     restart resumes; nothing is lost, no edit lands twice, the validation child dies with the
@@ -62,7 +69,11 @@ async def test_case_13_sigkill_at_each_transition_of_a_three_step_run(ws: Path, 
         await command(client, "planfirst.approvePlan", {"planId": pid})
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
         await wait_until(lambda: len(srv.requests) >= 3, 30, "the step's model call")
-        await wait_until(lambda: store.load(pid).state(1).status == StepStatus.RUNNING, 30, "step 1 saved as running")
+        await wait_until(
+            lambda: store.load(pid).state(1).status == StepStatus.RUNNING,
+            30,
+            "step 1 saved as running",
+        )
         await kill_server(client, ledger)
         run.cancel()
     plan = store.load(pid)
@@ -97,12 +108,16 @@ async def test_case_13_sigkill_at_each_transition_of_a_three_step_run(ws: Path, 
     async with serve(inv, ws, srv, profile="neovim") as (client, editor, ledger):
         server_pid = client._server.pid  # type: ignore[union-attr]
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await wait_until(lambda: any("pytest" in c for _, c in _children(server_pid)), 30, "step 3's validation")
+        await wait_until(
+            lambda: any("pytest" in c for _, c in _children(server_pid)), 30, "step 3's validation"
+        )
         child = next(p for p, c in _children(server_pid) if "pytest" in c)
         await kill_server(client, ledger)
         run.cancel()
         # the validation process must not outlive the server
-        await wait_until(lambda: _gone(child), 30, f"validation process {child} to die with the server")
+        await wait_until(
+            lambda: _gone(child), 30, f"validation process {child} to die with the server"
+        )
     assert store.load(pid).state(3).status == StepStatus.APPLIED
 
     # resumed: step 3's edit is validated without asking the model or the editor again
@@ -155,10 +170,14 @@ async def test_case_21_startup_survives_bad_state(ws: Path, inv: Invariants) -> 
         for name in ("broken-aaaaaa", "schema-bbbbbb", "dir-cccccc", "fifo-dddddd"):
             assert name in shown, f"{name} not reported: {shown}"
         lenses = await client.text_document_code_lens_async(
-            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=f"planfirst:/plans/{good}.md"))
+            types.CodeLensParams(
+                text_document=types.TextDocumentIdentifier(uri=f"planfirst:/plans/{good}.md")
+            )
         )
         assert any("Approve" in (lens.command.title if lens.command else "") for lens in lenses)
-        assert (await command(client, "planfirst.approvePlan", {"planId": good}))["status"] == "approved"
+        assert (await command(client, "planfirst.approvePlan", {"planId": good}))[
+            "status"
+        ] == "approved"
     assert (bad_json.read_bytes(), wrong_schema.read_bytes()) == before
 
     # `.planfirst` replaced by something that is not a directory: start, answer, explain

@@ -54,8 +54,12 @@ def box(tmp_path: Path, inv: Invariants) -> tuple[Path, WorkspaceGuard]:
     return ws, WorkspaceGuard(ws)
 
 
-@pytest.mark.parametrize("path", [*HOSTILE, "dir-out/passwd", "file-out", "../ws-evil/secret.txt", "<evil>"])
-async def test_case_01_16_every_entry_point_refuses_paths_out(box: tuple[Path, WorkspaceGuard], path: str) -> None:
+@pytest.mark.parametrize(
+    "path", [*HOSTILE, "dir-out/passwd", "file-out", "../ws-evil/secret.txt", "<evil>"]
+)
+async def test_case_01_16_every_entry_point_refuses_paths_out(
+    box: tuple[Path, WorkspaceGuard], path: str
+) -> None:
     """Cases 1 and 16: guard, plan model, overlay and explorer refuse each hostile path with a
     message naming it; nothing outside the root is read (the canary never appears)."""
     ws, guard = box
@@ -75,17 +79,26 @@ async def test_case_01_16_every_entry_point_refuses_paths_out(box: tuple[Path, W
                 assert guard.resolve(norm).is_relative_to(ws.resolve())
             except PathError:
                 pass  # and the guard refuses it wherever it is used
-    overlay = Overlay(lambda p: (ws / p).read_text() if (ws / p).is_file() else None,
-                      [path, "ok.txt"], [path], resolve=guard.rel)
-    for cmd in ({"command": "view", "path": path},
-                {"command": "create", "path": path, "file_text": "x"},
-                {"command": "str_replace", "path": path, "old_str": "root", "new_str": "pwned"}):
+    overlay = Overlay(
+        lambda p: (ws / p).read_text() if (ws / p).is_file() else None,
+        [path, "ok.txt"],
+        [path],
+        resolve=guard.rel,
+    )
+    for cmd in (
+        {"command": "view", "path": path},
+        {"command": "create", "path": path, "file_text": "x"},
+        {"command": "str_replace", "path": path, "old_str": "root", "new_str": "pwned"},
+    ):
         out = await overlay.handle("str_replace_based_edit_tool", cmd)
         assert out.is_error and CANARY not in out.text and "root:x" not in out.text
     assert overlay.changes() == {}
     ex = Explorer(guard)
-    for tool, args in (("view_file", {"path": path}), ("list_dir", {"path": path}),
-                       ("search_text", {"pattern": "root", "glob": path})):
+    for tool, args in (
+        ("view_file", {"path": path}),
+        ("list_dir", {"path": path}),
+        ("search_text", {"pattern": "root", "glob": path}),
+    ):
         out = await ex.handle(tool, args)
         assert CANARY not in out.text and "root:x:0:0" not in out.text
 
@@ -99,7 +112,11 @@ def test_case_16_case_tricks_and_resolved_comparison(tmp_path: Path, inv: Invari
     (tmp_path / "proj-evil").mkdir()
     guard = WorkspaceGuard(ws, case_insensitive=True)
     assert guard.rel(str(ws / "a.py")) == "a.py"
-    for bad in (str(tmp_path / "PROJ-EVIL" / "x"), str(tmp_path / "proj-evil" / "x"), str(tmp_path / "PROJ") + "/../proj-evil/x"):
+    for bad in (
+        str(tmp_path / "PROJ-EVIL" / "x"),
+        str(tmp_path / "proj-evil" / "x"),
+        str(tmp_path / "PROJ") + "/../proj-evil/x",
+    ):
         with pytest.raises(PathError):
             guard.resolve(bad)
     strict = WorkspaceGuard(ws, case_insensitive=False)
@@ -109,7 +126,10 @@ def test_case_16_case_tricks_and_resolved_comparison(tmp_path: Path, inv: Invari
 
 # ---------------------------------------------------------------- case 2: plan invariants
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(perm=st.permutations([1, 2, 3]), dup=st.booleans(), unlisted=st.booleans())
 def test_case_02_plan_invariants_property(perm: list[int], dup: bool, unlisted: bool) -> None:
     """Case 2: renumbering steps so that one depends on a later step, repeating an order, or
@@ -121,7 +141,10 @@ def test_case_02_plan_invariants_property(perm: list[int], dup: bool, unlisted: 
     if dup:
         data["steps"][1]["order"] = data["steps"][0]["order"]
     if unlisted:
-        data["steps"][0]["files_to_modify"] = [*data["steps"][0]["files_to_modify"], "textkit/other.py"]
+        data["steps"][0]["files_to_modify"] = [
+            *data["steps"][0]["files_to_modify"],
+            "textkit/other.py",
+        ]
     broken = dup or unlisted or list(perm) != [1, 2, 3]
     if not broken:
         assert PlanBody.model_validate(data).steps[0].order == 1
@@ -131,15 +154,24 @@ def test_case_02_plan_invariants_property(perm: list[int], dup: bool, unlisted: 
     assert str(e.value).strip()
 
 
-_LINE = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="`\\"),
-    min_size=1, max_size=40,
-).map(str.strip).filter(bool)
+_LINE = (
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="`\\"
+        ),
+        min_size=1,
+        max_size=40,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(summary=_LINE, risk=_LINE, desc=_LINE, changes=_LINE, criterion=_LINE)
-def test_case_02_markdown_round_trip_of_an_edited_plan(summary: str, risk: str, desc: str, changes: str, criterion: str) -> None:
+def test_case_02_markdown_round_trip_of_an_edited_plan(
+    summary: str, risk: str, desc: str, changes: str, criterion: str
+) -> None:
     """Case 2 (round trip): a plan edited with arbitrary unicode text renders to markdown that
     parses back to the same plan body."""
     plan = make_plan()
@@ -157,7 +189,10 @@ def test_case_02_markdown_round_trip_of_an_edited_plan(summary: str, risk: str, 
 
 # ---------------------------------------------------------------- case 17: commands
 
-async def test_case_17_timeout_kills_the_group_and_caps_output(tmp_path: Path, inv: Invariants) -> None:
+
+async def test_case_17_timeout_kills_the_group_and_caps_output(
+    tmp_path: Path, inv: Invariants
+) -> None:
     """Case 17: a timed-out command is killed with its whole process group (no orphans), its
     output is capped while it streams, and *KEY*/*SECRET*/*TOKEN* variables never reach it."""
     prog = (
@@ -168,7 +203,9 @@ async def test_case_17_timeout_kills_the_group_and_caps_output(tmp_path: Path, i
     )
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-x", "AWS_SECRET_ACCESS_KEY": "s", "GH_TOKEN": "t"}
     t0 = time.monotonic()
-    res = await run_command([sys.executable, "-c", prog], tmp_path, timeout_s=2, output_cap=10_000, env=env)
+    res = await run_command(
+        [sys.executable, "-c", prog], tmp_path, timeout_s=2, output_cap=10_000, env=env
+    )
     # returned before the group's own sleep(60) could end: it was killed, not waited for
     assert res.timed_out and time.monotonic() - t0 < 60
     assert res.output.startswith("[]") and len(res.output) < 20_000
@@ -177,7 +214,10 @@ async def test_case_17_timeout_kills_the_group_and_caps_output(tmp_path: Path, i
 
 # ---------------------------------------------------------------- case 22: the checker itself
 
-def test_case_22_the_invariant_checker_catches_each_violation(tmp_path: Path, inv: Invariants) -> None:
+
+def test_case_22_the_invariant_checker_catches_each_violation(
+    tmp_path: Path, inv: Invariants
+) -> None:
     """Case 22: the checker used after every test really reports a touched sentinel, a
     leftover child, the canary in a plan file and in a log, an unparseable plan file, and a
     request answered twice (or never)."""
@@ -190,8 +230,10 @@ def test_case_22_the_invariant_checker_catches_each_violation(tmp_path: Path, in
     ws.mkdir()
     chk.workspaces.append(ws)
     (chk.sentinel / "config").write_text("changed\n")
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                             env={**os.environ, RUN_VAR: chk.run_id})
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"],
+        env={**os.environ, RUN_VAR: chk.run_id},
+    )
     plan_dir = ws / ".planfirst" / "plans" / "p-000000"
     plan_dir.mkdir(parents=True)
     (plan_dir / "plan.json").write_text("{broken")

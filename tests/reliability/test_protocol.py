@@ -47,14 +47,30 @@ BAD_FOR_ALL: list[Any] = [
 ]
 # arguments wrong for a given command only
 BAD_FOR: dict[str, list[Any]] = {
-    "planfirst.generatePlan": [[{"task": 5}], [{"task": HUGE}], [{"task": "t", "files": "a.py"}],
-                               [{"task": "t", "files": ["../../etc/passwd"]}], [{"task": "t", "files": ["/etc/passwd"]}],
-                               [{"task": "t", "uri": "file:///etc/passwd"}],
-                               [{"task": "t", "uri": "file:///x.py", "range": {"start": {"line": -1, "character": 0}}}],
-                               [{"task": "t", "files": ["a\u0000b"]}], [{}]],
-    "planfirst.revisePlan": [[{}], [{"planId": "no-such-plan-000000", "feedback": "x"}], [{"planId": None, "feedback": 3}]],
+    "planfirst.generatePlan": [
+        [{"task": 5}],
+        [{"task": HUGE}],
+        [{"task": "t", "files": "a.py"}],
+        [{"task": "t", "files": ["../../etc/passwd"]}],
+        [{"task": "t", "files": ["/etc/passwd"]}],
+        [{"task": "t", "uri": "file:///etc/passwd"}],
+        [{"task": "t", "uri": "file:///x.py", "range": {"start": {"line": -1, "character": 0}}}],
+        [{"task": "t", "files": ["a\u0000b"]}],
+        [{}],
+    ],
+    "planfirst.revisePlan": [
+        [{}],
+        [{"planId": "no-such-plan-000000", "feedback": "x"}],
+        [{"planId": None, "feedback": 3}],
+    ],
     "planfirst.approvePlan": [[{"force": "yes"}]],
-    "planfirst.retryStep": [[{"step": 0}], [{"step": -3}], [{"step": "1"}], [{"step": 10**12}], [{"step": 1.5}]],
+    "planfirst.retryStep": [
+        [{"step": 0}],
+        [{"step": -3}],
+        [{"step": "1"}],
+        [{"step": 10**12}],
+        [{"step": 1.5}],
+    ],
     "planfirst.undoStep": [[{"step": 0}], [{"step": [1]}], [{"step": 99}]],
 }
 
@@ -69,7 +85,10 @@ BAD_REQUESTS: list[tuple[str, Any]] = [
     ("textDocument/hover", {"textDocument": DOC, "position": {"line": -1, "character": 0}}),
     ("textDocument/hover", {"textDocument": DOC, "position": {"line": "a", "character": 0}}),
     ("textDocument/hover", {"textDocument": DOC}),
-    ("textDocument/codeAction", {"textDocument": DOC, "range": "everything", "context": {"diagnostics": []}}),
+    (
+        "textDocument/codeAction",
+        {"textDocument": DOC, "range": "everything", "context": {"diagnostics": []}},
+    ),
     ("textDocument/codeAction", {"textDocument": DOC, "context": {"diagnostics": []}}),
     ("workspace/textDocumentContent", {"uri": 5}),
     ("workspace/textDocumentContent", {}),
@@ -100,8 +119,8 @@ async def _lenses(client: Any, uri: str) -> list[str]:
 
 async def test_case_10_20_fuzz_every_command_and_request(ws: Path, inv: Invariants) -> None:
     """Cases 10 and 20: each malformed request gets exactly one JSON-RPC error with a human
-    message and no traceback; the server keeps serving (the plan's code lenses answered the same
-before and after; how fast is bench_responsiveness.py's business)."""
+        message and no traceback; the server keeps serving (the plan's code lenses answered the same
+    before and after; how fast is bench_responsiveness.py's business)."""
     srv = inv.scripted_server(DEMO[:2])
     async with serve(inv, ws, srv) as (client, _editor, ledger):
         res = await command(client, "planfirst.generatePlan", {"task": TASK})
@@ -121,7 +140,10 @@ before and after; how fast is bench_responsiveness.py's business)."""
         for i, ((method, params), fut) in enumerate(zip(cases, futs, strict=True)):
             what = f"fuzz-{i} {method} {json.dumps(params)[:200]}"
             result, error = await _answer(fut, what)
-            if (method, params) == ("workspace/executeCommand", {"command": "planfirst.listPlans", "arguments": [{}]}):
+            if (method, params) == (
+                "workspace/executeCommand",
+                {"command": "planfirst.listPlans", "arguments": [{}]},
+            ):
                 continue
             if method.startswith("textDocument/") and error is None:
                 # lsprotocol's converter coerces some scalars (uri 5 -> "5"): an empty answer
@@ -139,7 +161,9 @@ before and after; how fast is bench_responsiveness.py's business)."""
         assert [r["id"] for r in rows] == [res["planId"]] and rows[0]["status"] == "draft"
 
 
-async def test_case_10_14_second_execute_while_running_and_unknown_ids(ws: Path, inv: Invariants) -> None:
+async def test_case_10_14_second_execute_while_running_and_unknown_ids(
+    ws: Path, inv: Invariants
+) -> None:
     """Case 10 (and 14): a second executeNextStep while one runs is refused with 'busy'; hover,
     code lens and symbols answer while the step waits on a slow model; unknown plan ids and
     unknown commands are errors naming the fix."""
@@ -156,7 +180,9 @@ async def test_case_10_14_second_execute_while_running_and_unknown_ids(ws: Path,
             await command(client, "planfirst.executeNextStep", {"planId": pid})
         doc = types.TextDocumentIdentifier(uri=res["uri"])
         assert await client.text_document_code_lens_async(types.CodeLensParams(text_document=doc))
-        assert await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=doc))
+        assert await client.text_document_document_symbol_async(
+            types.DocumentSymbolParams(text_document=doc)
+        )
         await client.text_document_hover_async(
             types.HoverParams(text_document=doc, position=types.Position(line=3, character=0))
         )
@@ -165,24 +191,34 @@ async def test_case_10_14_second_execute_while_running_and_unknown_ids(ws: Path,
         with pytest.raises(JsonRpcException, match="unknown plan"):
             await command(client, "planfirst.executeNextStep", {"planId": "no-such-plan-abc123"})
         with pytest.raises(JsonRpcException):
-            await client.workspace_execute_command_async(types.ExecuteCommandParams(command="planfirst.nope", arguments=[]))
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="planfirst.nope", arguments=[])
+            )
         assert (await first)["status"] == "done"
 
 
 async def _probe_alive(ledger: Ledger, tag: str) -> tuple[Any, Any]:
-    fut = ledger.raw_request(tag, "workspace/executeCommand", {"command": "planfirst.listPlans", "arguments": [{}]})
+    fut = ledger.raw_request(
+        tag, "workspace/executeCommand", {"command": "planfirst.listPlans", "arguments": [{}]}
+    )
     return await _answer(fut, f"{tag} listPlans")
 
 
-async def test_case_20_framing_malformed_json_and_huge_content_length(ws: Path, inv: Invariants) -> None:
+async def test_case_20_framing_malformed_json_and_huge_content_length(
+    ws: Path, inv: Invariants
+) -> None:
     """Case 20: malformed JSON, a wrong jsonrpc version, a frame above the 64 MiB cap (dropped,
     the next request still answered) and an absurd Content-Length (no allocation, no crash)."""
     srv = inv.scripted_server([])
     async with serve(inv, ws, srv) as (client, _editor, ledger):
         proc = client._server  # type: ignore[union-attr]
         assert (await _probe_alive(ledger, "alive-0"))[1] is None
-        ledger.raw_bytes(b"{not json}", None, "", null_answer=True)  # Parse error, id null (case 33)
-        old = ledger.raw_bytes(b'{"jsonrpc": "1.0", "id": "old", "method": "shutdown"}', "old", "shutdown")
+        ledger.raw_bytes(
+            b"{not json}", None, "", null_answer=True
+        )  # Parse error, id null (case 33)
+        old = ledger.raw_bytes(
+            b'{"jsonrpc": "1.0", "id": "old", "method": "shutdown"}', "old", "shutdown"
+        )
         assert (await _answer(old, "a jsonrpc 1.0 request"))[1].code == -32600  # Invalid Request
         ledger.raw_bytes(b"", None, "", header=b"Content-Length: -5\r\nContent-Length: abc\r\n")
         assert (await _probe_alive(ledger, "alive-1"))[1] is None
@@ -195,10 +231,19 @@ async def test_case_20_framing_malformed_json_and_huge_content_length(ws: Path, 
         # a Content-Length of 99 GB: pygls alone would allocate it and die with MemoryError
         ledger.raw_bytes(b"", None, "", header=b"Content-Length: 99999999999\r\n\r\n")
         await proc.stdin.drain()
-        await wait_until(lambda: "dropping an incoming message of 99999999999" in _logs(inv), 30,
-                         "the server to drop the huge message")
+        await wait_until(
+            lambda: "dropping an incoming message of 99999999999" in _logs(inv),
+            30,
+            "the server to drop the huge message",
+        )
         assert proc.returncode is None, "the server died on a huge Content-Length"
-        rss_kb = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("VmRSS")))
+        rss_kb = int(
+            next(
+                line.split()[1]
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS")
+            )
+        )
         assert rss_kb < 1_000_000, f"the server holds {rss_kb} kB after a huge Content-Length"
         # the rest of the stream now belongs to that frame: end the session here
         await kill_server(client, ledger)

@@ -30,15 +30,29 @@ async def test_case_06_secrets_and_excluded_files_never_sent(ws: Path, inv: Inva
     canaries = [CANARY, "pem-canary-31", "glob-canary-77", "binary-canary", "huge-canary"]
     turns = [
         {"tool": "view_file", "input": {"path": ".env"}, "expect": {"not_contains": canaries}},
-        {"tool": "view_file", "input": {"path": "server.pem"}, "expect": {"not_contains": canaries, "tool_result_error": True}},
-        {"tool": "search_text", "input": {"pattern": "canary"}, "expect": {"not_contains": canaries, "tool_result_error": True}},
+        {
+            "tool": "view_file",
+            "input": {"path": "server.pem"},
+            "expect": {"not_contains": canaries, "tool_result_error": True},
+        },
+        {
+            "tool": "search_text",
+            "input": {"pattern": "canary"},
+            "expect": {"not_contains": canaries, "tool_result_error": True},
+        },
         {"tool": "submit_plan", "input": DEMO[1]["input"], "expect": {"not_contains": canaries}},
     ]
     srv = inv.scripted_server(turns)
     opts = {"context": {"exclude": ["private/**"], "maxFileBytes": 100_000}}
     async with serve(inv, ws, srv, init_options=opts) as (client, _e, _l):
-        res = await command(client, "planfirst.generatePlan", {
-            "task": TASK, "files": [".env", "server.pem", "private/notes.md", "blob.bin", "huge.txt"]})
+        res = await command(
+            client,
+            "planfirst.generatePlan",
+            {
+                "task": TASK,
+                "files": [".env", "server.pem", "private/notes.md", "blob.bin", "huge.txt"],
+            },
+        )
     assert srv.failures == []
     plan = PlanStore(ws).load(res["planId"])
     cut = {e.path: e.reason for e in plan.provenance.cut}
@@ -55,15 +69,26 @@ async def test_case_07_08_09_18_stale_reject_undo_and_disk_check(ws: Path, inv: 
     the approved text; undo restores the exact previous bytes."""
     readme = ws / "README.md"
     # the model read README.md while planning: its hash at plan time is in the plan
-    srv = inv.scripted_server([{"tool": "view_file", "input": {"path": "README.md"}},
-                               plan_turn(one_step_plan(["pytest -q tests/test_slug.py"])),
-                               README_EDIT, {"text": "ok"}, README_EDIT, {"text": "ok"}])
+    srv = inv.scripted_server(
+        [
+            {"tool": "view_file", "input": {"path": "README.md"}},
+            plan_turn(one_step_plan(["pytest -q tests/test_slug.py"])),
+            README_EDIT,
+            {"text": "ok"},
+            README_EDIT,
+            {"text": "ok"},
+        ]
+    )
     async with serve(inv, ws, srv, profile="neovim") as (client, editor, _l):
-        pid = (await command(client, "planfirst.generatePlan", {"task": "Document --top"}))["planId"]
+        pid = (await command(client, "planfirst.generatePlan", {"task": "Document --top"}))[
+            "planId"
+        ]
         with pytest.raises(JsonRpcException, match="not approved"):
             await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert editor.edits == []
-        readme.write_bytes(readme.read_bytes() + "\r\nmy note — ünïcode\r\n".encode())  # the user's own edit
+        readme.write_bytes(
+            readme.read_bytes() + "\r\nmy note — ünïcode\r\n".encode()
+        )  # the user's own edit
         users = readme.read_bytes()
         await command(client, "planfirst.approvePlan", {"planId": pid})
         editor.accept = False
@@ -90,15 +115,23 @@ async def test_case_07_08_09_18_stale_reject_undo_and_disk_check(ws: Path, inv: 
 async def test_case_11_cancel_kills_the_validation_process_group(ws: Path, inv: Invariants) -> None:
     """Case 11: cancelling a step whose validation runs kills the command and its children
     (checked in /proc), answers the request, and leaves the step consistent and retryable."""
-    slow = ("python -c \"import subprocess, sys, time; "
-            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)\"")
+    slow = (
+        'python -c "import subprocess, sys, time; '
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)\""
+    )
     srv = inv.scripted_server([plan_turn(one_step_plan([slow])), README_EDIT, {"text": "ok"}])
     async with serve(inv, ws, srv) as (client, _editor, _l):
-        pid = (await command(client, "planfirst.generatePlan", {"task": "Document --top"}))["planId"]
+        pid = (await command(client, "planfirst.generatePlan", {"task": "Document --top"}))[
+            "planId"
+        ]
         await command(client, "planfirst.approvePlan", {"planId": pid, "force": True})
         server_pid = client._server.pid  # type: ignore[union-attr]
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
-        await wait_until(lambda: any("subprocess" in c for _, c in _children(server_pid)), 30, "the validation command")
+        await wait_until(
+            lambda: any("subprocess" in c for _, c in _children(server_pid)),
+            30,
+            "the validation command",
+        )
         leader = next(p for p, c in _children(server_pid) if "subprocess" in c)
         await wait_until(lambda: bool(_children(leader)), 30, "its child")
         grandchild = _children(leader)[0][0]
@@ -108,7 +141,9 @@ async def test_case_11_cancel_kills_the_validation_process_group(ws: Path, inv: 
         with pytest.raises(JsonRpcException, match="cancelled"):  # the request is answered
             await asyncio.wait_for(run, 30)
         # both sleep 60 s: gone within the wait means killed by the cancel, not finished
-        await wait_until(lambda: _gone(leader) and _gone(grandchild), 30, "the process group to die")
+        await wait_until(
+            lambda: _gone(leader) and _gone(grandchild), 30, "the process group to die"
+        )
         plan = PlanStore(ws).load(pid)
         assert plan.state(1).status.value in ("pending", "applied", "failed")
         assert (await command(client, "planfirst.listPlans"))[0]["id"] == pid
@@ -121,19 +156,23 @@ async def test_case_12_19_api_faults_retried_then_clear_message(ws: Path, inv: I
     when retries run out the user gets a clear message and no partial plan is saved; a 401 is
     not retried; max_tokens truncation is never parsed as a plan."""
     plan = {"tool": "submit_plan", "input": DEMO[1]["input"]}
-    srv = inv.scripted_server([
-        {"fault": {"status": 429, "retry_after_ms": 50}},
-        {"fault": "stream_error", "text": "partial"},
-        {"fault": "stream_cut", **plan},
-        {"fault": {"status": 500, "retry_after_ms": 10}},
-        plan,
-        # second task: overloaded four times (retries exhausted)
-        *[{"fault": {"status": 529, "retry_after_ms": 10}}] * 4,
-        # third: 401 once, never retried
-        {"fault": {"status": 401}},
-        # fourth: truncated output, then the retry with more tokens also truncated
-        {"stop_reason": "max_tokens", **plan}, {"stop_reason": "max_tokens", **plan}, {"stop_reason": "max_tokens", **plan},
-    ])
+    srv = inv.scripted_server(
+        [
+            {"fault": {"status": 429, "retry_after_ms": 50}},
+            {"fault": "stream_error", "text": "partial"},
+            {"fault": "stream_cut", **plan},
+            {"fault": {"status": 500, "retry_after_ms": 10}},
+            plan,
+            # second task: overloaded four times (retries exhausted)
+            *[{"fault": {"status": 529, "retry_after_ms": 10}}] * 4,
+            # third: 401 once, never retried
+            {"fault": {"status": 401}},
+            # fourth: truncated output, then the retry with more tokens also truncated
+            {"stop_reason": "max_tokens", **plan},
+            {"stop_reason": "max_tokens", **plan},
+            {"stop_reason": "max_tokens", **plan},
+        ]
+    )
     opts = {"anthropic": {"maxRetries": 4, "deadline": 60}}
     async with serve(inv, ws, srv, init_options=opts) as (client, editor, _l):
         ok = await command(client, "planfirst.generatePlan", {"task": TASK})
@@ -142,7 +181,9 @@ async def test_case_12_19_api_faults_retried_then_clear_message(ws: Path, inv: I
         client.set_configuration(opts3, section="planfirst")
         pulls = editor.config_pulls
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={}))
-        await wait_until(lambda: editor.config_pulls > pulls, 30, "the server to pull the new settings")
+        await wait_until(
+            lambda: editor.config_pulls > pulls, 30, "the server to pull the new settings"
+        )
         with pytest.raises(JsonRpcException, match=r"(?i)overloaded") as e1:
             await command(client, "planfirst.generatePlan", {"task": TASK + " again"})
         assert len(srv.requests) == 9, len(srv.requests)
@@ -150,7 +191,9 @@ async def test_case_12_19_api_faults_retried_then_clear_message(ws: Path, inv: I
             await command(client, "planfirst.generatePlan", {"task": TASK + " third"})
         assert len(srv.requests) == 10
         assert "sk-ant-test" not in e2.value.message
-        with pytest.raises(JsonRpcException, match=r"(?i)max_tokens|truncat|too long|max tokens") as e3:
+        with pytest.raises(
+            JsonRpcException, match=r"(?i)max_tokens|truncat|too long|max tokens"
+        ) as e3:
             await command(client, "planfirst.generatePlan", {"task": TASK + " fourth"})
         rows = await command(client, "planfirst.listPlans")
         assert [r["id"] for r in rows] == [ok["planId"]]  # nothing partial saved as a plan

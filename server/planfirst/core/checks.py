@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from planfirst.core.session import Session
 
 
-
 def command_env(root: Path) -> dict[str, str]:
     """The environment validation runs in (scrubbed by validate.py): the workspace's own
     virtualenv first on PATH, then the interpreter planfirst runs on."""
@@ -72,7 +71,9 @@ async def run_commands(
         return await s.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
 
     # say what runs: "step 1: running `pytest -q` (2 more)", then its latest output line
-    running = f"{what}: running `{commands[0]}`" + (f" (+{len(commands) - 1} more)" if len(commands) > 1 else "")
+    running = f"{what}: running `{commands[0]}`" + (
+        f" (+{len(commands) - 1} more)" if len(commands) > 1 else ""
+    )
 
     def on_output(chunk: str) -> None:
         text = chunk.rstrip("\n")
@@ -99,7 +100,9 @@ async def validate_run(
     s: Session, plan: Plan, step: Step, run: StepRun, progress: Progress
 ) -> str | None:
     """Validate an applied step; None when it passed, else the errors for the model."""
-    results = await run_commands(s, step.validation, progress, f"step {step.order}/{len(plan.steps)}")
+    results = await run_commands(
+        s, step.validation, progress, f"step {step.order}/{len(plan.steps)}"
+    )
     run.validation = results
     publish(s, await failure_problems(results, s.root))
     refused = [r for r in results if r.refused]

@@ -148,7 +148,11 @@ def files_block(files: dict[str, str | None], own: set[str] | None = None) -> st
             parts.append(f'<file path="{path}" status="does not exist yet"/>')
         else:
             body = text.replace("</file>", "<\\/file>")
-            mark = ' status="created by an earlier attempt of this step; edit it"' if own and path in own else ""
+            mark = (
+                ' status="created by an earlier attempt of this step; edit it"'
+                if own and path in own
+                else ""
+            )
             parts.append(f'<file path="{path}"{mark}>\n{body}\n</file>')
     return "\n".join(parts)
 
@@ -228,6 +232,7 @@ def created_by_earlier_attempts(plan: Plan, step: Step) -> set[str]:
     out: set[str] = set()
     for run in plan.state(step.order).runs:
         if run.outcome == "applied":
-            out.update(p for p, text in run.before.items() if text is None and run.after.get(p) is not None)
+            out.update(
+                p for p, text in run.before.items() if text is None and run.after.get(p) is not None
+            )
     return out & set(step.files_to_create)
-

@@ -31,7 +31,6 @@ MAX_RESULTS = 200
 LIST_MAX_ENTRIES = 500
 
 
-
 def exploration_tools() -> list[ToolSpec]:
     """The read-only tools offered to the planning model."""
     return [

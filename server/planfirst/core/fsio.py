@@ -29,7 +29,9 @@ def read_disk(guard: WorkspaceGuard, rel: str) -> str | None:
     except IsADirectoryError:
         raise SessionError(f"{rel} is a folder, not a file") from None
     except UnicodeDecodeError:
-        raise SessionError(f"{rel} is not UTF-8 text (a binary file?); planfirst edits text files only") from None
+        raise SessionError(
+            f"{rel} is not UTF-8 text (a binary file?); planfirst edits text files only"
+        ) from None
     return text[1:] if text.startswith(BOM) else text
 
 
@@ -109,7 +111,8 @@ async def sync_disk(
     disk = {p: read_disk(guard, p) for p in paths}
     if before is not None:
         moved = [
-            p for p in paths
+            p
+            for p in paths
             if p not in saved and p not in open_docs and disk[p] not in (before.get(p), after[p])
         ]
         if moved:

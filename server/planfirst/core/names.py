@@ -64,17 +64,37 @@ def misleading_names(body: PlanBody, guard: WorkspaceGuard | None) -> list[Findi
     for p, step, section in paths:
         shown = encode(p)
         for why in name_problems(p):
-            out.append(Finding(rule=RULE, severity="error" if "invisible" in why else "warning",
-                               message=f"{shown!r} {why}; check the name before approving", step=step, section=section))
+            out.append(
+                Finding(
+                    rule=RULE,
+                    severity="error" if "invisible" in why else "warning",
+                    message=f"{shown!r} {why}; check the name before approving",
+                    step=step,
+                    section=section,
+                )
+            )
         other = by_fold.setdefault(p.casefold(), p)
         if other != p:
-            out.append(Finding(rule=RULE, severity="warning", step=step, section=section,
-                               message=f"{shown!r} and {encode(other)!r} differ only in letter case; "
-                               "on a case-insensitive disk they are one file"))
+            out.append(
+                Finding(
+                    rule=RULE,
+                    severity="warning",
+                    step=step,
+                    section=section,
+                    message=f"{shown!r} and {encode(other)!r} differ only in letter case; "
+                    "on a case-insensitive disk they are one file",
+                )
+            )
         if guard is not None:
             for twin in _case_twins(p, str(guard.root)):
-                out.append(Finding(rule=RULE, severity="warning", step=step, section=section,
-                                   message=f"{shown!r} differs only in letter case from the existing "
-                                   f"{encode(twin)!r}; on a case-insensitive disk it is that file"))
+                out.append(
+                    Finding(
+                        rule=RULE,
+                        severity="warning",
+                        step=step,
+                        section=section,
+                        message=f"{shown!r} differs only in letter case from the existing "
+                        f"{encode(twin)!r}; on a case-insensitive disk it is that file",
+                    )
+                )
     return out
-

@@ -274,7 +274,11 @@ class Overlay:
         ):
             return self._listing("")
         path = self._path(args)
-        if path not in self._current and self._list_dir is not None and self._list_dir(path) is not None:
+        if (
+            path not in self._current
+            and self._list_dir is not None
+            and self._list_dir(path) is not None
+        ):
             return self._listing(path)  # a folder
         text = self._text(path)
         if text is None:

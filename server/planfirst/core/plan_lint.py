@@ -117,6 +117,8 @@ _RUNS_FILE = {
 _INTERPRETERS = frozenset(
     {"python", "python3", "node", "bash", "sh", "ruby", "perl", "deno", "bun"}
 )
+
+
 def is_specific(description: str) -> bool:
     """Whether a step description names a file, path, function, class or symbol."""
     return _SPECIFIC.search(description) is not None
@@ -190,12 +192,20 @@ def lint_plan(
     out: list[Finding] = []
 
     def add(
-        rule: str, message: str, step: int | None = None, section: str | None = None, severity: str | None = None
+        rule: str,
+        message: str,
+        step: int | None = None,
+        section: str | None = None,
+        severity: str | None = None,
     ) -> None:
         if rule not in disabled:
             out.append(
                 Finding(
-                    rule=rule, severity=severity or RULES[rule][0], message=message, step=step, section=section
+                    rule=rule,
+                    severity=severity or RULES[rule][0],
+                    message=message,
+                    step=step,
+                    section=section,
                 )
             )
 
@@ -482,4 +492,3 @@ def confidence(body: PlanBody, findings: Iterable[Finding], stale_files: int = 0
 # Findings for the person who approves, not for the planner: a plan that must edit a trust file
 # cannot be "fixed" by the model, so the feedback round never sends these back.
 USER_ONLY_RULES = frozenset({"protected-file"})
-

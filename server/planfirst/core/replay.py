@@ -29,7 +29,9 @@ class ReplayCheck:
         return f"{what} names {'; '.join(self.refused)}; nothing was written from it"
 
 
-def check_replay(guard: WorkspaceGuard, paths: Iterable[str], is_trust_file: Callable[[str], object]) -> ReplayCheck:
+def check_replay(
+    guard: WorkspaceGuard, paths: Iterable[str], is_trust_file: Callable[[str], object]
+) -> ReplayCheck:
     """Check every path a stored record would write."""
     out = ReplayCheck()
     for p in sorted(paths):
@@ -46,7 +48,9 @@ def check_replay(guard: WorkspaceGuard, paths: Iterable[str], is_trust_file: Cal
     return out
 
 
-async def confirm_replay(guard: WorkspaceGuard, host: Host, paths: Iterable[str], writes: Iterable[str], what: str) -> None:
+async def confirm_replay(
+    guard: WorkspaceGuard, host: Host, paths: Iterable[str], writes: Iterable[str], what: str
+) -> None:
     """Refuse a record naming a path outside the workspace or a secret/excluded file (`paths`:
     everything it names); ask before it writes a file that configures tools or editors (`writes`:
     what it would actually write now). Raises SessionError when refused or not confirmed."""

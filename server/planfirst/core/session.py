@@ -78,7 +78,8 @@ class Session:
         except UnknownPlan:
             raise SessionError(
                 # the id may come from a client: never echo an unbounded string
-                f"unknown plan {pid[:100]!r}; run 'planfirst.listPlans' to see plans", "unknown_plan"
+                f"unknown plan {pid[:100]!r}; run 'planfirst.listPlans' to see plans",
+                "unknown_plan",
             ) from None
         except StoreError as e:
             raise SessionError(str(e), "corrupt_plan") from None
@@ -179,7 +180,9 @@ class Session:
         progress: Progress | None = None,
     ) -> Plan:
         """Gather context, ask the planning model, lint, persist: a new draft plan."""
-        return await planning.generate(self, task, selection=selection, files=files, progress=progress)
+        return await planning.generate(
+            self, task, selection=selection, files=files, progress=progress
+        )
 
     async def revise(self, plan_id: str, feedback: str, progress: Progress | None = None) -> Plan:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept."""

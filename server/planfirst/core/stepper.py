@@ -138,7 +138,9 @@ def _refuse_excluded(s: Session, step: Step) -> None:
             )
 
 
-async def _run_step(s: Session, plan: Plan, step: Step, progress: Progress, reoffer: bool) -> StepOutcome:
+async def _run_step(
+    s: Session, plan: Plan, step: Step, progress: Progress, reoffer: bool
+) -> StepOutcome:
     st = plan.state(step.order)
     total = len(plan.steps)
     attempts = 0
@@ -149,7 +151,9 @@ async def _run_step(s: Session, plan: Plan, step: Step, progress: Progress, reof
         # the tries the interrupted Execute / Retry had made toward maxAttempts (#23 case 9)
         await fsio.resume_disk(s.guard, s.host, step, st.last_run)
         attempts = records.resumed_attempts(st)
-        outcome, errors = await _validate_attempt(s, plan, step, st.last_run, attempts, [], progress)
+        outcome, errors = await _validate_attempt(
+            s, plan, step, st.last_run, attempts, [], progress
+        )
         if outcome is not None:
             return outcome
     elif st.status == StepStatus.FAILED:
@@ -307,17 +311,23 @@ async def _apply(
     conflict = review.refuse_moved(s, plan, step, run, change, attempts)
     if conflict is not None:
         return conflict
-    trust = [f.path for f in change.files if needs_confirmation(f.path)]  # one trust policy (case 31)
+    trust = [
+        f.path for f in change.files if needs_confirmation(f.path)
+    ]  # one trust policy (case 31)
     if trust:
         ok = await s.host.confirm(
             f"Step {step.order} edits {', '.join(trust)}, which can configure tools and editors. Allow?"
         )
         if not ok:
-            return review.declined(s, plan, step, run, f"editing {', '.join(trust)} was not confirmed", attempts)
+            return review.declined(
+                s, plan, step, run, f"editing {', '.join(trust)} was not confirmed", attempts
+            )
     progress.report(f"step {step.order}/{len(plan.steps)}: waiting for you to review the edit", pct)
     applied = await review.ask_editor(s, plan, step, run, change)
     if not applied.applied:
-        return review.declined(s, plan, step, run, applied.reason or "the edit was not applied", attempts)
+        return review.declined(
+            s, plan, step, run, applied.reason or "the edit was not applied", attempts
+        )
     run.outcome = RunOutcome.APPLIED
     st.status = StepStatus.APPLIED
     s.save(plan)

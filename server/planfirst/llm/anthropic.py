@@ -157,7 +157,9 @@ def classify(exc: BaseException) -> _Failure:
             wanted = should.lower() == "true"
             if wanted != failure.retryable:
                 failure.retryable = wanted
-                failure.summary += "; the API asked to retry" if wanted else "; the API said not to retry"
+                failure.summary += (
+                    "; the API asked to retry" if wanted else "; the API said not to retry"
+                )
         return failure
     if isinstance(exc, anthropic.APITimeoutError):
         return _Failure(

@@ -14,7 +14,9 @@ from typing import Any
 class Refusal(Exception):
     """The API's answer to a request it refuses: status, error type, message."""
 
-    def __init__(self, status: int, message: str, error_type: str = "invalid_request_error") -> None:
+    def __init__(
+        self, status: int, message: str, error_type: str = "invalid_request_error"
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -100,7 +102,9 @@ def _check_thinking(
         assert isinstance(thinking, dict)
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
-            raise Refusal(400, "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+            raise Refusal(
+                400, "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+            )
         if budget >= max_tokens:
             raise Refusal(400, "`max_tokens` must be greater than `thinking.budget_tokens`")
     if not thinking_on(body, model, by_default):
@@ -136,7 +140,9 @@ def _check_effort(body: dict[str, Any], model: dict[str, Any], name: str) -> Non
 
 
 def _check_tools(body: dict[str, Any], model: dict[str, Any], name: str) -> None:
-    strict_ok = bool(((model.get("capabilities") or {}).get("structured_outputs") or {}).get("supported"))
+    strict_ok = bool(
+        ((model.get("capabilities") or {}).get("structured_outputs") or {}).get("supported")
+    )
     for i, tool in enumerate(body.get("tools") or []):
         if isinstance(tool, dict) and tool.get("strict") and not strict_ok:
             raise Refusal(400, f"tools.{i}.strict: strict tool use is not supported by {name}")
@@ -144,7 +150,9 @@ def _check_tools(body: dict[str, Any], model: dict[str, Any], name: str) -> None
 
 def _marked(obj: Any) -> int:
     if isinstance(obj, dict):
-        return ("cache_control" in obj) + sum(_marked(v) for k, v in obj.items() if k != "cache_control")
+        return ("cache_control" in obj) + sum(
+            _marked(v) for k, v in obj.items() if k != "cache_control"
+        )
     if isinstance(obj, list):
         return sum(_marked(v) for v in obj)
     return 0
@@ -169,7 +177,9 @@ def _check_text_blocks(messages: list[Any]) -> None:
     for i, msg in enumerate(messages):
         content = msg.get("content") if isinstance(msg, dict) else None
         if isinstance(content, str):
-            if not content.strip() and not (i == len(messages) - 1 and msg.get("role") == "assistant"):
+            if not content.strip() and not (
+                i == len(messages) - 1 and msg.get("role") == "assistant"
+            ):
                 raise Refusal(400, f"messages.{i}: all messages must have non-empty content")
             continue
         for j, block in enumerate(content or []):
@@ -253,7 +263,11 @@ def _check_thinking_blocks(
             continue
         ids = [b.get("id") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
         sigs = {thinking_by_tool_id.get(str(x)) for x in ids} - {None}
-        have = {b.get("signature") for b in content if isinstance(b, dict) and b.get("type") == "thinking"}
+        have = {
+            b.get("signature")
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "thinking"
+        }
         if sigs - have:
             raise Refusal(
                 400,

@@ -165,9 +165,7 @@ def model_info_json(info: ModelInfo) -> dict[str, Any]:
             "structured_outputs": {"supported": info.thinking != "none"},
             "thinking": {
                 "supported": info.thinking != "none",
-                "types": {
-                    t: {"supported": t in types} for t in (*THINKING_TYPES, "between_tools")
-                },
+                "types": {t: {"supported": t in types} for t in (*THINKING_TYPES, "between_tools")},
             },
         },
     }

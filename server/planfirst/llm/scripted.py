@@ -513,7 +513,9 @@ class ScriptedServer:
         tokens = estimate_tokens(sum(len(t) for t, _ in _prefix_units(body)))
         if isinstance(window, int) and tokens > window:
             raise _Reject(
-                400, f"prompt is too long: {tokens} tokens > {window} maximum", "invalid_request_error"
+                400,
+                f"prompt is too long: {tokens} tokens > {window} maximum",
+                "invalid_request_error",
             )
 
     def _usage_in(self, body: dict[str, Any]) -> dict[str, int]:
@@ -838,7 +840,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(fault["status"])
             err_type = str(fault.get("type") or _STATUS_ERROR_TYPES.get(status, "api_error"))
             text = str(fault.get("message") or f"scripted fault {status} (turn {number})")
-            extra: dict[str, str] = {str(k): str(v) for k, v in (fault.get("headers") or {}).items()}
+            extra: dict[str, str] = {
+                str(k): str(v) for k, v in (fault.get("headers") or {}).items()
+            }
             if "retry_after" in fault:
                 extra["retry-after"] = str(fault["retry_after"])
             if "retry_after_ms" in fault:

@@ -68,7 +68,9 @@ def largest_parts(params: dict[str, Any], top: int = 3) -> list[tuple[str, int]]
         for j, block in enumerate(blocks):
             kind = block.get("type")
             if kind == "text":
-                label = "the instruction" if i == 0 and j == len(blocks) - 1 else "the plan and context"
+                label = (
+                    "the instruction" if i == 0 and j == len(blocks) - 1 else "the plan and context"
+                )
                 if msg.get("role") == "assistant":
                     label = "the model's earlier answers"
                 parts.extend(_text_parts(label, str(block.get("text") or "")))

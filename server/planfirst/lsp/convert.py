@@ -97,7 +97,9 @@ def workspace_edit(
     last one, or its buffer would end with an extra empty line.
     """
     ann_id = "planfirst-step" if annotations else None
-    doc_changes: list[types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile] = []
+    doc_changes: list[
+        types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile
+    ] = []
     plain: dict[str, list[types.TextEdit]] = {}  # for clients without documentChanges
     for f in change.files:
         uri = path_to_uri(root / f.path)
@@ -105,13 +107,21 @@ def workspace_edit(
             if not delete_files:
                 continue
             doc_changes.append(
-                types.DeleteFile(uri=uri, options=types.DeleteFileOptions(ignore_if_not_exists=True), annotation_id=ann_id)
+                types.DeleteFile(
+                    uri=uri,
+                    options=types.DeleteFileOptions(ignore_if_not_exists=True),
+                    annotation_id=ann_id,
+                )
             )
             continue
         if f.old is None:
             if create_files:
                 doc_changes.append(
-                    types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True), annotation_id=ann_id)
+                    types.CreateFile(
+                        uri=uri,
+                        options=types.CreateFileOptions(ignore_if_exists=True),
+                        annotation_id=ann_id,
+                    )
                 )
             text = f.new[:-1] if implicit_final_newline and f.new.endswith("\n") else f.new
             edits = [TextEdit(0, 0, 0, 0, text)] if text else []
@@ -124,7 +134,9 @@ def workspace_edit(
             continue
         doc_changes.append(
             types.TextDocumentEdit(
-                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                text_document=types.OptionalVersionedTextDocumentIdentifier(
+                    uri=uri, version=version
+                ),
                 edits=lsp_edits,  # type: ignore[arg-type]
             )
         )
@@ -135,7 +147,13 @@ def workspace_edit(
         document_changes=doc_changes,
         change_annotations=(
             # model text shown for what it is: bidi and invisible characters escaped (case 34)
-            {ann_id: types.ChangeAnnotation(label=encode(label), needs_confirmation=True, description=encode(description[:500]))}
+            {
+                ann_id: types.ChangeAnnotation(
+                    label=encode(label),
+                    needs_confirmation=True,
+                    description=encode(description[:500]),
+                )
+            }
             if ann_id
             else None
         ),

@@ -48,7 +48,9 @@ class GenerateParams(_Params):
     task: str = Field(default="", max_length=20_000)
     uri: str | None = Field(default=None, max_length=8_192)
     range: RangeP | None = None
-    files: list[Annotated[str, Field(max_length=4_096)]] = Field(default_factory=list, max_length=200)
+    files: list[Annotated[str, Field(max_length=4_096)]] = Field(
+        default_factory=list, max_length=200
+    )
 
 
 class ReviseParams(_Params):
@@ -100,7 +102,9 @@ def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"]) or "argument"
             msgs.append(f"{loc}: {err['msg']}")
-        raise JsonRpcInvalidParams(message=f"{command}: invalid arguments: " + "; ".join(msgs)) from None
+        raise JsonRpcInvalidParams(
+            message=f"{command}: invalid arguments: " + "; ".join(msgs)
+        ) from None
 
 
 def _request_future(ls: PlanfirstServer) -> Any:
@@ -128,7 +132,8 @@ def command(
             session = server.session
             if session is None:
                 raise JsonRpcException(
-                    message="planfirst has no workspace folder; open a folder and try again", code=REQUEST_FAILED
+                    message="planfirst has no workspace folder; open a folder and try again",
+                    code=REQUEST_FAILED,
                 )
             task = asyncio.current_task()
             fut = _request_future(server)
@@ -142,10 +147,14 @@ def command(
                 return await fn(server, session, params, progress)
             except SessionError as e:
                 end = e.message
-                raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.code}) from None
+                raise JsonRpcException(
+                    message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.code}
+                ) from None
             except ModelError as e:
                 end = e.message
-                raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.kind}) from None
+                raise JsonRpcException(
+                    message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.kind}
+                ) from None
             except PathError as e:
                 end = str(e)
                 raise JsonRpcInvalidParams(message=f"planfirst: {e}") from None
@@ -159,12 +168,17 @@ def command(
                 # pygls sends nothing for a command task that ends cancelled (planfirst.cancel,
                 # progress cancel): answer RequestCancelled so every request gets one answer
                 end = "cancelled"
-                raise JsonRpcException(message=f"planfirst: {name} was cancelled", code=REQUEST_CANCELLED) from None
+                raise JsonRpcException(
+                    message=f"planfirst: {name} was cancelled", code=REQUEST_CANCELLED
+                ) from None
             except Exception as e:
                 log.exception("command %s failed", name)
                 end = "failed"
                 server.window_log_message(
-                    types.LogMessageParams(type=types.MessageType.Error, message=f"{name} failed: {e!r} (traceback in the server log)")
+                    types.LogMessageParams(
+                        type=types.MessageType.Error,
+                        message=f"{name} failed: {e!r} (traceback in the server log)",
+                    )
                 )
                 raise JsonRpcException(
                     message=f"planfirst: {name} failed unexpectedly ({type(e).__name__}: {e}); see the planfirst log",
@@ -179,8 +193,13 @@ def command(
     return deco
 
 
-def _selection(ls: PlanfirstServer, session: Session, p: GenerateParams) -> tuple[Selection | None, list[str]]:
-    files = [session.guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f))) for f in p.files]
+def _selection(
+    ls: PlanfirstServer, session: Session, p: GenerateParams
+) -> tuple[Selection | None, list[str]]:
+    files = [
+        session.guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
+        for f in p.files
+    ]
     if not p.uri:
         return None, files
     path = convert.uri_to_path(p.uri)
@@ -228,7 +247,9 @@ def register(ls: PlanfirstServer) -> None:
             )
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def on_config(server: PlanfirstServer, params: types.DidChangeConfigurationParams) -> None:
+    async def on_config(
+        server: PlanfirstServer, params: types.DidChangeConfigurationParams
+    ) -> None:
         await _pull_configuration(server, params.settings)
 
     @ls.feature(types.SHUTDOWN)
@@ -241,26 +262,39 @@ def register(ls: PlanfirstServer) -> None:
     # ------------------------------------------------------------------ commands
 
     @command(ls, "planfirst.generatePlan", GenerateParams, "planfirst: planning")
-    async def generate(server: PlanfirstServer, session: Session, p: GenerateParams, progress: Any) -> Any:
+    async def generate(
+        server: PlanfirstServer, session: Session, p: GenerateParams, progress: Any
+    ) -> Any:
         selection, files = _selection(server, session, p)
         task = p.task.strip() or await _ask_task(server, selection is not None)
         plan = await session.generate(task, selection=selection, files=files, progress=progress)
         uri = await server.show_plan(plan.id)
-        return {"planId": plan.id, "uri": uri, "revision": plan.revision, "findings": len(plan.findings)}
+        return {
+            "planId": plan.id,
+            "uri": uri,
+            "revision": plan.revision,
+            "findings": len(plan.findings),
+        }
 
     @command(ls, "planfirst.revisePlan", ReviseParams, "planfirst: revising the plan")
-    async def revise(server: PlanfirstServer, session: Session, p: ReviseParams, progress: Any) -> Any:
+    async def revise(
+        server: PlanfirstServer, session: Session, p: ReviseParams, progress: Any
+    ) -> Any:
         plan = await session.revise(p.plan_id, p.feedback, progress)
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri, "revision": plan.revision}
 
     @command(ls, "planfirst.approvePlan", ApproveParams)
-    async def approve(server: PlanfirstServer, session: Session, p: ApproveParams, progress: Any) -> Any:
+    async def approve(
+        server: PlanfirstServer, session: Session, p: ApproveParams, progress: Any
+    ) -> Any:
         plan = await session.approve(p.plan_id, force=p.force)
         return {"planId": plan.id, "status": plan.status.value}
 
     @command(ls, "planfirst.executeNextStep", PlanParams, "planfirst: executing")
-    async def execute(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+    async def execute(
+        server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
+    ) -> Any:
         return step_result(await session.execute_next(p.plan_id, progress))
 
     @command(ls, "planfirst.retryStep", StepParams, "planfirst: retrying the step")
@@ -280,10 +314,14 @@ def register(ls: PlanfirstServer) -> None:
         return {"planId": plan.id, "uri": uri}
 
     @command(ls, "planfirst.listPlans", NoParams)
-    async def list_plans(server: PlanfirstServer, session: Session, p: NoParams, progress: Any) -> Any:
+    async def list_plans(
+        server: PlanfirstServer, session: Session, p: NoParams, progress: Any
+    ) -> Any:
         rows, problems = session.list_plans()
         for msg in problems:
-            server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {msg}"))
+            server.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {msg}")
+            )
         active = session.store.active()
         for r in rows:
             r["active"] = r["id"] == active
@@ -291,20 +329,28 @@ def register(ls: PlanfirstServer) -> None:
         return rows
 
     @command(ls, preview.APPLY_COMMAND, PreviewParams)
-    async def apply_preview(server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any) -> Any:
+    async def apply_preview(
+        server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any
+    ) -> Any:
         return _decide_preview(server, True, p)
 
     @command(ls, preview.DISCARD_COMMAND, PreviewParams)
-    async def discard_preview(server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any) -> Any:
+    async def discard_preview(
+        server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any
+    ) -> Any:
         return _decide_preview(server, False, p)
 
     @command(ls, "planfirst.reloadPlan", PlanParams)
-    async def reload(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+    async def reload(
+        server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
+    ) -> Any:
         plan = session.reload(p.plan_id)
         return {"planId": plan.id, "revision": plan.revision, "status": plan.status.value}
 
     @command(ls, "planfirst.cancel", PlanParams)
-    async def cancel(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
+    async def cancel(
+        server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
+    ) -> Any:
         if p.plan_id and p.plan_id not in session.busy():
             session.load(p.plan_id)  # an unknown plan id is an error, not an empty answer
         return {"cancelled": session.cancel(p.plan_id)}
@@ -312,7 +358,9 @@ def register(ls: PlanfirstServer) -> None:
     # ------------------------------------------------------------------ documents
 
     @ls.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT)
-    def content(server: PlanfirstServer, params: types.TextDocumentContentParams) -> types.TextDocumentContentResult:
+    def content(
+        server: PlanfirstServer, params: types.TextDocumentContentParams
+    ) -> types.TextDocumentContentResult:
         shown = server.previews.content(params.uri)
         if shown is not None:
             return types.TextDocumentContentResult(text=shown)
@@ -327,10 +375,14 @@ def register(ls: PlanfirstServer) -> None:
 
     @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def code_lens(server: PlanfirstServer, params: types.CodeLensParams) -> list[types.CodeLens]:
-        return plan_docs.code_lenses(server, params.text_document.uri) or server.previews.lenses(params.text_document.uri)
+        return plan_docs.code_lenses(server, params.text_document.uri) or server.previews.lenses(
+            params.text_document.uri
+        )
 
     @ls.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def symbols(server: PlanfirstServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    def symbols(
+        server: PlanfirstServer, params: types.DocumentSymbolParams
+    ) -> list[types.DocumentSymbol]:
         return plan_docs.document_symbols(server, params.text_document.uri)
 
     @ls.feature(types.TEXT_DOCUMENT_HOVER)
@@ -339,9 +391,13 @@ def register(ls: PlanfirstServer) -> None:
 
     @ls.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.Refactor], resolve_provider=False),
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.Refactor], resolve_provider=False
+        ),
     )
-    def code_action(server: PlanfirstServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_action(
+        server: PlanfirstServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction]:
         return plan_docs.code_actions(server, params)
 
     # open/change/close are kept by pygls' workspace; nothing else to do for them
@@ -367,7 +423,7 @@ async def _ask_task(server: PlanfirstServer, has_selection: bool) -> str:
     """A client that cannot prompt for text gets common tasks to choose from (showMessageRequest
     is a base request: sent to every client, an error answer means it cannot ask)."""
     if not has_selection:
-        raise SessionError("the task is empty; say what you want changed ({\"task\": \"...\"})")
+        raise SessionError('the task is empty; say what you want changed ({"task": "..."})')
     try:
         answer = await server.window_show_message_request_async(
             types.ShowMessageRequestParams(
@@ -377,7 +433,9 @@ async def _ask_task(server: PlanfirstServer, has_selection: bool) -> str:
             )
         )
     except JsonRpcException:
-        raise SessionError("the task is empty and this editor cannot offer choices; pass {\"task\": \"...\"}") from None
+        raise SessionError(
+            'the task is empty and this editor cannot offer choices; pass {"task": "..."}'
+        ) from None
     if answer is None:
         raise SessionError("no task chosen; nothing was planned", "cancelled")
     return answer.title

@@ -70,7 +70,15 @@ class CappedStdin:
         msg_id = top_level_id(head.decode("utf-8", "replace"))
         if msg_id is _NO_ID:
             return DROPPED
-        return _malformed([_answer(msg_id, INVALID_REQUEST, f"message of {n} bytes is above the {self.cap} byte cap")])
+        return _malformed(
+            [
+                _answer(
+                    msg_id,
+                    INVALID_REQUEST,
+                    f"message of {n} bytes is above the {self.cap} byte cap",
+                )
+            ]
+        )
 
 
 _NO_ID: Any = object()  # the message has no id (a notification): nothing to answer
@@ -80,17 +88,24 @@ def vet(body: bytes) -> list[dict[str, Any]] | None:
     """None when pygls can handle `body`; else the error answers it needs (JSON-RPC 2.0 §5.1)."""
     try:
         msg = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (
+        ValueError,
+        RecursionError,
+    ) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         text = body.decode("utf-8", "replace")
         why = "nesting too deep" if isinstance(e, RecursionError) else str(e).split(";")[0][:200]
         msg_id = top_level_id(text)
-        log.warning("parse error in an incoming message (id %r): %s", None if msg_id is _NO_ID else msg_id, why)
+        log.warning(
+            "parse error in an incoming message (id %r): %s",
+            None if msg_id is _NO_ID else msg_id,
+            why,
+        )
         return [_answer(None if msg_id is _NO_ID else msg_id, PARSE_ERROR, why)]
     if isinstance(msg, list):
         ids = [m.get("id") for m in msg if isinstance(m, dict) and "id" in m]
-        return [_answer(_valid_id(i), INVALID_REQUEST, "batches are not supported") for i in ids] or [
-            _answer(None, INVALID_REQUEST, "batches are not supported")
-        ]
+        return [
+            _answer(_valid_id(i), INVALID_REQUEST, "batches are not supported") for i in ids
+        ] or [_answer(None, INVALID_REQUEST, "batches are not supported")]
     if not isinstance(msg, dict):
         return [_answer(None, INVALID_REQUEST, "a message must be a JSON object")]
     problem = _invalid(msg)
@@ -107,7 +122,11 @@ def vet(body: bytes) -> list[dict[str, Any]] | None:
 def _invalid(msg: dict[str, Any]) -> str | None:
     if msg.get("jsonrpc") != "2.0":
         return '"jsonrpc" must be "2.0"'
-    if "id" in msg and _valid_id(msg["id"]) is None and not ("method" not in msg and msg["id"] is None):
+    if (
+        "id" in msg
+        and _valid_id(msg["id"]) is None
+        and not ("method" not in msg and msg["id"] is None)
+    ):
         return '"id" must be a string or an integer'
     if "method" in msg:
         if not isinstance(msg["method"], str):
@@ -116,12 +135,18 @@ def _invalid(msg: dict[str, Any]) -> str | None:
             return '"params" must be an object or an array'
         return None
     if "result" not in msg and "error" not in msg:
-        return 'a message needs "method" (a request or notification) or "result"/"error" (a response)'
+        return (
+            'a message needs "method" (a request or notification) or "result"/"error" (a response)'
+        )
     return None
 
 
 def _valid_id(value: Any) -> str | int | None:
-    return value if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)) else None
+    return (
+        value
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+        else None
+    )
 
 
 def _answer(msg_id: Any, code: int, message: str) -> dict[str, Any]:
@@ -175,6 +200,7 @@ def _skip_space(text: str, i: int) -> int:
 
 def install(server: Any) -> None:
     """Register the handler that sends the answers `vet` prepared (on the event loop, in order)."""
+
     @server.feature(MALFORMED)
     def _send_answers(ls: Any, params: Any) -> None:
         key = params.get("key") if isinstance(params, dict) else getattr(params, "key", None)
@@ -184,4 +210,10 @@ def install(server: Any) -> None:
             return
         for a in answers:
             # a plain dict: pygls' own response type drops `"id": null`, which JSON-RPC requires
-            ls.protocol._send_data({"jsonrpc": "2.0", "id": a["id"], "error": {"code": a["code"], "message": a["message"]}})
+            ls.protocol._send_data(
+                {
+                    "jsonrpc": "2.0",
+                    "id": a["id"],
+                    "error": {"code": a["code"], "message": a["message"]},
+                }
+            )

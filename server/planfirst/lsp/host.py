@@ -130,11 +130,16 @@ class LspHost:
             if f.path in held:
                 version, text = held[f.path]
                 if f.old is not None and text != f.old:
-                    return versions, f"{f.path} changed in the editor while the step was prepared; retry the step"
+                    return (
+                        versions,
+                        f"{f.path} changed in the editor while the step was prepared; retry the step",
+                    )
                 versions[f.path] = version
         return versions, None
 
-    async def apply_change(self, change: ProposedChange, label: str, description: str) -> ApplyOutcome:
+    async def apply_change(
+        self, change: ProposedChange, label: str, description: str
+    ) -> ApplyOutcome:
         """Send ONE workspace/applyEdit. An editor with a real preview (VS Code) previews the
         annotated edit; for every other editor planfirst shows its own preview first and sends
         the edit only after Apply (lsp/preview.py)."""
@@ -143,7 +148,14 @@ class LspHost:
             return ApplyOutcome(False, stale)
         caps = self.ls.client_caps()
         ws_edit_caps = caps.workspace.workspace_edit if caps.workspace else None
-        ops = {str(o.value if hasattr(o, "value") else o) for o in (ws_edit_caps.resource_operations or [])} if ws_edit_caps else set()
+        ops = (
+            {
+                str(o.value if hasattr(o, "value") else o)
+                for o in (ws_edit_caps.resource_operations or [])
+            }
+            if ws_edit_caps
+            else set()
+        )
         # resource operations exist only inside documentChanges: a client that lists them applies
         # documentChanges (Neovim 0.7 and 0.12 list them and never declare documentChanges)
         doc_changes = bool(ws_edit_caps and (ws_edit_caps.document_changes or ops))
@@ -199,7 +211,11 @@ class LspHost:
         end = loop.time() + limit_s
         while loop.time() < end:
             held = self._versions()
-            if all(held[f.path][1].rstrip("\n") == (f.new or "").rstrip("\n") for f in change.files if f.path in held):
+            if all(
+                held[f.path][1].rstrip("\n") == (f.new or "").rstrip("\n")
+                for f in change.files
+                if f.path in held
+            ):
                 return
             await asyncio.sleep(0.05)
 
@@ -222,11 +238,15 @@ class LspHost:
 
     async def _send(self, edit: types.WorkspaceEdit, label: str) -> ApplyOutcome:
         try:
-            result = await self.ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=encode(label)))
+            result = await self.ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=edit, label=encode(label))
+            )
         except Exception as e:  # the client errored instead of answering: treat as not applied
             return ApplyOutcome(False, f"the editor could not apply the edit: {e}")
         if result is None or not result.applied:
-            return ApplyOutcome(False, (result.failure_reason if result else None) or "rejected in the editor")
+            return ApplyOutcome(
+                False, (result.failure_reason if result else None) or "rejected in the editor"
+            )
         return ApplyOutcome(True)
 
     def saves_documents(self) -> bool:
@@ -242,7 +262,10 @@ class LspHost:
         by_uri = {convert.path_to_uri(self.root / p): p for p in paths}
         try:
             answer = await asyncio.wait_for(
-                self.ls.protocol.send_request_async("planfirst/saveDocuments", {"uris": list(by_uri)}), 15
+                self.ls.protocol.send_request_async(
+                    "planfirst/saveDocuments", {"uris": list(by_uri)}
+                ),
+                15,
             )
         except Exception:  # no answer: the server writes the approved text itself
             return []
@@ -259,7 +282,10 @@ class LspHost:
                 types.ShowMessageRequestParams(
                     type=types.MessageType.Warning,
                     message=f"planfirst: {question}",
-                    actions=[types.MessageActionItem(title="Yes"), types.MessageActionItem(title="No")],
+                    actions=[
+                        types.MessageActionItem(title="Yes"),
+                        types.MessageActionItem(title="No"),
+                    ],
                 )
             )
         except Exception:
@@ -273,7 +299,9 @@ class LspHost:
     def notify(self, message: str, level: str = "info") -> None:
         """A message the user sees."""
         self.ls.window_show_message(
-            types.ShowMessageParams(type=LEVELS.get(level, types.MessageType.Info), message=f"planfirst: {message}")
+            types.ShowMessageParams(
+                type=LEVELS.get(level, types.MessageType.Info), message=f"planfirst: {message}"
+            )
         )
 
     def publish_problems(self, problems: dict[str, list[Problem]]) -> None:
@@ -283,7 +311,9 @@ class LspHost:
             doc = self.ls.workspace.text_documents.get(uri)
             self.ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
-                    uri=uri, diagnostics=[convert.diagnostic(p) for p in items], version=doc.version if doc else None
+                    uri=uri,
+                    diagnostics=[convert.diagnostic(p) for p in items],
+                    version=doc.version if doc else None,
                 )
             )
 

@@ -57,22 +57,47 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
     # the next action first, on the first line, where it is seen without scrolling
     busy = server.session.busy().get(plan.id) if server.session else None
     if busy:
-        lenses.append(types.CodeLens(range=top, command=_cmd(f"■ Cancel ({busy})", "planfirst.cancel", pid)))
+        lenses.append(
+            types.CodeLens(range=top, command=_cmd(f"■ Cancel ({busy})", "planfirst.cancel", pid))
+        )
     elif approved and nxt is not None and plan.state(nxt).status != StepStatus.FAILED:
-        lenses.append(types.CodeLens(range=top, command=_cmd(f"▶ Execute step {nxt}", "planfirst.executeNextStep", pid)))
+        lenses.append(
+            types.CodeLens(
+                range=top, command=_cmd(f"▶ Execute step {nxt}", "planfirst.executeNextStep", pid)
+            )
+        )
     if plan.status == PlanStatus.DRAFT:
-        lenses.append(types.CodeLens(range=top, command=_cmd("✓ Approve plan", "planfirst.approvePlan", pid)))
+        lenses.append(
+            types.CodeLens(range=top, command=_cmd("✓ Approve plan", "planfirst.approvePlan", pid))
+        )
     lenses.append(types.CodeLens(range=top, command=_cmd("✎ Revise…", "planfirst.revisePlan", pid)))
     for order, (start, _end) in sorted(r.steps.items()):
         st = plan.state(order).status
         rng = _range(start)
         args = {"planId": plan.id, "step": order}
-        if approved and order == nxt and st in (StepStatus.PENDING, StepStatus.UNDONE, StepStatus.APPLIED):
-            lenses.append(types.CodeLens(range=rng, command=_cmd(f"▶ Execute step {order}", "planfirst.executeNextStep", pid)))
+        if (
+            approved
+            and order == nxt
+            and st in (StepStatus.PENDING, StepStatus.UNDONE, StepStatus.APPLIED)
+        ):
+            lenses.append(
+                types.CodeLens(
+                    range=rng,
+                    command=_cmd(f"▶ Execute step {order}", "planfirst.executeNextStep", pid),
+                )
+            )
         if st == StepStatus.FAILED:
-            lenses.append(types.CodeLens(range=rng, command=_cmd(f"↻ Retry step {order}", "planfirst.retryStep", args)))
+            lenses.append(
+                types.CodeLens(
+                    range=rng, command=_cmd(f"↻ Retry step {order}", "planfirst.retryStep", args)
+                )
+            )
         if st in (StepStatus.DONE, StepStatus.FAILED):
-            lenses.append(types.CodeLens(range=rng, command=_cmd(f"↶ Undo step {order}", "planfirst.undoStep", args)))
+            lenses.append(
+                types.CodeLens(
+                    range=rng, command=_cmd(f"↶ Undo step {order}", "planfirst.undoStep", args)
+                )
+            )
     return lenses
 
 
@@ -95,7 +120,10 @@ def document_symbols(server: PlanfirstServer, uri: str) -> list[types.DocumentSy
                         name=f"Step {order}: {desc[:60]}",
                         detail=plan.state(order).status.value,
                         kind=types.SymbolKind.Event,
-                        range=types.Range(start=types.Position(line=s, character=0), end=types.Position(line=e, character=len(lines[e]))),
+                        range=types.Range(
+                            start=types.Position(line=s, character=0),
+                            end=types.Position(line=e, character=len(lines[e])),
+                        ),
                         selection_range=_range(s),
                     )
                 )
@@ -103,7 +131,10 @@ def document_symbols(server: PlanfirstServer, uri: str) -> list[types.DocumentSy
             types.DocumentSymbol(
                 name=title,
                 kind=types.SymbolKind.Namespace,
-                range=types.Range(start=types.Position(line=start, character=0), end=types.Position(line=end, character=len(lines[end]))),
+                range=types.Range(
+                    start=types.Position(line=start, character=0),
+                    end=types.Position(line=end, character=len(lines[end])),
+                ),
                 selection_range=_range(start),
                 children=children or None,
             )
@@ -123,19 +154,25 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
             parts = [f"**Step {order}** — {st.status.value}", f"attempts: {len(st.runs)}"]
             run = st.last_run
             if run is not None:
-                parts.append(f"last outcome: {run.outcome}" + (f" ({code(run.error)})" if run.error else ""))
+                parts.append(
+                    f"last outcome: {run.outcome}" + (f" ({code(run.error)})" if run.error else "")
+                )
                 if run.usage.calls:
                     parts.append(
                         f"tokens: {run.usage.input_tokens:,} in / {run.usage.output_tokens:,} out · ${run.usage.cost_usd:.4f}"
                     )
                 for v in run.validation:
                     mark = "✓" if v.passed else ("refused" if v.refused else "✗")
-                    parts.append(f"{mark} {code(v.command)} (exit {v.exit_code}, {v.duration_s:.1f} s)")
+                    parts.append(
+                        f"{mark} {code(v.command)} (exit {v.exit_code}, {v.duration_s:.1f} s)"
+                    )
                     if not v.passed and v.output:
                         parts.append(code_block(v.output[-800:]))
             return types.Hover(
                 # command output and model text shown for what they are (case 34)
-                contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=encode("\n\n".join(parts))),
+                contents=types.MarkupContent(
+                    kind=types.MarkupKind.Markdown, value=encode("\n\n".join(parts))
+                ),
                 range=_range(start, end),
             )
     return None
@@ -196,7 +233,10 @@ def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:
             start = 0
         diags.append(
             types.Diagnostic(
-                range=types.Range(start=types.Position(line=start, character=0), end=types.Position(line=start, character=200)),
+                range=types.Range(
+                    start=types.Position(line=start, character=0),
+                    end=types.Position(line=start, character=200),
+                ),
                 message=f.message,
                 severity=sev.get(f.severity, types.DiagnosticSeverity.Information),
                 source="planfirst/plan-lint",
@@ -211,7 +251,15 @@ def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:
 def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
     """The `planfirst/status` notification body for the status bar."""
     if plan_id in session.partial:
-        return {"planId": plan_id, "title": "", "status": "planning", "step": None, "total": 0, "done": 0, "failed": 0}
+        return {
+            "planId": plan_id,
+            "title": "",
+            "status": "planning",
+            "step": None,
+            "total": 0,
+            "done": 0,
+            "failed": 0,
+        }
     try:
         plan = session.load(plan_id)
     except SessionError:

@@ -36,7 +36,14 @@ log = logging.getLogger("planfirst")
 # clientInfo names (lower case, substrings) of clients that show a real preview of an edit whose
 # change annotation needs confirmation. The VS Code family shows its Refactor Preview; the
 # terminal client (`planfirst run`) prints the diff and asks.
-PREVIEWING_CLIENTS = ("visual studio code", "code - oss", "vscodium", "code-server", "cursor", "planfirst-terminal")
+PREVIEWING_CLIENTS = (
+    "visual studio code",
+    "code - oss",
+    "vscodium",
+    "code-server",
+    "cursor",
+    "planfirst-terminal",
+)
 
 APPLY_COMMAND = "planfirst.applyPreview"
 DISCARD_COMMAND = "planfirst.discardPreview"
@@ -120,7 +127,9 @@ def target_of(server: PlanfirstServer) -> Target:
     return Target("edits", None, None)
 
 
-def document_text(change: ProposedChange, target: Target, label: str, description: str, apply_title: str) -> str:
+def document_text(
+    change: ProposedChange, target: Target, label: str, description: str, apply_title: str
+) -> str:
     """The preview document: a short header (lines starting with '#') and the unified diff."""
     what = label or "planfirst edit"
     head = [f"# {what}"]
@@ -130,7 +139,10 @@ def document_text(change: ProposedChange, target: Target, label: str, descriptio
         head.append(f"# plan {target.plan_id} · undo step {target.step}")
     for line in description.strip().splitlines()[:6]:
         head.append(f"# {line}"[:200])
-    files = ", ".join(f.path + (" (new)" if f.old is None else " (deleted)" if f.new is None else "") for f in change.files)
+    files = ", ".join(
+        f.path + (" (new)" if f.old is None else " (deleted)" if f.new is None else "")
+        for f in change.files
+    )
     head.append(f"# files: {files}")
     head.append(
         f"# Nothing is changed until you choose \u201c{apply_title}\u201d (code lens or question); "
@@ -171,17 +183,32 @@ class Previews:
         """Apply / Discard on the first line of a preview still waiting for a choice."""
         for p in self.pending.values():
             if p.uri == uri or _same_file(p.uri, uri):
-                rng = types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0))
+                rng = types.Range(
+                    start=types.Position(line=0, character=0),
+                    end=types.Position(line=0, character=0),
+                )
                 args = [{"planId": p.plan_id, "step": p.step, "attempt": p.attempt}]
                 return [
-                    types.CodeLens(range=rng, command=types.Command(title=f"\u2713 {p.apply_title}", command=APPLY_COMMAND, arguments=args)),
-                    types.CodeLens(range=rng, command=types.Command(title=f"\u2717 {DISCARD}", command=DISCARD_COMMAND, arguments=args)),
+                    types.CodeLens(
+                        range=rng,
+                        command=types.Command(
+                            title=f"\u2713 {p.apply_title}", command=APPLY_COMMAND, arguments=args
+                        ),
+                    ),
+                    types.CodeLens(
+                        range=rng,
+                        command=types.Command(
+                            title=f"\u2717 {DISCARD}", command=DISCARD_COMMAND, arguments=args
+                        ),
+                    ),
                 ]
         return []
 
     # ---------------------------------------------------------------- choice
 
-    def decide(self, apply: bool, plan_id: str | None, step: int | None, attempt: int | None) -> Pending | None:
+    def decide(
+        self, apply: bool, plan_id: str | None, step: int | None, attempt: int | None
+    ) -> Pending | None:
         """Resolve the matching waiting preview (the newest when nothing is named)."""
         for p in reversed(list(self.pending.values())):
             if plan_id is not None and p.plan_id != plan_id:
@@ -199,8 +226,10 @@ class Previews:
         """Show the change, wait for Apply (True) or Discard (False)."""
         ls = self.server
         target = target_of(ls)
-        apply_title = f"Apply step {target.step}" if target.step is not None and not target.undo else (
-            f"Apply undo of step {target.step}" if target.undo else "Apply"
+        apply_title = (
+            f"Apply step {target.step}"
+            if target.step is not None and not target.undo
+            else (f"Apply undo of step {target.step}" if target.undo else "Apply")
         )
         text = document_text(change, target, label, description, apply_title)
         uri = self._uri(target, text)
@@ -233,7 +262,9 @@ class Previews:
         ls = self.server
         if uri.startswith("planfirst:") and ls.caps_content():
             with contextlib.suppress(Exception):
-                ls.workspace_text_document_content_refresh(types.TextDocumentContentRefreshParams(uri=uri))
+                ls.workspace_text_document_content_refresh(
+                    types.TextDocumentContentRefreshParams(uri=uri)
+                )
         ws = ls.client_caps().workspace
         if ws and ws.code_lens and ws.code_lens.refresh_support:
             with contextlib.suppress(Exception):
@@ -245,7 +276,8 @@ class Previews:
             return False
         try:
             res = await asyncio.wait_for(
-                ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True)), 10
+                ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True)),
+                10,
             )
         except Exception:
             return False
@@ -253,7 +285,11 @@ class Previews:
 
     async def _ask(self, p: Pending, change: ProposedChange, shown: bool) -> None:
         """The same choice as a question; an error answer leaves the lenses and commands."""
-        where = "the diff is open in the editor" if shown else f"the diff is in {_display(p.uri, self.server)}"
+        where = (
+            "the diff is open in the editor"
+            if shown
+            else f"the diff is in {_display(p.uri, self.server)}"
+        )
         files = ", ".join(f.path for f in change.files)[:300]
         what = "the undo" if p.apply_title.startswith("Apply undo") else "the change"
         msg = f"planfirst: {what} to {files} is ready for review; {where}. {p.apply_title}, or {DISCARD} (nothing changes)?"
@@ -261,16 +297,23 @@ class Previews:
         params = types.ShowMessageRequestParams(
             type=types.MessageType.Info,
             message=msg,
-            actions=[types.MessageActionItem(title=p.apply_title), types.MessageActionItem(title=DISCARD)],
+            actions=[
+                types.MessageActionItem(title=p.apply_title),
+                types.MessageActionItem(title=DISCARD),
+            ],
         )
         try:
-            fut = self.server.protocol.send_request(types.WINDOW_SHOW_MESSAGE_REQUEST, params, msg_id=p.question_id)
+            fut = self.server.protocol.send_request(
+                types.WINDOW_SHOW_MESSAGE_REQUEST, params, msg_id=p.question_id
+            )
             answer = await asyncio.wrap_future(fut)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # cannot ask: the lenses and planfirst.applyPreview still decide
             log.info("preview question failed (%r); waiting for the lens or command", e)
-            self._log(f"{p.apply_title}: {where}; apply with the code lens or the planfirst.applyPreview command")
+            self._log(
+                f"{p.apply_title}: {where}; apply with the code lens or the planfirst.applyPreview command"
+            )
             return
         finally:
             p.question_id = None
@@ -284,7 +327,9 @@ class Previews:
             if not p.future.done():
                 p.future.set_result(False)
         else:  # dismissed: the preview stays, the lens or command decides
-            self._log(f"{p.apply_title} is waiting: use the code lens on the diff or planfirst.applyPreview / planfirst.discardPreview")
+            self._log(
+                f"{p.apply_title} is waiting: use the code lens on the diff or planfirst.applyPreview / planfirst.discardPreview"
+            )
 
     def _withdraw_question(self, p: Pending) -> None:
         """Decided through a lens or command: withdraw the open question ($/cancelRequest)."""
@@ -300,7 +345,9 @@ class Previews:
 
     def _log(self, text: str) -> None:
         with contextlib.suppress(Exception):
-            self.server.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=f"planfirst: {text}"))
+            self.server.window_log_message(
+                types.LogMessageParams(type=types.MessageType.Info, message=f"planfirst: {text}")
+            )
 
 
 def _same_file(a: str, b: str) -> bool:

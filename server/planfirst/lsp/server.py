@@ -47,21 +47,28 @@ class PlanfirstProtocol(LanguageServerProtocol):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
-            if not (isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)):
+            if not (
+                isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)
+            ):
                 raise
             method = data["method"][:100]
             try:
-                detail = "; ".join(cattrs.transform_error(exc.__cause__))[:500] if exc.__cause__ else ""
+                detail = (
+                    "; ".join(cattrs.transform_error(exc.__cause__))[:500] if exc.__cause__ else ""
+                )
             except Exception:
                 detail = ""
             log.warning("invalid params for %s (id %r): %s", method, data["id"], detail)
             self._send_response(
                 data["id"],
                 error=JsonRpcInvalidParams(
-                    message=f"planfirst: invalid params for {method}" + (f": {detail}" if detail else "")
+                    message=f"planfirst: invalid params for {method}"
+                    + (f": {detail}" if detail else "")
                 ).to_response_error(),
             )
-            return JsonRPCNotification(method="$/planfirst/invalidRequest", jsonrpc="2.0", params=None)
+            return JsonRPCNotification(
+                method="$/planfirst/invalidRequest", jsonrpc="2.0", params=None
+            )
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         # tracebacks stay in the log (pygls puts them in error.data for unexpected exceptions)
@@ -76,7 +83,9 @@ class PlanfirstServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("planfirst", __version__, protocol_cls=PlanfirstProtocol, max_workers=4)
         self.settings: Settings = Settings()  # the merged, validated settings in force
-        self.init_options: Any = None  # raw initializationOptions, re-merged on configuration change
+        self.init_options: Any = (
+            None  # raw initializationOptions, re-merged on configuration change
+        )
         self.root: Path | None = None  # workspace root from initialize
         self.session: Session | None = None  # created on `initialized`
         self.models: Models | None = None  # model factory (scripted in offline mode)
@@ -118,7 +127,11 @@ class PlanfirstServer(LanguageServer):
     def client_saves(self) -> bool:
         """Whether the client saves documents on `planfirst/saveDocuments` (the VS Code extension)."""
         exp = self.client_caps().experimental
-        return bool(isinstance(exp, dict) and isinstance(exp.get("planfirst"), dict) and exp["planfirst"].get("saveDocuments"))
+        return bool(
+            isinstance(exp, dict)
+            and isinstance(exp.get("planfirst"), dict)
+            and exp["planfirst"].get("saveDocuments")
+        )
 
     def encoding(self) -> str:
         """The negotiated position encoding, as core/edits.py names it."""
@@ -137,13 +150,17 @@ class PlanfirstServer(LanguageServer):
             self.models.update(settings)
         for p in problems:
             self.window_show_message(
-                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst settings: {p}")
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning, message=f"planfirst settings: {p}"
+                )
             )
         return problems
 
     def _warn(self, message: str) -> None:
         """A model-layer warning the user must see (e.g. a deprecated model)."""
-        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {message}"))
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {message}")
+        )
 
     def start_session(self) -> None:
         """Create the workspace session (once the root and settings are known)."""
@@ -155,11 +172,17 @@ class PlanfirstServer(LanguageServer):
         if not self.models.offline and self.settings.anthropic.api_key is None:
             from planfirst.llm.factory import NO_KEY
 
-            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {NO_KEY}"))
+            self.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning, message=f"planfirst: {NO_KEY}"
+                )
+            )
         _plans, problems = self.session.store.list()
         for pr in problems:
             self.window_show_message(
-                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {pr.error}")
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning, message=f"planfirst: {pr.error}"
+                )
             )
 
     # ------------------------------------------------------------------ plan documents
@@ -212,7 +235,10 @@ class PlanfirstServer(LanguageServer):
         if self.caps_show_document():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    self.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True)), 10
+                    self.window_show_document_async(
+                        types.ShowDocumentParams(uri=uri, take_focus=True)
+                    ),
+                    10,
                 )
         return uri
 

@@ -28,7 +28,9 @@ def normalise_rel_path(path: str) -> str:
     if "\x00" in path:
         raise ValueError(f"path {path!r} contains a NUL byte")
     if "\\" in path:
-        raise ValueError(f"path {path!r} uses '\\'; use POSIX '/' separators, relative to the workspace root")
+        raise ValueError(
+            f"path {path!r} uses '\\'; use POSIX '/' separators, relative to the workspace root"
+        )
     if path.startswith("/") or path.startswith("~") or _DRIVE.match(path):
         raise ValueError(f"path {path!r} is absolute; give it relative to the workspace root")
     parts = path.split("/")
@@ -117,7 +119,10 @@ class Step(_Strict):
     @property
     def files(self) -> list[str]:
         """Every path this step may touch, modifications first."""
-        return [*self.files_to_modify, *(p for p in self.files_to_create if p not in self.files_to_modify)]
+        return [
+            *self.files_to_modify,
+            *(p for p in self.files_to_create if p not in self.files_to_modify),
+        ]
 
 
 class PlanBody(_Strict):
@@ -163,7 +168,9 @@ def plan_invariant_errors(body: PlanBody) -> list[str]:
         seen.add(o)
     expected = list(range(1, len(body.steps) + 1))
     if sorted(set(orders)) != expected and len(seen) == len(orders):
-        errors.append(f"steps: orders are {orders}; they must be exactly 1..{len(body.steps)} with no gaps")
+        errors.append(
+            f"steps: orders are {orders}; they must be exactly 1..{len(body.steps)} with no gaps"
+        )
     if orders != sorted(orders):
         errors.append(f"steps: listed in the order {orders}; list them in ascending order")
     modify = {f.path for f in body.files_to_modify}
@@ -194,7 +201,9 @@ def plan_invariant_errors(body: PlanBody) -> list[str]:
                     f"files_to_modify[{f.path!r}].depends_on: {d!r} is not a file of this plan"
                 )
             if d == f.path:
-                errors.append(f"files_to_modify[{f.path!r}].depends_on: a file cannot depend on itself")
+                errors.append(
+                    f"files_to_modify[{f.path!r}].depends_on: a file cannot depend on itself"
+                )
         graph[f.path] = [d for d in f.depends_on if d != f.path]
     cycle = _find_cycle(graph)
     if cycle:
@@ -331,7 +340,9 @@ class StepRun(BaseModel):
     error: str | None = None
     stale_files: list[str] = Field(default_factory=list)
     validation: list[ValidationResult] = Field(default_factory=list)
-    before: dict[str, str | None] = Field(default_factory=dict)  # path -> text before (None: did not exist)
+    before: dict[str, str | None] = Field(
+        default_factory=dict
+    )  # path -> text before (None: did not exist)
     after: dict[str, str | None] = Field(default_factory=dict)  # path -> approved text
     sent: dict[str, str] = Field(default_factory=dict)  # path -> how the prompt carried it
 

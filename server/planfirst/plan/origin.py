@@ -62,21 +62,31 @@ def user_key() -> bytes:
         pass  # another process created it first: read theirs
     except OSError as e:
         if _process_key is None:
-            log.warning("cannot keep planfirst's key in %s (%s): plans are trusted until the server restarts", path, e)
+            log.warning(
+                "cannot keep planfirst's key in %s (%s): plans are trusted until the server restarts",
+                path,
+                e,
+            )
             _process_key = secrets.token_bytes(32)
         return _process_key
     try:
         return bytes.fromhex(path.read_text(encoding="ascii").strip())
     except (OSError, ValueError) as e:
         if _process_key is None:
-            log.warning("cannot read planfirst's key %s (%s): plans are trusted until the server restarts", path, e)
+            log.warning(
+                "cannot read planfirst's key %s (%s): plans are trusted until the server restarts",
+                path,
+                e,
+            )
             _process_key = secrets.token_bytes(32)
         return _process_key
 
 
 def _canonical(root: Path, plan_id: str, data: dict[str, Any]) -> bytes:
     body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return b"\0".join([b"planfirst-plan-v1", os.path.realpath(root).encode(), plan_id.encode(), body.encode()])
+    return b"\0".join(
+        [b"planfirst-plan-v1", os.path.realpath(root).encode(), plan_id.encode(), body.encode()]
+    )
 
 
 def seal(root: Path, plan_id: str, data: dict[str, Any]) -> str:

@@ -98,12 +98,16 @@ def unescape_comment(text: str) -> str:
 def escape_prose(text: str) -> str:
     """Escape the lines of free text that the parser would take for structure, and comments."""
     text = escape_comment(text)
-    return "\n".join("\\" + line if line.startswith(_STRUCTURAL) else line for line in text.split("\n"))
+    return "\n".join(
+        "\\" + line if line.startswith(_STRUCTURAL) else line for line in text.split("\n")
+    )
 
 
 def unescape_prose(text: str) -> str:
     """Undo escape_prose."""
-    return unescape_comment("\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n")))
+    return unescape_comment(
+        "\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n"))
+    )
 
 
 class _Writer:
@@ -160,7 +164,9 @@ def render(plan: Plan) -> Rendered:
         )
     conf = plan.confidence
     if conf:
-        summary = conf.get("summary") or " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in conf.items())
+        summary = conf.get("summary") or " · ".join(
+            f"{k.replace('_', ' ')}: {v}" for k, v in conf.items()
+        )
         w.add(f"> **Confidence:** {summary}")
     w.add("")
 
@@ -250,9 +256,15 @@ def render(plan: Plan) -> Rendered:
         runs = criteria_commands(b.test_criteria)
         w.add("")
         if runs:
-            w.add("> Runs after the last step: " + ", ".join(code(c) for c in runs) + ". Every other criterion is for you to check.")
+            w.add(
+                "> Runs after the last step: "
+                + ", ".join(code(c) for c in runs)
+                + ". Every other criterion is for you to check."
+            )
         else:
-            w.add("> No criterion runs as a command (a command runs only when a criterion starts with it in backticks).")
+            w.add(
+                "> No criterion runs as a command (a command runs only when a criterion starts with it in backticks)."
+            )
 
     section("Test criteria", criteria)
     section("Risks", lambda: bullets(b.risks))
@@ -310,13 +322,18 @@ def render_partial(title: str, task: str, snapshot: dict[str, Any]) -> str:
     lines = [f"# Plan: {title}", "", "> **Status:** being written…", "", "## Task", "", task, ""]
     if snapshot.get("summary"):
         lines += ["## Summary", "", str(snapshot["summary"]), ""]
-    for key, label in (("files_to_modify", "Files to modify"), ("files_to_create", "Files to create")):
+    for key, label in (
+        ("files_to_modify", "Files to modify"),
+        ("files_to_create", "Files to create"),
+    ):
         items = snapshot.get(key) or []
         if items:
             lines += [f"## {label}", ""]
             for f in items:
                 if isinstance(f, dict) and f.get("path"):
-                    lines.append(f"- {code(str(f['path']))} — {f.get('changes') or f.get('purpose') or ''}")
+                    lines.append(
+                        f"- {code(str(f['path']))} — {f.get('changes') or f.get('purpose') or ''}"
+                    )
             lines.append("")
     steps = snapshot.get("steps") or []
     if steps:
@@ -378,13 +395,17 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
                 line = line[1:] if line.startswith("\\") else line
                 out[-1] = (out[-1][0], out[-1][1] + "\n" + unescape_comment(line), out[-1][2])
             elif t.strip() and t.strip() != "_(none)_":
-                raise PlanParseError(f"expected a '- ' bullet in '{name}', found {t.strip()[:60]!r}", no)
+                raise PlanParseError(
+                    f"expected a '- ' bullet in '{name}', found {t.strip()[:60]!r}", no
+                )
         return out
 
     def path_and_rest(no: int, t: str, what: str) -> tuple[str, str]:
         m = _CODE.match(t)
         if not m:
-            raise PlanParseError(f"{what} must start with a path in backticks, e.g. - `src/x.py` — …", no)
+            raise PlanParseError(
+                f"{what} must start with a path in backticks, e.g. - `src/x.py` — …", no
+            )
         path = _spans(m.group(0))[0]
         rest = t[m.end() :].strip()
         rest = re.sub(r"^[—–-]\s*", "", rest)
@@ -419,10 +440,18 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
             raise PlanParseError("a package must be written as - `name` `version` (manager)", no)
         m = re.search(r"\(([^()]*)\)\s*$", t)
         pkgs.append(
-            {"name": spans[0], "version": spans[1] if len(spans) > 1 else "", "manager": m.group(1) if m else "pip"}
+            {
+                "name": spans[0],
+                "version": spans[1] if len(spans) > 1 else "",
+                "manager": m.group(1) if m else "pip",
+            }
         )
     data["dependency_changes"] = {"packages": pkgs, "config": cfg}
-    for name, key in (("Test criteria", "test_criteria"), ("Risks", "risks"), ("Assumptions", "assumptions")):
+    for name, key in (
+        ("Test criteria", "test_criteria"),
+        ("Risks", "risks"),
+        ("Assumptions", "assumptions"),
+    ):
         data[key] = [t for _, t, _ in items(name)]
 
     steps: list[dict[str, Any]] = []
@@ -435,7 +464,13 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
             if cur is not None:
                 cur["description"] = unescape_prose("\n".join(desc).strip())
                 steps.append(cur)
-            cur = {"order": int(m.group(1)), "files_to_modify": [], "files_to_create": [], "validation": [], "_line": no}
+            cur = {
+                "order": int(m.group(1)),
+                "files_to_modify": [],
+                "files_to_create": [],
+                "validation": [],
+                "_line": no,
+            }
             desc, in_validation = [], False
             continue
         if cur is None:
@@ -475,7 +510,14 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         m = re.search(r"steps\[(\d+)\]", str(first["msg"]))
         if m:
             at = step_lines.get(int(m.group(1)))
-        if at is None and loc and loc[0] == "steps" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(steps):
+        if (
+            at is None
+            and loc
+            and loc[0] == "steps"
+            and len(loc) > 1
+            and isinstance(loc[1], int)
+            and loc[1] < len(steps)
+        ):
             at = step_lines.get(steps[loc[1]]["order"])
         msg = "; ".join(
             f"{'.'.join(str(x) for x in err['loc']) or 'plan'}: {err['msg'].removeprefix('Value error, ')}"

@@ -67,7 +67,9 @@ def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     # the writer's pid in the name: a temp file a killed process left is recognised and removed
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(data)
@@ -134,7 +136,9 @@ def foreign(plan: Plan) -> Plan:
     plan.final_validation = []
     plan.diagnosis = None
     plan.confidence = {}
-    plan.findings = [Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)]
+    plan.findings = [
+        Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)
+    ]
     return plan
 
 
@@ -151,7 +155,9 @@ class PlanStore:
         self.root = Path(root)
         self.dir = self.root / ".planfirst"
         self.plans_dir = self.dir / "plans"
-        self._written: dict[str, tuple[int, int]] = {}  # plan id -> (mtime_ns, size) of our last write
+        self._written: dict[
+            str, tuple[int, int]
+        ] = {}  # plan id -> (mtime_ns, size) of our last write
         self._md: dict[str, str] = {}  # plan id -> markdown last written
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
@@ -240,7 +246,9 @@ class PlanStore:
 
     def load_revision(self, plan_id: str, revision: int) -> Plan:
         """A kept revision of a plan."""
-        return self._load_path(plan_id, self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json"))
+        return self._load_path(
+            plan_id, self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json")
+        )
 
     def load(self, plan_id: str) -> Plan:
         """Load a plan; raise UnknownPlan, or StoreError naming the file when it is corrupt."""
@@ -274,7 +282,9 @@ class PlanStore:
                 f"{path} does not match the plan schema ({loc}: {first['msg']}); it was left untouched"
             ) from None
         if plan.id != plan_id:
-            raise StoreError(f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched")
+            raise StoreError(
+                f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched"
+            )
         if not origin.verify(self.root, plan_id, data, given):
             return foreign(plan)
         return plan

@@ -72,9 +72,15 @@ def name_problems(path: str) -> list[str]:
     for part in path.split("/"):
         alike = [c for c in part if c in LOOKALIKES]
         if alike and all(c.isascii() or c in LOOKALIKES or not c.isalpha() for c in part):
-            names = sorted({f"{c} U+{ord(c):04X} {unicodedata.name(c, '?').lower()}" for c in alike})
-            out.append(f"{encode(part)!r} uses letters that look Latin but are not: {', '.join(names[:4])}")
+            names = sorted(
+                {f"{c} U+{ord(c):04X} {unicodedata.name(c, '?').lower()}" for c in alike}
+            )
+            out.append(
+                f"{encode(part)!r} uses letters that look Latin but are not: {', '.join(names[:4])}"
+            )
         folded = unicodedata.normalize("NFKC", part)
         if folded != part and not hidden:
-            out.append(f"{encode(part)!r} contains compatibility characters that read as {folded!r}")
+            out.append(
+                f"{encode(part)!r} contains compatibility characters that read as {folded!r}"
+            )
     return out

@@ -49,7 +49,12 @@ def main() -> int:
                 seen = True
                 p = msg.get("params") or {}
                 with open(out, "w", encoding="utf-8") as f:
-                    json.dump({k: p[k] for k in ("clientInfo", "capabilities") if k in p}, f, indent=1, sort_keys=True)
+                    json.dump(
+                        {k: p[k] for k in ("clientInfo", "capabilities") if k in p},
+                        f,
+                        indent=1,
+                        sort_keys=True,
+                    )
                     f.write("\n")
         child.stdin.write(headers + body)
         child.stdin.flush()
