@@ -87,6 +87,9 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         if (key === undefined) {
             return false;
         }
+        // the restart below starts the server with this key: tell the secret-change listener
+        // first, or its own restart (debounced) races the re-run and cancels it
+        pf.startedWithKey = key.trim() || undefined;
         if (key.trim()) {
             await context.secrets.store(SECRET_KEY, key.trim());
         } else {
