@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests/reliability/conftest.py are parameters below)
 """The ACP suite runs under the reliability suite's five invariants (docs/reliability.md case 22,
 docs/reliability.md): the same `Invariants` checker, with an ACP ledger for invariant 4."""
 
@@ -5,35 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from planfirst.llm.scripted import ScriptedServer
 from tests.acp.harness import Agent, Editor, acp_agent
-from tests.reliability.conftest import RUN_VAR, Invariants
-
-
-@pytest.fixture(autouse=True)
-def inv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invariants]:
-    """Every ACP test: the five invariants hold at its end."""
-    checker = Invariants(tmp_path)
-    monkeypatch.setenv(RUN_VAR, checker.run_id)
-    try:
-        yield checker
-        problems = checker.check()
-    finally:
-        checker.close()
-    assert not problems, "case 22 invariants violated:\n" + "\n".join(problems)
-
-
-@pytest.fixture
-def ws(workspace: Path, inv: Invariants) -> Path:
-    """The example workspace (with the canary in .env), watched by the invariants."""
-    inv.workspaces.append(workspace)
-    return workspace
+from tests.reliability.conftest import (  # the invariants fixtures, shared with reliability
+    Invariants,
+    inv,  # noqa: F401
+    ws,  # noqa: F401
+)
 
 
 @contextlib.asynccontextmanager
