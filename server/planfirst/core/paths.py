@@ -237,11 +237,11 @@ class WorkspaceGuard:
 
     # ------------------------------------------------------------ exclusion
 
-    def _rules_for(self, dir_rel: str) -> IgnoreRules | None:
+    def rules_for(self, dir_rel: str) -> IgnoreRules | None:
         """The parsed .gitignore of a directory, cached until the file changes."""
         return self._ignore_files.gitignore(dir_rel)
 
-    def _info_exclude(self) -> IgnoreRules | None:
+    def info_exclude(self) -> IgnoreRules | None:
         return self._ignore_files.info_exclude()
 
     def invalidate(self) -> None:
@@ -251,11 +251,11 @@ class WorkspaceGuard:
     def _chain(self, dirs: Iterable[str]) -> list[IgnoreRules]:
         # Lowest precedence first: .git/info/exclude, then .gitignore files from the root down.
         chain: list[IgnoreRules] = []
-        info = self._info_exclude()
+        info = self.info_exclude()
         if info is not None:
             chain.append(info)
         for d in dirs:
-            r = self._rules_for(d)
+            r = self.rules_for(d)
             if r is not None:
                 chain.append(r)
         return chain
@@ -275,7 +275,7 @@ class WorkspaceGuard:
                 return True
         return False
 
-    def _static_reason(self, rel_path: str) -> str | None:
+    def static_reason(self, rel_path: str) -> str | None:
         """Reasons that need no ignore files: planfirst/git state, secrets, configured globs."""
         folded = [_fold(p) for p in rel_path.split("/") if p and p != "."]
         if ".git" in folded:
@@ -308,9 +308,7 @@ class WorkspaceGuard:
         return None
 
     def _own_reason(self, rel_path: str) -> str | None:
-        return self._static_reason(rel_path) or (
-            "gitignored" if self.gitignored(rel_path) else None
-        )
+        return self.static_reason(rel_path) or ("gitignored" if self.gitignored(rel_path) else None)
 
     def _target_rel(self, rel_path: str) -> str | None:
         """The real relative path a name resolves to (itself when no symlink is involved);
@@ -388,71 +386,20 @@ class WorkspaceGuard:
             raise ReadRefused(rel, "binary")
         return rel, text
 
-    # ------------------------------------------------------------ walking
+    # ------------------------------------------------------------ walking (core/walk.py)
 
     def walk(self, max_files: int | None = None) -> Iterator[str]:
-        """Workspace files that may be shown, as relative POSIX paths, depth first.
+        """Workspace files that may be shown, as relative POSIX paths, depth first (core/walk.py)."""
+        from planfirst.core.walk import walk_files
 
-        Names are sorted and a directory's files come before its subdirectories. Excluded and pruned directories are never entered; symlinked directories are not
-        followed (loops), and symlinked files are kept only when their target is inside.
-        """
-        count = 0
-        info = self._info_exclude()
-        base_chain: list[IgnoreRules] = [info] if info is not None else []
-        # Stack of (directory rel path, rule chain in force inside it).
-        stack: list[tuple[str, list[IgnoreRules]]] = [("", base_chain)]
-        while stack:
-            dir_rel, parent_chain = stack.pop()
-            abs_dir = os.path.join(self._root_str, dir_rel) if dir_rel else self._root_str
-            try:
-                with os.scandir(abs_dir) as it:
-                    entries = sorted(it, key=lambda e: e.name)
-            except OSError:
-                continue  # unreadable directory: skip, never crash
-            chain = parent_chain
-            if any(e.name == ".gitignore" for e in entries):
-                rules = self._rules_for(dir_rel)
-                if rules is not None:
-                    chain = [*parent_chain, rules]
-            subdirs: list[str] = []
-            for e in entries:
-                name = e.name
-                rel = f"{dir_rel}/{name}" if dir_rel else name
-                try:
-                    is_link = e.is_symlink()
-                    is_dir = e.is_dir(follow_symlinks=False)
-                except OSError:
-                    continue
-                if is_dir:
-                    if name in PRUNED_DIRS or self._static_reason(rel):
-                        continue
-                    if chain and chain_match(chain, rel, True):
-                        continue
-                    subdirs.append(rel)
-                    continue
-                if is_link:
-                    if not self._link_ok(e.path):
-                        continue
-                elif not e.is_file(follow_symlinks=False):
-                    continue  # FIFOs, sockets, devices
-                if self._static_reason(rel):
-                    continue
-                if chain and chain_match(chain, rel, False):
-                    continue
-                yield rel
-                count += 1
-                if max_files is not None and count >= max_files:
-                    return
-            # Push in reverse so that the smallest name is visited first.
-            for sub in reversed(subdirs):
-                stack.append((sub, chain))
+        return walk_files(self, max_files)
 
-    def _link_ok(self, abs_path: str) -> bool:
+    def link_ok(self, abs_path: str) -> bool:
         """A symlinked file is walked only when it resolves to a regular, allowed file inside."""
         real = os.path.realpath(abs_path)
         if not self._contains(real) or not os.path.isfile(real):
             return False
-        return self._static_reason(self._rel_of_real(real)) is None
+        return self.static_reason(self._rel_of_real(real)) is None
 
 
 def decode_text(data: bytes) -> str | None:
