@@ -284,6 +284,7 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             'planfirst.ui.restartServer',
             run('Restart Server', async () => {
                 await pf.restart();
+                vscode.window.setStatusBarMessage('planfirst: server restarted', 5000);
             }),
         ),
         vscode.commands.registerCommand(

@@ -109,6 +109,7 @@ export class StepReview implements vscode.Disposable {
         } catch (e) {
             this.log.warn(`review: the multi-file diff editor did not open: ${String(e)}`);
         }
+        this.log.info(`review: ${label}: opened (${files.length} file${files.length === 1 ? '' : 's'})`);
         const buttons = this.showButtons(label, files.length);
         const d = await decision;
         buttons.dispose();

@@ -62,6 +62,7 @@ async function check(name, body) {
     } catch (e) {
         results.push({ name, ok: false });
         console.log(`FAIL ${name}: ${e && e.message ? e.message.split('\n')[0] : e}`);
+        console.log('   tabs:', await tabsSummary().catch((err) => String(err)));
         const toasts = await page.locator('.notifications-toasts').innerText().catch(() => '');
         if (toasts.trim()) {
             console.log('   notifications:', toasts.replace(/\s*\n\s*/g, ' | ').slice(0, 600));
@@ -69,6 +70,20 @@ async function check(name, body) {
         await screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined);
         throw e;
     }
+}
+
+/** The editor tabs per group, `*` marking each group's active tab and `[active group]`: for failure reports. */
+async function tabsSummary() {
+    return page.evaluate(() =>
+        Array.from(document.querySelectorAll('.editor-group-container'))
+            .map((g, i) => {
+                const tabs = Array.from(g.querySelectorAll('.tabs-container .tab')).map(
+                    (t) => `${t.classList.contains('active') ? '*' : ''}${(t.textContent || '').trim()}`,
+                );
+                return `group ${i + 1}${g.classList.contains('active') ? ' [active group]' : ''}: ${tabs.join(' | ') || '(no tabs)'}`;
+            })
+            .join(' ;; '),
+    );
 }
 
 async function waitFor(what, predicate, ms = 30000, every = 250) {
@@ -90,16 +105,30 @@ async function waitFor(what, predicate, ms = 30000, every = 250) {
 
 const readFile = (rel) => fs.readFileSync(path.join(WS, rel), 'utf8');
 
-/** Run a command from the palette (F1), by its title as shown there. */
+/**
+ * Run a command from the palette (F1), by its title as shown there: Enter only once the
+ * highlighted row is that command (Enter runs the highlighted row, whatever was typed).
+ */
 async function palette(title) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await page.keyboard.press('Escape'); // whatever quick input is open
+    await waitFor(
+        'the command palette to open (F1)',
+        async () => {
+            await page.keyboard.press('F1');
+            await input.waitFor({ state: 'visible', timeout: 2000 });
+            return true;
+        },
+        15000,
+    );
     await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    await row.waitFor({ state: 'visible', timeout: 15000 });
-    await sleep(150);
+    const focused = page.locator('.quick-input-list .monaco-list-row.focused');
+    await waitFor(
+        `the palette to highlight ${JSON.stringify(title)}`,
+        async () => ((await focused.count()) > 0 && (await focused.first().innerText()).includes(title)),
+        15000,
+        100,
+    );
     await page.keyboard.press('Enter');
 }
 
@@ -146,10 +175,23 @@ async function waitIdle() {
     );
 }
 
-/** Wait for planfirst's step review: the multi-file diff editor with Apply in its title bar. */
+/**
+ * Wait for planfirst's step review in front: the active tab of the active editor group is the
+ * multi-file diff editor "Review · …" with Apply in its title bar. (Apply shows as soon as a review
+ * is pending, a moment before the diff editor opens: both must hold.)
+ */
 async function waitForReview() {
-    await waitFor('the step review (Apply Step Edit in the editor title bar)', () => titleAction('Apply Step Edit').isVisible(), 90000, 500);
-    await page.locator('.tabs-container .tab.active', { hasText: 'Review · ' }).waitFor({ timeout: 10000 });
+    const reviewInFront = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'Review · ' });
+    try {
+        await waitFor(
+            'the step review in front (the active tab "Review · …", Apply Step Edit in its title bar)',
+            async () => (await reviewInFront.count()) > 0 && (await titleAction('Apply Step Edit').isVisible()),
+            90000,
+            250,
+        );
+    } catch (e) {
+        throw new Error(`${e.message}; tabs: ${await tabsSummary().catch(() => '?')}`);
+    }
     await sleep(500);
 }
 
@@ -229,10 +271,28 @@ async function planShows(strings, ms = 30000) {
     }
 }
 
-/** Bring the plan document's tab to the front. */
+// the plan document's tab label (its file name), noted when Generate Plan opens it
+let planTab = '.md';
+
+/** Bring the plan document's tab to the front (its group active, its tab the active one). */
 async function focusPlanTab() {
-    await page.locator('.tabs-container .tab', { hasText: '.md' }).first().click();
-    await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 10000 });
+    const tab = page.locator('.tabs-container .tab', { hasText: planTab }).first();
+    const inFront = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab });
+    try {
+        await waitFor(
+            `the plan's tab ${JSON.stringify(planTab)} in front`,
+            async () => {
+                if ((await inFront.count()) > 0) {
+                    return true;
+                }
+                await tab.click({ timeout: 2000 });
+                return false;
+            },
+            15000,
+        );
+    } catch (e) {
+        throw new Error(`${e.message}; tabs: ${await tabsSummary().catch(() => '?')}`);
+    }
 }
 
 /** A notification toast containing `text` (errors with buttons stay until answered). */
@@ -296,7 +356,8 @@ async function perform(action) {
                 },
                 60000,
             );
-            log('plan tab:', (await tab.innerText()).trim(), '| first lines:', text.split('\n').slice(0, 3).join(' / '));
+            planTab = (await tab.innerText()).trim();
+            log('plan tab:', planTab, '| first lines:', text.split('\n').slice(0, 3).join(' / '));
             await waitFor('the status bar to show the plan', async () =>
                 /draft|steps/.test(await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().innerText()), 15000);
             const lenses = page.locator('.editor-group-container.active .codelens-decoration');
@@ -524,10 +585,13 @@ async function perform(action) {
             // a fresh server process must pick the plan up from disk and serve its document again
             await waitIdle();
             await palette('planfirst: Restart Server');
-            await sleep(1500);
-            await page.locator('.tabs-container .tab', { hasText: '.md' }).first().locator('.codicon-close').click().catch(() => undefined);
+            // the command says when the new server runs: go on only then
+            await statusBarShows('planfirst: server restarted', 60000);
+            await focusPlanTab();
+            await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab }).locator('.codicon-close').click();
+            await waitFor('the plan tab to close', async () => (await page.locator('.tabs-container .tab', { hasText: planTab }).count()) === 0, 10000);
             await palette('planfirst: Show Plan');
-            await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 30000 });
+            await page.locator('.tabs-container .tab.active', { hasText: planTab }).waitFor({ timeout: 30000 });
             await waitFor(
                 `the reopened plan to show ${JSON.stringify(action.planContains)}`,
                 async () => {
