@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from planfirst.core import records, staleness
+from planfirst.core import records, revisions, staleness
 from planfirst.core.context import hash_text
 from planfirst.core.contracts import SessionError
 from planfirst.plan.model import Plan, PlanBody, RunOutcome, StepRun, StepStatus
@@ -70,7 +70,7 @@ def test_a_revision_keeps_every_run_and_refuses_to_drop_an_edit_on_disk() -> Non
     data = body_dict()
     data["steps"][1]["description"] = "Create `tests/test_top.py` with two tests."
     new = Plan(id=old.id, title=old.title, task=old.task, body=PlanBody.model_validate(data))
-    records.carry_records(old, new, keep_done=False)
+    revisions.carry_over(old, new, hand_edit=False)
     assert (
         new.state(1).status == StepStatus.FAILED and len(new.state(1).runs) == 1
     )  # unchanged step
@@ -78,15 +78,15 @@ def test_a_revision_keeps_every_run_and_refuses_to_drop_an_edit_on_disk() -> Non
         new.state(2).status == StepStatus.PENDING and len(new.state(2).runs) == 1
     )  # changed: runs kept
     by_hand = Plan(id=old.id, title=old.title, task=old.task, body=PlanBody.model_validate(data))
-    records.carry_records(old, by_hand, keep_done=True)  # a hand edit of plan.md
+    revisions.carry_over(old, by_hand, hand_edit=True)  # a hand edit of plan.md
     assert by_hand.state(2).status == StepStatus.DONE
     data["steps"] = data["steps"][:1]
     data["files_to_create"] = []
     shorter = Plan(id=old.id, title=old.title, task=old.task, body=PlanBody.model_validate(data))
     with pytest.raises(
-        SessionError, match="no step 2, whose edit is still on disk; undo step 2 first"
+        SessionError, match=r"no step 2 \(s2\), whose edit is still on disk; undo step 2 first"
     ):
-        records.carry_records(old, shorter, keep_done=False)
+        revisions.carry_over(old, shorter, hand_edit=False)
 
 
 def test_a_resumed_step_counts_the_attempts_already_made() -> None:

@@ -53,6 +53,7 @@ async def make_plan(
     *,
     previous_md: str | None = None,
     feedback: str | None = None,
+    revision_note: str | None = None,
     events: ModelEvents | None = None,
     open_documents: dict[str, str] | None = None,
 ) -> PlanningResult:
@@ -65,7 +66,7 @@ async def make_plan(
         purpose="plan",
         system=prompts.PLANNING_SYSTEM,
         stable_blocks=stable,
-        instruction=prompts.planning_instruction(task, feedback),
+        instruction=prompts.planning_instruction(task, feedback, revision_note),
         tools=exploration_tools(),
         submit=SUBMIT_PLAN,
         max_turns=settings.planning.max_explore_turns + settings.planning.max_reasks + 2,
@@ -89,7 +90,7 @@ async def make_plan(
             purpose="plan",
             system=prompts.PLANNING_SYSTEM,
             stable_blocks=stable,
-            instruction=prompts.planning_instruction(task, feedback)
+            instruction=prompts.planning_instruction(task, feedback, revision_note)
             + "\n\n<submitted_plan>\n"
             + body.model_dump_json(indent=1)
             + "\n</submitted_plan>\n\n"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from planfirst.core import records
+from planfirst.core import revisions
 from planfirst.core.context import Context, Selection, gather_context, hash_text
 from planfirst.core.contracts import NullProgress, Progress, SessionError
 from planfirst.core.paths import PathError
@@ -162,14 +162,22 @@ async def generate(
         return plan
 
 
-async def revise(s: Session, plan_id: str, feedback: str, progress: Progress | None = None) -> Plan:
-    """Revision N+1 from the plan, the feedback and fresh context; old revisions kept."""
+async def revise(
+    s: Session,
+    plan_id: str,
+    feedback: str,
+    progress: Progress | None = None,
+    steps: Sequence[int | str] = (),
+) -> Plan:
+    """Revision N+1 from the plan, the feedback and fresh context; old revisions kept. `steps`
+    names the only steps to change (by number or id): the rest must come back identical."""
     progress = progress or NullProgress()
     if not feedback or not feedback.strip():
         raise SessionError("the feedback is empty; say what should change in the plan")
     plan = s.load(plan_id)
+    targets = revisions.resolve_targets(plan, steps)
     # a plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
-    # really happened (records.carry_records); only a step caught mid-way cannot (#23 case 3)
+    # really happened (revisions.carry_over); only a step caught mid-way cannot (#23 case 3)
     busy = [st.order for st in plan.steps if st.status in (StepStatus.RUNNING, StepStatus.APPLIED)]
     if busy:
         raise SessionError(
@@ -188,27 +196,33 @@ async def revise(s: Session, plan_id: str, feedback: str, progress: Progress | N
             open_documents=s.host.open_documents(),
         )
         progress.report("revising", 15)
-        result = await make_plan(
-            s.models.planning(),
-            s.guard,
-            s.settings,
-            plan.task,
-            context,
-            previous_md=render(plan).text,
-            feedback=feedback,
-            events=PlanEvents(progress, None),
-            open_documents=s.host.open_documents(),
-        )
+
+        def ask(note: str) -> Awaitable[PlanningResult]:
+            return make_plan(
+                s.models.planning(),
+                s.guard,
+                s.settings,
+                plan.task,
+                context,
+                previous_md=render(plan).text,
+                feedback=feedback,
+                revision_note=note,
+                events=PlanEvents(progress, None),
+                open_documents=s.host.open_documents(),
+            )
+
+        result, not_asked = await revisions.ask_revision(ask, plan, targets)
         new = plan.model_copy(deep=True)
         new.revision = plan.revision + 1
         new.feedback = [*plan.feedback, feedback.strip()]
         new.body = result.body
         new.steps = []
         new = Plan.model_validate(new.model_dump())
-        # a step the revision keeps unchanged keeps its state; every step keeps its runs
-        records.carry_records(plan, new, keep_done=False)
+        # steps matched by id keep their runs; unchanged ones keep status and approval
+        revisions.carry_over(
+            plan, new, hand_edit=False, feedback=feedback, targets=targets, not_asked=not_asked
+        )
         s.store.save_revision(plan)
-        new.status = PlanStatus.DRAFT
         new.findings = result.findings
         new.confidence = confidence(new.body, result.findings, 0)
         new.usage.add(result.usage)
@@ -237,6 +251,7 @@ async def approve(s: Session, plan_id: str | None, *, force: bool = False) -> Pl
                 "lint_errors",
             )
     plan.status = PlanStatus.APPROVED
+    revisions.approve_steps(plan)
     s.save(plan)
     s.store.set_active(plan.id)
     return plan
@@ -255,18 +270,20 @@ def reload(s: Session, plan_id: str | None) -> Plan:
         task, body = parse_markdown(text)
     except ValueError as e:
         raise SessionError(f"{path}: {e}", "parse_error") from None
+    body = revisions.adopt_ids(plan.body, body)  # a step whose id comment was lost keeps its id
     if body == plan.body and (task or plan.task) == plan.task:
         return plan
     data = plan.model_dump()
     data["body"] = body.model_dump()
     data["steps"] = []
     new = Plan.model_validate(data)
-    # done steps stay done (you edited the plan by hand); every step keeps its runs (#23 case 6)
-    records.carry_records(plan, new, keep_done=True)
-    s.store.save_revision(plan)
     new.task = task or plan.task
     new.revision = plan.revision + 1
     new.feedback = [*plan.feedback, "(edited by hand in plan.md)"]
+    # steps matched by their id comment; done steps stay done (you edited the plan by hand);
+    # every step keeps its runs (#23 case 6)
+    revisions.carry_over(plan, new, hand_edit=True, feedback="(edited by hand in plan.md)")
+    s.store.save_revision(plan)
     new.status = PlanStatus.DRAFT
     new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
     new.confidence = confidence(body, new.findings, 0)

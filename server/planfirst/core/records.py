@@ -5,7 +5,8 @@ into APPLIED_UNDONE. These rules keep plan.json true whatever happens after an e
 - a step with a live edit is never `pending` (declining or cancelling a later attempt leaves it
   `failed`: its edit is on disk and did not pass), so it can always be undone;
 - steps are undone last-first (docs in README "The step state machine");
-- a revision or a reload keeps every step's runs, so no live edit is forgotten.
+- a revision or a reload keeps every step's runs, so no live edit is forgotten
+  (core/revisions.py).
 """
 
 from __future__ import annotations
@@ -62,33 +63,6 @@ def refuse_out_of_order_undo(plan: Plan, order: int) -> None:
             "(steps are undone last-first)",
             "undo_order",
         )
-
-
-def carry_records(old: Plan, new: Plan, *, keep_done: bool) -> None:
-    """Carry what really happened into a revised (or reloaded) plan. A step the revision keeps
-    unchanged keeps its state; a changed one keeps its runs (an edit on disk stays undoable) and
-    is pending again — except a done step when `keep_done` (a hand edit of plan.md). A step
-    the revision drops must have no edit on disk."""
-    for st in old.steps:
-        if not st.runs:
-            continue
-        try:
-            step = new.body.step(st.order)
-        except KeyError:
-            if has_live_edit(st):
-                raise SessionError(
-                    f"the new revision has no step {st.order}, whose edit is still on disk; "
-                    f"undo step {st.order} first",
-                    "conflict",
-                ) from None
-            continue
-        target = new.state(st.order)
-        target.runs = [r.model_copy(deep=True) for r in st.runs]
-        same = old.body.step(st.order) == step
-        if same or (keep_done and st.status == StepStatus.DONE):
-            target.status = st.status
-        else:
-            target.status = StepStatus.PENDING
 
 
 def resumed_attempts(st: StepState) -> int:

@@ -184,9 +184,16 @@ class Session:
             self, task, selection=selection, files=files, progress=progress
         )
 
-    async def revise(self, plan_id: str, feedback: str, progress: Progress | None = None) -> Plan:
-        """Revision N+1 from the plan, the feedback and fresh context; old revisions kept."""
-        return await planning.revise(self, plan_id, feedback, progress)
+    async def revise(
+        self,
+        plan_id: str,
+        feedback: str,
+        progress: Progress | None = None,
+        steps: Sequence[int | str] = (),
+    ) -> Plan:
+        """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
+        (`steps`: the only steps to change)."""
+        return await planning.revise(self, plan_id, feedback, progress, steps)
 
     async def approve(self, plan_id: str | None, *, force: bool = False) -> Plan:
         """Mark a plan approved; plans with lint errors need confirmation (or force)."""

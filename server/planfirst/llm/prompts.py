@@ -61,14 +61,35 @@ with the complete corrected plan (all sections, not only the changed parts):
 """
 
 
-def planning_instruction(task: str, feedback: str | None = None) -> str:
-    """The per-call tail of a planning request."""
+REVISION_IDS = """\
+Every step of the current plan has a stable id (the `<!-- step-id: … -->` line below its heading):
+{ids}
+In the revised plan, give each step you keep (even reworded or moved) the `id` it has now, and
+leave `id` empty for a new step. Number the steps 1..N in their new order.
+"""
+
+REVISION_TARGETS = """\
+Change ONLY {targets}. Every other step must come back identical: same id, description, files and
+validation, in the same relative order. You may add steps if a named step has to be split.
+"""
+
+REVISION_SENT_BACK = """\
+Your last submission did not follow these rules; planfirst sent it back:
+{problems}
+Submit the complete revised plan again with `submit_plan`, fixing only these points.
+"""
+
+
+def planning_instruction(task: str, feedback: str | None = None, revision: str | None = None) -> str:
+    """The per-call tail of a planning request (`revision`: the rules of a revision, its ids)."""
     out = f"<task>\n{task.strip()}\n</task>\n"
     if feedback:
         out += (
             "\nThe user reviewed the previous revision of the plan (shown above) and asks for these "
             f"changes:\n<feedback>\n{feedback.strip()}\n</feedback>\nSubmit the complete revised plan.\n"
         )
+    if revision:
+        out += "\n" + revision.strip() + "\n"
     out += "\nExplore if needed, then call `submit_plan` with the complete plan."
     return out
 

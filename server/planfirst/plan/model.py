@@ -97,10 +97,20 @@ class DependencyChanges(_Strict):
     config: list[str] = Field(default_factory=list, description="Configuration changes, one each")
 
 
+STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
 class Step(_Strict):
     """One execution step: small, ordered, validated on its own."""
 
     order: int = Field(description="1-based position; steps are numbered 1..N without gaps")
+    id: str = Field(
+        default="",
+        description=(
+            "The step's stable id. When revising a plan, give every step you keep (even reworded "
+            "or moved) the id it had; leave it empty for a new step"
+        ),
+    )
     description: str = Field(
         description="What to do, naming the files, functions and classes involved. No code."
     )
@@ -115,6 +125,25 @@ class Step(_Strict):
     @classmethod
     def _norm_paths(cls, v: list[str]) -> list[str]:
         return [normalise_rel_path(p) for p in v]
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        v = v.strip()
+        if v and not STEP_ID.match(v):
+            raise ValueError(
+                f"step id {v[:40]!r} is not valid; keep the id the step had (such as 's2') or leave it empty"
+            )
+        return v
+
+    def content(self) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """What the user approves of a step: its text, files and validation (not its order or id)."""
+        return (
+            self.description.strip(),
+            tuple(self.files_to_modify),
+            tuple(self.files_to_create),
+            tuple(self.validation),
+        )
 
     @property
     def files(self) -> list[str]:
@@ -161,6 +190,14 @@ def plan_invariant_errors(body: PlanBody) -> list[str]:
     if not body.steps:
         errors.append("steps: the plan has no steps; give at least one")
     orders = [s.order for s in body.steps]
+    ids: dict[str, int] = {}
+    for s in body.steps:
+        if s.id and s.id in ids:
+            errors.append(
+                f"steps[{s.order}].id: {s.id!r} is also the id of step {ids[s.id]}; each step has its own id"
+            )
+        elif s.id:
+            ids[s.id] = s.order
     seen: set[int] = set()
     for o in orders:
         if o in seen:
@@ -353,6 +390,11 @@ class StepState(BaseModel):
     order: int
     status: StepStatus = StepStatus.PENDING
     runs: list[StepRun] = Field(default_factory=list)
+    # the content hash (plan/revision_diff.content_hash) of the step as the user approved it;
+    # "" = not approved (or approved before per-step approval was recorded: see plan status)
+    approved: str = ""
+    # a done step a revision changed: its edit is still on disk, the new text is not done yet
+    needs_redo: bool = False
 
     @property
     def last_run(self) -> StepRun | None:
@@ -403,6 +445,28 @@ class Diagnosis(_Strict):
     suggested_fix: str = Field(description="What to change in the plan or code, in words")
 
 
+class StepChange(BaseModel):
+    """How one step changed from one revision to the next (plan/revision_diff.py)."""
+
+    id: str
+    before: int | None = None  # its order in the previous revision (None: added)
+    after: int | None = None  # its order in this revision (None: removed)
+    kinds: list[str] = Field(default_factory=list)  # added removed reworded files validation moved
+    title: str = ""  # the first line of its description (the old one for a removed step)
+
+
+class RevisionChanges(BaseModel):
+    """What a revision changed against the one before it."""
+
+    from_revision: int
+    feedback: str = ""
+    steps: list[StepChange] = Field(default_factory=list)  # changed steps only, in plan order
+    sections: list[str] = Field(default_factory=list)  # other sections that changed
+    targeted: list[str] = Field(default_factory=list)  # step ids the instruction named
+    unrequested: list[str] = Field(default_factory=list)  # ids changed although not named
+    dependent: list[str] = Field(default_factory=list)  # unchanged ids that lost approval
+
+
 class Plan(BaseModel):
     """A stored plan: the model-filled body plus everything the server tracks about it."""
 
@@ -421,12 +485,34 @@ class Plan(BaseModel):
     final_validation: list[ValidationResult] = Field(default_factory=list)
     diagnosis: Diagnosis | None = None
     complete: bool = True  # False while a plan is still streaming in; never persisted as done
+    step_seq: int = 0  # the highest number given to a step id "s<n>" in this plan's life
+    changes: RevisionChanges | None = None  # against the previous revision
 
     @model_validator(mode="after")
     def _sync_steps(self) -> Plan:
+        self.assign_step_ids()
         have = {s.order: s for s in self.steps}
         self.steps = [have.get(s.order) or StepState(order=s.order) for s in self.body.steps]
         return self
+
+    def assign_step_ids(self) -> None:
+        """Give every step without an id a new one ("s<n>", never reused in this plan's life)."""
+        for s in self.body.steps:
+            m = re.fullmatch(r"s(\d+)", s.id)
+            if m:
+                self.step_seq = max(self.step_seq, int(m.group(1)))
+        taken = {s.id for s in self.body.steps}
+        for s in self.body.steps:
+            if not s.id:
+                self.step_seq += 1
+                while f"s{self.step_seq}" in taken:
+                    self.step_seq += 1
+                s.id = f"s{self.step_seq}"
+                taken.add(s.id)
+
+    def step_by_id(self, step_id: str) -> Step | None:
+        """The step with this id, if the plan has it."""
+        return next((s for s in self.body.steps if s.id == step_id), None)
 
     def state(self, order: int) -> StepState:
         """The server-owned state of step `order` (KeyError if absent)."""

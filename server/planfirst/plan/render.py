@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planfirst.plan import revision_view
 from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.model import Plan, PlanBody, StepStatus
 from planfirst.plan.visible import decode, encode
@@ -110,6 +111,14 @@ def unescape_prose(text: str) -> str:
     )
 
 
+STEP_ID_COMMENT = re.compile(r"^<!-- step-id: (\S{1,40}) -->\s*$")
+
+
+def step_id_comment(step_id: str) -> str:
+    """The line below a step's heading that keeps its id through hand edits of plan.md."""
+    return f"<!-- step-id: {step_id} -->"
+
+
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -168,6 +177,7 @@ def render(plan: Plan) -> Rendered:
             f"{k.replace('_', ' ')}: {v}" for k, v in conf.items()
         )
         w.add(f"> **Confidence:** {summary}")
+    w.add(*revision_view.header_lines(plan))
     w.add("")
 
     def section(title: str, body_fn: Any) -> None:
@@ -179,6 +189,9 @@ def render(plan: Plan) -> Rendered:
         out.sections[title] = (start, w.n - 1)
         w.add("")
 
+    changes = revision_view.changes_title(plan)
+    if changes:
+        section(changes, lambda: w.add(*revision_view.changes_lines(plan)))
     section("Task", lambda: w.add(escape_prose(plan.task.strip()) or "_(none)_"))
     section("Summary", lambda: w.add(escape_prose(b.summary.strip()) or "_(none)_"))
 
@@ -216,7 +229,8 @@ def render(plan: Plan) -> Rendered:
         for s in b.steps:
             st = plan.state(s.order)
             start = w.n
-            w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}", "")
+            w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}")
+            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s), "")
             w.add(escape_prose(s.description.strip()) or "_(no description)_", "")
             if s.files_to_modify:
                 w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
@@ -374,6 +388,8 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
             continue
         if current and not line.startswith(">") and not line.startswith("<!--"):
             sections[current].append((i, line))
+        elif current == "Steps" and STEP_ID_COMMENT.match(line):
+            sections[current].append((i, line))
     for req in ("Summary", "Steps"):
         if req not in sections:
             raise PlanParseError(f"the section '## {req}' is missing")
@@ -466,12 +482,21 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
                 steps.append(cur)
             cur = {
                 "order": int(m.group(1)),
+                "id": "",
                 "files_to_modify": [],
                 "files_to_create": [],
                 "validation": [],
                 "_line": no,
             }
             desc, in_validation = [], False
+            continue
+        idm = STEP_ID_COMMENT.match(t)
+        if idm:
+            if cur is None or any(d.strip() for d in desc) or cur["id"]:
+                raise PlanParseError(
+                    "a step id comment belongs right below its '### Step N' heading", no
+                )
+            cur["id"] = idm.group(1)
             continue
         if cur is None:
             if t.strip():
