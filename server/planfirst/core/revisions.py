@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from planfirst.core import records
 from planfirst.core.contracts import SessionError
@@ -26,11 +27,17 @@ from planfirst.plan.model import Plan, PlanBody, PlanStatus, RevisionChanges, St
 from planfirst.plan.revision_diff import (
     content_hash,
     depends_on,
-    first_line,
     diff_sections,
     diff_steps,
+    first_line,
+    redo_pending,
     step_approved,
 )
+from planfirst.plan.revision_view import unified_diff
+from planfirst.plan.store import StoreError
+
+if TYPE_CHECKING:
+    from planfirst.core.session import Session
 
 SIMILAR = 0.6  # description similarity above which a step without an id is the same step
 
@@ -156,7 +163,7 @@ def carry_over(
         moved = "moved" in kinds.get(step.id, [])
         if not changed:
             target.status = st.status
-            target.needs_redo = st.needs_redo
+            target.needs_redo = redo_pending(old, prev.order)
             builds_on = [
                 e
                 for e in new.body.steps[: step.order - 1]
@@ -171,7 +178,7 @@ def carry_over(
             continue
         if st.status == StepStatus.DONE and hand_edit:
             target.status = StepStatus.DONE
-        elif st.status == StepStatus.DONE or st.needs_redo:
+        elif st.status == StepStatus.DONE or redo_pending(old, prev.order):
             target.status = StepStatus.PENDING
             target.needs_redo = True
         else:
@@ -216,7 +223,9 @@ async def ask_revision(
     problems = id_problems(plan.body, result.body)
     body = adopt_ids(plan.body, result.body)
     extra = unrequested(plan.body, body, targets)
-    problems += [f"{what}: this step was not named; return it exactly as it is" for what in extra.values()]
+    problems += [
+        f"{what}: this step was not named; return it exactly as it is" for what in extra.values()
+    ]
     if problems:
         listed = "\n".join(f"- {p}" for p in problems)
         again_note = (
@@ -241,3 +250,39 @@ def approve_steps(plan: Plan) -> None:
     """Record that the user approved every step as it reads now."""
     for step in plan.body.steps:
         plan.state(step.order).approved = content_hash(step)
+
+
+def load_revision(s: Session, plan: Plan, revision: int) -> Plan:
+    """Revision `revision` of a plan (the current one or a kept one)."""
+    if revision == plan.revision:
+        return plan
+    if revision not in s.store.revisions(plan.id):
+        kept = [*s.store.revisions(plan.id), plan.revision]
+        raise SessionError(
+            f"plan {plan.id!r} has no revision {revision}; it has "
+            + ", ".join(str(n) for n in kept),
+            "unknown_revision",
+        )
+    try:
+        return s.store.load_revision(plan.id, revision)
+    except StoreError as e:
+        raise SessionError(str(e), "corrupt_plan") from None
+
+
+def compare(
+    s: Session, plan_id: str | None, from_rev: int | None, to_rev: int | None
+) -> tuple[Plan, int, int, str]:
+    """The unified diff of two revisions' text (default: the current one against the one
+    before): (plan, from, to, diff)."""
+    plan = s.load(plan_id)
+    to_rev = plan.revision if to_rev is None else to_rev
+    from_rev = to_rev - 1 if from_rev is None else from_rev
+    if from_rev < 1 or to_rev < 1:
+        raise SessionError(
+            f"plan {plan.id!r} is at revision {plan.revision}; there is nothing before revision 1 "
+            "to compare with",
+            "unknown_revision",
+        )
+    old = load_revision(s, plan, from_rev)
+    new = load_revision(s, plan, to_rev)
+    return plan, from_rev, to_rev, unified_diff(old, new)

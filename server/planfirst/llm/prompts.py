@@ -80,7 +80,9 @@ Submit the complete revised plan again with `submit_plan`, fixing only these poi
 """
 
 
-def planning_instruction(task: str, feedback: str | None = None, revision: str | None = None) -> str:
+def planning_instruction(
+    task: str, feedback: str | None = None, revision: str | None = None
+) -> str:
     """The per-call tail of a planning request (`revision`: the rules of a revision, its ids)."""
     out = f"<task>\n{task.strip()}\n</task>\n"
     if feedback:

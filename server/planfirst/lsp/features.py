@@ -17,9 +17,9 @@ from planfirst.core.context import Selection
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.model import ModelError
-from planfirst.lsp import convert, plan_docs, preview
+from planfirst.lsp import convert, plan_docs, preview, revision_docs
 from planfirst.lsp.host import LspProgress
-from planfirst.lsp.results import step_result
+from planfirst.lsp.results import changed, step_result
 from planfirst.lsp.server import PlanfirstServer
 from planfirst.plan.store import StoreError
 
@@ -56,6 +56,16 @@ class GenerateParams(_Params):
 class ReviseParams(_Params):
     plan_id: str = Field(alias="planId", max_length=200)  # bounded: error messages echo it
     feedback: str = Field(default="", max_length=20_000)
+    # the only steps to change, by number or id (core/revisions.py)
+    steps: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class DiffParams(_Params):
+    plan_id: str | None = Field(default=None, alias="planId", max_length=200)
+    from_rev: int | None = Field(default=None, alias="from", ge=1)
+    to_rev: int | None = Field(default=None, alias="to", ge=1)
 
 
 class PlanParams(_Params):
@@ -280,9 +290,15 @@ def register(ls: PlanfirstServer) -> None:
     async def revise(
         server: PlanfirstServer, session: Session, p: ReviseParams, progress: Any
     ) -> Any:
-        plan = await session.revise(p.plan_id, p.feedback, progress)
+        plan = await session.revise(p.plan_id, p.feedback, progress, p.steps)
         uri = await server.show_plan(plan.id)
-        return {"planId": plan.id, "uri": uri, "revision": plan.revision}
+        return {"planId": plan.id, "uri": uri, "revision": plan.revision, **changed(plan)}
+
+    @command(ls, revision_docs.DIFF_COMMAND, DiffParams)
+    async def diff_plan(
+        server: PlanfirstServer, session: Session, p: DiffParams, progress: Any
+    ) -> Any:
+        return await revision_docs.open_diff(server, session, p.plan_id, p.from_rev, p.to_rev)
 
     @command(ls, "planfirst.approvePlan", ApproveParams)
     async def approve(
@@ -345,7 +361,12 @@ def register(ls: PlanfirstServer) -> None:
         server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
     ) -> Any:
         plan = session.reload(p.plan_id)
-        return {"planId": plan.id, "revision": plan.revision, "status": plan.status.value}
+        return {
+            "planId": plan.id,
+            "revision": plan.revision,
+            "status": plan.status.value,
+            **changed(plan),
+        }
 
     @command(ls, "planfirst.cancel", PlanParams)
     async def cancel(
@@ -361,7 +382,10 @@ def register(ls: PlanfirstServer) -> None:
     def content(
         server: PlanfirstServer, params: types.TextDocumentContentParams
     ) -> types.TextDocumentContentResult:
-        shown = server.previews.content(params.uri)
+        try:
+            shown = server.previews.content(params.uri) or revision_docs.content(server, params.uri)
+        except SessionError as e:
+            raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED) from None
         if shown is not None:
             return types.TextDocumentContentResult(text=shown)
         plan_id = convert.plan_id_from_uri(params.uri)

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from planfirst.core.session import Session, SessionError
-from planfirst.lsp import convert
+from planfirst.lsp import convert, revision_docs
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered, code, code_block, render
+from planfirst.plan.revision_diff import redo_pending
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
             types.CodeLens(range=top, command=_cmd("✓ Approve plan", "planfirst.approvePlan", pid))
         )
     lenses.append(types.CodeLens(range=top, command=_cmd("✎ Revise…", "planfirst.revisePlan", pid)))
+    lenses.extend(revision_docs.lenses(plan, top))
     for order, (start, _end) in sorted(r.steps.items()):
         st = plan.state(order).status
         rng = _range(start)
@@ -92,7 +94,7 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
                     range=rng, command=_cmd(f"↻ Retry step {order}", "planfirst.retryStep", args)
                 )
             )
-        if st in (StepStatus.DONE, StepStatus.FAILED):
+        if st in (StepStatus.DONE, StepStatus.FAILED) or redo_pending(plan, order):
             lenses.append(
                 types.CodeLens(
                     range=rng, command=_cmd(f"↶ Undo step {order}", "planfirst.undoStep", args)

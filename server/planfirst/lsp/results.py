@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from planfirst.core.contracts import StepOutcome
+from planfirst.plan.model import Plan
+from planfirst.plan.revision_diff import needing_approval, redo_pending
 
 
 def step_result(outcome: StepOutcome) -> dict[str, Any]:
@@ -17,4 +19,18 @@ def step_result(outcome: StepOutcome) -> dict[str, Any]:
         "problems": outcome.problems,
         "message": outcome.message,
         "staleFiles": outcome.stale_files,
+    }
+
+
+def changed(plan: Plan) -> dict[str, Any]:
+    """What a revision (revisePlan, reloadPlan) changed, and what it needs from the user."""
+    ch = plan.changes
+    return {
+        "changes": [
+            {"id": c.id, "before": c.before, "after": c.after, "kinds": c.kinds}
+            for c in (ch.steps if ch else [])
+        ],
+        "needsApproval": [s.order for s in needing_approval(plan)],
+        "needsRedo": [st.order for st in plan.steps if redo_pending(plan, st.order)],
+        "notAskedFor": list(ch.unrequested) if ch else [],
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from planfirst.plan.model import Plan, PlanBody, PlanStatus, Step, StepChange
+from planfirst.plan.model import Plan, PlanBody, PlanStatus, Step, StepChange, StepStatus
 
 # the sections besides the steps, as the plan document titles them
 SECTION_FIELDS = {
@@ -103,13 +103,13 @@ def diff_steps(old: PlanBody, new: PlanBody) -> list[StepChange]:
             )
     for s in old.steps:
         if s.id not in set(after_ids):
-            out.append(
-                StepChange(id=s.id, before=s.order, kinds=["removed"], title=first_line(s))
-            )
+            out.append(StepChange(id=s.id, before=s.order, kinds=["removed"], title=first_line(s)))
     return out
 
 
-def diff_sections(old: PlanBody, new: PlanBody, *, old_task: str = "", new_task: str = "") -> list[str]:
+def diff_sections(
+    old: PlanBody, new: PlanBody, *, old_task: str = "", new_task: str = ""
+) -> list[str]:
     """The titles of the sections other than the steps that changed."""
     out = ["Task"] if old_task.strip() != new_task.strip() else []
     for title, name in SECTION_FIELDS.items():
@@ -158,3 +158,10 @@ def step_approved(plan: Plan, step: Step) -> bool:
 def needing_approval(plan: Plan) -> list[Step]:
     """The steps whose current content the user has not approved."""
     return [s for s in plan.body.steps if not step_approved(plan, s)]
+
+
+def redo_pending(plan: Plan, order: int) -> bool:
+    """Whether step `order` was done, then changed by a revision, and is not done (or undone)
+    again since."""
+    st = plan.state(order)
+    return st.needs_redo and st.status not in (StepStatus.DONE, StepStatus.UNDONE)

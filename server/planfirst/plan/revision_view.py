@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 
 from planfirst.plan.model import Plan, PlanStatus, Step
-from planfirst.plan.revision_diff import change_line, needing_approval
+from planfirst.plan.revision_diff import change_line, needing_approval, redo_pending
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -25,7 +25,7 @@ def _steps(orders: list[int]) -> str:
 def header_lines(plan: Plan) -> list[str]:
     """What needs approval, and what needs redoing, for the plan's header."""
     out: list[str] = []
-    redo = [st.order for st in plan.steps if st.needs_redo]
+    redo = [st.order for st in plan.steps if redo_pending(plan, st.order)]
     if plan.status == PlanStatus.DRAFT and (plan.changes is not None or plan.revision > 1):
         need = needing_approval(plan)
         keep = [s.order for s in plan.body.steps if s not in need]
@@ -103,11 +103,7 @@ def step_notes(plan: Plan, step: Step) -> list[str]:
             )
     if ch is not None and step.id in ch.dependent:
         out.append("> Needs approval again: it builds on a step this revision changed")
-    try:
-        st = plan.state(step.order)
-    except KeyError:
-        return out
-    if st.needs_redo:
+    if step in plan.body.steps and redo_pending(plan, step.order):
         out.append(
             "> Needs redo: this step was done, then this revision changed it; its edit is still on "
             "disk (undo it, or execute the new text on top)"

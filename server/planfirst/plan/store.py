@@ -233,6 +233,13 @@ class PlanStore:
         atomic_write(path, origin.sealed_json(self.root, plan.id, plan.model_dump_json()))
         return path
 
+    def write_diff(self, plan_id: str, from_rev: int, to_rev: int, text: str) -> Path:
+        """Keep the unified diff of two revisions beside the plan (for editors without virtual
+        documents); returns its path."""
+        path = self.check(self._plan_dir(plan_id) / "diffs" / f"revision-{from_rev}-{to_rev}.diff")
+        atomic_write(path, text, durable=False)
+        return path
+
     def revisions(self, plan_id: str) -> list[int]:
         """Revision numbers kept for a plan, ascending."""
         d = self._plan_dir(plan_id) / "revisions"
