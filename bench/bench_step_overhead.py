@@ -124,12 +124,17 @@ class ScriptedModels:
     def execution(self) -> Any:
         return self._e
 
+    def critique(self) -> Any:
+        return self._p
+
 
 def settings() -> Any:
     """Default settings, plus `true` on the validation allow-list."""
     from planfirst.settings import load_settings
 
-    s, problems = load_settings({"validation": {"allow": allow_with_true()}})
+    s, problems = load_settings(
+        {"validation": {"allow": allow_with_true()}, "critique": {"model": "off"}}
+    )
     assert not problems, problems
     return s
 

@@ -31,6 +31,20 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ["XDG_CACHE_HOME"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _critique_off_by_default() -> Iterator[None]:
+    """The critique pass (core/critique.py) asks the model once more after every plan; scripts
+    written without critic turns run with it off (the environment layer, so servers started by
+    the tests inherit it). Tests of the critique turn it on in their settings."""
+    old = os.environ.get("PLANFIRST_CRITIQUE_MODEL")
+    os.environ["PLANFIRST_CRITIQUE_MODEL"] = "off"
+    yield
+    if old is None:
+        os.environ.pop("PLANFIRST_CRITIQUE_MODEL", None)
+    else:
+        os.environ["PLANFIRST_CRITIQUE_MODEL"] = old
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A fresh copy of examples/workspace (a small package with pytest tests)."""

@@ -90,6 +90,9 @@ class ScriptedModels:
     def execution(self) -> Model:
         return self._e
 
+    def critique(self) -> Model:
+        return self._p
+
     async def aclose(self) -> None:
         """Close both SDK clients."""
         await self._p.aclose()

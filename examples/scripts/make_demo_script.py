@@ -23,6 +23,38 @@ plan = {
   "risks": ["Changing the output loop of `count` could alter the existing ordering; `test_count` guards it."],
   "assumptions": ["Python 3.9+ (builtin generic annotations)", "`--top` absent keeps today's output"]
 }
+# The first plan leans on a helper that does not exist (`print_counts`): the critic finds it, the
+# tightening round sends it back to the planner once, and the corrected plan (`plan`) passes.
+first_plan = json.loads(json.dumps(plan))
+first_plan["steps"][1]["description"] = (
+    "In `textkit/cli.py` add `--top N` (type int, optional) to the `count` subparser in `main()`, "
+    "and hand the rows of `top_words(counts, N)` (all words when `--top` is absent) to the existing "
+    "`print_counts(rows)` helper. Add `test_count_top` to `tests/test_cli.py`.")
+finding = {
+  "kind": "wrong-assumption", "step": 2, "field": "description", "severity": "error",
+  "evidence": ["textkit/cli.py:21-23 — main() prints the rows itself in a for loop",
+               "search 'def print_counts' — no match anywhere in the workspace"],
+  "problem": "Step 2 hands the rows to an existing `print_counts(rows)` helper, but no function "
+             "`print_counts` exists in the workspace.",
+  "fix": "Print the rows of `top_words(counts, N)` in the existing loop in `main()` instead of "
+         "calling `print_counts`.",
+}
+CANARY = "canary-5f0d6c1e"
+critique = [
+  {"note": "critique: a second model checks the plan against the code",
+   "expect": {"tools": ["submit_critique", "search_text"], "contains": ["<plan_under_review>", "print_counts"], "not_contains": [CANARY]},
+   "thinking": "Step 2 relies on print_counts; does it exist?",
+   "tool": "search_text", "input": {"pattern": "def print_counts"}},
+  {"expect": {"tool_result_contains": "no matches"},
+   "tool": "submit_critique", "input": {"findings": [finding]}},
+  {"note": "the tightening round: the critic's error goes back to the planner once",
+   "expect": {"tools": ["submit_plan"], "contains": ["<submitted_plan>", "critique/wrong-assumption", "print_counts"]},
+   "thinking": "There is no print_counts; print in the existing loop.",
+   "tool": "submit_plan", "input": plan},
+  {"note": "critique of the corrected plan: nothing left",
+   "expect": {"tools": ["submit_critique"], "contains": ["<plan_under_review>"]},
+   "tool": "submit_critique", "input": {"findings": []}},
+]
 turns = [
   {"note": "planning: the model explores, then submits the plan",
    "expect": {"tools": ["submit_plan", "view_file"], "contains": ["--top", "wordcount.py"], "not_contains": ["canary-5f0d6c1e"]},
@@ -30,7 +62,8 @@ turns = [
    "tool": "view_file", "input": {"path": "textkit/cli.py"}},
   {"expect": {"tool_result_contains": "add_subparsers"},
    "thinking": "count_words returns a dict; ranking belongs in wordcount.py. Three small steps, each validated by pytest.",
-   "tool": "submit_plan", "input": plan},
+   "tool": "submit_plan", "input": first_plan},
+  *critique,
   {"note": "step 1, attempt 1: a subtle bug (ties not ordered)",
    "expect": {"tools": [ED], "contains": ["<current_step>\nStep 1:", "def count_words"]},
    "tool": ED, "input": {"command": "str_replace", "path": "textkit/wordcount.py",

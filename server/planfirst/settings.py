@@ -111,6 +111,20 @@ class PlanningSettings(_Section):
     lint_feedback: bool = Field(default=True, alias="lintFeedback")
 
 
+class CritiqueSettings(_Section):
+    """The critique pass after planning (core/critique.py): a second model reviews the plan."""
+
+    # "" = the planning model; "off" turns the critique pass off
+    model: str = ""
+    max_turns: int = Field(default=6, alias="maxTurns", ge=0, le=20)  # exploration turns
+    tighten: bool = True  # one round that sends error findings back to the planner
+
+    @property
+    def enabled(self) -> bool:
+        """False when the critique is turned off."""
+        return self.model.strip().lower() != "off"
+
+
 class LintSettings(_Section):
     """Plan-quality rules (core/plan_lint.py)."""
 
@@ -131,6 +145,7 @@ class Settings(_Section):
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     lint: LintSettings = Field(default_factory=LintSettings)
+    critique: CritiqueSettings = Field(default_factory=CritiqueSettings)
     # who previews a step's edit: the editor, planfirst's own diff document, or decided per client
     preview: Literal["editor", "planfirst", "auto"] = "auto"
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)  # model -> overrides
@@ -161,6 +176,8 @@ def env_layer(environ: dict[str, str] | None = None) -> dict[str, Any]:
         layer["planningModel"] = env["PLANFIRST_PLANNING_MODEL"]
     if env.get("PLANFIRST_EXECUTION_MODEL"):
         layer["executionModel"] = env["PLANFIRST_EXECUTION_MODEL"]
+    if env.get("PLANFIRST_CRITIQUE_MODEL"):
+        layer["critique"] = {"model": env["PLANFIRST_CRITIQUE_MODEL"]}
     return layer
 
 

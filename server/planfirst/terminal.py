@@ -25,6 +25,7 @@ from planfirst import __version__
 from planfirst.core.edits import TextEdit, apply_edits, unified_diff
 from planfirst.core.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
+from planfirst.plan.render import critique_report
 from planfirst.plan.store import PlanStore, StoreError
 from planfirst.plan.visible import encode
 
@@ -387,6 +388,7 @@ class Terminal:
             foreign = self._foreign(plan_id)
             if foreign:  # a plan planfirst did not write here: --yes does not approve it (case 24)
                 ed.say(f"{YELLOW}{foreign}{RESET}")
+            self.critique(plan_id)
             if not await ed.ask("Approve this plan and start executing it?", always=bool(foreign)):
                 ed.say(
                     f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'."
@@ -426,6 +428,19 @@ class Terminal:
             return None
         return next((f.message for f in plan.findings if f.rule == UNTRUSTED_RULE), None)
 
+    def critique(self, plan_id: str) -> None:
+        """The critic's findings (and what the tightening round fixed), before the approval."""
+        try:
+            plan = PlanStore(self.root).load(plan_id)
+        except StoreError:
+            return
+        errors = any(f.source == "critique" and f.severity == "error" for f in plan.findings)
+        for i, line in enumerate(critique_report(plan)):
+            line = encode(line)  # the critic's words shown for what they are (case 34)
+            self.ed.say(
+                f"{BOLD}{line}{RESET}" if i == 0 else (f"{RED}{line}{RESET}" if errors else line)
+            )
+
     def summary(self, plan_id: str) -> None:
         """The closing table: steps, attempts, validations, tokens, cost, wall time."""
         try:
@@ -460,6 +475,13 @@ class Terminal:
         if plan.final_validation:
             ok = sum(1 for v in plan.final_validation if v.passed)
             ed.say(f"test criteria: {ok}/{len(plan.final_validation)} passed")
+        crit = plan.provenance.critique
+        if crit is not None and crit.usage.calls:
+            c = crit.usage
+            ed.say(
+                f"critique: {c.calls} model calls · {c.input_tokens + c.cache_read_input_tokens + c.cache_creation_input_tokens:,}"
+                f" in / {c.output_tokens:,} out · est. ${c.cost_usd:.4f} (in the total)"
+            )
         u = plan.usage
         ed.say(
             f"total: {u.calls} model calls · {u.input_tokens:,} input + {u.cache_creation_input_tokens:,} cache-write + "

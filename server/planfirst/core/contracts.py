@@ -69,6 +69,7 @@ class ModelFactory(Protocol):
 
     def planning(self) -> Model: ...
     def execution(self) -> Model: ...
+    def critique(self) -> Model: ...  # the critic (settings.critique.model; default: planning)
 
 
 class StepResult(StrEnum):

@@ -44,6 +44,14 @@ def _lint_text(findings: list[Finding]) -> str:
     )
 
 
+def planning_stable(context: Context, previous_md: str | None = None) -> list[str]:
+    """The stable blocks of every planning request for one plan (the cached prefix)."""
+    stable = [context.render()]
+    if previous_md:
+        stable.append(f"<previous_plan_revision>\n{previous_md}\n</previous_plan_revision>")
+    return stable
+
+
 async def make_plan(
     model: Model,
     guard: WorkspaceGuard,
@@ -59,9 +67,7 @@ async def make_plan(
 ) -> PlanningResult:
     """Ask the planning model for a plan, lint it, and give the findings back to it once."""
     explorer = Explorer(guard, open_documents=open_documents or {})
-    stable = [context.render()]
-    if previous_md:
-        stable.append(f"<previous_plan_revision>\n{previous_md}\n</previous_plan_revision>")
+    stable = planning_stable(context, previous_md)
     request = ModelRequest(
         purpose="plan",
         system=prompts.PLANNING_SYSTEM,

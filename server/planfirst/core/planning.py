@@ -9,11 +9,19 @@ from typing import TYPE_CHECKING, Any
 from planfirst.core import revisions
 from planfirst.core.context import Context, Selection, gather_context, hash_text
 from planfirst.core.contracts import NullProgress, Progress, SessionError
+from planfirst.core.critique import critique_and_tighten
 from planfirst.core.paths import PathError
 from planfirst.core.plan_lint import confidence, lint_plan
 from planfirst.core.planner import PlanningResult, make_plan, snapshot_preview, title_from_task
 from planfirst.llm.model import TEXT_EDITOR_TOOL, NullEvents
-from planfirst.plan.model import Plan, PlanBody, PlanStatus, Provenance, StepStatus
+from planfirst.plan.model import (
+    CritiqueRecord,
+    Plan,
+    PlanBody,
+    PlanStatus,
+    Provenance,
+    StepStatus,
+)
 from planfirst.plan.render import parse_markdown, render, render_partial
 from planfirst.plan.store import new_plan_id
 
@@ -65,6 +73,16 @@ class PlanEvents(NullEvents):
         self.progress.report(f"{reason}; retrying in {wait_s:.0f} s (attempt {attempt + 1})")
 
 
+class CritiqueEvents(PlanEvents):
+    """The critic's events: what it reads, and how far its review has come."""
+
+    def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
+        n = len(snapshot.get("findings") or [])
+        self.progress.report(
+            f"critiquing the plan: {n} finding(s) so far" if n else "critiquing the plan"
+        )
+
+
 def _hash_plan_files(s: Session, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
     """Hashes of the files the plan modifies that the model did not read, so a later change
     to any of them is reported as stale too (secrets and ignored files are not read)."""
@@ -79,6 +97,38 @@ def _hash_plan_files(s: Session, body: PlanBody, known: dict[str, str]) -> dict[
         if text is not None:
             out[f.path] = hash_text(text)
     return out
+
+
+async def critique_plan(
+    s: Session,
+    task: str,
+    context: Context,
+    result: PlanningResult,
+    progress: Progress,
+    *,
+    previous_md: str | None = None,
+    feedback: str | None = None,
+    revision_note: str | None = None,
+) -> CritiqueRecord | None:
+    """The critique pass and its tightening round (core/critique.py), unless turned off."""
+    if not s.settings.critique.enabled:
+        return None
+    progress.report("critiquing the plan", 80)
+    return await critique_and_tighten(
+        s.models.critique(),
+        s.models.planning(),
+        s.guard,
+        s.settings,
+        task,
+        context,
+        result,
+        previous_md=previous_md,
+        feedback=feedback,
+        revision_note=revision_note,
+        events=PlanEvents(progress, None),
+        critic_events=CritiqueEvents(progress, None),
+        open_documents=s.host.open_documents(),
+    )
 
 
 def record_provenance(
@@ -145,12 +195,15 @@ async def generate(
                 events=PlanEvents(progress, on_partial),
                 open_documents=s.host.open_documents(),
             )
+            critique = await critique_plan(s, task, context, result, progress)
         finally:
             s.partial.pop(plan_id, None)
-        prov = Provenance(execution_model=s.settings.execution_model)
+        prov = Provenance(execution_model=s.settings.execution_model, critique=critique)
         record_provenance(s, prov, result, context)
         plan = Plan(id=plan_id, title=title, task=task.strip(), body=result.body, provenance=prov)
         plan.usage.add(result.usage)
+        if critique is not None:
+            plan.usage.add(critique.usage)
         plan.findings = result.findings
         plan.confidence = confidence(plan.body, result.findings, 0)
         progress.report("saving the plan", 95)
@@ -196,6 +249,7 @@ async def revise(
             open_documents=s.host.open_documents(),
         )
         progress.report("revising", 15)
+        previous_md = render(plan).text
 
         def ask(note: str) -> Awaitable[PlanningResult]:
             return make_plan(
@@ -204,7 +258,7 @@ async def revise(
                 s.settings,
                 plan.task,
                 context,
-                previous_md=render(plan).text,
+                previous_md=previous_md,
                 feedback=feedback,
                 revision_note=note,
                 events=PlanEvents(progress, None),
@@ -212,6 +266,21 @@ async def revise(
             )
 
         result, not_asked = await revisions.ask_revision(ask, plan, targets)
+        critique = await critique_plan(
+            s,
+            plan.task,
+            context,
+            result,
+            progress,
+            previous_md=previous_md,
+            feedback=feedback,
+            revision_note=revisions.revision_note(plan, targets),
+        )
+        if critique is not None and critique.rounds:
+            # the tightening round's plan keeps the revision's step ids and targets too
+            result.body = revisions.adopt_ids(plan.body, result.body)
+            extra = revisions.unrequested(plan.body, result.body, targets)
+            not_asked = [*not_asked, *(i for i in extra if i not in not_asked)]
         new = plan.model_copy(deep=True)
         new.revision = plan.revision + 1
         new.feedback = [*plan.feedback, feedback.strip()]
@@ -226,6 +295,9 @@ async def revise(
         new.findings = result.findings
         new.confidence = confidence(new.body, result.findings, 0)
         new.usage.add(result.usage)
+        if critique is not None:
+            new.usage.add(critique.usage)
+        new.provenance.critique = critique
         record_provenance(s, new.provenance, result, context)
         new.diagnosis = None
         s.save(new)
@@ -242,8 +314,12 @@ async def approve(s: Session, plan_id: str | None, *, force: bool = False) -> Pl
         raise SessionError(f"plan {plan.id!r} is already done")
     errors = [f for f in plan.findings if f.severity == "error"]
     if errors and not force:
+        # the critic's errors first: they are about the code, not the plan's form
+        errors.sort(key=lambda f: f.source != "critique")
+        critic = sum(1 for f in errors if f.source == "critique")
+        which = f" ({critic} from the critic)" if critic else ""
         answer = await s.host.confirm(
-            f"The plan '{plan.title}' has {len(errors)} review error(s), e.g. {errors[0].message}. Approve anyway?"
+            f"The plan '{plan.title}' has {len(errors)} review error(s){which}, e.g. {errors[0].message}. Approve anyway?"
         )
         if not answer:
             raise SessionError(

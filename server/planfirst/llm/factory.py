@@ -46,6 +46,7 @@ class Models:
             self.scripted = ScriptedServer(Path(script), mismatch_status=400).start()
         self._planning: Model | None = None
         self._execution: Model | None = None
+        self._critique: Model | None = None
 
     @property
     def offline(self) -> bool:
@@ -87,6 +88,7 @@ class Models:
         self.settings = settings
         self._planning = None
         self._execution = None
+        self._critique = None
 
     def planning(self) -> Model:
         """The reasoning model that writes plans."""
@@ -99,6 +101,15 @@ class Models:
         if self._execution is None:
             self._execution = self._make(self.settings.execution_model)
         return self._execution
+
+    def critique(self) -> Model:
+        """The critic that reviews a fresh plan (the planning model unless set apart)."""
+        name = self.settings.critique.model.strip()
+        if not name or name == self.settings.planning_model or not self.settings.critique.enabled:
+            return self.planning()
+        if self._critique is None:
+            self._critique = self._make(name)
+        return self._critique
 
     def close(self) -> None:
         """Stop the scripted server, if any."""

@@ -416,7 +416,8 @@ def register(ls: PlanfirstServer) -> None:
     @ls.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.Refactor], resolve_provider=False
+            code_action_kinds=[types.CodeActionKind.Refactor, types.CodeActionKind.QuickFix],
+            resolve_provider=False,
         ),
     )
     def code_action(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from planfirst.core.session import Session, SessionError
-from planfirst.lsp import convert, revision_docs
+from planfirst.lsp import convert, critique_view, revision_docs
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered, code, code_block, render
 from planfirst.plan.revision_diff import redo_pending
@@ -150,6 +150,7 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
     if got is None:
         return None
     plan, r = got
+    critic = critique_view.hover_parts(plan, r, pos.line)
     for order, (start, end) in r.steps.items():
         if start <= pos.line <= end:
             st = plan.state(order)
@@ -170,6 +171,7 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
                     )
                     if not v.passed and v.output:
                         parts.append(code_block(v.output[-800:]))
+            parts.extend(critic)
             return types.Hover(
                 # command output and model text shown for what they are (case 34)
                 contents=types.MarkupContent(
@@ -177,13 +179,23 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
                 ),
                 range=_range(start, end),
             )
+    if critic:  # a plan-wide finding of the critic, on its section's first line
+        return types.Hover(
+            contents=types.MarkupContent(
+                kind=types.MarkupKind.Markdown, value=encode("\n\n".join(critic))
+            ),
+            range=_range(pos.line),
+        )
     return None
 
 
 def code_actions(server: PlanfirstServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     """'Plan a change for this selection…' on any non-empty selection in a workspace file."""
     uri = params.text_document.uri
-    if server.session is None or convert.uri_to_path(uri) is None or convert.plan_id_from_uri(uri):
+    if convert.plan_id_from_uri(uri):
+        got = _plan(server, uri)
+        return critique_view.fix_actions(*got, params.range) if got else []
+    if server.session is None or convert.uri_to_path(uri) is None:
         return []
     rng = params.range
     if rng.start == rng.end:
@@ -227,21 +239,17 @@ def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:
     diags = []
     sev = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
     for f in plan.findings:
-        if f.step and f.step in r.steps:
-            start, _ = r.steps[f.step]
-        elif f.section and f.section in r.sections:
-            start, _ = r.sections[f.section]
-        else:
-            start = 0
+        start = critique_view.finding_line(f, r)
+        critic = f.source == "critique"
         diags.append(
             types.Diagnostic(
                 range=types.Range(
                     start=types.Position(line=start, character=0),
                     end=types.Position(line=start, character=200),
                 ),
-                message=f.message,
+                message=critique_view.diagnostic_message(f) if critic else f.message,
                 severity=sev.get(f.severity, types.DiagnosticSeverity.Information),
-                source="planfirst/plan-lint",
+                source=critique_view.SOURCE if critic else "planfirst/plan-lint",
                 code=f.rule,
             )
         )

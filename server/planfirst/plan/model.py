@@ -422,16 +422,32 @@ class Provenance(BaseModel):
     included: list[ContextEntry] = Field(default_factory=list)
     cut: list[ContextEntry] = Field(default_factory=list)
     context_tokens: int = 0
+    critique: CritiqueRecord | None = None
 
 
 class Finding(BaseModel):
-    """A plan-lint finding (see core/plan_lint.py)."""
+    """A plan-lint finding (core/plan_lint.py) or a critic's finding (core/critique.py)."""
 
     rule: str
     severity: str  # error | warning | info
     message: str
     step: int | None = None
     section: str | None = None
+    source: str = "lint"  # lint | critique
+    field: str | None = None  # the plan field a critique finding concerns
+    evidence: list[str] = Field(default_factory=list)  # "path:line — what is there"
+    fix: str = ""  # the critic's concrete fix
+
+
+class CritiqueRecord(BaseModel):
+    """The critique pass of the current revision: who critiqued, the tightening round, the cost."""
+
+    model: str = ""
+    at: str = Field(default_factory=now_iso)
+    rounds: int = 0  # tightening rounds: error findings sent back to the planner (0 or 1)
+    fixed: list[str] = Field(default_factory=list)  # findings the tightening round resolved
+    usage: Usage = Field(default_factory=Usage)  # the critic's and the tightening round's calls
+    notes: list[str] = Field(default_factory=list)  # e.g. why a critique failed
 
 
 class Diagnosis(_Strict):

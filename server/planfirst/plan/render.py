@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from planfirst.plan import revision_view
 from planfirst.plan.criteria import criteria_commands
-from planfirst.plan.model import Plan, PlanBody, StepStatus
+from planfirst.plan.model import Finding, Plan, PlanBody, StepStatus
 from planfirst.plan.visible import decode, encode
 
 STATUS_MARK = {
@@ -142,6 +142,65 @@ def _item(w: _Writer, text: str) -> None:
         w.add("  " + ("\\" + line if line.startswith(("- ", "\\")) else line))
 
 
+def critique_line(plan: Plan) -> str:
+    """The header's critique summary: findings, the tightening round, and its own cost line."""
+    crit = plan.provenance.critique
+    if crit is None:
+        return ""
+    mine = [f for f in plan.findings if f.source == "critique" and f.rule != "critique/not-run"]
+    errs = sum(1 for f in mine if f.severity == "error")
+    line = f"> **Critique:** {len(mine)} finding(s), {errs} error(s)"
+    if crit.model:
+        line += f" from {code(crit.model)}"
+    if crit.rounds:
+        line += f" · tightening round fixed {len(crit.fixed)}"
+    if crit.usage.calls:
+        line += f" · **Critique cost:** ${crit.usage.cost_usd:.4f} ({crit.usage.calls} call(s))"
+    if crit.notes:
+        line += f" · {crit.notes[-1]}"
+    return line
+
+
+def critique_report(plan: Plan) -> list[str]:
+    """Plain lines on the critique pass (the terminal prints them before asking to approve)."""
+    crit = plan.provenance.critique
+    if crit is None:
+        return []
+    who = f" by {crit.model}" if crit.model else ""
+    out = [f"Critique{who}:"]
+    if crit.rounds:
+        out.append(
+            f"  the tightening round sent the critic's errors back to the planner once;"
+            f" fixed {len(crit.fixed)}:"
+        )
+        out.extend(f"  ✓ {m}" for m in crit.fixed)
+    mine = [f for f in plan.findings if f.source == "critique"]
+    if not mine:
+        out.append("  no findings left")
+    for f in mine:
+        where = f"step {f.step}: " if f.step else ""
+        out.append(f"  {f.severity}: {where}{f.message} ({f.rule})")
+        out.extend(f"    evidence: {e}" for e in f.evidence)
+        if f.fix:
+            out.append(f"    fix: {f.fix}")
+    out.extend(f"  note: {n}" for n in crit.notes)
+    u = crit.usage
+    if u.calls:
+        out.append(
+            f"  critique cost: {u.calls} model call(s) · {u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens:,} in"
+            f" / {u.output_tokens:,} out · est. ${u.cost_usd:.4f}"
+        )
+    return out
+
+
+def _finding_details(w: _Writer, f: Finding, lead: str) -> None:
+    """A critic's evidence and fix under its finding (server-owned blockquote lines)."""
+    for e in f.evidence:
+        w.add(f"{lead}evidence: {e}")
+    if f.fix:
+        w.add(f"{lead}fix: {f.fix}")
+
+
 def render(plan: Plan) -> Rendered:
     """Render a stored plan as a review document."""
     w = _Writer()
@@ -171,6 +230,9 @@ def render(plan: Plan) -> Rendered:
         w.add(
             f"> **Review:** {errs} error(s), {warns} warning(s), {notes} note(s) — see *Review findings* below"
         )
+    crit = plan.provenance.critique
+    if crit is not None:
+        w.add(critique_line(plan))
     conf = plan.confidence
     if conf:
         summary = conf.get("summary") or " · ".join(
@@ -252,6 +314,7 @@ def render(plan: Plan) -> Rendered:
             findings = [f for f in plan.findings if f.step == s.order]
             for f in findings:
                 w.add(f"> {f.severity}: {f.message} ({f.rule})")
+                _finding_details(w, f, "> ")
             while w.lines[-1] == "":
                 w.lines.pop()
             out.steps[s.order] = (start, w.n - 1)
@@ -304,8 +367,19 @@ def render(plan: Plan) -> Rendered:
             for f in plan.findings:
                 where = f"step {f.step}: " if f.step else ""
                 w.add(f"> - **{f.severity}** {where}{f.message} ({f.rule})")
+                _finding_details(w, f, ">   ")
 
         section("Review findings", fnd)
+    crit = plan.provenance.critique
+    if crit is not None and (crit.fixed or crit.notes):
+
+        def fixed() -> None:
+            for m in crit.fixed:
+                w.add(f"> - fixed by the tightening round: {m}")
+            for n in crit.notes:
+                w.add(f"> - {n}")
+
+        section("Critique", fixed)
     if plan.final_validation:
 
         def fin() -> None:

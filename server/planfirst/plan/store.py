@@ -136,6 +136,7 @@ def foreign(plan: Plan) -> Plan:
     plan.final_validation = []
     plan.diagnosis = None
     plan.confidence = {}
+    plan.provenance.critique = None
     plan.findings = [
         Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)
     ]
