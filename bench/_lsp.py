@@ -72,6 +72,8 @@ async def bench_session(
 
     argv = [TIMED_SERVER] if timed else ["-m", "planfirst", "serve"]
     t0 = time.perf_counter()
+    # the benchmarks' scripts have no critic turns: the critique pass is off (core/critique.py)
+    env = {"PLANFIRST_CRITIQUE_MODEL": "off", **(env or {})}
     await client.start_io(sys.executable, *argv, env=server_env(script, env), cwd=str(root))
     try:
         await client.initialize_session(

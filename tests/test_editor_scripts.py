@@ -35,7 +35,7 @@ def test_revision_turn_resubmits_the_plan_and_expects_the_feedback() -> None:
     assert rev["tool"] == "submit_plan"
     assert rev["expect"]["tools"] == ["submit_plan"]
     assert es.REVISE_FEEDBACK in rev["expect"]["contains"]
-    original = turns[1]["input"]
+    original = es.final_plan(turns)["input"]  # the plan the critique's tightening round left
     assert rev["input"]["steps"] == original["steps"]
     assert rev["input"]["summary"] == f"{original['summary']} {es.REVISED_MARK}"
     # the demo's turn itself is not modified
@@ -47,7 +47,13 @@ def test_vscode_script_needs_no_extra_turns_for_discarded_previews() -> None:
     es = _load()
     demo = json.loads(DEMO.read_text())
     turns = _demo_turns()
-    assert es.vscode_script(demo) == [*turns[:2], es.revision_turn(turns), *turns[2:]]
+    end = es.planning_end(turns)
+    assert es.vscode_script(demo) == [
+        *turns[:end],
+        es.revision_turn(turns),
+        es.CLEAN_CRITIQUE,
+        *turns[end:],
+    ]
     # step 1's first attempt ends with the model's closing text, the step's last turn
     attempt = es._step1_attempt1(turns)
     assert "text" in attempt[-1] and "tool" not in attempt[-1]
@@ -59,7 +65,19 @@ def test_nvim_script_is_the_demo_plus_revision_and_main_writes_it(tmp_path: Path
     out = tmp_path / "nvim.json"
     assert es.main(["editor_scripts.py", "nvim", str(DEMO), str(out)]) == 0
     turns = _demo_turns()
-    assert json.loads(out.read_text())["turns"] == [*turns[:2], es.revision_turn(turns), *turns[2:]]
+    end = es.planning_end(turns)
+    assert [t.get("tool") for t in turns[2:end]] == [
+        "search_text",
+        "submit_critique",
+        "submit_plan",
+        "submit_critique",
+    ]
+    assert json.loads(out.read_text())["turns"] == [
+        *turns[:end],
+        es.revision_turn(turns),
+        es.CLEAN_CRITIQUE,
+        *turns[end:],
+    ]
     assert es.main(["editor_scripts.py", "emacs", str(DEMO), str(out)]) == 2
 
 
@@ -73,3 +91,15 @@ def test_the_vscode_spec_types_the_feedback_the_script_expects() -> None:
     assert es.REVISED_MARK in revise[0]["planContains"]
     kinds = [a["do"] for a in spec["actions"]]
     assert kinds.index("revise") < kinds.index("approve")
+
+
+def test_without_critique_submits_the_corrected_plan_at_once() -> None:
+    """With the critique off, the demo's session is: explore, the corrected plan, the steps."""
+    es = _load()
+    turns = _demo_turns()
+    plain = es.without_critique(json.loads(DEMO.read_text()))
+    assert [t.get("tool") for t in plain[:2]] == ["view_file", "submit_plan"]
+    assert plain[1]["expect"] == turns[1]["expect"]
+    assert plain[1]["input"] == es.final_plan(turns)["input"] != turns[1]["input"]
+    assert plain[2:] == turns[es.planning_end(turns) :]
+    assert not any(t.get("tool") == "submit_critique" for t in plain)

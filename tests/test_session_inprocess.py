@@ -18,11 +18,9 @@ from planfirst.llm.scripted import ScriptedServer
 from planfirst.lsp.results import step_result
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus
 from planfirst.settings import Settings
+from tests.demo_script import DEMO
 from tests.fake_host import FakeHost, ScriptedModels
 
-DEMO: list[dict[str, Any]] = json.loads(
-    (Path(__file__).resolve().parents[1] / "examples" / "scripts" / "demo.json").read_text()
-)["turns"]
 TASK = "Add a --top N option to textkit count"
 
 
@@ -35,7 +33,7 @@ async def run_session(workspace: Path) -> AsyncIterator[Any]:
     def start(turns: list[dict[str, Any]]) -> tuple[Session, FakeHost, ScriptedServer]:
         srv = ScriptedServer(turns).start()
         servers.append(srv)
-        settings = Settings()
+        settings = Settings.model_validate({"critique": {"model": "off"}})
         models.append(ScriptedModels(settings, srv.base_url))
         host = FakeHost(workspace)
         return Session(workspace, settings, models[-1], host), host, srv

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from planfirst import __version__
+from tests.demo_script import DEMO as PLAIN_DEMO  # the demo's session with the critique off
 from tests.e2e.test_execute import snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,10 +18,12 @@ TASK = "Add a --top N option to textkit count"
 
 
 def run(
-    args: list[str], cwd: Path, stdin: str = "", timeout: float = 120
+    args: list[str], cwd: Path, stdin: str = "", timeout: float = 120, critique: bool = False
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["NO_COLOR"] = "1"
+    if critique:  # the tests run with the critique off (tests/conftest.py); the default is on
+        env.pop("PLANFIRST_CRITIQUE_MODEL", None)
     return subprocess.run(
         [sys.executable, "-I", "-m", "planfirst", *args],
         cwd=cwd,
@@ -39,12 +42,20 @@ def test_version(tmp_path: Path) -> None:
 
 def test_run_yes_executes_everything(workspace: Path) -> None:
     res = run(
-        ["run", TASK, "--workspace", str(workspace), "--yes", "--script", str(DEMO)], workspace
+        ["run", TASK, "--workspace", str(workspace), "--yes", "--script", str(DEMO)],
+        workspace,
+        critique=True,
     )
     out = res.stdout
     assert res.returncode == 0, out + res.stderr
     assert "SCRIPTED model" in out
     assert "### Step 1" in out  # the plan is printed
+    # the critic's finding, fixed by the tightening round, is printed before the approval
+    critique = out.index("Critique by")
+    fixed = out.index("✓ step 2: Step 2 hands the rows to an existing `print_counts(rows)`")
+    assert critique < fixed < out.index("Approve this plan")
+    assert "no findings left" in out[critique:]
+    assert "critique: 4 model calls" in out  # its own line in the summary
     assert "+def top_words" in out  # each step's diff
     assert "validation failed; asking the model to fix it" in out  # the failure and its retry
     assert "Summary" in out and "test criteria: 2/2 passed" in out
@@ -60,7 +71,7 @@ def test_run_yes_executes_everything(workspace: Path) -> None:
 
 def test_run_rejected_step_with_n(workspace: Path) -> None:
     before = snapshot(workspace)
-    script = json.loads(DEMO.read_text())["turns"][:5]
+    script = PLAIN_DEMO[:5]
     sfile = workspace.parent / "script.json"
     sfile.write_text(json.dumps(script))
     res = run(
@@ -78,7 +89,7 @@ def test_run_rejected_step_with_n(workspace: Path) -> None:
 
 
 def test_plan_only_then_decline(workspace: Path) -> None:
-    script = json.loads(DEMO.read_text())["turns"][:2]
+    script = PLAIN_DEMO[:2]
     sfile = workspace.parent / "script.json"
     sfile.write_text(json.dumps(script))
     res = run(

@@ -4,18 +4,15 @@ a kill are covered, with the invariants checked, by tests/reliability.)"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
+from tests.demo_script import DEMO
 from tests.lsp_harness import command, lsp_session, write_script
 
-DEMO = json.loads(
-    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
-)["turns"]
 TASK = "Add a --top N option to textkit count"
 
 

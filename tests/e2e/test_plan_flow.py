@@ -13,12 +13,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
+from tests.demo_script import DEMO  # the critique is off in tests
 from tests.lsp_harness import command, lsp_session, write_script
 from tests.waiting import wait_until
 
-DEMO = json.loads(
-    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
-)["turns"]
 PLAN_TURNS = DEMO[:2]
 PLAN_INPUT = DEMO[1]["input"]
 TASK = "Add a --top N option to textkit count"

@@ -3,19 +3,16 @@ back to the model once; a revision that fixes them clears the diagnostics."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
+from tests.demo_script import DEMO  # the critique is off in tests
 from tests.lsp_harness import command, lsp_session, write_script
 from tests.waiting import wait_until
 
-DEMO = json.loads(
-    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
-)["turns"]
 GOOD = DEMO[1]["input"]
 VAGUE = {
     "summary": "Improve counting.",

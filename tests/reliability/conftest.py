@@ -40,13 +40,11 @@ from pytest_lsp import LanguageClient
 from planfirst.llm.scripted import ScriptedServer
 from planfirst.plan.render import parse_markdown
 from planfirst.plan.store import PlanStore, StoreError
+from tests.demo_script import DEMO as DEMO  # re-exported: the demo session, critique off
 from tests.lsp_harness import Editor, lsp_session
 
 CANARY = "canary-5f0d6c1e-never-send-me"
 RUN_VAR = "PLANFIRST_RELIABILITY_RUN"  # marker env var; not matching *KEY*/*SECRET*/*TOKEN*
-DEMO = json.loads(
-    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
-)["turns"]
 TASK = "Add a --top N option to textkit count"
 FAST_RETRIES = {"anthropic": {"maxRetries": 2, "deadline": 60}}
 

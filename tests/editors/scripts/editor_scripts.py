@@ -1,11 +1,14 @@
 """Derive the real-editor tests' model scripts from the demo script (examples/scripts/demo.json).
 
-The demo's turns are: planning (explore, submit_plan), step 1 attempt 1 (a tie-order bug: two
-tool turns and a closing text), step 1 attempt 2 (the fix), step 2, step 3. Both editor tests
-revise the plan once before approving it (feedback REVISE_FEEDBACK), so one more submit_plan turn
-follows the planning turns: the same plan with a summary that says what changed. A discarded or
-cancelled preview is offered again without a model call, so the VS Code test needs no extra turns.
-Deriving instead of copying keeps the editor tests in step with the demo.
+The demo's turns are: planning (explore, submit_plan), the critique (the critic searches, finds
+an error, the tightening round resubmits the plan, the critic finds nothing left), step 1 attempt
+1 (a tie-order bug: two tool turns and a closing text), step 1 attempt 2 (the fix), step 2, step
+3. Both editor tests revise the plan once before approving it (feedback REVISE_FEEDBACK), so one
+more submit_plan turn follows the planning turns: the same plan with a summary that says what
+changed, then the critic's review of the revision (no findings). A discarded or cancelled preview
+is offered again without a model call, so the VS Code test needs no extra turns. Deriving instead
+of copying keeps the editor tests in step with the demo. `without_critique` gives the demo's
+session for a server whose critique is off (the tests' default).
 
 Usage: python editor_scripts.py vscode|nvim DEMO_JSON OUT_JSON
 """
@@ -34,10 +37,40 @@ def _turns(demo: Any) -> list[Turn]:
     return turns
 
 
+PLANNING_TOOLS = ("submit_plan", "submit_critique")
+
+
+def planning_end(turns: list[Turn]) -> int:
+    """The index of the first execution turn: the one after the last plan or critique submit."""
+    return 1 + max(i for i, t in enumerate(turns) if t.get("tool") in PLANNING_TOOLS)
+
+
+def final_plan(turns: list[Turn]) -> Turn:
+    """The last submit_plan turn of planning (the plan the tightening round left)."""
+    return [t for t in turns[: planning_end(turns)] if t.get("tool") == "submit_plan"][-1]
+
+
+def without_critique(demo: Any) -> list[Turn]:
+    """The demo's session with the critique off: exploring, then the corrected plan submitted at
+    once (with the first submit's expectations), then the steps."""
+    turns = _turns(demo)
+    first = next(i for i, t in enumerate(turns) if t.get("tool") == "submit_plan")
+    head = {**turns[first], "input": final_plan(turns)["input"]}
+    return [*turns[:first], head, *turns[planning_end(turns) :]]
+
+
+CLEAN_CRITIQUE: Turn = {
+    "note": "the critic reviews the revision: nothing to report",
+    "expect": {"tools": ["submit_critique"], "contains": ["<plan_under_review>"]},
+    "tool": "submit_critique",
+    "input": {"findings": []},
+}
+
+
 def _step1_attempt1(turns: list[Turn]) -> list[Turn]:
     """The turns of step 1's first attempt: from its first turn up to the text that ends it."""
     out: list[Turn] = []
-    for turn in turns[2:]:
+    for turn in turns[planning_end(turns) :]:
         out.append(turn)
         if "text" in turn and "tool" not in turn and "tools" not in turn:
             return out
@@ -46,10 +79,9 @@ def _step1_attempt1(turns: list[Turn]) -> list[Turn]:
 
 def revision_turn(turns: list[Turn]) -> Turn:
     """The answer to "Revise Plan" with REVISE_FEEDBACK: the demo's plan, its summary marked."""
-    submit = turns[1]
-    if submit.get("tool") != "submit_plan":
+    if turns[1].get("tool") != "submit_plan":
         raise SystemExit("editor_scripts: the demo's second turn is no longer submit_plan")
-    plan = dict(submit["input"])
+    plan = dict(final_plan(turns)["input"])
     plan["summary"] = f"{plan['summary']} {REVISED_MARK}"
     return {
         "note": "revision 2: the feedback reaches the model, the same steps come back",
@@ -69,9 +101,11 @@ def vscode_script(demo: Any) -> list[Turn]:
 
 
 def nvim_script(demo: Any) -> list[Turn]:
-    """Planning, the revision, then the demo's steps: Neovim applies every edit as it comes."""
+    """Planning and its critique, the revision and its critique, then the demo's steps: Neovim
+    applies every edit as it comes."""
     turns = _turns(demo)
-    return [*turns[:2], revision_turn(turns), *turns[2:]]
+    end = planning_end(turns)
+    return [*turns[:end], revision_turn(turns), CLEAN_CRITIQUE, *turns[end:]]
 
 
 def main(argv: list[str]) -> int:
