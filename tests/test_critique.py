@@ -54,6 +54,14 @@ async def start(workspace: Path) -> AsyncIterator[Any]:
         s.stop()
 
 
+def _content(body: PlanBody) -> dict[str, Any]:
+    """A plan's content without the step ids the store assigns."""
+    data = body.model_dump()
+    for step in data["steps"]:
+        step.pop("id", None)
+    return data
+
+
 def _critic_requests(srv: ScriptedServer) -> list[dict[str, Any]]:
     return [
         r.body
@@ -69,7 +77,7 @@ async def test_wrong_assumption_found_then_fixed_by_the_tightening_round(
     plan = await session.generate(TASK)
     assert srv.failures == [] and srv.remaining() == 0
     # the tightened plan replaced the one that leaned on print_counts
-    assert plan.body == PlanBody.model_validate(GOOD)
+    assert _content(plan.body) == _content(PlanBody.model_validate(GOOD))
     assert "print_counts" not in plan.body.model_dump_json()
     assert [f for f in plan.findings if f.source == "critique"] == []
     crit = plan.provenance.critique
@@ -158,7 +166,7 @@ async def test_no_tightening_round_when_turned_off(start: Any) -> None:
     session, _host, srv = start([EXPLORE, FLAWED, SEARCH, FINDING], {"tighten": False})
     plan = await session.generate(TASK)
     assert srv.failures == [] and srv.remaining() == 0
-    assert plan.body == PlanBody.model_validate(FLAWED["input"])
+    assert _content(plan.body) == _content(PlanBody.model_validate(FLAWED["input"]))
     crit = plan.provenance.critique
     assert crit is not None and crit.rounds == 0
     assert [f.rule for f in plan.findings if f.source == "critique"] == [
@@ -171,7 +179,7 @@ async def test_a_failed_critique_keeps_the_plan_and_says_so(start: Any) -> None:
     session, _host, srv = start([EXPLORE, FLAWED, refused])
     plan = await session.generate(TASK)
     assert srv.remaining() == 0  # the refused request was not retried
-    assert plan.body == PlanBody.model_validate(FLAWED["input"])
+    assert _content(plan.body) == _content(PlanBody.model_validate(FLAWED["input"]))
     crit = plan.provenance.critique
     assert crit is not None and crit.notes and "the critique did not run" in crit.notes[0]
     assert "critic request refused" in crit.notes[0]
@@ -199,6 +207,29 @@ async def test_a_revision_is_critiqued_too(start: Any) -> None:
         ("critique/wrong-assumption", "warning")
     ]
     assert new.provenance.critique is not None and new.provenance.critique.rounds == 0
+
+
+async def test_a_targeted_revision_tightened_by_the_critic_keeps_its_step_ids(start: Any) -> None:
+    """A revision of step 2 brings the mistake in; the critic's error goes back to the planner
+    with the revision's rules (ids, the one step to change); the corrected plan keeps the ids and
+    nothing is flagged as not asked for."""
+    good = {**FLAWED, "input": GOOD}
+    clean = {**CLEAN, "expect": {"tools": ["submit_critique"]}}
+    revised = {"expect": {"contains": ["<feedback>"]}, "tool": "submit_plan"}
+    revised["input"] = FLAWED["input"]
+    tightened = copy.deepcopy(TIGHTENED)
+    tightened["expect"]["contains"] += ["Change ONLY", "stable id", "<feedback>"]
+    script = [EXPLORE, good, clean, revised, SEARCH, FINDING, tightened, CLEAN]
+    session, _host, srv = start(script)
+    plan = await session.generate(TASK)
+    ids = [st.id for st in plan.body.steps]
+    new = await session.revise(plan.id, "print through a helper", steps=[2])
+    assert srv.failures == [] and srv.remaining() == 0
+    assert [st.id for st in new.body.steps] == ids
+    assert _content(new.body) == _content(PlanBody.model_validate(GOOD))
+    crit = new.provenance.critique
+    assert crit is not None and crit.rounds == 1 and len(crit.fixed) == 1
+    assert "not asked for" not in render(new).text
 
 
 def test_a_finding_on_a_step_the_plan_does_not_have_is_plan_wide() -> None:

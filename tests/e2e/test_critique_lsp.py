@@ -90,6 +90,7 @@ async def test_critique_finding_diagnostic_hover_and_fix(
         fix = next(a for a in actions if a.title.startswith("Apply the critic's fix"))
         assert fix.kind == types.CodeActionKind.QuickFix and fix.command is not None
         assert fix.command.command == "planfirst.revisePlan"
+        assert fix.command.arguments[0]["steps"] == [2]  # a revision of that step only
         await command(client, fix.command.command, fix.command.arguments[0])
         plan = store.load(pid)
         assert plan.revision == 2 and "print_counts" not in plan.body.model_dump_json()
