@@ -55,8 +55,9 @@ def _acp(args: argparse.Namespace) -> int:
 
 def _plans(args: argparse.Namespace) -> int:
     from planfirst.plan.store import PlanStore
+    from planfirst.settings import load_settings
 
-    store = PlanStore(Path(args.workspace).resolve())
+    store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
     plans, problems = store.list()
     active = store.active()
     if not plans and not problems:

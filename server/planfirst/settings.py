@@ -14,9 +14,12 @@ import logging
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL
+from planfirst.plan.model import normalise_rel_path
+
+DEFAULT_PLANS_DIR = ".planfirst/plans"
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,26 @@ class Settings(_Section):
     # who previews a step's edit: the editor, planfirst's own diff document, or decided per client
     preview: Literal["editor", "planfirst", "auto"] = "auto"
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)  # model -> overrides
+    # where plans are kept, relative to the workspace root (commit it to share plans, #18)
+    plans_dir: str = Field(default=DEFAULT_PLANS_DIR, alias="plansDir")
+
+    @field_validator("plans_dir")
+    @classmethod
+    def _plans_dir(cls, v: str) -> str:
+        return check_plans_dir(v)
+
+
+def check_plans_dir(value: str) -> str:
+    """The normalised plans directory, or ValueError saying why it cannot be one."""
+    norm = normalise_rel_path(value.rstrip("/") if isinstance(value, str) else value)
+    parts = norm.split("/")
+    if ".git" in parts:
+        raise ValueError(f"plansDir {value!r} is inside .git; choose a directory of the workspace")
+    if parts[0] == ".planfirst" and norm != DEFAULT_PLANS_DIR:
+        raise ValueError(
+            f"plansDir {value!r}: inside .planfirst/ only {DEFAULT_PLANS_DIR!r} holds plans"
+        )
+    return norm
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +201,8 @@ def env_layer(environ: dict[str, str] | None = None) -> dict[str, Any]:
         layer["executionModel"] = env["PLANFIRST_EXECUTION_MODEL"]
     if env.get("PLANFIRST_CRITIQUE_MODEL"):
         layer["critique"] = {"model": env["PLANFIRST_CRITIQUE_MODEL"]}
+    if env.get("PLANFIRST_PLANS_DIR"):
+        layer["plansDir"] = env["PLANFIRST_PLANS_DIR"]
     return layer
 
 

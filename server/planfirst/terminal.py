@@ -28,6 +28,7 @@ from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import critique_report
 from planfirst.plan.store import PlanStore, StoreError
 from planfirst.plan.visible import encode
+from planfirst.settings import load_settings
 
 BOLD, DIM, RED, GREEN, YELLOW, CYAN, RESET = (
     ("\033[1m", "\033[2m", "\033[31m", "\033[32m", "\033[33m", "\033[36m", "\033[0m")
@@ -192,6 +193,10 @@ class Terminal:
         self.client = LanguageClient("planfirst-terminal", __version__)
         self.started = time.monotonic()
         self._register()
+
+    def _store(self) -> PlanStore:
+        """The plans the server keeps (its settings come from the same environment)."""
+        return PlanStore(self.root, load_settings()[0].plans_dir)
 
     def _register(self) -> None:
         c, ed = self.client, self.ed
@@ -423,7 +428,7 @@ class Terminal:
     def _foreign(self, plan_id: str) -> str | None:
         """Why the plan is not one planfirst wrote on this machine, or None."""
         try:
-            plan = PlanStore(self.root).load(plan_id)
+            plan = self._store().load(plan_id)
         except StoreError:
             return None
         return next((f.message for f in plan.findings if f.rule == UNTRUSTED_RULE), None)
@@ -444,7 +449,7 @@ class Terminal:
     def summary(self, plan_id: str) -> None:
         """The closing table: steps, attempts, validations, tokens, cost, wall time."""
         try:
-            plan = PlanStore(self.root).load(plan_id)
+            plan = self._store().load(plan_id)
         except StoreError as e:
             self.ed.say(str(e))
             return
@@ -488,7 +493,7 @@ class Terminal:
             f"{u.cache_read_input_tokens:,} cache-read / {u.output_tokens:,} output tokens · est. ${u.cost_usd:.4f} · "
             f"wall {time.monotonic() - self.started:.1f} s"
         )
-        ed.say(f"plan: {PlanStore(self.root).plan_md(plan_id)}")
+        ed.say(f"plan: {self._store().plan_md(plan_id)}")
 
 
 def run_main(args: argparse.Namespace) -> int:

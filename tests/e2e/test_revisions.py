@@ -192,3 +192,23 @@ async def test_reload_after_a_hand_edit_keeps_ids_and_diff_is_a_file(
             path.read_text() == diff["diff"]
             and "+Run `ruff check textkit` once more." in diff["diff"]
         )
+
+
+async def test_plans_dir_setting_keeps_plans_where_the_team_commits_them(
+    workspace: Path, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path, [DEMO[0], {**DEMO[1], "input": plan_input()}])
+    async with lsp_session(
+        workspace, "neovim", script, init_options={"plansDir": "docs/plans"}
+    ) as (client, _editor):
+        res = await command(client, "planfirst.generatePlan", {"task": TASK})
+        pid = res["planId"]
+        md = workspace / "docs" / "plans" / pid / "plan.md"
+        assert res["uri"] == md.resolve().as_uri() and md.is_file()
+        assert not (workspace / ".planfirst" / "plans").exists()
+        lenses = await client.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=res["uri"]))
+        )
+        assert any(lens.command and "Approve" in lens.command.title for lens in lenses)
+        rows = await command(client, "planfirst.listPlans")
+        assert [r["id"] for r in rows] == [pid]

@@ -162,7 +162,7 @@ class PlanfirstAgent:
     ) -> LoadSessionResponse:
         """Resume the plan a session worked on (or a plan given by its id): replay it first."""
         root = _root(cwd)
-        store = PlanStore(root)
+        store = PlanStore(root, self.settings.plans_dir)
         plan_id = store.session_plan(session_id) or (
             session_id if store.exists(session_id) else None
         )

@@ -52,7 +52,7 @@ class Session:
         self.models = models
         self.host = host
         self.guard = WorkspaceGuard(self.root, settings.context.exclude)
-        self.store = PlanStore(self.root)
+        self.store = PlanStore(self.root, settings.plans_dir)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
@@ -65,6 +65,8 @@ class Session:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
         self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        if self.store.plans_dir != self.root / settings.plans_dir:
+            self.store = PlanStore(self.root, settings.plans_dir)
 
     def load(self, plan_id: str | None) -> Plan:
         """A plan by id (None: the active plan), with errors written for the user."""

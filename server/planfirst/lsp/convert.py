@@ -47,14 +47,18 @@ def plan_uri(plan_id: str) -> str:
     return f"planfirst:/plans/{plan_id}.md"
 
 
-def plan_id_from_uri(uri: str) -> str | None:
-    """The plan id in a `planfirst:` URI, or in the URI of a `.planfirst/plans/<id>/plan.md` file."""
+def plan_id_from_uri(uri: str, plans_dir: Path | None = None) -> str | None:
+    """The plan id in a `planfirst:` URI, or in the URI of a `.planfirst/plans/<id>/plan.md` file
+    (or `<plans_dir>/<id>/plan.md`, the `plansDir` setting)."""
     if uri.startswith("planfirst:"):
         tail = uri.split(":", 1)[1].lstrip("/")
         if tail.startswith("plans/") and tail.endswith(".md"):
             return tail[len("plans/") : -3] or None
         return None
     path = uri_to_path(uri)
+    if path is not None and path.name == "plan.md" and plans_dir is not None:
+        if path.parent.parent == plans_dir:
+            return path.parent.name
     if path is not None and path.name == "plan.md" and path.parent.parent.name == "plans":
         if path.parent.parent.parent.name == ".planfirst":
             return path.parent.name

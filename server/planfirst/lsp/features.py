@@ -388,7 +388,7 @@ def register(ls: PlanfirstServer) -> None:
             raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED) from None
         if shown is not None:
             return types.TextDocumentContentResult(text=shown)
-        plan_id = convert.plan_id_from_uri(params.uri)
+        plan_id = server.plan_id_from_uri(params.uri)
         if plan_id is None or server.session is None:
             raise JsonRpcInvalidParams(message=f"planfirst: no plan document at {params.uri[:200]}")
         try:

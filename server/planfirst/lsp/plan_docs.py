@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _plan(server: PlanfirstServer, uri: str) -> tuple[Plan, Rendered] | None:
-    plan_id = convert.plan_id_from_uri(uri)
+    plan_id = server.plan_id_from_uri(uri)
     if plan_id is None or server.session is None or plan_id in server.session.partial:
         return None
     try:
@@ -192,7 +192,7 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
 def code_actions(server: PlanfirstServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     """'Plan a change for this selection…' on any non-empty selection in a workspace file."""
     uri = params.text_document.uri
-    if convert.plan_id_from_uri(uri):
+    if server.plan_id_from_uri(uri):
         got = _plan(server, uri)
         return critique_view.fix_actions(*got, params.range) if got else []
     if server.session is None or convert.uri_to_path(uri) is None:

@@ -187,6 +187,11 @@ class PlanfirstServer(LanguageServer):
 
     # ------------------------------------------------------------------ plan documents
 
+    def plan_id_from_uri(self, uri: str) -> str | None:
+        """The plan a document URI shows (a `planfirst:` URI or a plan.md in the plans folder)."""
+        plans = self.session.store.plans_dir if self.session is not None else None
+        return convert.plan_id_from_uri(uri, plans)
+
     def plan_doc_uri(self, plan_id: str) -> str:
         """The URI the client uses for a plan: virtual when supported, else the markdown file."""
         if self.caps_content() or self.session is None:

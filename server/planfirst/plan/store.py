@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from planfirst.plan import origin
 from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
+from planfirst.plan.portable import scrub
 from planfirst.plan.render import render
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
@@ -152,10 +153,11 @@ def new_plan_id(title: str) -> str:
 class PlanStore:
     """Plans of one workspace, kept under `<root>/.planfirst/`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, plans_dir: str = ".planfirst/plans") -> None:
         self.root = Path(root)
         self.dir = self.root / ".planfirst"
-        self.plans_dir = self.dir / "plans"
+        # the setting `plansDir` (workspace-relative, checked by settings.check_plans_dir)
+        self.plans_dir = self.root / plans_dir
         self._written: dict[
             str, tuple[int, int]
         ] = {}  # plan id -> (mtime_ns, size) of our last write
@@ -206,6 +208,7 @@ class PlanStore:
     def save(self, plan: Plan, *, render_md: bool = True) -> None:
         """Persist the plan atomically (and its markdown beside it)."""
         plan.provenance.updated_at = now_iso()
+        scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
         stamp = self._stamp(path)
         if stamp is not None and self._written.get(plan.id) != stamp:
@@ -216,7 +219,10 @@ class PlanStore:
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        atomic_write(path, origin.sealed_json(self.root, plan.id, plan.model_dump_json()))
+        atomic_write(
+            path,
+            origin.sealed_json(self.root, plan.id, plan.model_dump_json()),
+        )
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp
@@ -230,8 +236,12 @@ class PlanStore:
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
+        scrub(plan, self.root)
         path = self.check(self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json")
-        atomic_write(path, origin.sealed_json(self.root, plan.id, plan.model_dump_json()))
+        atomic_write(
+            path,
+            origin.sealed_json(self.root, plan.id, plan.model_dump_json()),
+        )
         return path
 
     def write_diff(self, plan_id: str, from_rev: int, to_rev: int, text: str) -> Path:
