@@ -13,11 +13,9 @@ import pytest
 from lsprotocol import types
 
 from planfirst.plan.store import PlanStore
+from tests.demo_script import DEMO  # the critique is off in tests
 from tests.lsp_harness import command, lsp_session, write_script
 
-DEMO = json.loads(
-    (Path(__file__).resolve().parents[2] / "examples" / "scripts" / "demo.json").read_text()
-)["turns"]
 TASK = "Add a --top N option to textkit count"
 STEP2_NEW = (
     "In `textkit/cli.py` add `--top N` (type int, default: all words) to the `count` subparser "
