@@ -28,6 +28,7 @@ COMMANDS = [
     "planfirst.listPlans",
     "planfirst.reloadPlan",
     "planfirst.cancel",
+    "planfirst.diffPlan",
 ]
 HUGE = "x" * 2_000_000
 
@@ -62,6 +63,17 @@ BAD_FOR: dict[str, list[Any]] = {
         [{}],
         [{"planId": "no-such-plan-000000", "feedback": "x"}],
         [{"planId": None, "feedback": 3}],
+        [{"planId": "x", "feedback": "x", "steps": "2"}],
+        [{"planId": "x", "feedback": "x", "steps": [0]}],
+        [{"planId": "x", "feedback": "x", "steps": [[1]]}],
+        [{"planId": "x", "feedback": "x", "steps": ["s" * 1000]}],
+    ],
+    "planfirst.diffPlan": [
+        [{}],  # revision 1: nothing to compare with
+        [{"from": 0}],
+        [{"to": "2"}],
+        [{"from": 7}],
+        [{"from": 1.5}],
     ],
     "planfirst.approvePlan": [[{"force": "yes"}]],
     "planfirst.retryStep": [
@@ -95,6 +107,9 @@ BAD_REQUESTS: list[tuple[str, Any]] = [
     ("workspace/textDocumentContent", {"uri": "planfirst:/plans/../../../etc/passwd.md"}),
     ("workspace/textDocumentContent", {"uri": "planfirst:/plans/" + "a" * 100_000 + ".md"}),
     ("workspace/textDocumentContent", {"uri": "file:///etc/passwd"}),
+    ("workspace/textDocumentContent", {"uri": "planfirst:/plans/nope/revision-1-2.diff"}),
+    ("workspace/textDocumentContent", {"uri": "planfirst:/plans/nope/revision-1-9999999.diff"}),
+    ("workspace/textDocumentContent", {"uri": "planfirst:/plans/../x/revision-1-2.diff"}),
     ("workspace/executeCommand", {}),
     ("workspace/executeCommand", {"command": 5}),
     ("workspace/executeCommand", {"command": "planfirst.noSuchCommand", "arguments": []}),
