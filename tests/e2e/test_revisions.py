@@ -79,7 +79,16 @@ async def test_targeted_revision_keeps_done_and_approved_steps(
         "tool": "submit_plan",
         "input": touches_two,
     }
-    script = write_script(tmp_path, [*plan_turns, *step1, revise_step2, sneaky, sent_back])
+    redo_1 = json.loads(json.dumps(touches_two))
+    redo_1["steps"][0]["description"] += " Keep `top_words` pure."
+    revise_step1 = {
+        "expect": {"contains": ["ONLY step 1 (id s1)"]},
+        "tool": "submit_plan",
+        "input": redo_1,
+    }
+    script = write_script(
+        tmp_path, [*plan_turns, *step1, revise_step2, sneaky, sent_back, revise_step1]
+    )
     async with lsp_session(workspace, "vscode", script) as (client, _editor):
         pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
         await command(client, "planfirst.approvePlan", {"planId": pid})
@@ -152,6 +161,41 @@ async def test_targeted_revision_keeps_done_and_approved_steps(
         # any two revisions can be compared
         both = await command(client, "planfirst.diffPlan", {"planId": pid, "from": 1, "to": 3})
         assert len(changed_lines(both["diff"])) == 4
+
+        # a revision that changes done step 1: it needs redo, and its undo is offered
+        before = (workspace / "textkit" / "wordcount.py").read_text()
+        rev4 = await command(
+            client,
+            "planfirst.revisePlan",
+            {"planId": pid, "feedback": "keep it pure", "steps": [1]},
+        )
+        assert rev4["needsRedo"] == [1] and rev4["notAskedFor"] == []
+        lenses = await client.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=rev4["uri"]))
+        )
+        undo = next(
+            lens.command
+            for lens in lenses
+            if lens.command and lens.command.title.endswith("Undo step 1")
+        )
+        doc = (
+            await client.workspace_text_document_content_async(
+                types.TextDocumentContentParams(uri=rev4["uri"])
+            )
+        ).text
+        assert "> **Needs redo:** step 1" in doc
+        assert "def top_words" in before  # step 1's edit is still on disk
+        res = await command(client, undo.command, undo.arguments[0])
+        assert res["status"] == "undone"
+        assert "def top_words" not in (workspace / "textkit" / "wordcount.py").read_text()
+        assert (
+            "Needs redo"
+            not in (
+                await client.workspace_text_document_content_async(
+                    types.TextDocumentContentParams(uri=rev4["uri"])
+                )
+            ).text
+        )
 
 
 @pytest.mark.parametrize("profile", ["neovim"])
