@@ -240,3 +240,18 @@ async def test_a_revision_that_changes_unnamed_steps_is_sent_back_once() -> None
     res, not_asked = await revisions.ask_revision(ask_then_fix, plan, ["s2"])
     assert len(notes) == 2 and not_asked == []
     assert res.body.step(3).validation == ["pytest -q", "ruff check textkit"]
+
+
+def test_the_acp_approval_question_says_what_changed_and_needs_approval() -> None:
+    from planfirst.acp.views import approval_text
+
+    plan = approved_plan()
+    data = body_dict()
+    data["steps"][1]["description"] = "Create `tests/test_top.py` with `test_top` and `test_ties`."
+    new = revised(plan, data)
+    revisions.carry_over(plan, new, hand_edit=False)
+    text = approval_text(new, "plan.md")
+    assert "2. Create `tests/test_top.py` with `test_top` and `test_ties`." in text
+    assert "checked by `pytest -q tests/test_top.py` (reworded)" in text
+    assert "**Needs approval:** step 2 · steps 1, 3 keep their approval" in text
+    assert "Needs approval" not in approval_text(make_plan(), "plan.md")

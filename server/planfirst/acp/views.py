@@ -20,7 +20,9 @@ from acp.schema import (
     UserMessageChunk,
 )
 
+from planfirst.plan import revision_view
 from planfirst.plan.model import Plan, StepStatus
+from planfirst.plan.revision_diff import change_line
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -93,9 +95,16 @@ def _markdown(plan_id: str, text: str, path: str, status: str) -> AgentPlanConte
 def approval_text(plan: Plan, path: str) -> str:
     """The plan summary shown with the approval question."""
     lines = [f"**{plan.title}** (revision {plan.revision})", "", plan.body.summary.strip(), ""]
+    changes = {c.id: change_line(c) for c in plan.changes.steps} if plan.changes else {}
     for step in plan.body.steps:
         checks = ", ".join(f"`{c}`" for c in step.validation) or "no command"
-        lines.append(f"{step.order}. {first_line(step.description, 200)} — checked by {checks}")
+        changed = f" ({changes[step.id]})" if step.id in changes else ""
+        lines.append(
+            f"{step.order}. {first_line(step.description, 200)} — checked by {checks}{changed}"
+        )
+    # a revision: what needs approval (and redoing), as the plan's header says it
+    header = [line.removeprefix("> ") for line in revision_view.header_lines(plan)]
+    lines += ["", *header] if header else []
     errors = [f for f in plan.findings if f.severity == "error"]
     if errors:
         lines += ["", f"⚠ {len(errors)} review error(s), e.g. {errors[0].message}"]
