@@ -52,6 +52,9 @@ def test_a_new_plan_numbers_its_step_ids_and_plan_md_keeps_them() -> None:
     )
     _task, body = parse_markdown(moved)
     assert [(s.order, s.id) for s in body.steps] == [(1, "s1"), (2, "s3"), (3, "s2")]
+    # ... and the same move without renumbering: a step's place is its number
+    _task, unnumbered = parse_markdown(text[:a] + step3 + step2 + text[end:])
+    assert unnumbered == body
 
 
 def test_an_id_comment_copied_to_a_second_step_is_an_error_with_its_line() -> None:

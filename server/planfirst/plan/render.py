@@ -595,6 +595,12 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
     if cur is not None:
         cur["description"] = unescape_prose("\n".join(desc).strip())
         steps.append(cur)
+    orders = [st["order"] for st in steps]
+    if sorted(orders) == list(range(1, len(steps) + 1)) and orders != sorted(orders):
+        # steps moved by hand without renumbering them: a step's place is its number (its id,
+        # not its number, is what it keeps through revisions)
+        for i, st in enumerate(steps, start=1):
+            st["order"] = i
     step_lines: dict[int, int] = {st["order"]: st.pop("_line") for st in steps}
     for st in steps:
         if st["description"] == "_(no description)_":
