@@ -84,8 +84,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
             }
         }),
         // plan documents are markdown (their URIs end in .md); make sure even if an association says otherwise
+        // (a revision diff, planfirst:/plans/<id>/revision-1-2.diff, stays a diff)
         vscode.workspace.onDidOpenTextDocument((doc) => {
-            if (doc.uri.scheme === 'planfirst' && doc.languageId !== 'markdown') {
+            if (doc.uri.scheme === 'planfirst' && doc.uri.path.endsWith('.md') && doc.languageId !== 'markdown') {
                 void vscode.languages.setTextDocumentLanguage(doc, 'markdown');
             }
         }),
