@@ -11,6 +11,8 @@
 //   {"name", "do": "revise", "via": "codeLens" | "palette", "feedback", "planContains": [..]}
 //   {"name", "do": "editReload", "find", "append", "planContains": [..]}   Edit Plan, type after
 //      the text `find` in plan.md, save, Reload Plan (title bar)
+//   {"name", "do": "compare", "lens", "contains": [..]}   the plan's "Compare with revision N"
+//      code lens opens the revisions' unified diff, which shows these lines
 //   {"name", "do": "approve"}
 //   {"name", "do": "nextAction", "lens", "titleAction"}   the plan's first code lens and title bar
 //   {"name", "do": "execute" | "awaitPreview", "via": "statusBar" | "title" | (palette),
@@ -455,6 +457,28 @@ async function perform(action) {
             log('revised plan:', text.slice(0, 200));
             await sleep(300);
             await screenshot('revised');
+            return;
+        }
+        case 'compare': {
+            // the compare lens opens the unified diff of two revisions (a planfirst: document)
+            await focusPlanTab();
+            await page.keyboard.press('Control+Home');
+            const lens = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: action.lens }).first();
+            await lens.waitFor({ state: 'visible', timeout: 15000 });
+            await lens.click();
+            const tab = page.locator('.tabs-container .tab.active', { hasText: '.diff' });
+            await tab.waitFor({ timeout: 15000 });
+            const text = await waitFor(
+                `the diff to show ${JSON.stringify(action.contains)}`,
+                async () => {
+                    const t = await activeEditorText();
+                    return action.contains.every((x) => t.includes(x)) ? t : false;
+                },
+                30000,
+            );
+            log('revision diff:', text.split('\n').filter((l) => /^[+-][^+-]/.test(l)).join(' / ').slice(0, 300));
+            await screenshot('compare');
+            await tab.locator('.codicon-close').click();
             return;
         }
         case 'approve': {
