@@ -83,6 +83,8 @@ class ScriptedModels:
         self._e = AnthropicModel(
             settings.execution_model, settings, api_key="test", base_url=base_url
         )
+        self._settings, self._base_url = settings, base_url
+        self._chosen: dict[str, AnthropicModel] = {}
 
     def planning(self) -> Model:
         return self._p
@@ -93,7 +95,19 @@ class ScriptedModels:
     def critique(self) -> Model:
         return self._p
 
+    def execution_as(self, name: str) -> Model:
+        """Another execution model, chosen at approval (created once per name)."""
+        if name == self._e.name:
+            return self._e
+        if name not in self._chosen:
+            self._chosen[name] = AnthropicModel(
+                name, self._settings, api_key="test", base_url=self._base_url
+            )
+        return self._chosen[name]
+
     async def aclose(self) -> None:
         """Close both SDK clients."""
         await self._p.aclose()
         await self._e.aclose()
+        for m in self._chosen.values():
+            await m.aclose()

@@ -135,6 +135,17 @@ class LintSettings(_Section):
     max_files_per_step: int = Field(default=5, alias="maxFilesPerStep", ge=1)
 
 
+class BudgetSettings(_Section):
+    """Spending caps in US dollars (None: no cap) and the attempts the estimate assumes
+    (core/budget.py, core/cost.py)."""
+
+    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", gt=0)
+    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", gt=0)
+    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", gt=0)
+    # None: learned from this workspace's past runs (.planfirst/), else 1.3
+    expected_attempts: float | None = Field(default=None, alias="expectedAttempts", ge=1, le=10)
+
+
 class Settings(_Section):
     """Everything configurable, one typed object."""
 
@@ -149,6 +160,7 @@ class Settings(_Section):
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     lint: LintSettings = Field(default_factory=LintSettings)
     critique: CritiqueSettings = Field(default_factory=CritiqueSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     # who previews a step's edit: the editor, planfirst's own diff document, or decided per client
     preview: Literal["editor", "planfirst", "auto"] = "auto"
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)  # model -> overrides
@@ -203,13 +215,34 @@ def env_layer(environ: dict[str, str] | None = None) -> dict[str, Any]:
         layer["critique"] = {"model": env["PLANFIRST_CRITIQUE_MODEL"]}
     if env.get("PLANFIRST_PLANS_DIR"):
         layer["plansDir"] = env["PLANFIRST_PLANS_DIR"]
+    budget = {
+        key: env[var] for var, key in _BUDGET_ENV.items() if env.get(var)
+    }  # strings: validation turns them into numbers (or reports them)
+    if budget:
+        layer["budget"] = budget
     return layer
 
+
+_BUDGET_ENV = {
+    "PLANFIRST_MAX_COST_PER_PLAN": "maxCostPerPlan",
+    "PLANFIRST_MAX_COST_PER_STEP": "maxCostPerStep",
+    "PLANFIRST_MAX_COST_PLANNING": "maxCostPlanning",
+}
 
 # Settings that decide trust (where requests and the key go, what runs without asking): read only
 # from initializationOptions and the environment, never from a workspace (docs/reliability.md
 # cases 15 and 23). Section alias, key alias.
-TRUST = frozenset({("anthropic", "baseUrl"), ("anthropic", "apiKey"), ("validation", "allow")})
+# The budget caps too: a cloned repository must not raise the user's spending limit.
+TRUST = frozenset(
+    {
+        ("anthropic", "baseUrl"),
+        ("anthropic", "apiKey"),
+        ("validation", "allow"),
+        ("budget", "maxCostPerPlan"),
+        ("budget", "maxCostPerStep"),
+        ("budget", "maxCostPlanning"),
+    }
+)
 
 
 def _unwrap(raw: Any) -> tuple[dict[str, Any], list[str]]:
@@ -274,6 +307,10 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
         if model is None or not isinstance(value, dict):
             if alias in out:
                 dropped.append(f"planfirst.{key} (duplicate of planfirst.{alias})")
+                continue
+            if alias == "prices" and not trusted:
+                # prices decide what a budget cap allows: a workspace cannot make models free
+                dropped.append(f"planfirst.{key} (trust setting: only from user settings)")
                 continue
             if alias == "preview" and value == "editor" and not trusted:
                 # turning planfirst's own preview off lets edits land unseen in editors without one

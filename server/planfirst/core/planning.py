@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from planfirst.core import revisions
+from planfirst.core import budget, revisions
 from planfirst.core.context import Context, Selection, gather_context, hash_text
 from planfirst.core.contracts import NullProgress, Progress, SessionError
 from planfirst.core.critique import critique_and_tighten
+from planfirst.core.models import check_model_name
 from planfirst.core.paths import PathError
 from planfirst.core.plan_lint import confidence, lint_plan
 from planfirst.core.planner import PlanningResult, make_plan, snapshot_preview, title_from_task
@@ -206,6 +207,7 @@ async def generate(
             plan.usage.add(critique.usage)
         plan.findings = result.findings
         plan.confidence = confidence(plan.body, result.findings, 0)
+        budget.refresh_estimate(s, plan)
         progress.report("saving the plan", 95)
         s.store.save(plan)
         s.store.set_active(plan.id)
@@ -300,15 +302,25 @@ async def revise(
         new.provenance.critique = critique
         record_provenance(s, new.provenance, result, context)
         new.diagnosis = None
+        budget.refresh_estimate(s, new)
         s.save(new)
         return new
 
 
-async def approve(s: Session, plan_id: str | None, *, force: bool = False) -> Plan:
-    """Mark a plan approved; plans with lint errors need confirmation (or force)."""
+async def approve(
+    s: Session, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+) -> Plan:
+    """Mark a plan approved; plans with lint errors need confirmation (or force). An
+    `execution_model` runs its steps instead of the executionModel setting; the plan's cost
+    estimate is made afresh for the model that will run it."""
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
+    if execution_model is not None:
+        plan.execution_model = check_model_name(execution_model)
     if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING):
+        if execution_model is not None:  # choosing another model for the steps still to run
+            budget.refresh_estimate(s, plan)
+            s.save(plan)
         return plan
     if plan.status == PlanStatus.DONE:
         raise SessionError(f"plan {plan.id!r} is already done")
@@ -328,6 +340,7 @@ async def approve(s: Session, plan_id: str | None, *, force: bool = False) -> Pl
             )
     plan.status = PlanStatus.APPROVED
     revisions.approve_steps(plan)
+    budget.refresh_estimate(s, plan)
     s.save(plan)
     s.store.set_active(plan.id)
     return plan
@@ -363,5 +376,6 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     new.status = PlanStatus.DRAFT
     new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
     new.confidence = confidence(body, new.findings, 0)
+    budget.refresh_estimate(s, new)
     s.save(new)
     return new

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from planfirst.core import checks, fsio, planning, stepper
+from planfirst.core import budget, checks, fsio, planning, stepper
 from planfirst.core import undo as undoing
 from planfirst.core.context import Selection
 from planfirst.core.contracts import (
@@ -182,9 +182,10 @@ class Session:
         progress: Progress | None = None,
     ) -> Plan:
         """Gather context, ask the planning model, lint, persist: a new draft plan."""
-        return await planning.generate(
-            self, task, selection=selection, files=files, progress=progress
-        )
+        with budget.metered(budget.for_planning(self)):  # a critique is counted too
+            return await planning.generate(
+                self, task, selection=selection, files=files, progress=progress
+            )
 
     async def revise(
         self,
@@ -195,11 +196,15 @@ class Session:
     ) -> Plan:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
         (`steps`: the only steps to change)."""
-        return await planning.revise(self, plan_id, feedback, progress, steps)
+        with budget.metered(budget.for_planning(self)):
+            return await planning.revise(self, plan_id, feedback, progress, steps)
 
-    async def approve(self, plan_id: str | None, *, force: bool = False) -> Plan:
-        """Mark a plan approved; plans with lint errors need confirmation (or force)."""
-        return await planning.approve(self, plan_id, force=force)
+    async def approve(
+        self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+    ) -> Plan:
+        """Mark a plan approved (run by `execution_model` when given); plans with lint errors
+        need confirmation (or force)."""
+        return await planning.approve(self, plan_id, force=force, execution_model=execution_model)
 
     def reload(self, plan_id: str | None) -> Plan:
         """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""

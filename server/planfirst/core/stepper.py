@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, assert_never
 
-from planfirst.core import checks, fsio, outline, records, review, staleness
+from planfirst.core import budget, checks, fsio, outline, records, review, staleness
 from planfirst.core.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.executor import LargeFiles, ProposedChange, propose_step
+from planfirst.core.models import execution_model, execution_model_name
 from planfirst.core.overlay import Unreadable
 from planfirst.core.planning import PlanEvents
 from planfirst.core.reoffer import stored_proposal
@@ -99,7 +100,8 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
         if order is None:
             order = plan.next_step()
             if order is None:
-                return await checks.final_checks(s, plan, progress)
+                with budget.metered(budget.for_plan(s, plan)):
+                    return await checks.final_checks(s, plan, progress)
         else:
             for st in plan.steps:
                 if st.order < order and st.status != StepStatus.DONE:
@@ -108,8 +110,10 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
                 raise SessionError(f"step {order} is already done; undo it first to run it again")
         plan.status = PlanStatus.EXECUTING
         s.store.set_active(plan.id)
+        meter = budget.for_step(s, plan, order, progress.report)
         try:
-            outcome = await _run_step(s, plan, plan.body.step(order), progress, reoffer)
+            with budget.metered(meter):
+                outcome = await _run_step(s, plan, plan.body.step(order), progress, reoffer)
         except asyncio.CancelledError:
             st = plan.state(order)
             if st.status == StepStatus.RUNNING:
@@ -120,8 +124,10 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
                 st.status = records.settled(st)
                 s.save(plan)
             raise
+        budget.record_step(s, plan, order, outcome.attempts)
         if outcome.status == StepResult.DONE and plan.next_step() is None:
-            final = await checks.final_checks(s, plan, progress)
+            with budget.metered(budget.for_plan(s, plan)):
+                final = await checks.final_checks(s, plan, progress)
             outcome.message = (outcome.message + " " + final.message).strip()
         return outcome
 
@@ -184,7 +190,7 @@ async def _run_step(
             attempt=len(st.runs) + 1,
             execution_attempt=attempts,
             stale_files=stale,
-            model=s.settings.execution_model,
+            model=execution_model_name(s, plan),
         )
         st.runs.append(run)
         st.status = StepStatus.RUNNING
@@ -194,7 +200,7 @@ async def _run_step(
             run.model = st.runs[-2].model
             s.host.log(f"step {step.order}: offering the edit you did not apply again")
         else:
-            progress.report(f"step {step.order}/{total}: asking {s.settings.execution_model}", pct)
+            progress.report(f"step {step.order}/{total}: asking {run.model}", pct)
             change = await _propose(s, plan, step, run, files, stale, errors, attempts, progress)
         if change.empty:
             run.outcome = RunOutcome.NO_CHANGE
@@ -260,7 +266,7 @@ async def _propose(
 
     try:
         change, mrun = await propose_step(
-            s.models.execution(),
+            execution_model(s, plan),
             plan,
             step,
             files,
@@ -278,9 +284,13 @@ async def _propose(
         run.outcome = RunOutcome.ERROR
         run.error = e.message
         run.finished_at = now_iso()
+        if e.usage is not None:  # what the answered requests cost is spent all the same
+            run.usage = e.usage
+            plan.usage.add(e.usage)
         st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
-        raise SessionError(f"step {step.order}: {e.message}", "model_error") from None
+        kind = "budget" if e.kind == "budget" else "model_error"
+        raise SessionError(f"step {step.order}: {e.message}", kind) from None
     run.sent = change.sent
     run.model = mrun.model
     run.prompt_hash = mrun.prompt_hash

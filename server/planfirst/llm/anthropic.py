@@ -54,11 +54,13 @@ from planfirst.llm.facts import (
     lifecycle_problem,
 )
 from planfirst.llm.model import (
+    METER,
     ModelError,
     ModelEvents,
     ModelRequest,
     ModelRun,
     NullEvents,
+    RequestQuote,
     SubmitSpec,
     ToolHandler,
 )
@@ -316,7 +318,23 @@ class AnthropicModel:
     async def run(
         self, request: ModelRequest, handler: ToolHandler, events: ModelEvents | None = None
     ) -> ModelRun:
-        """Run the tool loop until the submit tool is called validly (or end_turn without one)."""
+        """Run the tool loop until the submit tool is called validly (or end_turn without one).
+        A failure carries what the answered requests had cost (`ModelError.usage`)."""
+        usage = Usage()
+        try:
+            return await self._run(request, handler, events, usage)
+        except ModelError as e:
+            if e.usage is None and usage.calls:
+                e.usage = usage
+            raise
+
+    async def _run(
+        self,
+        request: ModelRequest,
+        handler: ToolHandler,
+        events: ModelEvents | None,
+        usage: Usage,
+    ) -> ModelRun:
         ev = events or NullEvents()
         facts = await self.facts()
         notes: list[str] = list(self._facts_notes)
@@ -342,7 +360,6 @@ class AnthropicModel:
 
         max_tokens = min(self.settings.max_tokens, facts.max_tokens)
         thinking_on = bool(request.thinking and self.settings.thinking.enabled)
-        usage = Usage()
         turns = 0
         reasks = 0
         nudged = False
@@ -366,8 +383,21 @@ class AnthropicModel:
                 )
             params = self._params(messages, system, tools, max_tokens, thinking_on, submit, notes)
             await self._fit(params, request.purpose, notes)
+            meter = METER.get()
+            if meter is not None:  # a budget cap may stop here, before anything is spent
+                meter.before_request(
+                    RequestQuote(
+                        self.name,
+                        request.purpose,
+                        window_mod.request_estimate(params),
+                        int(params["max_tokens"]),
+                    )
+                )
             msg = await self._call(params, ev, submit.name if submit else None)
-            usage.add(self._usage(msg))
+            answered = self._usage(msg)
+            usage.add(answered)
+            if meter is not None:
+                _safe(meter.after_response, self.name, answered)
             stop = msg.stop_reason
             if stop == "refusal":
                 raise ModelError(

@@ -31,6 +31,9 @@ from planfirst.plan.model import Usage
 ThinkingStyle = Literal["adaptive", "budget", "none"]
 Lifecycle = Literal["active", "deprecated", "retired"]
 
+# When the prices below were last checked against Anthropic's price list (shown with estimates).
+PRICES_CHECKED = "2026-12-01"
+
 CACHE_WRITE_FACTOR = 1.25
 CACHE_READ_FACTOR = 0.1
 

@@ -47,6 +47,7 @@ class Models:
         self._planning: Model | None = None
         self._execution: Model | None = None
         self._critique: Model | None = None
+        self._chosen: dict[str, Model] = {}  # execution models chosen at approval, by name
 
     @property
     def offline(self) -> bool:
@@ -89,6 +90,7 @@ class Models:
         self._planning = None
         self._execution = None
         self._critique = None
+        self._chosen = {}
 
     def planning(self) -> Model:
         """The reasoning model that writes plans."""
@@ -110,6 +112,14 @@ class Models:
         if self._critique is None:
             self._critique = self._make(name)
         return self._critique
+
+    def execution_as(self, name: str) -> Model:
+        """A model that implements steps, by name (the one chosen when a plan was approved)."""
+        if name == self.settings.execution_model:
+            return self.execution()
+        if name not in self._chosen:
+            self._chosen[name] = self._make(name)
+        return self._chosen[name]
 
     def close(self) -> None:
         """Stop the scripted server, if any."""

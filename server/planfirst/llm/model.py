@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,6 +119,42 @@ class ModelError(Exception):
         # conflict | connection | bad_request | too_big | truncated | refusal | invalid_output |
         # no_submit | max_turns | deadline
         self.retryable = retryable
+        # what the failed run had already spent (requests answered before the failure)
+        self.usage: Usage | None = None
+
+
+class BudgetStop(ModelError):
+    """A budget cap stopped the run before a request that could cross it (core/budget.py)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="budget")
+
+
+@dataclass(frozen=True)
+class RequestQuote:
+    """What a model is about to send: enough for a budget to price the request's worst case."""
+
+    model: str
+    purpose: str
+    prompt_tokens: int  # a conservative local estimate of the whole prompt
+    max_tokens: int
+
+
+class Meter(Protocol):
+    """Consulted around every model request of an operation (budget caps, live usage)."""
+
+    def before_request(self, quote: RequestQuote) -> None:
+        """Raise BudgetStop to stop before the request is sent."""
+        ...
+
+    def after_response(self, model: str, usage: Usage) -> None:
+        """The usage (with its cost) of one answered request."""
+        ...
+
+
+# The meter of the running operation: task-local, so concurrent operations never share one and
+# every request made inside an operation (planning, critique, steps, diagnosis) is counted.
+METER: ContextVar[Meter | None] = ContextVar("planfirst_meter", default=None)
 
 
 class Model(Protocol):

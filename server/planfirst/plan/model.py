@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planfirst.plan.cost import CostEstimate
+
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -500,6 +502,9 @@ class Plan(BaseModel):
     confidence: dict[str, Any] = Field(default_factory=dict)  # plan-lint summary for the header
     final_validation: list[ValidationResult] = Field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    # the execution model chosen at approval (None: the planfirst.executionModel setting)
+    execution_model: str | None = None
+    estimate: CostEstimate | None = None  # before approval: what executing it should cost
     complete: bool = True  # False while a plan is still streaming in; never persisted as done
     step_seq: int = 0  # the highest number given to a step id "s<n>" in this plan's life
     changes: RevisionChanges | None = None  # against the previous revision

@@ -16,6 +16,7 @@ foreign draft (`foreign`): a repository cannot ship an approved plan or a step h
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -25,6 +26,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -341,6 +343,22 @@ class PlanStore:
         except (OSError, StoreError):
             return None
         return pid if self.exists(pid) else None
+
+    # What past steps needed (core/budget.py): the estimator learns the workspace's retry rate.
+
+    def step_history(self) -> builtins.list[dict[str, Any]]:
+        """Recorded finished steps, oldest first (an unreadable file reads as none)."""
+        try:
+            rows = json.loads(self.check(self.dir / "history.json").read_text(encoding="utf-8"))
+        except (OSError, StoreError, ValueError):
+            return []
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+    def record_step(self, row: dict[str, Any], keep: int = 500) -> None:
+        """Append one finished step's record, keeping the newest `keep`."""
+        rows = [*self.step_history(), row][-keep:]
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.check(self.dir / "history.json"), json.dumps(rows, indent=1) + "\n")
 
     # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
     # restarted agent can answer `session/load` for a session the client remembers.
