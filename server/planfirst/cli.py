@@ -133,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--yes", action="store_true", help="approve the plan and every step without asking"
         )
         r.add_argument("--script", help="scripted model turns (offline; no API key needed)")
+        r.add_argument(
+            "--execution-model", help="the model that runs the steps (default: executionModel)"
+        )
+        r.add_argument(
+            "--max-cost-per-plan", type=float, metavar="USD", help="stop before this is exceeded"
+        )
+        r.add_argument(
+            "--max-cost-per-step", type=float, metavar="USD", help="stop before this is exceeded"
+        )
         r.set_defaults(func=_run, mode=name)
     return p
 

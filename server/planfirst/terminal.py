@@ -22,6 +22,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
+from planfirst import terminal_cost as costs
 from planfirst.core.edits import TextEdit, apply_edits, unified_diff
 from planfirst.core.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
@@ -332,6 +333,12 @@ class Terminal:
             return 2
         else:
             env.pop("PLANFIRST_SCRIPT", None)
+        for flag, var in (
+            ("max_cost_per_plan", "PLANFIRST_MAX_COST_PER_PLAN"),
+            ("max_cost_per_step", "PLANFIRST_MAX_COST_PER_STEP"),
+        ):
+            if getattr(self.args, flag, None) is not None:
+                env[var] = str(getattr(self.args, flag))
         if not self.root.is_dir():
             self.ed.say(f"{RED}workspace {self.root} is not a directory{RESET}")
             return 2
@@ -394,13 +401,15 @@ class Terminal:
             if foreign:  # a plan planfirst did not write here: --yes does not approve it (case 24)
                 ed.say(f"{YELLOW}{foreign}{RESET}")
             self.critique(plan_id)
-            if not await ed.ask("Approve this plan and start executing it?", always=bool(foreign)):
+            model = await costs.choose_model(self, plan_id, always=bool(foreign))
+            if model is None:
                 ed.say(
                     f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'."
                 )
                 return 0
             await self.cmd(
-                "planfirst.approvePlan", {"planId": plan_id, "force": bool(self.args.yes)}
+                "planfirst.approvePlan",
+                {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
             )
         code = 0
         while True:
@@ -458,6 +467,7 @@ class Terminal:
         ed.say(f"{BOLD}Summary — {plan.title}{RESET}  ({plan.status.value})")
         ed.say(
             f"{'step':>4}  {'status':<8} {'attempts':>8}  {'validation':<22} {'tokens in/out':>15} {'cost':>9}"
+            + ("  estimated" if plan.estimate else "")
         )
         for s in plan.steps:
             runs = [r for r in s.runs if r.outcome not in ("undone",)]
@@ -476,6 +486,7 @@ class Terminal:
             cost = sum(r.usage.cost_usd for r in runs)
             ed.say(
                 f"{s.order:>4}  {s.status.value:<8} {len(runs):>8}  {val:<22} {f'{tin:,}/{tout:,}':>15} {f'${cost:.4f}':>9}"
+                + costs.estimated(plan, s.order)
             )
         if plan.final_validation:
             ok = sum(1 for v in plan.final_validation if v.passed)
@@ -493,6 +504,9 @@ class Terminal:
             f"{u.cache_read_input_tokens:,} cache-read / {u.output_tokens:,} output tokens · est. ${u.cost_usd:.4f} · "
             f"wall {time.monotonic() - self.started:.1f} s"
         )
+        vs = costs.compared(plan)
+        if vs:
+            ed.say(vs)
         ed.say(f"plan: {self._store().plan_md(plan_id)}")
 
 

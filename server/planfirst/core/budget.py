@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from planfirst.core import cost
+from planfirst.core.models import check_model_name
 from planfirst.llm.catalog import lookup
 from planfirst.llm.model import METER, BudgetStop, Meter, RequestQuote
 from planfirst.plan.cost import CostEstimate, usd, usd_range
@@ -214,3 +215,23 @@ def record_step(s: Session, plan: Plan, order: int, attempts_made: int) -> None:
     if sc is not None:
         row["estimate"] = [sc.low, sc.high]
     s.store.record_step(row)
+
+
+def step_line(plan: Plan, order: int) -> str | None:
+    """A step's cost in one line: its estimate, and what it has spent once it ran."""
+    sc = plan.estimate.step(order) if plan.estimate is not None else None
+    spent = step_spent(plan, order)
+    est = f"est. {usd_range(sc.low, sc.high)}" if sc is not None else ""
+    if spent > 0:
+        return f"{usd(spent)} spent" + (f" ({est})" if est else "")
+    return est or None
+
+
+def cost_preview(s: Session, plan_id: str | None, model: str | None) -> dict[str, Any]:
+    """What approving would cost on `model` (default: the plan's chosen or the set model),
+    without approving or saving anything: {"planId", "estimate"}."""
+    plan = s.load(plan_id)
+    if model is not None:
+        model = check_model_name(model)
+    est = cost.estimate(plan, s.read_current, s.settings, model=model, attempts=attempts(s))
+    return {"planId": plan.id, "estimate": est.model_dump(mode="json")}

@@ -13,6 +13,7 @@ from lsprotocol import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from planfirst.core.budget import cost_preview
 from planfirst.core.context import Selection
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
@@ -74,6 +75,9 @@ class PlanParams(_Params):
 
 class ApproveParams(PlanParams):
     force: bool = False
+    # the model that runs the steps (default: the executionModel setting)
+    execution_model: str | None = Field(default=None, alias="executionModel", max_length=100)
+    preview: bool = False  # only return the cost estimate (for that model); approve nothing
 
 
 class StepParams(PlanParams):
@@ -304,8 +308,16 @@ def register(ls: PlanfirstServer) -> None:
     async def approve(
         server: PlanfirstServer, session: Session, p: ApproveParams, progress: Any
     ) -> Any:
-        plan = await session.approve(p.plan_id, force=p.force)
-        return {"planId": plan.id, "status": plan.status.value}
+        if p.preview:
+            est = cost_preview(session, p.plan_id, p.execution_model)
+            return {"planId": est["planId"], "estimate": est["estimate"], "preview": True}
+        plan = await session.approve(p.plan_id, force=p.force, execution_model=p.execution_model)
+        return {
+            "planId": plan.id,
+            "status": plan.status.value,
+            "executionModel": plan.execution_model or session.settings.execution_model,
+            "estimate": plan.estimate.model_dump(mode="json") if plan.estimate else None,
+        }
 
     @command(ls, "planfirst.executeNextStep", PlanParams, "planfirst: executing")
     async def execute(

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from planfirst.core.budget import step_line
 from planfirst.core.session import Session, SessionError
 from planfirst.lsp import convert, critique_view, revision_docs
+from planfirst.plan.cost import usd_range
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered, code, code_block, render
 from planfirst.plan.revision_diff import redo_pending
@@ -68,8 +70,12 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
             )
         )
     if plan.status == PlanStatus.DRAFT:
+        est = plan.estimate
+        cost = f" (est. {usd_range(est.low, est.high)})" if est is not None and est.steps else ""
         lenses.append(
-            types.CodeLens(range=top, command=_cmd("✓ Approve plan", "planfirst.approvePlan", pid))
+            types.CodeLens(
+                range=top, command=_cmd(f"✓ Approve plan{cost}", "planfirst.approvePlan", pid)
+            )
         )
     lenses.append(types.CodeLens(range=top, command=_cmd("✎ Revise…", "planfirst.revisePlan", pid)))
     lenses.extend(revision_docs.lenses(plan, top))
@@ -99,6 +105,11 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
                 types.CodeLens(
                     range=rng, command=_cmd(f"↶ Undo step {order}", "planfirst.undoStep", args)
                 )
+            )
+        money = step_line(plan, order)
+        if money:  # informational: clicking it only shows the plan
+            lenses.append(
+                types.CodeLens(range=rng, command=_cmd(f"$ {money}", "planfirst.showPlan", pid))
             )
     return lenses
 
@@ -155,6 +166,9 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
         if start <= pos.line <= end:
             st = plan.state(order)
             parts = [f"**Step {order}** — {st.status.value}", f"attempts: {len(st.runs)}"]
+            money = step_line(plan, order)
+            if money and plan.estimate is not None:
+                parts.append(f"cost: {money} on {plan.estimate.model}")
             run = st.last_run
             if run is not None:
                 parts.append(

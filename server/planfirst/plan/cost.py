@@ -11,7 +11,7 @@ def usd(x: float) -> str:
         return f"${x:,.2f}"
     if x < 0.0001:
         return "$0" if x <= 0 else "<$0.0001"
-    return "$" + f"{x:.2g}"
+    return "$" + f"{x:#.2g}"
 
 
 def usd_range(low: float, high: float) -> str:

@@ -1,0 +1,59 @@
+"""`planfirst run` / `resume` show the cost estimate before the approval question, let the answer
+name another execution model (its estimate is shown), and compare estimate and actual at the end."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from planfirst.plan.store import PlanStore
+from tests.test_terminal import DEMO, TASK, run
+
+
+def test_resume_shows_the_estimate_and_a_model_can_be_chosen(workspace: Path) -> None:
+    script = json.loads(DEMO.read_text())["turns"][:2]
+    sfile = workspace.parent / "script.json"
+    sfile.write_text(json.dumps(script))
+    res = run(
+        ["run", TASK, "--workspace", str(workspace), "--script", str(sfile), "--plan-only"],
+        workspace,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    res2 = run(
+        ["resume", "--workspace", str(workspace), "--script", str(sfile)],
+        workspace,
+        stdin="claude-haiku-4-5\nn\n",
+    )
+    assert res2.returncode == 0, res2.stdout + res2.stderr
+    lines = re.findall(r"Estimated cost: [^\n]*", res2.stdout)
+    assert len(lines) == 2, res2.stdout
+    assert " on claude-sonnet-5-5 " in lines[0] and " on claude-haiku-4-5 " in lines[1]
+    ranges = [re.findall(r"\$([0-9.]+)–\$([0-9.]+)", x)[0] for x in lines]
+    assert float(ranges[1][1]) < float(ranges[0][1])  # Haiku is cheaper than Sonnet
+    assert "catalogue of 2026-" in lines[0]
+    assert "kept as a draft" in res2.stdout
+
+
+def test_run_with_a_chosen_model_records_it_and_compares_the_estimate(workspace: Path) -> None:
+    res = run(
+        [
+            "run",
+            TASK,
+            "--workspace",
+            str(workspace),
+            "--yes",
+            "--script",
+            str(DEMO),
+            "--execution-model",
+            "claude-haiku-4-5",
+        ],
+        workspace,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Estimated cost: " in res.stdout and " on claude-haiku-4-5 " in res.stdout
+    assert "estimate before approval: " in res.stdout and "(within the range)" in res.stdout
+    plans, _ = PlanStore(workspace).list()
+    plan = plans[0]
+    assert plan.execution_model == "claude-haiku-4-5"
+    assert {r.model for st in plan.steps for r in st.runs} == {"claude-haiku-4-5"}
