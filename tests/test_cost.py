@@ -37,7 +37,7 @@ async def start(workspace: Path) -> AsyncIterator[Any]:
     ) -> tuple[Session, FakeHost, ScriptedServer]:
         srv = ScriptedServer(turns).start()
         servers.append(srv)
-        s = settings or Settings()
+        s = settings or capped()
         models.append(ScriptedModels(s, srv.base_url))
         host = FakeHost(workspace)
         return Session(workspace, s, models[-1], host), host, srv
@@ -191,7 +191,7 @@ async def test_the_retry_rate_is_learned_from_the_workspace(start: Any) -> None:
     session.update_settings(capped(expectedAttempts=2.0))
     assert budget.attempts(session).expected == 2.0
     # a finished step is recorded with its estimate and what it cost
-    session.update_settings(Settings())
+    session.update_settings(capped())
     plan = await session.generate(TASK)
     await session.approve(plan.id)
     await session.execute_next(plan.id)
