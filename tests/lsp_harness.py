@@ -30,7 +30,7 @@ PROFILES = ("vscode", "neovim")
 # Capability profiles recorded from the real editors (tests/e2e/profiles/capture.sh; the VS Code
 # one ships with pytest-lsp): clientInfo and capabilities exactly as each editor sends them.
 PROFILE_DIR = Path(__file__).resolve().parent / "e2e" / "profiles"
-REAL_PROFILES = ("vscode-1.65", "nvim-0.7", "nvim-0.12", "eglot-1.9")
+REAL_PROFILES = ("vscode-1.100", "nvim-0.7", "nvim-0.12", "eglot-1.9")
 CANNOT_ASK = (
     "<MethodNotFound>"  # Editor.answer: the client answers showMessageRequest with an error
 )

@@ -43,16 +43,21 @@ def test_revision_turn_resubmits_the_plan_and_expects_the_feedback() -> None:
 
 
 def test_vscode_script_needs_no_extra_turns_for_discarded_previews() -> None:
-    """A discarded preview is offered again without a model call: VS Code's script is Neovim's."""
+    """A discarded preview is offered again without a model call: VS Code's script is Neovim's,
+    then the create-retry plan's turns (a step that creates files, a retry on one of them)."""
     es = _load()
     demo = json.loads(DEMO.read_text())
+    create = json.loads(es.CREATE_RETRY.read_text())["turns"]
     turns = _demo_turns()
     end = es.planning_end(turns)
-    assert es.vscode_script(demo) == [
+    assert es.vscode_script(demo, {"turns": create}) == [
         *turns[:end],
         es.revision_turn(turns),
         es.CLEAN_CRITIQUE,
         *turns[end:],
+        create[0],
+        es.CLEAN_CRITIQUE,
+        *create[1:],
     ]
     # step 1's first attempt ends with the model's closing text, the step's last turn
     attempt = es._step1_attempt1(turns)
@@ -103,3 +108,21 @@ def test_without_critique_submits_the_corrected_plan_at_once() -> None:
     assert plain[1]["input"] == es.final_plan(turns)["input"] != turns[1]["input"]
     assert plain[2:] == turns[es.planning_end(turns) :]
     assert not any(t.get("tool") == "submit_critique" for t in plain)
+
+
+def test_the_vscode_spec_plans_the_create_retry_change_after_the_demo() -> None:
+    """The second plan of the VS Code run is create-retry.json's: its step creates the two files
+    the spec checks, and its retry edits the created test file."""
+    es = _load()
+    spec = json.loads((ROOT / "tests" / "editors" / "vscode" / "demo.spec.json").read_text())
+    kinds = [a["do"] for a in spec["actions"]]
+    assert kinds.count("generate") == 2 and kinds.index("undo") < len(kinds) - kinds[::-1].index(
+        "generate"
+    )
+    create = json.loads(es.CREATE_RETRY.read_text())["turns"]
+    created = {t["input"]["path"] for t in create[1]["tools"] if t["input"]["command"] == "create"}
+    later = spec["actions"][len(kinds) - kinds[::-1].index("generate") :]
+    assert created <= {f for a in later for f in a.get("absent", [])}
+    retried = create[3]["input"]["path"]
+    assert retried in created
+    assert any(a["do"] == "awaitPreview" and retried in a.get("files", {}) for a in later)

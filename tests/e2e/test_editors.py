@@ -24,7 +24,7 @@ SCRIPT = json.loads(
 )["turns"]
 TASK = "Add a shout(text) helper in a new module textkit/shout.py, with a test"
 NEW = ("textkit/shout.py", "tests/test_shout.py")
-OWN_PREVIEW = {"vscode-1.65": False, "nvim-0.7": True, "nvim-0.12": True, "eglot-1.9": True}
+OWN_PREVIEW = {"vscode-1.100": False, "nvim-0.7": True, "nvim-0.12": True, "eglot-1.9": True}
 
 
 def snapshot(ws: Path) -> dict[str, bytes]:

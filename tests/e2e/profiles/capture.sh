@@ -3,7 +3,9 @@
 # e2e suite's "nvim-0.7", "nvim-0.12" and "eglot-1.9" profiles declare). VS Code's comes from
 # the code-server test with capture_proxy.py in front of the server: run tests/editors/run-vscode-e2e.sh
 # with PLANFIRST_E2E_SERVER_CMD='["python3", "<abs>/capture_proxy.py", "<abs>/vscode-1.100.json", "--",
-# "<abs>/.venv/bin/python", "-I", "-m", "planfirst", "serve"]'.
+# "<abs>/.venv/bin/python", "-I", "-m", "planfirst", "serve"]' and PLANFIRST_E2E_SPEC=<a spec
+# file: {"openFile": "textkit/wordcount.py", "actions": [{"name": "server runs", "do": "restart"}]}>
+# (the demo spec starts with the server missing, which a configured command is not).
 # Usage: capture.sh [NVIM_0_12_BINARY]   (Debian's nvim and emacs+elpa-eglot must be installed)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

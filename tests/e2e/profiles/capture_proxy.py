@@ -8,6 +8,7 @@ then works as usual and OUT.json gets its clientInfo and capabilities. Standard 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -39,6 +40,9 @@ def main() -> int:
         for headers, body in _frames(child.stdout):
             sys.stdout.buffer.write(headers + body)
             sys.stdout.buffer.flush()
+        # the server is gone (or it was the extension's `--version` probe): end with it, even
+        # while the editor keeps our stdin open
+        os._exit(child.wait())
 
     threading.Thread(target=pump_out, daemon=True).start()
     seen = False

@@ -6,7 +6,9 @@ an error, the tightening round resubmits the plan, the critic finds nothing left
 3. Both editor tests revise the plan once before approving it (feedback REVISE_FEEDBACK), so one
 more submit_plan turn follows the planning turns: the same plan with a summary that says what
 changed, then the critic's review of the revision (no findings). A discarded or cancelled preview
-is offered again without a model call, so the VS Code test needs no extra turns. Deriving instead
+is offered again without a model call, so the VS Code test needs no extra turns. The VS Code test
+then plans a second change, the one the other editors' create-retry test makes (create-retry.json
+beside this file): a step that creates two files, whose retry edits one of them. Deriving instead
 of copying keeps the editor tests in step with the demo. `without_critique` gives the demo's
 session for a server whose critique is off (the tests' default).
 
@@ -94,10 +96,18 @@ def revision_turn(turns: list[Turn]) -> Turn:
     }
 
 
-def vscode_script(demo: Any) -> list[Turn]:
+CREATE_RETRY = Path(__file__).resolve().parent / "create-retry.json"
+
+
+def vscode_script(demo: Any, create_retry: Any) -> list[Turn]:
     """Planning, the revision, then the demo's steps: the VS Code test discards step 1's first
-    preview and cancels step 3's, but Execute offers the same edit again without a model call."""
-    return nvim_script(demo)
+    preview and cancels step 3's, but Execute offers the same edit again without a model call.
+    Then the create-retry plan (its critique finds nothing): its step creates two files and its
+    retry fixes one of them."""
+    extra = create_retry["turns"] if isinstance(create_retry, dict) else create_retry
+    if not extra or extra[0].get("tool") != "submit_plan":
+        raise SystemExit("editor_scripts: create-retry.json no longer starts with submit_plan")
+    return [*nvim_script(demo), extra[0], CLEAN_CRITIQUE, *extra[1:]]
 
 
 def nvim_script(demo: Any) -> list[Turn]:
@@ -114,7 +124,10 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     demo = json.loads(Path(argv[2]).read_text(encoding="utf-8"))
-    turns = vscode_script(demo) if argv[1] == "vscode" else nvim_script(demo)
+    if argv[1] == "vscode":
+        turns = vscode_script(demo, json.loads(CREATE_RETRY.read_text(encoding="utf-8")))
+    else:
+        turns = nvim_script(demo)
     Path(argv[3]).write_text(json.dumps({"turns": turns}, indent=1), encoding="utf-8")
     return 0
 

@@ -17,13 +17,15 @@
 //   {"name", "do": "nextAction", "lens", "titleAction"}   the plan's first code lens and title bar
 //   {"name", "do": "execute" | "awaitPreview", "via": "statusBar" | "title" | (palette),
 //    "preview": "apply" | "some" | "discard" | "cancel", "untick": [files] (some),
-//    "unchanged": [files], "files": {file: [strings on disk]}, "progress": "text", "docsScreenshot"}
+//    "unchanged": [files], "absent": [files], "files": {file: [strings on disk]}, "progress": "text",
+//    "docsScreenshot"}   absent: files that must not exist before, nor after a Discard or Cancel
 //      the step review (multi-file diff): Apply (one click, nothing ticked), Apply Some Files…
 //      (untick, OK), Discard, or planfirst: Cancel; awaitPreview waits for the next review of a
 //      step already running (a retry after failed validation)
 //   {"name", "do": "problems", "contains": [..]}   the Problems panel shows these strings
 //   {"name", "do": "problemsGone", "absent": [..]}  ... and later no longer shows these
 //   {"name", "do": "status", "text": "planfirst: 1 of 3 done"}   the status bar item reads this
+//   {"name", "do": "restart"}   Restart Server; waits until the new server runs
 //   {"name", "do": "restartAndShow", "planContains": [..]}   Restart Server, close the plan, Show Plan
 //   {"name", "do": "undo", "restored": [files], "planContains": [..], "reveal": "text", "revealed": [..]}
 //      "planfirst: Undo Last Step", Apply in the review; each restored file is byte-identical to
@@ -348,13 +350,14 @@ async function perform(action) {
                 await answerInput('SecretStorage', action.apiKey);
                 await statusBarShows('API key saved', 30000);
             }
-            const tab = page.locator('.tabs-container .tab.active', { hasText: '.md' });
+            // the new plan's document comes to the front (a plan shown before stays open behind)
+            const tab = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: '.md' }).first();
             await tab.waitFor({ timeout: 120000 });
             const text = await waitFor(
                 `the plan document to show ${JSON.stringify(action.planContains)}`,
                 async () => {
                     const t = await activeEditorText();
-                    return action.planContains.every((x) => t.includes(x)) ? t : false;
+                    return action.planContains.every((x) => t.includes(x)) && (await tab.count()) > 0 ? t : false;
                 },
                 60000,
             );
@@ -495,6 +498,14 @@ async function perform(action) {
             for (const f of action.unchanged || []) {
                 snapshots[f] = readFile(f);
             }
+            const noneCreated = () => {
+                for (const f of action.absent || []) {
+                    if (fs.existsSync(path.join(WS, f))) {
+                        throw new Error(`${f} exists although the review was not applied`);
+                    }
+                }
+            };
+            noneCreated();
             if (action.do === 'execute') {
                 await waitIdle();
                 if (action.via === 'statusBar') {
@@ -526,6 +537,7 @@ async function perform(action) {
                 }
                 await waitReviewClosed();
                 await sleep(3000); // give a wrongly applied edit the time to show up
+                noneCreated();
                 for (const f of action.unchanged || []) {
                     if (readFile(f) !== snapshots[f]) {
                         throw new Error(`${f} changed on disk although the review was ${action.preview}ed`);
@@ -603,6 +615,13 @@ async function perform(action) {
                 30000,
             );
             await screenshot('status');
+            return;
+        }
+        case 'restart': {
+            // Restart Server and wait until the new server runs (capture.sh uses it: the server
+            // must have been initialized before the test ends)
+            await palette('planfirst: Restart Server');
+            await statusBarShows('planfirst: server restarted', 60000);
             return;
         }
         case 'restartAndShow': {
