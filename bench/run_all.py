@@ -23,6 +23,7 @@ BENCHES = [
     "bench_tokens.py",
     "bench_large_files.py",
     "bench_startup.py",
+    "bench_cost.py",
 ]
 TIMEOUT_S = 240  # per bench; the whole run stays well under 10 minutes
 
