@@ -210,3 +210,24 @@ def test_budget_caps_and_prices_come_only_from_user_settings() -> None:
     assert env.budget.max_cost_per_step == 0.5
     bad, problems = load_settings({"budget": {"maxCostPerStep": -1}})
     assert bad.budget.max_cost_per_step is None and problems
+
+
+async def test_the_planning_cap_counts_the_critique(
+    start: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
+
+    end = editor_scripts().planning_end(DEMO_WITH_CRITIQUE)
+    # the critic may answer at length: its worst case ($0.64 on Opus) no longer fits a $0.50
+    # cap, while each planning request's ($0.32 + prompt) does
+    monkeypatch.setitem(budget.ANSWER_ALLOWANCE, "critique", 32_000)
+    settings, _ = load_settings({"budget": {"maxCostPlanning": 0.5}, "critique": {"model": ""}})
+    assert settings.critique.enabled
+    session, _, srv = start(DEMO_WITH_CRITIQUE[:end], settings)
+    plan = await session.generate(TASK)
+    critic = [
+        r for r in srv.requests if any(t.get("name") == "submit_critique" for t in r.body["tools"])
+    ]
+    assert critic == [] and len(srv.requests) == 2  # the plan's two requests, no critique
+    notes = plan.provenance.critique.notes if plan.provenance.critique else []
+    assert any("planfirst.budget.maxCostPlanning" in n for n in notes), notes

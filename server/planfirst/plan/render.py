@@ -242,7 +242,7 @@ def render(plan: Plan) -> Rendered:
     w.add(*revision_view.header_lines(plan))
     if plan.estimate is not None and plan.estimate.steps:
         n = len(plan.estimate.steps)
-        w.add(f"> **Estimated cost:** {plan.estimate.line()} for {n} step(s) still to run")
+        w.add(f"> **Estimated cost:** {plan.estimate.line()} for {n} step(s)")
     w.add("")
 
     def section(title: str, body_fn: Any) -> None:
