@@ -289,7 +289,11 @@ async def lsp_session(
 
     @client.feature("planfirst/status")
     def on_status(ls: LanguageClient, params: Any) -> None:
-        editor.statuses.append(params if isinstance(params, dict) else dict(vars(params)))
+        # pygls hands a custom notification's params over as a namedtuple (no __dict__)
+        as_dict = getattr(params, "_asdict", None)
+        editor.statuses.append(
+            params if isinstance(params, dict) else as_dict() if as_dict else dict(vars(params))
+        )
 
     @client.feature(types.WORKSPACE_TEXT_DOCUMENT_CONTENT_REFRESH)
     def on_refresh(ls: LanguageClient, params: types.TextDocumentContentRefreshParams) -> None:

@@ -5,12 +5,20 @@ show the estimate; the model is used for the step. Real server over stdio, scrip
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 
 from planfirst.plan.store import PlanStore
 from tests.demo_script import DEMO  # the critique is off in tests
 from tests.lsp_harness import command, lsp_session, write_script
+from tests.waiting import wait_until
+
+
+def _get(obj: Any, key: str) -> Any:
+    """A field of a notification's params (a dict, or the object pygls made of it)."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
 
 TASK = "Add a --top N option to textkit count"
 CHOSEN = "claude-haiku-4-5"
@@ -19,7 +27,7 @@ CHOSEN = "claude-haiku-4-5"
 async def test_preview_then_approve_on_a_chosen_model(workspace: Path, tmp_path: Path) -> None:
     first_step = {**DEMO[2], "expect": {**DEMO[2].get("expect", {}), "model": CHOSEN}}
     script = write_script(tmp_path, [*DEMO[:2], first_step, *DEMO[3:]])
-    async with lsp_session(workspace, "vscode", script) as (client, _editor):
+    async with lsp_session(workspace, "vscode", script) as (client, editor):
         pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
         uri = f"planfirst:/plans/{pid}.md"
         doc = types.TextDocumentIdentifier(uri=uri)
@@ -57,5 +65,16 @@ async def test_preview_then_approve_on_a_chosen_model(workspace: Path, tmp_path:
         )
         assert hov is not None and "cost: $" in hov.contents.value
         assert f"on {CHOSEN}" in hov.contents.value
+
+        # the status bar's notification carries what was spent and the estimate
+        def costs() -> list[Any]:
+            return [_get(st, "cost") for st in editor.statuses if _get(st, "done") == 1]
+
+        await wait_until(
+            lambda: any(_get(c, "model") == CHOSEN for c in costs()),
+            10,
+            "a planfirst/status with the cost after step 1",
+        )
+        assert _get(costs()[-1], "spent") >= plan.usage.cost_usd > 0
         text = PlanStore(workspace).plan_md(pid).read_text()
         assert "**Estimated cost:** " in text and f" on {CHOSEN} " in text

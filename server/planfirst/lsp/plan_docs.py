@@ -298,4 +298,10 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
         "done": c.get("done", 0),
         "failed": c.get("failed", 0),
         "busy": session.busy().get(plan.id),
+        # spent on the plan so far (planning included) and the estimate of its steps (#19)
+        "cost": {
+            "spent": plan.usage.cost_usd,
+            "estimate": [plan.estimate.low, plan.estimate.high] if plan.estimate else None,
+            "model": plan.estimate.model if plan.estimate else None,
+        },
     }
