@@ -231,3 +231,19 @@ async def test_the_planning_cap_counts_the_critique(
     assert critic == [] and len(srv.requests) == 2  # the plan's two requests, no critique
     notes = plan.provenance.critique.notes if plan.provenance.critique else []
     assert any("planfirst.budget.maxCostPlanning" in n for n in notes), notes
+
+
+async def test_a_failed_run_keeps_what_its_answered_requests_cost(start: Any) -> None:
+    # step 1's edit turn is answered, then the API refuses the next request
+    session, _, _srv = start([*DEMO[:3], {"fault": {"status": 400, "message": "no"}}])
+    plan = await session.generate(TASK)
+    planning = session.load(plan.id).usage.cost_usd
+    await session.approve(plan.id)
+    with pytest.raises(SessionError, match="no"):
+        await session.execute_next(plan.id)
+    p = session.load(plan.id)
+    run = p.state(1).runs[-1]
+    assert run.outcome == RunOutcome.ERROR
+    assert run.usage.calls == 1 and run.usage.cost_usd > 0
+    assert p.usage.cost_usd == pytest.approx(planning + run.usage.cost_usd)
+    assert budget.step_spent(p, 1) == run.usage.cost_usd
