@@ -109,8 +109,10 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             await body();
         } catch (e) {
             const text = errorText(e);
-            pf.log.error(`${name}: ${text}`);
             const reason = (e as { data?: { reason?: unknown } }).data?.reason;
+            // at its real level: a cancel is what the user asked for, a missing key a warning
+            const level = /cancel/i.test(text) ? 'info' : isKeyProblem(text, reason) ? 'warn' : 'error';
+            pf.log[level](`${name}: ${text}`);
             if (isKeyProblem(text, reason)) {
                 const choice = await vscode.window.showErrorMessage(
                     `planfirst: ${name} needs a valid Anthropic API key: ${text.replace(/^planfirst:\s*/, '')}`,
@@ -170,6 +172,8 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             run(
                 'Generate Plan',
                 async () => {
+                // a server that cannot start says so before the user types a task
+                await pf.ready();
                 const again = memory.rerunTask;
                 memory.rerunTask = undefined;
                 const task =
@@ -207,6 +211,8 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                 },
             ),
         ),
+        // the editor's context menu: the same as Generate Plan… (the selection goes as context)
+        vscode.commands.registerCommand('planfirst.ui.planChange', () => vscode.commands.executeCommand('planfirst.ui.generatePlan')),
         vscode.commands.registerCommand(
             'planfirst.ui.revisePlan',
             run('Revise Plan', async () => {

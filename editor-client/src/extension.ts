@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { registerCommands } from './commands';
-import { formatStatus, validActions } from './logic';
+import { formatStatus, planContext } from './logic';
 import { reportServerNotStarted } from './serverCheck';
 
 const RESTART_DELAY_MS = 1000;
@@ -40,11 +40,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         pf,
         ...registerCommands(pf, context),
         pf.onStatus((s) => {
-            // the plan document's title bar shows the next action (package.json `when` clauses)
-            const actions = validActions(s).map((a) => a.command);
-            void vscode.commands.executeCommand('setContext', 'planfirst.canApprove', actions[0] === 'planfirst.ui.approvePlan');
-            void vscode.commands.executeCommand('setContext', 'planfirst.canExecute', actions.includes('planfirst.ui.executeNextStep'));
-            void vscode.commands.executeCommand('setContext', 'planfirst.busy', actions[0] === 'planfirst.ui.cancel');
+            // the palette shows the commands that apply, the plan's title bar its next action
+            // (package.json `when` clauses)
+            for (const [key, value] of Object.entries(planContext(s))) {
+                void vscode.commands.executeCommand('setContext', key, value);
+            }
             const view = formatStatus(s);
             status.text = view.text;
             status.tooltip = view.tooltip;

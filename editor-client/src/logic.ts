@@ -399,3 +399,20 @@ export function serverLogLevel(line: string, previous: LogLevel = 'info'): LogLe
     const m = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /.exec(line);
     return m ? PY_LEVELS[m[1]] : previous;
 }
+
+/**
+ * The context keys the package.json `when` clauses read: the palette shows only the commands that
+ * apply to the plan in front (the last status), the title bar its next action.
+ */
+export function planContext(s: PlanStatus | undefined, reviewPending = false): Record<string, boolean> {
+    const ids = new Set(validActions(s, reviewPending).map((a) => a.command));
+    const first = validActions(s, false)[0]?.command;
+    return {
+        'planfirst.hasPlan': s !== undefined,
+        'planfirst.canApprove': first === 'planfirst.ui.approvePlan',
+        'planfirst.canExecute': ids.has('planfirst.ui.executeNextStep'),
+        'planfirst.canRetry': ids.has('planfirst.ui.retryStep'),
+        'planfirst.canUndo': ids.has('planfirst.ui.undoLastStep'),
+        'planfirst.busy': first === 'planfirst.ui.cancel',
+    };
+}

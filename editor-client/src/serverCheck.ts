@@ -162,14 +162,29 @@ export function openServerSettings(): void {
 }
 
 /** The one message shown when the server cannot start, with the ways forward. */
+let reporting: string | undefined;
+
+/**
+ * One message for a server that does not start, with the ways to fix it. The same message is not
+ * shown twice at once (the first command activates the extension, which starts the server too).
+ */
 export async function reportServerNotStarted(e: unknown, log: vscode.LogOutputChannel): Promise<void> {
     const text =
         e instanceof ServerNotStarted
             ? `planfirst: the language server cannot start: ${e.message}. Choose the Python interpreter where planfirst is installed.`
             : `planfirst: the language server did not start: ${e instanceof Error ? e.message : String(e)}`;
+    if (reporting === text) {
+        return;
+    }
     log.error(text);
     const CHOOSE = 'Choose Python Interpreter…';
-    const choice = await vscode.window.showErrorMessage(text, CHOOSE, 'Open Settings', 'Show Log');
+    reporting = text;
+    let choice: string | undefined;
+    try {
+        choice = await vscode.window.showErrorMessage(text, CHOOSE, 'Open Settings', 'Show Log');
+    } finally {
+        reporting = undefined;
+    }
     if (choice === CHOOSE) {
         // a new planfirst.server.python restarts the server (settings change)
         await chooseInterpreter(log);

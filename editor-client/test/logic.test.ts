@@ -16,6 +16,7 @@ import {
     leafKeys,
     planIdFromUri,
     PlanSummary,
+    planContext,
     resolveServerCommand,
 } from '../src/logic';
 
@@ -202,6 +203,22 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     assert.ok(!finished.includes('planfirst.ui.executeNextStep') && finished.includes('planfirst.ui.undoLastStep'));
     assert.equal(ids(undefined)[0], 'planfirst.ui.generatePlan');
     assert.equal(ids({ ...base, status: 'executing', busy: 'x' }, true)[0], 'planfirst.ui.applyReview');
+});
+
+test('planContext: the palette shows Approve for a draft, Execute when a step can run, only Cancel while busy, Undo after a step', () => {
+    const base = { planId: 'p', total: 3, done: 0, failed: 0 };
+    const on = (ctx: Record<string, boolean>) => Object.keys(ctx).filter((k) => ctx[k]).sort();
+    assert.deepEqual(on(planContext(undefined)), []);
+    assert.deepEqual(on(planContext({ ...base, status: 'draft' })), ['planfirst.canApprove', 'planfirst.hasPlan']);
+    assert.deepEqual(on(planContext({ ...base, status: 'approved', step: 1 })), ['planfirst.canExecute', 'planfirst.hasPlan']);
+    // while a step runs only Cancel applies
+    assert.deepEqual(on(planContext({ ...base, status: 'executing', done: 1, busy: 'executing a step' })), ['planfirst.busy', 'planfirst.hasPlan']);
+    assert.deepEqual(on(planContext({ ...base, status: 'executing', done: 1, failed: 1 })), [
+        'planfirst.canRetry',
+        'planfirst.canUndo',
+        'planfirst.hasPlan',
+    ]);
+    assert.deepEqual(on(planContext({ ...base, status: 'done', done: 3 })), ['planfirst.canUndo', 'planfirst.hasPlan']);
 });
 
 test('serverLogLevel reads the server log format; continuation lines keep the level', () => {

@@ -29,6 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
     _log_to_stderr()
     # pygls logs every message at INFO: keep the editor's log readable
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    from planfirst.lsp import logfilter
+
+    logfilter.install()  # an error answer to a request is not logged as a server error
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

@@ -3,8 +3,10 @@
 //   PORT, WS (the workspace code-server opened), SPEC (JSON: what to do and expect, see below),
 //   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy the README's screenshots), SUMMARY,
 //   SERVER_PYTHON (the interpreter to choose when the server is not found).
-// SPEC fields: openFile (a workspace file opened first) and actions, each one check:
-//   {"name", "do": "serverMissing", "contains": [..]}   the one "cannot start" message says these;
+// SPEC fields: openFile (a workspace file opened first), activatesOnFirstUse (true: planfirst must
+// not be active before the first action uses it) and actions, each one check:
+//   {"name", "do": "serverMissing", "via", "contains": [..]}   the palette command `via` (a first
+//      use), then the one "cannot start" message says these;
 //      the status bar is red; Choose Python Interpreter… → Enter interpreter path… → SERVER_PYTHON
 //   {"name", "do": "generate", "task", "apiKey"?, "planContains": [..], "docsScreenshot"}
 //      with apiKey: the missing-key message's Set API Key, the key typed, the same task runs
@@ -374,6 +376,9 @@ async function perform(action) {
         }
         case 'serverMissing': {
             // a first start: planfirst is not installed in the Python VS Code finds
+            if (action.via) {
+                await palette(action.via); // the first use activates planfirst
+            }
             const t = toast('cannot start');
             await t.waitFor({ timeout: 60000 });
             const text = (await t.innerText()).replace(/\s+/g, ' ');
@@ -705,8 +710,6 @@ async function perform(action) {
         await check('workbench opens with the extension installed', async () => {
             await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WS)}`);
             await page.waitForSelector('.monaco-workbench .part.sidebar', { timeout: 60000 });
-            // the status bar item appears once the extension has activated
-            await page.locator('.statusbar-item', { hasText: 'planfirst' }).first().waitFor({ timeout: 60000 });
             // expand the folders down to the file, then open it
             for (const part of spec.openFile.split('/')) {
                 const row = page
@@ -718,6 +721,16 @@ async function perform(action) {
                 await sleep(300);
             }
             await page.locator('.tabs-container .tab', { hasText: path.basename(spec.openFile) }).waitFor({ timeout: 30000 });
+            if (spec.activatesOnFirstUse) {
+                // planfirst activates on first use (or in a workspace with plans): no status bar
+                // item, no server, in a window that has not used it
+                await sleep(1000);
+                if ((await page.locator('.statusbar-item', { hasText: 'planfirst' }).count()) > 0) {
+                    throw new Error(`planfirst is active before its first use: ${await statusText()}`);
+                }
+            } else {
+                await page.locator('.statusbar-item', { hasText: 'planfirst' }).first().waitFor({ timeout: 60000 });
+            }
             for (const action of spec.actions) {
                 for (const f of action.restored || []) {
                     originals[f] = fs.readFileSync(path.join(WS, f));
