@@ -24,6 +24,15 @@ function activePlanId(): string | undefined {
     return doc ? planIdFromUri(doc.uri.toString()) : undefined;
 }
 
+/** The plan (and step) a command was given: a Plans view row, or `{ planId, step }`. */
+function target(arg: unknown): { planId?: string; step?: number } {
+    const a = (arg ?? {}) as { planId?: unknown; step?: unknown };
+    return {
+        planId: typeof a.planId === 'string' ? a.planId : undefined,
+        step: typeof a.step === 'number' ? a.step : undefined,
+    };
+}
+
 function errorText(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
@@ -104,9 +113,9 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
      * Run a command body, turning errors into one readable message with a way forward (Set API Key
      * re-runs what failed; a server that cannot start offers to choose the interpreter).
      */
-    const run = (name: string, body: () => Promise<void>, rerun?: () => void) => async (): Promise<void> => {
+    const run = (name: string, body: (arg?: unknown) => Promise<void>, rerun?: () => void) => async (arg?: unknown): Promise<void> => {
         try {
-            await body();
+            await body(arg);
         } catch (e) {
             const text = errorText(e);
             const reason = (e as { data?: { reason?: unknown } }).data?.reason;
@@ -215,8 +224,8 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         vscode.commands.registerCommand('planfirst.ui.planChange', () => vscode.commands.executeCommand('planfirst.ui.generatePlan')),
         vscode.commands.registerCommand(
             'planfirst.ui.revisePlan',
-            run('Revise Plan', async () => {
-                const planId = await pickPlan();
+            run('Revise Plan', async (arg) => {
+                const planId = target(arg).planId ?? (await pickPlan());
                 if (!planId) {
                     return;
                 }
@@ -234,8 +243,8 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.approvePlan',
-            run('Approve Plan', async () => {
-                const planId = await pickPlan();
+            run('Approve Plan', async (arg) => {
+                const planId = target(arg).planId ?? (await pickPlan());
                 if (planId) {
                     const r = await pf.command('planfirst.approvePlan', { planId });
                     memory.planId = r.planId;
@@ -245,35 +254,37 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.executeNextStep',
-            run('Execute Next Step', async () => {
-                const planId = activePlanId() ?? memory.planId;
+            run('Execute Next Step', async (arg) => {
+                const planId = target(arg).planId ?? activePlanId() ?? memory.planId;
                 reportStep(await pf.command('planfirst.executeNextStep', planId ? { planId } : {}));
             }),
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.retryStep',
-            run('Retry Step', async () => {
+            run('Retry Step', async (arg) => {
                 // without a step number the server retries the plan's first failed (or pending) step
-                const planId = await pickPlan();
+                const { step } = target(arg);
+                const planId = target(arg).planId ?? (await pickPlan());
                 if (planId) {
-                    reportStep(await pf.command('planfirst.retryStep', { planId }));
+                    reportStep(await pf.command('planfirst.retryStep', step ? { planId, step } : { planId }));
                 }
             }),
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.undoLastStep',
-            run('Undo Last Step', async () => {
+            run('Undo Last Step', async (arg) => {
                 // without a step number the server undoes the last applied step (previewed like any edit)
-                const planId = await pickPlan();
+                const { step } = target(arg);
+                const planId = target(arg).planId ?? (await pickPlan());
                 if (planId) {
-                    reportStep(await pf.command('planfirst.undoStep', { planId }));
+                    reportStep(await pf.command('planfirst.undoStep', step ? { planId, step } : { planId }));
                 }
             }),
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.showPlan',
-            run('Show Plan', async () => {
-                const planId = activePlanId() ?? memory.planId;
+            run('Show Plan', async (arg) => {
+                const planId = target(arg).planId ?? activePlanId() ?? memory.planId;
                 const r = await pf.command('planfirst.showPlan', planId ? { planId } : {});
                 await openPlan(r?.uri);
             }),
@@ -301,13 +312,15 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         ),
         vscode.commands.registerCommand(
             'planfirst.ui.editPlan',
-            run('Edit Plan', async () => {
-                const planId = await pickPlan();
+            run('Edit Plan', async (arg) => {
+                const planId = target(arg).planId ?? (await pickPlan());
                 const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
                 if (!planId || !folder) {
                     return;
                 }
-                const file = vscode.Uri.joinPath(folder, '.planfirst', 'plans', planId, 'plan.md');
+                // where the server keeps plans (the `planfirst.plansDir` setting, workspace-relative)
+                const dir = vscode.workspace.getConfiguration('planfirst').get<string>('plansDir') || '.planfirst/plans';
+                const file = vscode.Uri.joinPath(folder, ...dir.split(/[\\/]+/).filter(Boolean), planId, 'plan.md');
                 await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file), { preview: false });
                 void vscode.window.showInformationMessage(
                     'planfirst: edit the plan, save it, then run "planfirst: Reload Plan" (a new revision, to approve again).',

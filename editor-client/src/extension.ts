@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { registerCommands } from './commands';
 import { formatStatus, planContext } from './logic';
+import { PlansView } from './plansView';
 import { reportServerNotStarted } from './serverCheck';
 
 const RESTART_DELAY_MS = 1000;
@@ -39,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         status,
         pf,
         ...registerCommands(pf, context),
+        new PlansView(pf),
         pf.onStatus((s) => {
             // the palette shows the commands that apply, the plan's title bar its next action
             // (package.json `when` clauses)

@@ -195,6 +195,12 @@ export interface PlanSummary {
     status: string;
     revision: number;
     steps: { total: number; done: number; failed: number };
+    /** the plan document's URI */
+    uri?: string;
+    /** the workspace's active plan */
+    active?: boolean;
+    /** every step: number, status, first line (servers before the Plans view send none) */
+    stepList?: { order: number; status: string; title: string }[];
 }
 
 /** Plan statuses after which there is nothing left to do. */
@@ -414,5 +420,76 @@ export function planContext(s: PlanStatus | undefined, reviewPending = false): R
         'planfirst.canRetry': ids.has('planfirst.ui.retryStep'),
         'planfirst.canUndo': ids.has('planfirst.ui.undoLastStep'),
         'planfirst.busy': first === 'planfirst.ui.cancel',
+    };
+}
+
+/** How a plan or a step reads in the Plans view; `context` drives its inline actions. */
+export interface TreeView {
+    label: string;
+    description: string;
+    tooltip: string;
+    icon: string;
+    context: string;
+}
+
+const STEP_ICONS: Record<string, string> = {
+    done: 'pass',
+    failed: 'error',
+    running: 'sync~spin',
+    applied: 'circle-filled',
+    undone: 'discard',
+    pending: 'circle-outline',
+};
+
+/** A plan's row: its title, "status · n of m done", and what it offers inline. */
+export function planTreeView(p: PlanSummary): TreeView {
+    const total = p.steps?.total ?? 0;
+    const done = p.steps?.done ?? 0;
+    const failed = p.steps?.failed ?? 0;
+    const status = (p.status || '').toLowerCase();
+    const parts = [status || 'plan', `${done} of ${total} done`];
+    if (failed) {
+        parts.push(`${failed} failed`);
+    }
+    let context = 'plan';
+    if (status === 'draft') {
+        context = 'plan-draft';
+    } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && done < total) {
+        context = 'plan-ready';
+    }
+    return {
+        label: p.title || p.id,
+        description: parts.join(' · '),
+        tooltip: `${p.title || p.id}\n${p.id} · revision ${p.revision}${p.active ? ' · active' : ''}`,
+        icon: status === 'draft' ? 'note' : FINISHED.test(status) ? 'pass-filled' : failed ? 'warning' : 'checklist',
+        context,
+    };
+}
+
+/**
+ * A step's row: "N · first line", its status, and its inline action: Execute on the next step of
+ * an approved plan, Retry on a failed step, Undo on the last step with an edit on disk.
+ */
+export function stepTreeView(p: PlanSummary, step: { order: number; status: string; title: string }): TreeView {
+    const steps = p.stepList ?? [];
+    const status = (step.status || 'pending').toLowerCase();
+    const plan = (p.status || '').toLowerCase();
+    const next = steps.find((s) => s.status !== 'done');
+    const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
+    const last = withEdit.length ? withEdit[withEdit.length - 1].order : undefined;
+    let context = 'step';
+    if (status === 'failed') {
+        context = 'step-failed';
+    } else if (next?.order === step.order && status === 'pending' && plan !== 'draft' && !steps.some((s) => s.status === 'failed')) {
+        context = 'step-next';
+    } else if (last === step.order && status === 'done') {
+        context = 'step-undoable';
+    }
+    return {
+        label: `${step.order} · ${step.title}`,
+        description: status,
+        tooltip: `Step ${step.order} (${status})\n${step.title}`,
+        icon: STEP_ICONS[status] ?? 'circle-outline',
+        context,
     };
 }

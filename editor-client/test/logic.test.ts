@@ -17,6 +17,8 @@ import {
     planIdFromUri,
     PlanSummary,
     planContext,
+    planTreeView,
+    stepTreeView,
     resolveServerCommand,
 } from '../src/logic';
 
@@ -227,4 +229,33 @@ test('serverLogLevel reads the server log format; continuation lines keep the le
     assert.equal(serverLogLevel('2026-12-01 12:34:06,580 ERROR planfirst: boom'), 'error');
     assert.equal(serverLogLevel('Traceback (most recent call last):', 'error'), 'error');
     assert.equal(serverLogLevel('plain text'), 'info');
+});
+
+test('Plans view rows: a draft offers Approve, an approved plan Execute on its next step, a failed step Retry, the last done step Undo', () => {
+    const steps = [
+        { order: 1, status: 'done', title: 'Add top_words' },
+        { order: 2, status: 'pending', title: 'Add --top' },
+        { order: 3, status: 'pending', title: 'Document it' },
+    ];
+    const plan = { id: 'p', title: 'Add --top', status: 'executing', revision: 3, steps: { total: 3, done: 1, failed: 0 }, stepList: steps };
+    assert.deepEqual(
+        { ...planTreeView(plan), tooltip: undefined },
+        { label: 'Add --top', description: 'executing · 1 of 3 done', tooltip: undefined, icon: 'checklist', context: 'plan-ready' },
+    );
+    assert.deepEqual(
+        steps.map((s) => stepTreeView(plan, s).context),
+        ['step-undoable', 'step-next', 'step'],
+    );
+    assert.equal(stepTreeView(plan, steps[0]).label, '1 · Add top_words');
+    assert.equal(stepTreeView(plan, steps[0]).description, 'done');
+    const draft = { ...plan, status: 'draft', steps: { total: 3, done: 0, failed: 0 }, stepList: steps.map((s) => ({ ...s, status: 'pending' })) };
+    assert.equal(planTreeView(draft).context, 'plan-draft');
+    assert.deepEqual(draft.stepList.map((s) => stepTreeView(draft, s).context), ['step', 'step', 'step']);
+    const failed = { ...plan, steps: { total: 3, done: 1, failed: 1 }, stepList: [steps[0], { ...steps[1], status: 'failed' }, steps[2]] };
+    assert.equal(planTreeView(failed).context, 'plan');
+    assert.equal(planTreeView(failed).description, 'executing · 1 of 3 done · 1 failed');
+    assert.deepEqual(failed.stepList.map((s) => stepTreeView(failed, s).context), ['step', 'step-failed', 'step']);
+    const done = { ...plan, status: 'done', steps: { total: 3, done: 3, failed: 0 }, stepList: steps.map((s) => ({ ...s, status: 'done' })) };
+    assert.equal(planTreeView(done).context, 'plan');
+    assert.deepEqual(done.stepList.map((s) => stepTreeView(done, s).context), ['step', 'step', 'step-undoable']);
 });

@@ -18,7 +18,7 @@ from planfirst.core.context import Selection
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.model import ModelError
-from planfirst.lsp import convert, plan_docs, preview, revision_docs
+from planfirst.lsp import convert, plan_docs, plans_view, preview, revision_docs
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import changed, step_result
 from planfirst.lsp.server import PlanfirstServer
@@ -354,6 +354,7 @@ def register(ls: PlanfirstServer) -> None:
         for r in rows:
             r["active"] = r["id"] == active
             r["uri"] = server.plan_doc_uri(r["id"])
+        plans_view.add_step_lists(session, rows)
         return rows
 
     @command(ls, preview.APPLY_COMMAND, PreviewParams)

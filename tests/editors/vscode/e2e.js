@@ -16,8 +16,11 @@
 //   {"name", "do": "compare", "lens", "contains": [..]}   the plan's "Compare with revision N"
 //      code lens opens the revisions' unified diff, which shows these lines
 //   {"name", "do": "approve"}
+//   {"name", "do": "plansView", "contains": [..], "docsScreenshot"}   the Explorer's Plans view
+//      lists these (plans, their steps and statuses)
 //   {"name", "do": "nextAction", "lens", "titleAction"}   the plan's first code lens and title bar
-//   {"name", "do": "execute" | "awaitPreview", "via": "statusBar" | "title" | (palette),
+//   {"name", "do": "execute" | "awaitPreview", "via": "statusBar" | "title" | "plansView" | (palette),
+//    "row": text of the Plans view row whose inline Execute runs it (via plansView),
 //    "preview": "apply" | "some" | "discard" | "cancel", "untick": [files] (some),
 //    "unchanged": [files], "absent": [files], "files": {file: [strings on disk]}, "progress": "text",
 //    "docsScreenshot"}   absent: files that must not exist before, nor after a Discard or Cancel
@@ -280,7 +283,7 @@ async function planShows(strings, ms = 30000) {
 // the plan document's tab label (its file name), noted when Generate Plan opens it
 let planTab = '.md';
 
-/** Bring the plan document's tab to the front (its group active, its tab the active one). */
+/** Bring the plan document's tab to the front (its group active, its tab the active one, focused). */
 async function focusPlanTab() {
     const tab = page.locator('.tabs-container .tab', { hasText: planTab }).first();
     const inFront = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab });
@@ -288,11 +291,8 @@ async function focusPlanTab() {
         await waitFor(
             `the plan's tab ${JSON.stringify(planTab)} in front`,
             async () => {
-                if ((await inFront.count()) > 0) {
-                    return true;
-                }
-                await tab.click({ timeout: 2000 });
-                return false;
+                await tab.click({ timeout: 2000 }); // also takes the focus from a view
+                return (await inFront.count()) > 0;
             },
             15000,
         );
@@ -330,6 +330,34 @@ async function statusBarShows(text, ms) {
     } catch (e) {
         throw new Error(`${e.message}; it showed: ${[...seen].slice(-8).join(' || ')}`);
     }
+}
+
+/** The Plans view (Explorer), expanded: its pane and its rows. */
+async function plansView() {
+    const header = page.locator('.pane-header', { hasText: 'Plans' }).first();
+    await header.waitFor({ state: 'visible', timeout: 15000 });
+    if ((await header.getAttribute('aria-expanded')) === 'false') {
+        await header.click();
+    }
+    const pane = page.locator('.pane', { has: header }).first();
+    return { pane, rows: pane.locator('.monaco-list-row') };
+}
+
+/** Click the inline action `label` of the Plans view row showing `rowText`. */
+async function plansViewAction(rowText, label) {
+    const { rows } = await plansView();
+    const row = rows.filter({ hasText: rowText }).first();
+    const button = row.locator(`.actions .action-label[aria-label^="${label}"]`).first();
+    await waitFor(
+        `the Plans view row ${JSON.stringify(rowText)} to offer ${label}`,
+        async () => {
+            await row.hover({ timeout: 2000 });
+            return button.isVisible();
+        },
+        30000,
+    );
+    await screenshot('plans-view-action');
+    await button.click();
 }
 
 /** The code lenses of the active editor, in screen order. */
@@ -489,6 +517,21 @@ async function perform(action) {
             await tab.locator('.codicon-close').click();
             return;
         }
+        case 'plansView': {
+            // the Explorer's Plans view lists the plans with their steps
+            const { rows } = await plansView();
+            const text = await waitFor(
+                `the Plans view to show ${JSON.stringify(action.contains)}`,
+                async () => {
+                    const t = (await rows.allInnerTexts()).join(' | ').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ');
+                    return action.contains.every((x) => t.includes(x)) ? t : false;
+                },
+                30000,
+            );
+            log('plans view:', text.slice(0, 300));
+            await docsScreenshot(action.docsScreenshot, 'plans-view');
+            return;
+        }
         case 'approve': {
             await palette('planfirst: Approve Plan');
             await waitFor(
@@ -524,6 +567,8 @@ async function perform(action) {
                     }
                     await screenshot('status-bar-actions');
                     await first.click();
+                } else if (action.via === 'plansView') {
+                    await plansViewAction(action.row, 'Execute Next Step');
                 } else if (action.via === 'title') {
                     await focusPlanTab();
                     await titleAction('Execute Next Step').click();
