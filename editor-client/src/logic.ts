@@ -100,11 +100,25 @@ export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 
  * only, never from a workspace, because workspace files are untrusted (docs/reliability.md cases 15
  * and 23). Matched loosely (any casing, any nesting) so that no spelling slips through.
  */
-export const USER_ONLY_KEYS: ReadonlySet<string> = new Set(['anthropic', 'validation.allow', 'anthropic.baseUrl', 'anthropic.apiKey']);
+export const USER_ONLY_KEYS: ReadonlySet<string> = new Set([
+    'anthropic',
+    'validation.allow',
+    'anthropic.baseUrl',
+    'anthropic.apiKey',
+    // a cloned repository must not raise the user's spending limit, nor make models free
+    'budget',
+    'prices',
+]);
 
 function isUserOnly(key: string): boolean {
     const k = key.toLowerCase();
-    return USER_ONLY_KEYS.has(key) || /(^|\.)anthropic(\.|$)/.test(k) || k.includes('allow') || k.includes('approv');
+    return (
+        USER_ONLY_KEYS.has(key) ||
+        /(^|\.)anthropic(\.|$)/.test(k) ||
+        /(^|\.)(budget|prices)(\.|$)/.test(k) ||
+        k.includes('allow') ||
+        k.includes('approv')
+    );
 }
 
 function isUnset(value: unknown): boolean {
@@ -143,9 +157,13 @@ export function buildServerSettings(
         if (!declared.has(it.key) || CLIENT_ONLY_KEYS.has(it.key) || it.key.startsWith('server.') || it.key === 'anthropic.apiKey') {
             continue;
         }
-        const value = isUserOnly(it.key)
+        let value = isUserOnly(it.key)
             ? it.globalValue
             : [it.workspaceFolderValue, it.workspaceValue, it.globalValue].find((v) => !isUnset(v));
+        if (it.key === 'preview' && value === 'editor' && it.globalValue !== 'editor') {
+            // turning planfirst's own preview off (edits unseen in editors without one): user settings only
+            value = it.globalValue;
+        }
         if (isUnset(value)) {
             continue;
         }

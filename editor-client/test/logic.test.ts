@@ -100,6 +100,24 @@ test('trust settings come from user settings only; the key only from SecretStora
     assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }], undefined, new Set(['anthropic.baseUrl'])), {});
 });
 
+test('a workspace cannot raise a budget cap, change prices or turn planfirst\'s own preview off', () => {
+    const keys = new Set(['budget.maxCostPerPlan', 'prices', 'preview', 'plansDir']);
+    const s = buildServerSettings(
+        [
+            { key: 'budget.maxCostPerPlan', globalValue: 2, workspaceValue: 1000 },
+            { key: 'prices', workspaceValue: { 'claude-opus-5-5': { input: 0, output: 0 } } },
+            { key: 'preview', workspaceValue: 'editor' },
+            { key: 'plansDir', workspaceValue: 'plans' },
+        ],
+        undefined,
+        keys,
+    );
+    assert.deepEqual(s, { budget: { maxCostPerPlan: 2 }, plansDir: 'plans' });
+    // a workspace may ask for planfirst's own preview; "editor" only from user settings
+    assert.deepEqual(buildServerSettings([{ key: 'preview', workspaceValue: 'planfirst' }], undefined, keys), { preview: 'planfirst' });
+    assert.deepEqual(buildServerSettings([{ key: 'preview', globalValue: 'editor' }], undefined, keys), { preview: 'editor' });
+});
+
 test('only declared settings are forwarded; trust keys in any shape only from user settings', () => {
     const declared = new Set(['anthropic.baseUrl', 'validation.allow', 'validation.timeout']);
     const s = buildServerSettings(
