@@ -5,10 +5,15 @@ pygls 2.1.1: `TextDocument.lines` is `source.splitlines(True)`, which also ends 
 an incremental `textDocument/didChange` after such a character landed on the wrong line of the
 server's copy, and planfirst then wrote that copy to disk (the user's `c = 33` became
 `b = 33`; docs/reliability.md, #23 case 11). Documents here split lines as LSP does.
+
+pygls 2.1.1: a command runs in its own task while the request's future belongs to the generator
+that dispatched it, so `$/cancelRequest` never reaches the command: `request_future` finds the
+future by the message id (private attributes of the protocol).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +23,8 @@ from pygls.workspace.text_document import TextDocument
 
 # a line and its end; the last line may have none. Linear: each alternative is anchored on a
 # newline or the end of the text.
+log = logging.getLogger("planfirst")
+
 _LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
@@ -59,3 +66,23 @@ def fix_workspace(workspace: Any) -> None:
     it inside its own initialize handler, so it cannot be given a subclass up front)."""
     if type(workspace) is Workspace:
         workspace.__class__ = LspWorkspace
+
+
+def request_future(server: Any) -> Any:
+    """The future of the request being handled in this context (None when pygls changed)."""
+    try:
+        msg_id = server.protocol._ctx_msg_id.get()
+        return server.protocol._request_futures.get(msg_id) if msg_id is not None else None
+    except (AttributeError, LookupError) as e:
+        log.warning("pygls internals changed; $/cancelRequest cannot stop commands: %r", e)
+        return None
+
+
+def cancel_pending_requests(protocol: Any, keep: Any) -> None:
+    """What pygls 2.1.1's `shutdown` does, over a copy of the pending requests (cancelling one
+    removes it from the dictionary pygls iterates), then marks the protocol shut down so that
+    `exit` ends the process with 0."""
+    for msg_id, future in list(protocol._request_futures.items()):
+        if msg_id != keep and not future.done():
+            future.cancel()
+    protocol._shutdown = True

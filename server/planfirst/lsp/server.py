@@ -1,13 +1,18 @@
-"""The language server: state, capabilities, and the plumbing shared by every feature."""
+"""The language server: state, capabilities, and the plumbing shared by every feature.
+
+Nothing here imports a feature, the session or pydantic at module level: the server must answer
+`initialize` with only pygls and lsprotocol loaded (lsp/app.py builds it and wires the features).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import InvalidStateError
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
@@ -16,12 +21,14 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_method
 
 from planfirst import __version__
-from planfirst.core.session import Session
-from planfirst.llm.factory import Models
-from planfirst.lsp import convert, pygls_compat
-from planfirst.lsp.host import LspHost
-from planfirst.lsp.preview import Previews
-from planfirst.settings import Settings, load_settings
+from planfirst.lsp import pygls_compat
+
+if TYPE_CHECKING:
+    from planfirst.core.session import Session
+    from planfirst.llm.factory import Models
+    from planfirst.lsp.host import LspHost
+    from planfirst.lsp.preview import Previews
+    from planfirst.settings import Settings
 
 log = logging.getLogger("planfirst")
 
@@ -40,6 +47,16 @@ class PlanfirstProtocol(LanguageServerProtocol):
         result.capabilities.workspace = ws
         result.capabilities.experimental = {"planfirst": {"version": __version__}}
         return result
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        """pygls 2.1.1's shutdown cancels the other pending requests while iterating over the
+        dictionary the cancellations change, and answers `shutdown` with an internal error
+        whenever a request is still running (tests/test_exit.py)."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        pygls_compat.cancel_pending_requests(self, keep=self.msg_id)
+        return None
 
     def structure_message(self, data: Any) -> Any:
         """pygls drops a request whose params fail to deserialise (no answer at all): answer it
@@ -82,7 +99,7 @@ class PlanfirstServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__("planfirst", __version__, protocol_cls=PlanfirstProtocol, max_workers=4)
-        self.settings: Settings = Settings()  # the merged, validated settings in force
+        self._settings: Settings | None = None  # the merged, validated settings in force
         self.init_options: Any = (
             None  # raw initializationOptions, re-merged on configuration change
         )
@@ -91,9 +108,24 @@ class PlanfirstServer(LanguageServer):
         self.models: Models | None = None  # model factory (scripted in offline mode)
         self.host: LspHost | None = None
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
-        self.previews = Previews(self)  # planfirst's own previews waiting for a choice
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (defaults until the client's are read on `initialized`)."""
+        if self._settings is None:
+            from planfirst.settings import Settings
+
+            self._settings = Settings()
+        return self._settings
+
+    @cached_property
+    def previews(self) -> Previews:
+        """planfirst's own previews waiting for a choice."""
+        from planfirst.lsp.preview import Previews
+
+        return Previews(self)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """pygls shows out-of-band errors to the user; a late answer to a request planfirst
@@ -135,6 +167,8 @@ class PlanfirstServer(LanguageServer):
 
     def encoding(self) -> str:
         """The negotiated position encoding, as core/edits.py names it."""
+        from planfirst.lsp import convert
+
         enc = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
         return convert.ENCODINGS.get(enc, "utf-16")
 
@@ -142,8 +176,10 @@ class PlanfirstServer(LanguageServer):
 
     def apply_settings(self, *layers: Any) -> list[str]:
         """Merge settings layers; report problems to the user; push into the session."""
+        from planfirst.settings import load_settings
+
         settings, problems = load_settings(self.init_options, *layers)
-        self.settings = settings
+        self._settings = settings
         if self.session is not None:
             self.session.update_settings(settings)
         if self.models is not None:
@@ -166,6 +202,10 @@ class PlanfirstServer(LanguageServer):
         """Create the workspace session (once the root and settings are known)."""
         if self.root is None:
             return
+        from planfirst.core.session import Session
+        from planfirst.llm.factory import Models
+        from planfirst.lsp.host import LspHost
+
         self.models = Models(self.settings, warn=self._warn)
         self.host = LspHost(self, self.root)
         self.session = Session(self.root, self.settings, self.models, self.host)
@@ -194,6 +234,8 @@ class PlanfirstServer(LanguageServer):
 
     def plan_doc_uri(self, plan_id: str) -> str:
         """The URI the client uses for a plan: virtual when supported, else the markdown file."""
+        from planfirst.lsp import convert
+
         if self.caps_content() or self.session is None:
             return convert.plan_uri(plan_id)
         return convert.path_to_uri(self.session.store.plan_md(plan_id))
@@ -206,26 +248,42 @@ class PlanfirstServer(LanguageServer):
         self._refresh_tasks[plan_id] = loop.call_later(0.05, self._do_refresh, plan_id)
 
     def _do_refresh(self, plan_id: str) -> None:
-        self._refresh_tasks.pop(plan_id, None)
-        if self.caps_content():
-            with contextlib.suppress(Exception):
-                self.workspace_text_document_content_refresh(
-                    types.TextDocumentContentRefreshParams(uri=convert.plan_uri(plan_id))
-                )
-        ws = self.client_caps().workspace
-        if ws and ws.code_lens and ws.code_lens.refresh_support:
-            with contextlib.suppress(Exception):
-                self.workspace_code_lens_refresh(None)
+        from planfirst.lsp import convert
         from planfirst.lsp.plan_docs import publish_plan_diagnostics, status_payload
 
-        if self.session is None:
+        self._refresh_tasks.pop(plan_id, None)
+        if self.caps_content():
+            self._logged(
+                "refreshing the plan document",
+                lambda: self.workspace_text_document_content_refresh(
+                    types.TextDocumentContentRefreshParams(uri=convert.plan_uri(plan_id))
+                ),
+            )
+        ws = self.client_caps().workspace
+        if ws and ws.code_lens and ws.code_lens.refresh_support:
+            self._logged("refreshing code lenses", lambda: self.workspace_code_lens_refresh(None))
+        session = self.session
+        if session is None:
             return
-        with contextlib.suppress(Exception):
-            publish_plan_diagnostics(self, plan_id)
-        with contextlib.suppress(Exception):
-            payload = status_payload(self.session, plan_id)
+        self._logged(
+            "publishing the plan's diagnostics", lambda: publish_plan_diagnostics(self, plan_id)
+        )
+
+        def status() -> None:
+            payload = status_payload(session, plan_id)
             if payload:
                 self.protocol.notify("planfirst/status", payload)
+
+        self._logged("sending planfirst/status", status)
+
+    @staticmethod
+    def _logged(what: str, action: Callable[[], Any]) -> None:
+        """Run one part of a refresh; a failure is logged with its traceback and the other parts
+        still run (a refresh is a timer callback: nobody else would see the exception)."""
+        try:
+            action()
+        except Exception:
+            log.exception("planfirst: %s failed", what)
 
     def open_plan_soon(self, plan_id: str) -> None:
         """Show a plan document that is still being written (virtual documents only)."""
@@ -238,20 +296,13 @@ class PlanfirstServer(LanguageServer):
         """Open the plan document in the editor; returns its URI."""
         uri = self.plan_doc_uri(plan_id)
         if self.caps_show_document():
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(
                     self.window_show_document_async(
                         types.ShowDocumentParams(uri=uri, take_focus=True)
                     ),
                     10,
                 )
+            except Exception as e:  # the plan is ready either way; the caller returns its URI
+                log.warning("window/showDocument %s failed: %r", uri, e)
         return uri
-
-
-def create_server() -> PlanfirstServer:
-    """A server with every feature registered."""
-    from planfirst.lsp import features
-
-    server = PlanfirstServer()
-    features.register(server)
-    return server

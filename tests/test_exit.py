@@ -1,0 +1,98 @@
+"""The server process ends on `exit`, even while the client keeps its end of stdin open.
+
+pygls reads stdin in a worker thread and, on `exit`, joins its thread pool: the read blocked on
+stdin kept the process alive until the client closed the pipe, and a client that waits for the
+process to end before closing it (as some do) waited forever (seen as e2e tests timing out
+after `exit`). The shutdown request also cancelled the other requests while iterating over the
+dictionary the cancellations change ("dictionary changed size during iteration").
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from tests.lsp_harness import server_env
+
+
+def _send(pipe: IO[bytes], message: dict[str, Any]) -> None:
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+    pipe.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    pipe.flush()
+
+
+def _read(pipe: IO[bytes]) -> dict[str, Any]:
+    length = 0
+    while (line := pipe.readline().strip()) != b"":
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(pipe.read(length))
+
+
+def _answer(pipe: IO[bytes], msg_id: int) -> dict[str, Any]:
+    while True:
+        msg = _read(pipe)
+        if msg.get("id") == msg_id and "method" not in msg:
+            return msg
+
+
+def test_exit_ends_the_process_while_stdin_stays_open(tmp_path: Path) -> None:
+    _shutdown_and_exit(tmp_path, pending=False)
+
+
+def test_shutdown_with_a_request_still_running_then_exit(tmp_path: Path) -> None:
+    _shutdown_and_exit(tmp_path, pending=True)
+
+
+def _shutdown_and_exit(tmp_path: Path, *, pending: bool) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-m", "planfirst", "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=server_env(None),
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        _send(
+            proc.stdin,
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
+            },
+        )
+        assert "capabilities" in _answer(proc.stdout, 1)["result"]
+        _send(proc.stdin, {"method": "initialized", "params": {}})
+        if pending:
+            # a plan for a selection without a task: the server asks which task and waits for us
+            uri = (tmp_path / "a.py").as_uri()
+            span = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 5}}
+            args = [{"task": "", "uri": uri, "range": span}]
+            _send(
+                proc.stdin,
+                {
+                    "id": 9,
+                    "method": "workspace/executeCommand",
+                    "params": {"command": "planfirst.generatePlan", "arguments": args},
+                },
+            )
+            while _read(proc.stdout).get("method") != "window/showMessageRequest":
+                pass
+        _send(proc.stdin, {"id": 2, "method": "shutdown"})
+        shutdown = _answer(proc.stdout, 2)
+        assert "error" not in shutdown, shutdown
+        _send(proc.stdin, {"method": "exit"})
+        # stdin stays open: the process must end by itself, with 0 (shutdown came first)
+        assert proc.wait(timeout=60) == 0  # bounds a hang; raises TimeoutExpired
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
