@@ -100,7 +100,7 @@ def main() -> None:
         mem = asyncio.run(memory(root, Path(d)))
     bare = floor_ms("pass")
     lsp_floor = floor_ms("import pygls.lsp.server, lsprotocol.types")
-    ours = floor_ms("from planfirst.lsp.server import create_server; create_server()")
+    ours = floor_ms("from planfirst.lsp.app import create_server; create_server()")
     sec.table(
         f"Process start → initialize response ({RUNS} runs, 10,000-file workspace)",
         ["median", "min–max"],

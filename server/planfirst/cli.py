@@ -24,7 +24,7 @@ def _log_to_stderr() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from planfirst.lsp.server import create_server
+    from planfirst.lsp.app import create_server
 
     _log_to_stderr()
     # pygls logs every message at INFO: keep the editor's log readable

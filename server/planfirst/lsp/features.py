@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from lsprotocol import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,10 +16,13 @@ from planfirst.core.context import Selection
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.model import ModelError
-from planfirst.lsp import convert, plan_docs, plans_view, preview, revision_docs
+from planfirst.lsp import convert, plan_docs, plans_view, preview, pygls_compat, revision_docs
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import changed, step_result
 from planfirst.lsp.server import PlanfirstServer
+
+if TYPE_CHECKING:
+    from planfirst.lsp.app import Registry
 from planfirst.plan.store import StoreError
 
 log = logging.getLogger("planfirst")
@@ -121,21 +122,11 @@ def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
         ) from None
 
 
-def _request_future(ls: PlanfirstServer) -> Any:
-    # pygls runs a command in its own task while the request future belongs to the generator
-    # that dispatched it, so $/cancelRequest would not reach us: link the two by the message id.
-    with contextlib.suppress(Exception):
-        msg_id = ls.protocol._ctx_msg_id.get()
-        if msg_id is not None:
-            return ls.protocol._request_futures.get(msg_id)
-    return None
-
-
 Handler = Callable[[PlanfirstServer, Session, Any, LspProgress | None], Awaitable[Any]]
 
 
 def command(
-    ls: PlanfirstServer, name: str, model: type[BaseModel], title: str | None = None
+    ls: Registry, name: str, model: type[BaseModel], title: str | None = None
 ) -> Callable[[Handler], Handler]:
     """Register a command: validated params, progress, cancellation, errors as JSON-RPC errors."""
 
@@ -150,7 +141,7 @@ def command(
                     code=REQUEST_FAILED,
                 )
             task = asyncio.current_task()
-            fut = _request_future(server)
+            fut = pygls_compat.request_future(server)
             if fut is not None and task is not None:
                 fut.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
             progress = LspProgress(server, title) if title else None
@@ -227,25 +218,12 @@ def _selection(
     return Selection(path=rel, start_line=p.range.start.line, end_line=p.range.end.line), files
 
 
-def register(ls: PlanfirstServer) -> None:
-    """Register every feature on the server."""
-
-    @ls.feature(types.INITIALIZE)
-    def on_initialize(server: PlanfirstServer, params: types.InitializeParams) -> None:
-        server.init_options = params.initialization_options
-        server.client_info = params.client_info
-        root = None
-        if params.workspace_folders:
-            root = convert.uri_to_path(params.workspace_folders[0].uri)
-        elif params.root_uri:
-            root = convert.uri_to_path(params.root_uri)
-        elif params.root_path:
-            root = Path(params.root_path)
-        server.root = root.resolve() if root else None
-        server.apply_settings()
+def register(ls: Registry) -> None:
+    """Register every feature (lsp/app.py wires them to the server; its lists name them)."""
 
     @ls.feature(types.INITIALIZED)
     async def on_initialized(server: PlanfirstServer, params: types.InitializedParams) -> None:
+        server.apply_settings()  # initializationOptions (and the environment) first
         server.start_session()
         await _pull_configuration(server)
         if server.session is not None:
