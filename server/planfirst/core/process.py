@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -29,6 +30,7 @@ _REAP_LIMIT_S = 5.0  # after SIGKILL the leader's exit status arrives within mil
 _POLL_S = 0.05  # how often the leader's exit is checked while its output is being read
 
 OutputSink = Callable[[str], None]
+log = logging.getLogger("planfirst")
 
 
 # ---------------------------------------------------------------- environment
@@ -121,9 +123,10 @@ class _CappedOutput:
 
     def _emit(self, text: str) -> None:
         if self.sink is not None and text:
-            # A broken sink (e.g. a closed output channel) must not kill the command or leak it.
-            with contextlib.suppress(Exception):
-                self.sink(text)
+            # A broken sink (e.g. a closed output channel) must not kill the command or leak it:
+            # logged once, then the output is only recorded
+            if not call_sink(self.sink, text):
+                self.sink = None
 
     @property
     def truncated(self) -> bool:
@@ -322,3 +325,16 @@ async def run_command(
         cancelled=cancelled,
         truncated=out.truncated,
     )
+
+
+def call_sink(sink: OutputSink, text: str) -> bool:
+    """Hand `text` to an output sink (the editor's output channel); a failing sink is logged with
+    its traceback and reported as False, never raised into the command that produced the text."""
+    try:
+        sink(text)
+    except Exception:
+        log.warning(
+            "planfirst: the validation output sink failed; output is still recorded", exc_info=True
+        )
+        return False
+    return True

@@ -8,7 +8,7 @@ a command string is split with `shlex` and the pieces are handed to `exec` as th
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from planfirst.core.process import (
     KILL_GRACE_S,
     CommandResult,
     OutputSink,
+    call_sink,
     is_secret_name,
     run_command,
     scrubbed_env,
@@ -44,6 +45,8 @@ __all__ = [
     "scrubbed_env",
     "split_command",
 ]
+
+log = logging.getLogger("planfirst")
 
 Confirm = Callable[[str, str], Awaitable[bool | None]]  # None: the editor cannot ask
 
@@ -88,8 +91,7 @@ async def run_validation(
                 results.append(ValidationResult(command=cmd, refused=f"{decision.reason} ({why})"))
                 continue
         if on_output is not None:
-            with contextlib.suppress(Exception):
-                on_output(f"$ {cmd}\n")
+            call_sink(on_output, f"$ {cmd}\n")
         sink = RedactingSink(on_output, redact) if on_output and redact else on_output
         try:
             res = await run_command(
@@ -103,8 +105,10 @@ async def run_validation(
             )
         finally:
             if isinstance(sink, RedactingSink):
-                with contextlib.suppress(Exception):
+                try:
                     sink.flush()
+                except Exception:
+                    log.warning("planfirst: the validation output sink failed", exc_info=True)
         if redact is not None:
             res.output = redact(res.output)
         results.append(

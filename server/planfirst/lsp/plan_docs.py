@@ -6,12 +6,12 @@ JSON), so it stays fast while a plan streams in or a validation runs.
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from planfirst.core.budget import step_line
+from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.lsp import convert, critique_view, revision_docs
 from planfirst.plan.cost import usd_range
@@ -215,30 +215,31 @@ def code_actions(server: PlanfirstServer, params: types.CodeActionParams) -> lis
     if rng.start == rng.end:
         return []
     path = convert.uri_to_path(uri)
-    with contextlib.suppress(Exception):
+    try:
         server.session.guard.rel(str(path))
-        arg = {
-            "uri": uri,
-            "range": {
-                "start": {"line": rng.start.line, "character": rng.start.character},
-                "end": {"line": rng.end.line, "character": rng.end.character},
-            },
-        }
-        return [
-            types.CodeAction(
+    except PathError:
+        return []  # a file outside the workspace (or one planfirst may not read)
+    arg = {
+        "uri": uri,
+        "range": {
+            "start": {"line": rng.start.line, "character": rng.start.character},
+            "end": {"line": rng.end.line, "character": rng.end.character},
+        },
+    }
+    return [
+        types.CodeAction(
+            title="Plan a change for this selection…",
+            kind=types.CodeActionKind.Refactor,
+            # No task in the arguments: the VS Code extension asks for it with an input box
+            # (command middleware); other clients are offered common tasks by the server
+            # through window/showMessageRequest.
+            command=types.Command(
                 title="Plan a change for this selection…",
-                kind=types.CodeActionKind.Refactor,
-                # No task in the arguments: the VS Code extension asks for it with an input box
-                # (command middleware); other clients are offered common tasks by the server
-                # through window/showMessageRequest.
-                command=types.Command(
-                    title="Plan a change for this selection…",
-                    command="planfirst.generatePlan",
-                    arguments=[arg],
-                ),
-            )
-        ]
-    return []
+                command="planfirst.generatePlan",
+                arguments=[arg],
+            ),
+        )
+    ]
 
 
 def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from planfirst.core.executor import ProposedChange
+from planfirst.lsp import pygls_compat
+from planfirst.lsp.server import logged
 
 if TYPE_CHECKING:
     from planfirst.lsp.server import PlanfirstServer
@@ -261,14 +263,15 @@ class Previews:
     def _refresh(self, uri: str) -> None:
         ls = self.server
         if uri.startswith("planfirst:") and ls.caps_content():
-            with contextlib.suppress(Exception):
-                ls.workspace_text_document_content_refresh(
+            logged(
+                "refreshing the preview document",
+                lambda: ls.workspace_text_document_content_refresh(
                     types.TextDocumentContentRefreshParams(uri=uri)
-                )
+                ),
+            )
         ws = ls.client_caps().workspace
         if ws and ws.code_lens and ws.code_lens.refresh_support:
-            with contextlib.suppress(Exception):
-                ls.workspace_code_lens_refresh(None)
+            logged("refreshing code lenses", lambda: ls.workspace_code_lens_refresh(None))
 
     async def _show(self, uri: str) -> bool:
         ls = self.server
@@ -336,18 +339,18 @@ class Previews:
         qid = p.question_id
         if qid is None:
             return
-        proto = self.server.protocol
-        with contextlib.suppress(Exception):
-            fut = proto._request_futures.pop(qid, None)
-            if fut is not None:
-                fut.cancel()
-            proto.notify("$/cancelRequest", types.CancelParams(id=qid))
+        logged(
+            "withdrawing the question",
+            lambda: pygls_compat.withdraw_request(self.server.protocol, qid),
+        )
 
     def _log(self, text: str) -> None:
-        with contextlib.suppress(Exception):
-            self.server.window_log_message(
+        logged(
+            "window/logMessage",
+            lambda: self.server.window_log_message(
                 types.LogMessageParams(type=types.MessageType.Info, message=f"planfirst: {text}")
-            )
+            ),
+        )
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from lsprotocol import types
 from pygls.workspace import Workspace
 from pygls.workspace.text_document import TextDocument
 
@@ -86,3 +87,12 @@ def cancel_pending_requests(protocol: Any, keep: Any) -> None:
         if msg_id != keep and not future.done():
             future.cancel()
     protocol._shutdown = True
+
+
+def withdraw_request(protocol: Any, msg_id: Any) -> None:
+    """Stop waiting for the answer to a request planfirst sent, and tell the client
+    (`$/cancelRequest`): pygls 2.1.1 has no public way to drop a pending request's future."""
+    fut = protocol._request_futures.pop(msg_id, None)
+    if fut is not None:
+        fut.cancel()
+    protocol.notify("$/cancelRequest", types.CancelParams(id=msg_id))

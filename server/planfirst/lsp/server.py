@@ -253,7 +253,7 @@ class PlanfirstServer(LanguageServer):
 
         self._refresh_tasks.pop(plan_id, None)
         if self.caps_content():
-            self._logged(
+            logged(
                 "refreshing the plan document",
                 lambda: self.workspace_text_document_content_refresh(
                     types.TextDocumentContentRefreshParams(uri=convert.plan_uri(plan_id))
@@ -261,29 +261,18 @@ class PlanfirstServer(LanguageServer):
             )
         ws = self.client_caps().workspace
         if ws and ws.code_lens and ws.code_lens.refresh_support:
-            self._logged("refreshing code lenses", lambda: self.workspace_code_lens_refresh(None))
+            logged("refreshing code lenses", lambda: self.workspace_code_lens_refresh(None))
         session = self.session
         if session is None:
             return
-        self._logged(
-            "publishing the plan's diagnostics", lambda: publish_plan_diagnostics(self, plan_id)
-        )
+        logged("publishing the plan's diagnostics", lambda: publish_plan_diagnostics(self, plan_id))
 
         def status() -> None:
             payload = status_payload(session, plan_id)
             if payload:
                 self.protocol.notify("planfirst/status", payload)
 
-        self._logged("sending planfirst/status", status)
-
-    @staticmethod
-    def _logged(what: str, action: Callable[[], Any]) -> None:
-        """Run one part of a refresh; a failure is logged with its traceback and the other parts
-        still run (a refresh is a timer callback: nobody else would see the exception)."""
-        try:
-            action()
-        except Exception:
-            log.exception("planfirst: %s failed", what)
+        logged("sending planfirst/status", status)
 
     def open_plan_soon(self, plan_id: str) -> None:
         """Show a plan document that is still being written (virtual documents only)."""
@@ -306,3 +295,12 @@ class PlanfirstServer(LanguageServer):
             except Exception as e:  # the plan is ready either way; the caller returns its URI
                 log.warning("window/showDocument %s failed: %r", uri, e)
         return uri
+
+
+def logged(what: str, action: Callable[[], Any]) -> None:
+    """Run one part of a refresh or notification; a failure is logged with its traceback and the
+    caller goes on (these run from timers and callbacks: nobody else would see the exception)."""
+    try:
+        action()
+    except Exception:
+        log.exception("planfirst: %s failed", what)
