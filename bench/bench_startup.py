@@ -128,7 +128,7 @@ def main() -> None:
         ""
         if med(times) < 400
         else f"importing pygls + lsprotocol alone takes {ms(lsp_floor)} ms here; planfirst's own modules "
-        f"(pydantic plan models, the session) add {ms(ours - lsp_floor)} ms",
+        f"(lsp/app.py, lsp/server.py; the features load on `initialized`) add {ms(ours - lsp_floor)} ms",
     )
     ratio = med(times) / lsp_floor
     sec.verdict(
