@@ -229,6 +229,8 @@ class PlanfirstServer(LanguageServer):
 
     def plan_id_from_uri(self, uri: str) -> str | None:
         """The plan a document URI shows (a `planfirst:` URI or a plan.md in the plans folder)."""
+        from planfirst.lsp import convert
+
         plans = self.session.store.plans_dir if self.session is not None else None
         return convert.plan_id_from_uri(uri, plans)
 
