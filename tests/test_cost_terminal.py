@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from planfirst.plan.store import PlanStore
+from tests.demo_script import DEMO as DEMO_TURNS
 from tests.test_terminal import DEMO, TASK, run
 
 
@@ -57,3 +58,44 @@ def test_run_with_a_chosen_model_records_it_and_compares_the_estimate(workspace:
     plan = plans[0]
     assert plan.execution_model == "claude-haiku-4-5"
     assert {r.model for st in plan.steps for r in st.runs} == {"claude-haiku-4-5"}
+
+
+def test_a_cap_stops_the_run_and_resume_continues_after_raising_it(workspace: Path) -> None:
+    res = run(
+        [
+            "run",
+            TASK,
+            "--workspace",
+            str(workspace),
+            "--yes",
+            "--script",
+            str(DEMO),
+            "--max-cost-per-plan",
+            "0.03",
+        ],
+        workspace,
+    )
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "planfirst.budget.maxCostPerPlan ($0.030) would be crossed" in res.stdout
+    assert "step 1 is estimated at $" in res.stdout
+    plans, _ = PlanStore(workspace).list()
+    assert plans[0].state(1).status.value == "pending"
+    # a new process: its scripted model starts at the step turns the first run never used
+    rest = workspace.parent / "rest.json"
+    rest.write_text(json.dumps(DEMO_TURNS[2:]))  # the critique is off in tests
+    res2 = run(
+        [
+            "resume",
+            "--workspace",
+            str(workspace),
+            "--yes",
+            "--script",
+            str(rest),
+            "--max-cost-per-plan",
+            "5",
+        ],
+        workspace,
+    )
+    assert res2.returncode == 0, res2.stdout + res2.stderr
+    plans, _ = PlanStore(workspace).list()
+    assert plans[0].status.value == "done"
