@@ -247,3 +247,13 @@ async def test_a_failed_run_keeps_what_its_answered_requests_cost(start: Any) ->
     assert run.usage.calls == 1 and run.usage.cost_usd > 0
     assert p.usage.cost_usd == pytest.approx(planning + run.usage.cost_usd)
     assert budget.step_spent(p, 1) == run.usage.cost_usd
+
+
+def test_the_acp_approval_question_shows_the_estimate(workspace: Path) -> None:
+    from planfirst.acp.views import approval_text
+
+    plan = make_plan()
+    assert "Estimated cost" not in approval_text(plan, "plan.md")
+    plan.estimate = cost.estimate(plan, lambda rel: None, capped())
+    text = approval_text(plan, "plan.md")
+    assert f"Estimated cost: {usd_range(plan.estimate.low, plan.estimate.high)} on " in text

@@ -108,6 +108,8 @@ def approval_text(plan: Plan, path: str) -> str:
     errors = [f for f in plan.findings if f.severity == "error"]
     if errors:
         lines += ["", f"⚠ {len(errors)} review error(s), e.g. {errors[0].message}"]
+    if plan.estimate is not None and plan.estimate.steps:
+        lines += ["", f"Estimated cost: {plan.estimate.line()}"]
     lines += ["", f"The full plan: {path}"]
     return encode("\n".join(lines))  # model text shown for what it is (case 34)
 
