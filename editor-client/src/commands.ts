@@ -248,7 +248,9 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                 if (planId) {
                     const r = await pf.command('planfirst.approvePlan', { planId });
                     memory.planId = r.planId;
-                    vscode.window.setStatusBarMessage(`planfirst: plan ${r.status}`, 5000);
+                    const est = r.estimate;
+                    const cost = est ? ` · est. $${est.low.toFixed(3)}–$${est.high.toFixed(3)} on ${est.model}` : '';
+                    vscode.window.setStatusBarMessage(`planfirst: plan ${r.status}${cost}`, 5000);
                 }
             }),
         ),

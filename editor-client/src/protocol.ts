@@ -41,7 +41,10 @@ export interface StepOutcome {
 export interface ServerCommands {
     'planfirst.generatePlan': [{ task: string; uri?: string; range?: LspRange; files?: string[] }, { planId: string; uri: string; revision?: number }];
     'planfirst.revisePlan': [{ planId: string; feedback: string }, { planId: string; uri: string; revision: number }];
-    'planfirst.approvePlan': [{ planId: string; force?: boolean }, { planId: string; status: string }];
+    'planfirst.approvePlan': [
+        { planId: string; force?: boolean; executionModel?: string; preview?: boolean },
+        { planId: string; status?: string; executionModel?: string; estimate?: { model: string; low: number; high: number } | null },
+    ];
     'planfirst.executeNextStep': [{ planId?: string }, StepOutcome];
     'planfirst.retryStep': [{ planId?: string; step?: number }, StepOutcome];
     'planfirst.undoStep': [{ planId?: string; step?: number }, StepOutcome];
