@@ -33,6 +33,7 @@ def test_resume_shows_the_estimate_and_a_model_can_be_chosen(workspace: Path) ->
     ranges = [re.findall(r"\$([0-9.]+)–\$([0-9.]+)", x)[0] for x in lines]
     assert float(ranges[1][1]) < float(ranges[0][1])  # Haiku is cheaper than Sonnet
     assert "catalogue of 2026-" in lines[0]
+    assert "on another model — " in res2.stdout and "claude-haiku-5-5 $" in res2.stdout
     assert "kept as a draft" in res2.stdout
 
 

@@ -3,6 +3,7 @@ execution model) and the estimate column of the closing summary."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from planfirst.plan.cost import CostEstimate, usd_range
@@ -18,21 +19,30 @@ class _Client(Protocol):
     async def cmd(self, name: str, args: dict[str, Any]) -> Any: ...
 
 
-async def preview(client: _Client, plan_id: str, model: str | None) -> CostEstimate:
-    """The estimate for running the plan on `model`, from approvePlan's preview."""
+async def preview(
+    client: _Client, plan_id: str, model: str | None
+) -> tuple[CostEstimate, list[dict[str, Any]]]:
+    """The estimate for running the plan on `model`, and on the other models one could choose,
+    from approvePlan's preview."""
     res = await client.cmd(
         "planfirst.approvePlan", {"planId": plan_id, "preview": True, "executionModel": model}
     )
-    return CostEstimate.model_validate(res["estimate"])
+    return CostEstimate.model_validate(res["estimate"]), list(res.get("choices") or [])
 
 
-def show(client: _Client, est: CostEstimate) -> None:
-    """Print the estimate: total, then each step."""
+def show(client: _Client, est: CostEstimate, choices: Sequence[dict[str, Any]] = ()) -> None:
+    """Print the estimate: total, then each step, then the other models' ranges."""
     ed = client.ed
     ed.say(f"Estimated cost: {est.line()}")
     steps = ", ".join(f"{s.order}: {usd_range(s.low, s.high)}" for s in est.steps)
     if steps:
         ed.say(f"  per step — {steps}")
+    others = [c for c in choices if c.get("model") != est.model]
+    if others:
+        ed.say(
+            "  on another model — "
+            + ", ".join(f"{c['model']} {usd_range(c['low'], c['high'])}" for c in others)
+        )
 
 
 async def choose_model(client: _Client, plan_id: str, *, always: bool) -> str | None:
@@ -43,7 +53,7 @@ async def choose_model(client: _Client, plan_id: str, *, always: bool) -> str | 
     model: str | None = getattr(client.args, "execution_model", None)
     while True:
         try:
-            est = await preview(client, plan_id, model)
+            est, choices = await preview(client, plan_id, model)
         except Exception as e:  # a model name the server refuses: say why, ask again
             if model is None:
                 raise
@@ -51,7 +61,7 @@ async def choose_model(client: _Client, plan_id: str, *, always: bool) -> str | 
             model = None
             continue
         model = est.model
-        show(client, est)
+        show(client, est, choices)
         question = "Approve this plan and start executing it?"
         if ed.yes and not always:
             ed.say(f"{question} [y/N] y (--yes)")

@@ -45,6 +45,10 @@ async def test_preview_then_approve_on_a_chosen_model(workspace: Path, tmp_path:
         assert default["preview"] and cheap["estimate"]["model"] == CHOSEN
         assert cheap["estimate"]["high"] < default["estimate"]["high"]
         assert [s["order"] for s in cheap["estimate"]["steps"]] == [1, 2, 3]
+        # the choices: the set models and the newest of each family, each with its range
+        choices = {c["model"]: (c["low"], c["high"]) for c in default["choices"]}
+        assert {"claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5"} <= set(choices)
+        assert choices["claude-haiku-5-5"][1] < choices["claude-opus-5-5"][1]
         assert PlanStore(workspace).load(pid).status.value == "draft"  # a preview approves nothing
 
         res = await command(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from planfirst.core import cost
 from planfirst.core.models import check_model_name
-from planfirst.llm.catalog import lookup
+from planfirst.llm.catalog import lookup, newest_models
 from planfirst.llm.model import METER, BudgetStop, Meter, RequestQuote
 from planfirst.plan.cost import CostEstimate, usd, usd_range
 from planfirst.plan.model import Plan, StepStatus, Usage, now_iso
@@ -229,9 +229,20 @@ def step_line(plan: Plan, order: int) -> str | None:
 
 def cost_preview(s: Session, plan_id: str | None, model: str | None) -> dict[str, Any]:
     """What approving would cost on `model` (default: the plan's chosen or the set model),
-    without approving or saving anything: {"planId", "estimate"}."""
+    without approving or saving anything: {"planId", "estimate", "choices"}, the choices being
+    the estimate's range on the set models and the newest of each family."""
     plan = s.load(plan_id)
     if model is not None:
         model = check_model_name(model)
-    est = cost.estimate(plan, s.read_current, s.settings, model=model, attempts=attempts(s))
-    return {"planId": plan.id, "estimate": est.model_dump(mode="json")}
+    att = attempts(s)
+    est = cost.estimate(plan, s.read_current, s.settings, model=model, attempts=att)
+    names = [est.model, s.settings.execution_model, s.settings.planning_model, *newest_models()]
+    choices = []
+    for name in dict.fromkeys(names):  # once each, in that order
+        c = (
+            est
+            if name == est.model
+            else cost.estimate(plan, s.read_current, s.settings, model=name, attempts=att)
+        )
+        choices.append({"model": name, "low": c.low, "high": c.high})
+    return {"planId": plan.id, "estimate": est.model_dump(mode="json"), "choices": choices}

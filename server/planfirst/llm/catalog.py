@@ -335,6 +335,17 @@ def lookup(model: str, overrides: Mapping[str, Mapping[str, float]] | None = Non
     return info
 
 
+def newest_models() -> list[str]:
+    """The newest active model of each family (fable, opus, sonnet, haiku), in table order: the
+    choices offered when a plan is approved."""
+    seen: dict[str, str] = {}
+    for name, info in CATALOG.items():
+        family = name.removeprefix("claude-").split("-")[0]
+        if info.lifecycle == "active" and family not in seen:
+            seen[family] = name
+    return list(seen.values())
+
+
 def _opt(v: float | None) -> float | None:
     return None if v is None else float(v)
 

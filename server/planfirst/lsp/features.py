@@ -288,7 +288,7 @@ def register(ls: Registry) -> None:
     ) -> Any:
         if p.preview:
             est = cost_preview(session, p.plan_id, p.execution_model)
-            return {"planId": est["planId"], "estimate": est["estimate"], "preview": True}
+            return {**est, "preview": True}
         plan = await session.approve(p.plan_id, force=p.force, execution_model=p.execution_model)
         return {
             "planId": plan.id,
