@@ -255,6 +255,42 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             }),
         ),
         vscode.commands.registerCommand(
+            'planfirst.ui.approvePlanOnModel',
+            run('Choose the Execution Model and Approve Plan', async () => {
+                // the server estimates the plan on each model it offers; the choice runs every step
+                const planId = await pickPlan();
+                if (!planId) {
+                    return;
+                }
+                const preview = await pf.command('planfirst.approvePlan', { planId, preview: true });
+                const other = '$(edit) Another model…';
+                const items = [
+                    ...(preview.choices ?? []).map((c) => ({
+                        label: c.model,
+                        description: `est. $${c.low.toFixed(3)}–$${c.high.toFixed(3)}`,
+                    })),
+                    { label: other, description: '' },
+                ];
+                const picked = await vscode.window.showQuickPick(items, {
+                    title: 'planfirst: the model that runs the steps',
+                    placeHolder: `Estimated cost of the plan's steps on each model (prices of ${preview.estimate?.prices_date ?? '?'})`,
+                    ignoreFocusOut: true,
+                });
+                let model = picked?.label;
+                if (model === other) {
+                    model = (await vscode.window.showInputBox({ title: 'planfirst: model id', ignoreFocusOut: true }))?.trim();
+                }
+                if (!model) {
+                    return;
+                }
+                const r = await pf.command('planfirst.approvePlan', { planId, executionModel: model });
+                memory.planId = r.planId;
+                const est = r.estimate;
+                const cost = est ? ` · est. $${est.low.toFixed(3)}–$${est.high.toFixed(3)}` : '';
+                vscode.window.setStatusBarMessage(`planfirst: plan ${r.status} on ${r.executionModel ?? model}${cost}`, 5000);
+            }),
+        ),
+        vscode.commands.registerCommand(
             'planfirst.ui.executeNextStep',
             run('Execute Next Step', async (arg) => {
                 const planId = target(arg).planId ?? activePlanId() ?? memory.planId;

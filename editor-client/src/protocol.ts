@@ -43,7 +43,13 @@ export interface ServerCommands {
     'planfirst.revisePlan': [{ planId: string; feedback: string }, { planId: string; uri: string; revision: number }];
     'planfirst.approvePlan': [
         { planId: string; force?: boolean; executionModel?: string; preview?: boolean },
-        { planId: string; status?: string; executionModel?: string; estimate?: { model: string; low: number; high: number } | null },
+        {
+            planId: string;
+            status?: string;
+            executionModel?: string;
+            estimate?: { model: string; low: number; high: number; prices_date?: string } | null;
+            choices?: { model: string; low: number; high: number }[];
+        },
     ];
     'planfirst.executeNextStep': [{ planId?: string }, StepOutcome];
     'planfirst.retryStep': [{ planId?: string; step?: number }, StepOutcome];
