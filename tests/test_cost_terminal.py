@@ -51,6 +51,7 @@ def test_run_with_a_chosen_model_records_it_and_compares_the_estimate(workspace:
             "claude-haiku-4-5",
         ],
         workspace,
+        critique=True,  # the demo script has the critic's turns
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Estimated cost: " in res.stdout and " on claude-haiku-4-5 " in res.stdout
@@ -75,6 +76,7 @@ def test_a_cap_stops_the_run_and_resume_continues_after_raising_it(workspace: Pa
             "0.03",
         ],
         workspace,
+        critique=True,  # the demo script has the critic's turns
     )
     assert res.returncode == 1, res.stdout + res.stderr
     assert "planfirst.budget.maxCostPerPlan ($0.030) would be crossed" in res.stdout
