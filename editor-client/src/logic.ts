@@ -258,6 +258,18 @@ export interface PlanStatus {
     failed: number;
     /** what the server is doing with this plan right now, if anything */
     busy?: string | null;
+    /** what the plan has cost so far and the estimate of its steps, in US dollars */
+    cost?: { spent: number; estimate?: [number, number] | null; model?: string | null } | null;
+}
+
+/** `$0.032 spent · estimate $0.018–$0.10 on claude-sonnet-5-5` (empty without figures). */
+export function costLine(c: PlanStatus['cost']): string {
+    if (!c || typeof c.spent !== 'number') {
+        return '';
+    }
+    const usd = (x: number) => `$${x >= 1 ? x.toFixed(2) : x.toPrecision(2)}`;
+    const est = c.estimate ? ` · estimate ${usd(c.estimate[0])}–${usd(c.estimate[1])}${c.model ? ` on ${c.model}` : ''}` : '';
+    return `cost: ${usd(c.spent)} spent${est}`;
 }
 
 /** Status bar text, tooltip and severity for a `planfirst/status` update. */
@@ -279,6 +291,7 @@ export function formatStatus(s: PlanStatus): StatusView {
         `planfirst: ${name}\n${s.status}: ${done} of ${total} steps done` +
         (failed ? `, ${failed} failed` : '') +
         (s.busy ? `\nnow: ${s.busy}` : '') +
+        (costLine(s.cost) ? `\n${costLine(s.cost)}` : '') +
         '\nClick for the actions.';
     const steps = `${total} step${total === 1 ? '' : 's'}`;
     if (status === 'planning') {

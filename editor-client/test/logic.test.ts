@@ -12,6 +12,7 @@ import {
     choosePlan,
     expandVariables,
     findOnPath,
+    costLine,
     formatStatus,
     leafKeys,
     planIdFromUri,
@@ -276,4 +277,14 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     const done = { ...plan, status: 'done', steps: { total: 3, done: 3, failed: 0 }, stepList: steps.map((s) => ({ ...s, status: 'done' })) };
     assert.equal(planTreeView(done).context, 'plan');
     assert.deepEqual(done.stepList.map((s) => stepTreeView(done, s).context), ['step', 'step', 'step-undoable']);
+});
+
+test('the status tooltip shows what the plan spent and its estimate', () => {
+    const v = formatStatus({
+        planId: 'p', status: 'executing', step: 2, total: 3, done: 1, failed: 0,
+        cost: { spent: 0.0327, estimate: [0.018, 0.1], model: 'claude-sonnet-5-5' },
+    });
+    assert.match(v.tooltip, /cost: \$0\.033 spent · estimate \$0\.018–\$0\.10 on claude-sonnet-5-5/);
+    assert.equal(costLine(undefined), '');
+    assert.doesNotMatch(formatStatus({ planId: 'p', status: 'draft', total: 1, done: 0, failed: 0 }).tooltip, /cost:/);
 });
