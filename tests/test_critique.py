@@ -232,6 +232,23 @@ async def test_a_targeted_revision_tightened_by_the_critic_keeps_its_step_ids(st
     assert "not asked for" not in render(new).text
 
 
+async def test_a_hand_edit_is_linted_not_critiqued_again(start: Any) -> None:
+    session, _host, srv = start([EXPLORE, FLAWED, SEARCH, FINDING], {"tighten": False})
+    plan = await session.generate(TASK)
+    asked = len(srv.requests)
+    md = session.store.plan_md(plan.id)
+    md.write_text(md.read_text().replace("`print_counts(rows)` helper", "loop in `main()`"))
+    new = session.reload(plan.id)
+    assert len(srv.requests) == asked and srv.failures == []  # no model call for the hand edit
+    assert new.revision == 2 and "print_counts" not in new.body.model_dump_json()
+    assert [f for f in new.findings if f.source == "critique"] == []
+    crit = new.provenance.critique
+    assert crit is not None and crit.notes[-1] == (
+        "revision 2 was edited by hand and not critiqued again"
+    )
+    assert "not critiqued again" in render(new).text
+
+
 def test_a_finding_on_a_step_the_plan_does_not_have_is_plan_wide() -> None:
     body = PlanBody.model_validate(GOOD)
     raw = Critique.model_validate(

@@ -377,5 +377,9 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
     new.confidence = confidence(body, new.findings, 0)
     budget.refresh_estimate(s, new)
+    if new.provenance.critique is not None:  # it critiqued the text before the hand edit
+        new.provenance.critique.notes.append(
+            f"revision {new.revision} was edited by hand and not critiqued again"
+        )
     s.save(new)
     return new
