@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from planfirst.acp.views import approval_text
 from planfirst.core.critique import CriticFinding, Critique, feedback_text, to_finding
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.scripted import ScriptedServer
@@ -132,6 +133,9 @@ async def test_a_remaining_finding_is_shown_and_approval_asks(start: Any) -> Non
     assert "error: Step 2 hands the rows" in step2 and "evidence: textkit/cli.py:21-23" in step2
     assert "fix: Print the rows" in step2
     assert "**Critique:** 1 finding(s), 1 error(s)" in r.text
+    # the ACP agent's approval question carries the same report
+    asked = approval_text(plan, ".planfirst/plans/x/plan.md")
+    assert "Critique by" in asked and "evidence: textkit/cli.py:21-23" in asked
     host.answer = False
     with pytest.raises(SessionError, match="not approved"):
         await session.approve(plan.id)

@@ -22,6 +22,7 @@ from acp.schema import (
 
 from planfirst.plan import revision_view
 from planfirst.plan.model import Plan, StepStatus
+from planfirst.plan.render import critique_report
 from planfirst.plan.revision_diff import change_line
 from planfirst.plan.visible import encode
 
@@ -110,6 +111,9 @@ def approval_text(plan: Plan, path: str) -> str:
         lines += ["", f"⚠ {len(errors)} review error(s), e.g. {errors[0].message}"]
     if plan.estimate is not None and plan.estimate.steps:
         lines += ["", f"Estimated cost: {plan.estimate.line()}"]
+    critique = critique_report(plan)  # the critic's findings and what its round fixed (#20)
+    if critique:
+        lines += ["", *critique]
     lines += ["", f"The full plan: {path}"]
     return encode("\n".join(lines))  # model text shown for what it is (case 34)
 
