@@ -219,8 +219,10 @@ async def critique_and_tighten(
                 open_documents=docs,
             )
         except ModelError as e:
-            # the plan is still valid without a critique: say so, never fail the planning
+            # the plan is still valid without a critique (a budget cap may have stopped it):
+            # say so, count what it spent, never fail the planning
             record.notes.append(f"the critique did not run: {e.message}")
+            _count_spent(record, e)
             return None
         record.model = run.model
         record.usage.add(run.usage)
@@ -266,6 +268,13 @@ async def critique_and_tighten(
             ]
     result.findings = [*result.findings, *findings]
     return record
+
+
+def _count_spent(record: CritiqueRecord, e: ModelError) -> None:
+    """What a failed run had already spent (requests answered before the failure), if known."""
+    spent = getattr(e, "usage", None)
+    if isinstance(spent, Usage):
+        record.usage.add(spent)
 
 
 def _not_run(record: CritiqueRecord) -> Finding:
@@ -316,6 +325,7 @@ async def _tighten(
         run = await planner.run(request, explorer.handle, events)
     except ModelError as e:
         record.notes.append(f"the tightening round failed: {e.message}")
+        _count_spent(record, e)
         return None
     record.usage.add(run.usage)
     result.seen.update(explorer.seen)
