@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from planfirst import cli
 from planfirst.core import revisions
 from planfirst.plan.model import (
     PlanBody,
@@ -117,7 +118,7 @@ def _git(cwd: Path, *args: str) -> None:
 
 
 def test_a_plan_from_someone_elses_commit_opens_as_a_draft(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     theirs = tmp_path / "theirs"
     theirs.mkdir()
@@ -155,3 +156,16 @@ def test_a_plan_from_someone_elses_commit_opens_as_a_draft(
     # the kept revision is a draft too
     old = PlanStore(mine).load_revision(plan.id, 1)
     assert old.status == PlanStatus.DRAFT and not old.state(1).runs
+    # a reviewer compares the two revisions from the terminal
+    assert cli.main(["diff", "--workspace", str(mine), "--plan", plan.id]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"--- {plan.id} revision 1\n+++ {plan.id} revision 2\n")
+    changed = [x for x in out.splitlines() if x[:1] in "+-" and not x.startswith(("+++", "---"))]
+    assert changed == [
+        "-Create `tests/test_top.py` with `test_top`.",
+        "+Create `tests/test_top.py` with two tests.",
+    ]
+    assert cli.main(["diff", "--workspace", str(mine), "--plan", plan.id, "--to", "1"]) == 2
+    assert "nothing before revision 1" in capsys.readouterr().err
+    assert cli.main(["diff", "--workspace", str(mine), "--plan", plan.id, "--from", "7"]) == 2
+    assert "has no revision 7; it has 1, 2" in capsys.readouterr().err

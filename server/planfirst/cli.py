@@ -77,6 +77,29 @@ def _plans(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from planfirst.core.contracts import SessionError
+    from planfirst.core.revisions import compare_plan
+    from planfirst.plan.store import PlanStore, StoreError
+    from planfirst.settings import load_settings
+
+    store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
+    plan_id = args.plan_id or store.active()
+    if not plan_id:
+        print("no active plan; name one with --plan ID (see `planfirst plans`)", file=sys.stderr)
+        return 2
+    try:
+        _plan, _a, _b, diff = compare_plan(store, store.load(plan_id), args.from_rev, args.to_rev)
+    except StoreError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except SessionError as e:
+        print(e.message, file=sys.stderr)
+        return 2
+    sys.stdout.write(diff)
+    return 0
+
+
 def _scripted(args: argparse.Namespace) -> int:
     from planfirst.llm.scripted import main as scripted_main
 
@@ -113,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace", default=".", help="workspace folder (default: current directory)"
     )
     pl.set_defaults(func=_plans)
+    df = sub.add_parser("diff", help="the unified diff of two revisions of a plan")
+    df.add_argument("--plan", dest="plan_id", help="plan id (default: the active plan)")
+    df.add_argument("--from", dest="from_rev", type=int, help="older revision (default: to - 1)")
+    df.add_argument("--to", dest="to_rev", type=int, help="newer revision (default: the current)")
+    df.add_argument(
+        "--workspace", default=".", help="workspace folder (default: current directory)"
+    )
+    df.set_defaults(func=_diff)
     sc = sub.add_parser("scripted-server", help="run the scripted offline Messages API server")
     sc.add_argument("--script", required=True)
     sc.add_argument("--port", type=int, default=0)

@@ -34,7 +34,7 @@ from planfirst.plan.revision_diff import (
     step_approved,
 )
 from planfirst.plan.revision_view import unified_diff
-from planfirst.plan.store import StoreError
+from planfirst.plan.store import PlanStore, StoreError
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
@@ -252,19 +252,19 @@ def approve_steps(plan: Plan) -> None:
         plan.state(step.order).approved = content_hash(step)
 
 
-def load_revision(s: Session, plan: Plan, revision: int) -> Plan:
+def load_revision(store: PlanStore, plan: Plan, revision: int) -> Plan:
     """Revision `revision` of a plan (the current one or a kept one)."""
     if revision == plan.revision:
         return plan
-    if revision not in s.store.revisions(plan.id):
-        kept = [*s.store.revisions(plan.id), plan.revision]
+    if revision not in store.revisions(plan.id):
+        kept = [*store.revisions(plan.id), plan.revision]
         raise SessionError(
             f"plan {plan.id!r} has no revision {revision}; it has "
             + ", ".join(str(n) for n in kept),
             "unknown_revision",
         )
     try:
-        return s.store.load_revision(plan.id, revision)
+        return store.load_revision(plan.id, revision)
     except StoreError as e:
         raise SessionError(str(e), "corrupt_plan") from None
 
@@ -274,7 +274,13 @@ def compare(
 ) -> tuple[Plan, int, int, str]:
     """The unified diff of two revisions' text (default: the current one against the one
     before): (plan, from, to, diff)."""
-    plan = s.load(plan_id)
+    return compare_plan(s.store, s.load(plan_id), from_rev, to_rev)
+
+
+def compare_plan(
+    store: PlanStore, plan: Plan, from_rev: int | None, to_rev: int | None
+) -> tuple[Plan, int, int, str]:
+    """`compare` for a loaded plan."""
     to_rev = plan.revision if to_rev is None else to_rev
     from_rev = to_rev - 1 if from_rev is None else from_rev
     if from_rev < 1 or to_rev < 1:
@@ -283,6 +289,6 @@ def compare(
             "to compare with",
             "unknown_revision",
         )
-    old = load_revision(s, plan, from_rev)
-    new = load_revision(s, plan, to_rev)
+    old = load_revision(store, plan, from_rev)
+    new = load_revision(store, plan, to_rev)
     return plan, from_rev, to_rev, unified_diff(old, new)
