@@ -14,6 +14,7 @@ import pytest
 from planfirst import cli
 from planfirst.core import revisions
 from planfirst.plan.model import (
+    Finding,
     PlanBody,
     PlanStatus,
     RunOutcome,
@@ -37,6 +38,9 @@ def executed_plan(root: Path):
         f"rootdir: {root}\n{root}/tests/test_wordcount.py:3: AssertionError\n"
         f"cache in {home}/.cache/pytest\n"
     )
+    plan.findings = [
+        Finding(rule="argv", severity="warning", message=f"`{root}/bin/check` is not allowed")
+    ]
     plan.state(1).status = StepStatus.DONE
     plan.state(1).runs = [
         StepRun(
@@ -79,6 +83,7 @@ def test_plan_files_are_deterministic_lf_and_free_of_machine_paths(tmp_path: Pat
     # the recorded file text (what undo restores) is kept byte for byte
     assert run.before["textkit/wordcount.py"] == f"# keep {root} in the code\n"
     assert run.error == "validation failed in ."
+    assert loaded.findings[0].message == "`bin/check` is not allowed"
 
 
 def test_the_plans_directory_is_a_setting(tmp_path: Path) -> None:

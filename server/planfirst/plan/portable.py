@@ -1,11 +1,12 @@
 """Plan files that can be committed and reviewed in a pull request (#18).
 
 `plan.md` is rendered deterministically with LF line endings; `plan.json` holds workspace-relative
-paths only. The one place machine-specific paths reach a plan is command output (a test runner
-prints its root directory, a traceback the absolute path of a file) and error messages: before a
-plan is written (and rendered), the workspace root in them becomes a relative path and the home directory `~`,
-so no absolute path or user name lands in a file you commit. The recorded file texts (`before`
-and `after`, used by undo) are never touched.
+paths only. Machine-specific paths reach a plan through command output (a test runner prints its
+root directory, a traceback the absolute path of a file), error and refusal messages, review
+findings and the diagnosis of failing output: before a plan is written (and rendered), the
+workspace root in them becomes a relative path and the home directory `~`, so no absolute path or
+user name lands in a file you commit. The recorded file texts (`before` and `after`, used by undo)
+are never touched.
 """
 
 from __future__ import annotations
@@ -42,7 +43,16 @@ def scrub(plan: Plan, root: Path) -> None:
     results = [v for st in plan.steps for run in st.runs for v in run.validation]
     for v in [*results, *plan.final_validation]:
         v.output = scrub_text(v.output, root)
+        if v.refused:
+            v.refused = scrub_text(v.refused, root)
     for st in plan.steps:
         for run in st.runs:
             if run.error:
                 run.error = scrub_text(run.error, root)
+    for f in plan.findings:
+        f.message = scrub_text(f.message, root)
+    d = plan.diagnosis
+    if d is not None:  # the model's reading of the failing output may quote its paths
+        d.broken_assumption = scrub_text(d.broken_assumption, root)
+        d.explanation = scrub_text(d.explanation, root)
+        d.suggested_fix = scrub_text(d.suggested_fix, root)
