@@ -15,7 +15,13 @@ from planfirst import settings as S
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "editor-client" / "package.json"
 # the extension's own settings; the server never sees them
-CLIENT_ONLY = {"server.command", "server.python", "codeActions.onSelection", "trace.server"}
+CLIENT_ONLY = {
+    "server.command",
+    "server.python",
+    "codeActions.onSelection",
+    "trace.server",
+    "planView",
+}
 # never a setting: the key lives in VS Code's SecretStorage
 NOT_A_SETTING = {"anthropic.apiKey"}
 # an empty value in VS Code stands for the server's default (the extension forwards nothing)

@@ -179,6 +179,9 @@ export class PlanfirstClient implements vscode.Disposable {
     /** The API key the running server was started with (a restart is only needed when it changes). */
     startedWithKey: string | undefined;
 
+    /** Called after the server showed a plan document (window/showDocument): the rendered view. */
+    onPlanShown: ((uri: string) => Promise<void>) | undefined;
+
     /** The step review that planfirst's previewed edits open in (see review.ts). */
     readonly review: StepReview;
 
@@ -239,6 +242,16 @@ export class PlanfirstClient implements vscode.Disposable {
                 },
             },
             middleware: {
+                window: {
+                    // a plan document the server shows opens rendered too (planfirst.planView)
+                    showDocument: async (params, token, next) => {
+                        const result = await next(params, token);
+                        if (params.uri.startsWith('planfirst:') && /\.md$/.test(params.uri) && this.onPlanShown) {
+                            await this.onPlanShown(params.uri).catch((e) => this.log.warn(`rendered plan: ${String(e)}`));
+                        }
+                        return result;
+                    },
+                },
                 // a plan's info notes are already in the plan (its step and its review findings):
                 // no squiggle on every step heading and no second copy in Problems for them
                 handleDiagnostics: (uri, diagnostics, next) =>

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
+import { PlanViews } from './planView';
 import { choosePlan, isKeyProblem, planIdFromUri, PlanStatus, validActions } from './logic';
 import { chooseInterpreter, reportServerNotStarted } from './serverCheck';
 import type { LspRange, StepOutcome } from './protocol';
@@ -38,7 +39,7 @@ function errorText(e: unknown): string {
 }
 
 /** Register every palette command; returns their disposables. */
-export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionContext): vscode.Disposable[] {
+export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionContext, views?: PlanViews): vscode.Disposable[] {
     const memory: Memory = {};
 
     const remember = (s: PlanStatus): void => {
@@ -82,6 +83,9 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
         }
         await vscode.window.showTextDocument(doc, { preview: false });
+        if (views && PlanViews.preferred()) {
+            await views.show(uri); // rendered, in front of the source
+        }
     };
 
     /** Ask for the API key, store it in SecretStorage and restart the server with it; true when saved. */

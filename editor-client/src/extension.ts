@@ -8,6 +8,7 @@ import { PlanfirstClient, SECRET_KEY } from './client';
 import { registerCommands } from './commands';
 import { formatStatus, planContext } from './logic';
 import { PlansView } from './plansView';
+import { PlanViews } from './planView';
 import { reportServerNotStarted } from './serverCheck';
 
 const RESTART_DELAY_MS = 1000;
@@ -18,6 +19,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const log = vscode.window.createOutputChannel('planfirst', { log: true });
     const pf = new PlanfirstClient(context, log);
     planfirst = pf;
+
+    const views = new PlanViews(pf);
+    pf.onPlanShown = async (uri) => {
+        if (PlanViews.preferred()) {
+            await views.show(uri);
+        }
+    };
 
     const status = vscode.window.createStatusBarItem('planfirst.status', vscode.StatusBarAlignment.Left, 10);
     status.name = 'planfirst';
@@ -39,7 +47,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         log,
         status,
         pf,
-        ...registerCommands(pf, context),
+        views,
+        ...registerCommands(pf, context, views),
         new PlansView(pf),
         pf.onStatus((s) => {
             // the palette shows the commands that apply, the plan's title bar its next action

@@ -93,7 +93,7 @@ export interface SettingInspection {
 }
 
 /** Settings the extension itself uses; the server never sees them. */
-export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 'server.python', 'trace.server', 'codeActions.onSelection']);
+export const CLIENT_ONLY_KEYS: ReadonlySet<string> = new Set(['server.command', 'server.python', 'trace.server', 'codeActions.onSelection', 'planView']);
 
 /**
  * Settings that decide trust (where requests go, what may run): taken from the user's own settings
@@ -523,4 +523,14 @@ export function stepTreeView(p: PlanSummary, step: { order: number; status: stri
         icon: STEP_ICONS[status] ?? 'circle-outline',
         context,
     };
+}
+
+/**
+ * The rendered plan's tab title: the plan's title (from the status, else the document's first
+ * heading without "Plan: "), shortened; never the file name.
+ */
+export function renderedPlanTitle(text: string, s?: PlanStatus): string {
+    const heading = /^#\s+(?:Plan:\s*)?(.+)$/m.exec(text)?.[1]?.trim();
+    const title = (s?.title || heading || 'plan').replace(/`/g, '').trim();
+    return title.length > 60 ? `${title.slice(0, 59).trimEnd()}…` : title;
 }

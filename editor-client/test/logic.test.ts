@@ -19,6 +19,7 @@ import {
     PlanSummary,
     planContext,
     planTreeView,
+    renderedPlanTitle,
     stepTreeView,
     resolveServerCommand,
 } from '../src/logic';
@@ -287,4 +288,12 @@ test('the status tooltip shows what the plan spent and its estimate', () => {
     assert.match(v.tooltip, /cost: \$0\.033 spent · estimate \$0\.018–\$0\.10 on claude-sonnet-5-5/);
     assert.equal(costLine(undefined), '');
     assert.doesNotMatch(formatStatus({ planId: 'p', status: 'draft', total: 1, done: 0, failed: 0 }).tooltip, /cost:/);
+});
+
+test('the rendered plan is titled with the plan title, never the file name', () => {
+    const text = '# Plan: Add a `--top N` option to `textkit count`\n\n<!-- planfirst plan=add-a-top-n -->\n';
+    assert.equal(renderedPlanTitle(text), 'Add a --top N option to textkit count');
+    assert.equal(renderedPlanTitle(text, { planId: 'p', title: 'From the status', status: 'draft', total: 1, done: 0, failed: 0 }), 'From the status');
+    assert.equal(renderedPlanTitle('# Plan: ' + 'x'.repeat(100)).length, 60);
+    assert.equal(renderedPlanTitle('no heading'), 'plan');
 });

@@ -8,14 +8,17 @@
 //   {"name", "do": "serverMissing", "via", "contains": [..]}   the palette command `via` (a first
 //      use), then the one "cannot start" message says these;
 //      the status bar is red; Choose Python Interpreter… → Enter interpreter path… → SERVER_PYTHON
-//   {"name", "do": "generate", "task", "apiKey"?, "planContains": [..], "docsScreenshot"}
+//   {"name", "do": "generate", "task", "apiKey"?, "planContains": [..], "docsScreenshot",
+//    "renderedScreenshot"}   the plan opens rendered (titled with its title; planContains there
+//      too), then Open Source shows the markdown document
 //      with apiKey: the missing-key message's Set API Key, the key typed, the same task runs
 //   {"name", "do": "revise", "via": "codeLens" | "palette", "feedback", "planContains": [..]}
 //   {"name", "do": "editReload", "find", "append", "planContains": [..]}   Edit Plan, type after
 //      the text `find` in plan.md, save, Reload Plan (title bar)
 //   {"name", "do": "compare", "lens", "contains": [..]}   the plan's "Compare with revision N"
 //      code lens opens the revisions' unified diff, which shows these lines
-//   {"name", "do": "approve"}
+//   {"name", "do": "approve", "via": "rendered" | (palette), "renderedTab"}   rendered: the
+//      Approve button of the rendered plan whose tab shows `renderedTab`
 //   {"name", "do": "plansView", "contains": [..], "docsScreenshot"}   the Explorer's Plans view
 //      lists these (plans, their steps and statuses)
 //   {"name", "do": "nextAction", "lens", "titleAction"}   the plan's first code lens and title bar
@@ -269,6 +272,11 @@ async function planShows(strings, ms = 30000) {
         return await waitFor(
             `the plan document to show ${JSON.stringify(strings)}`,
             async () => {
+                // its source in front: a command that shows the plan brings the rendered view back
+                const inFront = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab });
+                if ((await inFront.count()) === 0) {
+                    await focusPlanTab();
+                }
                 seen = norm(await activeEditorText());
                 return strings.every((x) => seen.includes(norm(x))) ? seen : false;
             },
@@ -282,6 +290,11 @@ async function planShows(strings, ms = 30000) {
 
 // the plan document's tab label (its file name), noted when Generate Plan opens it
 let planTab = '.md';
+
+/** The rendered plan in front (a webview: its iframe, then the frame with the content). */
+function renderedFrame() {
+    return page.frameLocator('iframe.webview.ready:visible').first().frameLocator('#active-frame');
+}
 
 /** Bring the plan document's tab to the front (its group active, its tab the active one, focused). */
 async function focusPlanTab() {
@@ -380,6 +393,24 @@ async function perform(action) {
                 await answerInput('SecretStorage', action.apiKey);
                 await statusBarShows('API key saved', 30000);
             }
+            // the plan opens rendered, titled with the plan's title; Open Source shows the markdown
+            const main = renderedFrame().locator('main');
+            const shown = await waitFor(
+                `the rendered plan to show ${JSON.stringify(action.planContains)}`,
+                async () => {
+                    const t = await main.innerText({ timeout: 2000 });
+                    return action.planContains.every((x) => t.includes(x)) ? t : false;
+                },
+                120000,
+            );
+            const renderedTab = (await page.locator('.editor-group-container.active .tabs-container .tab.active').first().innerText()).trim();
+            if (/\.md$/.test(renderedTab) || !renderedTab) {
+                throw new Error(`the rendered plan's tab reads ${JSON.stringify(renderedTab)}, not the plan's title`);
+            }
+            log('rendered plan tab:', renderedTab, '| starts:', shown.split('\n').slice(0, 2).join(' / ').slice(0, 150));
+            await sleep(300);
+            await docsScreenshot(action.renderedScreenshot, 'rendered-plan');
+            await renderedFrame().locator('button', { hasText: 'Open Source' }).click();
             // the new plan's document comes to the front (a plan shown before stays open behind)
             const tab = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: '.md' }).first();
             await tab.waitFor({ timeout: 120000 });
@@ -457,7 +488,6 @@ async function perform(action) {
             await page.keyboard.press('Control+s');
             await waitFor('plan.md saved', async () => (await dirtyTabs()) === 0, 10000);
             await titleAction('Reload Plan').click();
-            await page.locator('.tabs-container .tab.active', { hasText: '.md' }).waitFor({ timeout: 15000 });
             await planShows(action.planContains, 30000);
             await screenshot('reloaded');
             await page.locator('.tabs-container .tab', { hasText: 'plan.md' }).first().locator('.codicon-close').click();
@@ -533,7 +563,16 @@ async function perform(action) {
             return;
         }
         case 'approve': {
-            await palette('planfirst: Approve Plan');
+            if (action.via === 'rendered') {
+                // the rendered plan's toolbar: its first button is the next action
+                await page.locator('.tabs-container .tab', { hasText: action.renderedTab }).first().click();
+                const button = renderedFrame().locator('button', { hasText: 'Approve plan' });
+                await button.waitFor({ state: 'visible', timeout: 15000 });
+                await screenshot('rendered-approve');
+                await button.click();
+            } else {
+                await palette('planfirst: Approve Plan');
+            }
             await waitFor(
                 'the status bar to show the approved plan',
                 async () => /approved|✓/.test(await page.locator('.statusbar-item', { hasText: 'planfirst:' }).first().innerText()),
@@ -684,15 +723,7 @@ async function perform(action) {
             await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab }).locator('.codicon-close').click();
             await waitFor('the plan tab to close', async () => (await page.locator('.tabs-container .tab', { hasText: planTab }).count()) === 0, 10000);
             await palette('planfirst: Show Plan');
-            await page.locator('.tabs-container .tab.active', { hasText: planTab }).waitFor({ timeout: 30000 });
-            await waitFor(
-                `the reopened plan to show ${JSON.stringify(action.planContains)}`,
-                async () => {
-                    const t = await activeEditorText();
-                    return action.planContains.every((x) => t.includes(x));
-                },
-                30000,
-            );
+            await planShows(action.planContains);
             await screenshot('after-restart');
             return;
         }
