@@ -23,7 +23,17 @@ def _log_to_stderr() -> None:
     )
 
 
+# what `serve` imports by the time it answers its first request (lsp/app.py imports lazily)
+SERVE_MODULES = ("planfirst.lsp.app", "planfirst.lsp.features", "planfirst.llm.anthropic")
+
+
 def _serve(args: argparse.Namespace) -> int:
+    if args.check:  # the editor extension's start check: a missing dependency names itself here
+        import importlib
+
+        for name in SERVE_MODULES:
+            importlib.import_module(name)
+        return 0
     from planfirst.lsp.app import create_server
 
     _log_to_stderr()
@@ -123,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
     s.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (default)")
     s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
+    s.add_argument(
+        "--check",
+        action="store_true",
+        help="import everything the server needs and exit: 0 when it can start",
+    )
     s.set_defaults(func=_serve)
     a = sub.add_parser(
         "acp", help="run as an Agent Client Protocol agent over stdio (Zed, JetBrains, ...)"
