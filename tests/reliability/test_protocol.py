@@ -13,23 +13,13 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from planfirst.lsp import app
 from tests.lsp_harness import command
 from tests.reliability.conftest import DEMO, TASK, Invariants, Ledger, kill_server, serve
 from tests.waiting import wait_until
 
-COMMANDS = [
-    "planfirst.generatePlan",
-    "planfirst.revisePlan",
-    "planfirst.approvePlan",
-    "planfirst.executeNextStep",
-    "planfirst.retryStep",
-    "planfirst.undoStep",
-    "planfirst.showPlan",
-    "planfirst.listPlans",
-    "planfirst.reloadPlan",
-    "planfirst.cancel",
-    "planfirst.diffPlan",
-]
+# every advertised command but the preview decisions (which take a waiting preview, not a plan)
+COMMANDS = [c for c in app.COMMANDS if not c.endswith("Preview")]
 HUGE = "x" * 2_000_000
 
 # arguments that are wrong for every command
