@@ -226,6 +226,9 @@ async def test_reload_after_a_hand_edit_keeps_ids_and_diff_is_a_file(
         assert [s.id for s in plan.body.steps] == ["s1", "s3", "s2", "s4"]
         kinds = {c["id"]: c["kinds"] for c in out["changes"]}
         assert kinds["s4"] == ["added"] and "moved" in (kinds.get("s2", []) + kinds.get("s3", []))
+        reloaded = md.read_text()
+        assert "> Compared with revision 1 · (edited by hand in plan.md)" in reloaded
+        assert "> - Step 4 (s4): new step — Run `ruff check textkit` once more." in reloaded
         # a client without virtual documents gets the diff as a file beside the plan
         diff = await command(client, "planfirst.diffPlan", {"planId": pid})
         assert diff["uri"].endswith(f"/.planfirst/plans/{pid}/diffs/revision-1-2.diff")

@@ -55,7 +55,9 @@ def changes_lines(plan: Plan) -> list[str]:
     if ch is None:
         return []
     head = f"> Compared with revision {ch.from_revision}"
-    if ch.feedback:
+    if ch.feedback.startswith("(") and ch.feedback.endswith(")"):  # "(edited by hand in plan.md)"
+        head += f" · {_one_line(ch.feedback)}"
+    elif ch.feedback:
         head += f" · asked for: {_one_line(ch.feedback)}"
     if ch.targeted:
         named = [s.order for s in plan.body.steps if s.id in ch.targeted]
