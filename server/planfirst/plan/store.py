@@ -223,7 +223,7 @@ class PlanStore:
             remove_orphaned_temps(path.parent / "revisions")
         atomic_write(
             path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json()),
+            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
         )
         stamp = self._stamp(path)
         if stamp is not None:
@@ -242,7 +242,7 @@ class PlanStore:
         path = self.check(self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json")
         atomic_write(
             path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json()),
+            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
         )
         return path
 

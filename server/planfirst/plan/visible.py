@@ -28,17 +28,20 @@ def invisible(c: str) -> bool:
     return c not in _KEEP and unicodedata.category(c) in _INVISIBLE_CATEGORIES
 
 
+# What `encode` has to look at: anything but printable ASCII, newline and tab (a backslash only
+# before "u{"). Plan text is mostly ASCII, so the per-character category check runs on a few
+# characters instead of every one (the plan document is encoded at every save).
+_CANDIDATE = re.compile(r"[^\x20-\x7e\n\t]|\\(?=u\{)")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group(0)
+    return f"\\u{{{ord(c):X}}}" if c == "\\" or invisible(c) else c
+
+
 def encode(text: str) -> str:
     """`text` with every invisible character as a visible `\\u{XXXX}` escape (reversible)."""
-    if not any(invisible(c) for c in text) and "\\u{" not in text:
-        return text
-    out = []
-    for i, c in enumerate(text):
-        if invisible(c) or (c == "\\" and text.startswith("u{", i + 1)):
-            out.append(f"\\u{{{ord(c):X}}}")
-        else:
-            out.append(c)
-    return "".join(out)
+    return _CANDIDATE.sub(_escape, text)
 
 
 def decode(text: str) -> str:
