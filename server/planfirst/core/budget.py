@@ -131,15 +131,7 @@ def for_step(s: Session, plan: Plan, order: int, report: Callable[[str], None]) 
                 "planfirst.budget.maxCostPerStep", b.max_cost_per_step, before_step, f"step {order}"
             )
         )
-    if b.max_cost_per_plan is not None:
-        caps.append(
-            Cap(
-                "planfirst.budget.maxCostPerPlan",
-                b.max_cost_per_plan,
-                execution_spent(plan),
-                f"plan {plan.id}",
-            )
-        )
+    caps.extend(_plan_cap(b.max_cost_per_plan, plan))
     est = plan.estimate
     sc = est.step(order) if est is not None else None
     nxt = f"step {order} is estimated at {usd_range(sc.low, sc.high)}" if sc is not None else ""
@@ -151,20 +143,17 @@ def for_step(s: Session, plan: Plan, order: int, report: Callable[[str], None]) 
     return Budget(caps, s.settings.prices, next_cost=nxt, on_usage=on_usage)
 
 
+def _plan_cap(limit: float | None, plan: Plan) -> list[Cap]:
+    """The plan cap over what the plan's execution has spent (none when no cap is set)."""
+    if limit is None:
+        return []
+    return [Cap("planfirst.budget.maxCostPerPlan", limit, execution_spent(plan), f"plan {plan.id}")]
+
+
 def for_plan(s: Session, plan: Plan) -> Budget:
     """The meter of the plan's final checks (a diagnosis): the plan cap."""
     b = s.settings.budget
-    caps = []
-    if b.max_cost_per_plan is not None:
-        caps.append(
-            Cap(
-                "planfirst.budget.maxCostPerPlan",
-                b.max_cost_per_plan,
-                execution_spent(plan),
-                f"plan {plan.id}",
-            )
-        )
-    return Budget(caps, s.settings.prices)
+    return Budget(_plan_cap(b.max_cost_per_plan, plan), s.settings.prices)
 
 
 def for_planning(s: Session) -> Budget:
