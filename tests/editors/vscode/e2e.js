@@ -123,34 +123,36 @@ const readFile = (rel) => fs.readFileSync(path.join(WS, rel), 'utf8');
  */
 async function palette(title) {
     const input = page.locator('.quick-input-widget input');
-    await page.keyboard.press('Escape'); // whatever quick input is open
-    await waitFor(
-        'the command palette to open (F1)',
-        async () => {
-            await page.keyboard.press('F1');
-            await input.waitFor({ state: 'visible', timeout: 2000 });
-            return true;
-        },
-        15000,
-    );
-    await input.fill(`>${title}`);
     const focused = page.locator('.quick-input-list .monaco-list-row.focused');
+    await page.keyboard.press('Escape'); // whatever quick input is open
+    // every part is retried: the palette can close again between opening and filling (a CI run
+    // waited 30 s to fill a palette it had just seen open)
     await waitFor(
-        `the palette to highlight ${JSON.stringify(title)}`,
-        async () => ((await focused.count()) > 0 && (await focused.first().innerText()).includes(title)),
-        15000,
+        `the command palette to highlight ${JSON.stringify(title)}`,
+        async () => {
+            if (!(await input.isVisible())) {
+                await page.keyboard.press('F1');
+                await input.waitFor({ state: 'visible', timeout: 2000 });
+            }
+            if ((await input.inputValue({ timeout: 2000 })) !== `>${title}`) {
+                await input.fill(`>${title}`, { timeout: 2000 });
+            }
+            return (await focused.count()) > 0 && (await focused.first().innerText()).includes(title);
+        },
+        20000,
         100,
     );
-    await page.keyboard.press('Enter');
+    await input.press('Enter', { timeout: 5000 }); // to the palette, never to the editor behind it
 }
 
 /** Answer the input box a command opened. */
 async function answerInput(promptText, value) {
     const widget = page.locator('.quick-input-widget', { hasText: promptText });
     await widget.waitFor({ state: 'visible', timeout: 15000 });
-    await page.locator('.quick-input-widget input').fill(value);
+    const input = page.locator('.quick-input-widget input');
+    await input.fill(value);
     await sleep(100);
-    await page.keyboard.press('Enter');
+    await input.press('Enter'); // to the input box, never to the editor behind it
 }
 
 /**
@@ -165,6 +167,8 @@ async function activeEditorText() {
             .sort((a, b) => a.top - b.top)
             .map((line) => line.text)
             .join('\n'),
+        undefined,
+        { timeout: 3000 }, // callers poll: a document still opening is looked at again
     );
     return t.replace(/\u00a0/g, ' ');
 }
