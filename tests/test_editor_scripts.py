@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
+import copy
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "examples" / "scripts" / "demo.json"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "editor_scripts", ROOT / "tests" / "editors" / "scripts" / "editor_scripts.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.demo_script import DEMO_JSON as DEMO
+from tests.demo_script import DEMO_WITH_CRITIQUE, ROOT
+from tests.demo_script import editor_scripts as _load
 
 
 def _demo_turns() -> list[dict[str, Any]]:
-    demo = json.loads(DEMO.read_text())
-    return demo["turns"] if isinstance(demo, dict) else demo
+    return copy.deepcopy(DEMO_WITH_CRITIQUE)  # a fresh copy per test, as a fresh parse was
 
 
 def test_revision_turn_resubmits_the_plan_and_expects_the_feedback() -> None:
