@@ -543,7 +543,41 @@ def test_main_serves_a_script_file(tmp_path: Path) -> None:
         assert status == 200 and json.loads(raw)["content"][0]["text"] == "from the file"
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+
+
+def test_main_exits_cleanly_when_stopped_as_soon_as_it_prints_its_address(
+    tmp_path: Path,
+) -> None:
+    """A client may stop the server the moment it has read the address. The child's SIGTERM
+    handler is made slow to install, which widens the window a loaded machine opens by chance:
+    the handler must be in place before the address is printed, or the server dies by SIGTERM."""
+    script = tmp_path / "demo.json"
+    script.write_text(json.dumps({"turns": [{"text": "unused"}]}))
+    code = (
+        "import signal, sys, time\n"
+        "real = signal.signal\n"
+        "def slow(*a):\n"
+        "    time.sleep(1.0)\n"
+        "    return real(*a)\n"
+        "signal.signal = slow\n"
+        "from planfirst.llm.scripted import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "--script", str(script), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("http://127.0.0.1:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
     assert proc.returncode == 0
 
 

@@ -962,10 +962,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScriptError as e:
         print(f"planfirst scripted-server: {e}", file=sys.stderr)
         return 2
+    stop = threading.Event()
+    # The handler is in place before the address is printed: a client that reads the address
+    # and stops the server at once must get a clean exit, not a death by SIGTERM.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
     print(server.base_url, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass
