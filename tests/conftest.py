@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# CI runs the property tests with a fixed seed so a run is reproducible; locally they explore.
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# No per-example deadline: on a loaded machine (`tests/stress.py`) a slow example is not a failure,
+# and Hypothesis would report it as a flake. CI also runs them with a fixed seed so a run is
+# reproducible; locally they explore.
+settings.register_profile("planfirst", deadline=None)
+settings.register_profile(
+    "ci", parent=settings.get_profile("planfirst"), derandomize=True, print_blob=True
+)
+settings.load_profile("ci" if os.environ.get("CI") else "planfirst")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 
