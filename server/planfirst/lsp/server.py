@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from functools import cached_property
@@ -38,6 +39,11 @@ PLAN_SCHEME = "planfirst"
 class PlanfirstProtocol(LanguageServerProtocol):
     """Adds what pygls does not advertise by itself: LSP 3.18 `workspace/textDocumentContent`."""
 
+    def __init__(self, server: Any, converter: Any) -> None:
+        self._sending = threading.local()
+        self.owner: PlanfirstServer = server
+        super().__init__(server, converter)
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         result = yield from super().lsp_initialize(params)
@@ -55,8 +61,30 @@ class PlanfirstProtocol(LanguageServerProtocol):
         whenever a request is still running (tests/test_exit.py)."""
         if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
             yield user_handler, args, None
+        self.owner.prepare_to_exit()
         pygls_compat.cancel_pending_requests(self, keep=self.msg_id)
         return None
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        """`exit` closes stdout: nothing may be left to send after it (a client may skip
+        `shutdown`)."""
+        self.owner.prepare_to_exit()
+        yield from super().lsp_exit(*args)
+
+    def _send_data(self, data: Any) -> None:
+        """pygls reports a failed write by showing the error to the user, which is one more
+        write; `sending` tells `report_server_error` that the failure is the write's own."""
+        self._sending.active = True
+        try:
+            super()._send_data(data)
+        finally:
+            self._sending.active = False
+
+    @property
+    def sending(self) -> bool:
+        """Whether this thread is inside a write to the client."""
+        return getattr(self._sending, "active", False)
 
     def structure_message(self, data: Any) -> Any:
         """pygls drops a request whose params fail to deserialise (no answer at all): answer it
@@ -97,6 +125,8 @@ class PlanfirstProtocol(LanguageServerProtocol):
 class PlanfirstServer(LanguageServer):
     """planfirst's language server: one Session per workspace root."""
 
+    protocol: PlanfirstProtocol
+
     def __init__(self) -> None:
         super().__init__("planfirst", __version__, protocol_cls=PlanfirstProtocol, max_workers=4)
         self._settings: Settings | None = None  # the merged, validated settings in force
@@ -110,6 +140,7 @@ class PlanfirstServer(LanguageServer):
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
+        self.closing = False  # `shutdown` or `exit` came: nothing more is sent unasked
 
     @property
     def settings(self) -> Settings:
@@ -133,7 +164,21 @@ class PlanfirstServer(LanguageServer):
         if isinstance(error, InvalidStateError) or "CANCELLED" in str(error)[:20]:
             log.info("late answer ignored: %s", error)
             return
+        if self.protocol.sending or self.closing:
+            # showing it would be one more write to a stream that just failed (tests/
+            # test_send_failure.py): each failure reported the last, a thousand levels deep
+            log.error("could not send to the client: %r", error)
+            return
         super().report_server_error(error, source)
+
+    def prepare_to_exit(self) -> None:
+        """On `shutdown` and `exit`: drop the plan refreshes still waiting to be sent. `exit`
+        closes stdout and the event loop runs what is pending once more while it closes; a
+        refresh sent then failed (and was reported by more failing writes)."""
+        self.closing = True
+        for handle in self._refresh_tasks.values():
+            handle.cancel()
+        self._refresh_tasks.clear()
 
     # ------------------------------------------------------------------ capabilities
 
@@ -244,7 +289,7 @@ class PlanfirstServer(LanguageServer):
 
     def plan_changed(self, plan_id: str) -> None:
         """Coalesce refreshes (a streaming plan changes many times a second)."""
-        if plan_id in self._refresh_tasks:
+        if self.closing or plan_id in self._refresh_tasks:
             return
         loop = asyncio.get_event_loop()
         self._refresh_tasks[plan_id] = loop.call_later(0.05, self._do_refresh, plan_id)
