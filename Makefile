@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit editors extension bench clean venv
+.PHONY: demo test lint unit editors extension bench stress clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ editors: $(STAMP) extension
 ## make bench: benchmarks; writes bench/RESULTS.md
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+## make stress: the whole suite 20 times in a row on both cores while `stress --cpu 2` runs
+stress: $(STAMP)
+	$(BIN)/python tests/stress.py --rounds 20 --cpu 2 --report tests/STRESS.md -- -n 2
 
 clean:
 	rm -rf $(VENV) editor-client/node_modules editor-client/dist editor-client/*.vsix

@@ -8,7 +8,8 @@ process. The run stops at the first round with a failure and names the failing t
 ends green means every selected test passed that many times in a row under load. `--report`
 appends the figures (rounds, tests, failures, time per round) to a markdown file.
 
-Make target: `make stress` (the whole suite, 20 rounds; about 20 minutes a round here).
+Make target: `make stress` (the whole suite on both cores with pytest-xdist, 20 rounds, while
+`stress --cpu 2` runs; results appended to tests/STRESS.md).
 """
 
 from __future__ import annotations
