@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check server tests bench examples/demo.py
 	$(BIN)/ruff format --check server tests bench examples/demo.py
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 	$(MAKE) extension
 	bash tests/editors/run-all.sh
 
@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 editors: $(STAMP) extension
 	bash tests/editors/run-all.sh

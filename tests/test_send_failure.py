@@ -44,7 +44,9 @@ async def test_shutdown_drops_pending_plan_refreshes() -> None:
     server.plan_changed("p")
     server.prepare_to_exit()
     server.plan_changed("q")  # a change after shutdown schedules nothing
-    await asyncio.sleep(0.2)  # past the 0.05 s coalescing delay: nothing may fire
+    # not a wait for state: the loop runs timers in deadline order, so by the time this 0.2 s
+    # timer fires, the 0.05 s refresh timer would have fired
+    await asyncio.sleep(0.2)
     assert writer.writes == 0
 
 
@@ -56,5 +58,5 @@ async def test_shutdown_request_runs_the_same_preparation() -> None:
     for _ in server.protocol.lsp_shutdown():  # no user handler here: nothing to drive
         pass
     assert server.closing
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # in deadline order, after the refresh timer (see above)
     assert writer.writes == 0
