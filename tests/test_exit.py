@@ -96,3 +96,51 @@ def _shutdown_and_exit(tmp_path: Path, *, pending: bool) -> None:
         proc.wait()
         proc.stdin.close()
         proc.stdout.close()
+
+
+def test_exit_skips_the_interpreter_teardown_and_keeps_the_log(tmp_path: Path) -> None:
+    """After `exit` the process ends at once: tearing down every loaded module (pydantic,
+    lsprotocol, the SDK) took 0.3-2 s here, and VS Code kills a server that has not ended 2 s
+    after `exit` (logged as "Server process exited with signal SIGKILL" on restarts under load).
+    An atexit hook stands for that teardown: it must not run; what the server logged must still
+    reach stderr."""
+    mark = tmp_path / "torn-down"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(mark)!r}, 'w').close())\n"
+        "from planfirst.cli import main\n"
+        "sys.exit(main(['serve']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server_env(None, {"PLANFIRST_LOG_LEVEL": "INFO"}),
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        _send(
+            proc.stdin,
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
+            },
+        )
+        assert "capabilities" in _answer(proc.stdout, 1)["result"]
+        _send(proc.stdin, {"method": "initialized", "params": {}})
+        _send(proc.stdin, {"id": 2, "method": "shutdown"})
+        assert "error" not in _answer(proc.stdout, 2)
+        _send(proc.stdin, {"method": "exit"})
+        assert proc.wait(timeout=60) == 0
+        log = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    assert not mark.exists(), "the interpreter tore itself down after exit"
+    assert "the server loop ended" in log
