@@ -26,13 +26,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Servers started by the tests (they inherit this environment) cache model facts in a
     temporary XDG_CACHE_HOME, never in the user's ~/.cache."""
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
-    yield
-    if old is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,13 +36,9 @@ def _critique_off_by_default() -> Iterator[None]:
     """The critique pass (core/critique.py) asks the model once more after every plan; scripts
     written without critic turns run with it off (the environment layer, so servers started by
     the tests inherit it). Tests of the critique turn it on in their settings."""
-    old = os.environ.get("PLANFIRST_CRITIQUE_MODEL")
-    os.environ["PLANFIRST_CRITIQUE_MODEL"] = "off"
-    yield
-    if old is None:
-        os.environ.pop("PLANFIRST_CRITIQUE_MODEL", None)
-    else:
-        os.environ["PLANFIRST_CRITIQUE_MODEL"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLANFIRST_CRITIQUE_MODEL", "off")
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,13 +48,9 @@ def _workspace_pytest_without_our_plugins() -> Iterator[None]:
     pytest-asyncio, Hypothesis, pytest-timeout): 1.5 s of start-up a run instead of 0.2 s, and
     the suite runs hundreds of them. A user's project has its own venv; the example workspace
     needs no plugin. Servers and terminals started by the tests inherit this environment."""
-    old = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-    else:
-        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        yield
 
 
 @pytest.fixture

@@ -39,6 +39,15 @@ def _answer(pipe: IO[bytes], msg_id: int) -> dict[str, Any]:
             return msg
 
 
+def _initialize(proc: subprocess.Popen[bytes], root: Path) -> None:
+    """`initialize` (no capabilities), its answer, then `initialized`."""
+    assert proc.stdin is not None and proc.stdout is not None
+    params = {"processId": None, "rootUri": root.as_uri(), "capabilities": {}}
+    _send(proc.stdin, {"id": 1, "method": "initialize", "params": params})
+    assert "capabilities" in _answer(proc.stdout, 1)["result"]
+    _send(proc.stdin, {"method": "initialized", "params": {}})
+
+
 def test_exit_ends_the_process_while_stdin_stays_open(tmp_path: Path) -> None:
     _shutdown_and_exit(tmp_path, pending=False)
 
@@ -59,16 +68,7 @@ def _shutdown_and_exit(tmp_path: Path, *, pending: bool) -> None:
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        _send(
-            proc.stdin,
-            {
-                "id": 1,
-                "method": "initialize",
-                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
-            },
-        )
-        assert "capabilities" in _answer(proc.stdout, 1)["result"]
-        _send(proc.stdin, {"method": "initialized", "params": {}})
+        _initialize(proc, tmp_path)
         if pending:
             # a plan for a selection without a task: the server asks which task and waits for us
             uri = (tmp_path / "a.py").as_uri()
@@ -121,16 +121,7 @@ def test_exit_skips_the_interpreter_teardown_and_keeps_the_log(tmp_path: Path) -
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
-        _send(
-            proc.stdin,
-            {
-                "id": 1,
-                "method": "initialize",
-                "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}},
-            },
-        )
-        assert "capabilities" in _answer(proc.stdout, 1)["result"]
-        _send(proc.stdin, {"method": "initialized", "params": {}})
+        _initialize(proc, tmp_path)
         _send(proc.stdin, {"id": 2, "method": "shutdown"})
         assert "error" not in _answer(proc.stdout, 2)
         _send(proc.stdin, {"method": "exit"})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -528,6 +529,16 @@ def test_main_serves_a_script_file(tmp_path: Path) -> None:
     script = tmp_path / "demo.json"
     script.write_text(json.dumps({"turns": [{"text": "from the file"}]}))
     code = "import sys; from planfirst.llm.scripted import main; sys.exit(main(sys.argv[1:]))"
+    with _main_process(code, script) as (proc, url):
+        status, _, raw = _post(url, _body())
+        assert status == 200 and json.loads(raw)["content"][0]["text"] == "from the file"
+    assert proc.returncode == 0
+
+
+@contextlib.contextmanager
+def _main_process(code: str, script: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -c code --script script --port 0` and the address it prints; stopped with
+    SIGTERM when the block ends."""
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--script", str(script), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -539,12 +550,10 @@ def test_main_serves_a_script_file(tmp_path: Path) -> None:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        status, _, raw = _post(url, _body())
-        assert status == 200 and json.loads(raw)["content"][0]["text"] == "from the file"
+        yield proc, url
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    assert proc.returncode == 0
 
 
 def test_main_exits_cleanly_when_stopped_as_soon_as_it_prints_its_address(
@@ -565,19 +574,8 @@ def test_main_exits_cleanly_when_stopped_as_soon_as_it_prints_its_address(
         "from planfirst.llm.scripted import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "--script", str(script), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().startswith("http://127.0.0.1:")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    with _main_process(code, script) as (proc, _url):
+        pass  # stopped as soon as the address is read
     assert proc.returncode == 0
 
 

@@ -29,18 +29,21 @@ class ClosedStdout:
         pass
 
 
-def test_a_failed_write_is_not_reported_by_another_write() -> None:
+def _server() -> tuple[PlanfirstServer, ClosedStdout]:
     server = PlanfirstServer()
     writer = ClosedStdout()
     server.protocol.set_writer(writer)
+    return server, writer
+
+
+def test_a_failed_write_is_not_reported_by_another_write() -> None:
+    server, writer = _server()
     server.protocol.notify("planfirst/status", {"planId": "p"})
     assert writer.writes == 1
 
 
 async def test_shutdown_drops_pending_plan_refreshes() -> None:
-    server = PlanfirstServer()
-    writer = ClosedStdout()
-    server.protocol.set_writer(writer)
+    server, writer = _server()
     server.plan_changed("p")
     server.prepare_to_exit()
     server.plan_changed("q")  # a change after shutdown schedules nothing
@@ -51,9 +54,7 @@ async def test_shutdown_drops_pending_plan_refreshes() -> None:
 
 
 async def test_shutdown_request_runs_the_same_preparation() -> None:
-    server = PlanfirstServer()
-    writer = ClosedStdout()
-    server.protocol.set_writer(writer)
+    server, writer = _server()
     server.plan_changed("p")
     for _ in server.protocol.lsp_shutdown():  # no user handler here: nothing to drive
         pass
