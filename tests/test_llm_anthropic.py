@@ -498,9 +498,9 @@ async def test_max_tokens_at_model_limit_is_a_clear_error() -> None:
     script = [{"stop_reason": "max_tokens", "tool": "submit_answer", "input": ANSWER}]
     with ScriptedServer(script) as srv:
         with pytest.raises(ModelError) as err:
-            await make_model(srv, maxTokens=64_000).run(submit_request(), Handler())
+            await make_model(srv, maxTokens=128_000).run(submit_request(), Handler())
     assert err.value.kind == "truncated"
-    assert "max_tokens=64000" in err.value.message and "submit_answer" in err.value.message
+    assert "max_tokens=128000" in err.value.message and "submit_answer" in err.value.message
 
 
 async def test_refusal_is_reported() -> None:

@@ -359,7 +359,7 @@ class AnthropicModel:
         self._note_prefix(tools, request, notes)
 
         max_tokens = min(self.settings.max_tokens, facts.max_tokens)
-        thinking_on = bool(request.thinking and self.settings.thinking.enabled)
+        thinking_on = bool(request.thinking and self.settings.thinking.on_for(request.purpose))
         turns = 0
         reasks = 0
         nudged = False
@@ -381,7 +381,9 @@ class AnthropicModel:
                     ),
                     kind="max_turns",
                 )
-            params = self._params(messages, system, tools, max_tokens, thinking_on, submit, notes)
+            params = self._params(
+                messages, system, tools, max_tokens, thinking_on, submit, notes, request.purpose
+            )
             await self._fit(params, request.purpose, notes)
             meter = METER.get()
             if meter is not None:  # a budget cap may stop here, before anything is spent
@@ -623,6 +625,7 @@ class AnthropicModel:
         thinking_on: bool,
         submit: SubmitSpec | None,
         notes: list[str],
+        purpose: str = "plan",
     ) -> dict[str, Any]:
         """Keyword arguments for `messages.stream`, valid for this model's facts."""
         facts = self._facts or facts_from_catalog(self.info)
@@ -633,31 +636,56 @@ class AnthropicModel:
         }
         if system:
             params["system"] = system
-        thinking = self._thinking(max_tokens, notes) if thinking_on else {}
-        if not thinking and facts.always_thinks:
-            _note_once(notes, f"{self.name} always thinks; thinking cannot be turned off for it")
-        elif not thinking and facts.style == "adaptive" and "disabled" in facts.thinking_types:
-            # Newer models may think by default; off means off (and allows a forced tool_choice).
-            thinking = {"thinking": {"type": "disabled"}}
+        effort = self.settings.thinking.effort_for(purpose)
+        if thinking_on:
+            thinking = self._thinking(max_tokens, effort, notes)
+        else:
+            thinking = self._thinking_off(facts, effort, notes)
         params.update(thinking)
-        thinks = facts.always_thinks or thinking.get("thinking", {}).get("type") in (
-            "adaptive",
-            "enabled",
-        )
+        ttype = thinking.get("thinking", {}).get("type")
+        thinks = facts.always_thinks or ttype in ("adaptive", "enabled")
         if tools:
             params["tools"] = tools
-            # A forced tool_choice is refused while the model thinks: then "auto", and the loop
-            # re-asks once for the submit tool. "any" keeps a non-thinking model on its tools.
-            forced = submit is not None and not thinks
+            # A forced tool_choice is refused while the model thinks, and always by the newest
+            # models (Sonnet 5.5, Opus 5.5, Fable 5.1): then "auto", and the loop re-asks once
+            # for the submit tool. "any" keeps a non-thinking model on its tools.
+            forced = submit is not None and not thinks and facts.forced_tool_choice
             params["tool_choice"] = {"type": "any" if forced else "auto"}
             has_loop_tools = any(t["name"] != (submit.name if submit else None) for t in tools)
-            if thinking.get("thinking", {}).get("type") == "enabled" and has_loop_tools:
+            if ttype == "enabled" and has_loop_tools:
                 # Budget-thinking models think between tool calls only with this beta;
                 # adaptive models interleave by default.
                 params["extra_headers"] = {"anthropic-beta": INTERLEAVED_THINKING_BETA}
         return params
 
-    def _thinking(self, max_tokens: int, notes: list[str]) -> dict[str, Any]:
+    def _thinking_off(self, facts: ModelFacts, effort: str, notes: list[str]) -> dict[str, Any]:
+        """Thinking off as this model takes it: `disabled`, else `between_tools` (at effort high
+        or below), else (a model that always thinks) an explicit low effort, noted once."""
+        if facts.style != "adaptive":
+            return {}  # budget-thinking and plain models do not think unless asked
+        off = facts.off_type
+        if off is None:
+            out: dict[str, Any] = {}
+            low = self._effort(facts, "low", notes, allowed=facts.efforts)
+            if low:
+                out["output_config"] = {"effort": low}
+                _note_once(
+                    notes,
+                    f"{self.name} always thinks: thinking off is sent as effort {low!r}",
+                )
+            else:
+                _note_once(notes, f"{self.name} always thinks; thinking cannot be turned off for it")
+            return out
+        out = {"thinking": {"type": off}}
+        allowed = facts.off_efforts
+        if off == "between_tools" and allowed is None:
+            allowed = ("low", "medium", "high")  # between_tools is refused above high
+        chosen = self._effort(facts, effort, notes, allowed=allowed)
+        if chosen:
+            out["output_config"] = {"effort": chosen}
+        return out
+
+    def _thinking(self, max_tokens: int, effort: str, notes: list[str]) -> dict[str, Any]:
         """Thinking parameters for this model's style (from its facts)."""
         facts = self._facts or facts_from_catalog(self.info)
         style = facts.style
@@ -666,9 +694,9 @@ class AnthropicModel:
             return {}
         if style == "adaptive":
             out: dict[str, Any] = {"thinking": {"type": "adaptive"}}
-            effort = self._effort(facts, notes)
-            if effort:
-                out["output_config"] = {"effort": effort}
+            chosen = self._effort(facts, effort, notes)
+            if chosen:
+                out["output_config"] = {"effort": chosen}
             return out
         budget = self.settings.thinking.budget_tokens or max(1024, max_tokens // 2)
         budget = min(budget, max_tokens - 1)
@@ -680,19 +708,26 @@ class AnthropicModel:
             return {}
         return {"thinking": {"type": "enabled", "budget_tokens": budget}}
 
-    def _effort(self, facts: ModelFacts, notes: list[str]) -> str | None:
-        """The effort setting if the model takes it, else the nearest level below that it does."""
-        wanted = self.settings.thinking.effort
-        if not facts.efforts:
+    def _effort(
+        self,
+        facts: ModelFacts,
+        wanted: str,
+        notes: list[str],
+        allowed: tuple[str, ...] | None = None,
+    ) -> str | None:
+        """`wanted` if the model takes it (within `allowed`, the levels it takes with thinking
+        off), else the nearest level below that it does (else its lowest), noted once."""
+        levels = tuple(e for e in facts.efforts if allowed is None or e in allowed)
+        if not levels:
             return None
-        if wanted in facts.efforts:
+        if wanted in levels:
             return wanted
         order = list(EFFORT_LEVELS)
-        lower = [e for e in order[: order.index(wanted)] if e in facts.efforts]
-        chosen = lower[-1] if lower else facts.efforts[0]
+        lower = [e for e in order[: order.index(wanted)] if e in levels]
+        chosen = lower[-1] if lower else levels[0]
         _note_once(
             notes,
-            f"{self.name} does not take effort {wanted!r} (it takes {', '.join(facts.efforts)}); "
+            f"{self.name} does not take effort {wanted!r} here (it takes {', '.join(levels)}); "
             f"using {chosen!r}",
         )
         return chosen
