@@ -84,6 +84,7 @@ from typing import Any
 from planfirst.llm.api_rules import Refusal, check_request, estimate_tokens
 from planfirst.llm.catalog import lookup
 from planfirst.llm.facts import model_info_json
+from planfirst.llm.model_rules import check_model_rules
 
 Script = list[dict[str, Any]]
 # What callers may pass: a list of turn objects, {"turns": [...]}, or a JSON file path.
@@ -183,6 +184,7 @@ def _expand_model(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     if not base.known:
         base = lookup("claude-sonnet-5-5")
     out = model_info_json(base)
+    out["_rules"] = base.name  # the catalogue row whose per-model rules apply (not served)
     out["id"] = name
     out["display_name"] = name
     caps = out["capabilities"]
@@ -258,6 +260,7 @@ class _State:
     cache: set[str] = field(default_factory=set)
     signatures: dict[str, str] = field(default_factory=dict)  # signature -> thinking text
     thinking_by_tool_id: dict[str, str] = field(default_factory=dict)  # tool id -> signature
+    thinking_models: dict[str, str] = field(default_factory=dict)  # signature -> model
     counter: int = 0
     side_requests: list[RecordedRequest] = field(default_factory=list)
 
@@ -483,7 +486,9 @@ class ScriptedServer:
         """The Models API's answer for `model`: the script's table, else the catalogue."""
         entry = self._models.get(model)
         if entry is not None:
-            return {k: v for k, v in entry.items() if k != "thinks_by_default"}
+            return {
+                k: v for k, v in entry.items() if k != "thinks_by_default" and k[:1] != "_"
+            }
         info = lookup(model)
         return model_info_json(info) if info.known else None
 
@@ -506,6 +511,10 @@ class ScriptedServer:
                 thinks_by_default=self._thinks_by_default(name),
                 signatures=self._state.signatures,
                 thinking_by_tool_id=self._state.thinking_by_tool_id,
+            )
+            entry = self._models.get(name) or {}
+            check_model_rules(
+                body, lookup(str(entry.get("_rules") or name)), self._state.thinking_models
             )
         except Refusal as r:
             raise _Reject(r.status, r.message, r.error_type) from None
@@ -555,8 +564,9 @@ class ScriptedServer:
             "cache_read_input_tokens": read,
         }
 
-    def _build_content(self, turn: dict[str, Any]) -> list[dict[str, Any]]:
-        """The content blocks of a turn's answer; registers thinking signatures."""
+    def _build_content(self, turn: dict[str, Any], model: str = "") -> list[dict[str, Any]]:
+        """The content blocks of a turn's answer; registers thinking signatures (and the model
+        that wrote them)."""
         with self._lock:
             st = self._state
             blocks: list[dict[str, Any]] = []
@@ -565,6 +575,7 @@ class ScriptedServer:
                 text = str(turn["thinking"])
                 sig = _signature(f"{st.counter}:{text}")
                 st.signatures[sig] = text
+                st.thinking_models[sig] = model
                 blocks.append({"type": "thinking", "thinking": text, "signature": sig})
             if "text" in turn:
                 blocks.append({"type": "text", "text": str(turn["text"]), "citations": None})
@@ -849,7 +860,7 @@ class _Handler(BaseHTTPRequestHandler):
                 extra["retry-after-ms"] = str(fault["retry_after_ms"])
             self._send_json(status, _error_body(err_type, text, fault.get("error_code")), extra)
             return
-        blocks = owner._build_content(turn)
+        blocks = owner._build_content(turn, str(body.get("model", "")))
         if fault in ("stream_cut", "stream_error") and not blocks:
             blocks = [{"type": "text", "text": "This answer is interrupted midway through."}]
         stop_reason = turn.get("stop_reason") or (
