@@ -43,6 +43,7 @@ from planfirst.llm.catalog import (
     ModelInfo,
     cost,
     lookup,
+    newest_models,
     unknown_note,
 )
 from planfirst.llm.facts import (
@@ -226,12 +227,14 @@ def _status_failure(exc: Any) -> _Failure:
             hint="check the key's workspace and permissions",
         )
     if status == 402:
+        # a billing problem (no credit, a payment method refused), not a rate limit: waiting
+        # does not help
         return _Failure(
-            "rate_limit",
-            "requires payment (402)",
+            "billing",
+            "refused the request: a billing problem (402 payment required)",
             False,
             detail,
-            hint="check billing in the Anthropic console",
+            hint="add credit or fix the payment method in the Anthropic console (Billing)",
         )
     if status == 404:
         return _Failure(
@@ -295,6 +298,9 @@ class AnthropicModel:
         self._warn = warn
         self._count_api = True  # messages.count_tokens answers (until it 404s)
         self._request_id: str | None = None  # of the last answer, for error messages
+        # [message_start usage, characters streamed] of the attempt under way (None: nothing
+        # billed yet): what a cut stream cost
+        self._attempt_usage: list[Any] | None = None
         # Streaming is the default (progress, partial plans, no long-request limit); the
         # non-streaming path exists for endpoints that cannot stream.
         self._stream = stream
@@ -386,29 +392,43 @@ class AnthropicModel:
             )
             await self._fit(params, request.purpose, notes)
             meter = METER.get()
-            if meter is not None:  # a budget cap may stop here, before anything is spent
-                meter.before_request(
+
+            def check_budget(params: dict[str, Any] = params) -> None:
+                # Before every attempt (a retry re-sends the whole prompt): a budget cap may
+                # stop here, before anything is spent, or lower max_tokens so that the whole
+                # answer fits what the cap has left (docs/reliability.md case 41).
+                if meter is None:
+                    return
+                budget = (params.get("thinking") or {}).get("budget_tokens")
+                allowed = meter.before_request(
                     RequestQuote(
                         self.name,
                         request.purpose,
                         window_mod.request_estimate(params),
                         int(params["max_tokens"]),
+                        min_tokens=(budget + 1024) if budget else 1024,
                     )
                 )
-            msg = await self._call(params, ev, submit.name if submit else None)
-            answered = self._usage(msg)
-            usage.add(answered)
-            if meter is not None:
-                _safe(meter.after_response, self.name, answered)
+                if allowed is not None and allowed < params["max_tokens"]:
+                    params["max_tokens"] = allowed
+                    _note_once(
+                        notes,
+                        f"max_tokens lowered to {allowed} so the whole answer stays within the "
+                        "budget cap",
+                    )
+
+            def spend(answered: Usage) -> None:
+                usage.add(answered)
+                if meter is not None:
+                    _safe(meter.after_response, self.name, answered)
+
+            msg = await self._call(
+                params, ev, submit.name if submit else None, check=check_budget, spend=spend
+            )
+            spend(self._usage(msg))
             stop = msg.stop_reason
             if stop == "refusal":
-                raise ModelError(
-                    self._with_id(
-                        f"{self.name} declined to answer (stop_reason: refusal); rephrase the "
-                        "task or remove the content it objects to"
-                    ),
-                    kind="refusal",
-                )
+                raise self._refusal(msg, request.purpose)
             if stop == "max_tokens":
                 # Truncated output is never accepted; widen once, then give up clearly.
                 bigger = min(max_tokens * 2, facts.max_tokens)
@@ -838,8 +858,17 @@ class AnthropicModel:
 
     # ------------------------------------------------------------------ one call, retried
 
-    async def _call(self, params: dict[str, Any], ev: ModelEvents, submit_name: str | None) -> Any:
-        """One Messages call with retries under the overall deadline."""
+    async def _call(
+        self,
+        params: dict[str, Any],
+        ev: ModelEvents,
+        submit_name: str | None,
+        *,
+        check: Callable[[], None] | None = None,
+        spend: Callable[[Usage], None] | None = None,
+    ) -> Any:
+        """One Messages call with retries under the overall deadline. `check` runs before every
+        attempt (the budget); `spend` receives what a cut attempt had already cost."""
         cfg = self.settings.anthropic
         deadline = cfg.deadline_s
         loop = asyncio.get_running_loop()
@@ -850,6 +879,9 @@ class AnthropicModel:
             async with asyncio.timeout(deadline):
                 while True:
                     attempts += 1
+                    if check is not None:
+                        check()
+                    self._attempt_usage = None
                     try:
                         if not self._stream:
                             msg = await self._client.messages.create(**params)
@@ -862,6 +894,10 @@ class AnthropicModel:
                         # The SDK raises ValueError for tool JSON it cannot parse: a garbled stream.
                         failure = _Failure("connection", "response stream garbled", True, str(exc))
                     last = failure
+                    if self._attempt_usage is not None and spend is not None:
+                        # a cut or failed stream had already been billed for what it read
+                        spend(self._cut_usage(self._attempt_usage))
+                        self._attempt_usage = None
                     elapsed = loop.time() - started
                     if not failure.retryable:
                         raise ModelError(self._final(failure, attempts, elapsed), kind=failure.kind)
@@ -900,6 +936,9 @@ class AnthropicModel:
                         _safe(on_retry, attempts, failure.summary, wait)
                     await asyncio.sleep(wait)
         except TimeoutError:
+            if self._attempt_usage is not None and spend is not None:
+                spend(self._cut_usage(self._attempt_usage))  # billed, then the deadline cut it
+                self._attempt_usage = None
             what = f"; last problem: {last.summary}" if last else ""
             raise ModelError(
                 f"Anthropic API call exceeded the {deadline:g} s deadline "
@@ -931,6 +970,32 @@ class AnthropicModel:
             msg += f" ({f.hint})"
         return self._scrub(msg + _rid(f.request_id))
 
+    def _refusal(self, msg: Any, purpose: str) -> ModelError:
+        """A `refusal` stop as an error that shows its stop_details (category, explanation) and
+        offers the documented fallback: the same request on another model."""
+        details = getattr(msg, "stop_details", None)
+        category = getattr(details, "category", None)
+        explanation = getattr(details, "explanation", None)
+        why = ""
+        if category or explanation:
+            why = " — " + ": ".join(str(x) for x in (category, explanation) if x)
+        fallback = refusal_fallback(self.name)
+        setting = {
+            "execute": "planfirst.executionModel",
+            "critique": "planfirst.critique.model",
+        }.get(purpose, "planfirst.planningModel")
+        err = ModelError(
+            self._with_id(
+                f"{self.name} declined to answer (stop_reason: refusal{why}). The documented "
+                f"fallback is another model: set {setting} to {fallback!r} and try again, or "
+                "rephrase the task or remove the content it objects to"
+            ),
+            kind="refusal",
+        )
+        err.fallback = fallback
+        err.refusal_category = category
+        return err
+
     def _with_id(self, message: str) -> str:
         """A run-loop error with the request-id of the answer that caused it."""
         return self._scrub(message + _rid(self._request_id))
@@ -958,6 +1023,17 @@ class AnthropicModel:
                 # the documented ones for each event type.
                 event: Any = raw_event
                 kind = event.type
+                if kind == "message_start":
+                    # billed from here on, even if the stream is cut later
+                    self._attempt_usage = [event.message.usage, 0]
+                elif kind == "content_block_delta" and self._attempt_usage is not None:
+                    delta = event.delta
+                    self._attempt_usage[1] += len(
+                        getattr(delta, "text", None)
+                        or getattr(delta, "thinking", None)
+                        or getattr(delta, "partial_json", None)
+                        or ""
+                    )
                 if kind == "content_block_start":
                     current = event.index
                     if event.content_block.type == "tool_use":
@@ -982,7 +1058,22 @@ class AnthropicModel:
                     saw_stop = True
             if not saw_stop:
                 raise _StreamCut("the stream ended before message_stop", self._request_id)
+            self._attempt_usage = None
             return await stream.get_final_message()
+
+    def _cut_usage(self, partial: list[Any]) -> Usage:
+        """What a cut attempt cost: its prompt as `message_start` reported it, and its output
+        counted at 3 characters a token (the dense side) of what had streamed."""
+        start, chars = partial
+        u = Usage(
+            input_tokens=getattr(start, "input_tokens", 0) or 0,
+            output_tokens=max(getattr(start, "output_tokens", 0) or 0, -(-chars // 3)),
+            cache_creation_input_tokens=getattr(start, "cache_creation_input_tokens", 0) or 0,
+            cache_read_input_tokens=getattr(start, "cache_read_input_tokens", 0) or 0,
+            calls=1,
+        )
+        u.cost_usd = cost(self.name, u, self.settings.prices)
+        return u
 
 
 def submit_schema(schema: type[BaseModel]) -> dict[str, Any]:
@@ -1003,6 +1094,16 @@ def replay_blocks(content: Any) -> list[dict[str, Any]]:
             continue
         out.append(_block_param(block))
     return out
+
+
+def refusal_fallback(model: str) -> str:
+    """Another current model to retry a refused request on: the newest of another family
+    (the docs' advice for a refusal is to retry on a fallback model)."""
+    family = model.removeprefix("claude-").split("-")[0]
+    for name in newest_models():
+        if name.removeprefix("claude-").split("-")[0] != family:
+            return name
+    return DEFAULT_PLANNING_MODEL
 
 
 def _rid(request_id: str | None) -> str:
