@@ -15,9 +15,9 @@ from planfirst.core import budget, cost
 from planfirst.core.contracts import StepResult
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.catalog import PRICES_CHECKED, lookup
-from planfirst.llm.window import request_estimate
 from planfirst.llm.model import ModelError
 from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.window import request_estimate
 from planfirst.plan.cost import usd, usd_range
 from planfirst.plan.model import PlanStatus, RunOutcome, StepStatus
 from planfirst.plan.render import render
@@ -224,7 +224,9 @@ async def test_the_planning_cap_counts_the_critique(start: Any) -> None:
     session, _, first = start(DEMO_WITH_CRITIQUE[:end], uncapped)
     await session.generate(TASK)
     critic_body = next(
-        r.body for r in first.requests if any(t["name"] == "submit_critique" for t in r.body["tools"])
+        r.body
+        for r in first.requests
+        if any(t["name"] == "submit_critique" for t in r.body["tools"])
     )
     # the critic's least worst case: its whole prompt at the cache-write rate and the smallest
     # answer it may be sent with (1,024 tokens); the plan's requests fit (each sent with a

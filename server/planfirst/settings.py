@@ -73,7 +73,12 @@ class AnthropicSettings(_Section):
 
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
 # request purpose -> phase
-PHASES = {"plan": "planning", "execute": "execution", "critique": "critique", "diagnose": "diagnosis"}
+PHASES = {
+    "plan": "planning",
+    "execute": "execution",
+    "critique": "critique",
+    "diagnose": "diagnosis",
+}
 
 
 class ThinkingSettings(_Section):

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from planfirst.core.session import Session
 
 
-
 @dataclass(frozen=True)
 class Cap:
     """One limit: its setting's name, the dollars allowed, what was spent before this operation."""

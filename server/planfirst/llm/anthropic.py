@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import json
 import logging
@@ -378,6 +379,37 @@ class AnthropicModel:
             moving_bp["cache_control"] = dict(_EPHEMERAL)
         last_errors = ""
 
+        meter = METER.get()
+
+        def check_budget(params: dict[str, Any]) -> None:
+            # Before every attempt (a retry re-sends the whole prompt): a budget cap may
+            # stop here, before anything is spent, or lower max_tokens so that the whole
+            # answer fits what the cap has left (docs/reliability.md case 41).
+            if meter is None:
+                return
+            budget = (params.get("thinking") or {}).get("budget_tokens")
+            allowed = meter.before_request(
+                RequestQuote(
+                    self.name,
+                    request.purpose,
+                    window_mod.request_estimate(params),
+                    int(params["max_tokens"]),
+                    min_tokens=(budget + 1024) if budget else 1024,
+                )
+            )
+            if allowed is not None and allowed < params["max_tokens"]:
+                params["max_tokens"] = allowed
+                _note_once(
+                    notes,
+                    f"max_tokens lowered to {allowed} so the whole answer stays within the "
+                    "budget cap",
+                )
+
+        def spend(answered: Usage) -> None:
+            usage.add(answered)
+            if meter is not None:
+                _safe(meter.after_response, self.name, answered)
+
         while True:
             if turns >= request.max_turns:
                 raise ModelError(
@@ -391,39 +423,12 @@ class AnthropicModel:
                 messages, system, tools, max_tokens, thinking_on, submit, notes, request.purpose
             )
             await self._fit(params, request.purpose, notes)
-            meter = METER.get()
-
-            def check_budget(params: dict[str, Any] = params) -> None:
-                # Before every attempt (a retry re-sends the whole prompt): a budget cap may
-                # stop here, before anything is spent, or lower max_tokens so that the whole
-                # answer fits what the cap has left (docs/reliability.md case 41).
-                if meter is None:
-                    return
-                budget = (params.get("thinking") or {}).get("budget_tokens")
-                allowed = meter.before_request(
-                    RequestQuote(
-                        self.name,
-                        request.purpose,
-                        window_mod.request_estimate(params),
-                        int(params["max_tokens"]),
-                        min_tokens=(budget + 1024) if budget else 1024,
-                    )
-                )
-                if allowed is not None and allowed < params["max_tokens"]:
-                    params["max_tokens"] = allowed
-                    _note_once(
-                        notes,
-                        f"max_tokens lowered to {allowed} so the whole answer stays within the "
-                        "budget cap",
-                    )
-
-            def spend(answered: Usage) -> None:
-                usage.add(answered)
-                if meter is not None:
-                    _safe(meter.after_response, self.name, answered)
-
             msg = await self._call(
-                params, ev, submit.name if submit else None, check=check_budget, spend=spend
+                params,
+                ev,
+                submit.name if submit else None,
+                check=functools.partial(check_budget, params),
+                spend=spend,
             )
             spend(self._usage(msg))
             stop = msg.stop_reason
@@ -694,7 +699,9 @@ class AnthropicModel:
                     f"{self.name} always thinks: thinking off is sent as effort {low!r}",
                 )
             else:
-                _note_once(notes, f"{self.name} always thinks; thinking cannot be turned off for it")
+                _note_once(
+                    notes, f"{self.name} always thinks; thinking cannot be turned off for it"
+                )
             return out
         out = {"thinking": {"type": off}}
         allowed = facts.off_efforts

@@ -75,7 +75,9 @@ def _check_off_effort(body: dict[str, Any], info: ModelInfo, name: str) -> None:
         return
     allowed = info.off_efforts
     if ttype == "between_tools":
-        allowed = tuple(e for e in (allowed or _BETWEEN_TOOLS_EFFORTS) if e in _BETWEEN_TOOLS_EFFORTS)
+        allowed = tuple(
+            e for e in (allowed or _BETWEEN_TOOLS_EFFORTS) if e in _BETWEEN_TOOLS_EFFORTS
+        )
     if allowed is not None and effort not in allowed:
         raise Refusal(
             400,

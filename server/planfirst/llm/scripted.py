@@ -19,7 +19,8 @@ Script format (JSON): either a list of turns or `{"turns": [...], "models": {...
     {"stop_reason": "max_tokens", "tool": ..., "input": ...}
                                                      truncation: the last block (tool input JSON
                                                      or text) is cut in half
-    {"stop_reason": "refusal", "text": "..."}        a refusal
+    {"stop_reason": "refusal", "text": "..."}        a refusal; "stop_details": {"type": "refusal",
+                                                     "category": ..., "explanation": ...} with it
     {"fault": {"status": 429, "retry_after": 2}}     an HTTP error; also "retry_after_ms",
                                                      "message", "type" (error type), "error_code"
                                                      (error.details.error_code, e.g.
@@ -101,6 +102,7 @@ _TURN_KEYS = {
     "delay",
     "delay_chunks",
     "stop_reason",
+    "stop_details",
     "usage",
     "note",
     "expect",
@@ -486,9 +488,7 @@ class ScriptedServer:
         """The Models API's answer for `model`: the script's table, else the catalogue."""
         entry = self._models.get(model)
         if entry is not None:
-            return {
-                k: v for k, v in entry.items() if k != "thinks_by_default" and k[:1] != "_"
-            }
+            return {k: v for k, v in entry.items() if k != "thinks_by_default" and k[:1] != "_"}
         info = lookup(model)
         return model_info_json(info) if info.known else None
 
@@ -681,6 +681,7 @@ def _sse_events(
     stop_reason: str,
     usage: dict[str, int],
     truncate_last: bool,
+    stop_details: dict[str, Any] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of one streamed answer."""
     start_usage = dict(usage)
@@ -766,7 +767,11 @@ def _sse_events(
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "delta": {
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "stop_details": stop_details,
+                },
                 "usage": {"output_tokens": usage["output_tokens"]},
             },
         )
@@ -886,9 +891,12 @@ class _Handler(BaseHTTPRequestHandler):
             elif truncate and content and content[-1]["type"] == "text":
                 content[-1]["text"] = content[-1]["text"][: max(1, len(content[-1]["text"]) // 2)]
             full = {**message, "content": content, "stop_reason": stop_reason, "usage": usage}
+            full["stop_details"] = turn.get("stop_details")
             self._send_json(200, full)
             return
-        events = _sse_events(message, blocks, stop_reason, usage, truncate)
+        events = _sse_events(
+            message, blocks, stop_reason, usage, truncate, turn.get("stop_details")
+        )
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
