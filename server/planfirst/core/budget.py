@@ -29,7 +29,7 @@ from planfirst.llm import catalog
 from planfirst.llm.catalog import lookup, newest_models
 from planfirst.llm.model import METER, BudgetStop, Meter, RequestQuote
 from planfirst.plan.cost import CostEstimate, usd, usd_range
-from planfirst.plan.model import Plan, StepStatus, Usage, now_iso
+from planfirst.plan.model import Plan, PlanStatus, StepStatus, Usage, now_iso
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
@@ -125,8 +125,31 @@ def step_spent(plan: Plan, order: int) -> float:
 
 
 def execution_spent(plan: Plan) -> float:
-    """What executing the plan has cost (every step's attempts)."""
-    return round(sum(r.usage.cost_usd for st in plan.steps for r in st.runs), 6)
+    """What executing the plan has cost: every step's attempts, and its diagnoses and revisions
+    since approval (refused ones included; `Plan.extra_spent`)."""
+    steps = sum(r.usage.cost_usd for st in plan.steps for r in st.runs)
+    return round(steps + plan.extra_spent, 6)
+
+
+def count_extra(s: Session, plan_id: str, meter: Budget) -> None:
+    """Add what an operation on an approved plan (a diagnosis, a revision) cost to the plan's
+    spending, whatever its outcome, so the plan cap counts it (docs/reliability.md case 41)."""
+    if meter.spent.cost_usd <= 0:
+        return
+    try:
+        plan = s.load(plan_id)
+    except Exception:  # a plan that cannot be loaded now is reported by the operation itself
+        return
+    plan.extra_spent = round(plan.extra_spent + meter.spent.cost_usd, 6)
+    s.save(plan)
+
+
+def for_revision(s: Session, plan: Plan) -> Budget:
+    """The meter of a revision: the planning cap, and the plan cap once it was approved."""
+    meter = for_planning(s)
+    if plan.status != PlanStatus.DRAFT:
+        meter.caps.extend(_plan_cap(s.settings.budget.max_cost_per_plan, plan))
+    return meter
 
 
 def _progress_text(order: int, total: int, spent: float, est: CostEstimate | None) -> str:
