@@ -330,5 +330,7 @@ def valid_entry(entry: Any) -> bool:
         v = info.get(limit)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             return False
+    if info.get("lifecycle") not in (None, "active", "deprecated", "retired"):
+        return False
     caps = info.get("capabilities")
     return caps is None or isinstance(caps, dict)
