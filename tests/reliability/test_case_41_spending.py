@@ -110,3 +110,28 @@ async def test_case_41_a_refused_revision_is_counted_by_the_plan_cap(
         assert len(srv.requests) == sent
     finally:
         await models.aclose()
+
+
+async def test_case_41_the_sent_max_tokens_fits_the_cap_and_a_cut_answer_says_so(
+    inv: Invariants,
+) -> None:
+    """A request whose whole answer could cross the cap is sent with a smaller max_tokens; when
+    that answer runs out, the message names the cap (not maxTokens) and nothing is re-sent."""
+    from llm_helpers import Handler, close_models, make_model, submit_request
+
+    from planfirst.core.budget import Budget, Cap, metered
+
+    srv = inv.scripted_server(
+        [{"stop_reason": "max_tokens", "tool": "submit_answer", "input": {"title": "t"}}]
+    )
+    cap = Budget([Cap("planfirst.budget.maxCostPerStep", CAP, 0.0, "step 1")], {})
+    try:
+        with metered(cap), pytest.raises(ModelError) as err:
+            await make_model(srv, DEFAULT_EXECUTION_MODEL).run(submit_request(), Handler())
+    finally:
+        await close_models()
+    assert len(srv.requests) == 1  # no wider retry the cap would lower again
+    body = srv.requests[0].body
+    assert body["max_tokens"] < 32_000 and _worst(body) <= CAP + 1e-9
+    assert "budget cap lowered it" in err.value.message
+    assert 0 < cap.spent.cost_usd <= CAP

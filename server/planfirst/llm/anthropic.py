@@ -299,9 +299,6 @@ class AnthropicModel:
         self._warn = warn
         self._count_api = True  # messages.count_tokens answers (until it 404s)
         self._request_id: str | None = None  # of the last answer, for error messages
-        # [message_start usage, characters streamed] of the attempt under way (None: nothing
-        # billed yet): what a cut stream cost
-        self._attempt_usage: list[Any] | None = None
         # Streaming is the default (progress, partial plans, no long-request limit); the
         # non-streaming path exists for endpoints that cannot stream.
         self._stream = stream
@@ -437,7 +434,10 @@ class AnthropicModel:
             if stop == "max_tokens":
                 # Truncated output is never accepted; widen once, then give up clearly.
                 bigger = min(max_tokens * 2, facts.max_tokens)
-                if not widened and bigger > max_tokens:
+                # not when the window or a budget cap lowered it: a wider request would be
+                # lowered again
+                lowered = int(params["max_tokens"]) < max_tokens
+                if not widened and bigger > max_tokens and not lowered:
                     widened = True
                     notes.append(
                         f"answer hit max_tokens={max_tokens}; retried once with max_tokens={bigger}"
@@ -448,11 +448,16 @@ class AnthropicModel:
                     max_tokens = bigger
                     continue
                 what = "the " + submit.name + " input" if submit else "the answer"
+                sent = int(params["max_tokens"])
+                fix = (
+                    f"Raise planfirst.maxTokens (this model allows up to {facts.max_tokens})"
+                    if sent >= max_tokens
+                    else "The budget cap lowered it: raise the cap (planfirst.budget.*)"
+                )
                 raise ModelError(
                     self._with_id(
-                        f"{self.name} ran out of output tokens (max_tokens={max_tokens}) before "
-                        f"finishing {what}; nothing was accepted. Raise planfirst.maxTokens "
-                        f"(this model allows up to {facts.max_tokens}) or narrow the task"
+                        f"{self.name} ran out of output tokens (max_tokens={sent}) before "
+                        f"finishing {what}; nothing was accepted. {fix} or narrow the task"
                     ),
                     kind="truncated",
                 )
@@ -882,29 +887,31 @@ class AnthropicModel:
         started = loop.time()
         attempts = 0
         last: _Failure | None = None
+        partial: list[Any] = []
         try:
             async with asyncio.timeout(deadline):
                 while True:
                     attempts += 1
                     if check is not None:
                         check()
-                    self._attempt_usage = None
+                    # [message_start usage, characters streamed] once the attempt is billed
+                    partial = []
                     try:
                         if not self._stream:
                             msg = await self._client.messages.create(**params)
                             self._request_id = getattr(msg, "_request_id", None)
                             return msg
-                        return await self._stream_once(params, ev, submit_name)
+                        return await self._stream_once(params, ev, submit_name, partial)
                     except (anthropic.AnthropicError, httpx2.TransportError, _StreamCut) as exc:
                         failure = classify(exc)
                     except ValueError as exc:
                         # The SDK raises ValueError for tool JSON it cannot parse: a garbled stream.
                         failure = _Failure("connection", "response stream garbled", True, str(exc))
                     last = failure
-                    if self._attempt_usage is not None and spend is not None:
+                    if partial and spend is not None:
                         # a cut or failed stream had already been billed for what it read
-                        spend(self._cut_usage(self._attempt_usage))
-                        self._attempt_usage = None
+                        spend(self._cut_usage(partial))
+                        partial = []
                     elapsed = loop.time() - started
                     if not failure.retryable:
                         raise ModelError(self._final(failure, attempts, elapsed), kind=failure.kind)
@@ -943,9 +950,8 @@ class AnthropicModel:
                         _safe(on_retry, attempts, failure.summary, wait)
                     await asyncio.sleep(wait)
         except TimeoutError:
-            if self._attempt_usage is not None and spend is not None:
-                spend(self._cut_usage(self._attempt_usage))  # billed, then the deadline cut it
-                self._attempt_usage = None
+            if partial and spend is not None:
+                spend(self._cut_usage(partial))  # billed, then the deadline cut it
             what = f"; last problem: {last.summary}" if last else ""
             raise ModelError(
                 f"Anthropic API call exceeded the {deadline:g} s deadline "
@@ -1014,9 +1020,16 @@ class AnthropicModel:
         return text
 
     async def _stream_once(
-        self, params: dict[str, Any], ev: ModelEvents, submit_name: str | None
+        self,
+        params: dict[str, Any],
+        ev: ModelEvents,
+        submit_name: str | None,
+        partial: list[Any] | None = None,
     ) -> Any:
-        """One streamed attempt; events go to the callbacks; a cut stream raises _StreamCut."""
+        """One streamed attempt; events go to the callbacks; a cut stream raises _StreamCut.
+        `partial` receives [message_start usage, characters streamed] once the attempt is
+        billed, and is emptied when the answer is complete."""
+        partial = [] if partial is None else partial
         on_text = getattr(ev, "on_text", None)
         on_thinking = getattr(ev, "on_thinking", None)
         on_partial = getattr(ev, "on_partial_submit", None)
@@ -1032,10 +1045,10 @@ class AnthropicModel:
                 kind = event.type
                 if kind == "message_start":
                     # billed from here on, even if the stream is cut later
-                    self._attempt_usage = [event.message.usage, 0]
-                elif kind == "content_block_delta" and self._attempt_usage is not None:
+                    partial[:] = [event.message.usage, 0]
+                elif kind == "content_block_delta" and partial:
                     delta = event.delta
-                    self._attempt_usage[1] += len(
+                    partial[1] += len(
                         getattr(delta, "text", None)
                         or getattr(delta, "thinking", None)
                         or getattr(delta, "partial_json", None)
@@ -1065,7 +1078,7 @@ class AnthropicModel:
                     saw_stop = True
             if not saw_stop:
                 raise _StreamCut("the stream ended before message_stop", self._request_id)
-            self._attempt_usage = None
+            partial.clear()
             return await stream.get_final_message()
 
     def _cut_usage(self, partial: list[Any]) -> Usage:
