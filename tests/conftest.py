@@ -33,7 +33,7 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 @pytest.fixture(scope="session", autouse=True)
 def _critique_off_by_default() -> Iterator[None]:
-    """The critique pass (core/critique.py) asks the model once more after every plan; scripts
+    """The critique pass (core/planning/critique.py) asks the model once more after every plan; scripts
     written without critic turns run with it off (the environment layer, so servers started by
     the tests inherit it). Tests of the critique turn it on in their settings."""
     with pytest.MonkeyPatch.context() as mp:

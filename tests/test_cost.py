@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from planfirst.core import budget, cost
-from planfirst.core.contracts import StepResult
-from planfirst.core.session import Session, SessionError
+from planfirst.core.planning import cost
+from planfirst.core.workflow import budget
+from planfirst.core.workflow.contracts import StepResult
+from planfirst.core.workflow.session import Session, SessionError
 from planfirst.llm.catalog import PRICES_CHECKED, lookup
 from planfirst.llm.model import ModelError
 from planfirst.llm.scripted import ScriptedServer
@@ -21,8 +22,8 @@ from planfirst.plan.cost import usd, usd_range
 from planfirst.plan.model import PlanStatus, RunOutcome, StepStatus
 from planfirst.plan.render import render
 from planfirst.settings import Settings, load_settings
-from tests.fake_host import FakeHost, ScriptedModels
-from tests.plan_fixtures import make_plan
+from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.plan_fixtures import make_plan
 from tests.test_session_inprocess import DEMO, TASK
 
 
@@ -215,7 +216,7 @@ def test_budget_caps_and_prices_come_only_from_user_settings() -> None:
 async def test_the_planning_cap_counts_the_critique(
     start: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
+    from tests.support.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
 
     end = editor_scripts().planning_end(DEMO_WITH_CRITIQUE)
     # the critic may answer at length: its worst case ($0.64 on Opus) no longer fits a $0.50

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO as DEMO_TURNS
+from tests.support.demo_script import DEMO as DEMO_TURNS
 from tests.test_terminal import DEMO, TASK, run
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from tests.lsp_harness import server_env
+from tests.support.lsp_harness import server_env
 
 
 def _send(pipe: IO[bytes], message: dict[str, Any]) -> None:

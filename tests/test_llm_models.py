@@ -12,14 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_helpers import (
-    API_KEY,
-    Handler,
-    close_models,
-    make_model,
-    make_settings,
-    submit_request,
-)
 
 from planfirst.llm.anthropic import INTERLEAVED_THINKING_BETA, AnthropicModel
 from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL, lookup
@@ -28,6 +20,14 @@ from planfirst.llm.facts import FactsCache, default_cache_path
 from planfirst.llm.model import ModelError, ToolSpec
 from planfirst.llm.scripted import ScriptedServer
 from planfirst.settings import Settings
+from tests.support.llm_helpers import (
+    API_KEY,
+    Handler,
+    close_models,
+    make_model,
+    make_settings,
+    submit_request,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWER = {"title": "Plan", "count": 3, "tags": ["a"]}

@@ -15,11 +15,11 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from llm_helpers import API_KEY, BIG_CONTEXT, close_models
 
 from planfirst.llm.catalog import CATALOG, cost, lookup
 from planfirst.llm.scripted import ScriptedServer, ScriptError, load_script
 from planfirst.plan.model import Usage
+from tests.support.llm_helpers import API_KEY, BIG_CONTEXT, close_models
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planfirst.core.paths import (
+from planfirst.core.workspace.paths import (
     PathError,
     ReadRefused,
     WorkspaceGuard,
     from_uri,
     is_secret,
 )
-from tests.ws_files import write
+from tests.support.ws_files import write
 
 
 @pytest.fixture

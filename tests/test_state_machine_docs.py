@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.contracts import StepResult
+from planfirst.core.workflow.contracts import StepResult
 from planfirst.plan.model import RunOutcome, StepStatus
 
 README = Path(__file__).resolve().parents[1] / "README.md"

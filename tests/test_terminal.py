@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from planfirst import __version__
-from tests.demo_script import DEMO as PLAIN_DEMO  # the demo's session with the critique off
 from tests.e2e.test_execute import snapshot
+from tests.support.demo_script import DEMO as PLAIN_DEMO  # the demo's session with the critique off
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "scripts" / "demo.json"

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
+from tests.support.lsp_harness import command
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "scripts" / "demo.json"
