@@ -4,7 +4,7 @@ A run whose outcome is APPLIED is an edit that is on disk now (a "live" edit); u
 into APPLIED_UNDONE. These rules keep plan.json true whatever happens after an edit landed:
 - a step with a live edit is never `pending` (declining or cancelling a later attempt leaves it
   `failed`: its edit is on disk and did not pass), so it can always be undone;
-- steps are undone last-first (docs in README "The step state machine");
+- steps are undone last-first (docs/how-it-works.md "The step state machine");
 - a revision or a reload keeps every step's runs, so no live edit is forgotten
   (core/workflow/revisions.py).
 """

@@ -4,8 +4,8 @@ errors), recover a step a killed server left running, detect stale files.
 A step's status moves pending → running → applied → done | failed (a rejected edit returns it
 to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
 attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
-before the next begins, so a killed server resumes where it stopped. README "The step state
-machine" documents every state and what each command does in it.
+before the next begins, so a killed server resumes where it stopped. docs/how-it-works.md "The step
+state machine" documents every state and what each command does in it.
 """
 
 from __future__ import annotations
