@@ -20,6 +20,21 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "planfirst")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
+TESTS = Path(__file__).resolve().parent
+
+# Folders whose every test runs planfirst as its own process (the `e2e` marker, pyproject.toml).
+E2E_FOLDERS = {"e2e", "acp", "reliability"}
+EDITOR_PROFILE_TESTS = {("e2e", "test_editors.py")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the end-to-end folders whole, so a new test there is never in `make check`'s lane."""
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts
+        if parts[0] in E2E_FOLDERS:
+            item.add_marker(pytest.mark.e2e)
+        if parts[:2] in EDITOR_PROFILE_TESTS:
+            item.add_marker(pytest.mark.editors)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -56,6 +56,7 @@ def capped(**budget_layer: float) -> Settings:
     return s
 
 
+@pytest.mark.slow  # a whole three-step plan in-process, ~7 s
 async def test_estimate_of_a_three_step_plan_covers_what_it_cost(start: Any) -> None:
     session, _, srv = start(DEMO)
     draft = await session.generate(TASK)
@@ -114,6 +115,7 @@ def test_cache_simulation_writes_once_then_reads() -> None:
     assert short.input_tokens == 600 and short.cache_creation_input_tokens == 0
 
 
+@pytest.mark.slow  # a plan stopped by its cap, then resumed, ~7 s
 async def test_a_plan_cap_stops_before_the_request_and_resume_continues(start: Any) -> None:
     session, _, srv = start(DEMO)
     plan = await session.generate(TASK)

@@ -435,6 +435,7 @@ _PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.slow  # 300 Hypothesis examples on the real file system, ~6 s
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -45,6 +45,7 @@ async def run_session(workspace: Path) -> AsyncIterator[Any]:
         s.stop()
 
 
+@pytest.mark.slow  # a whole three-step plan with a retry, ~7 s
 async def test_three_steps_with_a_retry_then_the_test_criteria(
     run_session: Any, workspace: Path
 ) -> None:
