@@ -37,7 +37,7 @@ async def run(root: Path) -> tuple[Any, Any, list[float]]:
 
     from planfirst.core.workflow import budget
     from planfirst.core.workflow.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.llm.scripted.server import ScriptedServer
 
     modules = modules_with_tests(STEPS)
     turns = planning_turns(plan_input(modules, ["true"]))

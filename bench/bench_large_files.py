@@ -133,7 +133,7 @@ async def run(root: Path, n_lines: int) -> dict[str, Any]:
     from bench_step_overhead import InstantHost, ScriptedModels, settings
 
     from planfirst.core.workflow.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.llm.scripted.server import ScriptedServer
 
     big = module(n_lines)
     funcs = big.count("\ndef compute_")

@@ -142,7 +142,7 @@ def settings() -> Any:
 async def in_process(root: Path, modules: list[int]) -> list[dict[str, float]]:
     """Per-step phase totals (ms), in-process."""
     from planfirst.core.workflow.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.llm.scripted.server import ScriptedServer
 
     rows = []
     with ScriptedServer(script(modules)) as srv:

@@ -29,7 +29,7 @@ from _common import (
 )
 
 from planfirst.core.editing.edits import common_prefix_len
-from planfirst.llm.scripted import strip_cache_control
+from planfirst.llm.scripted.server import strip_cache_control
 
 STEPS = 20
 
@@ -56,7 +56,7 @@ async def run(root: Path) -> tuple[list[Any], Any, dict[int, tuple[int, int]]]:
     from bench_step_overhead import InstantHost, ScriptedModels, settings
 
     from planfirst.core.workflow.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.llm.scripted.server import ScriptedServer
 
     modules = modules_with_tests(STEPS)
     turns = planning_turns(plan_input(modules, ["true"]))

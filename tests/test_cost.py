@@ -17,7 +17,7 @@ from planfirst.core.workflow.contracts import StepResult
 from planfirst.core.workflow.session import Session, SessionError
 from planfirst.llm.catalog import PRICES_CHECKED, lookup
 from planfirst.llm.model import ModelError
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.cost import usd, usd_range
 from planfirst.plan.model import PlanStatus, RunOutcome, StepStatus
 from planfirst.plan.render import render

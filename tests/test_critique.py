@@ -16,7 +16,7 @@ import pytest
 from planfirst.acp.views import approval_text
 from planfirst.core.planning.critique import CriticFinding, Critique, feedback_text, to_finding
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.model import PlanBody
 from planfirst.plan.render import critique_report, render
 from planfirst.settings import Settings

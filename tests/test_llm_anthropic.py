@@ -13,7 +13,7 @@ import pytest
 from planfirst.llm.anthropic import AnthropicModel
 from planfirst.llm.catalog import cost
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, ModelRequest, ToolOutcome, ToolSpec
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.model import PlanBody, Usage
 from tests.support.llm_helpers import (
     API_KEY,

@@ -18,7 +18,7 @@ from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODE
 from planfirst.llm.factory import Models
 from planfirst.llm.facts import FactsCache, default_cache_path
 from planfirst.llm.model import ModelError, ToolSpec
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.settings import Settings
 from tests.support.llm_helpers import (
     API_KEY,

@@ -14,7 +14,7 @@ import pytest
 from planfirst.core.workflow import stepper
 from planfirst.core.workflow.contracts import StepResult
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.lsp.results import step_result
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus
 from planfirst.settings import Settings

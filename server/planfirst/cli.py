@@ -132,7 +132,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _scripted(args: argparse.Namespace) -> int:
-    from planfirst.llm.scripted import main as scripted_main
+    from planfirst.llm.scripted.server import main as scripted_main
 
     argv = ["--script", args.script, "--port", str(args.port)]
     return int(scripted_main(argv) or 0)

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from pytest_lsp import LanguageClient
 
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.render import parse_markdown
 from planfirst.plan.store import PlanStore, StoreError
 from tests.support.demo_script import DEMO as DEMO  # re-exported: the demo session, critique off

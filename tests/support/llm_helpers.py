@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planfirst.llm.anthropic import AnthropicModel
 from planfirst.llm.model import ModelRequest, SubmitSpec, ToolOutcome, ToolSpec
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.settings import Settings, load_settings
 
 # A fake key that looks real enough to be noticed if it leaks into a message.

@@ -7,8 +7,9 @@ It also answers the Models API (`GET /v1/models/{id}`, from the catalogue or the
 `models` table) and `POST /v1/messages/count_tokens` (the ~4 characters/token estimate); those
 consume no turn and are recorded in `.side_requests`.
 
-Script format (JSON): either a list of turns or `{"turns": [...], "models": {...}}` (see
-`load_models` for model entries). Each turn is an object:
+Script format (JSON; checked by the pydantic models of script.py): either a list of turns or
+`{"turns": [...], "models": {...}}` (see `script.load_models` for model entries). Each turn is
+an object:
 
     {"tool": "submit_plan", "input": {...}}          one tool call (stop_reason tool_use)
     {"tools": [{"name": "a", "input": {...}}, ...]}  parallel tool calls in one message
@@ -78,46 +79,21 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from planfirst.llm.api_rules import Refusal, check_request, estimate_tokens
 from planfirst.llm.catalog import lookup
 from planfirst.llm.facts import model_info_json
+from planfirst.llm.scripted.script import (
+    Script,
+    ScriptError,
+    ScriptSource,
+    check_turn,
+    expand_model,
+    load_models,
+    load_script,
+)
 
-Script = list[dict[str, Any]]
-# What callers may pass: a list of turn objects, {"turns": [...]}, or a JSON file path.
-ScriptSource = Sequence[Any] | dict[str, Any] | str | Path
-
-_TURN_KEYS = {
-    "tool",
-    "input",
-    "id",
-    "tools",
-    "text",
-    "thinking",
-    "fault",
-    "delay",
-    "delay_chunks",
-    "stop_reason",
-    "usage",
-    "note",
-    "expect",
-}
-_EXPECT_KEYS = {
-    "tools",
-    "no_tools",
-    "contains",
-    "not_contains",
-    "tool_result_contains",
-    "tool_result_error",
-    "thinking",
-    "tool_choice",
-    "model",
-    "stream",
-    "max_tokens_at_least",
-}
-_FAULT_NAMES = {"stream_cut", "stream_error"}
 _STATUS_ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -130,111 +106,6 @@ _STATUS_ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
-
-
-class ScriptError(ValueError):
-    """A script that cannot be run; the message names the turn and the problem."""
-
-
-def load_script(script: ScriptSource) -> Script:
-    """Load and check a script from a list, a `{"turns": [...]}` dict or a JSON file path."""
-    raw: Any = script
-    if isinstance(script, str | Path):
-        path = Path(script)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ScriptError(f"cannot read script {path}: {e}") from e
-    if isinstance(raw, dict):
-        raw = raw.get("turns")
-    if not isinstance(raw, list):
-        raise ScriptError("a script is a JSON list of turns or an object with a 'turns' list")
-    turns: Script = []
-    for i, turn in enumerate(raw, 1):
-        turns.append(_check_turn(i, turn))
-    return turns
-
-
-def load_models(script: ScriptSource) -> dict[str, dict[str, Any]]:
-    """The script's Models API table (`{"models": {id: entry}}`), each entry expanded.
-
-    An entry holds Models API fields (`lifecycle`, `retires_at`, `max_tokens`,
-    `max_input_tokens`, `capabilities`, ...) laid over the catalogue's answer for `base` (default:
-    the id itself, else claude-sonnet-5-5), plus shorthands: `always_thinks: true` (thinking
-    cannot be disabled), `thinks_by_default: true`, `efforts: [...]`.
-    """
-    raw: Any = script
-    if isinstance(script, str | Path):
-        try:
-            raw = json.loads(Path(script).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ScriptError(f"cannot read script {script}: {e}") from e
-    models = raw.get("models") if isinstance(raw, dict) else None
-    if models is None:
-        return {}
-    if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
-        raise ScriptError("'models' must map model ids to objects")
-    return {name: _expand_model(name, dict(entry)) for name, entry in models.items()}
-
-
-def _expand_model(name: str, entry: dict[str, Any]) -> dict[str, Any]:
-    base_name = str(entry.pop("base", "") or name)
-    base = lookup(base_name)
-    if not base.known:
-        base = lookup("claude-sonnet-5-5")
-    out = model_info_json(base)
-    out["id"] = name
-    out["display_name"] = name
-    caps = out["capabilities"]
-    if entry.pop("always_thinks", False):
-        caps["thinking"]["types"]["disabled"] = {"supported": False}
-    if "efforts" in entry:
-        levels = list(entry.pop("efforts") or [])
-        caps["effort"] = {"supported": bool(levels)} | {
-            lvl: {"supported": lvl in levels} for lvl in ("low", "medium", "high", "xhigh", "max")
-        }
-    out.update(entry)
-    return out
-
-
-def _check_turn(i: int, turn: Any) -> dict[str, Any]:
-    if not isinstance(turn, dict):
-        raise ScriptError(f"turn {i}: must be an object, got {type(turn).__name__}")
-    unknown = set(turn) - _TURN_KEYS
-    if unknown:
-        raise ScriptError(
-            f"turn {i}: unknown keys {sorted(unknown)}; allowed: {sorted(_TURN_KEYS)}"
-        )
-    if "tool" in turn and not isinstance(turn["tool"], str):
-        raise ScriptError(f"turn {i}: 'tool' must be a tool name")
-    if "input" in turn and not isinstance(turn["input"], dict):
-        raise ScriptError(f"turn {i}: 'input' must be an object")
-    if "tools" in turn:
-        calls = turn["tools"]
-        if not isinstance(calls, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls
-        ):
-            raise ScriptError(f"turn {i}: 'tools' must be a list of {{'name', 'input'}} objects")
-    fault = turn.get("fault")
-    if fault is not None:
-        if isinstance(fault, str):
-            if fault not in _FAULT_NAMES:
-                raise ScriptError(f"turn {i}: fault {fault!r} is not one of {sorted(_FAULT_NAMES)}")
-        elif not (isinstance(fault, dict) and isinstance(fault.get("status"), int)):
-            raise ScriptError(f"turn {i}: 'fault' must be {{'status': N, ...}} or a fault name")
-    expect = turn.get("expect")
-    if expect is not None:
-        if not isinstance(expect, dict):
-            raise ScriptError(f"turn {i}: 'expect' must be an object")
-        bad = set(expect) - _EXPECT_KEYS
-        if bad:
-            raise ScriptError(
-                f"turn {i}: unknown expect keys {sorted(bad)}; allowed: {sorted(_EXPECT_KEYS)}"
-            )
-    has_content = any(k in turn for k in ("tool", "tools", "text", "thinking"))
-    if not has_content and fault is None and turn.get("stop_reason") is None:
-        raise ScriptError(f"turn {i}: give 'text', 'tool', 'tools' or 'fault'")
-    return turn
 
 
 @dataclass
@@ -354,7 +225,7 @@ class ScriptedServer:
         self.models_api = models_api
         self.count_tokens = count_tokens
         self._state = _State(turns=load_script(script))
-        extra = {k: _expand_model(k, dict(v)) for k, v in (models or {}).items()}
+        extra = {k: expand_model(k, v) for k, v in (models or {}).items()}
         self._models = {**load_models(script), **extra}
         self._lock = threading.Lock()
         self._port = port
@@ -437,10 +308,12 @@ class ScriptedServer:
             return len(self._state.turns) - self._state.index
 
     def add_turns(self, turns: Sequence[Any]) -> None:
-        """Append turns to the script (checked like loaded ones)."""
+        """Append turns to the script (checked like loaded ones; a batch with a bad turn adds
+        nothing)."""
         with self._lock:
             base = len(self._state.turns)
-            self._state.turns.extend(_check_turn(base + i, t) for i, t in enumerate(turns, 1))
+            checked = [check_turn(base + i, t) for i, t in enumerate(turns, 1)]
+            self._state.turns.extend(checked)
 
     # ------------------------------------------------------------ request handling
 
@@ -947,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Serve the Anthropic Messages API on 127.0.0.1 from a script of turns.",
     )
     parser.add_argument(
-        "--script", required=True, help="JSON script file (see planfirst.llm.scripted)"
+        "--script", required=True, help="JSON script file (see planfirst.llm.scripted.server)"
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument(
