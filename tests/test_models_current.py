@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from anthropic.types import ModelParam
-from llm_helpers import Handler, close_models, make_model, submit_request
 
 from planfirst.llm.catalog import (
     DEFAULT_EXECUTION_MODEL,
@@ -20,8 +19,9 @@ from planfirst.llm.catalog import (
     lookup,
 )
 from planfirst.llm.model import ModelError, ModelRequest, ToolSpec
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.model import Usage
+from tests.support.llm_helpers import Handler, close_models, make_model, submit_request
 
 ANSWER = {"title": "Plan", "count": 3, "tags": ["a"]}
 READ = ToolSpec(

@@ -13,20 +13,20 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from planfirst.core.contracts import SessionError
-from planfirst.core.session import Session
+from planfirst.core.workflow.contracts import SessionError
+from planfirst.core.workflow.session import Session
 from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, lookup
 from planfirst.llm.model import ModelError
 from planfirst.llm.window import request_estimate
 from planfirst.plan.store import PlanStore
 from planfirst.settings import load_settings
-from tests.fake_host import FakeHost, ScriptedModels
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.red_team import edit_turn
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 from tests.test_session_inprocess import DEMO, TASK
-from tests.waiting import wait_until
 
 CAP = 0.05  # dollars for the step: a whole 32,000-token answer on Sonnet 5.5 would be $0.32
 
@@ -117,9 +117,8 @@ async def test_case_41_the_sent_max_tokens_fits_the_cap_and_a_cut_answer_says_so
 ) -> None:
     """A request whose whole answer could cross the cap is sent with a smaller max_tokens; when
     that answer runs out, the message names the cap (not maxTokens) and nothing is re-sent."""
-    from llm_helpers import Handler, close_models, make_model, submit_request
-
-    from planfirst.core.budget import Budget, Cap, metered
+    from planfirst.core.workflow.budget import Budget, Cap, metered
+    from tests.support.llm_helpers import Handler, close_models, make_model, submit_request
 
     srv = inv.scripted_server(
         [{"stop_reason": "max_tokens", "tool": "submit_answer", "input": {"title": "t"}}]

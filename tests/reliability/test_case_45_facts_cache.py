@@ -17,9 +17,9 @@ from pathlib import Path
 
 from planfirst.llm.catalog import DEFAULT_PLANNING_MODEL
 from planfirst.llm.facts import FactsCache
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 
 async def test_case_45_a_malformed_facts_cache_is_ignored_and_rewritten(

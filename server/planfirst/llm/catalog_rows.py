@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planfirst.llm.catalog import (
+from planfirst.llm.catalog_types import (
     ALL_EFFORTS,
     BASIC_EFFORTS,
     NO_XHIGH,
