@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +306,40 @@ async def test_a_402_is_a_billing_problem_not_a_rate_limit() -> None:
         assert len(srv.requests) == 1  # never retried
     assert err.value.kind == "billing"
     assert "billing problem" in err.value.message and "rate" not in err.value.message
+
+
+# ---------------------------------------------------------------- the demo's prompt cache
+
+
+async def test_the_demo_prints_no_false_not_cached_note(workspace: Path) -> None:
+    """The demo's prompts on today's defaults are over the models' minimum cacheable lengths
+    (Opus 5.5 and Sonnet 5.5: 512 tokens): no "not cached" note in the planning log or the
+    critique's notes (the catalogue said 4,096 and 2,048: four false notes in `make demo`)."""
+    from planfirst.core.workflow.session import Session
+    from planfirst.settings import load_settings
+    from tests.support.demo_script import DEMO_WITH_CRITIQUE
+    from tests.support.fake_host import FakeHost, ScriptedModels
+
+    class Logged(FakeHost):
+        def __init__(self, root: Path) -> None:
+            super().__init__(root)
+            self.lines: list[str] = []
+
+        def log(self, text: str) -> None:
+            self.lines.append(text)
+
+    settings, _ = load_settings({"critique": {"model": ""}})
+    host = Logged(workspace)
+    with ScriptedServer(DEMO_WITH_CRITIQUE) as srv:
+        models = ScriptedModels(settings, srv.base_url)
+        try:
+            plan = await Session(workspace, settings, models, host).generate(
+                "Add a --top N option to textkit count"
+            )
+        finally:
+            await models.aclose()
+        cached = [r for r in srv.requests if "cache_control" in str(r.body.get("system"))]
+    assert cached, "the demo's requests mark their prefix for caching"
+    notes = [*host.lines, *(plan.provenance.critique.notes if plan.provenance.critique else [])]
+    assert not [n for n in notes if "minimum cacheable" in n], notes
+    assert plan.usage.cache_read_input_tokens > 0  # the prefix really was read from the cache
