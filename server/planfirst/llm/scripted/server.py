@@ -54,7 +54,9 @@ against the model's facts: empty or whitespace text blocks, tool_use without its
 the next message, more than 4 cache_control blocks, budget_tokens out of range, forced
 tool_choice or temperature != 1 with thinking on, an effort level or thinking type the model does
 not take, tampered or missing thinking blocks, a prompt over the context window, an unknown or
-retired model), which is answered with the API's error (400, or 404 for a model), and one that
+retired model; and llm/model_rules.py, each model's own rules from its catalogue row: forced
+tool_choice, prefill, sampling parameters, effort with thinking off, a thinking block replayed to
+another model), which is answered with the API's error (400, or 404 for a model), and one that
 fails its turn's `expect` or arrives after the script ran out, which is answered 500 with the
 reason in `error.message`. All are recorded in `.failures` and leave the turn in place.
 
