@@ -343,3 +343,24 @@ async def test_the_demo_prints_no_false_not_cached_note(workspace: Path) -> None
     notes = [*host.lines, *(plan.provenance.critique.notes if plan.provenance.critique else [])]
     assert not [n for n in notes if "minimum cacheable" in n], notes
     assert plan.usage.cache_read_input_tokens > 0  # the prefix really was read from the cache
+
+
+def test_a_nonsense_models_api_answer_falls_back_to_the_catalogue() -> None:
+    """A gateway (or a tampered cache) answering nonsense never breaks model calls: each field
+    that is not what the Models API sends is taken from the catalogue."""
+    from planfirst.llm.facts import facts_from_api
+
+    info = lookup("claude-sonnet-5-5")
+    answer = {
+        "id": "claude-sonnet-5-5",
+        "max_tokens": "lots",
+        "max_input_tokens": -1,
+        "lifecycle": "zombie",
+        "capabilities": {"thinking": "all", "effort": ["low"]},
+    }
+    facts = facts_from_api(answer, info, "Models API")
+    assert facts.max_tokens == info.max_output_tokens
+    assert facts.max_input_tokens == info.context_window
+    assert facts.lifecycle == "active"
+    assert facts.thinking_types == ("adaptive", "between_tools")  # the catalogue's
+    assert facts.efforts == info.efforts

@@ -120,14 +120,18 @@ def facts_from_api(data: dict[str, Any], fallback: ModelInfo, source: str) -> Mo
     efforts = base.efforts
     strict = base.strict_tools
     if isinstance(caps, dict):
-        types = _dict(_dict(caps.get("thinking")).get("types"))
-        thinking = tuple(t for t in THINKING_TYPES if _supported(types, t))
-        effort = _dict(caps.get("effort"))
-        efforts = (
-            tuple(e for e in EFFORT_LEVELS if _supported(effort, e))
-            if isinstance(effort, dict) and effort.get("supported")
-            else ()
-        )
+        # each capability is read only when it has the Models API's shape; an unreadable one
+        # (a gateway's or a tampered cache's) keeps the catalogue's value
+        types = _dict(caps.get("thinking")).get("types")
+        if isinstance(types, dict):
+            thinking = tuple(t for t in THINKING_TYPES if _supported(types, t))
+        effort = caps.get("effort")
+        if isinstance(effort, dict):
+            efforts = (
+                tuple(e for e in EFFORT_LEVELS if _supported(effort, e))
+                if effort.get("supported")
+                else ()
+            )
         strict = _supported(caps, "structured_outputs")
     line = data.get("line")
     replacement = fallback.replacement if fallback.known else None
@@ -136,9 +140,11 @@ def facts_from_api(data: dict[str, Any], fallback: ModelInfo, source: str) -> Mo
     return ModelFacts(
         id=str(data.get("id") or fallback.name),
         display_name=str(data.get("display_name") or fallback.name),
-        lifecycle=str(data.get("lifecycle") or base.lifecycle),
-        max_tokens=int(data.get("max_tokens") or base.max_tokens),
-        max_input_tokens=int(data.get("max_input_tokens") or base.max_input_tokens),
+        lifecycle=str(data.get("lifecycle") or base.lifecycle)
+        if data.get("lifecycle") in (None, "active", "deprecated", "retired")
+        else base.lifecycle,
+        max_tokens=_positive(data.get("max_tokens"), base.max_tokens),
+        max_input_tokens=_positive(data.get("max_input_tokens"), base.max_input_tokens),
         thinking_types=thinking,
         efforts=efforts,
         strict_tools=strict,
@@ -148,6 +154,12 @@ def facts_from_api(data: dict[str, Any], fallback: ModelInfo, source: str) -> Mo
         off_efforts=base.off_efforts,
         forced_tool_choice=base.forced_tool_choice,
     )
+
+
+def _positive(value: Any, default: int) -> int:
+    """A positive integer from an answer (a gateway's or a cache's), else `default`."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if ok else default
 
 
 def _dict(value: Any) -> dict[str, Any]:
