@@ -134,3 +134,32 @@ async def test_case_41_the_sent_max_tokens_fits_the_cap_and_a_cut_answer_says_so
     assert body["max_tokens"] < 32_000 and _worst(body) <= CAP + 1e-9
     assert "budget cap lowered it" in err.value.message
     assert 0 < cap.spent.cost_usd <= CAP
+
+
+async def test_case_41_a_failed_diagnosis_is_counted_by_the_plan_cap(
+    ws: Path, inv: Invariants
+) -> None:
+    """The step breaks the workspace's tests; the final checks fail and the diagnosis runs out
+    of tokens twice (billed, then refused): what it cost is the plan's, counted by the cap."""
+    body = one_step_plan(["true"], path="textkit/wordcount.py")
+    edit = edit_turn("textkit/wordcount.py", "w.lower()", "w.upper()")
+    truncated = {"stop_reason": "max_tokens", "text": "The suspect step is step 1 because " * 30}
+    srv = inv.scripted_server([plan_turn(body), edit, {"text": "Done."}, truncated, truncated])
+    settings, problems = load_settings({"critique": {"model": "off"}, "maxTokens": 2048})
+    assert not problems
+    models = ScriptedModels(settings, srv.base_url)
+    session = Session(ws, settings, models, FakeHost(ws))
+    try:
+        plan = await session.generate(TASK)
+        await session.approve(plan.id, force=True)
+        await session.execute_next(plan.id)
+        after = session.load(plan.id)
+        assert after.status.value == "failed" and after.diagnosis is None
+        assert len(srv.requests) == 5  # the plan, the step's two, the diagnosis's two
+        steps = sum(r.usage.cost_usd for st in after.steps for r in st.runs)
+        assert after.extra_spent > 0, "the failed diagnosis's cost was lost"
+        from planfirst.core.workflow.budget import execution_spent
+
+        assert execution_spent(after) == pytest.approx(steps + after.extra_spent)
+    finally:
+        await models.aclose()
