@@ -36,7 +36,12 @@ MOVED_NAMES = {(MOVES.get(m, m), n): new for (m, n), new in MOVED_NAMES.items()}
 # What the scripted server's names became (the package split of #31).
 SCRIPTED_SCRIPT = {"ScriptError", "load_script", "load_models", "Script", "ScriptSource"}
 HELPERS = sorted(o.split(".", 1)[1] for o in MOVES if o.startswith("tests."))
-NEW_LEAVES = sorted({n.rsplit(".", 1)[1] for n in MOVES.values()})
+# Modules of the new sub-packages (moved or added since): a name after an old module that is now
+# a package (`planfirst.core.planning.context`, `from planfirst.core.problems import board`).
+CORE = HERE.parent / "server" / "planfirst" / "core"
+NEW_LEAVES = sorted(
+    {n.rsplit(".", 1)[1] for n in MOVES.values()} | {p.stem for p in CORE.glob("*/*.py")}
+)
 
 _DOTTED = re.compile(
     r"(?<![\w.])("
