@@ -109,22 +109,31 @@ async def test_create_discard_apply_retry_on_the_created_file(
         assert "test criteria passed" in r["message"]
 
         sent = editor.edits[n_edits:]
-        assert len(sent) == 2
-        creates = [
-            c for c in sent[0].edit.document_changes or [] if isinstance(c, types.CreateFile)
-        ]
-        edited = [
-            c for c in sent[0].edit.document_changes or [] if isinstance(c, types.TextDocumentEdit)
-        ]
-        assert sorted(Path(c.text_document.uri).name for c in edited) == [
-            "shout.py",
-            "test_shout.py",
-        ]
         if profile == "eglot-1.9":
             # documentChanges without resource operations: eglot would read a CreateFile as a text
-            # edit; planfirst created the files empty after Apply and the editor fills them
-            assert creates == []
+            # edit, so the editor is sent no edit for a file the step creates: after Apply in
+            # planfirst's preview the server writes it whole (the disk holds the approved text
+            # whether or not the editor ever saves, #29); the retry's edit of it goes to eglot
+            assert len(sent) == 1
+            assert [
+                Path(c.text_document.uri).name
+                for c in sent[0].edit.document_changes or []
+                if isinstance(c, types.TextDocumentEdit)
+            ] == ["test_shout.py"]
         else:  # Neovim lists resourceOperations without documentChanges: it creates them
+            assert len(sent) == 2
+            creates = [
+                c for c in sent[0].edit.document_changes or [] if isinstance(c, types.CreateFile)
+            ]
+            edited = [
+                c
+                for c in sent[0].edit.document_changes or []
+                if isinstance(c, types.TextDocumentEdit)
+            ]
+            assert sorted(Path(c.text_document.uri).name for c in edited) == [
+                "shout.py",
+                "test_shout.py",
+            ]
             assert sorted(Path(c.uri).name for c in creates) == ["shout.py", "test_shout.py"]
         if own:  # reviewed in planfirst's preview: the editor is not asked a second time
             assert all(e.edit.change_annotations is None for e in sent)
@@ -142,7 +151,10 @@ async def test_create_discard_apply_retry_on_the_created_file(
     # except by the VS Code extension's profile which saves through planfirst/saveDocuments)
     assert (workspace / "tests" / "test_shout.py").read_text().endswith('== "HI!"\n')
     for p in NEW:
-        disk, buf = (workspace / p).read_text(), editor.buffers[(workspace / p).resolve()]
+        disk, buf = (workspace / p).read_text(), editor.buffers.get((workspace / p).resolve())
+        if buf is None:  # eglot: the server wrote the new file; the editor never opened it
+            assert profile == "eglot-1.9" and p == "textkit/shout.py"
+            continue
         if profile.startswith(
             "nvim"
         ):  # Neovim's buffers end with an implicit line break ('fixeol')

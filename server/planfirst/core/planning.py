@@ -233,12 +233,17 @@ async def revise(
     targets = revisions.resolve_targets(plan, steps)
     # a plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
     # really happened (revisions.carry_over); only a step caught mid-way cannot (#23 case 3)
-    busy = [st.order for st in plan.steps if st.status in (StepStatus.RUNNING, StepStatus.APPLIED)]
-    if busy:
-        raise SessionError(
-            f"plan {plan.id!r}: step {busy[0]} is in progress (its edit is applied but not "
-            "validated); execute it to validate it, or undo it, before revising"
-        )
+    for st in plan.steps:
+        if st.status == StepStatus.RUNNING:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is running (the model is working on it or its "
+                "edit is waiting for your review); let it finish or cancel it, then revise"
+            )
+        if st.status == StepStatus.APPLIED:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is in progress (its edit is applied but not "
+                "validated); execute it to validate it, or undo it, before revising"
+            )
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)
         files = sorted({p for step in plan.body.steps for p in step.files_to_modify})

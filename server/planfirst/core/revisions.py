@@ -176,8 +176,10 @@ def carry_over(
             if moved or (target.status != StepStatus.DONE and target.approved == ""):
                 unsettled.append(step.id)
             continue
-        if st.status == StepStatus.DONE and hand_edit:
-            target.status = StepStatus.DONE
+        if st.status in (StepStatus.DONE, StepStatus.APPLIED) and hand_edit:
+            # you changed its text, not the code: a done step stays done, and an applied one
+            # stays applied (Execute validates its edit with the new text, no new model call)
+            target.status = st.status
         elif st.status == StepStatus.DONE or redo_pending(old, prev.order):
             target.status = StepStatus.PENDING
             target.needs_redo = True
