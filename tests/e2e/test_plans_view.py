@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planfirst.core import records
-from planfirst.plan.model import StepRun, StepStatus
+from planfirst.plan.model import RunOutcome, StepRun, StepStatus
 from planfirst.plan.store import PlanStore
 from tests.lsp_harness import command, lsp_session
 from tests.plan_fixtures import make_plan
@@ -49,8 +48,13 @@ async def test_rows_say_which_steps_need_redo_have_an_edit_and_can_be_undone(
     still on disk). The rows say so, and only step 2 is the one undoStep accepts now."""
     plan = make_plan()
     for order in (1, 2):
-        run = StepRun(attempt=1, before={"a.py": "x"}, after={"a.py": f"x{order}"})
-        records.mark_applied(plan, run)
+        run = StepRun(
+            attempt=1,
+            outcome=RunOutcome.APPLIED,
+            applied_seq=order,
+            before={"a.py": "x"},
+            after={"a.py": f"x{order}"},
+        )
         plan.state(order).runs = [run]
         plan.state(order).status = StepStatus.DONE
     plan.state(2).status = StepStatus.PENDING
