@@ -38,9 +38,7 @@ def _new_step_before_step_1(text: str, what: str) -> str:
     return text[:at] + mine + text[at:].replace("### Step 1", "### Step 2", 1)
 
 
-async def test_item_01_undo_follows_the_order_edits_were_applied(
-    ws: Path, inv: Invariants
-) -> None:
+async def test_item_01_undo_follows_the_order_edits_were_applied(ws: Path, inv: Invariants) -> None:
     """1. Step 1 is done; the user adds a step before it in plan.md (same file), reloads,
     approves and executes it. The reload says what that means for undo; undo (no step) then
     reverts the new step first, then the old one, back to the exact bytes. Undoing the old one
@@ -148,7 +146,7 @@ async def test_item_02_reload_keeps_an_applied_step_and_execute_only_validates(
     """2. A step's validation is cancelled, so it is `applied`; the user fixes its validation
     command in plan.md and reloads: the step stays `applied`, and Execute validates the edit on
     disk with the new command — no model call, no second review."""
-    slow = "python -c \"import time; time.sleep(30)\""
+    slow = 'python -c "import time; time.sleep(30)"'
     srv = inv.scripted_server(
         [
             plan_turn([step(1, [SLUG], what="Say `(one)` in the docstring.", check=slow)]),
@@ -161,8 +159,10 @@ async def test_item_02_reload_keeps_an_applied_step_and_execute_only_validates(
         run = asyncio.ensure_future(command(client, "planfirst.executeNextStep", {"planId": pid}))
         store = PlanStore(ws)
         await wait_until(
-            lambda: store.load(pid).state(1).status.value == "applied"
-            and (ws / SLUG).read_text().startswith(ONE),
+            lambda: (
+                store.load(pid).state(1).status.value == "applied"
+                and (ws / SLUG).read_text().startswith(ONE)
+            ),
             60,
             "the edit to be applied",
         )

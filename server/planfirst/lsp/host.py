@@ -235,11 +235,15 @@ class LspHost:
     ) -> list[tuple[str, Path, str]]:
         """Write the new files of `change` whole, for an editor that cannot create files (after
         Apply in planfirst's preview); returns (path, real path, text) of each file written. A path that
-        exists by now is left to the editor's edit (and the disk sync's conflict check)."""
+        exists by now, or that the editor holds open, is left to the editor's edit (and the disk
+        sync's conflict check)."""
         made = []
         texts = {f.path: f.new for f in change.files}
+        held = self._versions()  # a document the editor holds gets the edit (as before)
         for rel in rels:
             text = texts.get(rel)
+            if rel in held:
+                continue
             try:
                 path = self._guarded().resolve(rel)
             except PathError:
