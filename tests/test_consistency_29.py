@@ -157,3 +157,15 @@ def test_diff_says_so_when_two_revisions_read_the_same(
     store.save(plan)
     assert cli.main(["diff", "--workspace", str(ws), "--plan", plan.id]) == 0
     assert capsys.readouterr().out == f"(revisions 1 and 2 of {plan.id} read the same)\n"
+
+
+def test_plan_text_that_starts_a_line_like_a_marker_survives_a_reload() -> None:
+    """Only a merge puts a conflict marker in plan.md: plan text is written escaped."""
+    from planfirst.plan.render import parse_markdown, render
+
+    plan = make_plan()
+    plan.body.steps[0].description = "Split it.\n<<<<<<< ours\n=======\n>>>>>>> theirs"
+    plan.body.summary = "Summary.\n||||||| base"
+    _, body = parse_markdown(render(plan).text)
+    assert body.steps[0].description == plan.body.steps[0].description
+    assert body.summary == plan.body.summary
