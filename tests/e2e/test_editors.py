@@ -305,3 +305,27 @@ async def test_a_client_that_cannot_ask_is_told_how_to_allow_instead(
             "cannot answer planfirst's questions" in r["message"]
             and "revise the plan" in r["message"]
         )
+
+
+async def test_eglot_with_the_snippet_whose_save_fails_still_gets_the_approved_text_on_disk(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """#29: the README snippet declares planfirst/saveDocuments, but eglot applies planfirst's
+    reviewed edit whole: what its handler could not save, the server writes (as for Neovim), so
+    the step validates the approved text, not the old one, and nothing is called "partial"."""
+    before = snapshot(workspace)
+    async with lsp_session(workspace, "eglot-1.9+snippet", write_script(tmp_path, SCRIPT)) as (
+        client,
+        editor,
+    ):
+        editor.saves = False
+        pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
+        await command(client, "planfirst.approvePlan", {"planId": pid})
+        accept(editor, own=True)
+        r = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert (r["status"], r["attempts"]) == ("done", 2), r
+        assert not [m for m in client.log_messages if "part of the proposed edit" in m.message]
+        assert not [m for m in client.messages if "part of the proposed edit" in m.message]
+    assert (workspace / "textkit" / "shout.py").read_text() == _created_text("textkit/shout.py")
+    assert (workspace / "tests" / "test_shout.py").read_text().endswith('== "HI!"\n')
+    assert {k: v for k, v in snapshot(workspace).items() if k not in NEW} == before

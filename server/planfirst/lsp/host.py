@@ -273,9 +273,12 @@ class LspHost:
         return ApplyOutcome(True)
 
     def saves_documents(self) -> bool:
-        """Whether the editor saves applied documents itself (the VS Code extension); then the
-        server never writes them (what the user did not apply is never written)."""
-        return self.ls.client_saves()
+        """Whether the editor is the only writer of applied documents: it saves them (the VS Code
+        extension) and previews the edit itself, where the user may untick part of it (then
+        what the user did not apply is never written). An editor that applies planfirst's
+        reviewed edit whole (eglot with the README snippet) saves what it can, and the server
+        writes what it did not save, so the disk holds the approved text in every client (#29)."""
+        return self.ls.client_saves() and preview.editor_previews(self.ls)
 
     async def save_documents(self, paths: list[str]) -> list[str]:
         """Ask an editor that can save (the VS Code extension) to save the touched documents;
