@@ -21,7 +21,6 @@ from planfirst.plan.model import (
     PlanBody,
     PlanStatus,
     Provenance,
-    StepStatus,
     Usage,
 )
 from planfirst.plan.render import parse_markdown, render, render_partial
@@ -232,19 +231,7 @@ async def revise(
         raise SessionError("the feedback is empty; say what should change in the plan")
     plan = s.load(plan_id)
     targets = revisions.resolve_targets(plan, steps)
-    # a plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
-    # really happened (revisions.carry_over); only a step caught mid-way cannot (#23 case 3)
-    for st in plan.steps:
-        if st.status == StepStatus.RUNNING:
-            raise SessionError(
-                f"plan {plan.id!r}: step {st.order} is running (the model is working on it or its "
-                "edit is waiting for your review); let it finish or cancel it, then revise"
-            )
-        if st.status == StepStatus.APPLIED:
-            raise SessionError(
-                f"plan {plan.id!r}: step {st.order} is in progress (its edit is applied but not "
-                "validated); execute it to validate it, or undo it, before revising"
-            )
+    revisions.refuse_busy(plan)
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)
         files = sorted({p for step in plan.body.steps for p in step.files_to_modify})
@@ -327,9 +314,8 @@ async def revise(
 def _count_refused(s: Session, plan_id: str, *spent: Usage | None) -> None:
     """Add what a revision that was not kept cost to the plan's usage, and save it."""
     plan = s.load(plan_id)
-    for u in spent:
-        if u is not None:
-            plan.usage.add(u)
+    for u in (u for u in spent if u is not None):
+        plan.usage.add(u)
     s.save(plan)
 
 
