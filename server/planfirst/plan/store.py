@@ -137,7 +137,7 @@ def foreign(plan: Plan) -> Plan:
     starts from the user's settings and zero spent (#29): the author's execution model, spending
     and estimate are not the user's; what the author recorded is said in the finding, and the
     revision history (text, feedback, what each revision changed) stays as the author wrote it."""
-    authored = _authored(plan)
+    authored = origin.authored(plan)
     plan.status = PlanStatus.DRAFT
     plan.steps = [StepState(order=s.order) for s in plan.body.steps]
     plan.final_validation = []
@@ -155,19 +155,6 @@ def foreign(plan: Plan) -> Plan:
         )
     ]
     return plan
-
-
-def _authored(plan: Plan) -> str:
-    """What the plan file says its author used and spent (for the record, not counted)."""
-    parts = []
-    if plan.execution_model:
-        parts.append(f"its author chose {plan.execution_model} to execute it")
-    if plan.usage.calls or plan.usage.cost_usd:
-        parts.append(
-            f"its file records {plan.usage.calls} model call(s) costing about "
-            f"${plan.usage.cost_usd:.4f}, not counted as yours"
-        )
-    return "; ".join(parts)
 
 
 def new_plan_id(title: str) -> str:
