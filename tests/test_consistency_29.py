@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from planfirst import cli
-from planfirst.core import budget
-from planfirst.core.session import SessionError
+from planfirst.core.workflow import budget
+from planfirst.core.workflow.session import SessionError
 from planfirst.llm.model import ModelError
 from planfirst.plan.model import PlanStatus, Usage
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.store import PlanStore
 from planfirst.settings import load_settings
-from tests.plan_fixtures import make_plan
 from tests.reliability.test_step_edge_cases import ORIG_SLUG, done, edit, plan_turn, step
+from tests.support.plan_fixtures import make_plan
 from tests.test_cost import capped, start  # noqa: F401  (the fixture)
 from tests.test_session_inprocess import DEMO, TASK
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO as DEMO_TURNS
+from tests.support.demo_script import DEMO as DEMO_TURNS
 from tests.test_terminal import DEMO, TASK, run
 
 

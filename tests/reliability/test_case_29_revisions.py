@@ -13,7 +13,6 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_step_edge_cases import (
     ORIG_SLUG,
@@ -24,7 +23,8 @@ from tests.reliability.test_step_edge_cases import (
     snapshot,
     step,
 )
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 SLUG = "textkit/slug.py"
 ONE = '"""URL slugs (one)."""\n'

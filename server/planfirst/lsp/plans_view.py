@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from planfirst.core import records
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow import records
+from planfirst.core.workflow.session import Session, SessionError
 from planfirst.plan.model import Plan, StepState
 from planfirst.plan.revision_diff import redo_pending
 from planfirst.plan.visible import encode
