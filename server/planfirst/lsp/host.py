@@ -234,9 +234,9 @@ class LspHost:
         self, change: ProposedChange, rels: list[str]
     ) -> list[tuple[str, Path, str]]:
         """Write the new files of `change` whole, for an editor that cannot create files (after
-        Apply in planfirst's preview); returns (path, real path, text) of each file written. A path that
-        exists by now, or that the editor holds open, is left to the editor's edit (and the disk
-        sync's conflict check)."""
+        Apply in planfirst's preview); returns (path, real path, text) of each file written. A
+        path that exists by now, that the editor holds open or that cannot be written is left to
+        the editor's edit (and the disk sync's checks)."""
         made = []
         texts = {f.path: f.new for f in change.files}
         held = self._versions()  # a document the editor holds gets the edit (as before)
@@ -250,7 +250,10 @@ class LspHost:
                 continue
             if text is None or path.exists():
                 continue
-            atomic_write(path, text, durable=False, keep_mode=True)
+            try:
+                atomic_write(path, text, durable=False, keep_mode=True)
+            except OSError:
+                continue
             made.append((rel, path, text))
         return made
 
