@@ -3,6 +3,7 @@
 Caps (planfirst.budget.*, user settings only): `maxCostPerStep` (everything a step's attempts
 have cost), `maxCostPerPlan` (everything executing the plan has cost) and `maxCostPlanning` (one
 planning operation: generate or revise, with whatever it asks the model, a critique included).
+A cap of 0 means nothing may be spent: the first request is not sent.
 Before each request, and before each retry of it (the whole prompt is sent again), the meter
 prices the request's real worst case — the whole prompt at the cache write price plus every
 output token of the `max_tokens` it is sent with — and, when that could cross a cap, lowers
@@ -87,6 +88,12 @@ class Budget:
             return min(fit, quote.max_tokens)
         worst = self.worst_case(quote, quote.min_tokens)
         for cap in self.caps:
+            if cap.limit <= 0:  # zero means zero: never "no cap" (#29)
+                raise BudgetStop(
+                    f"{cap.setting} is $0: nothing may be spent on {cap.what}, so the "
+                    f"{quote.purpose} request to {quote.model} was not sent. Set {cap.setting} "
+                    "above 0 to go on, or clear it for no cap"
+                )
             spent = cap.spent_before + self.spent.cost_usd
             if spent + worst > cap.limit:
                 raise BudgetStop(
