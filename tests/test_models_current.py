@@ -364,3 +364,29 @@ def test_a_nonsense_models_api_answer_falls_back_to_the_catalogue() -> None:
     assert facts.lifecycle == "active"
     assert facts.thinking_types == ("adaptive", "between_tools")  # the catalogue's
     assert facts.efforts == info.efforts
+
+
+def test_each_phase_has_its_own_thinking_and_effort() -> None:
+    from planfirst.settings import load_settings
+
+    default, _ = load_settings({}, environ={})
+    t = default.thinking
+    assert [t.on_for(p) for p in ("plan", "execute", "critique", "diagnose")] == [
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert [t.effort_for(p) for p in ("plan", "execute", "critique", "diagnose")] == [
+        "high",
+        "low",
+        "high",
+        "high",
+    ]
+    layer = {"thinking": {"effort": "max", "critiqueEffort": "medium", "diagnosis": False}}
+    s, problems = load_settings(layer, environ={})
+    assert not problems
+    assert s.thinking.effort_for("critique") == "medium"
+    assert s.thinking.effort_for("diagnose") == "max" and not s.thinking.on_for("diagnose")
+    off, _ = load_settings({"thinking": {"enabled": False, "execution": True}}, environ={})
+    assert not any(off.thinking.on_for(p) for p in ("plan", "execute", "critique", "diagnose"))
