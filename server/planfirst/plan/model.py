@@ -385,7 +385,7 @@ class StepRun(BaseModel):
     after: dict[str, str | None] = Field(default_factory=dict)  # path -> approved text
     sent: dict[str, str] = Field(default_factory=dict)  # path -> how the prompt carried it
     # when the edit landed, in the plan's order of applied edits (Plan.edit_seq; 0: applied
-    # before it was recorded, i.e. before every numbered edit): undo goes by it (core/records.py)
+    # before it was recorded, i.e. before every numbered edit): undo goes by it (core/workflow/records.py)
     applied_seq: int = 0
 
 

@@ -43,7 +43,7 @@ def header_lines(plan: Plan) -> list[str]:
 
 
 def _on_disk(plan: Plan, order: int) -> bool:
-    """Whether step `order` has an edit on disk now (an applied run: core/records.py)."""
+    """Whether step `order` has an edit on disk now (an applied run: core/workflow/records.py)."""
     st = next((x for x in plan.steps if x.order == order), None)
     return st is not None and any(r.outcome == RunOutcome.APPLIED for r in st.runs)
 
