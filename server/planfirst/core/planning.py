@@ -24,7 +24,7 @@ from planfirst.plan.model import (
     StepStatus,
 )
 from planfirst.plan.render import parse_markdown, render, render_partial
-from planfirst.plan.store import new_plan_id
+from planfirst.plan.store import MAX_MD_BYTES, StoreError, new_plan_id
 
 if TYPE_CHECKING:
     from planfirst.core.session import Session
@@ -351,10 +351,12 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
     path = s.store.plan_md(plan.id)
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # never through a link, never blocking on a FIFO (docs/reliability.md case 36)
+        text = s.store.read_file(path, MAX_MD_BYTES)
     except OSError as e:
         raise SessionError(f"cannot read {path}: {e}") from None
+    except StoreError as e:
+        raise SessionError(str(e), "corrupt_plan") from None
     try:
         task, body = parse_markdown(text)
     except ValueError as e:
