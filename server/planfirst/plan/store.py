@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan import origin
-from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
+from planfirst.plan.model import MAX_PLAN_STEPS, Finding, Plan, PlanStatus, StepState, now_iso
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import render
 
@@ -374,6 +374,16 @@ class PlanStore:
                 f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
                 "it was left untouched — fix or delete it"
             ) from None
+        body = data.get("body") if isinstance(data, dict) else None
+        steps = body.get("steps") if isinstance(body, dict) else None
+        if isinstance(steps, list) and len(steps) > MAX_PLAN_STEPS:
+            # refused before any work on it: a shipped plan of 20,000 steps must not stall the
+            # server (docs/reliability.md case 42)
+            raise StoreError(
+                f"{path} has {len(steps)} steps, over planfirst's limit of {MAX_PLAN_STEPS} steps "
+                "for a plan; it was left untouched (a repository may have shipped it to slow "
+                "planfirst down) — delete it, or split the work into smaller plans"
+            )
         given = data.pop(origin.SEAL_KEY, None) if isinstance(data, dict) else None
         try:
             plan = Plan.model_validate(data)
