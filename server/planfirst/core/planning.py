@@ -23,6 +23,7 @@ from planfirst.plan.model import (
     Provenance,
     StepStatus,
 )
+from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import parse_markdown, render, render_partial
 from planfirst.plan.store import MAX_MD_BYTES, StoreError, new_plan_id
 
@@ -377,6 +378,9 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     s.store.save_revision(plan)
     new.status = PlanStatus.DRAFT
     new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
+    # a plan planfirst did not write stays foreign through a reload: saving it seals it, and
+    # its approval must still be an explicit decision (docs/reliability.md case 38)
+    new.findings[:0] = [f for f in plan.findings if f.rule == UNTRUSTED_RULE]
     new.confidence = confidence(body, new.findings, 0)
     budget.refresh_estimate(s, new)
     if new.provenance.critique is not None:  # it critiqued the text before the hand edit

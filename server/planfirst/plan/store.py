@@ -149,7 +149,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def foreign(plan: Plan) -> Plan:
+def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     """A plan planfirst did not seal, made harmless: a draft without status, step history, results
     or review of its own, and an error finding so that approving it is an explicit decision."""
     plan.status = PlanStatus.DRAFT
@@ -159,7 +159,7 @@ def foreign(plan: Plan) -> Plan:
     plan.confidence = {}
     plan.provenance.critique = None
     plan.findings = [
-        Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)
+        Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=message)
     ]
     return plan
 
@@ -299,10 +299,12 @@ class PlanStore:
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        self.write_file(
-            path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
-            durable=True,
+        text = origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2))
+        self.write_file(path, text, durable=True)
+        # which state is current, kept outside the workspace (docs/reliability.md case 38)
+        mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
+        origin.record_current(
+            self.root, plan.id, mark, plan.revision, plan.provenance.updated_at
         )
         stamp = self._stamp(path)
         if stamp is not None:
@@ -319,10 +321,10 @@ class PlanStore:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
         scrub(plan, self.root)
         path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
+        text = plan.model_dump_json(indent=2)
+        # sealed as a kept revision: a copy of it in place of plan.json does not verify (case 38)
         return self.write_file(
-            path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
-            durable=True,
+            path, origin.sealed_json(self.root, plan.id, text, origin.REVISION), durable=True
         )
 
     def write_diff(self, plan_id: str, from_rev: int, to_rev: int, text: str) -> Path:
@@ -352,7 +354,9 @@ class PlanStore:
     def load_revision(self, plan_id: str, revision: int) -> Plan:
         """A kept revision of a plan."""
         return self._load_path(
-            plan_id, self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json")
+            plan_id,
+            self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json"),
+            origin.REVISION,
         )
 
     def load(self, plan_id: str) -> Plan:
@@ -362,7 +366,7 @@ class PlanStore:
             raise UnknownPlan(f"no plan {plan_id!r} in {self.plans_dir}")
         return self._load_path(plan_id, path)
 
-    def _load_path(self, plan_id: str, path: Path) -> Plan:
+    def _load_path(self, plan_id: str, path: Path, role: str = origin.PLAN) -> Plan:
         try:
             raw = self.read_file(path)
         except FileNotFoundError as e:
@@ -397,8 +401,12 @@ class PlanStore:
             raise StoreError(
                 f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched"
             )
-        if not origin.verify(self.root, plan_id, data, given):
+        if not origin.verify(self.root, plan_id, data, given, role):
             return foreign(plan)
+        if role == origin.PLAN and origin.is_stale(
+            self.root, plan_id, given, plan.revision, plan.provenance.updated_at
+        ):
+            return foreign(plan, origin.STALE_MESSAGE)
         return plan
 
     def list(self) -> tuple[list[Plan], list[PlanProblem]]:
