@@ -147,7 +147,7 @@ def test_a_workspace_only_narrows_what_the_user_set() -> None:
 
 
 def test_the_safety_rules_named_in_settings_exist() -> None:
-    from planfirst.core.plan_lint import RULES
+    from planfirst.core.planning.plan_lint import RULES
     from planfirst.settings import SAFETY_LINT_RULES
 
     assert SAFETY_LINT_RULES <= set(RULES)

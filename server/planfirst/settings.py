@@ -102,7 +102,7 @@ class ExecutionSettings(_Section):
 
     max_attempts: int = Field(default=3, alias="maxAttempts", ge=1, le=10)
     max_tool_turns: int = Field(default=25, alias="maxToolTurns", ge=1)
-    # a file over either limit is sent as an outline plus windows (core/outline.py)
+    # a file over either limit is sent as an outline plus windows (core/editing/outline.py)
     large_file_lines: int = Field(default=600, alias="largeFileLines", ge=50)
     large_file_chars: int = Field(default=24_000, alias="largeFileChars", ge=2_000)
 
@@ -116,7 +116,7 @@ class PlanningSettings(_Section):
 
 
 class CritiqueSettings(_Section):
-    """The critique pass after planning (core/critique.py): a second model reviews the plan."""
+    """The critique pass after planning (core/planning/critique.py): a second model reviews the plan."""
 
     # "" = the planning model; "off" turns the critique pass off
     model: str = ""
@@ -130,19 +130,20 @@ class CritiqueSettings(_Section):
 
 
 class LintSettings(_Section):
-    """Plan-quality rules (core/plan_lint.py)."""
+    """Plan-quality rules (core/planning/plan_lint.py)."""
 
     disabled: list[str] = Field(default_factory=list)
     max_files_per_step: int = Field(default=5, alias="maxFilesPerStep", ge=1)
 
 
 class BudgetSettings(_Section):
-    """Spending caps in US dollars (None: no cap) and the attempts the estimate assumes
-    (core/budget.py, core/cost.py)."""
+    """Spending caps in US dollars (None: no cap; 0: nothing may be spent) and the attempts the
+    estimate assumes (core/workflow/budget.py, core/planning/cost.py). A cap that is set but invalid is taken as
+    0, never as "no cap" (load_settings, #29)."""
 
-    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", gt=0)
-    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", gt=0)
-    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", gt=0)
+    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", ge=0)
+    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", ge=0)
+    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", ge=0)
     # None: learned from this workspace's past runs (.planfirst/), else 1.3
     expected_attempts: float | None = Field(default=None, alias="expectedAttempts", ge=1, le=10)
 
@@ -438,9 +439,20 @@ def load_settings(
         except ValidationError as e:
             for err in e.errors():
                 loc = ".".join(str(x) for x in err["loc"])
+                if tuple(err["loc"]) in _CAPS:
+                    # the default of a cap is "no cap": a cap set wrong must not lift the limit
+                    problems.append(
+                        f"planfirst.{loc}: {err['msg']} (nothing may be spent until it is fixed: "
+                        "taken as $0)"
+                    )
+                    merged["budget"][err["loc"][1]] = 0
+                    continue
                 problems.append(f"planfirst.{loc}: {err['msg']} (using the default)")
                 _drop(merged, list(err["loc"]))
     return Settings(), problems
+
+
+_CAPS = {("budget", "maxCostPerPlan"), ("budget", "maxCostPerStep"), ("budget", "maxCostPlanning")}
 
 
 def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:

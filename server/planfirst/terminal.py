@@ -23,8 +23,8 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst import terminal_cost as costs
-from planfirst.core.edits import TextEdit, apply_edits, unified_diff
-from planfirst.core.paths import PathError, WorkspaceGuard
+from planfirst.core.editing.edits import TextEdit, apply_edits, unified_diff
+from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import critique_report
 from planfirst.plan.store import PlanStore, StoreError
@@ -415,6 +415,8 @@ class Terminal:
                 "planfirst.approvePlan",
                 {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
             )
+        elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
+            await costs.switch_model(self, plan_id, self.args.execution_model)
         code = 0
         while True:
             res = await self.cmd("planfirst.executeNextStep", {"planId": plan_id})
@@ -449,7 +451,7 @@ class Terminal:
     def critique(self, plan_id: str) -> None:
         """The critic's findings (and what the tightening round fixed), before the approval."""
         try:
-            plan = PlanStore(self.root).load(plan_id)
+            plan = self._store().load(plan_id)
         except StoreError:
             return
         errors = any(f.source == "critique" and f.severity == "error" for f in plan.findings)

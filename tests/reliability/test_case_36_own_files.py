@@ -14,9 +14,9 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore, StoreError
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import README_EDIT, one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 BASHRC = "export PATH=$HOME/bin:$PATH\n"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from lsprotocol import types
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_case_23_settings_trust import _count_configuration_pulls
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 PRIVATE = "private-note-4471-do-not-share"
 BUILD = "build-output-9921"
@@ -54,9 +54,7 @@ async def test_case_37_a_workspace_cannot_widen_what_the_user_narrowed(
         client.set_configuration(workspace, section="planfirst")
         before = pulls[0]
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(
-                settings={"planfirst": {"context": {"exclude": []}}}
-            )
+            types.DidChangeConfigurationParams(settings={"planfirst": {"context": {"exclude": []}}})
         )
         await wait_until(lambda: pulls[0] > before, 30, "the configuration pull")
         pid = (await command(client, "planfirst.generatePlan", {"task": "Document the title"}))[

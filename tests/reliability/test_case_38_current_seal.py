@@ -16,9 +16,9 @@ from planfirst.plan.model import Plan, PlanBody
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import README_EDIT, one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 SUMMARY = "Document `count --top N` in the README."
 

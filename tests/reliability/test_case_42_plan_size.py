@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from planfirst.core.revisions import review_diff
+from planfirst.core.workflow.revisions import review_diff
 from planfirst.plan import model, store
 from planfirst.plan.model import Plan, PlanBody, RevisionChanges, StepChange
 from planfirst.plan.render import parse_markdown, render
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan
+from tests.support.lsp_harness import command
 
 
 def _body(n: int) -> dict[str, Any]:

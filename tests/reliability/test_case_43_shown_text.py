@@ -15,10 +15,10 @@ from pathlib import Path
 
 from planfirst.plan.model import Plan, PlanBody
 from planfirst.terminal import TerminalEditor
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.red_team import edit_turn
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 RLO = "\u202e"
 OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # "rm -rf ~" into the clipboard

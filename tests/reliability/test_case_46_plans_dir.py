@@ -9,11 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
-MARKER = "zebra-quartz-7731"  # only in the first plan (its summary): stale text a model must not see
+MARKER = (
+    "zebra-quartz-7731"  # only in the first plan (its summary): stale text a model must not see
+)
 
 
 def _texts(body: dict[str, Any]) -> tuple[str, list[str]]:

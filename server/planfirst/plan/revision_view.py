@@ -1,13 +1,15 @@
 """The revision parts of the plan document: what needs approval (header), "Changes in revision
-N", the notes under a changed step, and the reviewable text two revisions are compared on
-(core/revisions.review_diff diffs it).
+N" and the notes under a changed step (revision_text.py holds the text two revisions are
+compared on).
 
 Every line here is server-owned (a blockquote), so parsing a hand-edited plan.md ignores it.
 """
 
 from __future__ import annotations
 
-from planfirst.plan.model import Plan, PlanStatus, Step
+import bisect
+
+from planfirst.plan.model import Plan, PlanStatus, RunOutcome, Step
 from planfirst.plan.revision_diff import change_line, needing_approval, redo_pending
 
 
@@ -42,6 +44,54 @@ def header_lines(plan: Plan) -> list[str]:
             "on top of the edit on disk, or undo it first)"
         )
     return out
+
+
+def _on_disk(plan: Plan, order: int) -> bool:
+    """Whether step `order` has an edit on disk now (an applied run: core/workflow/records.py)."""
+    try:
+        st = plan.state(order)
+    except KeyError:
+        return False
+    return any(r.outcome == RunOutcome.APPLIED for r in st.runs)
+
+
+class NotesIndex:
+    """The revision's changes by step id and the steps with an edit on disk, built once per
+    rendering (a lookup per step in the lists would make rendering quadratic in the plan's size,
+    docs/reliability.md case 42)."""
+
+    def __init__(self, plan: Plan) -> None:
+        ch = plan.changes
+        self.changes = {c.id: c for c in reversed(ch.steps)} if ch else {}
+        self.unrequested = set(ch.unrequested) if ch else set()
+        self.dependent = set(ch.dependent) if ch else set()
+        self.on_disk = sorted(s.order for s in plan.body.steps if _on_disk(plan, s.order))
+
+
+def lands_on_top(plan: Plan, step: Step, index: NotesIndex | None = None) -> list[int]:
+    """The later steps whose edits are on disk while `step` (added or moved before them by this
+    revision) has none: its edit will land on top of theirs, so it is undone before them."""
+    if plan.changes is None:
+        return []
+    idx = index or NotesIndex(plan)
+    change = idx.changes.get(step.id)
+    if change is None or not {"added", "moved"} & set(change.kinds):
+        return []
+    if _on_disk(plan, step.order):
+        return []
+    return idx.on_disk[bisect.bisect_right(idx.on_disk, step.order) :]
+
+
+def undo_note(plan: Plan, step: Step, index: NotesIndex | None = None) -> str | None:
+    """What a step put before steps with an edit on disk means for undo, in one sentence."""
+    later = lands_on_top(plan, step, index)
+    if not later:
+        return None
+    return (
+        f"Step {step.order} comes before {_steps(later)}, whose edit is on disk: once executed, its "
+        f"edit lands on top of theirs, so undo it before {_steps(later)} (edits are undone in the "
+        "order they were applied, last first)"
+    )
 
 
 def changes_title(plan: Plan) -> str | None:
@@ -94,17 +144,6 @@ def changes_lines(plan: Plan) -> list[str]:
     return out
 
 
-class NotesIndex:
-    """The revision's changes by step id, built once per rendering (a lookup per step in the
-    lists would make rendering quadratic in the plan's size, docs/reliability.md case 42)."""
-
-    def __init__(self, plan: Plan) -> None:
-        ch = plan.changes
-        self.changes = {c.id: c for c in reversed(ch.steps)} if ch else {}
-        self.unrequested = set(ch.unrequested) if ch else set()
-        self.dependent = set(ch.dependent) if ch else set()
-
-
 def step_notes(plan: Plan, step: Step, index: NotesIndex | None = None) -> list[str]:
     """Blockquote lines under a step's heading: how this revision changed it, and what it needs."""
     out: list[str] = []
@@ -119,6 +158,9 @@ def step_notes(plan: Plan, step: Step, index: NotesIndex | None = None) -> list[
             )
     if ch is not None and step.id in idx.dependent:
         out.append("> Needs approval again: it builds on a step this revision changed")
+    note = undo_note(plan, step, idx)
+    if note is not None:
+        out.append(f"> {note}.")
     if _current(plan, step) and redo_pending(plan, step.order):
         out.append(
             "> Needs redo: this step was done, then this revision changed it; its edit is still on "
@@ -135,20 +177,3 @@ def _current(plan: Plan, step: Step) -> bool:
     except KeyError:
         return False
     return mine is step or mine == step
-
-
-def review_text(plan: Plan) -> str:
-    """The plan's reviewable text only (task to assumptions, no status or records): what two
-    revisions are compared on."""
-    from planfirst.plan.render import render  # render imports this module
-
-    bare = Plan(
-        id=plan.id,
-        title=plan.title,
-        task=plan.task,
-        body=plan.body.model_copy(deep=True),
-        revision=plan.revision,
-    )
-    lines = render(bare).text.split("\n")
-    start = next((i for i, line in enumerate(lines) if line == "## Task"), 0)
-    return "\n".join(lines[start:])

@@ -35,7 +35,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan import origin
-from planfirst.plan.model import MAX_PLAN_STEPS, Finding, Plan, PlanStatus, StepState, now_iso
+from planfirst.plan.model import (
+    MAX_PLAN_STEPS,
+    Finding,
+    Plan,
+    PlanStatus,
+    StepState,
+    Usage,
+    now_iso,
+)
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import render
 
@@ -151,15 +159,26 @@ def _alive(pid: int) -> bool:
 
 def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     """A plan planfirst did not seal, made harmless: a draft without status, step history, results
-    or review of its own, and an error finding so that approving it is an explicit decision."""
+    or review of its own, and an error finding so that approving it is an explicit decision. It
+    starts from the user's settings and zero spent (#29): the author's execution model, spending
+    and estimate are not the user's; what the author recorded is said in the finding, and the
+    revision history (text, feedback, what each revision changed) stays as the author wrote it."""
+    authored = origin.authored(plan)
     plan.status = PlanStatus.DRAFT
     plan.steps = [StepState(order=s.order) for s in plan.body.steps]
     plan.final_validation = []
     plan.diagnosis = None
     plan.confidence = {}
     plan.provenance.critique = None
+    plan.execution_model = None
+    plan.usage = Usage()
+    plan.estimate = None
     plan.findings = [
-        Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=message)
+        Finding(
+            rule=origin.UNTRUSTED_RULE,
+            severity="error",
+            message=message + (f" ({authored})" if authored else ""),
+        )
     ]
     return plan
 
@@ -196,7 +215,9 @@ class PlanStore:
         try:
             parts = path.relative_to(self.root).parts
         except ValueError:
-            raise StoreError(f"{path} is outside the workspace; planfirst never writes there") from None
+            raise StoreError(
+                f"{path} is outside the workspace; planfirst never writes there"
+            ) from None
         if ".." in parts:
             raise StoreError(f"{path} leaves the workspace ('..'); planfirst never writes there")
         cur = self.root
@@ -261,7 +282,9 @@ class PlanStore:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise StoreError(f"{path} is not UTF-8 text ({e.reason}); it was left untouched") from None
+            raise StoreError(
+                f"{path} is not UTF-8 text ({e.reason}); it was left untouched"
+            ) from None
 
     def plan_json(self, plan_id: str) -> Path:
         """Path of the plan's JSON file."""
@@ -303,9 +326,7 @@ class PlanStore:
         self.write_file(path, text, durable=True)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
         mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
-        origin.record_current(
-            self.root, plan.id, mark, plan.revision, plan.provenance.updated_at
-        )
+        origin.record_current(self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp
@@ -404,7 +425,7 @@ class PlanStore:
         if not origin.verify(self.root, plan_id, data, given, role):
             return foreign(plan)
         if role == origin.PLAN and origin.is_stale(
-            self.root, plan_id, given, plan.revision, plan.provenance.updated_at
+            self.root, plan_id, str(given), plan.revision, plan.provenance.updated_at
         ):
             return foreign(plan, origin.STALE_MESSAGE)
         return plan
@@ -444,7 +465,7 @@ class PlanStore:
             return None
         return pid if self.exists(pid) else None
 
-    # What past steps needed (core/budget.py): the estimator learns the workspace's retry rate.
+    # What past steps needed (core/workflow/budget.py): the estimator learns the workspace's retry rate.
 
     def step_history(self) -> builtins.list[dict[str, Any]]:
         """Recorded finished steps, oldest first (an unreadable file reads as none)."""

@@ -68,7 +68,9 @@ _NOT_PLAIN = re.compile(r"[^\x20-\x7e\n\t]")
 def _shown(text: str) -> str:
     """Like `encode`, for display only: a backslash stays as it is, so text that was encoded
     already (a plan document) is printed unchanged."""
-    return _NOT_PLAIN.sub(lambda m: f"\\u{{{ord(m.group(0)):X}}}" if invisible(m.group(0)) else m.group(0), text)
+    return _NOT_PLAIN.sub(
+        lambda m: f"\\u{{{ord(m.group(0)):X}}}" if invisible(m.group(0)) else m.group(0), text
+    )
 
 
 def decode(text: str) -> str:
