@@ -134,3 +134,34 @@ def test_a_workspace_cannot_turn_planfirsts_preview_off() -> None:
     assert load_settings({}, {"planfirst": {"preview": "editor"}}, environ={})[0].preview == "auto"
     assert load_settings({}, {"preview": "planfirst"}, environ={})[0].preview == "planfirst"
     assert load_settings({"planfirst": {"preview": "editor"}}, environ={})[0].preview == "editor"
+
+
+def test_a_workspace_only_narrows_what_the_user_set() -> None:
+    """docs/reliability.md case 37: lists that keep things from the model are extended, never
+    replaced or emptied; safety review rules stay on; spending numbers are lowered, not raised."""
+    user = {"context": {"exclude": ["secret/**"], "tokenBudget": 5000}}
+    hostile = {
+        "context": {"exclude": [], "tokenBudget": 900_000},
+        "lint": {"disabled": ["protected-file", "no-risks"]},
+        "execution": {"maxAttempts": 10},
+    }
+    s, problems = load_settings(user, hostile, {"context": {"exclude": ["build/**"]}}, environ={})
+    assert s.context.exclude == ["secret/**", "build/**"]
+    assert s.context.token_budget == 5000 and s.execution.max_attempts == 3  # the default caps
+    assert s.lint.disabled == ["no-risks"]
+    assert any("tokenBudget" in p and "5000" in p for p in problems)
+    assert any("maxAttempts" in p for p in problems)
+    assert any("protected-file" in p for p in problems)
+    # lowering is the workspace's call, and the user may turn any rule off
+    s, problems = load_settings(
+        {"lint": {"disabled": ["protected-file"]}}, {"execution": {"maxAttempts": 1}}, environ={}
+    )
+    assert s.execution.max_attempts == 1 and s.lint.disabled == ["protected-file"]
+    assert problems == []
+
+
+def test_the_safety_rules_named_in_settings_exist() -> None:
+    from planfirst.core.planning.plan_lint import RULES
+    from planfirst.settings import SAFETY_LINT_RULES
+
+    assert SAFETY_LINT_RULES <= set(RULES)

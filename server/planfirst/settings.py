@@ -1,6 +1,7 @@
 """Typed settings, validated once, shared by the server, the CLI and the core.
 
-Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`.
+Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`,
+except that a workspace layer only narrows (`_narrow_only`, docs/reliability.md case 37).
 Every layer is read through an allow-list of known keys, one section deep (`sanitize`). Settings
 that decide trust (the API URL, the key, the command allow-list) come only from the environment
 and `initializationOptions`, never from `workspace/configuration` or a pushed configuration, which
@@ -286,6 +287,75 @@ TRUST = frozenset(
 USER_ONLY = frozenset({"prices", "maxTokens"})
 
 
+# A workspace setting can only narrow what the user set (docs/reliability.md case 37). Lists that
+# keep things from the model or from review are extended by a workspace, never replaced or
+# emptied; a workspace cannot turn off the plan-review rules that guard safety; and numbers that
+# spend money or widen what the model may do are lowered by a workspace, never raised above what
+# the user (or the default) allows. Section alias (None: top level), key alias.
+UNION_LISTS = frozenset({("context", "exclude"), ("lint", "disabled")})
+SAFETY_LINT_RULES = frozenset(
+    {
+        "protected-file",
+        "edits-validation-script",
+        "validation-not-allowed",
+        "validation-shell-syntax",
+        "validation-unparseable",
+        "misleading-name",
+    }
+)
+CEILINGS = frozenset(
+    {
+        ("context", "tokenBudget"),
+        ("context", "maxFileBytes"),
+        ("execution", "maxAttempts"),
+        ("execution", "maxToolTurns"),
+        ("planning", "maxExploreTurns"),
+        ("planning", "maxReasks"),
+        ("critique", "maxTurns"),
+    }
+)
+
+
+def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
+    """Make a clean workspace layer narrow-only against what is `merged` below it (in place);
+    return what was ignored, for the user."""
+    out: list[str] = []
+    defaults = Settings().model_dump(by_alias=True)
+    for section, key in sorted(UNION_LISTS | CEILINGS):
+        sec = clean.get(section)
+        if not isinstance(sec, dict) or key not in sec:
+            continue
+        below = merged.get(section)
+        base = below.get(key) if isinstance(below, dict) and key in below else None
+        if base is None:
+            base = defaults[section][key]
+        new = sec[key]
+        if (section, key) in UNION_LISTS:
+            if not isinstance(new, list) or not isinstance(base, list):
+                continue  # a wrongly typed value: validation reports it
+            if key == "disabled":
+                kept = [r for r in new if r not in SAFETY_LINT_RULES or r in base]
+                if len(kept) != len(new):
+                    out.append(
+                        f"ignored workspace setting planfirst.lint.disabled for "
+                        f"{', '.join(sorted(set(new) - set(kept)))}: rules that guard safety are "
+                        "turned off only in user settings"
+                    )
+                new = kept
+            sec[key] = [*base, *(v for v in new if v not in base)]
+        elif _number(new) and _number(base) and new > base:
+            del sec[key]
+            out.append(
+                f"ignored workspace setting planfirst.{section}.{key} = {new}: a workspace may "
+                f"lower it, not raise it above {base} (set it in user settings)"
+            )
+    return out
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def _unwrap(raw: Any) -> tuple[dict[str, Any], list[str]]:
     """The `planfirst` section of a layer: `{"planfirst": {...}}` or the bare section, unwrapped
     exactly once (a `planfirst` key inside the section is an unknown key, never a second section).
@@ -399,6 +469,8 @@ def load_settings(
             continue
         for d in dropped:
             log.warning("settings: ignored %s", d)
+        if i > 0:
+            problems.extend(_narrow_only(merged, clean))
         merged = _deep_merge(merged, clean)
         if i > 0:
             problems.extend(_overridden_trust(layer, merged))

@@ -51,7 +51,9 @@ class Session:
         self.settings = settings
         self.models = models
         self.host = host
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         self.store = PlanStore(self.root, settings.plans_dir)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
@@ -65,7 +67,9 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         if self.store.plans_dir != self.root / settings.plans_dir:
             self.store = PlanStore(self.root, settings.plans_dir)
 
