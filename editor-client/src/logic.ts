@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { PlanSummary } from './protocol';
 
 /** How the language server is started. */
 export interface ServerCommand {
@@ -206,20 +207,8 @@ export function planIdFromUri(uri: string): string | undefined {
     return m ? decodeURIComponent(m[1]) : undefined;
 }
 
-/** One entry of `planfirst.listPlans`. */
-export interface PlanSummary {
-    id: string;
-    title: string;
-    status: string;
-    revision: number;
-    steps: { total: number; done: number; failed: number };
-    /** the plan document's URI */
-    uri?: string;
-    /** the workspace's active plan */
-    active?: boolean;
-    /** every step: number, status, first line (servers before the Plans view send none) */
-    stepList?: { order: number; status: string; title: string }[];
-}
+/** One entry of `planfirst.listPlans` (generated from the server's protocol source). */
+export type { PlanSummary };
 
 /** Plan statuses after which there is nothing left to do. */
 const FINISHED = /^(done|completed?|finished|cancell?ed|abandoned)$/i;

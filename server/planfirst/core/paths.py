@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from planfirst.core.gitignore import IgnoreFiles, IgnoreRules, chain_match, match_with_parents
 from planfirst.core.secrets import fold as _fold
 from planfirst.core.secrets import is_secret
+from planfirst.errors import PlanfirstError
 
 MAX_PATH_LEN = 4096
 
@@ -45,8 +46,10 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class PathError(ValueError):
+class PathError(PlanfirstError, ValueError):
     """A path that is malformed or outside the workspace; the message names the path and why."""
+
+    code = "path"
 
 
 class ReadRefused(PathError):

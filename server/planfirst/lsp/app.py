@@ -19,6 +19,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from planfirst.lsp import protocol
 from planfirst.lsp.server import PlanfirstServer
 
 log = logging.getLogger("planfirst")
@@ -38,22 +39,9 @@ FEATURES: dict[str, Any] = {
     ),
 }
 
-# `workspace/executeCommand` commands lsp/features.py registers (advertised in initialize).
-COMMANDS: tuple[str, ...] = (
-    "planfirst.generatePlan",
-    "planfirst.revisePlan",
-    "planfirst.diffPlan",
-    "planfirst.approvePlan",
-    "planfirst.executeNextStep",
-    "planfirst.retryStep",
-    "planfirst.undoStep",
-    "planfirst.showPlan",
-    "planfirst.listPlans",
-    "planfirst.applyPreview",
-    "planfirst.discardPreview",
-    "planfirst.reloadPlan",
-    "planfirst.cancel",
-)
+# `workspace/executeCommand` commands lsp/features.py registers (advertised in initialize): the
+# names of lsp/protocol.py, the one source of the commands, their params and their results
+COMMANDS: tuple[str, ...] = tuple(protocol.COMMANDS)
 
 Handler = Callable[..., Any]
 

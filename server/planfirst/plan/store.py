@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planfirst.errors import PlanfirstError
 from planfirst.plan import origin
 from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
 from planfirst.plan.portable import scrub
@@ -38,12 +39,16 @@ from planfirst.plan.render import render
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 
 
-class StoreError(Exception):
+class StoreError(PlanfirstError):
     """A plan file could not be read or written; the message names the file."""
+
+    code = "store"
 
 
 class UnknownPlan(StoreError):
     """No plan with that id exists in this workspace."""
+
+    code = "unknown_plan"
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""A plan's closing report: per step its attempts, tokens, cost and time (what the terminal's
+summary table prints), and every file the plan changed with its text when the plan started, so an
+editor can show "all changes" of the plan as one multi-file diff."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from planfirst.plan.model import Plan, RunOutcome, StepRun
+
+# runs whose edit reached the files (an undo's inverse edit too): their `before` is a real text
+_LANDED = {RunOutcome.APPLIED, RunOutcome.APPLIED_UNDONE, RunOutcome.UNDONE}
+# runs that asked the model (an undo's inverse edit did not)
+_ASKED = {o for o in RunOutcome if o is not RunOutcome.UNDONE}
+
+
+def _seconds(run: StepRun) -> float:
+    if not run.finished_at:
+        return 0.0
+    try:
+        delta = datetime.fromisoformat(run.finished_at) - datetime.fromisoformat(run.started_at)
+    except ValueError:
+        return 0.0
+    return max(0.0, delta.total_seconds())
+
+
+def _validation(run: StepRun | None) -> str:
+    if run is None or not run.validation:
+        return ""
+    ok = sum(1 for v in run.validation if v.passed)
+    return f"{ok}/{len(run.validation)} passed"
+
+
+def step_reports(plan: Plan) -> list[dict[str, Any]]:
+    """Each step: status, attempts (model runs), tokens in/out, cost, seconds, validation."""
+    titles = {s.order: (s.description.strip().splitlines() or [""])[0] for s in plan.body.steps}
+    out = []
+    for st in plan.steps:
+        runs = [r for r in st.runs if r.outcome in _ASKED]
+        out.append(
+            {
+                "order": st.order,
+                "title": titles.get(st.order, ""),
+                "status": st.status.value,
+                "attempts": len(runs),
+                "inputTokens": sum(
+                    r.usage.input_tokens
+                    + r.usage.cache_read_input_tokens
+                    + r.usage.cache_creation_input_tokens
+                    for r in runs
+                ),
+                "outputTokens": sum(r.usage.output_tokens for r in runs),
+                "costUsd": round(sum(r.usage.cost_usd for r in runs), 6),
+                "seconds": round(sum(_seconds(r) for r in st.runs), 1),
+                "validation": _validation(st.last_run),
+            }
+        )
+    return out
+
+
+def start_texts(plan: Plan) -> dict[str, str | None]:
+    """Every file an edit of the plan reached, with its text before the first such edit (None: it
+    did not exist), in the order the plan first touched them."""
+    runs = sorted(
+        (r for st in plan.steps for r in st.runs if r.outcome in _LANDED),
+        key=lambda r: r.started_at,
+    )
+    start: dict[str, str | None] = {}
+    for r in runs:
+        for path, text in r.before.items():
+            start.setdefault(path, text)
+    return start
+
+
+def plan_report(
+    plan: Plan, read: Callable[[str], str | None], uri: Callable[[str], str]
+) -> dict[str, Any]:
+    """The planReport result: `read(rel)` gives a file's text now (None: absent), `uri(rel)` its
+    URI. Files whose text is back to where it started are left out."""
+    steps = step_reports(plan)
+    files = []
+    for path, before in start_texts(plan).items():
+        after = read(path)
+        if after != before:
+            files.append({"path": path, "uri": uri(path), "before": before, "after": after})
+    return {
+        "planId": plan.id,
+        "title": plan.title,
+        "status": plan.status.value,
+        "steps": steps,
+        "costUsd": round(plan.usage.cost_usd, 6),
+        "seconds": round(sum(s["seconds"] for s in steps), 1),
+        "files": files,
+    }

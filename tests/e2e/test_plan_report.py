@@ -1,0 +1,54 @@
+"""planfirst.planReport: the finish view's figures (per step attempts, tokens, cost, time) and the
+"Review all changes" diff of the whole plan against its start (issue #33)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from planfirst.plan.store import PlanStore
+from tests.demo_script import DEMO
+from tests.e2e.test_execute import TASK, snapshot
+from tests.lsp_harness import command, lsp_session, write_script
+
+
+async def test_plan_report_after_a_finished_plan(workspace: Path, tmp_path: Path) -> None:
+    start = snapshot(workspace)
+    script = write_script(tmp_path, DEMO)
+    async with lsp_session(workspace, "vscode", script) as (client, _editor):
+        pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
+        await command(client, "planfirst.approvePlan", {"planId": pid})
+        for _ in range(3):
+            await command(client, "planfirst.executeNextStep", {"planId": pid})
+        report = await command(client, "planfirst.planReport", {"planId": pid})
+
+        # an unknown plan is an error with a reason the editor branches on, not a crash
+        with pytest.raises(JsonRpcException) as err:
+            await command(client, "planfirst.planReport", {"planId": "no-such-plan"})
+        assert err.value.data and err.value.data.get("reason"), err.value.data
+
+    plan = PlanStore(workspace).load(pid)
+    assert report["planId"] == pid and report["status"] == "done"
+    steps = report["steps"]
+    assert [s["order"] for s in steps] == [1, 2, 3]
+    # step 1 failed validation once and passed on its retry: two model runs, as the plan records
+    assert [s["attempts"] for s in steps] == [2, 1, 1]
+    for s, st in zip(steps, plan.steps, strict=True):
+        assert s["status"] == "done"
+        assert s["outputTokens"] == sum(r.usage.output_tokens for r in st.runs) > 0
+        assert s["costUsd"] == pytest.approx(sum(r.usage.cost_usd for r in st.runs))
+        assert s["seconds"] >= 0
+        assert s["title"]
+    assert report["costUsd"] == pytest.approx(plan.usage.cost_usd)
+
+    # every file the plan changed, with its text at the start and now
+    now = snapshot(workspace)
+    changed = {p for p in now if start.get(p) != now[p]} | {p for p in start if p not in now}
+    files = {f["path"]: f for f in report["files"]}
+    assert set(files) == changed and changed
+    for path, f in files.items():
+        assert f["before"] == (start[path].decode() if path in start else None)
+        assert f["after"] == now[path].decode()
+        assert f["uri"] == (workspace / path).resolve().as_uri()
