@@ -47,7 +47,9 @@ def test_app_advertises_the_protocol_commands() -> None:
 
 
 def test_params_are_validated_strictly_against_the_source() -> None:
-    assert parse_args("planfirst.retryStep", protocol.StepParams, ({"planId": "p", "step": 2},)) == {
+    assert parse_args(
+        "planfirst.retryStep", protocol.StepParams, ({"planId": "p", "step": 2},)
+    ) == {
         "planId": "p",
         "step": 2,
     }

@@ -52,3 +52,22 @@ async def test_plan_report_after_a_finished_plan(workspace: Path, tmp_path: Path
         assert f["before"] == (start[path].decode() if path in start else None)
         assert f["after"] == now[path].decode()
         assert f["uri"] == (workspace / path).resolve().as_uri()
+
+
+@pytest.mark.parametrize("profile", ["vscode", "neovim"])
+async def test_no_key_is_a_notice_with_its_reason_for_the_extension(
+    workspace: Path, profile: str
+) -> None:
+    """Without a key the VS Code extension gets `planfirst/notice` {reason: no_key} (it offers
+    Set API Key… in its own words); any other editor gets the warning in words."""
+    async with lsp_session(workspace, profile, None) as (client, editor):
+        with pytest.raises(JsonRpcException) as err:
+            await command(client, "planfirst.generatePlan", {"task": "Add a flag"})
+        assert err.value.data == {"reason": "auth"}, err.value.data
+        shown = [m.message for m in client.messages]
+    key_messages = [m for m in shown if "API key" in m]
+    if profile == "vscode":
+        assert [n["reason"] for n in editor.notices] == ["no_key"], editor.notices
+        assert key_messages == [], shown
+    else:
+        assert editor.notices == [] and key_messages, shown

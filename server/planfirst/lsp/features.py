@@ -275,7 +275,7 @@ def register(ls: Registry) -> None:
         server: PlanfirstServer, session: Session, p: protocol.PlanParams, progress: Any
     ) -> Any:
         plan = session.load(p.get("planId"))
-        if not server.caps_content():
+        if not server.caps.content_documents:
             session.store.save(plan)  # make sure the markdown file exists and is current
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri}
@@ -438,8 +438,7 @@ async def _pull_configuration(server: PlanfirstServer, pushed: Any = None) -> No
     layers: list[Any] = []
     if isinstance(pushed, dict) and pushed:
         layers.append(pushed)  # a workspace layer: load_settings drops trust keys from it
-    ws = server.client_caps().workspace
-    if ws and ws.configuration:
+    if server.caps.configuration:
         try:
             result = await asyncio.wait_for(
                 server.workspace_configuration_async(

@@ -11,7 +11,6 @@ Standard library plus `annotated_types` only: lsp/app.py imports this module to 
 `initialize`, which must not wait for pydantic (issue #17).
 """
 
-
 import sys
 import types
 import typing

@@ -53,11 +53,11 @@ async def open_diff(
 ) -> dict[str, Any]:
     """Show the diff of two revisions; returns its URI, the revisions and the diff text."""
     plan, a, b, text = revisions.compare(session, plan_id, from_rev, to_rev)
-    if server.caps_content():
+    if server.caps.content_documents:
         uri = diff_uri(plan.id, a, b)
     else:
         uri = convert.path_to_uri(session.store.write_diff(plan.id, a, b, text))
-    if server.caps_show_document():
+    if server.caps.show_document:
         try:
             await server.window_show_document_async(
                 types.ShowDocumentParams(uri=uri, take_focus=True)
