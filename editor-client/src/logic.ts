@@ -300,7 +300,9 @@ export function formatStatus(s: PlanStatus): StatusView {
         return { text: `planfirst: ✓ ${done} of ${total} done`, tooltip, severity: 'normal' };
     }
     if (done === 0) {
-        return { text: `planfirst: ${status || 'plan'} · 0 of ${total} done`, tooltip, severity: 'normal' };
+        // approved, nothing running yet: not "executing"
+        const word = status === 'executing' || status === 'approved' ? 'approved' : status || 'plan';
+        return { text: `planfirst: ${word} · 0 of ${total} done`, tooltip, severity: 'normal' };
     }
     return { text: `planfirst: ${done} of ${total} done`, tooltip, severity: 'normal' };
 }
@@ -351,9 +353,51 @@ export function explainProbeFailure(errno: string | undefined, exitCode: number 
     return exitCode !== null && exitCode !== undefined ? `exited with code ${exitCode}` : (errno ?? 'failed');
 }
 
-/** Is this server error about the API key (missing, or refused by the API)? */
-export function isKeyProblem(message: string, reason?: unknown): boolean {
-    return reason === 'auth' || /No Anthropic API key|API key|\(401\)|authentication_error|invalid x-api-key/i.test(message);
+/** LSP RequestCancelled: the server's answer to a cancelled command. */
+const REQUEST_CANCELLED = -32800;
+
+/** Reasons (`data.reason`, server/planfirst/errors.py codes) the same command may succeed on later. */
+const RETRYABLE: Record<string, string> = {
+    rate_limit: 'the Anthropic API is limiting requests (429) and kept doing so through the retries',
+    overloaded: 'the Anthropic API is overloaded (529) and stayed so through the retries',
+    server: 'the Anthropic API had a server error and kept having it through the retries',
+    timeout: 'the Anthropic API did not answer in time',
+    deadline: 'the model call ran out of its time (planfirst.anthropic.deadline)',
+    connection: 'the Anthropic API could not be reached',
+    conflict: 'the Anthropic API reported a conflict',
+    busy: 'planfirst is busy with another operation on this workspace',
+};
+
+/** How the extension answers a failed command: chosen from the error's name, code and `data.reason`, never its text. */
+export interface ErrorView {
+    kind: 'setKey' | 'retry' | 'cancelled' | 'serverNotStarted' | 'show';
+    /** the message shown (the server's own words unless the reason has editor words) */
+    text: string;
+    level: 'info' | 'warn' | 'error';
+}
+
+/** The editor's words and way forward for an error from `name` (a palette command's title). */
+export function errorView(name: string, e: unknown): ErrorView {
+    const err = (e ?? {}) as { name?: unknown; code?: unknown; message?: unknown; data?: { reason?: unknown } | null };
+    const reason = typeof err.data?.reason === 'string' ? err.data.reason : undefined;
+    const message = String(err.message ?? e).replace(/^planfirst:\s*/, '');
+    if (err.name === 'ServerNotStarted') {
+        return { kind: 'serverNotStarted', text: message, level: 'error' };
+    }
+    if (err.code === REQUEST_CANCELLED || reason === 'cancelled') {
+        return { kind: 'cancelled', text: `planfirst: ${name} was cancelled.`, level: 'info' };
+    }
+    if (reason === 'auth') {
+        return {
+            kind: 'setKey',
+            text: `planfirst: ${name} needs a valid Anthropic API key: none is set, or the API refused the one set.`,
+            level: 'warn',
+        };
+    }
+    if (reason && reason in RETRYABLE) {
+        return { kind: 'retry', text: `planfirst: ${name} did not finish: ${RETRYABLE[reason]}.`, level: 'warn' };
+    }
+    return { kind: 'show', text: `planfirst: ${name} failed: ${message}`, level: 'error' };
 }
 
 /** One entry of the status bar's quick pick: a palette command and how it reads there. */
@@ -375,6 +419,7 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false): 
     const next = typeof s?.step === 'number' && s.step > 0 ? s.step : done < total ? done + 1 : undefined;
     if (reviewPending) {
         out.push(
+            { command: 'planfirst.ui.showReview', label: '$(diff) Show the step review' },
             { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
             { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
             { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
@@ -383,6 +428,10 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false): 
     if (s && (s.busy || status === 'planning')) {
         out.push({ command: 'planfirst.ui.cancel', label: '$(stop) Cancel', detail: s.busy ?? 'planning' });
     } else if (s) {
+        if (status === 'done') {
+            // after the last step, the changes to look at come first (not "Undo last step")
+            out.push({ command: 'planfirst.ui.reviewPlanChanges', label: '$(diff-multiple) Review all changes of the plan' });
+        }
         if (status === 'draft') {
             out.push({ command: 'planfirst.ui.approvePlan', label: '$(check) Approve plan' });
         }

@@ -5,7 +5,7 @@ import {
     buildServerSettings,
     commandLine,
     explainProbeFailure,
-    isKeyProblem,
+    errorView,
     validActions,
     serverLogLevel,
     probeCommand,
@@ -177,6 +177,8 @@ test('formatStatus renders progress like "planfirst: 2 of 5 done"; a draft is ne
     const draft = formatStatus({ ...base, status: 'draft', step: 1, done: 0 });
     assert.deepEqual([draft.text, draft.severity], ['planfirst: draft · 5 steps', 'normal']);
     assert.equal(formatStatus({ ...base, status: 'approved', step: 1, done: 0 }).text, 'planfirst: approved · 0 of 5 done');
+    // nothing runs yet: not "executing · 0 of 5 done"
+    assert.equal(formatStatus({ ...base, status: 'executing', step: 1, done: 0 }).text, 'planfirst: approved · 0 of 5 done');
     assert.equal(formatStatus({ ...base, status: 'done', step: null, done: 5 }).text, 'planfirst: ✓ 5 of 5 done');
     const tip = formatStatus({ ...base, status: 'executing', step: 2, done: 1, failed: 1, busy: 'validating step 2' }).tooltip;
     assert.match(tip, /Add tests\nexecuting: 1 of 5 steps done, 1 failed\nnow: validating step 2/);
@@ -203,12 +205,23 @@ test('explainProbeFailure names the cause in one line', () => {
     assert.equal(explainProbeFailure(undefined, 2, ''), 'exited with code 2');
 });
 
-test('isKeyProblem recognises a missing or refused key', () => {
-    assert.equal(isKeyProblem('planfirst: No Anthropic API key: set ...'), true);
-    assert.equal(isKeyProblem('planfirst: step 1: Anthropic API rejected the API key (401)'), true);
-    assert.equal(isKeyProblem('anything', 'auth'), true);
-    assert.equal(isKeyProblem('planfirst: plan is not approved'), false);
+test('errorView branches on data.reason and the error code, never on the message text', () => {
+    // the text of a 401 or a missing key no longer decides: the reason does
+    assert.equal(errorView('Generate Plan', { message: 'planfirst: No Anthropic API key: set ANTHROPIC_API_KEY', data: { reason: 'auth' } }).kind, 'setKey');
+    assert.doesNotMatch(errorView('Generate Plan', { message: 'x ANTHROPIC_API_KEY make demo', data: { reason: 'auth' } }).text, /ANTHROPIC_API_KEY|make demo|apiKey/);
+    assert.equal(errorView('Generate Plan', { message: 'planfirst: the API key was refused (401)' }).kind, 'show');
+    const limited = errorView('Execute Next Step', { message: 'planfirst: rate limited (429) after 4 retries', data: { reason: 'rate_limit' } });
+    assert.equal(limited.kind, 'retry');
+    assert.match(limited.text, /Execute Next Step did not finish: .*429/);
+    assert.equal(errorView('Revise Plan', { data: { reason: 'overloaded' } }).kind, 'retry');
+    assert.equal(errorView('Revise Plan', { code: -32800, message: 'planfirst: planfirst.revisePlan was cancelled' }).kind, 'cancelled');
+    assert.equal(errorView('Revise Plan', { message: 'the word cancel in a message', data: { reason: 'refused' } }).kind, 'show');
+    assert.equal(errorView('Generate Plan', { name: 'ServerNotStarted', message: 'python3: No module named planfirst' }).kind, 'serverNotStarted');
+    const other = errorView('Approve Plan', { message: 'planfirst: the plan has errors', data: { reason: 'refused' } });
+    assert.deepEqual(other, { kind: 'show', text: 'planfirst: Approve Plan failed: the plan has errors', level: 'error' });
+    assert.equal(errorView('Approve Plan', 'plain string').kind, 'show');
 });
+
 
 test('validActions offers the next step first, Cancel while busy, the review while one is open', () => {
     const base = { planId: 'p', total: 3, done: 1, failed: 0 };
@@ -223,8 +236,12 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     assert.equal(ids({ ...base, status: 'failed', failed: 1 })[0], 'planfirst.ui.retryStep');
     const finished = ids({ ...base, status: 'done', done: 3 });
     assert.ok(!finished.includes('planfirst.ui.executeNextStep') && finished.includes('planfirst.ui.undoLastStep'));
+    // after done the primary action is the plan's changes, not "Undo last step"
+    assert.equal(finished[0], 'planfirst.ui.reviewPlanChanges');
     assert.equal(ids(undefined)[0], 'planfirst.ui.generatePlan');
-    assert.equal(ids({ ...base, status: 'executing', busy: 'x' }, true)[0], 'planfirst.ui.applyReview');
+    // wherever Apply is offered, the closed review can be opened again
+    const review = ids({ ...base, status: 'executing', busy: 'x' }, true);
+    assert.deepEqual(review.slice(0, 4), ['planfirst.ui.showReview', 'planfirst.ui.applyReview', 'planfirst.ui.chooseReviewFiles', 'planfirst.ui.discardReview']);
 });
 
 test('planContext: the palette shows Approve for a draft, Execute when a step can run, only Cancel while busy, Undo after a step', () => {
