@@ -77,7 +77,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 scheduleRestart('API key changed');
             }
         }),
+        pf.onWork(() => void vscode.commands.executeCommand('setContext', 'planfirst.working', pf.working.length > 0)),
         pf.onServerState((s) => {
+            // the Plans view's welcome: "not running yet" only while it is not
+            void vscode.commands.executeCommand('setContext', 'planfirst.serverRunning', s.state === 'running');
             if (s.state === 'failed') {
                 status.text = '$(error) planfirst: server not started';
                 status.tooltip = `planfirst: the language server did not start\n${s.detail ?? ''}\nClick for the ways to fix it.`;

@@ -489,6 +489,7 @@ export function planContext(s: PlanStatus | undefined, reviewPending = false): R
         'planfirst.canRetry': ids.has('planfirst.ui.retryStep'),
         'planfirst.canUndo': ids.has('planfirst.ui.undoLastStep'),
         'planfirst.busy': first === 'planfirst.ui.cancel',
+        'planfirst.planDone': first === 'planfirst.ui.reviewPlanChanges',
     };
 }
 

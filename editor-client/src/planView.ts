@@ -43,6 +43,12 @@ export class PlanViews implements vscode.Disposable {
                 }
                 this.schedule(s.planId);
             }),
+            // the review's actions (Show Step Review, Apply…) appear and go with it
+            pf.review.onDidChange(() => {
+                for (const id of this.panels.keys()) {
+                    this.schedule(id);
+                }
+            }),
             pf.onWork(() => {
                 for (const id of this.panels.keys()) {
                     this.schedule(id);

@@ -257,7 +257,7 @@ test('planContext: the palette shows Approve for a draft, Execute when a step ca
         'planfirst.canUndo',
         'planfirst.hasPlan',
     ]);
-    assert.deepEqual(on(planContext({ ...base, status: 'done', done: 3 })), ['planfirst.canUndo', 'planfirst.hasPlan']);
+    assert.deepEqual(on(planContext({ ...base, status: 'done', done: 3 })), ['planfirst.canUndo', 'planfirst.hasPlan', 'planfirst.planDone']);
 });
 
 test('serverLogLevel reads the server log format; continuation lines keep the level', () => {
