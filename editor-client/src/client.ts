@@ -195,6 +195,14 @@ const ASK_FOR: Record<string, { key: string; title: string; prompt: string } | u
     'planfirst.generatePlan': { key: 'task', title: 'planfirst: Plan a change for this selection', prompt: 'What should change?' },
 };
 
+/** A server command id as a person reads it: `planfirst.executeNextStep` → "Execute Next Step". */
+export function commandTitle(command: string): string {
+    return command
+        .replace(/^planfirst\./, '')
+        .replace(/([a-z])([A-Z])/g, '$1 $2')
+        .replace(/^./, (c) => c.toUpperCase());
+}
+
 /** Server commands that send a step's edit for review while they run. */
 const STEP_COMMANDS: ReadonlySet<string> = new Set(['planfirst.executeNextStep', 'planfirst.retryStep', 'planfirst.undoStep']);
 
@@ -217,6 +225,9 @@ export class PlanfirstClient implements vscode.Disposable {
     }
     /** The API key the running server was started with (a restart is only needed when it changes). */
     startedWithKey: string | undefined;
+
+    /** How a failed server command run from a code lens or code action is reported (commands.ts). */
+    onCommandError: ((name: string, e: unknown, again: () => void) => void) | undefined;
 
     /** Called after the server showed a plan document (window/showDocument): the rendered view. */
     onPlanShown: ((uri: string) => Promise<void>) | undefined;
@@ -311,17 +322,32 @@ export class PlanfirstClient implements vscode.Disposable {
                 },
                 // Code lenses and the selection code action carry the server's commands without
                 // the free text only a person can give: ask for it here with an input box.
+                // A failure is answered like a palette command's (by data.reason: Set API Key…,
+                // Retry), not with the client's generic "Request … failed".
                 executeCommand: async (command, args, next) => {
                     const arg = (args[0] ?? {}) as Record<string, unknown>;
                     const ask = ASK_FOR[command];
-                    if (!ask || arg[ask.key]) {
-                        return this.closingReview(command, () => Promise.resolve(next(command, args) as unknown));
+                    let sent = args;
+                    if (ask && !arg[ask.key]) {
+                        const text = await vscode.window.showInputBox({ title: ask.title, prompt: ask.prompt, ignoreFocusOut: true });
+                        if (!text?.trim()) {
+                            return undefined;
+                        }
+                        sent = [{ ...arg, [ask.key]: text.trim() }];
                     }
-                    const text = await vscode.window.showInputBox({ title: ask.title, prompt: ask.prompt, ignoreFocusOut: true });
-                    if (!text?.trim()) {
-                        return undefined;
-                    }
-                    return next(command, [{ ...arg, [ask.key]: text.trim() }]) as unknown;
+                    const once = (): Promise<unknown> => this.closingReview(command, () => Promise.resolve(next(command, sent) as unknown));
+                    const attempt = async (): Promise<unknown> => {
+                        try {
+                            return await once();
+                        } catch (e) {
+                            if (!this.onCommandError) {
+                                throw e;
+                            }
+                            this.onCommandError(commandTitle(command), e, () => void attempt());
+                            return undefined;
+                        }
+                    };
+                    return attempt();
                 },
                 workspace: {
                     // step edits open in planfirst's review (Apply applies the whole step), not in
@@ -395,6 +421,7 @@ export class PlanfirstClient implements vscode.Disposable {
                     { location: vscode.ProgressLocation.Window, title: v.title, cancellable: v.cancellable },
                     (progress, cancel) => {
                         cancel.onCancellationRequested(() => this.cancelWork(token));
+                        progress.report({ message: work.message });
                         const each = this.onWork((w) => {
                             if (w.token === token && w.active) {
                                 progress.report({ message: w.message });

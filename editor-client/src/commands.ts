@@ -124,43 +124,48 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
      * error's `data.reason` (errorView): Set API Key… re-runs what failed, Retry runs it again with
      * the same argument, a server that cannot start offers to choose the interpreter.
      */
+    const handleError = async (name: string, e: unknown, again: () => void): Promise<void> => {
+        const view = errorView(name, e);
+        pf.log[view.level](`${name}: ${e instanceof Error ? e.message : String(e)}`);
+        switch (view.kind) {
+            case 'setKey': {
+                const choice = await vscode.window.showErrorMessage(view.text, 'Set API Key…', 'Show Log');
+                if (choice === 'Set API Key…' && (await setApiKey())) {
+                    again();
+                } else if (choice === 'Show Log') {
+                    pf.log.show();
+                }
+                break;
+            }
+            case 'retry': {
+                const choice = await vscode.window.showWarningMessage(view.text, 'Retry', 'Show Log');
+                if (choice === 'Retry') {
+                    again();
+                } else if (choice === 'Show Log') {
+                    pf.log.show();
+                }
+                break;
+            }
+            case 'serverNotStarted':
+                void reportServerNotStarted(e, pf.log);
+                break;
+            case 'cancelled':
+                vscode.window.setStatusBarMessage(view.text, 5000);
+                break;
+            case 'show':
+                void vscode.window.showErrorMessage(view.text, 'Show Log').then((c) => c && pf.log.show());
+                break;
+        }
+    };
+    // code lenses and code actions run the server's commands directly: the same answers
+    pf.onCommandError = (name, e, again) => void handleError(name, e, again);
+
     const run = (name: string, body: (arg?: unknown) => Promise<void>, rerun?: () => void) => {
         const wrapped = async (arg?: unknown): Promise<void> => {
             try {
                 await body(arg);
             } catch (e) {
-                const view = errorView(name, e);
-                pf.log[view.level](`${name}: ${e instanceof Error ? e.message : String(e)}`);
-                const again = (): void => (rerun ? rerun() : void wrapped(arg));
-                switch (view.kind) {
-                    case 'setKey': {
-                        const choice = await vscode.window.showErrorMessage(view.text, 'Set API Key…', 'Show Log');
-                        if (choice === 'Set API Key…' && (await setApiKey())) {
-                            again();
-                        } else if (choice === 'Show Log') {
-                            pf.log.show();
-                        }
-                        break;
-                    }
-                    case 'retry': {
-                        const choice = await vscode.window.showWarningMessage(view.text, 'Retry', 'Show Log');
-                        if (choice === 'Retry') {
-                            again();
-                        } else if (choice === 'Show Log') {
-                            pf.log.show();
-                        }
-                        break;
-                    }
-                    case 'serverNotStarted':
-                        void reportServerNotStarted(e, pf.log);
-                        break;
-                    case 'cancelled':
-                        vscode.window.setStatusBarMessage(view.text, 5000);
-                        break;
-                    case 'show':
-                        void vscode.window.showErrorMessage(view.text, 'Show Log').then((c) => c && pf.log.show());
-                        break;
-                }
+                await handleError(name, e, () => (rerun ? rerun() : void wrapped(arg)));
             }
         };
         return wrapped;

@@ -120,7 +120,9 @@ export class PlanViews implements vscode.Disposable {
             return;
         }
         const body = `<h1>Planning…</h1><p class="task">${escapeHtml(p.task)}</p>`;
-        p.panel.webview.html = page(p.panel.webview, body, [], this.pf.working);
+        // Cancel from the first second, before the server has begun its progress
+        const cancel: ActionItem[] = this.pf.working.length ? [] : [{ command: 'planfirst.ui.cancel', label: 'Cancel' }];
+        p.panel.webview.html = page(p.panel.webview, body, cancel, this.pf.working);
     }
 
     /** Show the finish view of a done plan (its figures and "Review all changes"). */

@@ -71,3 +71,24 @@ async def test_no_key_is_a_notice_with_its_reason_for_the_extension(
         assert key_messages == [], shown
     else:
         assert editor.notices == [] and key_messages, shown
+
+
+async def test_a_step_that_hits_429_says_rate_limit_and_runs_on_the_next_try(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """A rate limit that outlasts the retries ends executeNextStep with data.reason "rate_limit"
+    (not a generic "model_error"): the VS Code extension offers Retry by it; the same command
+    then runs the step."""
+    es = __import__("tests.demo_script", fromlist=["editor_scripts"]).editor_scripts()
+    end = es.planning_end(DEMO)
+    turns = [*DEMO[:end], {"fault": {"status": 429}}, *DEMO[end:]]
+    script = write_script(tmp_path, turns)
+    opts = {"anthropic": {"maxRetries": 0}}
+    async with lsp_session(workspace, "vscode", script, init_options=opts) as (client, _editor):
+        pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
+        await command(client, "planfirst.approvePlan", {"planId": pid})
+        with pytest.raises(JsonRpcException) as err:
+            await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert err.value.data == {"reason": "rate_limit"}, (err.value.data, str(err.value))
+        again = await command(client, "planfirst.executeNextStep", {"planId": pid})
+        assert again["step"] == 1 and again["status"] == "done", again
