@@ -455,7 +455,11 @@ async function perform(action) {
                         }
                     }
                     const t = await main.innerText({ timeout: 2000 });
-                    return action.planContains.every((x) => t.includes(x)) ? t : false;
+                    if (/^\s*Planning…/.test(t)) {
+                        return false; // the view Generate Plan opened, before the plan is there
+                    }
+                    const want = [...action.planContains, ...(action.renderedContains || [])];
+                    return want.every((x) => t.includes(x)) ? t : false;
                 },
                 120000,
                 100,
@@ -831,18 +835,24 @@ async function perform(action) {
             );
             log('finish view:', text.split('\n').slice(0, 8).join(' / ').slice(0, 400));
             const first = renderedFrame().locator('.toolbar button').first();
-            const label = (await first.innerText()).trim();
-            if (!/Review all changes/i.test(label)) {
-                throw new Error(`the first action after done is ${JSON.stringify(label)}, not Review all changes`);
+            const firstLabel = (await first.innerText()).trim();
+            if (!/Review all changes/i.test(firstLabel)) {
+                throw new Error(`the first action after done is ${JSON.stringify(firstLabel)}, not Review all changes`);
             }
             await docsScreenshot(action.docsScreenshot, 'finish');
             await first.click();
             const changes = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'All changes' });
             await changes.waitFor({ timeout: 20000 });
+            // every file the plan changed (the tab says how many; the entries in view are checked)
+            const label = (await changes.innerText()).replace(/\s+/g, ' ');
+            const n = (action.files || []).length;
+            if (!label.includes(`(${n} files)`)) {
+                throw new Error(`the changes tab reads ${JSON.stringify(label)}, not ${n} files`);
+            }
             const headers = await checkDiffHeaders('modified');
-            for (const f of action.files || []) {
-                if (!headers.some((h) => h.name.includes(f))) {
-                    throw new Error(`Review all changes does not list ${f}: ${JSON.stringify(headers)}`);
+            for (const h of headers) {
+                if (!(action.files || []).some((f) => h.name.includes(path.basename(f)))) {
+                    throw new Error(`Review all changes lists ${h.name}, not one of ${JSON.stringify(action.files)}`);
                 }
             }
             await sleep(500);
