@@ -70,7 +70,7 @@ class PlanfirstCapabilities implements StaticFeature {
 }
 
 /** Read every `planfirst.*` setting the way the server should see it (user-only keys from user settings). */
-export function readServerSettings(apiKey: string | undefined, scope?: vscode.Uri): Record<string, unknown> {
+export function readServerSettings(apiKey: string | undefined, scope?: vscode.Uri, userOnly = true): Record<string, unknown> {
     const config = vscode.workspace.getConfiguration('planfirst', scope);
     const manifest = vscode.extensions.getExtension('planfirst.planfirst')?.packageJSON as
         | { contributes?: { configuration?: { properties?: Record<string, unknown> } } }
@@ -93,7 +93,7 @@ export function readServerSettings(apiKey: string | undefined, scope?: vscode.Ur
             });
         }
     }
-    return buildServerSettings(inspections, apiKey, keys);
+    return buildServerSettings(inspections, apiKey, keys, userOnly);
 }
 
 /** The server command line from the settings (see `resolveServerCommand`). */
@@ -364,7 +364,7 @@ export class PlanfirstClient implements vscode.Disposable {
                         const values = result as unknown[];
                         return params.items.map((item, i): unknown =>
                             item.section === 'planfirst'
-                                ? readServerSettings(undefined, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)
+                                ? readServerSettings(undefined, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined, false)
                                 : values[i],
                         );
                     },

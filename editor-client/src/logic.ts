@@ -146,16 +146,23 @@ function setNested(target: Record<string, unknown>, dotted: string, value: unkno
  * mean "default". The API key (from SecretStorage) goes to `anthropic.apiKey` when given. Only
  * the extension's declared settings (`declared`, without the `planfirst.` prefix) are forwarded:
  * anything else in a settings file, such as `planfirst.planfirst.anthropic.baseUrl`, is dropped.
+ * `userOnly` false leaves the user-only keys out altogether (the workspace/configuration answer).
  */
 export function buildServerSettings(
     inspections: SettingInspection[],
     apiKey: string | undefined,
     declared: ReadonlySet<string>,
+    userOnly = true,
 ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const sorted = [...inspections].sort((a, b) => a.key.localeCompare(b.key));
     for (const it of sorted) {
         if (!declared.has(it.key) || CLIENT_ONLY_KEYS.has(it.key) || it.key.startsWith('server.') || it.key === 'anthropic.apiKey') {
+            continue;
+        }
+        if (!userOnly && isUserOnly(it.key)) {
+            // the answer to workspace/configuration, which the server reads as a workspace layer
+            // and drops trust keys from (with a warning): they came in initializationOptions
             continue;
         }
         let value = isUserOnly(it.key)

@@ -100,6 +100,15 @@ test('trust settings come from user settings only; the key only from SecretStora
         validation: { timeout: 60 },
     });
     assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }], undefined, new Set(['anthropic.baseUrl'])), {});
+    // the workspace/configuration answer leaves user-only keys out (they came at initialize;
+    // the server warned "ignored planfirst.anthropic.baseUrl" for a user's own setting)
+    const both = [
+        { key: 'anthropic.baseUrl', globalValue: 'http://127.0.0.1:9' },
+        { key: 'maxTokens', globalValue: 4096 },
+    ];
+    const declaredBoth = new Set(['anthropic.baseUrl', 'maxTokens']);
+    assert.deepEqual(buildServerSettings(both, undefined, declaredBoth), { anthropic: { baseUrl: 'http://127.0.0.1:9' }, maxTokens: 4096 });
+    assert.deepEqual(buildServerSettings(both, undefined, declaredBoth, false), { maxTokens: 4096 });
 });
 
 test('a workspace cannot raise a budget cap, change prices or turn planfirst\'s own preview off', () => {
