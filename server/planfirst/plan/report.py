@@ -12,8 +12,18 @@ from planfirst.plan.model import Plan, RunOutcome, StepRun
 
 # runs whose edit reached the files (an undo's inverse edit too): their `before` is a real text
 _LANDED = {RunOutcome.APPLIED, RunOutcome.APPLIED_UNDONE, RunOutcome.UNDONE}
-# runs that asked the model (an undo's inverse edit did not)
-_ASKED = {o for o in RunOutcome if o is not RunOutcome.UNDONE}
+TITLE_CHARS = 100
+
+
+def _asked_model(run: StepRun) -> bool:
+    """Did this run ask the model? Not an undo's inverse edit, nor a discarded edit offered again
+    (no prompt, no call): those are not attempts."""
+    return run.outcome is not RunOutcome.UNDONE and (bool(run.prompt_hash) or run.usage.calls > 0)
+
+
+def _title(description: str) -> str:
+    first = (description.strip().splitlines() or [""])[0]
+    return first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1].rstrip() + "…"
 
 
 def _seconds(run: StepRun) -> float:
@@ -34,11 +44,12 @@ def _validation(run: StepRun | None) -> str:
 
 
 def step_reports(plan: Plan) -> list[dict[str, Any]]:
-    """Each step: status, attempts (model runs), tokens in/out, cost, seconds, validation."""
-    titles = {s.order: (s.description.strip().splitlines() or [""])[0] for s in plan.body.steps}
+    """Each step: status, attempts (runs that asked the model), tokens in/out, cost, seconds,
+    validation."""
+    titles = {s.order: _title(s.description) for s in plan.body.steps}
     out = []
     for st in plan.steps:
-        runs = [r for r in st.runs if r.outcome in _ASKED]
+        runs = [r for r in st.runs if _asked_model(r)]
         out.append(
             {
                 "order": st.order,
