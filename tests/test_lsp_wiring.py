@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from planfirst.lsp.capabilities import ResolvedClientCapabilities
-from tests.lsp_harness import capabilities, real_profile
+from tests.support.lsp_harness import capabilities, real_profile
 
 LSP = Path(__file__).resolve().parents[1] / "server" / "planfirst" / "lsp"
 
@@ -54,6 +54,7 @@ def test_server_module_imports_no_feature() -> None:
     assert _runtime_imports(LSP / "server.py") <= {
         "planfirst.lsp.pygls_compat",
         "planfirst.lsp.capabilities",
+        "planfirst.lsp.callbacks",
         "planfirst.lsp.convert",
     }
 

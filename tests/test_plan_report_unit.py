@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from planfirst.plan.model import RunOutcome, StepRun, StepStatus, Usage
 from planfirst.plan.report import plan_report, start_texts, step_reports
-from tests.plan_fixtures import make_plan
+from tests.support.plan_fixtures import make_plan
 
 
 def _run(n: int, outcome: RunOutcome, **kw: object) -> StepRun:

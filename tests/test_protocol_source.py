@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pygls.exceptions import JsonRpcInvalidParams
 
-from planfirst.core.paths import PathError, ReadRefused
-from planfirst.core.session import SessionError
+from planfirst.core.workflow.session import SessionError
+from planfirst.core.workspace.paths import PathError, ReadRefused
 from planfirst.errors import PlanfirstError
 from planfirst.llm.model import BudgetStop, ModelError
 from planfirst.lsp import app, protocol

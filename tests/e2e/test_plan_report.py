@@ -9,9 +9,9 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO
 from tests.e2e.test_execute import TASK, snapshot
-from tests.lsp_harness import command, lsp_session, write_script
+from tests.support.demo_script import DEMO
+from tests.support.lsp_harness import command, lsp_session, write_script
 
 
 async def test_plan_report_after_a_finished_plan(workspace: Path, tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ async def test_a_step_that_hits_429_says_rate_limit_and_runs_on_the_next_try(
     """A rate limit that outlasts the retries ends executeNextStep with data.reason "rate_limit"
     (not a generic "model_error"): the VS Code extension offers Retry by it; the same command
     then runs the step."""
-    es = __import__("tests.demo_script", fromlist=["editor_scripts"]).editor_scripts()
+    es = __import__("tests.support.demo_script", fromlist=["editor_scripts"]).editor_scripts()
     end = es.planning_end(DEMO)
     turns = [*DEMO[:end], {"fault": {"status": 429}}, *DEMO[end:]]
     script = write_script(tmp_path, turns)

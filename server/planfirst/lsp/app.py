@@ -115,7 +115,7 @@ def wire(server: PlanfirstServer) -> None:
 
 def start_session(server: PlanfirstServer) -> None:
     """Create the workspace session (once the root and settings are known)."""
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
     from planfirst.llm.factory import NO_KEY, Models
     from planfirst.lsp.host import LspHost
 

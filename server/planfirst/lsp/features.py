@@ -12,10 +12,10 @@ from lsprotocol import types
 from pydantic import TypeAdapter, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from planfirst.core.budget import cost_preview
-from planfirst.core.context import Selection
-from planfirst.core.paths import PathError
-from planfirst.core.session import Session, SessionError
+from planfirst.core.planning.context import Selection
+from planfirst.core.workflow.budget import cost_preview
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.paths import PathError
 from planfirst.errors import PlanfirstError
 from planfirst.lsp import (
     convert,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from planfirst.core.budget import step_line
-from planfirst.core.paths import PathError
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow.budget import step_line
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.paths import PathError
 from planfirst.lsp import convert, critique_view, revision_docs
-from planfirst.lsp.server import logged
+from planfirst.lsp.callbacks import logged
 from planfirst.plan.cost import usd_range
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered, code, code_block, render

@@ -23,10 +23,11 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_meth
 
 from planfirst import __version__
 from planfirst.lsp import pygls_compat
+from planfirst.lsp.callbacks import logged
 from planfirst.lsp.capabilities import ResolvedClientCapabilities
 
 if TYPE_CHECKING:
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
     from planfirst.llm.factory import Models
     from planfirst.lsp.host import LspHost
     from planfirst.lsp.preview import Previews
@@ -194,7 +195,7 @@ class PlanfirstServer(LanguageServer):
         return self.caps.saves_documents
 
     def encoding(self) -> str:
-        """The negotiated position encoding, as core/edits.py names it."""
+        """The negotiated position encoding, as core/editing/edits.py names it."""
         from planfirst.lsp import convert
 
         enc = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
@@ -305,12 +306,3 @@ class PlanfirstServer(LanguageServer):
 
 def _no_previews() -> Previews:
     raise RuntimeError("planfirst: previews are wired by lsp/app.py create_server()")
-
-
-def logged(what: str, action: Callable[[], Any]) -> None:
-    """Run one part of a refresh or notification; a failure is logged with its traceback and the
-    caller goes on (these run from timers and callbacks: nobody else would see the exception)."""
-    try:
-        action()
-    except Exception:
-        log.exception("planfirst: %s failed", what)
