@@ -35,6 +35,7 @@ import {
     SettingInspection,
     LogLevel,
     serverLogLevel,
+    serverLogText,
 } from './logic';
 import { StepReview } from './review';
 import { checkServer } from './serverCheck';
@@ -287,7 +288,7 @@ export class PlanfirstClient implements vscode.Disposable {
                     let level: LogLevel = 'info';
                     readLines(input, (line) => {
                         level = serverLogLevel(line, level);
-                        channel[level](line);
+                        channel[level](serverLogText(line)); // one timestamp: the channel's
                     });
                 },
             },

@@ -107,6 +107,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         { dispose: () => clearTimeout(restartTimer) },
     );
 
+    // the walkthrough's steps tick from the real state (package.json completionEvents)
+    const keyState = async (): Promise<void> => {
+        await vscode.commands.executeCommand('setContext', 'planfirst.hasApiKey', !!(await context.secrets.get(SECRET_KEY)));
+    };
+    void keyState();
+    context.subscriptions.push(context.secrets.onDidChange(() => void keyState()));
+
     try {
         await pf.ready();
     } catch (e) {

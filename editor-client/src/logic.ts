@@ -265,7 +265,8 @@ export function costLine(c: PlanStatus['cost']): string {
     }
     const usd = (x: number) => `$${x >= 1 ? x.toFixed(2) : x.toPrecision(2)}`;
     const est = c.estimate ? ` · estimate ${usd(c.estimate[0])}–${usd(c.estimate[1])}${c.model ? ` on ${c.model}` : ''}` : '';
-    return `cost: ${usd(c.spent)} spent${est}`;
+    // what was spent includes planning; the estimate is of the steps only (#33)
+    return `cost: ${usd(c.spent)} spent so far (planning included)${est ? `${est} for the steps` : ''}`;
 }
 
 /** Status bar text, tooltip and severity for a `planfirst/status` update. */
@@ -477,6 +478,11 @@ const PY_LEVELS: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARN
  * The level of one server stderr line (`2026-12-01 10:00:00,123 INFO httpx: …`, the server's log
  * format); a line without one (a traceback's continuation) keeps the previous line's level.
  */
+/** A server log line without its own timestamp and level (the output channel adds both). */
+export function serverLogText(line: string): string {
+    return line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /, '');
+}
+
 export function serverLogLevel(line: string, previous: LogLevel = 'info'): LogLevel {
     const m = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /.exec(line);
     return m ? PY_LEVELS[m[1]] : previous;

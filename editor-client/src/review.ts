@@ -168,6 +168,8 @@ export class StepReview implements vscode.Disposable {
     /** Status bar buttons beside the diff: the same choices as the editor title bar, in words. */
     private showButtons(label: string, count: number): vscode.Disposable {
         const what = count === 1 ? '1 file' : `${count} files`;
+        // an undo is reviewed like a step, but what Apply does is undo it
+        const apply = /^planfirst: undo step/.test(label) ? '$(check) Apply undo' : '$(check) Apply step edit';
         const make = (text: string, command: string, tooltip: string, priority: number, prominent = false) => {
             const item = vscode.window.createStatusBarItem(`planfirst.review.${command}`, vscode.StatusBarAlignment.Left, priority);
             item.name = 'planfirst review';
@@ -182,7 +184,7 @@ export class StepReview implements vscode.Disposable {
         };
         const items = [
             make('$(diff) Show review', 'planfirst.ui.showReview', `Open the step review again (${what}): ${label}`, 10),
-            make('$(check) Apply step edit', 'planfirst.ui.applyReview', `Apply the whole edit (${what}): ${label}`, 9, true),
+            make(apply, 'planfirst.ui.applyReview', `Apply the whole edit (${what}): ${label}`, 9, true),
             make('$(checklist) Some files…', 'planfirst.ui.chooseReviewFiles', 'Apply only the files you keep', 8),
             make('$(discard) Discard', 'planfirst.ui.discardReview', 'Apply nothing; Execute offers the same edit again', 7),
         ];

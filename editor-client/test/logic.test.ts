@@ -8,6 +8,7 @@ import {
     errorView,
     validActions,
     serverLogLevel,
+    serverLogText,
     probeCommand,
     choosePlan,
     expandVariables,
@@ -275,6 +276,9 @@ test('serverLogLevel reads the server log format; continuation lines keep the le
     assert.equal(serverLogLevel('2026-12-01 12:34:06,580 ERROR planfirst: boom'), 'error');
     assert.equal(serverLogLevel('Traceback (most recent call last):', 'error'), 'error');
     assert.equal(serverLogLevel('plain text'), 'info');
+    // the channel stamps each line itself: the server's own timestamp and level are dropped
+    assert.equal(serverLogText('2026-12-01 12:34:06,580 WARNING planfirst: x'), 'planfirst: x');
+    assert.equal(serverLogText('  File "x.py", line 3'), '  File "x.py", line 3');
 });
 
 test('Plans view rows: a draft offers Approve, an approved plan Execute on its next step, a failed step Retry, the last done step Undo', () => {
@@ -311,7 +315,8 @@ test('the status tooltip shows what the plan spent and its estimate', () => {
         planId: 'p', status: 'executing', step: 2, total: 3, done: 1, failed: 0,
         cost: { spent: 0.0327, estimate: [0.018, 0.1], model: 'claude-sonnet-5-5' },
     });
-    assert.match(v.tooltip, /cost: \$0\.033 spent · estimate \$0\.018–\$0\.10 on claude-sonnet-5-5/);
+    // spent includes planning, the estimate is of the steps: said so, not compared as equals
+    assert.match(v.tooltip, /cost: \$0\.033 spent so far \(planning included\) · estimate \$0\.018–\$0\.10 on claude-sonnet-5-5 for the steps/);
     assert.equal(costLine(undefined), '');
     assert.doesNotMatch(formatStatus({ planId: 'p', status: 'draft', total: 1, done: 0, failed: 0 }).tooltip, /cost:/);
 });
