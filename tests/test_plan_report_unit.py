@@ -49,3 +49,30 @@ def test_files_back_at_their_start_are_left_out() -> None:
     assert report["files"] == [
         {"path": "new.py", "uri": "file:///ws/new.py", "before": None, "after": "x\n"}
     ]
+
+
+def test_paths_that_must_not_be_shown_are_counted_not_listed() -> None:
+    """A plan.json from elsewhere can name any path: what the face refuses (uri None) is never
+    read nor listed, and a huge file is counted instead of sent."""
+    plan = make_plan()
+    plan.state(1).runs = [
+        _run(
+            1,
+            RunOutcome.APPLIED,
+            prompt_hash="h",
+            before={"../../etc/passwd": "", ".env": "", "big.txt": "x", "ok.py": "a\n"},
+        )
+    ]
+    read: list[str] = []
+
+    def reader(rel: str) -> str | None:
+        read.append(rel)
+        return "y" * 3_000_000 if rel == "big.txt" else "b\n"
+
+    def uri(rel: str) -> str | None:
+        return None if rel.startswith("..") or rel == ".env" else f"file:///ws/{rel}"
+
+    report = plan_report(plan, reader, uri)
+    assert [f["path"] for f in report["files"]] == ["ok.py"]
+    assert report["omitted"] == 3
+    assert "../../etc/passwd" not in read and ".env" not in read

@@ -177,6 +177,12 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         if (!(await changes.show(report))) {
             void vscode.window.showInformationMessage('planfirst: the plan has changed no file (yet).');
         }
+        if (report.omitted) {
+            vscode.window.setStatusBarMessage(
+                `planfirst: ${report.omitted} file(s) not shown (outside the workspace, excluded, or too large)`,
+                8000,
+            );
+        }
     };
 
     /** After a step: when it finished the plan, the finish view and "Review all changes". */

@@ -31,7 +31,7 @@ export class PlanViews implements vscode.Disposable {
     private readonly reports = new Map<string, PlanReport>();
     private readonly disposables: vscode.Disposable[];
     /** the view Generate Plan opened before its plan existed (adopted by the first plan shown) */
-    private planning: { panel: vscode.WebviewPanel; task: string } | undefined;
+    private planning: { panel: vscode.WebviewPanel; task: string; adopted: boolean } | undefined;
     private focused: string | undefined;
 
     constructor(private readonly pf: PlanfirstClient) {
@@ -95,7 +95,7 @@ export class PlanViews implements vscode.Disposable {
      */
     showPlanning(task: string): vscode.Disposable {
         const panel = this.newPanel('Planning…', false);
-        const entry = { panel, task };
+        const entry = { panel, task, adopted: false };
         this.planning = entry;
         panel.onDidDispose(() => {
             if (this.planning === entry) {
@@ -108,7 +108,9 @@ export class PlanViews implements vscode.Disposable {
             dispose: () => {
                 if (this.planning === entry) {
                     this.planning = undefined;
-                    panel.dispose();
+                }
+                if (!entry.adopted) {
+                    panel.dispose(); // no plan took it (the command failed or was refused)
                 }
             },
         };
@@ -168,7 +170,11 @@ export class PlanViews implements vscode.Disposable {
             p.panel.reveal(undefined, preserveFocus);
         } else {
             // the view Generate Plan opened becomes this plan's
-            const panel = this.planning?.panel ?? this.newPanel('planfirst plan', preserveFocus);
+            const planning = this.planning;
+            if (planning) {
+                planning.adopted = true;
+            }
+            const panel = planning?.panel ?? this.newPanel('planfirst plan', preserveFocus);
             this.planning = undefined;
             const entry: Panel = { panel, uri };
             p = entry;

@@ -108,6 +108,7 @@ export interface PlanReport {
     costUsd: number;
     seconds: number;
     files: ChangedFile[];
+    omitted: number;
 }
 
 /** One row of listPlans. */

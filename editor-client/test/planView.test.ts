@@ -84,6 +84,7 @@ const REPORT: PlanReport = {
     status: 'done',
     costUsd: 0.0421,
     seconds: 75.2,
+    omitted: 0,
     steps: [
         { order: 1, title: 'Add top_words', status: 'done', attempts: 2, inputTokens: 12000, outputTokens: 800, costUsd: 0.02, seconds: 40, validation: '1/1 passed' },
         { order: 2, title: 'Tests | more', status: 'done', attempts: 1, inputTokens: 9000, outputTokens: 500, costUsd: 0.01, seconds: 35.2, validation: '' },

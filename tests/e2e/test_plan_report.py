@@ -92,3 +92,32 @@ async def test_a_step_that_hits_429_says_rate_limit_and_runs_on_the_next_try(
         assert err.value.data == {"reason": "rate_limit"}, (err.value.data, str(err.value))
         again = await command(client, "planfirst.executeNextStep", {"planId": pid})
         assert again["step"] == 1 and again["status"] == "done", again
+
+
+async def test_plan_report_never_lists_a_path_outside_the_workspace_or_a_secret(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """A plan.json edited to name ../outside and .env in a run's `before` (a hostile clone): the
+    report leaves them out (counted), so "Review all changes" never opens them."""
+    (tmp_path / "outside.txt").write_text("secret outside\n")
+    (workspace / ".env").write_text("API_KEY=x\n")
+    script = write_script(tmp_path, DEMO)
+    async with lsp_session(workspace, "vscode", script) as (client, _editor):
+        pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
+    store = PlanStore(workspace)
+    plan = store.load(pid)
+    from planfirst.plan.model import RunOutcome, StepRun
+
+    rel_out = "../" + tmp_path.name + "/outside.txt"
+    plan.state(1).runs = [
+        StepRun(
+            attempt=1,
+            outcome=RunOutcome.APPLIED,
+            before={rel_out: "", ".env": "", "README.md": "old\n"},
+        )
+    ]
+    store.save(plan)
+    async with lsp_session(workspace, "vscode", write_script(tmp_path, [])) as (client, _e):
+        report = await command(client, "planfirst.planReport", {"planId": pid})
+    assert [f["path"] for f in report["files"]] == ["README.md"]
+    assert report["omitted"] == 2

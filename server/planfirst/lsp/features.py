@@ -307,7 +307,17 @@ def register(ls: Registry) -> None:
                 log.info("planReport: %s: %s", rel, e)
                 return None
 
-        return plan_report(plan, read, lambda rel: convert.path_to_uri(session.root / rel))
+        def uri(rel: str) -> str | None:
+            # only files planfirst itself may touch: a plan.json from elsewhere can name any path
+            try:
+                guarded = session.guard.rel(rel)
+                if session.guard.excluded(guarded):
+                    return None
+                return convert.path_to_uri(session.guard.resolve(guarded))
+            except PlanfirstError:
+                return None
+
+        return plan_report(plan, read, uri)
 
     @command(ls, preview.APPLY_COMMAND)
     async def apply_preview(

@@ -263,6 +263,7 @@ class PlanReport(TypedDict):
     costUsd: float
     seconds: float
     files: list[ChangedFile]
+    omitted: int  # files not listed: outside the workspace, excluded, a secret, or too large
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from planfirst.plan.model import Plan, RunOutcome, StepRun
 # runs whose edit reached the files (an undo's inverse edit too): their `before` is a real text
 _LANDED = {RunOutcome.APPLIED, RunOutcome.APPLIED_UNDONE, RunOutcome.UNDONE}
 TITLE_CHARS = 100
+MAX_FILES = 500  # "all changes" lists at most this many files
+MAX_TEXT = 2_000_000  # characters of one side of a file: larger files are counted, not sent
 
 
 def _asked_model(run: StepRun) -> bool:
@@ -86,16 +88,27 @@ def start_texts(plan: Plan) -> dict[str, str | None]:
 
 
 def plan_report(
-    plan: Plan, read: Callable[[str], str | None], uri: Callable[[str], str]
+    plan: Plan, read: Callable[[str], str | None], uri: Callable[[str], str | None]
 ) -> dict[str, Any]:
     """The planReport result: `read(rel)` gives a file's text now (None: absent), `uri(rel)` its
-    URI. Files whose text is back to where it started are left out."""
+    URI, or None for a path that must not be shown (outside the workspace, excluded, a secret: a
+    plan.json from elsewhere can name anything). Files whose text is back to where it started are
+    left out; files not shown are counted in `omitted`."""
     steps = step_reports(plan)
-    files = []
+    files: list[dict[str, Any]] = []
+    omitted = 0
     for path, before in start_texts(plan).items():
+        where = uri(path)
+        if where is None or len(files) >= MAX_FILES:
+            omitted += 1
+            continue
         after = read(path)
-        if after != before:
-            files.append({"path": path, "uri": uri(path), "before": before, "after": after})
+        if after == before:
+            continue
+        if len(before or "") > MAX_TEXT or len(after or "") > MAX_TEXT:
+            omitted += 1
+            continue
+        files.append({"path": path, "uri": where, "before": before, "after": after})
     return {
         "planId": plan.id,
         "title": plan.title,
@@ -104,4 +117,5 @@ def plan_report(
         "costUsd": round(plan.usage.cost_usd, 6),
         "seconds": round(sum(s["seconds"] for s in steps), 1),
         "files": files,
+        "omitted": omitted,
     }
