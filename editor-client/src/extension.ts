@@ -35,8 +35,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     status.show();
 
     let restartTimer: NodeJS.Timeout | undefined;
+    let afterReview: vscode.Disposable | undefined;
     const scheduleRestart = (why: string): void => {
         clearTimeout(restartTimer);
+        if (pf.review.pending) {
+            // a restart would discard the open step review unseen: restart once it is decided
+            log.info(`restart (${why}) waits for the open step review`);
+            afterReview?.dispose();
+            afterReview = pf.review.onDidChange((open) => {
+                if (!open) {
+                    afterReview?.dispose();
+                    afterReview = undefined;
+                    scheduleRestart(why);
+                }
+            });
+            return;
+        }
         restartTimer = setTimeout(() => {
             log.info(`restarting the server: ${why}`);
             pf.restart().catch((e) => reportServerNotStarted(e, log));
@@ -104,7 +118,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 void vscode.languages.setTextDocumentLanguage(doc, 'markdown');
             }
         }),
-        { dispose: () => clearTimeout(restartTimer) },
+        {
+            dispose: () => {
+                clearTimeout(restartTimer);
+                afterReview?.dispose();
+            },
+        },
     );
 
     // the walkthrough's steps tick from the real state (package.json completionEvents)
