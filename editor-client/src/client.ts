@@ -28,6 +28,7 @@ import {
 } from 'vscode-languageclient/node';
 import {
     buildServerSettings,
+    declaredSettings,
     findOnPath,
     PlanStatus,
     resolveServerCommand,
@@ -74,11 +75,9 @@ class PlanfirstCapabilities implements StaticFeature {
 export function readServerSettings(apiKey: string | undefined, scope?: vscode.Uri, userOnly = true): Record<string, unknown> {
     const config = vscode.workspace.getConfiguration('planfirst', scope);
     const manifest = vscode.extensions.getExtension('planfirst.planfirst')?.packageJSON as
-        | { contributes?: { configuration?: { properties?: Record<string, unknown> } } }
+        | { contributes?: { configuration?: unknown } }
         | undefined;
-    const declared = Object.keys(manifest?.contributes?.configuration?.properties ?? {}).map((k) =>
-        k.replace(/^planfirst\./, ''),
-    );
+    const declared = declaredSettings(manifest?.contributes?.configuration);
     // only declared settings: an undeclared key (`planfirst.planfirst.anthropic.baseUrl` in a
     // workspace's settings.json) is never forwarded (docs/reliability.md case 23)
     const keys = new Set(declared);

@@ -183,6 +183,17 @@ export function buildServerSettings(
     return out;
 }
 
+/**
+ * The settings a manifest's `contributes.configuration` declares, without the `planfirst.`
+ * prefix: one object, or an array of groups (Models, Budget, … in the Settings editor).
+ */
+export function declaredSettings(configuration: unknown): string[] {
+    const groups = Array.isArray(configuration) ? configuration : [configuration];
+    return groups.flatMap((g) =>
+        Object.keys((g as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}).map((k) => k.replace(/^planfirst\./, '')),
+    );
+}
+
 /** Every leaf key (dotted, arrays are leaves) of a settings object such as `getConfiguration('planfirst')`. */
 export function leafKeys(obj: unknown, prefix = ''): string[] {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {

@@ -1,8 +1,11 @@
 // Unit tests of the client-side logic (node's test runner): `npm run test:unit`.
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
     buildServerSettings,
+    declaredSettings,
     commandLine,
     explainProbeFailure,
     errorView,
@@ -327,4 +330,17 @@ test('the rendered plan is titled with the plan title, never the file name', () 
     assert.equal(renderedPlanTitle(text, { planId: 'p', title: 'From the status', status: 'draft', total: 1, done: 0, failed: 0 }), 'From the status');
     assert.equal(renderedPlanTitle('# Plan: ' + 'x'.repeat(100)).length, 60);
     assert.equal(renderedPlanTitle('no heading'), 'plan');
+});
+
+test('declaredSettings reads the settings of every group of the manifest', () => {
+    // out/test/ at run time: the manifest is two folders up
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: unknown } };
+    const keys = declaredSettings(pkg.contributes.configuration);
+    assert.ok(Array.isArray(pkg.contributes.configuration), 'settings are grouped');
+    for (const k of ['planningModel', 'budget.maxCostPerPlan', 'validation.allow', 'planView', 'anthropic.baseUrl', 'critique.enabled']) {
+        assert.ok(keys.includes(k), k);
+    }
+    assert.equal(new Set(keys).size, keys.length);
+    assert.deepEqual(declaredSettings({ properties: { 'planfirst.a': {}, 'planfirst.b.c': {} } }), ['a', 'b.c']);
+    assert.deepEqual(declaredSettings(undefined), []);
 });
