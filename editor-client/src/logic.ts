@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { PlanSummary } from './protocol';
+import type { PlanSummary, StepRow } from './protocol';
 
 /** How the language server is started. */
 export interface ServerCommand {
@@ -225,8 +225,8 @@ export function planIdFromUri(uri: string): string | undefined {
     return m ? decodeURIComponent(m[1]) : undefined;
 }
 
-/** One entry of `planfirst.listPlans` (generated from the server's protocol source). */
-export type { PlanSummary };
+/** One entry of `planfirst.listPlans`, and a step of it (generated from the server's protocol source). */
+export type { PlanSummary, StepRow };
 
 /** Plan statuses after which there is nothing left to do. */
 const FINISHED = /^(done|completed?|finished|cancell?ed|abandoned)$/i;
@@ -561,27 +561,33 @@ export function planTreeView(p: PlanSummary): TreeView {
 }
 
 /**
- * A step's row: "N · first line", its status, and its inline action: Execute on the next step of
- * an approved plan, Retry on a failed step, Undo on the last step with an edit on disk.
+ * A step's row: "N · first line", its status, and its inline actions: Execute on the next step of
+ * an approved plan, Retry on a failed step, Undo on the step the server's undo accepts (the one
+ * whose edit landed last; a server without `undoable` in its rows: the last done step).
  */
-export function stepTreeView(p: PlanSummary, step: { order: number; status: string; title: string }): TreeView {
+export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     const steps = p.stepList ?? [];
     const status = (step.status || 'pending').toLowerCase();
     const plan = (p.status || '').toLowerCase();
     const next = steps.find((s) => s.status !== 'done');
-    const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
-    const last = withEdit.length ? withEdit[withEdit.length - 1].order : undefined;
+    let undoable: boolean;
+    if (steps.some((s) => s.undoable !== undefined)) {
+        undoable = step.undoable === true;
+    } else {
+        const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
+        undoable = withEdit.length > 0 && withEdit[withEdit.length - 1].order === step.order && status === 'done';
+    }
     let context = 'step';
     if (status === 'failed') {
         context = 'step-failed';
     } else if (next?.order === step.order && status === 'pending' && plan !== 'draft' && !steps.some((s) => s.status === 'failed')) {
-        context = 'step-next';
-    } else if (last === step.order && status === 'done') {
+        context = undoable ? 'step-next-undoable' : 'step-next';
+    } else if (undoable) {
         context = 'step-undoable';
     }
     return {
         label: `${step.order} · ${step.title}`,
-        description: status,
+        description: step.needsRedo ? `${status} · needs redo` : status,
         tooltip: `Step ${step.order} (${status})\n${step.title}`,
         icon: STEP_ICONS[status] ?? 'circle-outline',
         context,

@@ -235,6 +235,9 @@ export interface StepRow {
     order: number;
     status: string;
     title: string;
+    needsRedo?: boolean;
+    hasEdit?: boolean;
+    undoable?: boolean;
 }
 
 /** An LSP position (zero-based). */

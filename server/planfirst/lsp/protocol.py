@@ -199,6 +199,9 @@ class StepRow(TypedDict):
     order: int
     status: str
     title: str
+    needsRedo: NotRequired[bool]  # done, then changed by a revision
+    hasEdit: NotRequired[bool]  # an edit of the step is on disk
+    undoable: NotRequired[bool]  # the step planfirst.undoStep accepts now: its edit landed last
 
 
 class PlanSummary(TypedDict):
