@@ -11,7 +11,7 @@
 import * as vscode from 'vscode';
 import type { PlanfirstClient, Work } from './client';
 import { ActionItem, planIdFromUri, PlanStatus, renderedPlanTitle, validActions } from './logic';
-import { decorateStatuses, finishTable, scannablePlan } from './planViewLogic';
+import { decorateStatuses, finishTable, planRevision, revisionUri, scannablePlan } from './planViewLogic';
 import type { PlanReport } from './protocol';
 
 const RENDER_DELAY_MS = 150;
@@ -60,6 +60,24 @@ export class PlanViews implements vscode.Disposable {
                 if (id) {
                     this.schedule(id);
                 }
+            }),
+            // two revisions side by side: VS Code's diff editor on the server's revision documents
+            vscode.commands.registerCommand('planfirst.ui.compareRevisions', async (arg?: unknown) => {
+                const planId = (arg as { planId?: string } | undefined)?.planId ?? this.focused;
+                const p = planId ? this.panels.get(planId) : undefined;
+                const text = p ? await this.text(p.uri) : undefined;
+                const revision = text ? planRevision(text) : undefined;
+                if (!planId || !revision || revision < 2) {
+                    void vscode.window.showInformationMessage('planfirst: this plan has no earlier revision to compare with.');
+                    return;
+                }
+                const title = `${renderedPlanTitle(text ?? '', this.status.get(planId))}: revision ${revision - 1} ↔ ${revision}`;
+                await vscode.commands.executeCommand(
+                    'vscode.diff',
+                    vscode.Uri.parse(revisionUri(planId, revision - 1)),
+                    vscode.Uri.parse(revisionUri(planId, revision)),
+                    title,
+                );
             }),
             vscode.commands.registerCommand('planfirst.ui.showRenderedPlan', async (arg?: unknown) => {
                 const uri = (arg as { uri?: string } | undefined)?.uri ?? vscode.window.activeTextEditor?.document.uri.toString();
@@ -234,6 +252,10 @@ export class PlanViews implements vscode.Disposable {
         const actions = s
             ? validActions(s, this.pf.review.pending).filter((a) => a.command.startsWith('planfirst.ui.') && !GENERAL.has(a.command))
             : [];
+        const revision = planRevision(text);
+        if (revision !== undefined && revision > 1) {
+            actions.push({ command: 'planfirst.ui.compareRevisions', label: `Compare with revision ${revision - 1}` });
+        }
         p.panel.webview.html = page(p.panel.webview, body, actions, this.pf.working);
     }
 
@@ -274,6 +296,7 @@ const SAFE_WHILE_WORKING = new Set([
     'planfirst.ui.discardReview',
     'planfirst.ui.editPlan',
     'planfirst.ui.reviewPlanChanges',
+    'planfirst.ui.compareRevisions',
 ]);
 
 function page(webview: vscode.Webview, body: string, actions: ActionItem[], working: Work[] = []): string {

@@ -96,6 +96,11 @@ export function scannablePlan(markdown: string): string {
             out.push(`>   - *${detail[1]}:* ${detail[2]}`);
             continue;
         }
+        if (/Compare with revision \d+" lens \(command `planfirst\.diffPlan`\)/.test(line)) {
+            // the rendered view has a button for it, and a person does not run command ids
+            out.push(line.replace(/"Compare with revision (\d+)" lens \(command `planfirst\.diffPlan`\)/, '**Compare with revision $1** button'));
+            continue;
+        }
         const listed = /^> - \*\*(error|warning|info)\*\*(.*)$/.exec(line);
         if (listed) {
             out.push(`> - ${SEVERITY[listed[1]]} **${listed[1]}**${listed[2]}`);
@@ -104,6 +109,17 @@ export function scannablePlan(markdown: string): string {
         out.push(line);
     }
     return out.join('\n');
+}
+
+/** The plan's revision, from the document's `<!-- planfirst plan=… revision=N -->` line. */
+export function planRevision(markdown: string): number | undefined {
+    const m = /<!-- planfirst plan=\S+ revision=(\d+) -->/.exec(markdown);
+    return m ? Number(m[1]) : undefined;
+}
+
+/** The URI of one revision's reviewable text, served by the server (a side of a compare). */
+export function revisionUri(planId: string, revision: number): string {
+    return `planfirst:/plans/${encodeURIComponent(planId)}/revision-${revision}.md`;
 }
 
 /** The rendered HTML with each step status glyph in a span the page colours by status. */

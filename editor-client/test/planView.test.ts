@@ -1,7 +1,7 @@
 // Unit tests of the rendered plan's reshaping and the finish view (no VS Code): `npm run test:unit`.
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changeKind, decorateStatuses, finishTable, scannablePlan } from '../src/planViewLogic';
+import { changeKind, decorateStatuses, finishTable, planRevision, revisionUri, scannablePlan } from '../src/planViewLogic';
 import type { PlanReport } from '../src/protocol';
 
 // as server/planfirst/plan/render.py writes it
@@ -107,4 +107,15 @@ test('a changed file is added, deleted or modified, never renamed', () => {
         [...REPORT.files, { path: 'gone.py', uri: 'file:///ws/gone.py', before: 'q', after: null }].map(changeKind),
         ['modified', 'added', 'deleted'],
     );
+});
+
+test('compare: the revision from the document, the revision documents, no command id in the text', () => {
+    assert.equal(planRevision(PLAN), 1);
+    assert.equal(planRevision('# x\n<!-- planfirst plan=p-1 revision=12 -->\n'), 12);
+    assert.equal(planRevision('# no marker'), undefined);
+    assert.equal(revisionUri('add-top-1', 2), 'planfirst:/plans/add-top-1/revision-2.md');
+    const note = '> Compare the whole text with the "Compare with revision 2" lens (command `planfirst.diffPlan`).';
+    const out = scannablePlan(`# Plan: x\n\n## Changes in revision 3\n\n${note}\n`);
+    assert.doesNotMatch(out, /planfirst\.diffPlan/);
+    assert.match(out, /\*\*Compare with revision 2\*\* button/);
 });

@@ -121,3 +121,33 @@ async def test_plan_report_never_lists_a_path_outside_the_workspace_or_a_secret(
         report = await command(client, "planfirst.planReport", {"planId": pid})
     assert [f["path"] for f in report["files"]] == ["README.md"]
     assert report["omitted"] == 2
+
+
+async def test_each_revision_is_a_document_for_a_side_by_side_compare(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """planfirst:/plans/<id>/revision-<n>.md serves revision n's reviewable text, so VS Code can
+    compare two revisions side by side (#33); an unknown revision is an error with its reason."""
+    from lsprotocol import types
+
+    script = write_script(tmp_path, DEMO)
+    async with lsp_session(workspace, "vscode", script) as (client, _editor):
+        pid = (await command(client, "planfirst.generatePlan", {"task": TASK}))["planId"]
+        md = PlanStore(workspace).plan_md(pid)
+        text = md.read_text()
+        assert "## Summary\n\n" in text
+        md.write_text(text.replace("## Summary\n\n", "## Summary\n\nHand-edited first. "))
+        assert (await command(client, "planfirst.reloadPlan", {"planId": pid}))["revision"] == 2
+
+        async def doc(n: int) -> str:
+            res = await client.workspace_text_document_content_async(
+                types.TextDocumentContentParams(uri=f"planfirst:/plans/{pid}/revision-{n}.md")
+            )
+            return res.text
+
+        one, two = await doc(1), await doc(2)
+        assert one.startswith("## Task") and two.startswith("## Task")
+        assert "Hand-edited first." in two and "Hand-edited first." not in one
+        with pytest.raises(JsonRpcException) as err:
+            await doc(7)
+        assert err.value.data == {"reason": "unknown_revision"}
