@@ -142,7 +142,7 @@ export class PlanViews implements vscode.Disposable {
         const body = `<h1>Planning…</h1><p class="task">${escapeHtml(p.task)}</p>`;
         // Cancel from the first second, before the server has begun its progress
         const cancel: ActionItem[] = this.pf.working.length ? [] : [{ command: 'planfirst.ui.cancel', label: 'Cancel' }];
-        p.panel.webview.html = page(p.panel.webview, body, cancel, this.pf.working);
+        p.panel.webview.html = page(p.panel.webview, body, cancel, this.pf.working, false); // no source yet
     }
 
     /** Show the finish view of a done plan (its figures and "Review all changes"). */
@@ -299,7 +299,7 @@ const SAFE_WHILE_WORKING = new Set([
     'planfirst.ui.compareRevisions',
 ]);
 
-function page(webview: vscode.Webview, body: string, actions: ActionItem[], working: Work[] = []): string {
+function page(webview: vscode.Webview, body: string, actions: ActionItem[], working: Work[] = [], source = true): string {
     const nonce = Array.from({ length: 24 }, () => Math.floor(Math.random() * 36).toString(36)).join('');
     const label = (a: ActionItem) => escapeHtml(a.label.replace(/\$\([a-z-]+\)\s*/g, ''));
     const busy = working.length > 0;
@@ -311,7 +311,7 @@ function page(webview: vscode.Webview, body: string, actions: ActionItem[], work
             const cls = i === 0 && !busy ? 'primary' : '';
             return `<button class="${cls}" data-command="${escapeHtml(a.command)}"${off ? ' disabled title="planfirst is working: wait, or Cancel"' : ''}>${label(a)}</button>`;
         }),
-        '<button data-command="source">Open Source</button>',
+        ...(source ? ['<button data-command="source">Open Source</button>'] : []),
     ].join(' ');
     const progress = working
         .map(
