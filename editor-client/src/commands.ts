@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { PlanViews } from './planView';
 import { PlanChanges } from './changes';
-import { choosePlan, errorView, planIdFromUri, PlanStatus, validActions } from './logic';
+import { errorView } from './errors';
+import { choosePlan, planIdFromUri, PlanStatus, validActions } from './logic';
 import { chooseInterpreter, reportServerNotStarted } from './serverCheck';
 import type { GenerateParams, StepOutcome } from './protocol';
 

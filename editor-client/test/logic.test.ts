@@ -3,12 +3,12 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { errorView } from '../src/errors';
 import {
     buildServerSettings,
     declaredSettings,
     commandLine,
     explainProbeFailure,
-    errorView,
     validActions,
     serverLogLevel,
     serverLogText,
