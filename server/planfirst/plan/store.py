@@ -323,10 +323,12 @@ class PlanStore:
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
         text = origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2))
-        self.write_file(path, text, durable=True)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
         mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
-        origin.record_current(self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
+        state = (self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
+        origin.will_write(*state)
+        self.write_file(path, text, durable=True)
+        origin.written(*state)
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp
