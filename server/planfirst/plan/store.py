@@ -269,11 +269,16 @@ class PlanStore:
             raise
         except OSError as e:
             raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            # a FIFO would block the reader forever, a directory cannot be read (case 21)
+            raise StoreError(f"{path} is not a regular file; it was left untouched")
         with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                # a FIFO would block the reader forever, a directory cannot be read (case 21)
-                raise StoreError(f"{path} is not a regular file; it was left untouched")
             if st.st_size > limit:
                 raise StoreError(_too_large(path, st.st_size, limit))
             data = f.read(limit + 1)
