@@ -72,12 +72,47 @@ class AnthropicSettings(_Section):
     max_retries: int = Field(default=4, alias="maxRetries", ge=0, le=10)
 
 
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+# request purpose -> phase
+PHASES = {
+    "plan": "planning",
+    "execute": "execution",
+    "critique": "critique",
+    "diagnose": "diagnosis",
+}
+
+
 class ThinkingSettings(_Section):
-    """Extended thinking for the planning model; the model's facts decide adaptive vs budget."""
+    """Thinking and effort per phase; the model's facts decide how "on" and "off" are sent.
+
+    `enabled` is the master switch (false: no phase thinks). `effort` is the planning effort and
+    the default of critique and diagnosis. Execution does not think by default, at effort
+    `low`: the cost bench (bench/bench_cost.py) measured low against medium (docs/models.md).
+    """
 
     enabled: bool = True
-    effort: Literal["low", "medium", "high", "xhigh", "max"] = "high"
+    effort: Effort = "high"
     budget_tokens: int | None = Field(default=None, alias="budgetTokens", ge=1024)
+    planning: bool = True
+    execution: bool = False
+    critique: bool = True
+    diagnosis: bool = True
+    execution_effort: Effort = Field(default="low", alias="executionEffort")
+    critique_effort: Effort | None = Field(default=None, alias="critiqueEffort")
+    diagnosis_effort: Effort | None = Field(default=None, alias="diagnosisEffort")
+
+    def on_for(self, purpose: str) -> bool:
+        """Whether requests of `purpose` ("plan", "execute", "critique", "diagnose") think."""
+        phase = PHASES.get(purpose, "planning")
+        return self.enabled and bool(getattr(self, phase))
+
+    def effort_for(self, purpose: str) -> str:
+        """The effort for requests of `purpose`, thinking on or off."""
+        phase = PHASES.get(purpose, "planning")
+        if phase == "execution":
+            return self.execution_effort
+        own = {"critique": self.critique_effort, "diagnosis": self.diagnosis_effort}.get(phase)
+        return own or self.effort
 
 
 class ValidationSettings(_Section):
@@ -243,8 +278,13 @@ TRUST = frozenset(
         ("budget", "maxCostPerPlan"),
         ("budget", "maxCostPerStep"),
         ("budget", "maxCostPlanning"),
+        # retries re-send the whole prompt: a repository must not multiply what a step spends
+        ("anthropic", "maxRetries"),
     }
 )
+# Top-level settings read only from the user's own layers: prices decide what a cap allows,
+# maxTokens what one request can cost (docs/reliability.md cases 37 and 41).
+USER_ONLY = frozenset({"prices", "maxTokens"})
 
 
 # A workspace setting can only narrow what the user set (docs/reliability.md case 37). Lists that
@@ -379,8 +419,9 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
             if alias in out:
                 dropped.append(f"planfirst.{key} (duplicate of planfirst.{alias})")
                 continue
-            if alias == "prices" and not trusted:
-                # prices decide what a budget cap allows: a workspace cannot make models free
+            if alias in USER_ONLY and not trusted:
+                # prices decide what a budget cap allows (a workspace cannot make models free);
+                # maxTokens what one request can cost
                 dropped.append(f"planfirst.{key} (trust setting: only from user settings)")
                 continue
             if alias == "preview" and value == "editor" and not trusted:
@@ -461,7 +502,12 @@ def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
         inner, _ = _unwrap(layer)
     except ValueError:
         return []
-    out = []
+    out = [
+        f"ignored workspace setting planfirst.{key}: it decides what requests cost, "
+        "so it is read only from user settings"
+        for key in sorted(USER_ONLY)
+        if key in inner and inner[key] != effective.get(key)
+    ]
     for section, key in sorted(TRUST):
         sec = inner.get(section)
         if (

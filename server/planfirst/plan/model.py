@@ -551,6 +551,9 @@ class Plan(BaseModel):
     steps: list[StepState] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
     usage: Usage = Field(default_factory=Usage)
+    # what diagnoses and revisions cost once the plan was approved (failed, refused and
+    # budget-stopped ones included): counted by planfirst.budget.maxCostPerPlan with the steps
+    extra_spent: float = 0.0
     findings: list[Finding] = Field(default_factory=list)
     confidence: dict[str, Any] = Field(default_factory=dict)  # plan-lint summary for the header
     final_validation: list[ValidationResult] = Field(default_factory=list)

@@ -35,7 +35,7 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
-from planfirst.plan.model import Plan
+from planfirst.plan.model import Plan, PlanStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
@@ -201,8 +201,14 @@ class Session:
     ) -> Plan:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
         (`steps`: the only steps to change)."""
-        with budget.metered(budget.for_planning(self)):
-            return await plans.revise(self, plan_id, feedback, progress, steps)
+        before = self.load(plan_id)
+        meter = budget.for_revision(self, before)
+        try:
+            with budget.metered(meter):
+                return await plans.revise(self, before.id, feedback, progress, steps)
+        finally:
+            if before.status != PlanStatus.DRAFT:  # the plan cap counts it, refused or not
+                budget.count_extra(self, before.id, meter)
 
     async def approve(
         self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
