@@ -88,6 +88,7 @@ export function readServerSettings(apiKey: string | undefined, scope?: vscode.Ur
             inspections.push({
                 key,
                 globalValue: it.globalValue,
+                defaultValue: it.defaultValue,
                 workspaceValue: it.workspaceValue,
                 workspaceFolderValue: it.workspaceFolderValue,
             });

@@ -89,6 +89,7 @@ export function resolveServerCommand(
 export interface SettingInspection {
     key: string;
     globalValue?: unknown;
+    defaultValue?: unknown;
     workspaceValue?: unknown;
     workspaceFolderValue?: unknown;
 }
@@ -120,6 +121,55 @@ function isUserOnly(key: string): boolean {
         k.includes('allow') ||
         k.includes('approv')
     );
+}
+
+/**
+ * A workspace setting can only narrow what the user set (docs/reliability.md case 37; the server
+ * applies the same rule, settings.py `_narrow_only`, to the layers it can tell apart). Lists that
+ * keep things from the model are the union of every scope, never replaced or emptied by a
+ * workspace; the review rules that guard safety are turned off only in user settings; numbers
+ * that spend money or widen what the model may do are lowered by a workspace, never raised.
+ */
+export const UNION_KEYS: ReadonlySet<string> = new Set(['context.exclude', 'lint.disabled']);
+export const SAFETY_LINT_RULES: ReadonlySet<string> = new Set([
+    'protected-file',
+    'edits-validation-script',
+    'validation-not-allowed',
+    'validation-shell-syntax',
+    'validation-unparseable',
+    'misleading-name',
+]);
+export const CEILING_KEYS: ReadonlySet<string> = new Set([
+    'context.tokenBudget',
+    'context.maxFileBytes',
+    'execution.maxAttempts',
+    'execution.maxToolTurns',
+    'planning.maxExploreTurns',
+    'planning.maxReasks',
+    'critique.maxTurns',
+]);
+
+function narrowOnly(it: SettingInspection, value: unknown): unknown {
+    if (UNION_KEYS.has(it.key)) {
+        const user: unknown[] = Array.isArray(it.globalValue) ? (it.globalValue as unknown[]) : [];
+        const merged: unknown[] = [...user];
+        for (const scope of [it.workspaceValue, it.workspaceFolderValue]) {
+            for (const v of Array.isArray(scope) ? (scope as unknown[]) : []) {
+                const safety = it.key === 'lint.disabled' && SAFETY_LINT_RULES.has(String(v));
+                if (!merged.includes(v) && !safety) {
+                    merged.push(v);
+                }
+            }
+        }
+        return merged;
+    }
+    if (CEILING_KEYS.has(it.key) && typeof value === 'number' && value !== it.globalValue) {
+        const cap = typeof it.globalValue === 'number' ? it.globalValue : it.defaultValue;
+        if (typeof cap === 'number' && value > cap) {
+            return it.globalValue; // the workspace may lower it, not raise it (unset: the server's default)
+        }
+    }
+    return value;
 }
 
 function isUnset(value: unknown): boolean {
@@ -172,6 +222,7 @@ export function buildServerSettings(
             // turning planfirst's own preview off (edits unseen in editors without one): user settings only
             value = it.globalValue;
         }
+        value = narrowOnly(it, value);
         if (isUnset(value)) {
             continue;
         }

@@ -133,6 +133,36 @@ test('a workspace cannot raise a budget cap, change prices or turn planfirst\'s 
     assert.deepEqual(buildServerSettings([{ key: 'preview', globalValue: 'editor' }], undefined, keys), { preview: 'editor' });
 });
 
+test('a workspace only narrows: exclusions added to the user\'s, safety rules kept, spending numbers capped (case 37)', () => {
+    const keys = new Set(['context.exclude', 'lint.disabled', 'planning.maxExploreTurns', 'execution.maxAttempts']);
+    const s = buildServerSettings(
+        [
+            { key: 'context.exclude', globalValue: ['notes/**'], workspaceValue: ['build/**'] },
+            { key: 'lint.disabled', workspaceValue: ['protected-file', 'no-risks'] },
+            { key: 'planning.maxExploreTurns', globalValue: 3, workspaceValue: 50 },
+            { key: 'execution.maxAttempts', defaultValue: 3, workspaceValue: 1 },
+        ],
+        undefined,
+        keys,
+    );
+    assert.deepEqual(s, {
+        context: { exclude: ['notes/**', 'build/**'] },
+        lint: { disabled: ['no-risks'] },
+        planning: { maxExploreTurns: 3 },
+        execution: { maxAttempts: 1 },
+    });
+    // an empty workspace list never empties the user's; a raise over the default is dropped
+    const t = buildServerSettings(
+        [
+            { key: 'context.exclude', globalValue: ['notes/**'], workspaceValue: [] },
+            { key: 'execution.maxAttempts', defaultValue: 3, workspaceValue: 10 },
+        ],
+        undefined,
+        keys,
+    );
+    assert.deepEqual(t, { context: { exclude: ['notes/**'] } });
+});
+
 test('only declared settings are forwarded; trust keys in any shape only from user settings', () => {
     const declared = new Set(['anthropic.baseUrl', 'validation.allow', 'validation.timeout']);
     const s = buildServerSettings(

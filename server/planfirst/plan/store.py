@@ -274,11 +274,16 @@ class PlanStore:
             raise
         except OSError as e:
             raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            # a FIFO would block the reader forever, a directory cannot be read (case 21)
+            raise StoreError(f"{path} is not a regular file; it was left untouched")
         with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                # a FIFO would block the reader forever, a directory cannot be read (case 21)
-                raise StoreError(f"{path} is not a regular file; it was left untouched")
             if st.st_size > limit:
                 raise StoreError(_too_large(path, st.st_size, limit))
             data = f.read(limit + 1)
@@ -328,10 +333,12 @@ class PlanStore:
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
         text = origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2))
-        self.write_file(path, text, durable=True)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
         mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
-        origin.record_current(self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
+        state = (self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
+        origin.will_write(*state)
+        self.write_file(path, text, durable=True)
+        origin.written(*state)
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp
