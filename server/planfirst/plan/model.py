@@ -501,6 +501,9 @@ class Plan(BaseModel):
     steps: list[StepState] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
     usage: Usage = Field(default_factory=Usage)
+    # what executing the plan cost outside its steps' runs: diagnoses of failed test criteria and
+    # the runs of steps a revision removed (counted by budget.maxCostPerPlan with the runs)
+    execution_extra: Usage = Field(default_factory=Usage)
     findings: list[Finding] = Field(default_factory=list)
     confidence: dict[str, Any] = Field(default_factory=dict)  # plan-lint summary for the header
     final_validation: list[ValidationResult] = Field(default_factory=list)

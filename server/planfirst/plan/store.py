@@ -146,6 +146,7 @@ def foreign(plan: Plan) -> Plan:
     plan.provenance.critique = None
     plan.execution_model = None
     plan.usage = Usage()
+    plan.execution_extra = Usage()
     plan.estimate = None
     plan.findings = [
         Finding(

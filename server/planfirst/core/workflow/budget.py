@@ -117,8 +117,10 @@ def step_spent(plan: Plan, order: int) -> float:
 
 
 def execution_spent(plan: Plan) -> float:
-    """What executing the plan has cost (every step's attempts)."""
-    return round(sum(r.usage.cost_usd for st in plan.steps for r in st.runs), 6)
+    """What executing the plan has cost (every step's attempts, the diagnoses, the attempts at
+    steps a revision removed)."""
+    runs = sum(r.usage.cost_usd for st in plan.steps for r in st.runs)
+    return round(runs + plan.execution_extra.cost_usd, 6)
 
 
 def _progress_text(order: int, total: int, spent: float, est: CostEstimate | None) -> str:

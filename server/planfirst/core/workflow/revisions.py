@@ -166,6 +166,9 @@ def carry_over(
                 f"undo step {c.before} first",
                 "conflict",
             )
+        if c.after is None and c.before is not None:  # what its attempts cost stays spent
+            for r in old.state(c.before).runs:
+                new.execution_extra.add(r.usage)
     dependent: list[str] = []
     unsettled: list[str] = []  # ids of earlier steps that changed and are not done
     for step in new.body.steps:
