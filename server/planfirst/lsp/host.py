@@ -16,7 +16,7 @@ from planfirst.core.problems.base import Problem
 from planfirst.core.workflow.session import ApplyOutcome
 from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.lsp import convert, preview
-from planfirst.plan.store import atomic_write
+from planfirst.plan.store import StoreError, atomic_write
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -171,7 +171,11 @@ class LspHost:
             )
         annotations = bool(ws_edit_caps and ws_edit_caps.change_annotation_support)
         if own:
-            if not await self.ls.previews.review(change, label, description):
+            try:
+                chosen = await self.ls.previews.review(change, label, description)
+            except StoreError as e:  # a link or FIFO planted where the preview goes (case 36)
+                return ApplyOutcome(False, f"planfirst's preview could not be written: {e}")
+            if not chosen:
                 return ApplyOutcome(False, "discarded in planfirst's preview")
             versions, stale = self._stale_buffers(change)  # the user may have typed meanwhile
             if stale:

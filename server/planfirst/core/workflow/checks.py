@@ -140,10 +140,9 @@ async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcom
     try:
         plan.diagnosis = await diagnose(s.models.planning(), plan, results)
     except ModelError as e:
-        s.host.log(f"diagnosis failed: {e.message}")
-        if e.usage is not None:  # what its answered requests cost is spent all the same
+        if e.usage is not None:  # what its answered requests cost is never lost
             plan.usage.add(e.usage)
-            plan.execution_extra.add(e.usage)
+        s.host.log(f"diagnosis failed: {e.message}")
     s.save(plan)
     msg = "test criteria failed" + (
         f"; diagnosis: step {plan.diagnosis.suspect_step}: {plan.diagnosis.broken_assumption}"

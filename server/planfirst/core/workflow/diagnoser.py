@@ -62,5 +62,4 @@ async def diagnose(model: Model, plan: Plan, results: list[ValidationResult]) ->
 
     run = await model.run(diagnosis_request(plan, results), no_tools, None)
     plan.usage.add(run.usage)
-    plan.execution_extra.add(run.usage)  # the plan cap counts it (docs/cost.md)
     return run.submitted if isinstance(run.submitted, Diagnosis) else None

@@ -35,7 +35,7 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
-from planfirst.plan.model import Plan, StepStatus
+from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
@@ -51,7 +51,9 @@ class Session:
         self.settings = settings
         self.models = models
         self.host = host
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         self.store = PlanStore(self.root, settings.plans_dir)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
@@ -65,7 +67,9 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         if self.store.plans_dir != self.root / settings.plans_dir:
             self.store = PlanStore(self.root, settings.plans_dir)
 
@@ -198,8 +202,14 @@ class Session:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
         (`steps`: the only steps to change)."""
         self.recover_left_running(plan_id)
-        with budget.metered(budget.for_planning(self)):
-            return await plans.revise(self, plan_id, feedback, progress, steps)
+        before = self.load(plan_id)
+        meter = budget.for_revision(self, before)
+        try:
+            with budget.metered(meter):
+                return await plans.revise(self, before.id, feedback, progress, steps)
+        finally:
+            if before.status != PlanStatus.DRAFT:  # the plan cap counts it, refused or not
+                budget.count_extra(self, before.id, meter)
 
     async def approve(
         self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
