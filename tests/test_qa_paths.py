@@ -12,7 +12,9 @@ import pytest
 from planfirst.core.workflow import budget
 from planfirst.core.workflow.session import SessionError
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus
+from planfirst.plan.store import PlanStore
 from tests.reliability.test_step_edge_cases import ORIG_SLUG, done, edit, plan_turn, step
+from tests.support.plan_fixtures import make_plan
 from tests.test_cost import capped, start  # noqa: F401  (the fixture)
 from tests.test_session_inprocess import TASK
 
@@ -151,3 +153,23 @@ async def test_the_plan_cap_counts_a_step_a_reload_removed(start: Any) -> None: 
     assert [s.order for s in revised.body.steps] == [1]
     assert budget.execution_spent(revised) == pytest.approx(spent, abs=1e-6)
     assert srv.failures == []
+
+
+def test_a_cloned_plan_brings_none_of_its_authors_spending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan cloned from another repository (not sealed by this planfirst) starts from zero
+    spent (#29 item 8): its author's diagnoses and revisions after approval are not counted by
+    your plan cap either."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "their-data"))
+    plan = make_plan()
+    plan.status = PlanStatus.FAILED
+    plan.extra_spent = 0.75  # their diagnoses
+    PlanStore(ws).save(plan)
+    assert budget.execution_spent(PlanStore(ws).load(plan.id)) == 0.75  # theirs, sealed
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "my-data"))  # your key: not sealed
+    cloned = PlanStore(ws).load(plan.id)
+    assert cloned.status == PlanStatus.DRAFT
+    assert budget.execution_spent(cloned) == 0
