@@ -177,6 +177,7 @@ def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     plan.provenance.critique = None
     plan.execution_model = None
     plan.usage = Usage()
+    plan.extra_spent = 0.0  # nor its diagnoses and revisions after approval
     plan.estimate = None
     plan.findings = [
         Finding(
