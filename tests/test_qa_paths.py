@@ -4,16 +4,19 @@ with the fake host; the model is the real SDK against the scripted loopback serv
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from planfirst.core.editing.executor import ProposedChange
 from planfirst.core.workflow import budget
-from planfirst.core.workflow.session import SessionError
+from planfirst.core.workflow.session import ApplyOutcome, Session, SessionError
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus
 from planfirst.plan.store import PlanStore
 from tests.reliability.test_step_edge_cases import ORIG_SLUG, done, edit, plan_turn, step
+from tests.support.fake_host import FakeHost, ScriptedModels
 from tests.support.plan_fixtures import make_plan
 from tests.test_cost import capped, start  # noqa: F401  (the fixture)
 from tests.test_session_inprocess import TASK
@@ -173,3 +176,68 @@ def test_a_cloned_plan_brings_none_of_its_authors_spending(
     cloned = PlanStore(ws).load(plan.id)
     assert cloned.status == PlanStatus.DRAFT
     assert budget.execution_spent(cloned) == 0
+
+
+class ReviewingHost(FakeHost):
+    """An editor that shows the edit and applies it when told to."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.shown = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def apply_change(
+        self, change: ProposedChange, label: str, description: str
+    ) -> ApplyOutcome:
+        self.shown.set()
+        await self.go.wait()
+        return await super().apply_change(change, label, description)
+
+
+async def test_another_face_never_runs_a_step_the_editor_is_showing(
+    start: Any,  # noqa: F811
+    workspace: Path,
+) -> None:
+    """The editor shows step 1's edit (the step is `running` in plan.json); meanwhile the user
+    runs `planfirst resume` in a terminal on the same workspace. The terminal's session must not
+    take the step for one a killed server left running (recover it, ask the model again and apply
+    a second edit): it is refused as busy, and so are a reload and an undo there."""
+    editor, _, srv = start(
+        [
+            plan_turn([ONE]),
+            edit(SLUG, ORIG_SLUG, '"""URL slugs (one)."""\n'),
+            done(),
+            edit(SLUG, ORIG_SLUG, '"""URL slugs (uno)."""\n'),
+            done(),
+        ]
+    )
+    host = ReviewingHost(workspace)
+    editor.host = host
+    plan = await editor.generate(TASK)
+    await editor.approve(plan.id)
+    running = asyncio.ensure_future(editor.execute_next(plan.id))
+    await asyncio.wait_for(host.shown.wait(), 30)
+    models = ScriptedModels(editor.settings, srv.base_url)
+    terminal = Session(workspace, editor.settings, models, FakeHost(workspace))
+    try:
+        sent = len(srv.requests)
+        for attempt in (
+            terminal.execute_next(plan.id),
+            terminal.retry(plan.id, 1),
+            terminal.undo(plan.id, 1),
+        ):
+            with pytest.raises(SessionError, match="busy in another planfirst") as e:
+                await attempt
+            assert e.value.code == "busy"
+        with pytest.raises(SessionError, match="busy in another planfirst"):
+            terminal.reload(plan.id)
+        assert len(srv.requests) == sent
+        assert terminal.load(plan.id).state(1).status == StepStatus.RUNNING
+    finally:
+        host.go.set()
+        result = await running
+        await models.aclose()
+    assert (result.step, result.status.value) == (1, "done")
+    assert (workspace / SLUG).read_text().startswith('"""URL slugs (one)."""\n')
+    # the editor's session is done: the terminal may go on (nothing left but the final checks)
+    assert (await terminal.execute_next(plan.id)).status.value == "done"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,8 @@ class Session:
         self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
         # what is published as diagnostics now, through whichever host the session has then
         self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
+        # who this session is to other planfirst processes on the workspace (PlanStore.claim)
+        self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
 
     # ------------------------------------------------------------------ state
 
@@ -109,6 +113,9 @@ class Session:
                         f"plan {other!r} is {doing} in this workspace; wait for it or run 'planfirst.cancel'",
                         "busy",
                     )
+        held = self.store.claim(plan_id, self.owner, what)
+        if held is not None:
+            raise SessionError(_elsewhere(plan_id, held), "busy")
         self._busy[plan_id] = what
         task = asyncio.current_task()
         if task is not None:
@@ -118,6 +125,9 @@ class Session:
         finally:
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
                 del self._busy[plan_id]
+            # a preview's answer handed over keeps the plan busy here only: an answer that never
+            # comes (the client went away) must not hold the plan from every other face
+            self.store.release(plan_id, self.owner)
             if task is not None and self._tasks.get(plan_id) is task:
                 del self._tasks[plan_id]
 
@@ -146,6 +156,9 @@ class Session:
         if plan_id in self._busy:
             tail = "; wait for it or run 'planfirst.cancel'" if hint else ""
             raise SessionError(f"plan {plan_id!r} is busy ({self._busy[plan_id]}){tail}", "busy")
+        held = self.store.claimed(plan_id)
+        if held is not None and held[0] != self.owner:
+            raise SessionError(_elsewhere(plan_id, held[1]), "busy")
 
     def busy(self) -> dict[str, str]:
         """What runs now, by plan id."""
@@ -228,8 +241,10 @@ class Session:
         Execute does, before a revision or a reload carries them over: an edit that landed is
         recorded as applied, never forgotten behind a `pending` step."""
         plan = self.load(plan_id)
-        if plan.id in self._busy:
-            return  # running here: revise and reload refuse it themselves
+        try:
+            self.refuse_if_busy(plan.id)
+        except SessionError:
+            return  # it runs (here or in another planfirst): revise and reload refuse it
         left = [st.order for st in plan.steps if st.status == StepStatus.RUNNING]
         for order in left:
             stepper.recover(self, plan, order)
@@ -276,6 +291,13 @@ class Session:
         if plan_id in self.partial:
             return self.partial[plan_id]
         return render(self.load(plan_id)).text
+
+
+def _elsewhere(plan_id: str, what: str) -> str:
+    return (
+        f"plan {plan_id!r} is busy in another planfirst on this workspace ({what}); wait for "
+        "it there, or cancel it there"
+    )
 
 
 __all__ = [
