@@ -153,15 +153,17 @@ class PlanningSettings(_Section):
 class CritiqueSettings(_Section):
     """The critique pass after planning (core/planning/critique.py): a second model reviews the plan."""
 
-    # "" = the planning model; "off" turns the critique pass off
+    # the critique pass on or off (an editor shows it as a switch, not a word in a model field)
+    switched_on: bool = Field(default=True, alias="enabled")
+    # "" = the planning model; "off" also turns the critique pass off (older settings)
     model: str = ""
     max_turns: int = Field(default=6, alias="maxTurns", ge=0, le=20)  # exploration turns
     tighten: bool = True  # one round that sends error findings back to the planner
 
     @property
     def enabled(self) -> bool:
-        """False when the critique is turned off."""
-        return self.model.strip().lower() != "off"
+        """False when the critique is turned off (`enabled: false`, or the model "off")."""
+        return self.switched_on and self.model.strip().lower() != "off"
 
 
 class LintSettings(_Section):
