@@ -7,14 +7,17 @@ raising the limit) finish well inside the test's timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pygls.exceptions import JsonRpcException
 
 from planfirst.core.workflow.revisions import review_diff
 from planfirst.plan import model, store
@@ -128,3 +131,47 @@ def test_case_42_rendering_and_comparing_are_linear(
     s.save(new)
     assert len(s.load(new.id).body.steps) == n
     inv.broken.add(ws / ".planfirst" / "plans" / new.id / "plan.json")  # over the real limit
+
+
+# Runs of 1, 2, 3, ... backticks, each run of a length of its own: a line of a plan.md that the
+# old backtracking code-span regex took seconds on at 3 KB and many minutes at 20 KB.
+BACKTICK_RUNS = "".join("`" * i + "x" for i in range(1, 200))
+
+
+@pytest.mark.timeout(120)
+def test_case_42_backtick_runs_in_plan_md_parse_in_linear_time() -> None:
+    plan = Plan(id="runs-0a1b2c", title="t", task="x", body=PlanBody.model_validate(_body(1)))
+    text = render(plan).text.replace(
+        "- Modify: `README.md`", "- Modify: `README.md` " + BACKTICK_RUNS
+    )
+    started = time.monotonic()
+    _task, back = parse_markdown(text)
+    assert time.monotonic() - started < 10
+    assert back.steps[0].files_to_modify[0] == "README.md"
+
+
+@pytest.mark.timeout(120)
+async def test_case_42_reload_of_a_shipped_plan_md_keeps_the_server_answering(
+    ws: Path, inv: Invariants
+) -> None:
+    """A repository ships a plan whose plan.md has a line of backtick runs; the user reloads it
+    (as the untrusted-origin finding suggests): the reload answers, the server stays up."""
+    _ship(ws, "runs-0a1b2c", 1)
+    md = ws / ".planfirst" / "plans" / "runs-0a1b2c" / "plan.md"
+    shipped = Plan(
+        id="runs-0a1b2c", title="1 steps", task="x", body=PlanBody.model_validate(_body(1))
+    )
+    md.write_text(
+        render(shipped).text.replace(
+            "- Modify: `README.md`", "- Modify: `README.md` " + BACKTICK_RUNS
+        )
+    )
+    inv.broken.add(md)
+    async with serve(inv, ws, inv.scripted_server([])) as (client, _e, _l):
+        started = time.monotonic()
+        with contextlib.suppress(JsonRpcException):
+            await command(client, "planfirst.reloadPlan", {"planId": "runs-0a1b2c"})
+        assert time.monotonic() - started < 30
+        assert [p["id"] for p in await command(client, "planfirst.listPlans", {})] == [
+            "runs-0a1b2c"
+        ]

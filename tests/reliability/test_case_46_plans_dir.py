@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from planfirst.settings import load_settings
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
 from tests.support.lsp_harness import command
@@ -76,3 +77,12 @@ async def test_case_46_plans_in_another_folder_are_never_shown_to_the_model(
     assert "excluded" in view or "plansDir" in view, view
     for text in (json.dumps(b, ensure_ascii=False) for b in later):
         assert said not in text, "the first plan's text reached the model"
+
+
+def test_case_46_a_plans_dir_in_git_is_refused_in_any_casing() -> None:
+    """`.GIT/x` is `.git/x` on the case-insensitive file systems of macOS and Windows: a
+    workspace's plansDir must not put planfirst's writes into git's internals (cases 16, 46)."""
+    for value in (".GIT/plans", "docs/.Git/plans", ".PLANFIRST/notes"):
+        settings, problems = load_settings(None, {"planfirst": {"plansDir": value}})
+        assert settings.plans_dir == ".planfirst/plans", value
+        assert any("plansDir" in p for p in problems), (value, problems)

@@ -65,18 +65,40 @@ def code_block(text: str) -> str:
     return f"{fence}\n{text.rstrip(chr(10))}\n{fence}"
 
 
-_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+_RUN = re.compile(r"`+")
+
+
+def _code_spans(s: str) -> list[tuple[int, int, str]]:
+    """The code spans of one line as (start, end, body): a run of backticks up to the next run of
+    exactly as many. Linear in the line (a backtracking regex took seconds on a few kilobytes of
+    backtick runs in a shipped plan.md, docs/reliability.md cases 29 and 42)."""
+    runs = [(m.start(), m.end()) for m in _RUN.finditer(s)]
+    closer: list[int | None] = [None] * len(runs)
+    later: dict[int, int] = {}  # run length -> index of the next run of that length
+    for i in range(len(runs) - 1, -1, -1):
+        n = runs[i][1] - runs[i][0]
+        closer[i] = later.get(n)
+        later[n] = i
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(runs):
+        j = closer[i]
+        if j is None:  # no run of the same length follows: these backticks are text
+            i += 1
+            continue
+        out.append((runs[i][0], runs[j][1], s[runs[i][1] : runs[j][0]]))
+        i = j + 1
+    return out
+
+
+def _span_body(body: str) -> str:
+    if body.startswith(" ") and body.endswith(" ") and body.strip():
+        body = body[1:-1]
+    return body
 
 
 def _spans(s: str) -> list[str]:
-    out = []
-    for m in _CODE.finditer(s):
-        body = m.group(2)
-        if len(m.group(1)) > 1 or (body.startswith(" ") and body.endswith(" ") and body.strip()):
-            if body.startswith(" ") and body.endswith(" ") and body.strip():
-                body = body[1:-1]
-        out.append(body)
-    return out
+    return [_span_body(body) for _a, _b, body in _code_spans(s)]
 
 
 # Prose lines that would read as document structure (server-owned blockquotes and comments,
@@ -526,13 +548,13 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         return out
 
     def path_and_rest(no: int, t: str, what: str) -> tuple[str, str]:
-        m = _CODE.match(t)
-        if not m:
+        first = next(iter(_code_spans(t)), None)
+        if first is None or first[0] != 0:
             raise PlanParseError(
                 f"{what} must start with a path in backticks, e.g. - `src/x.py` — …", no
             )
-        path = _spans(m.group(0))[0]
-        rest = t[m.end() :].strip()
+        path = _span_body(first[2])
+        rest = t[first[1] :].strip()
         rest = re.sub(r"^[—–-]\s*", "", rest)
         return path, rest
 
