@@ -23,13 +23,11 @@ breakpoint moves to the newest tool result so each turn reads the conversation s
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import hashlib
 import json
 import logging
 import random
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +53,7 @@ from planfirst.llm.facts import (
     facts_from_catalog,
     lifecycle_problem,
 )
+from planfirst.llm.failures import KEY_HELP, Failure, StreamCut, classify, rid
 from planfirst.llm.model import (
     METER,
     ModelError,
@@ -73,195 +72,6 @@ log = logging.getLogger(__name__)
 
 _EPHEMERAL = {"type": "ephemeral"}
 INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
-_KEY_HELP = (
-    "set the ANTHROPIC_API_KEY environment variable for the editor (or the shell running "
-    "planfirst), or the planfirst.anthropic.apiKey setting in your editor's user settings"
-)
-
-
-class _StreamCut(Exception):
-    """The SSE stream ended before `message_stop`."""
-
-    def __init__(self, message: str, request_id: str | None = None) -> None:
-        super().__init__(message)
-        self.request_id = request_id
-
-
-class _Failure:
-    """One failed attempt, classified."""
-
-    def __init__(
-        self,
-        kind: str,
-        summary: str,
-        retryable: bool,
-        detail: str = "",
-        retry_after: float | None = None,
-        hint: str = "",
-        request_id: str | None = None,
-    ) -> None:
-        self.kind = kind
-        self.summary = summary  # e.g. "overloaded (529)"
-        self.retryable = retryable
-        self.detail = detail  # the API's own message, if any
-        self.retry_after = retry_after
-        self.hint = hint  # what the user can do
-        self.request_id = request_id  # the API's request-id, for support
-
-
-# Spend limits, by the stable `error.details.error_code` the SDK exposes as `error_code` (the
-# message wording changes; never match on it). Waiting does not lift them: never retried.
-SPEND_LIMIT_CODES = {
-    "enforced_spend_limit_reached": "the organization reached the monthly usage limit of its API tier",
-    "contract_spend_limit_reached": "the organization reached its contract spend limit",
-    "linked_organization_spend_limit_reached": (
-        "the linked organization reached a spend limit it set, or lacks credit"
-    ),
-}
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    ra = headers.get("retry-after")
-    if not ra:
-        return None
-    try:
-        return max(0.0, float(ra))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(ra)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def classify(exc: BaseException) -> _Failure:
-    """Turn an SDK or transport exception into a classified failure (the SDK's retry rules:
-    `x-should-retry` first, then 408, 409, 429 and 5xx; spend limits by error code, never)."""
-    if isinstance(exc, _StreamCut):
-        return _Failure(
-            "connection", "response stream cut midway", True, str(exc), request_id=exc.request_id
-        )
-    if isinstance(exc, anthropic.APIStatusError):
-        failure = _status_failure(exc)
-        failure.request_id = exc.request_id
-        headers = getattr(exc.response, "headers", None)
-        should = (headers.get("x-should-retry") if headers is not None else None) or ""
-        if failure.kind != "spend_limit" and should.lower() in ("true", "false"):
-            # The API's own verdict overrides the status code (the SDK obeys it first).
-            wanted = should.lower() == "true"
-            if wanted != failure.retryable:
-                failure.retryable = wanted
-                failure.summary += (
-                    "; the API asked to retry" if wanted else "; the API said not to retry"
-                )
-        return failure
-    if isinstance(exc, anthropic.APITimeoutError):
-        return _Failure(
-            "timeout", "timed out", True, "no answer within planfirst.anthropic.requestTimeout"
-        )
-    if isinstance(exc, anthropic.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError):
-            return _Failure("connection", "response stream cut midway", True, str(cause))
-        return _Failure(
-            "connection", "could not be reached (connection error)", True, str(cause or exc)
-        )
-    if isinstance(exc, httpx2.TransportError):
-        return _Failure(
-            "connection", "response stream cut midway", True, f"{type(exc).__name__}: {exc}"
-        )
-    return _Failure("error", f"call failed unexpectedly ({type(exc).__name__})", False, str(exc))
-
-
-def _status_failure(exc: Any) -> _Failure:
-    """A status error by code and status, before `x-should-retry` is applied."""
-    status = exc.status_code
-    etype = exc.type or ""
-    detail = exc.api_message or ""
-    code = exc.error_code or ""
-    ra = _retry_after(getattr(exc.response, "headers", None))
-    if code in SPEND_LIMIT_CODES:
-        return _Failure(
-            "spend_limit",
-            f"spend limit reached ({status} {code}): {SPEND_LIMIT_CODES[code]}",
-            False,
-            detail,
-            hint="raise the limit or add credit in the Anthropic console; waiting does not help",
-        )
-    if status < 400:
-        # An `event: error` inside a stream that began with HTTP 200.
-        if etype == "overloaded_error":
-            return _Failure("overloaded", "overloaded (error event in the stream)", True, detail)
-        if etype in ("api_error", "rate_limit_error", "timeout_error"):
-            return _Failure("server", f"{etype} (error event in the stream)", True, detail)
-        return _Failure("server", f"{etype or 'error'} (error event in the stream)", False, detail)
-    if status == 429:
-        return _Failure("rate_limit", "rate limited (429)", True, detail, ra)
-    if status == 529 or etype == "overloaded_error":
-        return _Failure("overloaded", f"overloaded ({status})", True, detail, ra)
-    if status == 408:
-        return _Failure("timeout", "request timeout (408)", True, detail, ra)
-    if status == 409:
-        return _Failure("conflict", "conflict (409)", True, detail, ra)
-    if status >= 500:
-        return _Failure("server", f"server error ({status})", True, detail, ra)
-    if status == 401:
-        return _Failure(
-            "auth", "rejected the API key (401)", False, detail, hint=f"check the key: {_KEY_HELP}"
-        )
-    if status == 403:
-        return _Failure(
-            "auth",
-            "refused permission (403)",
-            False,
-            detail,
-            hint="check the key's workspace and permissions",
-        )
-    if status == 402:
-        # a billing problem (no credit, a payment method refused), not a rate limit: waiting
-        # does not help
-        return _Failure(
-            "billing",
-            "refused the request: a billing problem (402 payment required)",
-            False,
-            detail,
-            hint="add credit or fix the payment method in the Anthropic console (Billing)",
-        )
-    if status == 404:
-        return _Failure(
-            "bad_request",
-            "does not know this model or endpoint (404)",
-            False,
-            detail,
-            hint="check planfirst.planningModel / planfirst.executionModel and planfirst.anthropic.baseUrl",
-        )
-    if status == 413:
-        return _Failure(
-            "bad_request",
-            "refused a request that is too large (413)",
-            False,
-            detail,
-            hint="reduce planfirst.context.tokenBudget",
-        )
-    if status == 400 and "prompt is too long" in detail:
-        return _Failure(
-            "too_big",
-            "refused a prompt longer than the model's context window (400)",
-            False,
-            detail,
-            hint="lower planfirst.context.tokenBudget or narrow the step's files",
-        )
-    return _Failure("bad_request", f"rejected the request ({status})", False, detail)
 
 
 class AnthropicModel:
@@ -284,7 +94,7 @@ class AnthropicModel:
         if not key and settings.anthropic.api_key is not None:
             key = settings.anthropic.api_key.get_secret_value()
         if not key:
-            raise ModelError(f"No Anthropic API key: {_KEY_HELP}.", kind="auth")
+            raise ModelError(f"No Anthropic API key: {KEY_HELP}.", kind="auth")
         self.name = model
         self.settings = settings
         self.info: ModelInfo = lookup(model, settings.prices)
@@ -592,7 +402,7 @@ class AnthropicModel:
             raise ModelError(
                 self._scrub(
                     f"the Anthropic API does not know the model {self.name!r} (404 from the Models "
-                    f"API{_rid(e.request_id)}). Choose a current model such as "
+                    f"API{rid(e.request_id)}). Choose a current model such as "
                     f"{DEFAULT_PLANNING_MODEL!r} for planning or {DEFAULT_EXECUTION_MODEL!r} for "
                     "execution (planfirst.planningModel / planfirst.executionModel)"
                 ),
@@ -886,7 +696,7 @@ class AnthropicModel:
         loop = asyncio.get_running_loop()
         started = loop.time()
         attempts = 0
-        last: _Failure | None = None
+        last: Failure | None = None
         partial: list[Any] = []
         try:
             async with asyncio.timeout(deadline):
@@ -902,11 +712,11 @@ class AnthropicModel:
                             self._request_id = getattr(msg, "_request_id", None)
                             return msg
                         return await self._stream_once(params, ev, submit_name, partial)
-                    except (anthropic.AnthropicError, httpx2.TransportError, _StreamCut) as exc:
+                    except (anthropic.AnthropicError, httpx2.TransportError, StreamCut) as exc:
                         failure = classify(exc)
                     except ValueError as exc:
                         # The SDK raises ValueError for tool JSON it cannot parse: a garbled stream.
-                        failure = _Failure("connection", "response stream garbled", True, str(exc))
+                        failure = Failure("connection", "response stream garbled", True, str(exc))
                     last = failure
                     if partial and spend is not None:
                         # a cut or failed stream had already been billed for what it read
@@ -934,7 +744,7 @@ class AnthropicModel:
                                 f"Anthropic API {failure.summary}: {asked}, beyond the "
                                 f"{remaining:.1f} s left of the {deadline:g} s deadline "
                                 "(planfirst.anthropic.deadline); try again later"
-                                + _rid(failure.request_id)
+                                + rid(failure.request_id)
                             ),
                             kind="deadline",
                             retryable=True,
@@ -968,7 +778,7 @@ class AnthropicModel:
         base = min(self._backoff_base_s * 2.0 ** (attempt - 1), self._backoff_max_s)
         return base * random.uniform(0.5, 1.0)
 
-    def _final(self, f: _Failure, attempts: int, elapsed: float, exhausted: bool = False) -> str:
+    def _final(self, f: Failure, attempts: int, elapsed: float, exhausted: bool = False) -> str:
         """The one message a failure becomes."""
         if exhausted:
             msg = (
@@ -981,7 +791,7 @@ class AnthropicModel:
             msg += f" — {f.detail[:400]}"
         if f.hint:
             msg += f" ({f.hint})"
-        return self._scrub(msg + _rid(f.request_id))
+        return self._scrub(msg + rid(f.request_id))
 
     def _refusal(self, msg: Any, purpose: str) -> ModelError:
         """A `refusal` stop as an error that shows its stop_details (category, explanation) and
@@ -1011,7 +821,7 @@ class AnthropicModel:
 
     def _with_id(self, message: str) -> str:
         """A run-loop error with the request-id of the answer that caused it."""
-        return self._scrub(message + _rid(self._request_id))
+        return self._scrub(message + rid(self._request_id))
 
     def _scrub(self, text: str) -> str:
         """Never let the key into a message, whatever an endpoint echoes back."""
@@ -1026,7 +836,7 @@ class AnthropicModel:
         submit_name: str | None,
         partial: list[Any] | None = None,
     ) -> Any:
-        """One streamed attempt; events go to the callbacks; a cut stream raises _StreamCut.
+        """One streamed attempt; events go to the callbacks; a cut stream raises StreamCut.
         `partial` receives [message_start usage, characters streamed] once the attempt is
         billed, and is emptied when the answer is complete."""
         partial = [] if partial is None else partial
@@ -1077,7 +887,7 @@ class AnthropicModel:
                 elif kind == "message_stop":
                     saw_stop = True
             if not saw_stop:
-                raise _StreamCut("the stream ended before message_stop", self._request_id)
+                raise StreamCut("the stream ended before message_stop", self._request_id)
             partial.clear()
             return await stream.get_final_message()
 
@@ -1124,11 +934,6 @@ def refusal_fallback(model: str) -> str:
         if name.removeprefix("claude-").split("-")[0] != family:
             return name
     return DEFAULT_PLANNING_MODEL
-
-
-def _rid(request_id: str | None) -> str:
-    """` [request-id req_...]` for a user-facing error, or nothing."""
-    return f" [request-id {request_id}]" if request_id else ""
 
 
 def _block_param(block: Any) -> dict[str, Any]:
