@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import json
 import logging
 import random
 from collections.abc import Callable
@@ -46,7 +44,6 @@ from planfirst.llm.catalog import (
     unknown_note,
 )
 from planfirst.llm.facts import (
-    EFFORT_LEVELS,
     FactsCache,
     ModelFacts,
     facts_from_api,
@@ -62,16 +59,30 @@ from planfirst.llm.model import (
     ModelRun,
     NullEvents,
     RequestQuote,
-    SubmitSpec,
     ToolHandler,
+)
+from planfirst.llm.requests import (
+    EPHEMERAL,
+    INTERLEAVED_THINKING_BETA,
+    RequestBuilder,
+    error_lines,
+    note_once,
+    prompt_hash,
+    reask_text,
+    replay_blocks,
 )
 from planfirst.plan.model import Usage
 from planfirst.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_EPHEMERAL = {"type": "ephemeral"}
-INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
+__all__ = [
+    "INTERLEAVED_THINKING_BETA",
+    "AnthropicModel",
+    "classify",
+    "refusal_fallback",
+    "replay_blocks",
+]
 
 
 class AnthropicModel:
@@ -156,21 +167,11 @@ class AnthropicModel:
         if note:
             notes.append(note)
         submit = request.submit
-        tools = self._tools(request)
-        system = (
-            [{"type": "text", "text": request.system, "cache_control": dict(_EPHEMERAL)}]
-            if request.system
-            else []
-        )
-        first: list[dict[str, Any]] = [
-            {"type": "text", "text": block} for block in request.stable_blocks if block
-        ]
-        if first:
-            first[-1]["cache_control"] = dict(_EPHEMERAL)
-        if request.instruction or not first:
-            first.append({"type": "text", "text": request.instruction or "Begin."})
+        build = RequestBuilder(self.name, self.settings, self.info, facts)
+        tools = build.tools(request)
+        system, first = build.opening(request)
         messages: list[dict[str, Any]] = [{"role": "user", "content": first}]
-        self._note_prefix(tools, request, notes)
+        build.note_prefix(tools, request, notes)
 
         max_tokens = min(self.settings.max_tokens, facts.max_tokens)
         thinking_on = bool(request.thinking and self.settings.thinking.on_for(request.purpose))
@@ -183,7 +184,7 @@ class AnthropicModel:
             # an execution always takes a second request (after the edit tool's results): a
             # breakpoint after the step's files lets it read them from the cache (3 of 4)
             moving_bp = first[-1]
-            moving_bp["cache_control"] = dict(_EPHEMERAL)
+            moving_bp["cache_control"] = dict(EPHEMERAL)
         last_errors = ""
 
         meter = METER.get()
@@ -206,7 +207,7 @@ class AnthropicModel:
             )
             if allowed is not None and allowed < params["max_tokens"]:
                 params["max_tokens"] = allowed
-                _note_once(
+                note_once(
                     notes,
                     f"max_tokens lowered to {allowed} so the whole answer stays within the "
                     "budget cap",
@@ -226,7 +227,7 @@ class AnthropicModel:
                     ),
                     kind="max_turns",
                 )
-            params = self._params(
+            params = build.params(
                 messages, system, tools, max_tokens, thinking_on, submit, notes, request.purpose
             )
             await self._fit(params, request.purpose, notes)
@@ -316,7 +317,7 @@ class AnthropicModel:
                             submitted = submit.schema.model_validate(tool_input)
                         except ValidationError as e:
                             reasks += 1
-                            last_errors = _error_lines(e)
+                            last_errors = error_lines(e)
                             if reasks > request.max_reasks:
                                 raise ModelError(
                                     self._with_id(
@@ -330,7 +331,7 @@ class AnthropicModel:
                                     "type": "tool_result",
                                     "tool_use_id": tu.id,
                                     "is_error": True,
-                                    "content": _reask_text(submit.name, e),
+                                    "content": reask_text(submit.name, e),
                                 }
                             )
                             continue
@@ -357,10 +358,8 @@ class AnthropicModel:
             if moving_bp is not None:
                 moving_bp.pop("cache_control", None)
             moving_bp = reply[-1]
-            moving_bp["cache_control"] = dict(_EPHEMERAL)
+            moving_bp["cache_control"] = dict(EPHEMERAL)
             messages.append({"role": "user", "content": reply})
-
-    # ------------------------------------------------------------------ request pieces
 
     # ------------------------------------------------------------------ model facts
 
@@ -425,155 +424,6 @@ class AnthropicModel:
 
     # ------------------------------------------------------------------ request pieces
 
-    def _tools(self, request: ModelRequest) -> list[dict[str, Any]]:
-        """Tool definitions, sorted by name so the cached prefix is byte-identical."""
-        out: list[dict[str, Any]] = []
-        for spec in request.tools:
-            if spec.anthropic_type:
-                out.append({"type": spec.anthropic_type, "name": spec.name})
-            else:
-                out.append(
-                    {
-                        "name": spec.name,
-                        "description": spec.description,
-                        "input_schema": spec.input_schema or {"type": "object", "properties": {}},
-                    }
-                )
-        if request.submit is not None:
-            submit_tool: dict[str, Any] = {
-                "name": request.submit.name,
-                "description": request.submit.description,
-                "input_schema": submit_schema(request.submit.schema),
-            }
-            if self._facts is not None and self._facts.strict_tools:
-                # Schema-exact input where the model supports it: fewer re-asks.
-                submit_tool["strict"] = True
-            out.append(submit_tool)
-        names = [t["name"] for t in out]
-        if len(set(names)) != len(names):
-            raise ModelError(
-                f"duplicate tool names offered to the model: {sorted(names)}", kind="bad_request"
-            )
-        return sorted(out, key=lambda t: str(t["name"]))
-
-    def _params(
-        self,
-        messages: list[dict[str, Any]],
-        system: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        max_tokens: int,
-        thinking_on: bool,
-        submit: SubmitSpec | None,
-        notes: list[str],
-        purpose: str = "plan",
-    ) -> dict[str, Any]:
-        """Keyword arguments for `messages.stream`, valid for this model's facts."""
-        facts = self._facts or facts_from_catalog(self.info)
-        params: dict[str, Any] = {
-            "model": self.name,
-            "max_tokens": max_tokens,
-            "messages": messages,
-        }
-        if system:
-            params["system"] = system
-        effort = self.settings.thinking.effort_for(purpose)
-        if thinking_on:
-            thinking = self._thinking(max_tokens, effort, notes)
-        else:
-            thinking = self._thinking_off(facts, effort, notes)
-        params.update(thinking)
-        ttype = thinking.get("thinking", {}).get("type")
-        thinks = facts.always_thinks or ttype in ("adaptive", "enabled")
-        if tools:
-            params["tools"] = tools
-            # A forced tool_choice is refused while the model thinks, and always by the newest
-            # models (Sonnet 5.5, Opus 5.5, Fable 5.1): then "auto", and the loop re-asks once
-            # for the submit tool. "any" keeps a non-thinking model on its tools.
-            forced = submit is not None and not thinks and facts.forced_tool_choice
-            params["tool_choice"] = {"type": "any" if forced else "auto"}
-            has_loop_tools = any(t["name"] != (submit.name if submit else None) for t in tools)
-            if ttype == "enabled" and has_loop_tools:
-                # Budget-thinking models think between tool calls only with this beta;
-                # adaptive models interleave by default.
-                params["extra_headers"] = {"anthropic-beta": INTERLEAVED_THINKING_BETA}
-        return params
-
-    def _thinking_off(self, facts: ModelFacts, effort: str, notes: list[str]) -> dict[str, Any]:
-        """Thinking off as this model takes it: `disabled`, else `between_tools` (at effort high
-        or below), else (a model that always thinks) an explicit low effort, noted once."""
-        if facts.style != "adaptive":
-            return {}  # budget-thinking and plain models do not think unless asked
-        off = facts.off_type
-        if off is None:
-            out: dict[str, Any] = {}
-            low = self._effort(facts, "low", notes, allowed=facts.efforts)
-            if low:
-                out["output_config"] = {"effort": low}
-                _note_once(
-                    notes,
-                    f"{self.name} always thinks: thinking off is sent as effort {low!r}",
-                )
-            else:
-                _note_once(
-                    notes, f"{self.name} always thinks; thinking cannot be turned off for it"
-                )
-            return out
-        out = {"thinking": {"type": off}}
-        allowed = facts.off_efforts
-        if off == "between_tools" and allowed is None:
-            allowed = ("low", "medium", "high")  # between_tools is refused above high
-        chosen = self._effort(facts, effort, notes, allowed=allowed)
-        if chosen:
-            out["output_config"] = {"effort": chosen}
-        return out
-
-    def _thinking(self, max_tokens: int, effort: str, notes: list[str]) -> dict[str, Any]:
-        """Thinking parameters for this model's style (from its facts)."""
-        facts = self._facts or facts_from_catalog(self.info)
-        style = facts.style
-        if style == "none":
-            _note_once(notes, f"{self.name} has no extended thinking; thinking is off")
-            return {}
-        if style == "adaptive":
-            out: dict[str, Any] = {"thinking": {"type": "adaptive"}}
-            chosen = self._effort(facts, effort, notes)
-            if chosen:
-                out["output_config"] = {"effort": chosen}
-            return out
-        budget = self.settings.thinking.budget_tokens or max(1024, max_tokens // 2)
-        budget = min(budget, max_tokens - 1)
-        if budget < 1024:
-            _note_once(
-                notes,
-                f"thinking needs max_tokens above 1024 (got {max_tokens}); thinking is off",
-            )
-            return {}
-        return {"thinking": {"type": "enabled", "budget_tokens": budget}}
-
-    def _effort(
-        self,
-        facts: ModelFacts,
-        wanted: str,
-        notes: list[str],
-        allowed: tuple[str, ...] | None = None,
-    ) -> str | None:
-        """`wanted` if the model takes it (within `allowed`, the levels it takes with thinking
-        off), else the nearest level below that it does (else its lowest), noted once."""
-        levels = tuple(e for e in facts.efforts if allowed is None or e in allowed)
-        if not levels:
-            return None
-        if wanted in levels:
-            return wanted
-        order = list(EFFORT_LEVELS)
-        lower = [e for e in order[: order.index(wanted)] if e in levels]
-        chosen = lower[-1] if lower else levels[0]
-        _note_once(
-            notes,
-            f"{self.name} does not take effort {wanted!r} here (it takes {', '.join(levels)}); "
-            f"using {chosen!r}",
-        )
-        return chosen
-
     async def _fit(self, params: dict[str, Any], purpose: str, notes: list[str]) -> None:
         """Stop before sending a prompt that does not fit the context window (a 400 the API
         never retries); count with `messages.count_tokens` only when the estimate is near."""
@@ -590,7 +440,7 @@ class AnthropicModel:
                 tokens, counted = int(answer.input_tokens), True
             except anthropic.NotFoundError:
                 self._count_api = False
-                _note_once(notes, "the token-counting API is not available; sizes are estimated")
+                note_once(notes, "the token-counting API is not available; sizes are estimated")
             except (anthropic.AnthropicError, httpx2.TransportError, TimeoutError) as e:
                 log.info("token counting failed (%s); using the local estimate", e)
         if tokens > window:
@@ -610,42 +460,12 @@ class AnthropicModel:
                     ),
                     kind="too_big",
                 )
-            _note_once(notes, f"max_tokens lowered to {room} so prompt and answer fit the window")
+            note_once(notes, f"max_tokens lowered to {room} so prompt and answer fit the window")
             params["max_tokens"] = room
-
-    def _note_prefix(
-        self, tools: list[dict[str, Any]], request: ModelRequest, notes: list[str]
-    ) -> None:
-        """Record when the stable prefix is too short for the API to cache it."""
-        chars = (
-            len(json.dumps(tools))
-            + len(request.system)
-            + sum(len(b) for b in request.stable_blocks)
-        )
-        estimate = chars // 4
-        if estimate < self.info.min_cache_tokens:
-            notes.append(
-                f"prompt prefix is about {estimate} tokens, below {self.name}'s minimum cacheable "
-                f"length of {self.info.min_cache_tokens}; it is not cached (full input price each call)"
-            )
 
     def prompt_hash(self, request: ModelRequest) -> str:
         """sha256 of the stable prefix: model, system, stable blocks and tool names."""
-        names = sorted(
-            [t.name for t in request.tools] + ([request.submit.name] if request.submit else [])
-        )
-        canon = json.dumps(
-            {
-                "model": self.name,
-                "system": request.system,
-                "stable_blocks": request.stable_blocks,
-                "tools": names,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(canon.encode()).hexdigest()
+        return prompt_hash(self.name, request)
 
     def _usage(self, msg: Any) -> Usage:
         u = msg.usage
@@ -674,7 +494,7 @@ class AnthropicModel:
             final_text=text,
             usage=usage,
             turns=turns,
-            prompt_hash=self.prompt_hash(request),
+            prompt_hash=prompt_hash(self.name, request),
             notes=notes,
         )
 
@@ -906,26 +726,6 @@ class AnthropicModel:
         return u
 
 
-def submit_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema sent for a submit tool ($defs kept; additionalProperties false)."""
-    return anthropic.transform_schema(schema)
-
-
-def replay_blocks(content: Any) -> list[dict[str, Any]]:
-    """An answer's content blocks as the next request's assistant turn.
-
-    Empty or whitespace-only text blocks are dropped: real answers sometimes carry one before a
-    tool_use, and the API refuses them in a request (400, not retryable). Thinking, redacted
-    thinking and tool_use blocks are kept byte-identical.
-    """
-    out = []
-    for block in content:
-        if block.type == "text" and not block.text.strip():
-            continue
-        out.append(_block_param(block))
-    return out
-
-
 def refusal_fallback(model: str) -> str:
     """Another current model to retry a refused request on: the newest of another family
     (the docs' advice for a refusal is to retry on a fallback model)."""
@@ -934,50 +734,6 @@ def refusal_fallback(model: str) -> str:
         if name.removeprefix("claude-").split("-")[0] != family:
             return name
     return DEFAULT_PLANNING_MODEL
-
-
-def _block_param(block: Any) -> dict[str, Any]:
-    """An assistant content block as request params, unchanged (thinking signatures kept)."""
-    kind = block.type
-    if kind == "text":
-        return {"type": "text", "text": block.text}
-    if kind == "thinking":
-        return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
-    if kind == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": block.data}
-    if kind == "tool_use":
-        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-    dumped: dict[str, Any] = block.model_dump(exclude_none=True)
-    return dumped
-
-
-def _error_lines(e: ValidationError) -> str:
-    """Validation errors as `location: message` lines joined by '; '."""
-    return "; ".join(_error_items(e))
-
-
-def _error_items(e: ValidationError) -> list[str]:
-    items: list[str] = []
-    for err in e.errors(include_url=False):
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        items.append(f"{loc}: {msg}")
-    return items
-
-
-def _reask_text(name: str, e: ValidationError) -> str:
-    """The tool_result sent back for an invalid submit: what is wrong, in fixable words."""
-    lines = "\n".join(f"- {item}" for item in _error_items(e))
-    return (
-        f"The {name} input is invalid, so nothing was accepted. Fix every error below and call "
-        f"{name} again with the complete corrected input (all fields, not only the fixed ones):\n"
-        f"{lines}"
-    )
-
-
-def _note_once(notes: list[str], note: str) -> None:
-    if note not in notes:
-        notes.append(note)
 
 
 def _safe(fn: Callable[..., Any], *args: Any) -> None:
