@@ -6,24 +6,15 @@ error events inside a stream and streams cut midway), with exponential backoff a
 honouring `retry-after` as asked when it fits `planfirst.anthropic.deadline` (the wait is shown),
 never retrying a spend limit (by the SDK's `error_code`). Every error names the `request-id`.
 
-Before the first call the model's facts come from the Models API (llm/facts.py); parameters are
-chosen from them (thinking type, effort, forced tool_choice only where allowed, `strict` submit
-tool, the interleaved-thinking beta only for budget thinking with tools), and each request is
-checked against the context window (llm/window.py) before it is sent.
-
-Structured output is a custom "submit" tool whose input is validated into the request's pydantic
-schema; invalid input is re-asked with the validation errors (bounded), truncated input
-(`stop_reason: max_tokens`) is never accepted.
-
-Prompt layout for caching: tools (sorted by name) → system (breakpoint) → first user message:
-the stable blocks (breakpoint after the last) then the instruction. In a tool loop a third
-breakpoint moves to the newest tool result so each turn reads the conversation so far from cache.
+Before the first call the model's facts come from the Models API (llm/facts.py); each request
+is built from them (llm/requests.py) and checked against the context window (llm/window.py)
+before it is sent. The turns themselves (tools, the submit tool, re-asks, the budget) are the
+`ToolLoop` (llm/tool_loop.py); failures are classified in llm/failures.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 from collections.abc import Callable
@@ -31,7 +22,6 @@ from typing import Any
 
 import anthropic
 import httpx2
-from pydantic import BaseModel, ValidationError
 
 from planfirst.llm import window as window_mod
 from planfirst.llm.catalog import (
@@ -52,25 +42,19 @@ from planfirst.llm.facts import (
 )
 from planfirst.llm.failures import KEY_HELP, Failure, StreamCut, classify, rid
 from planfirst.llm.model import (
-    METER,
     ModelError,
     ModelEvents,
     ModelRequest,
     ModelRun,
-    NullEvents,
-    RequestQuote,
     ToolHandler,
 )
 from planfirst.llm.requests import (
-    EPHEMERAL,
     INTERLEAVED_THINKING_BETA,
-    RequestBuilder,
-    error_lines,
     note_once,
     prompt_hash,
-    reask_text,
     replay_blocks,
 )
+from planfirst.llm.tool_loop import ToolLoop, safe
 from planfirst.plan.model import Usage
 from planfirst.settings import Settings
 
@@ -160,206 +144,12 @@ class AnthropicModel:
         events: ModelEvents | None,
         usage: Usage,
     ) -> ModelRun:
-        ev = events or NullEvents()
         facts = await self.facts()
         notes: list[str] = list(self._facts_notes)
         note = unknown_note(self.info)
         if note:
             notes.append(note)
-        submit = request.submit
-        build = RequestBuilder(self.name, self.settings, self.info, facts)
-        tools = build.tools(request)
-        system, first = build.opening(request)
-        messages: list[dict[str, Any]] = [{"role": "user", "content": first}]
-        build.note_prefix(tools, request, notes)
-
-        max_tokens = min(self.settings.max_tokens, facts.max_tokens)
-        thinking_on = bool(request.thinking and self.settings.thinking.on_for(request.purpose))
-        turns = 0
-        reasks = 0
-        nudged = False
-        widened = False
-        moving_bp: dict[str, Any] | None = None
-        if request.purpose == "execute" and request.instruction:
-            # an execution always takes a second request (after the edit tool's results): a
-            # breakpoint after the step's files lets it read them from the cache (3 of 4)
-            moving_bp = first[-1]
-            moving_bp["cache_control"] = dict(EPHEMERAL)
-        last_errors = ""
-
-        meter = METER.get()
-
-        def check_budget(params: dict[str, Any]) -> None:
-            # Before every attempt (a retry re-sends the whole prompt): a budget cap may
-            # stop here, before anything is spent, or lower max_tokens so that the whole
-            # answer fits what the cap has left (docs/reliability.md case 41).
-            if meter is None:
-                return
-            budget = (params.get("thinking") or {}).get("budget_tokens")
-            allowed = meter.before_request(
-                RequestQuote(
-                    self.name,
-                    request.purpose,
-                    window_mod.request_estimate(params),
-                    int(params["max_tokens"]),
-                    min_tokens=(budget + 1024) if budget else 1024,
-                )
-            )
-            if allowed is not None and allowed < params["max_tokens"]:
-                params["max_tokens"] = allowed
-                note_once(
-                    notes,
-                    f"max_tokens lowered to {allowed} so the whole answer stays within the "
-                    "budget cap",
-                )
-
-        def spend(answered: Usage) -> None:
-            usage.add(answered)
-            if meter is not None:
-                _safe(meter.after_response, self.name, answered)
-
-        while True:
-            if turns >= request.max_turns:
-                raise ModelError(
-                    self._with_id(
-                        f"{self.name} did not finish within {request.max_turns} turns"
-                        + (f" without calling {submit.name}" if submit else "")
-                    ),
-                    kind="max_turns",
-                )
-            params = build.params(
-                messages, system, tools, max_tokens, thinking_on, submit, notes, request.purpose
-            )
-            await self._fit(params, request.purpose, notes)
-            msg = await self._call(
-                params,
-                ev,
-                submit.name if submit else None,
-                check=functools.partial(check_budget, params),
-                spend=spend,
-            )
-            spend(self._usage(msg))
-            stop = msg.stop_reason
-            if stop == "refusal":
-                raise self._refusal(msg, request.purpose)
-            if stop == "max_tokens":
-                # Truncated output is never accepted; widen once, then give up clearly.
-                bigger = min(max_tokens * 2, facts.max_tokens)
-                # not when the window or a budget cap lowered it: a wider request would be
-                # lowered again
-                lowered = int(params["max_tokens"]) < max_tokens
-                if not widened and bigger > max_tokens and not lowered:
-                    widened = True
-                    notes.append(
-                        f"answer hit max_tokens={max_tokens}; retried once with max_tokens={bigger}"
-                    )
-                    ev_retry = getattr(ev, "on_retry", None)
-                    if ev_retry:
-                        _safe(ev_retry, 1, f"output truncated at {max_tokens} tokens", 0.0)
-                    max_tokens = bigger
-                    continue
-                what = "the " + submit.name + " input" if submit else "the answer"
-                sent = int(params["max_tokens"])
-                fix = (
-                    f"Raise planfirst.maxTokens (this model allows up to {facts.max_tokens})"
-                    if sent >= max_tokens
-                    else "The budget cap lowered it: raise the cap (planfirst.budget.*)"
-                )
-                raise ModelError(
-                    self._with_id(
-                        f"{self.name} ran out of output tokens (max_tokens={sent}) before "
-                        f"finishing {what}; nothing was accepted. {fix} or narrow the task"
-                    ),
-                    kind="truncated",
-                )
-            if stop == "model_context_window_exceeded":
-                raise ModelError(
-                    self._with_id(
-                        f"the prompt and answer exceed {self.name}'s context window of "
-                        f"{facts.max_input_tokens:,} tokens; lower planfirst.context.tokenBudget "
-                        "or narrow the task"
-                    ),
-                    kind="too_big",
-                )
-            turns += 1
-            content = replay_blocks(msg.content) or [{"type": "text", "text": "(no answer)"}]
-            messages.append({"role": "assistant", "content": content})
-            text = "".join(b.text for b in msg.content if b.type == "text")
-            tool_uses = [b for b in msg.content if b.type == "tool_use"]
-            if stop == "pause_turn":
-                continue
-            if not tool_uses:
-                if submit is None:
-                    return self._done(request, None, text, usage, turns, notes)
-                if nudged:
-                    raise ModelError(
-                        self._with_id(
-                            f"{self.name} ended its turn without calling {submit.name}, even "
-                            f"after being asked to; it said: {text[:300]!r}"
-                        ),
-                        kind="no_submit",
-                    )
-                nudged = True
-                reply: list[dict[str, Any]] = [
-                    {
-                        "type": "text",
-                        "text": f"You ended your turn without calling {submit.name}. Call "
-                        f"{submit.name} now with your complete answer; do not answer in text.",
-                    }
-                ]
-            else:
-                reply = []
-                submitted: BaseModel | None = None
-                for tu in tool_uses:
-                    tool_input = tu.input if isinstance(tu.input, dict) else {}
-                    if submit is not None and tu.name == submit.name:
-                        try:
-                            submitted = submit.schema.model_validate(tool_input)
-                        except ValidationError as e:
-                            reasks += 1
-                            last_errors = error_lines(e)
-                            if reasks > request.max_reasks:
-                                raise ModelError(
-                                    self._with_id(
-                                        f"{self.name}'s {submit.name} output was still invalid "
-                                        f"after {request.max_reasks} re-asks: {last_errors}"
-                                    ),
-                                    kind="invalid_output",
-                                ) from None
-                            reply.append(
-                                {
-                                    "type": "tool_result",
-                                    "tool_use_id": tu.id,
-                                    "is_error": True,
-                                    "content": reask_text(submit.name, e),
-                                }
-                            )
-                            continue
-                        reply.append(
-                            {"type": "tool_result", "tool_use_id": tu.id, "content": "Accepted."}
-                        )
-                        continue
-                    on_tool = getattr(ev, "on_tool_call", None)
-                    if on_tool:
-                        _safe(on_tool, tu.name, tool_input)
-                    outcome = await handler(tu.name, tool_input)
-                    result: dict[str, Any] = {
-                        "type": "tool_result",
-                        "tool_use_id": tu.id,
-                        "content": outcome.text or "(no output)",
-                    }
-                    if outcome.is_error:
-                        result["is_error"] = True
-                    reply.append(result)
-                if submitted is not None:
-                    return self._done(request, submitted, text, usage, turns, notes)
-            # Move the conversation breakpoint to the newest block so the next turn reads the
-            # whole history from cache (system + stable + this = 3 of the API's 4 breakpoints).
-            if moving_bp is not None:
-                moving_bp.pop("cache_control", None)
-            moving_bp = reply[-1]
-            moving_bp["cache_control"] = dict(EPHEMERAL)
-            messages.append({"role": "user", "content": reply})
+        return await ToolLoop(self, facts, request, handler, events, usage, notes).run()
 
     # ------------------------------------------------------------------ model facts
 
@@ -377,7 +167,7 @@ class AnthropicModel:
                 notes.append(warning)
                 log.warning("%s", warning)
                 if self._warn is not None:
-                    _safe(self._warn, warning)
+                    safe(self._warn, warning)
             self._facts, self._facts_notes = facts, notes
         return self._facts
 
@@ -424,7 +214,7 @@ class AnthropicModel:
 
     # ------------------------------------------------------------------ request pieces
 
-    async def _fit(self, params: dict[str, Any], purpose: str, notes: list[str]) -> None:
+    async def fit(self, params: dict[str, Any], purpose: str, notes: list[str]) -> None:
         """Stop before sending a prompt that does not fit the context window (a 400 the API
         never retries); count with `messages.count_tokens` only when the estimate is near."""
         facts = self._facts or facts_from_catalog(self.info)
@@ -467,7 +257,7 @@ class AnthropicModel:
         """sha256 of the stable prefix: model, system, stable blocks and tool names."""
         return prompt_hash(self.name, request)
 
-    def _usage(self, msg: Any) -> Usage:
+    def usage_of(self, msg: Any) -> Usage:
         u = msg.usage
         usage = Usage(
             input_tokens=u.input_tokens or 0,
@@ -479,28 +269,9 @@ class AnthropicModel:
         usage.cost_usd = cost(self.name, usage, self.settings.prices)
         return usage
 
-    def _done(
-        self,
-        request: ModelRequest,
-        submitted: BaseModel | None,
-        text: str,
-        usage: Usage,
-        turns: int,
-        notes: list[str],
-    ) -> ModelRun:
-        return ModelRun(
-            model=self.name,
-            submitted=submitted,
-            final_text=text,
-            usage=usage,
-            turns=turns,
-            prompt_hash=prompt_hash(self.name, request),
-            notes=notes,
-        )
-
     # ------------------------------------------------------------------ one call, retried
 
-    async def _call(
+    async def call(
         self,
         params: dict[str, Any],
         ev: ModelEvents,
@@ -577,7 +348,7 @@ class AnthropicModel:
                     )
                     on_retry = getattr(ev, "on_retry", None)
                     if on_retry:
-                        _safe(on_retry, attempts, failure.summary, wait)
+                        safe(on_retry, attempts, failure.summary, wait)
                     await asyncio.sleep(wait)
         except TimeoutError:
             if partial and spend is not None:
@@ -613,7 +384,7 @@ class AnthropicModel:
             msg += f" ({f.hint})"
         return self._scrub(msg + rid(f.request_id))
 
-    def _refusal(self, msg: Any, purpose: str) -> ModelError:
+    def refusal(self, msg: Any, purpose: str) -> ModelError:
         """A `refusal` stop as an error that shows its stop_details (category, explanation) and
         offers the documented fallback: the same request on another model."""
         details = getattr(msg, "stop_details", None)
@@ -628,7 +399,7 @@ class AnthropicModel:
             "critique": "planfirst.critique.model",
         }.get(purpose, "planfirst.planningModel")
         err = ModelError(
-            self._with_id(
+            self.with_id(
                 f"{self.name} declined to answer (stop_reason: refusal{why}). The documented "
                 f"fallback is another model: set {setting} to {fallback!r} and try again, or "
                 "rephrase the task or remove the content it objects to"
@@ -639,7 +410,7 @@ class AnthropicModel:
         err.refusal_category = category
         return err
 
-    def _with_id(self, message: str) -> str:
+    def with_id(self, message: str) -> str:
         """A run-loop error with the request-id of the answer that caused it."""
         return self._scrub(message + rid(self._request_id))
 
@@ -692,10 +463,10 @@ class AnthropicModel:
                     current = event.index
                 elif kind == "text":
                     if on_text:
-                        _safe(on_text, event.text)
+                        safe(on_text, event.text)
                 elif kind == "thinking":
                     if on_thinking:
-                        _safe(on_thinking, event.thinking)
+                        safe(on_thinking, event.thinking)
                 elif kind == "input_json":
                     if (
                         on_partial
@@ -703,7 +474,7 @@ class AnthropicModel:
                         and tool_names.get(current) == submit_name
                         and isinstance(event.snapshot, dict)
                     ):
-                        _safe(on_partial, event.snapshot)
+                        safe(on_partial, event.snapshot)
                 elif kind == "message_stop":
                     saw_stop = True
             if not saw_stop:
@@ -734,11 +505,3 @@ def refusal_fallback(model: str) -> str:
         if name.removeprefix("claude-").split("-")[0] != family:
             return name
     return DEFAULT_PLANNING_MODEL
-
-
-def _safe(fn: Callable[..., Any], *args: Any) -> None:
-    """Call an event callback; a failing callback is logged, never fatal to the run."""
-    try:
-        fn(*args)
-    except Exception:
-        log.exception("model event callback %s failed", getattr(fn, "__name__", fn))
