@@ -15,6 +15,20 @@ from pydantic import ValidationError
 
 from planfirst.plan import revision_view
 from planfirst.plan.criteria import criteria_commands
+from planfirst.plan.markup import (
+    CODE,
+    CONFLICT,
+    STEP_ID_COMMENT,
+    Writer,
+    code,
+    escape_comment,
+    escape_prose,
+    item,
+    spans,
+    step_id_comment,
+    unescape_comment,
+    unescape_prose,
+)
 from planfirst.plan.model import Finding, Plan, PlanBody, StepStatus
 from planfirst.plan.visible import decode, encode
 
@@ -47,112 +61,6 @@ class Rendered:
     text: str
     steps: dict[int, tuple[int, int]] = field(default_factory=dict)
     sections: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def code(s: str) -> str:
-    """A markdown code span that survives backticks inside `s`."""
-    runs = [len(m) for m in re.findall(r"`+", s)]
-    fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") or (runs and s.strip() != s) else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
-
-
-def code_block(text: str) -> str:
-    """A fenced code block that nothing inside `text` can close: the fence is longer than any
-    run of backticks in it (triple backticks in command output stay inside, case 34)."""
-    runs = [len(m) for m in re.findall(r"`+", text)]
-    fence = "`" * max(3, max(runs, default=0) + 1)
-    return f"{fence}\n{text.rstrip(chr(10))}\n{fence}"
-
-
-_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
-
-
-def _spans(s: str) -> list[str]:
-    out = []
-    for m in _CODE.finditer(s):
-        body = m.group(2)
-        if len(m.group(1)) > 1 or (body.startswith(" ") and body.endswith(" ") and body.strip()):
-            if body.startswith(" ") and body.endswith(" ") and body.strip():
-                body = body[1:-1]
-        out.append(body)
-    return out
-
-
-# Prose lines that would read as document structure (server-owned blockquotes and comments,
-# headings, a step's file/validation lines) get a markdown backslash escape; parsing removes it.
-_STRUCTURAL = (
-    ">",
-    "<!--",
-    "#",
-    "- Modify:",
-    "- Create:",
-    "- Validation:",
-    "\\",
-    "<<<<<<<",
-    "=======",
-    "|||||||",
-)
-# a line git writes into a file it could not merge (`diff3` style adds the ||||||| base line)
-_CONFLICT = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$")
-
-
-def escape_comment(text: str) -> str:
-    """`\\<!--` for every `<!--`, wherever it starts: an HTML comment opened mid-line would hide
-    the rest of the document (Validation lines included) in a markdown preview (case 34). The
-    backslash makes the `<` literal in markdown; `unescape_comment` removes exactly the ones added."""
-    return text.replace("<!--", "\\<!--")
-
-
-def unescape_comment(text: str) -> str:
-    """Undo escape_comment."""
-    return text.replace("\\<!--", "<!--")
-
-
-def escape_prose(text: str) -> str:
-    """Escape the lines of free text that the parser would take for structure, and comments."""
-    text = escape_comment(text)
-    return "\n".join(
-        "\\" + line if line.startswith(_STRUCTURAL) else line for line in text.split("\n")
-    )
-
-
-def unescape_prose(text: str) -> str:
-    """Undo escape_prose."""
-    return unescape_comment(
-        "\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n"))
-    )
-
-
-STEP_ID_COMMENT = re.compile(r"^<!-- step-id: (\S{1,40}) -->\s*$")
-
-
-def step_id_comment(step_id: str) -> str:
-    """The line below a step's heading that keeps its id through hand edits of plan.md."""
-    return f"<!-- step-id: {step_id} -->"
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, *lines: str) -> None:
-        for line in lines:
-            self.lines.extend(line.split("\n"))
-
-    @property
-    def n(self) -> int:
-        return len(self.lines)
-
-
-def _item(w: _Writer, text: str) -> None:
-    text = escape_comment(text)
-    first, *rest = text.split("\n") if text else [""]
-    w.add(f"- {first}")
-    for line in rest:
-        # continuation lines stay indented (blank ones too); one that would read as a sub-bullet
-        # is escaped
-        w.add("  " + ("\\" + line if line.startswith(("- ", "\\")) else line))
 
 
 def critique_line(plan: Plan) -> str:
@@ -206,7 +114,7 @@ def critique_report(plan: Plan) -> list[str]:
     return out
 
 
-def _finding_details(w: _Writer, f: Finding, lead: str) -> None:
+def _finding_details(w: Writer, f: Finding, lead: str) -> None:
     """A critic's evidence and fix under its finding (server-owned blockquote lines)."""
     for e in f.evidence:
         w.add(f"{lead}evidence: {e}")
@@ -216,7 +124,7 @@ def _finding_details(w: _Writer, f: Finding, lead: str) -> None:
 
 def render(plan: Plan) -> Rendered:
     """Render a stored plan as a review document."""
-    w = _Writer()
+    w = Writer()
     out = Rendered(text="")
     b = plan.body
     c = plan.counts()
@@ -277,7 +185,7 @@ def render(plan: Plan) -> Rendered:
         if not b.files_to_modify:
             w.add("_(none)_")
         for f in b.files_to_modify:
-            _item(w, f"{code(f.path)} — {f.changes.strip()}")
+            item(w, f"{code(f.path)} — {f.changes.strip()}")
             if f.depends_on:
                 w.add("  - depends on: " + ", ".join(code(d) for d in f.depends_on))
 
@@ -285,7 +193,7 @@ def render(plan: Plan) -> Rendered:
         if not b.files_to_create:
             w.add("_(none)_")
         for f in b.files_to_create:
-            _item(w, f"{code(f.path)} — {f.purpose.strip()}")
+            item(w, f"{code(f.path)} — {f.purpose.strip()}")
             if f.exports:
                 w.add("  - exports: " + ", ".join(code(e) for e in f.exports))
 
@@ -295,9 +203,9 @@ def render(plan: Plan) -> Rendered:
             w.add("_(none)_")
         for p in d.packages:
             ver = f" {code(p.version)}" if p.version else ""
-            _item(w, f"{code(p.name)}{ver} ({p.manager})")
+            item(w, f"{code(p.name)}{ver} ({p.manager})")
         for cfg in d.config:
-            _item(w, f"config: {cfg.strip()}")
+            item(w, f"config: {cfg.strip()}")
 
     section("Files to modify", files_mod)
     section("Files to create", files_new)
@@ -347,7 +255,7 @@ def render(plan: Plan) -> Rendered:
         if not items:
             w.add("_(none)_")
         for it in items:
-            _item(w, it.strip())
+            item(w, it.strip())
 
     def criteria() -> None:
         bullets(b.test_criteria)
@@ -472,7 +380,7 @@ def _strip_item(text: str) -> str:
 def _refuse_conflict(lines: list[str]) -> None:
     """A plan.md git could not merge holds conflict markers: refuse it at the first one (the
     markers would become step text, or be dropped, and both sides would be mixed)."""
-    marks = [(i, line) for i, line in enumerate(lines, start=1) if _CONFLICT.match(line)]
+    marks = [(i, line) for i, line in enumerate(lines, start=1) if CONFLICT.match(line)]
     if any(not line.startswith("=") for _, line in marks):
         no, line = marks[0]
         raise PlanParseError(
@@ -526,12 +434,12 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         return out
 
     def path_and_rest(no: int, t: str, what: str) -> tuple[str, str]:
-        m = _CODE.match(t)
+        m = CODE.match(t)
         if not m:
             raise PlanParseError(
                 f"{what} must start with a path in backticks, e.g. - `src/x.py` — …", no
             )
-        path = _spans(m.group(0))[0]
+        path = spans(m.group(0))[0]
         rest = t[m.end() :].strip()
         rest = re.sub(r"^[—–-]\s*", "", rest)
         return path, rest
@@ -543,7 +451,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         deps: list[str] = []
         for s in subs:
             if s.startswith("depends on:"):
-                deps += _spans(s)
+                deps += spans(s)
         fm.append({"path": path, "changes": rest, "depends_on": deps})
     data["files_to_modify"] = fm
     fc = []
@@ -552,7 +460,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         exports: list[str] = []
         for s in subs:
             if s.startswith("exports:"):
-                exports += _spans(s)
+                exports += spans(s)
         fc.append({"path": path, "purpose": rest, "exports": exports})
     data["files_to_create"] = fc
     pkgs, cfg = [], []
@@ -560,14 +468,14 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         if t.startswith("config:"):
             cfg.append(t[len("config:") :].strip())
             continue
-        spans = _spans(t)
-        if not spans:
+        found = spans(t)
+        if not found:
             raise PlanParseError("a package must be written as - `name` `version` (manager)", no)
         m = re.search(r"\(([^()]*)\)\s*$", t)
         pkgs.append(
             {
-                "name": spans[0],
-                "version": spans[1] if len(spans) > 1 else "",
+                "name": found[0],
+                "version": found[1] if len(found) > 1 else "",
                 "manager": m.group(1) if m else "pip",
             }
         )
@@ -612,15 +520,15 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
                 raise PlanParseError("text before the first '### Step N' heading", no)
             continue
         if t.startswith("- Modify:"):
-            cur["files_to_modify"] = _spans(t)
+            cur["files_to_modify"] = spans(t)
             in_validation = False
         elif t.startswith("- Create:"):
-            cur["files_to_create"] = _spans(t)
+            cur["files_to_create"] = spans(t)
             in_validation = False
         elif t.startswith("- Validation:"):
             in_validation = True
         elif in_validation and t.startswith("  - "):
-            sp = _spans(t)
+            sp = spans(t)
             if not sp:
                 raise PlanParseError("a validation command must be in backticks", no)
             cur["validation"].append(sp[0])
