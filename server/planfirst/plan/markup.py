@@ -93,10 +93,12 @@ def step_id_comment(step_id: str) -> str:
 
 
 class Writer:
-    """Lines of a document being written; `add` splits multi-line strings."""
+    """Lines of a document being written (`add` splits multi-line strings), and where each
+    step's block is in them (0-based, end-inclusive)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.steps: dict[int, tuple[int, int]] = {}
 
     def add(self, *lines: str) -> None:
         for line in lines:

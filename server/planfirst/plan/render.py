@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan import revision_view
-from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.markup import (
     CODE,
     CONFLICT,
@@ -22,36 +21,13 @@ from planfirst.plan.markup import (
     Writer,
     code,
     escape_comment,
-    escape_prose,
-    item,
     spans,
-    step_id_comment,
     unescape_comment,
     unescape_prose,
 )
-from planfirst.plan.model import Finding, Plan, PlanBody, StepStatus
+from planfirst.plan.model import Plan, PlanBody
+from planfirst.plan.sections import PLAN_SECTIONS, SECTIONS
 from planfirst.plan.visible import decode, encode
-
-STATUS_MARK = {
-    StepStatus.PENDING: "[ ] pending",
-    StepStatus.RUNNING: "[~] running",
-    StepStatus.APPLIED: "[~] applied, not yet validated",
-    StepStatus.DONE: "[x] done",
-    StepStatus.FAILED: "[!] failed",
-    StepStatus.UNDONE: "[ ] undone",
-}
-
-SECTIONS = {
-    "Task": "task",
-    "Summary": "summary",
-    "Files to modify": "files_to_modify",
-    "Files to create": "files_to_create",
-    "Dependency changes": "dependency_changes",
-    "Steps": "steps",
-    "Test criteria": "test_criteria",
-    "Risks": "risks",
-    "Assumptions": "assumptions",
-}
 
 
 @dataclass
@@ -114,19 +90,8 @@ def critique_report(plan: Plan) -> list[str]:
     return out
 
 
-def _finding_details(w: Writer, f: Finding, lead: str) -> None:
-    """A critic's evidence and fix under its finding (server-owned blockquote lines)."""
-    for e in f.evidence:
-        w.add(f"{lead}evidence: {e}")
-    if f.fix:
-        w.add(f"{lead}fix: {f.fix}")
-
-
-def render(plan: Plan) -> Rendered:
-    """Render a stored plan as a review document."""
-    w = Writer()
-    out = Rendered(text="")
-    b = plan.body
+def _header(w: Writer, plan: Plan) -> None:
+    """The title, the plan-id comment and the server-owned status lines above the sections."""
     c = plan.counts()
     w.add(f"# Plan: {plan.title}", "")
     w.add(f"<!-- planfirst plan={plan.id} revision={plan.revision} -->")
@@ -166,167 +131,24 @@ def render(plan: Plan) -> Rendered:
         w.add(f"> **Estimated cost:** {plan.estimate.line()} for {n} step(s)")
     w.add("")
 
-    def section(title: str, body_fn: Any) -> None:
+
+def render(plan: Plan) -> Rendered:
+    """Render a stored plan as a review document."""
+    w = Writer()
+    out = Rendered(text="")
+    _header(w, plan)
+    for sec in PLAN_SECTIONS:
+        if not sec.shown(plan):
+            continue
+        title = sec.title_for(plan)
         start = w.n
         w.add(f"## {title}", "")
-        body_fn()
+        sec.body(w, plan)
         while w.lines and w.lines[-1] == "":
             w.lines.pop()
         out.sections[title] = (start, w.n - 1)
         w.add("")
-
-    changes = revision_view.changes_title(plan)
-    if changes:
-        section(changes, lambda: w.add(*revision_view.changes_lines(plan)))
-    section("Task", lambda: w.add(escape_prose(plan.task.strip()) or "_(none)_"))
-    section("Summary", lambda: w.add(escape_prose(b.summary.strip()) or "_(none)_"))
-
-    def files_mod() -> None:
-        if not b.files_to_modify:
-            w.add("_(none)_")
-        for f in b.files_to_modify:
-            item(w, f"{code(f.path)} — {f.changes.strip()}")
-            if f.depends_on:
-                w.add("  - depends on: " + ", ".join(code(d) for d in f.depends_on))
-
-    def files_new() -> None:
-        if not b.files_to_create:
-            w.add("_(none)_")
-        for f in b.files_to_create:
-            item(w, f"{code(f.path)} — {f.purpose.strip()}")
-            if f.exports:
-                w.add("  - exports: " + ", ".join(code(e) for e in f.exports))
-
-    def deps() -> None:
-        d = b.dependency_changes
-        if not d.packages and not d.config:
-            w.add("_(none)_")
-        for p in d.packages:
-            ver = f" {code(p.version)}" if p.version else ""
-            item(w, f"{code(p.name)}{ver} ({p.manager})")
-        for cfg in d.config:
-            item(w, f"config: {cfg.strip()}")
-
-    section("Files to modify", files_mod)
-    section("Files to create", files_new)
-    section("Dependency changes", deps)
-
-    by_step: dict[int, list[Finding]] = {}
-    for f in plan.findings:
-        if f.step is not None:
-            by_step.setdefault(f.step, []).append(f)
-    notes_index = revision_view.NotesIndex(plan)
-
-    def steps() -> None:
-        for s in b.steps:
-            st = plan.state(s.order)
-            start = w.n
-            w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}")
-            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s, notes_index), "")
-            w.add(escape_prose(s.description.strip()) or "_(no description)_", "")
-            if s.files_to_modify:
-                w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
-            if s.files_to_create:
-                w.add("- Create: " + ", ".join(code(p) for p in s.files_to_create))
-            w.add("- Validation:" + ("" if s.validation else " _(none)_"))
-            for cmd in s.validation:
-                w.add(f"  - {code(cmd)}")
-            run = st.last_run
-            if run is not None:
-                w.add("")
-                line = f"> Last run: attempt {run.attempt} · {run.outcome}"
-                if run.validation:
-                    ok = all(v.passed for v in run.validation)
-                    line += " · validation " + ("passed" if ok else "failed")
-                if run.error:
-                    line += f" · {run.error.splitlines()[0][:200]}"
-                w.add(line)
-            for f in by_step.get(s.order, []):
-                w.add(f"> {f.severity}: {f.message} ({f.rule})")
-                _finding_details(w, f, "> ")
-            while w.lines[-1] == "":
-                w.lines.pop()
-            out.steps[s.order] = (start, w.n - 1)
-            w.add("")
-
-    section("Steps", steps)
-
-    def bullets(items: list[str]) -> None:
-        if not items:
-            w.add("_(none)_")
-        for it in items:
-            item(w, it.strip())
-
-    def criteria() -> None:
-        bullets(b.test_criteria)
-        runs = criteria_commands(b.test_criteria)
-        w.add("")
-        if runs:
-            w.add(
-                "> Runs after the last step: "
-                + ", ".join(code(c) for c in runs)
-                + ". Every other criterion is for you to check."
-            )
-        else:
-            w.add(
-                "> No criterion runs as a command (a command runs only when a criterion starts with it in backticks)."
-            )
-
-    section("Test criteria", criteria)
-    section("Risks", lambda: bullets(b.risks))
-    section("Assumptions", lambda: bullets(b.assumptions))
-
-    prov = plan.provenance
-    if prov.included or prov.cut:
-
-        def ctx() -> None:
-            w.add(
-                f"> {len(prov.included)} file(s) given to the model (~{prov.context_tokens:,} tokens); "
-                f"{len(prov.cut)} left out."
-            )
-            for e in prov.included:
-                w.add(f"> - included {code(e.path)} ({e.reason})")
-            for e in prov.cut:
-                w.add(f"> - left out {code(e.path)} ({e.reason})")
-
-        section("Context", ctx)
-    if plan.findings:
-
-        def fnd() -> None:
-            for f in plan.findings:
-                where = f"step {f.step}: " if f.step else ""
-                w.add(f"> - **{f.severity}** {where}{f.message} ({f.rule})")
-                _finding_details(w, f, ">   ")
-
-        section("Review findings", fnd)
-    crit = plan.provenance.critique
-    if crit is not None and (crit.fixed or crit.notes):
-
-        def fixed() -> None:
-            for m in crit.fixed:
-                w.add(f"> - fixed by the tightening round: {m}")
-            for n in crit.notes:
-                w.add(f"> - {n}")
-
-        section("Critique", fixed)
-    if plan.final_validation:
-
-        def fin() -> None:
-            for v in plan.final_validation:
-                w.add(f"> - {code(v.command)}: {'passed' if v.passed else 'FAILED'}")
-
-        section("Test criteria results", fin)
-    if plan.diagnosis:
-        d = plan.diagnosis
-
-        def dia() -> None:
-            if d.suspect_step:
-                w.add(f"> Suspect step: {d.suspect_step}")
-            w.add(f"> Broken assumption: {d.broken_assumption}")
-            w.add(f"> What the output shows: {d.explanation}")
-            w.add(f"> Suggested fix: {d.suggested_fix}")
-
-        section("Diagnosis", dia)
+    out.steps = w.steps
     while w.lines and w.lines[-1] == "":
         w.lines.pop()
     # invisible and direction-changing characters shown as \u{XXXX} (case 34); parsing decodes
