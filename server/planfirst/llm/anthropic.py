@@ -54,6 +54,7 @@ from planfirst.llm.requests import (
     prompt_hash,
     replay_blocks,
 )
+from planfirst.llm.stream import cut_usage, stream_once
 from planfirst.llm.tool_loop import ToolLoop, safe
 from planfirst.plan.model import Usage
 from planfirst.settings import Settings
@@ -302,7 +303,9 @@ class AnthropicModel:
                             msg = await self._client.messages.create(**params)
                             self._request_id = getattr(msg, "_request_id", None)
                             return msg
-                        return await self._stream_once(params, ev, submit_name, partial)
+                        return await stream_once(
+                            self._client, params, ev, submit_name, partial, self._seen
+                        )
                     except (anthropic.AnthropicError, httpx2.TransportError, StreamCut) as exc:
                         failure = classify(exc)
                     except ValueError as exc:
@@ -311,7 +314,7 @@ class AnthropicModel:
                     last = failure
                     if partial and spend is not None:
                         # a cut or failed stream had already been billed for what it read
-                        spend(self._cut_usage(partial))
+                        spend(cut_usage(self.name, partial, self.settings.prices))
                         partial = []
                     elapsed = loop.time() - started
                     if not failure.retryable:
@@ -352,7 +355,9 @@ class AnthropicModel:
                     await asyncio.sleep(wait)
         except TimeoutError:
             if partial and spend is not None:
-                spend(self._cut_usage(partial))  # billed, then the deadline cut it
+                spend(
+                    cut_usage(self.name, partial, self.settings.prices)
+                )  # billed, then the deadline cut it
             what = f"; last problem: {last.summary}" if last else ""
             raise ModelError(
                 f"Anthropic API call exceeded the {deadline:g} s deadline "
@@ -410,6 +415,9 @@ class AnthropicModel:
         err.refusal_category = category
         return err
 
+    def _seen(self, request_id: str | None) -> None:
+        self._request_id = request_id
+
     def with_id(self, message: str) -> str:
         """A run-loop error with the request-id of the answer that caused it."""
         return self._scrub(message + rid(self._request_id))
@@ -419,82 +427,6 @@ class AnthropicModel:
         if len(self._key) >= 8:
             text = text.replace(self._key, "[redacted]")
         return text
-
-    async def _stream_once(
-        self,
-        params: dict[str, Any],
-        ev: ModelEvents,
-        submit_name: str | None,
-        partial: list[Any] | None = None,
-    ) -> Any:
-        """One streamed attempt; events go to the callbacks; a cut stream raises StreamCut.
-        `partial` receives [message_start usage, characters streamed] once the attempt is
-        billed, and is emptied when the answer is complete."""
-        partial = [] if partial is None else partial
-        on_text = getattr(ev, "on_text", None)
-        on_thinking = getattr(ev, "on_thinking", None)
-        on_partial = getattr(ev, "on_partial_submit", None)
-        tool_names: dict[int, str] = {}
-        current = -1
-        saw_stop = False
-        async with self._client.messages.stream(**params) as stream:
-            self._request_id = getattr(stream, "request_id", None)
-            async for raw_event in stream:
-                # The SDK's event union does not narrow on `.type`; the fields used below are
-                # the documented ones for each event type.
-                event: Any = raw_event
-                kind = event.type
-                if kind == "message_start":
-                    # billed from here on, even if the stream is cut later
-                    partial[:] = [event.message.usage, 0]
-                elif kind == "content_block_delta" and partial:
-                    delta = event.delta
-                    partial[1] += len(
-                        getattr(delta, "text", None)
-                        or getattr(delta, "thinking", None)
-                        or getattr(delta, "partial_json", None)
-                        or ""
-                    )
-                if kind == "content_block_start":
-                    current = event.index
-                    if event.content_block.type == "tool_use":
-                        tool_names[current] = event.content_block.name
-                elif kind == "content_block_delta":
-                    current = event.index
-                elif kind == "text":
-                    if on_text:
-                        safe(on_text, event.text)
-                elif kind == "thinking":
-                    if on_thinking:
-                        safe(on_thinking, event.thinking)
-                elif kind == "input_json":
-                    if (
-                        on_partial
-                        and submit_name is not None
-                        and tool_names.get(current) == submit_name
-                        and isinstance(event.snapshot, dict)
-                    ):
-                        safe(on_partial, event.snapshot)
-                elif kind == "message_stop":
-                    saw_stop = True
-            if not saw_stop:
-                raise StreamCut("the stream ended before message_stop", self._request_id)
-            partial.clear()
-            return await stream.get_final_message()
-
-    def _cut_usage(self, partial: list[Any]) -> Usage:
-        """What a cut attempt cost: its prompt as `message_start` reported it, and its output
-        counted at 3 characters a token (the dense side) of what had streamed."""
-        start, chars = partial
-        u = Usage(
-            input_tokens=getattr(start, "input_tokens", 0) or 0,
-            output_tokens=max(getattr(start, "output_tokens", 0) or 0, -(-chars // 3)),
-            cache_creation_input_tokens=getattr(start, "cache_creation_input_tokens", 0) or 0,
-            cache_read_input_tokens=getattr(start, "cache_read_input_tokens", 0) or 0,
-            calls=1,
-        )
-        u.cost_usd = cost(self.name, u, self.settings.prices)
-        return u
 
 
 def refusal_fallback(model: str) -> str:
