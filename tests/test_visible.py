@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from planfirst.core.planning.names import misleading_names
 from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.plan.markup import code_block, escape_prose, unescape_prose
 from planfirst.plan.model import PlanBody
-from planfirst.plan.render import code_block, escape_prose, unescape_prose
 from planfirst.plan.visible import decode, encode, invisible, name_problems
 
 

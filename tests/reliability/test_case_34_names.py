@@ -12,7 +12,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from planfirst.plan.render import STEP_ID_COMMENT, parse_markdown, render
+from planfirst.plan.markup import STEP_ID_COMMENT
+from planfirst.plan.render import parse_markdown, render
 from planfirst.plan.store import PlanStore
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import README_EDIT, plan_turn

@@ -6,8 +6,9 @@ from __future__ import annotations
 from lsprotocol import types
 
 from planfirst.core.planning.critique import feedback_text
+from planfirst.plan.markup import code
 from planfirst.plan.model import Finding, Plan
-from planfirst.plan.render import Rendered, code
+from planfirst.plan.render import Rendered
 
 APPLY_FIX = "Apply the critic's fix"
 SOURCE = "planfirst/critique"

@@ -16,8 +16,9 @@ from planfirst.core.workspace.paths import PathError
 from planfirst.lsp import convert, critique_view, revision_docs
 from planfirst.lsp.callbacks import logged
 from planfirst.plan.cost import usd_range
+from planfirst.plan.markup import code, code_block
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
-from planfirst.plan.render import Rendered, code, code_block, render
+from planfirst.plan.render import Rendered, render
 from planfirst.plan.revision_diff import redo_pending
 from planfirst.plan.visible import encode
 

@@ -14,30 +14,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan import revision_view
-from planfirst.plan.criteria import criteria_commands
-from planfirst.plan.model import Finding, Plan, PlanBody, StepStatus
+from planfirst.plan.markup import (
+    CONFLICT,
+    STEP_ID_COMMENT,
+    Writer,
+    code,
+    code_spans,
+    escape_comment,
+    span_body,
+    spans,
+    unescape_comment,
+    unescape_prose,
+)
+from planfirst.plan.model import Plan, PlanBody
+from planfirst.plan.sections import PLAN_SECTIONS, SECTIONS
 from planfirst.plan.visible import decode, encode
-
-STATUS_MARK = {
-    StepStatus.PENDING: "[ ] pending",
-    StepStatus.RUNNING: "[~] running",
-    StepStatus.APPLIED: "[~] applied, not yet validated",
-    StepStatus.DONE: "[x] done",
-    StepStatus.FAILED: "[!] failed",
-    StepStatus.UNDONE: "[ ] undone",
-}
-
-SECTIONS = {
-    "Task": "task",
-    "Summary": "summary",
-    "Files to modify": "files_to_modify",
-    "Files to create": "files_to_create",
-    "Dependency changes": "dependency_changes",
-    "Steps": "steps",
-    "Test criteria": "test_criteria",
-    "Risks": "risks",
-    "Assumptions": "assumptions",
-}
 
 
 @dataclass
@@ -47,134 +38,6 @@ class Rendered:
     text: str
     steps: dict[int, tuple[int, int]] = field(default_factory=dict)
     sections: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def code(s: str) -> str:
-    """A markdown code span that survives backticks inside `s`."""
-    runs = [len(m) for m in re.findall(r"`+", s)]
-    fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if s.startswith("`") or s.endswith("`") or (runs and s.strip() != s) else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
-
-
-def code_block(text: str) -> str:
-    """A fenced code block that nothing inside `text` can close: the fence is longer than any
-    run of backticks in it (triple backticks in command output stay inside, case 34)."""
-    runs = [len(m) for m in re.findall(r"`+", text)]
-    fence = "`" * max(3, max(runs, default=0) + 1)
-    return f"{fence}\n{text.rstrip(chr(10))}\n{fence}"
-
-
-_RUN = re.compile(r"`+")
-
-
-def _code_spans(s: str) -> list[tuple[int, int, str]]:
-    """The code spans of one line as (start, end, body): a run of backticks up to the next run of
-    exactly as many. Linear in the line (a backtracking regex took seconds on a few kilobytes of
-    backtick runs in a shipped plan.md, docs/reliability.md cases 29 and 42)."""
-    runs = [(m.start(), m.end()) for m in _RUN.finditer(s)]
-    closer: list[int | None] = [None] * len(runs)
-    later: dict[int, int] = {}  # run length -> index of the next run of that length
-    for i in range(len(runs) - 1, -1, -1):
-        n = runs[i][1] - runs[i][0]
-        closer[i] = later.get(n)
-        later[n] = i
-    out: list[tuple[int, int, str]] = []
-    i = 0
-    while i < len(runs):
-        j = closer[i]
-        if j is None:  # no run of the same length follows: these backticks are text
-            i += 1
-            continue
-        out.append((runs[i][0], runs[j][1], s[runs[i][1] : runs[j][0]]))
-        i = j + 1
-    return out
-
-
-def _span_body(body: str) -> str:
-    if body.startswith(" ") and body.endswith(" ") and body.strip():
-        body = body[1:-1]
-    return body
-
-
-def _spans(s: str) -> list[str]:
-    return [_span_body(body) for _a, _b, body in _code_spans(s)]
-
-
-# Prose lines that would read as document structure (server-owned blockquotes and comments,
-# headings, a step's file/validation lines) get a markdown backslash escape; parsing removes it.
-_STRUCTURAL = (
-    ">",
-    "<!--",
-    "#",
-    "- Modify:",
-    "- Create:",
-    "- Validation:",
-    "\\",
-    "<<<<<<<",
-    "=======",
-    "|||||||",
-)
-# a line git writes into a file it could not merge (`diff3` style adds the ||||||| base line)
-_CONFLICT = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$")
-
-
-def escape_comment(text: str) -> str:
-    """`\\<!--` for every `<!--`, wherever it starts: an HTML comment opened mid-line would hide
-    the rest of the document (Validation lines included) in a markdown preview (case 34). The
-    backslash makes the `<` literal in markdown; `unescape_comment` removes exactly the ones added."""
-    return text.replace("<!--", "\\<!--")
-
-
-def unescape_comment(text: str) -> str:
-    """Undo escape_comment."""
-    return text.replace("\\<!--", "<!--")
-
-
-def escape_prose(text: str) -> str:
-    """Escape the lines of free text that the parser would take for structure, and comments."""
-    text = escape_comment(text)
-    return "\n".join(
-        "\\" + line if line.startswith(_STRUCTURAL) else line for line in text.split("\n")
-    )
-
-
-def unescape_prose(text: str) -> str:
-    """Undo escape_prose."""
-    return unescape_comment(
-        "\n".join(line[1:] if line.startswith("\\") else line for line in text.split("\n"))
-    )
-
-
-STEP_ID_COMMENT = re.compile(r"^<!-- step-id: (\S{1,40}) -->\s*$")
-
-
-def step_id_comment(step_id: str) -> str:
-    """The line below a step's heading that keeps its id through hand edits of plan.md."""
-    return f"<!-- step-id: {step_id} -->"
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, *lines: str) -> None:
-        for line in lines:
-            self.lines.extend(line.split("\n"))
-
-    @property
-    def n(self) -> int:
-        return len(self.lines)
-
-
-def _item(w: _Writer, text: str) -> None:
-    text = escape_comment(text)
-    first, *rest = text.split("\n") if text else [""]
-    w.add(f"- {first}")
-    for line in rest:
-        # continuation lines stay indented (blank ones too); one that would read as a sub-bullet
-        # is escaped
-        w.add("  " + ("\\" + line if line.startswith(("- ", "\\")) else line))
 
 
 def critique_line(plan: Plan) -> str:
@@ -228,19 +91,8 @@ def critique_report(plan: Plan) -> list[str]:
     return out
 
 
-def _finding_details(w: _Writer, f: Finding, lead: str) -> None:
-    """A critic's evidence and fix under its finding (server-owned blockquote lines)."""
-    for e in f.evidence:
-        w.add(f"{lead}evidence: {e}")
-    if f.fix:
-        w.add(f"{lead}fix: {f.fix}")
-
-
-def render(plan: Plan) -> Rendered:
-    """Render a stored plan as a review document."""
-    w = _Writer()
-    out = Rendered(text="")
-    b = plan.body
+def _header(w: Writer, plan: Plan) -> None:
+    """The title, the plan-id comment and the server-owned status lines above the sections."""
     c = plan.counts()
     w.add(f"# Plan: {plan.title}", "")
     w.add(f"<!-- planfirst plan={plan.id} revision={plan.revision} -->")
@@ -280,167 +132,24 @@ def render(plan: Plan) -> Rendered:
         w.add(f"> **Estimated cost:** {plan.estimate.line()} for {n} step(s)")
     w.add("")
 
-    def section(title: str, body_fn: Any) -> None:
+
+def render(plan: Plan) -> Rendered:
+    """Render a stored plan as a review document."""
+    w = Writer()
+    out = Rendered(text="")
+    _header(w, plan)
+    for sec in PLAN_SECTIONS:
+        if not sec.shown(plan):
+            continue
+        title = sec.title_for(plan)
         start = w.n
         w.add(f"## {title}", "")
-        body_fn()
+        sec.body(w, plan)
         while w.lines and w.lines[-1] == "":
             w.lines.pop()
         out.sections[title] = (start, w.n - 1)
         w.add("")
-
-    changes = revision_view.changes_title(plan)
-    if changes:
-        section(changes, lambda: w.add(*revision_view.changes_lines(plan)))
-    section("Task", lambda: w.add(escape_prose(plan.task.strip()) or "_(none)_"))
-    section("Summary", lambda: w.add(escape_prose(b.summary.strip()) or "_(none)_"))
-
-    def files_mod() -> None:
-        if not b.files_to_modify:
-            w.add("_(none)_")
-        for f in b.files_to_modify:
-            _item(w, f"{code(f.path)} — {f.changes.strip()}")
-            if f.depends_on:
-                w.add("  - depends on: " + ", ".join(code(d) for d in f.depends_on))
-
-    def files_new() -> None:
-        if not b.files_to_create:
-            w.add("_(none)_")
-        for f in b.files_to_create:
-            _item(w, f"{code(f.path)} — {f.purpose.strip()}")
-            if f.exports:
-                w.add("  - exports: " + ", ".join(code(e) for e in f.exports))
-
-    def deps() -> None:
-        d = b.dependency_changes
-        if not d.packages and not d.config:
-            w.add("_(none)_")
-        for p in d.packages:
-            ver = f" {code(p.version)}" if p.version else ""
-            _item(w, f"{code(p.name)}{ver} ({p.manager})")
-        for cfg in d.config:
-            _item(w, f"config: {cfg.strip()}")
-
-    section("Files to modify", files_mod)
-    section("Files to create", files_new)
-    section("Dependency changes", deps)
-
-    by_step: dict[int, list[Finding]] = {}
-    for f in plan.findings:
-        if f.step is not None:
-            by_step.setdefault(f.step, []).append(f)
-    notes_index = revision_view.NotesIndex(plan)
-
-    def steps() -> None:
-        for s in b.steps:
-            st = plan.state(s.order)
-            start = w.n
-            w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}")
-            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s, notes_index), "")
-            w.add(escape_prose(s.description.strip()) or "_(no description)_", "")
-            if s.files_to_modify:
-                w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
-            if s.files_to_create:
-                w.add("- Create: " + ", ".join(code(p) for p in s.files_to_create))
-            w.add("- Validation:" + ("" if s.validation else " _(none)_"))
-            for cmd in s.validation:
-                w.add(f"  - {code(cmd)}")
-            run = st.last_run
-            if run is not None:
-                w.add("")
-                line = f"> Last run: attempt {run.attempt} · {run.outcome}"
-                if run.validation:
-                    ok = all(v.passed for v in run.validation)
-                    line += " · validation " + ("passed" if ok else "failed")
-                if run.error:
-                    line += f" · {run.error.splitlines()[0][:200]}"
-                w.add(line)
-            for f in by_step.get(s.order, []):
-                w.add(f"> {f.severity}: {f.message} ({f.rule})")
-                _finding_details(w, f, "> ")
-            while w.lines[-1] == "":
-                w.lines.pop()
-            out.steps[s.order] = (start, w.n - 1)
-            w.add("")
-
-    section("Steps", steps)
-
-    def bullets(items: list[str]) -> None:
-        if not items:
-            w.add("_(none)_")
-        for it in items:
-            _item(w, it.strip())
-
-    def criteria() -> None:
-        bullets(b.test_criteria)
-        runs = criteria_commands(b.test_criteria)
-        w.add("")
-        if runs:
-            w.add(
-                "> Runs after the last step: "
-                + ", ".join(code(c) for c in runs)
-                + ". Every other criterion is for you to check."
-            )
-        else:
-            w.add(
-                "> No criterion runs as a command (a command runs only when a criterion starts with it in backticks)."
-            )
-
-    section("Test criteria", criteria)
-    section("Risks", lambda: bullets(b.risks))
-    section("Assumptions", lambda: bullets(b.assumptions))
-
-    prov = plan.provenance
-    if prov.included or prov.cut:
-
-        def ctx() -> None:
-            w.add(
-                f"> {len(prov.included)} file(s) given to the model (~{prov.context_tokens:,} tokens); "
-                f"{len(prov.cut)} left out."
-            )
-            for e in prov.included:
-                w.add(f"> - included {code(e.path)} ({e.reason})")
-            for e in prov.cut:
-                w.add(f"> - left out {code(e.path)} ({e.reason})")
-
-        section("Context", ctx)
-    if plan.findings:
-
-        def fnd() -> None:
-            for f in plan.findings:
-                where = f"step {f.step}: " if f.step else ""
-                w.add(f"> - **{f.severity}** {where}{f.message} ({f.rule})")
-                _finding_details(w, f, ">   ")
-
-        section("Review findings", fnd)
-    crit = plan.provenance.critique
-    if crit is not None and (crit.fixed or crit.notes):
-
-        def fixed() -> None:
-            for m in crit.fixed:
-                w.add(f"> - fixed by the tightening round: {m}")
-            for n in crit.notes:
-                w.add(f"> - {n}")
-
-        section("Critique", fixed)
-    if plan.final_validation:
-
-        def fin() -> None:
-            for v in plan.final_validation:
-                w.add(f"> - {code(v.command)}: {'passed' if v.passed else 'FAILED'}")
-
-        section("Test criteria results", fin)
-    if plan.diagnosis:
-        d = plan.diagnosis
-
-        def dia() -> None:
-            if d.suspect_step:
-                w.add(f"> Suspect step: {d.suspect_step}")
-            w.add(f"> Broken assumption: {d.broken_assumption}")
-            w.add(f"> What the output shows: {d.explanation}")
-            w.add(f"> Suggested fix: {d.suggested_fix}")
-
-        section("Diagnosis", dia)
+    out.steps = w.steps
     while w.lines and w.lines[-1] == "":
         w.lines.pop()
     # invisible and direction-changing characters shown as \u{XXXX} (case 34); parsing decodes
@@ -494,7 +203,7 @@ def _strip_item(text: str) -> str:
 def _refuse_conflict(lines: list[str]) -> None:
     """A plan.md git could not merge holds conflict markers: refuse it at the first one (the
     markers would become step text, or be dropped, and both sides would be mixed)."""
-    marks = [(i, line) for i, line in enumerate(lines, start=1) if _CONFLICT.match(line)]
+    marks = [(i, line) for i, line in enumerate(lines, start=1) if CONFLICT.match(line)]
     if any(not line.startswith("=") for _, line in marks):
         no, line = marks[0]
         raise PlanParseError(
@@ -548,12 +257,12 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         return out
 
     def path_and_rest(no: int, t: str, what: str) -> tuple[str, str]:
-        first = next(iter(_code_spans(t)), None)
+        first = next(iter(code_spans(t)), None)
         if first is None or first[0] != 0:
             raise PlanParseError(
                 f"{what} must start with a path in backticks, e.g. - `src/x.py` — …", no
             )
-        path = _span_body(first[2])
+        path = span_body(first[2])
         rest = t[first[1] :].strip()
         rest = re.sub(r"^[—–-]\s*", "", rest)
         return path, rest
@@ -565,7 +274,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         deps: list[str] = []
         for s in subs:
             if s.startswith("depends on:"):
-                deps += _spans(s)
+                deps += spans(s)
         fm.append({"path": path, "changes": rest, "depends_on": deps})
     data["files_to_modify"] = fm
     fc = []
@@ -574,7 +283,7 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         exports: list[str] = []
         for s in subs:
             if s.startswith("exports:"):
-                exports += _spans(s)
+                exports += spans(s)
         fc.append({"path": path, "purpose": rest, "exports": exports})
     data["files_to_create"] = fc
     pkgs, cfg = [], []
@@ -582,14 +291,14 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
         if t.startswith("config:"):
             cfg.append(t[len("config:") :].strip())
             continue
-        spans = _spans(t)
-        if not spans:
+        found = spans(t)
+        if not found:
             raise PlanParseError("a package must be written as - `name` `version` (manager)", no)
         m = re.search(r"\(([^()]*)\)\s*$", t)
         pkgs.append(
             {
-                "name": spans[0],
-                "version": spans[1] if len(spans) > 1 else "",
+                "name": found[0],
+                "version": found[1] if len(found) > 1 else "",
                 "manager": m.group(1) if m else "pip",
             }
         )
@@ -634,15 +343,15 @@ def parse_markdown(text: str) -> tuple[str, PlanBody]:
                 raise PlanParseError("text before the first '### Step N' heading", no)
             continue
         if t.startswith("- Modify:"):
-            cur["files_to_modify"] = _spans(t)
+            cur["files_to_modify"] = spans(t)
             in_validation = False
         elif t.startswith("- Create:"):
-            cur["files_to_create"] = _spans(t)
+            cur["files_to_create"] = spans(t)
             in_validation = False
         elif t.startswith("- Validation:"):
             in_validation = True
         elif in_validation and t.startswith("  - "):
-            sp = _spans(t)
+            sp = spans(t)
             if not sp:
                 raise PlanParseError("a validation command must be in backticks", no)
             cur["validation"].append(sp[0])
