@@ -36,11 +36,12 @@ from planfirst.core.paths import WorkspaceGuard
 from planfirst.core.planner import SUBMIT_PLAN
 from planfirst.core.problems import Problem
 from planfirst.plan.model import Plan
-from planfirst.plan.render import render
+from planfirst.plan.render import Rendered
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
 
 _EDITING = ("executing", "undoing")  # operations that change workspace files
+MD_DEBOUNCE_S = 0.25  # plan.md waits this long for the next save before it is written
 
 
 class Session:
@@ -58,6 +59,7 @@ class Session:
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
         self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
         self._problems: dict[str, list[Problem]] = {}  # published problems by path (checks.py)
+        self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
 
     # ------------------------------------------------------------------ state
 
@@ -66,6 +68,7 @@ class Session:
         self.settings = settings
         self.guard = WorkspaceGuard(self.root, settings.context.exclude)
         if self.store.plans_dir != self.root / settings.plans_dir:
+            self.flush_md()
             self.store = PlanStore(self.root, settings.plans_dir)
 
     def load(self, plan_id: str | None) -> Plan:
@@ -86,10 +89,48 @@ class Session:
         except StoreError as e:
             raise SessionError(str(e), "corrupt_plan") from None
 
-    def save(self, plan: Plan) -> None:
-        """Persist and tell the face the plan changed."""
-        self.store.save(plan)
+    def view(self, plan_id: str) -> tuple[Plan, Rendered]:
+        """A plan for reading only (shared: never change it) and its rendering, both made once
+        per version of plan.json (plan/held.py); errors as load()."""
+        got = self.store.rendered(plan_id)
+        if got is None:
+            self.load(plan_id)  # raises the SessionError that says why
+            raise SessionError(f"plan {plan_id[:100]!r} cannot be read", "corrupt_plan")
+        return got
+
+    def save(self, plan: Plan, *, durable: bool = True) -> None:
+        """Persist and tell the face the plan changed. `durable` False for the transitions a
+        power loss may undo (still atomic: a killed server leaves the old or the new file); see
+        docs/performance.md. plan.md follows once the changes settle (`_md_soon`)."""
+        self.store.save(plan, durable=durable, render_md=False)
+        self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
+
+    def _md_soon(self, plan_id: str) -> None:
+        """Write plan.md after MD_DEBOUNCE_S without another save, and at the latest when the
+        operation on the plan ends (exclusive): once per visible change, not per transition."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a synchronous caller): now
+            loop = None
+        if loop is None or plan_id not in self._busy:  # not inside an operation: now
+            self.flush_md(plan_id)
+            return
+        timer = self._md_timers.pop(plan_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._md_timers[plan_id] = loop.call_later(MD_DEBOUNCE_S, self.flush_md, plan_id)
+
+    def flush_md(self, plan_id: str | None = None) -> None:
+        """Write the pending plan.md of one plan (None: of every plan) now."""
+        for pid in [plan_id] if plan_id else list(self.store.stale_md()):
+            timer = self._md_timers.pop(pid, None)
+            if timer is not None:
+                timer.cancel()
+            try:
+                self.store.flush_md(pid)
+            except (OSError, StoreError) as e:  # plan.json is saved; plan.md is its rendering
+                self.host.log(f"[{pid}] cannot write plan.md: {e}")
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
@@ -111,6 +152,7 @@ class Session:
         try:
             yield
         finally:
+            self.flush_md(plan_id)
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
                 del self._busy[plan_id]
             if task is not None and self._tasks.get(plan_id) is task:
@@ -126,6 +168,7 @@ class Session:
 
         def done(t: asyncio.Task[Any]) -> None:
             self._handed_over.discard(t)
+            self.flush_md(plan_id)
             if self._busy.get(plan_id) == what:
                 del self._busy[plan_id]
             if not t.cancelled() and t.exception() is not None:
@@ -249,7 +292,7 @@ class Session:
         """The plan document's text (the partial one while it streams)."""
         if plan_id in self.partial:
             return self.partial[plan_id]
-        return render(self.load(plan_id)).text
+        return self.view(plan_id)[1].text
 
 
 __all__ = [

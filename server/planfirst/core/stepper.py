@@ -4,8 +4,10 @@ errors), recover a step a killed server left running, detect stale files.
 A step's status moves pending → running → applied → done | failed (a rejected edit returns it
 to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
 attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
-before the next begins, so a killed server resumes where it stopped. README "The step state
-machine" documents every state and what each command does in it.
+before the next begins, so a killed server resumes where it stopped; the ones a power loss must
+not undo (applied, done, failed) are also fsynced, the others are not (#32,
+docs/performance.md). README "The step state machine" documents every state and what each
+command does in it.
 """
 
 from __future__ import annotations
@@ -194,7 +196,7 @@ async def _run_step(
         )
         st.runs.append(run)
         st.status = StepStatus.RUNNING
-        s.save(plan)
+        s.save(plan, durable=False)  # lost to a power cut: the step simply runs again
         if stored is not None:  # the discarded edit again, at no model cost
             change = stored
             run.model = st.runs[-2].model
@@ -205,7 +207,7 @@ async def _run_step(
         if change.empty:
             run.outcome = RunOutcome.NO_CHANGE
             run.finished_at = now_iso()
-            s.save(plan)
+            s.save(plan, durable=False)
             if not step.validation or errors:
                 st.status = StepStatus.FAILED
                 run.error = "the model proposed no change"
@@ -317,7 +319,9 @@ async def _apply(
     run.before = {f.path: f.old for f in change.files}
     run.after = {f.path: f.new for f in change.files}
     run.outcome = RunOutcome.PROPOSED
-    s.save(plan)
+    # not durable: "applied" (durable) follows as soon as the editor answers, and a power cut
+    # before it loses at most the proposal (resume compares the disk with it when it was kept)
+    s.save(plan, durable=False)
     conflict = review.refuse_moved(s, plan, step, run, change, attempts)
     if conflict is not None:
         return conflict

@@ -31,9 +31,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan import origin
+from planfirst.plan.held import Held, HeldPlans, stamp_of
 from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
 from planfirst.plan.portable import scrub
-from planfirst.plan.render import render
+from planfirst.plan.render import Rendered, render
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 
@@ -160,10 +161,9 @@ class PlanStore:
         self.dir = self.root / ".planfirst"
         # the setting `plansDir` (workspace-relative, checked by settings.check_plans_dir)
         self.plans_dir = self.root / plans_dir
-        self._written: dict[
-            str, tuple[int, int]
-        ] = {}  # plan id -> (mtime_ns, size) of our last write
+        self._held = HeldPlans()  # what we last wrote or read, while the file still has it (#32)
         self._md: dict[str, str] = {}  # plan id -> markdown last written
+        self._md_stale: set[str] = set()  # plans saved without writing their markdown yet
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
     def _plan_dir(self, plan_id: str) -> Path:
@@ -200,20 +200,20 @@ class PlanStore:
         except StoreError:
             return False
 
-    def _stamp(self, path: Path) -> tuple[int, int] | None:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+    def save(self, plan: Plan, *, durable: bool = True, render_md: bool = True) -> None:
+        """Persist the plan atomically (and its markdown beside it).
 
-    def save(self, plan: Plan, *, render_md: bool = True) -> None:
-        """Persist the plan atomically (and its markdown beside it)."""
+        `durable`: fsync the file and its directory, for the transitions a power loss must not
+        undo (an edit applied, a step done or failed, an undo, a new plan or revision). Without
+        it the write is still atomic — a killed process leaves the old file or the new one — and
+        it reaches the disk with the kernel's next writeback. `render_md` False leaves plan.md to
+        `flush_md` (the session renders it once per visible change, not per transition).
+        """
         plan.provenance.updated_at = now_iso()
         scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
-        stamp = self._stamp(path)
-        if stamp is not None and self._written.get(plan.id) != stamp:
+        stamp = stamp_of(path)
+        if stamp is not None and self._held.fresh(plan.id, stamp) is None:
             # never silently replace a file we could not read (it may be the user's only copy);
             # a file this store wrote last and nobody touched since needs no second look
             self._load_path(plan.id, path)
@@ -221,20 +221,61 @@ class PlanStore:
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        atomic_write(
-            path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
-        )
-        stamp = self._stamp(path)
-        if stamp is not None:
-            self._written[plan.id] = stamp
+        text = plan.model_dump_json(indent=2)
+        self._held.drop(plan.id)  # until the write is done, the disk is the truth
+        atomic_write(path, origin.sealed_json(self.root, plan.id, text), durable=durable)
+        held = self._held.put(plan.id, stamp_of(path), text)
+        self._md_stale.add(plan.id)
         if render_md:
-            md = self.check(self.plan_md(plan.id))
-            text = render(plan).text
-            if self._md.get(plan.id) != text or not md.exists():
-                # derived from plan.json: atomic (never half-written) but not worth an fsync
-                atomic_write(md, text, durable=False)
-                self._md[plan.id] = text
+            if held is not None:
+                held.keep_rendering(render(plan))  # what readers of this version get too
+            self.flush_md(plan.id)
+
+    def flush_md(self, plan_id: str) -> None:
+        """Write plan.md if the plan was saved since it was last written and its text changed
+        (atomic but not fsynced: it is derived from plan.json)."""
+        if plan_id not in self._md_stale:
+            return
+        self._md_stale.discard(plan_id)
+        held = self._held.fresh(plan_id, stamp_of(self.check(self.plan_json(plan_id))))
+        if held is None:  # plan.json was replaced since we saved it: its writer renders it
+            return
+        md = self.check(self.plan_md(plan_id))
+        text = held.rendered().text
+        if self._md.get(plan_id) != text or not md.exists():
+            atomic_write(md, text, durable=False)
+            self._md[plan_id] = text
+
+    def stale_md(self) -> set[str]:
+        """Plans whose plan.md waits for `flush_md`."""
+        return set(self._md_stale)
+
+    def view(self, plan_id: str) -> Plan:
+        """The plan for reading only: shared with every other reader, so never change it (load()
+        gives a copy of one's own). Raises like load()."""
+        return self._view(plan_id)[0]
+
+    def rendered(self, plan_id: str) -> tuple[Plan, Rendered] | None:
+        """The plan (for reading only) and its rendering, made once per version of plan.json;
+        None when the plan cannot be read from memory or disk."""
+        try:
+            plan, held = self._view(plan_id)
+        except StoreError:
+            return None
+        if held is None:  # a foreign plan is not kept in memory
+            return plan, render(plan)
+        return plan, held.rendered()
+
+    def _view(self, plan_id: str) -> tuple[Plan, Held | None]:
+        path = self.check(self.plan_json(plan_id))
+        held = self._held.fresh(plan_id, stamp_of(path))
+        if held is None:
+            plan = self.load(plan_id)
+            held = self._held.fresh(plan_id, stamp_of(path))
+            if held is None:
+                return plan, None
+            held.keep_view(plan)  # read from disk just now: nobody else holds this object
+        return held.view(), held
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
@@ -271,13 +312,27 @@ class PlanStore:
         )
 
     def load(self, plan_id: str) -> Plan:
-        """Load a plan; raise UnknownPlan, or StoreError naming the file when it is corrupt."""
+        """Load a plan (a copy of its own for the caller); raise UnknownPlan, or StoreError
+        naming the file when it is corrupt. Answered from memory while plan.json is the file this
+        store last wrote or read (plan/held.py)."""
         path = self.check(self.plan_json(plan_id))
-        if not path.exists():
+        stamp = stamp_of(path)
+        held = self._held.fresh(plan_id, stamp)
+        if held is not None:
+            return held.copy()
+        if stamp is None and not path.exists():
             raise UnknownPlan(f"no plan {plan_id!r} in {self.plans_dir}")
-        return self._load_path(plan_id, path)
+        plan, trusted = self._read(plan_id, path)
+        if trusted:
+            # the stamp taken before reading: a file replaced meanwhile is read again next time
+            self._held.put(plan_id, stamp, plan.model_dump_json(indent=2))
+        return plan
 
     def _load_path(self, plan_id: str, path: Path) -> Plan:
+        return self._read(plan_id, path)[0]
+
+    def _read(self, plan_id: str, path: Path) -> tuple[Plan, bool]:
+        """The plan in `path`, and whether its seal is ours (else it is made `foreign`)."""
         if path.exists() and not path.is_file():
             # a FIFO would block the reader forever, a directory cannot be read (case 21)
             raise StoreError(f"{path} is not a regular file; it was left untouched")
@@ -306,8 +361,8 @@ class PlanStore:
                 f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched"
             )
         if not origin.verify(self.root, plan_id, data, given):
-            return foreign(plan)
-        return plan
+            return foreign(plan), False
+        return plan, True
 
     def list(self) -> tuple[list[Plan], list[PlanProblem]]:
         """Every loadable plan (newest first) and every plan directory that failed to load."""
@@ -332,9 +387,15 @@ class PlanStore:
         return plans, problems
 
     def set_active(self, plan_id: str) -> None:
-        """Remember the workspace's active plan."""
+        """Remember the workspace's active plan (no write when it is already the one)."""
         self._plan_dir(plan_id)
-        atomic_write(self.check(self.dir / "active"), plan_id + "\n")
+        path = self.check(self.dir / "active")
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            st = path.stat()  # a regular file of the right size only (never block on a FIFO)
+            if stat.S_ISREG(st.st_mode) and st.st_size == len(plan_id) + 1:
+                if path.read_text(encoding="utf-8") == plan_id + "\n":
+                    return
+        atomic_write(path, plan_id + "\n")
 
     def active(self) -> str | None:
         """The active plan id, if it still exists."""
@@ -358,7 +419,10 @@ class PlanStore:
         """Append one finished step's record, keeping the newest `keep`."""
         rows = [*self.step_history(), row][-keep:]
         self.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.check(self.dir / "history.json"), json.dumps(rows, indent=1) + "\n")
+        # statistics for estimates, written after every step: atomic, not worth an fsync (#32)
+        atomic_write(
+            self.check(self.dir / "history.json"), json.dumps(rows, indent=1) + "\n", durable=False
+        )
 
     # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
     # restarted agent can answer `session/load` for a session the client remembers.
