@@ -18,7 +18,6 @@ import pytest
 from planfirst.core import session as session_mod
 from planfirst.core.session import Session
 from planfirst.llm.scripted import ScriptedServer
-from planfirst.plan import held as held_mod
 from planfirst.plan import origin
 from planfirst.plan import render as render_mod
 from planfirst.plan import store as store_mod
@@ -123,9 +122,9 @@ async def test_the_plan_is_read_from_disk_once_and_rendered_once_per_visible_cha
 
     monkeypatch.setattr(store_mod.origin, "verify", verify)
     monkeypatch.setattr(store_mod, "render", render)
-    monkeypatch.setattr(held_mod, "render", render)
+    monkeypatch.setattr("planfirst.plan.held.render", render)
     # step 1 retries (pytest fails, then passes): no pause is long enough for the debounce
-    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 60.0)
+    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 60.0, raising=False)
     out = await s.execute_next(plan.id)
     assert out.step == 1
     assert verified == [], "a plan this store wrote was read and seal-checked again"
@@ -143,7 +142,7 @@ async def test_plan_md_follows_a_long_step_once_it_settles(
     step is running; when the command returns it says done."""
     import asyncio
 
-    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 0.05)
+    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 0.05, raising=False)
     slow = dict(DEMO[2])
     slow["delay"] = 1.5
     srv = ScriptedServer([DEMO[0], DEMO[1], slow, *DEMO[3:]]).start()
