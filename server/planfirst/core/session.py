@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +73,20 @@ class Session:
 
     def load(self, plan_id: str | None) -> Plan:
         """A plan by id (None: the active plan), with errors written for the user."""
+        return self._get(plan_id, self.store.load)
+
+    def peek(self, plan_id: str | None) -> Plan:
+        """Like load(), for reading only: the shared plan (never change it)."""
+        return self._get(plan_id, self.store.view)
+
+    def _get(self, plan_id: str | None, get: Callable[[str], Plan]) -> Plan:
         pid = plan_id or self.store.active()
         if not pid:
             raise SessionError(
                 "there is no active plan; generate one first or pass a planId", "no_plan"
             )
         try:
-            return self.store.load(pid)
+            return get(pid)
         except UnknownPlan:
             raise SessionError(
                 # the id may come from a client: never echo an unbounded string
@@ -259,14 +266,14 @@ class Session:
         self, plan_id: str | None, progress: Progress | None = None
     ) -> StepOutcome:
         """Run the next pending step of an approved plan (or the final checks after the last)."""
-        plan = self.load(plan_id)
+        plan = self.peek(plan_id)  # stepper.execute loads its own copy once it holds the plan
         return await stepper.execute(self, plan, None, progress or NullProgress())
 
     async def retry(
         self, plan_id: str | None, order: int | None, progress: Progress | None = None
     ) -> StepOutcome:
         """Run a failed, pending or undone step again (None: the first such step)."""
-        plan = self.load(plan_id)
+        plan = self.peek(plan_id)
         if order is None:
             order = stepper.step_to_retry(plan)
         try:

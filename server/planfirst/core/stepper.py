@@ -87,7 +87,8 @@ def recover(s: Session, plan: Plan, order: int) -> None:
 
 async def execute(s: Session, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
     """Run step `order` (None: the next pending one, or the final checks after the last).
-    Execute (no order) offers a discarded edit again; Retry Step (an order) asks the model afresh."""
+    Execute (no order) offers a discarded edit again; Retry Step (an order) asks the model afresh.
+    `plan` is only read (it may be the shared one, Session.peek): the step works on a copy."""
     reoffer = order is None
     if plan.status == PlanStatus.DRAFT:
         raise SessionError(
