@@ -166,7 +166,11 @@ def report(
     sec.notes.append(
         f"{steps - warmup} measured steps per workspace after {warmup} warm-up steps; the model is the "
         "real SDK against the scripted loopback server with zero delay, validation is `true`."
-        + (f" Run with {load} for the whole section (bench_step_overhead.py --stress {cpus})." if stressed else "")
+        + (
+            f" Run with {load} for the whole section (bench_step_overhead.py --stress {cpus})."
+            if stressed
+            else ""
+        )
     )
     sec.notes.append(
         "'other' is the rest of the step not inside a named phase: session bookkeeping, progress, "

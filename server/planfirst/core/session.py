@@ -105,11 +105,13 @@ class Session:
             raise SessionError(f"plan {plan_id[:100]!r} cannot be read", "corrupt_plan")
         return got
 
-    def save(self, plan: Plan, *, durable: bool = True) -> None:
+    def save(self, plan: Plan, *, durable: bool = True, wait: bool = True) -> None:
         """Persist and tell the face the plan changed. `durable` False for the transitions a
-        power loss may undo (still atomic: a killed server leaves the old or the new file); see
-        docs/performance.md. plan.md follows once the changes settle (`_md_soon`)."""
-        self.store.save(plan, durable=durable, render_md=False)
+        power loss may undo (still atomic: a killed server leaves the old or the new file);
+        `wait` False leaves the file work to the background writer (a non-durable transition
+        followed by a wait on the model); see docs/performance.md. plan.md follows once the
+        changes settle (`_md_soon`)."""
+        self.store.save(plan, durable=durable, render_md=False, wait=wait)
         self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
 
@@ -129,7 +131,13 @@ class Session:
         self._md_timers[plan_id] = loop.call_later(MD_DEBOUNCE_S, self.flush_md, plan_id)
 
     def flush_md(self, plan_id: str | None = None) -> None:
-        """Write the pending plan.md of one plan (None: of every plan) now."""
+        """Write the pending plan.md of one plan (None: finish every queued write first, then
+        every plan's plan.md) now."""
+        if plan_id is None:
+            try:
+                self.store.settle()
+            except (OSError, StoreError) as e:
+                self.host.log(f"a plan write failed: {e}")
         for pid in [plan_id] if plan_id else list(self.store.stale_md()):
             timer = self._md_timers.pop(pid, None)
             if timer is not None:

@@ -197,7 +197,9 @@ async def _run_step(
         )
         st.runs.append(run)
         st.status = StepStatus.RUNNING
-        s.save(plan, durable=False)  # lost to a power cut: the step simply runs again
+        # not durable (lost to a power cut, the step simply runs again), and written by the
+        # background writer while the model is asked: the next save waits for it
+        s.save(plan, durable=False, wait=stored is not None)
         if stored is not None:  # the discarded edit again, at no model cost
             change = stored
             run.model = st.runs[-2].model
@@ -345,11 +347,14 @@ async def _apply(
         )
     run.outcome = RunOutcome.APPLIED
     st.status = StepStatus.APPLIED
-    s.save(plan)
+    # durable; its fsyncs run on the background writer while the editor saves the files, and
+    # it is on disk before validation starts (a server killed then resumes at "applied")
+    s.save(plan, wait=False)
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
         run.after = synced
         s.save(plan)
+    s.store.settle(plan.id)
     return None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -35,8 +36,11 @@ from planfirst.plan.held import Held, HeldPlans, stamp_of
 from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import Rendered, render
+from planfirst.plan.writer import Writer
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
+_HISTORY = "/history"  # the writer's key for history.json (never a plan id)
+log = logging.getLogger("planfirst")
 
 
 class StoreError(Exception):
@@ -164,6 +168,7 @@ class PlanStore:
         self._held = HeldPlans()  # what we last wrote or read, while the file still has it (#32)
         self._md: dict[str, str] = {}  # plan id -> markdown last written
         self._md_stale: set[str] = set()  # plans saved without writing their markdown yet
+        self._writer = Writer()  # writes nobody waits for, in order (plan/writer.py)
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
     def _plan_dir(self, plan_id: str) -> Path:
@@ -193,22 +198,35 @@ class PlanStore:
         """Path of the plan's rendered markdown."""
         return self._plan_dir(plan_id) / "plan.md"
 
+    def settle(self, plan_id: str | None = None) -> None:
+        """Wait for the queued writes of a plan (None: of every file); a failed one raises."""
+        if plan_id is None:
+            self._writer.settle()
+        else:
+            self._writer.settle(plan_id)
+
     def exists(self, plan_id: str) -> bool:
         """Whether a plan with this id has been saved."""
+        self._writer.settle(plan_id)
         try:
             return self.check(self.plan_json(plan_id)).exists()
         except StoreError:
             return False
 
-    def save(self, plan: Plan, *, durable: bool = True, render_md: bool = True) -> None:
+    def save(
+        self, plan: Plan, *, durable: bool = True, render_md: bool = True, wait: bool = True
+    ) -> None:
         """Persist the plan atomically (and its markdown beside it).
 
         `durable`: fsync the file and its directory, for the transitions a power loss must not
         undo (an edit applied, a step done or failed, an undo, a new plan or revision). Without
         it the write is still atomic — a killed process leaves the old file or the new one — and
         it reaches the disk with the kernel's next writeback. `render_md` False leaves plan.md to
-        `flush_md` (the session renders it once per visible change, not per transition).
+        `flush_md` (the session renders it once per visible change, not per transition). `wait`
+        False returns once the plan is serialised and leaves the file work to the background
+        writer (plan/writer.py); every later access to the plan waits for it.
         """
+        self._writer.settle(plan.id)
         plan.provenance.updated_at = now_iso()
         scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
@@ -223,17 +241,24 @@ class PlanStore:
             remove_orphaned_temps(path.parent / "revisions")
         text = plan.model_dump_json(indent=2)
         self._held.drop(plan.id)  # until the write is done, the disk is the truth
-        atomic_write(path, origin.sealed_json(self.root, plan.id, text), durable=durable)
-        held = self._held.put(plan.id, stamp_of(path), text)
-        self._md_stale.add(plan.id)
+        if not wait:
+            self._writer.later(plan.id, lambda: self._write_plan(plan.id, path, text, durable))
+            return
+        held = self._write_plan(plan.id, path, text, durable)
         if render_md:
             if held is not None:
                 held.keep_rendering(render(plan))  # what readers of this version get too
             self.flush_md(plan.id)
 
+    def _write_plan(self, plan_id: str, path: Path, text: str, durable: bool) -> Held | None:
+        atomic_write(path, origin.sealed_json(self.root, plan_id, text), durable=durable)
+        self._md_stale.add(plan_id)
+        return self._held.put(plan_id, stamp_of(path), text)
+
     def flush_md(self, plan_id: str) -> None:
         """Write plan.md if the plan was saved since it was last written and its text changed
         (atomic but not fsynced: it is derived from plan.json)."""
+        self._writer.settle(plan_id)
         if plan_id not in self._md_stale:
             return
         self._md_stale.discard(plan_id)
@@ -248,6 +273,7 @@ class PlanStore:
 
     def stale_md(self) -> set[str]:
         """Plans whose plan.md waits for `flush_md`."""
+        self._writer.settle()
         return set(self._md_stale)
 
     def view(self, plan_id: str) -> Plan:
@@ -267,6 +293,7 @@ class PlanStore:
         return plan, held.rendered()
 
     def _view(self, plan_id: str) -> tuple[Plan, Held | None]:
+        self._writer.settle(plan_id)
         path = self.check(self.plan_json(plan_id))
         held = self._held.fresh(plan_id, stamp_of(path))
         if held is None:
@@ -279,6 +306,7 @@ class PlanStore:
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
+        self._writer.settle(plan.id)
         scrub(plan, self.root)
         path = self.check(self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json")
         atomic_write(
@@ -315,6 +343,7 @@ class PlanStore:
         """Load a plan (a copy of its own for the caller); raise UnknownPlan, or StoreError
         naming the file when it is corrupt. Answered from memory while plan.json is the file this
         store last wrote or read (plan/held.py)."""
+        self._writer.settle(plan_id)
         path = self.check(self.plan_json(plan_id))
         stamp = stamp_of(path)
         held = self._held.fresh(plan_id, stamp)
@@ -409,20 +438,36 @@ class PlanStore:
 
     def step_history(self) -> builtins.list[dict[str, Any]]:
         """Recorded finished steps, oldest first (an unreadable file reads as none)."""
+        self._writer.settle(_HISTORY)
+        return self._read_history()
+
+    def _read_history(self) -> builtins.list[dict[str, Any]]:
         try:
-            rows = json.loads(self.check(self.dir / "history.json").read_text(encoding="utf-8"))
+            path = self.check(self.dir / "history.json")
+            if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the reader forever
+                return []
+            rows = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, StoreError, ValueError):
             return []
         return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     def record_step(self, row: dict[str, Any], keep: int = 500) -> None:
-        """Append one finished step's record, keeping the newest `keep`."""
-        rows = [*self.step_history(), row][-keep:]
-        self.dir.mkdir(parents=True, exist_ok=True)
-        # statistics for estimates, written after every step: atomic, not worth an fsync (#32)
-        atomic_write(
-            self.check(self.dir / "history.json"), json.dumps(rows, indent=1) + "\n", durable=False
-        )
+        """Append one finished step's record, keeping the newest `keep` — on the background
+        writer (the step is done and answered meanwhile); a failure is logged, not raised:
+        these are statistics for estimates."""
+        path = self.check(self.dir / "history.json")
+
+        def write() -> None:
+            try:
+                rows = [*self._read_history(), row][-keep:]
+                self.dir.mkdir(parents=True, exist_ok=True)
+                # one row per line (the C encoder; indent= runs in pure Python); not fsynced
+                text = "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n"
+                atomic_write(self.check(path), text, durable=False)
+            except (OSError, StoreError) as e:
+                log.warning("planfirst: cannot record the step in %s: %s", path, e)
+
+        self._writer.later(_HISTORY, write)
 
     # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
     # restarted agent can answer `session/load` for a session the client remembers.
