@@ -83,11 +83,16 @@ def test_defaults_come_from_the_requested_models_family() -> None:
     plan = scripted_latency.from_script({"latency": True})
     assert plan is not None
     sonnet, opus = plan.for_request("claude-sonnet-5-5"), plan.for_request("claude-opus-5-5")
+    assert sonnet is not None and opus is not None
     assert (sonnet.ttft_s, sonnet.output_tokens_per_s) == (0.9, 101.0)
     assert opus.output_tokens_per_s == 90.7
     slower = scripted_latency.from_script({"latency": {"model": "claude-opus-5-5", "scale": 0.5}})
-    assert slower is not None and slower.for_request(MODEL).ttft_s == opus.ttft_s
-    assert slower.for_request(MODEL).first_token({}) == pytest.approx(opus.ttft_s * 0.5)
+    got = slower.for_request(MODEL) if slower is not None else None
+    assert got is not None and got.ttft_s == opus.ttft_s
+    assert got.first_token({}) == pytest.approx(opus.ttft_s * 0.5)
+    only = scripted_latency.from_script({"latency": {"only": [MODEL]}})
+    assert only is not None and only.for_request("claude-opus-5-5") is None
+    assert only.for_request(MODEL) == sonnet
     assert scripted_latency.from_script({"turns": []}) is None
 
 
@@ -99,6 +104,7 @@ def test_defaults_come_from_the_requested_models_family() -> None:
         ({"scale": "fast"}, "'scale' must be a number"),
         ({"ttft_s": 1e9}, "'ttft_s' must be between 0 and 600"),
         ("slow", "'latency' must be true or an object"),
+        ({"only": "claude-sonnet-5-5"}, "'only' must be a list of model names"),
     ],
 )
 def test_a_bad_latency_member_is_refused_by_name(tmp_path: Path, spec: Any, says: str) -> None:

@@ -9,6 +9,7 @@ that cost is. A script turns it on with a top-level `latency` member:
 
 Members (all optional; a model's defaults fill the rest):
     model                         whose figures to start from (default: the request's model)
+    only                          a list of models: requests to any other model answer at once
     ttft_s                        time to first token of a short, uncached prompt (seconds)
     prefill_tokens_per_s          uncached input tokens (plain and cache-write) processed per second
     cached_prefill_tokens_per_s   input tokens read from the cache per second
@@ -97,9 +98,12 @@ class LatencyPlan:
 
     overrides: dict[str, float]
     model: str | None = None
+    only: tuple[str, ...] | None = None
 
-    def for_request(self, model: str) -> Latency:
-        """The figures for a request to `model`."""
+    def for_request(self, model: str) -> Latency | None:
+        """The figures for a request to `model` (None: it answers at once)."""
+        if self.only is not None and model not in self.only:
+            return None
         return replace(for_model(self.model or model), **self.overrides)
 
 
@@ -115,14 +119,17 @@ def from_script(raw: Any) -> LatencyPlan | None:
         return LatencyPlan({})
     if not isinstance(spec, dict):
         raise LatencyError("'latency' must be true or an object of figures")
-    unknown = set(spec) - _NUMBERS - {"model"}
+    unknown = set(spec) - _NUMBERS - {"model", "only"}
     if unknown:
         raise LatencyError(
-            f"unknown latency keys {sorted(unknown)}; allowed: {sorted(_NUMBERS | {'model'})}"
+            f"unknown latency keys {sorted(unknown)}; allowed: {sorted(_NUMBERS | {'model', 'only'})}"
         )
     model = spec.get("model")
     if model is not None and not isinstance(model, str):
         raise LatencyError("latency 'model' must be a model name")
+    only = spec.get("only")
+    if only is not None and not (isinstance(only, list) and all(isinstance(m, str) for m in only)):
+        raise LatencyError("latency 'only' must be a list of model names")
     overrides: dict[str, float] = {}
     for key in _NUMBERS & set(spec):
         value = spec[key]
@@ -135,7 +142,7 @@ def from_script(raw: Any) -> LatencyPlan | None:
         if key == "ttft_s" and not 0 <= value <= 600:
             raise LatencyError("latency 'ttft_s' must be between 0 and 600 seconds")
         overrides[key] = float(value)
-    return LatencyPlan(overrides, model)
+    return LatencyPlan(overrides, model, tuple(only) if only is not None else None)
 
 
 def load(script: Any) -> LatencyPlan | None:
@@ -152,9 +159,9 @@ def load(script: Any) -> LatencyPlan | None:
 
 def whole_answer(plan: LatencyPlan | None, body: dict[str, Any], usage: dict[str, int]) -> float:
     """Seconds before a non-streamed answer (0 without a latency plan)."""
-    if plan is None:
+    lat = plan.for_request(str(body.get("model", ""))) if plan is not None else None
+    if lat is None:
         return 0.0
-    lat = plan.for_request(str(body.get("model", "")))
     return lat.first_token(usage) + lat.output(usage.get("output_tokens", 0))
 
 
@@ -162,7 +169,7 @@ def stream(
     plan: LatencyPlan | None, body: dict[str, Any], usage: dict[str, int], events: int
 ) -> tuple[float, float]:
     """(seconds before a streamed answer starts, seconds between its SSE events)."""
-    if plan is None:
+    lat = plan.for_request(str(body.get("model", ""))) if plan is not None else None
+    if lat is None:
         return 0.0, 0.0
-    lat = plan.for_request(str(body.get("model", "")))
     return lat.first_token(usage), lat.output(usage.get("output_tokens", 0)) / max(1, events)
