@@ -1,6 +1,6 @@
 """9. The 20-step plan with a realistic model: whole-plan wall time, the model's share, planfirst's.
 
-The scripted server's realistic-latency mode (planfirst/llm/scripted_latency.py, `"latency": true`
+The scripted server's realistic-latency mode (planfirst/llm/scripted/latency.py, `"latency": true`
 in the script: each request waits the published time to first token of its model, plus the
 prompt's prefill — faster for the part read from the cache — and streams its answer at the
 model's output speed). The same language-server process, started like an editor starts it, makes and approves the plan
@@ -136,7 +136,7 @@ def main() -> None:
         + (f" ×{scale:g}" if scale != 1 else "")
         + " for claude-sonnet-5-5 (execution model): 0.9 s to first token, 101 output tokens/s, "
         "10,000 uncached input tokens/s, cache reads 6.7× faster (sources in "
-        "server/planfirst/llm/scripted_latency.py). Each step edits a module and its test in one "
+        "server/planfirst/llm/scripted/latency.py). Each step edits a module and its test in one "
         "turn, then the model's closing turn; validation is `true`."
     )
     sec.notes.append(

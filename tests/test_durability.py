@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from planfirst.core import session as session_mod
-from planfirst.core.session import Session
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.core.workflow import session as session_mod
+from planfirst.core.workflow.session import Session
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan import origin
 from planfirst.plan import render as render_mod
 from planfirst.plan import store as store_mod
 from planfirst.plan.model import StepStatus
 from planfirst.plan.store import PlanStore
 from planfirst.settings import Settings
-from tests.demo_script import DEMO
-from tests.fake_host import FakeHost, ScriptedModels
-from tests.plan_fixtures import make_plan
+from tests.support.demo_script import DEMO
+from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.plan_fixtures import make_plan
 
 TASK = "Add a --top N option to textkit count"
 

@@ -1,4 +1,4 @@
-"""The scripted server's realistic-latency mode (llm/scripted_latency.py, #32), through the real
+"""The scripted server's realistic-latency mode (llm/scripted/latency.py, #32), through the real
 SDK: time to first token grows with the uncached prompt, a cache read is prefilled faster, the
 answer streams at the output speed, and a bad `latency` member is refused by name."""
 
@@ -12,8 +12,9 @@ from typing import Any
 import anthropic
 import pytest
 
-from planfirst.llm import scripted, scripted_latency
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted import latency as scripted_latency
+from planfirst.llm.scripted import server as scripted
+from planfirst.llm.scripted.server import ScriptedServer
 
 MODEL = "claude-sonnet-5-5"
 BIG = "All work and no play makes a dull plan. " * 1000  # ~40,000 characters: ~10,000 tokens

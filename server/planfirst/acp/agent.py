@@ -40,8 +40,8 @@ from planfirst.acp import framing
 from planfirst.acp.flow import Conversation, available_commands
 from planfirst.acp.host import AcpHost
 from planfirst.acp.views import plan_view, replay
-from planfirst.core.paths import PathError
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.paths import PathError
 from planfirst.llm.factory import Models
 from planfirst.llm.model import ModelError
 from planfirst.plan.store import PlanStore, StoreError

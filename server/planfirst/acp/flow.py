@@ -33,7 +33,7 @@ from acp.schema import (
 
 from planfirst.acp.host import AcpHost
 from planfirst.acp.views import approval_text
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow.session import Session, SessionError
 from planfirst.plan.model import Plan, PlanStatus, Usage
 from planfirst.plan.store import StoreError
 from planfirst.plan.visible import encode

@@ -31,14 +31,14 @@ from acp.schema import (
 
 from planfirst.acp.outbox import Outbox, ValidationCall
 from planfirst.acp.views import plan_view
-from planfirst.core.executor import ProposedChange
-from planfirst.core.problems import Problem
-from planfirst.core.session import ApplyOutcome
+from planfirst.core.editing.executor import ProposedChange
+from planfirst.core.problems.base import Problem
+from planfirst.core.workflow.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
 
 log = logging.getLogger("planfirst.acp")
 
