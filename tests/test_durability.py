@@ -220,3 +220,41 @@ def test_setting_the_active_plan_again_writes_nothing_and_never_reads_a_fifo(
     worker.join(10)
     assert done.is_set(), "set_active blocked on a FIFO"
     assert active.read_text() == plan.id + "\n"
+
+
+def test_a_failed_background_write_is_raised_by_the_next_access(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write left to the background writer that fails (a full disk) is not lost silently: the
+    next load of that plan raises it, and the plan on disk is the one before."""
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    real = store_mod.atomic_write
+
+    def full(path: Path, data: str, **kw: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "atomic_write", full)
+    plan.title = "never written"
+    st.save(plan, durable=False, wait=False)
+    with pytest.raises(OSError, match="No space left"):
+        st.load(plan.id)
+    monkeypatch.setattr(store_mod, "atomic_write", real)
+    assert st.load(plan.id).title == "Add --top"
+
+
+def test_a_fifo_planted_as_the_step_history_never_blocks(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    st.dir.mkdir(parents=True)
+    os.mkfifo(st.dir / "history.json")  # shipped by a repository
+    done = threading.Event()
+
+    def use() -> None:
+        assert st.step_history() == []
+        st.record_step({"plan": "p", "step": 1})
+        assert [r["step"] for r in st.step_history()] == [1]
+        done.set()
+
+    threading.Thread(target=use, daemon=True).start()
+    assert done.wait(10), "the step history blocked on a FIFO"
