@@ -44,3 +44,12 @@ class Writer:
             fut = self._pending.pop(k, None)
             if fut is not None:
                 fut.result()
+
+
+def drain() -> None:
+    """Finish every queued write (the process is about to end without its interpreter's
+    teardown, cli._end_process)."""
+    with _pool_lock:
+        pool = _pool
+    if pool is not None:
+        pool.shutdown(wait=True)
