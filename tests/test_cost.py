@@ -212,7 +212,7 @@ def test_budget_caps_and_prices_come_only_from_user_settings() -> None:
     env, _ = load_settings(environ={"PLANFIRST_MAX_COST_PER_STEP": "0.5"})
     assert env.budget.max_cost_per_step == 0.5
     bad, problems = load_settings({"budget": {"maxCostPerStep": -1}})
-    assert bad.budget.max_cost_per_step is None and problems
+    assert bad.budget.max_cost_per_step == 0 and problems  # set wrong: $0, never "no cap" (#29)
 
 
 async def test_the_planning_cap_counts_the_critique(

@@ -123,14 +123,16 @@ def _diff(args: argparse.Namespace) -> int:
         print("no active plan; name one with --plan ID (see `planfirst plans`)", file=sys.stderr)
         return 2
     try:
-        _plan, _a, _b, diff = compare_plan(store, store.load(plan_id), args.from_rev, args.to_rev)
+        _plan, a, b, diff = compare_plan(store, store.load(plan_id), args.from_rev, args.to_rev)
     except StoreError as e:
         print(str(e), file=sys.stderr)
         return 2
     except SessionError as e:
         print(e.message, file=sys.stderr)
         return 2
-    sys.stdout.write(diff)
+    # two revisions whose text is the same (a revision that changed only statuses, or the same
+    # revision twice) say so, as the editor's diff document does
+    sys.stdout.write(diff or f"(revisions {a} and {b} of {plan_id} read the same)\n")
     return 0
 
 
@@ -145,6 +147,19 @@ def _run(args: argparse.Namespace) -> int:
     from planfirst.terminal import run_main
 
     return run_main(args)
+
+
+def _usd(text: str) -> float:
+    """A spending cap in US dollars: a number, 0 or more (0 means nothing may be spent)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in US dollars") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a cap is 0 or more US dollars (0: nothing may be spent)"
+        )
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,10 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
             "--execution-model", help="the model that runs the steps (default: executionModel)"
         )
         r.add_argument(
-            "--max-cost-per-plan", type=float, metavar="USD", help="stop before this is exceeded"
+            "--max-cost-per-plan",
+            type=_usd,
+            metavar="USD",
+            help="stop executing before this is exceeded (0: spend nothing)",
         )
         r.add_argument(
-            "--max-cost-per-step", type=float, metavar="USD", help="stop before this is exceeded"
+            "--max-cost-per-step",
+            type=_usd,
+            metavar="USD",
+            help="stop a step before this is exceeded (0: spend nothing)",
         )
         r.set_defaults(func=_run, mode=name)
     return p

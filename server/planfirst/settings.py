@@ -136,12 +136,13 @@ class LintSettings(_Section):
 
 
 class BudgetSettings(_Section):
-    """Spending caps in US dollars (None: no cap) and the attempts the estimate assumes
-    (core/workflow/budget.py, core/planning/cost.py)."""
+    """Spending caps in US dollars (None: no cap; 0: nothing may be spent) and the attempts the
+    estimate assumes (core/workflow/budget.py, core/planning/cost.py). A cap that is set but invalid is taken as
+    0, never as "no cap" (load_settings, #29)."""
 
-    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", gt=0)
-    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", gt=0)
-    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", gt=0)
+    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", ge=0)
+    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", ge=0)
+    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", ge=0)
     # None: learned from this workspace's past runs (.planfirst/), else 1.3
     expected_attempts: float | None = Field(default=None, alias="expectedAttempts", ge=1, le=10)
 
@@ -366,9 +367,20 @@ def load_settings(
         except ValidationError as e:
             for err in e.errors():
                 loc = ".".join(str(x) for x in err["loc"])
+                if tuple(err["loc"]) in _CAPS:
+                    # the default of a cap is "no cap": a cap set wrong must not lift the limit
+                    problems.append(
+                        f"planfirst.{loc}: {err['msg']} (nothing may be spent until it is fixed: "
+                        "taken as $0)"
+                    )
+                    merged["budget"][err["loc"][1]] = 0
+                    continue
                 problems.append(f"planfirst.{loc}: {err['msg']} (using the default)")
                 _drop(merged, list(err["loc"]))
     return Settings(), problems
+
+
+_CAPS = {("budget", "maxCostPerPlan"), ("budget", "maxCostPerStep"), ("budget", "maxCostPlanning")}
 
 
 def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:

@@ -411,6 +411,8 @@ class Terminal:
                 "planfirst.approvePlan",
                 {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
             )
+        elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
+            await costs.switch_model(self, plan_id, self.args.execution_model)
         code = 0
         while True:
             res = await self.cmd("planfirst.executeNextStep", {"planId": plan_id})
@@ -445,7 +447,7 @@ class Terminal:
     def critique(self, plan_id: str) -> None:
         """The critic's findings (and what the tightening round fixed), before the approval."""
         try:
-            plan = PlanStore(self.root).load(plan_id)
+            plan = self._store().load(plan_id)
         except StoreError:
             return
         errors = any(f.source == "critique" and f.severity == "error" for f in plan.findings)

@@ -7,6 +7,7 @@ from typing import Any
 from planfirst.core.workflow.contracts import StepOutcome
 from planfirst.plan.model import Plan
 from planfirst.plan.revision_diff import needing_approval, redo_pending
+from planfirst.plan.revision_view import undo_note
 
 
 def step_result(outcome: StepOutcome) -> dict[str, Any]:
@@ -33,4 +34,6 @@ def changed(plan: Plan) -> dict[str, Any]:
         "needsApproval": [s.order for s in needing_approval(plan)],
         "needsRedo": [st.order for st in plan.steps if redo_pending(plan, st.order)],
         "notAskedFor": list(ch.unrequested) if ch else [],
+        # a step put before steps whose edit is on disk: what that means for undo (#29)
+        "undoOrder": [n for s in plan.body.steps if (n := undo_note(plan, s)) is not None],
     }

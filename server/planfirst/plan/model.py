@@ -384,6 +384,9 @@ class StepRun(BaseModel):
     )  # path -> text before (None: did not exist)
     after: dict[str, str | None] = Field(default_factory=dict)  # path -> approved text
     sent: dict[str, str] = Field(default_factory=dict)  # path -> how the prompt carried it
+    # when the edit landed, in the plan's order of applied edits (Plan.edit_seq; 0: applied
+    # before it was recorded, i.e. before every numbered edit): undo goes by it (core/workflow/records.py)
+    applied_seq: int = 0
 
 
 class StepState(BaseModel):
@@ -507,6 +510,7 @@ class Plan(BaseModel):
     estimate: CostEstimate | None = None  # before approval: what executing it should cost
     complete: bool = True  # False while a plan is still streaming in; never persisted as done
     step_seq: int = 0  # the highest number given to a step id "s<n>" in this plan's life
+    edit_seq: int = 0  # how many edits landed in this plan's life (StepRun.applied_seq)
     changes: RevisionChanges | None = None  # against the previous revision
 
     @model_validator(mode="after")

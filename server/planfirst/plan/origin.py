@@ -24,7 +24,10 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planfirst.plan.model import Plan
 
 log = logging.getLogger("planfirst")
 
@@ -113,3 +116,17 @@ def sealed_json(root: Path, plan_id: str, text: str) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     mark = seal(root, plan_id, data)
     return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
+
+
+def authored(plan: Plan) -> str:
+    """What a foreign plan's file says its author chose and spent: said in its finding, never
+    counted as the user's (#29)."""
+    parts = []
+    if plan.execution_model:
+        parts.append(f"its author chose {plan.execution_model} to execute it")
+    if plan.usage.calls or plan.usage.cost_usd:
+        parts.append(
+            f"its file records {plan.usage.calls} model call(s) costing about "
+            f"${plan.usage.cost_usd:.4f}, not counted as yours"
+        )
+    return "; ".join(parts)

@@ -81,7 +81,20 @@ def _spans(s: str) -> list[str]:
 
 # Prose lines that would read as document structure (server-owned blockquotes and comments,
 # headings, a step's file/validation lines) get a markdown backslash escape; parsing removes it.
-_STRUCTURAL = (">", "<!--", "#", "- Modify:", "- Create:", "- Validation:", "\\")
+_STRUCTURAL = (
+    ">",
+    "<!--",
+    "#",
+    "- Modify:",
+    "- Create:",
+    "- Validation:",
+    "\\",
+    "<<<<<<<",
+    "=======",
+    "|||||||",
+)
+# a line git writes into a file it could not merge (`diff3` style adds the ||||||| base line)
+_CONFLICT = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$")
 
 
 def escape_comment(text: str) -> str:
@@ -451,9 +464,23 @@ def _strip_item(text: str) -> str:
     return "" if text.strip() == "_(none)_" else text
 
 
+def _refuse_conflict(lines: list[str]) -> None:
+    """A plan.md git could not merge holds conflict markers: refuse it at the first one (the
+    markers would become step text, or be dropped, and both sides would be mixed)."""
+    marks = [(i, line) for i, line in enumerate(lines, start=1) if _CONFLICT.match(line)]
+    if any(not line.startswith("=") for _, line in marks):
+        no, line = marks[0]
+        raise PlanParseError(
+            f"merge conflict marker {line[:7]!r}: resolve the conflict in plan.md first (keep one "
+            "side of each conflict and delete the marker lines), then reload",
+            no,
+        )
+
+
 def parse_markdown(text: str) -> tuple[str, PlanBody]:
     """Parse a (possibly user-edited) rendered plan back into (task, PlanBody)."""
     lines = decode(text.replace("\r\n", "\n")).split("\n")
+    _refuse_conflict(lines)
     sections: dict[str, list[tuple[int, str]]] = {}
     current: str | None = None
     for i, line in enumerate(lines, start=1):

@@ -6,7 +6,7 @@ Every line here is server-owned (a blockquote), so parsing a hand-edited plan.md
 
 from __future__ import annotations
 
-from planfirst.plan.model import Plan, PlanStatus, Step
+from planfirst.plan.model import Plan, PlanStatus, RunOutcome, Step
 from planfirst.plan.revision_diff import change_line, needing_approval, redo_pending
 
 
@@ -40,6 +40,36 @@ def header_lines(plan: Plan) -> list[str]:
             "on top of the edit on disk, or undo it first)"
         )
     return out
+
+
+def _on_disk(plan: Plan, order: int) -> bool:
+    """Whether step `order` has an edit on disk now (an applied run: core/workflow/records.py)."""
+    st = next((x for x in plan.steps if x.order == order), None)
+    return st is not None and any(r.outcome == RunOutcome.APPLIED for r in st.runs)
+
+
+def lands_on_top(plan: Plan, step: Step) -> list[int]:
+    """The later steps whose edits are on disk while `step` (added or moved before them by this
+    revision) has none: its edit will land on top of theirs, so it is undone before them."""
+    ch = plan.changes
+    change = next((c for c in ch.steps if c.id == step.id), None) if ch else None
+    if change is None or not {"added", "moved"} & set(change.kinds):
+        return []
+    if _on_disk(plan, step.order):
+        return []
+    return [s.order for s in plan.body.steps if s.order > step.order and _on_disk(plan, s.order)]
+
+
+def undo_note(plan: Plan, step: Step) -> str | None:
+    """What a step put before steps with an edit on disk means for undo, in one sentence."""
+    later = lands_on_top(plan, step)
+    if not later:
+        return None
+    return (
+        f"Step {step.order} comes before {_steps(later)}, whose edit is on disk: once executed, its "
+        f"edit lands on top of theirs, so undo it before {_steps(later)} (edits are undone in the "
+        "order they were applied, last first)"
+    )
 
 
 def changes_title(plan: Plan) -> str | None:
@@ -103,6 +133,9 @@ def step_notes(plan: Plan, step: Step) -> list[str]:
             )
     if ch is not None and step.id in ch.dependent:
         out.append("> Needs approval again: it builds on a step this revision changed")
+    note = undo_note(plan, step)
+    if note is not None:
+        out.append(f"> {note}.")
     if step in plan.body.steps and redo_pending(plan, step.order):
         out.append(
             "> Needs redo: this step was done, then this revision changed it; its edit is still on "

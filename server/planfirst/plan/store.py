@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from planfirst.plan import origin
 from planfirst.plan.held import Held, HeldPlans, stamp_of
-from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
+from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, Usage, now_iso
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import Rendered, render
 from planfirst.plan.writer import Writer
@@ -138,15 +138,26 @@ def _alive(pid: int) -> bool:
 
 def foreign(plan: Plan) -> Plan:
     """A plan planfirst did not seal, made harmless: a draft without status, step history, results
-    or review of its own, and an error finding so that approving it is an explicit decision."""
+    or review of its own, and an error finding so that approving it is an explicit decision. It
+    starts from the user's settings and zero spent (#29): the author's execution model, spending
+    and estimate are not the user's; what the author recorded is said in the finding, and the
+    revision history (text, feedback, what each revision changed) stays as the author wrote it."""
+    authored = origin.authored(plan)
     plan.status = PlanStatus.DRAFT
     plan.steps = [StepState(order=s.order) for s in plan.body.steps]
     plan.final_validation = []
     plan.diagnosis = None
     plan.confidence = {}
     plan.provenance.critique = None
+    plan.execution_model = None
+    plan.usage = Usage()
+    plan.estimate = None
     plan.findings = [
-        Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)
+        Finding(
+            rule=origin.UNTRUSTED_RULE,
+            severity="error",
+            message=origin.UNTRUSTED_MESSAGE + (f" ({authored})" if authored else ""),
+        )
     ]
     return plan
 

@@ -3,6 +3,7 @@
 Caps (planfirst.budget.*, user settings only): `maxCostPerStep` (everything a step's attempts
 have cost), `maxCostPerPlan` (everything executing the plan has cost) and `maxCostPlanning` (one
 planning operation: generate or revise, with whatever it asks the model, a critique included).
+A cap of 0 means nothing may be spent: the first request is not sent.
 Before each request the meter prices the request's worst case — the whole prompt at the cache
 write price plus a generous answer (`ANSWER_ALLOWANCE`, at most max_tokens) — and stops when
 what was spent plus that could cross a cap. Nothing of the stopped request is sent; the step is
@@ -74,6 +75,12 @@ class Budget:
         """Stop (BudgetStop) when this request could take a cap past its limit."""
         worst = self.worst_case(quote)
         for cap in self.caps:
+            if cap.limit <= 0:  # zero means zero: never "no cap" (#29)
+                raise BudgetStop(
+                    f"{cap.setting} is $0: nothing may be spent on {cap.what}, so the "
+                    f"{quote.purpose} request to {quote.model} was not sent. Set {cap.setting} "
+                    "above 0 to go on, or clear it for no cap"
+                )
             spent = cap.spent_before + self.spent.cost_usd
             if spent + worst > cap.limit:
                 raise BudgetStop(

@@ -42,6 +42,23 @@ if TYPE_CHECKING:
 SIMILAR = 0.6  # description similarity above which a step without an id is the same step
 
 
+def refuse_busy(plan: Plan) -> None:
+    """A plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
+    really happened (carry_over); only a step caught mid-way cannot (#23 case 3), and the
+    refusal names what it is doing (#29)."""
+    for st in plan.steps:
+        if st.status == StepStatus.RUNNING:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is running (the model is working on it or its "
+                "edit is waiting for your review); let it finish or cancel it, then revise"
+            )
+        if st.status == StepStatus.APPLIED:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is in progress (its edit is applied but not "
+                "validated); execute it to validate it, or undo it, before revising"
+            )
+
+
 def resolve_targets(plan: Plan, steps: Sequence[int | str]) -> list[str]:
     """The ids of the steps a targeted revision names (by number or by id)."""
     out: list[str] = []
@@ -176,8 +193,10 @@ def carry_over(
             if moved or (target.status != StepStatus.DONE and target.approved == ""):
                 unsettled.append(step.id)
             continue
-        if st.status == StepStatus.DONE and hand_edit:
-            target.status = StepStatus.DONE
+        if st.status in (StepStatus.DONE, StepStatus.APPLIED) and hand_edit:
+            # you changed its text, not the code: a done step stays done, and an applied one
+            # stays applied (Execute validates its edit with the new text, no new model call)
+            target.status = st.status
         elif st.status == StepStatus.DONE or redo_pending(old, prev.order):
             target.status = StepStatus.PENDING
             target.needs_redo = True

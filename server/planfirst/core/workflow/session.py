@@ -21,7 +21,7 @@ from typing import Any
 
 from planfirst.core.planning.context import Selection
 from planfirst.core.planning.planner import SUBMIT_PLAN
-from planfirst.core.problems.base import Problem
+from planfirst.core.problems.board import ProblemsBoard
 from planfirst.core.workflow import budget, checks, fsio, plans, stepper
 from planfirst.core.workflow import undo as undoing
 from planfirst.core.workflow.contracts import (
@@ -58,7 +58,8 @@ class Session:
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
         self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
-        self._problems: dict[str, list[Problem]] = {}  # published problems by path (checks.py)
+        # what is published as diagnostics now, through whichever host the session has then
+        self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
 
     # ------------------------------------------------------------------ state

@@ -75,7 +75,7 @@ def recover(s: Session, plan: Plan, order: int) -> None:
             st.status = records.settled(st)  # nothing of this attempt is on disk
         case RunOutcome.PROPOSED:
             if {p: s.read_disk(p) for p in run.after} == run.after:
-                run.outcome = RunOutcome.APPLIED
+                records.mark_applied(plan, run)
                 st.status = StepStatus.APPLIED
             else:
                 run.outcome = RunOutcome.INTERRUPTED
@@ -346,7 +346,7 @@ async def _apply(
         return review.declined(
             s, plan, step, run, applied.reason or "the edit was not applied", attempts
         )
-    run.outcome = RunOutcome.APPLIED
+    records.mark_applied(plan, run)
     st.status = StepStatus.APPLIED
     # durable; its fsyncs run on the background writer while the editor saves the files, and
     # it is on disk before validation starts (a server killed then resumes at "applied")
