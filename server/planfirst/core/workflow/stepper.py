@@ -348,14 +348,13 @@ async def _apply(
         )
     records.mark_applied(plan, run)
     st.status = StepStatus.APPLIED
-    # durable; its fsyncs run on the background writer while the editor saves the files, and
-    # it is on disk before validation starts (a server killed then resumes at "applied")
-    s.save(plan, wait=False)
+    # durable, and written before the disk is synced: a server killed after this point finds
+    # "applied", one killed before it finds "proposed" and a disk without the edit
+    s.save(plan)
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
         run.after = synced
         s.save(plan)
-    s.store.settle(plan.id)
     return None
 
 
