@@ -40,6 +40,7 @@ from planfirst.plan.writer import Writer
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 _HISTORY = "/history"  # the writer's key for history.json (never a plan id)
+_DIR = "/dir"  # suffix of the writer's key for a plan directory's deferred fsync
 log = logging.getLogger("planfirst")
 
 
@@ -66,10 +67,13 @@ _UMASK = os.umask(0o022)  # read once at import (umask can only be read by setti
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool = False) -> None:
+def atomic_write(
+    path: Path, data: str, *, durable: bool = True, keep_mode: bool = False, sync_dir: bool = True
+) -> None:
     """Write `data` to `path` so that readers see the old or the new file, never a mix.
 
-    `durable` also fsyncs the data and the directory, so the new file survives a power loss.
+    `durable` also fsyncs the data and the directory, so the new file survives a power loss
+    (`sync_dir` False: the caller fsyncs the directory later, `fsync_dir`).
     `keep_mode` gives the file the permissions it had (a new file: what open() would give it),
     for the user's files; without it the file is private to the user (plan records).
     """
@@ -96,10 +100,14 @@ def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    if not durable:
-        return
+    if durable and sync_dir:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the renames in `directory` survive a power loss."""
     with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
+        dfd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:
@@ -210,11 +218,16 @@ class PlanStore:
         return self._plan_dir(plan_id) / "plan.md"
 
     def settle(self, plan_id: str | None = None) -> None:
-        """Wait for the queued writes of a plan (None: of every file); a failed one raises."""
+        """Wait for the queued writes of a plan (None: of every file, directory fsyncs too); a
+        failed one raises."""
         if plan_id is None:
             self._writer.settle()
         else:
             self._writer.settle(plan_id)
+
+    def settle_durable(self, plan_id: str) -> None:
+        """Wait for the directory fsyncs a plan's durable saves left to the background."""
+        self._writer.settle(plan_id + _DIR)
 
     def exists(self, plan_id: str) -> bool:
         """Whether a plan with this id has been saved."""
@@ -225,7 +238,13 @@ class PlanStore:
             return False
 
     def save(
-        self, plan: Plan, *, durable: bool = True, render_md: bool = True, wait: bool = True
+        self,
+        plan: Plan,
+        *,
+        durable: bool = True,
+        render_md: bool = True,
+        wait: bool = True,
+        sync_dir_later: bool = False,
     ) -> None:
         """Persist the plan atomically (and its markdown beside it).
 
@@ -235,7 +254,10 @@ class PlanStore:
         it reaches the disk with the kernel's next writeback. `render_md` False leaves plan.md to
         `flush_md` (the session renders it once per visible change, not per transition). `wait`
         False returns once the plan is serialised and leaves the file work to the background
-        writer (plan/writer.py); every later access to the plan waits for it.
+        writer (plan/writer.py); every later access to the plan waits for it. `sync_dir_later`
+        (a durable save inside an operation): the data is fsynced and renamed now, the
+        directory's fsync runs on the background writer until `settle_durable` (before the
+        operation answers, before validation).
         """
         self._writer.settle(plan.id)
         plan.provenance.updated_at = now_iso()
@@ -255,14 +277,19 @@ class PlanStore:
         if not wait:
             self._writer.later(plan.id, lambda: self._write_plan(plan.id, path, text, durable))
             return
-        held = self._write_plan(plan.id, path, text, durable)
+        held = self._write_plan(plan.id, path, text, durable, sync_dir=not sync_dir_later)
+        if durable and sync_dir_later:
+            self._writer.later(plan.id + _DIR, lambda: fsync_dir(path.parent))
         if render_md:
             if held is not None:
                 held.keep_rendering(render(plan))  # what readers of this version get too
             self.flush_md(plan.id)
 
-    def _write_plan(self, plan_id: str, path: Path, text: str, durable: bool) -> Held | None:
-        atomic_write(path, origin.sealed_json(self.root, plan_id, text), durable=durable)
+    def _write_plan(
+        self, plan_id: str, path: Path, text: str, durable: bool, sync_dir: bool = True
+    ) -> Held | None:
+        sealed = origin.sealed_json(self.root, plan_id, text)
+        atomic_write(path, sealed, durable=durable, sync_dir=sync_dir)
         self._md_stale.add(plan_id)
         return self._held.put(plan_id, stamp_of(path), text)
 

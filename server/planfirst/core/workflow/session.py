@@ -112,7 +112,8 @@ class Session:
         `wait` False leaves the file work to the background writer (a non-durable transition
         followed by a wait on the model); see docs/performance.md. plan.md follows once the
         changes settle (`_md_soon`)."""
-        self.store.save(plan, durable=durable, render_md=False, wait=wait)
+        busy = plan.id in self._busy  # inside an operation: durable by the time it answers
+        self.store.save(plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy)
         self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
 
@@ -130,6 +131,13 @@ class Session:
         if timer is not None:
             timer.cancel()
         self._md_timers[plan_id] = loop.call_later(MD_DEBOUNCE_S, self.flush_md, plan_id)
+
+    def settle_durable(self, plan_id: str) -> None:
+        """Wait until the plan's durable saves are durable (their directory fsyncs ran)."""
+        try:
+            self.store.settle_durable(plan_id)
+        except OSError as e:  # fsync_dir ignores its own errors; a queue failure is logged
+            self.host.log(f"[{plan_id}] {e}")
 
     def flush_md(self, plan_id: str | None = None) -> None:
         """Write the pending plan.md of one plan (None: finish every queued write first, then
@@ -169,6 +177,7 @@ class Session:
             yield
         finally:
             self.flush_md(plan_id)
+            self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
                 del self._busy[plan_id]
             if task is not None and self._tasks.get(plan_id) is task:
@@ -185,6 +194,7 @@ class Session:
         def done(t: asyncio.Task[Any]) -> None:
             self._handed_over.discard(t)
             self.flush_md(plan_id)
+            self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:
                 del self._busy[plan_id]
             if not t.cancelled() and t.exception() is not None:

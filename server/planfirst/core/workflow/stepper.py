@@ -350,11 +350,12 @@ async def _apply(
     st.status = StepStatus.APPLIED
     # durable, and written before the disk is synced: a server killed after this point finds
     # "applied", one killed before it finds "proposed" and a disk without the edit
-    s.save(plan)
+    s.save(plan)  # its directory's fsync runs while the disk is synced, done before validation
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
         run.after = synced
         s.save(plan)
+    s.settle_durable(plan.id)
     return None
 
 
