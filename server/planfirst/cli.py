@@ -92,22 +92,27 @@ def _acp(args: argparse.Namespace) -> int:
 
 def _plans(args: argparse.Namespace) -> int:
     from planfirst.plan.store import PlanStore
+    from planfirst.plan.visible import for_terminal
     from planfirst.settings import load_settings
 
+    # titles, ids and file names come from the repository: no escape sequence reaches the
+    # terminal (docs/reliability.md case 43)
     store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
     plans, problems = store.list()
     active = store.active()
     if not plans and not problems:
-        print(f"no plans in {store.plans_dir}")
+        print(for_terminal(f"no plans in {store.plans_dir}"))
     for p in plans:
         c = p.counts()
         mark = "*" if p.id == active else " "
         print(
-            f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
-            f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+            for_terminal(
+                f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
+                f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+            )
         )
     for pr in problems:
-        print(f"! {pr.error}", file=sys.stderr)
+        print(f"! {for_terminal(pr.error)}", file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -115,6 +120,7 @@ def _diff(args: argparse.Namespace) -> int:
     from planfirst.core.workflow.contracts import SessionError
     from planfirst.core.workflow.revisions import compare_plan
     from planfirst.plan.store import PlanStore, StoreError
+    from planfirst.plan.visible import for_terminal
     from planfirst.settings import load_settings
 
     store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
@@ -125,14 +131,15 @@ def _diff(args: argparse.Namespace) -> int:
     try:
         _plan, a, b, diff = compare_plan(store, store.load(plan_id), args.from_rev, args.to_rev)
     except StoreError as e:
-        print(str(e), file=sys.stderr)
+        print(for_terminal(str(e)), file=sys.stderr)
         return 2
     except SessionError as e:
-        print(e.message, file=sys.stderr)
+        print(for_terminal(e.message), file=sys.stderr)
         return 2
+    # the plans' text is repository data: no escape sequence reaches the terminal (case 43);
     # two revisions whose text is the same (a revision that changed only statuses, or the same
     # revision twice) say so, as the editor's diff document does
-    sys.stdout.write(diff or f"(revisions {a} and {b} of {plan_id} read the same)\n")
+    sys.stdout.write(for_terminal(diff or f"(revisions {a} and {b} of {plan_id} read the same)\n"))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Typed settings, validated once, shared by the server, the CLI and the core.
 
-Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`.
+Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`,
+except that a workspace layer only narrows (`_narrow_only`, docs/reliability.md case 37).
 Every layer is read through an allow-list of known keys, one section deep (`sanitize`). Settings
 that decide trust (the API URL, the key, the command allow-list) come only from the environment
 and `initializationOptions`, never from `workspace/configuration` or a pushed configuration, which
@@ -71,12 +72,47 @@ class AnthropicSettings(_Section):
     max_retries: int = Field(default=4, alias="maxRetries", ge=0, le=10)
 
 
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+# request purpose -> phase
+PHASES = {
+    "plan": "planning",
+    "execute": "execution",
+    "critique": "critique",
+    "diagnose": "diagnosis",
+}
+
+
 class ThinkingSettings(_Section):
-    """Extended thinking for the planning model; the model's facts decide adaptive vs budget."""
+    """Thinking and effort per phase; the model's facts decide how "on" and "off" are sent.
+
+    `enabled` is the master switch (false: no phase thinks). `effort` is the planning effort and
+    the default of critique and diagnosis. Execution does not think by default, at effort
+    `low`: the cost bench (bench/bench_cost.py) measured low against medium (docs/models.md).
+    """
 
     enabled: bool = True
-    effort: Literal["low", "medium", "high", "xhigh", "max"] = "high"
+    effort: Effort = "high"
     budget_tokens: int | None = Field(default=None, alias="budgetTokens", ge=1024)
+    planning: bool = True
+    execution: bool = False
+    critique: bool = True
+    diagnosis: bool = True
+    execution_effort: Effort = Field(default="low", alias="executionEffort")
+    critique_effort: Effort | None = Field(default=None, alias="critiqueEffort")
+    diagnosis_effort: Effort | None = Field(default=None, alias="diagnosisEffort")
+
+    def on_for(self, purpose: str) -> bool:
+        """Whether requests of `purpose` ("plan", "execute", "critique", "diagnose") think."""
+        phase = PHASES.get(purpose, "planning")
+        return self.enabled and bool(getattr(self, phase))
+
+    def effort_for(self, purpose: str) -> str:
+        """The effort for requests of `purpose`, thinking on or off."""
+        phase = PHASES.get(purpose, "planning")
+        if phase == "execution":
+            return self.execution_effort
+        own = {"critique": self.critique_effort, "diagnosis": self.diagnosis_effort}.get(phase)
+        return own or self.effort
 
 
 class ValidationSettings(_Section):
@@ -117,15 +153,17 @@ class PlanningSettings(_Section):
 class CritiqueSettings(_Section):
     """The critique pass after planning (core/planning/critique.py): a second model reviews the plan."""
 
-    # "" = the planning model; "off" turns the critique pass off
+    # the critique pass on or off (an editor shows it as a switch, not a word in a model field)
+    switched_on: bool = Field(default=True, alias="enabled")
+    # "" = the planning model; "off" also turns the critique pass off (older settings)
     model: str = ""
     max_turns: int = Field(default=6, alias="maxTurns", ge=0, le=20)  # exploration turns
     tighten: bool = True  # one round that sends error findings back to the planner
 
     @property
     def enabled(self) -> bool:
-        """False when the critique is turned off."""
-        return self.model.strip().lower() != "off"
+        """False when the critique is turned off (`enabled: false`, or the model "off")."""
+        return self.switched_on and self.model.strip().lower() != "off"
 
 
 class LintSettings(_Section):
@@ -242,8 +280,149 @@ TRUST = frozenset(
         ("budget", "maxCostPerPlan"),
         ("budget", "maxCostPerStep"),
         ("budget", "maxCostPlanning"),
+        # retries re-send the whole prompt: a repository must not multiply what a step spends
+        ("anthropic", "maxRetries"),
     }
 )
+# Top-level settings read only from the user's own layers: prices decide what a cap allows,
+# maxTokens what one request can cost (docs/reliability.md cases 37 and 41).
+USER_ONLY = frozenset({"prices", "maxTokens"})
+
+
+# A workspace setting can only narrow what the user set (docs/reliability.md case 37). Lists that
+# keep things from the model or from review are extended by a workspace, never replaced or
+# emptied; a workspace cannot turn off the plan-review rules that guard safety; and numbers that
+# spend money or widen what the model may do are lowered by a workspace, never raised above what
+# the user (or the default) allows. Section alias (None: top level), key alias.
+UNION_LISTS = frozenset({("context", "exclude"), ("lint", "disabled")})
+SAFETY_LINT_RULES = frozenset(
+    {
+        "protected-file",
+        "edits-validation-script",
+        "validation-not-allowed",
+        "validation-shell-syntax",
+        "validation-unparseable",
+        "misleading-name",
+    }
+)
+CEILINGS = frozenset(
+    {
+        ("context", "tokenBudget"),
+        ("context", "maxFileBytes"),
+        ("execution", "maxAttempts"),
+        ("execution", "maxToolTurns"),
+        ("planning", "maxExploreTurns"),
+        ("planning", "maxReasks"),
+        ("critique", "maxTurns"),
+        # more of the tree, whole large files, longer command output: more tokens in every request
+        ("context", "treeMaxEntries"),
+        ("execution", "largeFileLines"),
+        ("execution", "largeFileChars"),
+        ("validation", "outputCap"),
+        ("validation", "timeout"),
+    }
+)
+# Thinking spends output tokens on every request: a workspace may turn a phase's thinking off or
+# lower its effort, never turn it on or raise it (the effort keys fall back to `effort`).
+THINKING_SWITCHES = ("enabled", "planning", "execution", "critique", "diagnosis")
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+EFFORT_KEYS = {
+    "effort": None,
+    "executionEffort": None,
+    "critiqueEffort": "effort",
+    "diagnosisEffort": "effort",
+}
+
+
+def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
+    """Make a clean workspace layer narrow-only against what is `merged` below it (in place);
+    return what was ignored, for the user."""
+    out: list[str] = []
+    defaults = Settings().model_dump(by_alias=True)
+    for section, key in sorted(UNION_LISTS | CEILINGS):
+        sec = clean.get(section)
+        if not isinstance(sec, dict) or key not in sec:
+            continue
+        below = merged.get(section)
+        base = below.get(key) if isinstance(below, dict) and key in below else None
+        if base is None:
+            base = defaults[section][key]
+        new = sec[key]
+        if (section, key) in UNION_LISTS:
+            if not isinstance(new, list) or not all(isinstance(v, str) for v in new):
+                # a wrongly typed value would fail validation, which drops the user's list too
+                del sec[key]
+                out.append(
+                    f"ignored workspace setting planfirst.{section}.{key}: not a list of strings"
+                )
+                continue
+            if not isinstance(base, list):
+                continue
+            if key == "disabled":
+                kept = [r for r in new if r not in SAFETY_LINT_RULES or r in base]
+                if len(kept) != len(new):
+                    out.append(
+                        f"ignored workspace setting planfirst.lint.disabled for "
+                        f"{', '.join(sorted(set(new) - set(kept)))}: rules that guard safety are "
+                        "turned off only in user settings"
+                    )
+                new = kept
+            sec[key] = [*base, *(v for v in new if v not in base)]
+        elif not _number(new) or (_number(base) and new > base):
+            # not a number: validation would coerce "900000" (or drop the user's value with it)
+            del sec[key]
+            out.append(
+                f"ignored workspace setting planfirst.{section}.{key} = {new!r}: a workspace may "
+                f"lower it, not raise it above {base} (set it in user settings)"
+            )
+    if (
+        "preview" in clean
+        and clean["preview"] != "planfirst"
+        and merged.get("preview") == "planfirst"
+    ):
+        del clean[
+            "preview"
+        ]  # "auto" trusts some editors' previews where the user chose planfirst's
+        out.append(
+            'ignored workspace setting planfirst.preview: the user chose "planfirst" (set it in '
+            "user settings)"
+        )
+    out.extend(_narrow_thinking(merged, clean, defaults["thinking"]))
+    return out
+
+
+def _narrow_thinking(
+    merged: dict[str, Any], clean: dict[str, Any], defaults: dict[str, Any]
+) -> list[str]:
+    """The thinking part of `_narrow_only`: switches only off, efforts only lower."""
+    sec = clean.get("thinking")
+    if not isinstance(sec, dict):
+        return []
+    below = {**defaults, **(b if isinstance(b := merged.get("thinking"), dict) else {})}
+    out: list[str] = []
+    for key in THINKING_SWITCHES:
+        if key in sec and sec[key] is not False and below.get(key) is not True:
+            del sec[key]  # also a string such as "yes", which validation would read as true
+            out.append(
+                f"ignored workspace setting planfirst.thinking.{key}: a workspace may turn "
+                "thinking off, not on (set it in user settings)"
+            )
+    for key, fallback in EFFORT_KEYS.items():
+        if key not in sec:
+            continue
+        base = below.get(key) or (below.get(fallback) if fallback else None)
+        new = sec[key]
+        if new not in EFFORTS or base not in EFFORTS or EFFORTS.index(new) > EFFORTS.index(base):
+            del sec[key]
+            out.append(
+                f"ignored workspace setting planfirst.thinking.{key} = {new!r}: a workspace may "
+                f"lower the effort, not raise it above {base} (set it in user settings)"
+            )
+    return out
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _unwrap(raw: Any) -> tuple[dict[str, Any], list[str]]:
@@ -309,8 +488,9 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
             if alias in out:
                 dropped.append(f"planfirst.{key} (duplicate of planfirst.{alias})")
                 continue
-            if alias == "prices" and not trusted:
-                # prices decide what a budget cap allows: a workspace cannot make models free
+            if alias in USER_ONLY and not trusted:
+                # prices decide what a budget cap allows (a workspace cannot make models free);
+                # maxTokens what one request can cost
                 dropped.append(f"planfirst.{key} (trust setting: only from user settings)")
                 continue
             if alias == "preview" and value == "editor" and not trusted:
@@ -358,6 +538,8 @@ def load_settings(
             continue
         for d in dropped:
             log.warning("settings: ignored %s", d)
+        if i > 0:
+            problems.extend(_narrow_only(merged, clean))
         merged = _deep_merge(merged, clean)
         if i > 0:
             problems.extend(_overridden_trust(layer, merged))
@@ -389,7 +571,12 @@ def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
         inner, _ = _unwrap(layer)
     except ValueError:
         return []
-    out = []
+    out = [
+        f"ignored workspace setting planfirst.{key}: it decides what requests cost, "
+        "so it is read only from user settings"
+        for key in sorted(USER_ONLY)
+        if key in inner and inner[key] != effective.get(key)
+    ]
     for section, key in sorted(TRUST):
         sec = inner.get(section)
         if (

@@ -29,6 +29,7 @@ from lsprotocol import types
 from planfirst.core.editing.executor import ProposedChange
 from planfirst.lsp import pygls_compat
 from planfirst.lsp.callbacks import logged
+from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
     from planfirst.lsp.server import PlanfirstServer
@@ -59,13 +60,9 @@ def editor_previews(server: PlanfirstServer) -> bool:
         return True
     if mode == "planfirst":
         return False
-    caps = server.client_caps()
-    ws = caps.workspace
-    ws_edit = ws.workspace_edit if ws else None
-    if not (ws_edit and ws_edit.change_annotation_support):
+    if not server.caps.change_annotations:
         return False  # no annotations, no confirmation: nothing the editor could preview
-    info = server.client_info
-    name = (info.name if info else "").lower()
+    name = server.caps.client_name.lower()
     return any(n in name for n in PREVIEWING_CLIENTS)
 
 
@@ -150,7 +147,9 @@ def document_text(
         f"# Nothing is changed until you choose \u201c{apply_title}\u201d (code lens or question); "
         f"\u201c{DISCARD}\u201d leaves every file untouched."
     )
-    return "\n".join(head) + "\n\n" + change.diff
+    # bidi and control characters in names, text and the diff itself shown as \u{XXXX}, so the
+    # preview cannot read differently from what Apply writes (docs/reliability.md case 43)
+    return encode("\n".join(head) + "\n\n" + change.diff)
 
 
 class Previews:
@@ -165,16 +164,14 @@ class Previews:
 
     def _uri(self, target: Target, text: str) -> str:
         ls = self.server
-        if ls.caps_content():
+        if ls.caps.content_documents:
             uri = f"planfirst:/plans/{target.plan_id}/{target.name}"
             self.texts[uri] = text
             return uri
         session = ls.session
         assert session is not None
-        folder: Path = session.store.plan_md(target.plan_id).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / target.name
-        path.write_text(text, encoding="utf-8")
+        # checked like a plan file: no link, no FIFO, nothing outside (docs/reliability.md case 36)
+        path: Path = session.store.write_preview(target.plan_id, target.name, text)
         return path.resolve().as_uri()
 
     def content(self, uri: str) -> str | None:
@@ -262,20 +259,19 @@ class Previews:
 
     def _refresh(self, uri: str) -> None:
         ls = self.server
-        if uri.startswith("planfirst:") and ls.caps_content():
+        if uri.startswith("planfirst:") and ls.caps.content_documents:
             logged(
                 "refreshing the preview document",
                 lambda: ls.workspace_text_document_content_refresh(
                     types.TextDocumentContentRefreshParams(uri=uri)
                 ),
             )
-        ws = ls.client_caps().workspace
-        if ws and ws.code_lens and ws.code_lens.refresh_support:
+        if ls.caps.code_lens_refresh:
             logged("refreshing code lenses", lambda: ls.workspace_code_lens_refresh(None))
 
     async def _show(self, uri: str) -> bool:
         ls = self.server
-        if not ls.caps_show_document():
+        if not ls.caps.show_document:
             return False
         try:
             res = await asyncio.wait_for(
@@ -293,7 +289,7 @@ class Previews:
             if shown
             else f"the diff is in {_display(p.uri, self.server)}"
         )
-        files = ", ".join(f.path for f in change.files)[:300]
+        files = encode(", ".join(f.path for f in change.files))[:300]
         what = "the undo" if p.apply_title.startswith("Apply undo") else "the change"
         msg = f"planfirst: {what} to {files} is ready for review; {where}. {p.apply_title}, or {DISCARD} (nothing changes)?"
         p.question_id = f"planfirst-preview-{uuid.uuid4()}"

@@ -10,6 +10,15 @@ wrong — shipped by a repository, copied from another checkout or machine, or e
 loaded as a *foreign* plan: a draft with no step history (so nothing is replayed or undone from
 its records) and an error finding that makes approval an explicit decision.
 
+The seal also says which revision is current (docs/reliability.md case 38). A revision file is
+sealed for its role (`revisions/<n>.json` as a kept revision), so a copy of it in place of
+plan.json does not verify; and the per-user data directory keeps, for each plan, the seal of the
+plan.json planfirst wrote last (`current/<hash>.json`, also naming the one being written while a
+save runs, so a server killed midway loads either). A plan.json whose seal is valid but is none of
+those, and that is not newer than the recorded revision, is an older state
+restored from git history or a backup: it loads as foreign too, so it cannot bring back an approval
+the user withdrew by revising, nor a step record that an undo has since superseded.
+
 The key is created on first use. If the data directory cannot be written, a key for this process
 only is used (plans stay trusted until the server restarts) and a warning is logged.
 """
@@ -23,6 +32,7 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,24 +95,95 @@ def user_key() -> bytes:
         return _process_key
 
 
-def _canonical(root: Path, plan_id: str, data: dict[str, Any]) -> bytes:
+PLAN = "plan"  # the role of plan.json
+REVISION = "revision"  # the role of a kept revision file
+_ROLES = {PLAN: b"planfirst-plan-v1", REVISION: b"planfirst-revision-v1"}
+STALE_MESSAGE = (
+    "this plan.json is an older state of the plan than the one planfirst wrote last here (restored "
+    "from git history, a backup or a copy of a revision file): its status and step history were "
+    "discarded, so an approval you withdrew is not brought back; read every step before approving"
+)
+
+
+def _canonical(root: Path, plan_id: str, data: dict[str, Any], role: str) -> bytes:
     body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return b"\0".join(
-        [b"planfirst-plan-v1", os.path.realpath(root).encode(), plan_id.encode(), body.encode()]
+        [_ROLES[role], os.path.realpath(root).encode(), plan_id.encode(), body.encode()]
     )
 
 
-def seal(root: Path, plan_id: str, data: dict[str, Any]) -> str:
-    """The seal of a plan's JSON data (without its own seal member)."""
-    return hmac.new(user_key(), _canonical(root, plan_id, data), hashlib.sha256).hexdigest()
+def seal(root: Path, plan_id: str, data: dict[str, Any], role: str = PLAN) -> str:
+    """The seal of a plan's JSON data (without its own seal member), for its role."""
+    return hmac.new(user_key(), _canonical(root, plan_id, data, role), hashlib.sha256).hexdigest()
 
 
-def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any) -> bool:
-    """Whether `given` is the seal planfirst put on exactly this data, in this workspace."""
-    return isinstance(given, str) and hmac.compare_digest(given, seal(root, plan_id, data))
+def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any, role: str = PLAN) -> bool:
+    """Whether `given` is the seal planfirst put on exactly this data, in this workspace, for
+    this role (a revision file also verifies with the plan role it had before roles existed)."""
+    if not isinstance(given, str):
+        return False
+    roles = (REVISION, PLAN) if role == REVISION else (PLAN,)
+    return any(hmac.compare_digest(given, seal(root, plan_id, data, r)) for r in roles)
 
 
-def sealed_json(root: Path, plan_id: str, text: str) -> str:
+def _current_file(root: Path, plan_id: str) -> Path:
+    key = hashlib.sha256(
+        b"\0".join([os.path.realpath(root).encode(), plan_id.encode()])
+    ).hexdigest()
+    return data_dir() / "current" / f"{key[:32]}.json"
+
+
+def _read_current(root: Path, plan_id: str) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(_current_file(root, plan_id).read_text(encoding="ascii"))
+        seals = [str(x) for x in rec["seals"]]
+        return {"seals": seals, "revision": int(rec["revision"]), "at": str(rec["updated_at"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # nothing recorded (a plan from before this check, or no data directory)
+
+
+def _write_current(root: Path, plan_id: str, seals: list[str], revision: int, at: str) -> None:
+    path = _current_file(root, plan_id)
+    data = json.dumps({"seals": seals, "revision": revision, "updated_at": at})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".current-")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:  # the plan then stays trusted as before (case 24)
+        log.warning("cannot record the current state of plan %s in %s: %s", plan_id, path, e)
+
+
+def will_write(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:
+    """Before plan.json is replaced: the state about to be written is current too, beside the one
+    on disk (a server killed between the two writes leaves either, and both load; after such a crash
+    the states recorded as current are kept until a save completes)."""
+    rec = _read_current(root, plan_id)
+    seals = [*(rec["seals"][-2:] if rec else []), given]
+    _write_current(root, plan_id, seals, revision, updated_at)
+
+
+def written(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:
+    """After plan.json was replaced: only its seal is current now."""
+    _write_current(root, plan_id, [given], revision, updated_at)
+
+
+def is_stale(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> bool:
+    """Whether a plan.json with a valid seal `given` is an older state than the one planfirst
+    wrote last: not a recorded current seal, and not newer than the recorded revision."""
+    rec = _read_current(root, plan_id)
+    if rec is None or any(hmac.compare_digest(s, given) for s in rec["seals"]):
+        return False
+    return (revision, updated_at) <= (rec["revision"], rec["at"])
+
+
+def sealed_json(root: Path, plan_id: str, text: str, role: str = PLAN) -> str:
     """`text` (a plan's JSON object, indented by pydantic) with its seal added as the last member.
 
     The seal is appended to the text as written rather than by re-serialising the data: Python's
@@ -112,9 +193,9 @@ def sealed_json(root: Path, plan_id: str, text: str) -> str:
     body = text.rstrip()
     if SEAL_KEY in data or not body.endswith("}") or not data:
         data.pop(SEAL_KEY, None)
-        data[SEAL_KEY] = seal(root, plan_id, data)
+        data[SEAL_KEY] = seal(root, plan_id, data, role)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    mark = seal(root, plan_id, data)
+    mark = seal(root, plan_id, data, role)
     return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
 
 

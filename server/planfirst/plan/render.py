@@ -303,12 +303,18 @@ def render(plan: Plan) -> Rendered:
     section("Files to create", files_new)
     section("Dependency changes", deps)
 
+    by_step: dict[int, list[Finding]] = {}
+    for f in plan.findings:
+        if f.step is not None:
+            by_step.setdefault(f.step, []).append(f)
+    notes_index = revision_view.NotesIndex(plan)
+
     def steps() -> None:
         for s in b.steps:
             st = plan.state(s.order)
             start = w.n
             w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}")
-            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s), "")
+            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s, notes_index), "")
             w.add(escape_prose(s.description.strip()) or "_(no description)_", "")
             if s.files_to_modify:
                 w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
@@ -327,8 +333,7 @@ def render(plan: Plan) -> Rendered:
                 if run.error:
                     line += f" · {run.error.splitlines()[0][:200]}"
                 w.add(line)
-            findings = [f for f in plan.findings if f.step == s.order]
-            for f in findings:
+            for f in by_step.get(s.order, []):
                 w.add(f"> {f.severity}: {f.message} ({f.rule})")
                 _finding_details(w, f, "> ")
             while w.lines[-1] == "":

@@ -140,6 +140,8 @@ async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcom
     try:
         plan.diagnosis = await diagnose(s.models.planning(), plan, results)
     except ModelError as e:
+        if e.usage is not None:  # what its answered requests cost is never lost
+            plan.usage.add(e.usage)
         s.host.log(f"diagnosis failed: {e.message}")
     s.save(plan)
     msg = "test criteria failed" + (

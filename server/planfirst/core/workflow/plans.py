@@ -28,8 +28,9 @@ from planfirst.plan.model import (
     Provenance,
     Usage,
 )
+from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import parse_markdown, render, render_partial
-from planfirst.plan.store import new_plan_id
+from planfirst.plan.store import MAX_MD_BYTES, StoreError, new_plan_id
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -374,10 +375,12 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
     path = s.store.plan_md(plan.id)
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # never through a link, never blocking on a FIFO (docs/reliability.md case 36)
+        text = s.store.read_file(path, MAX_MD_BYTES)
     except OSError as e:
         raise SessionError(f"cannot read {path}: {e}") from None
+    except StoreError as e:
+        raise SessionError(str(e), "corrupt_plan") from None
     try:
         task, body = parse_markdown(text)
     except ValueError as e:
@@ -398,6 +401,9 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     s.store.save_revision(plan)
     new.status = PlanStatus.DRAFT
     new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
+    # a plan planfirst did not write stays foreign through a reload: saving it seals it, and
+    # its approval must still be an explicit decision (docs/reliability.md case 38)
+    new.findings[:0] = [f for f in plan.findings if f.rule == UNTRUSTED_RULE]
     new.confidence = confidence(body, new.findings, 0)
     budget.refresh_estimate(s, new)
     if new.provenance.critique is not None:  # it critiqued the text before the hand edit

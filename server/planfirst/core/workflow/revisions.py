@@ -18,12 +18,13 @@ import difflib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from planfirst.core.editing.edits import unified_diff
 from planfirst.core.planning.planner import PlanningResult
 from planfirst.core.workflow import records
 from planfirst.core.workflow.contracts import SessionError
 from planfirst.llm import prompts
 from planfirst.llm.model import ModelError
-from planfirst.plan.model import Plan, PlanBody, PlanStatus, RevisionChanges, StepStatus
+from planfirst.plan.model import Plan, PlanBody, PlanStatus, RevisionChanges, Step, StepStatus
 from planfirst.plan.revision_diff import (
     content_hash,
     depends_on,
@@ -33,7 +34,7 @@ from planfirst.plan.revision_diff import (
     redo_pending,
     step_approved,
 )
-from planfirst.plan.revision_text import unified_diff
+from planfirst.plan.revision_text import review_text
 from planfirst.plan.store import PlanStore, StoreError
 
 if TYPE_CHECKING:
@@ -94,6 +95,9 @@ def id_problems(old: PlanBody, new: PlanBody) -> list[str]:
     ]
 
 
+SIMILARITY_BUDGET = 10_000  # description pairs compared at most when matching steps without ids
+
+
 def adopt_ids(old: PlanBody, new: PlanBody) -> PlanBody:
     """`new` with every step matched to the previous revision's ids where it can be: its own id
     when the previous revision had it, else the id of an unused previous step with the same
@@ -107,13 +111,24 @@ def adopt_ids(old: PlanBody, new: PlanBody) -> PlanBody:
         else:
             s.id = ""
     free = [o for o in old.steps if o.id not in used]
+    by_content: dict[object, list[Step]] = {}
+    for o in reversed(free):
+        by_content.setdefault(o.content(), []).append(o)
+    taken: set[str] = set()
     for s in body.steps:
         if s.id:
             continue
-        same = next((o for o in free if o.content() == s.content()), None)
-        if same is not None:
-            s.id = same.id
-            free.remove(same)
+        same = by_content.get(s.content())
+        if same:
+            o = same.pop()
+            s.id = o.id
+            taken.add(o.id)
+    free = [o for o in free if o.id not in taken]
+    # the similarity search compares every unmatched pair: bounded, so a plan.md with thousands
+    # of steps stripped of their ids costs linear work, not quadratic (docs/reliability.md case 42)
+    unmatched = sum(1 for s in body.steps if not s.id)
+    if unmatched * len(free) > SIMILARITY_BUDGET:
+        return body
     for s in body.steps:
         if s.id or not free:
             continue
@@ -166,6 +181,9 @@ def carry_over(
                 f"undo step {c.before} first",
                 "conflict",
             )
+        if c.after is None and c.before is not None:  # what its attempts cost stays spent
+            removed = sum(r.usage.cost_usd for r in old.state(c.before).runs)
+            new.extra_spent = round(new.extra_spent + removed, 6)
     dependent: list[str] = []
     unsettled: list[str] = []  # ids of earlier steps that changed and are not done
     for step in new.body.steps:
@@ -310,4 +328,14 @@ def compare_plan(
         )
     old = load_revision(store, plan, from_rev)
     new = load_revision(store, plan, to_rev)
-    return plan, from_rev, to_rev, unified_diff(old, new)
+    return plan, from_rev, to_rev, review_diff(old, new)
+
+
+def review_diff(old: Plan, new: Plan) -> str:
+    """A unified diff of two revisions' reviewable text ("" when they read the same), through
+    the linear line diff of core/editing/edits.py (difflib took tens of seconds on a long plan, case 42)."""
+    text = unified_diff("plan.md", review_text(old), review_text(new))
+    if not text:
+        return ""
+    body = text.split("\n", 2)[2]
+    return f"--- {old.id} revision {old.revision}\n+++ {new.id} revision {new.revision}\n{body}"

@@ -35,7 +35,7 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
-from planfirst.plan.model import Plan
+from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
@@ -52,7 +52,9 @@ class Session:
         self.settings = settings
         self.models = models
         self.host = host
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         self.store = PlanStore(self.root, settings.plans_dir)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
@@ -67,7 +69,9 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         if self.store.plans_dir != self.root / settings.plans_dir:
             self.flush_md()
             self.store = PlanStore(self.root, settings.plans_dir)
@@ -265,8 +269,15 @@ class Session:
     ) -> Plan:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
         (`steps`: the only steps to change)."""
-        with budget.metered(budget.for_planning(self)):
-            return await plans.revise(self, plan_id, feedback, progress, steps)
+        self.recover_left_running(plan_id)
+        before = self.load(plan_id)
+        meter = budget.for_revision(self, before)
+        try:
+            with budget.metered(meter):
+                return await plans.revise(self, before.id, feedback, progress, steps)
+        finally:
+            if before.status != PlanStatus.DRAFT:  # the plan cap counts it, refused or not
+                budget.count_extra(self, before.id, meter)
 
     async def approve(
         self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
@@ -277,7 +288,21 @@ class Session:
 
     def reload(self, plan_id: str | None) -> Plan:
         """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""
+        self.recover_left_running(plan_id)
         return plans.reload(self, plan_id)
+
+    def recover_left_running(self, plan_id: str | None) -> None:
+        """Settle the steps a killed server left `running` (nothing runs on the plan here), as
+        Execute does, before a revision or a reload carries them over: an edit that landed is
+        recorded as applied, never forgotten behind a `pending` step."""
+        plan = self.load(plan_id)
+        if plan.id in self._busy:
+            return  # running here: revise and reload refuse it themselves
+        left = [st.order for st in plan.steps if st.status == StepStatus.RUNNING]
+        for order in left:
+            stepper.recover(self, plan, order)
+        if left:
+            self.save(plan)
 
     # ------------------------------------------------------------------ execution
 

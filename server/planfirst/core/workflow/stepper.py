@@ -104,8 +104,7 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
         if order is None:
             order = plan.next_step()
             if order is None:
-                with budget.metered(budget.for_plan(s, plan)):
-                    return await checks.final_checks(s, plan, progress)
+                return await _final_checks(s, plan, progress)
         else:
             for st in plan.steps:
                 if st.order < order and st.status != StepStatus.DONE:
@@ -130,10 +129,22 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
             raise
         budget.record_step(s, plan, order, outcome.attempts)
         if outcome.status == StepResult.DONE and plan.next_step() is None:
-            with budget.metered(budget.for_plan(s, plan)):
-                final = await checks.final_checks(s, plan, progress)
+            final = await _final_checks(s, plan, progress)
             outcome.message = (outcome.message + " " + final.message).strip()
         return outcome
+
+
+async def _final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcome:
+    """The plan's final checks under the plan cap; what a diagnosis cost (answered, failed or
+    stopped) is counted in the plan's spending (docs/reliability.md case 41)."""
+    meter = budget.for_plan(s, plan)
+    try:
+        with budget.metered(meter):
+            return await checks.final_checks(s, plan, progress)
+    finally:
+        if meter.spent.cost_usd > 0:
+            plan.extra_spent = round(plan.extra_spent + meter.spent.cost_usd, 6)
+            s.save(plan)
 
 
 def _refuse_excluded(s: Session, step: Step) -> None:
@@ -295,8 +306,9 @@ async def _propose(
             plan.usage.add(e.usage)
         st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
-        kind = "budget" if e.kind == "budget" else "model_error"
-        raise SessionError(f"step {step.order}: {e.message}", kind) from None
+        # the model error's own code (rate_limit, auth, budget, ...): an editor offers Retry or
+        # Set API Key… by it (errors.py)
+        raise SessionError(f"step {step.order}: {e.message}", e.code) from None
     run.sent = change.sent
     run.model = mrun.model
     run.prompt_hash = mrun.prompt_hash
