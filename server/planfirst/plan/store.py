@@ -380,7 +380,8 @@ class PlanStore:
         self._held.drop(plan.id)  # until the write is done, the disk is the truth
         if not wait:
             self._writer.later(
-                plan.id, lambda: self._write_plan(plan.id, path, text, version, durable)
+                plan.id,
+                lambda: self._write_plan(plan.id, path, text, version, durable, background=True),
             )
             return
         held = self._write_plan(plan.id, path, text, version, durable, sync_dir=not sync_dir_later)
@@ -399,6 +400,7 @@ class PlanStore:
         version: tuple[int, str],
         durable: bool,
         sync_dir: bool = True,
+        background: bool = False,
     ) -> Held | None:
         sealed = origin.sealed_json(self.root, plan_id, text)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
@@ -406,7 +408,13 @@ class PlanStore:
         state = (self.root, plan_id, mark, *version)
         origin.will_write(*state)
         self.write_file(path, sealed, durable=durable, sync_dir=sync_dir)
-        origin.written(*state)
+        if background:  # on the writer's thread already
+            origin.written(*state)
+        else:
+            # "only this state is current" may wait: until it is recorded, the state before is
+            # current too (both load, as after a crash between the two). Queued under the plan's
+            # key, so the next save and every load of the plan wait for it (#32)
+            self._writer.later(plan_id, lambda: origin.written(*state))
         self._md_stale.add(plan_id)
         return self._held.put(plan_id, stamp_of(path), text)
 
