@@ -137,13 +137,19 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {
+    out = {
         "CPU": cpu,
         "cores": str(os.cpu_count()),
         "RAM": ram,
         "OS": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
     }
+    try:  # other jobs on the machine change every timing: say how busy it was
+        one, five, _ = os.getloadavg()
+        out["load average (1 / 5 min, when written)"] = f"{one:.1f} / {five:.1f}"
+    except OSError:
+        pass
+    return out
 
 
 # ---------------------------------------------------------------- workspaces

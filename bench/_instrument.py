@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import stat
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,11 +36,13 @@ class PhaseTimer:
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)  # fsync calls, durable writes
         self._stack: list[tuple[str, float]] = []
 
     def reset(self) -> None:
         """Forget everything (start of a step)."""
         self.totals = defaultdict(float)
+        self.counts = defaultdict(int)
         self._stack = []
 
     def enter(self, phase: str) -> None:
@@ -60,8 +63,15 @@ class PhaseTimer:
             self._stack[-1] = (top, now)
 
     def ms(self) -> dict[str, float]:
-        """Totals in milliseconds."""
-        return {k: v * 1000 for k, v in self.totals.items()}
+        """Totals in milliseconds, and the counts (under their own names)."""
+        return {**{k: v * 1000 for k, v in self.totals.items()}, **self.counts}
+
+
+# counted per step (not phases): every fsync, and the durable writes among them (an fsync of a
+# regular file; each durable write also fsyncs its directory so the rename survives)
+FSYNC_CALLS = "fsync calls"
+DURABLE_WRITES = "durable writes"
+REQUESTS = "model requests"  # Messages API calls (each with its retries)
 
 
 TIMER = PhaseTimer()
@@ -105,8 +115,27 @@ def install(lsp: bool = False) -> None:
     executor.build_request = _wrap_sync(executor.build_request, "prompt build")
     overlay.Overlay.handle = _wrap_async(overlay.Overlay.handle, "overlay tools")  # type: ignore[method-assign]
     anthropic.AnthropicModel.run = _wrap_async(anthropic.AnthropicModel.run, "model call")  # type: ignore[method-assign]
+    real_call = anthropic.AnthropicModel._call
+
+    @functools.wraps(real_call)
+    async def counted_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        TIMER.counts[REQUESTS] += 1
+        return await real_call(self, *args, **kwargs)
+
+    anthropic.AnthropicModel._call = counted_call  # type: ignore[method-assign]
     checks.run_validation = _wrap_async(checks.run_validation, "validation")
     store.PlanStore.save = _wrap_sync(store.PlanStore.save, "persistence")  # type: ignore[method-assign]
+    store.PlanStore.flush_md = _wrap_sync(store.PlanStore.flush_md, "persistence")  # type: ignore[method-assign]
+    store.PlanStore.record_step = _wrap_sync(store.PlanStore.record_step, "persistence")  # type: ignore[method-assign]
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        TIMER.counts[FSYNC_CALLS] += 1
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            TIMER.counts[DURABLE_WRITES] += 1
+        real_fsync(fd)
+
+    os.fsync = fsync
     store.PlanStore.set_active = _wrap_sync(store.PlanStore.set_active, "persistence")  # type: ignore[method-assign]
     store.PlanStore.load = _wrap_sync(store.PlanStore.load, "plan load")  # type: ignore[method-assign]
     # the unified diff recorded in the plan, and the minimal edits sent to the editor

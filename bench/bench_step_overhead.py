@@ -9,7 +9,14 @@ End to end: the real language server (stdio, VS Code capabilities, the e2e harne
 answering applyEdit and saving), executeNextStep wall time on the client minus the model call
 and validation time the instrumented server measured for that step.
 
-Run: .venv/bin/python bench/bench_step_overhead.py [--quick]
+Ratios: the overhead against the step's model call in the same run — its two SDK round trips to
+the zero-latency scripted server, measured by the same instrumented process. Durable writes:
+every os.fsync of a regular file during the step (each durable write also fsyncs its directory).
+
+`--stress N` runs the whole measurement with `stress --cpu N` beside it (N busy-loop processes when
+`stress` is not installed; tests/stress.py) and reports it as its own section.
+
+Run: .venv/bin/python bench/bench_step_overhead.py [--quick] [--stress 2]
 """
 
 from __future__ import annotations
@@ -23,19 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    Section,
     allow_with_true,
     finish,
     make_workspace,
-    med,
     modules_with_tests,
-    ms,
-    pct,
     plan_input,
     planning_turns,
     step_turns,
 )
-from _instrument import EXCLUDED_PHASES, OVERHEAD_PHASES, TIMER, install
+from _instrument import TIMER, install
+
+from tests.stress import load
 
 SIZES = [100, 2_000, 10_000]
 STEPS = 12  # per workspace; the first WARMUP are dropped (imports, SDK client creation)
@@ -195,119 +200,25 @@ async def end_to_end(root: Path, modules: list[int], tmp: Path) -> list[dict[str
     return rows
 
 
-def overhead(row: dict[str, float], total_key: str) -> float:
-    """Total minus the model call and validation."""
-    return row[total_key] - sum(row.get(p, 0.0) for p in EXCLUDED_PHASES)
-
-
 def main() -> None:
-    """Run both variants on every size and print the tables."""
+    """Run both variants on every size and print the tables (`--stress N`: with N busy CPUs)."""
+    from _step_report import report
+
     quick = "--quick" in sys.argv
+    cpus = int(sys.argv[sys.argv.index("--stress") + 1]) if "--stress" in sys.argv else 0
     sizes = [100, 2_000] if quick else SIZES
     install(lsp=False)
     t_start = time.perf_counter()
-    sec = Section("step_overhead", "1. Per-step overhead (excluding model and validation time)")
-    breakdown_rows = []
-    summary_rows = []
-    medians: dict[tuple[str, int], float] = {}
-    persist: dict[int, float] = {}
-    for n in sizes:
-        with tempfile.TemporaryDirectory(prefix=f"pf-bench-{n}-") as d:
-            tmp = Path(d)
-            modules = modules_with_tests(STEPS)
-            ws_a = make_workspace(tmp / "a", n)
-            rows = asyncio.run(in_process(ws_a, modules))[WARMUP:]
-            ws_b = make_workspace(tmp / "b", n)
-            e2e = asyncio.run(end_to_end(ws_b, modules, tmp))[WARMUP:]
-        ov = [overhead(r, "total") for r in rows]
-        ov_e2e = [overhead(r, "wall") for r in e2e]
-        medians[("in", n)] = med(ov)
-        medians[("e2e", n)] = med(ov_e2e)
-        persist[n] = med([r.get("persistence", 0.0) for r in rows])
-        for p in [*OVERHEAD_PHASES, "other"]:
-            vals = [r.get(p, 0.0) for r in rows]
-            vals_e = [r.get(p, 0.0) for r in e2e]
-            breakdown_rows.append(
-                [
-                    f"{n:,}",
-                    p,
-                    ms(med(vals)),
-                    ms(pct(vals, 95)),
-                    ms(med(vals_e)),
-                    ms(pct(vals_e, 95)),
-                ]
-            )
-        for p in EXCLUDED_PHASES:
-            vals = [r.get(p, 0.0) for r in rows]
-            vals_e = [r.get(p, 0.0) for r in e2e]
-            breakdown_rows.append(
-                [
-                    f"{n:,}",
-                    f"({p}: excluded)",
-                    ms(med(vals)),
-                    ms(pct(vals, 95)),
-                    ms(med(vals_e)),
-                    ms(pct(vals_e, 95)),
-                ]
-            )
-        summary_rows.append(
-            [
-                f"{n:,}",
-                len(rows),
-                ms(med(ov)),
-                ms(pct(ov, 95)),
-                f"{ms(min(ov))}–{ms(max(ov))}",
-                ms(med(ov_e2e)),
-                ms(pct(ov_e2e, 95)),
-                f"{ms(min(ov_e2e))}–{ms(max(ov_e2e))}",
-            ]
-        )
-    sec.table(
-        "Overhead per step (ms): in-process Session, and end to end through LSP (executeNextStep wall time − model call − validation)",
-        ["files", "steps", "in-process median", "p95", "min–max", "LSP median", "p95", "min–max"],
-        summary_rows,
-    )
-    sec.table(
-        "Breakdown (ms, exclusive time per phase; each step edits 2 files: a module and its test)",
-        ["files", "phase", "in-process median", "p95", "LSP server median", "p95"],
-        breakdown_rows,
-    )
-    sec.notes.append(
-        f"{STEPS - WARMUP} measured steps per workspace after {WARMUP} warm-up steps; the model is the "
-        "real SDK against the scripted loopback server with zero delay, validation is `true`."
-    )
-    sec.notes.append(
-        "'other' is the rest of the step not inside a named phase: session bookkeeping, progress, "
-        "staleness hashes. End to end, applyEdit includes the client (pytest-lsp) applying the edit, "
-        "and 'model call' includes whatever else the event loop ran meanwhile (plan refreshes), so "
-        "the LSP overhead slightly under-counts that work."
-    )
-    sec.notes.append(
-        "Persistence is the atomic, fsynced write of plan.json and plan.md at every state transition "
-        "(about 5 per step)."
-    )
-    if 2_000 in sizes:
-        m_in, m_e = medians[("in", 2_000)], medians[("e2e", 2_000)]
-        worst = max(m_in, m_e)
-        sec.verdict(
-            "median overhead < 25 ms on 2,000 files",
-            f"{ms(m_in)} ms in-process, {ms(m_e)} ms end to end",
-            worst < 25,
-            ""
-            if worst < 25
-            else f"persistence is {persist[2_000]:.0f} ms of it: plan.json and plan.md are re-validated, rendered and "
-            "written atomically with fsync at each of ~5 state transitions per step",
-        )
-    lo, hi = min(sizes), max(sizes)
-    g_in = medians[("in", hi)] / medians[("in", lo)]
-    g_e = medians[("e2e", hi)] / medians[("e2e", lo)]
-    flat = max(g_in, g_e) < 1.5
-    sec.verdict(
-        "growth with workspace size no worse than linear in the files the step touches",
-        f"median {lo:,} → {hi:,} files: ×{g_in:.2f} in-process, ×{g_e:.2f} end to end (same 2 files touched per step)",
-        flat,
-        "" if flat else "overhead grows with repository size",
-    )
+    runs: dict[int, tuple[list[dict[str, float]], list[dict[str, float]]]] = {}
+    with load(cpus) as what:
+        for n in sizes:
+            with tempfile.TemporaryDirectory(prefix=f"pf-bench-{n}-") as d:
+                tmp = Path(d)
+                modules = modules_with_tests(STEPS)
+                rows = asyncio.run(in_process(make_workspace(tmp / "a", n), modules))
+                e2e = asyncio.run(end_to_end(make_workspace(tmp / "b", n), modules, tmp))
+            runs[n] = rows[WARMUP:], e2e[WARMUP:]
+    sec = report(runs, cpus, what, STEPS, WARMUP)
     sec.seconds = time.perf_counter() - t_start
     finish(sec)
 

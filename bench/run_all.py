@@ -17,6 +17,7 @@ from _common import ROOT, machine
 
 BENCHES = [
     "bench_step_overhead.py",
+    "bench_step_overhead.py --stress 2",
     "bench_responsiveness.py",
     "bench_edits.py",
     "bench_context.py",
@@ -24,8 +25,10 @@ BENCHES = [
     "bench_large_files.py",
     "bench_startup.py",
     "bench_cost.py",
+    "bench_realistic.py",
 ]
 TIMEOUT_S = 240  # per bench; the whole run stays well under 10 minutes
+LONG_TIMEOUT_S = {"bench_realistic.py": 420}  # 20 steps of ~5.5 s each at realistic latency
 
 
 def cell(x: object) -> str:
@@ -96,24 +99,26 @@ def main() -> int:
     failures = []
     here = Path(__file__).resolve().parent
     with tempfile.TemporaryDirectory(prefix="pf-bench-") as d:
-        for name in BENCHES:
-            out = Path(d) / (name + ".json")
-            print(f"running {name} …", flush=True)
+        for n, bench in enumerate(BENCHES):
+            name, *extra = bench.split()
+            out = Path(d) / f"{n}-{name}.json"
+            timeout = LONG_TIMEOUT_S.get(name, TIMEOUT_S)
+            print(f"running {bench} …", flush=True)
             t = time.perf_counter()
             try:
                 proc = subprocess.run(
-                    [sys.executable, str(here / name), "--json", str(out)],
+                    [sys.executable, str(here / name), *extra, "--json", str(out)],
                     cwd=ROOT,
-                    timeout=TIMEOUT_S,
+                    timeout=timeout,
                     capture_output=True,
                     text=True,
                 )
             except subprocess.TimeoutExpired:
-                failures.append(f"{name}: timed out after {TIMEOUT_S} s")
+                failures.append(f"{bench}: timed out after {timeout} s")
                 continue
             if proc.returncode != 0 or not out.exists():
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-                failures.append(f"{name}: exit {proc.returncode}: {tail[0]}")
+                failures.append(f"{bench}: exit {proc.returncode}: {tail[0]}")
                 print(proc.stdout, proc.stderr, sep="\n", file=sys.stderr)
                 continue
             print("\n".join(line for line in proc.stdout.splitlines()), flush=True)

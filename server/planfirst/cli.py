@@ -66,6 +66,9 @@ def _end_process(code: int) -> NoReturn:
     to do by then: requests were answered or cancelled, validation process groups killed by the
     session's cancellation, plan files written atomically. The log is flushed first
     (tests/test_exit.py)."""
+    from planfirst.plan import writer
+
+    writer.drain()  # a step's history row or "running" record still queued (plan/writer.py)
     log = logging.getLogger("planfirst")
     log.info("the server loop ended; exiting with %d", code)
     logging.shutdown()

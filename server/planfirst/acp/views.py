@@ -79,7 +79,7 @@ def plan_view(session: Session, plan_id: str, *, markdown: bool) -> Any | None:
         if not markdown:
             return None
         return _markdown(plan_id, session.partial[plan_id], path, "streaming")
-    plan = session.load(plan_id)
+    plan = session.view(plan_id)[0]
     if markdown:
         return _markdown(plan_id, session.document(plan_id), path, plan.status.value)
     return AgentPlanUpdate(session_update="plan", entries=plan_entries(plan))

@@ -18,7 +18,7 @@ from planfirst.lsp.callbacks import logged
 from planfirst.plan.cost import usd_range
 from planfirst.plan.markup import code, code_block
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
-from planfirst.plan.render import Rendered, render
+from planfirst.plan.render import Rendered
 from planfirst.plan.revision_diff import redo_pending
 from planfirst.plan.visible import encode
 
@@ -31,10 +31,9 @@ def _plan(server: PlanfirstServer, uri: str) -> tuple[Plan, Rendered] | None:
     if plan_id is None or server.session is None or plan_id in server.session.partial:
         return None
     try:
-        plan = server.session.load(plan_id)
+        return server.session.view(plan_id)  # made once per version of the plan (#32)
     except SessionError:
         return None
-    return plan, render(plan)
 
 
 def _range(start: int, end: int | None = None) -> types.Range:
@@ -249,10 +248,9 @@ def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:
     if server.session is None or plan_id in server.session.partial:
         return
     try:
-        plan = server.session.load(plan_id)
+        plan, r = server.session.view(plan_id)
     except SessionError:
         return
-    r = render(plan)
     diags = []
     sev = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
     for f in plan.findings:
@@ -303,7 +301,7 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
             "failed": 0,
         }
     try:
-        plan = session.load(plan_id)
+        plan = session.view(plan_id)[0]
     except SessionError:
         return None
     c = plan.counts()

@@ -51,6 +51,6 @@ def add_step_lists(session: Session, rows: list[dict[str, Any]]) -> None:
     """Give every listPlans row its `stepList` (empty for a plan that cannot be read now)."""
     for r in rows:
         try:
-            r["stepList"] = step_rows(session.load(r["id"]))
+            r["stepList"] = step_rows(session.view(r["id"])[0])
         except (SessionError, OSError, ValueError):
             r["stepList"] = []

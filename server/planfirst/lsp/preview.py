@@ -110,7 +110,7 @@ def target_of(server: PlanfirstServer) -> Target:
         if not doing.startswith(("executing", "undoing")):
             continue
         try:
-            plan = session.load(pid)
+            plan = session.view(pid)[0]
         except Exception:
             return Target(pid, None, None)
         if doing.startswith("undoing"):

@@ -187,6 +187,8 @@ class PlanfirstServer(LanguageServer):
         for handle in self._refresh_tasks.values():
             handle.cancel()
         self._refresh_tasks.clear()
+        if self.session is not None:
+            self.session.flush_md()  # plan.md waiting for its debounce is written now
 
     # ------------------------------------------------------------------ capabilities
 

@@ -29,9 +29,10 @@ def _prefixes(root: Path) -> list[tuple[str, str]]:
     return out
 
 
-def scrub_text(text: str, root: Path) -> str:
-    """`text` with the workspace root made relative and the home directory written as `~`."""
-    for old, new in _prefixes(root):
+def scrub_text(text: str, root: Path, prefixes: list[tuple[str, str]] | None = None) -> str:
+    """`text` with the workspace root made relative and the home directory written as `~`
+    (`prefixes`: `_prefixes(root)` computed once for many texts)."""
+    for old, new in prefixes if prefixes is not None else _prefixes(root):
         if old in text:
             text = text.replace(old, new)
     return text
@@ -40,19 +41,20 @@ def scrub_text(text: str, root: Path) -> str:
 def scrub(plan: Plan, root: Path) -> None:
     """Remove the machine-specific paths from a plan's command output and errors, in place
     (called by the store before every write, so the plan in memory matches the file)."""
+    pre = _prefixes(root)  # resolving the root and home once per save, not per text (#32)
     results = [v for st in plan.steps for run in st.runs for v in run.validation]
     for v in [*results, *plan.final_validation]:
-        v.output = scrub_text(v.output, root)
+        v.output = scrub_text(v.output, root, pre)
         if v.refused:
-            v.refused = scrub_text(v.refused, root)
+            v.refused = scrub_text(v.refused, root, pre)
     for st in plan.steps:
         for run in st.runs:
             if run.error:
-                run.error = scrub_text(run.error, root)
+                run.error = scrub_text(run.error, root, pre)
     for f in plan.findings:
-        f.message = scrub_text(f.message, root)
+        f.message = scrub_text(f.message, root, pre)
     d = plan.diagnosis
     if d is not None:  # the model's reading of the failing output may quote its paths
-        d.broken_assumption = scrub_text(d.broken_assumption, root)
-        d.explanation = scrub_text(d.explanation, root)
-        d.suggested_fix = scrub_text(d.suggested_fix, root)
+        d.broken_assumption = scrub_text(d.broken_assumption, root, pre)
+        d.explanation = scrub_text(d.explanation, root, pre)
+        d.suggested_fix = scrub_text(d.suggested_fix, root, pre)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -36,6 +37,7 @@ from pydantic import ValidationError
 
 from planfirst.errors import PlanfirstError
 from planfirst.plan import origin
+from planfirst.plan.held import Held, HeldPlans, stamp_of
 from planfirst.plan.model import (
     MAX_PLAN_STEPS,
     Finding,
@@ -46,9 +48,13 @@ from planfirst.plan.model import (
     now_iso,
 )
 from planfirst.plan.portable import scrub
-from planfirst.plan.render import render
+from planfirst.plan.render import Rendered, render
+from planfirst.plan.writer import Writer
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
+_HISTORY = "/history"  # the writer's key for history.json (never a plan id)
+_DIR = "/dir"  # suffix of the writer's key for a plan directory's deferred fsync
+log = logging.getLogger("planfirst")
 
 
 class StoreError(PlanfirstError):
@@ -92,10 +98,13 @@ _UMASK = os.umask(0o022)  # read once at import (umask can only be read by setti
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool = False) -> None:
+def atomic_write(
+    path: Path, data: str, *, durable: bool = True, keep_mode: bool = False, sync_dir: bool = True
+) -> None:
     """Write `data` to `path` so that readers see the old or the new file, never a mix.
 
-    `durable` also fsyncs the data and the directory, so the new file survives a power loss.
+    `durable` also fsyncs the data and the directory, so the new file survives a power loss
+    (`sync_dir` False: the caller fsyncs the directory later, `fsync_dir`).
     `keep_mode` gives the file the permissions it had (a new file: what open() would give it),
     for the user's files; without it the file is private to the user (plan records).
     """
@@ -122,10 +131,14 @@ def atomic_write(path: Path, data: str, *, durable: bool = True, keep_mode: bool
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    if not durable:
-        return
+    if durable and sync_dir:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the renames in `directory` survive a power loss."""
     with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
+        dfd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:
@@ -203,10 +216,10 @@ class PlanStore:
         self.dir = self.root / ".planfirst"
         # the setting `plansDir` (workspace-relative, checked by settings.check_plans_dir)
         self.plans_dir = self.root / plans_dir
-        self._written: dict[
-            str, tuple[int, int]
-        ] = {}  # plan id -> (mtime_ns, size) of our last write
+        self._held = HeldPlans()  # what we last wrote or read, while the file still has it (#32)
         self._md: dict[str, str] = {}  # plan id -> markdown last written
+        self._md_stale: set[str] = set()  # plans saved without writing their markdown yet
+        self._writer = Writer()  # writes nobody waits for, in order (plan/writer.py)
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
     def _plan_dir(self, plan_id: str) -> Path:
@@ -237,7 +250,9 @@ class PlanStore:
                 )
         return path
 
-    def write_file(self, path: Path, text: str, *, durable: bool = False) -> Path:
+    def write_file(
+        self, path: Path, text: str, *, durable: bool = False, sync_dir: bool = True
+    ) -> Path:
         """The one way planfirst writes a file of its own (plans, revisions, previews, records;
         docs/reliability.md case 36): `path` is checked (inside the workspace, no symbolic link on
         the way, not a FIFO, device, socket or directory already there), then written atomically.
@@ -255,7 +270,7 @@ class PlanStore:
                     f"{path} is not a regular file (a FIFO, device, socket or directory); "
                     "planfirst does not write over it — remove it"
                 )
-        atomic_write(path, text, durable=durable)
+        atomic_write(path, text, durable=durable, sync_dir=sync_dir)
         return path
 
     def read_file(self, path: Path, limit: int = MAX_FILE_BYTES) -> str:
@@ -305,54 +320,156 @@ class PlanStore:
         """Path of the plan's rendered markdown."""
         return self._plan_dir(plan_id) / "plan.md"
 
+    def settle(self, plan_id: str | None = None) -> None:
+        """Wait for the queued writes of a plan (None: of every file, directory fsyncs too); a
+        failed one raises."""
+        if plan_id is None:
+            self._writer.settle()
+        else:
+            self._writer.settle(plan_id)
+
+    def settle_durable(self, plan_id: str) -> None:
+        """Wait for the directory fsyncs a plan's durable saves left to the background."""
+        self._writer.settle(plan_id + _DIR)
+
     def exists(self, plan_id: str) -> bool:
         """Whether a plan with this id has been saved."""
+        self._writer.settle(plan_id)
         try:
             return self.check(self.plan_json(plan_id)).exists()
         except StoreError:
             return False
 
-    def _stamp(self, path: Path) -> tuple[int, int] | None:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+    def save(
+        self,
+        plan: Plan,
+        *,
+        durable: bool = True,
+        render_md: bool = True,
+        wait: bool = True,
+        sync_dir_later: bool = False,
+    ) -> None:
+        """Persist the plan atomically (and its markdown beside it).
 
-    def save(self, plan: Plan, *, render_md: bool = True) -> None:
-        """Persist the plan atomically (and its markdown beside it)."""
+        `durable`: fsync the file and its directory, for the transitions a power loss must not
+        undo (an edit applied, a step done or failed, an undo, a new plan or revision). Without
+        it the write is still atomic — a killed process leaves the old file or the new one — and
+        it reaches the disk with the kernel's next writeback. `render_md` False leaves plan.md to
+        `flush_md` (the session renders it once per visible change, not per transition). `wait`
+        False returns once the plan is serialised and leaves the file work to the background
+        writer (plan/writer.py); every later access to the plan waits for it. `sync_dir_later`
+        (a durable save inside an operation): the data is fsynced and renamed now, the
+        directory's fsync runs on the background writer until `settle_durable` (before the
+        operation answers, before validation).
+        """
+        self._writer.settle(plan.id)
         plan.provenance.updated_at = now_iso()
         scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
-        stamp = self._stamp(path)
-        if stamp is not None and self._written.get(plan.id) != stamp:
+        stamp = stamp_of(path)
+        if stamp is not None and self._held.fresh(plan.id, stamp) is None:
             # never silently replace a file we could not read (it may be the user's only copy);
-            # a file this store wrote last and nobody touched since needs no second look
+            # a file this store wrote or read last and nobody touched since needs no second look
             self._load_path(plan.id, path)
         if plan.id not in self._swept:  # once per plan and process: a killed writer's leftovers
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        text = origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2))
-        # which state is current, kept outside the workspace (docs/reliability.md case 38)
-        mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
-        state = (self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
-        origin.will_write(*state)
-        self.write_file(path, text, durable=True)
-        origin.written(*state)
-        stamp = self._stamp(path)
-        if stamp is not None:
-            self._written[plan.id] = stamp
+        text = plan.model_dump_json(indent=2)
+        version = (plan.revision, plan.provenance.updated_at)
+        self._held.drop(plan.id)  # until the write is done, the disk is the truth
+        if not wait:
+            self._writer.later(
+                plan.id,
+                lambda: self._write_plan(plan.id, path, text, version, durable, background=True),
+            )
+            return
+        held = self._write_plan(plan.id, path, text, version, durable, sync_dir=not sync_dir_later)
+        if durable and sync_dir_later:
+            self._writer.later(plan.id + _DIR, lambda: fsync_dir(path.parent))
         if render_md:
-            md = self.check(self.plan_md(plan.id))
-            text = render(plan).text
-            if self._md.get(plan.id) != text or not md.exists():
-                # derived from plan.json: atomic (never half-written) but not worth an fsync
-                self.write_file(md, text)
-                self._md[plan.id] = text
+            if held is not None:
+                held.keep_rendering(render(plan))  # what readers of this version get too
+            self.flush_md(plan.id)
+
+    def _write_plan(
+        self,
+        plan_id: str,
+        path: Path,
+        text: str,
+        version: tuple[int, str],
+        durable: bool,
+        sync_dir: bool = True,
+        background: bool = False,
+    ) -> Held | None:
+        sealed = origin.sealed_json(self.root, plan_id, text)
+        # which state is current, kept outside the workspace (docs/reliability.md case 38)
+        mark = sealed[sealed.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
+        state = (self.root, plan_id, mark, *version)
+        origin.will_write(*state)
+        self.write_file(path, sealed, durable=durable, sync_dir=sync_dir)
+        if background:  # on the writer's thread already
+            origin.written(*state)
+        else:
+            # "only this state is current" may wait: until it is recorded, the state before is
+            # current too (both load, as after a crash between the two). Queued under the plan's
+            # key, so the next save and every load of the plan wait for it (#32)
+            self._writer.later(plan_id, lambda: origin.written(*state))
+        self._md_stale.add(plan_id)
+        return self._held.put(plan_id, stamp_of(path), text)
+
+    def flush_md(self, plan_id: str) -> None:
+        """Write plan.md if the plan was saved since it was last written and its text changed
+        (atomic but not fsynced: it is derived from plan.json)."""
+        self._writer.settle(plan_id)
+        if plan_id not in self._md_stale:
+            return
+        self._md_stale.discard(plan_id)
+        held = self._held.fresh(plan_id, stamp_of(self.check(self.plan_json(plan_id))))
+        if held is None:  # plan.json was replaced since we saved it: its writer renders it
+            return
+        md = self.check(self.plan_md(plan_id))
+        text = held.rendered().text
+        if self._md.get(plan_id) != text or not md.exists():
+            self.write_file(md, text)
+            self._md[plan_id] = text
+
+    def stale_md(self) -> set[str]:
+        """Plans whose plan.md waits for `flush_md`."""
+        self._writer.settle()
+        return set(self._md_stale)
+
+    def view(self, plan_id: str) -> Plan:
+        """The plan for reading only: shared with every other reader, so never change it (load()
+        gives a copy of one's own). Raises like load()."""
+        return self._view(plan_id)[0]
+
+    def rendered(self, plan_id: str) -> tuple[Plan, Rendered] | None:
+        """The plan (for reading only) and its rendering, made once per version of plan.json;
+        None when the plan cannot be read from memory or disk."""
+        try:
+            plan, held = self._view(plan_id)
+        except StoreError:
+            return None
+        if held is None:  # a foreign plan is not kept in memory
+            return plan, render(plan)
+        return plan, held.rendered()
+
+    def _view(self, plan_id: str) -> tuple[Plan, Held | None]:
+        self._writer.settle(plan_id)
+        path = self.check(self.plan_json(plan_id))
+        held = self._held.fresh(plan_id, stamp_of(path))
+        if held is None:
+            plan = self.load(plan_id)
+            held = self._held.fresh(plan_id, stamp_of(path))
+            if held is None:
+                return plan, None
+            held.keep_view(plan)  # read from disk just now: nobody else holds this object
+        return held.view(), held
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
+        self._writer.settle(plan.id)
         scrub(plan, self.root)
         path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
         text = plan.model_dump_json(indent=2)
@@ -394,13 +511,28 @@ class PlanStore:
         )
 
     def load(self, plan_id: str) -> Plan:
-        """Load a plan; raise UnknownPlan, or StoreError naming the file when it is corrupt."""
+        """Load a plan (a copy of its own for the caller); raise UnknownPlan, or StoreError
+        naming the file when it is corrupt. Answered from memory while plan.json is the file this
+        store last wrote or read (plan/held.py)."""
+        self._writer.settle(plan_id)
         path = self.check(self.plan_json(plan_id))
-        if not path.exists():
+        stamp = stamp_of(path)
+        held = self._held.fresh(plan_id, stamp)
+        if held is not None:
+            return held.copy()
+        if stamp is None and not path.exists():
             raise UnknownPlan(f"no plan {plan_id!r} in {self.plans_dir}")
-        return self._load_path(plan_id, path)
+        plan, trusted = self._read(plan_id, path)
+        if trusted:
+            # the stamp taken before reading: a file replaced meanwhile is read again next time
+            self._held.put(plan_id, stamp, plan.model_dump_json(indent=2))
+        return plan
 
     def _load_path(self, plan_id: str, path: Path, role: str = origin.PLAN) -> Plan:
+        return self._read(plan_id, path, role)[0]
+
+    def _read(self, plan_id: str, path: Path, role: str = origin.PLAN) -> tuple[Plan, bool]:
+        """The plan in `path`, and whether it is trusted (else it is made `foreign`)."""
         try:
             raw = self.read_file(path)
         except FileNotFoundError as e:
@@ -436,12 +568,12 @@ class PlanStore:
                 f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched"
             )
         if not origin.verify(self.root, plan_id, data, given, role):
-            return foreign(plan)
+            return foreign(plan), False
         if role == origin.PLAN and origin.is_stale(
             self.root, plan_id, str(given), plan.revision, plan.provenance.updated_at
         ):
-            return foreign(plan, origin.STALE_MESSAGE)
-        return plan
+            return foreign(plan, origin.STALE_MESSAGE), False
+        return plan, True
 
     def list(self) -> tuple[list[Plan], list[PlanProblem]]:
         """Every loadable plan (newest first) and every plan directory that failed to load."""
@@ -466,8 +598,11 @@ class PlanStore:
         return plans, problems
 
     def set_active(self, plan_id: str) -> None:
-        """Remember the workspace's active plan."""
+        """Remember the workspace's active plan (no write when it is already the one)."""
         self._plan_dir(plan_id)
+        with contextlib.suppress(OSError, StoreError, UnicodeDecodeError):
+            if self.read_file(self.dir / "active", 4096) == plan_id + "\n":
+                return
         self.write_file(self.dir / "active", plan_id + "\n", durable=True)
 
     def active(self) -> str | None:
@@ -482,6 +617,10 @@ class PlanStore:
 
     def step_history(self) -> builtins.list[dict[str, Any]]:
         """Recorded finished steps, oldest first (an unreadable file reads as none)."""
+        self._writer.settle(_HISTORY)
+        return self._read_history()
+
+    def _read_history(self) -> builtins.list[dict[str, Any]]:
         try:
             rows = json.loads(self.read_file(self.dir / "history.json"))
         except (OSError, StoreError, ValueError):
@@ -489,9 +628,21 @@ class PlanStore:
         return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     def record_step(self, row: dict[str, Any], keep: int = 500) -> None:
-        """Append one finished step's record, keeping the newest `keep`."""
-        rows = [*self.step_history(), row][-keep:]
-        self.write_file(self.dir / "history.json", json.dumps(rows, indent=1) + "\n", durable=True)
+        """Append one finished step's record, keeping the newest `keep` — on the background
+        writer (the step is done and answered meanwhile), not fsynced; a failure is logged, not
+        raised: these are statistics for estimates (#32)."""
+        path = self.check(self.dir / "history.json")
+
+        def write() -> None:
+            try:
+                rows = [*self._read_history(), row][-keep:]
+                # one row per line (the C encoder; indent= runs in pure Python)
+                text = "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n"
+                self.write_file(path, text)
+            except (OSError, StoreError) as e:
+                log.warning("planfirst: cannot record the step in %s: %s", path, e)
+
+        self._writer.later(_HISTORY, write)
 
     # Which planfirst process works on a plan now (`.planfirst/running/<plan id>`: "<pid> <token>"
     # and what it does), so two faces on one workspace (the editor and `planfirst resume` in a

@@ -115,7 +115,7 @@ async def validate_run(
         return run.error
     if all(r.passed for r in results):
         return None  # the caller records the step as done in its next save
-    s.save(plan)
+    s.save(plan, durable=False)  # the next attempt or `fail` follows (fail is durable)
     return format_failures(results)
 
 

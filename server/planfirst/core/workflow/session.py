@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,12 @@ from planfirst.core.workflow.contracts import (
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
-from planfirst.plan.render import render
+from planfirst.plan.render import Rendered
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
 
 _EDITING = ("executing", "undoing")  # operations that change workspace files
+MD_DEBOUNCE_S = 0.25  # plan.md waits this long for the next save before it is written
 
 
 class Session:
@@ -65,6 +66,7 @@ class Session:
         self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
         # who this session is to other planfirst processes on the workspace (PlanStore.claim)
         self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
+        self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
 
     # ------------------------------------------------------------------ state
 
@@ -75,17 +77,25 @@ class Session:
             self.root, settings.context.exclude, plans_dir=settings.plans_dir
         )
         if self.store.plans_dir != self.root / settings.plans_dir:
+            self.flush_md()
             self.store = PlanStore(self.root, settings.plans_dir)
 
     def load(self, plan_id: str | None) -> Plan:
         """A plan by id (None: the active plan), with errors written for the user."""
+        return self._get(plan_id, self.store.load)
+
+    def peek(self, plan_id: str | None) -> Plan:
+        """Like load(), for reading only: the shared plan (never change it)."""
+        return self._get(plan_id, self.store.view)
+
+    def _get(self, plan_id: str | None, get: Callable[[str], Plan]) -> Plan:
         pid = plan_id or self.store.active()
         if not pid:
             raise SessionError(
                 "there is no active plan; generate one first or pass a planId", "no_plan"
             )
         try:
-            return self.store.load(pid)
+            return get(pid)
         except UnknownPlan:
             raise SessionError(
                 # the id may come from a client: never echo an unbounded string
@@ -95,10 +105,64 @@ class Session:
         except StoreError as e:
             raise SessionError(str(e), "corrupt_plan") from None
 
-    def save(self, plan: Plan) -> None:
-        """Persist and tell the face the plan changed."""
-        self.store.save(plan)
+    def view(self, plan_id: str) -> tuple[Plan, Rendered]:
+        """A plan for reading only (shared: never change it) and its rendering, both made once
+        per version of plan.json (plan/held.py); errors as load()."""
+        got = self.store.rendered(plan_id)
+        if got is None:
+            self.load(plan_id)  # raises the SessionError that says why
+            raise SessionError(f"plan {plan_id[:100]!r} cannot be read", "corrupt_plan")
+        return got
+
+    def save(self, plan: Plan, *, durable: bool = True, wait: bool = True) -> None:
+        """Persist and tell the face the plan changed. `durable` False for the transitions a
+        power loss may undo (still atomic: a killed server leaves the old or the new file);
+        `wait` False leaves the file work to the background writer (a non-durable transition
+        followed by a wait on the model); see docs/performance.md. plan.md follows once the
+        changes settle (`_md_soon`)."""
+        busy = plan.id in self._busy  # inside an operation: durable by the time it answers
+        self.store.save(plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy)
+        self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
+
+    def _md_soon(self, plan_id: str) -> None:
+        """Write plan.md after MD_DEBOUNCE_S without another save, and at the latest when the
+        operation on the plan ends (exclusive): once per visible change, not per transition."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a synchronous caller): now
+            loop = None
+        if loop is None or plan_id not in self._busy:  # not inside an operation: now
+            self.flush_md(plan_id)
+            return
+        timer = self._md_timers.pop(plan_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._md_timers[plan_id] = loop.call_later(MD_DEBOUNCE_S, self.flush_md, plan_id)
+
+    def settle_durable(self, plan_id: str) -> None:
+        """Wait until the plan's durable saves are durable (their directory fsyncs ran)."""
+        try:
+            self.store.settle_durable(plan_id)
+        except OSError as e:  # fsync_dir ignores its own errors; a queue failure is logged
+            self.host.log(f"[{plan_id}] {e}")
+
+    def flush_md(self, plan_id: str | None = None) -> None:
+        """Write the pending plan.md of one plan (None: finish every queued write first, then
+        every plan's plan.md) now."""
+        if plan_id is None:
+            try:
+                self.store.settle()
+            except (OSError, StoreError) as e:
+                self.host.log(f"a plan write failed: {e}")
+        for pid in [plan_id] if plan_id else list(self.store.stale_md()):
+            timer = self._md_timers.pop(pid, None)
+            if timer is not None:
+                timer.cancel()
+            try:
+                self.store.flush_md(pid)
+            except (OSError, StoreError) as e:  # plan.json is saved; plan.md is its rendering
+                self.host.log(f"[{pid}] cannot write plan.md: {e}")
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
@@ -123,6 +187,8 @@ class Session:
         try:
             yield
         finally:
+            self.flush_md(plan_id)
+            self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
                 del self._busy[plan_id]
             # a preview's answer handed over keeps the plan busy here only: an answer that never
@@ -141,6 +207,8 @@ class Session:
 
         def done(t: asyncio.Task[Any]) -> None:
             self._handed_over.discard(t)
+            self.flush_md(plan_id)
+            self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:
                 del self._busy[plan_id]
             if not t.cancelled() and t.exception() is not None:
@@ -257,14 +325,14 @@ class Session:
         self, plan_id: str | None, progress: Progress | None = None
     ) -> StepOutcome:
         """Run the next pending step of an approved plan (or the final checks after the last)."""
-        plan = self.load(plan_id)
+        plan = self.peek(plan_id)  # stepper.execute loads its own copy once it holds the plan
         return await stepper.execute(self, plan, None, progress or NullProgress())
 
     async def retry(
         self, plan_id: str | None, order: int | None, progress: Progress | None = None
     ) -> StepOutcome:
         """Run a failed, pending or undone step again (None: the first such step)."""
-        plan = self.load(plan_id)
+        plan = self.peek(plan_id)
         if order is None:
             order = stepper.step_to_retry(plan)
         try:
@@ -290,7 +358,7 @@ class Session:
         """The plan document's text (the partial one while it streams)."""
         if plan_id in self.partial:
             return self.partial[plan_id]
-        return render(self.load(plan_id)).text
+        return self.view(plan_id)[1].text
 
 
 def _elsewhere(plan_id: str, what: str) -> str:

@@ -4,8 +4,10 @@ errors), recover a step a killed server left running, detect stale files.
 A step's status moves pending → running → applied → done | failed (a rejected edit returns it
 to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
 attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
-before the next begins, so a killed server resumes where it stopped. docs/how-it-works.md "The step
-state machine" documents every state and what each command does in it.
+before the next begins, so a killed server resumes where it stopped; the ones a power loss must
+not undo (applied, done, failed) are also fsynced, the others are not (#32,
+docs/performance.md). docs/how-it-works.md "The step state machine" documents every state and
+what each command does in it.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ def recover(s: Session, plan: Plan, order: int) -> None:
 
 async def execute(s: Session, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
     """Run step `order` (None: the next pending one, or the final checks after the last).
-    Execute (no order) offers a discarded edit again; Retry Step (an order) asks the model afresh."""
+    Execute (no order) offers a discarded edit again; Retry Step (an order) asks the model afresh.
+    `plan` is only read (it may be the shared one, Session.peek): the step works on a copy."""
     reoffer = order is None
     if plan.status == PlanStatus.DRAFT:
         raise SessionError(
@@ -206,7 +209,9 @@ async def _run_step(
         )
         st.runs.append(run)
         st.status = StepStatus.RUNNING
-        s.save(plan)
+        # not durable (lost to a power cut, the step simply runs again), and written by the
+        # background writer while the model is asked: the next save waits for it
+        s.save(plan, durable=False, wait=stored is not None)
         if stored is not None:  # the discarded edit again, at no model cost
             change = stored
             run.model = st.runs[-2].model
@@ -217,7 +222,7 @@ async def _run_step(
         if change.empty:
             run.outcome = RunOutcome.NO_CHANGE
             run.finished_at = now_iso()
-            s.save(plan)
+            s.save(plan, durable=False)
             if not step.validation or errors:
                 st.status = StepStatus.FAILED
                 run.error = "the model proposed no change"
@@ -330,7 +335,9 @@ async def _apply(
     run.before = {f.path: f.old for f in change.files}
     run.after = {f.path: f.new for f in change.files}
     run.outcome = RunOutcome.PROPOSED
-    s.save(plan)
+    # not durable: "applied" (durable) follows as soon as the editor answers, and a power cut
+    # before it loses at most the proposal (resume compares the disk with it when it was kept)
+    s.save(plan, durable=False)
     conflict = review.refuse_moved(s, plan, step, run, change, attempts)
     if conflict is not None:
         return conflict
@@ -353,11 +360,14 @@ async def _apply(
         )
     records.mark_applied(plan, run)
     st.status = StepStatus.APPLIED
-    s.save(plan)
+    # durable, and written before the disk is synced: a server killed after this point finds
+    # "applied", one killed before it finds "proposed" and a disk without the edit
+    s.save(plan)  # its directory's fsync runs while the disk is synced, done before validation
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
         run.after = synced
         s.save(plan)
+    s.settle_durable(plan.id)
     return None
 
 

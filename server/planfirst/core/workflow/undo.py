@@ -26,7 +26,7 @@ async def undo(
     s: Session, plan_id: str | None, order: int | None, progress: Progress
 ) -> StepOutcome:
     """A previewed inverse edit restoring the exact pre-step text."""
-    plan = s.load(plan_id)
+    plan = s.peek(plan_id)  # read only: the copy to change is loaded once the plan is held
     if order is None:
         order = records.undo_target(plan)
     try:

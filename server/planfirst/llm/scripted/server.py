@@ -8,8 +8,8 @@ It also answers the Models API (`GET /v1/models/{id}`, from the catalogue or the
 consume no turn and are recorded in `.side_requests`.
 
 Script format (JSON; checked by the pydantic models of script.py): either a list of turns or
-`{"turns": [...], "models": {...}}` (see `script.load_models` for model entries). Each turn is
-an object:
+`{"turns": [...], "models": {...}}` (see `script.load_models` for model entries; a `latency`
+member adds realistic delays: latency.py). Each turn is an object:
 
     {"tool": "submit_plan", "input": {...}}          one tool call (stop_reason tool_use)
     {"tools": [{"name": "a", "input": {...}}, ...]}  parallel tool calls in one message
@@ -88,6 +88,7 @@ from planfirst.llm.api_rules import Refusal, check_request, estimate_tokens
 from planfirst.llm.catalog import lookup
 from planfirst.llm.facts import model_info_json
 from planfirst.llm.model_rules import check_model_rules
+from planfirst.llm.scripted import latency as scripted_latency
 from planfirst.llm.scripted.script import (
     Script,
     ScriptError,
@@ -225,11 +226,14 @@ class ScriptedServer:
         models: dict[str, dict[str, Any]] | None = None,
         models_api: bool = True,
         count_tokens: bool = True,
+        latency: scripted_latency.LatencyPlan | None = None,
     ) -> None:
         # models_api / count_tokens False: those endpoints answer 404 like a proxy without them.
         self.models_api = models_api
         self.count_tokens = count_tokens
         self._state = _State(turns=load_script(script))
+        # realistic latency (llm/scripted/latency.py): the argument, else the script's `latency`
+        self.latency = latency or scripted_latency.load(script)
         extra = {k: expand_model(k, v) for k, v in (models or {}).items()}
         self._models = {**load_models(script), **extra}
         self._lock = threading.Lock()
@@ -765,18 +769,21 @@ class _Handler(BaseHTTPRequestHandler):
                 content[-1]["text"] = content[-1]["text"][: max(1, len(content[-1]["text"]) // 2)]
             full = {**message, "content": content, "stop_reason": stop_reason, "usage": usage}
             full["stop_details"] = turn.get("stop_details")
+            owner._sleep(scripted_latency.whole_answer(owner.latency, body, usage))
             self._send_json(200, full)
             return
         events = _sse_events(
             message, blocks, stop_reason, usage, truncate, turn.get("stop_details")
         )
+        first, per_event = scripted_latency.stream(owner.latency, body, usage, len(events))
+        owner._sleep(first)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.send_header("request-id", _request_id())
         self.end_headers()
-        pause = float(turn.get("delay_chunks") or 0)
+        pause = float(turn.get("delay_chunks") or 0) + per_event
         cut_at = len(events) // 2 if fault in ("stream_cut", "stream_error") else None
         for n, (name, data) in enumerate(events):
             if cut_at is not None and n == cut_at:
@@ -851,7 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         server = ScriptedServer(args.script, port=args.port, min_cache_tokens=args.min_cache_tokens)
-    except ScriptError as e:
+    except (ScriptError, scripted_latency.LatencyError) as e:
         print(f"planfirst scripted-server: {e}", file=sys.stderr)
         return 2
     stop = threading.Event()

@@ -1,0 +1,55 @@
+"""Writes that need not hold up the step: done on one background thread, in order (#32).
+
+The store hands over a write whose result nobody waits for — a step's "running" record while
+the model is asked, the step history after a step — and the thread does the file work (seal,
+temp file, rename) while the event loop waits on the network. Every later access to the same
+file waits for it first (`settle`), so readers and the next write see the files in the order
+they were written, and a failed write raises there, in the operation that comes next. A killed
+process loses at most the writes still queued: the same as being killed just before them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:  # one thread for every store: writes stay in the order given
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planfirst-write")
+        return _pool
+
+
+class Writer:
+    """Queued writes by key (a plan id, or a file name); `settle(key)` waits for them."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Future[object]] = {}
+
+    def later(self, key: str, job: Callable[[], object]) -> None:
+        """Run `job` after every write queued before it (on the background thread)."""
+        self.settle(key)  # its previous write's error belongs to the caller, now
+        self._pending[key] = _executor().submit(job)
+
+    def settle(self, key: str | None = None) -> None:
+        """Wait for the queued writes of `key` (None: all); re-raise the first that failed."""
+        keys = [key] if key is not None else list(self._pending)
+        for k in keys:
+            fut = self._pending.pop(k, None)
+            if fut is not None:
+                fut.result()
+
+
+def drain() -> None:
+    """Finish every queued write (the process is about to end without its interpreter's
+    teardown, cli._end_process)."""
+    with _pool_lock:
+        pool = _pool
+    if pool is not None:
+        pool.shutdown(wait=True)

@@ -1,0 +1,268 @@
+"""Writing less, only where durability matters (#32): what a step fsyncs, the plan kept in
+memory while plan.json keeps its stamp, plan.md rendered once per visible change.
+
+fsync is counted (not replaced): the wrapper calls the real os.fsync and records the file."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import stat
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planfirst.core.workflow import session as session_mod
+from planfirst.core.workflow.session import Session
+from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.plan import origin
+from planfirst.plan import render as render_mod
+from planfirst.plan import store as store_mod
+from planfirst.plan.model import StepStatus
+from planfirst.plan.store import PlanStore
+from planfirst.settings import Settings
+from tests.support.demo_script import DEMO
+from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.plan_fixtures import make_plan
+
+TASK = "Add a --top N option to textkit count"
+
+
+class FsyncLog:
+    """Every fsync while counting: (kind, what the file said about the step, path)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.on = False
+
+    def record(self, fd: int) -> None:
+        mode = os.fstat(fd).st_mode
+        path = os.readlink(f"/proc/self/fd/{fd}") if Path("/proc/self/fd").is_dir() else "?"
+        step2 = ""
+        if stat.S_ISREG(mode) and path.endswith(".tmp") and "/plans/" in path:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            step2 = data["steps"][1]["status"]
+        self.calls.append(("dir" if stat.S_ISDIR(mode) else "file", step2, path))
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Iterator[FsyncLog]:
+    log = FsyncLog()
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        if log.on:
+            log.record(fd)
+        real(fd)
+
+    monkeypatch.setattr(store_mod.os, "fsync", counting)
+    yield log
+
+
+@pytest.fixture
+async def session(workspace: Path) -> AsyncIterator[tuple[Session, ScriptedServer]]:
+    srv = ScriptedServer(DEMO).start()
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, srv.base_url)
+    try:
+        yield Session(workspace, settings, models, FakeHost(workspace)), srv
+    finally:
+        await models.aclose()
+        srv.stop()
+
+
+async def test_a_step_that_passes_first_time_makes_two_durable_writes(
+    session: tuple[Session, ScriptedServer], fsyncs: FsyncLog
+) -> None:
+    """Step 2 of the demo passes first time: running, proposed, applied and done are all saved
+    (a killed server resumes at the exact step, tests/reliability/test_crash_resume.py), but
+    only "applied" and "done" are fsynced — each with its directory, so the rename survives a
+    power cut too. It was six durable writes before (#32)."""
+    s, srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    assert (await s.execute_next(plan.id)).attempts == 2  # step 1 needs a retry
+    fsyncs.on = True
+    out = await s.execute_next(plan.id)
+    fsyncs.on = False
+    assert (out.step, out.status.value, out.attempts) == (2, "done", 1)
+    files = [(step2, path) for kind, step2, path in fsyncs.calls if kind == "file"]
+    dirs = [path for kind, _, path in fsyncs.calls if kind == "dir"]
+    assert [step2 for step2, _ in files] == ["applied", "done"], fsyncs.calls
+    assert all("/plan.json." in path or "/.plan.json." in path for _, path in files)
+    assert len(dirs) == 2 and all(d == str(s.store.plan_json(plan.id).parent) for d in dirs)
+    # the non-durable transitions were written all the same (atomically)
+    runs = s.load(plan.id).state(2).runs
+    assert [r.outcome for r in runs] == ["applied"] and srv.failures == []
+
+
+async def test_the_plan_is_read_from_disk_once_and_rendered_once_per_visible_change(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a step, plan.json is not parsed and seal-checked again at every load (the store
+    keeps what it wrote while the file keeps its stamp), and plan.md is rendered once, when the
+    step ends, not at each of its saves; it is current when the command returns."""
+    s, _srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    verified: list[str] = []
+    rendered: list[int] = []
+    real_verify, real_render = origin.verify, render_mod.render
+
+    def verify(*a: Any, **k: Any) -> bool:
+        verified.append(a[1])
+        return real_verify(*a, **k)
+
+    def render(plan: Any) -> Any:
+        rendered.append(1)
+        return real_render(plan)
+
+    monkeypatch.setattr(store_mod.origin, "verify", verify)
+    monkeypatch.setattr(store_mod, "render", render)
+    if importlib.util.find_spec("planfirst.plan.held") is not None:  # the store's memory (#32)
+        monkeypatch.setattr("planfirst.plan.held.render", render)
+    # step 1 retries (pytest fails, then passes): no pause is long enough for the debounce
+    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 60.0, raising=False)
+    out = await s.execute_next(plan.id)
+    assert out.step == 1
+    assert verified == [], "a plan this store wrote was read and seal-checked again"
+    assert len(rendered) == 1, f"plan.md rendered {len(rendered)} times in one step"
+    md = s.store.plan_md(plan.id).read_text(encoding="utf-8")
+    assert md == real_render(s.load(plan.id)).text and "[x] done" in md
+    # readers share one rendering of this version
+    assert s.view(plan.id)[1] is s.view(plan.id)[1] and len(rendered) == 1
+
+
+async def test_plan_md_follows_a_long_step_once_it_settles(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the model thinks (a pause longer than the debounce), plan.md already says the
+    step is running; when the command returns it says done."""
+    import asyncio
+
+    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 0.05, raising=False)
+    slow = dict(DEMO[2])
+    slow["delay"] = 1.5
+    srv = ScriptedServer([DEMO[0], DEMO[1], slow, *DEMO[3:]]).start()
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, srv.base_url)
+    try:
+        s = Session(workspace, settings, models, FakeHost(workspace))
+        plan = await s.generate(TASK)
+        await s.approve(plan.id)
+        md = s.store.plan_md(plan.id)
+        run = asyncio.ensure_future(s.execute_next(plan.id))
+        seen = ""
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            seen = md.read_text(encoding="utf-8")
+            if "[~] running" in seen:
+                break
+        assert "[~] running" in seen
+        await run
+        assert "[x] done" in md.read_text(encoding="utf-8")
+    finally:
+        await models.aclose()
+        srv.stop()
+
+
+def test_a_change_on_disk_is_seen_and_checked(tmp_path: Path) -> None:
+    """The plan in memory counts only while plan.json is the file the store wrote: another
+    writer's file is read (and its seal checked) again; a hand edit loses the seal."""
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    other = PlanStore(tmp_path)  # another server on the same workspace
+    theirs = other.load(plan.id)
+    theirs.title = "theirs"
+    other.save(theirs)
+    assert st.load(plan.id).title == "theirs" and st.view(plan.id).title == "theirs"
+    path = st.plan_json(plan.id)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["title"] = "edited"  # in place, same inode
+    path.write_text(json.dumps(data), encoding="utf-8")
+    got = st.load(plan.id)
+    assert got.title == "edited" and got.findings[0].rule == origin.UNTRUSTED_RULE
+
+
+def test_load_gives_a_copy_of_ones_own(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    mine = st.load(plan.id)
+    mine.title = "changed, never saved"
+    mine.steps[0].status = StepStatus.FAILED
+    again = st.load(plan.id)
+    assert again.title == plan.title and again.steps[0].status == StepStatus.PENDING
+    assert st.view(plan.id).title == plan.title
+
+
+def test_setting_the_active_plan_again_writes_nothing_and_never_reads_a_fifo(
+    tmp_path: Path, fsyncs: FsyncLog
+) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    st.set_active(plan.id)
+    fsyncs.on = True
+    st.set_active(plan.id)
+    assert fsyncs.calls == []
+    active = st.dir / "active"
+    active.unlink()
+    os.mkfifo(active)  # planted by a repository: reading it would block forever
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            st.set_active(plan.id)
+            outcome.append("written")
+        except store_mod.StoreError as e:  # refused by name (docs/reliability.md case 36)
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert outcome, "set_active blocked on a FIFO"
+    assert outcome == ["written"] or "active" in str(outcome[0])
+
+
+def test_a_failed_background_write_is_raised_by_the_next_access(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write left to the background writer that fails (a full disk) is not lost silently: the
+    next load of that plan raises it, and the plan on disk is the one before."""
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    real = store_mod.atomic_write
+
+    def full(path: Path, data: str, **kw: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "atomic_write", full)
+    plan.title = "never written"
+    st.save(plan, durable=False, wait=False)
+    with pytest.raises(OSError, match="No space left"):
+        st.load(plan.id)
+    monkeypatch.setattr(store_mod, "atomic_write", real)
+    assert st.load(plan.id).title == "Add --top"
+
+
+def test_a_fifo_planted_as_the_step_history_never_blocks(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    st.dir.mkdir(parents=True)
+    os.mkfifo(st.dir / "history.json")  # shipped by a repository
+    done = threading.Event()
+
+    def use() -> None:
+        assert st.step_history() == []
+        st.record_step({"plan": "p", "step": 1})  # refused or written, never blocking
+        st.step_history()
+        done.set()
+
+    threading.Thread(target=use, daemon=True).start()
+    assert done.wait(10), "the step history blocked on a FIFO"
