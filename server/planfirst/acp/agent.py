@@ -136,7 +136,10 @@ class PlanfirstAgent:
     def _open(self, session_id: str, root: Path) -> Conversation:
         assert self.conn is not None
         old = self.sessions.pop(session_id, None)
-        if old is not None and old.turn is not None:
+        if old is not None and old.turn is not None and not old.turn.done():
+            # the running session/prompt gets its answer: stop reason cancelled (case 44)
+            old.cancelled = True
+            old.core.cancel(None)
             old.turn.cancel()
         host = AcpHost(self.conn, session_id, root, self.caps)
         core = Session(root, self.settings, self.models(), host)

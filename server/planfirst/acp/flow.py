@@ -368,8 +368,17 @@ class Conversation:
 
     async def run(self, plan_id: str) -> str:
         """Execute the remaining steps, one permission question per edit."""
-        with self.editing():
+        with self.editing(), self.consent():
             return await self._run(plan_id)
+
+    @contextlib.contextmanager
+    def consent(self) -> Iterator[None]:
+        """A run's scope for "apply this and the remaining steps": the consent ends with the
+        run that it was given in (docs/reliability.md case 39)."""
+        try:
+            yield
+        finally:
+            self.host.apply_all = None
 
     async def _run(self, plan_id: str) -> str:
         progress = AcpProgress(self.host)
@@ -391,7 +400,7 @@ class Conversation:
         order = _number(arg) or plan.next_step()
         if order is None:
             raise SessionError("every step is done; /undo N first to run a step again")
-        with self.editing():
+        with self.editing(), self.consent():
             outcome = await self._step(
                 plan, order, lambda: self.core.retry(plan.id, order, AcpProgress(self.host))
             )

@@ -31,10 +31,12 @@ from acp.schema import (
 
 from planfirst.acp.outbox import Outbox, ValidationCall
 from planfirst.acp.views import plan_view
-from planfirst.core.executor import ProposedChange
+from planfirst.core import fsio
+from planfirst.core.executor import FileChange, ProposedChange
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
+from planfirst.plan.store import atomic_write
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -61,7 +63,9 @@ class AcpHost:
         self.session: Session | None = None  # set by the agent once the core session exists
         # editor text of the step's files, read through fs/read_text_file
         self.buffers: dict[str, str] = {}
-        self.apply_all = False  # the user chose "apply this and the remaining steps"
+        # the plan revision whose run the user consented to with "apply this and the remaining
+        # steps" (docs/reliability.md case 39): it covers that run only, cleared when it ends
+        self.apply_all: tuple[str, int] | None = None
         self.step: str | None = None  # what is being executed ("step 2"): titles its validation
         self.plan_id: str | None = None  # the plan being executed
         self.order: int | None = None  # the step being executed
@@ -363,7 +367,7 @@ class AcpHost:
         options.append(_permission("reject", "Reject", "reject_once"))
         choice = (
             "apply"
-            if self.apply_all and self.step
+            if self.step and self.apply_all is not None and self.apply_all == self._revision()
             else await self.ask(
                 ToolCallUpdate(
                     tool_call_id=call_id,
@@ -381,7 +385,7 @@ class AcpHost:
                 False, "rejected in the editor" if choice == "reject" else "not answered"
             )
         if choice == "apply-all":
-            self.apply_all = True
+            self.apply_all = self._revision()
         failure = await self._write_through_client(change)
         if failure:
             self._finish_call(call_id, "failed", failure)
@@ -392,6 +396,15 @@ class AcpHost:
             )
         )
         return ApplyOutcome(True)
+
+    def _revision(self) -> tuple[str, int] | None:
+        """The plan and revision being executed (what a consent to apply all is bound to)."""
+        if self.session is None or self.plan_id is None:
+            return None
+        try:
+            return (self.plan_id, self.session.store.load(self.plan_id).revision)
+        except Exception:
+            return None
 
     def _finish_call(self, call_id: str, status: Any, text: str) -> None:
         self.outbox.put(
@@ -406,24 +419,91 @@ class AcpHost:
     async def _write_through_client(self, change: ProposedChange) -> str | None:
         """Write approved text through `fs/write_text_file` when the client offers it (its
         buffers, unsaved edits included, stay in step); the core then makes the disk match.
-        Without it the core writes the disk itself. Returns why it failed, if it did."""
+        Without it the core writes the disk itself. Returns why it failed, if it did.
+
+        A step lands whole or not at all (docs/reliability.md case 40): when a write is refused,
+        fails or is cancelled after some of the step's files were written, those files get
+        their text from before the step back, and the reason says so."""
         if not self.can_write():
             return None
-        for f in change.files:
-            if f.new is None:
-                continue  # ACP has no delete: the core removes the file from disk
-            if self.can_read() and f.old is not None:
-                now = await self.read_buffer(f.path)
-                if now is not None and now != f.old:
-                    return f"{f.path} changed in the editor while the step was prepared; retry the step"
-            try:
-                await self.conn.write_text_file(self.session_id, self._abs(f.path), f.new)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                return f"the editor could not write {f.path}: {e}"
-            self.buffers[f.path] = f.new
-        return None
+        written: list[FileChange] = []
+        failure: str | None = None
+        try:
+            for f in change.files:
+                if f.new is None:
+                    continue  # ACP has no delete: the core removes the file from disk
+                if self.can_read() and f.old is not None:
+                    now = await self.read_buffer(f.path)
+                    if now is not None and now != f.old:
+                        failure = f"{f.path} changed in the editor while the step was prepared; retry the step"
+                        break
+                try:
+                    await self.conn.write_text_file(self.session_id, self._abs(f.path), f.new)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    failure = f"the editor could not write {f.path}: {e}"
+                    written.append(f)  # the client may have written part of it: restore it too
+                    break
+                written.append(f)
+                self.buffers[f.path] = f.new
+        except asyncio.CancelledError:
+            # restore before the cancel goes on (shielded: the cancel must not stop it)
+            await asyncio.shield(self._restore(written))
+            raise
+        if failure is None:
+            return None
+        return failure + await self._restore(written)
+
+    async def _restore(self, written: list[FileChange]) -> str:
+        """Give the files a failed step already wrote their text from before the step again:
+        through the client first, the disk itself when the client cannot. Returns what to add
+        to the reason."""
+        if not written:
+            return ""
+        lost: list[str] = []
+        for f in reversed(written):
+            if f.old is not None:
+                try:
+                    await self.conn.write_text_file(self.session_id, self._abs(f.path), f.old)
+                    self.buffers[f.path] = f.old
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("restoring %s through the client failed: %s", f.path, e)
+            if not self._restore_disk(f):
+                lost.append(f.path)
+        names = ", ".join(f.path for f in written)
+        if lost:
+            return (
+                f"; restoring {', '.join(lost)} failed: check it in the editor "
+                "(the step is recorded as not applied)"
+            )
+        return f"; {names} got its text from before the step back"
+
+    def _restore_disk(self, f: FileChange) -> bool:
+        """The disk holds `f`'s text from before the step (a created file removed); False when
+        that could not be made so."""
+        if self.session is None:
+            return False
+        guard = self.session.guard
+        try:
+            now = fsio.read_disk(guard, f.path)
+            if now == f.old:
+                return True
+            if now != f.new:  # neither ours nor the old text: someone else's, left alone
+                return False
+            target = guard.resolve(f.path)
+            if f.old is None:
+                target.unlink()
+            else:
+                data = fsio.BOM + f.old if fsio.has_bom(guard, f.path) else f.old
+                atomic_write(target, data, durable=False, keep_mode=True)
+            return True
+        except Exception as e:
+            log.warning("restoring %s on disk failed: %s", f.path, e)
+            return False
 
     async def read_buffer(self, rel: str) -> str | None:
         """A file's text as the editor holds it (unsaved edits included); None if unreadable."""
