@@ -140,9 +140,12 @@ class AcpLedger:
         self.sent: dict[tuple[str, Any], str] = {}  # (direction, id) -> method
         self.answers: Counter[tuple[str, Any]] = Counter()
         self.exempt: set[tuple[str, Any]] = set()
+        self.received: list[dict[str, Any]] = []  # every message from the agent, in order
 
     def observe(self, event: StreamEvent) -> None:
         msg = event.message
+        if event.direction == StreamDirection.INCOMING:
+            self.received.append(msg)
         mine = "client" if event.direction == StreamDirection.OUTGOING else "agent"
         theirs = "agent" if mine == "client" else "client"
         if "method" in msg and "id" in msg:

@@ -19,6 +19,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 from acp import PROTOCOL_VERSION, Agent, Client, RequestError, run_agent
+from acp.connection import StreamDirection, StreamEvent
 from acp.schema import (
     AgentCapabilities,
     ClientCapabilities,
@@ -110,6 +111,18 @@ class PlanfirstAgent:
     def on_connect(self, conn: Client) -> None:
         self.conn = conn
 
+    def observe(self, event: StreamEvent) -> None:
+        """The SDK's stream observer: once the session/new response is written, the session's
+        updates (available commands) may go out — never before (Zed drops them)."""
+        msg = event.message
+        if event.direction != StreamDirection.OUTGOING or "method" in msg:
+            return
+        result = msg.get("result")
+        sid = result.get("sessionId") if isinstance(result, dict) else None
+        conv = self.sessions.get(sid) if isinstance(sid, str) else None
+        if conv is not None:
+            conv.host.outbox.release()
+
     def models(self) -> Models:
         """The model factory, shared by every session (one scripted server offline)."""
         if self._models is None:
@@ -148,7 +161,6 @@ class PlanfirstAgent:
             session_id, root, core, host, notes=list(self.problems), editors=self.editors
         )
         self.sessions[session_id] = conv
-        host.outbox.put(available_commands())
         return conv
 
     async def new_session(
@@ -157,7 +169,8 @@ class PlanfirstAgent:
         root = _root(cwd)
         session_id = f"acp-{secrets.token_hex(8)}"
         conv = self._open(session_id, root)
-        await conv.host.settle()
+        conv.host.outbox.hold()  # released by `observe` once this response is written
+        conv.host.outbox.put(available_commands())
         return NewSessionResponse(session_id=session_id)
 
     async def load_session(
@@ -180,6 +193,7 @@ class PlanfirstAgent:
             raise RequestError.invalid_params({"sessionId": e.message}) from None
         conv.plan_id = plan.id
         conv.plans.add(plan.id)
+        conv.host.outbox.put(available_commands())
         path = str(conv.core.store.plan_md(plan.id))
         for update in replay(
             plan, root, path, plan_view(conv.core, plan.id, markdown=conv.host.plan_ops())
@@ -236,7 +250,8 @@ class PlanfirstAgent:
             return await conv.handle(text, files)
         except (SessionError, ModelError, PathError, StoreError) as e:
             conv.host.notify(getattr(e, "message", None) or str(e), "error")
-            return "end_turn"
+            refused = "refusal" in (getattr(e, "kind", None), getattr(e, "code", None))
+            return "refusal" if refused else "end_turn"  # a model's refusal is ACP's `refusal`
         except Exception as e:  # a bug: logged with its traceback, the session keeps serving
             log.exception("prompt failed")
             conv.host.notify(f"planfirst failed: {type(e).__name__}: {e}", "error")
@@ -306,6 +321,6 @@ async def serve(settings_path: str | None = None) -> None:
     agent = PlanfirstAgent(settings, problems)
     writer, reader = await _stdio()
     try:
-        await run_agent(cast(Agent, agent), writer, reader)
+        await run_agent(cast(Agent, agent), writer, reader, observers=[agent.observe])
     finally:
         await agent.shutdown()

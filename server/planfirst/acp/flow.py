@@ -283,7 +283,7 @@ class Conversation:
         self.host.plan_changed(plan.id)
         self.usage_update()
         path = str(self.core.store.plan_md(plan.id))
-        call_id = f"planfirst-approve-{plan.id}-{plan.revision}"
+        call_id = self.host.call_id("approve")
         title = encode(f"Approve the plan “{plan.title}”?")
         self.host.outbox.put(
             ToolCallStart(

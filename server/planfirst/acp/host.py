@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,7 @@ class AcpHost:
         self.order: int | None = None  # the step being executed
         self._validation: ValidationCall | None = None
         self._calls = 0
+        self._run = secrets.token_hex(4)  # this process's part of tool call ids
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
         self._plan_shown = ""  # the last plan view sent (JSON)
@@ -94,9 +96,11 @@ class AcpHost:
     def _abs(self, rel: str) -> str:
         return str(self.root / rel)
 
-    def _call_id(self, kind: str) -> str:
+    def call_id(self, kind: str) -> str:
+        """A tool call id unique within the session, across agent processes too (a loaded
+        session replays the ids of earlier processes)."""
         self._calls += 1
-        return f"planfirst-{kind}-{self._calls}"
+        return f"planfirst-{kind}-{self._run}-{self._calls}"
 
     # ------------------------------------------------------------------ messages
 
@@ -139,9 +143,7 @@ class AcpHost:
             return
         v = self._validation
         if v is None:
-            v = self._validation = ValidationCall(
-                self._call_id("validate"), f"Validate {self.step}"
-            )
+            v = self._validation = ValidationCall(self.call_id("validate"), f"Validate {self.step}")
             self.outbox.put(
                 ToolCallStart(
                     session_update="tool_call",
@@ -284,7 +286,15 @@ class AcpHost:
         await self.settle()
         try:
             answer = await self.conn.request_permission(self.session_id, call, options)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the turn was cancelled: the question is closed
+            self.outbox.put(
+                ToolCallProgress(
+                    session_update="tool_call_update",
+                    tool_call_id=call.tool_call_id,
+                    status="failed",
+                    raw_output={"choice": "cancelled"},
+                )
+            )
             raise
         except Exception as e:
             log.warning("request_permission failed: %s", e)
@@ -294,7 +304,7 @@ class AcpHost:
 
     async def confirm(self, question: str) -> bool | None:
         """A yes/no question (commands outside the allow-list, files that configure tools)."""
-        call_id = self._call_id("confirm")
+        call_id = self.call_id("confirm")
         question = encode(question)  # it quotes commands and paths from the plan (case 34)
         self.outbox.put(
             ToolCallStart(
@@ -329,7 +339,7 @@ class AcpHost:
         """The step's diff as a tool call; the client's permission prompt is the preview."""
         if self._validation is not None:  # a new attempt: the previous validation failed
             self.end_validation(False)
-        call_id = self._call_id("edit")
+        call_id = self.call_id("edit")
         label, description = encode(label), encode(description)  # model text (case 34)
         diffs = [
             FileEditToolCallContent(

@@ -36,6 +36,18 @@ class Outbox:
         self.session_id = session_id
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # closed until the client knows the session id (the session/new response is out):
+        # Zed drops updates for a session it has not registered yet
+        self.opened = asyncio.Event()
+        self.opened.set()
+
+    def hold(self) -> None:
+        """Queue updates without sending them until `release`."""
+        self.opened.clear()
+
+    def release(self) -> None:
+        """Send what was queued while held, and everything after it."""
+        self.opened.set()
 
     def put(self, update: Any) -> None:
         """Queue an update (sent soon, after every update queued before it)."""
@@ -47,6 +59,7 @@ class Outbox:
         while True:
             update = await self._queue.get()
             try:
+                await self.opened.wait()
                 await self.conn.session_update(self.session_id, update)
             except Exception as e:  # a closed connection: nothing more can be shown
                 log.debug("session/update not sent: %s", e)

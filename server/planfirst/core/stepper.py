@@ -289,7 +289,7 @@ async def _propose(
             plan.usage.add(e.usage)
         st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
-        kind = "budget" if e.kind == "budget" else "model_error"
+        kind = e.kind if e.kind in ("budget", "refusal") else "model_error"
         raise SessionError(f"step {step.order}: {e.message}", kind) from None
     run.sent = change.sent
     run.model = mrun.model
