@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from acp import text_block
 from acp.schema import (
@@ -33,7 +33,8 @@ from acp.schema import (
 
 from planfirst.acp.host import AcpHost
 from planfirst.acp.views import approval_text
-from planfirst.core.session import Session, SessionError
+from planfirst.core import driver
+from planfirst.core.session import Session, SessionError, StepOutcome
 from planfirst.plan.model import Plan, PlanStatus, Usage
 from planfirst.plan.store import StoreError
 from planfirst.plan.visible import encode
@@ -382,18 +383,24 @@ class Conversation:
 
     async def _run(self, plan_id: str) -> str:
         progress = AcpProgress(self.host)
-        while True:
+
+        async def next_step() -> StepOutcome:
             plan = self.core.load(plan_id)
-            outcome = await self._step(
-                plan, plan.next_step(), lambda: self.core.execute_next(plan_id, progress)
+            return cast(
+                StepOutcome,
+                await self._step(
+                    plan, plan.next_step(), lambda: self.core.execute_next(plan_id, progress)
+                ),
             )
-            stop = self._after(outcome)
-            if stop is not None:
-                return stop
-            plan = self.core.load(plan_id)
-            if outcome.step is None or plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
-                self._finished(plan)
-                return "end_turn"
+
+        async def status() -> str:
+            return self.core.load(plan_id).status.value
+
+        end = await driver.run_remaining(next_step, _report, status)
+        if end.stopped_by_step:
+            return self._after(end.last) or "end_turn"
+        self._finished(self.core.load(plan_id))
+        return "end_turn"
 
     async def retry(self, plan: Plan, arg: str) -> str:
         """Run one step again (default: the next one), then the rest."""
@@ -476,6 +483,10 @@ class Conversation:
                 cost=Cost(amount=round(u.cost_usd, 6), currency="USD"),
             )
         )
+
+
+def _report(outcome: StepOutcome) -> driver.StepReport:
+    return driver.StepReport(outcome.step, str(outcome.status))
 
 
 def _option(option_id: str, name: str, kind: Any) -> PermissionOption:
