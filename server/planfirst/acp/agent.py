@@ -40,6 +40,7 @@ from planfirst import __version__
 from planfirst.acp import framing
 from planfirst.acp.flow import Conversation, available_commands
 from planfirst.acp.host import AcpHost
+from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
@@ -160,6 +161,13 @@ class PlanfirstAgent:
         conv = Conversation(
             session_id, root, core, host, notes=list(self.problems), editors=self.editors
         )
+        conv.transcript = Transcript(core.store, session_id, root)
+        if old is not None:
+            old.transcript.flush()  # a live session loaded again continues its transcript
+        conv.transcript.load_bound()
+        host.outbox.recorder = conv.transcript.record
+        if old is not None:  # what the old turn still says belongs to the one conversation
+            old.host.outbox.recorder = conv.transcript.record
         self.sessions[session_id] = conv
         return conv
 
@@ -195,10 +203,14 @@ class PlanfirstAgent:
         conv.plans.add(plan.id)
         conv.host.outbox.put(available_commands())
         path = str(conv.core.store.plan_md(plan.id))
-        for update in replay(
-            plan, root, path, plan_view(conv.core, plan.id, markdown=conv.host.plan_ops())
-        ):
-            conv.host.outbox.put(update)
+        recorded = conv.transcript.replay()
+        if not recorded:  # a session from before transcripts: the plan's own history
+            recorded = replay(plan, root, path, None)
+        for update in recorded:
+            conv.host.outbox.put(update, record=False)
+        view = plan_view(conv.core, plan.id, markdown=conv.host.plan_ops())
+        if view is not None:
+            conv.host.outbox.put(view)
         c = plan.counts()
         conv.host.say(
             f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. "
@@ -223,6 +235,7 @@ class PlanfirstAgent:
                 {"message": "a prompt is already running in this session; cancel it first"}
             )
         text, files = read_prompt(prompt, conv.root)
+        conv.transcript.user(text)
         before = conv.totals()
         conv.cancelled = False
         turn = asyncio.get_running_loop().create_task(self._turn(conv, text, files))
@@ -241,6 +254,7 @@ class PlanfirstAgent:
             conv.host.say("\nCancelled. The plan is saved; /continue picks it up again.")
         conv.usage_update()
         await conv.host.settle()
+        conv.transcript.flush()
         return PromptResponse(
             stop_reason=cast(StopReason, stop), usage=_delta(conv.totals(), before)
         )
@@ -275,6 +289,7 @@ class PlanfirstAgent:
             await asyncio.wait(turns, timeout=10)
         for c in self.sessions.values():
             await c.host.outbox.close()
+            c.transcript.flush()
         if self._models is not None:
             self._models.close()
 

@@ -32,6 +32,7 @@ from acp.schema import (
 )
 
 from planfirst.acp.host import AcpHost
+from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import approval_text
 from planfirst.core import driver
 from planfirst.core.session import Session, SessionError, StepOutcome
@@ -152,6 +153,7 @@ class Conversation:
     # workspace root -> the session editing files there, shared by every session of the agent:
     # two sessions never run steps in one workspace at once (the core locks per core session)
     editors: dict[Path, str] = field(default_factory=dict)
+    transcript: Transcript = field(init=False)  # set by the agent
     _editing: int = 0
 
     @contextlib.contextmanager

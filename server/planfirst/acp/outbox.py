@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from acp import Client, text_block
@@ -40,6 +41,7 @@ class Outbox:
         # Zed drops updates for a session it has not registered yet
         self.opened = asyncio.Event()
         self.opened.set()
+        self.recorder: Callable[[Any], None] | None = None
 
     def hold(self) -> None:
         """Queue updates without sending them until `release`."""
@@ -49,8 +51,11 @@ class Outbox:
         """Send what was queued while held, and everything after it."""
         self.opened.set()
 
-    def put(self, update: Any) -> None:
-        """Queue an update (sent soon, after every update queued before it)."""
+    def put(self, update: Any, *, record: bool = True) -> None:
+        """Queue an update (sent soon, after every update queued before it); `recorder` (the
+        session's transcript) sees it unless `record` is off (a replay)."""
+        if record and self.recorder is not None:
+            self.recorder(update)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         self._queue.put_nowait(update)

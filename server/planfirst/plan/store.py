@@ -253,6 +253,32 @@ class PlanStore:
         atomic_write(path, text, durable=False)
         return path
 
+    def write_file(self, path: Path, text: str) -> None:
+        """Write one of planfirst's own files under the plans folder (an ACP transcript):
+        checked like a plan file, atomic, a special file there refused."""
+        path = self.check(path)
+        if not path.resolve().is_relative_to(self.plans_dir.resolve()):
+            raise StoreError(f"{path} is outside the plans folder")
+        if path.exists() and not path.is_file():
+            raise StoreError(f"{path} is not a regular file; planfirst does not write there")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.check(path)  # the folders just made
+        atomic_write(path, text, durable=False)
+
+    def read_file(self, path: Path, limit: int) -> str | None:
+        """One of planfirst's own files under the plans folder (None when absent); a special
+        file or one over `limit` bytes is refused (StoreError), never read."""
+        path = self.check(path)
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreError(f"{path} is not a regular file; planfirst does not read it")
+        if st.st_size > limit:
+            raise StoreError(f"{path} is larger than {limit} bytes; not read")
+        return path.read_text(encoding="utf-8")
+
     def revisions(self, plan_id: str) -> list[int]:
         """Revision numbers kept for a plan, ascending."""
         d = self._plan_dir(plan_id) / "revisions"
