@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from acp.schema import EmbeddedResourceContentBlock, ResourceContentBlock, TextResourceContents
+
 from tests.acp.conftest import agent
 from tests.reliability.conftest import DEMO, TASK, Invariants
 from tests.waiting import wait_until
@@ -69,3 +71,33 @@ async def test_a_refusal_ends_the_turn_with_stop_reason_refusal(ws: Path, inv: I
         res = await a.prompt(TASK)
         assert res.stop_reason == "refusal"
         assert "declined to answer" in a.editor.text()
+
+
+async def test_embedded_context_reaches_the_planning_request(ws: Path, inv: Invariants) -> None:
+    """An embedded `https:` resource reaches the planning request (attached, as data the user
+    gave); a workspace file embedded with its text is planned from the client's text (unsaved
+    edits included), not the disk's; a link elsewhere is named."""
+    srv = inv.scripted_server(DEMO[0:2])
+    cli = ws / "textkit" / "cli.py"
+    unsaved = cli.read_text() + "\n# UNSAVED-EDIT-7f3a: only in the editor's buffer\n"
+    extra = (
+        EmbeddedResourceContentBlock(
+            type="resource",
+            resource=TextResourceContents(
+                uri="https://example.com/spec.md", text="SPEC-TEXT-91b2: rank ties by word"
+            ),
+        ),
+        EmbeddedResourceContentBlock(
+            type="resource", resource=TextResourceContents(uri=cli.as_uri(), text=unsaved)
+        ),
+        ResourceContentBlock(type="resource_link", uri="https://example.com/issue/7", name="7"),
+    )
+    async with agent(inv, ws, srv, "zed") as a:
+        a.editor.answers = {"think": ["reject"]}
+        await a.new()
+        res = await a.prompt(TASK, extra=extra)
+        assert res.stop_reason == "end_turn"
+    sent = inv.requests_text()[0]
+    assert "SPEC-TEXT-91b2" in sent and "https://example.com/issue/7" in sent
+    assert "UNSAVED-EDIT-7f3a" in sent  # the client's text of textkit/cli.py
+    assert "UNSAVED-EDIT-7f3a" not in cli.read_text()

@@ -8,12 +8,12 @@ Settings come from the environment and the command line only (never from the wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import secrets
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
@@ -33,6 +33,7 @@ from acp.schema import (
     ResourceContentBlock,
     StopReason,
     TextContentBlock,
+    TextResourceContents,
     Usage,
 )
 
@@ -47,6 +48,7 @@ from planfirst.core.session import Session, SessionError
 from planfirst.llm.factory import Models
 from planfirst.llm.model import ModelError
 from planfirst.plan.store import PlanStore, StoreError
+from planfirst.plan.visible import encode
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -62,25 +64,75 @@ def _root(cwd: str) -> Path:
     return p.resolve()
 
 
-def read_prompt(blocks: list[Any], root: Path) -> tuple[str, list[str]]:
-    """The prompt's text, and the workspace files it mentions (resource links, embedded files)."""
+MAX_ATTACHMENT = 50_000  # characters of one embedded resource from outside the workspace
+MAX_ATTACHMENTS = 200_000  # characters of all of them in one prompt
+
+
+@dataclass
+class Prompt:
+    """What a session/prompt carries, as planfirst uses it."""
+
+    text: str  # the user's words, then what was attached from outside the workspace
+    files: list[str] = field(default_factory=list)  # workspace files it mentions
+    docs: dict[str, str] = field(default_factory=dict)  # workspace file -> the client's text
+
+
+def read_prompt(blocks: list[Any], root: Path) -> Prompt:
+    """The prompt's text, the workspace files it mentions (resource links, embedded files) with
+    the text the client embedded for them (what the user sees, unsaved edits included), and
+    resources from outside the workspace (an `https:` page, a file elsewhere) attached to the
+    text so they reach the planning request (bounded; binary contents are named, not sent)."""
     texts: list[str] = []
     files: list[str] = []
+    docs: dict[str, str] = {}
+    attached: list[str] = []
+    room = MAX_ATTACHMENTS
     for b in blocks:
-        uri = None
+        uri: str | None = None
+        body: str | None = None
         if isinstance(b, TextContentBlock):
             texts.append(b.text)
         elif isinstance(b, ResourceContentBlock):
             uri = b.uri
         elif isinstance(b, EmbeddedResourceContentBlock):
             uri = getattr(b.resource, "uri", None)
-        if uri and uri.startswith("file://"):
-            path = Path(unquote(urlparse(uri).path))
-            with contextlib.suppress(ValueError, OSError):
-                rel = path.resolve().relative_to(root).as_posix()
-                files.append(rel)
-                texts.append(f"@{rel}")
-    return " ".join(t for t in texts if t).strip(), files
+            body = b.resource.text if isinstance(b.resource, TextResourceContents) else None
+        if not uri:
+            continue
+        rel = _workspace_file(uri, root)
+        if rel is not None:
+            files.append(rel)
+            texts.append(f"@{rel}")
+            if body is not None:
+                docs[rel] = body
+            continue
+        if body is None:
+            kind = (
+                "binary content, not included"
+                if isinstance(b, EmbeddedResourceContentBlock)
+                else "a link"
+            )
+            attached.append(f'<attachment uri="{encode(uri[:500])}">({kind})</attachment>')
+            continue
+        cut = body[: min(MAX_ATTACHMENT, max(0, room))]
+        room -= len(cut)
+        more = "\n(… cut: the attachment is longer)" if len(cut) < len(body) else ""
+        attached.append(f'<attachment uri="{encode(uri[:500])}">\n{cut}{more}\n</attachment>')
+    text = " ".join(t for t in texts if t).strip()
+    if attached:
+        text += "\n\nAttached by the user:\n" + "\n".join(attached)
+    return Prompt(text, files, docs)
+
+
+def _workspace_file(uri: str, root: Path) -> str | None:
+    """The workspace-relative path a `file:` URI names, or None (another scheme, elsewhere)."""
+    if not uri.startswith("file://"):
+        return None
+    path = Path(unquote(urlparse(uri).path))
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except (ValueError, OSError):
+        return None
 
 
 def _delta(after: Any, before: Any) -> Usage:
@@ -234,7 +286,9 @@ class PlanfirstAgent:
             raise RequestError.invalid_request(
                 {"message": "a prompt is already running in this session; cancel it first"}
             )
-        text, files = read_prompt(prompt, conv.root)
+        got = read_prompt(prompt, conv.root)
+        text, files = got.text, got.files
+        conv.embedded = got.docs
         conv.transcript.user(text)
         before = conv.totals()
         conv.cancelled = False

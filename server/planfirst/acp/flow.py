@@ -154,6 +154,9 @@ class Conversation:
     # two sessions never run steps in one workspace at once (the core locks per core session)
     editors: dict[Path, str] = field(default_factory=dict)
     transcript: Transcript = field(init=False)  # set by the agent
+    # workspace file -> the text the client embedded in the current prompt (planning reads it
+    # instead of the disk: what the user sees, unsaved edits included)
+    embedded: dict[str, str] = field(default_factory=dict)
     _editing: int = 0
 
     @contextlib.contextmanager
@@ -258,6 +261,17 @@ class Conversation:
 
     # ------------------------------------------------------------------ planning
 
+    @contextlib.contextmanager
+    def client_text(self) -> Iterator[None]:
+        """Planning reads the files the prompt embedded as the client sent them."""
+        self.host.buffers = {
+            p: t for p, t in self.embedded.items() if not self.core.guard.excluded(p)
+        }
+        try:
+            yield
+        finally:
+            self.host.buffers = {}
+
     async def new(self, task: str, files: list[str]) -> str:
         """Plan a new task, then ask for approval."""
         if not task.strip():
@@ -266,7 +280,8 @@ class Conversation:
             )
             return "end_turn"
         self.feedback = False
-        plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        with self.client_text():
+            plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
         self.plan_id = plan.id
         self.plans.add(plan.id)
         try:
@@ -278,7 +293,8 @@ class Conversation:
     async def revise(self, plan: Plan, feedback: str) -> str:
         """A new revision from the feedback, then ask for approval again."""
         self.feedback = False
-        new = await self.core.revise(plan.id, feedback, progress=AcpProgress(self.host))
+        with self.client_text():
+            new = await self.core.revise(plan.id, feedback, progress=AcpProgress(self.host))
         return await self.review(new)
 
     async def review(self, plan: Plan) -> str:
