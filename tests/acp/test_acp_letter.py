@@ -101,3 +101,32 @@ async def test_embedded_context_reaches_the_planning_request(ws: Path, inv: Inva
     assert "SPEC-TEXT-91b2" in sent and "https://example.com/issue/7" in sent
     assert "UNSAVED-EDIT-7f3a" in sent  # the client's text of textkit/cli.py
     assert "UNSAVED-EDIT-7f3a" not in cli.read_text()
+
+
+async def test_sessions_on_one_workspace_share_one_core_session(ws: Path, inv: Invariants) -> None:
+    """Session A revises the workspace's plan (the model is slow); session B, on the same
+    workspace, asks to revise the same plan meanwhile: one core Session, so B is told the plan
+    is busy at once (no second revision racing the first, no model call), and A's cancel ends
+    only A's turn."""
+    slow = dict(DEMO[0])
+    slow["delay"] = 30
+    srv = inv.scripted_server([DEMO[0], DEMO[1], slow])
+    async with agent(inv, ws, srv, "zed") as a:
+        ed = a.editor
+        ed.answers = {"think": ["revise"]}
+        session_a = await a.new()
+        assert (await a.prompt(TASK)).stop_reason == "end_turn"
+        turn_a = a.send("Keep the README change short.")
+        await wait_until(lambda: len(srv.requests) >= 3, 60, "A's revision request")
+        session_b = await a.new()
+        res = await a.prompt("/revise Use a dict instead.")
+        assert res.stop_reason == "end_turn"
+        said_b = "".join(
+            u.content.text
+            for sid, u in ed.updates
+            if sid == session_b and u.session_update == "agent_message_chunk"
+        )
+        assert "is busy (revising" in said_b, said_b
+        assert len(srv.requests) == 3
+        await a.conn.cancel(session_id=session_a)
+        assert (await asyncio.wait_for(turn_a, 10)).stop_reason == "cancelled"

@@ -41,6 +41,7 @@ from planfirst import __version__
 from planfirst.acp import framing
 from planfirst.acp.flow import Conversation, available_commands
 from planfirst.acp.host import AcpHost
+from planfirst.acp.shared import CURRENT, WorkspaceHost
 from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
 from planfirst.core.paths import PathError
@@ -159,6 +160,8 @@ class PlanfirstAgent:
         self.caps = ClientCapabilities()
         self.sessions: dict[str, Conversation] = {}
         self.editors: dict[Path, str] = {}  # workspace -> the session running steps in it
+        # workspace -> its one core Session and the Host routing the core's calls (#30 item 8)
+        self.cores: dict[Path, tuple[Session, WorkspaceHost]] = {}
         self._models: Models | None = None
 
     def on_connect(self, conn: Client) -> None:
@@ -205,11 +208,13 @@ class PlanfirstAgent:
         if old is not None and old.turn is not None and not old.turn.done():
             # the running session/prompt gets its answer: stop reason cancelled (case 44)
             old.cancelled = True
-            old.core.cancel(None)
+            if old.plan_id is not None:  # the core is shared: only this session's work
+                old.core.cancel(old.plan_id)
             old.turn.cancel()
         host = AcpHost(self.conn, session_id, root, self.caps)
-        core = Session(root, self.settings, self.models(), host)
+        core = self._core(root, host)
         host.session = core
+        CURRENT.set(host)  # for the rest of this request (load's replay)
         conv = Conversation(
             session_id, root, core, host, notes=list(self.problems), editors=self.editors
         )
@@ -222,6 +227,15 @@ class PlanfirstAgent:
             old.host.outbox.recorder = conv.transcript.record
         self.sessions[session_id] = conv
         return conv
+
+    def _core(self, root: Path, host: AcpHost) -> Session:
+        """The workspace's one core Session (made by its first ACP session)."""
+        shared = self.cores.get(root)
+        if shared is None:
+            wh = WorkspaceHost(host)
+            shared = self.cores[root] = (Session(root, self.settings, self.models(), wh), wh)
+        shared[1].last = host
+        return shared[0]
 
     async def new_session(
         self, cwd: str, mcp_servers: Any = None, **kwargs: Any
@@ -314,6 +328,7 @@ class PlanfirstAgent:
         )
 
     async def _turn(self, conv: Conversation, text: str, files: list[str]) -> str:
+        CURRENT.set(conv.host)  # the core's calls during this turn go to this session
         try:
             return await conv.handle(text, files)
         except (SessionError, ModelError, PathError, StoreError) as e:
@@ -331,7 +346,8 @@ class PlanfirstAgent:
         if conv is None or conv.turn is None or conv.turn.done():
             return
         conv.cancelled = True
-        conv.core.cancel(None)
+        if conv.plan_id is not None:  # the core is shared: only this session's work
+            conv.core.cancel(conv.plan_id)
         conv.turn.cancel()
 
     async def shutdown(self) -> None:
