@@ -146,6 +146,14 @@ class BudgetSettings(_Section):
     expected_attempts: float | None = Field(default=None, alias="expectedAttempts", ge=1, le=10)
 
 
+class McpSettings(_Section):
+    """MCP servers whose read-only tools planning may use (core/mcp.py). User-only: a
+    repository must never start processes (TRUST)."""
+
+    # name -> {"command", "args", "env"} (stdio) or {"url"} (streamable HTTP), as Claude Desktop
+    servers: dict[str, Any] = Field(default_factory=dict)
+
+
 class Settings(_Section):
     """Everything configurable, one typed object."""
 
@@ -161,6 +169,7 @@ class Settings(_Section):
     lint: LintSettings = Field(default_factory=LintSettings)
     critique: CritiqueSettings = Field(default_factory=CritiqueSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     # who previews a step's edit: the editor, planfirst's own diff document, or decided per client
     preview: Literal["editor", "planfirst", "auto"] = "auto"
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)  # model -> overrides
@@ -241,6 +250,7 @@ TRUST = frozenset(
         ("budget", "maxCostPerPlan"),
         ("budget", "maxCostPerStep"),
         ("budget", "maxCostPlanning"),
+        ("mcp", "servers"),  # a repository must not start processes (#30)
     }
 )
 

@@ -27,6 +27,7 @@ from acp.schema import (
     Implementation,
     InitializeResponse,
     LoadSessionResponse,
+    McpServerStdio,
     NewSessionResponse,
     PromptCapabilities,
     PromptResponse,
@@ -44,6 +45,7 @@ from planfirst.acp.host import AcpHost
 from planfirst.acp.shared import CURRENT, WorkspaceHost
 from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
+from planfirst.core import mcp
 from planfirst.core.paths import PathError
 from planfirst.core.session import Session, SessionError
 from planfirst.llm.factory import Models
@@ -136,6 +138,23 @@ def _workspace_file(uri: str, root: Path) -> str | None:
         return None
 
 
+def mcp_servers(raw: Any) -> tuple[list[mcp.McpServer], list[str]]:
+    """`mcpServers` of session/new or session/load: stdio servers are used; HTTP and SSE ones
+    are not (planfirst does not declare `mcpCapabilities.http`/`sse`), and the user is told."""
+    out: list[mcp.McpServer] = []
+    problems: list[str] = []
+    for s in raw or []:
+        if isinstance(s, McpServerStdio):
+            env = tuple((e.name, e.value) for e in s.env)
+            out.append(mcp.McpServer(s.name, s.command, tuple(s.args), env))
+        else:
+            name = str(getattr(s, "name", "?"))[:60]
+            problems.append(
+                f"MCP server {name!r} was not started: planfirst connects stdio MCP servers only"
+            )
+    return out, problems
+
+
 def _delta(after: Any, before: Any) -> Usage:
     inp = after.input_tokens - before.input_tokens
     out = after.output_tokens - before.output_tokens
@@ -225,8 +244,26 @@ class PlanfirstAgent:
         host.outbox.recorder = conv.transcript.record
         if old is not None:  # what the old turn still says belongs to the one conversation
             old.host.outbox.recorder = conv.transcript.record
+            if old.host.mcp is not None:  # its servers stop; the loaded session starts its own
+                task = asyncio.ensure_future(old.host.mcp.close())
+                _background.add(task)
+                task.add_done_callback(_background.discard)
         self.sessions[session_id] = conv
         return conv
+
+    async def _connect_mcp(self, conv: Conversation, servers: Any) -> None:
+        """Connect the session's MCP servers (the client's stdio servers and the user's
+        `planfirst.mcp.servers`); what could not be used is said at the next turn."""
+        wanted, problems = mcp_servers(servers)
+        more, bad = mcp.servers_from_setting(self.settings.mcp.servers)
+        wanted += [m for m in more if m.name not in {w.name for w in wanted}]
+        problems += bad
+        if wanted:
+            tools = mcp.McpTools()
+            await tools.connect(wanted, conv.root)
+            conv.host.mcp = tools
+            problems += tools.problems
+        conv.notes += problems
 
     def _core(self, root: Path, host: AcpHost) -> Session:
         """The workspace's one core Session (made by its first ACP session)."""
@@ -243,6 +280,7 @@ class PlanfirstAgent:
         root = _root(cwd)
         session_id = f"acp-{secrets.token_hex(8)}"
         conv = self._open(session_id, root)
+        await self._connect_mcp(conv, mcp_servers)
         conv.host.outbox.hold()  # released by `observe` once this response is written
         conv.host.outbox.put(available_commands())
         return NewSessionResponse(session_id=session_id)
@@ -261,6 +299,7 @@ class PlanfirstAgent:
                 {"sessionId": f"no session or plan {str(session_id)[:100]!r} in {root}"}
             )
         conv = self._open(session_id, root)
+        await self._connect_mcp(conv, mcp_servers)
         try:
             plan = conv.core.load(plan_id)
         except SessionError as e:
@@ -360,6 +399,8 @@ class PlanfirstAgent:
         for c in self.sessions.values():
             await c.host.outbox.close()
             c.transcript.flush()
+            if c.host.mcp is not None:
+                await c.host.mcp.close()
         if self._models is not None:
             self._models.close()
 

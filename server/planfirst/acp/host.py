@@ -34,6 +34,7 @@ from planfirst.acp.outbox import Outbox, ValidationCall
 from planfirst.acp.views import plan_view
 from planfirst.core import fsio
 from planfirst.core.executor import FileChange, ProposedChange
+from planfirst.core.mcp import McpTools
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
@@ -73,6 +74,7 @@ class AcpHost:
         self._validation: ValidationCall | None = None
         self._calls = 0
         self._run = secrets.token_hex(4)  # this process's part of tool call ids
+        self.mcp: McpTools | None = None  # the session's MCP servers' read-only tools
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
         self._plan_shown = ""  # the last plan view sent (JSON)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from planfirst.core.contracts import ApplyOutcome
 from planfirst.core.executor import ProposedChange
+from planfirst.core.mcp import McpTools
 from planfirst.core.problems import Problem
 
 if TYPE_CHECKING:
@@ -63,3 +64,7 @@ class WorkspaceHost:
 
     def plan_started(self, plan_id: str, title: str) -> None:
         self.current().plan_started(plan_id, title)
+
+    def mcp_tools(self) -> McpTools | None:
+        """The MCP tools of the ACP session planning now (core/planning.py asks)."""
+        return self.current().mcp

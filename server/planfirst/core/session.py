@@ -32,6 +32,7 @@ from planfirst.core.contracts import (
     StepOutcome,
     StepResult,
 )
+from planfirst.core.mcp import McpTools
 from planfirst.core.paths import WorkspaceGuard
 from planfirst.core.planner import SUBMIT_PLAN
 from planfirst.core.problems import Problem
@@ -58,6 +59,8 @@ class Session:
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
         self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
         self._problems: dict[str, list[Problem]] = {}  # published problems by path (checks.py)
+        # the connected MCP servers' read-only tools for planning (core/mcp.py), set by a face
+        self.mcp: McpTools | None = None
 
     # ------------------------------------------------------------------ state
 

@@ -139,6 +139,7 @@ class PlanfirstServer(LanguageServer):
         self.host: LspHost | None = None
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
+        self._mcp_task: asyncio.Task[None] | None = None  # connecting planfirst.mcp.servers
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
         self.closing = False  # `shutdown` or `exit` came: nothing more is sent unasked
 
@@ -262,12 +263,29 @@ class PlanfirstServer(LanguageServer):
                     type=types.MessageType.Warning, message=f"planfirst: {NO_KEY}"
                 )
             )
+        if self.settings.mcp.servers:  # user-level only (settings.TRUST)
+            self._mcp_task = asyncio.get_event_loop().create_task(self._connect_mcp())
         _plans, problems = self.session.store.list()
         for pr in problems:
             self.window_show_message(
                 types.ShowMessageParams(
                     type=types.MessageType.Warning, message=f"planfirst: {pr.error}"
                 )
+            )
+
+    async def _connect_mcp(self) -> None:
+        """Connect the user's `planfirst.mcp.servers`; their read-only tools join planning."""
+        from planfirst.core import mcp
+
+        if self.session is None or self.root is None:
+            return
+        servers, problems = mcp.servers_from_setting(self.settings.mcp.servers)
+        tools = mcp.McpTools()
+        await tools.connect(servers, self.root)
+        self.session.mcp = tools
+        for p in problems + tools.problems:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {p}")
             )
 
     # ------------------------------------------------------------------ plan documents
