@@ -31,12 +31,14 @@ from acp.schema import (
 )
 
 from planfirst.acp.outbox import Outbox, ValidationCall
+from planfirst.acp.terminal import ClientTerminal
 from planfirst.acp.views import plan_view
 from planfirst.core import fsio
 from planfirst.core.executor import FileChange, ProposedChange
 from planfirst.core.mcp import McpTools
 from planfirst.core.problems import Problem
 from planfirst.core.session import ApplyOutcome
+from planfirst.core.validate import Runner
 from planfirst.plan.model import PlanStatus, ValidationResult
 from planfirst.plan.store import atomic_write
 from planfirst.plan.visible import encode
@@ -75,6 +77,7 @@ class AcpHost:
         self._calls = 0
         self._run = secrets.token_hex(4)  # this process's part of tool call ids
         self.mcp: McpTools | None = None  # the session's MCP servers' read-only tools
+        self.terminal = ClientTerminal(self)
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
         self._plan_shown = ""  # the last plan view sent (JSON)
@@ -143,9 +146,17 @@ class AcpHost:
         if self.step is None:
             log.info("%s", text)
             return
+        v = self._validation_call()
+        v.output += text if text.endswith("\n") else text + "\n"
+        self._soon()
+
+    def _validation_call(self) -> ValidationCall:
+        """The step's open validation tool call (started on first use)."""
         v = self._validation
         if v is None:
-            v = self._validation = ValidationCall(self.call_id("validate"), f"Validate {self.step}")
+            v = self._validation = ValidationCall(
+                self.call_id("validate"), f"Validate {self.step or 'the plan'}"
+            )
             self.outbox.put(
                 ToolCallStart(
                     session_update="tool_call",
@@ -155,8 +166,17 @@ class AcpHost:
                     status="in_progress",
                 )
             )
-        v.output += text if text.endswith("\n") else text + "\n"
-        self._soon()
+        return v
+
+    def command_runner(self) -> Runner | None:
+        """Validation commands run in the client's terminal when it offers one (#30 item 7)."""
+        return self.terminal.run if self.caps.terminal else None
+
+    def attach_terminal(self, terminal_id: str) -> None:
+        """Show a client terminal (a validation command running) in the validation call."""
+        v = self._validation_call()
+        v.terminals.append(terminal_id)
+        self.outbox.put(self._validation_update(v, "in_progress"))
 
     def _soon(self) -> None:
         """Send the validation call's content soon (output arrives in many small chunks)."""
@@ -398,6 +418,11 @@ class AcpHost:
             )
         if choice == "apply-all":
             self.apply_all = self._revision()
+        self.outbox.put(  # pending → in_progress → completed, as ACP says
+            ToolCallProgress(
+                session_update="tool_call_update", tool_call_id=call_id, status="in_progress"
+            )
+        )
         failure = await self._write_through_client(change)
         if failure:
             self._finish_call(call_id, "failed", failure)

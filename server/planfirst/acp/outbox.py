@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from acp import Client, text_block
-from acp.schema import ContentToolCallContent, ToolCallLocation
+from acp.schema import ContentToolCallContent, TerminalToolCallContent, ToolCallLocation
 
 from planfirst.plan.visible import encode
 
@@ -93,12 +93,17 @@ class ValidationCall:
         self.output = ""
         self.locations: list[ToolCallLocation] = []
         self.problems: list[str] = []
+        self.terminals: list[str] = []  # client terminals the commands ran in (shown live)
 
     def content(self) -> list[Any]:
         text = self.output[-OUTPUT_TAIL:]
         if len(self.output) > OUTPUT_TAIL:
             text = "…" + text[text.find("\n") + 1 :]
-        parts = [ContentToolCallContent(type="content", content=text_block(fenced(text)))]
+        parts: list[Any] = [
+            TerminalToolCallContent(type="terminal", terminal_id=t) for t in self.terminals
+        ]
+        if text.strip() or not parts:
+            parts.append(ContentToolCallContent(type="content", content=text_block(fenced(text))))
         if self.problems:
             listed = "\n".join(f"- {p}" for p in self.problems[:20])
             parts.append(

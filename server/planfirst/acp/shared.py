@@ -16,6 +16,7 @@ from planfirst.core.contracts import ApplyOutcome
 from planfirst.core.executor import ProposedChange
 from planfirst.core.mcp import McpTools
 from planfirst.core.problems import Problem
+from planfirst.core.validate import Runner
 
 if TYPE_CHECKING:
     from planfirst.acp.host import AcpHost
@@ -64,6 +65,10 @@ class WorkspaceHost:
 
     def plan_started(self, plan_id: str, title: str) -> None:
         self.current().plan_started(plan_id, title)
+
+    def command_runner(self) -> Runner | None:
+        """How the ACP session running steps now runs validation (its client's terminal)."""
+        return self.current().command_runner()
 
     def mcp_tools(self) -> McpTools | None:
         """The MCP tools of the ACP session planning now (core/planning.py asks)."""

@@ -13,7 +13,13 @@ from planfirst.core.contracts import Progress, StepOutcome, StepResult
 from planfirst.core.diagnoser import diagnose, format_failures
 from planfirst.core.problems import Problem, parse_off_loop
 from planfirst.core.redact import Redactor
-from planfirst.core.validate import CommandPolicy, is_secret_name, refusal_advice, run_validation
+from planfirst.core.validate import (
+    CommandPolicy,
+    Runner,
+    is_secret_name,
+    refusal_advice,
+    run_validation,
+)
 from planfirst.llm.model import ModelError
 from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.model import Plan, PlanStatus, Step, StepRun, ValidationResult
@@ -93,7 +99,14 @@ async def run_commands(
         on_output=on_output,
         env=env,
         redact=Redactor.for_commands(s.root, env, is_secret_name),  # case 32
+        runner=_runner(s),
     )
+
+
+def _runner(s: Session) -> Runner | None:
+    """The face's way to run a command (a client's terminal), if it has one."""
+    own = getattr(s.host, "command_runner", None)
+    return own() if callable(own) else None
 
 
 async def validate_run(
