@@ -121,3 +121,23 @@ def test_bounded(store: PlanStore, monkeypatch: pytest.MonkeyPatch) -> None:
     back.load_bound()
     ups = back.replay()
     assert len(ups) == 11 and "trimmed" in ups[0].content.text and ups[-1].tool_call_id == "c29"
+
+
+def test_replayed_text_is_escaped_once(store: PlanStore) -> None:
+    """Raw bidi or escape characters in a shipped transcript are shown escaped; what planfirst
+    recorded (escaped already) is not escaped twice."""
+    folder = store.plan_json(make_plan().id).parent / "transcripts"
+    folder.mkdir(parents=True)
+    raw = {
+        "sessionUpdate": "agent_message_chunk",
+        "content": {"type": "text", "text": "ok\u202etxt.exe \x1b]52;c;cHduZWQ=\x07"},
+    }
+    (folder / f"{SID}.json").write_text(json.dumps([raw]))
+    t = Transcript(store, SID, store.root)
+    t.load_bound()
+    text = t.replay()[0].content.text
+    assert "\u202e" not in text and "\x1b" not in text and "\\u{202E}" in text
+    t.flush()  # stored as shown: reading it again changes nothing
+    again = Transcript(store, SID, store.root)
+    again.load_bound()
+    assert again.replay()[0].content.text == text

@@ -282,6 +282,8 @@ class PlanfirstAgent:
         conv = self._open(session_id, root)
         await self._connect_mcp(conv, mcp_servers)
         conv.host.outbox.hold()  # released by `observe` once this response is written
+        # (and in any case soon: a held outbox must never hang the session)
+        asyncio.get_running_loop().call_later(2.0, conv.host.outbox.release)
         conv.host.outbox.put(available_commands())
         return NewSessionResponse(session_id=session_id)
 

@@ -23,6 +23,7 @@ from typing import Any
 from acp.schema import SessionNotification
 
 from planfirst.plan.store import PlanStore, StoreError
+from planfirst.plan.visible import decode, encode
 
 log = logging.getLogger("planfirst.acp")
 
@@ -151,7 +152,7 @@ class Transcript:
         self.trimmed = bool(raw) and raw[0] == TRIMMED
         if self.trimmed:
             raw = raw[1:]
-        self.entries = [e for e in raw[-MAX_ENTRIES:] if self._valid(e)]
+        self.entries = [_shown(e) for e in raw[-MAX_ENTRIES:] if self._valid(e)]
 
     def _valid(self, entry: Any) -> bool:
         if not isinstance(entry, dict) or entry.get("sessionUpdate") in SKIP:
@@ -198,6 +199,19 @@ class Transcript:
                 )
                 self.dirty = True
         return out
+
+
+def _shown(value: Any, key: str = "") -> Any:
+    """An entry read back with its texts and titles escaped as everything planfirst shows
+    (docs/reliability.md cases 34 and 43): a transcript in a cloned repository may hold raw
+    bidi or control characters. What planfirst recorded itself was escaped already."""
+    if isinstance(value, dict):
+        return {k: _shown(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v, key) for v in value]
+    if isinstance(value, str) and key in ("text", "title"):
+        return encode(decode(value))  # idempotent for what planfirst escaped itself
+    return value
 
 
 def _paths(entry: dict[str, Any]) -> list[Any]:
