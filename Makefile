@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit editors extension bench stress clean venv
+.PHONY: demo test check lint unit editors extension bench stress clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,20 @@ test: $(STAMP)
 extension:
 	cd editor-client && (test -d node_modules || npm ci --no-audit --no-fund) && npm run -s check && npm run -s package
 
+## make check: the fast lane before a commit: lint, format, types and the unit tests (no e2e,
+## editors or slow marker; docs/development.md says how long it takes). `make test` runs everything.
+FAST := -m "not e2e and not editors and not slow"
+
+check: lint
+	$(BIN)/pytest -q -n 2 $(FAST)
+
 lint: $(STAMP)
 	$(BIN)/ruff check server tests bench examples/demo.py
 	$(BIN)/ruff format --check server tests bench examples/demo.py
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 $(FAST)
 
 editors: $(STAMP) extension
 	bash tests/editors/run-all.sh

@@ -93,7 +93,8 @@ def _wrap_async(fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
 
 def install(lsp: bool = False) -> None:
     """Wrap the functions a step calls (idempotent enough for one call per process)."""
-    from planfirst.core import checks, edits, executor, fsio, overlay, session, staleness
+    from planfirst.core.editing import edits, executor, overlay
+    from planfirst.core.workflow import checks, fsio, session, staleness
     from planfirst.llm import anthropic
     from planfirst.plan import store
 

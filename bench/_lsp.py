@@ -14,7 +14,7 @@ from typing import Any
 from _common import ROOT
 from lsprotocol import types
 
-from tests.lsp_harness import Editor, capabilities, make_client, server_env
+from tests.support.lsp_harness import Editor, capabilities, make_client, server_env
 
 TIMED_SERVER = str(ROOT / "bench" / "_timed_server.py")
 STUCK_AT_EXIT: list[int] = []  # server pids that had to be killed after shutdown
@@ -45,7 +45,7 @@ async def bench_session(
 
     @client.feature("planfirst/saveDocuments")
     def on_save(ls: Any, params: Any) -> dict[str, Any]:
-        from tests.lsp_harness import _uri_path
+        from tests.support.lsp_harness import _uri_path
 
         uris = params.uris if hasattr(params, "uris") else params["uris"]
         for uri in uris:
@@ -75,7 +75,7 @@ async def bench_session(
 
     argv = [TIMED_SERVER] if timed else ["-m", "planfirst", "serve"]
     t0 = time.perf_counter()
-    # the benchmarks' scripts have no critic turns: the critique pass is off (core/critique.py)
+    # the benchmarks' scripts have no critic turns: the critique pass is off (core/planning/critique.py)
     env = {"PLANFIRST_CRITIQUE_MODEL": "off", **(env or {})}
     await client.start_io(sys.executable, *argv, env=server_env(script, env), cwd=str(root))
     try:

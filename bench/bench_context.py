@@ -29,8 +29,8 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[3])
-from planfirst.core.context import gather_context
-from planfirst.core.paths import WorkspaceGuard
+from planfirst.core.planning.context import gather_context
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.settings import Settings
 t1 = time.perf_counter()
 s = Settings()
@@ -43,8 +43,8 @@ print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t1) * 1000, "
 
 def main() -> None:
     """Measure and print."""
-    from planfirst.core.context import estimate_tokens, gather_context
-    from planfirst.core.paths import WorkspaceGuard
+    from planfirst.core.planning.context import estimate_tokens, gather_context
+    from planfirst.core.workspace.paths import WorkspaceGuard
     from planfirst.settings import Settings
 
     t_start = time.perf_counter()

@@ -1,6 +1,6 @@
 """8. Cost estimate before approval against the actual usage, over the bench's 20-step plan.
 
-The plan is generated and approved in-process (the estimate is made at approval, core/cost.py),
+The plan is generated and approved in-process (the estimate is made at approval, core/planning/cost.py),
 then every step runs against the scripted loopback server through the real SDK; the actual cost
 is what the server's reported usage costs at the catalogue's prices (as recorded on each run).
 Also: how long making the estimate takes (it runs on generate, revise, reload and approve).
@@ -35,9 +35,9 @@ async def run(root: Path) -> tuple[Any, Any, list[float]]:
     """Generate, approve and execute the 20-step plan; the plan, its estimate, estimate times."""
     from bench_step_overhead import InstantHost, ScriptedModels, settings
 
-    from planfirst.core import budget
-    from planfirst.core.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.core.workflow import budget
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.scripted.server import ScriptedServer
 
     modules = modules_with_tests(STEPS)
     turns = planning_turns(plan_input(modules, ["true"]))

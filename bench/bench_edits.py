@@ -19,8 +19,8 @@ from pathlib import Path
 
 from _common import ED, Section, finish, ms, pct
 
-from planfirst.core.edits import apply_edits, minimal_edits
-from planfirst.core.overlay import Overlay
+from planfirst.core.editing.edits import apply_edits, minimal_edits
+from planfirst.core.editing.overlay import Overlay
 
 DIFFLIB_CAP_S = 20.0
 

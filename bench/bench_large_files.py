@@ -132,8 +132,8 @@ def turns(target: int, big: str) -> list[dict[str, Any]]:
 async def run(root: Path, n_lines: int) -> dict[str, Any]:
     from bench_step_overhead import InstantHost, ScriptedModels, settings
 
-    from planfirst.core.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.scripted.server import ScriptedServer
 
     big = module(n_lines)
     funcs = big.count("\ndef compute_")

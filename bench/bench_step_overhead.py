@@ -61,8 +61,8 @@ class InstantHost:
         return {}
 
     async def apply_change(self, change: Any, label: str, description: str) -> Any:
-        from planfirst.core import edits
-        from planfirst.core.session import ApplyOutcome
+        from planfirst.core.editing import edits
+        from planfirst.core.workflow.session import ApplyOutcome
 
         TIMER.enter("applyEdit round trip")
         try:
@@ -141,8 +141,8 @@ def settings() -> Any:
 
 async def in_process(root: Path, modules: list[int]) -> list[dict[str, float]]:
     """Per-step phase totals (ms), in-process."""
-    from planfirst.core.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.scripted.server import ScriptedServer
 
     rows = []
     with ScriptedServer(script(modules)) as srv:

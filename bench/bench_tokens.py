@@ -28,8 +28,8 @@ from _common import (
     step_turns,
 )
 
-from planfirst.core.edits import common_prefix_len
-from planfirst.llm.scripted import strip_cache_control
+from planfirst.core.editing.edits import common_prefix_len
+from planfirst.llm.scripted.server import strip_cache_control
 
 STEPS = 20
 
@@ -55,8 +55,8 @@ async def run(root: Path) -> tuple[list[Any], Any, dict[int, tuple[int, int]]]:
     output characters (planfirst's tool calls, the naive whole-file rewrite)."""
     from bench_step_overhead import InstantHost, ScriptedModels, settings
 
-    from planfirst.core.session import Session
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.scripted.server import ScriptedServer
 
     modules = modules_with_tests(STEPS)
     turns = planning_turns(plan_input(modules, ["true"]))
@@ -107,7 +107,7 @@ def naive_prompt(plan: Any, order: int, system: str) -> str:
 
 def main() -> None:
     """Measure and print."""
-    from planfirst.core.executor import completed_summary
+    from planfirst.core.editing.executor import completed_summary
     from planfirst.llm import prompts
 
     t_start = time.perf_counter()

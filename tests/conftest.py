@@ -20,6 +20,21 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "planfirst")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "workspace"
+TESTS = Path(__file__).resolve().parent
+
+# Folders whose every test runs planfirst as its own process (the `e2e` marker, pyproject.toml).
+E2E_FOLDERS = {"e2e", "acp", "reliability"}
+EDITOR_PROFILE_TESTS = {("e2e", "test_editors.py")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the end-to-end folders whole, so a new test there is never in `make check`'s lane."""
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts
+        if parts[0] in E2E_FOLDERS:
+            item.add_marker(pytest.mark.e2e)
+        if parts[:2] in EDITOR_PROFILE_TESTS:
+            item.add_marker(pytest.mark.editors)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,7 +48,7 @@ def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
 @pytest.fixture(scope="session", autouse=True)
 def _critique_off_by_default() -> Iterator[None]:
-    """The critique pass (core/critique.py) asks the model once more after every plan; scripts
+    """The critique pass (core/planning/critique.py) asks the model once more after every plan; scripts
     written without critic turns run with it off (the environment layer, so servers started by
     the tests inherit it). Tests of the critique turn it on in their settings."""
     with pytest.MonkeyPatch.context() as mp:

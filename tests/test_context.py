@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.context import (
+from planfirst.core.planning.context import (
     Context,
     ContextFile,
     Selection,
@@ -16,9 +16,9 @@ from planfirst.core.context import (
     imports_of,
     nearby_tests,
 )
-from planfirst.core.paths import WorkspaceGuard
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.settings import ContextSettings
-from tests.ws_files import write
+from tests.support.ws_files import write
 
 CANARY = "CANARY-7f3a9c"
 

@@ -11,18 +11,19 @@ from typing import Any
 
 import pytest
 
-from planfirst.core import budget, cost
-from planfirst.core.contracts import StepResult
-from planfirst.core.session import Session, SessionError
+from planfirst.core.planning import cost
+from planfirst.core.workflow import budget
+from planfirst.core.workflow.contracts import StepResult
+from planfirst.core.workflow.session import Session, SessionError
 from planfirst.llm.catalog import PRICES_CHECKED, lookup
 from planfirst.llm.model import ModelError
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.cost import usd, usd_range
 from planfirst.plan.model import PlanStatus, RunOutcome, StepStatus
 from planfirst.plan.render import render
 from planfirst.settings import Settings, load_settings
-from tests.fake_host import FakeHost, ScriptedModels
-from tests.plan_fixtures import make_plan
+from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.plan_fixtures import make_plan
 from tests.test_session_inprocess import DEMO, TASK
 
 
@@ -55,6 +56,7 @@ def capped(**budget_layer: float) -> Settings:
     return s
 
 
+@pytest.mark.slow  # a whole three-step plan in-process, ~7 s
 async def test_estimate_of_a_three_step_plan_covers_what_it_cost(start: Any) -> None:
     session, _, srv = start(DEMO)
     draft = await session.generate(TASK)
@@ -113,6 +115,7 @@ def test_cache_simulation_writes_once_then_reads() -> None:
     assert short.input_tokens == 600 and short.cache_creation_input_tokens == 0
 
 
+@pytest.mark.slow  # a plan stopped by its cap, then resumed, ~7 s
 async def test_a_plan_cap_stops_before_the_request_and_resume_continues(start: Any) -> None:
     session, _, srv = start(DEMO)
     plan = await session.generate(TASK)
@@ -215,7 +218,7 @@ def test_budget_caps_and_prices_come_only_from_user_settings() -> None:
 async def test_the_planning_cap_counts_the_critique(
     start: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
+    from tests.support.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
 
     end = editor_scripts().planning_end(DEMO_WITH_CRITIQUE)
     # the critic may answer at length: its worst case ($0.64 on Opus) no longer fits a $0.50

@@ -7,9 +7,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO as DEMO_TURNS
+from tests.support.demo_script import DEMO as DEMO_TURNS
 from tests.test_terminal import DEMO, TASK, run
+
+pytestmark = pytest.mark.e2e  # the terminal client starts the server as a subprocess
 
 
 def test_resume_shows_the_estimate_and_a_model_can_be_chosen(workspace: Path) -> None:

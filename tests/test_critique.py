@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from planfirst.acp.views import approval_text
-from planfirst.core.critique import CriticFinding, Critique, feedback_text, to_finding
-from planfirst.core.session import Session, SessionError
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.core.planning.critique import CriticFinding, Critique, feedback_text, to_finding
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.model import PlanBody
 from planfirst.plan.render import critique_report, render
 from planfirst.settings import Settings
-from tests.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
-from tests.fake_host import FakeHost, ScriptedModels
+from tests.support.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
+from tests.support.fake_host import FakeHost, ScriptedModels
 
 ES = editor_scripts()
 END = ES.planning_end(DEMO_WITH_CRITIQUE)

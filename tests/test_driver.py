@@ -1,11 +1,11 @@
-"""core/driver.py: the one loop that runs a plan's remaining steps (used by the terminal and the
+"""core/workflow/driver.py: the one loop that runs a plan's remaining steps (used by the terminal and the
 ACP agent), over a small plan whose steps answer from a list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from planfirst.core.driver import StepReport, run_remaining
+from planfirst.core.workflow.driver import StepReport, run_remaining
 
 
 @dataclass

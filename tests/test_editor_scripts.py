@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.demo_script import DEMO_JSON as DEMO
-from tests.demo_script import DEMO_WITH_CRITIQUE, ROOT
-from tests.demo_script import editor_scripts as _load
+from tests.support.demo_script import DEMO_JSON as DEMO
+from tests.support.demo_script import DEMO_WITH_CRITIQUE, ROOT
+from tests.support.demo_script import editor_scripts as _load
 
 
 def _demo_turns() -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Minimal edits, applying them, and unified diffs (core/edits.py)."""
+"""Minimal edits, applying them, and unified diffs (core/editing/edits.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from unidiff import PatchSet
 
-from planfirst.core.edits import (
+from planfirst.core.editing.edits import (
     ENCODINGS,
     TextEdit,
     apply_edits,
@@ -19,7 +19,7 @@ from planfirst.core.edits import (
     split_lines,
     unified_diff,
 )
-from planfirst.core.linediff import diff_blocks
+from planfirst.core.editing.linediff import diff_blocks
 
 # ---------------------------------------------------------------------------------------------
 # Strategies: text made of lines with every kind of terminator and awkward characters.

@@ -15,7 +15,11 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from tests.lsp_harness import server_env
+import pytest
+
+from tests.support.lsp_harness import server_env
+
+pytestmark = pytest.mark.e2e  # each test starts the server as a subprocess and ends it
 
 
 def _send(pipe: IO[bytes], message: dict[str, Any]) -> None:

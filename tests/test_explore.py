@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.context import hash_text
-from planfirst.core.explore import Explorer, exploration_tools
-from planfirst.core.paths import WorkspaceGuard
-from tests.ws_files import write
+from planfirst.core.planning.context import hash_text
+from planfirst.core.planning.explore import Explorer, exploration_tools
+from planfirst.core.workspace.paths import WorkspaceGuard
+from tests.support.ws_files import write
 
 CANARY = "CANARY-55e1"
 

@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from llm_helpers import (
+
+from planfirst.llm.anthropic import AnthropicModel
+from planfirst.llm.catalog import cost
+from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, ModelRequest, ToolOutcome, ToolSpec
+from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.plan.model import PlanBody, Usage
+from tests.support.llm_helpers import (
     API_KEY,
     BIG_CONTEXT,
     Answer,
@@ -21,12 +27,6 @@ from llm_helpers import (
     submit_request,
     valid_plan,
 )
-
-from planfirst.llm.anthropic import AnthropicModel
-from planfirst.llm.catalog import cost
-from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, ModelRequest, ToolOutcome, ToolSpec
-from planfirst.llm.scripted import ScriptedServer
-from planfirst.plan.model import PlanBody, Usage
 
 ANSWER = {"title": "Greeting", "count": 3, "tags": ["a", "b", "c"]}
 

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_helpers import (
+
+from planfirst.llm.anthropic import INTERLEAVED_THINKING_BETA, AnthropicModel
+from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL, lookup
+from planfirst.llm.factory import Models
+from planfirst.llm.facts import FactsCache, default_cache_path
+from planfirst.llm.model import ModelError, ToolSpec
+from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.settings import Settings
+from tests.support.llm_helpers import (
     API_KEY,
     Handler,
     close_models,
@@ -20,14 +28,6 @@ from llm_helpers import (
     make_settings,
     submit_request,
 )
-
-from planfirst.llm.anthropic import INTERLEAVED_THINKING_BETA, AnthropicModel
-from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL, lookup
-from planfirst.llm.factory import Models
-from planfirst.llm.facts import FactsCache, default_cache_path
-from planfirst.llm.model import ModelError, ToolSpec
-from planfirst.llm.scripted import ScriptedServer
-from planfirst.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWER = {"title": "Plan", "count": 3, "tags": ["a"]}

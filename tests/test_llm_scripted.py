@@ -15,11 +15,12 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from llm_helpers import API_KEY, BIG_CONTEXT, close_models
 
 from planfirst.llm.catalog import CATALOG, cost, lookup
-from planfirst.llm.scripted import ScriptedServer, ScriptError, load_script
+from planfirst.llm.scripted.script import ScriptError, load_script
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.model import Usage
+from tests.support.llm_helpers import API_KEY, BIG_CONTEXT, close_models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,12 +92,43 @@ def test_load_script_accepts_list_object_and_file(tmp_path: Path) -> None:
         ([{"tools": [{"input": {}}]}], "'tools' must be a list"),
         ({"no_turns": []}, "a script is a JSON list"),
         (["text"], "turn 1: must be an object"),
+        # value types (the pydantic models of llm/scripted/script.py): each was accepted before
+        # and then misread while serving (a string iterated as characters, str() of a number)
+        # or crashed the request handler (sleeping "1" seconds)
+        ([{"text": "x", "expect": {"contains": "needle"}}], "turn 1: 'expect.contains'"),
+        ([{"text": "x"}, {"text": "y", "delay": "1"}], "turn 2: 'delay'"),
+        ([{"text": 5}], "turn 1: 'text'"),
+        ([{"fault": {"status": 429, "retry_after": "soon"}}], "'fault.retry_after'"),
+        ([{"text": "x", "usage": {"output_tokens": "10"}}], "'usage.output_tokens'"),
     ],
 )
 def test_bad_scripts_are_refused_with_the_turn(script: Any, words: str) -> None:
     with pytest.raises(ScriptError) as err:
         load_script(script)
     assert words in str(err.value)
+
+
+def test_added_turns_are_checked_like_loaded_ones() -> None:
+    with ScriptedServer([{"text": "first"}]) as srv:
+        with pytest.raises(ScriptError, match="turn 3: 'delay_chunks'"):
+            srv.add_turns([{"text": "ok"}, {"text": "x", "delay_chunks": "fast"}])
+        assert srv.remaining() == 1  # nothing of a refused batch was added
+
+
+def test_a_bad_models_table_is_refused_with_the_model() -> None:
+    with pytest.raises(ScriptError, match="model 'claude-x': 'efforts'"):
+        ScriptedServer({"turns": [], "models": {"claude-x": {"efforts": "high"}}})
+    with pytest.raises(ScriptError, match="model 'claude-y': 'always_thinks'"):
+        ScriptedServer([], models={"claude-y": {"always_thinks": "yes"}})
+
+
+def test_every_shipped_script_fits_the_format() -> None:
+    """The demo's and the editor tests' scripts load (no key or value the models refuse)."""
+    root = Path(__file__).resolve().parents[1]
+    shipped = [root / "examples" / "scripts" / "demo.json"]
+    shipped += sorted((root / "tests" / "editors" / "scripts").glob("*.json"))
+    for path in shipped:
+        assert load_script(path), path
 
 
 # ---------------------------------------------------------------- wire format
@@ -528,7 +560,9 @@ def test_unknown_models_are_guessed_conservatively() -> None:
 def test_main_serves_a_script_file(tmp_path: Path) -> None:
     script = tmp_path / "demo.json"
     script.write_text(json.dumps({"turns": [{"text": "from the file"}]}))
-    code = "import sys; from planfirst.llm.scripted import main; sys.exit(main(sys.argv[1:]))"
+    code = (
+        "import sys; from planfirst.llm.scripted.server import main; sys.exit(main(sys.argv[1:]))"
+    )
     with _main_process(code, script) as (proc, url):
         status, _, raw = _post(url, _body())
         assert status == 200 and json.loads(raw)["content"][0]["text"] == "from the file"
@@ -571,7 +605,7 @@ def test_main_exits_cleanly_when_stopped_as_soon_as_it_prints_its_address(
         "    time.sleep(1.0)\n"
         "    return real(*a)\n"
         "signal.signal = slow\n"
-        "from planfirst.llm.scripted import main\n"
+        "from planfirst.llm.scripted.server import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     with _main_process(code, script) as (proc, _url):
@@ -580,7 +614,7 @@ def test_main_exits_cleanly_when_stopped_as_soon_as_it_prints_its_address(
 
 
 def test_main_refuses_a_bad_script(tmp_path: Path) -> None:
-    from planfirst.llm.scripted import main
+    from planfirst.llm.scripted.server import main
 
     bad = tmp_path / "bad.json"
     bad.write_text('[{"oops": 1}]')

@@ -1,9 +1,9 @@
-"""core/outline.py: outlines, windows around what a step names, edit sites."""
+"""core/editing/outline.py: outlines, windows around what a step names, edit sites."""
 
 from __future__ import annotations
 
-from planfirst.core import outline
-from planfirst.core.executor import LargeFiles, file_views
+from planfirst.core.editing import outline
+from planfirst.core.editing.executor import LargeFiles, file_views
 from planfirst.plan.model import Step
 
 PY = '''import os

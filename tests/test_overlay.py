@@ -1,4 +1,4 @@
-"""The in-memory overlay that executes the text editor tool (core/overlay.py)."""
+"""The in-memory overlay that executes the text editor tool (core/editing/overlay.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planfirst.core.edits import apply_edits, minimal_edits
-from planfirst.core.overlay import Overlay
+from planfirst.core.editing.edits import apply_edits, minimal_edits
+from planfirst.core.editing.overlay import Overlay
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ToolOutcome
 
 TOOL = TEXT_EDITOR_TOOL

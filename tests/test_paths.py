@@ -11,14 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planfirst.core.paths import (
+from planfirst.core.workspace.paths import (
     PathError,
     ReadRefused,
     WorkspaceGuard,
     from_uri,
     is_secret,
 )
-from tests.ws_files import write
+from tests.support.ws_files import write
 
 
 @pytest.fixture
@@ -435,6 +435,7 @@ _PIECES = st.sampled_from(
 )
 
 
+@pytest.mark.slow  # 300 Hypothesis examples on the real file system, ~6 s
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

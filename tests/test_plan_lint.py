@@ -9,8 +9,14 @@ from typing import Any
 
 import pytest
 
-from planfirst.core.paths import WorkspaceGuard
-from planfirst.core.plan_lint import RULES, confidence, is_checkable, is_specific, lint_plan
+from planfirst.core.planning.plan_lint import (
+    RULES,
+    confidence,
+    is_checkable,
+    is_specific,
+    lint_plan,
+)
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import PlanBody
 from planfirst.settings import Settings
 

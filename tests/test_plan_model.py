@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from planfirst.plan.model import PlanBody, StepStatus, normalise_rel_path
-from tests.plan_fixtures import body_dict, make_plan
+from tests.support.plan_fixtures import body_dict, make_plan
 
 
 def _err(data: dict) -> str:

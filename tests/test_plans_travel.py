@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from planfirst import cli
-from planfirst.core import revisions
+from planfirst.core.workflow import revisions
 from planfirst.plan.model import (
     Finding,
     PlanBody,
@@ -25,7 +25,7 @@ from planfirst.plan.model import (
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.store import PlanStore
 from planfirst.settings import load_settings
-from tests.plan_fixtures import body_dict, make_plan
+from tests.support.plan_fixtures import body_dict, make_plan
 
 
 def executed_plan(root: Path):

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planfirst.core.problems import Problem, parse_problems, strip_ansi, tool_hint
+from planfirst.core.problems.parse import Problem, parse_problems, strip_ansi, tool_hint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "problems"
 

@@ -1,4 +1,5 @@
-"""The README's editor snippets are the files the real-editor tests load, byte for byte."""
+"""The editor snippets docs/editors.md shows are the files the real-editor tests load, byte for
+byte (the README links to them)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("tests/editors/emacs/planfirst.el", "```elisp\n"),
     ],
 )
-def test_readme_shows_the_tested_snippet(path: str, fence: str) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_editors_doc_shows_the_tested_snippet(path: str, fence: str) -> None:
+    doc = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
     snippet = (ROOT / path).read_text(encoding="utf-8")
-    assert fence + snippet + "```\n" in readme, f"README.md does not show {path} as it is"
+    assert fence + snippet + "```\n" in doc, f"docs/editors.md does not show {path} as it is"

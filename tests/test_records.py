@@ -1,14 +1,14 @@
-"""What a step's records say is on disk (core/records.py, core/staleness.py), without a model."""
+"""What a step's records say is on disk (core/workflow/records.py, core/workflow/staleness.py), without a model."""
 
 from __future__ import annotations
 
 import pytest
 
-from planfirst.core import records, revisions, staleness
-from planfirst.core.context import hash_text
-from planfirst.core.contracts import SessionError
+from planfirst.core.planning.context import hash_text
+from planfirst.core.workflow import records, revisions, staleness
+from planfirst.core.workflow.contracts import SessionError
 from planfirst.plan.model import Plan, PlanBody, RunOutcome, StepRun, StepStatus
-from tests.plan_fixtures import body_dict, make_plan
+from tests.support.plan_fixtures import body_dict, make_plan
 
 WC = "textkit/wordcount.py"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planfirst.core.redact import REDACTED, RedactingSink, Redactor, env_file_values
-from planfirst.core.validate import is_secret_name
+from planfirst.core.commands.redact import REDACTED, RedactingSink, Redactor, env_file_values
+from planfirst.core.commands.validate import is_secret_name
 
 
 def test_env_file_values_and_workspace_scan(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from planfirst.plan.model import PlanBody, StepRun, StepStatus, Usage, ValidationResult
 from planfirst.plan.render import PlanParseError, parse_markdown, render
-from tests.plan_fixtures import make_plan
+from tests.support.plan_fixtures import make_plan
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "plan.md"
 

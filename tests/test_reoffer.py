@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planfirst.core.reoffer import stored_proposal
+from planfirst.core.editing.reoffer import stored_proposal
 from planfirst.plan.model import StepRun, StepState
 
 DISK = {"a.py": "old a\n", "b.py": "old b\n"}

@@ -1,5 +1,5 @@
 """Stable step ids, the per-step revision diff, approval carried over per step content, and the
-targeted-revision check (core/revisions.py, plan/revision_diff.py, plan/revision_view.py)."""
+targeted-revision check (core/workflow/revisions.py, plan/revision_diff.py, plan/revision_view.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from planfirst.core import revisions
-from planfirst.core.contracts import SessionError
-from planfirst.core.planner import PlanningResult
+from planfirst.core.planning.planner import PlanningResult
+from planfirst.core.workflow import revisions
+from planfirst.core.workflow.contracts import SessionError
 from planfirst.plan.model import Plan, PlanBody, PlanStatus, RunOutcome, StepRun, StepStatus, Usage
 from planfirst.plan.render import parse_markdown, render
 from planfirst.plan.revision_diff import content_hash, diff_steps, needing_approval
-from planfirst.plan.revision_view import unified_diff
-from tests.plan_fixtures import body_dict, make_plan
+from planfirst.plan.revision_text import unified_diff
+from tests.support.plan_fixtures import body_dict, make_plan
 
 
 def revised(plan: Plan, data: dict[str, Any]) -> Plan:

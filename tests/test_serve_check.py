@@ -7,6 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # `planfirst serve --check` in a fresh interpreter
+
 
 def _check(prelude: str = "") -> subprocess.CompletedProcess[str]:
     code = (

@@ -1,4 +1,4 @@
-"""`core.session.Session` driven in-process with the fake host (tests/fake_host.py): the step
+"""`core.session.Session` driven in-process with the fake host (tests/support/fake_host.py): the step
 state machine end to end (retry, reject, undo, final checks), recovery of a step a killed
 server left running, and the retry rule; the model is the scripted server through the SDK."""
 
@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from planfirst.core import stepper
-from planfirst.core.contracts import StepResult
-from planfirst.core.session import Session, SessionError
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.core.workflow import stepper
+from planfirst.core.workflow.contracts import StepResult
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.lsp.results import step_result
 from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus
 from planfirst.settings import Settings
-from tests.demo_script import DEMO
-from tests.fake_host import FakeHost, ScriptedModels
+from tests.support.demo_script import DEMO
+from tests.support.fake_host import FakeHost, ScriptedModels
 
 TASK = "Add a --top N option to textkit count"
 
@@ -45,6 +45,7 @@ async def run_session(workspace: Path) -> AsyncIterator[Any]:
         s.stop()
 
 
+@pytest.mark.slow  # a whole three-step plan with a retry, ~7 s
 async def test_three_steps_with_a_retry_then_the_test_criteria(
     run_session: Any, workspace: Path
 ) -> None:

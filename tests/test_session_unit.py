@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow.session import Session, SessionError
 from planfirst.plan.criteria import criteria_commands
 from planfirst.settings import Settings
 

@@ -1,4 +1,4 @@
-"""The README documents the step state machine the code has: every step status, run outcome
+"""docs/how-it-works.md documents the step state machine the code has: every step status, run outcome
 and command result of the typed state machine is a row of its table, and nothing else is."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.contracts import StepResult
+from planfirst.core.workflow.contracts import StepResult
 from planfirst.plan.model import RunOutcome, StepStatus
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "how-it-works.md"
 
 
 def _section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("### The step state machine")
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("## The step state machine")
     end = text.index("\n## ", start)
     return text[start:end]
 
@@ -38,10 +38,10 @@ def _tables() -> dict[str, list[str]]:
     ("header", "enum"),
     [("Step status", StepStatus), ("Run outcome", RunOutcome), ("Result", StepResult)],
 )
-def test_readme_table_lists_every_value(header: str, enum: type[StrEnum]) -> None:
+def test_doc_table_lists_every_value(header: str, enum: type[StrEnum]) -> None:
     rows = _tables()[header]
     assert sorted(rows) == sorted(v.value for v in enum)
 
 
-def test_readme_states_the_undo_order_rule() -> None:
+def test_doc_states_the_undo_order_rule() -> None:
     assert "Undo goes last-first" in _section()

@@ -12,7 +12,7 @@ import pytest
 
 from planfirst.plan import store as store_mod
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan, atomic_write, new_plan_id
-from tests.plan_fixtures import make_plan
+from tests.support.plan_fixtures import make_plan
 
 
 def test_save_load_list(tmp_path: Path) -> None:

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from planfirst import __version__
-from tests.demo_script import DEMO as PLAIN_DEMO  # the demo's session with the critique off
 from tests.e2e.test_execute import snapshot
+from tests.support.demo_script import DEMO as PLAIN_DEMO  # the demo's session with the critique off
+
+pytestmark = pytest.mark.e2e  # the terminal client starts the server as a subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "scripts" / "demo.json"

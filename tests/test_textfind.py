@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planfirst.core.textfind import find_ignoring_trailing_ws
+from planfirst.core.editing.textfind import find_ignoring_trailing_ws
 
 
 def _regex_matches(work: str, old: str, limit: int) -> list[tuple[int, int]]:

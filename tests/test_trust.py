@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.paths import WorkspaceGuard
-from planfirst.core.plan_lint import lint_plan
-from planfirst.core.trust import needs_confirmation
+from planfirst.core.planning.plan_lint import lint_plan
+from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.core.workspace.trust import needs_confirmation
 from planfirst.plan.model import PlanBody
 from planfirst.settings import Settings
 

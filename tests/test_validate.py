@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.validate import (
+from planfirst.core.commands.validate import (
     CommandPolicy,
     CommandResult,
     run_command,
@@ -27,7 +27,7 @@ from planfirst.core.validate import (
     split_command,
 )
 from planfirst.settings import DEFAULT_ALLOW
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 PY = sys.executable
 

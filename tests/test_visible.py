@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planfirst.core.names import misleading_names
-from planfirst.core.paths import WorkspaceGuard
+from planfirst.core.planning.names import misleading_names
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import PlanBody
 from planfirst.plan.render import code_block, escape_prose, unescape_prose
 from planfirst.plan.visible import decode, encode, invisible, name_problems

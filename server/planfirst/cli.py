@@ -109,8 +109,8 @@ def _plans(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from planfirst.core.contracts import SessionError
-    from planfirst.core.revisions import compare_plan
+    from planfirst.core.workflow.contracts import SessionError
+    from planfirst.core.workflow.revisions import compare_plan
     from planfirst.plan.store import PlanStore, StoreError
     from planfirst.settings import load_settings
 
@@ -132,7 +132,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _scripted(args: argparse.Namespace) -> int:
-    from planfirst.llm.scripted import main as scripted_main
+    from planfirst.llm.scripted.server import main as scripted_main
 
     argv = ["--script", args.script, "--port", str(args.port)]
     return int(scripted_main(argv) or 0)

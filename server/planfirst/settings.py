@@ -101,7 +101,7 @@ class ExecutionSettings(_Section):
 
     max_attempts: int = Field(default=3, alias="maxAttempts", ge=1, le=10)
     max_tool_turns: int = Field(default=25, alias="maxToolTurns", ge=1)
-    # a file over either limit is sent as an outline plus windows (core/outline.py)
+    # a file over either limit is sent as an outline plus windows (core/editing/outline.py)
     large_file_lines: int = Field(default=600, alias="largeFileLines", ge=50)
     large_file_chars: int = Field(default=24_000, alias="largeFileChars", ge=2_000)
 
@@ -115,7 +115,7 @@ class PlanningSettings(_Section):
 
 
 class CritiqueSettings(_Section):
-    """The critique pass after planning (core/critique.py): a second model reviews the plan."""
+    """The critique pass after planning (core/planning/critique.py): a second model reviews the plan."""
 
     # "" = the planning model; "off" turns the critique pass off
     model: str = ""
@@ -129,7 +129,7 @@ class CritiqueSettings(_Section):
 
 
 class LintSettings(_Section):
-    """Plan-quality rules (core/plan_lint.py)."""
+    """Plan-quality rules (core/planning/plan_lint.py)."""
 
     disabled: list[str] = Field(default_factory=list)
     max_files_per_step: int = Field(default=5, alias="maxFilesPerStep", ge=1)
@@ -137,7 +137,7 @@ class LintSettings(_Section):
 
 class BudgetSettings(_Section):
     """Spending caps in US dollars (None: no cap) and the attempts the estimate assumes
-    (core/budget.py, core/cost.py)."""
+    (core/workflow/budget.py, core/planning/cost.py)."""
 
     max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", gt=0)
     max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", gt=0)
@@ -147,7 +147,7 @@ class BudgetSettings(_Section):
 
 
 class McpSettings(_Section):
-    """MCP servers whose read-only tools planning may use (core/mcp.py). User-only: a
+    """MCP servers whose read-only tools planning may use (core/planning/mcp.py). User-only: a
     repository must never start processes (TRUST)."""
 
     # name -> {"command", "args", "env"} (stdio) or {"url"} (streamable HTTP), as Claude Desktop

@@ -23,9 +23,9 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst import terminal_cost as costs
-from planfirst.core import driver
-from planfirst.core.edits import TextEdit, apply_edits, unified_diff
-from planfirst.core.paths import PathError, WorkspaceGuard
+from planfirst.core.editing.edits import TextEdit, apply_edits, unified_diff
+from planfirst.core.workflow import driver
+from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import critique_report
 from planfirst.plan.store import PlanStore, StoreError

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from tests.acp.harness import Agent, Editor, acp_agent
 from tests.reliability.conftest import (  # the invariants fixtures, shared with reliability
     Invariants,

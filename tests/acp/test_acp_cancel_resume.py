@@ -10,7 +10,7 @@ from planfirst.plan.model import StepStatus
 from planfirst.plan.store import PlanStore
 from tests.acp.conftest import agent
 from tests.reliability.conftest import DEMO, TASK, Invariants
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 
 async def test_cancel_while_the_model_works_and_while_a_permission_is_open(

@@ -92,7 +92,7 @@ async def test_plan_approve_steps_one_rejected_one_retried(ws: Path, inv: Invari
     shown = [x.terminal_id for c in checks for x in c["content"] if x.type == "terminal"]
     assert shown and set(shown) <= set(ed.terminals) and set(ed.released) == set(ed.terminals)
     launched = [t["command"] for t in ed.terminals.values()]
-    assert all(c[1:4] == ["-I", "-m", "planfirst.core.exec_child"] for c in launched)
+    assert all(c[1:4] == ["-I", "-m", "planfirst.core.commands.exec_child"] for c in launched)
     # edit tool calls move pending → in_progress → completed (a rejected one fails from pending)
     assert edits[0]["statuses"] == ["pending", "in_progress", "completed"]
     assert edits[2]["statuses"] == ["pending", "failed"]

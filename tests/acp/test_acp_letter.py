@@ -11,7 +11,7 @@ from acp.schema import EmbeddedResourceContentBlock, ResourceContentBlock, TextR
 
 from tests.acp.conftest import agent
 from tests.reliability.conftest import DEMO, TASK, Invariants
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 
 async def test_available_commands_follow_the_session_new_response(

@@ -15,7 +15,7 @@ from acp.schema import AgentMessageChunk, FileEditToolCallContent, ToolCallProgr
 from planfirst.acp import transcript as tmod
 from planfirst.acp.transcript import Transcript
 from planfirst.plan.store import PlanStore
-from tests.plan_fixtures import make_plan
+from tests.support.plan_fixtures import make_plan
 
 SID = "acp-0123456789abcdef"
 

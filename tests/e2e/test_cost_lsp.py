@@ -10,9 +10,9 @@ from typing import Any
 from lsprotocol import types
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO  # the critique is off in tests
-from tests.lsp_harness import command, lsp_session, write_script
-from tests.waiting import wait_until
+from tests.support.demo_script import DEMO  # the critique is off in tests
+from tests.support.lsp_harness import command, lsp_session, write_script
+from tests.support.waiting import wait_until
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -12,9 +12,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
-from tests.lsp_harness import command, lsp_session, write_script
-from tests.waiting import wait_until
+from tests.support.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
+from tests.support.lsp_harness import command, lsp_session, write_script
+from tests.support.waiting import wait_until
 
 END = editor_scripts().planning_end(DEMO_WITH_CRITIQUE)
 EXPLORE, FLAWED = DEMO_WITH_CRITIQUE[0], DEMO_WITH_CRITIQUE[1]

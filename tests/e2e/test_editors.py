@@ -13,9 +13,16 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from planfirst.core.edits import unified_diff
+from planfirst.core.editing.edits import unified_diff
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import CANNOT_ASK, REAL_PROFILES, Editor, command, lsp_session, write_script
+from tests.support.lsp_harness import (
+    CANNOT_ASK,
+    REAL_PROFILES,
+    Editor,
+    command,
+    lsp_session,
+    write_script,
+)
 
 SCRIPT = json.loads(
     (Path(__file__).resolve().parents[1] / "editors" / "scripts" / "create-retry.json").read_text(

@@ -10,8 +10,8 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO
-from tests.lsp_harness import command, lsp_session, write_script
+from tests.support.demo_script import DEMO
+from tests.support.lsp_harness import command, lsp_session, write_script
 
 TASK = "Add a --top N option to textkit count"
 

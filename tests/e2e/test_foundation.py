@@ -9,8 +9,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command, lsp_session
-from tests.plan_fixtures import make_plan
+from tests.support.lsp_harness import command, lsp_session
+from tests.support.plan_fixtures import make_plan
 
 
 async def test_list_and_content_vscode(workspace: Path) -> None:

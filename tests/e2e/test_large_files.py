@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command, lsp_session, write_script
+from tests.support.lsp_harness import command, lsp_session, write_script
 
 N_FUNCS = 700  # 7 lines each: a ~4,900-line module
 

@@ -9,9 +9,9 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO  # the critique is off in tests
-from tests.lsp_harness import command, lsp_session, write_script
-from tests.waiting import wait_until
+from tests.support.demo_script import DEMO  # the critique is off in tests
+from tests.support.lsp_harness import command, lsp_session, write_script
+from tests.support.waiting import wait_until
 
 GOOD = DEMO[1]["input"]
 VAGUE = {

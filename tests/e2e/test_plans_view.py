@@ -6,8 +6,8 @@ from pathlib import Path
 
 from planfirst.plan.model import StepStatus
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command, lsp_session
-from tests.plan_fixtures import make_plan
+from tests.support.lsp_harness import command, lsp_session
+from tests.support.plan_fixtures import make_plan
 
 
 async def test_list_plans_rows_carry_their_steps(workspace: Path) -> None:

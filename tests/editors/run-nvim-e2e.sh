@@ -62,7 +62,7 @@ NVPID=$!
 wait "$NVPID" || rc=$?
 NVPID=
 
-# the README's setup (nvim/readme-snippet.lua) on a fresh copy: the user commands work as documented
+# the setup docs/editors.md shows (nvim/readme-snippet.lua) on a fresh copy: the user commands work as documented
 rm -rf "$R/ws2"; cp -r "$R/before" "$R/ws2"
 rc2=0
 ( cd "$R/ws2"

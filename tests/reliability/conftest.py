@@ -37,11 +37,11 @@ from typing import Any
 import pytest
 from pytest_lsp import LanguageClient
 
-from planfirst.llm.scripted import ScriptedServer
+from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan.render import parse_markdown
 from planfirst.plan.store import PlanStore, StoreError
-from tests.demo_script import DEMO as DEMO  # re-exported: the demo session, critique off
-from tests.lsp_harness import Editor, lsp_session
+from tests.support.demo_script import DEMO as DEMO  # re-exported: the demo session, critique off
+from tests.support.lsp_harness import Editor, lsp_session
 
 CANARY = "canary-5f0d6c1e-never-send-me"
 RUN_VAR = "PLANFIRST_RELIABILITY_RUN"  # marker env var; not matching *KEY*/*SECRET*/*TOKEN*

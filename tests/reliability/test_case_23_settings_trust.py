@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 
 def _shapes(evil: str) -> dict[str, tuple[Any, Any]]:

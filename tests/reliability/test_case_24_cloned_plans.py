@@ -24,9 +24,9 @@ from pygls.exceptions import JsonRpcException
 from planfirst.plan.model import Plan, PlanBody, PlanStatus, StepRun, StepState, StepStatus
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import README_EDIT, one_step_plan
+from tests.support.lsp_harness import command
 
 PID = "document-top-0a1b2c"
 TARGETS = {

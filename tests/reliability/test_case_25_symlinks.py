@@ -9,9 +9,9 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import CANARY, Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 
 async def test_case_25_symlink_to_a_secret_is_that_secret(ws: Path, inv: Invariants) -> None:

@@ -1,7 +1,7 @@
 """docs/reliability.md case 26: the workspace cannot shadow planfirst's own code. The workspace
 ships `planfirst/`, `pygls/` and `anthropic/` packages whose import writes a marker file; no
-launch path (the terminal client, the extension's fallback command, the README's editor
-snippets, the editor test scripts, the test harness) ever imports them."""
+launch path (the terminal client, the extension's fallback command, the editor snippets in
+docs/editors.md, the editor test scripts, the test harness) ever imports them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
+from tests.support.lsp_harness import command
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "scripts" / "demo.json"
@@ -70,14 +70,15 @@ def _documented_commands() -> dict[str, list[str]]:
     m = re.search(r"return \{ command: python, args: (\[[^\]]*\]) \}", logic)
     assert m, "the extension's python fallback was not found in editor-client/src/logic.ts"
     found["extension fallback"] = ["python3", *json.loads(m.group(1).replace("'", '"'))]
-    readme = (ROOT / "README.md").read_text()
-    for i, block in enumerate(re.findall(r"```[a-z]*\n(.*?)```", readme, re.S)):
-        for j, lst in enumerate(
-            re.findall(r"[\{\[\(]((?:\s*['\"][^'\"\n]*['\"]\s*,?)+)\s*[\}\]\)]", block)
-        ):
-            words = re.findall(r"['\"]([^'\"\n]*)['\"]", lst)
-            if "planfirst" in words and "-m" in words and "python" in words[0]:
-                found[f"README code block {i + 1}, command {j + 1}"] = words
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        name = doc.relative_to(ROOT).as_posix()
+        for i, block in enumerate(re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(), re.S)):
+            for j, lst in enumerate(
+                re.findall(r"[\{\[\(]((?:\s*['\"][^'\"\n]*['\"]\s*,?)+)\s*[\}\]\)]", block)
+            ):
+                words = re.findall(r"['\"]([^'\"\n]*)['\"]", lst)
+                if "planfirst" in words and "-m" in words and "python" in words[0]:
+                    found[f"{name} code block {i + 1}, command {j + 1}"] = words
     for script in sorted((ROOT / "tests" / "editors").glob("*.sh")):
         for j, m2 in enumerate(
             re.finditer(
@@ -94,8 +95,8 @@ def test_case_26_documented_launch_commands_never_import_the_workspace(
 ) -> None:
     markers = _plant(ws)
     commands = _documented_commands()
-    assert any(k.startswith("README") for k in commands), (
-        "no server command found in the README's snippets"
+    assert any(k.startswith("docs/editors.md") for k in commands), (
+        "no server command found in the snippets of docs/editors.md"
     )
     assert sum(".sh" in k for k in commands) >= 2, commands
     for where, words in commands.items():

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.core.argv_rules import Workspace
-from planfirst.core.validate import CommandPolicy, run_validation
+from planfirst.core.commands.argv_rules import Workspace
+from planfirst.core.commands.validate import CommandPolicy, run_validation
 from planfirst.settings import Settings
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.red_team import edit_turn
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 TRUST_PASSING = [
     "make --eval='x: ; @touch PWN' x",

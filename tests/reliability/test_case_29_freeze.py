@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.red_team import edit_turn, hovers_during, progress_text, step_line
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 NOISE = """\
 import sys

@@ -12,9 +12,9 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 
 def _outside(inv: Invariants, name: str) -> Path:

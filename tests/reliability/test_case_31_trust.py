@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 TRUST_CASES = [
     ".VSCode/tasks.json",

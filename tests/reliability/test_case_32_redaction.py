@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import CANARY, Invariants, serve
 from tests.reliability.red_team import edit_turn
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn
+from tests.support.lsp_harness import command
 
 LEAKY_TEST = """\
 import os

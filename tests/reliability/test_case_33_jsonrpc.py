@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.conftest import Invariants, Ledger, serve
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 LIST = {"command": "planfirst.listPlans", "arguments": [{}]}

@@ -14,9 +14,9 @@ from lsprotocol import types
 
 from planfirst.plan.render import STEP_ID_COMMENT, parse_markdown, render
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.test_untrusted_model import README_EDIT, plan_turn
+from tests.support.lsp_harness import command
 
 RLO = "\u202e"
 BIDI = f"docs/report{RLO}dm.exe"  # shows as "docs/reportexe.md"

@@ -10,7 +10,7 @@ from pathlib import Path
 from planfirst.plan.store import PlanStore
 from tests.acp.conftest import agent
 from tests.reliability.conftest import DEMO, TASK, Invariants
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 
 async def test_apply_all_ends_with_its_run(ws: Path, inv: Invariants) -> None:

@@ -16,7 +16,7 @@ from planfirst.plan.store import PlanStore
 from tests.acp.conftest import agent
 from tests.acp.harness import Editor
 from tests.reliability.conftest import DEMO, TASK, Invariants
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 SECOND = "textkit/wordcount.py"  # step 1 writes tests/test_wordcount.py, then this one
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.acp.conftest import agent
 from tests.reliability.conftest import DEMO, TASK, Invariants
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 
 async def test_load_of_a_live_session_answers_its_prompt(ws: Path, inv: Invariants) -> None:

@@ -16,9 +16,9 @@ from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.model import StepStatus
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import DEMO, TASK, Invariants, kill_server, serve
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 
 def _children(pid: int) -> list[tuple[int, str]]:

@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from planfirst.core.explore import Explorer
-from planfirst.core.overlay import Overlay
-from planfirst.core.paths import PathError, WorkspaceGuard
-from planfirst.core.validate import run_command
+from planfirst.core.commands.validate import run_command
+from planfirst.core.editing.overlay import Overlay
+from planfirst.core.planning.explore import Explorer
+from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.plan.model import PlanBody, normalise_rel_path
 from planfirst.plan.render import parse_markdown, render
-from tests.plan_fixtures import body_dict, make_plan
 from tests.reliability.conftest import CANARY, RUN_VAR, Invariants, tagged_pids
+from tests.support.plan_fixtures import body_dict, make_plan
 
 HOSTILE = [
     "../../.ssh/config",

@@ -14,9 +14,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.lsp import app
-from tests.lsp_harness import command
 from tests.reliability.conftest import DEMO, TASK, Invariants, Ledger, kill_server, serve
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 # every advertised command but the preview decisions (which take a waiting preview, not a plan)
 COMMANDS = [c for c in app.COMMANDS if not c.endswith("Preview")]

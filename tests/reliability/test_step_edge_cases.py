@@ -16,10 +16,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import DEMO, TASK, Invariants, kill_server, serve
 from tests.reliability.test_crash_resume import _children
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 ORIG_SLUG = '"""URL slugs."""\n'
 

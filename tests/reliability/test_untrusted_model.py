@@ -13,8 +13,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import CANARY, DEMO, Invariants, serve
+from tests.support.lsp_harness import command
 
 README_EDIT = {
     "tool": "str_replace_based_edit_tool",

@@ -12,11 +12,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from planfirst.plan.store import PlanStore
-from tests.lsp_harness import command
 from tests.reliability.conftest import CANARY, DEMO, TASK, Invariants, serve
 from tests.reliability.test_crash_resume import _children, _gone
 from tests.reliability.test_untrusted_model import README_EDIT, one_step_plan, plan_turn
-from tests.waiting import wait_until
+from tests.support.lsp_harness import command
+from tests.support.waiting import wait_until
 
 
 async def test_case_06_secrets_and_excluded_files_never_sent(ws: Path, inv: Invariants) -> None:

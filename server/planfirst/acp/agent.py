@@ -45,9 +45,9 @@ from planfirst.acp.host import AcpHost
 from planfirst.acp.shared import CURRENT, WorkspaceHost
 from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
-from planfirst.core import mcp
-from planfirst.core.paths import PathError
-from planfirst.core.session import Session, SessionError
+from planfirst.core.planning import mcp
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.paths import PathError
 from planfirst.llm.factory import Models
 from planfirst.llm.model import ModelError
 from planfirst.plan.store import PlanStore, StoreError

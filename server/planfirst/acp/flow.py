@@ -34,8 +34,8 @@ from acp.schema import (
 from planfirst.acp.host import AcpHost
 from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import approval_text
-from planfirst.core import driver
-from planfirst.core.session import Session, SessionError, StepOutcome
+from planfirst.core.workflow import driver
+from planfirst.core.workflow.session import Session, SessionError, StepOutcome
 from planfirst.plan.model import Plan, PlanStatus, Usage
 from planfirst.plan.store import StoreError
 from planfirst.plan.visible import encode

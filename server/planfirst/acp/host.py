@@ -33,18 +33,18 @@ from acp.schema import (
 from planfirst.acp.outbox import Outbox, ValidationCall
 from planfirst.acp.terminal import ClientTerminal
 from planfirst.acp.views import plan_view
-from planfirst.core import fsio
-from planfirst.core.executor import FileChange, ProposedChange
-from planfirst.core.mcp import McpTools
-from planfirst.core.problems import Problem
-from planfirst.core.session import ApplyOutcome
-from planfirst.core.validate import Runner
+from planfirst.core.commands.validate import Runner
+from planfirst.core.editing.executor import FileChange, ProposedChange
+from planfirst.core.planning.mcp import McpTools
+from planfirst.core.problems.base import Problem
+from planfirst.core.workflow import fsio
+from planfirst.core.workflow.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
 from planfirst.plan.store import atomic_write
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
 
 log = logging.getLogger("planfirst.acp")
 
@@ -77,7 +77,7 @@ class AcpHost:
         self._calls = 0
         self._run = secrets.token_hex(4)  # this process's part of tool call ids
         self.mcp: McpTools | None = None  # the session's MCP servers' read-only tools
-        self.terminal = ClientTerminal(self)
+        self.terminal = ClientTerminal(conn, session_id, self.attach_terminal)
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
         self._plan_shown = ""  # the last plan view sent (JSON)

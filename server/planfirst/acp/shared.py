@@ -12,11 +12,11 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from planfirst.core.contracts import ApplyOutcome
-from planfirst.core.executor import ProposedChange
-from planfirst.core.mcp import McpTools
-from planfirst.core.problems import Problem
-from planfirst.core.validate import Runner
+from planfirst.core.commands.validate import Runner
+from planfirst.core.editing.executor import ProposedChange
+from planfirst.core.planning.mcp import McpTools
+from planfirst.core.problems.parse import Problem
+from planfirst.core.workflow.contracts import ApplyOutcome
 
 if TYPE_CHECKING:
     from planfirst.acp.host import AcpHost

@@ -3,7 +3,7 @@
 When the client offers `terminal`, each command planfirst allowed runs through
 `terminal/create`, and the terminal is embedded in the step's validation tool call, so the
 editor (Zed) shows its live output. planfirst still decides what runs (the same policy and
-confirmation) and how: the client starts `python -I -m planfirst.core.exec_child SPEC`, which
+confirmation) and how: the client starts `python -I -m planfirst.core.commands.exec_child SPEC`, which
 execs the argv (no shell) with planfirst's scrubbed environment read from a private file — the
 client's environment and shell never shape the command. Whatever goes wrong with the client's
 terminal (no such method, an error), planfirst runs the command itself.
@@ -20,14 +20,18 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from planfirst.core.process import CommandResult, OutputSink, call_sink, run_command, scrubbed_env
+from acp import Client
 
-if TYPE_CHECKING:
-    from planfirst.acp.host import AcpHost
+from planfirst.core.commands.process import (
+    CommandResult,
+    OutputSink,
+    call_sink,
+    run_command,
+    scrubbed_env,
+)
 
 log = logging.getLogger("planfirst.acp")
 
@@ -37,8 +41,10 @@ SAFE = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")  # means the same to any shell, quo
 class ClientTerminal:
     """Runs commands in one ACP session's client terminal (a core validate.Runner)."""
 
-    def __init__(self, host: AcpHost) -> None:
-        self.host = host
+    def __init__(self, conn: Client, session_id: str, attach: Callable[[str], None]) -> None:
+        self.conn = conn
+        self.session_id = session_id
+        self.attach = attach  # shows a started terminal in the step's validation tool call
         self.broken = False  # the client failed terminal/create once: run commands ourselves
 
     async def run(
@@ -53,7 +59,7 @@ class ClientTerminal:
         cancel_event: asyncio.Event | None = None,
     ) -> CommandResult:
         """Run argv in the client's terminal; planfirst's own runner when that cannot be."""
-        launcher = [sys.executable, "-I", "-m", "planfirst.core.exec_child"]
+        launcher = [sys.executable, "-I", "-m", "planfirst.core.commands.exec_child"]
         own = dict(
             timeout_s=timeout_s,
             output_cap=output_cap,
@@ -69,7 +75,7 @@ class ClientTerminal:
         if not SAFE.fullmatch(spec):
             os.unlink(spec)
             return await run_command(argv, cwd, **own)  # type: ignore[arg-type]
-        conn, sid = self.host.conn, self.host.session_id
+        conn, sid = self.conn, self.session_id
         started = time.monotonic()
         try:
             created = await conn.create_terminal(
@@ -89,7 +95,7 @@ class ClientTerminal:
                 os.unlink(spec)
             return await run_command(argv, cwd, **own)  # type: ignore[arg-type]
         tid = created.terminal_id
-        self.host.attach_terminal(tid)
+        self.attach(tid)
         timed_out = cancelled = False
         try:
             waiting = asyncio.ensure_future(conn.wait_for_terminal_exit(sid, tid))

@@ -27,7 +27,7 @@ from planfirst.plan.revision_diff import change_line
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
 
 _STATUS: dict[StepStatus, Any] = {
     StepStatus.PENDING: "pending",

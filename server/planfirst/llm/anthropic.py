@@ -878,7 +878,7 @@ class AnthropicModel:
         it against the deadline and shows the wait), else exponential backoff with jitter."""
         if retry_after is not None:
             return retry_after
-        base = min(self._backoff_base_s * 2 ** (attempt - 1), self._backoff_max_s)
+        base = min(self._backoff_base_s * 2.0 ** (attempt - 1), self._backoff_max_s)
         return base * random.uniform(0.5, 1.0)
 
     def _final(self, f: _Failure, attempts: int, elapsed: float, exhausted: bool = False) -> str:

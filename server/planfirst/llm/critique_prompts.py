@@ -1,4 +1,4 @@
-"""Prompt templates for the critique pass (core/critique.py), kept apart from logic like prompts.py.
+"""Prompt templates for the critique pass (core/planning/critique.py), kept apart from logic like prompts.py.
 
 Plain strings, so the stable prefix of the critic's calls stays byte-identical.
 """

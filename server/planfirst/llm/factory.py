@@ -16,7 +16,7 @@ from planfirst.llm.model import Model, ModelError
 from planfirst.settings import Settings
 
 if TYPE_CHECKING:
-    from planfirst.llm.scripted import ScriptedServer
+    from planfirst.llm.scripted.server import ScriptedServer
 
 NO_KEY = (
     "No Anthropic API key: set the ANTHROPIC_API_KEY environment variable before starting the "
@@ -40,7 +40,7 @@ class Models:
         self.scripted: ScriptedServer | None = None
         if script:
             # imported only here: the scripted server is 900 lines no real session needs
-            from planfirst.llm.scripted import ScriptedServer
+            from planfirst.llm.scripted.server import ScriptedServer
 
             # a script mismatch answers 400 (not retried): the run stops at once with the reason
             self.scripted = ScriptedServer(Path(script), mismatch_status=400).start()

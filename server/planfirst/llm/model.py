@@ -124,7 +124,7 @@ class ModelError(Exception):
 
 
 class BudgetStop(ModelError):
-    """A budget cap stopped the run before a request that could cross it (core/budget.py)."""
+    """A budget cap stopped the run before a request that could cross it (core/workflow/budget.py)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, kind="budget")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from planfirst.core.edits import TextEdit, minimal_edits
-from planfirst.core.executor import ProposedChange
-from planfirst.core.paths import PathError, from_uri
-from planfirst.core.problems import Problem
+from planfirst.core.editing.edits import TextEdit, minimal_edits
+from planfirst.core.editing.executor import ProposedChange
+from planfirst.core.problems.base import Problem
+from planfirst.core.workspace.paths import PathError, from_uri
 from planfirst.plan.visible import encode
 
 ENCODINGS = {

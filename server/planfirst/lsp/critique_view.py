@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from planfirst.core.critique import feedback_text
+from planfirst.core.planning.critique import feedback_text
 from planfirst.plan.model import Finding, Plan
 from planfirst.plan.render import Rendered, code
 

@@ -11,10 +11,10 @@ from lsprotocol import types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from planfirst.core.budget import cost_preview
-from planfirst.core.context import Selection
-from planfirst.core.paths import PathError
-from planfirst.core.session import Session, SessionError
+from planfirst.core.planning.context import Selection
+from planfirst.core.workflow.budget import cost_preview
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.paths import PathError
 from planfirst.llm.model import ModelError
 from planfirst.lsp import convert, plan_docs, plans_view, preview, pygls_compat, revision_docs
 from planfirst.lsp.host import LspProgress
@@ -58,7 +58,7 @@ class GenerateParams(_Params):
 class ReviseParams(_Params):
     plan_id: str = Field(alias="planId", max_length=200)  # bounded: error messages echo it
     feedback: str = Field(default="", max_length=20_000)
-    # the only steps to change, by number or id (core/revisions.py)
+    # the only steps to change, by number or id (core/workflow/revisions.py)
     steps: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list, max_length=100
     )

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from planfirst.core.executor import ProposedChange
-from planfirst.core.paths import PathError, WorkspaceGuard
-from planfirst.core.problems import Problem
-from planfirst.core.session import ApplyOutcome
+from planfirst.core.editing.executor import ProposedChange
+from planfirst.core.problems.base import Problem
+from planfirst.core.workflow.session import ApplyOutcome
+from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.lsp import convert, preview
 from planfirst.plan.visible import encode
 

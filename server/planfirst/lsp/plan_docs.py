@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from planfirst.core.budget import step_line
-from planfirst.core.paths import PathError
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow.budget import step_line
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.paths import PathError
 from planfirst.lsp import convert, critique_view, revision_docs
 from planfirst.plan.cost import usd_range
 from planfirst.plan.model import Plan, PlanStatus, StepStatus

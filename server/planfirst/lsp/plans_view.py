@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planfirst.core.session import Session, SessionError
+from planfirst.core.workflow.session import Session, SessionError
 from planfirst.plan.model import Plan
 from planfirst.plan.visible import encode
 

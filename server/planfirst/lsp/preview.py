@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from planfirst.core.executor import ProposedChange
+from planfirst.core.editing.executor import ProposedChange
 from planfirst.lsp import pygls_compat
-from planfirst.lsp.server import logged
+from planfirst.lsp.callbacks import logged
 
 if TYPE_CHECKING:
     from planfirst.lsp.server import PlanfirstServer

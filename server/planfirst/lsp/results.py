@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planfirst.core.contracts import StepOutcome
+from planfirst.core.workflow.contracts import StepOutcome
 from planfirst.plan.model import Plan
 from planfirst.plan.revision_diff import needing_approval, redo_pending
 

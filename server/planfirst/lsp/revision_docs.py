@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from planfirst.core import revisions
+from planfirst.core.workflow import revisions
 from planfirst.lsp import convert
 from planfirst.plan.model import Plan
 
 if TYPE_CHECKING:
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
     from planfirst.lsp.server import PlanfirstServer
 
 log = logging.getLogger("planfirst")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from functools import cached_property
 from pathlib import Path
@@ -23,9 +22,10 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_meth
 
 from planfirst import __version__
 from planfirst.lsp import pygls_compat
+from planfirst.lsp.callbacks import logged
 
 if TYPE_CHECKING:
-    from planfirst.core.session import Session
+    from planfirst.core.workflow.session import Session
     from planfirst.llm.factory import Models
     from planfirst.lsp.host import LspHost
     from planfirst.lsp.preview import Previews
@@ -212,7 +212,7 @@ class PlanfirstServer(LanguageServer):
         )
 
     def encoding(self) -> str:
-        """The negotiated position encoding, as core/edits.py names it."""
+        """The negotiated position encoding, as core/editing/edits.py names it."""
         from planfirst.lsp import convert
 
         enc = self.workspace.position_encoding or types.PositionEncodingKind.Utf16
@@ -248,7 +248,7 @@ class PlanfirstServer(LanguageServer):
         """Create the workspace session (once the root and settings are known)."""
         if self.root is None:
             return
-        from planfirst.core.session import Session
+        from planfirst.core.workflow.session import Session
         from planfirst.llm.factory import Models
         from planfirst.lsp.host import LspHost
 
@@ -275,7 +275,7 @@ class PlanfirstServer(LanguageServer):
 
     async def _connect_mcp(self) -> None:
         """Connect the user's `planfirst.mcp.servers`; their read-only tools join planning."""
-        from planfirst.core import mcp
+        from planfirst.core.planning import mcp
 
         if self.session is None or self.root is None:
             return
@@ -360,12 +360,3 @@ class PlanfirstServer(LanguageServer):
             except Exception as e:  # the plan is ready either way; the caller returns its URI
                 log.warning("window/showDocument %s failed: %r", uri, e)
         return uri
-
-
-def logged(what: str, action: Callable[[], Any]) -> None:
-    """Run one part of a refresh or notification; a failure is logged with its traceback and the
-    caller goes on (these run from timers and callbacks: nobody else would see the exception)."""
-    try:
-        action()
-    except Exception:
-        log.exception("planfirst: %s failed", what)

@@ -428,7 +428,7 @@ class Provenance(BaseModel):
 
 
 class Finding(BaseModel):
-    """A plan-lint finding (core/plan_lint.py) or a critic's finding (core/critique.py)."""
+    """A plan-lint finding (core/planning/plan_lint.py) or a critic's finding (core/planning/critique.py)."""
 
     rule: str
     severity: str  # error | warning | info

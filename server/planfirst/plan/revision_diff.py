@@ -2,7 +2,7 @@
 
 Pure functions over plan bodies: the planning flow records the result in the new revision
 (`Plan.changes`), the plan document shows it (plan/revision_view.py), and approval carries over
-only to the steps it leaves alone (core/revisions.py).
+only to the steps it leaves alone (core/workflow/revisions.py).
 """
 
 from __future__ import annotations

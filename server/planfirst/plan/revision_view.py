@@ -1,12 +1,10 @@
 """The revision parts of the plan document: what needs approval (header), "Changes in revision
-N", the notes under a changed step, and the unified diff of two revisions' text.
+N" and the notes under a changed step (revision_text.py diffs two revisions' text).
 
 Every line here is server-owned (a blockquote), so parsing a hand-edited plan.md ignores it.
 """
 
 from __future__ import annotations
-
-import difflib
 
 from planfirst.plan.model import Plan, PlanStatus, Step
 from planfirst.plan.revision_diff import change_line, needing_approval, redo_pending
@@ -111,34 +109,3 @@ def step_notes(plan: Plan, step: Step) -> list[str]:
             "disk (undo it, or execute the new text on top)"
         )
     return out
-
-
-def review_text(plan: Plan) -> str:
-    """The plan's reviewable text only (task to assumptions, no status or records): what two
-    revisions are compared on."""
-    from planfirst.plan.render import render  # render imports this module
-
-    bare = Plan(
-        id=plan.id,
-        title=plan.title,
-        task=plan.task,
-        body=plan.body.model_copy(deep=True),
-        revision=plan.revision,
-    )
-    lines = render(bare).text.split("\n")
-    start = next((i for i, line in enumerate(lines) if line == "## Task"), 0)
-    return "\n".join(lines[start:])
-
-
-def unified_diff(old: Plan, new: Plan) -> str:
-    """A unified diff of two revisions' reviewable text ("" when they read the same)."""
-    a = review_text(old).splitlines(keepends=True)
-    b = review_text(new).splitlines(keepends=True)
-    return "".join(
-        difflib.unified_diff(
-            a,
-            b,
-            fromfile=f"{old.id} revision {old.revision}",
-            tofile=f"{new.id} revision {new.revision}",
-        )
-    )

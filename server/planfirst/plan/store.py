@@ -370,7 +370,7 @@ class PlanStore:
             return None
         return pid if self.exists(pid) else None
 
-    # What past steps needed (core/budget.py): the estimator learns the workspace's retry rate.
+    # What past steps needed (core/workflow/budget.py): the estimator learns the workspace's retry rate.
 
     def step_history(self) -> builtins.list[dict[str, Any]]:
         """Recorded finished steps, oldest first (an unreadable file reads as none)."""

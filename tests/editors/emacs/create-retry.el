@@ -1,4 +1,4 @@
-;;; Emacs 28 + eglot 1.9 in batch mode, through the README's setup (planfirst.el), playing the user:  -*- lexical-binding: t -*-
+;;; Emacs 28 + eglot 1.9 in batch mode, through the setup docs/editors.md shows (planfirst.el), playing the user:  -*- lexical-binding: t -*-
 ;;; planfirst-generate -> planfirst-approve -> planfirst-execute, whose step creates two files:
 ;;; planfirst's own preview is discarded (nothing changes), then planfirst-execute again: applied,
 ;;; validation fails, the retry edits the file the step created, its preview applied, done.

@@ -1,4 +1,4 @@
--- Headless Neovim (0.7 and 0.12) through the README's setup (readme-snippet.lua), playing the user:
+-- Headless Neovim (0.7 and 0.12) through the setup docs/editors.md shows (readme-snippet.lua), playing the user:
 -- :PlanfirstGenerate -> :PlanfirstApprove -> :PlanfirstExecute, whose step creates two files:
 -- planfirst's own preview is discarded (nothing changes), then :PlanfirstExecute again: applied
 -- (on 0.12 with the diff document's "Apply step 1" code lens, on 0.7 by answering the question),

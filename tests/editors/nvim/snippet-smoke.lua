@@ -1,4 +1,4 @@
--- Checks that the README's Neovim setup (readme-snippet.lua) works as documented: load it like an
+-- Checks that the Neovim setup docs/editors.md shows (readme-snippet.lua) works as documented: load it like an
 -- init.lua would, open a file, then :PlanfirstGenerate, :PlanfirstRevise, :PlanfirstApprove,
 -- :PlanfirstExecute and :PlanfirstUndo.
 -- Environment: SNIPPET, PLANFIRST_CMD (JSON array), PLANFIRST_TASK, PLANFIRST_FEEDBACK, NVIM_RESULT.

@@ -1,7 +1,7 @@
 // The planfirst extension in a real VS Code (code-server) driven by headless Chromium.
 // Run by ../run-vscode-e2e.sh, which installs everything, starts code-server and sets:
 //   PORT, WS (the workspace code-server opened), SPEC (JSON: what to do and expect, see below),
-//   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy the README's screenshots), SUMMARY,
+//   ART (screenshot directory), DOCS + E2E_DOCS=1 (copy the docs' screenshots), SUMMARY,
 //   SERVER_PYTHON (the interpreter to choose when the server is not found).
 // SPEC fields: openFile (a workspace file opened first), activatesOnFirstUse (true: planfirst must
 // not be active before the first action uses it) and actions, each one check:
@@ -255,7 +255,7 @@ async function problemsText() {
     return (await page.locator('.markers-panel:visible').first().innerText({ timeout: 3000 })).replace(/\u00a0/g, ' ');
 }
 
-/** Screenshot for the README: copied to docs/ when E2E_DOCS=1. */
+/** Screenshot for the README and docs/editors.md: copied to docs/ when E2E_DOCS=1. */
 async function docsScreenshot(name, label) {
     const file = await screenshot(label);
     if (name && process.env.E2E_DOCS === '1') {

@@ -1,0 +1,133 @@
+"""Redact known secret values from command output (docs/reliability.md case 32).
+
+A failing test that prints `.env` content, or a tool that echoes a token it found elsewhere,
+must not carry the value into a model request, a plan file or a log. The values known to be
+secret are those of the workspace's `.env`-style files and those of the environment variables
+scrubbed out of the command environment; every occurrence becomes `[redacted]`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+from planfirst.core.workspace.secrets import is_env_file
+
+REDACTED = "[redacted]"
+MIN_LEN = 6  # shorter values ("1", "true", "dev") are everywhere in output and rarely secret
+_MAX_ENV_FILE = 256 * 1024
+_SKIP_DIRS = frozenset(
+    {".git", ".planfirst", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+)
+_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*?)\s*$")
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"`":
+        return value[1:-1]
+    if " #" in value:  # an unquoted value ends at an inline comment
+        value = value.split(" #", 1)[0].rstrip()
+    return value
+
+
+def env_file_values(text: str) -> set[str]:
+    """The values assigned in one `.env`-style text (KEY=value, export KEY=value, KEY: value)."""
+    out: set[str] = set()
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        m = _ASSIGN.match(line)
+        if m:
+            value = _unquote(m.group(2))
+            if len(value) >= MIN_LEN:
+                out.add(value)
+    return out
+
+
+def workspace_env_values(root: str | os.PathLike[str], max_depth: int = 3) -> set[str]:
+    """Values of the `.env`-style files in the workspace (a few directory levels deep)."""
+    out: set[str] = set()
+    stack: list[tuple[str, int]] = [(os.fspath(root), 0)]
+    while stack:
+        d, depth = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if depth + 1 < max_depth and e.name not in _SKIP_DIRS:
+                        stack.append((e.path, depth + 1))
+                elif is_env_file(e.name) and e.is_file():
+                    if e.stat().st_size <= _MAX_ENV_FILE:
+                        with open(e.path, encoding="utf-8", errors="replace") as f:
+                            out |= env_file_values(f.read())
+            except OSError:
+                continue
+    return out
+
+
+class Redactor:
+    """Replaces every known secret value in a text with `[redacted]`."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        keep = sorted({v for v in values if len(v) >= MIN_LEN}, key=len, reverse=True)
+        self.values = keep
+        self._regex = re.compile("|".join(re.escape(v) for v in keep)) if keep else None
+        self.longest = len(keep[0]) if keep else 0
+
+    def __call__(self, text: str) -> str:
+        if self._regex is None or not text:
+            return text
+        return self._regex.sub(REDACTED, text)
+
+    def safe_cut(self, text: str) -> int:
+        """A position to split `text` at that splits no secret and leaves every possible
+        start of a secret (the last `longest - 1` characters) in the second part."""
+        cut = max(0, len(text) - max(0, self.longest - 1))
+        if self._regex is not None:
+            for m in self._regex.finditer(text, max(0, cut - self.longest)):
+                if m.start() < cut < m.end():
+                    return m.end()
+        return cut
+
+    @classmethod
+    def for_commands(
+        cls,
+        root: str | os.PathLike[str],
+        env: Mapping[str, str],
+        is_secret_name: Callable[[str], bool],
+    ) -> Redactor:
+        """The secrets a command run in `root` with base environment `env` must not print:
+        the workspace's `.env` values and the variables scrubbed out of `env`."""
+        scrubbed = {v for k, v in env.items() if is_secret_name(k)}
+        return cls(workspace_env_values(root) | scrubbed)
+
+
+class RedactingSink:
+    """Wraps a streaming output sink: holds back a partial line so that a secret split between
+    two chunks is still found, and forwards redacted text."""
+
+    def __init__(self, sink: Callable[[str], None], redact: Redactor) -> None:
+        self.sink = sink
+        self.redact = redact
+        self._pending = ""
+
+    def __call__(self, chunk: str) -> None:
+        text = self._pending + chunk
+        cut = text.rfind("\n") + 1
+        if cut == 0 and len(text) > max(4096, 2 * self.redact.longest):
+            # a very long line: hold back only what may be the start of a secret
+            cut = self.redact.safe_cut(text)
+        self._pending = text[cut:]
+        if cut:
+            self.sink(self.redact(text[:cut]))
+
+    def flush(self) -> None:
+        """Forward whatever is held back."""
+        if self._pending:
+            text, self._pending = self._pending, ""
+            self.sink(self.redact(text))

@@ -1,0 +1,269 @@
+"""The session: planfirst's workflow for one workspace, as the faces see it.
+
+A Session belongs to one workspace. It is driven by a face (the language server) through a
+`Host`, which is how the core asks the editor for things: current buffer text, applying a
+previewed edit, saving, confirming, showing progress and problems.
+
+This module is the facade: it owns the workspace state (settings, guard, plan store, what is
+running) and lets one operation at a time run on a plan. The work is done by modules with one
+concern each: plans.py (generate, revise, reload, approve), stepper.py (the step state
+machine), undo.py, checks.py (validation, test criteria, problems), diagnoser.py and fsio.py
+(reading files, making the disk hold the approved text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from planfirst.core.planning.context import Selection
+from planfirst.core.planning.mcp import McpTools
+from planfirst.core.planning.planner import SUBMIT_PLAN
+from planfirst.core.problems.base import Problem
+from planfirst.core.workflow import budget, checks, fsio, plans, stepper
+from planfirst.core.workflow import undo as undoing
+from planfirst.core.workflow.contracts import (
+    ApplyOutcome,
+    Host,
+    ModelFactory,
+    NullProgress,
+    Progress,
+    SessionError,
+    StepOutcome,
+    StepResult,
+)
+from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.plan.model import Plan
+from planfirst.plan.render import render
+from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
+from planfirst.settings import Settings
+
+_EDITING = ("executing", "undoing")  # operations that change workspace files
+
+
+class Session:
+    """planfirst's workflow for one workspace."""
+
+    def __init__(self, root: Path, settings: Settings, models: ModelFactory, host: Host) -> None:
+        self.root = Path(root).resolve()
+        self.settings = settings
+        self.models = models
+        self.host = host
+        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.store = PlanStore(self.root, settings.plans_dir)
+        self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
+        self._busy: dict[str, str] = {}  # plan id -> what is running on it
+        self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
+        self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
+        self._problems: dict[str, list[Problem]] = {}  # published problems by path (checks.py)
+        # the connected MCP servers' read-only tools for planning (core/planning/mcp.py), set by a face
+        self.mcp: McpTools | None = None
+
+    # ------------------------------------------------------------------ state
+
+    def update_settings(self, settings: Settings) -> None:
+        """Take new settings (from workspace/configuration)."""
+        self.settings = settings
+        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        if self.store.plans_dir != self.root / settings.plans_dir:
+            self.store = PlanStore(self.root, settings.plans_dir)
+
+    def load(self, plan_id: str | None) -> Plan:
+        """A plan by id (None: the active plan), with errors written for the user."""
+        pid = plan_id or self.store.active()
+        if not pid:
+            raise SessionError(
+                "there is no active plan; generate one first or pass a planId", "no_plan"
+            )
+        try:
+            return self.store.load(pid)
+        except UnknownPlan:
+            raise SessionError(
+                # the id may come from a client: never echo an unbounded string
+                f"unknown plan {pid[:100]!r}; run 'planfirst.listPlans' to see plans",
+                "unknown_plan",
+            ) from None
+        except StoreError as e:
+            raise SessionError(str(e), "corrupt_plan") from None
+
+    def save(self, plan: Plan) -> None:
+        """Persist and tell the face the plan changed."""
+        self.store.save(plan)
+        self.host.plan_changed(plan.id)
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
+        """One operation at a time per plan; a second one is refused, not queued. Operations
+        that edit files (executing, undoing) are also one at a time per workspace, so two plans
+        never edit the same files at once."""
+        self.refuse_if_busy(plan_id, hint=True)
+        if what.startswith(_EDITING):
+            for other, doing in self._busy.items():
+                if doing.startswith(_EDITING):
+                    raise SessionError(
+                        f"plan {other!r} is {doing} in this workspace; wait for it or run 'planfirst.cancel'",
+                        "busy",
+                    )
+        self._busy[plan_id] = what
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks[plan_id] = task
+        try:
+            yield
+        finally:
+            if self._busy.get(plan_id) == what:  # not handed over (hand_over)
+                del self._busy[plan_id]
+            if task is not None and self._tasks.get(plan_id) is task:
+                del self._tasks[plan_id]
+
+    def hand_over(self, plan_id: str, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Keep the plan busy with `what` after the running operation ends, until `work` is
+        done (an editor's answer the cancelled operation can no longer take). Not cancellable:
+        it ends when the editor answers."""
+        self._busy[plan_id] = what
+        task = asyncio.ensure_future(work)
+        self._handed_over.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._handed_over.discard(t)
+            if self._busy.get(plan_id) == what:
+                del self._busy[plan_id]
+            if not t.cancelled() and t.exception() is not None:
+                self.host.log(f"[{plan_id}] {what}: {t.exception()!r}")
+            # the plan is free again: editors refresh their status (a discarded answer saves
+            # nothing, so nothing else would tell them)
+            self.host.plan_changed(plan_id)
+
+        task.add_done_callback(done)
+
+    def refuse_if_busy(self, plan_id: str, *, hint: bool = False) -> None:
+        """A SessionError("busy") when an operation runs on the plan."""
+        if plan_id in self._busy:
+            tail = "; wait for it or run 'planfirst.cancel'" if hint else ""
+            raise SessionError(f"plan {plan_id!r} is busy ({self._busy[plan_id]}){tail}", "busy")
+
+    def busy(self) -> dict[str, str]:
+        """What runs now, by plan id."""
+        return dict(self._busy)
+
+    def cancel(self, plan_id: str | None = None) -> list[str]:
+        """Cancel what runs on a plan (or on every plan); returns the plan ids cancelled."""
+        ids = [plan_id] if plan_id else list(self._tasks)
+        done = []
+        for pid in ids:
+            task = self._tasks.get(pid)
+            if task is not None and not task.done():
+                task.cancel()
+                done.append(pid)
+        return done
+
+    # ------------------------------------------------------------------ files
+
+    def read_current(self, rel: str) -> str | None:
+        """A file's current text: the editor's open document wins over the disk."""
+        return fsio.read_current(self.host, self.guard, rel)
+
+    def read_disk(self, rel: str) -> str | None:
+        """A file's text on disk, or None when it does not exist."""
+        return fsio.read_disk(self.guard, rel)
+
+    def command_env(self) -> dict[str, str]:
+        """The environment validation runs in (see checks.command_env)."""
+        return checks.command_env(self.root)
+
+    # ------------------------------------------------------------------ planning
+
+    async def generate(
+        self,
+        task: str,
+        *,
+        selection: Selection | None = None,
+        files: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> Plan:
+        """Gather context, ask the planning model, lint, persist: a new draft plan."""
+        with budget.metered(budget.for_planning(self)):  # a critique is counted too
+            return await plans.generate(
+                self, task, selection=selection, files=files, progress=progress
+            )
+
+    async def revise(
+        self,
+        plan_id: str,
+        feedback: str,
+        progress: Progress | None = None,
+        steps: Sequence[int | str] = (),
+    ) -> Plan:
+        """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
+        (`steps`: the only steps to change)."""
+        with budget.metered(budget.for_planning(self)):
+            return await plans.revise(self, plan_id, feedback, progress, steps)
+
+    async def approve(
+        self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+    ) -> Plan:
+        """Mark a plan approved (run by `execution_model` when given); plans with lint errors
+        need confirmation (or force)."""
+        return await plans.approve(self, plan_id, force=force, execution_model=execution_model)
+
+    def reload(self, plan_id: str | None) -> Plan:
+        """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""
+        return plans.reload(self, plan_id)
+
+    # ------------------------------------------------------------------ execution
+
+    async def execute_next(
+        self, plan_id: str | None, progress: Progress | None = None
+    ) -> StepOutcome:
+        """Run the next pending step of an approved plan (or the final checks after the last)."""
+        plan = self.load(plan_id)
+        return await stepper.execute(self, plan, None, progress or NullProgress())
+
+    async def retry(
+        self, plan_id: str | None, order: int | None, progress: Progress | None = None
+    ) -> StepOutcome:
+        """Run a failed, pending or undone step again (None: the first such step)."""
+        plan = self.load(plan_id)
+        if order is None:
+            order = stepper.step_to_retry(plan)
+        try:
+            plan.body.step(order)
+        except KeyError:
+            raise SessionError(f"plan {plan.id!r} has no step {order}") from None
+        return await stepper.execute(self, plan, order, progress or NullProgress())
+
+    async def undo(
+        self, plan_id: str | None, order: int | None, progress: Progress | None = None
+    ) -> StepOutcome:
+        """A previewed inverse edit restoring the exact pre-step text."""
+        return await undoing.undo(self, plan_id, order, progress or NullProgress())
+
+    # ------------------------------------------------------------------ listing
+
+    def list_plans(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Rows for every plan, and messages for plans that could not be read."""
+        plans, problems = self.store.list()
+        return [p.summary_row() for p in plans], [pr.error for pr in problems]
+
+    def document(self, plan_id: str) -> str:
+        """The plan document's text (the partial one while it streams)."""
+        if plan_id in self.partial:
+            return self.partial[plan_id]
+        return render(self.load(plan_id)).text
+
+
+__all__ = [
+    "SUBMIT_PLAN",
+    "ApplyOutcome",
+    "Host",
+    "ModelFactory",
+    "NullProgress",
+    "Progress",
+    "Session",
+    "SessionError",
+    "StepOutcome",
+    "StepResult",
+]

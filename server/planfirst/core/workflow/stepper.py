@@ -1,0 +1,415 @@
+"""The step state machine: run a step (propose → review → apply → validate, retried with the
+errors), recover a step a killed server left running, detect stale files.
+
+A step's status moves pending → running → applied → done | failed (a rejected edit returns it
+to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
+attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
+before the next begins, so a killed server resumes where it stopped. docs/how-it-works.md "The step
+state machine" documents every state and what each command does in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, assert_never
+
+from planfirst.core.editing import outline
+from planfirst.core.editing.executor import LargeFiles, ProposedChange, propose_step
+from planfirst.core.editing.overlay import Unreadable
+from planfirst.core.editing.reoffer import stored_proposal
+from planfirst.core.workflow import budget, checks, fsio, records, review, staleness
+from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
+from planfirst.core.workflow.models import execution_model, execution_model_name
+from planfirst.core.workflow.plans import PlanEvents
+from planfirst.core.workspace.trust import needs_confirmation
+from planfirst.llm.model import ModelError
+from planfirst.plan.model import (
+    Plan,
+    PlanStatus,
+    RunOutcome,
+    Step,
+    StepRun,
+    StepState,
+    StepStatus,
+    now_iso,
+)
+
+if TYPE_CHECKING:
+    from planfirst.core.workflow.session import Session
+
+# statuses a step may be (re)started from
+RESTARTABLE = (StepStatus.FAILED, StepStatus.PENDING, StepStatus.UNDONE)
+
+
+def step_to_retry(plan: Plan) -> int:
+    """The step a retry without a step number means: the first one not done nor in progress."""
+    for st in plan.steps:
+        if st.status in RESTARTABLE:
+            return st.order
+    raise SessionError(f"plan {plan.id!r} has no step to retry")
+
+
+def recover(s: Session, plan: Plan, order: int) -> None:
+    """A step left RUNNING by a killed server: find out whether its edit landed."""
+    st = plan.state(order)
+    run = st.last_run
+    if run is None:
+        st.status = StepStatus.PENDING
+        return
+    match run.outcome:
+        case RunOutcome.PENDING:
+            run.outcome = RunOutcome.INTERRUPTED
+            st.status = records.settled(st)
+        case (
+            RunOutcome.ERROR
+            | RunOutcome.CANCELLED
+            | RunOutcome.REJECTED
+            | RunOutcome.NO_CHANGE
+            | RunOutcome.INTERRUPTED
+            | RunOutcome.UNDONE
+            | RunOutcome.APPLIED_UNDONE
+            | RunOutcome.CONFLICT
+        ):
+            st.status = records.settled(st)  # nothing of this attempt is on disk
+        case RunOutcome.PROPOSED:
+            if {p: s.read_disk(p) for p in run.after} == run.after:
+                run.outcome = RunOutcome.APPLIED
+                st.status = StepStatus.APPLIED
+            else:
+                run.outcome = RunOutcome.INTERRUPTED
+                st.status = records.settled(st)
+        case RunOutcome.APPLIED:
+            st.status = StepStatus.APPLIED
+        case _:
+            assert_never(run.outcome)
+
+
+async def execute(s: Session, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
+    """Run step `order` (None: the next pending one, or the final checks after the last).
+    Execute (no order) offers a discarded edit again; Retry Step (an order) asks the model afresh."""
+    reoffer = order is None
+    if plan.status == PlanStatus.DRAFT:
+        raise SessionError(
+            f"plan {plan.id!r} is not approved; review it and run 'planfirst.approvePlan' first",
+            "not_approved",
+        )
+    async with s.exclusive(plan.id, "executing a step"):
+        plan = s.load(plan.id)  # fresh from disk now that we hold the plan
+        for st in plan.steps:
+            if st.status == StepStatus.RUNNING:
+                recover(s, plan, st.order)
+        if order is None:
+            order = plan.next_step()
+            if order is None:
+                with budget.metered(budget.for_plan(s, plan)):
+                    return await checks.final_checks(s, plan, progress)
+        else:
+            for st in plan.steps:
+                if st.order < order and st.status != StepStatus.DONE:
+                    raise SessionError(f"step {st.order} is not done yet; run the steps in order")
+            if plan.state(order).status == StepStatus.DONE:
+                raise SessionError(f"step {order} is already done; undo it first to run it again")
+        plan.status = PlanStatus.EXECUTING
+        s.store.set_active(plan.id)
+        meter = budget.for_step(s, plan, order, progress.report)
+        try:
+            with budget.metered(meter):
+                outcome = await _run_step(s, plan, plan.body.step(order), progress, reoffer)
+        except asyncio.CancelledError:
+            st = plan.state(order)
+            if st.status == StepStatus.RUNNING:
+                run = st.last_run
+                if run is not None and run.outcome in (RunOutcome.PENDING, RunOutcome.PROPOSED):
+                    run.outcome = RunOutcome.CANCELLED
+                    run.finished_at = now_iso()
+                st.status = records.settled(st)
+                s.save(plan)
+            raise
+        budget.record_step(s, plan, order, outcome.attempts)
+        if outcome.status == StepResult.DONE and plan.next_step() is None:
+            with budget.metered(budget.for_plan(s, plan)):
+                final = await checks.final_checks(s, plan, progress)
+            outcome.message = (outcome.message + " " + final.message).strip()
+        return outcome
+
+
+def _refuse_excluded(s: Session, step: Step) -> None:
+    for p in step.files:
+        why = s.guard.excluded(p)
+        if why:
+            # never send (or let the model edit) a secret or an ignored file, even if the plan names it
+            raise SessionError(
+                f"step {step.order} names {p}, which planfirst never reads or edits ({why}); "
+                "revise the plan to leave it out",
+                "excluded_file",
+            )
+
+
+async def _run_step(
+    s: Session, plan: Plan, step: Step, progress: Progress, reoffer: bool
+) -> StepOutcome:
+    st = plan.state(step.order)
+    total = len(plan.steps)
+    attempts = 0
+    errors: str | None = None
+    stale_seen: list[str] = []
+    if st.status == StepStatus.APPLIED and st.last_run is not None:
+        # resume: the edit landed before a restart (or after a cancel); validate it now, counting
+        # the tries the interrupted Execute / Retry had made toward maxAttempts (#23 case 9)
+        await fsio.resume_disk(s.guard, s.host, step, st.last_run)
+        attempts = records.resumed_attempts(st)
+        outcome, errors = await _validate_attempt(
+            s, plan, step, st.last_run, attempts, [], progress
+        )
+        if outcome is not None:
+            return outcome
+    elif st.status == StepStatus.FAILED:
+        # a retry of a failed step: tell the model why it failed (#23 case 7)
+        errors = records.last_failure(st)
+    _refuse_excluded(s, step)
+    while True:
+        attempts += 1
+        pct = int(100 * (step.order - 1) / max(1, total))
+        progress.report(f"step {step.order}/{total}: reading the files (attempt {attempts})", pct)
+        files = {p: s.read_current(p) for p in step.files}
+        for p in step.files_to_modify:
+            if files[p] is None and p not in step.files_to_create:
+                s.host.notify(
+                    f"step {step.order}: {p} does not exist; the model may create it", "warning"
+                )
+        stale = staleness.stale_files(plan, step, files) if attempts == 1 else []
+        if stale:
+            stale_seen = stale
+            s.host.notify(
+                f"Plan may be stale: {', '.join(stale)} changed since the plan was made; "
+                f"step {step.order} runs on the current text.",
+                "warning",
+            )
+        # a proposal you discarded is offered again while its files are unchanged (Execute only)
+        stored = stored_proposal(st, s.read_current) if reoffer and attempts == 1 else None
+        run = StepRun(
+            attempt=len(st.runs) + 1,
+            execution_attempt=attempts,
+            stale_files=stale,
+            model=execution_model_name(s, plan),
+        )
+        st.runs.append(run)
+        st.status = StepStatus.RUNNING
+        s.save(plan)
+        if stored is not None:  # the discarded edit again, at no model cost
+            change = stored
+            run.model = st.runs[-2].model
+            s.host.log(f"step {step.order}: offering the edit you did not apply again")
+        else:
+            progress.report(f"step {step.order}/{total}: asking {run.model}", pct)
+            change = await _propose(s, plan, step, run, files, stale, errors, attempts, progress)
+        if change.empty:
+            run.outcome = RunOutcome.NO_CHANGE
+            run.finished_at = now_iso()
+            s.save(plan)
+            if not step.validation or errors:
+                st.status = StepStatus.FAILED
+                run.error = "the model proposed no change"
+                s.save(plan)
+                return StepOutcome(
+                    plan.id,
+                    step.order,
+                    StepResult.FAILED,
+                    attempts,
+                    message="the model proposed no change for this step",
+                )
+        else:
+            declined = await _apply(s, plan, step, run, change, attempts, progress, pct)
+            if declined is not None:
+                return declined
+        outcome, errors = await _validate_attempt(
+            s, plan, step, run, attempts, stale_seen, progress
+        )
+        if outcome is not None:
+            return outcome
+        if not change.empty:
+            s.host.notify(
+                f"Step {step.order}: validation failed; asking the model to fix it "
+                f"(attempt {attempts + 1}/{s.settings.execution.max_attempts})",
+                "info",
+            )
+
+
+def _large_files(s: Session, st: StepState) -> LargeFiles:
+    """The large-file limits, with the edit sites of this step's earlier attempts."""
+    sites: dict[str, list[int]] = {}
+    for r in st.runs:
+        for path, new in r.after.items():
+            sites.setdefault(path, []).extend(outline.changed_lines(r.before.get(path), new))
+    ex = s.settings.execution
+    return LargeFiles(ex.large_file_lines, ex.large_file_chars, sites)
+
+
+async def _propose(
+    s: Session,
+    plan: Plan,
+    step: Step,
+    run: StepRun,
+    files: dict[str, str | None],
+    stale: list[str],
+    errors: str | None,
+    attempts: int,
+    progress: Progress,
+) -> ProposedChange:
+    """Ask the execution model for the step's edit; a model error ends the attempt."""
+    st = plan.state(step.order)
+
+    def read_for_model(rel: str) -> str | None:
+        try:
+            return s.read_current(rel)
+        except SessionError as e:  # a folder or a binary file: a tool error the model can act on
+            raise Unreadable(e.message) from None
+
+    try:
+        change, mrun = await propose_step(
+            execution_model(s, plan),
+            plan,
+            step,
+            files,
+            read_for_model,
+            lambda path: fsio.resolve_for_model(s.guard, path),
+            stale=stale,
+            errors=errors,
+            attempt=attempts,
+            max_turns=s.settings.execution.max_tool_turns,
+            events=PlanEvents(progress, None),
+            list_dir=lambda rel: fsio.list_dir(s.guard, rel),
+            large=_large_files(s, st),
+        )
+    except ModelError as e:
+        run.outcome = RunOutcome.ERROR
+        run.error = e.message
+        run.finished_at = now_iso()
+        if e.usage is not None:  # what the answered requests cost is spent all the same
+            run.usage = e.usage
+            plan.usage.add(e.usage)
+        st.status = StepStatus.FAILED if errors else records.settled(st)
+        s.save(plan)
+        kind = e.kind if e.kind in ("budget", "refusal") else "model_error"
+        raise SessionError(f"step {step.order}: {e.message}", kind) from None
+    run.sent = change.sent
+    run.model = mrun.model
+    run.prompt_hash = mrun.prompt_hash
+    run.usage = mrun.usage
+    plan.usage.add(mrun.usage)
+    return change
+
+
+async def _apply(
+    s: Session,
+    plan: Plan,
+    step: Step,
+    run: StepRun,
+    change: ProposedChange,
+    attempts: int,
+    progress: Progress,
+    pct: int,
+) -> StepOutcome | None:
+    """Have the user review and apply the edit, then make the disk hold it; the outcome when
+    it was not applied (the step is pending again, or failed while an earlier attempt's edit is
+    on disk), None when it was applied."""
+    st = plan.state(step.order)
+    run.proposed_diff = change.diff
+    run.before = {f.path: f.old for f in change.files}
+    run.after = {f.path: f.new for f in change.files}
+    run.outcome = RunOutcome.PROPOSED
+    s.save(plan)
+    conflict = review.refuse_moved(s, plan, step, run, change, attempts)
+    if conflict is not None:
+        return conflict
+    trust = [
+        f.path for f in change.files if needs_confirmation(f.path)
+    ]  # one trust policy (case 31)
+    if trust:
+        ok = await s.host.confirm(
+            f"Step {step.order} edits {', '.join(trust)}, which can configure tools and editors. Allow?"
+        )
+        if not ok:
+            return review.declined(
+                s, plan, step, run, f"editing {', '.join(trust)} was not confirmed", attempts
+            )
+    progress.report(f"step {step.order}/{len(plan.steps)}: waiting for you to review the edit", pct)
+    applied = await review.ask_editor(s, plan, step, run, change)
+    if not applied.applied:
+        return review.declined(
+            s, plan, step, run, applied.reason or "the edit was not applied", attempts
+        )
+    run.outcome = RunOutcome.APPLIED
+    st.status = StepStatus.APPLIED
+    s.save(plan)
+    synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
+    if synced != run.after:  # partly applied in the preview: record what was applied
+        run.after = synced
+        s.save(plan)
+    return None
+
+
+async def _validate_attempt(
+    s: Session,
+    plan: Plan,
+    step: Step,
+    run: StepRun,
+    attempts: int,
+    stale: list[str],
+    progress: Progress,
+) -> tuple[StepOutcome | None, str | None]:
+    """Validate one attempt: (the step's final outcome, None) when it is done or out of
+    attempts, else (None, the errors for the model's next attempt)."""
+    errors = await checks.validate_run(s, plan, step, run, progress)
+    if errors is None:
+        return finish(s, plan, step, attempts, stale), None
+    if attempts >= s.settings.execution.max_attempts or any(v.refused for v in run.validation):
+        # a command you refused cannot be fixed by the model: stop and say why
+        return fail(s, plan, step, attempts, stale), None
+    return None, errors
+
+
+def finish(
+    s: Session, plan: Plan, step: Step, attempts: int, stale: list[str] | None = None
+) -> StepOutcome:
+    """The step passed its validation: done."""
+    st = plan.state(step.order)
+    st.status = StepStatus.DONE
+    if st.last_run is not None:
+        st.last_run.finished_at = now_iso()
+    if plan.next_step() is not None:
+        plan.status = PlanStatus.EXECUTING
+    s.save(plan)
+    return StepOutcome(
+        plan.id,
+        step.order,
+        StepResult.DONE,
+        attempts,
+        0,
+        f"step {step.order} done",
+        stale_files=stale or [],
+    )
+
+
+def fail(s: Session, plan: Plan, step: Step, attempts: int, stale: list[str]) -> StepOutcome:
+    """Out of attempts (or a refused command): failed, with the published problems counted."""
+    st = plan.state(step.order)
+    st.status = StepStatus.FAILED
+    run = st.last_run
+    if run is not None:
+        run.error = run.error or f"validation still failing after {attempts} attempt(s)"
+        run.finished_at = now_iso()
+    s.save(plan)
+    s.host.notify(
+        f"Step {step.order} failed after {attempts} attempt(s). Retry it, revise the plan, or undo it.",
+        "error",
+    )
+    return StepOutcome(
+        plan.id,
+        step.order,
+        StepResult.FAILED,
+        attempts,
+        checks.problem_count(s),
+        (run.error or "") if run else "",
+        stale_files=stale,
+    )

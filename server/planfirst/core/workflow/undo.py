@@ -1,0 +1,84 @@
+"""Undo a step: a previewed inverse edit that restores the exact text from before the step.
+
+Part of the step state machine (core/workflow/stepper.py): a step goes to UNDONE and its applied runs
+to APPLIED_UNDONE; the inverse edit is recorded as a run of its own (RunOutcome.UNDONE). Steps
+are undone last-first: a step whose later steps still have edits on disk is refused, naming the
+step to undo first (records.refuse_out_of_order_undo).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from planfirst.core.editing.executor import FileChange, ProposedChange
+from planfirst.core.workflow import fsio, records
+from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
+from planfirst.core.workflow.replay import confirm_replay
+from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus, now_iso
+
+if TYPE_CHECKING:
+    from planfirst.core.workflow.session import Session
+
+
+async def undo(
+    s: Session, plan_id: str | None, order: int | None, progress: Progress
+) -> StepOutcome:
+    """A previewed inverse edit restoring the exact pre-step text."""
+    plan = s.load(plan_id)
+    if order is None:
+        order = records.undo_target(plan)
+    try:
+        plan.body.step(order)
+    except KeyError:
+        raise SessionError(f"plan {plan.id!r} has no step {order}") from None
+    async with s.exclusive(plan.id, f"undoing step {order}"):
+        plan = s.load(plan.id)
+        st = plan.state(order)
+        applied = [r for r in st.runs if r.outcome == RunOutcome.APPLIED]
+        if not applied:
+            raise SessionError(f"step {order} has no applied edit to undo")
+        records.refuse_out_of_order_undo(plan, order)
+        before: dict[str, str | None] = {}
+        after: dict[str, str | None] = {}
+        for r in applied:
+            for p, t in r.before.items():
+                before.setdefault(p, t)
+            after.update(r.after)
+        # the undo record is checked like model output before it is written back (case 24)
+        await confirm_replay(s.guard, s.host, after, after, f"the undo record of step {order}")
+        conflicts = [p for p in after if s.read_current(p) != after[p]]
+        if conflicts:
+            raise SessionError(
+                f"cannot undo step {order}: {', '.join(conflicts)} changed since the step was applied; "
+                "undo those changes first or edit by hand",
+                "conflict",
+            )
+        change = ProposedChange([FileChange(p, after[p], before[p]) for p in sorted(after)])
+        progress.report(f"undo step {order}: waiting for you to review the edit")
+        res = await s.host.apply_change(
+            change, f"planfirst: undo step {order}", f"Restore the text before step {order}"
+        )
+        if not res.applied:
+            return StepOutcome(
+                plan.id,
+                order,
+                StepResult.REJECTED,
+                message=res.reason or "the undo was not applied",
+            )
+        before = await fsio.sync_disk(s.guard, s.host, before, after)
+        run = StepRun(
+            attempt=len(st.runs) + 1,
+            outcome=RunOutcome.UNDONE,
+            proposed_diff=change.diff,
+            before=after,
+            after=before,
+        )
+        run.finished_at = now_iso()
+        st.runs.append(run)
+        for r in applied:
+            r.outcome = RunOutcome.APPLIED_UNDONE
+        st.status = StepStatus.UNDONE
+        if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
+            plan.status = PlanStatus.EXECUTING
+        s.save(plan)
+        return StepOutcome(plan.id, order, StepResult.UNDONE, message=f"step {order} undone")

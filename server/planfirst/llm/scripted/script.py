@@ -1,0 +1,230 @@
+"""The scripted server's script format as pydantic models: what a turn, a fault, a tool call, an
+expectation and a Models API entry may hold, checked when a script is loaded or turns are added.
+
+The format itself is described in the docstring of `planfirst.llm.scripted.server`. A script that
+does not fit is refused with a `ScriptError` naming the turn and the problem; the server keeps
+the turns as the plain objects it was given (validation never rewrites them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from planfirst.llm.catalog import lookup
+from planfirst.llm.facts import model_info_json
+
+Script = list[dict[str, Any]]
+# What callers may pass: a list of turn objects, {"turns": [...]}, or a JSON file path.
+ScriptSource = Sequence[Any] | dict[str, Any] | str | Path
+
+FaultName = Literal["stream_cut", "stream_error"]
+
+
+class ScriptError(ValueError):
+    """A script that cannot be run; the message names the turn and the problem."""
+
+
+class _Strict(BaseModel):
+    """No unknown keys and no coercion: a typo in a script is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ToolCall(BaseModel):
+    """One of a turn's parallel tool calls (`"tools": [...]`)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str
+    input: dict[str, Any] = {}
+    id: str | None = None
+
+
+class Fault(BaseModel):
+    """An HTTP error answer (`"fault": {"status": 429, ...}`)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    status: int
+    retry_after: float | None = None
+    retry_after_ms: float | None = None
+    message: str | None = None
+    type: str | None = None
+    error_code: str | None = None
+    headers: dict[str, Any] | None = None
+
+
+class Expect(_Strict):
+    """Checks on the request a turn answers (`"expect": {...}`)."""
+
+    tools: list[str] | None = None
+    no_tools: bool | None = None
+    contains: list[str] | None = None
+    not_contains: list[str] | None = None
+    tool_result_contains: str | list[str] | None = None
+    tool_result_error: bool | None = None
+    thinking: str | None = None
+    tool_choice: str | None = None
+    model: str | None = None
+    stream: bool | None = None
+    max_tokens_at_least: int | None = None
+
+
+class Turn(_Strict):
+    """One scripted answer to one Messages request."""
+
+    tool: str | None = None
+    input: dict[str, Any] | None = None
+    id: str | None = None
+    tools: list[ToolCall] | None = None
+    text: str | None = None
+    thinking: str | None = None
+    fault: FaultName | Fault | None = None
+    delay: float | None = None
+    delay_chunks: float | None = None
+    stop_reason: str | None = None
+    usage: dict[str, int] | None = None
+    note: str | None = None
+    expect: Expect | None = None
+
+    @model_validator(mode="after")
+    def _answers_something(self) -> Turn:
+        has_content = any(x is not None for x in (self.tool, self.tools, self.text, self.thinking))
+        if not has_content and self.fault is None and self.stop_reason is None:
+            raise ValueError("give 'text', 'tool', 'tools' or 'fault'")
+        return self
+
+
+class ModelEntry(BaseModel):
+    """A Models API entry of the script's `models` table: Models API fields laid over the
+    catalogue's answer for `base`, plus the shorthands `always_thinks` and `efforts`."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    base: str | None = None
+    always_thinks: bool = False
+    efforts: list[str] | None = None
+
+
+TURN_KEYS = sorted(Turn.model_fields)
+EXPECT_KEYS = sorted(Expect.model_fields)
+FAULT_NAMES = ["stream_cut", "stream_error"]
+
+
+def _message(error: ValidationError, turn: dict[str, Any]) -> str:
+    """The first problem pydantic found, in the words a script writer needs."""
+    errors = error.errors()
+    unknown = sorted(
+        str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1
+    )
+    if unknown:
+        return f"unknown keys {unknown}; allowed: {TURN_KEYS}"
+    bad_expect = sorted(
+        str(e["loc"][1])
+        for e in errors
+        if e["type"] == "extra_forbidden" and e["loc"][:1] == ("expect",) and len(e["loc"]) == 2
+    )
+    if bad_expect:
+        return f"unknown expect keys {bad_expect}; allowed: {EXPECT_KEYS}"
+    first = errors[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if field == "fault":
+        fault = turn.get("fault")
+        if isinstance(fault, str):
+            return f"fault {fault!r} is not one of {FAULT_NAMES}"
+        inner = [e for e in errors if e["loc"][:2] == ("fault", "Fault") and len(e["loc"]) > 2]
+        if isinstance(fault, dict) and "status" in fault and inner:  # a bad field of a fault
+            return f"'fault.{'.'.join(str(p) for p in inner[0]['loc'][2:])}': {inner[0]['msg']}"
+        return "'fault' must be {'status': N, ...} or a fault name"
+    if field == "tools":
+        return "'tools' must be a list of {'name', 'input'} objects"
+    if field == "tool":
+        return "'tool' must be a tool name"
+    if field == "input":
+        return "'input' must be an object"
+    if field == "expect" and len(first["loc"]) == 1:
+        return "'expect' must be an object"
+    if not first["loc"]:  # the model validator
+        return str(first["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where!r}: {first['msg']}"
+
+
+def check_turn(i: int, turn: Any) -> dict[str, Any]:
+    """Turn `i` (1-based) as given, once it fits the format; else a ScriptError naming it."""
+    if not isinstance(turn, dict):
+        raise ScriptError(f"turn {i}: must be an object, got {type(turn).__name__}")
+    try:
+        Turn.model_validate(turn)
+    except ValidationError as e:
+        raise ScriptError(f"turn {i}: {_message(e, turn)}") from None
+    return turn
+
+
+def _read(script: ScriptSource) -> Any:
+    if isinstance(script, str | Path):
+        try:
+            return json.loads(Path(script).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ScriptError(f"cannot read script {script}: {e}") from e
+    return script
+
+
+def load_script(script: ScriptSource) -> Script:
+    """Load and check a script from a list, a `{"turns": [...]}` dict or a JSON file path."""
+    raw = _read(script)
+    if isinstance(raw, dict):
+        raw = raw.get("turns")
+    if not isinstance(raw, list):
+        raise ScriptError("a script is a JSON list of turns or an object with a 'turns' list")
+    return [check_turn(i, turn) for i, turn in enumerate(raw, 1)]
+
+
+def load_models(script: ScriptSource) -> dict[str, dict[str, Any]]:
+    """The script's Models API table (`{"models": {id: entry}}`), each entry expanded.
+
+    An entry holds Models API fields (`lifecycle`, `retires_at`, `max_tokens`,
+    `max_input_tokens`, `capabilities`, ...) laid over the catalogue's answer for `base` (default:
+    the id itself, else claude-sonnet-5-5), plus shorthands: `always_thinks: true` (thinking
+    cannot be disabled), `thinks_by_default: true`, `efforts: [...]`.
+    """
+    raw = _read(script)
+    models = raw.get("models") if isinstance(raw, dict) else None
+    if models is None:
+        return {}
+    if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
+        raise ScriptError("'models' must map model ids to objects")
+    return {name: expand_model(name, entry) for name, entry in models.items()}
+
+
+def expand_model(name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The Models API answer for `name` from its entry in a `models` table (see load_models)."""
+    try:
+        ModelEntry.model_validate(given)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ScriptError(f"model {name!r}: {where!r}: {first['msg']}") from None
+    entry = dict(given)
+    base_name = str(entry.pop("base", "") or name)
+    base = lookup(base_name)
+    if not base.known:
+        base = lookup("claude-sonnet-5-5")
+    out = model_info_json(base)
+    out["id"] = name
+    out["display_name"] = name
+    caps = out["capabilities"]
+    if entry.pop("always_thinks", False):
+        caps["thinking"]["types"]["disabled"] = {"supported": False}
+    if "efforts" in entry:
+        levels = list(entry.pop("efforts") or [])
+        caps["effort"] = {"supported": bool(levels)} | {
+            lvl: {"supported": lvl in levels} for lvl in ("low", "medium", "high", "xhigh", "max")
+        }
+    out.update(entry)
+    return out
