@@ -337,7 +337,8 @@ async def acp_agent(
             *args,
             env=agent_env(env),
             cwd=str(root),
-            transport_kwargs={"stderr": err},
+            # a loaded machine (7 engineers on 2 cores) may need more than the SDK's 2 s to exit
+            transport_kwargs={"stderr": err, "shutdown_timeout": 10.0},
             observers=[ledger.observe],
         ) as (conn, proc):
             agent = Agent(conn, proc, editor, ledger)

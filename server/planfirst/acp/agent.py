@@ -13,28 +13,21 @@ import logging
 import os
 import secrets
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import unquote, urlparse
 
 from acp import PROTOCOL_VERSION, Agent, Client, RequestError, run_agent
 from acp.connection import StreamDirection, StreamEvent
 from acp.schema import (
     AgentCapabilities,
     ClientCapabilities,
-    EmbeddedResourceContentBlock,
     Implementation,
     InitializeResponse,
     LoadSessionResponse,
-    McpServerStdio,
     NewSessionResponse,
     PromptCapabilities,
     PromptResponse,
-    ResourceContentBlock,
     StopReason,
-    TextContentBlock,
-    TextResourceContents,
     Usage,
 )
 
@@ -42,6 +35,7 @@ from planfirst import __version__
 from planfirst.acp import framing
 from planfirst.acp.flow import Conversation, available_commands
 from planfirst.acp.host import AcpHost
+from planfirst.acp.prompt import mcp_servers, read_prompt
 from planfirst.acp.shared import CURRENT, WorkspaceHost
 from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
@@ -51,7 +45,6 @@ from planfirst.core.workspace.paths import PathError
 from planfirst.llm.factory import Models
 from planfirst.llm.model import ModelError
 from planfirst.plan.store import PlanStore, StoreError
-from planfirst.plan.visible import encode
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -65,94 +58,6 @@ def _root(cwd: str) -> Path:
             {"cwd": f"{str(cwd)[:200]!r} is not an absolute path to a directory"}
         )
     return p.resolve()
-
-
-MAX_ATTACHMENT = 50_000  # characters of one embedded resource from outside the workspace
-MAX_ATTACHMENTS = 200_000  # characters of all of them in one prompt
-
-
-@dataclass
-class Prompt:
-    """What a session/prompt carries, as planfirst uses it."""
-
-    text: str  # the user's words, then what was attached from outside the workspace
-    files: list[str] = field(default_factory=list)  # workspace files it mentions
-    docs: dict[str, str] = field(default_factory=dict)  # workspace file -> the client's text
-
-
-def read_prompt(blocks: list[Any], root: Path) -> Prompt:
-    """The prompt's text, the workspace files it mentions (resource links, embedded files) with
-    the text the client embedded for them (what the user sees, unsaved edits included), and
-    resources from outside the workspace (an `https:` page, a file elsewhere) attached to the
-    text so they reach the planning request (bounded; binary contents are named, not sent)."""
-    texts: list[str] = []
-    files: list[str] = []
-    docs: dict[str, str] = {}
-    attached: list[str] = []
-    room = MAX_ATTACHMENTS
-    for b in blocks:
-        uri: str | None = None
-        body: str | None = None
-        if isinstance(b, TextContentBlock):
-            texts.append(b.text)
-        elif isinstance(b, ResourceContentBlock):
-            uri = b.uri
-        elif isinstance(b, EmbeddedResourceContentBlock):
-            uri = getattr(b.resource, "uri", None)
-            body = b.resource.text if isinstance(b.resource, TextResourceContents) else None
-        if not uri:
-            continue
-        rel = _workspace_file(uri, root)
-        if rel is not None:
-            files.append(rel)
-            texts.append(f"@{rel}")
-            if body is not None:
-                docs[rel] = body
-            continue
-        if body is None:
-            kind = (
-                "binary content, not included"
-                if isinstance(b, EmbeddedResourceContentBlock)
-                else "a link"
-            )
-            attached.append(f'<attachment uri="{encode(uri[:500])}">({kind})</attachment>')
-            continue
-        cut = body[: min(MAX_ATTACHMENT, max(0, room))]
-        room -= len(cut)
-        more = "\n(… cut: the attachment is longer)" if len(cut) < len(body) else ""
-        attached.append(f'<attachment uri="{encode(uri[:500])}">\n{cut}{more}\n</attachment>')
-    text = " ".join(t for t in texts if t).strip()
-    if attached:
-        text += "\n\nAttached by the user:\n" + "\n".join(attached)
-    return Prompt(text, files, docs)
-
-
-def _workspace_file(uri: str, root: Path) -> str | None:
-    """The workspace-relative path a `file:` URI names, or None (another scheme, elsewhere)."""
-    if not uri.startswith("file://"):
-        return None
-    path = Path(unquote(urlparse(uri).path))
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except (ValueError, OSError):
-        return None
-
-
-def mcp_servers(raw: Any) -> tuple[list[mcp.McpServer], list[str]]:
-    """`mcpServers` of session/new or session/load: stdio servers are used; HTTP and SSE ones
-    are not (planfirst does not declare `mcpCapabilities.http`/`sse`), and the user is told."""
-    out: list[mcp.McpServer] = []
-    problems: list[str] = []
-    for s in raw or []:
-        if isinstance(s, McpServerStdio):
-            env = tuple((e.name, e.value) for e in s.env)
-            out.append(mcp.McpServer(s.name, s.command, tuple(s.args), env))
-        else:
-            name = str(getattr(s, "name", "?"))[:60]
-            problems.append(
-                f"MCP server {name!r} was not started: planfirst connects stdio MCP servers only"
-            )
-    return out, problems
 
 
 def _delta(after: Any, before: Any) -> Usage:

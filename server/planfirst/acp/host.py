@@ -30,17 +30,16 @@ from acp.schema import (
     ToolCallUpdate,
 )
 
+from planfirst.acp import writes
 from planfirst.acp.outbox import Outbox, ValidationCall
 from planfirst.acp.terminal import ClientTerminal
 from planfirst.acp.views import plan_view
 from planfirst.core.commands.validate import Runner
-from planfirst.core.editing.executor import FileChange, ProposedChange
+from planfirst.core.editing.executor import ProposedChange
 from planfirst.core.planning.mcp import McpTools
 from planfirst.core.problems.base import Problem
-from planfirst.core.workflow import fsio
 from planfirst.core.workflow.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
-from planfirst.plan.store import atomic_write
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -454,93 +453,12 @@ class AcpHost:
         )
 
     async def _write_through_client(self, change: ProposedChange) -> str | None:
-        """Write approved text through `fs/write_text_file` when the client offers it (its
-        buffers, unsaved edits included, stay in step); the core then makes the disk match.
-        Without it the core writes the disk itself. Returns why it failed, if it did.
+        """Write the approved text through the client (acp/writes.py: whole or not at all)."""
+        return await writes.write_step(self, change)
 
-        A step lands whole or not at all (docs/reliability.md case 40): when a write is refused,
-        fails or is cancelled after some of the step's files were written, those files get
-        their text from before the step back, and the reason says so."""
-        if not self.can_write():
-            return None
-        written: list[FileChange] = []
-        failure: str | None = None
-        try:
-            for f in change.files:
-                if f.new is None:
-                    continue  # ACP has no delete: the core removes the file from disk
-                if self.can_read() and f.old is not None:
-                    now = await self.read_buffer(f.path)
-                    if now is not None and now != f.old:
-                        failure = f"{f.path} changed in the editor while the step was prepared; retry the step"
-                        break
-                try:
-                    await self.conn.write_text_file(self.session_id, self._abs(f.path), f.new)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    failure = f"the editor could not write {f.path}: {e}"
-                    written.append(f)  # the client may have written part of it: restore it too
-                    break
-                written.append(f)
-                self.buffers[f.path] = f.new
-        except asyncio.CancelledError:
-            # restore before the cancel goes on (shielded: the cancel must not stop it)
-            await asyncio.shield(self._restore(written))
-            raise
-        if failure is None:
-            return None
-        return failure + await self._restore(written)
-
-    async def _restore(self, written: list[FileChange]) -> str:
-        """Give the files a failed step already wrote their text from before the step again:
-        through the client first, the disk itself when the client cannot. Returns what to add
-        to the reason."""
-        if not written:
-            return ""
-        lost: list[str] = []
-        for f in reversed(written):
-            if f.old is not None:
-                try:
-                    await self.conn.write_text_file(self.session_id, self._abs(f.path), f.old)
-                    self.buffers[f.path] = f.old
-                    continue
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    log.warning("restoring %s through the client failed: %s", f.path, e)
-            if not self._restore_disk(f):
-                lost.append(f.path)
-        names = ", ".join(f.path for f in written)
-        if lost:
-            return (
-                f"; restoring {', '.join(lost)} failed: check it in the editor "
-                "(the step is recorded as not applied)"
-            )
-        return f"; {names} got its text from before the step back"
-
-    def _restore_disk(self, f: FileChange) -> bool:
-        """The disk holds `f`'s text from before the step (a created file removed); False when
-        that could not be made so."""
-        if self.session is None:
-            return False
-        guard = self.session.guard
-        try:
-            now = fsio.read_disk(guard, f.path)
-            if now == f.old:
-                return True
-            if now != f.new:  # neither ours nor the old text: someone else's, left alone
-                return False
-            target = guard.resolve(f.path)
-            if f.old is None:
-                target.unlink()
-            else:
-                data = fsio.BOM + f.old if fsio.has_bom(guard, f.path) else f.old
-                atomic_write(target, data, durable=False, keep_mode=True)
-            return True
-        except Exception as e:
-            log.warning("restoring %s on disk failed: %s", f.path, e)
-            return False
+    def abs_path(self, rel: str) -> str:
+        """The absolute path of a workspace file, as ACP names files."""
+        return self._abs(rel)
 
     async def read_buffer(self, rel: str) -> str | None:
         """A file's text as the editor holds it (unsaved edits included); None if unreadable."""
