@@ -132,9 +132,7 @@ class PlanfirstAgent:
         if old is not None and old.turn is not None and not old.turn.done():
             # the running session/prompt gets its answer: stop reason cancelled (case 44)
             old.cancelled = True
-            if old.plan_id is not None:  # the core is shared: only this session's work
-                old.core.cancel(old.plan_id)
-            old.turn.cancel()
+            old.turn.cancel()  # the core's work runs in the turn's task (cancels only its own)
         host = AcpHost(self.conn, session_id, root, self.caps)
         core = self._core(root, host)
         host.session = core
@@ -292,8 +290,9 @@ class PlanfirstAgent:
         if conv is None or conv.turn is None or conv.turn.done():
             return
         conv.cancelled = True
-        if conv.plan_id is not None:  # the core is shared: only this session's work
-            conv.core.cancel(conv.plan_id)
+        # the core's work runs in the turn's task: cancelling it stops this session's work
+        # only (the core is shared by the workspace's sessions: never `core.cancel(plan)`,
+        # which could stop another session working on the same plan)
         conv.turn.cancel()
 
     async def shutdown(self) -> None:
