@@ -114,8 +114,33 @@ def main() -> None:
         "the ~700 tokens the API adds for the text editor tool, and the expected retries; the "
         "scripted model edits both files in one turn, passes first time and counts 4 characters/token."
     )
+    sec.notes.append(_effort_note(plan))
     sec.seconds = time.perf_counter() - t_start
     finish(sec)
+
+
+def _effort_note(plan: Any) -> str:
+    """What decides the execution effort default (planfirst.thinking.executionEffort): how much
+    of a step's cost its answer is, and what more answer per step would cost."""
+    from planfirst.llm.catalog import lookup
+    from planfirst.plan.model import Usage
+
+    total = Usage()
+    for st in plan.steps:
+        for r in st.runs:
+            total.add(r.usage)
+    info = lookup(plan.execution_model or "claude-sonnet-5-5")
+    out = total.output_tokens * info.output_per_mtok / 1e6
+    per_step = total.cost_usd / max(1, len(plan.steps))
+    extra = 1000 * info.output_per_mtok / 1e6
+    return (
+        f"Execution effort (thinking off, between_tools on {info.name}): the answer is "
+        f"{out / total.cost_usd:.0%} of a step's cost ({total.output_tokens / len(plan.steps):.0f} "
+        f"output tokens a step) while the prompt is mostly read from the cache; every 1,000 more "
+        f"output tokens a step (a higher effort writes more) adds ${extra:.3f}, "
+        f"{extra / per_step:.0%} of the measured ${per_step:.4f} per step — hence the default "
+        "executionEffort low (docs/models.md)."
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from planfirst.core.workflow.session import Session, SessionError
 from planfirst.llm.catalog import PRICES_CHECKED, lookup
 from planfirst.llm.model import ModelError
 from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.llm.window import request_estimate
 from planfirst.plan.cost import usd, usd_range
 from planfirst.plan.model import PlanStatus, RunOutcome, StepStatus
 from planfirst.plan.render import render
@@ -212,19 +213,34 @@ def test_budget_caps_and_prices_come_only_from_user_settings() -> None:
     env, _ = load_settings(environ={"PLANFIRST_MAX_COST_PER_STEP": "0.5"})
     assert env.budget.max_cost_per_step == 0.5
     bad, problems = load_settings({"budget": {"maxCostPerStep": -1}})
-    assert bad.budget.max_cost_per_step is None and problems
+    assert bad.budget.max_cost_per_step == 0 and problems  # set wrong: $0, never "no cap" (#29)
 
 
-async def test_the_planning_cap_counts_the_critique(
-    start: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_planning_cap_counts_the_critique(start: Any) -> None:
     from tests.support.demo_script import DEMO_WITH_CRITIQUE, editor_scripts
 
     end = editor_scripts().planning_end(DEMO_WITH_CRITIQUE)
-    # the critic may answer at length: its worst case ($0.64 on Opus) no longer fits a $0.50
-    # cap, while each planning request's ($0.32 + prompt) does
-    monkeypatch.setitem(budget.ANSWER_ALLOWANCE, "critique", 32_000)
-    settings, _ = load_settings({"budget": {"maxCostPlanning": 0.5}, "critique": {"model": ""}})
+    free, _ = load_settings({"critique": {"model": "off"}})
+    session, _, _ = start(DEMO_WITH_CRITIQUE[:end], free)
+    spent = (await session.generate(TASK)).usage.cost_usd  # the plan's two requests
+    uncapped, _ = load_settings({"critique": {"model": ""}})
+    session, _, first = start(DEMO_WITH_CRITIQUE[:end], uncapped)
+    await session.generate(TASK)
+    critic_body = next(
+        r.body
+        for r in first.requests
+        if any(t["name"] == "submit_critique" for t in r.body["tools"])
+    )
+    # the critic's least worst case: its whole prompt at the cache-write rate and the smallest
+    # answer it may be sent with (1,024 tokens); the plan's requests fit (each sent with a
+    # max_tokens lowered to what is left), the critique does not
+    info = lookup(uncapped.planning_model)
+    least = (
+        request_estimate(critic_body) * info.cache_write_price + 1024 * info.output_per_mtok
+    ) / 1_000_000
+    settings, _ = load_settings(
+        {"budget": {"maxCostPlanning": spent + 0.99 * least}, "critique": {"model": ""}}
+    )
     assert settings.critique.enabled
     session, _, srv = start(DEMO_WITH_CRITIQUE[:end], settings)
     plan = await session.generate(TASK)
@@ -232,6 +248,7 @@ async def test_the_planning_cap_counts_the_critique(
         r for r in srv.requests if any(t.get("name") == "submit_critique" for t in r.body["tools"])
     ]
     assert critic == [] and len(srv.requests) == 2  # the plan's two requests, no critique
+    assert all(r.body["max_tokens"] < settings.max_tokens for r in srv.requests)
     notes = plan.provenance.critique.notes if plan.provenance.critique else []
     assert any("planfirst.budget.maxCostPlanning" in n for n in notes), notes
 

@@ -77,13 +77,13 @@ def test_a_cap_stops_the_run_and_resume_continues_after_raising_it(workspace: Pa
             "--script",
             str(DEMO),
             "--max-cost-per-plan",
-            "0.03",
+            "0.01",  # below step 1's prompt plus the least answer it can be sent with
         ],
         workspace,
         critique=True,  # the demo script has the critic's turns
     )
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "planfirst.budget.maxCostPerPlan ($0.030) would be crossed" in res.stdout
+    assert "planfirst.budget.maxCostPerPlan ($0.010) would be crossed" in res.stdout
     assert "step 1 is estimated at $" in res.stdout
     plans, _ = PlanStore(workspace).list()
     assert plans[0].state(1).status.value == "pending"

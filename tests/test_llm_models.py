@@ -124,7 +124,7 @@ async def test_a_model_that_always_thinks_gets_no_forced_tool_choice() -> None:
 
 
 async def test_facts_come_from_the_models_api_not_the_catalogue() -> None:
-    # The catalogue says 64,000 for claude-sonnet-4-6; the Models API's answer wins.
+    # The catalogue says 128,000 for claude-sonnet-4-6 (its page); the Models API's answer wins.
     script = {
         "turns": [{"tool": "submit_answer", "input": ANSWER}],
         "models": {"claude-sonnet-4-6": {"base": "claude-sonnet-4-6", "max_tokens": 5000}},
@@ -132,7 +132,7 @@ async def test_facts_come_from_the_models_api_not_the_catalogue() -> None:
     with ScriptedServer(script) as srv:
         await make_model(srv, "claude-sonnet-4-6").run(submit_request(), Handler())
         assert srv.requests[0].body["max_tokens"] == 5000
-    assert lookup("claude-sonnet-4-6").max_output_tokens == 64_000
+    assert lookup("claude-sonnet-4-6").max_output_tokens == 128_000
 
 
 async def test_no_models_api_falls_back_to_the_catalogue() -> None:

@@ -97,3 +97,19 @@ def test_a_resumed_step_counts_the_attempts_already_made() -> None:
         run(RunOutcome.APPLIED, "b", "c", execution_attempt=2),
     ]
     assert records.resumed_attempts(st) == 2
+
+
+def test_undo_goes_by_when_edits_landed_not_by_step_number() -> None:
+    """#29: a step added before a done one and executed is undone first; edits recorded before
+    the order was kept (applied_seq 0) count as older than every numbered one, in step order."""
+    plan = make_plan()
+    plan.state(3).runs = [run(RunOutcome.APPLIED, "x", "y")]  # an older plan's record
+    late = run(RunOutcome.APPLIED, "a", "b")
+    records.mark_applied(plan, late)
+    plan.state(1).runs = [late]
+    assert late.applied_seq == 1 and records.undo_target(plan) == 1
+    with pytest.raises(SessionError, match="step 1 was applied after it; undo step 1 first"):
+        records.refuse_out_of_order_undo(plan, 3)
+    assert records.undo_runs(plan, 1) == [late]
+    late.outcome = RunOutcome.APPLIED_UNDONE
+    assert records.undo_target(plan) == 3

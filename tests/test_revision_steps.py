@@ -10,10 +10,10 @@ import pytest
 from planfirst.core.planning.planner import PlanningResult
 from planfirst.core.workflow import revisions
 from planfirst.core.workflow.contracts import SessionError
+from planfirst.core.workflow.revisions import review_diff as unified_diff
 from planfirst.plan.model import Plan, PlanBody, PlanStatus, RunOutcome, StepRun, StepStatus, Usage
 from planfirst.plan.render import parse_markdown, render
 from planfirst.plan.revision_diff import content_hash, diff_steps, needing_approval
-from planfirst.plan.revision_text import unified_diff
 from tests.support.plan_fixtures import body_dict, make_plan
 
 

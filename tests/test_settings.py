@@ -84,8 +84,8 @@ def test_unknown_keys_are_dropped_and_logged(caplog: pytest.LogCaptureFixture) -
         "planfirst.context.x" in d for d in dropped
     )
     with caplog.at_level(logging.WARNING, logger="planfirst.settings"):
-        settings, _ = load_settings(None, {"colour": "red", "maxTokens": 4096}, environ={})
-    assert settings.max_tokens == 4096
+        settings, _ = load_settings(None, {"colour": "red", "planningModel": "m"}, environ={})
+    assert settings.planning_model == "m"
     assert "planfirst.colour" in caplog.text
 
 
@@ -104,15 +104,29 @@ def test_a_differing_workspace_trust_value_is_reported_an_equal_one_is_not() -> 
 
 def test_non_trust_workspace_settings_still_apply() -> None:
     settings, problems = load_settings(
-        None, {"planfirst": {"validation": {"timeout": 5}, "maxTokens": 2048}}, environ={}
+        None, {"planfirst": {"validation": {"timeout": 5}, "planningModel": "m"}}, environ={}
     )
-    assert settings.validation.timeout_s == 5 and settings.max_tokens == 2048 and problems == []
+    assert settings.validation.timeout_s == 5 and settings.planning_model == "m"
+    assert problems == []
+
+
+def test_retries_and_max_tokens_are_user_settings_only() -> None:
+    """Case 41: a repository cannot make each request dearer (maxTokens) or re-send it more often
+    (anthropic.maxRetries); the user's own values still apply."""
+    hostile = {"planfirst": {"maxTokens": 128_000, "anthropic": {"maxRetries": 10}}}
+    settings, problems = load_settings(None, hostile, environ={})
+    assert settings.max_tokens == 32_000 and settings.anthropic.max_retries == 4
+    assert any("planfirst.anthropic.maxRetries" in p for p in problems)
+    assert any("planfirst.maxTokens" in p for p in problems)
+    user = {"maxTokens": 8_000, "anthropic": {"maxRetries": 1}}
+    settings, problems = load_settings(user, hostile, environ={})
+    assert settings.max_tokens == 8_000 and settings.anthropic.max_retries == 1
 
 
 def test_bad_layers_are_reported_not_raised() -> None:
-    settings, problems = load_settings("nonsense", {"maxTokens": "lots"}, environ={})
-    assert settings.max_tokens == 32_000
-    assert any("JSON object" in p for p in problems) and any("maxTokens" in p for p in problems)
+    settings, problems = load_settings("nonsense", {"context": {"tokenBudget": "lots"}}, environ={})
+    assert settings.context.token_budget == 24_000
+    assert any("JSON object" in p for p in problems) and any("tokenBudget" in p for p in problems)
 
 
 def test_a_workspace_cannot_turn_planfirsts_preview_off() -> None:
@@ -120,3 +134,34 @@ def test_a_workspace_cannot_turn_planfirsts_preview_off() -> None:
     assert load_settings({}, {"planfirst": {"preview": "editor"}}, environ={})[0].preview == "auto"
     assert load_settings({}, {"preview": "planfirst"}, environ={})[0].preview == "planfirst"
     assert load_settings({"planfirst": {"preview": "editor"}}, environ={})[0].preview == "editor"
+
+
+def test_a_workspace_only_narrows_what_the_user_set() -> None:
+    """docs/reliability.md case 37: lists that keep things from the model are extended, never
+    replaced or emptied; safety review rules stay on; spending numbers are lowered, not raised."""
+    user = {"context": {"exclude": ["secret/**"], "tokenBudget": 5000}}
+    hostile = {
+        "context": {"exclude": [], "tokenBudget": 900_000},
+        "lint": {"disabled": ["protected-file", "no-risks"]},
+        "execution": {"maxAttempts": 10},
+    }
+    s, problems = load_settings(user, hostile, {"context": {"exclude": ["build/**"]}}, environ={})
+    assert s.context.exclude == ["secret/**", "build/**"]
+    assert s.context.token_budget == 5000 and s.execution.max_attempts == 3  # the default caps
+    assert s.lint.disabled == ["no-risks"]
+    assert any("tokenBudget" in p and "5000" in p for p in problems)
+    assert any("maxAttempts" in p for p in problems)
+    assert any("protected-file" in p for p in problems)
+    # lowering is the workspace's call, and the user may turn any rule off
+    s, problems = load_settings(
+        {"lint": {"disabled": ["protected-file"]}}, {"execution": {"maxAttempts": 1}}, environ={}
+    )
+    assert s.execution.max_attempts == 1 and s.lint.disabled == ["protected-file"]
+    assert problems == []
+
+
+def test_the_safety_rules_named_in_settings_exist() -> None:
+    from planfirst.core.planning.plan_lint import RULES
+    from planfirst.settings import SAFETY_LINT_RULES
+
+    assert SAFETY_LINT_RULES <= set(RULES)

@@ -73,5 +73,5 @@ def test_no_declared_setting_is_unknown_to_the_server() -> None:
 def test_trust_settings_are_user_settings_only() -> None:
     decl = declared()
     trust = {f"{section}.{key}" for section, key in S.TRUST} - NOT_A_SETTING
-    for key in sorted(trust | {"prices"}):
+    for key in sorted(trust | S.USER_ONLY):
         assert decl[key].get("scope") == "application", f"{key} must be scope application"

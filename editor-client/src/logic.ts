@@ -218,7 +218,20 @@ export interface PlanSummary {
     /** the workspace's active plan */
     active?: boolean;
     /** every step: number, status, first line (servers before the Plans view send none) */
-    stepList?: { order: number; status: string; title: string }[];
+    stepList?: StepRow[];
+}
+
+/** A step of a `planfirst.listPlans` row. */
+export interface StepRow {
+    order: number;
+    status: string;
+    title: string;
+    /** done, then changed by a revision (servers before #29 send none) */
+    needsRedo?: boolean;
+    /** an edit of the step is on disk */
+    hasEdit?: boolean;
+    /** the step `planfirst.undoStep` accepts now: its edit landed last */
+    undoable?: boolean;
 }
 
 /** Plan statuses after which there is nothing left to do. */
@@ -498,27 +511,33 @@ export function planTreeView(p: PlanSummary): TreeView {
 }
 
 /**
- * A step's row: "N · first line", its status, and its inline action: Execute on the next step of
- * an approved plan, Retry on a failed step, Undo on the last step with an edit on disk.
+ * A step's row: "N · first line", its status, and its inline actions: Execute on the next step of
+ * an approved plan, Retry on a failed step, Undo on the step the server's undo accepts (the one
+ * whose edit landed last; a server without `undoable` in its rows: the last done step).
  */
-export function stepTreeView(p: PlanSummary, step: { order: number; status: string; title: string }): TreeView {
+export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     const steps = p.stepList ?? [];
     const status = (step.status || 'pending').toLowerCase();
     const plan = (p.status || '').toLowerCase();
     const next = steps.find((s) => s.status !== 'done');
-    const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
-    const last = withEdit.length ? withEdit[withEdit.length - 1].order : undefined;
+    let undoable: boolean;
+    if (steps.some((s) => s.undoable !== undefined)) {
+        undoable = step.undoable === true;
+    } else {
+        const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
+        undoable = withEdit.length > 0 && withEdit[withEdit.length - 1].order === step.order && status === 'done';
+    }
     let context = 'step';
     if (status === 'failed') {
         context = 'step-failed';
     } else if (next?.order === step.order && status === 'pending' && plan !== 'draft' && !steps.some((s) => s.status === 'failed')) {
-        context = 'step-next';
-    } else if (last === step.order && status === 'done') {
+        context = undoable ? 'step-next-undoable' : 'step-next';
+    } else if (undoable) {
         context = 'step-undoable';
     }
     return {
         label: `${step.order} · ${step.title}`,
-        description: status,
+        description: step.needsRedo ? `${status} · needs redo` : status,
         tooltip: `Step ${step.order} (${status})\n${step.title}`,
         icon: STEP_ICONS[status] ?? 'circle-outline',
         context,

@@ -1,17 +1,17 @@
 /**
  * The Plans view (Explorer): every plan of the workspace with its steps, from the server's
  * `planfirst.listPlans`. A click opens the plan; inline buttons run what each row allows (Approve
- * a draft, Execute the next step, Retry a failed step, Undo the last one). It refreshes on every
+ * a draft, Execute the next step, Retry a failed step, Undo the step whose edit landed last). It refreshes on every
  * `planfirst/status` and when the server (re)starts.
  */
 import * as vscode from 'vscode';
 import type { PlanfirstClient } from './client';
-import { PlanSummary, planTreeView, stepTreeView, TreeView } from './logic';
+import { PlanSummary, planTreeView, StepRow, stepTreeView, TreeView } from './logic';
 
 /** A row of the view; commands run from an inline button get it as their argument. */
 export type PlanNode =
     | { kind: 'plan'; planId: string; plan: PlanSummary }
-    | { kind: 'step'; planId: string; step: number; plan: PlanSummary; row: { order: number; status: string; title: string } };
+    | { kind: 'step'; planId: string; step: number; plan: PlanSummary; row: StepRow };
 
 const REFRESH_DELAY_MS = 300;
 

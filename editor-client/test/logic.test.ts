@@ -280,6 +280,27 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     assert.deepEqual(done.stepList.map((s) => stepTreeView(done, s).context), ['step', 'step', 'step-undoable']);
 });
 
+test('Plans view rows: Undo goes where the server accepts it, a step needing redo says so (#29)', () => {
+    // steps 1-2 done, then a revision changed step 2: pending, needs redo, its edit on disk
+    const steps = [
+        { order: 1, status: 'done', title: 'Add top_words', needsRedo: false, hasEdit: true, undoable: false },
+        { order: 2, status: 'pending', title: 'Add --top', needsRedo: true, hasEdit: true, undoable: true },
+        { order: 3, status: 'pending', title: 'Document it', needsRedo: false, hasEdit: false, undoable: false },
+    ];
+    const plan = { id: 'p', title: 'Add --top', status: 'executing', revision: 2, steps: { total: 3, done: 1, failed: 0 }, stepList: steps };
+    assert.deepEqual(
+        steps.map((s) => stepTreeView(plan, s).context),
+        ['step', 'step-next-undoable', 'step'],
+    );
+    assert.equal(stepTreeView(plan, steps[1]).description, 'pending · needs redo');
+    // a step added before a done one and executed: its edit landed last, so Undo is offered on it
+    const inserted = steps.map((s) => ({ ...s, status: 'done', needsRedo: false, undoable: s.order === 1 }));
+    assert.deepEqual(
+        inserted.map((s) => stepTreeView({ ...plan, stepList: inserted }, s).context),
+        ['step-undoable', 'step', 'step'],
+    );
+});
+
 test('the status tooltip shows what the plan spent and its estimate', () => {
     const v = formatStatus({
         planId: 'p', status: 'executing', step: 2, total: 3, done: 1, failed: 0,

@@ -89,22 +89,27 @@ def _acp(args: argparse.Namespace) -> int:
 
 def _plans(args: argparse.Namespace) -> int:
     from planfirst.plan.store import PlanStore
+    from planfirst.plan.visible import for_terminal
     from planfirst.settings import load_settings
 
+    # titles, ids and file names come from the repository: no escape sequence reaches the
+    # terminal (docs/reliability.md case 43)
     store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
     plans, problems = store.list()
     active = store.active()
     if not plans and not problems:
-        print(f"no plans in {store.plans_dir}")
+        print(for_terminal(f"no plans in {store.plans_dir}"))
     for p in plans:
         c = p.counts()
         mark = "*" if p.id == active else " "
         print(
-            f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
-            f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+            for_terminal(
+                f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
+                f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+            )
         )
     for pr in problems:
-        print(f"! {pr.error}", file=sys.stderr)
+        print(f"! {for_terminal(pr.error)}", file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -112,6 +117,7 @@ def _diff(args: argparse.Namespace) -> int:
     from planfirst.core.workflow.contracts import SessionError
     from planfirst.core.workflow.revisions import compare_plan
     from planfirst.plan.store import PlanStore, StoreError
+    from planfirst.plan.visible import for_terminal
     from planfirst.settings import load_settings
 
     store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
@@ -120,14 +126,17 @@ def _diff(args: argparse.Namespace) -> int:
         print("no active plan; name one with --plan ID (see `planfirst plans`)", file=sys.stderr)
         return 2
     try:
-        _plan, _a, _b, diff = compare_plan(store, store.load(plan_id), args.from_rev, args.to_rev)
+        _plan, a, b, diff = compare_plan(store, store.load(plan_id), args.from_rev, args.to_rev)
     except StoreError as e:
-        print(str(e), file=sys.stderr)
+        print(for_terminal(str(e)), file=sys.stderr)
         return 2
     except SessionError as e:
-        print(e.message, file=sys.stderr)
+        print(for_terminal(e.message), file=sys.stderr)
         return 2
-    sys.stdout.write(diff)
+    # the plans' text is repository data: no escape sequence reaches the terminal (case 43);
+    # two revisions whose text is the same (a revision that changed only statuses, or the same
+    # revision twice) say so, as the editor's diff document does
+    sys.stdout.write(for_terminal(diff or f"(revisions {a} and {b} of {plan_id} read the same)\n"))
     return 0
 
 
@@ -142,6 +151,19 @@ def _run(args: argparse.Namespace) -> int:
     from planfirst.terminal import run_main
 
     return run_main(args)
+
+
+def _usd(text: str) -> float:
+    """A spending cap in US dollars: a number, 0 or more (0 means nothing may be spent)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in US dollars") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a cap is 0 or more US dollars (0: nothing may be spent)"
+        )
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,10 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
             "--execution-model", help="the model that runs the steps (default: executionModel)"
         )
         r.add_argument(
-            "--max-cost-per-plan", type=float, metavar="USD", help="stop before this is exceeded"
+            "--max-cost-per-plan",
+            type=_usd,
+            metavar="USD",
+            help="stop executing before this is exceeded (0: spend nothing)",
         )
         r.add_argument(
-            "--max-cost-per-step", type=float, metavar="USD", help="stop before this is exceeded"
+            "--max-cost-per-step",
+            type=_usd,
+            metavar="USD",
+            help="stop a step before this is exceeded (0: spend nothing)",
         )
         r.set_defaults(func=_run, mode=name)
     return p

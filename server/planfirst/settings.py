@@ -1,6 +1,7 @@
 """Typed settings, validated once, shared by the server, the CLI and the core.
 
-Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`.
+Sources, later wins: defaults < environment < `initializationOptions` < `workspace/configuration`,
+except that a workspace layer only narrows (`_narrow_only`, docs/reliability.md case 37).
 Every layer is read through an allow-list of known keys, one section deep (`sanitize`). Settings
 that decide trust (the API URL, the key, the command allow-list) come only from the environment
 and `initializationOptions`, never from `workspace/configuration` or a pushed configuration, which
@@ -71,12 +72,47 @@ class AnthropicSettings(_Section):
     max_retries: int = Field(default=4, alias="maxRetries", ge=0, le=10)
 
 
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+# request purpose -> phase
+PHASES = {
+    "plan": "planning",
+    "execute": "execution",
+    "critique": "critique",
+    "diagnose": "diagnosis",
+}
+
+
 class ThinkingSettings(_Section):
-    """Extended thinking for the planning model; the model's facts decide adaptive vs budget."""
+    """Thinking and effort per phase; the model's facts decide how "on" and "off" are sent.
+
+    `enabled` is the master switch (false: no phase thinks). `effort` is the planning effort and
+    the default of critique and diagnosis. Execution does not think by default, at effort
+    `low`: the cost bench (bench/bench_cost.py) measured low against medium (docs/models.md).
+    """
 
     enabled: bool = True
-    effort: Literal["low", "medium", "high", "xhigh", "max"] = "high"
+    effort: Effort = "high"
     budget_tokens: int | None = Field(default=None, alias="budgetTokens", ge=1024)
+    planning: bool = True
+    execution: bool = False
+    critique: bool = True
+    diagnosis: bool = True
+    execution_effort: Effort = Field(default="low", alias="executionEffort")
+    critique_effort: Effort | None = Field(default=None, alias="critiqueEffort")
+    diagnosis_effort: Effort | None = Field(default=None, alias="diagnosisEffort")
+
+    def on_for(self, purpose: str) -> bool:
+        """Whether requests of `purpose` ("plan", "execute", "critique", "diagnose") think."""
+        phase = PHASES.get(purpose, "planning")
+        return self.enabled and bool(getattr(self, phase))
+
+    def effort_for(self, purpose: str) -> str:
+        """The effort for requests of `purpose`, thinking on or off."""
+        phase = PHASES.get(purpose, "planning")
+        if phase == "execution":
+            return self.execution_effort
+        own = {"critique": self.critique_effort, "diagnosis": self.diagnosis_effort}.get(phase)
+        return own or self.effort
 
 
 class ValidationSettings(_Section):
@@ -136,12 +172,13 @@ class LintSettings(_Section):
 
 
 class BudgetSettings(_Section):
-    """Spending caps in US dollars (None: no cap) and the attempts the estimate assumes
-    (core/workflow/budget.py, core/planning/cost.py)."""
+    """Spending caps in US dollars (None: no cap; 0: nothing may be spent) and the attempts the
+    estimate assumes (core/workflow/budget.py, core/planning/cost.py). A cap that is set but invalid is taken as
+    0, never as "no cap" (load_settings, #29)."""
 
-    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", gt=0)
-    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", gt=0)
-    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", gt=0)
+    max_cost_per_plan: float | None = Field(default=None, alias="maxCostPerPlan", ge=0)
+    max_cost_per_step: float | None = Field(default=None, alias="maxCostPerStep", ge=0)
+    max_cost_planning: float | None = Field(default=None, alias="maxCostPlanning", ge=0)
     # None: learned from this workspace's past runs (.planfirst/), else 1.3
     expected_attempts: float | None = Field(default=None, alias="expectedAttempts", ge=1, le=10)
 
@@ -250,9 +287,83 @@ TRUST = frozenset(
         ("budget", "maxCostPerPlan"),
         ("budget", "maxCostPerStep"),
         ("budget", "maxCostPlanning"),
+        # retries re-send the whole prompt: a repository must not multiply what a step spends
+        ("anthropic", "maxRetries"),
         ("mcp", "servers"),  # a repository must not start processes (#30)
     }
 )
+# Top-level settings read only from the user's own layers: prices decide what a cap allows,
+# maxTokens what one request can cost (docs/reliability.md cases 37 and 41).
+USER_ONLY = frozenset({"prices", "maxTokens"})
+
+
+# A workspace setting can only narrow what the user set (docs/reliability.md case 37). Lists that
+# keep things from the model or from review are extended by a workspace, never replaced or
+# emptied; a workspace cannot turn off the plan-review rules that guard safety; and numbers that
+# spend money or widen what the model may do are lowered by a workspace, never raised above what
+# the user (or the default) allows. Section alias (None: top level), key alias.
+UNION_LISTS = frozenset({("context", "exclude"), ("lint", "disabled")})
+SAFETY_LINT_RULES = frozenset(
+    {
+        "protected-file",
+        "edits-validation-script",
+        "validation-not-allowed",
+        "validation-shell-syntax",
+        "validation-unparseable",
+        "misleading-name",
+    }
+)
+CEILINGS = frozenset(
+    {
+        ("context", "tokenBudget"),
+        ("context", "maxFileBytes"),
+        ("execution", "maxAttempts"),
+        ("execution", "maxToolTurns"),
+        ("planning", "maxExploreTurns"),
+        ("planning", "maxReasks"),
+        ("critique", "maxTurns"),
+    }
+)
+
+
+def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
+    """Make a clean workspace layer narrow-only against what is `merged` below it (in place);
+    return what was ignored, for the user."""
+    out: list[str] = []
+    defaults = Settings().model_dump(by_alias=True)
+    for section, key in sorted(UNION_LISTS | CEILINGS):
+        sec = clean.get(section)
+        if not isinstance(sec, dict) or key not in sec:
+            continue
+        below = merged.get(section)
+        base = below.get(key) if isinstance(below, dict) and key in below else None
+        if base is None:
+            base = defaults[section][key]
+        new = sec[key]
+        if (section, key) in UNION_LISTS:
+            if not isinstance(new, list) or not isinstance(base, list):
+                continue  # a wrongly typed value: validation reports it
+            if key == "disabled":
+                kept = [r for r in new if r not in SAFETY_LINT_RULES or r in base]
+                if len(kept) != len(new):
+                    out.append(
+                        f"ignored workspace setting planfirst.lint.disabled for "
+                        f"{', '.join(sorted(set(new) - set(kept)))}: rules that guard safety are "
+                        "turned off only in user settings"
+                    )
+                new = kept
+            sec[key] = [*base, *(v for v in new if v not in base)]
+        elif _number(new) and _number(base) and new > base:
+            del sec[key]
+            out.append(
+                f"ignored workspace setting planfirst.{section}.{key} = {new}: a workspace may "
+                f"lower it, not raise it above {base} (set it in user settings)"
+            )
+    return out
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _unwrap(raw: Any) -> tuple[dict[str, Any], list[str]]:
@@ -318,8 +429,9 @@ def sanitize(raw: Any, *, trusted: bool) -> tuple[dict[str, Any], list[str]]:
             if alias in out:
                 dropped.append(f"planfirst.{key} (duplicate of planfirst.{alias})")
                 continue
-            if alias == "prices" and not trusted:
-                # prices decide what a budget cap allows: a workspace cannot make models free
+            if alias in USER_ONLY and not trusted:
+                # prices decide what a budget cap allows (a workspace cannot make models free);
+                # maxTokens what one request can cost
                 dropped.append(f"planfirst.{key} (trust setting: only from user settings)")
                 continue
             if alias == "preview" and value == "editor" and not trusted:
@@ -367,6 +479,8 @@ def load_settings(
             continue
         for d in dropped:
             log.warning("settings: ignored %s", d)
+        if i > 0:
+            problems.extend(_narrow_only(merged, clean))
         merged = _deep_merge(merged, clean)
         if i > 0:
             problems.extend(_overridden_trust(layer, merged))
@@ -376,9 +490,20 @@ def load_settings(
         except ValidationError as e:
             for err in e.errors():
                 loc = ".".join(str(x) for x in err["loc"])
+                if tuple(err["loc"]) in _CAPS:
+                    # the default of a cap is "no cap": a cap set wrong must not lift the limit
+                    problems.append(
+                        f"planfirst.{loc}: {err['msg']} (nothing may be spent until it is fixed: "
+                        "taken as $0)"
+                    )
+                    merged["budget"][err["loc"][1]] = 0
+                    continue
                 problems.append(f"planfirst.{loc}: {err['msg']} (using the default)")
                 _drop(merged, list(err["loc"]))
     return Settings(), problems
+
+
+_CAPS = {("budget", "maxCostPerPlan"), ("budget", "maxCostPerStep"), ("budget", "maxCostPlanning")}
 
 
 def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
@@ -387,7 +512,12 @@ def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
         inner, _ = _unwrap(layer)
     except ValueError:
         return []
-    out = []
+    out = [
+        f"ignored workspace setting planfirst.{key}: it decides what requests cost, "
+        "so it is read only from user settings"
+        for key in sorted(USER_ONLY)
+        if key in inner and inner[key] != effective.get(key)
+    ]
     for section, key in sorted(TRUST):
         sec = inner.get(section)
         if (

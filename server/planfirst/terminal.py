@@ -29,7 +29,7 @@ from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import critique_report
 from planfirst.plan.store import PlanStore, StoreError
-from planfirst.plan.visible import encode
+from planfirst.plan.visible import encode, for_terminal
 from planfirst.settings import load_settings
 
 BOLD, DIM, RED, GREEN, YELLOW, CYAN, RESET = (
@@ -37,6 +37,7 @@ BOLD, DIM, RED, GREEN, YELLOW, CYAN, RESET = (
     if sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     else ("",) * 7
 )
+COLOURS = (BOLD, DIM, RED, GREEN, YELLOW, CYAN, RESET)
 
 
 def _path(guard: WorkspaceGuard, uri: str) -> Path:
@@ -81,9 +82,11 @@ class TerminalEditor:
         return self._guard
 
     def say(self, text: str = "") -> None:
-        """Print a line (clearing a progress line first)."""
+        """Print a line (clearing a progress line first). Everything printed passes here: text
+        from the repository, the model or a command never sends an escape sequence to the
+        terminal; only planfirst's own colours stay (docs/reliability.md case 43)."""
         self.clear_progress()
-        print(text, file=self.out, flush=True)
+        print(for_terminal(text, COLOURS), file=self.out, flush=True)
 
     def clear_progress(self) -> None:
         """Erase the live progress line, if one is shown."""
@@ -102,9 +105,10 @@ class TerminalEditor:
         ):
             return  # the output line was just printed; do not echo it again
         if self.out.isatty():
-            print(f"\r\033[K{DIM}… {message[:110]}{RESET}", end="", file=self.out, flush=True)
+            shown = for_terminal(message[:110])
+            print(f"\r\033[K{DIM}… {shown}{RESET}", end="", file=self.out, flush=True)
         else:
-            print(f"  … {message}", file=self.out, flush=True)
+            print(f"  … {for_terminal(message)}", file=self.out, flush=True)
         self.progress_line = message
 
     async def ask(self, question: str, *, always: bool = False) -> bool:
@@ -114,7 +118,7 @@ class TerminalEditor:
             return True
         self.clear_progress()
         try:
-            answer = await asyncio.to_thread(input, f"{question} [y/N] ")
+            answer = await asyncio.to_thread(input, f"{for_terminal(question)} [y/N] ")
         except EOFError:
             return False
         return answer.strip().lower() in ("y", "yes")
@@ -412,6 +416,8 @@ class Terminal:
                 "planfirst.approvePlan",
                 {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
             )
+        elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
+            await costs.switch_model(self, plan_id, self.args.execution_model)
         end = await driver.run_remaining(
             lambda: self.cmd("planfirst.executeNextStep", {"planId": plan_id}),
             lambda res: driver.StepReport(res.get("step"), str(res.get("status"))),
@@ -450,7 +456,7 @@ class Terminal:
     def critique(self, plan_id: str) -> None:
         """The critic's findings (and what the tightening round fixed), before the approval."""
         try:
-            plan = PlanStore(self.root).load(plan_id)
+            plan = self._store().load(plan_id)
         except StoreError:
             return
         errors = any(f.source == "critique" and f.severity == "error" for f in plan.findings)

@@ -78,6 +78,16 @@ async def choose_model(client: _Client, plan_id: str, *, always: bool) -> str | 
         model = answer  # a model name: estimate it and ask again (a bad name is an error)
 
 
+async def switch_model(client: _Client, plan_id: str, model: str) -> None:
+    """`resume --execution-model M` on an approved plan: its remaining steps run on M (kept in
+    the plan as its execution model; each step run records the model it used)."""
+    res = await client.cmd("planfirst.approvePlan", {"planId": plan_id, "executionModel": model})
+    chosen = res.get("executionModel") or model
+    client.ed.say(f"The remaining steps run on {chosen} (--execution-model).")
+    if res.get("estimate"):
+        show(client, CostEstimate.model_validate(res["estimate"]))
+
+
 async def _input(prompt: str) -> str:
     import asyncio
 

@@ -163,8 +163,9 @@ async def test_case_12_19_api_faults_retried_then_clear_message(ws: Path, inv: I
             {"fault": "stream_cut", **plan},
             {"fault": {"status": 500, "retry_after_ms": 10}},
             plan,
-            # second task: overloaded four times (retries exhausted)
-            *[{"fault": {"status": 529, "retry_after_ms": 10}}] * 4,
+            # second task: overloaded five times (the user's 4 retries exhausted; the
+            # workspace's maxRetries is ignored: retries are user-only, case 41)
+            *[{"fault": {"status": 529, "retry_after_ms": 10}}] * 5,
             # third: 401 once, never retried
             {"fault": {"status": 401}},
             # fourth: truncated output, then the retry with more tokens also truncated
@@ -186,10 +187,10 @@ async def test_case_12_19_api_faults_retried_then_clear_message(ws: Path, inv: I
         )
         with pytest.raises(JsonRpcException, match=r"(?i)overloaded") as e1:
             await command(client, "planfirst.generatePlan", {"task": TASK + " again"})
-        assert len(srv.requests) == 9, len(srv.requests)
+        assert len(srv.requests) == 10, len(srv.requests)
         with pytest.raises(JsonRpcException, match=r"(?i)auth|key|401") as e2:
             await command(client, "planfirst.generatePlan", {"task": TASK + " third"})
-        assert len(srv.requests) == 10
+        assert len(srv.requests) == 11
         assert "sk-ant-test" not in e2.value.message
         with pytest.raises(
             JsonRpcException, match=r"(?i)max_tokens|truncat|too long|max tokens"

@@ -127,6 +127,7 @@ class Editor:
         self.hold: asyncio.Event | None = None  # when set, applyEdit is answered only once it fires
         self.bom: set[Path] = set()  # files loaded with a UTF-8 BOM (put back on save)
         self.config_pulls = 0  # workspace/configuration requests answered
+        self.saves = True  # False: planfirst/saveDocuments saves nothing (a save that failed)
 
     def unticked(self, p: Path) -> bool:
         """Whether the user unticks this file in the preview (its creation and its edits)."""
@@ -259,8 +260,8 @@ async def lsp_session(
         # like the extension: a buffer is saved; a file with no buffer is reported when it
         # exists (nothing to save: the disk is the document); one that does not exist cannot
         # be opened, so it is not reported
-        saved = []
-        for uri in uris:
+        saved: list[str] = []
+        for uri in uris if editor.saves else []:
             p = _uri_path(uri)
             if p in editor.buffers:
                 editor.save(p)
@@ -303,8 +304,10 @@ async def lsp_session(
     def on_lens_refresh(ls: LanguageClient, params: Any) -> None:
         return None
 
-    if profile in REAL_PROFILES:
-        caps, info = real_profile(profile)
+    if profile.removesuffix("+snippet") in REAL_PROFILES:
+        caps, info = real_profile(profile.removesuffix("+snippet"))
+        if profile.endswith("+snippet"):  # the README's Emacs snippet: it saves on request
+            caps.experimental = {"planfirst": {"saveDocuments": True}}
     else:  # VS Code names itself; the other synthetic profiles send no clientInfo
         caps = capabilities(profile)
         info = (

@@ -122,8 +122,11 @@ class Transcript:
         """Write the transcript into the plan's folder (checked like every planfirst file)."""
         if plan_id is None or not self.dirty:
             return
+        path = self._path(plan_id)
         try:
-            self.store.write_file(self._path(plan_id), self._dump())
+            self.store.check(path.parent)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.store.write_file(path, self._dump())
             self.dirty = False
         except (OSError, StoreError, ValueError) as e:
             log.warning("the transcript of %s was not saved: %s", self.session_id, e)
@@ -138,9 +141,7 @@ class Transcript:
         """Read what an earlier process recorded (bad entries are dropped)."""
         try:
             text = self.store.read_file(self._path(plan_id), MAX_BYTES * 2)
-        except (OSError, StoreError, ValueError):
-            return
-        if text is None:
+        except (OSError, StoreError, ValueError):  # absent, a link, a FIFO, too big: no replay
             return
         root = json.dumps(str(self.root))[1:-1]
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import json
 import logging
@@ -43,6 +44,7 @@ from planfirst.llm.catalog import (
     ModelInfo,
     cost,
     lookup,
+    newest_models,
     unknown_note,
 )
 from planfirst.llm.facts import (
@@ -226,12 +228,14 @@ def _status_failure(exc: Any) -> _Failure:
             hint="check the key's workspace and permissions",
         )
     if status == 402:
+        # a billing problem (no credit, a payment method refused), not a rate limit: waiting
+        # does not help
         return _Failure(
-            "rate_limit",
-            "requires payment (402)",
+            "billing",
+            "refused the request: a billing problem (402 payment required)",
             False,
             detail,
-            hint="check billing in the Anthropic console",
+            hint="add credit or fix the payment method in the Anthropic console (Billing)",
         )
     if status == 404:
         return _Failure(
@@ -359,7 +363,7 @@ class AnthropicModel:
         self._note_prefix(tools, request, notes)
 
         max_tokens = min(self.settings.max_tokens, facts.max_tokens)
-        thinking_on = bool(request.thinking and self.settings.thinking.enabled)
+        thinking_on = bool(request.thinking and self.settings.thinking.on_for(request.purpose))
         turns = 0
         reasks = 0
         nudged = False
@@ -372,6 +376,37 @@ class AnthropicModel:
             moving_bp["cache_control"] = dict(_EPHEMERAL)
         last_errors = ""
 
+        meter = METER.get()
+
+        def check_budget(params: dict[str, Any]) -> None:
+            # Before every attempt (a retry re-sends the whole prompt): a budget cap may
+            # stop here, before anything is spent, or lower max_tokens so that the whole
+            # answer fits what the cap has left (docs/reliability.md case 41).
+            if meter is None:
+                return
+            budget = (params.get("thinking") or {}).get("budget_tokens")
+            allowed = meter.before_request(
+                RequestQuote(
+                    self.name,
+                    request.purpose,
+                    window_mod.request_estimate(params),
+                    int(params["max_tokens"]),
+                    min_tokens=(budget + 1024) if budget else 1024,
+                )
+            )
+            if allowed is not None and allowed < params["max_tokens"]:
+                params["max_tokens"] = allowed
+                _note_once(
+                    notes,
+                    f"max_tokens lowered to {allowed} so the whole answer stays within the "
+                    "budget cap",
+                )
+
+        def spend(answered: Usage) -> None:
+            usage.add(answered)
+            if meter is not None:
+                _safe(meter.after_response, self.name, answered)
+
         while True:
             if turns >= request.max_turns:
                 raise ModelError(
@@ -381,36 +416,28 @@ class AnthropicModel:
                     ),
                     kind="max_turns",
                 )
-            params = self._params(messages, system, tools, max_tokens, thinking_on, submit, notes)
+            params = self._params(
+                messages, system, tools, max_tokens, thinking_on, submit, notes, request.purpose
+            )
             await self._fit(params, request.purpose, notes)
-            meter = METER.get()
-            if meter is not None:  # a budget cap may stop here, before anything is spent
-                meter.before_request(
-                    RequestQuote(
-                        self.name,
-                        request.purpose,
-                        window_mod.request_estimate(params),
-                        int(params["max_tokens"]),
-                    )
-                )
-            msg = await self._call(params, ev, submit.name if submit else None)
-            answered = self._usage(msg)
-            usage.add(answered)
-            if meter is not None:
-                _safe(meter.after_response, self.name, answered)
+            msg = await self._call(
+                params,
+                ev,
+                submit.name if submit else None,
+                check=functools.partial(check_budget, params),
+                spend=spend,
+            )
+            spend(self._usage(msg))
             stop = msg.stop_reason
             if stop == "refusal":
-                raise ModelError(
-                    self._with_id(
-                        f"{self.name} declined to answer (stop_reason: refusal); rephrase the "
-                        "task or remove the content it objects to"
-                    ),
-                    kind="refusal",
-                )
+                raise self._refusal(msg, request.purpose)
             if stop == "max_tokens":
                 # Truncated output is never accepted; widen once, then give up clearly.
                 bigger = min(max_tokens * 2, facts.max_tokens)
-                if not widened and bigger > max_tokens:
+                # not when the window or a budget cap lowered it: a wider request would be
+                # lowered again
+                lowered = int(params["max_tokens"]) < max_tokens
+                if not widened and bigger > max_tokens and not lowered:
                     widened = True
                     notes.append(
                         f"answer hit max_tokens={max_tokens}; retried once with max_tokens={bigger}"
@@ -421,11 +448,16 @@ class AnthropicModel:
                     max_tokens = bigger
                     continue
                 what = "the " + submit.name + " input" if submit else "the answer"
+                sent = int(params["max_tokens"])
+                fix = (
+                    f"Raise planfirst.maxTokens (this model allows up to {facts.max_tokens})"
+                    if sent >= max_tokens
+                    else "The budget cap lowered it: raise the cap (planfirst.budget.*)"
+                )
                 raise ModelError(
                     self._with_id(
-                        f"{self.name} ran out of output tokens (max_tokens={max_tokens}) before "
-                        f"finishing {what}; nothing was accepted. Raise planfirst.maxTokens "
-                        f"(this model allows up to {facts.max_tokens}) or narrow the task"
+                        f"{self.name} ran out of output tokens (max_tokens={sent}) before "
+                        f"finishing {what}; nothing was accepted. {fix} or narrow the task"
                     ),
                     kind="truncated",
                 )
@@ -623,6 +655,7 @@ class AnthropicModel:
         thinking_on: bool,
         submit: SubmitSpec | None,
         notes: list[str],
+        purpose: str = "plan",
     ) -> dict[str, Any]:
         """Keyword arguments for `messages.stream`, valid for this model's facts."""
         facts = self._facts or facts_from_catalog(self.info)
@@ -633,31 +666,58 @@ class AnthropicModel:
         }
         if system:
             params["system"] = system
-        thinking = self._thinking(max_tokens, notes) if thinking_on else {}
-        if not thinking and facts.always_thinks:
-            _note_once(notes, f"{self.name} always thinks; thinking cannot be turned off for it")
-        elif not thinking and facts.style == "adaptive" and "disabled" in facts.thinking_types:
-            # Newer models may think by default; off means off (and allows a forced tool_choice).
-            thinking = {"thinking": {"type": "disabled"}}
+        effort = self.settings.thinking.effort_for(purpose)
+        if thinking_on:
+            thinking = self._thinking(max_tokens, effort, notes)
+        else:
+            thinking = self._thinking_off(facts, effort, notes)
         params.update(thinking)
-        thinks = facts.always_thinks or thinking.get("thinking", {}).get("type") in (
-            "adaptive",
-            "enabled",
-        )
+        ttype = thinking.get("thinking", {}).get("type")
+        thinks = facts.always_thinks or ttype in ("adaptive", "enabled")
         if tools:
             params["tools"] = tools
-            # A forced tool_choice is refused while the model thinks: then "auto", and the loop
-            # re-asks once for the submit tool. "any" keeps a non-thinking model on its tools.
-            forced = submit is not None and not thinks
+            # A forced tool_choice is refused while the model thinks, and always by the newest
+            # models (Sonnet 5.5, Opus 5.5, Fable 5.1): then "auto", and the loop re-asks once
+            # for the submit tool. "any" keeps a non-thinking model on its tools.
+            forced = submit is not None and not thinks and facts.forced_tool_choice
             params["tool_choice"] = {"type": "any" if forced else "auto"}
             has_loop_tools = any(t["name"] != (submit.name if submit else None) for t in tools)
-            if thinking.get("thinking", {}).get("type") == "enabled" and has_loop_tools:
+            if ttype == "enabled" and has_loop_tools:
                 # Budget-thinking models think between tool calls only with this beta;
                 # adaptive models interleave by default.
                 params["extra_headers"] = {"anthropic-beta": INTERLEAVED_THINKING_BETA}
         return params
 
-    def _thinking(self, max_tokens: int, notes: list[str]) -> dict[str, Any]:
+    def _thinking_off(self, facts: ModelFacts, effort: str, notes: list[str]) -> dict[str, Any]:
+        """Thinking off as this model takes it: `disabled`, else `between_tools` (at effort high
+        or below), else (a model that always thinks) an explicit low effort, noted once."""
+        if facts.style != "adaptive":
+            return {}  # budget-thinking and plain models do not think unless asked
+        off = facts.off_type
+        if off is None:
+            out: dict[str, Any] = {}
+            low = self._effort(facts, "low", notes, allowed=facts.efforts)
+            if low:
+                out["output_config"] = {"effort": low}
+                _note_once(
+                    notes,
+                    f"{self.name} always thinks: thinking off is sent as effort {low!r}",
+                )
+            else:
+                _note_once(
+                    notes, f"{self.name} always thinks; thinking cannot be turned off for it"
+                )
+            return out
+        out = {"thinking": {"type": off}}
+        allowed = facts.off_efforts
+        if off == "between_tools" and allowed is None:
+            allowed = ("low", "medium", "high")  # between_tools is refused above high
+        chosen = self._effort(facts, effort, notes, allowed=allowed)
+        if chosen:
+            out["output_config"] = {"effort": chosen}
+        return out
+
+    def _thinking(self, max_tokens: int, effort: str, notes: list[str]) -> dict[str, Any]:
         """Thinking parameters for this model's style (from its facts)."""
         facts = self._facts or facts_from_catalog(self.info)
         style = facts.style
@@ -666,9 +726,9 @@ class AnthropicModel:
             return {}
         if style == "adaptive":
             out: dict[str, Any] = {"thinking": {"type": "adaptive"}}
-            effort = self._effort(facts, notes)
-            if effort:
-                out["output_config"] = {"effort": effort}
+            chosen = self._effort(facts, effort, notes)
+            if chosen:
+                out["output_config"] = {"effort": chosen}
             return out
         budget = self.settings.thinking.budget_tokens or max(1024, max_tokens // 2)
         budget = min(budget, max_tokens - 1)
@@ -680,19 +740,26 @@ class AnthropicModel:
             return {}
         return {"thinking": {"type": "enabled", "budget_tokens": budget}}
 
-    def _effort(self, facts: ModelFacts, notes: list[str]) -> str | None:
-        """The effort setting if the model takes it, else the nearest level below that it does."""
-        wanted = self.settings.thinking.effort
-        if not facts.efforts:
+    def _effort(
+        self,
+        facts: ModelFacts,
+        wanted: str,
+        notes: list[str],
+        allowed: tuple[str, ...] | None = None,
+    ) -> str | None:
+        """`wanted` if the model takes it (within `allowed`, the levels it takes with thinking
+        off), else the nearest level below that it does (else its lowest), noted once."""
+        levels = tuple(e for e in facts.efforts if allowed is None or e in allowed)
+        if not levels:
             return None
-        if wanted in facts.efforts:
+        if wanted in levels:
             return wanted
         order = list(EFFORT_LEVELS)
-        lower = [e for e in order[: order.index(wanted)] if e in facts.efforts]
-        chosen = lower[-1] if lower else facts.efforts[0]
+        lower = [e for e in order[: order.index(wanted)] if e in levels]
+        chosen = lower[-1] if lower else levels[0]
         _note_once(
             notes,
-            f"{self.name} does not take effort {wanted!r} (it takes {', '.join(facts.efforts)}); "
+            f"{self.name} does not take effort {wanted!r} here (it takes {', '.join(levels)}); "
             f"using {chosen!r}",
         )
         return chosen
@@ -803,30 +870,48 @@ class AnthropicModel:
 
     # ------------------------------------------------------------------ one call, retried
 
-    async def _call(self, params: dict[str, Any], ev: ModelEvents, submit_name: str | None) -> Any:
-        """One Messages call with retries under the overall deadline."""
+    async def _call(
+        self,
+        params: dict[str, Any],
+        ev: ModelEvents,
+        submit_name: str | None,
+        *,
+        check: Callable[[], None] | None = None,
+        spend: Callable[[Usage], None] | None = None,
+    ) -> Any:
+        """One Messages call with retries under the overall deadline. `check` runs before every
+        attempt (the budget); `spend` receives what a cut attempt had already cost."""
         cfg = self.settings.anthropic
         deadline = cfg.deadline_s
         loop = asyncio.get_running_loop()
         started = loop.time()
         attempts = 0
         last: _Failure | None = None
+        partial: list[Any] = []
         try:
             async with asyncio.timeout(deadline):
                 while True:
                     attempts += 1
+                    if check is not None:
+                        check()
+                    # [message_start usage, characters streamed] once the attempt is billed
+                    partial = []
                     try:
                         if not self._stream:
                             msg = await self._client.messages.create(**params)
                             self._request_id = getattr(msg, "_request_id", None)
                             return msg
-                        return await self._stream_once(params, ev, submit_name)
+                        return await self._stream_once(params, ev, submit_name, partial)
                     except (anthropic.AnthropicError, httpx2.TransportError, _StreamCut) as exc:
                         failure = classify(exc)
                     except ValueError as exc:
                         # The SDK raises ValueError for tool JSON it cannot parse: a garbled stream.
                         failure = _Failure("connection", "response stream garbled", True, str(exc))
                     last = failure
+                    if partial and spend is not None:
+                        # a cut or failed stream had already been billed for what it read
+                        spend(self._cut_usage(partial))
+                        partial = []
                     elapsed = loop.time() - started
                     if not failure.retryable:
                         raise ModelError(self._final(failure, attempts, elapsed), kind=failure.kind)
@@ -865,6 +950,8 @@ class AnthropicModel:
                         _safe(on_retry, attempts, failure.summary, wait)
                     await asyncio.sleep(wait)
         except TimeoutError:
+            if partial and spend is not None:
+                spend(self._cut_usage(partial))  # billed, then the deadline cut it
             what = f"; last problem: {last.summary}" if last else ""
             raise ModelError(
                 f"Anthropic API call exceeded the {deadline:g} s deadline "
@@ -896,6 +983,32 @@ class AnthropicModel:
             msg += f" ({f.hint})"
         return self._scrub(msg + _rid(f.request_id))
 
+    def _refusal(self, msg: Any, purpose: str) -> ModelError:
+        """A `refusal` stop as an error that shows its stop_details (category, explanation) and
+        offers the documented fallback: the same request on another model."""
+        details = getattr(msg, "stop_details", None)
+        category = getattr(details, "category", None)
+        explanation = getattr(details, "explanation", None)
+        why = ""
+        if category or explanation:
+            why = " — " + ": ".join(str(x) for x in (category, explanation) if x)
+        fallback = refusal_fallback(self.name)
+        setting = {
+            "execute": "planfirst.executionModel",
+            "critique": "planfirst.critique.model",
+        }.get(purpose, "planfirst.planningModel")
+        err = ModelError(
+            self._with_id(
+                f"{self.name} declined to answer (stop_reason: refusal{why}). The documented "
+                f"fallback is another model: set {setting} to {fallback!r} and try again, or "
+                "rephrase the task or remove the content it objects to"
+            ),
+            kind="refusal",
+        )
+        err.fallback = fallback
+        err.refusal_category = category
+        return err
+
     def _with_id(self, message: str) -> str:
         """A run-loop error with the request-id of the answer that caused it."""
         return self._scrub(message + _rid(self._request_id))
@@ -907,9 +1020,16 @@ class AnthropicModel:
         return text
 
     async def _stream_once(
-        self, params: dict[str, Any], ev: ModelEvents, submit_name: str | None
+        self,
+        params: dict[str, Any],
+        ev: ModelEvents,
+        submit_name: str | None,
+        partial: list[Any] | None = None,
     ) -> Any:
-        """One streamed attempt; events go to the callbacks; a cut stream raises _StreamCut."""
+        """One streamed attempt; events go to the callbacks; a cut stream raises _StreamCut.
+        `partial` receives [message_start usage, characters streamed] once the attempt is
+        billed, and is emptied when the answer is complete."""
+        partial = [] if partial is None else partial
         on_text = getattr(ev, "on_text", None)
         on_thinking = getattr(ev, "on_thinking", None)
         on_partial = getattr(ev, "on_partial_submit", None)
@@ -923,6 +1043,17 @@ class AnthropicModel:
                 # the documented ones for each event type.
                 event: Any = raw_event
                 kind = event.type
+                if kind == "message_start":
+                    # billed from here on, even if the stream is cut later
+                    partial[:] = [event.message.usage, 0]
+                elif kind == "content_block_delta" and partial:
+                    delta = event.delta
+                    partial[1] += len(
+                        getattr(delta, "text", None)
+                        or getattr(delta, "thinking", None)
+                        or getattr(delta, "partial_json", None)
+                        or ""
+                    )
                 if kind == "content_block_start":
                     current = event.index
                     if event.content_block.type == "tool_use":
@@ -947,7 +1078,22 @@ class AnthropicModel:
                     saw_stop = True
             if not saw_stop:
                 raise _StreamCut("the stream ended before message_stop", self._request_id)
+            partial.clear()
             return await stream.get_final_message()
+
+    def _cut_usage(self, partial: list[Any]) -> Usage:
+        """What a cut attempt cost: its prompt as `message_start` reported it, and its output
+        counted at 3 characters a token (the dense side) of what had streamed."""
+        start, chars = partial
+        u = Usage(
+            input_tokens=getattr(start, "input_tokens", 0) or 0,
+            output_tokens=max(getattr(start, "output_tokens", 0) or 0, -(-chars // 3)),
+            cache_creation_input_tokens=getattr(start, "cache_creation_input_tokens", 0) or 0,
+            cache_read_input_tokens=getattr(start, "cache_read_input_tokens", 0) or 0,
+            calls=1,
+        )
+        u.cost_usd = cost(self.name, u, self.settings.prices)
+        return u
 
 
 def submit_schema(schema: type[BaseModel]) -> dict[str, Any]:
@@ -968,6 +1114,16 @@ def replay_blocks(content: Any) -> list[dict[str, Any]]:
             continue
         out.append(_block_param(block))
     return out
+
+
+def refusal_fallback(model: str) -> str:
+    """Another current model to retry a refused request on: the newest of another family
+    (the docs' advice for a refusal is to retry on a fallback model)."""
+    family = model.removeprefix("claude-").split("-")[0]
+    for name in newest_models():
+        if name.removeprefix("claude-").split("-")[0] != family:
+            return name
+    return DEFAULT_PLANNING_MODEL
 
 
 def _rid(request_id: str | None) -> str:

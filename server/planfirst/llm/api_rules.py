@@ -50,10 +50,10 @@ def thinking_on(body: dict[str, Any], model: dict[str, Any], thinks_by_default: 
     ttype = thinking.get("type") if isinstance(thinking, dict) else None
     if ttype in ("enabled", "adaptive"):
         return True
-    if ttype == "disabled":
-        return False
+    if ttype in ("disabled", "between_tools"):
+        return False  # between_tools: thinking off, progress notes between tool calls
     types = _types(model)
-    always = bool(types & {"adaptive", "enabled"}) and "disabled" not in types
+    always = bool(types & {"adaptive", "enabled"}) and not types & {"disabled", "between_tools"}
     return always or thinks_by_default
 
 
@@ -259,7 +259,7 @@ def _check_thinking_blocks(
             if isinstance(block, dict) and block.get("type") == "thinking":
                 if signatures.get(str(block.get("signature"))) != block.get("thinking"):
                     raise Refusal(400, "Invalid `signature` in `thinking` block")
-        if ttype not in ("enabled", "adaptive"):
+        if ttype not in ("enabled", "adaptive", "between_tools"):
             continue
         ids = [b.get("id") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
         sigs = {thinking_by_tool_id.get(str(x)) for x in ids} - {None}

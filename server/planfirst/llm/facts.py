@@ -8,9 +8,12 @@ import the SDK: it parses the Models API's JSON (`ModelInfo.model_dump(mode="jso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FACTS_TTL_S = 24 * 3600.0
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
-THINKING_TYPES = ("adaptive", "enabled", "disabled")
+THINKING_TYPES = ("adaptive", "enabled", "disabled", "between_tools")
 _LINE_DEFAULTS = {
     "opus": DEFAULT_PLANNING_MODEL,
     "fable": DEFAULT_PLANNING_MODEL,
@@ -54,12 +57,23 @@ class ModelFacts:
     retires_at: str | None = None
     replacement: str | None = None  # a current model to suggest instead
     source: str = "catalogue"  # "Models API" | "cache" | "catalogue"
+    # Not in the Models API's answer: always from the catalogue.
+    off_efforts: tuple[str, ...] | None = None  # efforts allowed with thinking off (None: all)
+    forced_tool_choice: bool = True  # tool_choice any/tool accepted with thinking off
 
     @property
     def always_thinks(self) -> bool:
-        """Thinking cannot be turned off (and a forced tool_choice is refused)."""
+        """Thinking cannot be turned off: neither `disabled` nor `between_tools` is accepted."""
         thinks = any(t in self.thinking_types for t in ("adaptive", "enabled"))
-        return thinks and "disabled" not in self.thinking_types
+        return thinks and not self.off_type
+
+    @property
+    def off_type(self) -> str | None:
+        """How this model turns thinking off: `disabled`, else `between_tools`, else None."""
+        for t in ("disabled", "between_tools"):
+            if t in self.thinking_types:
+                return t
+        return None
 
     @property
     def style(self) -> ThinkingStyle:
@@ -85,6 +99,8 @@ def facts_from_catalog(info: ModelInfo) -> ModelFacts:
         retires_at=info.retires_at,
         replacement=info.replacement,
         source="catalogue" if info.known else "guess",
+        off_efforts=info.off_efforts,
+        forced_tool_choice=info.forced_tool_choice,
     )
 
 
@@ -104,14 +120,18 @@ def facts_from_api(data: dict[str, Any], fallback: ModelInfo, source: str) -> Mo
     efforts = base.efforts
     strict = base.strict_tools
     if isinstance(caps, dict):
-        types = (caps.get("thinking") or {}).get("types") or {}
-        thinking = tuple(t for t in THINKING_TYPES if _supported(types, t))
-        effort = caps.get("effort") or {}
-        efforts = (
-            tuple(e for e in EFFORT_LEVELS if _supported(effort, e))
-            if isinstance(effort, dict) and effort.get("supported")
-            else ()
-        )
+        # each capability is read only when it has the Models API's shape; an unreadable one
+        # (a gateway's or a tampered cache's) keeps the catalogue's value
+        types = _dict(caps.get("thinking")).get("types")
+        if isinstance(types, dict):
+            thinking = tuple(t for t in THINKING_TYPES if _supported(types, t))
+        effort = caps.get("effort")
+        if isinstance(effort, dict):
+            efforts = (
+                tuple(e for e in EFFORT_LEVELS if _supported(effort, e))
+                if effort.get("supported")
+                else ()
+            )
         strict = _supported(caps, "structured_outputs")
     line = data.get("line")
     replacement = fallback.replacement if fallback.known else None
@@ -120,16 +140,30 @@ def facts_from_api(data: dict[str, Any], fallback: ModelInfo, source: str) -> Mo
     return ModelFacts(
         id=str(data.get("id") or fallback.name),
         display_name=str(data.get("display_name") or fallback.name),
-        lifecycle=str(data.get("lifecycle") or base.lifecycle),
-        max_tokens=int(data.get("max_tokens") or base.max_tokens),
-        max_input_tokens=int(data.get("max_input_tokens") or base.max_input_tokens),
+        lifecycle=str(data.get("lifecycle") or base.lifecycle)
+        if data.get("lifecycle") in (None, "active", "deprecated", "retired")
+        else base.lifecycle,
+        max_tokens=_positive(data.get("max_tokens"), base.max_tokens),
+        max_input_tokens=_positive(data.get("max_input_tokens"), base.max_input_tokens),
         thinking_types=thinking,
         efforts=efforts,
         strict_tools=strict,
         retires_at=_date(data.get("retires_at")) or base.retires_at,
         replacement=replacement,
         source=source,
+        off_efforts=base.off_efforts,
+        forced_tool_choice=base.forced_tool_choice,
     )
+
+
+def _positive(value: Any, default: int) -> int:
+    """A positive integer from an answer (a gateway's or a cache's), else `default`."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if ok else default
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _date(value: Any) -> str | None:
@@ -165,7 +199,7 @@ def model_info_json(info: ModelInfo) -> dict[str, Any]:
             "structured_outputs": {"supported": info.thinking != "none"},
             "thinking": {
                 "supported": info.thinking != "none",
-                "types": {t: {"supported": t in types} for t in (*THINKING_TYPES, "between_tools")},
+                "types": {t: {"supported": t in types} for t in THINKING_TYPES},
             },
         },
     }
@@ -199,7 +233,14 @@ def default_cache_path() -> Path:
 
 
 class FactsCache:
-    """Models API answers on disk, keyed by endpoint and model id, fresh for `ttl_s` seconds."""
+    """Models API answers on disk, keyed by endpoint and model id, fresh for `ttl_s` seconds.
+
+    The file is data from outside (docs/reliability.md case 45): every entry is checked on read
+    (a finite number `fetched_at`, an object `info` whose `id` is a string and whose limits are
+    positive integers); a bad entry is ignored and the file rewritten without it, never an error
+    that stops model calls. The file is written 0600 in a 0700 directory, atomically; a symlink
+    or special file in its place is never followed.
+    """
 
     def __init__(
         self,
@@ -215,40 +256,93 @@ class FactsCache:
     def key(base_url: str | None, model: str) -> str:
         return f"{(base_url or 'https://api.anthropic.com').rstrip('/')}|{model}"
 
-    def _read(self) -> dict[str, Any]:
+    def _load(self) -> tuple[dict[str, Any], bool]:
+        """(valid entries, whether the file held anything else)."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            st = os.lstat(self.path)
+        except OSError:
+            return {}, False
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CACHE_BYTES:
+            return {}, True
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                data = json.loads(f.read(MAX_CACHE_BYTES + 1).decode("utf-8"))
         except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            return {}, True
+        if not isinstance(data, dict):
+            return {}, True
+        good = {k: v for k, v in data.items() if isinstance(k, str) and valid_entry(v)}
+        wide = stat.S_IMODE(st.st_mode) & 0o077 != 0
+        return good, len(good) != len(data) or wide
+
+    def _read(self) -> dict[str, Any]:
+        return self._load()[0]
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The cached answer for `key` if younger than the TTL, else None."""
-        entry = self._read().get(key)
-        if not isinstance(entry, dict) or not isinstance(entry.get("info"), dict):
+        """The cached answer for `key` if younger than the TTL, else None. Bad entries (or a
+        file readable by others) make the file be rewritten with the good ones only."""
+        data, bad = self._load()
+        if bad:
+            log.warning("the model facts cache %s held malformed entries; rewriting it", self.path)
+            self._write(self._fresh(data))
+        entry = data.get(key)
+        if entry is None:
             return None
-        age = self._clock() - float(entry.get("fetched_at") or 0)
+        age = self._clock() - float(entry["fetched_at"])
         if not 0 <= age < self.ttl_s:
             return None
         info: dict[str, Any] = entry["info"]
         return info
 
+    def _fresh(self, data: dict[str, Any]) -> dict[str, Any]:
+        now = self._clock()
+        return {k: v for k, v in data.items() if 0 <= now - float(v["fetched_at"]) < self.ttl_s}
+
     def put(self, key: str, info: dict[str, Any]) -> None:
         """Store an answer (atomically; a cache that cannot be written is only logged)."""
-        now = self._clock()
         # Expired entries are dropped, so the file holds only what is fresh (endpoints and models
         # used within the TTL), never a growing history.
-        data = {
-            k: v
-            for k, v in self._read().items()
-            if isinstance(v, dict) and 0 <= now - float(v.get("fetched_at") or 0) < self.ttl_s
-        }
-        data[key] = {"fetched_at": now, "info": info}
+        data = self._fresh(self._read())
+        data[key] = {"fetched_at": self._clock(), "info": info}
+        self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".model-facts-")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(data, f, indent=1, sort_keys=True)
+                os.replace(tmp, self.path)  # replaces a planted symlink, never follows it
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
         except OSError as e:
             log.warning("cannot write the model facts cache %s: %s", self.path, e)
+
+
+MAX_CACHE_BYTES = 4_000_000
+
+
+def valid_entry(entry: Any) -> bool:
+    """A cache entry planfirst could have written: `fetched_at` a finite number, `info` a Models
+    API answer whose id is a string and whose limits, where present, are positive integers."""
+    if not isinstance(entry, dict):
+        return False
+    at = entry.get("fetched_at")
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        return False
+    info = entry.get("info")
+    if not isinstance(info, dict) or not isinstance(info.get("id"), str):
+        return False
+    for limit in ("max_tokens", "max_input_tokens"):
+        v = info.get(limit)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            return False
+    if info.get("lifecycle") not in (None, "active", "deprecated", "retired"):
+        return False
+    caps = info.get("capabilities")
+    return caps is None or isinstance(caps, dict)

@@ -121,6 +121,9 @@ class ModelError(Exception):
         self.retryable = retryable
         # what the failed run had already spent (requests answered before the failure)
         self.usage: Usage | None = None
+        # a refusal: another model to try (the documented fallback) and the refusal's category
+        self.fallback: str | None = None
+        self.refusal_category: str | None = None
 
 
 class BudgetStop(ModelError):
@@ -137,14 +140,16 @@ class RequestQuote:
     model: str
     purpose: str
     prompt_tokens: int  # a conservative local estimate of the whole prompt
-    max_tokens: int
+    max_tokens: int  # the max_tokens the request would be sent with
+    min_tokens: int = 1024  # the least max_tokens the request can be sent with
 
 
 class Meter(Protocol):
     """Consulted around every model request of an operation (budget caps, live usage)."""
 
-    def before_request(self, quote: RequestQuote) -> None:
-        """Raise BudgetStop to stop before the request is sent."""
+    def before_request(self, quote: RequestQuote) -> int | None:
+        """Raise BudgetStop to stop before the request is sent; or return a lower max_tokens
+        (at least `quote.min_tokens`) that keeps the request's worst case within the caps."""
         ...
 
     def after_response(self, model: str, usage: Usage) -> None:

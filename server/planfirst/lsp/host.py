@@ -16,6 +16,7 @@ from planfirst.core.problems.base import Problem
 from planfirst.core.workflow.session import ApplyOutcome
 from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.lsp import convert, preview
+from planfirst.plan.store import StoreError, atomic_write
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -98,9 +99,7 @@ class LspHost:
 
     def _rel(self, uri: str) -> str | None:
         try:  # through the guard: real paths, compared component by component
-            if self._guard is None:
-                self._guard = WorkspaceGuard(self.root)
-            return self._guard.rel(uri) if uri.startswith("file:") else None
+            return self._guarded().rel(uri) if uri.startswith("file:") else None
         except PathError:
             return None
 
@@ -172,15 +171,27 @@ class LspHost:
             )
         annotations = bool(ws_edit_caps and ws_edit_caps.change_annotation_support)
         if own:
-            if not await self.ls.previews.review(change, label, description):
+            try:
+                chosen = await self.ls.previews.review(change, label, description)
+            except StoreError as e:  # a link or FIFO planted where the preview goes (case 36)
+                return ApplyOutcome(False, f"planfirst's preview could not be written: {e}")
+            if not chosen:
                 return ApplyOutcome(False, "discarded in planfirst's preview")
             versions, stale = self._stale_buffers(change)  # the user may have typed meanwhile
             if stale:
                 return ApplyOutcome(False, stale)
             annotations = False  # reviewed and applied: no second confirmation in the editor
-        made = [] if can_create else self._create_empty(creates)  # the editor then edits them
+        # an editor that cannot create files gets no edit for them: after Apply in planfirst's
+        # preview the server writes each new file whole, so the disk holds the approved text
+        # whether or not the editor ever opens or saves it (eglot without the README snippet,
+        # #29), and no editor buffer is left holding a text the server wrote under it
+        made = [] if can_create else self._write_created(change, creates)
+        written = {rel for rel, _, _ in made}
+        rest = ProposedChange([f for f in change.files if f.path not in written], change.sent)
+        if rest.empty:
+            return ApplyOutcome(True)
         edit = convert.workspace_edit(
-            change,
+            rest,
             self.root,
             label=label,
             description=description,
@@ -194,13 +205,13 @@ class LspHost:
         )
         outcome = await self._send(edit, label)
         if outcome.applied:
-            await self._buffers_synced(change)
-            held = self._versions()
-            # an empty file the editor did not open is not its buffer: the server writes the text
-            made = [m for m in made if m.relative_to(self.root).as_posix() not in held]
-        for path in made:  # leave no empty file behind (the editor did not apply, or not open it)
-            with contextlib.suppress(OSError):
-                if path.stat().st_size == 0:
+            await self._buffers_synced(rest)
+            return outcome
+        for _, path, text in made:  # not applied: the files the server wrote go again (unchanged)
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                with open(path, encoding="utf-8", newline="") as f:
+                    same = f.read() == text
+                if same:
                     path.unlink()
         return outcome
 
@@ -223,18 +234,37 @@ class LspHost:
         info = self.ls.client_info
         return (info.name if info else "").lower()
 
-    def _create_empty(self, rels: list[str]) -> list[Path]:
-        """Create new files empty on disk for an editor that cannot create files (after Apply in
-        planfirst's preview); the edit then fills them in the editor."""
+    def _write_created(
+        self, change: ProposedChange, rels: list[str]
+    ) -> list[tuple[str, Path, str]]:
+        """Write the new files of `change` whole, for an editor that cannot create files (after
+        Apply in planfirst's preview); returns (path, real path, text) of each file written. A
+        path that exists by now, that the editor holds open or that cannot be written is left to
+        the editor's edit (and the disk sync's checks)."""
         made = []
+        texts = {f.path: f.new for f in change.files}
+        held = self._versions()  # a document the editor holds gets the edit (as before)
         for rel in rels:
-            path = self.root / rel
-            if path.exists():
+            text = texts.get(rel)
+            if rel in held:
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-            made.append(path)
+            try:
+                path = self._guarded().resolve(rel)
+            except PathError:
+                continue
+            if text is None or path.exists():
+                continue
+            try:
+                atomic_write(path, text, durable=False, keep_mode=True)
+            except OSError:
+                continue
+            made.append((rel, path, text))
         return made
+
+    def _guarded(self) -> WorkspaceGuard:
+        if self._guard is None:
+            self._guard = WorkspaceGuard(self.root)
+        return self._guard
 
     async def _send(self, edit: types.WorkspaceEdit, label: str) -> ApplyOutcome:
         try:
@@ -250,9 +280,12 @@ class LspHost:
         return ApplyOutcome(True)
 
     def saves_documents(self) -> bool:
-        """Whether the editor saves applied documents itself (the VS Code extension); then the
-        server never writes them (what the user did not apply is never written)."""
-        return self.ls.client_saves()
+        """Whether the editor is the only writer of applied documents: it saves them (the VS Code
+        extension) and previews the edit itself, where the user may untick part of it (then
+        what the user did not apply is never written). An editor that applies planfirst's
+        reviewed edit whole (eglot with the README snippet) saves what it can, and the server
+        writes what it did not save, so the disk holds the approved text in every client (#29)."""
+        return self.ls.client_saves() and preview.editor_previews(self.ls)
 
     async def save_documents(self, paths: list[str]) -> list[str]:
         """Ask an editor that can save (the VS Code extension) to save the touched documents;

@@ -1,32 +1,49 @@
 """What an editor's list of plans shows (the VS Code Plans view): each plan's steps.
 
 `planfirst.listPlans` rows gain `stepList`: every step's number, status and the first line of its
-description (invisible characters made visible, docs/reliability.md case 34), so a client can list
-a plan's steps and offer the actions valid for each without parsing the plan document.
+description (invisible characters made visible, docs/reliability.md case 34), whether a revision
+left it needing redo (`needsRedo`), whether an edit of it is on disk (`hasEdit`) and whether
+`undoStep` accepts it now (`undoable`: the step whose edit landed last), so a client can list a
+plan's steps and offer the actions valid for each without parsing the plan document (#29).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from planfirst.core.workflow import records
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.plan.model import Plan
+from planfirst.plan.model import Plan, StepState
+from planfirst.plan.revision_diff import redo_pending
 from planfirst.plan.visible import encode
 
 TITLE_CHARS = 120
 
 
 def step_rows(plan: Plan) -> list[dict[str, Any]]:
-    """Each step of `plan`: {order, status, title} in plan order."""
+    """Each step of `plan`: {order, status, title, needsRedo, hasEdit, undoable} in plan order."""
+    try:
+        last = records.undo_target(plan)
+    except SessionError:
+        last = None
     rows = []
     for step in plan.body.steps:
         try:
-            status = plan.state(step.order).status.value
+            st = plan.state(step.order)
         except KeyError:
-            status = "pending"
+            st = StepState(order=step.order)
         first = (step.description.strip().splitlines() or [""])[0]
         title = first if len(first) <= TITLE_CHARS else first[: TITLE_CHARS - 1].rstrip() + "…"
-        rows.append({"order": step.order, "status": status, "title": encode(title)})
+        rows.append(
+            {
+                "order": step.order,
+                "status": st.status.value,
+                "title": encode(title),
+                "needsRedo": redo_pending(plan, step.order),
+                "hasEdit": records.has_live_edit(st),
+                "undoable": step.order == last,
+            }
+        )
     return rows
 
 

@@ -29,6 +29,7 @@ from lsprotocol import types
 from planfirst.core.editing.executor import ProposedChange
 from planfirst.lsp import pygls_compat
 from planfirst.lsp.callbacks import logged
+from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
     from planfirst.lsp.server import PlanfirstServer
@@ -150,7 +151,9 @@ def document_text(
         f"# Nothing is changed until you choose \u201c{apply_title}\u201d (code lens or question); "
         f"\u201c{DISCARD}\u201d leaves every file untouched."
     )
-    return "\n".join(head) + "\n\n" + change.diff
+    # bidi and control characters in names, text and the diff itself shown as \u{XXXX}, so the
+    # preview cannot read differently from what Apply writes (docs/reliability.md case 43)
+    return encode("\n".join(head) + "\n\n" + change.diff)
 
 
 class Previews:
@@ -171,10 +174,8 @@ class Previews:
             return uri
         session = ls.session
         assert session is not None
-        folder: Path = session.store.plan_md(target.plan_id).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / target.name
-        path.write_text(text, encoding="utf-8")
+        # checked like a plan file: no link, no FIFO, nothing outside (docs/reliability.md case 36)
+        path: Path = session.store.write_preview(target.plan_id, target.name, text)
         return path.resolve().as_uri()
 
     def content(self, uri: str) -> str | None:
@@ -293,7 +294,7 @@ class Previews:
             if shown
             else f"the diff is in {_display(p.uri, self.server)}"
         )
-        files = ", ".join(f.path for f in change.files)[:300]
+        files = encode(", ".join(f.path for f in change.files))[:300]
         what = "the undo" if p.apply_title.startswith("Apply undo") else "the change"
         msg = f"planfirst: {what} to {files} is ready for review; {where}. {p.apply_title}, or {DISCARD} (nothing changes)?"
         p.question_id = f"planfirst-preview-{uuid.uuid4()}"

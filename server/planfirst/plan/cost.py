@@ -1,4 +1,4 @@
-"""The cost estimate a plan carries: made before approval (core/cost.py), kept for the summary."""
+"""The cost estimate a plan carries: made before approval (core/planning/cost.py), kept for the summary."""
 
 from __future__ import annotations
 

@@ -179,11 +179,56 @@ class PlanBody(_Strict):
         return self
 
     def step(self, order: int) -> Step:
-        """The step numbered `order` (KeyError if absent)."""
-        for s in self.steps:
-            if s.order == order:
-                return s
+        """The step numbered `order` (KeyError if absent); constant time (case 42)."""
+        found: Step = find_order(self.steps, order)
+        return found
+
+
+# Plans larger than this are refused, from the model and from disk (docs/reliability.md case 42):
+# no plan a person reviews has a thousand steps, and a repository must not ship one that makes
+# planfirst's work large.
+MAX_PLAN_STEPS = 1000
+
+
+# Positions of steps by order or id, per list object (kept beside the models, not in them: a
+# private attribute would take part in model equality). Each entry holds its list, so an id is
+# never reused while cached; the table is small and simply cleared when full.
+_POSITIONS: dict[tuple[int, str], tuple[list[Any], dict[Any, int]]] = {}
+
+
+def _positions(items: list[Any], attr: str) -> dict[Any, int]:
+    key = (id(items), attr)
+    entry = _POSITIONS.get(key)
+    if entry is not None and entry[0] is items:
+        return entry[1]
+    if len(_POSITIONS) >= 64:
+        _POSITIONS.clear()
+    pos: dict[Any, int] = {}
+    _POSITIONS[key] = (items, pos)
+    return pos
+
+
+def _find(items: list[Any], attr: str, value: Any) -> Any | None:
+    """The first item of `items` whose `attr` is `value` (None if none), in constant time:
+    positions are remembered and re-read whenever the list changed under them, so a lookup in a
+    loop over the steps stays linear, not quadratic, in the plan's size (case 42)."""
+    pos = _positions(items, attr)
+    i = pos.get(value)
+    if i is not None and i < len(items) and getattr(items[i], attr) == value:
+        return items[i]
+    pos.clear()
+    for k in range(len(items) - 1, -1, -1):
+        pos[getattr(items[k], attr)] = k
+    i = pos.get(value)
+    return None if i is None else items[i]
+
+
+def find_order(items: list[Any], order: int) -> Any:
+    """The first item of `items` whose `.order` is `order` (KeyError if none), in constant time."""
+    found = _find(items, "order", order)
+    if found is None:
         raise KeyError(order)
+    return found
 
 
 def plan_invariant_errors(body: PlanBody) -> list[str]:
@@ -191,6 +236,11 @@ def plan_invariant_errors(body: PlanBody) -> list[str]:
     errors: list[str] = []
     if not body.steps:
         errors.append("steps: the plan has no steps; give at least one")
+    if len(body.steps) > MAX_PLAN_STEPS:
+        return [
+            f"steps: the plan has {len(body.steps)} steps; planfirst takes at most {MAX_PLAN_STEPS} "
+            "— plan a smaller task, or group the work into fewer, larger steps"
+        ]
     orders = [s.order for s in body.steps]
     ids: dict[str, int] = {}
     for s in body.steps:
@@ -384,6 +434,9 @@ class StepRun(BaseModel):
     )  # path -> text before (None: did not exist)
     after: dict[str, str | None] = Field(default_factory=dict)  # path -> approved text
     sent: dict[str, str] = Field(default_factory=dict)  # path -> how the prompt carried it
+    # when the edit landed, in the plan's order of applied edits (Plan.edit_seq; 0: applied
+    # before it was recorded, i.e. before every numbered edit): undo goes by it (core/workflow/records.py)
+    applied_seq: int = 0
 
 
 class StepState(BaseModel):
@@ -498,6 +551,9 @@ class Plan(BaseModel):
     steps: list[StepState] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
     usage: Usage = Field(default_factory=Usage)
+    # what diagnoses and revisions cost once the plan was approved (failed, refused and
+    # budget-stopped ones included): counted by planfirst.budget.maxCostPerPlan with the steps
+    extra_spent: float = 0.0
     findings: list[Finding] = Field(default_factory=list)
     confidence: dict[str, Any] = Field(default_factory=dict)  # plan-lint summary for the header
     final_validation: list[ValidationResult] = Field(default_factory=list)
@@ -507,6 +563,7 @@ class Plan(BaseModel):
     estimate: CostEstimate | None = None  # before approval: what executing it should cost
     complete: bool = True  # False while a plan is still streaming in; never persisted as done
     step_seq: int = 0  # the highest number given to a step id "s<n>" in this plan's life
+    edit_seq: int = 0  # how many edits landed in this plan's life (StepRun.applied_seq)
     changes: RevisionChanges | None = None  # against the previous revision
 
     @model_validator(mode="after")
@@ -532,15 +589,15 @@ class Plan(BaseModel):
                 taken.add(s.id)
 
     def step_by_id(self, step_id: str) -> Step | None:
-        """The step with this id, if the plan has it."""
-        return next((s for s in self.body.steps if s.id == step_id), None)
+        """The step with this id, if the plan has it (constant time, like `state`)."""
+        found: Step | None = _find(self.body.steps, "id", step_id)
+        return found
 
     def state(self, order: int) -> StepState:
-        """The server-owned state of step `order` (KeyError if absent)."""
-        for s in self.steps:
-            if s.order == order:
-                return s
-        raise KeyError(order)
+        """The server-owned state of step `order` (KeyError if absent); constant time, so that
+        rendering, lenses and listing stay linear in the number of steps (case 42)."""
+        found: StepState = find_order(self.steps, order)
+        return found
 
     def next_step(self) -> int | None:
         """The first step not yet done, or None when every step is done."""

@@ -10,6 +10,14 @@ wrong — shipped by a repository, copied from another checkout or machine, or e
 loaded as a *foreign* plan: a draft with no step history (so nothing is replayed or undone from
 its records) and an error finding that makes approval an explicit decision.
 
+The seal also says which revision is current (docs/reliability.md case 38). A revision file is
+sealed for its role (`revisions/<n>.json` as a kept revision), so a copy of it in place of
+plan.json does not verify; and the per-user data directory keeps, for each plan, the seal of the
+plan.json planfirst wrote last (`current/<hash>.json`). A plan.json whose seal is valid but is not
+that one, and that is not newer (a server killed between the two writes), is an older state
+restored from git history or a backup: it loads as foreign too, so it cannot bring back an approval
+the user withdrew by revising, nor a step record that an undo has since superseded.
+
 The key is created on first use. If the data directory cannot be written, a key for this process
 only is used (plans stay trusted until the server restarts) and a warning is logged.
 """
@@ -23,8 +31,12 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planfirst.plan.model import Plan
 
 log = logging.getLogger("planfirst")
 
@@ -82,24 +94,78 @@ def user_key() -> bytes:
         return _process_key
 
 
-def _canonical(root: Path, plan_id: str, data: dict[str, Any]) -> bytes:
+PLAN = "plan"  # the role of plan.json
+REVISION = "revision"  # the role of a kept revision file
+_ROLES = {PLAN: b"planfirst-plan-v1", REVISION: b"planfirst-revision-v1"}
+STALE_MESSAGE = (
+    "this plan.json is an older state of the plan than the one planfirst wrote last here (restored "
+    "from git history, a backup or a copy of a revision file): its status and step history were "
+    "discarded, so an approval you withdrew is not brought back; read every step before approving"
+)
+
+
+def _canonical(root: Path, plan_id: str, data: dict[str, Any], role: str) -> bytes:
     body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return b"\0".join(
-        [b"planfirst-plan-v1", os.path.realpath(root).encode(), plan_id.encode(), body.encode()]
+        [_ROLES[role], os.path.realpath(root).encode(), plan_id.encode(), body.encode()]
     )
 
 
-def seal(root: Path, plan_id: str, data: dict[str, Any]) -> str:
-    """The seal of a plan's JSON data (without its own seal member)."""
-    return hmac.new(user_key(), _canonical(root, plan_id, data), hashlib.sha256).hexdigest()
+def seal(root: Path, plan_id: str, data: dict[str, Any], role: str = PLAN) -> str:
+    """The seal of a plan's JSON data (without its own seal member), for its role."""
+    return hmac.new(user_key(), _canonical(root, plan_id, data, role), hashlib.sha256).hexdigest()
 
 
-def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any) -> bool:
-    """Whether `given` is the seal planfirst put on exactly this data, in this workspace."""
-    return isinstance(given, str) and hmac.compare_digest(given, seal(root, plan_id, data))
+def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any, role: str = PLAN) -> bool:
+    """Whether `given` is the seal planfirst put on exactly this data, in this workspace, for
+    this role (a revision file also verifies with the plan role it had before roles existed)."""
+    if not isinstance(given, str):
+        return False
+    roles = (REVISION, PLAN) if role == REVISION else (PLAN,)
+    return any(hmac.compare_digest(given, seal(root, plan_id, data, r)) for r in roles)
 
 
-def sealed_json(root: Path, plan_id: str, text: str) -> str:
+def _current_file(root: Path, plan_id: str) -> Path:
+    key = hashlib.sha256(
+        b"\0".join([os.path.realpath(root).encode(), plan_id.encode()])
+    ).hexdigest()
+    return data_dir() / "current" / f"{key[:32]}.json"
+
+
+def record_current(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:
+    """Remember the seal of the plan.json just written as the plan's current state (outside the
+    workspace; a failure is logged: the plan then stays trusted as before, case 24)."""
+    path = _current_file(root, plan_id)
+    data = json.dumps({"seal": given, "revision": revision, "updated_at": updated_at})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".current-")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        log.warning("cannot record the current state of plan %s in %s: %s", plan_id, path, e)
+
+
+def is_stale(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> bool:
+    """Whether a plan.json with a valid seal `given` is an older state than the one planfirst
+    wrote last (its recorded seal differs and it is not newer than the recorded revision)."""
+    try:
+        rec = json.loads(_current_file(root, plan_id).read_text(encoding="ascii"))
+        last, last_rev, last_at = rec["seal"], int(rec["revision"]), str(rec["updated_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # nothing recorded (a plan from before this check, or no data directory)
+    if hmac.compare_digest(str(last), given):
+        return False
+    return (revision, updated_at) <= (last_rev, last_at)
+
+
+def sealed_json(root: Path, plan_id: str, text: str, role: str = PLAN) -> str:
     """`text` (a plan's JSON object, indented by pydantic) with its seal added as the last member.
 
     The seal is appended to the text as written rather than by re-serialising the data: Python's
@@ -109,7 +175,21 @@ def sealed_json(root: Path, plan_id: str, text: str) -> str:
     body = text.rstrip()
     if SEAL_KEY in data or not body.endswith("}") or not data:
         data.pop(SEAL_KEY, None)
-        data[SEAL_KEY] = seal(root, plan_id, data)
+        data[SEAL_KEY] = seal(root, plan_id, data, role)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    mark = seal(root, plan_id, data)
+    mark = seal(root, plan_id, data, role)
     return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
+
+
+def authored(plan: Plan) -> str:
+    """What a foreign plan's file says its author chose and spent: said in its finding, never
+    counted as the user's (#29)."""
+    parts = []
+    if plan.execution_model:
+        parts.append(f"its author chose {plan.execution_model} to execute it")
+    if plan.usage.calls or plan.usage.cost_usd:
+        parts.append(
+            f"its file records {plan.usage.calls} model call(s) costing about "
+            f"${plan.usage.cost_usd:.4f}, not counted as yours"
+        )
+    return "; ".join(parts)

@@ -81,7 +81,20 @@ def _spans(s: str) -> list[str]:
 
 # Prose lines that would read as document structure (server-owned blockquotes and comments,
 # headings, a step's file/validation lines) get a markdown backslash escape; parsing removes it.
-_STRUCTURAL = (">", "<!--", "#", "- Modify:", "- Create:", "- Validation:", "\\")
+_STRUCTURAL = (
+    ">",
+    "<!--",
+    "#",
+    "- Modify:",
+    "- Create:",
+    "- Validation:",
+    "\\",
+    "<<<<<<<",
+    "=======",
+    "|||||||",
+)
+# a line git writes into a file it could not merge (`diff3` style adds the ||||||| base line)
+_CONFLICT = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$")
 
 
 def escape_comment(text: str) -> str:
@@ -290,12 +303,18 @@ def render(plan: Plan) -> Rendered:
     section("Files to create", files_new)
     section("Dependency changes", deps)
 
+    by_step: dict[int, list[Finding]] = {}
+    for f in plan.findings:
+        if f.step is not None:
+            by_step.setdefault(f.step, []).append(f)
+    notes_index = revision_view.NotesIndex(plan)
+
     def steps() -> None:
         for s in b.steps:
             st = plan.state(s.order)
             start = w.n
             w.add(f"### Step {s.order} · {STATUS_MARK[st.status]}")
-            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s), "")
+            w.add(step_id_comment(s.id), *revision_view.step_notes(plan, s, notes_index), "")
             w.add(escape_prose(s.description.strip()) or "_(no description)_", "")
             if s.files_to_modify:
                 w.add("- Modify: " + ", ".join(code(p) for p in s.files_to_modify))
@@ -314,8 +333,7 @@ def render(plan: Plan) -> Rendered:
                 if run.error:
                     line += f" · {run.error.splitlines()[0][:200]}"
                 w.add(line)
-            findings = [f for f in plan.findings if f.step == s.order]
-            for f in findings:
+            for f in by_step.get(s.order, []):
                 w.add(f"> {f.severity}: {f.message} ({f.rule})")
                 _finding_details(w, f, "> ")
             while w.lines[-1] == "":
@@ -451,9 +469,23 @@ def _strip_item(text: str) -> str:
     return "" if text.strip() == "_(none)_" else text
 
 
+def _refuse_conflict(lines: list[str]) -> None:
+    """A plan.md git could not merge holds conflict markers: refuse it at the first one (the
+    markers would become step text, or be dropped, and both sides would be mixed)."""
+    marks = [(i, line) for i, line in enumerate(lines, start=1) if _CONFLICT.match(line)]
+    if any(not line.startswith("=") for _, line in marks):
+        no, line = marks[0]
+        raise PlanParseError(
+            f"merge conflict marker {line[:7]!r}: resolve the conflict in plan.md first (keep one "
+            "side of each conflict and delete the marker lines), then reload",
+            no,
+        )
+
+
 def parse_markdown(text: str) -> tuple[str, PlanBody]:
     """Parse a (possibly user-edited) rendered plan back into (task, PlanBody)."""
     lines = decode(text.replace("\r\n", "\n")).split("\n")
+    _refuse_conflict(lines)
     sections: dict[str, list[tuple[int, str]]] = {}
     current: str | None = None
     for i, line in enumerate(lines, start=1):

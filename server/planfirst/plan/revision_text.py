@@ -1,13 +1,11 @@
 """Two revisions compared as text: the reviewable part of the plan document (task to assumptions,
-no status or records) and a unified diff of it.
+no status or records); core/workflow/revisions.review_diff diffs it in linear time (case 42).
 
 Separate from revision_view.py because it renders the whole document, and render.py uses
 revision_view.py for the revision parts of the document.
 """
 
 from __future__ import annotations
-
-import difflib
 
 from planfirst.plan.model import Plan
 from planfirst.plan.render import render
@@ -26,17 +24,3 @@ def review_text(plan: Plan) -> str:
     lines = render(bare).text.split("\n")
     start = next((i for i, line in enumerate(lines) if line == "## Task"), 0)
     return "\n".join(lines[start:])
-
-
-def unified_diff(old: Plan, new: Plan) -> str:
-    """A unified diff of two revisions' reviewable text ("" when they read the same)."""
-    a = review_text(old).splitlines(keepends=True)
-    b = review_text(new).splitlines(keepends=True)
-    return "".join(
-        difflib.unified_diff(
-            a,
-            b,
-            fromfile=f"{old.id} revision {old.revision}",
-            tofile=f"{new.id} revision {new.revision}",
-        )
-    )

@@ -1,4 +1,5 @@
-"""The only writer under `.planfirst/`: plans, revisions, rendered markdown, the active pointer.
+"""The only writer under `.planfirst/` and the plans folder: plans, revisions, rendered markdown,
+preview diffs, the active pointer.
 
 Layout: `.planfirst/plans/<id>/plan.json` (+ `plan.md`, + `revisions/<n>.json`), `.planfirst/active`.
 Every write is atomic (temp file in the same directory, fsync, rename, fsync the directory), so
@@ -7,7 +8,10 @@ a killed process leaves either the old file or the new one, never half of each.
 `.planfirst/` is checked like any path (docs/reliability.md case 30): a `.planfirst` that is a
 symbolic link, or a link anywhere on the way to a file planfirst reads or writes below it, is
 refused with a message naming the link, so a cloned repository cannot point planfirst's writes
-(or reads) outside the workspace.
+(or reads) outside the workspace. Every file planfirst writes there — plans, revisions, preview
+diffs, records, session pointers — goes through one helper, `PlanStore.write_file`, which also
+refuses a FIFO, device or directory planted where the file goes; reads go through
+`PlanStore.read_file`, which never follows a link or blocks on a FIFO (case 36).
 
 Every plan file the store writes is sealed (plan/origin.py); one without a valid seal loads as a
 foreign draft (`foreign`): a repository cannot ship an approved plan or a step history to replay
@@ -31,7 +35,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.plan import origin
-from planfirst.plan.model import Finding, Plan, PlanStatus, StepState, now_iso
+from planfirst.plan.model import (
+    MAX_PLAN_STEPS,
+    Finding,
+    Plan,
+    PlanStatus,
+    StepState,
+    Usage,
+    now_iso,
+)
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import render
 
@@ -53,6 +65,20 @@ class PlanProblem:
     plan_id: str
     path: Path
     error: str
+
+
+# A plan file larger than this is refused when loaded (docs/reliability.md case 42): plan.json
+# keeps every run's before and after texts, so a long plan on large files can reach megabytes,
+# but nothing planfirst writes comes near this.
+MAX_FILE_BYTES = 64 << 20
+MAX_MD_BYTES = 8 << 20  # plan.md carries no file texts: a few hundred bytes a step
+
+
+def _too_large(path: Path, size: int, limit: int) -> str:
+    return (
+        f"{path} is {size / (1 << 20):.1f} MB, over planfirst's limit of {limit >> 20} MB for a "
+        "plan file; it was left untouched (a repository may have shipped it to slow planfirst down)"
+    )
 
 
 TEMP_SUFFIX = ".planfirst.tmp"
@@ -131,17 +157,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def foreign(plan: Plan) -> Plan:
+def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     """A plan planfirst did not seal, made harmless: a draft without status, step history, results
-    or review of its own, and an error finding so that approving it is an explicit decision."""
+    or review of its own, and an error finding so that approving it is an explicit decision. It
+    starts from the user's settings and zero spent (#29): the author's execution model, spending
+    and estimate are not the user's; what the author recorded is said in the finding, and the
+    revision history (text, feedback, what each revision changed) stays as the author wrote it."""
+    authored = origin.authored(plan)
     plan.status = PlanStatus.DRAFT
     plan.steps = [StepState(order=s.order) for s in plan.body.steps]
     plan.final_validation = []
     plan.diagnosis = None
     plan.confidence = {}
     plan.provenance.critique = None
+    plan.execution_model = None
+    plan.usage = Usage()
+    plan.estimate = None
     plan.findings = [
-        Finding(rule=origin.UNTRUSTED_RULE, severity="error", message=origin.UNTRUSTED_MESSAGE)
+        Finding(
+            rule=origin.UNTRUSTED_RULE,
+            severity="error",
+            message=message + (f" ({authored})" if authored else ""),
+        )
     ]
     return plan
 
@@ -172,10 +209,19 @@ class PlanStore:
         return self.plans_dir / plan_id
 
     def check(self, path: Path) -> Path:
-        """`path` (under `.planfirst/`) if no component below the workspace root is a symbolic
-        link; else StoreError naming the link. Called right before every read and write."""
+        """`path` (under `.planfirst/` or the plans folder) if it is inside the workspace and no
+        component below the workspace root is a symbolic link; else StoreError naming the link.
+        Called right before every read and write."""
+        try:
+            parts = path.relative_to(self.root).parts
+        except ValueError:
+            raise StoreError(
+                f"{path} is outside the workspace; planfirst never writes there"
+            ) from None
+        if ".." in parts:
+            raise StoreError(f"{path} leaves the workspace ('..'); planfirst never writes there")
         cur = self.root
-        for part in path.relative_to(self.root).parts:
+        for part in parts:
             cur = cur / part
             if cur.is_symlink():
                 raise StoreError(
@@ -184,6 +230,61 @@ class PlanStore:
                     "could point it anywhere) — remove the link"
                 )
         return path
+
+    def write_file(self, path: Path, text: str, *, durable: bool = False) -> Path:
+        """The one way planfirst writes a file of its own (plans, revisions, previews, records;
+        docs/reliability.md case 36): `path` is checked (inside the workspace, no symbolic link on
+        the way, not a FIFO, device, socket or directory already there), then written atomically.
+        A refusal is a StoreError naming the file; nothing is written."""
+        self.check(path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StoreError(f"cannot check {path}: {e.strerror or e}") from None
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                raise StoreError(
+                    f"{path} is not a regular file (a FIFO, device, socket or directory); "
+                    "planfirst does not write over it — remove it"
+                )
+        atomic_write(path, text, durable=durable)
+        return path
+
+    def read_file(self, path: Path, limit: int = MAX_FILE_BYTES) -> str:
+        """Read a file of planfirst's own without following a link or blocking on a FIFO (opened
+        with O_NOFOLLOW | O_NONBLOCK, then checked to be a regular file) and at most `limit`
+        bytes; FileNotFoundError when it is absent, StoreError naming the file otherwise."""
+        self.check(path)
+        flags = (
+            os.O_RDONLY
+            | getattr(os, "O_NOFOLLOW", 0)
+            | getattr(os, "O_NONBLOCK", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+        )
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                # a FIFO would block the reader forever, a directory cannot be read (case 21)
+                raise StoreError(f"{path} is not a regular file; it was left untouched")
+            if st.st_size > limit:
+                raise StoreError(_too_large(path, st.st_size, limit))
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise StoreError(_too_large(path, len(data), limit))
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise StoreError(
+                f"{path} is not UTF-8 text ({e.reason}); it was left untouched"
+            ) from None
 
     def plan_json(self, plan_id: str) -> Path:
         """Path of the plan's JSON file."""
@@ -221,10 +322,11 @@ class PlanStore:
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        atomic_write(
-            path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
-        )
+        text = origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2))
+        self.write_file(path, text, durable=True)
+        # which state is current, kept outside the workspace (docs/reliability.md case 38)
+        mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
+        origin.record_current(self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp
@@ -233,51 +335,31 @@ class PlanStore:
             text = render(plan).text
             if self._md.get(plan.id) != text or not md.exists():
                 # derived from plan.json: atomic (never half-written) but not worth an fsync
-                atomic_write(md, text, durable=False)
+                self.write_file(md, text)
                 self._md[plan.id] = text
 
     def save_revision(self, plan: Plan) -> Path:
         """Keep a copy of this revision under `revisions/` (before it is superseded)."""
         scrub(plan, self.root)
-        path = self.check(self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json")
-        atomic_write(
-            path,
-            origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2)),
+        path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
+        text = plan.model_dump_json(indent=2)
+        # sealed as a kept revision: a copy of it in place of plan.json does not verify (case 38)
+        return self.write_file(
+            path, origin.sealed_json(self.root, plan.id, text, origin.REVISION), durable=True
         )
-        return path
 
     def write_diff(self, plan_id: str, from_rev: int, to_rev: int, text: str) -> Path:
         """Keep the unified diff of two revisions beside the plan (for editors without virtual
         documents); returns its path."""
-        path = self.check(self._plan_dir(plan_id) / "diffs" / f"revision-{from_rev}-{to_rev}.diff")
-        atomic_write(path, text, durable=False)
-        return path
+        path = self._plan_dir(plan_id) / "diffs" / f"revision-{from_rev}-{to_rev}.diff"
+        return self.write_file(path, text)
 
-    def write_file(self, path: Path, text: str) -> None:
-        """Write one of planfirst's own files under the plans folder (an ACP transcript):
-        checked like a plan file, atomic, a special file there refused."""
-        path = self.check(path)
-        if not path.resolve().is_relative_to(self.plans_dir.resolve()):
-            raise StoreError(f"{path} is outside the plans folder")
-        if path.exists() and not path.is_file():
-            raise StoreError(f"{path} is not a regular file; planfirst does not write there")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.check(path)  # the folders just made
-        atomic_write(path, text, durable=False)
-
-    def read_file(self, path: Path, limit: int) -> str | None:
-        """One of planfirst's own files under the plans folder (None when absent); a special
-        file or one over `limit` bytes is refused (StoreError), never read."""
-        path = self.check(path)
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            raise StoreError(f"{path} is not a regular file; planfirst does not read it")
-        if st.st_size > limit:
-            raise StoreError(f"{path} is larger than {limit} bytes; not read")
-        return path.read_text(encoding="utf-8")
+    def write_preview(self, plan_id: str, name: str, text: str) -> Path:
+        """Keep a preview document (planfirst's own diff of a step's edit, for editors without
+        virtual documents) in the plan's folder; returns its path."""
+        if "/" in name or name.startswith("."):
+            raise StoreError(f"{name!r} is not a preview document name")
+        return self.write_file(self._plan_dir(plan_id) / name, text)
 
     def revisions(self, plan_id: str) -> list[int]:
         """Revision numbers kept for a plan, ascending."""
@@ -293,7 +375,9 @@ class PlanStore:
     def load_revision(self, plan_id: str, revision: int) -> Plan:
         """A kept revision of a plan."""
         return self._load_path(
-            plan_id, self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json")
+            plan_id,
+            self.check(self._plan_dir(plan_id) / "revisions" / f"{revision}.json"),
+            origin.REVISION,
         )
 
     def load(self, plan_id: str) -> Plan:
@@ -303,13 +387,10 @@ class PlanStore:
             raise UnknownPlan(f"no plan {plan_id!r} in {self.plans_dir}")
         return self._load_path(plan_id, path)
 
-    def _load_path(self, plan_id: str, path: Path) -> Plan:
-        if path.exists() and not path.is_file():
-            # a FIFO would block the reader forever, a directory cannot be read (case 21)
-            raise StoreError(f"{path} is not a regular file; it was left untouched")
+    def _load_path(self, plan_id: str, path: Path, role: str = origin.PLAN) -> Plan:
         try:
-            raw = path.read_text(encoding="utf-8")
-        except OSError as e:
+            raw = self.read_file(path)
+        except FileNotFoundError as e:
             raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
         try:
             data = json.loads(raw)
@@ -318,6 +399,16 @@ class PlanStore:
                 f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
                 "it was left untouched — fix or delete it"
             ) from None
+        body = data.get("body") if isinstance(data, dict) else None
+        steps = body.get("steps") if isinstance(body, dict) else None
+        if isinstance(steps, list) and len(steps) > MAX_PLAN_STEPS:
+            # refused before any work on it: a shipped plan of 20,000 steps must not stall the
+            # server (docs/reliability.md case 42)
+            raise StoreError(
+                f"{path} has {len(steps)} steps, over planfirst's limit of {MAX_PLAN_STEPS} steps "
+                "for a plan; it was left untouched (a repository may have shipped it to slow "
+                "planfirst down) — delete it, or split the work into smaller plans"
+            )
         given = data.pop(origin.SEAL_KEY, None) if isinstance(data, dict) else None
         try:
             plan = Plan.model_validate(data)
@@ -331,8 +422,12 @@ class PlanStore:
             raise StoreError(
                 f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched"
             )
-        if not origin.verify(self.root, plan_id, data, given):
+        if not origin.verify(self.root, plan_id, data, given, role):
             return foreign(plan)
+        if role == origin.PLAN and origin.is_stale(
+            self.root, plan_id, str(given), plan.revision, plan.provenance.updated_at
+        ):
+            return foreign(plan, origin.STALE_MESSAGE)
         return plan
 
     def list(self) -> tuple[list[Plan], list[PlanProblem]]:
@@ -360,12 +455,12 @@ class PlanStore:
     def set_active(self, plan_id: str) -> None:
         """Remember the workspace's active plan."""
         self._plan_dir(plan_id)
-        atomic_write(self.check(self.dir / "active"), plan_id + "\n")
+        self.write_file(self.dir / "active", plan_id + "\n", durable=True)
 
     def active(self) -> str | None:
         """The active plan id, if it still exists."""
         try:
-            pid = self.check(self.dir / "active").read_text(encoding="utf-8").strip()
+            pid = self.read_file(self.dir / "active", 4096).strip()
         except (OSError, StoreError):
             return None
         return pid if self.exists(pid) else None
@@ -375,7 +470,7 @@ class PlanStore:
     def step_history(self) -> builtins.list[dict[str, Any]]:
         """Recorded finished steps, oldest first (an unreadable file reads as none)."""
         try:
-            rows = json.loads(self.check(self.dir / "history.json").read_text(encoding="utf-8"))
+            rows = json.loads(self.read_file(self.dir / "history.json"))
         except (OSError, StoreError, ValueError):
             return []
         return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
@@ -383,8 +478,7 @@ class PlanStore:
     def record_step(self, row: dict[str, Any], keep: int = 500) -> None:
         """Append one finished step's record, keeping the newest `keep`."""
         rows = [*self.step_history(), row][-keep:]
-        self.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.check(self.dir / "history.json"), json.dumps(rows, indent=1) + "\n")
+        self.write_file(self.dir / "history.json", json.dumps(rows, indent=1) + "\n", durable=True)
 
     # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
     # restarted agent can answer `session/load` for a session the client remembers.
@@ -397,12 +491,12 @@ class PlanStore:
     def bind_session(self, session_id: str, plan_id: str) -> None:
         """Remember that the ACP session `session_id` works on `plan_id`."""
         self._plan_dir(plan_id)
-        atomic_write(self.check(self._session_file(session_id)), plan_id + "\n")
+        self.write_file(self._session_file(session_id), plan_id + "\n", durable=True)
 
     def session_plan(self, session_id: str) -> str | None:
         """The plan an ACP session works on, if it is known and the plan still exists."""
         try:
-            pid = self.check(self._session_file(session_id)).read_text(encoding="utf-8").strip()
+            pid = self.read_file(self._session_file(session_id), 4096).strip()
         except (OSError, StoreError):
             return None
         return pid if self.exists(pid) else None

@@ -44,6 +44,35 @@ def encode(text: str) -> str:
     return _CANDIDATE.sub(_escape, text)
 
 
+def for_terminal(text: str, keep: tuple[str, ...] = ()) -> str:
+    """`text` safe to print on a terminal (docs/reliability.md case 43): every control character
+    (ESC, so no escape sequence — OSC 52 writes the clipboard — BEL, C0 and C1 controls, DEL) and
+    every invisible or direction-changing character shown as `\\u{XXXX}`. The exact sequences in
+    `keep` (planfirst's own colours) are left as they are."""
+    if not keep or not any(k and k in text for k in keep):
+        return _shown(text)
+    mine = re.compile("|".join(re.escape(k) for k in sorted(set(keep), key=len, reverse=True) if k))
+    out: list[str] = []
+    pos = 0
+    for m in mine.finditer(text):
+        out.append(_shown(text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_shown(text[pos:]))
+    return "".join(out)
+
+
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n\t]")
+
+
+def _shown(text: str) -> str:
+    """Like `encode`, for display only: a backslash stays as it is, so text that was encoded
+    already (a plan document) is printed unchanged."""
+    return _NOT_PLAIN.sub(
+        lambda m: f"\\u{{{ord(m.group(0)):X}}}" if invisible(m.group(0)) else m.group(0), text
+    )
+
+
 def decode(text: str) -> str:
     """Undo `encode` (a newline escape is left as written: it would change the document's lines)."""
 

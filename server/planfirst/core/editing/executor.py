@@ -185,7 +185,7 @@ def build_request(
         tools=[EDITOR_TOOL],
         submit=None,
         max_turns=max_turns,
-        thinking=False,
+        thinking=True,  # planfirst.thinking.execution decides (off by default)
     )
 
 

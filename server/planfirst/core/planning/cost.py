@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from planfirst.core.editing.executor import EDITOR_TOOL, LargeFiles, build_request, file_views
+from planfirst.llm import catalog
 from planfirst.llm.catalog import PRICES_CHECKED, ModelInfo, lookup
 from planfirst.plan.cost import CostEstimate, StepCost
 from planfirst.plan.model import Plan, Step, StepStatus, Usage, now_iso
@@ -91,13 +92,8 @@ class _Cache:
 
 
 def price(info: ModelInfo, u: Usage) -> float:
-    """US dollars for `u` at `info`'s prices."""
-    return (
-        u.input_tokens * info.input_per_mtok
-        + u.output_tokens * info.output_per_mtok
-        + u.cache_creation_input_tokens * info.cache_write_price
-        + u.cache_read_input_tokens * info.cache_read_price
-    ) / 1_000_000
+    """US dollars for one request's `u` at `info`'s prices (its prompt length picks the tier)."""
+    return catalog.price(info, u)
 
 
 def _attempt(
@@ -220,6 +216,12 @@ def estimate(
         attempts=att.expected,
         attempts_source=att.source,
         prices=f"${info.input_per_mtok:g}/${info.output_per_mtok:g} per million input/output tokens"
+        + (
+            f" (${info.tier.input:g}/${info.tier.output:g} for prompts over {info.tier.above:,} "
+            "tokens)"
+            if info.tier
+            else ""
+        )
         + ("" if info.known else " (not in the catalogue: priced as the most expensive)"),
         prices_date=PRICES_CHECKED,
         made_at=now_iso(),

@@ -3,9 +3,13 @@
 Caps (planfirst.budget.*, user settings only): `maxCostPerStep` (everything a step's attempts
 have cost), `maxCostPerPlan` (everything executing the plan has cost) and `maxCostPlanning` (one
 planning operation: generate or revise, with whatever it asks the model, a critique included).
-Before each request the meter prices the request's worst case — the whole prompt at the cache
-write price plus a generous answer (`ANSWER_ALLOWANCE`, at most max_tokens) — and stops when
-what was spent plus that could cross a cap. Nothing of the stopped request is sent; the step is
+A cap of 0 means nothing may be spent: the first request is not sent.
+Before each request, and before each retry of it (the whole prompt is sent again), the meter
+prices the request's real worst case — the whole prompt at the cache write price plus every
+output token of the `max_tokens` it is sent with — and, when that could cross a cap, lowers
+max_tokens to what the cap has left, or stops when not even the smallest answer (1,024 tokens)
+fits (docs/reliability.md case 41). What a cut stream had cost is counted too. Nothing of the
+stopped request is sent; the step is
 left as a model error leaves it (pending, or failed after an applied attempt), and raising the
 cap and executing again (`planfirst resume`) continues it.
 
@@ -22,18 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from planfirst.core.planning import cost
 from planfirst.core.workflow.models import check_model_name
+from planfirst.llm import catalog
 from planfirst.llm.catalog import lookup, newest_models
 from planfirst.llm.model import METER, BudgetStop, Meter, RequestQuote
 from planfirst.plan.cost import CostEstimate, usd, usd_range
-from planfirst.plan.model import Plan, StepStatus, Usage, now_iso
+from planfirst.plan.model import Plan, PlanStatus, StepStatus, Usage, now_iso
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
-
-# Output tokens a request is assumed to answer with at most, by purpose (capped by max_tokens):
-# an edit turn, a plan (with thinking), a diagnosis or critique.
-ANSWER_ALLOWANCE = {"execute": 4_000, "plan": 16_000, "diagnose": 8_000}
-DEFAULT_ALLOWANCE = 8_000
 
 
 @dataclass(frozen=True)
@@ -63,26 +63,48 @@ class Budget:
         self.on_usage = on_usage
         self.spent = Usage()  # this operation's answered requests
 
-    def worst_case(self, quote: RequestQuote) -> float:
-        """The most the request could reasonably cost."""
+    def worst_case(self, quote: RequestQuote, max_tokens: int | None = None) -> float:
+        """The most the request can cost: its whole prompt at the dearer of input and cache
+        write, and every output token it may produce (`max_tokens` as sent, thinking included)."""
         info = lookup(quote.model, self.prices)
-        answer = min(quote.max_tokens, ANSWER_ALLOWANCE.get(quote.purpose, DEFAULT_ALLOWANCE))
-        in_price = max(info.input_per_mtok, info.cache_write_price)
-        return (quote.prompt_tokens * in_price + answer * info.output_per_mtok) / 1_000_000
+        out = quote.max_tokens if max_tokens is None else max_tokens
+        return catalog.worst_case(info, quote.prompt_tokens, out)
 
-    def before_request(self, quote: RequestQuote) -> None:
-        """Stop (BudgetStop) when this request could take a cap past its limit."""
-        worst = self.worst_case(quote)
+    def before_request(self, quote: RequestQuote) -> int | None:
+        """Stop (BudgetStop) when this request could take a cap past its limit even at its
+        smallest max_tokens; else return the max_tokens that keeps its worst case within every
+        cap (None: the requested one fits)."""
+        room = min(
+            (cap.limit - cap.spent_before - self.spent.cost_usd for cap in self.caps),
+            default=None,
+        )
+        if room is None or self.worst_case(quote) <= room:
+            return None
+        info = lookup(quote.model, self.prices)
+        rate = info.rates(quote.prompt_tokens).output
+        prompt_cost = self.worst_case(quote, 0)
+        fit = int((room - prompt_cost) * 1_000_000 / rate) if rate > 0 else quote.max_tokens
+        if fit >= quote.min_tokens:
+            return min(fit, quote.max_tokens)
+        worst = self.worst_case(quote, quote.min_tokens)
         for cap in self.caps:
+            if cap.limit <= 0:  # zero means zero: never "no cap" (#29)
+                raise BudgetStop(
+                    f"{cap.setting} is $0: nothing may be spent on {cap.what}, so the "
+                    f"{quote.purpose} request to {quote.model} was not sent. Set {cap.setting} "
+                    "above 0 to go on, or clear it for no cap"
+                )
             spent = cap.spent_before + self.spent.cost_usd
             if spent + worst > cap.limit:
                 raise BudgetStop(
                     f"{cap.setting} ({usd(cap.limit)}) would be crossed: {cap.what} has spent "
                     f"{usd(spent)} and the next {quote.purpose} request to {quote.model} could "
-                    f"cost up to {usd(worst)}, so it was not sent"
+                    f"cost up to {usd(worst)} (its prompt and {quote.min_tokens:,} output "
+                    "tokens), so it was not sent"
                     + (f"; {self.next_cost}" if self.next_cost else "")
                     + f". Raise {cap.setting} to go on (then execute again, or 'planfirst resume')"
                 )
+        return quote.min_tokens  # pragma: no cover - the loop above always raises here
 
     def after_response(self, model: str, usage: Usage) -> None:
         """Count an answered request; tell the face (live usage)."""
@@ -110,8 +132,31 @@ def step_spent(plan: Plan, order: int) -> float:
 
 
 def execution_spent(plan: Plan) -> float:
-    """What executing the plan has cost (every step's attempts)."""
-    return round(sum(r.usage.cost_usd for st in plan.steps for r in st.runs), 6)
+    """What executing the plan has cost: every step's attempts, and its diagnoses and revisions
+    since approval (refused ones included; `Plan.extra_spent`)."""
+    steps = sum(r.usage.cost_usd for st in plan.steps for r in st.runs)
+    return round(steps + plan.extra_spent, 6)
+
+
+def count_extra(s: Session, plan_id: str, meter: Budget) -> None:
+    """Add what an operation on an approved plan (a diagnosis, a revision) cost to the plan's
+    spending, whatever its outcome, so the plan cap counts it (docs/reliability.md case 41)."""
+    if meter.spent.cost_usd <= 0:
+        return
+    try:
+        plan = s.load(plan_id)
+    except Exception:  # a plan that cannot be loaded now is reported by the operation itself
+        return
+    plan.extra_spent = round(plan.extra_spent + meter.spent.cost_usd, 6)
+    s.save(plan)
+
+
+def for_revision(s: Session, plan: Plan) -> Budget:
+    """The meter of a revision: the planning cap, and the plan cap once it was approved."""
+    meter = for_planning(s)
+    if plan.status != PlanStatus.DRAFT:
+        meter.caps.extend(_plan_cap(s.settings.budget.max_cost_per_plan, plan))
+    return meter
 
 
 def _progress_text(order: int, total: int, spent: float, est: CostEstimate | None) -> str:

@@ -54,14 +54,12 @@ async def failure_problems(results: list[ValidationResult], root: Path) -> dict[
 
 def publish(s: Session, problems: dict[str, list[Problem]]) -> None:
     """Show these problems; clear the ones published before that are gone."""
-    cleared: dict[str, list[Problem]] = {p: [] for p in s._problems if p not in problems}
-    s._problems = problems
-    s.host.publish_problems({**cleared, **problems})
+    s.problems.show(problems)
 
 
 def problem_count(s: Session) -> int:
     """How many problems are published now."""
-    return sum(len(v) for v in s._problems.values())
+    return s.problems.count()
 
 
 async def run_commands(
@@ -150,6 +148,8 @@ async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcom
     try:
         plan.diagnosis = await diagnose(s.models.planning(), plan, results)
     except ModelError as e:
+        if e.usage is not None:  # what its answered requests cost is never lost
+            plan.usage.add(e.usage)
         s.host.log(f"diagnosis failed: {e.message}")
     s.save(plan)
     msg = "test criteria failed" + (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from planfirst.core.workflow import fsio
+from planfirst.core.workflow import fsio, records
 from planfirst.core.workflow.contracts import ApplyOutcome, SessionError
 from planfirst.plan.model import RunOutcome, StepStatus
 
@@ -48,7 +48,7 @@ async def _record(
     if run is None or run.outcome != RunOutcome.CANCELLED or st.last_run is not run:
         s.host.log(f"step {order}: the preview was applied after the step changed; not recorded")
         return
-    run.outcome = RunOutcome.APPLIED
+    records.mark_applied(plan, run)
     run.error = None
     st.status = StepStatus.APPLIED
     s.save(plan)

@@ -20,7 +20,7 @@ from planfirst.core.workflow import budget, revisions
 from planfirst.core.workflow.contracts import NullProgress, Progress, SessionError
 from planfirst.core.workflow.models import check_model_name
 from planfirst.core.workspace.paths import PathError
-from planfirst.llm.model import TEXT_EDITOR_TOOL, NullEvents
+from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, NullEvents
 from planfirst.plan.model import (
     CritiqueRecord,
     Finding,
@@ -28,10 +28,11 @@ from planfirst.plan.model import (
     PlanBody,
     PlanStatus,
     Provenance,
-    StepStatus,
+    Usage,
 )
+from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import parse_markdown, render, render_partial
-from planfirst.plan.store import new_plan_id
+from planfirst.plan.store import MAX_MD_BYTES, StoreError, new_plan_id
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -254,14 +255,7 @@ async def revise(
         raise SessionError("the feedback is empty; say what should change in the plan")
     plan = s.load(plan_id)
     targets = revisions.resolve_targets(plan, steps)
-    # a plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
-    # really happened (revisions.carry_over); only a step caught mid-way cannot (#23 case 3)
-    busy = [st.order for st in plan.steps if st.status in (StepStatus.RUNNING, StepStatus.APPLIED)]
-    if busy:
-        raise SessionError(
-            f"plan {plan.id!r}: step {busy[0]} is in progress (its edit is applied but not "
-            "validated); execute it to validate it, or undo it, before revising"
-        )
+    revisions.refuse_busy(plan)
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)
         files = sorted({p for step in plan.body.steps for p in step.files_to_modify})
@@ -291,7 +285,12 @@ async def revise(
             )
 
         with mcp.offering(_mcp(s), s.settings.context.token_budget * 2):
-            result, not_asked = await revisions.ask_revision(ask, plan, targets)
+            try:
+                result, not_asked = await revisions.ask_revision(ask, plan, targets)
+            except ModelError as e:
+                if e.usage is not None:  # the requests answered before it failed cost all the same
+                    _count_refused(s, plan.id, e.usage)
+                raise
             critique = await critique_plan(
                 s,
                 plan.task,
@@ -314,9 +313,15 @@ async def revise(
         new.steps = []
         new = Plan.model_validate(new.model_dump())
         # steps matched by id keep their runs; unchanged ones keep status and approval
-        revisions.carry_over(
-            plan, new, hand_edit=False, feedback=feedback, targets=targets, not_asked=not_asked
-        )
+        try:
+            revisions.carry_over(
+                plan, new, hand_edit=False, feedback=feedback, targets=targets, not_asked=not_asked
+            )
+        except SessionError:
+            # refused after the model answered (it dropped a step whose edit is on disk): what
+            # the revision cost is the plan's all the same (#29)
+            _count_refused(s, plan.id, result.usage, critique.usage if critique else None)
+            raise
         s.store.save_revision(plan)
         new.findings = result.findings + mcp_findings(s)
         new.confidence = confidence(new.body, result.findings, 0)
@@ -331,6 +336,14 @@ async def revise(
         return new
 
 
+def _count_refused(s: Session, plan_id: str, *spent: Usage | None) -> None:
+    """Add what a revision that was not kept cost to the plan's usage, and save it."""
+    plan = s.load(plan_id)
+    for u in (u for u in spent if u is not None):
+        plan.usage.add(u)
+    s.save(plan)
+
+
 async def approve(
     s: Session, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
 ) -> Plan:
@@ -341,12 +354,18 @@ async def approve(
     s.refuse_if_busy(plan.id)
     if execution_model is not None:
         plan.execution_model = check_model_name(execution_model)
-    if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING):
+    if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING) or (
+        plan.status == PlanStatus.FAILED and execution_model is not None
+    ):
         if execution_model is not None:  # choosing another model for the steps still to run
             budget.refresh_estimate(s, plan)
             s.save(plan)
         return plan
     if plan.status == PlanStatus.DONE:
+        if execution_model is not None:
+            raise SessionError(
+                f"plan {plan.id!r} is already done: no step is left to run on {execution_model}"
+            )
         raise SessionError(f"plan {plan.id!r} is already done")
     errors = [f for f in plan.findings if f.severity == "error"]
     if errors and not force:
@@ -375,10 +394,12 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
     path = s.store.plan_md(plan.id)
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # never through a link, never blocking on a FIFO (docs/reliability.md case 36)
+        text = s.store.read_file(path, MAX_MD_BYTES)
     except OSError as e:
         raise SessionError(f"cannot read {path}: {e}") from None
+    except StoreError as e:
+        raise SessionError(str(e), "corrupt_plan") from None
     try:
         task, body = parse_markdown(text)
     except ValueError as e:
@@ -399,6 +420,9 @@ def reload(s: Session, plan_id: str | None) -> Plan:
     s.store.save_revision(plan)
     new.status = PlanStatus.DRAFT
     new.findings = lint_plan(body, s.guard, s.settings, allow=s.settings.validation.allow)
+    # a plan planfirst did not write stays foreign through a reload: saving it seals it, and
+    # its approval must still be an explicit decision (docs/reliability.md case 38)
+    new.findings[:0] = [f for f in plan.findings if f.rule == UNTRUSTED_RULE]
     new.confidence = confidence(body, new.findings, 0)
     budget.refresh_estimate(s, new)
     if new.provenance.critique is not None:  # it critiqued the text before the hand edit

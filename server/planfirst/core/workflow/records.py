@@ -4,7 +4,10 @@ A run whose outcome is APPLIED is an edit that is on disk now (a "live" edit); u
 into APPLIED_UNDONE. These rules keep plan.json true whatever happens after an edit landed:
 - a step with a live edit is never `pending` (declining or cancelling a later attempt leaves it
   `failed`: its edit is on disk and did not pass), so it can always be undone;
-- steps are undone last-first (docs/how-it-works.md "The step state machine");
+- edits are undone last-first, in the order they were applied (each applied run carries its
+  place in the plan's sequence of applied edits, `StepRun.applied_seq`), not by step number: a
+  revision may put a new step before a done one, and the new step's edit then lands on top
+  (docs/how-it-works.md "The step state machine");
 - a revision or a reload keeps every step's runs, so no live edit is forgotten
   (core/workflow/revisions.py).
 """
@@ -45,24 +48,57 @@ def last_failure(st: StepState) -> str | None:
     return run.error
 
 
+def mark_applied(plan: Plan, run: StepRun) -> None:
+    """Record that `run`'s edit landed now: it is on disk, and the latest edit of the plan."""
+    run.outcome = RunOutcome.APPLIED
+    plan.edit_seq += 1
+    run.applied_seq = plan.edit_seq
+
+
+def _when(order: int, run: StepRun) -> tuple[int, int, int]:
+    """Where an applied run stands in the order edits landed. Runs recorded before the sequence
+    was kept (applied_seq 0) landed before every numbered one, in step order (the old rule)."""
+    return (run.applied_seq, order, run.attempt)
+
+
+def _live_edits(plan: Plan) -> list[tuple[tuple[int, int, int], int]]:
+    """(when, step) of every edit on disk now, in the order they landed."""
+    return sorted((_when(st.order, r), st.order) for st in plan.steps for r in live_runs(st))
+
+
 def undo_target(plan: Plan) -> int:
-    """The step an undo without a step number means: the last one with an edit on disk."""
-    live = [st.order for st in plan.steps if has_live_edit(st)]
+    """The step an undo without a step number means: the one whose edit landed last."""
+    live = _live_edits(plan)
     if not live:
         raise SessionError(f"plan {plan.id!r} has no step to undo")
-    return live[-1]
+    return live[-1][1]
 
 
 def refuse_out_of_order_undo(plan: Plan, order: int) -> None:
-    """Steps are undone last-first: a later step's edit was made on top of this one's."""
-    later = [st.order for st in plan.steps if st.order > order and has_live_edit(st)]
+    """Edits are undone last-first, in the order they landed: an edit applied after this
+    step's was made on top of its text."""
+    live = _live_edits(plan)
+    mine = [w for w, o in live if o == order]
+    later = [o for w, o in live if o != order and mine and w > mine[-1]]
     if later:
         n = later[-1]
         raise SessionError(
             f"cannot undo step {order}: step {n} was applied after it; undo step {n} first "
-            "(steps are undone last-first)",
+            "(edits are undone last-first, in the order they were applied)",
             "undo_order",
         )
+
+
+def undo_runs(plan: Plan, order: int) -> list[StepRun]:
+    """The applied runs an undo of step `order` reverts: its edits that landed after every other
+    step's edit on disk. Usually all of them; when another step's edit landed between two of
+    its edits (a step redone after a revision, on top of a step added before it), only the
+    ones above it: undo that step next, then this one again."""
+    refuse_out_of_order_undo(plan, order)
+    others = [w for w, o in _live_edits(plan) if o != order]
+    floor = others[-1] if others else None
+    st = plan.state(order)
+    return [r for r in live_runs(st) if floor is None or _when(order, r) > floor]
 
 
 def resumed_attempts(st: StepState) -> int:

@@ -18,12 +18,13 @@ import difflib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from planfirst.core.editing.edits import unified_diff
 from planfirst.core.planning.planner import PlanningResult
 from planfirst.core.workflow import records
 from planfirst.core.workflow.contracts import SessionError
 from planfirst.llm import prompts
 from planfirst.llm.model import ModelError
-from planfirst.plan.model import Plan, PlanBody, PlanStatus, RevisionChanges, StepStatus
+from planfirst.plan.model import Plan, PlanBody, PlanStatus, RevisionChanges, Step, StepStatus
 from planfirst.plan.revision_diff import (
     content_hash,
     depends_on,
@@ -33,13 +34,30 @@ from planfirst.plan.revision_diff import (
     redo_pending,
     step_approved,
 )
-from planfirst.plan.revision_text import unified_diff
+from planfirst.plan.revision_text import review_text
 from planfirst.plan.store import PlanStore, StoreError
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
 
 SIMILAR = 0.6  # description similarity above which a step without an id is the same step
+
+
+def refuse_busy(plan: Plan) -> None:
+    """A plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
+    really happened (carry_over); only a step caught mid-way cannot (#23 case 3), and the
+    refusal names what it is doing (#29)."""
+    for st in plan.steps:
+        if st.status == StepStatus.RUNNING:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is running (the model is working on it or its "
+                "edit is waiting for your review); let it finish or cancel it, then revise"
+            )
+        if st.status == StepStatus.APPLIED:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is in progress (its edit is applied but not "
+                "validated); execute it to validate it, or undo it, before revising"
+            )
 
 
 def resolve_targets(plan: Plan, steps: Sequence[int | str]) -> list[str]:
@@ -77,6 +95,9 @@ def id_problems(old: PlanBody, new: PlanBody) -> list[str]:
     ]
 
 
+SIMILARITY_BUDGET = 10_000  # description pairs compared at most when matching steps without ids
+
+
 def adopt_ids(old: PlanBody, new: PlanBody) -> PlanBody:
     """`new` with every step matched to the previous revision's ids where it can be: its own id
     when the previous revision had it, else the id of an unused previous step with the same
@@ -90,13 +111,24 @@ def adopt_ids(old: PlanBody, new: PlanBody) -> PlanBody:
         else:
             s.id = ""
     free = [o for o in old.steps if o.id not in used]
+    by_content: dict[object, list[Step]] = {}
+    for o in reversed(free):
+        by_content.setdefault(o.content(), []).append(o)
+    taken: set[str] = set()
     for s in body.steps:
         if s.id:
             continue
-        same = next((o for o in free if o.content() == s.content()), None)
-        if same is not None:
-            s.id = same.id
-            free.remove(same)
+        same = by_content.get(s.content())
+        if same:
+            o = same.pop()
+            s.id = o.id
+            taken.add(o.id)
+    free = [o for o in free if o.id not in taken]
+    # the similarity search compares every unmatched pair: bounded, so a plan.md with thousands
+    # of steps stripped of their ids costs linear work, not quadratic (docs/reliability.md case 42)
+    unmatched = sum(1 for s in body.steps if not s.id)
+    if unmatched * len(free) > SIMILARITY_BUDGET:
+        return body
     for s in body.steps:
         if s.id or not free:
             continue
@@ -176,8 +208,10 @@ def carry_over(
             if moved or (target.status != StepStatus.DONE and target.approved == ""):
                 unsettled.append(step.id)
             continue
-        if st.status == StepStatus.DONE and hand_edit:
-            target.status = StepStatus.DONE
+        if st.status in (StepStatus.DONE, StepStatus.APPLIED) and hand_edit:
+            # you changed its text, not the code: a done step stays done, and an applied one
+            # stays applied (Execute validates its edit with the new text, no new model call)
+            target.status = st.status
         elif st.status == StepStatus.DONE or redo_pending(old, prev.order):
             target.status = StepStatus.PENDING
             target.needs_redo = True
@@ -291,4 +325,14 @@ def compare_plan(
         )
     old = load_revision(store, plan, from_rev)
     new = load_revision(store, plan, to_rev)
-    return plan, from_rev, to_rev, unified_diff(old, new)
+    return plan, from_rev, to_rev, review_diff(old, new)
+
+
+def review_diff(old: Plan, new: Plan) -> str:
+    """A unified diff of two revisions' reviewable text ("" when they read the same), through
+    the linear line diff of core/editing/edits.py (difflib took tens of seconds on a long plan, case 42)."""
+    text = unified_diff("plan.md", review_text(old), review_text(new))
+    if not text:
+        return ""
+    body = text.split("\n", 2)[2]
+    return f"--- {old.id} revision {old.revision}\n+++ {new.id} revision {new.revision}\n{body}"

@@ -22,7 +22,7 @@ from typing import Any
 from planfirst.core.planning.context import Selection
 from planfirst.core.planning.mcp import McpTools
 from planfirst.core.planning.planner import SUBMIT_PLAN
-from planfirst.core.problems.base import Problem
+from planfirst.core.problems.board import ProblemsBoard
 from planfirst.core.workflow import budget, checks, fsio, plans, stepper
 from planfirst.core.workflow import undo as undoing
 from planfirst.core.workflow.contracts import (
@@ -36,7 +36,7 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
-from planfirst.plan.model import Plan
+from planfirst.plan.model import Plan, PlanStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
@@ -52,14 +52,18 @@ class Session:
         self.settings = settings
         self.models = models
         self.host = host
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         self.store = PlanStore(self.root, settings.plans_dir)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
         self._handed_over: set[asyncio.Task[Any]] = set()  # waits that outlive their operation
-        self._problems: dict[str, list[Problem]] = {}  # published problems by path (checks.py)
-        # the connected MCP servers' read-only tools for planning (core/planning/mcp.py), set by a face
+        # what is published as diagnostics now, through whichever host the session has then
+        self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
+        # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
+        # set by a face
         self.mcp: McpTools | None = None
 
     # ------------------------------------------------------------------ state
@@ -67,7 +71,9 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
-        self.guard = WorkspaceGuard(self.root, settings.context.exclude)
+        self.guard = WorkspaceGuard(
+            self.root, settings.context.exclude, plans_dir=settings.plans_dir
+        )
         if self.store.plans_dir != self.root / settings.plans_dir:
             self.store = PlanStore(self.root, settings.plans_dir)
 
@@ -199,8 +205,14 @@ class Session:
     ) -> Plan:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
         (`steps`: the only steps to change)."""
-        with budget.metered(budget.for_planning(self)):
-            return await plans.revise(self, plan_id, feedback, progress, steps)
+        before = self.load(plan_id)
+        meter = budget.for_revision(self, before)
+        try:
+            with budget.metered(meter):
+                return await plans.revise(self, before.id, feedback, progress, steps)
+        finally:
+            if before.status != PlanStatus.DRAFT:  # the plan cap counts it, refused or not
+                budget.count_extra(self, before.id, meter)
 
     async def approve(
         self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None

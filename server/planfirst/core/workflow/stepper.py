@@ -73,7 +73,7 @@ def recover(s: Session, plan: Plan, order: int) -> None:
             st.status = records.settled(st)  # nothing of this attempt is on disk
         case RunOutcome.PROPOSED:
             if {p: s.read_disk(p) for p in run.after} == run.after:
-                run.outcome = RunOutcome.APPLIED
+                records.mark_applied(plan, run)
                 st.status = StepStatus.APPLIED
             else:
                 run.outcome = RunOutcome.INTERRUPTED
@@ -101,8 +101,7 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
         if order is None:
             order = plan.next_step()
             if order is None:
-                with budget.metered(budget.for_plan(s, plan)):
-                    return await checks.final_checks(s, plan, progress)
+                return await _final_checks(s, plan, progress)
         else:
             for st in plan.steps:
                 if st.order < order and st.status != StepStatus.DONE:
@@ -127,10 +126,22 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
             raise
         budget.record_step(s, plan, order, outcome.attempts)
         if outcome.status == StepResult.DONE and plan.next_step() is None:
-            with budget.metered(budget.for_plan(s, plan)):
-                final = await checks.final_checks(s, plan, progress)
+            final = await _final_checks(s, plan, progress)
             outcome.message = (outcome.message + " " + final.message).strip()
         return outcome
+
+
+async def _final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcome:
+    """The plan's final checks under the plan cap; what a diagnosis cost (answered, failed or
+    stopped) is counted in the plan's spending (docs/reliability.md case 41)."""
+    meter = budget.for_plan(s, plan)
+    try:
+        with budget.metered(meter):
+            return await checks.final_checks(s, plan, progress)
+    finally:
+        if meter.spent.cost_usd > 0:
+            plan.extra_spent = round(plan.extra_spent + meter.spent.cost_usd, 6)
+            s.save(plan)
 
 
 def _refuse_excluded(s: Session, step: Step) -> None:
@@ -339,7 +350,7 @@ async def _apply(
         return review.declined(
             s, plan, step, run, applied.reason or "the edit was not applied", attempts
         )
-    run.outcome = RunOutcome.APPLIED
+    records.mark_applied(plan, run)
     st.status = StepStatus.APPLIED
     s.save(plan)
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)

@@ -1,9 +1,11 @@
 """Undo a step: a previewed inverse edit that restores the exact text from before the step.
 
 Part of the step state machine (core/workflow/stepper.py): a step goes to UNDONE and its applied runs
-to APPLIED_UNDONE; the inverse edit is recorded as a run of its own (RunOutcome.UNDONE). Steps
-are undone last-first: a step whose later steps still have edits on disk is refused, naming the
-step to undo first (records.refuse_out_of_order_undo).
+to APPLIED_UNDONE; the inverse edit is recorded as a run of its own (RunOutcome.UNDONE). Edits
+are undone last-first, in the order they were applied: a step with an edit applied after its own
+still on disk is refused, naming the step to undo first (records.refuse_out_of_order_undo). When
+another step's edit landed between two of a step's edits, an undo reverts only its edits above
+that one (records.undo_runs) and says so.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ async def undo(
     async with s.exclusive(plan.id, f"undoing step {order}"):
         plan = s.load(plan.id)
         st = plan.state(order)
-        applied = [r for r in st.runs if r.outcome == RunOutcome.APPLIED]
-        if not applied:
+        if not records.has_live_edit(st):
             raise SessionError(f"step {order} has no applied edit to undo")
-        records.refuse_out_of_order_undo(plan, order)
+        applied = records.undo_runs(plan, order)
+        partial = len(applied) < len(records.live_runs(st))
         before: dict[str, str | None] = {}
         after: dict[str, str | None] = {}
         for r in applied:
@@ -77,8 +79,17 @@ async def undo(
         st.runs.append(run)
         for r in applied:
             r.outcome = RunOutcome.APPLIED_UNDONE
-        st.status = StepStatus.UNDONE
+        message = f"step {order} undone"
+        if partial:  # an earlier edit of the step is still on disk, below another step's
+            st.status = StepStatus.PENDING if st.needs_redo else records.settled(st)
+            below = records.undo_target(plan)
+            message = (
+                f"step {order}: its latest edit undone; its earlier edit is still on disk, below "
+                f"step {below}'s (applied after it); undo step {below}, then step {order} again"
+            )
+        else:
+            st.status = StepStatus.UNDONE
         if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
             plan.status = PlanStatus.EXECUTING
         s.save(plan)
-        return StepOutcome(plan.id, order, StepResult.UNDONE, message=f"step {order} undone")
+        return StepOutcome(plan.id, order, StepResult.UNDONE, message=message)

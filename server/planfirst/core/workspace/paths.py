@@ -76,6 +76,7 @@ class WorkspaceGuard:
         extra_excludes: Iterable[str] = (),
         *,
         case_insensitive: bool | None = None,
+        plans_dir: str = ".planfirst/plans",
     ) -> None:
         given = os.path.abspath(os.fspath(root))
         self.root = Path(os.path.realpath(given))
@@ -89,6 +90,10 @@ class WorkspaceGuard:
         self._root_parts = self._key_parts(self._root_str)
         self.extra_excludes = list(extra_excludes)
         self._extra = IgnoreRules("", self.extra_excludes, ignore_case=True)
+        # the `plansDir` setting: plans kept elsewhere are planfirst's data exactly like
+        # .planfirst/ — never in the tree, search results or context (docs/reliability.md case 46)
+        self.plans_dir = plans_dir
+        self._plans_parts = tuple(_fold(p) for p in plans_dir.split("/") if p and p != ".")
         self._ignore_files = IgnoreFiles(self._root_str, self.case_insensitive)
 
     def with_excludes(self, globs: Iterable[str]) -> WorkspaceGuard:
@@ -97,7 +102,10 @@ class WorkspaceGuard:
         if not new:
             return self
         return WorkspaceGuard(
-            self.root, [*self.extra_excludes, *new], case_insensitive=self.case_insensitive
+            self.root,
+            [*self.extra_excludes, *new],
+            case_insensitive=self.case_insensitive,
+            plans_dir=self.plans_dir,
         )
 
     # ------------------------------------------------------------ containment
@@ -270,6 +278,9 @@ class WorkspaceGuard:
             return "git internals (.git/)"
         if folded and folded[0] == ".planfirst":
             return "planfirst state (.planfirst/)"
+        n = len(self._plans_parts)
+        if n and tuple(folded[:n]) == self._plans_parts:
+            return f"planfirst's plans (plansDir {self.plans_dir}/)"
         if is_secret(rel_path):
             return "secret"
         if not self._extra.empty and match_with_parents(self._extra, rel_path):

@@ -88,6 +88,7 @@ class Turn(_Strict):
     delay: float | None = None
     delay_chunks: float | None = None
     stop_reason: str | None = None
+    stop_details: dict[str, Any] | None = None  # a refusal's {"type", "category", "explanation"}
     usage: dict[str, int] | None = None
     note: str | None = None
     expect: Expect | None = None
@@ -216,11 +217,13 @@ def expand_model(name: str, given: dict[str, Any]) -> dict[str, Any]:
     if not base.known:
         base = lookup("claude-sonnet-5-5")
     out = model_info_json(base)
+    out["_rules"] = base.name  # the catalogue row whose per-model rules apply (not served)
     out["id"] = name
     out["display_name"] = name
     caps = out["capabilities"]
     if entry.pop("always_thinks", False):
         caps["thinking"]["types"]["disabled"] = {"supported": False}
+        caps["thinking"]["types"]["between_tools"] = {"supported": False}
     if "efforts" in entry:
         levels = list(entry.pop("efforts") or [])
         caps["effort"] = {"supported": bool(levels)} | {

@@ -20,7 +20,8 @@ an object:
     {"stop_reason": "max_tokens", "tool": ..., "input": ...}
                                                      truncation: the last block (tool input JSON
                                                      or text) is cut in half
-    {"stop_reason": "refusal", "text": "..."}        a refusal
+    {"stop_reason": "refusal", "text": "..."}        a refusal; "stop_details": {"type": "refusal",
+                                                     "category": ..., "explanation": ...} with it
     {"fault": {"status": 429, "retry_after": 2}}     an HTTP error; also "retry_after_ms",
                                                      "message", "type" (error type), "error_code"
                                                      (error.details.error_code, e.g.
@@ -53,7 +54,9 @@ against the model's facts: empty or whitespace text blocks, tool_use without its
 the next message, more than 4 cache_control blocks, budget_tokens out of range, forced
 tool_choice or temperature != 1 with thinking on, an effort level or thinking type the model does
 not take, tampered or missing thinking blocks, a prompt over the context window, an unknown or
-retired model), which is answered with the API's error (400, or 404 for a model), and one that
+retired model; and llm/model_rules.py, each model's own rules from its catalogue row: forced
+tool_choice, prefill, sampling parameters, effort with thinking off, a thinking block replayed to
+another model), which is answered with the API's error (400, or 404 for a model), and one that
 fails its turn's `expect` or arrives after the script ran out, which is answered 500 with the
 reason in `error.message`. All are recorded in `.failures` and leave the turn in place.
 
@@ -84,6 +87,7 @@ from typing import Any
 from planfirst.llm.api_rules import Refusal, check_request, estimate_tokens
 from planfirst.llm.catalog import lookup
 from planfirst.llm.facts import model_info_json
+from planfirst.llm.model_rules import check_model_rules
 from planfirst.llm.scripted.script import (
     Script,
     ScriptError,
@@ -129,6 +133,7 @@ class _State:
     cache: set[str] = field(default_factory=set)
     signatures: dict[str, str] = field(default_factory=dict)  # signature -> thinking text
     thinking_by_tool_id: dict[str, str] = field(default_factory=dict)  # tool id -> signature
+    thinking_models: dict[str, str] = field(default_factory=dict)  # signature -> model
     counter: int = 0
     side_requests: list[RecordedRequest] = field(default_factory=list)
 
@@ -356,7 +361,7 @@ class ScriptedServer:
         """The Models API's answer for `model`: the script's table, else the catalogue."""
         entry = self._models.get(model)
         if entry is not None:
-            return {k: v for k, v in entry.items() if k != "thinks_by_default"}
+            return {k: v for k, v in entry.items() if k != "thinks_by_default" and k[:1] != "_"}
         info = lookup(model)
         return model_info_json(info) if info.known else None
 
@@ -379,6 +384,10 @@ class ScriptedServer:
                 thinks_by_default=self._thinks_by_default(name),
                 signatures=self._state.signatures,
                 thinking_by_tool_id=self._state.thinking_by_tool_id,
+            )
+            entry = self._models.get(name) or {}
+            check_model_rules(
+                body, lookup(str(entry.get("_rules") or name)), self._state.thinking_models
             )
         except Refusal as r:
             raise _Reject(r.status, r.message, r.error_type) from None
@@ -428,8 +437,9 @@ class ScriptedServer:
             "cache_read_input_tokens": read,
         }
 
-    def _build_content(self, turn: dict[str, Any]) -> list[dict[str, Any]]:
-        """The content blocks of a turn's answer; registers thinking signatures."""
+    def _build_content(self, turn: dict[str, Any], model: str = "") -> list[dict[str, Any]]:
+        """The content blocks of a turn's answer; registers thinking signatures (and the model
+        that wrote them)."""
         with self._lock:
             st = self._state
             blocks: list[dict[str, Any]] = []
@@ -438,6 +448,7 @@ class ScriptedServer:
                 text = str(turn["thinking"])
                 sig = _signature(f"{st.counter}:{text}")
                 st.signatures[sig] = text
+                st.thinking_models[sig] = model
                 blocks.append({"type": "thinking", "thinking": text, "signature": sig})
             if "text" in turn:
                 blocks.append({"type": "text", "text": str(turn["text"]), "citations": None})
@@ -543,6 +554,7 @@ def _sse_events(
     stop_reason: str,
     usage: dict[str, int],
     truncate_last: bool,
+    stop_details: dict[str, Any] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of one streamed answer."""
     start_usage = dict(usage)
@@ -628,7 +640,11 @@ def _sse_events(
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "delta": {
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "stop_details": stop_details,
+                },
                 "usage": {"output_tokens": usage["output_tokens"]},
             },
         )
@@ -722,7 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
                 extra["retry-after-ms"] = str(fault["retry_after_ms"])
             self._send_json(status, _error_body(err_type, text, fault.get("error_code")), extra)
             return
-        blocks = owner._build_content(turn)
+        blocks = owner._build_content(turn, str(body.get("model", "")))
         if fault in ("stream_cut", "stream_error") and not blocks:
             blocks = [{"type": "text", "text": "This answer is interrupted midway through."}]
         stop_reason = turn.get("stop_reason") or (
@@ -748,9 +764,12 @@ class _Handler(BaseHTTPRequestHandler):
             elif truncate and content and content[-1]["type"] == "text":
                 content[-1]["text"] = content[-1]["text"][: max(1, len(content[-1]["text"]) // 2)]
             full = {**message, "content": content, "stop_reason": stop_reason, "usage": usage}
+            full["stop_details"] = turn.get("stop_details")
             self._send_json(200, full)
             return
-        events = _sse_events(message, blocks, stop_reason, usage, truncate)
+        events = _sse_events(
+            message, blocks, stop_reason, usage, truncate, turn.get("stop_details")
+        )
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
