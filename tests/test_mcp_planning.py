@@ -5,6 +5,7 @@ cannot start is a finding too, not a failure; results share a budget."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,28 @@ def test_bad_server_settings_are_named() -> None:
         {"a": {"command": "x", "args": [1]}, "b": {"url": "file:///etc"}, "c": "sh"}
     )
     assert servers == [] and len(problems) == 3
+
+
+async def test_a_server_that_never_answers_is_a_finding_and_is_stopped(workspace: Path) -> None:
+    tools = mcp.McpTools()
+    mute = mcp.McpServer("mute", sys.executable, ("-c", "import time; time.sleep(60)"))
+    await tools.connect([mute], workspace, timeout_s=1.0)
+    assert tools.problems and "'mute' could not be used" in tools.problems[0]
+    assert not tools.specs
+    assert not _children_running("time.sleep(60)")  # its process ended with the attempt
+    await tools.close()
+
+
+def _children_running(needle: str) -> list[int]:
+    """Live processes of this test's (whose parent is this process) whose command has needle."""
+    me, out = os.getpid(), []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if fields and fields[0] != "Z" and int(fields[1]) == me and needle in cmd:
+            out.append(int(proc.name))
+    return out

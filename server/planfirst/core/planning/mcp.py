@@ -105,18 +105,23 @@ class McpTools:
         self._route: dict[str, tuple[_Connection, str]] = {}
         self._conns: list[_Connection] = []
 
-    async def connect(self, servers: list[McpServer], cwd: Path) -> None:
+    async def connect(
+        self, servers: list[McpServer], cwd: Path, timeout_s: float = CONNECT_TIMEOUT_S
+    ) -> None:
         """Start and list every server (each in a task of its own; failures become problems)."""
-        await asyncio.gather(*(self._connect(s, cwd) for s in servers))
+        await asyncio.gather(*(self._connect(s, cwd, timeout_s) for s in servers))
 
-    async def _connect(self, server: McpServer, cwd: Path) -> None:
+    async def _connect(self, server: McpServer, cwd: Path, connect_timeout_s: float) -> None:
         conn = _Connection(server)
         ready: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         conn.task = asyncio.ensure_future(self._serve(conn, cwd, ready))
         try:
-            tools = await asyncio.wait_for(asyncio.shield(ready), CONNECT_TIMEOUT_S)
+            tools = await asyncio.wait_for(asyncio.shield(ready), connect_timeout_s)
         except Exception as e:
             conn.stop.set()
+            conn.task.cancel()  # a server that never answered: its transport and process end
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(conn.task, 5)
             self.problems.append(f"MCP server {server.name!r} could not be used: {_short(e)}")
             return
         self._conns.append(conn)
