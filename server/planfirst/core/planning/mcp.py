@@ -167,10 +167,12 @@ class McpTools:
                     ready.set_result(list(listed.tools))
                 await conn.stop.wait()
         except BaseException as e:  # the transport's own errors come in many shapes
+            if isinstance(e, asyncio.CancelledError):
+                if not ready.done():
+                    ready.cancel()
+                raise
             if not ready.done():
                 ready.set_exception(e if isinstance(e, Exception) else RuntimeError(str(e)))
-            if isinstance(e, asyncio.CancelledError):
-                raise
             log.info("MCP server %s ended: %s", s.name, _short(e))
         finally:
             conn.client = None
