@@ -40,9 +40,11 @@ def test_vscode_script_needs_no_extra_turns_for_discarded_previews() -> None:
     turns = _demo_turns()
     end = es.planning_end(turns)
     assert es.vscode_script(demo, {"turns": create}) == [
-        *turns[:end],
+        {**turns[0], "delay": es.PLANNING_DELAY},
+        *turns[1:end],
         es.revision_turn(turns),
         es.CLEAN_CRITIQUE,
+        es.RATE_LIMITED,
         *turns[end:],
         create[0],
         es.CLEAN_CRITIQUE,

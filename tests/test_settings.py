@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from planfirst.settings import DEFAULT_ALLOW, load_settings, sanitize
+from planfirst.settings import DEFAULT_ALLOW, Settings, load_settings, sanitize
 
 EVIL = "http://127.0.0.1:9/evil"
 
@@ -134,6 +134,17 @@ def test_a_workspace_cannot_turn_planfirsts_preview_off() -> None:
     assert load_settings({}, {"planfirst": {"preview": "editor"}}, environ={})[0].preview == "auto"
     assert load_settings({}, {"preview": "planfirst"}, environ={})[0].preview == "planfirst"
     assert load_settings({"planfirst": {"preview": "editor"}}, environ={})[0].preview == "editor"
+
+
+def test_the_critique_is_a_switch_and_off_still_works() -> None:
+    """`critique.enabled: false` turns the critique pass off (VS Code shows it as a checkbox);
+    the older `critique.model: "off"` still does (#33)."""
+    off, problems = load_settings({"critique": {"enabled": False}})
+    assert problems == [] and off.critique.enabled is False
+    word, _ = load_settings({"critique": {"model": "off"}})
+    assert word.critique.enabled is False
+    on, _ = load_settings({"critique": {"model": "claude-opus-5-5"}})
+    assert on.critique.enabled is True and Settings().critique.enabled is True
 
 
 def test_a_workspace_only_narrows_what_the_user_set() -> None:

@@ -158,3 +158,35 @@ def test_temp_files_of_a_killed_writer_are_removed_at_the_next_save(tmp_path: Pa
     st2.save(st2.load(plan.id))
     assert not orphan.exists() and live.exists()
     assert st2.load(plan.id).title == plan.title
+
+
+def test_the_current_state_survives_a_crash_and_an_older_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/reliability.md case 38: a server killed before or after plan.json is replaced loads
+    the plan as it is on disk; a state older than both loads as foreign."""
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "data"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    s = PlanStore(ws)
+    plan = make_plan()
+    s.save(plan)
+    first = s.plan_json(plan.id).read_bytes()
+    plan.revision = 2
+    s.save(plan)
+    second = s.plan_json(plan.id).read_bytes()
+    plan.revision = 3
+
+    def killed(*_a: object, **_k: object) -> None:
+        raise OSError("killed before the rename")
+
+    monkeypatch.setattr(store_mod, "atomic_write", killed)
+    with pytest.raises(OSError):
+        s.save(plan)  # the state being written was recorded; plan.json is still revision 2
+    monkeypatch.undo()
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "data"))
+    assert PlanStore(ws).load(plan.id).findings == []
+    s.plan_json(plan.id).write_bytes(second)
+    assert PlanStore(ws).load(plan.id).findings == []
+    s.plan_json(plan.id).write_bytes(first)  # older than anything recorded as current
+    assert [f.rule for f in PlanStore(ws).load(plan.id).findings] == ["untrusted-origin"]

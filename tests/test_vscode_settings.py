@@ -44,10 +44,30 @@ def server_settings() -> dict[str, Any]:
 
 
 def declared() -> dict[str, dict[str, Any]]:
-    props = json.loads(PACKAGE.read_text(encoding="utf-8"))["contributes"]["configuration"][
-        "properties"
+    """Every declared setting, across the Settings editor's groups (Models, Budget, …)."""
+    groups = json.loads(PACKAGE.read_text(encoding="utf-8"))["contributes"]["configuration"]
+    out: dict[str, dict[str, Any]] = {}
+    for group in groups if isinstance(groups, list) else [groups]:
+        for k, v in group["properties"].items():
+            assert k.removeprefix("planfirst.") not in out, f"{k} is declared twice"
+            out[k.removeprefix("planfirst.")] = v
+    return out
+
+
+def test_settings_are_grouped_for_the_settings_editor() -> None:
+    groups = json.loads(PACKAGE.read_text(encoding="utf-8"))["contributes"]["configuration"]
+    titles = [g["title"] for g in groups]
+    assert titles == [
+        f"planfirst: {t}" for t in ("Models", "Budget", "Validation", "Editor", "Advanced")
     ]
-    return {k.removeprefix("planfirst."): v for k, v in props.items()}
+    where = {k: g["title"] for g in groups for k in g["properties"]}
+    assert where["planfirst.planningModel"] == "planfirst: Models"
+    assert where["planfirst.budget.maxCostPerPlan"] == "planfirst: Budget"
+    assert where["planfirst.validation.allow"] == "planfirst: Validation"
+    assert where["planfirst.planView"] == "planfirst: Editor"
+    # the critique is a switch, not the word `off` in a model field
+    assert declared()["critique.enabled"]["type"] == "boolean"
+    assert "off" not in declared()["critique.model"]["markdownDescription"]
 
 
 def test_every_server_setting_is_declared_with_its_description_and_default() -> None:

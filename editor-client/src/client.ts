@@ -22,29 +22,46 @@ import {
     ShowMessageParams,
     StaticFeature,
     Trace,
+    WorkDoneProgress,
+    WorkDoneProgressCancelNotification,
+    WorkDoneProgressCreateRequest,
 } from 'vscode-languageclient/node';
 import {
     buildServerSettings,
+    declaredSettings,
     findOnPath,
     PlanStatus,
     resolveServerCommand,
     ServerCommand,
     SettingInspection,
-    isKeyProblem,
     LogLevel,
     serverLogLevel,
+    serverLogText,
 } from './logic';
 import { StepReview } from './review';
 import { checkServer } from './serverCheck';
-import { saveDocumentsRequest, SaveDocumentsParams, SaveDocumentsResult, ServerCommandId, ServerCommands, statusNotification } from './protocol';
+import {
+    noticeNotification,
+    NoticeParams,
+    saveDocumentsRequest,
+    SaveDocumentsParams,
+    SaveDocumentsResult,
+    ServerCommandId,
+    ServerCommands,
+    statusNotification,
+} from './protocol';
 
 export const SECRET_KEY = 'planfirst.anthropic.apiKey';
 
-/** Declares `experimental.planfirst.saveDocuments` so the server asks us to save instead of writing files itself. */
+/**
+ * Declares `experimental.planfirst`: `saveDocuments` (the server asks us to save instead of
+ * writing files itself) and `notices` (what the user should act on arrives as `planfirst/notice`
+ * with a reason, not as message text).
+ */
 class PlanfirstCapabilities implements StaticFeature {
     fillClientCapabilities(capabilities: ClientCapabilities): void {
         const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
-        experimental.planfirst = { saveDocuments: true };
+        experimental.planfirst = { saveDocuments: true, notices: true };
         capabilities.experimental = experimental;
     }
     initialize(): void {}
@@ -55,14 +72,12 @@ class PlanfirstCapabilities implements StaticFeature {
 }
 
 /** Read every `planfirst.*` setting the way the server should see it (user-only keys from user settings). */
-export function readServerSettings(apiKey: string | undefined, scope?: vscode.Uri): Record<string, unknown> {
+export function readServerSettings(apiKey: string | undefined, scope?: vscode.Uri, userOnly = true): Record<string, unknown> {
     const config = vscode.workspace.getConfiguration('planfirst', scope);
     const manifest = vscode.extensions.getExtension('planfirst.planfirst')?.packageJSON as
-        | { contributes?: { configuration?: { properties?: Record<string, unknown> } } }
+        | { contributes?: { configuration?: unknown } }
         | undefined;
-    const declared = Object.keys(manifest?.contributes?.configuration?.properties ?? {}).map((k) =>
-        k.replace(/^planfirst\./, ''),
-    );
+    const declared = declaredSettings(manifest?.contributes?.configuration);
     // only declared settings: an undeclared key (`planfirst.planfirst.anthropic.baseUrl` in a
     // workspace's settings.json) is never forwarded (docs/reliability.md case 23)
     const keys = new Set(declared);
@@ -73,12 +88,13 @@ export function readServerSettings(apiKey: string | undefined, scope?: vscode.Ur
             inspections.push({
                 key,
                 globalValue: it.globalValue,
+                defaultValue: it.defaultValue,
                 workspaceValue: it.workspaceValue,
                 workspaceFolderValue: it.workspaceFolderValue,
             });
         }
     }
-    return buildServerSettings(inspections, apiKey, keys);
+    return buildServerSettings(inspections, apiKey, keys, userOnly);
 }
 
 /** The server command line from the settings (see `resolveServerCommand`). */
@@ -97,14 +113,20 @@ function readLines(input: Readable, each: (line: string) => void): void {
     readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', each);
 }
 
-/** The server's messages; one about the API key gets a way forward (Set API Key) instead of advice. */
-function showServerMessage(m: ShowMessageParams): void {
-    if (isKeyProblem(m.message)) {
+/** A `planfirst/notice`: the way forward for its reason, in VS Code's words. */
+function showNotice(n: NoticeParams, log: vscode.LogOutputChannel): void {
+    log.warn(`notice (${n.reason}): ${n.message}`);
+    if (n.reason === 'no_key') {
         void vscode.window
-            .showWarningMessage('planfirst: no Anthropic API key yet. Set it now? (kept in VS Code\'s SecretStorage)', 'Set API Key')
+            .showWarningMessage('planfirst needs an Anthropic API key to plan and execute. Set it now? (kept in VS Code\'s SecretStorage)', 'Set API Key…')
             .then((c) => c && vscode.commands.executeCommand('planfirst.ui.setApiKey'));
         return;
     }
+    void vscode.window.showWarningMessage(`planfirst: ${n.message.replace(/^planfirst:\s*/, '')}`);
+}
+
+/** The server's messages, at their level. */
+function showServerMessage(m: ShowMessageParams): void {
     const show =
         m.type === MessageType.Error
             ? vscode.window.showErrorMessage
@@ -157,12 +179,30 @@ export interface ServerState {
     detail?: string;
 }
 
+/** A command the server is working on (its work-done progress), for the plan view and its Cancel. */
+export interface Work {
+    token: string;
+    title: string;
+    message: string;
+    percentage?: number;
+    /** false once it ended */
+    active: boolean;
+}
+
 /** Owns the running LanguageClient; `restart()` replaces it with one built from the current settings. */
 /** Server commands that code lenses and code actions send without the text only a person can give. */
 const ASK_FOR: Record<string, { key: string; title: string; prompt: string } | undefined> = {
     'planfirst.revisePlan': { key: 'feedback', title: 'planfirst: Revise Plan', prompt: 'What should change in the plan?' },
     'planfirst.generatePlan': { key: 'task', title: 'planfirst: Plan a change for this selection', prompt: 'What should change?' },
 };
+
+/** A server command id as a person reads it: `planfirst.executeNextStep` → "Execute Next Step". */
+export function commandTitle(command: string): string {
+    return command
+        .replace(/^planfirst\./, '')
+        .replace(/([a-z])([A-Z])/g, '$1 $2')
+        .replace(/^./, (c) => c.toUpperCase());
+}
 
 /** Server commands that send a step's edit for review while they run. */
 const STEP_COMMANDS: ReadonlySet<string> = new Set(['planfirst.executeNextStep', 'planfirst.retryStep', 'planfirst.undoStep']);
@@ -176,8 +216,19 @@ export class PlanfirstClient implements vscode.Disposable {
     private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
     /** Fires when the server starts, runs, fails to start or stops. */
     readonly onServerState = this.stateEmitter.event;
+    private readonly workEmitter = new vscode.EventEmitter<Work>();
+    /** Fires when a server command's progress begins, reports and ends. */
+    readonly onWork = this.workEmitter.event;
+    private readonly works = new Map<string, Work>();
+    /** The server commands in progress now (begun, not ended). */
+    get working(): Work[] {
+        return [...this.works.values()];
+    }
     /** The API key the running server was started with (a restart is only needed when it changes). */
     startedWithKey: string | undefined;
+
+    /** How a failed server command run from a code lens or code action is reported (commands.ts). */
+    onCommandError: ((name: string, e: unknown, again: () => void) => void) | undefined;
 
     /** Called after the server showed a plan document (window/showDocument): the rendered view. */
     onPlanShown: ((uri: string) => Promise<void>) | undefined;
@@ -237,7 +288,7 @@ export class PlanfirstClient implements vscode.Disposable {
                     let level: LogLevel = 'info';
                     readLines(input, (line) => {
                         level = serverLogLevel(line, level);
-                        channel[level](line);
+                        channel[level](serverLogText(line)); // one timestamp: the channel's
                     });
                 },
             },
@@ -272,17 +323,32 @@ export class PlanfirstClient implements vscode.Disposable {
                 },
                 // Code lenses and the selection code action carry the server's commands without
                 // the free text only a person can give: ask for it here with an input box.
+                // A failure is answered like a palette command's (by data.reason: Set API Key…,
+                // Retry), not with the client's generic "Request … failed".
                 executeCommand: async (command, args, next) => {
                     const arg = (args[0] ?? {}) as Record<string, unknown>;
                     const ask = ASK_FOR[command];
-                    if (!ask || arg[ask.key]) {
-                        return this.closingReview(command, () => Promise.resolve(next(command, args) as unknown));
+                    let sent = args;
+                    if (ask && !arg[ask.key]) {
+                        const text = await vscode.window.showInputBox({ title: ask.title, prompt: ask.prompt, ignoreFocusOut: true });
+                        if (!text?.trim()) {
+                            return undefined;
+                        }
+                        sent = [{ ...arg, [ask.key]: text.trim() }];
                     }
-                    const text = await vscode.window.showInputBox({ title: ask.title, prompt: ask.prompt, ignoreFocusOut: true });
-                    if (!text?.trim()) {
-                        return undefined;
-                    }
-                    return next(command, [{ ...arg, [ask.key]: text.trim() }]) as unknown;
+                    const once = (): Promise<unknown> => this.closingReview(command, () => Promise.resolve(next(command, sent) as unknown));
+                    const attempt = async (): Promise<unknown> => {
+                        try {
+                            return await once();
+                        } catch (e) {
+                            if (!this.onCommandError) {
+                                throw e;
+                            }
+                            this.onCommandError(commandTitle(command), e, () => void attempt());
+                            return undefined;
+                        }
+                    };
+                    return attempt();
                 },
                 workspace: {
                     // step edits open in planfirst's review (Apply applies the whole step), not in
@@ -299,7 +365,7 @@ export class PlanfirstClient implements vscode.Disposable {
                         const values = result as unknown[];
                         return params.items.map((item, i): unknown =>
                             item.section === 'planfirst'
-                                ? readServerSettings(undefined, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)
+                                ? readServerSettings(undefined, item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined, false)
                                 : values[i],
                         );
                     },
@@ -311,6 +377,7 @@ export class PlanfirstClient implements vscode.Disposable {
         client.onRequest(saveDocumentsRequest, (params) => saveDocuments(params, this.log));
         client.onNotification(statusNotification, (params) => this.statusEmitter.fire(params));
         client.onNotification(ShowMessageNotification.type, (params) => showServerMessage(params));
+        client.onNotification(noticeNotification, (params) => showNotice(params, this.log));
         this.client = client;
         try {
             await client.start();
@@ -318,6 +385,9 @@ export class PlanfirstClient implements vscode.Disposable {
             this.stateEmitter.fire({ state: 'failed', detail: e instanceof Error ? e.message : String(e) });
             throw e;
         }
+        // the server's progress: in the status bar as before, and to the plan view (live progress
+        // and its Cancel button) through onWork; replaces the client's own handler
+        client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => this.track(client, String(token)));
         this.startedWithKey = apiKey;
         this.stateEmitter.fire({ state: 'running' });
         const trace = vscode.workspace.getConfiguration('planfirst').get<string>('trace.server') ?? 'off';
@@ -330,15 +400,68 @@ export class PlanfirstClient implements vscode.Disposable {
         return client;
     }
 
+    /** Follow one server-created progress token until it ends. */
+    private track(client: LanguageClient, token: string): void {
+        let finish: (() => void) | undefined;
+        const ended = new Promise<void>((resolve) => (finish = resolve));
+        const work: Work = { token, title: '', message: '', active: true };
+        const end = (): void => {
+            work.active = false;
+            this.works.delete(token);
+            sub.dispose();
+            finish?.();
+            this.workEmitter.fire({ ...work });
+        };
+        const sub = client.onProgress(WorkDoneProgress.type, token, (v) => {
+            if (v.kind === 'begin') {
+                work.title = v.title;
+                work.message = v.message ?? '';
+                work.percentage = v.percentage;
+                this.works.set(token, work);
+                void vscode.window.withProgress(
+                    { location: vscode.ProgressLocation.Window, title: v.title, cancellable: v.cancellable },
+                    (progress, cancel) => {
+                        cancel.onCancellationRequested(() => this.cancelWork(token));
+                        progress.report({ message: work.message });
+                        const each = this.onWork((w) => {
+                            if (w.token === token && w.active) {
+                                progress.report({ message: w.message });
+                            }
+                        });
+                        return ended.finally(() => {
+                            each.dispose();
+                        });
+                    },
+                );
+            } else if (v.kind === 'report') {
+                work.message = v.message ?? work.message;
+                work.percentage = v.percentage ?? work.percentage;
+            } else {
+                end();
+                return;
+            }
+            this.workEmitter.fire({ ...work });
+        });
+        this.trackedEnds.add(end);
+        void ended.then(() => this.trackedEnds.delete(end));
+    }
+
+    private readonly trackedEnds = new Set<() => void>();
+
+    /** Cancel a server command through its progress token (what the progress's Cancel does). */
+    cancelWork(token: string): void {
+        void this.client?.sendNotification(WorkDoneProgressCancelNotification.type, { token });
+    }
+
     /** Run one of the server's commands with its single object argument. */
     async command<K extends ServerCommandId>(id: K, arg: ServerCommands[K][0], token?: vscode.CancellationToken): Promise<ServerCommands[K][1]> {
         const client = await this.ready();
-        this.log.info(`-> ${id} ${JSON.stringify(arg).slice(0, 500)}`);
+        this.log.debug(`-> ${id} ${JSON.stringify(arg).slice(0, 500)}`);
         const result = await this.closingReview(
             id,
             async () => (await client.sendRequest(ExecuteCommandRequest.type, { command: id, arguments: [arg] }, token)) as ServerCommands[K][1],
         );
-        this.log.info(`<- ${id} ${JSON.stringify(result)?.slice(0, 500)}`);
+        this.log.debug(`<- ${id} ${JSON.stringify(result)?.slice(0, 500)}`);
         return result;
     }
 
@@ -367,6 +490,9 @@ export class PlanfirstClient implements vscode.Disposable {
     /** Stop the server; a later `ready()` starts a new one. */
     async stop(): Promise<void> {
         this.review.discard('the server stopped');
+        for (const end of [...this.trackedEnds]) {
+            end(); // no answer will come from a stopped server: the plan view stops showing it
+        }
         await this.starting?.catch(() => undefined);
         const client = this.client;
         this.client = undefined;
@@ -385,5 +511,6 @@ export class PlanfirstClient implements vscode.Disposable {
         void this.stop();
         this.statusEmitter.dispose();
         this.stateEmitter.dispose();
+        this.workEmitter.dispose();
     }
 }

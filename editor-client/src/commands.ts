@@ -5,9 +5,11 @@
 import * as vscode from 'vscode';
 import { PlanfirstClient, SECRET_KEY } from './client';
 import { PlanViews } from './planView';
-import { choosePlan, isKeyProblem, planIdFromUri, PlanStatus, validActions } from './logic';
+import { PlanChanges } from './changes';
+import { errorView } from './errors';
+import { choosePlan, planIdFromUri, PlanStatus, validActions } from './logic';
 import { chooseInterpreter, reportServerNotStarted } from './serverCheck';
-import type { LspRange, StepOutcome } from './protocol';
+import type { GenerateParams, StepOutcome } from './protocol';
 
 /** What the commands remember between calls: the last plan seen, to default sensibly. */
 interface Memory {
@@ -20,7 +22,14 @@ interface Memory {
     rerunTask?: string;
 }
 
+let views: PlanViews | undefined;
+
+/** The plan in front: the rendered plan that has the focus, else the plan document in the active editor. */
 function activePlanId(): string | undefined {
+    const rendered = views?.activePlanId();
+    if (rendered) {
+        return rendered;
+    }
     const doc = vscode.window.activeTextEditor?.document;
     return doc ? planIdFromUri(doc.uri.toString()) : undefined;
 }
@@ -34,13 +43,11 @@ function target(arg: unknown): { planId?: string; step?: number } {
     };
 }
 
-function errorText(e: unknown): string {
-    return e instanceof Error ? e.message : String(e);
-}
-
 /** Register every palette command; returns their disposables. */
-export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionContext, views?: PlanViews): vscode.Disposable[] {
+export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionContext, planViews?: PlanViews): vscode.Disposable[] {
     const memory: Memory = {};
+    views = planViews;
+    const changes = new PlanChanges();
 
     const remember = (s: PlanStatus): void => {
         memory.planId = s.planId;
@@ -114,38 +121,88 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
     };
 
     /**
-     * Run a command body, turning errors into one readable message with a way forward (Set API Key
-     * re-runs what failed; a server that cannot start offers to choose the interpreter).
+     * Run a command body, turning errors into one message with a way forward, chosen by the
+     * error's `data.reason` (errorView): Set API Key… re-runs what failed, Retry runs it again with
+     * the same argument, a server that cannot start offers to choose the interpreter.
      */
-    const run = (name: string, body: (arg?: unknown) => Promise<void>, rerun?: () => void) => async (arg?: unknown): Promise<void> => {
-        try {
-            await body(arg);
-        } catch (e) {
-            const text = errorText(e);
-            const reason = (e as { data?: { reason?: unknown } }).data?.reason;
-            // at its real level: a cancel is what the user asked for, a missing key a warning
-            const level = /cancel/i.test(text) ? 'info' : isKeyProblem(text, reason) ? 'warn' : 'error';
-            pf.log[level](`${name}: ${text}`);
-            if (isKeyProblem(text, reason)) {
-                const choice = await vscode.window.showErrorMessage(
-                    `planfirst: ${name} needs a valid Anthropic API key: ${text.replace(/^planfirst:\s*/, '')}`,
-                    'Set API Key',
-                    'Show Log',
-                );
-                if (choice === 'Set API Key' && (await setApiKey())) {
-                    (rerun ?? (() => void vscode.commands.executeCommand(`planfirst.ui.${name.replace(/\s+/g, '').replace(/^./, (c) => c.toLowerCase())}`)))();
+    const handleError = async (name: string, e: unknown, again: () => void): Promise<void> => {
+        const view = errorView(name, e);
+        pf.log[view.level](`${name}: ${e instanceof Error ? e.message : String(e)}`);
+        switch (view.kind) {
+            case 'setKey': {
+                const choice = await vscode.window.showErrorMessage(view.text, 'Set API Key…', 'Show Log');
+                if (choice === 'Set API Key…' && (await setApiKey())) {
+                    again();
                 } else if (choice === 'Show Log') {
                     pf.log.show();
                 }
-            } else if ((e as { name?: string }).name === 'ServerNotStarted' || /language server|server (cannot|did not) start/i.test(text)) {
-                void reportServerNotStarted(e, pf.log);
-            } else if (/cancel/i.test(text)) {
-                void vscode.window.showInformationMessage(`planfirst: ${name} was cancelled.`);
-            } else {
-                void vscode.window.showErrorMessage(`planfirst: ${name} failed: ${text.replace(/^planfirst:\s*/, '')}`, 'Show Log').then(
-                    (c) => c && pf.log.show(),
-                );
+                break;
             }
+            case 'retry': {
+                const choice = await vscode.window.showWarningMessage(view.text, 'Retry', 'Show Log');
+                if (choice === 'Retry') {
+                    again();
+                } else if (choice === 'Show Log') {
+                    pf.log.show();
+                }
+                break;
+            }
+            case 'serverNotStarted':
+                void reportServerNotStarted(e, pf.log);
+                break;
+            case 'cancelled':
+                vscode.window.setStatusBarMessage(view.text, 5000);
+                break;
+            case 'show':
+                void vscode.window.showErrorMessage(view.text, 'Show Log').then((c) => c && pf.log.show());
+                break;
+        }
+    };
+    // code lenses and code actions run the server's commands directly: the same answers
+    pf.onCommandError = (name, e, again) => void handleError(name, e, again);
+
+    const run = (name: string, body: (arg?: unknown) => Promise<void>, rerun?: () => void) => {
+        const wrapped = async (arg?: unknown): Promise<void> => {
+            try {
+                await body(arg);
+            } catch (e) {
+                await handleError(name, e, () => (rerun ? rerun() : void wrapped(arg)));
+            }
+        };
+        return wrapped;
+    };
+
+    /** Open "Review all changes" of a plan; says so when the plan changed nothing. */
+    const reviewPlanChanges = async (planId: string): Promise<void> => {
+        const report = await pf.command('planfirst.planReport', { planId });
+        if (!(await changes.show(report))) {
+            void vscode.window.showInformationMessage('planfirst: the plan has changed no file (yet).');
+        }
+        if (report.omitted) {
+            vscode.window.setStatusBarMessage(
+                `planfirst: ${report.omitted} file(s) not shown (outside the workspace, excluded, or too large)`,
+                8000,
+            );
+        }
+    };
+
+    /** After a step: when it finished the plan, the finish view and "Review all changes". */
+    const maybeFinished = async (r: StepOutcome): Promise<void> => {
+        if (!r.planId || r.status !== 'done') {
+            return;
+        }
+        const report = await pf.command('planfirst.planReport', { planId: r.planId });
+        if (report.status !== 'done') {
+            return;
+        }
+        await views?.showFinish(report);
+        const steps = report.steps.length;
+        const choice = await vscode.window.showInformationMessage(
+            `planfirst: "${report.title}" is done: ${steps} step${steps === 1 ? '' : 's'}, ${report.files.length} file(s) changed, $${report.costUsd.toFixed(4)}.`,
+            'Review All Changes',
+        );
+        if (choice) {
+            await changes.show(report);
         }
     };
 
@@ -203,7 +260,7 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                 }
                 memory.task = task.trim();
                 const editor = vscode.window.activeTextEditor;
-                const arg: { task: string; uri?: string; range?: LspRange } = { task: task.trim() };
+                const arg: GenerateParams = { task: task.trim() };
                 if (editor && !editor.selection.isEmpty && editor.document.uri.scheme === 'file') {
                     const s = editor.selection;
                     arg.uri = editor.document.uri.toString();
@@ -212,10 +269,16 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                         end: { line: s.end.line, character: s.end.character },
                     };
                 }
-                const r = await pf.command('planfirst.generatePlan', arg);
-                memory.planId = r.planId;
-                memory.task = undefined;
-                await openPlan(r.uri);
+                // the plan view opens now, with live progress and Cancel, and becomes the plan's
+                const planning = views?.showPlanning(task.trim());
+                try {
+                    const r = await pf.command('planfirst.generatePlan', arg);
+                    memory.planId = r.planId;
+                    memory.task = undefined;
+                    await openPlan(r.uri);
+                } finally {
+                    planning?.dispose();
+                }
                 },
                 () => {
                     // after "Set API Key": the same task again, without typing it again
@@ -298,7 +361,9 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             'planfirst.ui.executeNextStep',
             run('Execute Next Step', async (arg) => {
                 const planId = target(arg).planId ?? activePlanId() ?? memory.planId;
-                reportStep(await pf.command('planfirst.executeNextStep', planId ? { planId } : {}));
+                const r = await pf.command('planfirst.executeNextStep', planId ? { planId } : {});
+                reportStep(r);
+                await maybeFinished(r);
             }),
         ),
         vscode.commands.registerCommand(
@@ -308,7 +373,9 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
                 const { step } = target(arg);
                 const planId = target(arg).planId ?? (await pickPlan());
                 if (planId) {
-                    reportStep(await pf.command('planfirst.retryStep', step ? { planId, step } : { planId }));
+                    const r = await pf.command('planfirst.retryStep', step ? { planId, step } : { planId });
+                    reportStep(r);
+                    await maybeFinished(r);
                 }
             }),
         ),
@@ -342,6 +409,22 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         vscode.commands.registerCommand(
             'planfirst.ui.restartServer',
             run('Restart Server', async () => {
+                if (pf.review.pending) {
+                    // a restart ends the step the review belongs to: its edit would be lost unseen
+                    const choice = await vscode.window.showWarningMessage(
+                        'planfirst: a step edit is waiting for your review. Restarting the server discards it (nothing is applied; Execute offers it again).',
+                        { modal: true },
+                        'Restart Anyway',
+                        'Show Step Review',
+                    );
+                    if (choice === 'Show Step Review') {
+                        await pf.review.show();
+                        return;
+                    }
+                    if (choice !== 'Restart Anyway') {
+                        return;
+                    }
+                }
                 await pf.restart();
                 vscode.window.setStatusBarMessage('planfirst: server restarted', 5000);
             }),
@@ -415,5 +498,15 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             }
         }),
         vscode.commands.registerCommand('planfirst.ui.showLog', () => pf.log.show()),
+        vscode.commands.registerCommand(
+            'planfirst.ui.reviewPlanChanges',
+            run('Review All Changes', async (arg) => {
+                const planId = target(arg).planId ?? activePlanId() ?? (await pickPlan());
+                if (planId) {
+                    await reviewPlanChanges(planId);
+                }
+            }),
+        ),
+        changes,
     ];
 }

@@ -35,8 +35,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     status.show();
 
     let restartTimer: NodeJS.Timeout | undefined;
+    let afterReview: vscode.Disposable | undefined;
     const scheduleRestart = (why: string): void => {
         clearTimeout(restartTimer);
+        if (pf.review.pending) {
+            // a restart would discard the open step review unseen: restart once it is decided
+            log.info(`restart (${why}) waits for the open step review`);
+            afterReview?.dispose();
+            afterReview = pf.review.onDidChange((open) => {
+                if (!open) {
+                    afterReview?.dispose();
+                    afterReview = undefined;
+                    scheduleRestart(why);
+                }
+            });
+            return;
+        }
         restartTimer = setTimeout(() => {
             log.info(`restarting the server: ${why}`);
             pf.restart().catch((e) => reportServerNotStarted(e, log));
@@ -77,7 +91,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 scheduleRestart('API key changed');
             }
         }),
+        pf.onWork(() => void vscode.commands.executeCommand('setContext', 'planfirst.working', pf.working.length > 0)),
         pf.onServerState((s) => {
+            // the Plans view's welcome: "not running yet" only while it is not
+            void vscode.commands.executeCommand('setContext', 'planfirst.serverRunning', s.state === 'running');
             if (s.state === 'failed') {
                 status.text = '$(error) planfirst: server not started';
                 status.tooltip = `planfirst: the language server did not start\n${s.detail ?? ''}\nClick for the ways to fix it.`;
@@ -101,8 +118,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
                 void vscode.languages.setTextDocumentLanguage(doc, 'markdown');
             }
         }),
-        { dispose: () => clearTimeout(restartTimer) },
+        {
+            dispose: () => {
+                clearTimeout(restartTimer);
+                afterReview?.dispose();
+            },
+        },
     );
+
+    // the walkthrough's steps tick from the real state (package.json completionEvents)
+    const keyState = async (): Promise<void> => {
+        await vscode.commands.executeCommand('setContext', 'planfirst.hasApiKey', !!(await context.secrets.get(SECRET_KEY)));
+    };
+    void keyState();
+    context.subscriptions.push(context.secrets.onDidChange(() => void keyState()));
 
     try {
         await pf.ready();

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { PlanSummary, StepRow } from './protocol';
 
 /** How the language server is started. */
 export interface ServerCommand {
@@ -88,6 +89,7 @@ export function resolveServerCommand(
 export interface SettingInspection {
     key: string;
     globalValue?: unknown;
+    defaultValue?: unknown;
     workspaceValue?: unknown;
     workspaceFolderValue?: unknown;
 }
@@ -121,6 +123,55 @@ function isUserOnly(key: string): boolean {
     );
 }
 
+/**
+ * A workspace setting can only narrow what the user set (docs/reliability.md case 37; the server
+ * applies the same rule, settings.py `_narrow_only`, to the layers it can tell apart). Lists that
+ * keep things from the model are the union of every scope, never replaced or emptied by a
+ * workspace; the review rules that guard safety are turned off only in user settings; numbers
+ * that spend money or widen what the model may do are lowered by a workspace, never raised.
+ */
+export const UNION_KEYS: ReadonlySet<string> = new Set(['context.exclude', 'lint.disabled']);
+export const SAFETY_LINT_RULES: ReadonlySet<string> = new Set([
+    'protected-file',
+    'edits-validation-script',
+    'validation-not-allowed',
+    'validation-shell-syntax',
+    'validation-unparseable',
+    'misleading-name',
+]);
+export const CEILING_KEYS: ReadonlySet<string> = new Set([
+    'context.tokenBudget',
+    'context.maxFileBytes',
+    'execution.maxAttempts',
+    'execution.maxToolTurns',
+    'planning.maxExploreTurns',
+    'planning.maxReasks',
+    'critique.maxTurns',
+]);
+
+function narrowOnly(it: SettingInspection, value: unknown): unknown {
+    if (UNION_KEYS.has(it.key)) {
+        const user: unknown[] = Array.isArray(it.globalValue) ? (it.globalValue as unknown[]) : [];
+        const merged: unknown[] = [...user];
+        for (const scope of [it.workspaceValue, it.workspaceFolderValue]) {
+            for (const v of Array.isArray(scope) ? (scope as unknown[]) : []) {
+                const safety = it.key === 'lint.disabled' && SAFETY_LINT_RULES.has(String(v));
+                if (!merged.includes(v) && !safety) {
+                    merged.push(v);
+                }
+            }
+        }
+        return merged;
+    }
+    if (CEILING_KEYS.has(it.key) && typeof value === 'number' && value !== it.globalValue) {
+        const cap = typeof it.globalValue === 'number' ? it.globalValue : it.defaultValue;
+        if (typeof cap === 'number' && value > cap) {
+            return it.globalValue; // the workspace may lower it, not raise it (unset: the server's default)
+        }
+    }
+    return value;
+}
+
 function isUnset(value: unknown): boolean {
     return value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
 }
@@ -145,16 +196,23 @@ function setNested(target: Record<string, unknown>, dotted: string, value: unkno
  * mean "default". The API key (from SecretStorage) goes to `anthropic.apiKey` when given. Only
  * the extension's declared settings (`declared`, without the `planfirst.` prefix) are forwarded:
  * anything else in a settings file, such as `planfirst.planfirst.anthropic.baseUrl`, is dropped.
+ * `userOnly` false leaves the user-only keys out altogether (the workspace/configuration answer).
  */
 export function buildServerSettings(
     inspections: SettingInspection[],
     apiKey: string | undefined,
     declared: ReadonlySet<string>,
+    userOnly = true,
 ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const sorted = [...inspections].sort((a, b) => a.key.localeCompare(b.key));
     for (const it of sorted) {
         if (!declared.has(it.key) || CLIENT_ONLY_KEYS.has(it.key) || it.key.startsWith('server.') || it.key === 'anthropic.apiKey') {
+            continue;
+        }
+        if (!userOnly && isUserOnly(it.key)) {
+            // the answer to workspace/configuration, which the server reads as a workspace layer
+            // and drops trust keys from (with a warning): they came in initializationOptions
             continue;
         }
         let value = isUserOnly(it.key)
@@ -164,6 +222,7 @@ export function buildServerSettings(
             // turning planfirst's own preview off (edits unseen in editors without one): user settings only
             value = it.globalValue;
         }
+        value = narrowOnly(it, value);
         if (isUnset(value)) {
             continue;
         }
@@ -173,6 +232,17 @@ export function buildServerSettings(
         setNested(out, 'anthropic.apiKey', apiKey);
     }
     return out;
+}
+
+/**
+ * The settings a manifest's `contributes.configuration` declares, without the `planfirst.`
+ * prefix: one object, or an array of groups (Models, Budget, … in the Settings editor).
+ */
+export function declaredSettings(configuration: unknown): string[] {
+    const groups = Array.isArray(configuration) ? configuration : [configuration];
+    return groups.flatMap((g) =>
+        Object.keys((g as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}).map((k) => k.replace(/^planfirst\./, '')),
+    );
 }
 
 /** Every leaf key (dotted, arrays are leaves) of a settings object such as `getConfiguration('planfirst')`. */
@@ -206,33 +276,8 @@ export function planIdFromUri(uri: string): string | undefined {
     return m ? decodeURIComponent(m[1]) : undefined;
 }
 
-/** One entry of `planfirst.listPlans`. */
-export interface PlanSummary {
-    id: string;
-    title: string;
-    status: string;
-    revision: number;
-    steps: { total: number; done: number; failed: number };
-    /** the plan document's URI */
-    uri?: string;
-    /** the workspace's active plan */
-    active?: boolean;
-    /** every step: number, status, first line (servers before the Plans view send none) */
-    stepList?: StepRow[];
-}
-
-/** A step of a `planfirst.listPlans` row. */
-export interface StepRow {
-    order: number;
-    status: string;
-    title: string;
-    /** done, then changed by a revision (servers before #29 send none) */
-    needsRedo?: boolean;
-    /** an edit of the step is on disk */
-    hasEdit?: boolean;
-    /** the step `planfirst.undoStep` accepts now: its edit landed last */
-    undoable?: boolean;
-}
+/** One entry of `planfirst.listPlans`, and a step of it (generated from the server's protocol source). */
+export type { PlanSummary, StepRow };
 
 /** Plan statuses after which there is nothing left to do. */
 const FINISHED = /^(done|completed?|finished|cancell?ed|abandoned)$/i;
@@ -282,7 +327,8 @@ export function costLine(c: PlanStatus['cost']): string {
     }
     const usd = (x: number) => `$${x >= 1 ? x.toFixed(2) : x.toPrecision(2)}`;
     const est = c.estimate ? ` · estimate ${usd(c.estimate[0])}–${usd(c.estimate[1])}${c.model ? ` on ${c.model}` : ''}` : '';
-    return `cost: ${usd(c.spent)} spent${est}`;
+    // what was spent includes planning; the estimate is of the steps only (#33)
+    return `cost: ${usd(c.spent)} spent so far (planning included)${est ? `${est} for the steps` : ''}`;
 }
 
 /** Status bar text, tooltip and severity for a `planfirst/status` update. */
@@ -324,7 +370,9 @@ export function formatStatus(s: PlanStatus): StatusView {
         return { text: `planfirst: ✓ ${done} of ${total} done`, tooltip, severity: 'normal' };
     }
     if (done === 0) {
-        return { text: `planfirst: ${status || 'plan'} · 0 of ${total} done`, tooltip, severity: 'normal' };
+        // approved, nothing running yet: not "executing"
+        const word = status === 'executing' || status === 'approved' ? 'approved' : status || 'plan';
+        return { text: `planfirst: ${word} · 0 of ${total} done`, tooltip, severity: 'normal' };
     }
     return { text: `planfirst: ${done} of ${total} done`, tooltip, severity: 'normal' };
 }
@@ -375,11 +423,6 @@ export function explainProbeFailure(errno: string | undefined, exitCode: number 
     return exitCode !== null && exitCode !== undefined ? `exited with code ${exitCode}` : (errno ?? 'failed');
 }
 
-/** Is this server error about the API key (missing, or refused by the API)? */
-export function isKeyProblem(message: string, reason?: unknown): boolean {
-    return reason === 'auth' || /No Anthropic API key|API key|\(401\)|authentication_error|invalid x-api-key/i.test(message);
-}
-
 /** One entry of the status bar's quick pick: a palette command and how it reads there. */
 export interface ActionItem {
     command: string;
@@ -399,6 +442,7 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false): 
     const next = typeof s?.step === 'number' && s.step > 0 ? s.step : done < total ? done + 1 : undefined;
     if (reviewPending) {
         out.push(
+            { command: 'planfirst.ui.showReview', label: '$(diff) Show the step review' },
             { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
             { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
             { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
@@ -407,6 +451,10 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false): 
     if (s && (s.busy || status === 'planning')) {
         out.push({ command: 'planfirst.ui.cancel', label: '$(stop) Cancel', detail: s.busy ?? 'planning' });
     } else if (s) {
+        if (status === 'done') {
+            // after the last step, the changes to look at come first (not "Undo last step")
+            out.push({ command: 'planfirst.ui.reviewPlanChanges', label: '$(diff-multiple) Review all changes of the plan' });
+        }
         if (status === 'draft') {
             out.push({ command: 'planfirst.ui.approvePlan', label: '$(check) Approve plan' });
         }
@@ -445,6 +493,11 @@ const PY_LEVELS: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARN
  * The level of one server stderr line (`2026-12-01 10:00:00,123 INFO httpx: …`, the server's log
  * format); a line without one (a traceback's continuation) keeps the previous line's level.
  */
+/** A server log line without its own timestamp and level (the output channel adds both). */
+export function serverLogText(line: string): string {
+    return line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /, '');
+}
+
 export function serverLogLevel(line: string, previous: LogLevel = 'info'): LogLevel {
     const m = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /.exec(line);
     return m ? PY_LEVELS[m[1]] : previous;
@@ -464,6 +517,7 @@ export function planContext(s: PlanStatus | undefined, reviewPending = false): R
         'planfirst.canRetry': ids.has('planfirst.ui.retryStep'),
         'planfirst.canUndo': ids.has('planfirst.ui.undoLastStep'),
         'planfirst.busy': first === 'planfirst.ui.cancel',
+        'planfirst.planDone': first === 'planfirst.ui.reviewPlanChanges',
     };
 }
 

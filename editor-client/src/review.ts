@@ -1,7 +1,9 @@
 /**
  * The step review: planfirst's step edits (annotated `needsConfirmation`) open in VS Code's
  * multi-file diff editor with Apply / Some Files… / Discard in the editor title bar and in the
- * status bar. One click on Apply applies the whole step; Choose Files… applies only the files you
+ * status bar. Closing the review's tab decides nothing: Show Step Review opens it again. Every
+ * file shows as modified (or added), never renamed: the proposed side has the file's own path.
+ * One click on Apply applies the whole step; Choose Files… applies only the files you
  * keep; Discard applies nothing (the server then offers the same edit again on the next Execute,
  * without a new model call). "Open in Refactor Preview" hands the edit to VS Code's own preview
  * for per-change choices (its entries start unticked).
@@ -18,6 +20,8 @@ type Decision = { kind: 'apply'; keep?: ReadonlySet<string> } | { kind: 'discard
 interface Pending {
     title: string;
     files: ReviewFile[];
+    /** the multi-file diff's entries: [file, original (undefined: a new file), proposed text] */
+    entries: [vscode.Uri, vscode.Uri | undefined, vscode.Uri][];
     decide: (d: Decision) => void;
 }
 
@@ -45,6 +49,7 @@ export class StepReview implements vscode.Disposable {
                 this.decide({ kind: 'discard', why: 'discarded in the review' }),
             ),
             vscode.commands.registerCommand('planfirst.ui.reviewInRefactorPreview', () => this.decide({ kind: 'native' })),
+            vscode.commands.registerCommand('planfirst.ui.showReview', () => this.show()),
         ];
     }
 
@@ -78,7 +83,6 @@ export class StepReview implements vscode.Disposable {
         }
         this.discard('a newer edit arrived');
         const serial = ++this.serial;
-        const folder = vscode.workspace.workspaceFolders?.[0]?.uri.toString();
         const label = params.label ?? Object.values(params.edit.changeAnnotations ?? {})[0]?.label ?? 'planfirst edit';
         const title = `Review · ${label}`;
         const entries: [vscode.Uri, vscode.Uri | undefined, vscode.Uri][] = [];
@@ -87,7 +91,9 @@ export class StepReview implements vscode.Disposable {
             for (const f of files) {
                 const uri = vscode.Uri.parse(f.uri);
                 const old = f.created ? '' : await this.currentText(uri);
-                const modified = vscode.Uri.from({ scheme: REVIEW_SCHEME, path: `/${displayPath(f.uri, folder)}`, query: String(serial) });
+                // the same path as the file: VS Code's multi-file diff marks an entry whose two
+                // sides have different paths as renamed ("R", the old name struck through)
+                const modified = vscode.Uri.from({ scheme: REVIEW_SCHEME, path: uri.path, query: String(serial) });
                 this.texts.set(modified.toString(), applyTextEdits(old, f.edits));
                 shown.push(modified.toString());
                 entries.push([uri, f.created ? undefined : uri, modified]);
@@ -99,16 +105,12 @@ export class StepReview implements vscode.Disposable {
             return next(params);
         }
         const decision = new Promise<Decision>((resolve) => {
-            this.current = { title, files, decide: resolve };
+            this.current = { title, files, entries, decide: resolve };
             this.currentSerial = serial;
         });
         await vscode.commands.executeCommand('setContext', CONTEXT_KEY, true);
         this.changed.fire(true);
-        try {
-            await vscode.commands.executeCommand('vscode.changes', title, entries);
-        } catch (e) {
-            this.log.warn(`review: the multi-file diff editor did not open: ${String(e)}`);
-        }
+        await this.show();
         this.log.info(`review: ${label}: opened (${files.length} file${files.length === 1 ? '' : 's'})`);
         const buttons = this.showButtons(label, files.length);
         const d = await decision;
@@ -130,6 +132,25 @@ export class StepReview implements vscode.Disposable {
         }
     }
 
+    /** Open (again) the pending review's multi-file diff: closing its tab decides nothing. */
+    async show(): Promise<void> {
+        const cur = this.current;
+        if (!cur) {
+            void vscode.window.showInformationMessage('planfirst: there is no step edit to review.');
+            return;
+        }
+        try {
+            await vscode.commands.executeCommand('vscode.changes', cur.title, cur.entries);
+        } catch (e) {
+            this.log.warn(`review: the multi-file diff editor did not open: ${String(e)}`);
+        }
+    }
+
+    /** The pending review's title (`Review · <label>`), if one is waiting. */
+    get pendingTitle(): string | undefined {
+        return this.current?.title;
+    }
+
     private decide(d: Decision): void {
         const cur = this.current;
         if (!cur) {
@@ -147,6 +168,8 @@ export class StepReview implements vscode.Disposable {
     /** Status bar buttons beside the diff: the same choices as the editor title bar, in words. */
     private showButtons(label: string, count: number): vscode.Disposable {
         const what = count === 1 ? '1 file' : `${count} files`;
+        // an undo is reviewed like a step, but what Apply does is undo it
+        const apply = /^planfirst: undo step/.test(label) ? '$(check) Apply undo' : '$(check) Apply step edit';
         const make = (text: string, command: string, tooltip: string, priority: number, prominent = false) => {
             const item = vscode.window.createStatusBarItem(`planfirst.review.${command}`, vscode.StatusBarAlignment.Left, priority);
             item.name = 'planfirst review';
@@ -160,7 +183,8 @@ export class StepReview implements vscode.Disposable {
             return item;
         };
         const items = [
-            make('$(check) Apply step edit', 'planfirst.ui.applyReview', `Apply the whole edit (${what}): ${label}`, 9, true),
+            make('$(diff) Show review', 'planfirst.ui.showReview', `Open the step review again (${what}): ${label}`, 10),
+            make(apply, 'planfirst.ui.applyReview', `Apply the whole edit (${what}): ${label}`, 9, true),
             make('$(checklist) Some files…', 'planfirst.ui.chooseReviewFiles', 'Apply only the files you keep', 8),
             make('$(discard) Discard', 'planfirst.ui.discardReview', 'Apply nothing; Execute offers the same edit again', 7),
         ];

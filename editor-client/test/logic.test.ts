@@ -1,13 +1,17 @@
 // Unit tests of the client-side logic (node's test runner): `npm run test:unit`.
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { errorView } from '../src/errors';
 import {
     buildServerSettings,
+    declaredSettings,
     commandLine,
     explainProbeFailure,
-    isKeyProblem,
     validActions,
     serverLogLevel,
+    serverLogText,
     probeCommand,
     choosePlan,
     expandVariables,
@@ -100,6 +104,15 @@ test('trust settings come from user settings only; the key only from SecretStora
         validation: { timeout: 60 },
     });
     assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }], undefined, new Set(['anthropic.baseUrl'])), {});
+    // the workspace/configuration answer leaves user-only keys out (they came at initialize;
+    // the server warned "ignored planfirst.anthropic.baseUrl" for a user's own setting)
+    const both = [
+        { key: 'anthropic.baseUrl', globalValue: 'http://127.0.0.1:9' },
+        { key: 'maxTokens', globalValue: 4096 },
+    ];
+    const declaredBoth = new Set(['anthropic.baseUrl', 'maxTokens']);
+    assert.deepEqual(buildServerSettings(both, undefined, declaredBoth), { anthropic: { baseUrl: 'http://127.0.0.1:9' }, maxTokens: 4096 });
+    assert.deepEqual(buildServerSettings(both, undefined, declaredBoth, false), { maxTokens: 4096 });
 });
 
 test('a workspace cannot raise a budget cap, change prices or turn planfirst\'s own preview off', () => {
@@ -118,6 +131,36 @@ test('a workspace cannot raise a budget cap, change prices or turn planfirst\'s 
     // a workspace may ask for planfirst's own preview; "editor" only from user settings
     assert.deepEqual(buildServerSettings([{ key: 'preview', workspaceValue: 'planfirst' }], undefined, keys), { preview: 'planfirst' });
     assert.deepEqual(buildServerSettings([{ key: 'preview', globalValue: 'editor' }], undefined, keys), { preview: 'editor' });
+});
+
+test('a workspace only narrows: exclusions added to the user\'s, safety rules kept, spending numbers capped (case 37)', () => {
+    const keys = new Set(['context.exclude', 'lint.disabled', 'planning.maxExploreTurns', 'execution.maxAttempts']);
+    const s = buildServerSettings(
+        [
+            { key: 'context.exclude', globalValue: ['notes/**'], workspaceValue: ['build/**'] },
+            { key: 'lint.disabled', workspaceValue: ['protected-file', 'no-risks'] },
+            { key: 'planning.maxExploreTurns', globalValue: 3, workspaceValue: 50 },
+            { key: 'execution.maxAttempts', defaultValue: 3, workspaceValue: 1 },
+        ],
+        undefined,
+        keys,
+    );
+    assert.deepEqual(s, {
+        context: { exclude: ['notes/**', 'build/**'] },
+        lint: { disabled: ['no-risks'] },
+        planning: { maxExploreTurns: 3 },
+        execution: { maxAttempts: 1 },
+    });
+    // an empty workspace list never empties the user's; a raise over the default is dropped
+    const t = buildServerSettings(
+        [
+            { key: 'context.exclude', globalValue: ['notes/**'], workspaceValue: [] },
+            { key: 'execution.maxAttempts', defaultValue: 3, workspaceValue: 10 },
+        ],
+        undefined,
+        keys,
+    );
+    assert.deepEqual(t, { context: { exclude: ['notes/**'] } });
 });
 
 test('only declared settings are forwarded; trust keys in any shape only from user settings', () => {
@@ -177,6 +220,8 @@ test('formatStatus renders progress like "planfirst: 2 of 5 done"; a draft is ne
     const draft = formatStatus({ ...base, status: 'draft', step: 1, done: 0 });
     assert.deepEqual([draft.text, draft.severity], ['planfirst: draft · 5 steps', 'normal']);
     assert.equal(formatStatus({ ...base, status: 'approved', step: 1, done: 0 }).text, 'planfirst: approved · 0 of 5 done');
+    // nothing runs yet: not "executing · 0 of 5 done"
+    assert.equal(formatStatus({ ...base, status: 'executing', step: 1, done: 0 }).text, 'planfirst: approved · 0 of 5 done');
     assert.equal(formatStatus({ ...base, status: 'done', step: null, done: 5 }).text, 'planfirst: ✓ 5 of 5 done');
     const tip = formatStatus({ ...base, status: 'executing', step: 2, done: 1, failed: 1, busy: 'validating step 2' }).tooltip;
     assert.match(tip, /Add tests\nexecuting: 1 of 5 steps done, 1 failed\nnow: validating step 2/);
@@ -203,12 +248,23 @@ test('explainProbeFailure names the cause in one line', () => {
     assert.equal(explainProbeFailure(undefined, 2, ''), 'exited with code 2');
 });
 
-test('isKeyProblem recognises a missing or refused key', () => {
-    assert.equal(isKeyProblem('planfirst: No Anthropic API key: set ...'), true);
-    assert.equal(isKeyProblem('planfirst: step 1: Anthropic API rejected the API key (401)'), true);
-    assert.equal(isKeyProblem('anything', 'auth'), true);
-    assert.equal(isKeyProblem('planfirst: plan is not approved'), false);
+test('errorView branches on data.reason and the error code, never on the message text', () => {
+    // the text of a 401 or a missing key no longer decides: the reason does
+    assert.equal(errorView('Generate Plan', { message: 'planfirst: No Anthropic API key: set ANTHROPIC_API_KEY', data: { reason: 'auth' } }).kind, 'setKey');
+    assert.doesNotMatch(errorView('Generate Plan', { message: 'x ANTHROPIC_API_KEY make demo', data: { reason: 'auth' } }).text, /ANTHROPIC_API_KEY|make demo|apiKey/);
+    assert.equal(errorView('Generate Plan', { message: 'planfirst: the API key was refused (401)' }).kind, 'show');
+    const limited = errorView('Execute Next Step', { message: 'planfirst: rate limited (429) after 4 retries', data: { reason: 'rate_limit' } });
+    assert.equal(limited.kind, 'retry');
+    assert.match(limited.text, /Execute Next Step did not finish: .*429/);
+    assert.equal(errorView('Revise Plan', { data: { reason: 'overloaded' } }).kind, 'retry');
+    assert.equal(errorView('Revise Plan', { code: -32800, message: 'planfirst: planfirst.revisePlan was cancelled' }).kind, 'cancelled');
+    assert.equal(errorView('Revise Plan', { message: 'the word cancel in a message', data: { reason: 'refused' } }).kind, 'show');
+    assert.equal(errorView('Generate Plan', { name: 'ServerNotStarted', message: 'python3: No module named planfirst' }).kind, 'serverNotStarted');
+    const other = errorView('Approve Plan', { message: 'planfirst: the plan has errors', data: { reason: 'refused' } });
+    assert.deepEqual(other, { kind: 'show', text: 'planfirst: Approve Plan failed: the plan has errors', level: 'error' });
+    assert.equal(errorView('Approve Plan', 'plain string').kind, 'show');
 });
+
 
 test('validActions offers the next step first, Cancel while busy, the review while one is open', () => {
     const base = { planId: 'p', total: 3, done: 1, failed: 0 };
@@ -223,8 +279,12 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     assert.equal(ids({ ...base, status: 'failed', failed: 1 })[0], 'planfirst.ui.retryStep');
     const finished = ids({ ...base, status: 'done', done: 3 });
     assert.ok(!finished.includes('planfirst.ui.executeNextStep') && finished.includes('planfirst.ui.undoLastStep'));
+    // after done the primary action is the plan's changes, not "Undo last step"
+    assert.equal(finished[0], 'planfirst.ui.reviewPlanChanges');
     assert.equal(ids(undefined)[0], 'planfirst.ui.generatePlan');
-    assert.equal(ids({ ...base, status: 'executing', busy: 'x' }, true)[0], 'planfirst.ui.applyReview');
+    // wherever Apply is offered, the closed review can be opened again
+    const review = ids({ ...base, status: 'executing', busy: 'x' }, true);
+    assert.deepEqual(review.slice(0, 4), ['planfirst.ui.showReview', 'planfirst.ui.applyReview', 'planfirst.ui.chooseReviewFiles', 'planfirst.ui.discardReview']);
 });
 
 test('planContext: the palette shows Approve for a draft, Execute when a step can run, only Cancel while busy, Undo after a step', () => {
@@ -240,7 +300,7 @@ test('planContext: the palette shows Approve for a draft, Execute when a step ca
         'planfirst.canUndo',
         'planfirst.hasPlan',
     ]);
-    assert.deepEqual(on(planContext({ ...base, status: 'done', done: 3 })), ['planfirst.canUndo', 'planfirst.hasPlan']);
+    assert.deepEqual(on(planContext({ ...base, status: 'done', done: 3 })), ['planfirst.canUndo', 'planfirst.hasPlan', 'planfirst.planDone']);
 });
 
 test('serverLogLevel reads the server log format; continuation lines keep the level', () => {
@@ -249,6 +309,9 @@ test('serverLogLevel reads the server log format; continuation lines keep the le
     assert.equal(serverLogLevel('2026-12-01 12:34:06,580 ERROR planfirst: boom'), 'error');
     assert.equal(serverLogLevel('Traceback (most recent call last):', 'error'), 'error');
     assert.equal(serverLogLevel('plain text'), 'info');
+    // the channel stamps each line itself: the server's own timestamp and level are dropped
+    assert.equal(serverLogText('2026-12-01 12:34:06,580 WARNING planfirst: x'), 'planfirst: x');
+    assert.equal(serverLogText('  File "x.py", line 3'), '  File "x.py", line 3');
 });
 
 test('Plans view rows: a draft offers Approve, an approved plan Execute on its next step, a failed step Retry, the last done step Undo', () => {
@@ -306,7 +369,8 @@ test('the status tooltip shows what the plan spent and its estimate', () => {
         planId: 'p', status: 'executing', step: 2, total: 3, done: 1, failed: 0,
         cost: { spent: 0.0327, estimate: [0.018, 0.1], model: 'claude-sonnet-5-5' },
     });
-    assert.match(v.tooltip, /cost: \$0\.033 spent · estimate \$0\.018–\$0\.10 on claude-sonnet-5-5/);
+    // spent includes planning, the estimate is of the steps: said so, not compared as equals
+    assert.match(v.tooltip, /cost: \$0\.033 spent so far \(planning included\) · estimate \$0\.018–\$0\.10 on claude-sonnet-5-5 for the steps/);
     assert.equal(costLine(undefined), '');
     assert.doesNotMatch(formatStatus({ planId: 'p', status: 'draft', total: 1, done: 0, failed: 0 }).tooltip, /cost:/);
 });
@@ -317,4 +381,17 @@ test('the rendered plan is titled with the plan title, never the file name', () 
     assert.equal(renderedPlanTitle(text, { planId: 'p', title: 'From the status', status: 'draft', total: 1, done: 0, failed: 0 }), 'From the status');
     assert.equal(renderedPlanTitle('# Plan: ' + 'x'.repeat(100)).length, 60);
     assert.equal(renderedPlanTitle('no heading'), 'plan');
+});
+
+test('declaredSettings reads the settings of every group of the manifest', () => {
+    // out/test/ at run time: the manifest is two folders up
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: unknown } };
+    const keys = declaredSettings(pkg.contributes.configuration);
+    assert.ok(Array.isArray(pkg.contributes.configuration), 'settings are grouped');
+    for (const k of ['planningModel', 'budget.maxCostPerPlan', 'validation.allow', 'planView', 'anthropic.baseUrl', 'critique.enabled']) {
+        assert.ok(keys.includes(k), k);
+    }
+    assert.equal(new Set(keys).size, keys.length);
+    assert.deepEqual(declaredSettings({ properties: { 'planfirst.a': {}, 'planfirst.b.c': {} } }), ['a', 'b.c']);
+    assert.deepEqual(declaredSettings(undefined), []);
 });

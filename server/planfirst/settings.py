@@ -153,15 +153,17 @@ class PlanningSettings(_Section):
 class CritiqueSettings(_Section):
     """The critique pass after planning (core/planning/critique.py): a second model reviews the plan."""
 
-    # "" = the planning model; "off" turns the critique pass off
+    # the critique pass on or off (an editor shows it as a switch, not a word in a model field)
+    switched_on: bool = Field(default=True, alias="enabled")
+    # "" = the planning model; "off" also turns the critique pass off (older settings)
     model: str = ""
     max_turns: int = Field(default=6, alias="maxTurns", ge=0, le=20)  # exploration turns
     tighten: bool = True  # one round that sends error findings back to the planner
 
     @property
     def enabled(self) -> bool:
-        """False when the critique is turned off."""
-        return self.model.strip().lower() != "off"
+        """False when the critique is turned off (`enabled: false`, or the model "off")."""
+        return self.switched_on and self.model.strip().lower() != "off"
 
 
 class LintSettings(_Section):
@@ -322,8 +324,24 @@ CEILINGS = frozenset(
         ("planning", "maxExploreTurns"),
         ("planning", "maxReasks"),
         ("critique", "maxTurns"),
+        # more of the tree, whole large files, longer command output: more tokens in every request
+        ("context", "treeMaxEntries"),
+        ("execution", "largeFileLines"),
+        ("execution", "largeFileChars"),
+        ("validation", "outputCap"),
+        ("validation", "timeout"),
     }
 )
+# Thinking spends output tokens on every request: a workspace may turn a phase's thinking off or
+# lower its effort, never turn it on or raise it (the effort keys fall back to `effort`).
+THINKING_SWITCHES = ("enabled", "planning", "execution", "critique", "diagnosis")
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+EFFORT_KEYS = {
+    "effort": None,
+    "executionEffort": None,
+    "critiqueEffort": "effort",
+    "diagnosisEffort": "effort",
+}
 
 
 def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
@@ -341,8 +359,15 @@ def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
             base = defaults[section][key]
         new = sec[key]
         if (section, key) in UNION_LISTS:
-            if not isinstance(new, list) or not isinstance(base, list):
-                continue  # a wrongly typed value: validation reports it
+            if not isinstance(new, list) or not all(isinstance(v, str) for v in new):
+                # a wrongly typed value would fail validation, which drops the user's list too
+                del sec[key]
+                out.append(
+                    f"ignored workspace setting planfirst.{section}.{key}: not a list of strings"
+                )
+                continue
+            if not isinstance(base, list):
+                continue
             if key == "disabled":
                 kept = [r for r in new if r not in SAFETY_LINT_RULES or r in base]
                 if len(kept) != len(new):
@@ -353,11 +378,55 @@ def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
                     )
                 new = kept
             sec[key] = [*base, *(v for v in new if v not in base)]
-        elif _number(new) and _number(base) and new > base:
+        elif not _number(new) or (_number(base) and new > base):
+            # not a number: validation would coerce "900000" (or drop the user's value with it)
             del sec[key]
             out.append(
-                f"ignored workspace setting planfirst.{section}.{key} = {new}: a workspace may "
+                f"ignored workspace setting planfirst.{section}.{key} = {new!r}: a workspace may "
                 f"lower it, not raise it above {base} (set it in user settings)"
+            )
+    if (
+        "preview" in clean
+        and clean["preview"] != "planfirst"
+        and merged.get("preview") == "planfirst"
+    ):
+        del clean[
+            "preview"
+        ]  # "auto" trusts some editors' previews where the user chose planfirst's
+        out.append(
+            'ignored workspace setting planfirst.preview: the user chose "planfirst" (set it in '
+            "user settings)"
+        )
+    out.extend(_narrow_thinking(merged, clean, defaults["thinking"]))
+    return out
+
+
+def _narrow_thinking(
+    merged: dict[str, Any], clean: dict[str, Any], defaults: dict[str, Any]
+) -> list[str]:
+    """The thinking part of `_narrow_only`: switches only off, efforts only lower."""
+    sec = clean.get("thinking")
+    if not isinstance(sec, dict):
+        return []
+    below = {**defaults, **(b if isinstance(b := merged.get("thinking"), dict) else {})}
+    out: list[str] = []
+    for key in THINKING_SWITCHES:
+        if key in sec and sec[key] is not False and below.get(key) is not True:
+            del sec[key]  # also a string such as "yes", which validation would read as true
+            out.append(
+                f"ignored workspace setting planfirst.thinking.{key}: a workspace may turn "
+                "thinking off, not on (set it in user settings)"
+            )
+    for key, fallback in EFFORT_KEYS.items():
+        if key not in sec:
+            continue
+        base = below.get(key) or (below.get(fallback) if fallback else None)
+        new = sec[key]
+        if new not in EFFORTS or base not in EFFORTS or EFFORTS.index(new) > EFFORTS.index(base):
+            del sec[key]
+            out.append(
+                f"ignored workspace setting planfirst.thinking.{key} = {new!r}: a workspace may "
+                f"lower the effort, not raise it above {base} (set it in user settings)"
             )
     return out
 

@@ -52,6 +52,11 @@ async def test_three_steps_with_a_retry(workspace: Path, tmp_path: Path, profile
         assert len(editor.edits) == 2
         first = editor.edits[0]
         if profile == "vscode":
+            # the retry's review says which attempt it is and which failure it fixes (#33)
+            second = next(iter(editor.edits[1].edit.change_annotations.values())).label
+            assert "step 1, attempt 2 (fixes `pytest -q tests/test_wordcount.py`)" in second, second
+            assert "attempt" not in next(iter(first.edit.change_annotations.values())).label
+        if profile == "vscode":
             ann = first.edit.change_annotations
             assert ann and all(a.needs_confirmation for a in ann.values())
             assert "step 1" in next(iter(ann.values())).label

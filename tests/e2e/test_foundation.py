@@ -70,9 +70,12 @@ async def test_corrupt_plan_reported_at_startup(workspace: Path) -> None:
 
 
 async def test_missing_key_is_a_message_not_a_crash(workspace: Path) -> None:
-    async with lsp_session(workspace, "vscode", None) as (client, _):
+    async with lsp_session(workspace, "vscode", None) as (client, editor):
         await command(client, "planfirst.listPlans")
-        assert any("ANTHROPIC_API_KEY" in m.message for m in client.messages)
+        # the extension declares notices: the warning comes with its reason (no_key)
+        assert any(
+            n["reason"] == "no_key" and "ANTHROPIC_API_KEY" in n["message"] for n in editor.notices
+        )
         with pytest.raises(JsonRpcException, match="ANTHROPIC_API_KEY"):
             await command(client, "planfirst.generatePlan", {"task": "do something"})
         assert await command(client, "planfirst.listPlans") == []

@@ -92,6 +92,8 @@ json.dump({
     "planfirst.server.command": json.loads(sys.argv[2]),
     "planfirst.anthropic.baseUrl": sys.argv[3],
     "planfirst.trace.server": "messages",
+    # a 429 reaches the editor at once (the test checks its Retry); no other turn fails
+    "planfirst.anthropic.maxRetries": 0,
 }, open(sys.argv[1], "w"), indent=2)
 PY
 CS=("$CS_BIN" --config "$R/data/config.yaml" --user-data-dir "$R/data/user" --extensions-dir "$R/data/ext")

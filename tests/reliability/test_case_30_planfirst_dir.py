@@ -42,6 +42,7 @@ async def test_case_30_a_symlinked_planfirst_dir_is_refused(
         with pytest.raises(JsonRpcException) as err:
             await command(client, "planfirst.generatePlan", {"task": "Document the title"})
         assert "symbolic link" in str(err.value) and link in str(err.value), str(err.value)
+        assert err.value.data == {"reason": "store"}  # an editor branches on it (#31)
         rows = await command(client, "planfirst.listPlans", {})
         assert rows == []
         shown = " ".join(m.message for m in client.messages)

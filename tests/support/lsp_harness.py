@@ -84,7 +84,7 @@ def capabilities(profile: str) -> types.ClientCapabilities:
         general=types.GeneralClientCapabilities(
             position_encodings=[types.PositionEncodingKind.Utf16]
         ),
-        experimental={"planfirst": {"saveDocuments": True}} if vscode else None,
+        experimental={"planfirst": {"saveDocuments": True, "notices": True}} if vscode else None,
     )
 
 
@@ -120,6 +120,7 @@ class Editor:
         self.answer: str | None = "Yes"  # answer to showMessageRequest
         self.on_question: Callable[[str], None] | None = None  # called first: may set `answer`
         self.statuses: list[dict[str, Any]] = []
+        self.notices: list[dict[str, Any]] = []  # planfirst/notice (the VS Code extension's)
         self.refreshed: list[str] = []
         self.init_result: types.InitializeResult | None = None
         self.untick: set[str] = set()  # path suffixes whose edits the user unticks in the preview
@@ -293,6 +294,13 @@ async def lsp_session(
         # pygls hands a custom notification's params over as a namedtuple (no __dict__)
         as_dict = getattr(params, "_asdict", None)
         editor.statuses.append(
+            params if isinstance(params, dict) else as_dict() if as_dict else dict(vars(params))
+        )
+
+    @client.feature("planfirst/notice")
+    def on_notice(ls: LanguageClient, params: Any) -> None:
+        as_dict = getattr(params, "_asdict", None)
+        editor.notices.append(
             params if isinstance(params, dict) else as_dict() if as_dict else dict(vars(params))
         )
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from planfirst.errors import PlanfirstError
 from planfirst.plan.model import Usage
 
 # The client tool Claude models are trained on for editing files (text_editor_20250728).
@@ -109,12 +110,12 @@ class NullEvents:
         pass
 
 
-class ModelError(Exception):
-    """A model call failed for good; `message` is written for the user."""
+class ModelError(PlanfirstError):
+    """A model call failed for good; `message` is written for the user, `kind` (its `code`) is
+    what an editor branches on."""
 
     def __init__(self, message: str, kind: str = "error", retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, kind)
         self.kind = kind  # auth | rate_limit | spend_limit | overloaded | server | timeout |
         # conflict | connection | bad_request | too_big | truncated | refusal | invalid_output |
         # no_submit | max_turns | deadline

@@ -10,16 +10,22 @@ so a new command that is missing here fails a test instead of silently not being
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from planfirst.lsp import protocol
+from planfirst.lsp.capabilities import ResolvedClientCapabilities
 from planfirst.lsp.server import PlanfirstServer
+
+if TYPE_CHECKING:
+    from planfirst.lsp.preview import Previews
 
 log = logging.getLogger("planfirst")
 
@@ -38,22 +44,9 @@ FEATURES: dict[str, Any] = {
     ),
 }
 
-# `workspace/executeCommand` commands lsp/features.py registers (advertised in initialize).
-COMMANDS: tuple[str, ...] = (
-    "planfirst.generatePlan",
-    "planfirst.revisePlan",
-    "planfirst.diffPlan",
-    "planfirst.approvePlan",
-    "planfirst.executeNextStep",
-    "planfirst.retryStep",
-    "planfirst.undoStep",
-    "planfirst.showPlan",
-    "planfirst.listPlans",
-    "planfirst.applyPreview",
-    "planfirst.discardPreview",
-    "planfirst.reloadPlan",
-    "planfirst.cancel",
-)
+# `workspace/executeCommand` commands lsp/features.py registers (advertised in initialize): the
+# names of lsp/protocol.py, the one source of the commands, their params and their results
+COMMANDS: tuple[str, ...] = tuple(protocol.COMMANDS)
 
 Handler = Callable[..., Any]
 
@@ -102,6 +95,48 @@ def _root_of(params: types.InitializeParams) -> Path | None:
     return Path(path).resolve() if path else None
 
 
+def wire(server: PlanfirstServer) -> None:
+    """Give the server what it builds and publishes through, from the feature modules (imported
+    when first used: none of them is needed to answer `initialize`)."""
+
+    def build_previews() -> Previews:
+        from planfirst.lsp.preview import Previews
+
+        return Previews(server)
+
+    def publish_plan(plan_id: str) -> None:
+        from planfirst.lsp import plan_docs
+
+        plan_docs.publish(server, plan_id)
+
+    server.build_previews = build_previews
+    server.build_session = lambda: start_session(server)
+    server.publish_plan = publish_plan
+
+
+def start_session(server: PlanfirstServer) -> None:
+    """Create the workspace session (once the root and settings are known)."""
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.factory import NO_KEY, Models
+    from planfirst.lsp.host import LspHost
+
+    assert server.root is not None
+    server.models = Models(server.settings, warn=server.warn)
+    server.host = LspHost(server, server.root)
+    server.session = Session(server.root, server.settings, server.models, server.host)
+    if not server.models.offline and server.settings.anthropic.api_key is None:
+        server.notice("no_key", NO_KEY)
+    if server.settings.mcp.servers:  # user-level only (settings.TRUST)
+        server.mcp_task = asyncio.get_event_loop().create_task(server.connect_mcp())
+    _plans, problems = server.session.store.list()
+    for pr in problems:
+        server.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning, message=f"planfirst: {pr.error}"
+            )
+        )
+
+
 def create_server() -> PlanfirstServer:
     """A server that answers `initialize` at once and loads its features on first use."""
     server = PlanfirstServer()
@@ -126,6 +161,7 @@ def create_server() -> PlanfirstServer:
         # only what later steps need; settings are read on `initialized` (they import pydantic)
         ls.init_options = params.initialization_options
         ls.client_info = params.client_info
+        ls.caps = ResolvedClientCapabilities.resolve(params.capabilities, params.client_info)
         ls.root = _root_of(params)
 
     def feature_proxy(method: str) -> Handler:
@@ -141,6 +177,7 @@ def create_server() -> PlanfirstServer:
 
         return command
 
+    wire(server)
     for method, options in FEATURES.items():
         server.feature(method, options)(feature_proxy(method))
     for name in COMMANDS:

@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from lsprotocol import types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from planfirst.core.planning.context import Selection
 from planfirst.core.workflow.budget import cost_preview
 from planfirst.core.workflow.session import Session, SessionError
 from planfirst.core.workspace.paths import PathError
-from planfirst.llm.model import ModelError
-from planfirst.lsp import convert, plan_docs, plans_view, preview, pygls_compat, revision_docs
+from planfirst.errors import PlanfirstError
+from planfirst.lsp import (
+    convert,
+    plan_docs,
+    plans_view,
+    preview,
+    protocol,
+    pygls_compat,
+    revision_docs,
+)
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import changed, step_result
 from planfirst.lsp.server import PlanfirstServer
+from planfirst.plan.report import plan_report
 
 if TYPE_CHECKING:
     from planfirst.lsp.app import Registry
-from planfirst.plan.store import StoreError
 
 log = logging.getLogger("planfirst")
 
@@ -31,73 +40,25 @@ REQUEST_CANCELLED = -32800  # LSP RequestCancelled
 REQUEST_FAILED = -32803  # LSP RequestFailed: the request was valid but could not be carried out
 
 
-class _Params(BaseModel):
-    # strict: "yes" is not a bool and "1" not a step number (lax mode would coerce them)
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
-
-
-class PositionP(_Params):
-    line: int = Field(ge=0)
-    character: int = Field(ge=0)
-
-
-class RangeP(_Params):
-    start: PositionP
-    end: PositionP
-
-
-class GenerateParams(_Params):
-    task: str = Field(default="", max_length=20_000)
-    uri: str | None = Field(default=None, max_length=8_192)
-    range: RangeP | None = None
-    files: list[Annotated[str, Field(max_length=4_096)]] = Field(
-        default_factory=list, max_length=200
+def to_jsonrpc(e: PlanfirstError) -> JsonRpcException:
+    """The one mapping of a planfirst error to the LSP face: the message for the user, the code in
+    `data.reason` for the editor to branch on; a bad path is the caller's bad params."""
+    if isinstance(e, PathError):
+        return JsonRpcInvalidParams(message=f"planfirst: {e.message}", data={"reason": e.code})
+    return JsonRpcException(
+        message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.code}
     )
 
 
-class ReviseParams(_Params):
-    plan_id: str = Field(alias="planId", max_length=200)  # bounded: error messages echo it
-    feedback: str = Field(default="", max_length=20_000)
-    # the only steps to change, by number or id (core/workflow/revisions.py)
-    steps: list[Annotated[int, Field(ge=1)] | Annotated[str, Field(max_length=40)]] = Field(
-        default_factory=list, max_length=100
-    )
+P = TypeVar("P")
 
 
-class DiffParams(_Params):
-    plan_id: str | None = Field(default=None, alias="planId", max_length=200)
-    from_rev: int | None = Field(default=None, alias="from", ge=1)
-    to_rev: int | None = Field(default=None, alias="to", ge=1)
+@functools.cache
+def _adapter(params: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(params)
 
 
-class PlanParams(_Params):
-    plan_id: str | None = Field(default=None, alias="planId", max_length=200)
-
-
-class ApproveParams(PlanParams):
-    force: bool = False
-    # the model that runs the steps (default: the executionModel setting)
-    execution_model: str | None = Field(default=None, alias="executionModel", max_length=100)
-    preview: bool = False  # only return the cost estimate (for that model); approve nothing
-
-
-class StepParams(PlanParams):
-    step: int | None = Field(default=None, ge=1)
-
-
-class NoParams(_Params):
-    pass
-
-
-class PreviewParams(PlanParams):
-    step: int | None = Field(default=None, ge=1)
-    attempt: int | None = Field(default=None, ge=1)
-
-
-P = TypeVar("P", bound=BaseModel)
-
-
-def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
+def parse_args(command: str, params: type[P], args: tuple[Any, ...]) -> P:
     """Commands take ONE JSON object argument; anything else is a clear InvalidParams error."""
     if len(args) > 1:
         raise JsonRpcInvalidParams(
@@ -111,7 +72,7 @@ def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
             message=f"{command} takes one JSON object argument, got {type(raw).__name__}"
         )
     try:
-        return model.model_validate(raw)
+        return cast(P, _adapter(cast(Any, params)).validate_python(raw))
     except ValidationError as e:
         msgs = []
         for err in e.errors():
@@ -125,20 +86,19 @@ def parse_args(command: str, model: type[P], args: tuple[Any, ...]) -> P:
 Handler = Callable[[PlanfirstServer, Session, Any, LspProgress | None], Awaitable[Any]]
 
 
-def command(
-    ls: Registry, name: str, model: type[BaseModel], title: str | None = None
-) -> Callable[[Handler], Handler]:
+def command(ls: Registry, name: str, title: str | None = None) -> Callable[[Handler], Handler]:
     """Register a command: validated params, progress, cancellation, errors as JSON-RPC errors."""
 
     def deco(fn: Handler) -> Handler:
         @ls.command(name)
         async def handler(server: PlanfirstServer, *args: Any) -> Any:
-            params = parse_args(name, model, args)
+            params = parse_args(name, protocol.COMMANDS[name].params, args)
             session = server.session
             if session is None:
                 raise JsonRpcException(
                     message="planfirst has no workspace folder; open a folder and try again",
                     code=REQUEST_FAILED,
+                    data={"reason": "no_workspace"},
                 )
             task = asyncio.current_task()
             fut = pygls_compat.request_future(server)
@@ -150,22 +110,9 @@ def command(
             end = "done"
             try:
                 return await fn(server, session, params, progress)
-            except SessionError as e:
+            except PlanfirstError as e:  # every planfirst failure, mapped once (errors.py)
                 end = e.message
-                raise JsonRpcException(
-                    message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.code}
-                ) from None
-            except ModelError as e:
-                end = e.message
-                raise JsonRpcException(
-                    message=f"planfirst: {e.message}", code=REQUEST_FAILED, data={"reason": e.kind}
-                ) from None
-            except PathError as e:
-                end = str(e)
-                raise JsonRpcInvalidParams(message=f"planfirst: {e}") from None
-            except StoreError as e:  # .planfirst/ unusable (a symlink, a full disk): say so plainly
-                end = str(e)
-                raise JsonRpcException(message=f"planfirst: {e}", code=REQUEST_FAILED) from None
+                raise to_jsonrpc(e) from None
             except JsonRpcException:
                 end = "cancelled"
                 raise
@@ -199,23 +146,25 @@ def command(
 
 
 def _selection(
-    ls: PlanfirstServer, session: Session, p: GenerateParams
+    ls: PlanfirstServer, session: Session, p: protocol.GenerateParams
 ) -> tuple[Selection | None, list[str]]:
     files = [
         session.guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
-        for f in p.files
+        for f in p.get("files", [])
     ]
-    if not p.uri:
+    uri = p.get("uri")
+    if not uri:
         return None, files
-    path = convert.uri_to_path(p.uri)
+    path = convert.uri_to_path(uri)
     if path is None:
-        raise JsonRpcInvalidParams(message=f"planfirst: {p.uri} is not a file URI")
+        raise JsonRpcInvalidParams(message=f"planfirst: {uri} is not a file URI")
     rel = session.guard.rel(str(path))
-    if p.range is None:
+    rng = p.get("range")
+    if rng is None:
         return None, [rel, *files]
-    if p.range.end.line < p.range.start.line:
+    if rng["end"]["line"] < rng["start"]["line"]:
         raise JsonRpcInvalidParams(message="planfirst: range end is before its start")
-    return Selection(path=rel, start_line=p.range.start.line, end_line=p.range.end.line), files
+    return Selection(path=rel, start_line=rng["start"]["line"], end_line=rng["end"]["line"]), files
 
 
 def register(ls: Registry) -> None:
@@ -253,12 +202,12 @@ def register(ls: Registry) -> None:
 
     # ------------------------------------------------------------------ commands
 
-    @command(ls, "planfirst.generatePlan", GenerateParams, "planfirst: planning")
+    @command(ls, "planfirst.generatePlan", "planfirst: planning")
     async def generate(
-        server: PlanfirstServer, session: Session, p: GenerateParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.GenerateParams, progress: Any
     ) -> Any:
         selection, files = _selection(server, session, p)
-        task = p.task.strip() or await _ask_task(server, selection is not None)
+        task = p.get("task", "").strip() or await _ask_task(server, selection is not None)
         plan = await session.generate(task, selection=selection, files=files, progress=progress)
         uri = await server.show_plan(plan.id)
         return {
@@ -268,28 +217,34 @@ def register(ls: Registry) -> None:
             "findings": len(plan.findings),
         }
 
-    @command(ls, "planfirst.revisePlan", ReviseParams, "planfirst: revising the plan")
+    @command(ls, "planfirst.revisePlan", "planfirst: revising the plan")
     async def revise(
-        server: PlanfirstServer, session: Session, p: ReviseParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.ReviseParams, progress: Any
     ) -> Any:
-        plan = await session.revise(p.plan_id, p.feedback, progress, p.steps)
+        plan = await session.revise(
+            p["planId"], p.get("feedback", ""), progress, p.get("steps", [])
+        )
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri, "revision": plan.revision, **changed(plan)}
 
-    @command(ls, revision_docs.DIFF_COMMAND, DiffParams)
+    @command(ls, revision_docs.DIFF_COMMAND)
     async def diff_plan(
-        server: PlanfirstServer, session: Session, p: DiffParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.DiffParams, progress: Any
     ) -> Any:
-        return await revision_docs.open_diff(server, session, p.plan_id, p.from_rev, p.to_rev)
+        return await revision_docs.open_diff(
+            server, session, p.get("planId"), p.get("from"), p.get("to")
+        )
 
-    @command(ls, "planfirst.approvePlan", ApproveParams)
+    @command(ls, "planfirst.approvePlan")
     async def approve(
-        server: PlanfirstServer, session: Session, p: ApproveParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.ApproveParams, progress: Any
     ) -> Any:
-        if p.preview:
-            est = cost_preview(session, p.plan_id, p.execution_model)
+        if p.get("preview", False):
+            est = cost_preview(session, p.get("planId"), p.get("executionModel"))
             return {**est, "preview": True}
-        plan = await session.approve(p.plan_id, force=p.force, execution_model=p.execution_model)
+        plan = await session.approve(
+            p.get("planId"), force=p.get("force", False), execution_model=p.get("executionModel")
+        )
         return {
             "planId": plan.id,
             "status": plan.status.value,
@@ -297,31 +252,37 @@ def register(ls: Registry) -> None:
             "estimate": plan.estimate.model_dump(mode="json") if plan.estimate else None,
         }
 
-    @command(ls, "planfirst.executeNextStep", PlanParams, "planfirst: executing")
+    @command(ls, "planfirst.executeNextStep", "planfirst: executing")
     async def execute(
-        server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.PlanParams, progress: Any
     ) -> Any:
-        return step_result(await session.execute_next(p.plan_id, progress))
+        return step_result(await session.execute_next(p.get("planId"), progress))
 
-    @command(ls, "planfirst.retryStep", StepParams, "planfirst: retrying the step")
-    async def retry(server: PlanfirstServer, session: Session, p: StepParams, progress: Any) -> Any:
-        return step_result(await session.retry(p.plan_id, p.step, progress))
+    @command(ls, "planfirst.retryStep", "planfirst: retrying the step")
+    async def retry(
+        server: PlanfirstServer, session: Session, p: protocol.StepParams, progress: Any
+    ) -> Any:
+        return step_result(await session.retry(p.get("planId"), p.get("step"), progress))
 
-    @command(ls, "planfirst.undoStep", StepParams, "planfirst: undoing the step")
-    async def undo(server: PlanfirstServer, session: Session, p: StepParams, progress: Any) -> Any:
-        return step_result(await session.undo(p.plan_id, p.step, progress))
+    @command(ls, "planfirst.undoStep", "planfirst: undoing the step")
+    async def undo(
+        server: PlanfirstServer, session: Session, p: protocol.StepParams, progress: Any
+    ) -> Any:
+        return step_result(await session.undo(p.get("planId"), p.get("step"), progress))
 
-    @command(ls, "planfirst.showPlan", PlanParams)
-    async def show(server: PlanfirstServer, session: Session, p: PlanParams, progress: Any) -> Any:
-        plan = session.load(p.plan_id)
-        if not server.caps_content():
+    @command(ls, "planfirst.showPlan")
+    async def show(
+        server: PlanfirstServer, session: Session, p: protocol.PlanParams, progress: Any
+    ) -> Any:
+        plan = session.load(p.get("planId"))
+        if not server.caps.content_documents:
             session.store.save(plan)  # make sure the markdown file exists and is current
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri}
 
-    @command(ls, "planfirst.listPlans", NoParams)
+    @command(ls, "planfirst.listPlans")
     async def list_plans(
-        server: PlanfirstServer, session: Session, p: NoParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.NoParams, progress: Any
     ) -> Any:
         rows, problems = session.list_plans()
         for msg in problems:
@@ -335,23 +296,46 @@ def register(ls: Registry) -> None:
         plans_view.add_step_lists(session, rows)
         return rows
 
-    @command(ls, preview.APPLY_COMMAND, PreviewParams)
+    @command(ls, "planfirst.planReport")
+    async def report(server: PlanfirstServer, session: Session, p: Any, progress: Any) -> Any:
+        plan = session.load(p.get("planId"))
+
+        def read(rel: str) -> str | None:
+            try:
+                return session.read_current(rel)
+            except PlanfirstError as e:  # a folder now, not text: shown as absent, said in the log
+                log.info("planReport: %s: %s", rel, e)
+                return None
+
+        def uri(rel: str) -> str | None:
+            # only files planfirst itself may touch: a plan.json from elsewhere can name any path
+            try:
+                guarded = session.guard.rel(rel)
+                if session.guard.excluded(guarded):
+                    return None
+                return convert.path_to_uri(session.guard.resolve(guarded))
+            except PlanfirstError:
+                return None
+
+        return plan_report(plan, read, uri)
+
+    @command(ls, preview.APPLY_COMMAND)
     async def apply_preview(
-        server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.PreviewParams, progress: Any
     ) -> Any:
         return _decide_preview(server, True, p)
 
-    @command(ls, preview.DISCARD_COMMAND, PreviewParams)
+    @command(ls, preview.DISCARD_COMMAND)
     async def discard_preview(
-        server: PlanfirstServer, session: Session, p: PreviewParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.PreviewParams, progress: Any
     ) -> Any:
         return _decide_preview(server, False, p)
 
-    @command(ls, "planfirst.reloadPlan", PlanParams)
+    @command(ls, "planfirst.reloadPlan")
     async def reload(
-        server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.PlanParams, progress: Any
     ) -> Any:
-        plan = session.reload(p.plan_id)
+        plan = session.reload(p.get("planId"))
         return {
             "planId": plan.id,
             "revision": plan.revision,
@@ -359,13 +343,14 @@ def register(ls: Registry) -> None:
             **changed(plan),
         }
 
-    @command(ls, "planfirst.cancel", PlanParams)
+    @command(ls, "planfirst.cancel")
     async def cancel(
-        server: PlanfirstServer, session: Session, p: PlanParams, progress: Any
+        server: PlanfirstServer, session: Session, p: protocol.PlanParams, progress: Any
     ) -> Any:
-        if p.plan_id and p.plan_id not in session.busy():
-            session.load(p.plan_id)  # an unknown plan id is an error, not an empty answer
-        return {"cancelled": session.cancel(p.plan_id)}
+        plan_id = p.get("planId")
+        if plan_id and plan_id not in session.busy():
+            session.load(plan_id)  # an unknown plan id is an error, not an empty answer
+        return {"cancelled": session.cancel(plan_id)}
 
     # ------------------------------------------------------------------ documents
 
@@ -375,8 +360,8 @@ def register(ls: Registry) -> None:
     ) -> types.TextDocumentContentResult:
         try:
             shown = server.previews.content(params.uri) or revision_docs.content(server, params.uri)
-        except SessionError as e:
-            raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED) from None
+        except PlanfirstError as e:
+            raise to_jsonrpc(e) from None
         if shown is not None:
             return types.TextDocumentContentResult(text=shown)
         plan_id = server.plan_id_from_uri(params.uri)
@@ -384,8 +369,8 @@ def register(ls: Registry) -> None:
             raise JsonRpcInvalidParams(message=f"planfirst: no plan document at {params.uri[:200]}")
         try:
             text = server.session.document(plan_id)
-        except SessionError as e:
-            raise JsonRpcException(message=f"planfirst: {e.message}", code=REQUEST_FAILED) from None
+        except PlanfirstError as e:
+            raise to_jsonrpc(e) from None
         return types.TextDocumentContentResult(text=text)
 
     @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
@@ -419,9 +404,11 @@ def register(ls: Registry) -> None:
     # open/change/close are kept by pygls' workspace; nothing else to do for them
 
 
-def _decide_preview(server: PlanfirstServer, apply: bool, p: PreviewParams) -> dict[str, Any]:
+def _decide_preview(
+    server: PlanfirstServer, apply: bool, p: protocol.PreviewParams
+) -> dict[str, Any]:
     """Apply or discard a waiting planfirst preview (the newest one when none is named)."""
-    got = server.previews.decide(apply, p.plan_id, p.step, p.attempt)
+    got = server.previews.decide(apply, p.get("planId"), p.get("step"), p.get("attempt"))
     if got is None:
         raise SessionError("no planfirst preview is waiting for a choice", "no_preview")
     return {"planId": got.plan_id, "step": got.step, "attempt": got.attempt, "applied": apply}
@@ -461,8 +448,7 @@ async def _pull_configuration(server: PlanfirstServer, pushed: Any = None) -> No
     layers: list[Any] = []
     if isinstance(pushed, dict) and pushed:
         layers.append(pushed)  # a workspace layer: load_settings drops trust keys from it
-    ws = server.client_caps().workspace
-    if ws and ws.configuration:
+    if server.caps.configuration:
         try:
             result = await asyncio.wait_for(
                 server.workspace_configuration_async(

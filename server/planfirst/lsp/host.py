@@ -41,7 +41,7 @@ class LspProgress:
 
     async def begin(self, task: asyncio.Task[Any] | None) -> None:
         """Create the token and begin (only when the client supports progress)."""
-        if not self.ls.caps_progress():
+        if not self.ls.caps.progress:
             return
         token = f"planfirst-{uuid.uuid4()}"
         try:
@@ -145,19 +145,9 @@ class LspHost:
         versions, stale = self._stale_buffers(change)
         if stale:
             return ApplyOutcome(False, stale)
-        caps = self.ls.client_caps()
-        ws_edit_caps = caps.workspace.workspace_edit if caps.workspace else None
-        ops = (
-            {
-                str(o.value if hasattr(o, "value") else o)
-                for o in (ws_edit_caps.resource_operations or [])
-            }
-            if ws_edit_caps
-            else set()
-        )
-        # resource operations exist only inside documentChanges: a client that lists them applies
-        # documentChanges (Neovim 0.7 and 0.12 list them and never declare documentChanges)
-        doc_changes = bool(ws_edit_caps and (ws_edit_caps.document_changes or ops))
+        caps = self.ls.caps
+        ops = caps.resource_operations
+        doc_changes = caps.document_changes  # lsp/capabilities.py: implied by resource operations
         creates = [f.path for f in change.files if f.old is None and f.new is not None]
         deletes = any(f.new is None for f in change.files)
         can_create = doc_changes and "create" in ops
@@ -169,7 +159,7 @@ class LspHost:
                 "the editor cannot create or delete files through LSP (no create/delete resource operations); "
                 'with planfirst.preview "auto" or "planfirst" planfirst does it after its own preview',
             )
-        annotations = bool(ws_edit_caps and ws_edit_caps.change_annotation_support)
+        annotations = caps.change_annotations
         if own:
             try:
                 chosen = await self.ls.previews.review(change, label, description)

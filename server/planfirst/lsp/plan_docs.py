@@ -14,6 +14,7 @@ from planfirst.core.workflow.budget import step_line
 from planfirst.core.workflow.session import Session, SessionError
 from planfirst.core.workspace.paths import PathError
 from planfirst.lsp import convert, critique_view, revision_docs
+from planfirst.lsp.callbacks import logged
 from planfirst.plan.cost import usd_range
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered, code, code_block, render
@@ -271,6 +272,21 @@ def publish_plan_diagnostics(server: PlanfirstServer, plan_id: str) -> None:
     server.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=server.plan_doc_uri(plan_id), diagnostics=diags)
     )
+
+
+def publish(server: PlanfirstServer, plan_id: str) -> None:
+    """What a plan change publishes: its diagnostics and the `planfirst/status` notification."""
+    session = server.session
+    if session is None:
+        return
+    logged("publishing the plan's diagnostics", lambda: publish_plan_diagnostics(server, plan_id))
+
+    def status() -> None:
+        payload = status_payload(session, plan_id)
+        if payload:
+            server.protocol.notify("planfirst/status", payload)
+
+    logged("sending planfirst/status", status)
 
 
 def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:

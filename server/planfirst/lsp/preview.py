@@ -60,13 +60,9 @@ def editor_previews(server: PlanfirstServer) -> bool:
         return True
     if mode == "planfirst":
         return False
-    caps = server.client_caps()
-    ws = caps.workspace
-    ws_edit = ws.workspace_edit if ws else None
-    if not (ws_edit and ws_edit.change_annotation_support):
+    if not server.caps.change_annotations:
         return False  # no annotations, no confirmation: nothing the editor could preview
-    info = server.client_info
-    name = (info.name if info else "").lower()
+    name = server.caps.client_name.lower()
     return any(n in name for n in PREVIEWING_CLIENTS)
 
 
@@ -168,7 +164,7 @@ class Previews:
 
     def _uri(self, target: Target, text: str) -> str:
         ls = self.server
-        if ls.caps_content():
+        if ls.caps.content_documents:
             uri = f"planfirst:/plans/{target.plan_id}/{target.name}"
             self.texts[uri] = text
             return uri
@@ -263,20 +259,19 @@ class Previews:
 
     def _refresh(self, uri: str) -> None:
         ls = self.server
-        if uri.startswith("planfirst:") and ls.caps_content():
+        if uri.startswith("planfirst:") and ls.caps.content_documents:
             logged(
                 "refreshing the preview document",
                 lambda: ls.workspace_text_document_content_refresh(
                     types.TextDocumentContentRefreshParams(uri=uri)
                 ),
             )
-        ws = ls.client_caps().workspace
-        if ws and ws.code_lens and ws.code_lens.refresh_support:
+        if ls.caps.code_lens_refresh:
             logged("refreshing code lenses", lambda: ls.workspace_code_lens_refresh(None))
 
     async def _show(self, uri: str) -> bool:
         ls = self.server
-        if not ls.caps_show_document():
+        if not ls.caps.show_document:
             return False
         try:
             res = await asyncio.wait_for(

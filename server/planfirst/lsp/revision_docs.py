@@ -15,6 +15,7 @@ from lsprotocol import types
 from planfirst.core.workflow import revisions
 from planfirst.lsp import convert
 from planfirst.plan.model import Plan
+from planfirst.plan.revision_text import review_text
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -33,8 +34,22 @@ def diff_uri(plan_id: str, from_rev: int, to_rev: int) -> str:
     return f"planfirst:/plans/{plan_id}/revision-{from_rev}-{to_rev}.diff"
 
 
+_REVISION_URI = re.compile(r"^planfirst:/plans/([a-z0-9][a-z0-9-]{0,80})/revision-(\d{1,6})\.md$")
+
+
+def revision_uri(plan_id: str, revision: int) -> str:
+    """The read-only document of one revision's reviewable text (for a side-by-side compare)."""
+    return f"planfirst:/plans/{plan_id}/revision-{revision}.md"
+
+
 def content(server: PlanfirstServer, uri: str) -> str | None:
-    """The text of a revision diff document (None: `uri` is not one)."""
+    """The text of a revision diff document, or of one revision's reviewable text (the two sides
+    of a side-by-side compare); None: `uri` is neither."""
+    session = server.session
+    one = _REVISION_URI.match(uri)
+    if one is not None and session is not None:
+        plan = session.load(one.group(1))
+        return review_text(revisions.load_revision(session.store, plan, int(one.group(2))))
     m = _DIFF_URI.match(uri)
     if m is None or server.session is None:
         return None
@@ -53,11 +68,11 @@ async def open_diff(
 ) -> dict[str, Any]:
     """Show the diff of two revisions; returns its URI, the revisions and the diff text."""
     plan, a, b, text = revisions.compare(session, plan_id, from_rev, to_rev)
-    if server.caps_content():
+    if server.caps.content_documents:
         uri = diff_uri(plan.id, a, b)
     else:
         uri = convert.path_to_uri(session.store.write_diff(plan.id, a, b, text))
-    if server.caps_show_document():
+    if server.caps.show_document:
         try:
             await server.window_show_document_async(
                 types.ShowDocumentParams(uri=uri, take_focus=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import InvalidStateError
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +24,7 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_meth
 from planfirst import __version__
 from planfirst.lsp import pygls_compat
 from planfirst.lsp.callbacks import logged
+from planfirst.lsp.capabilities import ResolvedClientCapabilities
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -139,9 +141,17 @@ class PlanfirstServer(LanguageServer):
         self.host: LspHost | None = None
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
-        self._mcp_task: asyncio.Task[None] | None = None  # connecting planfirst.mcp.servers
+        self.mcp_task: asyncio.Task[None] | None = None  # connecting planfirst.mcp.servers
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
         self.closing = False  # `shutdown` or `exit` came: nothing more is sent unasked
+        # the client's capabilities, resolved once at `initialize` (lsp/app.py)
+        self.caps = ResolvedClientCapabilities()
+        # wired by the composition root (lsp/app.py), so that this module imports no feature:
+        # the workspace's session and host, planfirst's own previews, and what a plan change
+        # publishes (its diagnostics and the planfirst/status notification)
+        self.build_session: Callable[[], None] = lambda: None
+        self.build_previews: Callable[[], Previews] = _no_previews
+        self.publish_plan: Callable[[str], None] = lambda plan_id: None
 
     @property
     def settings(self) -> Settings:
@@ -155,9 +165,7 @@ class PlanfirstServer(LanguageServer):
     @cached_property
     def previews(self) -> Previews:
         """planfirst's own previews waiting for a choice."""
-        from planfirst.lsp.preview import Previews
-
-        return Previews(self)
+        return self.build_previews()
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """pygls shows out-of-band errors to the user; a late answer to a request planfirst
@@ -183,33 +191,9 @@ class PlanfirstServer(LanguageServer):
 
     # ------------------------------------------------------------------ capabilities
 
-    def client_caps(self) -> types.ClientCapabilities:
-        """The client's capabilities (empty when unknown)."""
-        return self.client_capabilities or types.ClientCapabilities()
-
-    def caps_progress(self) -> bool:
-        """Whether the client supports server-initiated work-done progress."""
-        w = self.client_caps().window
-        return bool(w and w.work_done_progress)
-
-    def caps_content(self) -> bool:
-        """Whether the client serves `planfirst:` documents via workspace/textDocumentContent."""
-        ws = self.client_caps().workspace
-        return bool(ws and ws.text_document_content is not None)
-
-    def caps_show_document(self) -> bool:
-        """Whether the client supports window/showDocument."""
-        w = self.client_caps().window
-        return bool(w and w.show_document and w.show_document.support)
-
     def client_saves(self) -> bool:
         """Whether the client saves documents on `planfirst/saveDocuments` (the VS Code extension)."""
-        exp = self.client_caps().experimental
-        return bool(
-            isinstance(exp, dict)
-            and isinstance(exp.get("planfirst"), dict)
-            and exp["planfirst"].get("saveDocuments")
-        )
+        return self.caps.saves_documents
 
     def encoding(self) -> str:
         """The negotiated position encoding, as core/editing/edits.py names it."""
@@ -238,42 +222,27 @@ class PlanfirstServer(LanguageServer):
             )
         return problems
 
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
         """A model-layer warning the user must see (e.g. a deprecated model)."""
         self.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {message}")
         )
 
+    def notice(self, reason: str, message: str) -> None:
+        """Something the user should act on: a `planfirst/notice` with its reason for a client
+        that takes them (the VS Code extension offers the action, e.g. Set API Key…), else a
+        warning in words."""
+        if self.caps.notices:
+            self.protocol.notify("planfirst/notice", {"reason": reason, "message": message})
+        else:
+            self.warn(message)
+
     def start_session(self) -> None:
         """Create the workspace session (once the root and settings are known)."""
-        if self.root is None:
-            return
-        from planfirst.core.workflow.session import Session
-        from planfirst.llm.factory import Models
-        from planfirst.lsp.host import LspHost
+        if self.root is not None:
+            self.build_session()
 
-        self.models = Models(self.settings, warn=self._warn)
-        self.host = LspHost(self, self.root)
-        self.session = Session(self.root, self.settings, self.models, self.host)
-        if not self.models.offline and self.settings.anthropic.api_key is None:
-            from planfirst.llm.factory import NO_KEY
-
-            self.window_show_message(
-                types.ShowMessageParams(
-                    type=types.MessageType.Warning, message=f"planfirst: {NO_KEY}"
-                )
-            )
-        if self.settings.mcp.servers:  # user-level only (settings.TRUST)
-            self._mcp_task = asyncio.get_event_loop().create_task(self._connect_mcp())
-        _plans, problems = self.session.store.list()
-        for pr in problems:
-            self.window_show_message(
-                types.ShowMessageParams(
-                    type=types.MessageType.Warning, message=f"planfirst: {pr.error}"
-                )
-            )
-
-    async def _connect_mcp(self) -> None:
+    async def connect_mcp(self) -> None:
         """Connect the user's `planfirst.mcp.servers`; their read-only tools join planning."""
         from planfirst.core.planning import mcp
 
@@ -301,7 +270,7 @@ class PlanfirstServer(LanguageServer):
         """The URI the client uses for a plan: virtual when supported, else the markdown file."""
         from planfirst.lsp import convert
 
-        if self.caps_content() or self.session is None:
+        if self.caps.content_documents or self.session is None:
             return convert.plan_uri(plan_id)
         return convert.path_to_uri(self.session.store.plan_md(plan_id))
 
@@ -314,34 +283,23 @@ class PlanfirstServer(LanguageServer):
 
     def _do_refresh(self, plan_id: str) -> None:
         from planfirst.lsp import convert
-        from planfirst.lsp.plan_docs import publish_plan_diagnostics, status_payload
 
         self._refresh_tasks.pop(plan_id, None)
-        if self.caps_content():
+        if self.caps.content_documents:
             logged(
                 "refreshing the plan document",
                 lambda: self.workspace_text_document_content_refresh(
                     types.TextDocumentContentRefreshParams(uri=convert.plan_uri(plan_id))
                 ),
             )
-        ws = self.client_caps().workspace
-        if ws and ws.code_lens and ws.code_lens.refresh_support:
+        if self.caps.code_lens_refresh:
             logged("refreshing code lenses", lambda: self.workspace_code_lens_refresh(None))
-        session = self.session
-        if session is None:
-            return
-        logged("publishing the plan's diagnostics", lambda: publish_plan_diagnostics(self, plan_id))
-
-        def status() -> None:
-            payload = status_payload(session, plan_id)
-            if payload:
-                self.protocol.notify("planfirst/status", payload)
-
-        logged("sending planfirst/status", status)
+        if self.session is not None:
+            self.publish_plan(plan_id)
 
     def open_plan_soon(self, plan_id: str) -> None:
         """Show a plan document that is still being written (virtual documents only)."""
-        if self.caps_content() and self.caps_show_document():
+        if self.caps.content_documents and self.caps.show_document:
             task = asyncio.ensure_future(self.show_plan(plan_id))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -349,7 +307,7 @@ class PlanfirstServer(LanguageServer):
     async def show_plan(self, plan_id: str) -> str:
         """Open the plan document in the editor; returns its URI."""
         uri = self.plan_doc_uri(plan_id)
-        if self.caps_show_document():
+        if self.caps.show_document:
             try:
                 await asyncio.wait_for(
                     self.window_show_document_async(
@@ -360,3 +318,7 @@ class PlanfirstServer(LanguageServer):
             except Exception as e:  # the plan is ready either way; the caller returns its URI
                 log.warning("window/showDocument %s failed: %r", uri, e)
         return uri
+
+
+def _no_previews() -> Previews:
+    raise RuntimeError("planfirst: previews are wired by lsp/app.py create_server()")

@@ -13,8 +13,9 @@ its records) and an error finding that makes approval an explicit decision.
 The seal also says which revision is current (docs/reliability.md case 38). A revision file is
 sealed for its role (`revisions/<n>.json` as a kept revision), so a copy of it in place of
 plan.json does not verify; and the per-user data directory keeps, for each plan, the seal of the
-plan.json planfirst wrote last (`current/<hash>.json`). A plan.json whose seal is valid but is not
-that one, and that is not newer (a server killed between the two writes), is an older state
+plan.json planfirst wrote last (`current/<hash>.json`, also naming the one being written while a
+save runs, so a server killed midway loads either). A plan.json whose seal is valid but is none of
+those, and that is not newer than the recorded revision, is an older state
 restored from git history or a backup: it loads as foreign too, so it cannot bring back an approval
 the user withdrew by revising, nor a step record that an undo has since superseded.
 
@@ -132,11 +133,18 @@ def _current_file(root: Path, plan_id: str) -> Path:
     return data_dir() / "current" / f"{key[:32]}.json"
 
 
-def record_current(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:
-    """Remember the seal of the plan.json just written as the plan's current state (outside the
-    workspace; a failure is logged: the plan then stays trusted as before, case 24)."""
+def _read_current(root: Path, plan_id: str) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(_current_file(root, plan_id).read_text(encoding="ascii"))
+        seals = [str(x) for x in rec["seals"]]
+        return {"seals": seals, "revision": int(rec["revision"]), "at": str(rec["updated_at"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # nothing recorded (a plan from before this check, or no data directory)
+
+
+def _write_current(root: Path, plan_id: str, seals: list[str], revision: int, at: str) -> None:
     path = _current_file(root, plan_id)
-    data = json.dumps({"seal": given, "revision": revision, "updated_at": updated_at})
+    data = json.dumps({"seals": seals, "revision": revision, "updated_at": at})
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".current-")
@@ -148,21 +156,31 @@ def record_current(root: Path, plan_id: str, given: str, revision: int, updated_
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-    except OSError as e:
+    except OSError as e:  # the plan then stays trusted as before (case 24)
         log.warning("cannot record the current state of plan %s in %s: %s", plan_id, path, e)
+
+
+def will_write(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:
+    """Before plan.json is replaced: the state about to be written is current too, beside the one
+    on disk (a server killed between the two writes leaves either, and both load; after such a crash
+    the states recorded as current are kept until a save completes)."""
+    rec = _read_current(root, plan_id)
+    seals = [*(rec["seals"][-2:] if rec else []), given]
+    _write_current(root, plan_id, seals, revision, updated_at)
+
+
+def written(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:
+    """After plan.json was replaced: only its seal is current now."""
+    _write_current(root, plan_id, [given], revision, updated_at)
 
 
 def is_stale(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> bool:
     """Whether a plan.json with a valid seal `given` is an older state than the one planfirst
-    wrote last (its recorded seal differs and it is not newer than the recorded revision)."""
-    try:
-        rec = json.loads(_current_file(root, plan_id).read_text(encoding="ascii"))
-        last, last_rev, last_at = rec["seal"], int(rec["revision"]), str(rec["updated_at"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False  # nothing recorded (a plan from before this check, or no data directory)
-    if hmac.compare_digest(str(last), given):
+    wrote last: not a recorded current seal, and not newer than the recorded revision."""
+    rec = _read_current(root, plan_id)
+    if rec is None or any(hmac.compare_digest(s, given) for s in rec["seals"]):
         return False
-    return (revision, updated_at) <= (last_rev, last_at)
+    return (revision, updated_at) <= (rec["revision"], rec["at"])
 
 
 def sealed_json(root: Path, plan_id: str, text: str, role: str = PLAN) -> str:

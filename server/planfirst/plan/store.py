@@ -34,6 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planfirst.errors import PlanfirstError
 from planfirst.plan import origin
 from planfirst.plan.model import (
     MAX_PLAN_STEPS,
@@ -50,12 +51,16 @@ from planfirst.plan.render import render
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 
 
-class StoreError(Exception):
+class StoreError(PlanfirstError):
     """A plan file could not be read or written; the message names the file."""
+
+    code = "store"
 
 
 class UnknownPlan(StoreError):
     """No plan with that id exists in this workspace."""
+
+    code = "unknown_plan"
 
 
 @dataclass
@@ -172,6 +177,7 @@ def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     plan.provenance.critique = None
     plan.execution_model = None
     plan.usage = Usage()
+    plan.extra_spent = 0.0  # nor its diagnoses and revisions after approval
     plan.estimate = None
     plan.findings = [
         Finding(
@@ -269,11 +275,16 @@ class PlanStore:
             raise
         except OSError as e:
             raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        try:
+            st = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            # a FIFO would block the reader forever, a directory cannot be read (case 21)
+            raise StoreError(f"{path} is not a regular file; it was left untouched")
         with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                # a FIFO would block the reader forever, a directory cannot be read (case 21)
-                raise StoreError(f"{path} is not a regular file; it was left untouched")
             if st.st_size > limit:
                 raise StoreError(_too_large(path, st.st_size, limit))
             data = f.read(limit + 1)
@@ -323,10 +334,12 @@ class PlanStore:
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
         text = origin.sealed_json(self.root, plan.id, plan.model_dump_json(indent=2))
-        self.write_file(path, text, durable=True)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
         mark = text[text.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
-        origin.record_current(self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
+        state = (self.root, plan.id, mark, plan.revision, plan.provenance.updated_at)
+        origin.will_write(*state)
+        self.write_file(path, text, durable=True)
+        origin.written(*state)
         stamp = self._stamp(path)
         if stamp is not None:
             self._written[plan.id] = stamp

@@ -100,15 +100,35 @@ def revision_turn(turns: list[Turn]) -> Turn:
 CREATE_RETRY = Path(__file__).resolve().parent / "create-retry.json"
 
 
+# the VS Code test's first Execute meets a rate limit (its settings allow no retries): the
+# extension offers Retry (data.reason "rate_limit"), and the retry gets the step's real turns
+RATE_LIMITED: Turn = {"note": "429: Retry in the editor", "fault": {"status": 429}}
+# planning takes long enough for the test to see its progress and Cancel
+PLANNING_DELAY = 1.5
+
+
 def vscode_script(demo: Any, create_retry: Any) -> list[Turn]:
-    """Planning, the revision, then the demo's steps: the VS Code test discards step 1's first
-    preview and cancels step 3's, but Execute offers the same edit again without a model call.
-    Then the create-retry plan (its critique finds nothing): its step creates two files and its
-    retry fixes one of them."""
+    """Planning (slowed by PLANNING_DELAY), the revision, a rate limit, then the demo's steps: the
+    VS Code test discards step 1's first preview and cancels step 3's, but Execute offers the
+    same edit again without a model call. Then the create-retry plan (its critique finds
+    nothing): its step creates two files and its retry fixes one of them."""
     extra = create_retry["turns"] if isinstance(create_retry, dict) else create_retry
     if not extra or extra[0].get("tool") != "submit_plan":
         raise SystemExit("editor_scripts: create-retry.json no longer starts with submit_plan")
-    return [*nvim_script(demo), extra[0], CLEAN_CRITIQUE, *extra[1:]]
+    turns = _turns(demo)
+    end = planning_end(turns)
+    first = {**turns[0], "delay": PLANNING_DELAY}
+    return [
+        first,
+        *turns[1:end],
+        revision_turn(turns),
+        CLEAN_CRITIQUE,
+        RATE_LIMITED,
+        *turns[end:],
+        extra[0],
+        CLEAN_CRITIQUE,
+        *extra[1:],
+    ]
 
 
 def nvim_script(demo: Any) -> list[Turn]:

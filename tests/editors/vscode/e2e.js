@@ -39,6 +39,16 @@
 //      "planfirst: Undo Last Step", Apply in the review; each restored file is byte-identical to
 //      its bytes when the workbench opened; the plan document shows planContains, then, scrolled
 //      to the text `reveal` (Find), shows `revealed` and code lenses reading `lenses`
+//   generate also: "cancelVisible" (the plan view shows Cancel while planning; "planningScreenshot"),
+//      "renderedContains"/"renderedAbsent" (the rendered plan's text: glyphs, not `[ ]`)
+//   approve "via": "keys": Ctrl+Alt+Enter in the rendered plan whose tab shows `renderedTab`
+//   execute also: "rateLimited" (a 429 toast offers Retry; Retry runs the step), "reopen" (close
+//      the review's tab, Show Step Review opens it again), "headers": "modified" | "added" (the
+//      multi-file diff's file headers: no renamed "R" nor a struck-through name; "added": new
+//      files marked A), "restartAsks" (Restart Server with the review open asks; Show Step Review)
+//   {"name", "do": "finish", "contains": [..], "files": [..], "docsScreenshot", "changesScreenshot"}
+//      the "is done" message; the rendered plan's finish view shows `contains`, Review all changes
+//      is its first button and opens the plan's multi-file diff listing `files`
 // Prints one line per check and "N passed, M failed" last; exits 1 if anything failed.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -383,6 +393,38 @@ async function lensTexts() {
     return (await lenses.allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' ').trim());
 }
 
+/** The step review's (or any multi-file diff's) file headers: no "renamed" (R, old name struck through). */
+async function checkDiffHeaders(expect) {
+    const headers = page.locator('.editor-group-container.active .multiDiffEntry .header');
+    await waitFor('the multi-file diff to show its file headers', async () => (await headers.count()) > 0, 20000);
+    const info = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('.editor-group-container.active .multiDiffEntry .header')).map((h) => {
+            const status = h.querySelector('.status');
+            const original = h.querySelector('.title.original');
+            return {
+                name: (h.querySelector('.title.modified')?.textContent || '').trim(),
+                status: status ? (status.textContent || '').trim() : '',
+                renamed: !!status && status.classList.contains('renamed'),
+                added: !!status && status.classList.contains('added'),
+                struck: !!original && (original.textContent || '').trim() !== '',
+            };
+        }),
+    );
+    log('diff headers:', JSON.stringify(info));
+    for (const h of info) {
+        if (h.renamed || h.status === 'R' || h.struck) {
+            throw new Error(`the file header of ${h.name} shows a rename (${h.status}, struck-through name): ${JSON.stringify(info)}`);
+        }
+    }
+    if (expect === 'added' && !info.some((h) => h.added && h.status === 'A')) {
+        throw new Error(`no new file is marked added (A): ${JSON.stringify(info)}`);
+    }
+    return info;
+}
+
+/** A modal dialog's button (Restart Server's question). */
+const dialogButton = (text) => page.locator('.monaco-dialog-box .monaco-button', { hasText: text }).first();
+
 async function perform(action) {
     switch (action.do) {
         case 'generate': {
@@ -398,15 +440,46 @@ async function perform(action) {
                 await statusBarShows('API key saved', 30000);
             }
             // the plan opens rendered, titled with the plan's title; Open Source shows the markdown
+            // (the view is there from the first second: the live progress and Cancel)
             const main = renderedFrame().locator('main');
+            let cancelSeen = false;
             const shown = await waitFor(
                 `the rendered plan to show ${JSON.stringify(action.planContains)}`,
                 async () => {
+                    if (action.cancelVisible && !cancelSeen) {
+                        const cancel = renderedFrame().locator('button', { hasText: 'Cancel' }).first();
+                        if (await cancel.isVisible({ timeout: 200 }).catch(() => false)) {
+                            cancelSeen = true;
+                            log('while planning:', (await renderedFrame().locator('.toolbar').innerText({ timeout: 1000 }).catch(() => '')).replace(/\s+/g, ' ').slice(0, 200));
+                            await docsScreenshot(action.planningScreenshot, 'planning');
+                        }
+                    }
                     const t = await main.innerText({ timeout: 2000 });
-                    return action.planContains.every((x) => t.includes(x)) ? t : false;
+                    if (/^\s*Planning…/.test(t)) {
+                        return false; // the view Generate Plan opened, before the plan is there
+                    }
+                    const want = [...action.planContains, ...(action.renderedContains || [])];
+                    return want.every((x) => t.includes(x)) ? t : false;
                 },
                 120000,
+                100,
             );
+            if (action.cancelVisible && !cancelSeen) {
+                throw new Error('the plan view never showed Cancel while planning');
+            }
+            for (const x of action.renderedContains || []) {
+                if (!shown.includes(x)) {
+                    throw new Error(`the rendered plan does not show ${JSON.stringify(x)}: ${shown.slice(0, 400)}`);
+                }
+            }
+            for (const x of action.renderedAbsent || []) {
+                if (shown.includes(x)) {
+                    throw new Error(`the rendered plan still shows ${JSON.stringify(x)}`);
+                }
+            }
+            if (action.renderedContains && (await renderedFrame().locator('.plan table').count()) === 0) {
+                throw new Error('the rendered plan has no header table');
+            }
             const renderedTab = (await page.locator('.editor-group-container.active .tabs-container .tab.active').first().innerText()).trim();
             if (/\.md$/.test(renderedTab) || !renderedTab) {
                 throw new Error(`the rendered plan's tab reads ${JSON.stringify(renderedTab)}, not the plan's title`);
@@ -567,7 +640,14 @@ async function perform(action) {
             return;
         }
         case 'approve': {
-            if (action.via === 'rendered') {
+            if (action.via === 'keys') {
+                // Ctrl+Alt+Enter, documented as "approve the plan in front", on the rendered plan
+                const tab = page.locator('.tabs-container .tab', { hasText: action.renderedTab }).filter({ hasNotText: '.md' }).first();
+                await tab.click();
+                await renderedFrame().locator('main').click({ timeout: 10000 });
+                await screenshot('rendered-before-keys');
+                await page.keyboard.press('Control+Alt+Enter');
+            } else if (action.via === 'rendered') {
                 // the rendered plan's toolbar: its first button is the next action
                 await page.locator('.tabs-container .tab', { hasText: action.renderedTab }).first().click();
                 const button = renderedFrame().locator('button', { hasText: 'Approve plan' });
@@ -619,8 +699,38 @@ async function perform(action) {
                     await palette('planfirst: Execute Next Step');
                 }
             }
+            if (action.rateLimited) {
+                // the 429 outlasted the retries: the message offers Retry (by data.reason)
+                const limited = toast('429');
+                await limited.waitFor({ timeout: 60000 });
+                log('rate limit message:', (await limited.innerText()).replace(/\s+/g, ' ').slice(0, 200));
+                await screenshot('rate-limited');
+                await clickToastButton('429', 'Retry');
+            }
             await waitForReview();
             log('review:', await reviewLabel());
+            if (action.headers) {
+                await checkDiffHeaders(action.headers);
+            }
+            if (action.reopen) {
+                // closing the review's tab decides nothing: Show Step Review opens it again
+                await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'Review · ' }).locator('.codicon-close').click();
+                await waitFor('the review tab to close', async () => (await page.locator('.tabs-container .tab', { hasText: 'Review · ' }).count()) === 0, 10000);
+                const show = page.locator('.statusbar-item', { hasText: 'Show review' }).first();
+                await show.waitFor({ state: 'visible', timeout: 10000 });
+                await screenshot('review-closed');
+                await show.click();
+                await waitForReview();
+                log('review reopened:', await reviewLabel());
+            }
+            if (action.restartAsks) {
+                // a restart would end the step: it asks first; Show Step Review keeps the review
+                await palette('planfirst: Restart Server');
+                await dialogButton('Restart Anyway').waitFor({ state: 'visible', timeout: 15000 });
+                await screenshot('restart-asks');
+                await dialogButton('Show Step Review').click();
+                await waitForReview();
+            }
             if (action.preview === 'discard' || action.preview === 'cancel') {
                 await screenshot(`review-to-${action.preview}`);
                 if (action.preview === 'discard') {
@@ -708,6 +818,46 @@ async function perform(action) {
                 30000,
             );
             await screenshot('status');
+            return;
+        }
+        case 'finish': {
+            // the plan is done: the message, the finish view in the rendered plan, Review all changes
+            await toast('is done').waitFor({ timeout: 60000 });
+            const tab = page.locator('.tabs-container .tab').filter({ hasText: 'Add a' }).filter({ hasNotText: '.md' }).first();
+            await tab.click();
+            const text = await waitFor(
+                `the finish view to show ${JSON.stringify(action.contains)}`,
+                async () => {
+                    const t = await renderedFrame().locator('main').innerText({ timeout: 2000 });
+                    return action.contains.every((x) => t.includes(x)) ? t : false;
+                },
+                30000,
+            );
+            log('finish view:', text.split('\n').slice(0, 8).join(' / ').slice(0, 400));
+            const first = renderedFrame().locator('.toolbar button').first();
+            const firstLabel = (await first.innerText()).trim();
+            if (!/Review all changes/i.test(firstLabel)) {
+                throw new Error(`the first action after done is ${JSON.stringify(firstLabel)}, not Review all changes`);
+            }
+            await docsScreenshot(action.docsScreenshot, 'finish');
+            await first.click();
+            const changes = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'All changes' });
+            await changes.waitFor({ timeout: 20000 });
+            // every file the plan changed (the tab says how many; the entries in view are checked)
+            const label = (await changes.innerText()).replace(/\s+/g, ' ');
+            const n = (action.files || []).length;
+            if (!label.includes(`(${n} files)`)) {
+                throw new Error(`the changes tab reads ${JSON.stringify(label)}, not ${n} files`);
+            }
+            const headers = await checkDiffHeaders('modified');
+            for (const h of headers) {
+                if (!(action.files || []).some((f) => h.name.includes(path.basename(f)))) {
+                    throw new Error(`Review all changes lists ${h.name}, not one of ${JSON.stringify(action.files)}`);
+                }
+            }
+            await sleep(500);
+            await docsScreenshot(action.changesScreenshot, 'all-changes');
+            await changes.locator('.codicon-close').click();
             return;
         }
         case 'restart': {

@@ -12,16 +12,15 @@ from typing import Protocol
 
 from planfirst.core.editing.executor import ProposedChange
 from planfirst.core.problems.base import Problem
+from planfirst.errors import PlanfirstError
 from planfirst.llm.model import Model
 
 
-class SessionError(Exception):
+class SessionError(PlanfirstError):
     """A request the session refuses; the message is for the user."""
 
     def __init__(self, message: str, code: str = "refused") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code)
 
 
 @dataclass

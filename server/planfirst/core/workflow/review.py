@@ -52,7 +52,9 @@ async def ask_editor(
     short = first if len(first) <= 60 else first[:60].rsplit(" ", 1)[0] + "…"
     answer = asyncio.ensure_future(
         s.host.apply_change(
-            change, f"planfirst step {step.order}: {short}", step.description.strip()
+            change,
+            f"planfirst step {step.order}{_retry_note(plan, step, run)}: {short}",
+            step.description.strip(),
         )
     )
     try:
@@ -60,6 +62,22 @@ async def ask_editor(
     except asyncio.CancelledError:
         late_apply.wait_for_answer(s, plan.id, step.order, run.attempt, answer)
         raise
+
+
+def _retry_note(plan: Plan, step: Step, run: StepRun) -> str:
+    """ ", attempt 2 (fixes `pytest -q`)" for an edit that follows a failed validation of the same
+    step: the review says which attempt it is and which failure it is meant to fix."""
+    earlier = [r for r in plan.state(step.order).runs if r is not run]
+    failed = (
+        next((v for v in reversed(earlier[-1].validation) if not v.passed), None)
+        if earlier
+        else None
+    )
+    if failed is None:
+        return ""
+    which = f"attempt {run.execution_attempt}" if run.execution_attempt > 1 else "retry"
+    command = failed.command if len(failed.command) <= 60 else failed.command[:59] + "…"
+    return f", {which} (fixes `{command}`)"
 
 
 def declined(

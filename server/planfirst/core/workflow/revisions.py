@@ -181,6 +181,9 @@ def carry_over(
                 f"undo step {c.before} first",
                 "conflict",
             )
+        if c.after is None and c.before is not None:  # what its attempts cost stays spent
+            removed = sum(r.usage.cost_usd for r in old.state(c.before).runs)
+            new.extra_spent = round(new.extra_spent + removed, 6)
     dependent: list[str] = []
     unsettled: list[str] = []  # ids of earlier steps that changed and are not done
     for step in new.body.steps:

@@ -36,7 +36,7 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
-from planfirst.plan.model import Plan, PlanStatus
+from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
@@ -205,6 +205,7 @@ class Session:
     ) -> Plan:
         """Revision N+1 from the plan, the feedback and fresh context; old revisions kept
         (`steps`: the only steps to change)."""
+        self.recover_left_running(plan_id)
         before = self.load(plan_id)
         meter = budget.for_revision(self, before)
         try:
@@ -223,7 +224,21 @@ class Session:
 
     def reload(self, plan_id: str | None) -> Plan:
         """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""
+        self.recover_left_running(plan_id)
         return plans.reload(self, plan_id)
+
+    def recover_left_running(self, plan_id: str | None) -> None:
+        """Settle the steps a killed server left `running` (nothing runs on the plan here), as
+        Execute does, before a revision or a reload carries them over: an edit that landed is
+        recorded as applied, never forgotten behind a `pending` step."""
+        plan = self.load(plan_id)
+        if plan.id in self._busy:
+            return  # running here: revise and reload refuse it themselves
+        left = [st.order for st in plan.steps if st.status == StepStatus.RUNNING]
+        for order in left:
+            stepper.recover(self, plan, order)
+        if left:
+            self.save(plan)
 
     # ------------------------------------------------------------------ execution
 

@@ -301,8 +301,9 @@ async def _propose(
             plan.usage.add(e.usage)
         st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
-        kind = e.kind if e.kind in ("budget", "refusal") else "model_error"
-        raise SessionError(f"step {step.order}: {e.message}", kind) from None
+        # the model error's own code (rate_limit, auth, budget, ...): an editor offers Retry or
+        # Set API Key… by it (errors.py)
+        raise SessionError(f"step {step.order}: {e.message}", e.code) from None
     run.sent = change.sent
     run.model = mrun.model
     run.prompt_hash = mrun.prompt_hash

@@ -24,6 +24,7 @@ from planfirst.core.workspace.gitignore import (
 from planfirst.core.workspace.secrets import fold as _fold
 from planfirst.core.workspace.secrets import is_secret
 from planfirst.core.workspace.walk import walk_files
+from planfirst.errors import PlanfirstError
 
 MAX_PATH_LEN = 4096
 
@@ -33,8 +34,10 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class PathError(ValueError):
+class PathError(PlanfirstError, ValueError):
     """A path that is malformed or outside the workspace; the message names the path and why."""
+
+    code = "path"
 
 
 class ReadRefused(PathError):
