@@ -41,10 +41,9 @@ from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
 from planfirst.core.planning import mcp
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.core.workspace.paths import PathError
+from planfirst.errors import PlanfirstError
 from planfirst.llm.factory import Models
-from planfirst.llm.model import ModelError
-from planfirst.plan.store import PlanStore, StoreError
+from planfirst.plan.store import PlanStore
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -275,10 +274,9 @@ class PlanfirstAgent:
         CURRENT.set(conv.host)  # the core's calls during this turn go to this session
         try:
             return await conv.handle(text, files)
-        except (SessionError, ModelError, PathError, StoreError) as e:
-            conv.host.notify(getattr(e, "message", None) or str(e), "error")
-            refused = "refusal" in (getattr(e, "kind", None), getattr(e, "code", None))
-            return "refusal" if refused else "end_turn"  # a model's refusal is ACP's `refusal`
+        except PlanfirstError as e:  # mapped once: a model's refusal is ACP's `refusal`
+            conv.host.notify(e.message, "error")
+            return "refusal" if e.code == "refusal" else "end_turn"
         except Exception as e:  # a bug: logged with its traceback, the session keeps serving
             log.exception("prompt failed")
             conv.host.notify(f"planfirst failed: {type(e).__name__}: {e}", "error")
