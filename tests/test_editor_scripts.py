@@ -117,3 +117,17 @@ def test_the_vscode_spec_plans_the_create_retry_change_after_the_demo() -> None:
     retried = create[3]["input"]["path"]
     assert retried in created
     assert any(a["do"] == "awaitPreview" and retried in a.get("files", {}) for a in later)
+
+
+def test_acp_sdk_scripts() -> None:
+    """The ACP SDK e2e's scripts: the MCP lookup before the demo's planning (whose first turn
+    then expects the tool's result), and the second process's turns: only the last step."""
+    es = _load()
+    demo = json.loads(DEMO.read_text(encoding="utf-8"))
+    turns = es.acp_sdk_script(demo)
+    assert turns[0]["tool"] == "mcp__tickets__lookup_ticket"
+    assert "create_ticket" in turns[0]["expect"]["not_contains"]
+    assert turns[1]["expect"]["tool_result_contains"] == "MCP-RESULT-5c1d"
+    assert len(turns) == len(demo["turns"]) + 1
+    resume = es.acp_sdk_resume_script(demo)
+    assert resume[0]["note"] == "step 3" and resume == demo["turns"][-len(resume) :]

@@ -185,6 +185,14 @@ class BudgetSettings(_Section):
     expected_attempts: float | None = Field(default=None, alias="expectedAttempts", ge=1, le=10)
 
 
+class McpSettings(_Section):
+    """MCP servers whose read-only tools planning may use (core/planning/mcp.py). User-only: a
+    repository must never start processes (TRUST)."""
+
+    # name -> {"command", "args", "env"} (stdio) or {"url"} (streamable HTTP), as Claude Desktop
+    servers: dict[str, Any] = Field(default_factory=dict)
+
+
 class Settings(_Section):
     """Everything configurable, one typed object."""
 
@@ -200,6 +208,7 @@ class Settings(_Section):
     lint: LintSettings = Field(default_factory=LintSettings)
     critique: CritiqueSettings = Field(default_factory=CritiqueSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     # who previews a step's edit: the editor, planfirst's own diff document, or decided per client
     preview: Literal["editor", "planfirst", "auto"] = "auto"
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)  # model -> overrides
@@ -283,6 +292,7 @@ TRUST = frozenset(
         ("budget", "maxCostPlanning"),
         # retries re-send the whole prompt: a repository must not multiply what a step spends
         ("anthropic", "maxRetries"),
+        ("mcp", "servers"),  # a repository must not start processes (#30)
     }
 )
 # Top-level settings read only from the user's own layers: prices decide what a cap allows,

@@ -24,6 +24,7 @@ from pygls.lsp.client import LanguageClient
 from planfirst import __version__
 from planfirst import terminal_cost as costs
 from planfirst.core.editing.edits import TextEdit, apply_edits, unified_diff
+from planfirst.core.workflow import driver
 from planfirst.core.workspace.paths import PathError, WorkspaceGuard
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import critique_report
@@ -417,28 +418,32 @@ class Terminal:
             )
         elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
             await costs.switch_model(self, plan_id, self.args.execution_model)
+        end = await driver.run_remaining(
+            lambda: self.cmd("planfirst.executeNextStep", {"planId": plan_id}),
+            lambda res: driver.StepReport(res.get("step"), str(res.get("status"))),
+            lambda: self._plan_status(plan_id),
+            self._show_step,
+        )
         code = 0
-        while True:
-            res = await self.cmd("planfirst.executeNextStep", {"planId": plan_id})
-            ed.clear_progress()
-            step, status = res.get("step"), res.get("status")
-            label = f"step {step}" if step else "test criteria"
-            colour = GREEN if status == "done" else (YELLOW if status == "rejected" else RED)
-            extra = str(res.get("message", "")).removeprefix(f"step {step} done").strip(" ;")
-            ed.say(f"{colour}{BOLD}{label}: {status}{RESET}" + (f" — {extra}" if extra else ""))
-            if status == "rejected":
-                ed.say(f"Nothing changed. Continue later with: planfirst resume --plan {plan_id}")
-                break
-            if status != "done":
-                code = 1
-                break
-            rows = {r["id"]: r for r in await self.cmd("planfirst.listPlans", {})}
-            if step is None or rows.get(plan_id, {}).get("status") in ("done", "failed"):
-                if rows.get(plan_id, {}).get("status") == "failed":
-                    code = 1
-                break
+        if end.report.status == "rejected":
+            ed.say(f"Nothing changed. Continue later with: planfirst resume --plan {plan_id}")
+        elif end.report.status != "done" or end.plan_status == "failed":
+            code = 1
         self.summary(plan_id)
         return code
+
+    def _show_step(self, res: dict[str, Any], rep: driver.StepReport) -> None:
+        """One line per executed step."""
+        self.ed.clear_progress()
+        step, status = rep.step, rep.status
+        label = f"step {step}" if step else "test criteria"
+        colour = GREEN if status == "done" else (YELLOW if status == "rejected" else RED)
+        extra = str(res.get("message", "")).removeprefix(f"step {step} done").strip(" ;")
+        self.ed.say(f"{colour}{BOLD}{label}: {status}{RESET}" + (f" — {extra}" if extra else ""))
+
+    async def _plan_status(self, plan_id: str) -> str:
+        rows = {r["id"]: r for r in await self.cmd("planfirst.listPlans", {})}
+        return str(rows.get(plan_id, {}).get("status", ""))
 
     def _foreign(self, plan_id: str) -> str | None:
         """Why the plan is not one planfirst wrote on this machine, or None."""

@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from acp import PROTOCOL_VERSION, spawn_agent_process, text_block
+from acp import PROTOCOL_VERSION, RequestError, spawn_agent_process, text_block
 from acp.connection import StreamDirection, StreamEvent
 from acp.schema import (
     AllowedOutcome,
     ClientCapabilities,
+    CreateTerminalResponse,
     DeniedOutcome,
     FileSystemCapabilities,
     Implementation,
@@ -30,7 +31,10 @@ from acp.schema import (
     PlanCapabilities,
     ReadTextFileResponse,
     RequestPermissionResponse,
+    TerminalExitStatus,
+    TerminalOutputResponse,
     ToolCallUpdate,
+    WaitForTerminalExitResponse,
     WriteTextFileResponse,
 )
 
@@ -61,6 +65,9 @@ class Editor:
         self.buffers: dict[Path, str] = {}  # written through fs/write_text_file, not saved
         self.reads: list[str] = []
         self.writes: list[str] = []
+        self.terminals: dict[str, dict[str, Any]] = {}  # terminal id -> process and output
+        self.released: list[str] = []
+        self.terminals_work = True  # False: terminal/create answers "method not found"
 
     # ------------------------------------------------------------------ the Client protocol
 
@@ -107,6 +114,90 @@ class Editor:
         self.buffers[Path(path)] = content
         return WriteTextFileResponse()
 
+    # ------------------------------------------------------------------ terminals (as Zed)
+
+    async def create_terminal(
+        self,
+        session_id: str,
+        command: str,
+        args: list[str] | None = None,
+        env: list[Any] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+        **kwargs: Any,
+    ) -> CreateTerminalResponse:
+        """Start the command the way an editor's terminal does (its own environment)."""
+        if not self.terminals_work:
+            raise RequestError.method_not_found("terminal/create")
+        environ = dict(os.environ) | {e.name: e.value for e in env or []}
+        proc = await asyncio.create_subprocess_exec(
+            command,
+            *(args or []),
+            cwd=cwd,
+            env=environ,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        tid = f"term-{len(self.terminals) + 1}"
+        term = {
+            "proc": proc,
+            "out": b"",
+            "limit": output_byte_limit,
+            "command": [command, *(args or [])],
+        }
+
+        async def pump() -> None:
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                term["out"] += chunk
+
+        term["pump"] = asyncio.ensure_future(pump())
+        self.terminals[tid] = term
+        return CreateTerminalResponse(terminal_id=tid)
+
+    async def terminal_output(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> TerminalOutputResponse:
+        term = self.terminals[terminal_id]
+        proc = term["proc"]
+        if proc.returncode is not None:
+            await term["pump"]
+        out = term["out"].decode("utf-8", "replace")
+        limit = term["limit"]
+        cut = limit is not None and len(out) > limit
+        status = (
+            TerminalExitStatus(
+                exit_code=proc.returncode if proc.returncode >= 0 else None,
+                signal=None if proc.returncode >= 0 else "SIGKILL",
+            )
+            if proc.returncode is not None
+            else None
+        )
+        return TerminalOutputResponse(
+            output=out[-limit:] if cut and limit else out, truncated=cut, exit_status=status
+        )
+
+    async def wait_for_terminal_exit(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> WaitForTerminalExitResponse:
+        term = self.terminals[terminal_id]
+        code = await term["proc"].wait()
+        await term["pump"]
+        return WaitForTerminalExitResponse(
+            exit_code=code if code >= 0 else None, signal=None if code >= 0 else "SIGKILL"
+        )
+
+    async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> None:
+        proc = self.terminals[terminal_id]["proc"]
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    async def release_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> None:
+        await self.kill_terminal(session_id, terminal_id)
+        self.released.append(terminal_id)
+
     # ------------------------------------------------------------------ what was seen
 
     def of(self, kind: str) -> list[Any]:
@@ -140,9 +231,12 @@ class AcpLedger:
         self.sent: dict[tuple[str, Any], str] = {}  # (direction, id) -> method
         self.answers: Counter[tuple[str, Any]] = Counter()
         self.exempt: set[tuple[str, Any]] = set()
+        self.received: list[dict[str, Any]] = []  # every message from the agent, in order
 
     def observe(self, event: StreamEvent) -> None:
         msg = event.message
+        if event.direction == StreamDirection.INCOMING:
+            self.received.append(msg)
         mine = "client" if event.direction == StreamDirection.OUTGOING else "agent"
         theirs = "agent" if mine == "client" else "client"
         if "method" in msg and "id" in msg:
@@ -243,7 +337,8 @@ async def acp_agent(
             *args,
             env=agent_env(env),
             cwd=str(root),
-            transport_kwargs={"stderr": err},
+            # a loaded machine (7 engineers on 2 cores) may need more than the SDK's 2 s to exit
+            transport_kwargs={"stderr": err, "shutdown_timeout": 10.0},
             observers=[ledger.observe],
         ) as (conn, proc):
             agent = Agent(conn, proc, editor, ledger)

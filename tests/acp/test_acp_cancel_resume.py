@@ -73,8 +73,10 @@ async def test_cancel_while_the_model_works_and_while_a_permission_is_open(
 
 async def test_resume_after_kill_with_session_load(ws: Path, inv: Invariants) -> None:
     """The agent is SIGKILLed while step 2's edit waits for permission. A new agent answers
-    session/load for the same session id: it replays the task, the plan and step 1's applied
-    diff, then /continue proposes step 2 again and finishes the plan."""
+    session/load for the same session id: it replays the whole conversation from the session's
+    transcript (the prompt, every message, every tool call with its last status; the one left
+    open is closed as failed), then the current plan; /continue proposes step 2 again and
+    finishes the plan."""
     srv = inv.scripted_server([*DEMO[0:10], *DEMO[7:12]])
     async with agent(inv, ws, srv, "zed") as a:
         ed = a.editor
@@ -84,8 +86,11 @@ async def test_resume_after_kill_with_session_load(ws: Path, inv: Invariants) ->
         await wait_until(lambda: ed.asked >= 3, 60, "step 1's two edits")
         ed.hold = asyncio.Event()
         await wait_until(lambda: ed.asked >= 4, 60, "step 2's permission request")
+        await asyncio.sleep(1.5)  # the transcript is saved within a second
         await a.kill()
         turn.cancel()
+    seen = ed.tool_calls()
+    said = ed.text()
     plan_id = PlanStore(ws).session_plan(session_id)
     assert plan_id is not None
     plan = PlanStore(ws).load(plan_id)
@@ -99,12 +104,18 @@ async def test_resume_after_kill_with_session_load(ws: Path, inv: Invariants) ->
         replayed = [type(u).__name__ for _, u in ed.updates]
         assert "UserMessageChunk" in replayed and "AgentPlanContentUpdate" in replayed
         assert ed.text("user_message_chunk") == TASK
-        step1 = [c for c in ed.tool_calls().values() if c.get("kind") == "edit"]
-        assert len(step1) == 1 and step1[0]["statuses"] == ["completed"]
-        assert {d.path for d in step1[0]["content"]} == {
-            str(ws / "textkit" / "wordcount.py"),
-            str(ws / "tests" / "test_wordcount.py"),
-        }
+        # the whole conversation as it happened: every tool call (approval, both attempts of
+        # step 1 with their validations, step 2's open edit, now failed), every message
+        again = ed.tool_calls()
+        assert list(again) == list(seen) and len(again) == 6, list(again)
+        for call_id, c in seen.items():
+            last = c["statuses"][-1]
+            assert again[call_id]["statuses"][-1] == (
+                "failed" if last in ("pending", "in_progress") else last
+            )
+            assert again[call_id].get("content") == c.get("content")
+        assert ed.text().startswith(said)
+        assert "Resumed: 1/3 steps done" in ed.text()[len(said) :]
         res = await b.prompt("/continue")
         assert res.stop_reason == "end_turn"
     plan = PlanStore(ws).load(plan_id)

@@ -84,12 +84,18 @@ async def test_plan_approve_steps_one_rejected_one_retried(ws: Path, inv: Invari
         "completed",
     ]
     # validation output streamed into execute tool calls: the failing attempt then the passing one
+    # (run in the client's terminal, embedded in the tool call: Zed shows it live, #30 item 7)
     checks = [c for c in ed.tool_calls().values() if c.get("kind") == "execute"]
-    assert (
-        checks[0]["statuses"][-1] == "failed"
-        and "test_top_words_ties" in checks[0]["content"][0].content.text
-    )
+    texts = [x.content.text for x in checks[0]["content"] if x.type == "content"]
+    assert checks[0]["statuses"][-1] == "failed" and "test_top_words_ties" in texts[0]
     assert checks[1]["statuses"][-1] == "completed"
+    shown = [x.terminal_id for c in checks for x in c["content"] if x.type == "terminal"]
+    assert shown and set(shown) <= set(ed.terminals) and set(ed.released) == set(ed.terminals)
+    launched = [t["command"] for t in ed.terminals.values()]
+    assert all(c[1:4] == ["-I", "-m", "planfirst.core.commands.exec_child"] for c in launched)
+    # edit tool calls move pending → in_progress → completed (a rejected one fails from pending)
+    assert edits[0]["statuses"] == ["pending", "in_progress", "completed"]
+    assert edits[2]["statuses"] == ["pending", "failed"]
     # writes went through the client; the disk holds what the buffers hold
     assert str(wc) in ed.writes and str(cli) in ed.writes
     for path, text in ed.buffers.items():

@@ -8,7 +8,6 @@ Settings come from the environment and the command line only (never from the wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -16,22 +15,19 @@ import secrets
 import sys
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import unquote, urlparse
 
 from acp import PROTOCOL_VERSION, Agent, Client, RequestError, run_agent
+from acp.connection import StreamDirection, StreamEvent
 from acp.schema import (
     AgentCapabilities,
     ClientCapabilities,
-    EmbeddedResourceContentBlock,
     Implementation,
     InitializeResponse,
     LoadSessionResponse,
     NewSessionResponse,
     PromptCapabilities,
     PromptResponse,
-    ResourceContentBlock,
     StopReason,
-    TextContentBlock,
     Usage,
 )
 
@@ -39,12 +35,15 @@ from planfirst import __version__
 from planfirst.acp import framing
 from planfirst.acp.flow import Conversation, available_commands
 from planfirst.acp.host import AcpHost
+from planfirst.acp.prompt import mcp_servers, read_prompt
+from planfirst.acp.shared import CURRENT, WorkspaceHost
+from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
+from planfirst.core.planning import mcp
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.core.workspace.paths import PathError
+from planfirst.errors import PlanfirstError
 from planfirst.llm.factory import Models
-from planfirst.llm.model import ModelError
-from planfirst.plan.store import PlanStore, StoreError
+from planfirst.plan.store import PlanStore
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -58,27 +57,6 @@ def _root(cwd: str) -> Path:
             {"cwd": f"{str(cwd)[:200]!r} is not an absolute path to a directory"}
         )
     return p.resolve()
-
-
-def read_prompt(blocks: list[Any], root: Path) -> tuple[str, list[str]]:
-    """The prompt's text, and the workspace files it mentions (resource links, embedded files)."""
-    texts: list[str] = []
-    files: list[str] = []
-    for b in blocks:
-        uri = None
-        if isinstance(b, TextContentBlock):
-            texts.append(b.text)
-        elif isinstance(b, ResourceContentBlock):
-            uri = b.uri
-        elif isinstance(b, EmbeddedResourceContentBlock):
-            uri = getattr(b.resource, "uri", None)
-        if uri and uri.startswith("file://"):
-            path = Path(unquote(urlparse(uri).path))
-            with contextlib.suppress(ValueError, OSError):
-                rel = path.resolve().relative_to(root).as_posix()
-                files.append(rel)
-                texts.append(f"@{rel}")
-    return " ".join(t for t in texts if t).strip(), files
 
 
 def _delta(after: Any, before: Any) -> Usage:
@@ -105,10 +83,24 @@ class PlanfirstAgent:
         self.caps = ClientCapabilities()
         self.sessions: dict[str, Conversation] = {}
         self.editors: dict[Path, str] = {}  # workspace -> the session running steps in it
+        # workspace -> its one core Session and the Host routing the core's calls (#30 item 8)
+        self.cores: dict[Path, tuple[Session, WorkspaceHost]] = {}
         self._models: Models | None = None
 
     def on_connect(self, conn: Client) -> None:
         self.conn = conn
+
+    def observe(self, event: StreamEvent) -> None:
+        """The SDK's stream observer: once the session/new response is written, the session's
+        updates (available commands) may go out — never before (Zed drops them)."""
+        msg = event.message
+        if event.direction != StreamDirection.OUTGOING or "method" in msg:
+            return
+        result = msg.get("result")
+        sid = result.get("sessionId") if isinstance(result, dict) else None
+        conv = self.sessions.get(sid) if isinstance(sid, str) else None
+        if conv is not None:
+            conv.host.outbox.release()
 
     def models(self) -> Models:
         """The model factory, shared by every session (one scripted server offline)."""
@@ -136,17 +128,53 @@ class PlanfirstAgent:
     def _open(self, session_id: str, root: Path) -> Conversation:
         assert self.conn is not None
         old = self.sessions.pop(session_id, None)
-        if old is not None and old.turn is not None:
-            old.turn.cancel()
+        if old is not None and old.turn is not None and not old.turn.done():
+            # the running session/prompt gets its answer: stop reason cancelled (case 44)
+            old.cancelled = True
+            old.turn.cancel()  # the core's work runs in the turn's task (cancels only its own)
         host = AcpHost(self.conn, session_id, root, self.caps)
-        core = Session(root, self.settings, self.models(), host)
+        core = self._core(root, host)
         host.session = core
+        CURRENT.set(host)  # for the rest of this request (load's replay)
         conv = Conversation(
             session_id, root, core, host, notes=list(self.problems), editors=self.editors
         )
+        conv.transcript = Transcript(core.store, session_id, root)
+        if old is not None:
+            old.transcript.flush()  # a live session loaded again continues its transcript
+        conv.transcript.load_bound()
+        host.outbox.recorder = conv.transcript.record
+        if old is not None:  # what the old turn still says belongs to the one conversation
+            old.host.outbox.recorder = conv.transcript.record
+            if old.host.mcp is not None:  # its servers stop; the loaded session starts its own
+                task = asyncio.ensure_future(old.host.mcp.close())
+                _background.add(task)
+                task.add_done_callback(_background.discard)
         self.sessions[session_id] = conv
-        host.outbox.put(available_commands())
         return conv
+
+    async def _connect_mcp(self, conv: Conversation, servers: Any) -> None:
+        """Connect the session's MCP servers (the client's stdio servers and the user's
+        `planfirst.mcp.servers`); what could not be used is said at the next turn."""
+        wanted, problems = mcp_servers(servers)
+        more, bad = mcp.servers_from_setting(self.settings.mcp.servers)
+        wanted += [m for m in more if m.name not in {w.name for w in wanted}]
+        problems += bad
+        if wanted:
+            tools = mcp.McpTools()
+            await tools.connect(wanted, conv.root)
+            conv.host.mcp = tools
+            problems += tools.problems
+        conv.notes += problems
+
+    def _core(self, root: Path, host: AcpHost) -> Session:
+        """The workspace's one core Session (made by its first ACP session)."""
+        shared = self.cores.get(root)
+        if shared is None:
+            wh = WorkspaceHost(host)
+            shared = self.cores[root] = (Session(root, self.settings, self.models(), wh), wh)
+        shared[1].last = host
+        return shared[0]
 
     async def new_session(
         self, cwd: str, mcp_servers: Any = None, **kwargs: Any
@@ -154,7 +182,11 @@ class PlanfirstAgent:
         root = _root(cwd)
         session_id = f"acp-{secrets.token_hex(8)}"
         conv = self._open(session_id, root)
-        await conv.host.settle()
+        await self._connect_mcp(conv, mcp_servers)
+        conv.host.outbox.hold()  # released by `observe` once this response is written
+        # (and in any case soon: a held outbox must never hang the session)
+        asyncio.get_running_loop().call_later(2.0, conv.host.outbox.release)
+        conv.host.outbox.put(available_commands())
         return NewSessionResponse(session_id=session_id)
 
     async def load_session(
@@ -171,17 +203,23 @@ class PlanfirstAgent:
                 {"sessionId": f"no session or plan {str(session_id)[:100]!r} in {root}"}
             )
         conv = self._open(session_id, root)
+        await self._connect_mcp(conv, mcp_servers)
         try:
             plan = conv.core.load(plan_id)
         except SessionError as e:
             raise RequestError.invalid_params({"sessionId": e.message}) from None
         conv.plan_id = plan.id
         conv.plans.add(plan.id)
+        conv.host.outbox.put(available_commands())
         path = str(conv.core.store.plan_md(plan.id))
-        for update in replay(
-            plan, root, path, plan_view(conv.core, plan.id, markdown=conv.host.plan_ops())
-        ):
-            conv.host.outbox.put(update)
+        recorded = conv.transcript.replay()
+        if not recorded:  # a session from before transcripts: the plan's own history
+            recorded = replay(plan, root, path, None)
+        for update in recorded:
+            conv.host.outbox.put(update, record=False)
+        view = plan_view(conv.core, plan.id, markdown=conv.host.plan_ops())
+        if view is not None:
+            conv.host.outbox.put(view)
         c = plan.counts()
         conv.host.say(
             f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. "
@@ -205,7 +243,10 @@ class PlanfirstAgent:
             raise RequestError.invalid_request(
                 {"message": "a prompt is already running in this session; cancel it first"}
             )
-        text, files = read_prompt(prompt, conv.root)
+        got = read_prompt(prompt, conv.root)
+        text, files = got.text, got.files
+        conv.embedded = got.docs
+        conv.transcript.user(text)
         before = conv.totals()
         conv.cancelled = False
         turn = asyncio.get_running_loop().create_task(self._turn(conv, text, files))
@@ -224,16 +265,18 @@ class PlanfirstAgent:
             conv.host.say("\nCancelled. The plan is saved; /continue picks it up again.")
         conv.usage_update()
         await conv.host.settle()
+        conv.transcript.flush()
         return PromptResponse(
             stop_reason=cast(StopReason, stop), usage=_delta(conv.totals(), before)
         )
 
     async def _turn(self, conv: Conversation, text: str, files: list[str]) -> str:
+        CURRENT.set(conv.host)  # the core's calls during this turn go to this session
         try:
             return await conv.handle(text, files)
-        except (SessionError, ModelError, PathError, StoreError) as e:
-            conv.host.notify(getattr(e, "message", None) or str(e), "error")
-            return "end_turn"
+        except PlanfirstError as e:  # mapped once: a model's refusal is ACP's `refusal`
+            conv.host.notify(e.message, "error")
+            return "refusal" if e.code == "refusal" else "end_turn"
         except Exception as e:  # a bug: logged with its traceback, the session keeps serving
             log.exception("prompt failed")
             conv.host.notify(f"planfirst failed: {type(e).__name__}: {e}", "error")
@@ -245,7 +288,9 @@ class PlanfirstAgent:
         if conv is None or conv.turn is None or conv.turn.done():
             return
         conv.cancelled = True
-        conv.core.cancel(None)
+        # the core's work runs in the turn's task: cancelling it stops this session's work
+        # only (the core is shared by the workspace's sessions: never `core.cancel(plan)`,
+        # which could stop another session working on the same plan)
         conv.turn.cancel()
 
     async def shutdown(self) -> None:
@@ -257,6 +302,9 @@ class PlanfirstAgent:
             await asyncio.wait(turns, timeout=10)
         for c in self.sessions.values():
             await c.host.outbox.close()
+            c.transcript.flush()
+            if c.host.mcp is not None:
+                await c.host.mcp.close()
         if self._models is not None:
             self._models.close()
 
@@ -303,6 +351,6 @@ async def serve(settings_path: str | None = None) -> None:
     agent = PlanfirstAgent(settings, problems)
     writer, reader = await _stdio()
     try:
-        await run_agent(cast(Agent, agent), writer, reader)
+        await run_agent(cast(Agent, agent), writer, reader, observers=[agent.observe])
     finally:
         await agent.shutdown()

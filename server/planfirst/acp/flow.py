@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from acp import text_block
 from acp.schema import (
@@ -32,8 +32,10 @@ from acp.schema import (
 )
 
 from planfirst.acp.host import AcpHost
+from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import approval_text
-from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workflow import driver
+from planfirst.core.workflow.session import Session, SessionError, StepOutcome
 from planfirst.plan.model import Plan, PlanStatus, Usage
 from planfirst.plan.store import StoreError
 from planfirst.plan.visible import encode
@@ -151,6 +153,10 @@ class Conversation:
     # workspace root -> the session editing files there, shared by every session of the agent:
     # two sessions never run steps in one workspace at once (the core locks per core session)
     editors: dict[Path, str] = field(default_factory=dict)
+    transcript: Transcript = field(init=False)  # set by the agent
+    # workspace file -> the text the client embedded in the current prompt (planning reads it
+    # instead of the disk: what the user sees, unsaved edits included)
+    embedded: dict[str, str] = field(default_factory=dict)
     _editing: int = 0
 
     @contextlib.contextmanager
@@ -255,6 +261,17 @@ class Conversation:
 
     # ------------------------------------------------------------------ planning
 
+    @contextlib.contextmanager
+    def client_text(self) -> Iterator[None]:
+        """Planning reads the files the prompt embedded as the client sent them."""
+        self.host.buffers = {
+            p: t for p, t in self.embedded.items() if not self.core.guard.excluded(p)
+        }
+        try:
+            yield
+        finally:
+            self.host.buffers = {}
+
     async def new(self, task: str, files: list[str]) -> str:
         """Plan a new task, then ask for approval."""
         if not task.strip():
@@ -263,7 +280,8 @@ class Conversation:
             )
             return "end_turn"
         self.feedback = False
-        plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        with self.client_text():
+            plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
         self.plan_id = plan.id
         self.plans.add(plan.id)
         try:
@@ -275,7 +293,8 @@ class Conversation:
     async def revise(self, plan: Plan, feedback: str) -> str:
         """A new revision from the feedback, then ask for approval again."""
         self.feedback = False
-        new = await self.core.revise(plan.id, feedback, progress=AcpProgress(self.host))
+        with self.client_text():
+            new = await self.core.revise(plan.id, feedback, progress=AcpProgress(self.host))
         return await self.review(new)
 
     async def review(self, plan: Plan) -> str:
@@ -283,7 +302,7 @@ class Conversation:
         self.host.plan_changed(plan.id)
         self.usage_update()
         path = str(self.core.store.plan_md(plan.id))
-        call_id = f"planfirst-approve-{plan.id}-{plan.revision}"
+        call_id = self.host.call_id("approve")
         title = encode(f"Approve the plan “{plan.title}”?")
         self.host.outbox.put(
             ToolCallStart(
@@ -368,30 +387,45 @@ class Conversation:
 
     async def run(self, plan_id: str) -> str:
         """Execute the remaining steps, one permission question per edit."""
-        with self.editing():
+        with self.editing(), self.consent():
             return await self._run(plan_id)
+
+    @contextlib.contextmanager
+    def consent(self) -> Iterator[None]:
+        """A run's scope for "apply this and the remaining steps": the consent ends with the
+        run that it was given in (docs/reliability.md case 39)."""
+        try:
+            yield
+        finally:
+            self.host.apply_all = None
 
     async def _run(self, plan_id: str) -> str:
         progress = AcpProgress(self.host)
-        while True:
+
+        async def next_step() -> StepOutcome:
             plan = self.core.load(plan_id)
-            outcome = await self._step(
-                plan, plan.next_step(), lambda: self.core.execute_next(plan_id, progress)
+            return cast(
+                StepOutcome,
+                await self._step(
+                    plan, plan.next_step(), lambda: self.core.execute_next(plan_id, progress)
+                ),
             )
-            stop = self._after(outcome)
-            if stop is not None:
-                return stop
-            plan = self.core.load(plan_id)
-            if outcome.step is None or plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
-                self._finished(plan)
-                return "end_turn"
+
+        async def status() -> str:
+            return self.core.load(plan_id).status.value
+
+        end = await driver.run_remaining(next_step, _report, status)
+        if end.stopped_by_step:
+            return self._after(end.last) or "end_turn"
+        self._finished(self.core.load(plan_id))
+        return "end_turn"
 
     async def retry(self, plan: Plan, arg: str) -> str:
         """Run one step again (default: the next one), then the rest."""
         order = _number(arg) or plan.next_step()
         if order is None:
             raise SessionError("every step is done; /undo N first to run a step again")
-        with self.editing():
+        with self.editing(), self.consent():
             outcome = await self._step(
                 plan, order, lambda: self.core.retry(plan.id, order, AcpProgress(self.host))
             )
@@ -467,6 +501,10 @@ class Conversation:
                 cost=Cost(amount=round(u.cost_usd, 6), currency="USD"),
             )
         )
+
+
+def _report(outcome: StepOutcome) -> driver.StepReport:
+    return driver.StepReport(outcome.step, str(outcome.status))
 
 
 def _option(option_id: str, name: str, kind: Any) -> PermissionOption:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,13 @@ from acp.schema import (
     ToolCallUpdate,
 )
 
+from planfirst.acp import writes
 from planfirst.acp.outbox import Outbox, ValidationCall
+from planfirst.acp.terminal import ClientTerminal
 from planfirst.acp.views import plan_view
+from planfirst.core.commands.validate import Runner
 from planfirst.core.editing.executor import ProposedChange
+from planfirst.core.planning.mcp import McpTools
 from planfirst.core.problems.base import Problem
 from planfirst.core.workflow.session import ApplyOutcome
 from planfirst.plan.model import PlanStatus, ValidationResult
@@ -61,12 +66,17 @@ class AcpHost:
         self.session: Session | None = None  # set by the agent once the core session exists
         # editor text of the step's files, read through fs/read_text_file
         self.buffers: dict[str, str] = {}
-        self.apply_all = False  # the user chose "apply this and the remaining steps"
+        # the plan revision whose run the user consented to with "apply this and the remaining
+        # steps" (docs/reliability.md case 39): it covers that run only, cleared when it ends
+        self.apply_all: tuple[str, int] | None = None
         self.step: str | None = None  # what is being executed ("step 2"): titles its validation
         self.plan_id: str | None = None  # the plan being executed
         self.order: int | None = None  # the step being executed
         self._validation: ValidationCall | None = None
         self._calls = 0
+        self._run = secrets.token_hex(4)  # this process's part of tool call ids
+        self.mcp: McpTools | None = None  # the session's MCP servers' read-only tools
+        self.terminal = ClientTerminal(conn, session_id, self.attach_terminal)
         self._plan_timer: asyncio.TimerHandle | None = None
         self._output_timer: asyncio.TimerHandle | None = None
         self._plan_shown = ""  # the last plan view sent (JSON)
@@ -90,9 +100,11 @@ class AcpHost:
     def _abs(self, rel: str) -> str:
         return str(self.root / rel)
 
-    def _call_id(self, kind: str) -> str:
+    def call_id(self, kind: str) -> str:
+        """A tool call id unique within the session, across agent processes too (a loaded
+        session replays the ids of earlier processes)."""
         self._calls += 1
-        return f"planfirst-{kind}-{self._calls}"
+        return f"planfirst-{kind}-{self._run}-{self._calls}"
 
     # ------------------------------------------------------------------ messages
 
@@ -133,10 +145,16 @@ class AcpHost:
         if self.step is None:
             log.info("%s", text)
             return
+        v = self._validation_call()
+        v.output += text if text.endswith("\n") else text + "\n"
+        self._soon()
+
+    def _validation_call(self) -> ValidationCall:
+        """The step's open validation tool call (started on first use)."""
         v = self._validation
         if v is None:
             v = self._validation = ValidationCall(
-                self._call_id("validate"), f"Validate {self.step}"
+                self.call_id("validate"), f"Validate {self.step or 'the plan'}"
             )
             self.outbox.put(
                 ToolCallStart(
@@ -147,8 +165,17 @@ class AcpHost:
                     status="in_progress",
                 )
             )
-        v.output += text if text.endswith("\n") else text + "\n"
-        self._soon()
+        return v
+
+    def command_runner(self) -> Runner | None:
+        """Validation commands run in the client's terminal when it offers one (#30 item 7)."""
+        return self.terminal.run if self.caps.terminal else None
+
+    def attach_terminal(self, terminal_id: str) -> None:
+        """Show a client terminal (a validation command running) in the validation call."""
+        v = self._validation_call()
+        v.terminals.append(terminal_id)
+        self.outbox.put(self._validation_update(v, "in_progress"))
 
     def _soon(self) -> None:
         """Send the validation call's content soon (output arrives in many small chunks)."""
@@ -280,7 +307,15 @@ class AcpHost:
         await self.settle()
         try:
             answer = await self.conn.request_permission(self.session_id, call, options)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the turn was cancelled: the question is closed
+            self.outbox.put(
+                ToolCallProgress(
+                    session_update="tool_call_update",
+                    tool_call_id=call.tool_call_id,
+                    status="failed",
+                    raw_output={"choice": "cancelled"},
+                )
+            )
             raise
         except Exception as e:
             log.warning("request_permission failed: %s", e)
@@ -290,7 +325,7 @@ class AcpHost:
 
     async def confirm(self, question: str) -> bool | None:
         """A yes/no question (commands outside the allow-list, files that configure tools)."""
-        call_id = self._call_id("confirm")
+        call_id = self.call_id("confirm")
         question = encode(question)  # it quotes commands and paths from the plan (case 34)
         self.outbox.put(
             ToolCallStart(
@@ -325,7 +360,7 @@ class AcpHost:
         """The step's diff as a tool call; the client's permission prompt is the preview."""
         if self._validation is not None:  # a new attempt: the previous validation failed
             self.end_validation(False)
-        call_id = self._call_id("edit")
+        call_id = self.call_id("edit")
         label, description = encode(label), encode(description)  # model text (case 34)
         diffs = [
             FileEditToolCallContent(
@@ -363,7 +398,7 @@ class AcpHost:
         options.append(_permission("reject", "Reject", "reject_once"))
         choice = (
             "apply"
-            if self.apply_all and self.step
+            if self.step and self.apply_all is not None and self.apply_all == self._revision()
             else await self.ask(
                 ToolCallUpdate(
                     tool_call_id=call_id,
@@ -381,7 +416,12 @@ class AcpHost:
                 False, "rejected in the editor" if choice == "reject" else "not answered"
             )
         if choice == "apply-all":
-            self.apply_all = True
+            self.apply_all = self._revision()
+        self.outbox.put(  # pending → in_progress → completed, as ACP says
+            ToolCallProgress(
+                session_update="tool_call_update", tool_call_id=call_id, status="in_progress"
+            )
+        )
         failure = await self._write_through_client(change)
         if failure:
             self._finish_call(call_id, "failed", failure)
@@ -392,6 +432,15 @@ class AcpHost:
             )
         )
         return ApplyOutcome(True)
+
+    def _revision(self) -> tuple[str, int] | None:
+        """The plan and revision being executed (what a consent to apply all is bound to)."""
+        if self.session is None or self.plan_id is None:
+            return None
+        try:
+            return (self.plan_id, self.session.store.load(self.plan_id).revision)
+        except Exception:
+            return None
 
     def _finish_call(self, call_id: str, status: Any, text: str) -> None:
         self.outbox.put(
@@ -404,26 +453,12 @@ class AcpHost:
         )
 
     async def _write_through_client(self, change: ProposedChange) -> str | None:
-        """Write approved text through `fs/write_text_file` when the client offers it (its
-        buffers, unsaved edits included, stay in step); the core then makes the disk match.
-        Without it the core writes the disk itself. Returns why it failed, if it did."""
-        if not self.can_write():
-            return None
-        for f in change.files:
-            if f.new is None:
-                continue  # ACP has no delete: the core removes the file from disk
-            if self.can_read() and f.old is not None:
-                now = await self.read_buffer(f.path)
-                if now is not None and now != f.old:
-                    return f"{f.path} changed in the editor while the step was prepared; retry the step"
-            try:
-                await self.conn.write_text_file(self.session_id, self._abs(f.path), f.new)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                return f"the editor could not write {f.path}: {e}"
-            self.buffers[f.path] = f.new
-        return None
+        """Write the approved text through the client (acp/writes.py: whole or not at all)."""
+        return await writes.write_step(self, change)
+
+    def abs_path(self, rel: str) -> str:
+        """The absolute path of a workspace file, as ACP names files."""
+        return self._abs(rel)
 
     async def read_buffer(self, rel: str) -> str | None:
         """A file's text as the editor holds it (unsaved edits included); None if unreadable."""

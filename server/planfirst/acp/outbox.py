@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from acp import Client, text_block
-from acp.schema import ContentToolCallContent, ToolCallLocation
+from acp.schema import ContentToolCallContent, TerminalToolCallContent, ToolCallLocation
 
 from planfirst.plan.visible import encode
 
@@ -36,9 +37,25 @@ class Outbox:
         self.session_id = session_id
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # closed until the client knows the session id (the session/new response is out):
+        # Zed drops updates for a session it has not registered yet
+        self.opened = asyncio.Event()
+        self.opened.set()
+        self.recorder: Callable[[Any], None] | None = None
 
-    def put(self, update: Any) -> None:
-        """Queue an update (sent soon, after every update queued before it)."""
+    def hold(self) -> None:
+        """Queue updates without sending them until `release`."""
+        self.opened.clear()
+
+    def release(self) -> None:
+        """Send what was queued while held, and everything after it."""
+        self.opened.set()
+
+    def put(self, update: Any, *, record: bool = True) -> None:
+        """Queue an update (sent soon, after every update queued before it); `recorder` (the
+        session's transcript) sees it unless `record` is off (a replay)."""
+        if record and self.recorder is not None:
+            self.recorder(update)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         self._queue.put_nowait(update)
@@ -47,6 +64,7 @@ class Outbox:
         while True:
             update = await self._queue.get()
             try:
+                await self.opened.wait()
                 await self.conn.session_update(self.session_id, update)
             except Exception as e:  # a closed connection: nothing more can be shown
                 log.debug("session/update not sent: %s", e)
@@ -75,12 +93,17 @@ class ValidationCall:
         self.output = ""
         self.locations: list[ToolCallLocation] = []
         self.problems: list[str] = []
+        self.terminals: list[str] = []  # client terminals the commands ran in (shown live)
 
     def content(self) -> list[Any]:
         text = self.output[-OUTPUT_TAIL:]
         if len(self.output) > OUTPUT_TAIL:
             text = "…" + text[text.find("\n") + 1 :]
-        parts = [ContentToolCallContent(type="content", content=text_block(fenced(text)))]
+        parts: list[Any] = [
+            TerminalToolCallContent(type="terminal", terminal_id=t) for t in self.terminals
+        ]
+        if text.strip() or not parts:
+            parts.append(ContentToolCallContent(type="content", content=text_block(fenced(text))))
         if self.problems:
             listed = "\n".join(f"- {p}" for p in self.problems[:20])
             parts.append(

@@ -10,6 +10,7 @@ so a new command that is missing here fails a test instead of silently not being
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable
@@ -125,6 +126,8 @@ def start_session(server: PlanfirstServer) -> None:
     server.session = Session(server.root, server.settings, server.models, server.host)
     if not server.models.offline and server.settings.anthropic.api_key is None:
         server.notice("no_key", NO_KEY)
+    if server.settings.mcp.servers:  # user-level only (settings.TRUST)
+        server.mcp_task = asyncio.get_event_loop().create_task(server.connect_mcp())
     _plans, problems = server.session.store.list()
     for pr in problems:
         server.window_show_message(

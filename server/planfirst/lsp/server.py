@@ -141,6 +141,7 @@ class PlanfirstServer(LanguageServer):
         self.host: LspHost | None = None
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
+        self.mcp_task: asyncio.Task[None] | None = None  # connecting planfirst.mcp.servers
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
         self.closing = False  # `shutdown` or `exit` came: nothing more is sent unasked
         # the client's capabilities, resolved once at `initialize` (lsp/app.py)
@@ -242,6 +243,21 @@ class PlanfirstServer(LanguageServer):
         """Create the workspace session (once the root and settings are known)."""
         if self.root is not None:
             self.build_session()
+
+    async def connect_mcp(self) -> None:
+        """Connect the user's `planfirst.mcp.servers`; their read-only tools join planning."""
+        from planfirst.core.planning import mcp
+
+        if self.session is None or self.root is None:
+            return
+        servers, problems = mcp.servers_from_setting(self.settings.mcp.servers)
+        tools = mcp.McpTools()
+        await tools.connect(servers, self.root)
+        self.session.mcp = tools
+        for p in problems + tools.problems:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=f"planfirst: {p}")
+            )
 
     # ------------------------------------------------------------------ plan documents
 

@@ -12,7 +12,8 @@ beside this file): a step that creates two files, whose retry edits one of them.
 of copying keeps the editor tests in step with the demo. `without_critique` gives the demo's
 session for a server whose critique is off (the tests' default).
 
-Usage: python editor_scripts.py vscode|nvim DEMO_JSON OUT_JSON
+Usage: python editor_scripts.py vscode|nvim|acp-sdk|acp-sdk-resume DEMO_JSON OUT_JSON (acp-sdk: the ACP SDK
+test calls an MCP server's read-only tool before planning)
 """
 
 from __future__ import annotations
@@ -138,14 +139,48 @@ def nvim_script(demo: Any) -> list[Turn]:
     return [*turns[:end], revision_turn(turns), CLEAN_CRITIQUE, *turns[end:]]
 
 
+MCP_LOOKUP: Turn = {
+    "note": "planning asks the ACP client's MCP server (tests/fixtures/mcp_tickets.py) first",
+    "expect": {
+        "tools": ["mcp__tickets__lookup_ticket", "submit_plan", "view_file"],
+        "not_contains": ["create_ticket"],
+    },
+    "tool": "mcp__tickets__lookup_ticket",
+    "input": {"ticket": "42"},
+}
+
+
+def acp_sdk_script(demo: Any) -> list[Turn]:
+    """The demo's session for the ACP SDK e2e test: the planner calls the MCP server's read-only
+    tool first (the writing one is never offered), then plans and runs as the demo does."""
+    turns = [dict(t) for t in _turns(demo)]
+    first = dict(turns[0])
+    first["expect"] = {**first.get("expect", {}), "tool_result_contains": "MCP-RESULT-5c1d"}
+    return [MCP_LOOKUP, first, *turns[1:]]
+
+
+def acp_sdk_resume_script(demo: Any) -> list[Turn]:
+    """What the ACP SDK test's second agent process asks: step 2's cancelled edit is offered
+    again without a model call, so only the last step's turns (the demo's "step 3")."""
+    turns = _turns(demo)
+    start = next((i for i, t in enumerate(turns) if t.get("note") == "step 3"), None)
+    if start is None:
+        raise SystemExit("editor_scripts: the demo has no turn noted 'step 3'")
+    return turns[start:]
+
+
 def main(argv: list[str]) -> int:
     """Write the derived script."""
-    if len(argv) != 4 or argv[1] not in ("vscode", "nvim"):
+    if len(argv) != 4 or argv[1] not in ("vscode", "nvim", "acp-sdk", "acp-sdk-resume"):
         print(__doc__, file=sys.stderr)
         return 2
     demo = json.loads(Path(argv[2]).read_text(encoding="utf-8"))
     if argv[1] == "vscode":
         turns = vscode_script(demo, json.loads(CREATE_RETRY.read_text(encoding="utf-8")))
+    elif argv[1] == "acp-sdk":
+        turns = acp_sdk_script(demo)
+    elif argv[1] == "acp-sdk-resume":
+        turns = acp_sdk_resume_script(demo)
     else:
         turns = nvim_script(demo)
     Path(argv[3]).write_text(json.dumps({"turns": turns}, indent=1), encoding="utf-8")

@@ -49,6 +49,9 @@ __all__ = [
 log = logging.getLogger("planfirst")
 
 Confirm = Callable[[str, str], Awaitable[bool | None]]  # None: the editor cannot ask
+# runs one allowed command (run_command's signature): planfirst's own runner, or a client's
+# terminal (acp/terminal.py) — what may run is decided here either way
+Runner = Callable[..., Awaitable[CommandResult]]
 
 
 # ---------------------------------------------------------------- a step's commands
@@ -66,6 +69,7 @@ async def run_validation(
     env: Mapping[str, str] | None = None,
     cancel_event: asyncio.Event | None = None,
     redact: Redactor | None = None,
+    runner: Runner | None = None,
 ) -> list[ValidationResult]:
     """Run each command under the policy and return one ValidationResult per command, in order.
 
@@ -94,7 +98,7 @@ async def run_validation(
             call_sink(on_output, f"$ {cmd}\n")
         sink = RedactingSink(on_output, redact) if on_output and redact else on_output
         try:
-            res = await run_command(
+            res = await (runner or run_command)(
                 decision.argv,
                 cwd,
                 timeout_s=timeout_s,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from planfirst.core.planning import mcp
 from planfirst.core.planning.context import documents_by_rel, hash_text, load_text
 from planfirst.core.planning.linear_regex import compile_linear
 from planfirst.core.workspace.gitignore import IgnoreRules
@@ -33,7 +34,13 @@ LIST_MAX_ENTRIES = 500
 
 
 def exploration_tools() -> list[ToolSpec]:
-    """The read-only tools offered to the planning model."""
+    """The read-only tools offered to the planning model (and the connected MCP servers'
+    read-only tools while a planning run offers them, core/planning/mcp.py)."""
+    offered = mcp.OFFERED.get()
+    return _own_tools() + (list(offered[0].specs) if offered is not None else [])
+
+
+def _own_tools() -> list[ToolSpec]:
     return [
         ToolSpec(
             name="view_file",
@@ -125,6 +132,9 @@ class Explorer:
                 return await asyncio.to_thread(self._list, tool_input)
             if name == "search_text":
                 return await asyncio.to_thread(self._search, tool_input)
+            offered = mcp.OFFERED.get()
+            if offered is not None and offered[0].handles(name):
+                return await offered[0].call(name, tool_input, offered[1])
         except ReadRefused as e:
             return ToolOutcome(_refusal(e), is_error=True)
         except PathError as e:

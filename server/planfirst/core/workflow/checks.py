@@ -12,6 +12,7 @@ from planfirst.core.commands.argv_rules import Workspace
 from planfirst.core.commands.redact import Redactor
 from planfirst.core.commands.validate import (
     CommandPolicy,
+    Runner,
     is_secret_name,
     refusal_advice,
     run_validation,
@@ -96,7 +97,14 @@ async def run_commands(
         on_output=on_output,
         env=env,
         redact=Redactor.for_commands(s.root, env, is_secret_name),  # case 32
+        runner=_runner(s),
     )
+
+
+def _runner(s: Session) -> Runner | None:
+    """The face's way to run a command (a client's terminal), if it has one."""
+    own = getattr(s.host, "command_runner", None)
+    return own() if callable(own) else None
 
 
 async def validate_run(

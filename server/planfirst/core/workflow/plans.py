@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from planfirst.core.planning import mcp
 from planfirst.core.planning.context import Context, Selection, gather_context, hash_text
 from planfirst.core.planning.critique import critique_and_tighten
 from planfirst.core.planning.plan_lint import confidence, lint_plan
@@ -22,6 +23,7 @@ from planfirst.core.workspace.paths import PathError
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, NullEvents
 from planfirst.plan.model import (
     CritiqueRecord,
+    Finding,
     Plan,
     PlanBody,
     PlanStatus,
@@ -193,16 +195,17 @@ async def generate(
             f"thinking ({len(context.included)} files of context, ~{context.tokens:,} tokens)", 15
         )
         try:
-            result = await make_plan(
-                s.models.planning(),
-                s.guard,
-                s.settings,
-                task,
-                context,
-                events=PlanEvents(progress, on_partial),
-                open_documents=s.host.open_documents(),
-            )
-            critique = await critique_plan(s, task, context, result, progress)
+            with mcp.offering(_mcp(s), s.settings.context.token_budget * 2):
+                result = await make_plan(
+                    s.models.planning(),
+                    s.guard,
+                    s.settings,
+                    task,
+                    context,
+                    events=PlanEvents(progress, on_partial),
+                    open_documents=s.host.open_documents(),
+                )
+                critique = await critique_plan(s, task, context, result, progress)
         finally:
             s.partial.pop(plan_id, None)
         prov = Provenance(execution_model=s.settings.execution_model, critique=critique)
@@ -211,7 +214,7 @@ async def generate(
         plan.usage.add(result.usage)
         if critique is not None:
             plan.usage.add(critique.usage)
-        plan.findings = result.findings
+        plan.findings = result.findings + mcp_findings(s)
         plan.confidence = confidence(plan.body, result.findings, 0)
         budget.refresh_estimate(s, plan)
         progress.report("saving the plan", 95)
@@ -221,6 +224,21 @@ async def generate(
         for note in result.notes:
             s.host.log(f"[{plan.id}] {note}")
         return plan
+
+
+def _mcp(s: Session) -> mcp.McpTools | None:
+    """The MCP tools of whoever plans now: the ACP session's own (its host has them), else
+    the ones from the user's settings (s.mcp)."""
+    own = getattr(s.host, "mcp_tools", None)
+    return own() if callable(own) else s.mcp
+
+
+def mcp_findings(s: Session) -> list[Finding]:
+    """The plan's notes about MCP: tools not offered (not read-only), servers not connected."""
+    tools = _mcp(s)
+    if tools is None:
+        return []
+    return [Finding(rule="context/mcp", severity="info", message=n) for n in tools.notes()]
 
 
 async def revise(
@@ -266,22 +284,23 @@ async def revise(
                 open_documents=s.host.open_documents(),
             )
 
-        try:
-            result, not_asked = await revisions.ask_revision(ask, plan, targets)
-        except ModelError as e:
-            if e.usage is not None:  # the requests answered before it failed cost all the same
-                _count_refused(s, plan.id, e.usage)
-            raise
-        critique = await critique_plan(
-            s,
-            plan.task,
-            context,
-            result,
-            progress,
-            previous_md=previous_md,
-            feedback=feedback,
-            revision_note=revisions.revision_note(plan, targets),
-        )
+        with mcp.offering(_mcp(s), s.settings.context.token_budget * 2):
+            try:
+                result, not_asked = await revisions.ask_revision(ask, plan, targets)
+            except ModelError as e:
+                if e.usage is not None:  # the requests answered before it failed cost all the same
+                    _count_refused(s, plan.id, e.usage)
+                raise
+            critique = await critique_plan(
+                s,
+                plan.task,
+                context,
+                result,
+                progress,
+                previous_md=previous_md,
+                feedback=feedback,
+                revision_note=revisions.revision_note(plan, targets),
+            )
         if critique is not None and critique.rounds:
             # the tightening round's plan keeps the revision's step ids and targets too
             result.body = revisions.adopt_ids(plan.body, result.body)
@@ -304,7 +323,7 @@ async def revise(
             _count_refused(s, plan.id, result.usage, critique.usage if critique else None)
             raise
         s.store.save_revision(plan)
-        new.findings = result.findings
+        new.findings = result.findings + mcp_findings(s)
         new.confidence = confidence(new.body, result.findings, 0)
         new.usage.add(result.usage)
         if critique is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from planfirst.core.planning.context import Selection
+from planfirst.core.planning.mcp import McpTools
 from planfirst.core.planning.planner import SUBMIT_PLAN
 from planfirst.core.problems.board import ProblemsBoard
 from planfirst.core.workflow import budget, checks, fsio, plans, stepper
@@ -67,6 +68,9 @@ class Session:
         # who this session is to other planfirst processes on the workspace (PlanStore.claim)
         self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
+        # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
+        # set by a face
+        self.mcp: McpTools | None = None
 
     # ------------------------------------------------------------------ state
 
