@@ -14,9 +14,10 @@ from planfirst.core.workflow.session import SessionError
 from planfirst.core.workspace.paths import PathError, ReadRefused
 from planfirst.errors import PlanfirstError
 from planfirst.llm.model import BudgetStop, ModelError
-from planfirst.lsp import app, protocol
+from planfirst.lsp import app, protocol, results
 from planfirst.lsp.features import REQUEST_FAILED, parse_args, to_jsonrpc
 from planfirst.plan.store import StoreError, UnknownPlan
+from tests.support.plan_fixtures import make_plan
 
 PROTOCOL_TS = Path(__file__).resolve().parents[1] / "editor-client" / "src" / "protocol.ts"
 
@@ -44,6 +45,14 @@ def test_the_generated_block_names_every_command_with_its_params() -> None:
 def test_app_advertises_the_protocol_commands() -> None:
     assert app.COMMANDS == tuple(protocol.COMMANDS)
     assert set(app.load_features().commands) == set(protocol.COMMANDS)
+
+
+def test_the_results_the_server_builds_are_declared_in_the_source() -> None:
+    """Every key lsp/results.py answers with is in the protocol (undoOrder was missing)."""
+    revision = {"planId", "revision", "uri", "status", *results.changed(make_plan())}
+    declared = set(protocol.RevisionResult.__annotations__)
+    assert revision <= declared, revision - declared
+    assert "undoOrder: string[];" in protocol.typescript()
 
 
 def test_params_are_validated_strictly_against_the_source() -> None:

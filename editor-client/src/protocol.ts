@@ -153,6 +153,7 @@ export interface RevisionResult {
     needsApproval: number[];
     needsRedo: number[];
     notAskedFor: string[];
+    undoOrder: string[];
     uri?: string;
     status?: string;
 }

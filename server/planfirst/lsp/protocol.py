@@ -145,6 +145,7 @@ class RevisionResult(TypedDict):
     needsApproval: list[int]
     needsRedo: list[int]
     notAskedFor: list[str]
+    undoOrder: list[str]  # a step put before steps whose edit is on disk: what it means for undo
     uri: NotRequired[str]
     status: NotRequired[str]
 
