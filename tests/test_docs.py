@@ -66,3 +66,10 @@ def test_the_link_check_sees_links_and_headings() -> None:
     assert "docs/editors.md#neovim" in _links(README)
     assert {"neovim", "emacs-eglot", "vs-code"} <= _anchors(ROOT / "docs" / "editors.md")
     assert _slug("Commands (any LSP client)") == "commands-any-lsp-client"
+
+
+def test_every_page_of_the_manual_is_linked_from_the_readme() -> None:
+    """A page in docs/ that the README does not link to is a page nobody finds."""
+    linked = {link.partition("#")[0] for link in _links(README)}
+    pages = {f"docs/{p.name}" for p in DOCS[1:]}
+    assert pages - linked == set()
