@@ -13,13 +13,14 @@ what each command does in it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING
 
 from planfirst.core.editing import outline
 from planfirst.core.editing.executor import LargeFiles, ProposedChange, propose_step
 from planfirst.core.editing.overlay import Unreadable
 from planfirst.core.editing.reoffer import stored_proposal
 from planfirst.core.workflow import budget, checks, fsio, records, review, staleness
+from planfirst.core.workflow.attempt import RESTARTABLE, StepAttempt
 from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.workflow.models import execution_model, execution_model_name
 from planfirst.core.workflow.plans import PlanEvents
@@ -28,19 +29,14 @@ from planfirst.llm.model import ModelError
 from planfirst.plan.model import (
     Plan,
     PlanStatus,
-    RunOutcome,
     Step,
     StepRun,
     StepState,
     StepStatus,
-    now_iso,
 )
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
-
-# statuses a step may be (re)started from
-RESTARTABLE = (StepStatus.FAILED, StepStatus.PENDING, StepStatus.UNDONE)
 
 
 def step_to_retry(plan: Plan) -> int:
@@ -53,37 +49,7 @@ def step_to_retry(plan: Plan) -> int:
 
 def recover(s: Session, plan: Plan, order: int) -> None:
     """A step left RUNNING by a killed server: find out whether its edit landed."""
-    st = plan.state(order)
-    run = st.last_run
-    if run is None:
-        st.status = StepStatus.PENDING
-        return
-    match run.outcome:
-        case RunOutcome.PENDING:
-            run.outcome = RunOutcome.INTERRUPTED
-            st.status = records.settled(st)
-        case (
-            RunOutcome.ERROR
-            | RunOutcome.CANCELLED
-            | RunOutcome.REJECTED
-            | RunOutcome.NO_CHANGE
-            | RunOutcome.INTERRUPTED
-            | RunOutcome.UNDONE
-            | RunOutcome.APPLIED_UNDONE
-            | RunOutcome.CONFLICT
-        ):
-            st.status = records.settled(st)  # nothing of this attempt is on disk
-        case RunOutcome.PROPOSED:
-            if {p: s.read_disk(p) for p in run.after} == run.after:
-                records.mark_applied(plan, run)
-                st.status = StepStatus.APPLIED
-            else:
-                run.outcome = RunOutcome.INTERRUPTED
-                st.status = records.settled(st)
-        case RunOutcome.APPLIED:
-            st.status = StepStatus.APPLIED
-        case _:
-            assert_never(run.outcome)
+    StepAttempt(plan, order).recover(s.read_disk)
 
 
 async def execute(s: Session, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
@@ -118,13 +84,9 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
             with budget.metered(meter):
                 outcome = await _run_step(s, plan, plan.body.step(order), progress, reoffer)
         except asyncio.CancelledError:
-            st = plan.state(order)
-            if st.status == StepStatus.RUNNING:
-                run = st.last_run
-                if run is not None and run.outcome in (RunOutcome.PENDING, RunOutcome.PROPOSED):
-                    run.outcome = RunOutcome.CANCELLED
-                    run.finished_at = now_iso()
-                st.status = records.settled(st)
+            attempt = StepAttempt(plan, order)
+            if attempt.status == StepStatus.RUNNING:
+                attempt.cancel()
                 s.save(plan)
             raise
         budget.record_step(s, plan, order, outcome.attempts)
@@ -162,7 +124,8 @@ def _refuse_excluded(s: Session, step: Step) -> None:
 async def _run_step(
     s: Session, plan: Plan, step: Step, progress: Progress, reoffer: bool
 ) -> StepOutcome:
-    st = plan.state(step.order)
+    attempt = StepAttempt(plan, step.order)
+    st = attempt.state
     total = len(plan.steps)
     attempts = 0
     errors: str | None = None
@@ -207,8 +170,7 @@ async def _run_step(
             stale_files=stale,
             model=execution_model_name(s, plan),
         )
-        st.runs.append(run)
-        st.status = StepStatus.RUNNING
+        attempt.begin(run)
         # not durable (lost to a power cut, the step simply runs again), and written by the
         # background writer while the model is asked: the next save waits for it
         s.save(plan, durable=False, wait=stored is not None)
@@ -220,12 +182,10 @@ async def _run_step(
             progress.report(f"step {step.order}/{total}: asking {run.model}", pct)
             change = await _propose(s, plan, step, run, files, stale, errors, attempts, progress)
         if change.empty:
-            run.outcome = RunOutcome.NO_CHANGE
-            run.finished_at = now_iso()
+            attempt.no_change(run)
             s.save(plan, durable=False)
             if not step.validation or errors:
-                st.status = StepStatus.FAILED
-                run.error = "the model proposed no change"
+                attempt.fail("the model proposed no change")
                 s.save(plan)
                 return StepOutcome(
                     plan.id,
@@ -298,13 +258,10 @@ async def _propose(
             large=_large_files(s, st),
         )
     except ModelError as e:
-        run.outcome = RunOutcome.ERROR
-        run.error = e.message
-        run.finished_at = now_iso()
+        StepAttempt(plan, step.order).model_error(run, e.message, after_failure=bool(errors))
         if e.usage is not None:  # what the answered requests cost is spent all the same
             run.usage = e.usage
             plan.usage.add(e.usage)
-        st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
         # the model error's own code (rate_limit, auth, budget, ...): an editor offers Retry or
         # Set API Key… by it (errors.py)
@@ -330,11 +287,13 @@ async def _apply(
     """Have the user review and apply the edit, then make the disk hold it; the outcome when
     it was not applied (the step is pending again, or failed while an earlier attempt's edit is
     on disk), None when it was applied."""
-    st = plan.state(step.order)
-    run.proposed_diff = change.diff
-    run.before = {f.path: f.old for f in change.files}
-    run.after = {f.path: f.new for f in change.files}
-    run.outcome = RunOutcome.PROPOSED
+    attempt = StepAttempt(plan, step.order)
+    attempt.propose(
+        run,
+        change.diff,
+        {f.path: f.old for f in change.files},
+        {f.path: f.new for f in change.files},
+    )
     # not durable: "applied" (durable) follows as soon as the editor answers, and a power cut
     # before it loses at most the proposal (resume compares the disk with it when it was kept)
     s.save(plan, durable=False)
@@ -358,14 +317,13 @@ async def _apply(
         return review.declined(
             s, plan, step, run, applied.reason or "the edit was not applied", attempts
         )
-    records.mark_applied(plan, run)
-    st.status = StepStatus.APPLIED
+    attempt.apply(run)
     # durable, and written before the disk is synced: a server killed after this point finds
     # "applied", one killed before it finds "proposed" and a disk without the edit
     s.save(plan)  # its directory's fsync runs while the disk is synced, done before validation
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
-        run.after = synced
+        attempt.partly_applied(run, synced)
         s.save(plan)
     s.settle_durable(plan.id)
     return None
@@ -395,10 +353,7 @@ def finish(
     s: Session, plan: Plan, step: Step, attempts: int, stale: list[str] | None = None
 ) -> StepOutcome:
     """The step passed its validation: done."""
-    st = plan.state(step.order)
-    st.status = StepStatus.DONE
-    if st.last_run is not None:
-        st.last_run.finished_at = now_iso()
+    StepAttempt(plan, step.order).done()
     if plan.next_step() is not None:
         plan.status = PlanStatus.EXECUTING
     s.save(plan)
@@ -415,12 +370,9 @@ def finish(
 
 def fail(s: Session, plan: Plan, step: Step, attempts: int, stale: list[str]) -> StepOutcome:
     """Out of attempts (or a refused command): failed, with the published problems counted."""
-    st = plan.state(step.order)
-    st.status = StepStatus.FAILED
-    run = st.last_run
-    if run is not None:
-        run.error = run.error or f"validation still failing after {attempts} attempt(s)"
-        run.finished_at = now_iso()
+    attempt = StepAttempt(plan, step.order)
+    attempt.fail(f"validation still failing after {attempts} attempt(s)")
+    run = attempt.state.last_run
     s.save(plan)
     s.host.notify(
         f"Step {step.order} failed after {attempts} attempt(s). Retry it, revise the plan, or undo it.",
