@@ -17,7 +17,8 @@ from planfirst.core.planning.planner import (
     title_from_task,
 )
 from planfirst.core.workflow import budget, revisions
-from planfirst.core.workflow.contracts import NullProgress, Progress, SessionError
+from planfirst.core.workflow.contracts import NullProgress, Progress, SessionError, WorkspaceAccess
+from planfirst.core.workflow.fsio import read_current
 from planfirst.core.workflow.models import check_model_name
 from planfirst.core.workspace.paths import PathError
 from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, NullEvents
@@ -92,15 +93,15 @@ class CritiqueEvents(PlanEvents):
         )
 
 
-def _hash_plan_files(s: Session, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
+def _hash_plan_files(ws: WorkspaceAccess, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
     """Hashes of the files the plan modifies that the model did not read, so a later change
     to any of them is reported as stale too (secrets and ignored files are not read)."""
     out: dict[str, str] = {}
     for f in body.files_to_modify:
-        if f.path in known or s.guard.excluded(f.path):
+        if f.path in known or ws.guard.excluded(f.path):
             continue
         try:
-            text = s.read_current(f.path)
+            text = read_current(ws.host, ws.guard, f.path)
         except (SessionError, PathError):
             continue
         if text is not None:

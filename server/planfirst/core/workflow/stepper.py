@@ -21,9 +21,16 @@ from planfirst.core.editing.overlay import Unreadable
 from planfirst.core.editing.reoffer import stored_proposal
 from planfirst.core.workflow import budget, checks, fsio, records, review, staleness
 from planfirst.core.workflow.attempt import RESTARTABLE, StepAttempt
-from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
+from planfirst.core.workflow.contracts import (
+    Progress,
+    SessionError,
+    StepOutcome,
+    StepResult,
+    WorkspaceAccess,
+)
 from planfirst.core.workflow.models import execution_model, execution_model_name
 from planfirst.core.workflow.plans import PlanEvents
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.core.workspace.trust import needs_confirmation
 from planfirst.llm.model import ModelError
 from planfirst.plan.model import (
@@ -34,6 +41,7 @@ from planfirst.plan.model import (
     StepState,
     StepStatus,
 )
+from planfirst.settings import Settings
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -47,9 +55,9 @@ def step_to_retry(plan: Plan) -> int:
     raise SessionError(f"plan {plan.id!r} has no step to retry")
 
 
-def recover(s: Session, plan: Plan, order: int) -> None:
+def recover(ws: WorkspaceAccess, plan: Plan, order: int) -> None:
     """A step left RUNNING by a killed server: find out whether its edit landed."""
-    StepAttempt(plan, order).recover(s.read_disk)
+    StepAttempt(plan, order).recover(lambda rel: fsio.read_disk(ws.guard, rel))
 
 
 async def execute(s: Session, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
@@ -109,9 +117,9 @@ async def _final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutco
             s.save(plan)
 
 
-def _refuse_excluded(s: Session, step: Step) -> None:
+def _refuse_excluded(guard: WorkspaceGuard, step: Step) -> None:
     for p in step.files:
-        why = s.guard.excluded(p)
+        why = guard.excluded(p)
         if why:
             # never send (or let the model edit) a secret or an ignored file, even if the plan names it
             raise SessionError(
@@ -143,7 +151,7 @@ async def _run_step(
     elif st.status == StepStatus.FAILED:
         # a retry of a failed step: tell the model why it failed (#23 case 7)
         errors = records.last_failure(st)
-    _refuse_excluded(s, step)
+    _refuse_excluded(s.guard, step)
     while True:
         attempts += 1
         pct = int(100 * (step.order - 1) / max(1, total))
@@ -168,7 +176,7 @@ async def _run_step(
             attempt=len(st.runs) + 1,
             execution_attempt=attempts,
             stale_files=stale,
-            model=execution_model_name(s, plan),
+            model=execution_model_name(s.settings, plan),
         )
         attempt.begin(run)
         # not durable (lost to a power cut, the step simply runs again), and written by the
@@ -211,13 +219,13 @@ async def _run_step(
             )
 
 
-def _large_files(s: Session, st: StepState) -> LargeFiles:
+def _large_files(settings: Settings, st: StepState) -> LargeFiles:
     """The large-file limits, with the edit sites of this step's earlier attempts."""
     sites: dict[str, list[int]] = {}
     for r in st.runs:
         for path, new in r.after.items():
             sites.setdefault(path, []).extend(outline.changed_lines(r.before.get(path), new))
-    ex = s.settings.execution
+    ex = settings.execution
     return LargeFiles(ex.large_file_lines, ex.large_file_chars, sites)
 
 
@@ -243,7 +251,7 @@ async def _propose(
 
     try:
         change, mrun = await propose_step(
-            execution_model(s, plan),
+            execution_model(s.models, s.settings, plan),
             plan,
             step,
             files,
@@ -255,7 +263,7 @@ async def _propose(
             max_turns=s.settings.execution.max_tool_turns,
             events=PlanEvents(progress, None),
             list_dir=lambda rel: fsio.list_dir(s.guard, rel),
-            large=_large_files(s, st),
+            large=_large_files(s.settings, st),
         )
     except ModelError as e:
         StepAttempt(plan, step.order).model_error(run, e.message, after_failure=bool(errors))
@@ -383,7 +391,7 @@ def fail(s: Session, plan: Plan, step: Step, attempts: int, stale: list[str]) ->
         step.order,
         StepResult.FAILED,
         attempts,
-        checks.problem_count(s),
+        checks.problem_count(s.problems),
         (run.error or "") if run else "",
         stale_files=stale,
     )
