@@ -22,7 +22,7 @@ LAYERS = ["workspace", "commands", "problems", "editing", "planning", "workflow"
 # What sits below the core and must never import it.
 BELOW_CORE = {"settings", "plan", "llm"}
 # The faces: they drive the core; nothing below them imports them.
-FACES = {"lsp", "acp", "terminal", "terminal_cost", "cli", "__main__"}
+FACES = {"lsp", "acp", "terminal", "cli", "__main__"}
 # Libraries that belong to a face (the editor protocols).
 FACE_LIBRARIES = {"pygls", "lsprotocol", "acp"}
 
@@ -264,7 +264,7 @@ def test_core_plan_and_llm_never_import_a_face_or_its_protocol_library() -> None
 
 # The protocol faces stay apart: the language server, the ACP agent and the terminal client do not
 # import one another (cli.py, the entry point, starts each). Known exceptions, to shrink:
-FACE_OF = {"lsp": "lsp", "acp": "acp", "terminal": "terminal", "terminal_cost": "terminal"}
+FACE_OF = {"lsp": "lsp", "acp": "acp", "terminal": "terminal"}
 KNOWN_FACE_IMPORTS = {
     # JSON-RPC message vetting shared by both protocol faces; it belongs below them
     ("planfirst.acp.framing", "planfirst.lsp.framing"),
