@@ -8,7 +8,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from planfirst.core.workspace.paths import PathError
+from planfirst.core.workspace.path_syntax import PathError
 from planfirst.plan.visible import encode
 from planfirst.terminal.editor import TerminalEditor
 from planfirst.terminal.style import BOLD, CYAN, DIM, RED, RESET, YELLOW, colour_diff

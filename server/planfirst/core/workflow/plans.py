@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from planfirst.core.planning import mcp
@@ -13,15 +13,15 @@ from planfirst.core.planning.plan_lint import confidence, lint_plan
 from planfirst.core.planning.planner import (
     PlanningResult,
     make_plan,
-    snapshot_preview,
     title_from_task,
 )
 from planfirst.core.workflow import budget, revisions
 from planfirst.core.workflow.contracts import NullProgress, Progress, SessionError, WorkspaceAccess
+from planfirst.core.workflow.events import CritiqueEvents, PlanEvents
 from planfirst.core.workflow.fsio import read_current
 from planfirst.core.workflow.models import check_model_name
-from planfirst.core.workspace.paths import PathError
-from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, NullEvents
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.llm.model import ModelError
 from planfirst.plan.model import (
     CritiqueRecord,
     Finding,
@@ -37,60 +37,6 @@ from planfirst.plan.store import MAX_MD_BYTES, StoreError, new_plan_id
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
-
-
-class PlanEvents(NullEvents):
-    """Model events → progress (and the partial plan document while a plan streams in)."""
-
-    def __init__(
-        self, progress: Progress, on_partial: Callable[[dict[str, Any]], None] | None
-    ) -> None:
-        self.progress = progress
-        self.on_partial = on_partial
-
-    def on_thinking(self, delta: str) -> None:
-        self.progress.report("thinking…")
-        stream = getattr(self.progress, "thinking", None)  # a face that shows the thinking (ACP)
-        if callable(stream):
-            stream(delta)
-
-    def on_text(self, delta: str) -> None:
-        stream = getattr(self.progress, "text", None)  # a face that shows the model's words (ACP)
-        if callable(stream):
-            stream(delta)
-
-    def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
-        self.progress.report(snapshot_preview(snapshot))
-        if self.on_partial:
-            self.on_partial(snapshot)
-
-    def on_tool_call(self, name: str, tool_input: dict[str, Any]) -> None:
-        target = tool_input.get("path") or tool_input.get("pattern") or ""
-        if name == TEXT_EDITOR_TOOL:
-            verb = {
-                "view": "reading",
-                "create": "writing",
-                "str_replace": "editing",
-                "insert": "editing",
-            }
-            self.progress.report(
-                f"{verb.get(str(tool_input.get('command')), 'editing')} {target}".strip()
-            )
-        else:
-            self.progress.report(f"{name.replace('_', ' ')} {target}".strip())
-
-    def on_retry(self, attempt: int, reason: str, wait_s: float) -> None:
-        self.progress.report(f"{reason}; retrying in {wait_s:.0f} s (attempt {attempt + 1})")
-
-
-class CritiqueEvents(PlanEvents):
-    """The critic's events: what it reads, and how far its review has come."""
-
-    def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
-        n = len(snapshot.get("findings") or [])
-        self.progress.report(
-            f"critiquing the plan: {n} finding(s) so far" if n else "critiquing the plan"
-        )
 
 
 def _hash_plan_files(ws: WorkspaceAccess, body: PlanBody, known: dict[str, str]) -> dict[str, str]:

@@ -28,8 +28,8 @@ from planfirst.core.workflow.contracts import (
     StepResult,
     WorkspaceAccess,
 )
+from planfirst.core.workflow.events import PlanEvents
 from planfirst.core.workflow.models import execution_model, execution_model_name
-from planfirst.core.workflow.plans import PlanEvents
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.core.workspace.trust import needs_confirmation
 from planfirst.llm.model import ModelError
