@@ -13,6 +13,7 @@ undo.py, late_apply.py, revisions.py); this class only changes the records.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import assert_never
 
 from planfirst.core.workflow import records
 from planfirst.core.workflow.contracts import SessionError
@@ -20,17 +21,6 @@ from planfirst.plan.model import Plan, RunOutcome, StepRun, StepState, StepStatu
 
 # statuses a step may be (re)started from by Execute or Retry
 RESTARTABLE = (StepStatus.FAILED, StepStatus.PENDING, StepStatus.UNDONE)
-# the run outcomes of an attempt that ended with nothing of it on disk
-NOTHING_LANDED = (
-    RunOutcome.ERROR,
-    RunOutcome.CANCELLED,
-    RunOutcome.REJECTED,
-    RunOutcome.NO_CHANGE,
-    RunOutcome.INTERRUPTED,
-    RunOutcome.UNDONE,
-    RunOutcome.APPLIED_UNDONE,
-    RunOutcome.CONFLICT,
-)
 
 
 class IllegalTransition(SessionError):
@@ -187,19 +177,32 @@ class StepAttempt:
         run = self.state.last_run
         if run is None:
             self.state.status = StepStatus.PENDING
-        elif run.outcome == RunOutcome.PENDING:
-            run.outcome = RunOutcome.INTERRUPTED
-            self._settle()
-        elif run.outcome in NOTHING_LANDED:
-            self._settle()  # nothing of this attempt is on disk
-        elif run.outcome == RunOutcome.PROPOSED:
-            if {p: read_disk(p) for p in run.after} == run.after:
-                self.apply(run)
-            else:
+            return
+        match run.outcome:
+            case RunOutcome.PENDING:
                 run.outcome = RunOutcome.INTERRUPTED
                 self._settle()
-        else:  # RunOutcome.APPLIED
-            self.state.status = StepStatus.APPLIED
+            case (
+                RunOutcome.ERROR
+                | RunOutcome.CANCELLED
+                | RunOutcome.REJECTED
+                | RunOutcome.NO_CHANGE
+                | RunOutcome.INTERRUPTED
+                | RunOutcome.UNDONE
+                | RunOutcome.APPLIED_UNDONE
+                | RunOutcome.CONFLICT
+            ):
+                self._settle()  # nothing of this attempt is on disk
+            case RunOutcome.PROPOSED:
+                if {p: read_disk(p) for p in run.after} == run.after:
+                    self.apply(run)
+                else:
+                    run.outcome = RunOutcome.INTERRUPTED
+                    self._settle()
+            case RunOutcome.APPLIED:
+                self.state.status = StepStatus.APPLIED
+            case _:
+                assert_never(run.outcome)
 
     # ------------------------------------------------------------------ undo and revisions
 

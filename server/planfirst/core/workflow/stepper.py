@@ -3,8 +3,9 @@ errors), recover a step a killed server left running, detect stale files.
 
 A step's status moves pending → running → applied → done | failed (a rejected edit returns it
 to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
-attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
-before the next begins, so a killed server resumes where it stopped; the ones a power loss must
+attempt is a StepRun whose `RunOutcome` says what became of it. The transitions are the methods
+of StepAttempt (attempt.py), the only code that changes either. Every transition is saved before
+the next begins, so a killed server resumes where it stopped; the ones a power loss must
 not undo (applied, done, failed) are also fsynced, the others are not (#32,
 docs/performance.md). docs/how-it-works.md "The step state machine" documents every state and
 what each command does in it.
