@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from planfirst.core.workflow.attempt import IllegalTransition, StepAttempt
+from planfirst.errors import PlanfirstError
 from planfirst.plan.model import RunOutcome, StepRun, StepStatus
 from tests.support.plan_fixtures import make_plan
 
@@ -139,8 +140,10 @@ def test_undo_needs_an_applied_edit() -> None:
 
 def test_only_a_running_step_is_recovered() -> None:
     step = StepAttempt(make_plan(), 1)
-    with pytest.raises(IllegalTransition, match="cannot recover a step that is pending"):
+    with pytest.raises(IllegalTransition, match="cannot recover a step that is pending") as e:
         step.recover(lambda _p: None)
+    # a PlanfirstError with its own code: each face maps it once, like every refusal (errors.py)
+    assert isinstance(e.value, PlanfirstError) and e.value.code == "illegal_transition"
 
 
 # ------------------------------------------------------------------ nobody else writes them
@@ -177,6 +180,16 @@ def _writes(tree: ast.AST) -> list[tuple[int, str]]:
                 out.append((node.lineno, "StepState(status=...)"))
             if name.endswith(".runs.append"):
                 out.append((node.lineno, name))
+            written = [a for a in node.args[1:2] if name == "setattr"] + [
+                k
+                for kw in node.keywords
+                if kw.arg == "update" and isinstance(kw.value, ast.Dict)
+                for k in kw.value.keys
+            ]
+            if any(
+                isinstance(w, ast.Constant) and w.value in ("status", "outcome") for w in written
+            ):
+                out.append((node.lineno, f"{name}(... 'status'/'outcome' ...)"))
     return out
 
 
@@ -201,6 +214,8 @@ def test_the_scan_sees_the_writes_it_forbids() -> None:
         "st.status = StepStatus.DONE\nrun.outcome = RunOutcome.APPLIED\n"
         "st.status = records.settled(st)\nplan.status = PlanStatus.DONE\n"
         "st.runs.append(r)\nStepRun(attempt=1, outcome=RunOutcome.UNDONE)\n"
+        "setattr(st, 'status', x)\nst.model_copy(update={'outcome': x})\n"
+        "setattr(st, 'order', 1)\n"
     )
-    assert [line for line, _ in _writes(ast.parse(src))] == [1, 2, 3, 5, 6]
+    assert [line for line, _ in _writes(ast.parse(src))] == [1, 2, 3, 5, 6, 7, 8]
     assert len(_writes(ast.parse(ATTEMPT.read_text(encoding="utf-8")))) >= 10
