@@ -16,7 +16,13 @@ from planfirst.core.planning.planner import (
     title_from_task,
 )
 from planfirst.core.workflow import budget, revisions
-from planfirst.core.workflow.contracts import NullProgress, Progress, SessionError, WorkspaceAccess
+from planfirst.core.workflow.contracts import (
+    ModelFactory,
+    NullProgress,
+    Progress,
+    SessionError,
+    WorkspaceAccess,
+)
 from planfirst.core.workflow.events import CritiqueEvents, PlanEvents
 from planfirst.core.workflow.fsio import read_current
 from planfirst.core.workflow.models import check_model_name
@@ -56,7 +62,8 @@ def _hash_plan_files(ws: WorkspaceAccess, body: PlanBody, known: dict[str, str])
 
 
 async def critique_plan(
-    s: Session,
+    ws: WorkspaceAccess,
+    models: ModelFactory,
     task: str,
     context: Context,
     result: PlanningResult,
@@ -67,14 +74,14 @@ async def critique_plan(
     revision_note: str | None = None,
 ) -> CritiqueRecord | None:
     """The critique pass and its tightening round (core/planning/critique.py), unless turned off."""
-    if not s.settings.critique.enabled:
+    if not ws.settings.critique.enabled:
         return None
     progress.report("critiquing the plan", 80)
     return await critique_and_tighten(
-        s.models.critique(),
-        s.models.planning(),
-        s.guard,
-        s.settings,
+        models.critique(),
+        models.planning(),
+        ws.guard,
+        ws.settings,
         task,
         context,
         result,
@@ -83,12 +90,12 @@ async def critique_plan(
         revision_note=revision_note,
         events=PlanEvents(progress, None),
         critic_events=CritiqueEvents(progress, None),
-        open_documents=s.host.open_documents(),
+        open_documents=ws.host.open_documents(),
     )
 
 
 def record_provenance(
-    s: Session, prov: Provenance, result: PlanningResult, context: Context
+    ws: WorkspaceAccess, prov: Provenance, result: PlanningResult, context: Context
 ) -> None:
     """Record in `prov` what a planning run saw: its model, the context, and the hash of every
     file it read or the plan modifies (what staleness is later checked against)."""
@@ -98,7 +105,7 @@ def record_provenance(
     prov.context_tokens = context.tokens
     prov.context_files.update({e.path: e.sha256 for e in context.included if e.sha256})
     prov.context_files.update(result.seen)
-    prov.context_files.update(_hash_plan_files(s, result.body, prov.context_files))
+    prov.context_files.update(_hash_plan_files(ws, result.body, prov.context_files))
 
 
 async def generate(
@@ -152,7 +159,7 @@ async def generate(
                     events=PlanEvents(progress, on_partial),
                     open_documents=s.host.open_documents(),
                 )
-                critique = await critique_plan(s, task, context, result, progress)
+                critique = await critique_plan(s, s.models, task, context, result, progress)
         finally:
             s.partial.pop(plan_id, None)
         prov = Provenance(execution_model=s.settings.execution_model, critique=critique)
@@ -240,6 +247,7 @@ async def revise(
                 raise
             critique = await critique_plan(
                 s,
+                s.models,
                 plan.task,
                 context,
                 result,
