@@ -73,3 +73,19 @@ def test_every_page_of_the_manual_is_linked_from_the_readme() -> None:
     linked = {link.partition("#")[0] for link in _links(README)}
     pages = {f"docs/{p.name}" for p in DOCS[1:]}
     assert pages - linked == set()
+
+
+def test_the_development_guide_names_every_module() -> None:
+    """docs/development.md's layout block names every module of server/planfirst (a new module
+    is added to it, with a word on what it holds)."""
+    text = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    layout = text[text.index("```\nserver/planfirst/") :]
+    layout = layout[: layout.index("\n```", 4)]
+    named = set(re.findall(r"[\w.]+\.py", layout))
+    package = ROOT / "server" / "planfirst"
+    modules = {
+        p.name
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and "__pycache__" not in p.parts
+    }
+    assert modules - named == set()
