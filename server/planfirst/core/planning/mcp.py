@@ -4,7 +4,10 @@ The servers come from the ACP client (`mcpServers` of session/new and session/lo
 HTTP when planfirst declares it) or from the user-level setting `planfirst.mcp.servers`
 (Claude-Desktop style `{command, args, env}` / `{url}`; never from a workspace: a repository
 must not start processes). Each server is connected with the official `mcp` SDK in a task of
-its own (its transport lives and ends there).
+its own (its transport lives and ends there). A server starts in an empty private directory,
+never in the workspace: with the workspace as its working directory a repository module would
+shadow `python -m X` and a relative command would run a repository program (docs/reliability.md
+cases 26 and 47); a command that is a relative path is refused.
 
 Planning stays a phase that cannot write: only tools whose annotations say `readOnlyHint` are
 offered; the others are named in the plan's notes as not offered. Execution keeps its single
@@ -18,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -104,14 +110,23 @@ class McpTools:
         self.problems: list[str] = []  # servers that could not be connected
         self._route: dict[str, tuple[_Connection, str]] = {}
         self._conns: list[_Connection] = []
+        self._home: Path | None = None  # the servers' working directory (empty, private)
 
     async def connect(
-        self, servers: list[McpServer], cwd: Path, timeout_s: float = CONNECT_TIMEOUT_S
+        self, servers: list[McpServer], workspace: Path, timeout_s: float = CONNECT_TIMEOUT_S
     ) -> None:
-        """Start and list every server (each in a task of its own; failures become problems)."""
+        """Start and list every server (each in a task of its own; failures become problems).
+        `workspace` is never their working directory (docs/reliability.md case 47)."""
+        if self._home is None:
+            self._home = Path(tempfile.mkdtemp(prefix="planfirst-mcp-"))
+        cwd = self._home
         await asyncio.gather(*(self._connect(s, cwd, timeout_s) for s in servers))
 
     async def _connect(self, server: McpServer, cwd: Path, connect_timeout_s: float) -> None:
+        why = _bad_command(server.command)
+        if why is not None:
+            self.problems.append(f"MCP server {server.name!r} could not be used: {why}")
+            return
         conn = _Connection(server)
         ready: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         conn.task = asyncio.ensure_future(self._serve(conn, cwd, ready))
@@ -231,6 +246,9 @@ class McpTools:
         self._conns.clear()
         self._route.clear()
         self.specs.clear()
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
 
 
 @dataclass
@@ -256,6 +274,22 @@ def offering(tools: McpTools | None, budget_chars: int) -> Iterator[None]:
         yield
     finally:
         OFFERED.reset(token)
+
+
+def _bad_command(command: str | None) -> str | None:
+    """Why a stdio server's command cannot be started, or None. A relative path (`bin/mcp`,
+    `./server`) would name a program of whatever directory it starts in: a program name looked
+    up on PATH or an absolute path only."""
+    if not command:
+        return None
+    if "\x00" in command:
+        return "its command contains a NUL character"
+    if not os.path.isabs(command) and ("/" in command or "\\" in command):
+        return (
+            f"its command {command[:200]!r} is a relative path; give a program name on PATH "
+            "or an absolute path"
+        )
+    return None
 
 
 def _short(e: BaseException) -> str:
