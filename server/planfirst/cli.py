@@ -108,11 +108,12 @@ def _plans(args: argparse.Namespace) -> int:
         print(
             for_terminal(
                 f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
-                f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+                f"{c.get('done', 0)}/{c['total']} steps  {p.title}",
+                one_line=True,  # one plan, one line: a title cannot forge rows (case 50)
             )
         )
     for pr in problems:
-        print(f"! {for_terminal(pr.error)}", file=sys.stderr)
+        print(f"! {for_terminal(pr.error, one_line=True)}", file=sys.stderr)
     return 1 if problems else 0
 
 

@@ -475,7 +475,8 @@ class Terminal:
             return
         ed = self.ed
         ed.say("")
-        ed.say(f"{BOLD}Summary — {plan.title}{RESET}  ({plan.status.value})")
+        title = for_terminal(plan.title, one_line=True)  # the summary line stays one line
+        ed.say(f"{BOLD}Summary — {title}{RESET}  ({plan.status.value})")
         ed.say(
             f"{'step':>4}  {'status':<8} {'attempts':>8}  {'validation':<22} {'tokens in/out':>15} {'cost':>9}"
             + ("  estimated" if plan.estimate else "")
