@@ -241,7 +241,7 @@ class Settings(_Section):
     def _prices(cls, v: Any) -> Any:
         if isinstance(v, dict):
             for model, rates in v.items():
-                for k, r in (rates.items() if isinstance(rates, dict) else ()):
+                for k, r in rates.items() if isinstance(rates, dict) else ():
                     if isinstance(r, bool):
                         raise ValueError(f"{model}.{k}: {str(r).lower()} is a boolean, not a price")
         return v

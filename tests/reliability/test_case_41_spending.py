@@ -191,6 +191,8 @@ async def test_case_41_a_cjk_and_emoji_prompt_is_priced_by_its_bytes(inv: Invari
             for k in ("system", "tools", "messages")
             if k in r.body
         )
-        worst = (prompt * info.cache_write_price + r.body["max_tokens"] * info.output_per_mtok) / 1e6
+        worst = (
+            prompt * info.cache_write_price + r.body["max_tokens"] * info.output_per_mtok
+        ) / 1e6
         assert worst <= 0.10 + 1e-9, f"a request whose worst case is ${worst:.3f} was sent"
     assert cap.spent.cost_usd <= 0.10

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from planfirst.llm.model import BudgetStop
 from planfirst.core.workflow.session import Session
+from planfirst.llm.model import BudgetStop
 from planfirst.settings import load_settings
 from tests.reliability.conftest import Invariants
 from tests.support.fake_host import FakeHost, ScriptedModels

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.errors import PlanfirstError
-from planfirst.plan import origin
+from planfirst.plan import claims, origin
 from planfirst.plan.held import Held, HeldPlans, stamp_of
 from planfirst.plan.model import (
     MAX_PLAN_STEPS,
@@ -655,46 +655,29 @@ class PlanStore:
 
     def claim(self, plan_id: str, owner: str, what: str) -> str | None:
         """Mark `plan_id` as worked on by `owner` (a session's "<pid> <token>"); None when it is
-        claimed now, else what the live process that holds it said it is doing."""
+        claimed now, else what the live process that holds it said it is doing. StoreError when
+        something that is not a claim is in the way (a directory, a link on the way)."""
         path = self._claim_file(plan_id)
-        for _ in range(3):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.check(path)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            except FileExistsError:
-                held = self.claimed(plan_id)
-                if held is not None and held[0] != owner:
-                    return held[1]
-                with contextlib.suppress(OSError):  # stale (or ours): take it over
-                    path.unlink()
-                continue
-            except (OSError, StoreError):  # cannot mark it (read-only, a link): as before claims
-                return None
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(f"{owner}\n{what[:200]}\n")
+        try:
+            return claims.claim(path, owner, what, self.check)
+        except claims.ClaimError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:  # cannot mark it (a read-only workspace): work without a claim
+            log.info("planfirst: cannot claim %s: %s", path, e)
             return None
-        return "working on it"
 
     def claimed(self, plan_id: str) -> tuple[str, str] | None:
         """(owner, what it does) of the live process that works on `plan_id`, if any."""
+        path = self._claim_file(plan_id)
         try:
-            text = self.read_file(self._claim_file(plan_id), 4096)
-        except (OSError, StoreError):
+            self.check(path.parent)  # never read through a planted link
+        except StoreError:
             return None
-        owner, _, what = text.partition("\n")
-        try:
-            alive = _alive(int(owner.split()[0]))
-        except (ValueError, IndexError):
-            return None
-        return (owner.strip(), what.strip() or "working on it") if alive else None
+        return claims.holder(path)
 
     def release(self, plan_id: str, owner: str) -> None:
         """Give up `owner`'s claim on `plan_id` (nothing when another process holds it)."""
-        held = self.claimed(plan_id)
-        if held is not None and held[0] == owner:
-            with contextlib.suppress(OSError):
-                self._claim_file(plan_id).unlink()
+        claims.release(self._claim_file(plan_id), owner)
 
     # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
     # restarted agent can answer `session/load` for a session the client remembers.
