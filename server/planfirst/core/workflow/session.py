@@ -125,7 +125,16 @@ class Session:
         followed by a wait on the model); see docs/performance.md. plan.md follows once the
         changes settle (`_md_soon`)."""
         busy = plan.id in self._busy  # inside an operation: durable by the time it answers
-        self.store.save(plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy)
+        try:
+            self.store.save(plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy)
+        except OSError as e:  # this save, or the background write before it (disk full, RO)
+            where = f": {e.filename}" if getattr(e, "filename", None) else ""
+            raise SessionError(
+                f"planfirst cannot save plan {plan.id!r} ({e.strerror or e}{where}); it stopped "
+                "here. Free some space or make the plans folder writable, then run it again: a "
+                "step that was stopped checks what reached the disk (docs/reliability.md case 53)",
+                "save_failed",
+            ) from None
         self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
 
