@@ -68,6 +68,7 @@ class Session:
         # who this session is to other planfirst processes on the workspace (PlanStore.claim)
         self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
+        self._md_refused: set[str] = set()  # plan.md refusals the user was told about
         # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
         # set by a face
         self.mcp: McpTools | None = None
@@ -175,7 +176,11 @@ class Session:
             try:
                 self.store.flush_md(pid)
             except (OSError, StoreError) as e:  # plan.json is saved; plan.md is its rendering
-                self.host.log(f"[{pid}] cannot write plan.md: {e}")
+                message = f"[{pid}] cannot write plan.md: {e}"
+                self.host.log(message)
+                if message not in self._md_refused:  # a planted link or FIFO: say it once
+                    self._md_refused.add(message)
+                    self.host.notify(message[:1000], "warning")
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
