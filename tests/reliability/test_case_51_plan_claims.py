@@ -133,3 +133,21 @@ async def test_case_51_a_live_holder_elsewhere_is_respected_until_it_dies(
     finally:
         proc.kill()
         proc.wait()
+
+
+async def test_case_51_a_linked_running_folder_is_refused_not_followed(
+    ws: Path, inv: Invariants, session: Session
+) -> None:
+    plan = await session.generate(TASK)
+    await session.approve(plan.id)
+    elsewhere = inv.tmp / "elsewhere"
+    inv.beside.add("elsewhere")
+    elsewhere.mkdir()
+    running = ws / ".planfirst" / "running"
+    for f in running.iterdir():  # nothing is claimed now
+        f.unlink()
+    running.rmdir()
+    running.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(SessionError, match="symbolic link"):
+        await session.execute_next(plan.id)
+    assert list(elsewhere.iterdir()) == [], "a claim was written through the link"
