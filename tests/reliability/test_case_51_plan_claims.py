@@ -20,7 +20,7 @@ import pytest
 
 from planfirst.core.workflow.contracts import SessionError
 from planfirst.core.workflow.session import Session
-from planfirst.plan.store import PlanStore
+from planfirst.plan.store import PlanStore, StoreError
 from planfirst.settings import Settings
 from tests.reliability.conftest import Invariants
 from tests.support.demo_script import DEMO
@@ -30,7 +30,7 @@ TASK = "Add a --top N option to textkit count"
 HOLD = """import sys, time
 sys.path[:0] = [sys.argv[3]]
 from pathlib import Path
-from planfirst.plan.store import PlanStore
+from planfirst.plan.store import PlanStore, StoreError
 store = PlanStore(Path(sys.argv[1]))
 assert store.claim(sys.argv[2], f"{__import__('os').getpid()} other", "executing step 1") is None
 print("held", flush=True)
@@ -106,7 +106,7 @@ async def test_case_51_a_directory_in_the_claims_place_is_named(
     await session.approve(plan.id)
     where = ws / ".planfirst" / "running" / plan.id
     (where / "keep").mkdir(parents=True)
-    with pytest.raises(SessionError, match="is a directory, not a claim") as e:
+    with pytest.raises(StoreError, match="is a directory, not a claim") as e:
         await session.execute_next(plan.id)
     assert str(where) in e.value.message
     assert (where / "keep").is_dir()  # not planfirst's: left for the user
@@ -148,6 +148,6 @@ async def test_case_51_a_linked_running_folder_is_refused_not_followed(
         f.unlink()
     running.rmdir()
     running.symlink_to(elsewhere, target_is_directory=True)
-    with pytest.raises(SessionError, match="symbolic link"):
+    with pytest.raises(StoreError, match="symbolic link"):
         await session.execute_next(plan.id)
     assert list(elsewhere.iterdir()) == [], "a claim was written through the link"

@@ -195,10 +195,8 @@ class Session:
                         f"plan {other!r} is {doing} in this workspace; wait for it or run 'planfirst.cancel'",
                         "busy",
                     )
-        try:
-            held = self.store.claim(plan_id, self.owner, what)
-        except StoreError as e:  # a directory or a link where the claim goes (case 51)
-            raise SessionError(str(e), "busy") from None
+        # a StoreError (reason "store") when a directory or a link is where the claim goes
+        held = self.store.claim(plan_id, self.owner, what)
         if held is not None:
             raise SessionError(_elsewhere(plan_id, held), "busy")
         self._busy[plan_id] = what
