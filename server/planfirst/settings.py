@@ -11,6 +11,7 @@ and 23).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import typing
@@ -588,6 +589,7 @@ def load_settings(
     """
     problems: list[str] = []
     merged: dict[str, Any] = env_layer(environ)
+    users: dict[str, Any] = copy.deepcopy(merged)  # env < user: what a workspace falls back to
     for i, layer in enumerate((user, *workspace)):
         try:
             clean, dropped = sanitize(layer, trusted=i == 0)
@@ -599,8 +601,11 @@ def load_settings(
         if i > 0:
             problems.extend(_narrow_only(merged, clean))
         merged = _deep_merge(merged, clean)
+        if i == 0:
+            users = copy.deepcopy(merged)
         if i > 0:
             problems.extend(_overridden_trust(layer, merged))
+    restored: set[tuple[Any, ...]] = set()
     for _ in range(20):
         try:
             return Settings.model_validate(merged), problems
@@ -614,6 +619,16 @@ def load_settings(
                         "taken as $0)"
                     )
                     merged["budget"][err["loc"][1]] = 0
+                    continue
+                key = tuple(err["loc"])
+                mine = _get(users, list(key))
+                theirs = _get(merged, list(key))  # repr: NaN is not equal to itself
+                if mine is not _MISSING and key not in restored and repr(theirs) != repr(mine):
+                    # an invalid workspace value (0 attempts, a NaN budget) must not reset the
+                    # user's own lower value to the default (docs/reliability.md case 48)
+                    restored.add(key)
+                    problems.append(f"planfirst.{loc}: {err['msg']} (using your own setting)")
+                    _put(merged, list(key), copy.deepcopy(mine))
                     continue
                 problems.append(f"planfirst.{loc}: {err['msg']} (using the default)")
                 _drop(merged, list(err["loc"]))
@@ -647,6 +662,27 @@ def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
                 "so it is read only from user settings or the environment"
             )
     return out
+
+
+_MISSING = object()
+
+
+def _get(d: dict[str, Any], loc: list[Any]) -> Any:
+    cur: Any = d
+    for k in loc:
+        if not isinstance(cur, dict) or k not in cur:
+            return _MISSING
+        cur = cur[k]
+    return cur
+
+
+def _put(d: dict[str, Any], loc: list[Any], value: Any) -> None:
+    cur: Any = d
+    for k in loc[:-1]:
+        if not isinstance(cur.get(k), dict):
+            cur[k] = {}
+        cur = cur[k]
+    cur[loc[-1]] = value
 
 
 def _drop(d: dict[str, Any], loc: list[Any]) -> None:
