@@ -40,6 +40,7 @@ PREFIX = "mcp__"
 RESULT_CAP = 20_000  # characters of one tool result
 CONNECT_TIMEOUT_S = 20.0
 CALL_TIMEOUT_S = 60.0
+MAX_MESSAGE = 8 * 1024 * 1024  # bytes of one message a server sends (a result over it: an error)
 _CLOSE = re.compile(r"<\s*/\s*mcp_result", re.I)
 
 
@@ -100,6 +101,7 @@ class _Connection:
     server: McpServer
     client: Any = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    too_large: asyncio.Event = field(default_factory=asyncio.Event)  # a message over the cap
     task: asyncio.Task[None] | None = None
 
 
@@ -114,6 +116,7 @@ class McpTools:
         self._conns: list[_Connection] = []
         self._home: Path | None = None  # the servers' working directory (empty, private)
         self.call_timeout_s = CALL_TIMEOUT_S  # a server that never answers a call
+        self.max_message = MAX_MESSAGE  # bytes of one message from a server
 
     async def connect(
         self, servers: list[McpServer], workspace: Path, timeout_s: float = CONNECT_TIMEOUT_S
@@ -169,12 +172,18 @@ class McpTools:
         from mcp import Client
         from mcp.client.stdio import StdioServerParameters
 
+        from planfirst.core.planning.mcp_stdio import bounded_stdio
+
         s = conn.server
         target: Any = (
             s.url
             if s.url
-            else StdioServerParameters(
-                command=s.command or "", args=list(s.args), env=dict(s.env) or None, cwd=cwd
+            else bounded_stdio(  # the SDK's transport with a linear, bounded reader (case 54)
+                StdioServerParameters(
+                    command=s.command or "", args=list(s.args), env=dict(s.env) or None, cwd=cwd
+                ),
+                self.max_message,
+                conn.too_large.set,
             )
         )
         try:
@@ -210,9 +219,7 @@ class McpTools:
                 is_error=True,
             )
         try:
-            res = await asyncio.wait_for(
-                conn.client.call_tool(tool, tool_input), self.call_timeout_s
-            )
+            res = await self._answer(conn, conn.client.call_tool(tool, tool_input))
         except Exception as e:
             return ToolOutcome(f"{conn.server.name}/{tool} failed: {_short(e)}", is_error=True)
         cap = min(RESULT_CAP, budget.left)
@@ -241,6 +248,29 @@ class McpTools:
             f"{text}\n</mcp_result>"
         )
         return ToolOutcome(body, is_error=bool(getattr(res, "is_error", False)))
+
+    async def _answer(self, conn: _Connection, call: Any) -> Any:
+        """The call's result; TimeoutError after the call timeout, RuntimeError at once when the
+        server sent a message over the cap (it is stopped: its later calls fail at once)."""
+        task = asyncio.ensure_future(call)
+        over = asyncio.ensure_future(conn.too_large.wait())
+        try:
+            await asyncio.wait(
+                {task, over}, timeout=self.call_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            over.cancel()
+            if not task.done():
+                task.cancel()
+        if task.done() and not task.cancelled():
+            return task.result()
+        if conn.too_large.is_set():
+            conn.client = None
+            conn.stop.set()
+            raise RuntimeError(
+                f"its answer was over {self.max_message} bytes; the server was stopped"
+            )
+        raise TimeoutError(f"no answer within {self.call_timeout_s:g} s")
 
     def notes(self) -> list[str]:
         """What the plan's notes say about MCP (tools not offered, servers not connected)."""
