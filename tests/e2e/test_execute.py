@@ -231,8 +231,12 @@ async def test_discarded_preview_is_offered_again_without_a_model_call(
         assert editor.edits[2].edit == editor.edits[0].edit
     plan = PlanStore(workspace).load(pid)
     runs = plan.state(1).runs
-    assert [r.outcome for r in runs] == ["rejected", "rejected", "applied", "applied"]
-    assert runs[1].model == runs[2].model and runs[1].usage.calls == 0 and runs[2].usage.calls == 0
+    # the edit offered again is the same attempt, not attempt 2 and 3 (#33): one run for the
+    # discarded, re-offered and applied edit, one for the model's fix after validation failed
+    assert [(r.attempt, r.outcome) for r in runs] == [(1, "applied"), (2, "applied")]
+    assert runs[0].usage.calls > 0 and runs[0].model == runs[1].model
+    doc = (workspace / ".planfirst" / "plans" / pid / "plan.md").read_text()
+    assert "Last run: attempt 2 · applied" in doc
     assert "key=lambda kv: (-kv[1], kv[0])" in (workspace / "textkit" / "wordcount.py").read_text()
 
 

@@ -201,20 +201,25 @@ async def _run_step(
             )
         # a proposal you discarded is offered again while its files are unchanged (Execute only)
         stored = stored_proposal(st, s.read_current) if reoffer and attempts == 1 else None
-        run = StepRun(
-            attempt=len(st.runs) + 1,
-            execution_attempt=attempts,
-            stale_files=stale,
-            model=execution_model_name(s, plan),
-        )
-        st.runs.append(run)
+        if stored is not None and st.last_run is not None:
+            # the same attempt offered again, not a new one: its run (number, model, cost) goes on
+            run = st.last_run
+            run.outcome, run.error, run.finished_at = RunOutcome.PENDING, None, None
+            run.execution_attempt, run.stale_files = attempts, stale
+        else:
+            run = StepRun(
+                attempt=len(st.runs) + 1,
+                execution_attempt=attempts,
+                stale_files=stale,
+                model=execution_model_name(s, plan),
+            )
+            st.runs.append(run)
         st.status = StepStatus.RUNNING
         # not durable (lost to a power cut, the step simply runs again), and written by the
         # background writer while the model is asked: the next save waits for it
         s.save(plan, durable=False, wait=stored is not None)
         if stored is not None:  # the discarded edit again, at no model cost
             change = stored
-            run.model = st.runs[-2].model
             s.host.log(f"step {step.order}: offering the edit you did not apply again")
         else:
             progress.report(f"step {step.order}/{total}: asking {run.model}", pct)
