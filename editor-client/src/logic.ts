@@ -539,7 +539,33 @@ const STEP_ICONS: Record<string, string> = {
     pending: 'circle-outline',
 };
 
-/** A plan's row: its title, "status · n of m done", and what it offers inline. */
+/** Characters of a Plans view label: a longer title is cut (at a word) so the description shows. */
+export const TREE_LABEL_CHARS = 40;
+
+/** `text` cut to `max` characters at a word boundary, with "…"; the full text goes in the tooltip. */
+export function shortLabel(text: string, max = TREE_LABEL_CHARS): string {
+    const t = text.replace(/\s+/g, ' ').trim();
+    if (t.length <= max) {
+        return t;
+    }
+    const cut = t.slice(0, max - 1);
+    const space = cut.lastIndexOf(' ');
+    return `${(space >= max / 2 ? cut.slice(0, space) : cut).replace(/[\s,.;:·-]+$/, '')}…`;
+}
+
+/** "left out a.py; in part b.py" for a step whose review applied only part of its edit. */
+export function partlyApplied(step: StepRow): string {
+    const parts: string[] = [];
+    if (step.leftOut?.length) {
+        parts.push(`left out ${step.leftOut.join(', ')}`);
+    }
+    if (step.appliedInPart?.length) {
+        parts.push(`in part ${step.appliedInPart.join(', ')}`);
+    }
+    return parts.join('; ');
+}
+
+/** A plan's row: its title (short), "status · n of m done", and what it offers inline. */
 export function planTreeView(p: PlanSummary): TreeView {
     const total = p.steps?.total ?? 0;
     const done = p.steps?.done ?? 0;
@@ -556,9 +582,9 @@ export function planTreeView(p: PlanSummary): TreeView {
         context = 'plan-ready';
     }
     return {
-        label: p.title || p.id,
+        label: shortLabel(p.title || p.id),
         description: parts.join(' · '),
-        tooltip: `${p.title || p.id}\n${p.id} · revision ${p.revision}${p.active ? ' · active' : ''}`,
+        tooltip: `${p.title || p.id}\n${parts.join(' · ')}\n${p.id} · revision ${p.revision}${p.active ? ' · active' : ''}`,
         icon: status === 'draft' ? 'note' : FINISHED.test(status) ? 'pass-filled' : failed ? 'warning' : 'checklist',
         context,
     };
@@ -589,10 +615,12 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     } else if (undoable) {
         context = 'step-undoable';
     }
+    const partly = partlyApplied(step);
+    const description = [status, ...(step.needsRedo ? ['needs redo'] : []), ...(partly ? ['partly applied'] : [])];
     return {
-        label: `${step.order} · ${step.title}`,
-        description: step.needsRedo ? `${status} · needs redo` : status,
-        tooltip: `Step ${step.order} (${status})\n${step.title}`,
+        label: `${step.order} · ${shortLabel(step.title)}`,
+        description: description.join(' · '),
+        tooltip: `Step ${step.order} (${description.join(' · ')})\n${step.title}${partly ? `\nPartly applied: ${partly}` : ''}`,
         icon: STEP_ICONS[status] ?? 'circle-outline',
         context,
     };

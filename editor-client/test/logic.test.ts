@@ -24,6 +24,7 @@ import {
     planContext,
     planTreeView,
     renderedPlanTitle,
+    shortLabel,
     stepTreeView,
     resolveServerCommand,
 } from '../src/logic';
@@ -394,4 +395,21 @@ test('declaredSettings reads the settings of every group of the manifest', () =>
     assert.equal(new Set(keys).size, keys.length);
     assert.deepEqual(declaredSettings({ properties: { 'planfirst.a': {}, 'planfirst.b.c': {} } }), ['a', 'b.c']);
     assert.deepEqual(declaredSettings(undefined), []);
+});
+
+test('Plans view labels are short, the details in the description and tooltip (#33)', () => {
+    const long = 'Add a --top N option to the count subcommand of textkit and document it in the README';
+    const steps = [{ order: 1, status: 'done', title: long, leftOut: ['tests/test_cli.py'], appliedInPart: [] }];
+    const plan = { id: 'p', title: long, status: 'executing', revision: 1, steps: { total: 1, done: 1, failed: 0 }, stepList: steps };
+    const row = planTreeView(plan);
+    assert.ok(row.label.length <= 40 && row.label.endsWith('…') && long.startsWith(row.label.slice(0, -1)), row.label);
+    assert.ok(row.tooltip.startsWith(long));
+    const step = stepTreeView(plan, steps[0]);
+    assert.ok(step.label.startsWith('1 · Add a --top N') && step.label.length <= 44, step.label);
+    assert.ok(step.tooltip.includes(long));
+    // a step whose review left a file out says so, and names the file (#33)
+    assert.equal(step.description, 'done · partly applied');
+    assert.match(step.tooltip, /Partly applied: left out tests\/test_cli\.py/);
+    assert.equal(shortLabel('Short title'), 'Short title');
+    assert.equal(shortLabel('x'.repeat(60)).length, 40);
 });

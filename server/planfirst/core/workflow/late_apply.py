@@ -58,6 +58,7 @@ async def _record(
         s.host.notify(f"Step {order}: {e.message}", "error")
         return
     if synced != run.after:
+        run.left_out, run.applied_in_part = fsio.partly_applied(run.before, run.after, synced)
         run.after = synced
         s.save(plan)
     s.host.notify(

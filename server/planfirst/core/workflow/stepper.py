@@ -206,6 +206,7 @@ async def _run_step(
             run = st.last_run
             run.outcome, run.error, run.finished_at = RunOutcome.PENDING, None, None
             run.execution_attempt, run.stale_files = attempts, stale
+            run.left_out, run.applied_in_part = [], []
         else:
             run = StepRun(
                 attempt=len(st.runs) + 1,
@@ -369,7 +370,8 @@ async def _apply(
     # "applied", one killed before it finds "proposed" and a disk without the edit
     s.save(plan)  # its directory's fsync runs while the disk is synced, done before validation
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
-    if synced != run.after:  # partly applied in the preview: record what was applied
+    if synced != run.after:  # partly applied in the review: record what was, and what was not
+        run.left_out, run.applied_in_part = fsio.partly_applied(run.before, run.after, synced)
         run.after = synced
         s.save(plan)
     s.settle_durable(plan.id)
