@@ -89,10 +89,11 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         if (doc.languageId !== 'markdown') {
             await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
         }
-        await vscode.window.showTextDocument(doc, { preview: false });
-        if (views && PlanViews.preferred()) {
-            await views.show(uri); // rendered, in front of the source
+        // one tab per plan: the rendered view, whose "Open Source" opens the markdown (#33)
+        if (views && PlanViews.preferred() && (await views.show(uri))) {
+            return;
         }
+        await vscode.window.showTextDocument(doc, { preview: false });
     };
 
     /** Ask for the API key, store it in SecretStorage and restart the server with it; true when saved. */

@@ -21,11 +21,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     planfirst = pf;
 
     const views = new PlanViews(pf);
-    pf.onPlanShown = async (uri) => {
-        if (PlanViews.preferred()) {
-            await views.show(uri);
-        }
-    };
+    pf.onPlanShown = async (uri) => PlanViews.preferred() && (await views.show(uri));
 
     const status = vscode.window.createStatusBarItem('planfirst.status', vscode.StatusBarAlignment.Left, 10);
     status.name = 'planfirst';

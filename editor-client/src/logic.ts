@@ -276,6 +276,14 @@ export function planIdFromUri(uri: string): string | undefined {
     return m ? decodeURIComponent(m[1]) : undefined;
 }
 
+/**
+ * Is `uri` a plan's document (which opens rendered, in one tab), not a revision of it, a step's
+ * diff or another file the server shows?
+ */
+export function isPlanDocument(uri: string): boolean {
+    return planIdFromUri(uri) !== undefined;
+}
+
 /** One entry of `planfirst.listPlans`, and a step of it (generated from the server's protocol source). */
 export type { PlanSummary, StepRow };
 

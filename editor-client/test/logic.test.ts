@@ -23,6 +23,7 @@ import {
     PlanSummary,
     planContext,
     planTreeView,
+    isPlanDocument,
     renderedPlanTitle,
     shortLabel,
     stepTreeView,
@@ -412,4 +413,12 @@ test('Plans view labels are short, the details in the description and tooltip (#
     assert.match(step.tooltip, /Partly applied: left out tests\/test_cli\.py/);
     assert.equal(shortLabel('Short title'), 'Short title');
     assert.equal(shortLabel('x'.repeat(60)).length, 40);
+});
+
+test('a plan document the server shows opens rendered only; its revisions and step diffs as text (#33)', () => {
+    assert.ok(isPlanDocument('planfirst:/plans/add-top-abc123.md'));
+    assert.ok(isPlanDocument('file:///ws/.planfirst/plans/add-top-abc123/plan.md'));
+    assert.ok(!isPlanDocument('planfirst:/plans/add-top-abc123/revision-2.md'));
+    assert.ok(!isPlanDocument('planfirst:/plans/add-top-abc123/step-1-attempt-1.diff'));
+    assert.ok(!isPlanDocument('file:///ws/textkit/cli.py'));
 });

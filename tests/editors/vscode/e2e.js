@@ -10,7 +10,7 @@
 //      the status bar is red; Choose Python Interpreter… → Enter interpreter path… → SERVER_PYTHON
 //   {"name", "do": "generate", "task", "apiKey"?, "planContains": [..], "docsScreenshot",
 //    "renderedScreenshot"}   the plan opens rendered (titled with its title; planContains there
-//      too), then Open Source shows the markdown document
+//      too) in one tab (no markdown tab opens with it), then Open Source shows the markdown document
 //      with apiKey: the missing-key message's Set API Key, the key typed, the same task runs
 //   {"name", "do": "revise", "via": "codeLens" | "palette", "feedback", "planContains": [..]}
 //   {"name", "do": "editReload", "find", "append", "planContains": [..]}   Edit Plan, type after
@@ -429,6 +429,9 @@ async function perform(action) {
     switch (action.do) {
         case 'generate': {
             await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().click();
+            // one plan, one tab: Generate opens the rendered view only, not its markdown source too
+            const mdTabs = page.locator('.tabs-container .tab', { hasText: /\.md\b/ });
+            const mdTabsBefore = await mdTabs.count();
             await palette('planfirst: Generate Plan');
             await answerInput('What should be done', action.task);
             if (action.apiKey) {
@@ -485,6 +488,11 @@ async function perform(action) {
                 throw new Error(`the rendered plan's tab reads ${JSON.stringify(renderedTab)}, not the plan's title`);
             }
             log('rendered plan tab:', renderedTab, '| starts:', shown.split('\n').slice(0, 2).join(' / ').slice(0, 150));
+            await sleep(500); // a second tab would open right after the rendered view
+            if ((await mdTabs.count()) > mdTabsBefore) {
+                const labels = await mdTabs.allInnerTexts();
+                throw new Error(`Generate Plan opened the plan's source as a second tab: ${JSON.stringify(labels)}`);
+            }
             await sleep(300);
             await docsScreenshot(action.renderedScreenshot, 'rendered-plan');
             await renderedFrame().locator('button', { hasText: 'Open Source' }).click();
