@@ -473,7 +473,7 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         vscode.commands.registerCommand(
             'planfirst.ui.actions',
             run('Actions', async () => {
-                const items = validActions(memory.status, pf.review.pending).map((a) => ({ ...a, description: a.detail }));
+                const items = validActions(memory.status, pf.review.pending, pf.review.pendingTitle).map((a) => ({ ...a, description: a.detail }));
                 const pick = await vscode.window.showQuickPick(items, {
                     title: memory.status ? `planfirst: ${memory.status.title || memory.status.planId}` : 'planfirst',
                     placeHolder: 'What next?',

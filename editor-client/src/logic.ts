@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { PlanSummary, StepRow } from './protocol';
+import { undoStepOf } from './reviewLogic';
 
 /** How the language server is started. */
 export interface ServerCommand {
@@ -442,18 +443,27 @@ export interface ActionItem {
  * The actions that make sense now, the most likely next one first: what the status bar item offers
  * (and what the plan document's title bar shows as its next action).
  */
-export function validActions(s: PlanStatus | undefined, reviewPending = false): ActionItem[] {
+export function validActions(s: PlanStatus | undefined, reviewPending = false, reviewTitle?: string): ActionItem[] {
     const out: ActionItem[] = [];
     const status = (s?.status ?? '').toLowerCase();
     const total = Math.max(0, (s?.total ?? 0) | 0);
     const done = Math.max(0, (s?.done ?? 0) | 0);
     const next = typeof s?.step === 'number' && s.step > 0 ? s.step : done < total ? done + 1 : undefined;
     if (reviewPending) {
+        const undo = undoStepOf(reviewTitle);
         out.push(
             { command: 'planfirst.ui.showReview', label: '$(diff) Show the step review' },
-            { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
-            { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
-            { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
+            ...(undo !== undefined
+                ? [
+                      { command: 'planfirst.ui.applyReview', label: `$(discard) Undo step ${undo}` },
+                      { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Undo some files…' },
+                      { command: 'planfirst.ui.discardReview', label: `$(close) Keep step ${undo} (do not undo)` },
+                  ]
+                : [
+                      { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
+                      { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
+                      { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
+                  ]),
         );
     }
     if (s && (s.busy || status === 'planning')) {

@@ -252,7 +252,7 @@ export class PlanViews implements vscode.Disposable {
         const body = `${finish}<div class="plan">${await md(scannablePlan(text), text)}</div>`;
         p.panel.title = renderedPlanTitle(text, s);
         const actions = s
-            ? validActions(s, this.pf.review.pending).filter((a) => a.command.startsWith('planfirst.ui.') && !GENERAL.has(a.command))
+            ? validActions(s, this.pf.review.pending, this.pf.review.pendingTitle).filter((a) => a.command.startsWith('planfirst.ui.') && !GENERAL.has(a.command))
             : [];
         const revision = planRevision(text);
         if (revision !== undefined && revision > 1) {

@@ -287,6 +287,12 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     // wherever Apply is offered, the closed review can be opened again
     const review = ids({ ...base, status: 'executing', busy: 'x' }, true);
     assert.deepEqual(review.slice(0, 4), ['planfirst.ui.showReview', 'planfirst.ui.applyReview', 'planfirst.ui.chooseReviewFiles', 'planfirst.ui.discardReview']);
+    // an undo's review: the actions say they undo the step (or keep it), not "Apply the step edit"
+    const undo = validActions({ ...base, status: 'executing', busy: 'x' }, true, 'Review · planfirst: undo step 1');
+    assert.deepEqual(
+        undo.slice(1, 4).map((a) => a.label),
+        ['$(discard) Undo step 1', '$(checklist) Undo some files…', '$(close) Keep step 1 (do not undo)'],
+    );
 });
 
 test('planContext: the palette shows Approve for a draft, Execute when a step can run, only Cancel while busy, Undo after a step', () => {
