@@ -895,7 +895,11 @@ async function perform(action) {
             await palette('planfirst: Undo Last Step');
             await waitForReview();
             log('undo review:', await reviewLabel());
-            await titleAction('Apply Step Edit').click();
+            // the undo's review says what Apply does: the title bar offers Undo, not "Apply Step Edit"
+            if ((await titleAction('Apply Step Edit').count()) > 0) {
+                throw new Error("the undo's review offers \"Apply Step Edit\", not Undo");
+            }
+            await titleAction('Undo the Step').click();
             for (const f of action.restored || []) {
                 await waitFor(
                     `${f} on disk to be byte-identical to before the step`,
