@@ -8,6 +8,7 @@ import { PlanViews } from './planView';
 import { PlanChanges } from './changes';
 import { errorView } from './errors';
 import { choosePlan, planIdFromUri, PlanStatus, validActions } from './logic';
+import { installServer } from './install';
 import { chooseInterpreter, reportServerNotStarted } from './serverCheck';
 import type { GenerateParams, StepOutcome } from './protocol';
 
@@ -487,6 +488,13 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             const before = vscode.workspace.getConfiguration('planfirst').get<string>('server.python');
             const py = await chooseInterpreter(pf.log);
             if (py && py === before) {
+                await pf.restart().catch((e) => reportServerNotStarted(e, pf.log)); // same setting: no change event
+            }
+        }),
+        vscode.commands.registerCommand('planfirst.ui.installServer', async () => {
+            const before = vscode.workspace.getConfiguration('planfirst').get<string>('server.python');
+            const after = (await installServer(pf.log)) ? vscode.workspace.getConfiguration('planfirst').get<string>('server.python') : undefined;
+            if (after && after === before) {
                 await pf.restart().catch((e) => reportServerNotStarted(e, pf.log)); // same setting: no change event
             }
         }),
