@@ -589,7 +589,9 @@ export function planTreeView(p: PlanSummary): TreeView {
     const done = p.steps?.done ?? 0;
     const failed = p.steps?.failed ?? 0;
     const status = (p.status || '').toLowerCase();
-    const parts = [status || 'plan', `${done} of ${total} done`];
+    // "executing" is the stored state of an approved plan with steps to go, whether or not a step
+    // runs now (a running step shows on its own row): the row says "approved" (#33)
+    const parts = [status === 'executing' ? 'approved' : status || 'plan', `${done} of ${total} done`];
     if (failed) {
         parts.push(`${failed} failed`);
     }

@@ -331,7 +331,7 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     const plan = { id: 'p', title: 'Add --top', status: 'executing', revision: 3, steps: { total: 3, done: 1, failed: 0 }, stepList: steps };
     assert.deepEqual(
         { ...planTreeView(plan), tooltip: undefined },
-        { label: 'Add --top', description: 'executing · 1 of 3 done', tooltip: undefined, icon: 'checklist', context: 'plan-ready' },
+        { label: 'Add --top', description: 'approved · 1 of 3 done', tooltip: undefined, icon: 'checklist', context: 'plan-ready' },
     );
     assert.deepEqual(
         steps.map((s) => stepTreeView(plan, s).context),
@@ -344,7 +344,7 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     assert.deepEqual(draft.stepList.map((s) => stepTreeView(draft, s).context), ['step', 'step', 'step']);
     const failed = { ...plan, steps: { total: 3, done: 1, failed: 1 }, stepList: [steps[0], { ...steps[1], status: 'failed' }, steps[2]] };
     assert.equal(planTreeView(failed).context, 'plan');
-    assert.equal(planTreeView(failed).description, 'executing · 1 of 3 done · 1 failed');
+    assert.equal(planTreeView(failed).description, 'approved · 1 of 3 done · 1 failed');
     assert.deepEqual(failed.stepList.map((s) => stepTreeView(failed, s).context), ['step', 'step-failed', 'step']);
     const done = { ...plan, status: 'done', steps: { total: 3, done: 3, failed: 0 }, stepList: steps.map((s) => ({ ...s, status: 'done' })) };
     assert.equal(planTreeView(done).context, 'plan');
