@@ -117,7 +117,7 @@ def _steps(w: Writer, plan: Plan) -> None:
         run = st.last_run
         if run is not None:
             w.add("")
-            line = f"> Last run: attempt {run.attempt} · {_outcome(run)}"
+            line = f"> Last run: attempt {run.attempt} · {outcome_words(run)}"
             if run.validation:
                 ok = all(v.passed for v in run.validation)
                 line += " · validation " + ("passed" if ok else "failed")
@@ -133,7 +133,7 @@ def _steps(w: Writer, plan: Plan) -> None:
         w.add("")
 
 
-def _outcome(run: StepRun) -> str:
+def outcome_words(run: StepRun) -> str:
     """A run's outcome in words: "applied", or "partly applied (left out: `a.py`)" when the
     review applied only part of it (#33)."""
     if run.outcome != RunOutcome.APPLIED or not run.partly_applied:

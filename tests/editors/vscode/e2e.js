@@ -35,6 +35,7 @@
 //   {"name", "do": "status", "text": "planfirst: 1 of 3 done"}   the status bar item reads this
 //   {"name", "do": "restart"}   Restart Server; waits until the new server runs
 //   {"name", "do": "restartAndShow", "planContains": [..]}   Restart Server, close the plan, Show Plan
+//      (the rendered plan shows planContains, no source tab opens with it; then Open Source)
 //   {"name", "do": "undo", "restored": [files], "planContains": [..], "reveal": "text", "revealed": [..]}
 //      "planfirst: Undo Last Step", Apply in the review; each restored file is byte-identical to
 //      its bytes when the workbench opened; the plan document shows planContains, then, scrolled
@@ -885,6 +886,21 @@ async function perform(action) {
             await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab }).locator('.codicon-close').click();
             await waitFor('the plan tab to close', async () => (await page.locator('.tabs-container .tab', { hasText: planTab }).count()) === 0, 10000);
             await palette('planfirst: Show Plan');
+            // one plan, one tab: Show Plan brings the rendered plan (not a second, source tab);
+            // its Open Source opens the markdown again
+            const norm = (t) => t.replace(/\s+/g, ' ');
+            await waitFor(
+                `the rendered plan to show ${JSON.stringify(action.planContains)}`,
+                async () => {
+                    const t = norm(await renderedFrame().locator('main').innerText({ timeout: 2000 }).catch(() => ''));
+                    return action.planContains.every((x) => t.includes(norm(x))) ? t : false;
+                },
+                30000,
+            );
+            if ((await page.locator('.tabs-container .tab', { hasText: planTab }).count()) > 0) {
+                throw new Error(`Show Plan opened the plan's source ${planTab} beside its rendered view`);
+            }
+            await renderedFrame().locator('button', { hasText: 'Open Source' }).click();
             await planShows(action.planContains);
             await screenshot('after-restart');
             return;
