@@ -23,12 +23,13 @@ TITLE_CHARS = 120
 
 
 def step_rows(plan: Plan) -> list[dict[str, Any]]:
-    """Each step of `plan`: {order, status, title, needsRedo, hasEdit, undoable} in plan order."""
+    """Each step of `plan`: {order, status, title, needsRedo, hasEdit, undoable, and leftOut /
+    appliedInPart when partly applied} in plan order."""
     try:
         last = records.undo_target(plan)
     except SessionError:
         last = None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for step in plan.body.steps:
         try:
             st = plan.state(step.order)
