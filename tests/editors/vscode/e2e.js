@@ -207,12 +207,12 @@ async function waitIdle() {
  * multi-file diff editor "Review · …" with Apply in its title bar. (Apply shows as soon as a review
  * is pending, a moment before the diff editor opens: both must hold.)
  */
-async function waitForReview() {
+async function waitForReview(apply = 'Apply Step Edit') {
     const reviewInFront = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'Review · ' });
     try {
         await waitFor(
-            'the step review in front (the active tab "Review · …", Apply Step Edit in its title bar)',
-            async () => (await reviewInFront.count()) > 0 && (await titleAction('Apply Step Edit').isVisible()),
+            `the step review in front (the active tab "Review · …", ${apply} in its title bar)`,
+            async () => (await reviewInFront.count()) > 0 && (await titleAction(apply).isVisible()),
             90000,
             250,
         );
@@ -227,7 +227,11 @@ async function reviewLabel() {
 }
 
 async function waitReviewClosed() {
-    await waitFor('the step review to close', async () => !(await titleAction('Apply Step Edit').isVisible()), 15000);
+    await waitFor(
+        'the step review to close',
+        async () => !(await titleAction('Apply Step Edit').isVisible()) && !(await titleAction('Undo the Step').isVisible()),
+        15000,
+    );
 }
 
 /** "Apply Some Files…": untick the given files in the quick pick (all start ticked), then OK. */
@@ -909,7 +913,7 @@ async function perform(action) {
             await waitIdle();
             await focusPlanTab();
             await palette('planfirst: Undo Last Step');
-            await waitForReview();
+            await waitForReview('Undo the Step'); // an undo's review says Undo, not "Apply Step Edit"
             log('undo review:', await reviewLabel());
             // the undo's review says what Apply does: the title bar offers Undo, not "Apply Step Edit"
             if ((await titleAction('Apply Step Edit').count()) > 0) {
