@@ -40,6 +40,7 @@ test("a failed pip says why in a line: PEP 668's externally managed environment,
 interface Pkg {
     contributes: {
         commands: { command: string }[];
+        viewsWelcome: { view: string; contents: string; when: string }[];
         walkthroughs: { steps: { id: string; description: string; completionEvents?: string[] }[] }[];
     };
 }
@@ -56,4 +57,15 @@ test('the walkthrough installs without a checkout and its steps tick from the re
     for (const s of steps) {
         assert.ok(s.completionEvents?.every((e) => e.startsWith('onContext:planfirst.')), `${s.id}: ${String(s.completionEvents)}`);
     }
+});
+
+test("the Plans view's welcome offers the install only while the server does not run", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as Pkg;
+    const plans = pkg.contributes.viewsWelcome.filter((w) => w.view === 'planfirst.plans');
+    const running = plans.filter((w) => w.when === 'planfirst.serverRunning');
+    const notRunning = plans.filter((w) => w.when === '!planfirst.serverRunning');
+    assert.equal(running.length, 1);
+    assert.equal(notRunning.length, 1);
+    assert.doesNotMatch(running[0].contents, /install|not running/i);
+    assert.match(notRunning[0].contents, /command:planfirst\.ui\.installServer/);
 });
