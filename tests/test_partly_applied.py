@@ -5,8 +5,8 @@ tests/e2e/test_execute.py::test_partly_applied_preview_is_what_gets_validated.""
 
 from __future__ import annotations
 
-import argparse
 import io
+import time
 from pathlib import Path
 
 from planfirst.core.workflow.fsio import partly_applied
@@ -14,7 +14,8 @@ from planfirst.lsp.plans_view import step_rows
 from planfirst.plan.model import Plan, RunOutcome, StepRun, StepState, StepStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore
-from planfirst.terminal import Terminal, TerminalEditor
+from planfirst.terminal import report
+from planfirst.terminal.editor import TerminalEditor
 from tests.support.plan_fixtures import make_plan
 
 BEFORE: dict[str, str | None] = {"a.py": "a0\n", "b.py": "b0\n", "new.py": None}
@@ -74,8 +75,6 @@ def test_the_terminal_summary_says_partly_applied(tmp_path: Path) -> None:
     plan = _partly_done_plan()
     store = PlanStore(tmp_path)
     store.save(plan)
-    term = Terminal(argparse.Namespace(workspace=str(tmp_path), yes=True))
     out = io.StringIO()
-    term.ed = TerminalEditor(tmp_path, True, out=out)
-    term.summary(plan.id)
+    report.summary(TerminalEditor(tmp_path, True, out=out), store, plan.id, time.monotonic())
     assert "partly applied: left out tests/test_cli.py" in out.getvalue(), out.getvalue()
