@@ -19,6 +19,7 @@ case 1: the model's inputs are never instructions).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import html
 import logging
@@ -125,6 +126,8 @@ class McpTools:
         `workspace` is never their working directory (docs/reliability.md case 47)."""
         if self._home is None:
             self._home = Path(tempfile.mkdtemp(prefix="planfirst-mcp-"))
+            # removed by close(), or when the process ends (the language server never closes)
+            atexit.register(shutil.rmtree, self._home, True)
         cwd = self._home
         await asyncio.gather(*(self._connect(s, cwd, timeout_s) for s in servers))
 
