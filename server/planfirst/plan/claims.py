@@ -30,8 +30,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 _LIMIT = 4096  # bytes read of a claim: owner and what it does
-_RO = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_RO |= getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_RO = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
 # path -> (descriptor holding the lock, owner): the claims this process holds
 _HELD: dict[str, tuple[int, str]] = {}
 
@@ -145,7 +145,7 @@ def claim(path: Path, owner: str, what: str, check: Callable[[Path], Path]) -> s
             return held[1]
         _clear(path)
         tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         placed = False
         try:
             if fcntl is not None:
@@ -153,7 +153,7 @@ def claim(path: Path, owner: str, what: str, check: Callable[[Path], Path]) -> s
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.write(fd, text)
             try:
-                os.link(tmp, path, follow_symlinks=False)
+                os.link(tmp, path)  # tmp is the regular file just made
                 placed = True
             except FileExistsError:
                 continue  # another process got there first: look at its claim
