@@ -16,6 +16,7 @@ from planfirst.core.planning.context import Selection
 from planfirst.core.workflow.budget import cost_preview
 from planfirst.core.workflow.session import Session, SessionError
 from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.errors import PlanfirstError
 from planfirst.lsp import (
     convert,
@@ -146,10 +147,12 @@ def command(ls: Registry, name: str, title: str | None = None) -> Callable[[Hand
 
 
 def _selection(
-    ls: PlanfirstServer, session: Session, p: protocol.GenerateParams
+    guard: WorkspaceGuard, p: protocol.GenerateParams
 ) -> tuple[Selection | None, list[str]]:
+    """The editor selection and the files a generatePlan names, as workspace-relative paths
+    (the guard refuses one outside the workspace)."""
     files = [
-        session.guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
+        guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
         for f in p.get("files", [])
     ]
     uri = p.get("uri")
@@ -158,7 +161,7 @@ def _selection(
     path = convert.uri_to_path(uri)
     if path is None:
         raise JsonRpcInvalidParams(message=f"planfirst: {uri} is not a file URI")
-    rel = session.guard.rel(str(path))
+    rel = guard.rel(str(path))
     rng = p.get("range")
     if rng is None:
         return None, [rel, *files]
@@ -206,7 +209,7 @@ def register(ls: Registry) -> None:
     async def generate(
         server: PlanfirstServer, session: Session, p: protocol.GenerateParams, progress: Any
     ) -> Any:
-        selection, files = _selection(server, session, p)
+        selection, files = _selection(session.guard, p)
         task = p.get("task", "").strip() or await _ask_task(server, selection is not None)
         plan = await session.generate(task, selection=selection, files=files, progress=progress)
         uri = await server.show_plan(plan.id)

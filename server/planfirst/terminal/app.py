@@ -19,6 +19,7 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst.core.workflow import driver
+from planfirst.core.workspace.opening import open_store
 from planfirst.plan.store import PlanStore
 from planfirst.settings import load_settings
 from planfirst.terminal import cost as costs
@@ -60,9 +61,27 @@ class Terminal:
         self.started = time.monotonic()
         handlers.register(self.client, self.ed)
 
+    def server_env(self) -> dict[str, str]:
+        """The environment `planfirst serve` runs in: ours, with the script and the cost flags."""
+        env = dict(os.environ)
+        script = getattr(self.args, "script", None)
+        if script:
+            env["PLANFIRST_SCRIPT"] = str(Path(script).resolve())
+        else:
+            env.pop("PLANFIRST_SCRIPT", None)
+        for flag, var in (
+            ("max_cost_per_plan", "PLANFIRST_MAX_COST_PER_PLAN"),
+            ("max_cost_per_step", "PLANFIRST_MAX_COST_PER_STEP"),
+        ):
+            if getattr(self.args, flag, None) is not None:
+                env[var] = str(getattr(self.args, flag))
+        return env
+
     def _store(self) -> PlanStore:
-        """The plans the server keeps (its settings come from the same environment)."""
-        return PlanStore(self.root, load_settings()[0].plans_dir)
+        """The plans the server keeps, opened the way its Session opens them (core/workspace/
+        opening.py) from the settings it reads: the terminal gives it no initializationOptions
+        and answers no workspace/configuration, so they are the environment it runs in."""
+        return open_store(self.root, load_settings(None, environ=self.server_env())[0])
 
     async def _drain_stderr(self) -> None:
         server = getattr(self.client, "_server", None)
@@ -90,10 +109,9 @@ class Terminal:
 
     async def run(self) -> int:
         """The whole interaction; returns the exit code."""
-        env = dict(os.environ)
+        env = self.server_env()
         script = getattr(self.args, "script", None)
         if script:
-            env["PLANFIRST_SCRIPT"] = str(Path(script).resolve())
             self.ed.say(
                 f"{YELLOW}Offline: answers come from the SCRIPTED model {Path(script).name}, not from Claude.{RESET}"
             )
@@ -103,14 +121,6 @@ class Terminal:
                 "run a scripted offline model (see 'make demo')."
             )
             return 2
-        else:
-            env.pop("PLANFIRST_SCRIPT", None)
-        for flag, var in (
-            ("max_cost_per_plan", "PLANFIRST_MAX_COST_PER_PLAN"),
-            ("max_cost_per_step", "PLANFIRST_MAX_COST_PER_STEP"),
-        ):
-            if getattr(self.args, flag, None) is not None:
-                env[var] = str(getattr(self.args, flag))
         if not self.root.is_dir():
             self.ed.say(f"{RED}workspace {self.root} is not a directory{RESET}")
             return 2

@@ -37,10 +37,10 @@ from planfirst.core.workflow.contracts import (
     StepOutcome,
     StepResult,
 )
-from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.core.workspace.opening import open_guard, open_store
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
-from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
+from planfirst.plan.store import StoreError, UnknownPlan
 from planfirst.settings import Settings
 
 _EDITING = ("executing", "undoing")  # operations that change workspace files
@@ -55,10 +55,8 @@ class Session:
         self.settings = settings
         self.models = models
         self.host = host
-        self.guard = WorkspaceGuard(
-            self.root, settings.context.exclude, plans_dir=settings.plans_dir
-        )
-        self.store = PlanStore(self.root, settings.plans_dir)
+        self.guard = open_guard(self.root, settings)
+        self.store = open_store(self.root, settings)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
@@ -78,12 +76,11 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
-        self.guard = WorkspaceGuard(
-            self.root, settings.context.exclude, plans_dir=settings.plans_dir
-        )
-        if self.store.plans_dir != self.root / settings.plans_dir:
+        self.guard = open_guard(self.root, settings)
+        store = open_store(self.root, settings)
+        if self.store.plans_dir != store.plans_dir:
             self.flush_md()
-            self.store = PlanStore(self.root, settings.plans_dir)
+            self.store = store
 
     def load(self, plan_id: str | None) -> Plan:
         """A plan by id (None: the active plan), with errors written for the user."""
