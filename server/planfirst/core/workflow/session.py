@@ -164,9 +164,17 @@ class Session:
             if timer is not None:
                 timer.cancel()
             try:
-                self.store.flush_md(pid)
+                kept = self.store.flush_md(pid)
             except (OSError, StoreError) as e:  # plan.json is saved; plan.md is its rendering
                 self.host.log(f"[{pid}] cannot write plan.md: {e}")
+                continue
+            if kept is not None:  # nothing the user typed is lost without a word
+                self.host.notify(
+                    f"plan {pid}: your edits of plan.md were not reloaded before the plan changed; "
+                    f"plan.md shows the plan again and your text is kept in {kept.name} beside "
+                    "it: copy it over plan.md and run Reload Plan to take it",
+                    "warning",
+                )
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:

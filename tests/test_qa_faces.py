@@ -1,0 +1,98 @@
+"""Orders users really do things in across faces (QA of the combined debounced plan.md writes,
+the cross-process lock and the shared driver): a hand edit of plan.md while the server's write
+of it waits, a step interrupted in one face and continued in another. In-process sessions with
+the fake host; the model is the real SDK against the scripted loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from planfirst.core.workflow import session as session_mod
+from planfirst.core.workflow.session import Session
+from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.plan.model import StepStatus
+from planfirst.settings import Settings
+from tests.support.demo_script import DEMO
+from tests.support.fake_host import FakeHost, ScriptedModels
+
+TASK = "Add a --top N option to textkit count"
+STEP3 = "Document `python -m textkit count --top N FILE`"
+MINE = "Document `python -m textkit count --top N FILE` (and `-h`)"
+
+
+@pytest.fixture
+async def slow_step1(workspace: Path) -> AsyncIterator[tuple[Session, FakeHost]]:
+    """A session whose step 1 model call takes 1.5 s (longer than the plan.md debounce)."""
+    slow = dict(DEMO[2])
+    slow["delay"] = 1.5
+    srv = ScriptedServer([DEMO[0], DEMO[1], slow, *DEMO[3:]]).start()
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, srv.base_url)
+    host = FakeHost(workspace)
+    try:
+        yield Session(workspace, settings, models, host), host
+    finally:
+        await models.aclose()
+        srv.stop()
+
+
+async def test_a_hand_edit_of_plan_md_saved_while_a_step_runs_is_never_lost(
+    slow_step1: tuple[Session, FakeHost], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user edits step 3 in plan.md and saves while step 1 runs (the server's next write of
+    plan.md waits for its debounce). The step's end re-renders plan.md from plan.json (the
+    source of truth), but the user's text is kept beside it and the user is told where; Reload
+    of that file takes the edit. Before, plan.md was overwritten without a word."""
+    monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 0.05, raising=False)
+    s, host = slow_step1
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    md = s.store.plan_md(plan.id)
+    run = asyncio.ensure_future(s.execute_next(plan.id))
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if "[~] running" in md.read_text(encoding="utf-8"):
+            break
+    mine = md.read_text(encoding="utf-8").replace(STEP3, MINE)
+    assert mine != md.read_text(encoding="utf-8")
+    md.write_text(mine, encoding="utf-8")  # the editor saves it (didSave)
+    assert (await run).status.value == "done"
+
+    now = md.read_text(encoding="utf-8")
+    assert "[x] done" in now and MINE not in now  # plan.md follows plan.json
+    kept = [p for p in md.parent.iterdir() if p.name.startswith("plan.edited")]
+    assert [p.read_text(encoding="utf-8") for p in kept] == [mine]
+    told = [m for _, m in host.notes if kept[0].name in m]
+    assert told and "Reload" in told[0], host.notes
+
+    # the user takes the edit back: copy it over plan.md and Reload
+    md.write_text(kept[0].read_text(encoding="utf-8"), encoding="utf-8")
+    new = s.reload(plan.id)
+    assert MINE in new.body.step(3).description
+    assert new.state(1).status == StepStatus.DONE
+    # Reload took the text: its own write of plan.md keeps nothing more aside
+    assert [p.name for p in md.parent.iterdir() if p.name.startswith("plan.edited")] == [
+        kept[0].name
+    ]
+
+
+async def test_plan_md_that_only_lags_behind_is_not_taken_for_a_hand_edit(
+    slow_step1: tuple[Session, FakeHost],
+) -> None:
+    """A plan.md a killed server left one transition behind (statuses only), or one another
+    planfirst process rendered, is planfirst's own text: it is replaced, nothing kept aside."""
+    s, host = slow_step1
+    plan = await s.generate(TASK)
+    md = s.store.plan_md(plan.id)
+    lagging = md.read_text(encoding="utf-8")
+    await s.approve(plan.id)
+    md.write_text(lagging, encoding="utf-8")
+    other = Session(s.root, s.settings, s.models, FakeHost(s.root))  # a second process's store
+    await other.execute_next(plan.id)
+    assert "[x] done" in md.read_text(encoding="utf-8")
+    assert not [p for p in md.parent.iterdir() if p.name.startswith("plan.edited")]
+    assert not [m for _, m in host.notes + other.host.notes if "plan.edited" in m]
