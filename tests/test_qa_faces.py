@@ -96,3 +96,29 @@ async def test_plan_md_that_only_lags_behind_is_not_taken_for_a_hand_edit(
     assert "[x] done" in md.read_text(encoding="utf-8")
     assert not [p for p in md.parent.iterdir() if p.name.startswith("plan.edited")]
     assert not [m for _, m in host.notes + other.host.notes if "plan.edited" in m]
+
+
+async def test_show_plan_in_a_file_based_editor_keeps_a_hand_edit(workspace: Path) -> None:
+    """Neovim/Emacs open plan.md itself. The user edits and saves it, the editor restarts its
+    server, the user asks to see the plan: planfirst.showPlan rewrote plan.md from plan.json
+    (and plan.json with it), so the edit was gone before Reload. Showing changes nothing."""
+    from planfirst.plan.store import PlanStore
+    from tests.support.lsp_harness import command, lsp_session
+    from tests.support.plan_fixtures import make_plan
+
+    plan = make_plan()
+    PlanStore(workspace).save(plan)
+    md = PlanStore(workspace).plan_md(plan.id)
+    pj = PlanStore(workspace).plan_json(plan.id)
+    text = md.read_text(encoding="utf-8")
+    first = plan.body.step(1).description
+    mine = text.replace(first, first + " Keep the old output when --top is absent.")
+    assert mine != text
+    md.write_text(mine, encoding="utf-8")
+    sealed = pj.read_bytes()
+    async with lsp_session(workspace, "legacy") as (client, _):
+        await command(client, "planfirst.showPlan", {"planId": plan.id})
+        assert md.read_text(encoding="utf-8") == mine
+        assert pj.read_bytes() == sealed  # showing a plan writes no plan.json
+        await command(client, "planfirst.reloadPlan", {"planId": plan.id})
+    assert "Keep the old output" in PlanStore(workspace).load(plan.id).body.step(1).description

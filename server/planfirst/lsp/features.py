@@ -276,7 +276,7 @@ def register(ls: Registry) -> None:
     ) -> Any:
         plan = session.load(p.get("planId"))
         if not server.caps.content_documents:
-            session.store.save(plan)  # make sure the markdown file exists and is current
+            session.store.show_md(plan)  # plan.md exists and shows it (a hand edit stays)
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri}
 

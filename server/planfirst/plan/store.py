@@ -445,6 +445,29 @@ class PlanStore:
         self._md[plan_id] = text
         return kept
 
+    def show_md(self, plan: Plan) -> None:
+        """Make plan.md exist and show `plan` (what a client without `planfirst:` documents
+        opens). Showing a plan changes nothing: a hand edit not reloaded yet stays as it is; a
+        plan this store cannot hold in memory (a foreign one) is saved, as before."""
+        self._writer.settle(plan.id)
+        path = self.check(self.plan_json(plan.id))
+        held = self._held.fresh(plan.id, stamp_of(path))
+        if held is None:
+            self.save(plan)
+            return
+        md = self.check(self.plan_md(plan.id))
+        text = held.rendered().text
+        try:
+            disk: str | None = self.read_file(md, MAX_MD_BYTES)
+        except (OSError, StoreError):
+            disk = None
+        if disk == text or (
+            disk is not None and hand_edit.is_hand_edit(disk, self._md.get(plan.id), [held.view()])
+        ):
+            return
+        self.write_file(md, text)
+        self._md[plan.id] = text
+
     def _keep_hand_edit(self, plan_id: str, md: Path, text: str, plans: list[Plan]) -> Path | None:
         """Keep plan.md's text beside it when it is a hand edit `text` is about to replace."""
         try:
