@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -521,8 +523,21 @@ class Terminal:
         ed.say(f"plan: {self._store().plan_md(plan_id)}")
 
 
+class _LateAnswers(logging.Filter):
+    """The server's answer to a request the terminal stopped waiting for (Ctrl-C cancelled it)
+    is no error: pygls logged it with a traceback across the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, (asyncio.InvalidStateError, concurrent.futures.InvalidStateError))
+
+
 def run_main(args: argparse.Namespace) -> int:
     """Entry for `planfirst run` and `planfirst resume`."""
+    for name in ("pygls.client", "pygls.io_"):  # the client's reader logs with either
+        late = logging.getLogger(name)
+        if not any(isinstance(f, _LateAnswers) for f in late.filters):
+            late.addFilter(_LateAnswers())
     try:
         return asyncio.run(Terminal(args).run())
     except KeyboardInterrupt:
