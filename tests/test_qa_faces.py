@@ -122,3 +122,53 @@ async def test_show_plan_in_a_file_based_editor_keeps_a_hand_edit(workspace: Pat
         assert pj.read_bytes() == sealed  # showing a plan writes no plan.json
         await command(client, "planfirst.reloadPlan", {"planId": plan.id})
     assert "Keep the old output" in PlanStore(workspace).load(plan.id).body.step(1).description
+
+
+async def test_approve_answered_after_a_revision_never_brings_back_the_old_revision(
+    workspace: Path,
+) -> None:
+    """A plan with a review error: Approve asks "approve anyway?" (a question the user may
+    leave open). Meanwhile the plan is revised (the same editor's Revise, or ACP). Answering
+    yes then saved the copy of revision 1 it had loaded, approved: revision 2 was silently
+    gone from plan.json. It is refused instead, naming the new revision; the plan stays a
+    draft of revision 2."""
+    from planfirst.core.workflow.session import SessionError
+    from planfirst.plan.model import Finding
+    from tests.reliability.test_step_edge_cases import plan_turn, step
+
+    one = step(1, ["textkit/slug.py"], what="Say `(one)` in the docstring of `textkit/slug.py`.")
+    uno = step(1, ["textkit/slug.py"], what="Say `(uno)` in the docstring of `textkit/slug.py`.")
+    srv = ScriptedServer([plan_turn([one]), plan_turn([uno])]).start()
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, srv.base_url)
+    host = FakeHost(workspace)
+    gate = asyncio.Event()
+
+    async def confirm(question: str) -> bool | None:
+        host.questions.append(question)
+        await gate.wait()  # the question stays open until the user answers it
+        return True
+
+    host.confirm = confirm  # type: ignore[method-assign]
+    try:
+        s = Session(workspace, settings, models, host)
+        plan = s.load((await s.generate(TASK)).id)
+        plan.findings.append(Finding(rule="x", severity="error", message="a review error"))
+        s.save(plan)
+        approving = asyncio.ensure_future(s.approve(plan.id))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if host.questions:
+                break
+        assert host.questions, "approve never asked"
+        revised = await s.revise(plan.id, "say (uno) instead")
+        assert revised.revision == 2
+        gate.set()
+        with pytest.raises(SessionError, match="revision 2"):
+            await approving
+        now = s.load(plan.id)
+        assert now.revision == 2 and "(uno)" in now.body.step(1).description
+        assert now.status.value == "draft"
+    finally:
+        await models.aclose()
+        srv.stop()

@@ -381,12 +381,29 @@ async def approve(
                 f"not approved: the plan has {len(errors)} review error(s); revise it or approve with force",
                 "lint_errors",
             )
+        plan = _unchanged_while_asked(s, plan)
     plan.status = PlanStatus.APPROVED
     revisions.approve_steps(plan)
     budget.refresh_estimate(s, plan)
     s.save(plan)
     s.store.set_active(plan.id)
     return plan
+
+
+def _unchanged_while_asked(s: Session, asked: Plan) -> Plan:
+    """The plan as it is now, after a question the user may have left open: a plan revised,
+    reloaded or approved meanwhile is not approved from the copy the question was about (that
+    would bring back the old revision); a plan something now runs on is refused as busy."""
+    s.refuse_if_busy(asked.id)
+    now = s.load(asked.id)
+    if now.revision != asked.revision or now.status != asked.status:
+        raise SessionError(
+            f"not approved: plan {asked.id!r} changed while you were asked (it is revision "
+            f"{now.revision}, {now.status.value}); review it and approve again",
+            "changed",
+        )
+    now.execution_model = asked.execution_model
+    return now
 
 
 def reload(s: Session, plan_id: str | None) -> Plan:
