@@ -414,9 +414,14 @@ class Terminal:
                     f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'."
                 )
                 return 0
-            await self.cmd(
+            await self.cmd(  # the revision printed above: one made meanwhile is refused
                 "planfirst.approvePlan",
-                {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
+                {
+                    "planId": plan_id,
+                    "force": bool(self.args.yes),
+                    "executionModel": model,
+                    "revision": rows[plan_id].get("revision"),
+                },
             )
         elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
             await costs.switch_model(self, plan_id, self.args.execution_model)

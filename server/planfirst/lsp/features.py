@@ -243,7 +243,10 @@ def register(ls: Registry) -> None:
             est = cost_preview(session, p.get("planId"), p.get("executionModel"))
             return {**est, "preview": True}
         plan = await session.approve(
-            p.get("planId"), force=p.get("force", False), execution_model=p.get("executionModel")
+            p.get("planId"),
+            force=p.get("force", False),
+            execution_model=p.get("executionModel"),
+            revision=p.get("revision"),
         )
         return {
             "planId": plan.id,

@@ -345,13 +345,26 @@ def _count_refused(s: Session, plan_id: str, *spent: Usage | None) -> None:
 
 
 async def approve(
-    s: Session, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+    s: Session,
+    plan_id: str | None,
+    *,
+    force: bool = False,
+    execution_model: str | None = None,
+    revision: int | None = None,
 ) -> Plan:
     """Mark a plan approved; plans with lint errors need confirmation (or force). An
     `execution_model` runs its steps instead of the executionModel setting; the plan's cost
-    estimate is made afresh for the model that will run it."""
+    estimate is made afresh for the model that will run it. `revision`: the revision the user
+    was shown (a face that asks before it approves); another one is refused, never approved
+    unseen."""
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
+    if revision is not None and plan.revision != revision:
+        raise SessionError(
+            f"not approved: plan {plan.id!r} changed while you were asked (it is revision "
+            f"{plan.revision} now, you saw revision {revision}); review it and approve again",
+            "changed",
+        )
     if execution_model is not None:
         plan.execution_model = check_model_name(execution_model)
     if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING) or (

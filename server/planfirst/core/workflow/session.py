@@ -305,11 +305,18 @@ class Session:
                 budget.count_extra(self, before.id, meter)
 
     async def approve(
-        self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+        self,
+        plan_id: str | None,
+        *,
+        force: bool = False,
+        execution_model: str | None = None,
+        revision: int | None = None,
     ) -> Plan:
         """Mark a plan approved (run by `execution_model` when given); plans with lint errors
-        need confirmation (or force)."""
-        return await plans.approve(self, plan_id, force=force, execution_model=execution_model)
+        need confirmation (or force); `revision`: the one the user saw (another is refused)."""
+        return await plans.approve(
+            self, plan_id, force=force, execution_model=execution_model, revision=revision
+        )
 
     def reload(self, plan_id: str | None) -> Plan:
         """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""
