@@ -534,7 +534,9 @@ class _LateAnswers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, (asyncio.InvalidStateError, concurrent.futures.InvalidStateError))
+        return not isinstance(
+            exc, (asyncio.InvalidStateError, concurrent.futures.InvalidStateError)
+        )
 
 
 def run_main(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ async def test_undo_applied_after_cancel_is_recorded(ws: Path, inv: Invariants) 
         def undone() -> bool:
             st = PlanStore(ws).load(pid).state(1)
             return st.status.value == "undone" and st.last_run is not None
+
         await wait_until(undone, 30, "the late undo to be recorded")
         await wait_until(lambda: snapshot(ws) == before, 10, "the disk sync")
         rows = {r["id"]: r for r in await command(client, "planfirst.listPlans")}

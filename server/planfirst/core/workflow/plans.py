@@ -354,17 +354,10 @@ async def approve(
 ) -> Plan:
     """Mark a plan approved; plans with lint errors need confirmation (or force). An
     `execution_model` runs its steps instead of the executionModel setting; the plan's cost
-    estimate is made afresh for the model that will run it. `revision`: the revision the user
-    was shown (a face that asks before it approves); another one is refused, never approved
-    unseen."""
+    estimate is made afresh for the model that will run it. `revision`: the one the user saw."""
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
-    if revision is not None and plan.revision != revision:
-        raise SessionError(
-            f"not approved: plan {plan.id!r} changed while you were asked (it is revision "
-            f"{plan.revision} now, you saw revision {revision}); review it and approve again",
-            "changed",
-        )
+    revisions.refuse_changed(plan, revision)
     if execution_model is not None:
         plan.execution_model = check_model_name(execution_model)
     if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING) or (
@@ -394,29 +387,16 @@ async def approve(
                 f"not approved: the plan has {len(errors)} review error(s); revise it or approve with force",
                 "lint_errors",
             )
-        plan = _unchanged_while_asked(s, plan)
+        now = s.load(plan.id)  # the question may have been open a while: the plan as it is now
+        s.refuse_if_busy(plan.id)
+        revisions.refuse_changed(now, plan.revision, plan.status)
+        now.execution_model, plan = plan.execution_model, now
     plan.status = PlanStatus.APPROVED
     revisions.approve_steps(plan)
     budget.refresh_estimate(s, plan)
     s.save(plan)
     s.store.set_active(plan.id)
     return plan
-
-
-def _unchanged_while_asked(s: Session, asked: Plan) -> Plan:
-    """The plan as it is now, after a question the user may have left open: a plan revised,
-    reloaded or approved meanwhile is not approved from the copy the question was about (that
-    would bring back the old revision); a plan something now runs on is refused as busy."""
-    s.refuse_if_busy(asked.id)
-    now = s.load(asked.id)
-    if now.revision != asked.revision or now.status != asked.status:
-        raise SessionError(
-            f"not approved: plan {asked.id!r} changed while you were asked (it is revision "
-            f"{now.revision}, {now.status.value}); review it and approve again",
-            "changed",
-        )
-    now.execution_model = asked.execution_model
-    return now
 
 
 def reload(s: Session, plan_id: str | None) -> Plan:

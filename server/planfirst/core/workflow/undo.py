@@ -91,7 +91,12 @@ async def undo(
 
 
 async def _record(
-    s: Session, plan: Plan, order: int, applied: list[StepRun], change: ProposedChange, partial: bool
+    s: Session,
+    plan: Plan,
+    order: int,
+    applied: list[StepRun],
+    change: ProposedChange,
+    partial: bool,
 ) -> str:
     """The applied undo as it is: the disk synced, the inverse run recorded, the step undone."""
     st = plan.state(order)
