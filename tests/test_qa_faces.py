@@ -172,3 +172,42 @@ async def test_approve_answered_after_a_revision_never_brings_back_the_old_revis
     finally:
         await models.aclose()
         srv.stop()
+
+
+def _start_time(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_stale(tmp_path: Path) -> None:
+    """A server killed mid-step leaves `.planfirst/running/<id>` behind. Its pid is reused (a
+    container's small pid space, a long uptime): the plan stayed "busy in another planfirst"
+    for as long as the unrelated process lived. The mark names the process by pid and start
+    time; a live pid that started at another time is not the process that marked it."""
+    import subprocess
+
+    from planfirst.plan.store import PlanStore
+    from tests.support.plan_fixtures import make_plan
+
+    store = PlanStore(tmp_path)
+    plan = make_plan()
+    store.save(plan)
+    other = subprocess.Popen(["sleep", "30"])  # the process that got the dead server's pid
+    try:
+        mark = tmp_path / ".planfirst" / "running" / plan.id
+        mark.parent.mkdir(parents=True)
+        # what the killed server wrote: its pid (now the sleeper's), a token, its start time
+        dead_start = str(int(_start_time(other.pid)) - 1000)
+        mark.write_text(f"{other.pid} 0badc0de {dead_start}\nexecuting a step\n")
+        assert store.claimed(plan.id) is None
+        assert store.claim(plan.id, "me", "executing a step") is None  # taken over
+        # the same pid with its own start time is that process: busy
+        mark.write_text(f"{other.pid} 0badc0de {_start_time(other.pid)}\nexecuting a step\n")
+        assert store.claimed(plan.id) == (
+            f"{other.pid} 0badc0de {_start_time(other.pid)}",
+            "executing a step",
+        )
+    finally:
+        other.kill()
+        other.wait()

@@ -175,6 +175,33 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, Linux /proc), or None where that
+    cannot be read: with the pid it names one process, not whoever has the pid now."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read(4096)
+        return stat[stat.rindex(")") + 2 :].split()[19]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process an owner "<pid> <token> [<start time>]" names still runs: its pid
+    is alive and, where the start time is known, started then (a reused pid is not it)."""
+    parts = owner.split()
+    try:
+        pid = int(parts[0])
+    except (ValueError, IndexError):
+        return False
+    if not _alive(pid):
+        return False
+    if len(parts) < 3 or parts[2] == "-" or pid == os.getpid():
+        return True
+    now = process_start(pid)
+    return now is None or now == parts[2]
+
+
 def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     """A plan planfirst did not seal, made harmless: a draft without status, step history, results
     or review of its own, and an error finding so that approving it is an explicit decision. It
@@ -705,7 +732,7 @@ class PlanStore:
         return self.dir / "running" / plan_id
 
     def claim(self, plan_id: str, owner: str, what: str) -> str | None:
-        """Mark `plan_id` as worked on by `owner` (a session's "<pid> <token>"); None when it is
+        """Mark `plan_id` as worked on by `owner` (a session's "<pid> <token> <start>"); None when it is
         claimed now, else what the live process that holds it said it is doing."""
         path = self._claim_file(plan_id)
         for _ in range(3):
@@ -734,10 +761,7 @@ class PlanStore:
         except (OSError, StoreError):
             return None
         owner, _, what = text.partition("\n")
-        try:
-            alive = _alive(int(owner.split()[0]))
-        except (ValueError, IndexError):
-            return None
+        alive = owner_alive(owner)
         return (owner.strip(), what.strip() or "working on it") if alive else None
 
     def release(self, plan_id: str, owner: str) -> None:

@@ -40,7 +40,7 @@ from planfirst.core.workflow.contracts import (
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
-from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
+from planfirst.plan.store import PlanStore, StoreError, UnknownPlan, process_start
 from planfirst.settings import Settings
 
 _EDITING = ("executing", "undoing")  # operations that change workspace files
@@ -66,7 +66,8 @@ class Session:
         # what is published as diagnostics now, through whichever host the session has then
         self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
         # who this session is to other planfirst processes on the workspace (PlanStore.claim)
-        self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
+        # (with its start time: a killed process's pid reused by another is not it)
+        self.owner = f"{os.getpid()} {secrets.token_hex(4)} {process_start(os.getpid()) or '-'}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
         # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
         # set by a face
