@@ -255,6 +255,7 @@ async def revise(
         raise SessionError("the feedback is empty; say what should change in the plan")
     plan = s.load(plan_id)
     targets = revisions.resolve_targets(plan, steps)
+    s.refuse_if_elsewhere(plan.id)  # its running step is another process's to finish or cancel
     revisions.refuse_busy(plan)
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)

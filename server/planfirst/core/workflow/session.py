@@ -237,6 +237,11 @@ class Session:
         if plan_id in self._busy:
             tail = "; wait for it or run 'planfirst.cancel'" if hint else ""
             raise SessionError(f"plan {plan_id!r} is busy ({self._busy[plan_id]}){tail}", "busy")
+        self.refuse_if_elsewhere(plan_id)
+
+    def refuse_if_elsewhere(self, plan_id: str) -> None:
+        """A SessionError("busy") when another planfirst process works on the plan (where it
+        must be waited for or cancelled: not here)."""
         held = self.store.claimed(plan_id)
         if held is not None and held[0] != self.owner:
             raise SessionError(_elsewhere(plan_id, held[1]), "busy")
