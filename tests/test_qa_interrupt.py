@@ -88,3 +88,32 @@ def test_ctrl_c_mid_step_then_resume_runs_the_same_step_once(workspace: Path) ->
     assert len(applied) == 2  # step 1 needs its retry, as in the demo: applied once per attempt
     src = (workspace / "textkit" / "wordcount.py").read_text(encoding="utf-8")
     assert src.count("def top_words") == 1
+
+
+def test_ctrl_c_while_planning_says_nothing_was_saved(workspace: Path) -> None:
+    """Ctrl-C while the plan is being made: there is no plan to resume, so the terminal does
+    not send the user to `planfirst resume` (which answered "no stored plan to resume")."""
+    slow = dict(DEMO[1])
+    slow["delay"] = 30
+    script = _script(workspace.parent, "plan.json", [DEMO[0], slow])
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-m", "planfirst", "run", TASK, "--yes", "--script", str(script)],
+        cwd=workspace,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    running = workspace / ".planfirst" / "running"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if running.is_dir() and any("generating" in f.read_text() for f in running.iterdir()):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "no plan was saved" in out and "planfirst resume" not in out, out
+    assert PlanStore(workspace).list()[0] == []

@@ -200,6 +200,7 @@ class Terminal:
         self.ed = TerminalEditor(self.root, bool(args.yes))
         self.client = LanguageClient("planfirst-terminal", __version__)
         self.started = time.monotonic()
+        self.plan_id: str | None = None  # the plan worked on, once it exists
         self._register()
 
     def _store(self) -> PlanStore:
@@ -387,7 +388,7 @@ class Terminal:
         if self.args.mode == "run":
             ed.say(f"{BOLD}planfirst{RESET} — planning: {self.args.task}")
             res = await self.cmd("planfirst.generatePlan", {"task": self.args.task})
-            plan_id = res["planId"]
+            plan_id = self.plan_id = res["planId"]
             ed.clear_progress()
             await self.show_plan(plan_id)
             if self.args.plan_only:
@@ -398,6 +399,7 @@ class Terminal:
         else:
             rows = await self.cmd("planfirst.listPlans", {})
             plan_id = self.args.plan_id or next((r["id"] for r in rows if r.get("active")), None)
+            self.plan_id = plan_id
             if not plan_id:
                 ed.say(f"{RED}no stored plan to resume in {self.root}{RESET}")
                 return 2
@@ -545,10 +547,13 @@ def run_main(args: argparse.Namespace) -> int:
         late = logging.getLogger(name)
         if not any(isinstance(f, _LateAnswers) for f in late.filters):
             late.addFilter(_LateAnswers())
+    term = Terminal(args)
     try:
-        return asyncio.run(Terminal(args).run())
+        return asyncio.run(term.run())
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted; the plan is saved — continue with 'planfirst resume'", file=sys.stderr
-        )
+        if term.plan_id:
+            said = f"the plan is saved — continue with 'planfirst resume --plan {term.plan_id}'"
+        else:  # interrupted while planning: no draft is saved before the model's answer
+            said = "no plan was saved"
+        print(f"\ninterrupted; {for_terminal(said)}", file=sys.stderr)
         return 130
