@@ -353,6 +353,7 @@ def register(ls: Registry) -> None:
         plan_id = p.get("planId")
         if plan_id and plan_id not in session.busy():
             session.load(plan_id)  # an unknown plan id is an error, not an empty answer
+            session.refuse_if_elsewhere(plan_id)  # it runs in another planfirst: cancel it there
         return {"cancelled": session.cancel(plan_id)}
 
     # ------------------------------------------------------------------ documents
