@@ -25,6 +25,7 @@ from planfirst.lsp import (
     protocol,
     pygls_compat,
     revision_docs,
+    watch,
 )
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import changed, step_result
@@ -179,6 +180,7 @@ def register(ls: Registry) -> None:
             active = server.session.store.active()
             if active:
                 server.plan_changed(active)  # the status bar starts with the active plan
+            watch.register(server)  # plans another planfirst process changes
         if server.session is None:
             server.window_show_message(
                 types.ShowMessageParams(
@@ -192,6 +194,10 @@ def register(ls: Registry) -> None:
         server: PlanfirstServer, params: types.DidChangeConfigurationParams
     ) -> None:
         await _pull_configuration(server, params.settings)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def on_watched(server: PlanfirstServer, params: types.DidChangeWatchedFilesParams) -> None:
+        watch.changed(server, params)
 
     @ls.feature(types.SHUTDOWN)
     def on_shutdown(server: PlanfirstServer, params: Any) -> None:

@@ -512,6 +512,14 @@ class PlanStore:
 
         return self.write_file(hand_edit.aside_path(md, disk, read), disk)
 
+    def written_here(self, plan_id: str) -> bool:
+        """Whether plan.json is the file this store last wrote or read (no one else's since)."""
+        try:
+            path = self.check(self.plan_json(plan_id))
+        except (StoreError, UnknownPlan):
+            return False
+        return self._held.fresh(plan_id, stamp_of(path)) is not None
+
     def stale_md(self) -> set[str]:
         """Plans whose plan.md waits for `flush_md`."""
         self._writer.settle()
