@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from planfirst.errors import PlanfirstError
 from planfirst.plan import hand_edit, origin
 from planfirst.plan.held import Held, HeldPlans, stamp_of
+from planfirst.plan.liveness import alive, owner_alive
 from planfirst.plan.model import (
     MAX_PLAN_STEPS,
     Finding,
@@ -155,51 +156,12 @@ def remove_orphaned_temps(directory: Path) -> list[Path]:
         return removed
     for p in entries:
         m = _TEMP_NAME.match(p.name)
-        if m is None or _alive(int(m.group(1))):
+        if m is None or alive(int(m.group(1))):
             continue
         with contextlib.suppress(OSError):
             p.unlink()
             removed.append(p)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, Linux /proc), or None where that
-    cannot be read: with the pid it names one process, not whoever has the pid now."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read(4096)
-        return stat[stat.rindex(")") + 2 :].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the process an owner "<pid> <token> [<start time>]" names still runs: its pid
-    is alive and, where the start time is known, started then (a reused pid is not it)."""
-    parts = owner.split()
-    try:
-        pid = int(parts[0])
-    except (ValueError, IndexError):
-        return False
-    if not _alive(pid):
-        return False
-    if len(parts) < 3 or parts[2] == "-" or pid == os.getpid():
-        return True
-    now = process_start(pid)
-    return now is None or now == parts[2]
 
 
 def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
@@ -769,8 +731,8 @@ class PlanStore:
         except (OSError, StoreError):
             return None
         owner, _, what = text.partition("\n")
-        alive = owner_alive(owner)
-        return (owner.strip(), what.strip() or "working on it") if alive else None
+        running = owner_alive(owner)
+        return (owner.strip(), what.strip() or "working on it") if running else None
 
     def release(self, plan_id: str, owner: str) -> None:
         """Give up `owner`'s claim on `plan_id` (nothing when another process holds it)."""

@@ -38,9 +38,10 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.plan.liveness import process_start
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
-from planfirst.plan.store import PlanStore, StoreError, UnknownPlan, process_start
+from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
 from planfirst.settings import Settings
 
 _EDITING = ("executing", "undoing")  # operations that change workspace files
