@@ -117,3 +117,58 @@ def test_ctrl_c_while_planning_says_nothing_was_saved(workspace: Path) -> None:
     assert proc.returncode == 130, out
     assert "no plan was saved" in out and "planfirst resume" not in out, out
     assert PlanStore(workspace).list()[0] == []
+
+
+def test_resume_approves_only_the_revision_it_printed(workspace: Path) -> None:
+    """`planfirst resume` prints a draft and asks "Approve this plan…?". Meanwhile the user
+    edits plan.md in the editor and reloads it (revision 2). Answering y approved revision 2,
+    which the terminal never printed, and ran it. It is refused; the plan stays a draft."""
+    import threading
+
+    from planfirst.core.workflow.session import Session
+    from planfirst.settings import Settings
+    from tests.support.fake_host import FakeHost
+    from tests.support.plan_fixtures import make_plan
+
+    plan = make_plan()
+    PlanStore(workspace).save(plan)
+    PlanStore(workspace).set_active(plan.id)
+    script = _script(workspace.parent, "none.json", [])
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-m", "planfirst", "resume", "--script", str(script)],
+        cwd=workspace,
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    seen = bytearray()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        while chunk := os.read(proc.stdout.fileno(), 4096):
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while b"Approve this plan" not in seen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert b"Approve this plan" in seen, seen.decode(errors="replace")
+
+    editor = Session(workspace, Settings(), None, FakeHost(workspace))  # type: ignore[arg-type]
+    md = editor.store.plan_md(plan.id)
+    first = plan.body.step(1).description
+    md.write_text(md.read_text(encoding="utf-8").replace(first, first + " Keep it short."))
+    assert editor.reload(plan.id).revision == 2
+
+    proc.stdin.write(b"y\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=60) != 0
+    reader.join(5)
+    out = seen.decode(errors="replace")
+    assert "changed while you were asked" in out, out
+    now = PlanStore(workspace).load(plan.id)
+    assert now.revision == 2 and now.status.value == "draft"
+    assert all(not st.runs for st in now.steps)
