@@ -239,6 +239,8 @@ export interface StepRow {
     needsRedo?: boolean;
     hasEdit?: boolean;
     undoable?: boolean;
+    leftOut?: string[];
+    appliedInPart?: string[];
 }
 
 /** An LSP position (zero-based). */
