@@ -26,6 +26,7 @@ from planfirst.lsp import (
     protocol,
     pygls_compat,
     revision_docs,
+    watch,
 )
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import changed, step_result
@@ -182,6 +183,7 @@ def register(ls: Registry) -> None:
             active = server.session.store.active()
             if active:
                 server.plan_changed(active)  # the status bar starts with the active plan
+            watch.register(server)  # plans another planfirst process changes
         if server.session is None:
             server.window_show_message(
                 types.ShowMessageParams(
@@ -195,6 +197,10 @@ def register(ls: Registry) -> None:
         server: PlanfirstServer, params: types.DidChangeConfigurationParams
     ) -> None:
         await _pull_configuration(server, params.settings)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def on_watched(server: PlanfirstServer, params: types.DidChangeWatchedFilesParams) -> None:
+        watch.changed(server, params)
 
     @ls.feature(types.SHUTDOWN)
     def on_shutdown(server: PlanfirstServer, params: Any) -> None:
@@ -246,7 +252,10 @@ def register(ls: Registry) -> None:
             est = cost_preview(session, p.get("planId"), p.get("executionModel"))
             return {**est, "preview": True}
         plan = await session.approve(
-            p.get("planId"), force=p.get("force", False), execution_model=p.get("executionModel")
+            p.get("planId"),
+            force=p.get("force", False),
+            execution_model=p.get("executionModel"),
+            revision=p.get("revision"),
         )
         return {
             "planId": plan.id,
@@ -279,7 +288,7 @@ def register(ls: Registry) -> None:
     ) -> Any:
         plan = session.load(p.get("planId"))
         if not server.caps.content_documents:
-            session.store.save(plan)  # make sure the markdown file exists and is current
+            session.store.show_md(plan)  # plan.md exists and shows it (a hand edit stays)
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri}
 
@@ -353,6 +362,7 @@ def register(ls: Registry) -> None:
         plan_id = p.get("planId")
         if plan_id and plan_id not in session.busy():
             session.load(plan_id)  # an unknown plan id is an error, not an empty answer
+            session.refuse_if_elsewhere(plan_id)  # it runs in another planfirst: cancel it there
         return {"cancelled": session.cancel(plan_id)}
 
     # ------------------------------------------------------------------ documents

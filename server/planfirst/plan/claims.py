@@ -11,7 +11,7 @@ directory in its place is not removed (it is not planfirst's) and the refusal na
 The new claim is written under a temporary name, locked, then linked into place (`link` fails
 when another process got there first), so no other process ever sees it unlocked. A stale claim
 is removed only while locked by the remover and only if the path still names the same file.
-Where `flock` does not exist (Windows) the pid check of earlier versions decides.
+Where `flock` does not exist (Windows) the pid and start-time check of plan/liveness.py decides.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+
+from planfirst.plan.liveness import owner_alive
 
 try:
     import fcntl
@@ -38,18 +40,6 @@ _HELD: dict[str, tuple[int, str]] = {}
 
 class ClaimError(Exception):
     """Something that is not a claim sits where the claim goes and cannot be replaced."""
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _parse(data: bytes) -> tuple[str, str]:
@@ -83,11 +73,7 @@ def holder(path: Path) -> tuple[str, str] | None:
             else:
                 return None  # nobody holds it: stale, whatever pid it names
         owner, what = _parse(data)
-        try:
-            pid = int(owner.split()[0])
-        except (ValueError, IndexError):
-            return None
-        return (owner, what) if _alive(pid) else None
+        return (owner, what) if owner_alive(owner) else None
     finally:
         os.close(fd)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -21,6 +23,7 @@ from planfirst import __version__
 from planfirst.core.workflow import driver
 from planfirst.core.workspace.opening import open_store
 from planfirst.plan.store import PlanStore
+from planfirst.plan.visible import for_terminal
 from planfirst.settings import load_settings
 from planfirst.terminal import cost as costs
 from planfirst.terminal import handlers, report
@@ -59,6 +62,7 @@ class Terminal:
         self.ed = TerminalEditor(self.root, bool(args.yes))
         self.client = LanguageClient("planfirst-terminal", __version__)
         self.started = time.monotonic()
+        self.plan_id: str | None = None  # the plan worked on, once it exists
         handlers.register(self.client, self.ed)
 
     def server_env(self) -> dict[str, str]:
@@ -162,7 +166,7 @@ class Terminal:
         if self.args.mode == "run":
             ed.say(f"{BOLD}planfirst{RESET} — planning: {self.args.task}")
             res = await self.cmd("planfirst.generatePlan", {"task": self.args.task})
-            plan_id = res["planId"]
+            plan_id = self.plan_id = res["planId"]
             ed.clear_progress()
             await self.show_plan(plan_id)
             if self.args.plan_only:
@@ -173,6 +177,7 @@ class Terminal:
         else:
             rows = await self.cmd("planfirst.listPlans", {})
             plan_id = self.args.plan_id or next((r["id"] for r in rows if r.get("active")), None)
+            self.plan_id = plan_id
             if not plan_id:
                 ed.say(f"{RED}no stored plan to resume in {self.root}{RESET}")
                 return 2
@@ -189,9 +194,14 @@ class Terminal:
                     f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'."
                 )
                 return 0
-            await self.cmd(
+            await self.cmd(  # the revision printed above: one made meanwhile is refused
                 "planfirst.approvePlan",
-                {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
+                {
+                    "planId": plan_id,
+                    "force": bool(self.args.yes),
+                    "executionModel": model,
+                    "revision": rows[plan_id].get("revision"),
+                },
             )
         elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
             await costs.switch_model(self, plan_id, self.args.execution_model)
@@ -223,12 +233,30 @@ class Terminal:
         return str(rows.get(plan_id, {}).get("status", ""))
 
 
+class _LateAnswers(logging.Filter):
+    """The server's answer to a request the terminal stopped waiting for (Ctrl-C cancelled it)
+    is no error: pygls logged it with a traceback across the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(
+            exc, (asyncio.InvalidStateError, concurrent.futures.InvalidStateError)
+        )
+
+
 def run_main(args: argparse.Namespace) -> int:
     """Entry for `planfirst run` and `planfirst resume`."""
+    for name in ("pygls.client", "pygls.io_"):  # the client's reader logs with either
+        late = logging.getLogger(name)
+        if not any(isinstance(f, _LateAnswers) for f in late.filters):
+            late.addFilter(_LateAnswers())
+    term = Terminal(args)
     try:
-        return asyncio.run(Terminal(args).run())
+        return asyncio.run(term.run())
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted; the plan is saved — continue with 'planfirst resume'", file=sys.stderr
-        )
+        if term.plan_id:
+            said = f"the plan is saved — continue with 'planfirst resume --plan {term.plan_id}'"
+        else:  # interrupted while planning: no draft is saved before the model's answer
+            said = "no plan was saved"
+        print(f"\ninterrupted; {for_terminal(said)}", file=sys.stderr)
         return 130

@@ -38,6 +38,7 @@ from planfirst.core.workflow.contracts import (
     StepResult,
 )
 from planfirst.core.workspace.opening import open_guard, open_store
+from planfirst.plan.liveness import process_start
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
 from planfirst.plan.store import StoreError, UnknownPlan
@@ -64,7 +65,8 @@ class Session:
         # what is published as diagnostics now, through whichever host the session has then
         self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
         # who this session is to other planfirst processes on the workspace (PlanStore.claim)
-        self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
+        # (with its start time: a killed process's pid reused by another is not it)
+        self.owner = f"{os.getpid()} {secrets.token_hex(4)} {process_start(os.getpid()) or '-'}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
         self._md_refused: set[str] = set()  # plan.md refusals the user was told about
         # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
@@ -171,13 +173,21 @@ class Session:
             if timer is not None:
                 timer.cancel()
             try:
-                self.store.flush_md(pid)
+                kept = self.store.flush_md(pid)
             except (OSError, StoreError) as e:  # plan.json is saved; plan.md is its rendering
                 message = f"[{pid}] cannot write plan.md: {e}"
                 self.host.log(message)
                 if message not in self._md_refused:  # a planted link or FIFO: say it once
                     self._md_refused.add(message)
                     self.host.notify(message[:1000], "warning")
+                continue
+            if kept is not None:  # nothing the user typed is lost without a word
+                self.host.notify(
+                    f"plan {pid}: your edits of plan.md were not reloaded before the plan changed; "
+                    f"plan.md shows the plan again and your text is kept in {kept.name} beside "
+                    "it: copy it over plan.md and run Reload Plan to take it",
+                    "warning",
+                )
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
@@ -240,6 +250,11 @@ class Session:
         if plan_id in self._busy:
             tail = "; wait for it or run 'planfirst.cancel'" if hint else ""
             raise SessionError(f"plan {plan_id!r} is busy ({self._busy[plan_id]}){tail}", "busy")
+        self.refuse_if_elsewhere(plan_id)
+
+    def refuse_if_elsewhere(self, plan_id: str) -> None:
+        """A SessionError("busy") when another planfirst process works on the plan (where it
+        must be waited for or cancelled: not here)."""
         held = self.store.claimed(plan_id)
         if held is not None and held[0] != self.owner:
             raise SessionError(_elsewhere(plan_id, held[1]), "busy")
@@ -309,11 +324,18 @@ class Session:
                 budget.count_extra(self, before.id, meter)
 
     async def approve(
-        self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+        self,
+        plan_id: str | None,
+        *,
+        force: bool = False,
+        execution_model: str | None = None,
+        revision: int | None = None,
     ) -> Plan:
         """Mark a plan approved (run by `execution_model` when given); plans with lint errors
-        need confirmation (or force)."""
-        return await plans.approve(self, plan_id, force=force, execution_model=execution_model)
+        need confirmation (or force); `revision`: the one the user saw (another is refused)."""
+        return await plans.approve(
+            self, plan_id, force=force, execution_model=execution_model, revision=revision
+        )
 
     def reload(self, plan_id: str | None) -> Plan:
         """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""
