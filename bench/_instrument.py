@@ -115,14 +115,14 @@ def install(lsp: bool = False) -> None:
     executor.build_request = _wrap_sync(executor.build_request, "prompt build")
     overlay.Overlay.handle = _wrap_async(overlay.Overlay.handle, "overlay tools")  # type: ignore[method-assign]
     anthropic.AnthropicModel.run = _wrap_async(anthropic.AnthropicModel.run, "model call")  # type: ignore[method-assign]
-    real_call = anthropic.AnthropicModel._call
+    real_call = anthropic.AnthropicModel.call
 
     @functools.wraps(real_call)
     async def counted_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         TIMER.counts[REQUESTS] += 1
         return await real_call(self, *args, **kwargs)
 
-    anthropic.AnthropicModel._call = counted_call  # type: ignore[method-assign]
+    anthropic.AnthropicModel.call = counted_call  # type: ignore[method-assign]
     checks.run_validation = _wrap_async(checks.run_validation, "validation")
     store.PlanStore.save = _wrap_sync(store.PlanStore.save, "persistence")  # type: ignore[method-assign]
     store.PlanStore.flush_md = _wrap_sync(store.PlanStore.flush_md, "persistence")  # type: ignore[method-assign]

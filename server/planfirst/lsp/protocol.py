@@ -88,6 +88,7 @@ class ApproveParams(PlanParams, total=False):
     force: bool
     executionModel: Annotated[str, MaxLen(100)] | None
     preview: bool
+    revision: Annotated[int, Ge(1)] | None  # the revision the user saw; another is refused
 
 
 class StepParams(PlanParams, total=False):
@@ -203,6 +204,8 @@ class StepRow(TypedDict):
     needsRedo: NotRequired[bool]  # done, then changed by a revision
     hasEdit: NotRequired[bool]  # an edit of the step is on disk
     undoable: NotRequired[bool]  # the step planfirst.undoStep accepts now: its edit landed last
+    leftOut: NotRequired[list[str]]  # partly applied: files its review left out
+    appliedInPart: NotRequired[list[str]]  # partly applied: files applied in part
 
 
 class PlanSummary(TypedDict):

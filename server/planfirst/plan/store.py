@@ -36,8 +36,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from planfirst.errors import PlanfirstError
-from planfirst.plan import origin
+from planfirst.plan import claims, hand_edit, origin
 from planfirst.plan.held import Held, HeldPlans, stamp_of
+from planfirst.plan.liveness import alive
 from planfirst.plan.model import (
     MAX_PLAN_STEPS,
     Finding,
@@ -155,24 +156,12 @@ def remove_orphaned_temps(directory: Path) -> list[Path]:
         return removed
     for p in entries:
         m = _TEMP_NAME.match(p.name)
-        if m is None or _alive(int(m.group(1))):
+        if m is None or alive(int(m.group(1))):
             continue
         with contextlib.suppress(OSError):
             p.unlink()
             removed.append(p)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
@@ -219,6 +208,9 @@ class PlanStore:
         self._held = HeldPlans()  # what we last wrote or read, while the file still has it (#32)
         self._md: dict[str, str] = {}  # plan id -> markdown last written
         self._md_stale: set[str] = set()  # plans saved without writing their markdown yet
+        # plan id -> the plan as it was before the first save since plan.md was last written
+        # (plan/hand_edit.py: plan.md rendered from it is planfirst's text, not a hand edit)
+        self._md_base: dict[str, Plan | None] = {}
         self._writer = Writer()  # writes nobody waits for, in order (plan/writer.py)
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
@@ -367,10 +359,13 @@ class PlanStore:
         scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
         stamp = stamp_of(path)
-        if stamp is not None and self._held.fresh(plan.id, stamp) is None:
+        before = self._held.fresh(plan.id, stamp) if stamp is not None else None
+        base = before.view() if before is not None else None
+        if stamp is not None and before is None:
             # never silently replace a file we could not read (it may be the user's only copy);
             # a file this store wrote or read last and nobody touched since needs no second look
-            self._load_path(plan.id, path)
+            base = self._load_path(plan.id, path)
+        self._md_base.setdefault(plan.id, base)
         if plan.id not in self._swept:  # once per plan and process: a killed writer's leftovers
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
@@ -418,21 +413,74 @@ class PlanStore:
         self._md_stale.add(plan_id)
         return self._held.put(plan_id, stamp_of(path), text)
 
-    def flush_md(self, plan_id: str) -> None:
+    def flush_md(self, plan_id: str) -> Path | None:
         """Write plan.md if the plan was saved since it was last written and its text changed
-        (atomic but not fsynced: it is derived from plan.json)."""
+        (atomic but not fsynced: it is derived from plan.json). A hand edit of plan.md not
+        reloaded yet is kept beside it first (plan/hand_edit.py): returns where, else None."""
         self._writer.settle(plan_id)
         if plan_id not in self._md_stale:
-            return
+            return None
         self._md_stale.discard(plan_id)
+        base = self._md_base.pop(plan_id, None)
         held = self._held.fresh(plan_id, stamp_of(self.check(self.plan_json(plan_id))))
         if held is None:  # plan.json was replaced since we saved it: its writer renders it
-            return
+            return None
         md = self.check(self.plan_md(plan_id))
         text = held.rendered().text
-        if self._md.get(plan_id) != text or not md.exists():
-            self.write_file(md, text)
-            self._md[plan_id] = text
+        if self._md.get(plan_id) == text and md.exists():
+            return None
+        kept = self._keep_hand_edit(plan_id, md, text, [held.view(), *([base] if base else [])])
+        self.write_file(md, text)
+        self._md[plan_id] = text
+        return kept
+
+    def show_md(self, plan: Plan) -> None:
+        """Make plan.md exist and show `plan` (what a client without `planfirst:` documents
+        opens). Showing a plan changes nothing: a hand edit not reloaded yet stays as it is; a
+        plan this store cannot hold in memory (a foreign one) is saved, as before."""
+        self._writer.settle(plan.id)
+        path = self.check(self.plan_json(plan.id))
+        held = self._held.fresh(plan.id, stamp_of(path))
+        if held is None:
+            self.save(plan)
+            return
+        md = self.check(self.plan_md(plan.id))
+        text = held.rendered().text
+        try:
+            disk: str | None = self.read_file(md, MAX_MD_BYTES)
+        except (OSError, StoreError):
+            disk = None
+        if disk == text or (
+            disk is not None and hand_edit.is_hand_edit(disk, self._md.get(plan.id), [held.view()])
+        ):
+            return
+        self.write_file(md, text)
+        self._md[plan.id] = text
+
+    def _keep_hand_edit(self, plan_id: str, md: Path, text: str, plans: list[Plan]) -> Path | None:
+        """Keep plan.md's text beside it when it is a hand edit `text` is about to replace."""
+        try:
+            disk = self.read_file(md, MAX_MD_BYTES)
+        except (OSError, StoreError):  # absent, or not a file planfirst reads: as before
+            return None
+        if disk == text or not hand_edit.is_hand_edit(disk, self._md.get(plan_id), plans):
+            return None
+
+        def read(path: Path) -> str | None:
+            try:
+                return self.read_file(path, MAX_MD_BYTES)
+            except (OSError, StoreError):
+                return None
+
+        return self.write_file(hand_edit.aside_path(md, disk, read), disk)
+
+    def written_here(self, plan_id: str) -> bool:
+        """Whether plan.json is the file this store last wrote or read (no one else's since)."""
+        try:
+            path = self.check(self.plan_json(plan_id))
+        except (StoreError, UnknownPlan):
+            return False
+        return self._held.fresh(plan_id, stamp_of(path)) is not None
 
     def stale_md(self) -> set[str]:
         """Plans whose plan.md waits for `flush_md`."""
@@ -654,47 +702,31 @@ class PlanStore:
         return self.dir / "running" / plan_id
 
     def claim(self, plan_id: str, owner: str, what: str) -> str | None:
-        """Mark `plan_id` as worked on by `owner` (a session's "<pid> <token>"); None when it is
-        claimed now, else what the live process that holds it said it is doing."""
+        """Mark `plan_id` as worked on by `owner` (a session's "<pid> <token> <start>"); None
+        when it is claimed now, else what the live process that holds it said it is doing.
+        StoreError when something that is not a claim is in the way (a directory, a link on the
+        way)."""
         path = self._claim_file(plan_id)
-        for _ in range(3):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.check(path)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            except FileExistsError:
-                held = self.claimed(plan_id)
-                if held is not None and held[0] != owner:
-                    return held[1]
-                with contextlib.suppress(OSError):  # stale (or ours): take it over
-                    path.unlink()
-                continue
-            except (OSError, StoreError):  # cannot mark it (read-only, a link): as before claims
-                return None
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(f"{owner}\n{what[:200]}\n")
+        try:
+            return claims.claim(path, owner, what, self.check)
+        except claims.ClaimError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:  # cannot mark it (a read-only workspace): work without a claim
+            log.info("planfirst: cannot claim %s: %s", path, e)
             return None
-        return "working on it"
 
     def claimed(self, plan_id: str) -> tuple[str, str] | None:
         """(owner, what it does) of the live process that works on `plan_id`, if any."""
+        path = self._claim_file(plan_id)
         try:
-            text = self.read_file(self._claim_file(plan_id), 4096)
-        except (OSError, StoreError):
+            self.check(path.parent)  # never read through a planted link
+        except StoreError:
             return None
-        owner, _, what = text.partition("\n")
-        try:
-            alive = _alive(int(owner.split()[0]))
-        except (ValueError, IndexError):
-            return None
-        return (owner.strip(), what.strip() or "working on it") if alive else None
+        return claims.holder(path)
 
     def release(self, plan_id: str, owner: str) -> None:
         """Give up `owner`'s claim on `plan_id` (nothing when another process holds it)."""
-        held = self.claimed(plan_id)
-        if held is not None and held[0] == owner:
-            with contextlib.suppress(OSError):
-                self._claim_file(plan_id).unlink()
+        claims.release(self._claim_file(plan_id), owner)
 
     # ACP sessions (server/planfirst/acp): which plan a client's session id works on, so a
     # restarted agent can answer `session/load` for a session the client remembers.
