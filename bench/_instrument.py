@@ -28,7 +28,11 @@ OVERHEAD_PHASES = [
     "persistence",
     "plan load",
 ]
-EXCLUDED_PHASES = ["model call", "validation"]
+# not planfirst's time: the model, the validation commands, and the editor answering a request
+# the server sent it (applying an edit, saving documents, creating a progress token; in a real
+# editor that includes the user's review). Sending the request (building and serialising it)
+# stays in the phase that sends it.
+EXCLUDED_PHASES = ["model call", "validation", "editor answers"]
 
 
 class PhaseTimer:
@@ -75,6 +79,20 @@ REQUESTS = "model requests"  # Messages API calls (each with its retries)
 
 
 TIMER = PhaseTimer()
+PROFILE_WARMUP = 2  # steps not profiled (imports, first requests)
+
+
+def _profiler(out: str | None) -> Any:
+    """A cProfile.Profile enabled during each executeNextStep after the warm-up (everything the
+    server's thread runs meanwhile, other handlers included), written to `out` after each step
+    (the server ends with os._exit); None without PLANFIRST_BENCH_PROFILE."""
+    if not out:
+        return None
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.out = out  # type: ignore[attr-defined]
+    return prof
 
 
 def _wrap_sync(fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
@@ -115,14 +133,14 @@ def install(lsp: bool = False) -> None:
     executor.build_request = _wrap_sync(executor.build_request, "prompt build")
     overlay.Overlay.handle = _wrap_async(overlay.Overlay.handle, "overlay tools")  # type: ignore[method-assign]
     anthropic.AnthropicModel.run = _wrap_async(anthropic.AnthropicModel.run, "model call")  # type: ignore[method-assign]
-    real_call = anthropic.AnthropicModel._call
+    real_call = anthropic.AnthropicModel.call
 
     @functools.wraps(real_call)
     async def counted_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         TIMER.counts[REQUESTS] += 1
         return await real_call(self, *args, **kwargs)
 
-    anthropic.AnthropicModel._call = counted_call  # type: ignore[method-assign]
+    anthropic.AnthropicModel.call = counted_call  # type: ignore[method-assign]
     checks.run_validation = _wrap_async(checks.run_validation, "validation")
     store.PlanStore.save = _wrap_sync(store.PlanStore.save, "persistence")  # type: ignore[method-assign]
     store.PlanStore.flush_md = _wrap_sync(store.PlanStore.flush_md, "persistence")  # type: ignore[method-assign]
@@ -144,22 +162,48 @@ def install(lsp: bool = False) -> None:
     edits_min = _wrap_sync(edits.minimal_edits, "minimal edits + diff")
     edits.minimal_edits = edits_min
     if lsp:
+        from pygls.protocol.json_rpc import JsonRPCProtocol
+
         from planfirst.lsp import convert, host
+
+        send_async = JsonRPCProtocol.send_request_async
+
+        def send_request_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            fut = send_async(self, *args, **kwargs)  # serialised and written: the caller's phase
+
+            async def answer() -> Any:
+                TIMER.enter("editor answers")
+                try:
+                    return await fut
+                finally:
+                    TIMER.leave()
+
+            return answer()
+
+        JsonRPCProtocol.send_request_async = send_request_async  # type: ignore[method-assign]
 
         convert.minimal_edits = edits_min  # type: ignore[attr-defined]
         host.LspHost.apply_change = _wrap_async(host.LspHost.apply_change, "applyEdit round trip")  # type: ignore[method-assign]
         orig = session.Session.execute_next
         out_path = os.environ["PLANFIRST_BENCH_TIMINGS"]
+        profiler = _profiler(os.environ.get("PLANFIRST_BENCH_PROFILE"))
+        steps = [0]
 
         @functools.wraps(orig)
         async def execute_next(self: Any, *args: Any, **kwargs: Any) -> Any:
             TIMER.reset()
+            steps[0] += 1
+            if profiler is not None and steps[0] > PROFILE_WARMUP:
+                profiler.enable()
             t0 = time.perf_counter()
             TIMER.enter("other")
             try:
                 return await orig(self, *args, **kwargs)
             finally:
                 TIMER.leave()
+                if profiler is not None and steps[0] > PROFILE_WARMUP:
+                    profiler.disable()
+                    profiler.dump_stats(profiler.out)
                 row = TIMER.ms()
                 row["server total"] = (time.perf_counter() - t0) * 1000
                 with open(out_path, "a", encoding="utf-8") as f:

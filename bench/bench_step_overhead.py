@@ -16,7 +16,8 @@ every os.fsync of a regular file during the step (each durable write also fsyncs
 `--stress N` runs the whole measurement with `stress --cpu N` beside it (N busy-loop processes when
 `stress` is not installed; tests/stress.py) and reports it as its own section.
 
-Run: .venv/bin/python bench/bench_step_overhead.py [--quick] [--stress 2]
+Run: .venv/bin/python bench/bench_step_overhead.py [--quick] [--stress 2] [--sizes 100,10000]
+(PLANFIRST_BENCH_PROFILE=/tmp/step.prof: cProfile of the language server's steps, for pstats)
 """
 
 from __future__ import annotations
@@ -207,6 +208,8 @@ def main() -> None:
     quick = "--quick" in sys.argv
     cpus = int(sys.argv[sys.argv.index("--stress") + 1]) if "--stress" in sys.argv else 0
     sizes = [100, 2_000] if quick else SIZES
+    if "--sizes" in sys.argv:  # e.g. --sizes 10000 (with PLANFIRST_BENCH_PROFILE=out.prof: a profile)
+        sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
     install(lsp=False)
     t_start = time.perf_counter()
     runs: dict[int, tuple[list[dict[str, float]], list[dict[str, float]]]] = {}
