@@ -208,7 +208,9 @@ def main() -> None:
     quick = "--quick" in sys.argv
     cpus = int(sys.argv[sys.argv.index("--stress") + 1]) if "--stress" in sys.argv else 0
     sizes = [100, 2_000] if quick else SIZES
-    if "--sizes" in sys.argv:  # e.g. --sizes 10000 (with PLANFIRST_BENCH_PROFILE=out.prof: a profile)
+    if (
+        "--sizes" in sys.argv
+    ):  # e.g. --sizes 10000 (with PLANFIRST_BENCH_PROFILE=out.prof: a profile)
         sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
     install(lsp=False)
     t_start = time.perf_counter()

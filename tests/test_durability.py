@@ -19,6 +19,7 @@ import pytest
 from planfirst.core.workflow import session as session_mod
 from planfirst.core.workflow.session import Session
 from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.plan import files as files_mod  # atomic writes (split from store.py)
 from planfirst.plan import origin
 from planfirst.plan import render as render_mod
 from planfirst.plan import store as store_mod
@@ -59,7 +60,7 @@ def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Iterator[FsyncLog]:
             log.record(fd)
         real(fd)
 
-    monkeypatch.setattr(store_mod.os, "fsync", counting)
+    monkeypatch.setattr(files_mod.os, "fsync", counting)
     yield log
 
 
@@ -238,17 +239,17 @@ def test_a_failed_background_write_is_raised_by_the_next_access(
     st = PlanStore(tmp_path)
     plan = make_plan()
     st.save(plan)
-    real = store_mod.atomic_write
+    real = files_mod.atomic_write
 
     def full(path: Path, data: str, **kw: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_mod, "atomic_write", full)
+    monkeypatch.setattr(files_mod, "atomic_write", full)
     plan.title = "never written"
     st.save(plan, durable=False, wait=False)
     with pytest.raises(OSError, match="No space left"):
         st.load(plan.id)
-    monkeypatch.setattr(store_mod, "atomic_write", real)
+    monkeypatch.setattr(files_mod, "atomic_write", real)
     assert st.load(plan.id).title == "Add --top"
 
 
