@@ -267,3 +267,43 @@ def test_a_fifo_planted_as_the_step_history_never_blocks(tmp_path: Path) -> None
 
     threading.Thread(target=use, daemon=True).start()
     assert done.wait(10), "the step history blocked on a FIFO"
+
+
+def test_the_current_state_record_is_rewritten_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of a plan's current seal (case 38) is written before and after every save.
+    Once it exists it is overwritten in place, one pwrite of a fixed-size block: no temp file
+    and no rename per save (each cost a journal operation, three per step; #32). It still
+    says which state is current: an older plan.json loads as foreign."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(data))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    st = PlanStore(ws)
+    plan = make_plan()
+    st.save(plan)
+    st.settle()
+    (record,) = (data / "current").iterdir()
+    inode = record.stat().st_ino
+    older = st.plan_json(plan.id).read_bytes()
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def counting(src: Any, dst: Any, *a: Any, **k: Any) -> None:
+        if str(dst) == str(record):
+            replaced.append(str(dst))
+        real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(origin.os, "replace", counting)
+    for n in range(3):
+        plan.title = f"changed {n}"
+        st.save(plan)
+    st.settle()
+    assert replaced == [] and record.stat().st_ino == inode
+    assert record.stat().st_size == origin.RECORD_BYTES
+    assert [p.name for p in record.parent.iterdir()] == [record.name]  # no temp file left
+    rec = json.loads(record.read_text(encoding="ascii"))
+    assert len(rec["seals"]) == 1
+    st.plan_json(plan.id).write_bytes(older)  # an older state restored (git checkout, backup)
+    assert PlanStore(ws).load(plan.id).findings[0].rule == origin.UNTRUSTED_RULE
