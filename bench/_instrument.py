@@ -75,6 +75,7 @@ class PhaseTimer:
 # regular file; each durable write also fsyncs its directory so the rename survives)
 FSYNC_CALLS = "fsync calls"
 DURABLE_WRITES = "durable writes"
+MESSAGES = "LSP messages sent"  # by the server during the step (each one write to stdout)
 REQUESTS = "model requests"  # Messages API calls (each with its retries)
 
 
@@ -206,7 +207,47 @@ def install(lsp: bool = False) -> None:
                     profiler.dump_stats(profiler.out)
                 row = TIMER.ms()
                 row["server total"] = (time.perf_counter() - t0) * 1000
-                with open(out_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
+                finished.append(row)
 
         session.Session.execute_next = execute_next  # type: ignore[method-assign]
+
+        # The step as the server handles it: from reading the executeNextStep request off stdin
+        # to writing its response (pygls dispatch and JSON included, and whatever else the
+        # server's loop ran meanwhile). The client's wall time adds the pipe and the client
+        # process (the bench's pytest-lsp client, scheduled on the same loaded cores).
+        from planfirst.lsp.server import PlanfirstProtocol
+
+        arrived: dict[Any, float] = {}
+        finished: list[dict[str, float]] = []
+        handle = JsonRPCProtocol.handle_message
+
+        def handle_message(self: Any, message: Any) -> Any:
+            params = getattr(message, "params", None)
+            if getattr(params, "command", None) == "planfirst.executeNextStep":
+                arrived[message.id] = time.perf_counter()
+            return handle(self, message)
+
+        JsonRPCProtocol.handle_message = handle_message  # type: ignore[method-assign]
+        respond = PlanfirstProtocol._send_response
+
+        def send_response(self: Any, msg_id: Any, *args: Any, **kwargs: Any) -> None:
+            respond(self, msg_id, *args, **kwargs)
+            t_in = arrived.pop(msg_id, None)
+            if t_in is None or not finished:
+                return
+            row = finished.pop()
+            row["server wall"] = (time.perf_counter() - t_in) * 1000
+            with open(out_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+        PlanfirstProtocol._send_response = send_response  # type: ignore[method-assign]
+        send_data = PlanfirstProtocol._send_data
+
+        def counted_send(self: Any, data: Any) -> None:
+            TIMER.counts[MESSAGES] += 1
+            if os.environ.get("PLANFIRST_BENCH_MESSAGES"):
+                what = getattr(data, "method", None) or "response"
+                TIMER.counts[f"sent {what}"] += 1
+            send_data(self, data)
+
+        PlanfirstProtocol._send_data = counted_send  # type: ignore[method-assign]

@@ -307,3 +307,44 @@ def test_the_current_state_record_is_rewritten_in_place(
     assert len(rec["seals"]) == 1
     st.plan_json(plan.id).write_bytes(older)  # an older state restored (git checkout, backup)
     assert PlanStore(ws).load(plan.id).findings[0].rule == origin.UNTRUSTED_RULE
+
+
+async def test_the_applied_record_is_made_durable_while_the_editor_saves_and_validates(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For an editor that saves (the VS Code extension), the durable "applied" record is written
+    on the background writer while the editor saves the files and the validation runs, not
+    before (#32): the plan.json fsync of "applied" here waits until the editor was asked to save,
+    which deadlocked (until the timeout) when the step fsynced first. The step still answers
+    with everything durable: both records were fsynced before it returned."""
+    s, srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)  # step 1 (needs a retry)
+    asked_to_save = threading.Event()
+    waited: list[tuple[str, bool]] = []  # (step 2's status in the file, the editor was asked)
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith(".tmp") and "/plans/" in path:
+            status = json.loads(Path(path).read_text(encoding="utf-8"))["steps"][1]["status"]
+            if status == "applied":
+                waited.append((status, asked_to_save.wait(5)))
+            else:
+                waited.append((status, asked_to_save.is_set()))
+        real_fsync(fd)
+
+    save_documents = s.host.save_documents
+
+    async def saving(paths: list[str]) -> list[str]:
+        asked_to_save.set()
+        return await save_documents(paths)
+
+    monkeypatch.setattr(s.host, "save_documents", saving)
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
+    out = await s.execute_next(plan.id)
+    monkeypatch.undo()
+    assert (out.step, out.status.value) == (2, "done")
+    assert waited == [("applied", True), ("done", True)], waited
+    assert s.load(plan.id).state(2).status == StepStatus.DONE and srv.failures == []

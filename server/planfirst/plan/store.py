@@ -117,7 +117,9 @@ class PlanStore(Claims, OwnFiles):
             self._writer.settle(plan_id)
 
     def settle_durable(self, plan_id: str) -> None:
-        """Wait for the directory fsyncs a plan's durable saves left to the background."""
+        """Wait for the durable saves of a plan left to the background writer, and for the
+        directory fsyncs of the ones made in place."""
+        self._writer.settle(plan_id)
         self._writer.settle(plan_id + _DIR)
 
     def exists(self, plan_id: str) -> bool:
