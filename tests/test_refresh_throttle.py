@@ -6,6 +6,7 @@ its plan four times in a fraction of a second."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 from planfirst.core.workflow.session import Session
@@ -34,7 +35,7 @@ async def test_refreshes_while_an_operation_runs_are_throttled_and_the_last_one_
     await asyncio.sleep(server_mod.REFRESH_S * 4)
     busy = [t for t, b in refreshed if b]
     assert len(busy) <= 0.72 / server_mod.BUSY_REFRESH_S + 1, refreshed
-    assert all(b - a >= server_mod.BUSY_REFRESH_S * 0.9 for a, b in zip(busy, busy[1:]))
+    assert all(b - a >= server_mod.BUSY_REFRESH_S * 0.9 for a, b in itertools.pairwise(busy))
     # the state the operation ended with is shown once it ends, not a throttle period later
     last, was_busy = refreshed[-1]
     assert not was_busy and last - ended < server_mod.BUSY_REFRESH_S

@@ -296,9 +296,7 @@ class PlanfirstServer(LanguageServer):
         busy = self.session is not None and plan_id in self.session.busy()
         if busy and loop.time() - self._refreshed_at.get(plan_id, -1e9) < BUSY_REFRESH_S:
             if not self.closing:  # look again soon: the operation may have ended by then
-                self._refresh_tasks[plan_id] = loop.call_later(
-                    REFRESH_S, self._do_refresh, plan_id
-                )
+                self._refresh_tasks[plan_id] = loop.call_later(REFRESH_S, self._do_refresh, plan_id)
             return
         self._refreshed_at[plan_id] = loop.time()
         if self.caps.content_documents:
