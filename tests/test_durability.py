@@ -348,3 +348,65 @@ async def test_the_applied_record_is_made_durable_while_the_editor_saves_and_val
     assert (out.step, out.status.value) == (2, "done")
     assert waited == [("applied", True), ("done", True)], waited
     assert s.load(plan.id).state(2).status == StepStatus.DONE and srv.failures == []
+
+
+async def test_the_done_record_is_fsynced_while_the_plan_is_rendered(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's last save ("done") is written and fsynced on the background writer while the
+    step renders the plan for plan.md and the editor (#32): here the fsync of "done" waits
+    until the rendering began, which deadlocked (until the timeout) when the record was
+    fsynced first and rendered after. plan.md shows the step done when the step answers, and a
+    failed write still fails the step."""
+    s, srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)  # step 1 (needs a retry)
+    rendering = threading.Event()
+    waited: list[bool] = []
+    real_fsync, real_render = os.fsync, store_mod.render
+
+    def render(p: Any) -> Any:
+        if p.state(2).status == StepStatus.DONE:
+            rendering.set()
+        return real_render(p)
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith(".tmp") and "/plans/" in path:
+            if json.loads(Path(path).read_text(encoding="utf-8"))["steps"][1]["status"] == "done":
+                waited.append(rendering.wait(5))
+        real_fsync(fd)
+
+    monkeypatch.setattr(store_mod, "render", render)
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
+    out = await s.execute_next(plan.id)
+    monkeypatch.undo()
+    assert (out.step, out.status.value) == (2, "done") and waited == [True]
+    assert (
+        "done" in s.store.plan_md(plan.id).read_text(encoding="utf-8").split("## Step 2")[1][:300]
+    )
+    assert srv.failures == []
+
+
+async def test_a_failed_done_write_fails_the_step(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "done" record written on the background writer is waited for: a full disk fails
+    the step (the error is raised to the command), it is never answered as done."""
+    s, _srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    real = files_mod.atomic_write
+
+    def full(path: Path, data: str, **kw: Any) -> None:
+        if path.name == "plan.json" and json.loads(data)["steps"][1]["status"] == "done":
+            raise OSError(28, "No space left on device")
+        real(path, data, **kw)
+
+    monkeypatch.setattr(files_mod, "atomic_write", full)
+    with pytest.raises(OSError, match="No space left"):
+        await s.execute_next(plan.id)
+    monkeypatch.undo()
+    assert s.load(plan.id).state(2).status != StepStatus.DONE

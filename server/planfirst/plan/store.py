@@ -173,6 +173,9 @@ class PlanStore(Claims, OwnFiles):
                 plan.id,
                 lambda: self._write_plan(plan.id, path, text, version, durable, background=True),
             )
+            if render_md:  # rendered here while the writer writes; plan.md follows plan.json
+                rendered = render(plan)
+                self._writer.then(plan.id, lambda: self._md_after(plan.id, text, rendered))
             return
         held = self._write_plan(plan.id, path, text, version, durable, sync_dir=not sync_dir_later)
         if durable and sync_dir_later:
@@ -208,6 +211,26 @@ class PlanStore(Claims, OwnFiles):
         self._md_stale.add(plan_id)
         return self._held.put(plan_id, stamp_of(path), text)
 
+    def _md_after(self, plan_id: str, text: str, rendered: Rendered) -> None:
+        """On the writer, after plan.json: keep `rendered` for that version and write plan.md
+        (a failure is logged and left to the next flush_md: plan.json is saved)."""
+        held = self._held.fresh(plan_id, stamp_of(self.plan_json(plan_id)))
+        if held is None or held.json != text:  # replaced meanwhile: its writer renders it
+            return
+        held.keep_rendering(rendered)
+        self._md_stale.discard(plan_id)
+        try:
+            self._write_md(plan_id, rendered.text)
+        except (OSError, StoreError) as e:
+            self._md_stale.add(plan_id)
+            log.warning("planfirst: cannot write plan.md of %s: %s", plan_id, e)
+
+    def _write_md(self, plan_id: str, text: str) -> None:
+        md = self.check(self.plan_md(plan_id))
+        if self._md.get(plan_id) != text or not md.exists():
+            self.write_file(md, text)
+            self._md[plan_id] = text
+
     def flush_md(self, plan_id: str) -> None:
         """Write plan.md if the plan was saved since it was last written and its text changed
         (atomic but not fsynced: it is derived from plan.json)."""
@@ -218,11 +241,7 @@ class PlanStore(Claims, OwnFiles):
         held = self._held.fresh(plan_id, stamp_of(self.check(self.plan_json(plan_id))))
         if held is None:  # plan.json was replaced since we saved it: its writer renders it
             return
-        md = self.check(self.plan_md(plan_id))
-        text = held.rendered().text
-        if self._md.get(plan_id) != text or not md.exists():
-            self.write_file(md, text)
-            self._md[plan_id] = text
+        self._write_md(plan_id, held.rendered().text)
 
     def stale_md(self) -> set[str]:
         """Plans whose plan.md waits for `flush_md`."""

@@ -404,7 +404,7 @@ def finish(
         st.last_run.finished_at = now_iso()
     if plan.next_step() is not None:
         plan.status = PlanStatus.EXECUTING
-    s.save(plan)
+    s.save(plan, last=True)  # durable before the step answers (Session.exclusive)
     return StepOutcome(
         plan.id,
         step.order,
