@@ -42,9 +42,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Servers started by the tests (they inherit this environment) cache model facts in a
-    temporary XDG_CACHE_HOME, never in the user's ~/.cache."""
+    temporary XDG_CACHE_HOME, never in the user's ~/.cache, and keep the per-user origin key and
+    record of current plans (plan/origin.py) in a temporary PLANFIRST_DATA_DIR, never in the
+    user's ~/.local/share/planfirst."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        mp.setenv("PLANFIRST_DATA_DIR", str(tmp_path_factory.mktemp("planfirst-data")))
         yield
 
 
