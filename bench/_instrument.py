@@ -155,6 +155,9 @@ def install(lsp: bool = False) -> None:
         real_fsync(fd)
 
     os.fsync = fsync
+    # waiting for the background writer (a step's last save waits for its record)
+    store.PlanStore.settle = _wrap_sync(store.PlanStore.settle, "persistence")  # type: ignore[method-assign]
+    store.PlanStore.settle_durable = _wrap_sync(store.PlanStore.settle_durable, "persistence")  # type: ignore[method-assign]
     store.PlanStore.set_active = _wrap_sync(store.PlanStore.set_active, "persistence")  # type: ignore[method-assign]
     store.PlanStore.load = _wrap_sync(store.PlanStore.load, "plan load")  # type: ignore[method-assign]
     # the unified diff recorded in the plan, and the minimal edits sent to the editor
