@@ -11,13 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planfirst.core.workspace.paths import (
-    PathError,
-    ReadRefused,
-    WorkspaceGuard,
-    from_uri,
-    is_secret,
-)
+from planfirst.core.workspace.path_syntax import PathError, ReadRefused, from_uri
+from planfirst.core.workspace.paths import WorkspaceGuard, is_secret
 from tests.support.ws_files import write
 
 

@@ -11,7 +11,7 @@ import pytest
 from pygls.exceptions import JsonRpcInvalidParams
 
 from planfirst.core.workflow.session import SessionError
-from planfirst.core.workspace.paths import PathError, ReadRefused
+from planfirst.core.workspace.path_syntax import PathError, ReadRefused
 from planfirst.errors import PlanfirstError
 from planfirst.llm.model import BudgetStop, ModelError
 from planfirst.lsp import app, protocol

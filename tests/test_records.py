@@ -6,6 +6,7 @@ import pytest
 
 from planfirst.core.planning.context import hash_text
 from planfirst.core.workflow import records, revisions, staleness
+from planfirst.core.workflow.attempt import StepAttempt
 from planfirst.core.workflow.contracts import SessionError
 from planfirst.plan.model import Plan, PlanBody, RunOutcome, StepRun, StepStatus
 from tests.support.plan_fixtures import body_dict, make_plan
@@ -104,9 +105,11 @@ def test_undo_goes_by_when_edits_landed_not_by_step_number() -> None:
     the order was kept (applied_seq 0) count as older than every numbered one, in step order."""
     plan = make_plan()
     plan.state(3).runs = [run(RunOutcome.APPLIED, "x", "y")]  # an older plan's record
-    late = run(RunOutcome.APPLIED, "a", "b")
-    records.mark_applied(plan, late)
-    plan.state(1).runs = [late]
+    late = run(RunOutcome.PENDING, "a", "b")
+    step = StepAttempt(plan, 1)
+    step.begin(late)
+    step.propose(late, "", late.before, late.after)
+    step.apply(late)
     assert late.applied_seq == 1 and records.undo_target(plan) == 1
     with pytest.raises(SessionError, match="step 1 was applied after it; undo step 1 first"):
         records.refuse_out_of_order_undo(plan, 3)

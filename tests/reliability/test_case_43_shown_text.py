@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from planfirst.plan.model import Plan, PlanBody
-from planfirst.terminal import TerminalEditor
+from planfirst.terminal.editor import TerminalEditor
 from tests.reliability.conftest import Invariants, serve
 from tests.reliability.red_team import edit_turn
 from tests.reliability.test_untrusted_model import one_step_plan, plan_turn

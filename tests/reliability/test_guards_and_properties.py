@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from planfirst.core.commands.validate import run_command
 from planfirst.core.editing.overlay import Overlay
 from planfirst.core.planning.explore import Explorer
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import PlanBody, normalise_rel_path
 from planfirst.plan.render import parse_markdown, render
 from tests.reliability.conftest import CANARY, RUN_VAR, Invariants, tagged_pids

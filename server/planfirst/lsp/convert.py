@@ -9,7 +9,7 @@ from lsprotocol import types
 from planfirst.core.editing.edits import TextEdit, minimal_edits
 from planfirst.core.editing.executor import ProposedChange
 from planfirst.core.problems.base import Problem
-from planfirst.core.workspace.paths import PathError, from_uri
+from planfirst.core.workspace.path_syntax import PathError, from_uri
 from planfirst.plan.visible import encode
 
 ENCODINGS = {

@@ -15,7 +15,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from planfirst.core.planning.context import Selection
 from planfirst.core.workflow.budget import cost_preview
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.core.workspace.paths import PathError
+from planfirst.core.workspace.path_syntax import PathError
 from planfirst.errors import PlanfirstError
 from planfirst.lsp import (
     convert,

@@ -14,7 +14,8 @@ from lsprotocol import types
 from planfirst.core.editing.executor import ProposedChange
 from planfirst.core.problems.base import Problem
 from planfirst.core.workflow.session import ApplyOutcome
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.lsp import convert, preview
 from planfirst.plan.store import StoreError, atomic_write
 from planfirst.plan.visible import encode

@@ -12,7 +12,7 @@ from lsprotocol import types
 
 from planfirst.core.workflow.budget import step_line
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.core.workspace.paths import PathError
+from planfirst.core.workspace.path_syntax import PathError
 from planfirst.lsp import convert, critique_view, revision_docs
 from planfirst.lsp.callbacks import logged
 from planfirst.plan.cost import usd_range

@@ -10,7 +10,8 @@ import re
 from collections import defaultdict
 from collections.abc import Container, Sequence
 
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 
 _PY_EXT = (".py", ".pyi")
 _JS_EXT = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")

@@ -20,7 +20,8 @@ from planfirst.core.planning.candidates import (
     imports_of,
     nearby_tests,
 )
-from planfirst.core.workspace.paths import PathError, ReadRefused, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError, ReadRefused
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import ContextEntry
 from planfirst.settings import ContextSettings
 

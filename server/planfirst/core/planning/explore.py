@@ -17,7 +17,8 @@ from planfirst.core.planning import mcp
 from planfirst.core.planning.context import documents_by_rel, hash_text, load_text
 from planfirst.core.planning.linear_regex import compile_linear
 from planfirst.core.workspace.gitignore import IgnoreRules
-from planfirst.core.workspace.paths import PathError, ReadRefused, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError, ReadRefused
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.core.workspace.walk import PRUNED_DIRS
 from planfirst.llm.model import ToolOutcome, ToolSpec
 

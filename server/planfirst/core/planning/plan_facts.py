@@ -12,7 +12,8 @@ import shutil
 from collections.abc import Iterable
 from typing import Any
 
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.core.workspace.secrets import is_secret
 from planfirst.core.workspace.trust import trust_reason
 from planfirst.plan.model import Finding, PlanBody

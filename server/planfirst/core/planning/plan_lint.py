@@ -28,7 +28,8 @@ from planfirst.core.planning.plan_facts import (
     protected_reason,
     split_argv,
 )
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import Finding, PlanBody, Step
 from planfirst.settings import Settings
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 
 Severity = Literal["error", "warning", "info"]
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planfirst.core.planning import cost
+from planfirst.core.workflow.contracts import WorkspaceAccess
+from planfirst.core.workflow.fsio import read_current
 from planfirst.core.workflow.models import check_model_name
 from planfirst.llm import catalog
 from planfirst.llm.catalog import lookup, newest_models
@@ -151,11 +153,11 @@ def count_extra(s: Session, plan_id: str, meter: Budget) -> None:
     s.save(plan)
 
 
-def for_revision(s: Session, plan: Plan) -> Budget:
+def for_revision(ws: WorkspaceAccess, plan: Plan) -> Budget:
     """The meter of a revision: the planning cap, and the plan cap once it was approved."""
-    meter = for_planning(s)
+    meter = for_planning(ws)
     if plan.status != PlanStatus.DRAFT:
-        meter.caps.extend(_plan_cap(s.settings.budget.max_cost_per_plan, plan))
+        meter.caps.extend(_plan_cap(ws.settings.budget.max_cost_per_plan, plan))
     return meter
 
 
@@ -165,9 +167,9 @@ def _progress_text(order: int, total: int, spent: float, est: CostEstimate | Non
     return f"step {order}/{total}: {usd(spent)} spent{of}"
 
 
-def for_step(s: Session, plan: Plan, order: int, report: Callable[[str], None]) -> Budget:
+def for_step(ws: WorkspaceAccess, plan: Plan, order: int, report: Callable[[str], None]) -> Budget:
     """The meter of one Execute / Retry of step `order`: the step and plan caps, live usage."""
-    b = s.settings.budget
+    b = ws.settings.budget
     before_step = step_spent(plan, order)
     caps = []
     if b.max_cost_per_step is not None:
@@ -185,7 +187,7 @@ def for_step(s: Session, plan: Plan, order: int, report: Callable[[str], None]) 
     def on_usage(u: Usage) -> None:
         report(_progress_text(order, total, before_step + u.cost_usd, est))
 
-    return Budget(caps, s.settings.prices, next_cost=nxt, on_usage=on_usage)
+    return Budget(caps, ws.settings.prices, next_cost=nxt, on_usage=on_usage)
 
 
 def _plan_cap(limit: float | None, plan: Plan) -> list[Cap]:
@@ -195,43 +197,43 @@ def _plan_cap(limit: float | None, plan: Plan) -> list[Cap]:
     return [Cap("planfirst.budget.maxCostPerPlan", limit, execution_spent(plan), f"plan {plan.id}")]
 
 
-def for_plan(s: Session, plan: Plan) -> Budget:
+def for_plan(ws: WorkspaceAccess, plan: Plan) -> Budget:
     """The meter of the plan's final checks (a diagnosis): the plan cap."""
-    b = s.settings.budget
-    return Budget(_plan_cap(b.max_cost_per_plan, plan), s.settings.prices)
+    b = ws.settings.budget
+    return Budget(_plan_cap(b.max_cost_per_plan, plan), ws.settings.prices)
 
 
-def for_planning(s: Session) -> Budget:
+def for_planning(ws: WorkspaceAccess) -> Budget:
     """The meter of one planning operation (generate or revise, a critique included)."""
-    b = s.settings.budget
+    b = ws.settings.budget
     caps = []
     if b.max_cost_planning is not None:
         caps.append(Cap("planfirst.budget.maxCostPlanning", b.max_cost_planning, 0.0, "planning"))
-    return Budget(caps, s.settings.prices)
+    return Budget(caps, ws.settings.prices)
 
 
 # ---------------------------------------------------------------------------- estimate, history
 
 
-def attempts(s: Session) -> cost.Attempts:
+def attempts(ws: WorkspaceAccess) -> cost.Attempts:
     """The expected attempts per step for this workspace."""
-    rows = s.store.step_history()
+    rows = ws.store.step_history()
     seen = [int(r["attempts"]) for r in rows if isinstance(r.get("attempts"), int)]
-    return cost.expected_attempts(s.settings, seen)
+    return cost.expected_attempts(ws.settings, seen)
 
 
-def refresh_estimate(s: Session, plan: Plan, model: str | None = None) -> CostEstimate:
+def refresh_estimate(ws: WorkspaceAccess, plan: Plan, model: str | None = None) -> CostEstimate:
     """Estimate the plan's remaining steps (on `model`, else its chosen or the set model) and
     keep the estimate on the plan (the caller saves it)."""
 
     def read(rel: str) -> str | None:
-        return s.read_current(rel)
+        return read_current(ws.host, ws.guard, rel)
 
-    plan.estimate = cost.estimate(plan, read, s.settings, model=model, attempts=attempts(s))
+    plan.estimate = cost.estimate(plan, read, ws.settings, model=model, attempts=attempts(ws))
     return plan.estimate
 
 
-def record_step(s: Session, plan: Plan, order: int, attempts_made: int) -> None:
+def record_step(ws: WorkspaceAccess, plan: Plan, order: int, attempts_made: int) -> None:
     """Remember what a finished (done or failed) step needed and cost, for later estimates."""
     st = plan.state(order)
     if st.status not in (StepStatus.DONE, StepStatus.FAILED) or attempts_made < 1:
@@ -248,7 +250,7 @@ def record_step(s: Session, plan: Plan, order: int, attempts_made: int) -> None:
     }
     if sc is not None:
         row["estimate"] = [sc.low, sc.high]
-    s.store.record_step(row)
+    ws.store.record_step(row)
 
 
 def step_line(plan: Plan, order: int) -> str | None:

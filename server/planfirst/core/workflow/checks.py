@@ -17,8 +17,15 @@ from planfirst.core.commands.validate import (
     refusal_advice,
     run_validation,
 )
+from planfirst.core.problems.board import ProblemsBoard
 from planfirst.core.problems.parse import Problem, parse_off_loop
-from planfirst.core.workflow.contracts import Progress, StepOutcome, StepResult
+from planfirst.core.workflow.contracts import (
+    Host,
+    Progress,
+    StepOutcome,
+    StepResult,
+    WorkspaceAccess,
+)
 from planfirst.core.workflow.diagnoser import diagnose, format_failures
 from planfirst.llm.model import ModelError
 from planfirst.plan.criteria import criteria_commands
@@ -52,27 +59,27 @@ async def failure_problems(results: list[ValidationResult], root: Path) -> dict[
     return problems
 
 
-def publish(s: Session, problems: dict[str, list[Problem]]) -> None:
+def publish(board: ProblemsBoard, problems: dict[str, list[Problem]]) -> None:
     """Show these problems; clear the ones published before that are gone."""
-    s.problems.show(problems)
+    board.show(problems)
 
 
-def problem_count(s: Session) -> int:
+def problem_count(board: ProblemsBoard) -> int:
     """How many problems are published now."""
-    return s.problems.count()
+    return board.count()
 
 
 async def run_commands(
-    s: Session, commands: list[str], progress: Progress, what: str
+    ws: WorkspaceAccess, commands: list[str], progress: Progress, what: str
 ) -> list[ValidationResult]:
     """Run commands under the validation policy, streaming output to the log and progress."""
-    env = command_env(s.root)
+    env = command_env(ws.root)
     # programs, scripts and modules resolve against the workspace (case 27)
-    policy = CommandPolicy(s.settings.validation.allow, Workspace(s.root, env))
+    policy = CommandPolicy(ws.settings.validation.allow, Workspace(ws.root, env))
 
     async def confirm(cmd: str, reason: str) -> bool | None:
         # None: the editor cannot ask (validate.py then says how to allow the command instead)
-        return await s.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
+        return await ws.host.confirm(f"{what} wants to run `{cmd}`: {reason}. Run it this time?")
 
     # say what runs: "step 1: running `pytest -q` (2 more)", then its latest output line
     running = f"{what}: running `{commands[0]}`" + (
@@ -81,7 +88,7 @@ async def run_commands(
 
     def on_output(chunk: str) -> None:
         text = chunk.rstrip("\n")
-        s.host.log(text)
+        ws.host.log(text)
         last = text.strip().splitlines()[-1] if text.strip() else ""
         if last:
             progress.report(f"{running}: {last[:80]}")
@@ -89,21 +96,21 @@ async def run_commands(
     progress.report(running)
     return await run_validation(
         commands,
-        s.root,
+        ws.root,
         policy,
-        timeout_s=s.settings.validation.timeout_s,
-        output_cap=s.settings.validation.output_cap,
+        timeout_s=ws.settings.validation.timeout_s,
+        output_cap=ws.settings.validation.output_cap,
         confirm=confirm,
         on_output=on_output,
         env=env,
-        redact=Redactor.for_commands(s.root, env, is_secret_name),  # case 32
-        runner=_runner(s),
+        redact=Redactor.for_commands(ws.root, env, is_secret_name),  # case 32
+        runner=_runner(ws.host),
     )
 
 
-def _runner(s: Session) -> Runner | None:
+def _runner(host: Host) -> Runner | None:
     """The face's way to run a command (a client's terminal), if it has one."""
-    own = getattr(s.host, "command_runner", None)
+    own = getattr(host, "command_runner", None)
     return own() if callable(own) else None
 
 
@@ -115,7 +122,7 @@ async def validate_run(
         s, step.validation, progress, f"step {step.order}/{len(plan.steps)}"
     )
     run.validation = results
-    publish(s, await failure_problems(results, s.root))
+    publish(s.problems, await failure_problems(results, s.root))
     refused = [r for r in results if r.refused]
     if refused:
         run.error = f"`{refused[0].command}` was not run: {refused[0].refused}. {refusal_advice(refused[0].refused or '')}"
@@ -142,7 +149,7 @@ async def final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutcom
         s.host.notify(f"Plan '{plan.title}': {msg}.", "info")
         return StepOutcome(plan.id, None, StepResult.DONE, message=msg)
     problems = await failure_problems(results, s.root)
-    publish(s, problems)
+    publish(s.problems, problems)
     plan.status = PlanStatus.FAILED
     progress.report("test criteria failed: diagnosing against the plan")
     try:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from planfirst.core.editing.executor import ProposedChange
 from planfirst.core.problems.base import Problem
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.errors import PlanfirstError
 from planfirst.llm.model import Model
+from planfirst.plan.store import PlanStore
+from planfirst.settings import Settings
 
 
 class SessionError(PlanfirstError):
@@ -61,6 +65,25 @@ class Host(Protocol):
     def publish_problems(self, problems: dict[str, list[Problem]]) -> None: ...
     def plan_changed(self, plan_id: str) -> None: ...
     def plan_started(self, plan_id: str, title: str) -> None: ...
+
+
+class WorkspaceAccess(Protocol):
+    """The narrow view of one workspace a workflow function is handed instead of the whole
+    Session: its root, path guard, plan store, host and settings (STYLE 13). The Session is one
+    (it is passed as itself, so a function always sees the current settings, guard and store);
+    a function that needs no more cannot reach the session's running operations or its
+    private state."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def guard(self) -> WorkspaceGuard: ...
+    @property
+    def store(self) -> PlanStore: ...
+    @property
+    def host(self) -> Host: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 class ModelFactory(Protocol):

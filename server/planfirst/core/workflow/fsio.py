@@ -9,7 +9,8 @@ import os
 
 from planfirst.core.workflow.contracts import Host, SessionError
 from planfirst.core.workflow.replay import confirm_replay
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.core.workspace.walk import PRUNED_DIRS
 from planfirst.plan.model import Step, StepRun
 from planfirst.plan.store import atomic_write

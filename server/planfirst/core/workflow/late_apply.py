@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from planfirst.core.workflow import fsio, records
+from planfirst.core.workflow import fsio
+from planfirst.core.workflow.attempt import StepAttempt
 from planfirst.core.workflow.contracts import ApplyOutcome, SessionError
-from planfirst.plan.model import RunOutcome, StepStatus
+from planfirst.plan.model import RunOutcome
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -43,14 +44,13 @@ async def _record(
     if not outcome.applied:
         return  # the run stays `cancelled`: true
     plan = s.load(plan_id)
-    st = plan.state(order)
+    step_attempt = StepAttempt(plan, order)
+    st = step_attempt.state
     run = next((r for r in st.runs if r.attempt == attempt), None)
     if run is None or run.outcome != RunOutcome.CANCELLED or st.last_run is not run:
         s.host.log(f"step {order}: the preview was applied after the step changed; not recorded")
         return
-    records.mark_applied(plan, run)
-    run.error = None
-    st.status = StepStatus.APPLIED
+    step_attempt.apply_late(run)
     s.save(plan)
     try:
         synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
@@ -58,7 +58,7 @@ async def _record(
         s.host.notify(f"Step {order}: {e.message}", "error")
         return
     if synced != run.after:
-        run.after = synced
+        step_attempt.partly_applied(run, synced)
         s.save(plan)
     s.host.notify(
         f"Step {order}: you applied its edit after cancelling; it is recorded as applied (not "

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from planfirst.core.workflow.contracts import SessionError
+from planfirst.core.workflow.contracts import ModelFactory, SessionError
 from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL
 from planfirst.llm.model import Model
 from planfirst.plan.model import Plan
-
-if TYPE_CHECKING:
-    from planfirst.core.workflow.session import Session
+from planfirst.settings import Settings
 
 MAX_NAME = 100
 
 
-def execution_model_name(s: Session, plan: Plan) -> str:
+def execution_model_name(settings: Settings, plan: Plan) -> str:
     """The name of the model that executes `plan`'s steps."""
-    return plan.execution_model or s.settings.execution_model
+    return plan.execution_model or settings.execution_model
 
 
-def execution_model(s: Session, plan: Plan) -> Model:
+def execution_model(models: ModelFactory, settings: Settings, plan: Plan) -> Model:
     """The model that executes `plan`'s steps (the factory's own when it is the set one)."""
-    name = execution_model_name(s, plan)
-    if name == s.settings.execution_model:
-        return s.models.execution()
-    make = getattr(s.models, "execution_as", None)
+    name = execution_model_name(settings, plan)
+    if name == settings.execution_model:
+        return models.execution()
+    make = getattr(models, "execution_as", None)
     if make is None:
         raise SessionError(
             f"this client cannot run the plan on {name!r}; approve it again without a model"

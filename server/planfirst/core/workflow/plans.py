@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from planfirst.core.planning import mcp
@@ -13,14 +13,21 @@ from planfirst.core.planning.plan_lint import confidence, lint_plan
 from planfirst.core.planning.planner import (
     PlanningResult,
     make_plan,
-    snapshot_preview,
     title_from_task,
 )
 from planfirst.core.workflow import budget, revisions
-from planfirst.core.workflow.contracts import NullProgress, Progress, SessionError
+from planfirst.core.workflow.contracts import (
+    ModelFactory,
+    NullProgress,
+    Progress,
+    SessionError,
+    WorkspaceAccess,
+)
+from planfirst.core.workflow.events import CritiqueEvents, PlanEvents
+from planfirst.core.workflow.fsio import read_current
 from planfirst.core.workflow.models import check_model_name
-from planfirst.core.workspace.paths import PathError
-from planfirst.llm.model import TEXT_EDITOR_TOOL, ModelError, NullEvents
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.llm.model import ModelError
 from planfirst.plan.model import (
     CritiqueRecord,
     Finding,
@@ -38,69 +45,15 @@ if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
 
 
-class PlanEvents(NullEvents):
-    """Model events → progress (and the partial plan document while a plan streams in)."""
-
-    def __init__(
-        self, progress: Progress, on_partial: Callable[[dict[str, Any]], None] | None
-    ) -> None:
-        self.progress = progress
-        self.on_partial = on_partial
-
-    def on_thinking(self, delta: str) -> None:
-        self.progress.report("thinking…")
-        stream = getattr(self.progress, "thinking", None)  # a face that shows the thinking (ACP)
-        if callable(stream):
-            stream(delta)
-
-    def on_text(self, delta: str) -> None:
-        stream = getattr(self.progress, "text", None)  # a face that shows the model's words (ACP)
-        if callable(stream):
-            stream(delta)
-
-    def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
-        self.progress.report(snapshot_preview(snapshot))
-        if self.on_partial:
-            self.on_partial(snapshot)
-
-    def on_tool_call(self, name: str, tool_input: dict[str, Any]) -> None:
-        target = tool_input.get("path") or tool_input.get("pattern") or ""
-        if name == TEXT_EDITOR_TOOL:
-            verb = {
-                "view": "reading",
-                "create": "writing",
-                "str_replace": "editing",
-                "insert": "editing",
-            }
-            self.progress.report(
-                f"{verb.get(str(tool_input.get('command')), 'editing')} {target}".strip()
-            )
-        else:
-            self.progress.report(f"{name.replace('_', ' ')} {target}".strip())
-
-    def on_retry(self, attempt: int, reason: str, wait_s: float) -> None:
-        self.progress.report(f"{reason}; retrying in {wait_s:.0f} s (attempt {attempt + 1})")
-
-
-class CritiqueEvents(PlanEvents):
-    """The critic's events: what it reads, and how far its review has come."""
-
-    def on_partial_submit(self, snapshot: dict[str, Any]) -> None:
-        n = len(snapshot.get("findings") or [])
-        self.progress.report(
-            f"critiquing the plan: {n} finding(s) so far" if n else "critiquing the plan"
-        )
-
-
-def _hash_plan_files(s: Session, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
+def _hash_plan_files(ws: WorkspaceAccess, body: PlanBody, known: dict[str, str]) -> dict[str, str]:
     """Hashes of the files the plan modifies that the model did not read, so a later change
     to any of them is reported as stale too (secrets and ignored files are not read)."""
     out: dict[str, str] = {}
     for f in body.files_to_modify:
-        if f.path in known or s.guard.excluded(f.path):
+        if f.path in known or ws.guard.excluded(f.path):
             continue
         try:
-            text = s.read_current(f.path)
+            text = read_current(ws.host, ws.guard, f.path)
         except (SessionError, PathError):
             continue
         if text is not None:
@@ -109,7 +62,8 @@ def _hash_plan_files(s: Session, body: PlanBody, known: dict[str, str]) -> dict[
 
 
 async def critique_plan(
-    s: Session,
+    ws: WorkspaceAccess,
+    models: ModelFactory,
     task: str,
     context: Context,
     result: PlanningResult,
@@ -120,14 +74,14 @@ async def critique_plan(
     revision_note: str | None = None,
 ) -> CritiqueRecord | None:
     """The critique pass and its tightening round (core/planning/critique.py), unless turned off."""
-    if not s.settings.critique.enabled:
+    if not ws.settings.critique.enabled:
         return None
     progress.report("critiquing the plan", 80)
     return await critique_and_tighten(
-        s.models.critique(),
-        s.models.planning(),
-        s.guard,
-        s.settings,
+        models.critique(),
+        models.planning(),
+        ws.guard,
+        ws.settings,
         task,
         context,
         result,
@@ -136,12 +90,12 @@ async def critique_plan(
         revision_note=revision_note,
         events=PlanEvents(progress, None),
         critic_events=CritiqueEvents(progress, None),
-        open_documents=s.host.open_documents(),
+        open_documents=ws.host.open_documents(),
     )
 
 
 def record_provenance(
-    s: Session, prov: Provenance, result: PlanningResult, context: Context
+    ws: WorkspaceAccess, prov: Provenance, result: PlanningResult, context: Context
 ) -> None:
     """Record in `prov` what a planning run saw: its model, the context, and the hash of every
     file it read or the plan modifies (what staleness is later checked against)."""
@@ -151,7 +105,7 @@ def record_provenance(
     prov.context_tokens = context.tokens
     prov.context_files.update({e.path: e.sha256 for e in context.included if e.sha256})
     prov.context_files.update(result.seen)
-    prov.context_files.update(_hash_plan_files(s, result.body, prov.context_files))
+    prov.context_files.update(_hash_plan_files(ws, result.body, prov.context_files))
 
 
 async def generate(
@@ -205,7 +159,7 @@ async def generate(
                     events=PlanEvents(progress, on_partial),
                     open_documents=s.host.open_documents(),
                 )
-                critique = await critique_plan(s, task, context, result, progress)
+                critique = await critique_plan(s, s.models, task, context, result, progress)
         finally:
             s.partial.pop(plan_id, None)
         prov = Provenance(execution_model=s.settings.execution_model, critique=critique)
@@ -293,6 +247,7 @@ async def revise(
                 raise
             critique = await critique_plan(
                 s,
+                s.models,
                 plan.task,
                 context,
                 result,

@@ -48,13 +48,6 @@ def last_failure(st: StepState) -> str | None:
     return run.error
 
 
-def mark_applied(plan: Plan, run: StepRun) -> None:
-    """Record that `run`'s edit landed now: it is on disk, and the latest edit of the plan."""
-    run.outcome = RunOutcome.APPLIED
-    plan.edit_seq += 1
-    run.applied_seq = plan.edit_seq
-
-
 def _when(order: int, run: StepRun) -> tuple[int, int, int]:
     """Where an applied run stands in the order edits landed. Runs recorded before the sequence
     was kept (applied_seq 0) landed before every numbered one, in step order (the old rule)."""

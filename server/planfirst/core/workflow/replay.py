@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from planfirst.core.workflow.contracts import Host, SessionError
-from planfirst.core.workspace.paths import PathError, WorkspaceGuard
+from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 
 
 @dataclass

@@ -13,9 +13,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from planfirst.core.editing.executor import ProposedChange
-from planfirst.core.workflow import late_apply, records
+from planfirst.core.workflow import late_apply
+from planfirst.core.workflow.attempt import StepAttempt
 from planfirst.core.workflow.contracts import ApplyOutcome, StepOutcome, StepResult
-from planfirst.plan.model import Plan, RunOutcome, Step, StepRun, StepStatus, now_iso
+from planfirst.plan.model import Plan, Step, StepRun, StepStatus
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -29,18 +30,15 @@ def refuse_moved(
     moved = [f.path for f in change.files if s.read_current(f.path) != f.old]
     if not moved:
         return None
-    st = plan.state(step.order)
-    run.outcome = RunOutcome.CONFLICT
-    run.error = f"{', '.join(moved)} changed while the model worked on step {step.order}"
-    run.finished_at = now_iso()
-    st.status = records.settled(st)
+    error = f"{', '.join(moved)} changed while the model worked on step {step.order}"
+    StepAttempt(plan, step.order).conflict(run, error)
     s.save(plan)
     s.host.notify(
         f"Step {step.order}: {', '.join(moved)} changed while the model worked; nothing was "
         "applied and your change is kept. Execute the step again to work on the current text.",
         "warning",
     )
-    return StepOutcome(plan.id, step.order, StepResult.CONFLICT, attempts, message=run.error)
+    return StepOutcome(plan.id, step.order, StepResult.CONFLICT, attempts, message=error)
 
 
 async def ask_editor(
@@ -84,13 +82,10 @@ def declined(
     s: Session, plan: Plan, step: Step, run: StepRun, reason: str, attempts: int
 ) -> StepOutcome:
     """The edit was not applied: record it and tell the user what is on disk."""
-    st = plan.state(step.order)
-    run.outcome = RunOutcome.REJECTED
-    run.error = reason
-    run.finished_at = now_iso()
-    st.status = records.settled(st)
+    attempt = StepAttempt(plan, step.order)
+    attempt.reject(run, reason)
     s.save(plan)
-    if st.status == StepStatus.FAILED:  # an earlier attempt's edit is still on disk
+    if attempt.status == StepStatus.FAILED:  # an earlier attempt's edit is still on disk
         s.host.notify(
             f"Step {step.order}: attempt {attempts} was not applied ({reason}); the edit of an "
             "earlier attempt is still on disk and failed its validation. Execute to review the "

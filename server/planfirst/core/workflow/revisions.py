@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from planfirst.core.editing.edits import unified_diff
 from planfirst.core.planning.planner import PlanningResult
 from planfirst.core.workflow import records
+from planfirst.core.workflow.attempt import StepAttempt
 from planfirst.core.workflow.contracts import SessionError
 from planfirst.llm import prompts
 from planfirst.llm.model import ModelError
@@ -193,12 +194,12 @@ def carry_over(
             unsettled.append(step.id)
             continue
         st = old.state(prev.order)
-        target.runs = [r.model_copy(deep=True) for r in st.runs]
         changed = [k for k in kinds.get(step.id, []) if k != "moved"]
         moved = "moved" in kinds.get(step.id, [])
+        StepAttempt(new, step.order).carry_over(
+            st, bool(changed), hand_edit, redo_pending(old, prev.order)
+        )
         if not changed:
-            target.status = st.status
-            target.needs_redo = redo_pending(old, prev.order)
             builds_on = [
                 e
                 for e in new.body.steps[: step.order - 1]
@@ -211,15 +212,7 @@ def carry_over(
             if moved or (target.status != StepStatus.DONE and target.approved == ""):
                 unsettled.append(step.id)
             continue
-        if st.status in (StepStatus.DONE, StepStatus.APPLIED) and hand_edit:
-            # you changed its text, not the code: a done step stays done, and an applied one
-            # stays applied (Execute validates its edit with the new text, no new model call)
-            target.status = st.status
-        elif st.status == StepStatus.DONE or redo_pending(old, prev.order):
-            target.status = StepStatus.PENDING
-            target.needs_redo = True
-        else:
-            target.status = records.settled(st) if st.status != StepStatus.UNDONE else st.status
+        # a changed step: see StepAttempt.carry_over (a hand edit keeps a done or applied step)
         if target.status != StepStatus.DONE:
             unsettled.append(step.id)
     new.changes = RevisionChanges(

@@ -3,8 +3,9 @@ errors), recover a step a killed server left running, detect stale files.
 
 A step's status moves pending → running → applied → done | failed (a rejected edit returns it
 to pending, or to failed while an earlier attempt's edit is on disk: records.settled); each
-attempt is a StepRun whose `RunOutcome` says what became of it. Every transition is saved
-before the next begins, so a killed server resumes where it stopped; the ones a power loss must
+attempt is a StepRun whose `RunOutcome` says what became of it. The transitions are the methods
+of StepAttempt (attempt.py), the only code that changes either. Every transition is saved before
+the next begins, so a killed server resumes where it stopped; the ones a power loss must
 not undo (applied, done, failed) are also fsynced, the others are not (#32,
 docs/performance.md). docs/how-it-works.md "The step state machine" documents every state and
 what each command does in it.
@@ -13,34 +14,38 @@ what each command does in it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING
 
 from planfirst.core.editing import outline
 from planfirst.core.editing.executor import LargeFiles, ProposedChange, propose_step
 from planfirst.core.editing.overlay import Unreadable
 from planfirst.core.editing.reoffer import stored_proposal
 from planfirst.core.workflow import budget, checks, fsio, records, review, staleness
-from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
+from planfirst.core.workflow.attempt import RESTARTABLE, StepAttempt
+from planfirst.core.workflow.contracts import (
+    Progress,
+    SessionError,
+    StepOutcome,
+    StepResult,
+    WorkspaceAccess,
+)
+from planfirst.core.workflow.events import PlanEvents
 from planfirst.core.workflow.models import execution_model, execution_model_name
-from planfirst.core.workflow.plans import PlanEvents
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.core.workspace.trust import needs_confirmation
 from planfirst.llm.model import ModelError
 from planfirst.plan.model import (
     Plan,
     PlanStatus,
-    RunOutcome,
     Step,
     StepRun,
     StepState,
     StepStatus,
-    now_iso,
 )
+from planfirst.settings import Settings
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
-
-# statuses a step may be (re)started from
-RESTARTABLE = (StepStatus.FAILED, StepStatus.PENDING, StepStatus.UNDONE)
 
 
 def step_to_retry(plan: Plan) -> int:
@@ -51,39 +56,9 @@ def step_to_retry(plan: Plan) -> int:
     raise SessionError(f"plan {plan.id!r} has no step to retry")
 
 
-def recover(s: Session, plan: Plan, order: int) -> None:
+def recover(ws: WorkspaceAccess, plan: Plan, order: int) -> None:
     """A step left RUNNING by a killed server: find out whether its edit landed."""
-    st = plan.state(order)
-    run = st.last_run
-    if run is None:
-        st.status = StepStatus.PENDING
-        return
-    match run.outcome:
-        case RunOutcome.PENDING:
-            run.outcome = RunOutcome.INTERRUPTED
-            st.status = records.settled(st)
-        case (
-            RunOutcome.ERROR
-            | RunOutcome.CANCELLED
-            | RunOutcome.REJECTED
-            | RunOutcome.NO_CHANGE
-            | RunOutcome.INTERRUPTED
-            | RunOutcome.UNDONE
-            | RunOutcome.APPLIED_UNDONE
-            | RunOutcome.CONFLICT
-        ):
-            st.status = records.settled(st)  # nothing of this attempt is on disk
-        case RunOutcome.PROPOSED:
-            if {p: s.read_disk(p) for p in run.after} == run.after:
-                records.mark_applied(plan, run)
-                st.status = StepStatus.APPLIED
-            else:
-                run.outcome = RunOutcome.INTERRUPTED
-                st.status = records.settled(st)
-        case RunOutcome.APPLIED:
-            st.status = StepStatus.APPLIED
-        case _:
-            assert_never(run.outcome)
+    StepAttempt(plan, order).recover(lambda rel: fsio.read_disk(ws.guard, rel))
 
 
 async def execute(s: Session, plan: Plan, order: int | None, progress: Progress) -> StepOutcome:
@@ -118,13 +93,9 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
             with budget.metered(meter):
                 outcome = await _run_step(s, plan, plan.body.step(order), progress, reoffer)
         except asyncio.CancelledError:
-            st = plan.state(order)
-            if st.status == StepStatus.RUNNING:
-                run = st.last_run
-                if run is not None and run.outcome in (RunOutcome.PENDING, RunOutcome.PROPOSED):
-                    run.outcome = RunOutcome.CANCELLED
-                    run.finished_at = now_iso()
-                st.status = records.settled(st)
+            attempt = StepAttempt(plan, order)
+            if attempt.status == StepStatus.RUNNING:
+                attempt.cancel()
                 s.save(plan)
             raise
         budget.record_step(s, plan, order, outcome.attempts)
@@ -147,9 +118,9 @@ async def _final_checks(s: Session, plan: Plan, progress: Progress) -> StepOutco
             s.save(plan)
 
 
-def _refuse_excluded(s: Session, step: Step) -> None:
+def _refuse_excluded(guard: WorkspaceGuard, step: Step) -> None:
     for p in step.files:
-        why = s.guard.excluded(p)
+        why = guard.excluded(p)
         if why:
             # never send (or let the model edit) a secret or an ignored file, even if the plan names it
             raise SessionError(
@@ -162,7 +133,8 @@ def _refuse_excluded(s: Session, step: Step) -> None:
 async def _run_step(
     s: Session, plan: Plan, step: Step, progress: Progress, reoffer: bool
 ) -> StepOutcome:
-    st = plan.state(step.order)
+    attempt = StepAttempt(plan, step.order)
+    st = attempt.state
     total = len(plan.steps)
     attempts = 0
     errors: str | None = None
@@ -180,7 +152,7 @@ async def _run_step(
     elif st.status == StepStatus.FAILED:
         # a retry of a failed step: tell the model why it failed (#23 case 7)
         errors = records.last_failure(st)
-    _refuse_excluded(s, step)
+    _refuse_excluded(s.guard, step)
     while True:
         attempts += 1
         pct = int(100 * (step.order - 1) / max(1, total))
@@ -205,10 +177,9 @@ async def _run_step(
             attempt=len(st.runs) + 1,
             execution_attempt=attempts,
             stale_files=stale,
-            model=execution_model_name(s, plan),
+            model=execution_model_name(s.settings, plan),
         )
-        st.runs.append(run)
-        st.status = StepStatus.RUNNING
+        attempt.begin(run)
         # not durable (lost to a power cut, the step simply runs again), and written by the
         # background writer while the model is asked: the next save waits for it
         s.save(plan, durable=False, wait=stored is not None)
@@ -220,12 +191,10 @@ async def _run_step(
             progress.report(f"step {step.order}/{total}: asking {run.model}", pct)
             change = await _propose(s, plan, step, run, files, stale, errors, attempts, progress)
         if change.empty:
-            run.outcome = RunOutcome.NO_CHANGE
-            run.finished_at = now_iso()
+            attempt.no_change(run)
             s.save(plan, durable=False)
             if not step.validation or errors:
-                st.status = StepStatus.FAILED
-                run.error = "the model proposed no change"
+                attempt.fail("the model proposed no change")
                 s.save(plan)
                 return StepOutcome(
                     plan.id,
@@ -251,13 +220,13 @@ async def _run_step(
             )
 
 
-def _large_files(s: Session, st: StepState) -> LargeFiles:
+def _large_files(settings: Settings, st: StepState) -> LargeFiles:
     """The large-file limits, with the edit sites of this step's earlier attempts."""
     sites: dict[str, list[int]] = {}
     for r in st.runs:
         for path, new in r.after.items():
             sites.setdefault(path, []).extend(outline.changed_lines(r.before.get(path), new))
-    ex = s.settings.execution
+    ex = settings.execution
     return LargeFiles(ex.large_file_lines, ex.large_file_chars, sites)
 
 
@@ -283,7 +252,7 @@ async def _propose(
 
     try:
         change, mrun = await propose_step(
-            execution_model(s, plan),
+            execution_model(s.models, s.settings, plan),
             plan,
             step,
             files,
@@ -295,16 +264,13 @@ async def _propose(
             max_turns=s.settings.execution.max_tool_turns,
             events=PlanEvents(progress, None),
             list_dir=lambda rel: fsio.list_dir(s.guard, rel),
-            large=_large_files(s, st),
+            large=_large_files(s.settings, st),
         )
     except ModelError as e:
-        run.outcome = RunOutcome.ERROR
-        run.error = e.message
-        run.finished_at = now_iso()
+        StepAttempt(plan, step.order).model_error(run, e.message, after_failure=bool(errors))
         if e.usage is not None:  # what the answered requests cost is spent all the same
             run.usage = e.usage
             plan.usage.add(e.usage)
-        st.status = StepStatus.FAILED if errors else records.settled(st)
         s.save(plan)
         # the model error's own code (rate_limit, auth, budget, ...): an editor offers Retry or
         # Set API Key… by it (errors.py)
@@ -330,11 +296,13 @@ async def _apply(
     """Have the user review and apply the edit, then make the disk hold it; the outcome when
     it was not applied (the step is pending again, or failed while an earlier attempt's edit is
     on disk), None when it was applied."""
-    st = plan.state(step.order)
-    run.proposed_diff = change.diff
-    run.before = {f.path: f.old for f in change.files}
-    run.after = {f.path: f.new for f in change.files}
-    run.outcome = RunOutcome.PROPOSED
+    attempt = StepAttempt(plan, step.order)
+    attempt.propose(
+        run,
+        change.diff,
+        {f.path: f.old for f in change.files},
+        {f.path: f.new for f in change.files},
+    )
     # not durable: "applied" (durable) follows as soon as the editor answers, and a power cut
     # before it loses at most the proposal (resume compares the disk with it when it was kept)
     s.save(plan, durable=False)
@@ -358,8 +326,7 @@ async def _apply(
         return review.declined(
             s, plan, step, run, applied.reason or "the edit was not applied", attempts
         )
-    records.mark_applied(plan, run)
-    st.status = StepStatus.APPLIED
+    attempt.apply(run)
     # durable. An editor that saves holds the edit in its buffers already and is the only
     # writer of the files: the record is written on the background writer while it saves them
     # and the validation runs (#32), and the next save waits for it. A server killed meanwhile
@@ -369,7 +336,7 @@ async def _apply(
     s.save(plan, wait=not s.host.saves_documents())
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the preview: record what was applied
-        run.after = synced
+        attempt.partly_applied(run, synced)
         s.save(plan)
     return None  # durable by the time the step answers (Session.exclusive settles it)
 
@@ -398,10 +365,7 @@ def finish(
     s: Session, plan: Plan, step: Step, attempts: int, stale: list[str] | None = None
 ) -> StepOutcome:
     """The step passed its validation: done."""
-    st = plan.state(step.order)
-    st.status = StepStatus.DONE
-    if st.last_run is not None:
-        st.last_run.finished_at = now_iso()
+    StepAttempt(plan, step.order).done()
     if plan.next_step() is not None:
         plan.status = PlanStatus.EXECUTING
     s.save(plan, last=True)  # durable before the step answers (Session.exclusive)
@@ -418,12 +382,9 @@ def finish(
 
 def fail(s: Session, plan: Plan, step: Step, attempts: int, stale: list[str]) -> StepOutcome:
     """Out of attempts (or a refused command): failed, with the published problems counted."""
-    st = plan.state(step.order)
-    st.status = StepStatus.FAILED
-    run = st.last_run
-    if run is not None:
-        run.error = run.error or f"validation still failing after {attempts} attempt(s)"
-        run.finished_at = now_iso()
+    attempt = StepAttempt(plan, step.order)
+    attempt.fail(f"validation still failing after {attempts} attempt(s)")
+    run = attempt.state.last_run
     s.save(plan)
     s.host.notify(
         f"Step {step.order} failed after {attempts} attempt(s). Retry it, revise the plan, or undo it.",
@@ -434,7 +395,7 @@ def fail(s: Session, plan: Plan, step: Step, attempts: int, stale: list[str]) ->
         step.order,
         StepResult.FAILED,
         attempts,
-        checks.problem_count(s),
+        checks.problem_count(s.problems),
         (run.error or "") if run else "",
         stale_files=stale,
     )

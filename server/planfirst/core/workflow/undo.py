@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from planfirst.core.editing.executor import FileChange, ProposedChange
 from planfirst.core.workflow import fsio, records
+from planfirst.core.workflow.attempt import StepAttempt
 from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
 from planfirst.core.workflow.replay import confirm_replay
-from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus, now_iso
+from planfirst.plan.model import PlanStatus, StepRun
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -35,7 +36,8 @@ async def undo(
         raise SessionError(f"plan {plan.id!r} has no step {order}") from None
     async with s.exclusive(plan.id, f"undoing step {order}"):
         plan = s.load(plan.id)
-        st = plan.state(order)
+        attempt = StepAttempt(plan, order)
+        st = attempt.state
         if not records.has_live_edit(st):
             raise SessionError(f"step {order} has no applied edit to undo")
         applied = records.undo_runs(plan, order)
@@ -68,27 +70,17 @@ async def undo(
                 message=res.reason or "the undo was not applied",
             )
         before = await fsio.sync_disk(s.guard, s.host, before, after)
-        run = StepRun(
-            attempt=len(st.runs) + 1,
-            outcome=RunOutcome.UNDONE,
-            proposed_diff=change.diff,
-            before=after,
-            after=before,
+        inverse = StepRun(
+            attempt=len(st.runs) + 1, proposed_diff=change.diff, before=after, after=before
         )
-        run.finished_at = now_iso()
-        st.runs.append(run)
-        for r in applied:
-            r.outcome = RunOutcome.APPLIED_UNDONE
+        attempt.undo(applied, inverse, partial)
         message = f"step {order} undone"
         if partial:  # an earlier edit of the step is still on disk, below another step's
-            st.status = StepStatus.PENDING if st.needs_redo else records.settled(st)
             below = records.undo_target(plan)
             message = (
                 f"step {order}: its latest edit undone; its earlier edit is still on disk, below "
                 f"step {below}'s (applied after it); undo step {below}, then step {order} again"
             )
-        else:
-            st.status = StepStatus.UNDONE
         if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
             plan.status = PlanStatus.EXECUTING
         s.save(plan)

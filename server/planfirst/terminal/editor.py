@@ -1,0 +1,128 @@
+"""The terminal acting as the editor: it asks, shows progress, previews an edit as a diff and
+writes the edits the user accepts (every path through the workspace guard)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from planfirst.core.editing.edits import TextEdit, apply_edits, unified_diff
+from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.plan.visible import for_terminal
+from planfirst.terminal.style import COLOURS, DIM, RESET
+
+
+def _path(guard: WorkspaceGuard, uri: str) -> Path:
+    """The real path of a workspace file URI, through the guard (PathError outside)."""
+    return guard.resolve(uri)
+
+
+class TerminalEditor:
+    """The terminal acting as an editor: asks, previews, writes accepted edits to disk."""
+
+    def __init__(self, root: Path, yes: bool, out: Any = None) -> None:
+        self.root = root
+        self.yes = yes
+        self.out = out or sys.stdout
+        self.progress_line = ""
+        self.last_log = ""
+        self.server_log: collections.deque[str] = collections.deque(maxlen=200)
+        self._guard: WorkspaceGuard | None = None
+
+    @property
+    def guard(self) -> WorkspaceGuard:
+        """The path guard of the workspace (every edited path is resolved through it)."""
+        if self._guard is None:
+            self._guard = WorkspaceGuard(self.root)
+        return self._guard
+
+    def say(self, text: str = "") -> None:
+        """Print a line (clearing a progress line first). Everything printed passes here: text
+        from the repository, the model or a command never sends an escape sequence to the
+        terminal; only planfirst's own colours stay (docs/reliability.md case 43)."""
+        self.clear_progress()
+        print(for_terminal(text, COLOURS), file=self.out, flush=True)
+
+    def clear_progress(self) -> None:
+        """Erase the live progress line, if one is shown."""
+        if self.progress_line and self.out.isatty():
+            print("\r\033[K", end="", file=self.out, flush=True)
+        self.progress_line = ""
+
+    def show_progress(self, message: str) -> None:
+        """A live one-line progress display (plain lines when not a terminal)."""
+        if message == self.progress_line:
+            return
+        if (
+            not self.out.isatty()
+            and self.last_log
+            and message.endswith(self.last_log.strip()[:100])
+        ):
+            return  # the output line was just printed; do not echo it again
+        if self.out.isatty():
+            shown = for_terminal(message[:110])
+            print(f"\r\033[K{DIM}… {shown}{RESET}", end="", file=self.out, flush=True)
+        else:
+            print(f"  … {for_terminal(message)}", file=self.out, flush=True)
+        self.progress_line = message
+
+    async def ask(self, question: str, *, always: bool = False) -> bool:
+        """A yes/no question ('--yes' answers yes unless `always`; no terminal input answers no)."""
+        if self.yes and not always:
+            self.say(f"{question} [y/N] y (--yes)")
+            return True
+        self.clear_progress()
+        try:
+            answer = await asyncio.to_thread(input, f"{for_terminal(question)} [y/N] ")
+        except EOFError:
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def preview(self, edit: types.WorkspaceEdit) -> tuple[str, dict[Path, str | None]]:
+        """The diff an edit would make, and the resulting file texts (None: deleted)."""
+        result: dict[Path, str | None] = {}
+        for ch in edit.document_changes or []:
+            if isinstance(ch, types.CreateFile):
+                result.setdefault(_path(self.guard, ch.uri), "")
+            elif isinstance(ch, types.DeleteFile):
+                result[_path(self.guard, ch.uri)] = None
+            elif isinstance(ch, types.TextDocumentEdit):
+                p = _path(self.guard, ch.text_document.uri)
+                base = result.get(p)
+                if base is None:
+                    base = p.read_text(encoding="utf-8") if p.exists() else ""
+                edits = [
+                    TextEdit(
+                        e.range.start.line,
+                        e.range.start.character,
+                        e.range.end.line,
+                        e.range.end.character,
+                        e.new_text,
+                    )
+                    for e in ch.edits
+                    if isinstance(e, (types.TextEdit, types.AnnotatedTextEdit))
+                ]
+                result[p] = apply_edits(base, edits, "utf-16")
+        diff = ""
+        for p, new in result.items():
+            old = p.read_text(encoding="utf-8") if p.exists() else None
+            rel = p.relative_to(self.root).as_posix() if p.is_relative_to(self.root) else str(p)
+            diff += unified_diff(rel, old, new)
+        return diff, result
+
+    def write(self, result: dict[Path, str | None]) -> None:
+        """Write the accepted texts (the terminal 'saves' right away)."""
+        for p, text in result.items():
+            if text is None:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+                continue
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with open(p, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
