@@ -75,6 +75,7 @@ class PhaseTimer:
 # regular file; each durable write also fsyncs its directory so the rename survives)
 FSYNC_CALLS = "fsync calls"
 DURABLE_WRITES = "durable writes"
+FSYNC_MS = "fsync ms"  # time inside os.fsync during the step, on any thread
 MESSAGES = "LSP messages sent"  # by the server during the step (each one write to stdout)
 REQUESTS = "model requests"  # Messages API calls (each with its retries)
 
@@ -152,7 +153,11 @@ def install(lsp: bool = False) -> None:
         TIMER.counts[FSYNC_CALLS] += 1
         if stat.S_ISREG(os.fstat(fd).st_mode):
             TIMER.counts[DURABLE_WRITES] += 1
-        real_fsync(fd)
+        t0 = time.perf_counter()
+        try:
+            real_fsync(fd)
+        finally:  # on whichever thread (the background writer's overlap other work)
+            TIMER.counts[FSYNC_MS] += (time.perf_counter() - t0) * 1000
 
     os.fsync = fsync
     # waiting for the background writer (a step's last save waits for its record)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from _common import Section, med, ms, pct
-from _instrument import DURABLE_WRITES, EXCLUDED_PHASES, FSYNC_CALLS, OVERHEAD_PHASES
+from _instrument import DURABLE_WRITES, EXCLUDED_PHASES, FSYNC_CALLS, FSYNC_MS, OVERHEAD_PHASES
 
 Rows = list[dict[str, float]]
 RATIO_GOAL = 0.25  # overhead through LSP / the step's zero-latency SDK round trips (#32)
@@ -25,7 +25,7 @@ def overhead(row: dict[str, float], total_key: str) -> float:
 
 def _phase_rows(n: int, rows: Rows, e2e: Rows) -> list[list[Any]]:
     out = []
-    for p in [*OVERHEAD_PHASES, "other", OUTSIDE, *EXCLUDED_PHASES]:
+    for p in [*OVERHEAD_PHASES, "other", OUTSIDE, *EXCLUDED_PHASES, FSYNC_MS]:
         vals = [r.get(p, 0.0) for r in rows]
         vals_e = [
             r.get("server wall", 0.0) - r.get("server total", 0.0)
@@ -33,7 +33,13 @@ def _phase_rows(n: int, rows: Rows, e2e: Rows) -> list[list[Any]]:
             else r.get(p, 0.0)
             for r in e2e
         ]
-        name = p if p not in EXCLUDED_PHASES else f"({p}: excluded)"
+        name = (
+            f"({p}: excluded)"
+            if p in EXCLUDED_PHASES
+            else "(of which: inside fsync, any thread)"
+            if p == FSYNC_MS
+            else p
+        )
         out.append(
             [f"{n:,}", name, ms(med(vals)), ms(pct(vals, 95)), ms(med(vals_e)), ms(pct(vals_e, 95))]
         )
