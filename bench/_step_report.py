@@ -214,8 +214,12 @@ def report(
         "figure visible."
     )
     sec.notes.append(
-        "Persistence: plan.json written atomically at each transition (running, proposed, applied, "
-        "done), fsynced only for applied and done; plan.md rendered and written once when the "
-        "step ends (debounced while it runs); the step history for estimates (not fsynced)."
+        "Persistence: plan.json written atomically at each transition: running (on the "
+        "background writer while the model is asked), proposed (in place, not fsynced), applied "
+        "(fsynced; for an editor that saves, on the background writer while it saves and the "
+        "validation runs; in place where the server writes the files: the in-process Host), "
+        "done (fsynced on the background writer while the plan is rendered, waited for before "
+        "the step answers, plan.md after it); the current-state record rewritten in place; the "
+        "step history on the background writer. Waiting for the background writer counts here."
     )
     return sec
