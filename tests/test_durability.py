@@ -410,3 +410,40 @@ async def test_a_failed_done_write_fails_the_step(
         await s.execute_next(plan.id)
     monkeypatch.undo()
     assert s.load(plan.id).state(2).status != StepStatus.DONE
+
+
+def test_a_fifo_or_link_in_place_of_the_current_state_record_never_blocks_a_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record rewritten in place is opened without following a link and without blocking
+    on a FIFO: either is replaced whole by a regular record (as before records were rewritten
+    in place), and the file a link pointed to is left alone."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(data))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    st = PlanStore(ws)
+    plan = make_plan()
+    st.save(plan)
+    st.settle()
+    (record,) = (data / "current").iterdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x" * origin.RECORD_BYTES)
+    for plant in ("fifo", "link"):
+        record.unlink()
+        if plant == "fifo":
+            os.mkfifo(record)
+        else:
+            record.symlink_to(outside)
+        done = threading.Event()
+
+        def save() -> None:
+            plan.title = f"after a {plant}"
+            st.save(plan)
+            st.settle()
+            done.set()
+
+        threading.Thread(target=save, daemon=True).start()
+        assert done.wait(10), f"a save blocked on a {plant} planted as the record"
+        assert stat.S_ISREG(os.lstat(record).st_mode)
+    assert outside.read_text() == "x" * origin.RECORD_BYTES

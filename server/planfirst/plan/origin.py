@@ -136,7 +136,7 @@ def _current_file(root: Path, plan_id: str) -> Path:
 
 def _read_current(root: Path, plan_id: str) -> dict[str, Any] | None:
     try:
-        rec = json.loads(_current_file(root, plan_id).read_text(encoding="ascii"))
+        rec = json.loads(_read_record(_current_file(root, plan_id)))
         seals = [str(x) for x in rec["seals"]]
         return {"seals": seals, "revision": int(rec["revision"]), "at": str(rec["updated_at"])}
     except (OSError, ValueError, KeyError, TypeError):
@@ -149,6 +149,21 @@ def _read_current(root: Path, plan_id: str) -> dict[str, Any] | None:
 # would find no valid record, which reads as "nothing recorded" (the plan stays trusted, as
 # before these records existed), never as a foreign plan.
 RECORD_BYTES = 1024
+
+
+def _read_record(path: Path) -> str:
+    """The record's text, read without following a link or blocking on a FIFO (OSError)."""
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return f.read(64 * 1024).decode("ascii")
 
 
 def _write_current(root: Path, plan_id: str, seals: list[str], revision: int, at: str) -> None:
@@ -175,7 +190,13 @@ def _write_current(root: Path, plan_id: str, seals: list[str], revision: int, at
 def _rewrite(path: Path, padded: bytes) -> bool:
     """Overwrite an existing record of RECORD_BYTES in place; False when there is none to
     overwrite (missing, another size, not a regular file: it is then replaced whole)."""
-    flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # no link followed, and never blocked on a FIFO planted there (it is then replaced whole)
+    flags = (
+        os.O_WRONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     try:
         fd = os.open(path, flags)
     except OSError:
