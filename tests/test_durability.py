@@ -437,13 +437,13 @@ def test_a_fifo_or_link_in_place_of_the_current_state_record_never_blocks_a_save
             record.symlink_to(outside)
         done = threading.Event()
 
-        def save() -> None:
-            plan.title = f"after a {plant}"
+        def save(title: str, done: threading.Event) -> None:
+            plan.title = title
             st.save(plan)
             st.settle()
             done.set()
 
-        threading.Thread(target=save, daemon=True).start()
+        threading.Thread(target=save, args=(f"after a {plant}", done), daemon=True).start()
         assert done.wait(10), f"a save blocked on a {plant} planted as the record"
         assert stat.S_ISREG(os.lstat(record).st_mode)
     assert outside.read_text() == "x" * origin.RECORD_BYTES
