@@ -62,6 +62,31 @@ def test_a_rejected_attempt_settles_pending_or_failed_with_an_edit_on_disk() -> 
     assert later.outcome == RunOutcome.CONFLICT
 
 
+def test_a_discarded_edit_offered_again_is_the_same_attempt() -> None:
+    """Discard, then Execute: the same run goes on (no attempt 2), and only the last one (#33)."""
+    step = StepAttempt(make_plan(), 1)
+    run = _proposed(step)
+    step.reject(run, "discarded in the review")
+    step.reoffer(run, 1, [])
+    assert (step.status, run.outcome, run.error, len(step.state.runs)) == (
+        StepStatus.RUNNING,
+        RunOutcome.PENDING,
+        None,
+        1,
+    )
+    step.propose(run, "diff", {WC: "a"}, {WC: "b"})
+    step.apply(run)
+    with pytest.raises(IllegalTransition, match="cannot offer again a run that is applied"):
+        step.reoffer(run, 1, [])
+    other = StepAttempt(make_plan(), 2)
+    first = _proposed(other)
+    other.reject(first, "no")
+    second = _proposed(other)  # Retry Step asked the model for a new edit
+    other.reject(second, "no")
+    with pytest.raises(IllegalTransition, match="only the last attempt"):
+        other.reoffer(first, 1, [])
+
+
 def test_undo_and_a_late_apply_after_cancel() -> None:
     plan = make_plan()
     step = StepAttempt(plan, 1)

@@ -30,6 +30,7 @@ import {
     buildServerSettings,
     declaredSettings,
     findOnPath,
+    isPlanDocument,
     PlanStatus,
     resolveServerCommand,
     ServerCommand,
@@ -230,8 +231,9 @@ export class PlanfirstClient implements vscode.Disposable {
     /** How a failed server command run from a code lens or code action is reported (commands.ts). */
     onCommandError: ((name: string, e: unknown, again: () => void) => void) | undefined;
 
-    /** Called after the server showed a plan document (window/showDocument): the rendered view. */
-    onPlanShown: ((uri: string) => Promise<void>) | undefined;
+    /** Called when the server shows a plan document (window/showDocument): true when the rendered
+     * view showed it (the source is then not opened as a second tab). */
+    onPlanShown: ((uri: string) => Promise<boolean>) | undefined;
 
     /** The step review that planfirst's previewed edits open in (see review.ts). */
     readonly review: StepReview;
@@ -294,13 +296,19 @@ export class PlanfirstClient implements vscode.Disposable {
             },
             middleware: {
                 window: {
-                    // a plan document the server shows opens rendered too (planfirst.planView)
+                    // a plan document the server shows opens rendered only (planfirst.planView): one
+                    // tab per plan, its "Open Source" button opens the markdown (#33)
                     showDocument: async (params, token, next) => {
-                        const result = await next(params, token);
-                        if (params.uri.startsWith('planfirst:') && /\.md$/.test(params.uri) && this.onPlanShown) {
-                            await this.onPlanShown(params.uri).catch((e) => this.log.warn(`rendered plan: ${String(e)}`));
+                        if (isPlanDocument(params.uri) && this.onPlanShown) {
+                            const shown = await this.onPlanShown(params.uri).catch((e) => {
+                                this.log.warn(`rendered plan: ${String(e)}`);
+                                return false;
+                            });
+                            if (shown) {
+                                return { success: true };
+                            }
                         }
-                        return result;
+                        return next(params, token);
                     },
                 },
                 // a plan's info notes are already in the plan (its step and its review findings):

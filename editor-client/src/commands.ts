@@ -8,6 +8,7 @@ import { PlanViews } from './planView';
 import { PlanChanges } from './changes';
 import { errorView } from './errors';
 import { choosePlan, planIdFromUri, PlanStatus, validActions } from './logic';
+import { installServer } from './install';
 import { chooseInterpreter, reportServerNotStarted } from './serverCheck';
 import type { GenerateParams, StepOutcome } from './protocol';
 
@@ -89,10 +90,11 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         if (doc.languageId !== 'markdown') {
             await vscode.languages.setTextDocumentLanguage(doc, 'markdown');
         }
-        await vscode.window.showTextDocument(doc, { preview: false });
-        if (views && PlanViews.preferred()) {
-            await views.show(uri); // rendered, in front of the source
+        // one tab per plan: the rendered view, whose "Open Source" opens the markdown (#33)
+        if (views && PlanViews.preferred() && (await views.show(uri))) {
+            return;
         }
+        await vscode.window.showTextDocument(doc, { preview: false });
     };
 
     /** Ask for the API key, store it in SecretStorage and restart the server with it; true when saved. */
@@ -472,7 +474,7 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
         vscode.commands.registerCommand(
             'planfirst.ui.actions',
             run('Actions', async () => {
-                const items = validActions(memory.status, pf.review.pending).map((a) => ({ ...a, description: a.detail }));
+                const items = validActions(memory.status, pf.review.pending, pf.review.pendingTitle).map((a) => ({ ...a, description: a.detail }));
                 const pick = await vscode.window.showQuickPick(items, {
                     title: memory.status ? `planfirst: ${memory.status.title || memory.status.planId}` : 'planfirst',
                     placeHolder: 'What next?',
@@ -486,6 +488,13 @@ export function registerCommands(pf: PlanfirstClient, context: vscode.ExtensionC
             const before = vscode.workspace.getConfiguration('planfirst').get<string>('server.python');
             const py = await chooseInterpreter(pf.log);
             if (py && py === before) {
+                await pf.restart().catch((e) => reportServerNotStarted(e, pf.log)); // same setting: no change event
+            }
+        }),
+        vscode.commands.registerCommand('planfirst.ui.installServer', async () => {
+            const before = vscode.workspace.getConfiguration('planfirst').get<string>('server.python');
+            const after = (await installServer(pf.log)) ? vscode.workspace.getConfiguration('planfirst').get<string>('server.python') : undefined;
+            if (after && after === before) {
                 await pf.restart().catch((e) => reportServerNotStarted(e, pf.log)); // same setting: no change event
             }
         }),

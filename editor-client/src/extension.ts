@@ -21,11 +21,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     planfirst = pf;
 
     const views = new PlanViews(pf);
-    pf.onPlanShown = async (uri) => {
-        if (PlanViews.preferred()) {
-            await views.show(uri);
-        }
-    };
+    pf.onPlanShown = async (uri) => PlanViews.preferred() && (await views.show(uri));
 
     const status = vscode.window.createStatusBarItem('planfirst.status', vscode.StatusBarAlignment.Left, 10);
     status.name = 'planfirst';
@@ -128,7 +124,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
     // the walkthrough's steps tick from the real state (package.json completionEvents)
     const keyState = async (): Promise<void> => {
-        await vscode.commands.executeCommand('setContext', 'planfirst.hasApiKey', !!(await context.secrets.get(SECRET_KEY)));
+        // a key in VS Code's SecretStorage, or one the server inherits from VS Code's environment
+        const key = (await context.secrets.get(SECRET_KEY)) || process.env.ANTHROPIC_API_KEY?.trim();
+        await vscode.commands.executeCommand('setContext', 'planfirst.hasApiKey', !!key);
     };
     void keyState();
     context.subscriptions.push(context.secrets.onDidChange(() => void keyState()));

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { PlanSummary, StepRow } from './protocol';
+import { undoStepOf } from './reviewLogic';
 
 /** How the language server is started. */
 export interface ServerCommand {
@@ -276,6 +277,14 @@ export function planIdFromUri(uri: string): string | undefined {
     return m ? decodeURIComponent(m[1]) : undefined;
 }
 
+/**
+ * Is `uri` a plan's document (which opens rendered, in one tab), not a revision of it, a step's
+ * diff or another file the server shows?
+ */
+export function isPlanDocument(uri: string): boolean {
+    return planIdFromUri(uri) !== undefined;
+}
+
 /** One entry of `planfirst.listPlans`, and a step of it (generated from the server's protocol source). */
 export type { PlanSummary, StepRow };
 
@@ -434,18 +443,27 @@ export interface ActionItem {
  * The actions that make sense now, the most likely next one first: what the status bar item offers
  * (and what the plan document's title bar shows as its next action).
  */
-export function validActions(s: PlanStatus | undefined, reviewPending = false): ActionItem[] {
+export function validActions(s: PlanStatus | undefined, reviewPending = false, reviewTitle?: string): ActionItem[] {
     const out: ActionItem[] = [];
     const status = (s?.status ?? '').toLowerCase();
     const total = Math.max(0, (s?.total ?? 0) | 0);
     const done = Math.max(0, (s?.done ?? 0) | 0);
     const next = typeof s?.step === 'number' && s.step > 0 ? s.step : done < total ? done + 1 : undefined;
     if (reviewPending) {
+        const undo = undoStepOf(reviewTitle);
         out.push(
             { command: 'planfirst.ui.showReview', label: '$(diff) Show the step review' },
-            { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
-            { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
-            { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
+            ...(undo !== undefined
+                ? [
+                      { command: 'planfirst.ui.applyReview', label: `$(discard) Undo step ${undo}` },
+                      { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Undo some files…' },
+                      { command: 'planfirst.ui.discardReview', label: `$(close) Keep step ${undo} (do not undo)` },
+                  ]
+                : [
+                      { command: 'planfirst.ui.applyReview', label: '$(check) Apply the step edit' },
+                      { command: 'planfirst.ui.chooseReviewFiles', label: '$(checklist) Apply some files…' },
+                      { command: 'planfirst.ui.discardReview', label: '$(discard) Discard the step edit' },
+                  ]),
         );
     }
     if (s && (s.busy || status === 'planning')) {
@@ -539,13 +557,41 @@ const STEP_ICONS: Record<string, string> = {
     pending: 'circle-outline',
 };
 
-/** A plan's row: its title, "status · n of m done", and what it offers inline. */
+/** Characters of a Plans view label: a longer title is cut (at a word) so the description shows. */
+export const TREE_LABEL_CHARS = 40;
+
+/** `text` cut to `max` characters at a word boundary, with "…"; the full text goes in the tooltip. */
+export function shortLabel(text: string, max = TREE_LABEL_CHARS): string {
+    const t = text.replace(/\s+/g, ' ').trim();
+    if (t.length <= max) {
+        return t;
+    }
+    const cut = t.slice(0, max - 1);
+    const space = cut.lastIndexOf(' ');
+    return `${(space >= max / 2 ? cut.slice(0, space) : cut).replace(/[\s,.;:·-]+$/, '')}…`;
+}
+
+/** "left out a.py; in part b.py" for a step whose review applied only part of its edit. */
+export function partlyApplied(step: StepRow): string {
+    const parts: string[] = [];
+    if (step.leftOut?.length) {
+        parts.push(`left out ${step.leftOut.join(', ')}`);
+    }
+    if (step.appliedInPart?.length) {
+        parts.push(`in part ${step.appliedInPart.join(', ')}`);
+    }
+    return parts.join('; ');
+}
+
+/** A plan's row: its title (short), "status · n of m done", and what it offers inline. */
 export function planTreeView(p: PlanSummary): TreeView {
     const total = p.steps?.total ?? 0;
     const done = p.steps?.done ?? 0;
     const failed = p.steps?.failed ?? 0;
     const status = (p.status || '').toLowerCase();
-    const parts = [status || 'plan', `${done} of ${total} done`];
+    // "executing" is the stored state of an approved plan with steps to go, whether or not a step
+    // runs now (a running step shows on its own row): the row says "approved" (#33)
+    const parts = [status === 'executing' ? 'approved' : status || 'plan', `${done} of ${total} done`];
     if (failed) {
         parts.push(`${failed} failed`);
     }
@@ -556,9 +602,9 @@ export function planTreeView(p: PlanSummary): TreeView {
         context = 'plan-ready';
     }
     return {
-        label: p.title || p.id,
+        label: shortLabel(p.title || p.id),
         description: parts.join(' · '),
-        tooltip: `${p.title || p.id}\n${p.id} · revision ${p.revision}${p.active ? ' · active' : ''}`,
+        tooltip: `${p.title || p.id}\n${parts.join(' · ')}\n${p.id} · revision ${p.revision}${p.active ? ' · active' : ''}`,
         icon: status === 'draft' ? 'note' : FINISHED.test(status) ? 'pass-filled' : failed ? 'warning' : 'checklist',
         context,
     };
@@ -589,10 +635,12 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     } else if (undoable) {
         context = 'step-undoable';
     }
+    const partly = partlyApplied(step);
+    const description = [status, ...(step.needsRedo ? ['needs redo'] : []), ...(partly ? ['partly applied'] : [])];
     return {
-        label: `${step.order} · ${step.title}`,
-        description: step.needsRedo ? `${status} · needs redo` : status,
-        tooltip: `Step ${step.order} (${status})\n${step.title}`,
+        label: `${step.order} · ${shortLabel(step.title)}`,
+        description: description.join(' · '),
+        tooltip: `Step ${step.order} (${description.join(' · ')})\n${step.title}${partly ? `\nPartly applied: ${partly}` : ''}`,
         icon: STEP_ICONS[status] ?? 'circle-outline',
         context,
     };

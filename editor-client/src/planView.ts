@@ -174,15 +174,16 @@ export class PlanViews implements vscode.Disposable {
         }
     }
 
-    /** Open (or bring to the front) the rendered view of the plan document `uri`. */
-    async show(uri: string, preserveFocus = false): Promise<void> {
+    /** Open (or bring to the front) the rendered view of the plan document `uri`; false when
+     * there is nothing to show (not a plan document, or a plan that is not there). */
+    async show(uri: string, preserveFocus = false): Promise<boolean> {
         const planId = planIdFromUri(uri);
         if (!planId) {
-            return;
+            return false;
         }
         let p = this.panels.get(planId);
         if (!p && !this.planning && !(await this.text(uri))) {
-            return; // nothing to show (a plan that is not there, or not yet)
+            return false; // nothing to show (a plan that is not there, or not yet)
         }
         if (p) {
             p.panel.reveal(undefined, preserveFocus);
@@ -217,6 +218,7 @@ export class PlanViews implements vscode.Disposable {
         }
         p.uri = uri;
         await this.render(planId);
+        return true;
     }
 
     private schedule(planId: string): void {
@@ -250,7 +252,7 @@ export class PlanViews implements vscode.Disposable {
         const body = `${finish}<div class="plan">${await md(scannablePlan(text), text)}</div>`;
         p.panel.title = renderedPlanTitle(text, s);
         const actions = s
-            ? validActions(s, this.pf.review.pending).filter((a) => a.command.startsWith('planfirst.ui.') && !GENERAL.has(a.command))
+            ? validActions(s, this.pf.review.pending, this.pf.review.pendingTitle).filter((a) => a.command.startsWith('planfirst.ui.') && !GENERAL.has(a.command))
             : [];
         const revision = planRevision(text);
         if (revision !== undefined && revision > 1) {

@@ -238,6 +238,8 @@ export interface StepRow {
     needsRedo?: boolean;
     hasEdit?: boolean;
     undoable?: boolean;
+    leftOut?: string[];
+    appliedInPart?: string[];
 }
 
 /** An LSP position (zero-based). */

@@ -10,10 +10,12 @@
  */
 import * as vscode from 'vscode';
 import type { ApplyWorkspaceEditParams, ApplyWorkspaceEditResult } from 'vscode-languageclient';
-import { applyTextEdits, confirmedEdit, displayPath, needsReview, ReviewFile, reviewFiles } from './reviewLogic';
+import { applyTextEdits, confirmedEdit, displayPath, needsReview, ReviewFile, reviewButtons, reviewFiles, undoStepOf } from './reviewLogic';
 
 export const REVIEW_SCHEME = 'planfirst-review';
 const CONTEXT_KEY = 'planfirst.reviewPending';
+/** true while the pending review is an undo's (its title bar shows Undo Step, not Apply) */
+const UNDO_KEY = 'planfirst.reviewIsUndo';
 
 type Decision = { kind: 'apply'; keep?: ReadonlySet<string> } | { kind: 'discard'; why: string } | { kind: 'native' };
 
@@ -44,6 +46,7 @@ export class StepReview implements vscode.Disposable {
                 provideTextDocumentContent: (uri) => this.texts.get(uri.toString()) ?? '',
             }),
             vscode.commands.registerCommand('planfirst.ui.applyReview', () => this.decide({ kind: 'apply' })),
+            vscode.commands.registerCommand('planfirst.ui.applyUndoReview', () => this.decide({ kind: 'apply' })),
             vscode.commands.registerCommand('planfirst.ui.chooseReviewFiles', () => this.chooseFiles()),
             vscode.commands.registerCommand('planfirst.ui.discardReview', () =>
                 this.decide({ kind: 'discard', why: 'discarded in the review' }),
@@ -108,6 +111,7 @@ export class StepReview implements vscode.Disposable {
             this.current = { title, files, entries, decide: resolve };
             this.currentSerial = serial;
         });
+        await vscode.commands.executeCommand('setContext', UNDO_KEY, undoStepOf(label) !== undefined);
         await vscode.commands.executeCommand('setContext', CONTEXT_KEY, true);
         this.changed.fire(true);
         await this.show();
@@ -168,8 +172,8 @@ export class StepReview implements vscode.Disposable {
     /** Status bar buttons beside the diff: the same choices as the editor title bar, in words. */
     private showButtons(label: string, count: number): vscode.Disposable {
         const what = count === 1 ? '1 file' : `${count} files`;
-        // an undo is reviewed like a step, but what Apply does is undo it
-        const apply = /^planfirst: undo step/.test(label) ? '$(check) Apply undo' : '$(check) Apply step edit';
+        // an undo is reviewed like a step, but what Apply does is undo it: the buttons say so
+        const b = reviewButtons(label, count);
         const make = (text: string, command: string, tooltip: string, priority: number, prominent = false) => {
             const item = vscode.window.createStatusBarItem(`planfirst.review.${command}`, vscode.StatusBarAlignment.Left, priority);
             item.name = 'planfirst review';
@@ -184,9 +188,9 @@ export class StepReview implements vscode.Disposable {
         };
         const items = [
             make('$(diff) Show review', 'planfirst.ui.showReview', `Open the step review again (${what}): ${label}`, 10),
-            make(apply, 'planfirst.ui.applyReview', `Apply the whole edit (${what}): ${label}`, 9, true),
+            make(b.apply, 'planfirst.ui.applyReview', b.applyTip, 9, true),
             make('$(checklist) Some files…', 'planfirst.ui.chooseReviewFiles', 'Apply only the files you keep', 8),
-            make('$(discard) Discard', 'planfirst.ui.discardReview', 'Apply nothing; Execute offers the same edit again', 7),
+            make(b.discard, 'planfirst.ui.discardReview', b.discardTip, 7),
         ];
         return vscode.Disposable.from(...items);
     }

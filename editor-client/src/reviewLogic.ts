@@ -134,3 +134,29 @@ export function displayPath(uri: string, folderUri: string | undefined): string 
     }
     return decoded;
 }
+
+/** The step an undo's review undoes (its label is "planfirst: undo step N"), else undefined. */
+export function undoStepOf(label: string | undefined): number | undefined {
+    const m = /^(?:Review · )?planfirst: undo step (\d+)\b/.exec(label ?? '');
+    return m ? Number(m[1]) : undefined;
+}
+
+/** What the review's buttons say: an undo's Apply undoes the step, its Discard keeps it (#33). */
+export function reviewButtons(label: string, count: number): { apply: string; applyTip: string; discard: string; discardTip: string } {
+    const what = count === 1 ? '1 file' : `${count} files`;
+    const undo = undoStepOf(label);
+    if (undo !== undefined) {
+        return {
+            apply: `$(discard) Undo step ${undo}`,
+            applyTip: `Restore the text from before step ${undo} (${what})`,
+            discard: `$(close) Keep step ${undo}`,
+            discardTip: `Do not undo: step ${undo}'s edit stays on disk`,
+        };
+    }
+    return {
+        apply: '$(check) Apply step edit',
+        applyTip: `Apply the whole edit (${what}): ${label}`,
+        discard: '$(discard) Discard',
+        discardTip: 'Apply nothing; Execute offers the same edit again',
+    };
+}

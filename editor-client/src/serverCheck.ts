@@ -1,6 +1,7 @@
 /**
  * Before the language client starts: does the server command run at all? If not, one message
- * names the command and its error, with "Choose Python Interpreter…" (the Python extension's
+ * names the command and its error, with "Install planfirst…" (pip install into a Python you
+ * choose, see install.ts), "Choose Python Interpreter…" (the Python extension's
  * environments when it is installed, the workspace's virtual environments, or a path you give),
  * "Open Settings" (remote settings in a remote window: the server settings are machine-scoped)
  * and "Show Log", instead of the client's crash loop of generic errors.
@@ -59,7 +60,7 @@ interface PythonEnvironmentsApi {
 }
 
 /** Interpreters worth offering: the Python extension's, the workspace's venvs, python3 on PATH. */
-async function candidateInterpreters(folder: string | undefined, log: vscode.LogOutputChannel): Promise<string[]> {
+export async function candidateInterpreters(folder: string | undefined, log: vscode.LogOutputChannel): Promise<string[]> {
     const found: string[] = [];
     const ext = vscode.extensions.getExtension<PythonEnvironmentsApi>('ms-python.python');
     if (ext) {
@@ -178,14 +179,18 @@ export async function reportServerNotStarted(e: unknown, log: vscode.LogOutputCh
     }
     log.error(text);
     const CHOOSE = 'Choose Python Interpreter…';
+    const INSTALL = 'Install planfirst…';
     reporting = text;
     let choice: string | undefined;
     try {
-        choice = await vscode.window.showErrorMessage(text, CHOOSE, 'Open Settings', 'Show Log');
+        choice = await vscode.window.showErrorMessage(text, INSTALL, CHOOSE, 'Open Settings', 'Show Log');
     } finally {
         reporting = undefined;
     }
-    if (choice === CHOOSE) {
+    if (choice === INSTALL) {
+        // pip install into a Python you choose (a new .venv, say): no checkout needed
+        await vscode.commands.executeCommand('planfirst.ui.installServer');
+    } else if (choice === CHOOSE) {
         // a new planfirst.server.python restarts the server (settings change)
         await chooseInterpreter(log);
     } else if (choice === 'Open Settings') {

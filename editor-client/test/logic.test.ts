@@ -23,7 +23,9 @@ import {
     PlanSummary,
     planContext,
     planTreeView,
+    isPlanDocument,
     renderedPlanTitle,
+    shortLabel,
     stepTreeView,
     resolveServerCommand,
 } from '../src/logic';
@@ -285,6 +287,12 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     // wherever Apply is offered, the closed review can be opened again
     const review = ids({ ...base, status: 'executing', busy: 'x' }, true);
     assert.deepEqual(review.slice(0, 4), ['planfirst.ui.showReview', 'planfirst.ui.applyReview', 'planfirst.ui.chooseReviewFiles', 'planfirst.ui.discardReview']);
+    // an undo's review: the actions say they undo the step (or keep it), not "Apply the step edit"
+    const undo = validActions({ ...base, status: 'executing', busy: 'x' }, true, 'Review · planfirst: undo step 1');
+    assert.deepEqual(
+        undo.slice(1, 4).map((a) => a.label),
+        ['$(discard) Undo step 1', '$(checklist) Undo some files…', '$(close) Keep step 1 (do not undo)'],
+    );
 });
 
 test('planContext: the palette shows Approve for a draft, Execute when a step can run, only Cancel while busy, Undo after a step', () => {
@@ -323,7 +331,7 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     const plan = { id: 'p', title: 'Add --top', status: 'executing', revision: 3, steps: { total: 3, done: 1, failed: 0 }, stepList: steps };
     assert.deepEqual(
         { ...planTreeView(plan), tooltip: undefined },
-        { label: 'Add --top', description: 'executing · 1 of 3 done', tooltip: undefined, icon: 'checklist', context: 'plan-ready' },
+        { label: 'Add --top', description: 'approved · 1 of 3 done', tooltip: undefined, icon: 'checklist', context: 'plan-ready' },
     );
     assert.deepEqual(
         steps.map((s) => stepTreeView(plan, s).context),
@@ -336,7 +344,7 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     assert.deepEqual(draft.stepList.map((s) => stepTreeView(draft, s).context), ['step', 'step', 'step']);
     const failed = { ...plan, steps: { total: 3, done: 1, failed: 1 }, stepList: [steps[0], { ...steps[1], status: 'failed' }, steps[2]] };
     assert.equal(planTreeView(failed).context, 'plan');
-    assert.equal(planTreeView(failed).description, 'executing · 1 of 3 done · 1 failed');
+    assert.equal(planTreeView(failed).description, 'approved · 1 of 3 done · 1 failed');
     assert.deepEqual(failed.stepList.map((s) => stepTreeView(failed, s).context), ['step', 'step-failed', 'step']);
     const done = { ...plan, status: 'done', steps: { total: 3, done: 3, failed: 0 }, stepList: steps.map((s) => ({ ...s, status: 'done' })) };
     assert.equal(planTreeView(done).context, 'plan');
@@ -394,4 +402,29 @@ test('declaredSettings reads the settings of every group of the manifest', () =>
     assert.equal(new Set(keys).size, keys.length);
     assert.deepEqual(declaredSettings({ properties: { 'planfirst.a': {}, 'planfirst.b.c': {} } }), ['a', 'b.c']);
     assert.deepEqual(declaredSettings(undefined), []);
+});
+
+test('Plans view labels are short, the details in the description and tooltip (#33)', () => {
+    const long = 'Add a --top N option to the count subcommand of textkit and document it in the README';
+    const steps = [{ order: 1, status: 'done', title: long, leftOut: ['tests/test_cli.py'], appliedInPart: [] }];
+    const plan = { id: 'p', title: long, status: 'executing', revision: 1, steps: { total: 1, done: 1, failed: 0 }, stepList: steps };
+    const row = planTreeView(plan);
+    assert.ok(row.label.length <= 40 && row.label.endsWith('…') && long.startsWith(row.label.slice(0, -1)), row.label);
+    assert.ok(row.tooltip.startsWith(long));
+    const step = stepTreeView(plan, steps[0]);
+    assert.ok(step.label.startsWith('1 · Add a --top N') && step.label.length <= 44, step.label);
+    assert.ok(step.tooltip.includes(long));
+    // a step whose review left a file out says so, and names the file (#33)
+    assert.equal(step.description, 'done · partly applied');
+    assert.match(step.tooltip, /Partly applied: left out tests\/test_cli\.py/);
+    assert.equal(shortLabel('Short title'), 'Short title');
+    assert.equal(shortLabel('x'.repeat(60)).length, 40);
+});
+
+test('a plan document the server shows opens rendered only; its revisions and step diffs as text (#33)', () => {
+    assert.ok(isPlanDocument('planfirst:/plans/add-top-abc123.md'));
+    assert.ok(isPlanDocument('file:///ws/.planfirst/plans/add-top-abc123/plan.md'));
+    assert.ok(!isPlanDocument('planfirst:/plans/add-top-abc123/revision-2.md'));
+    assert.ok(!isPlanDocument('planfirst:/plans/add-top-abc123/step-1-attempt-1.diff'));
+    assert.ok(!isPlanDocument('file:///ws/textkit/cli.py'));
 });

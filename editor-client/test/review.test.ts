@@ -2,7 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WorkspaceEdit } from 'vscode-languageclient';
-import { applyTextEdits, confirmedEdit, displayPath, needsReview, reviewFiles } from '../src/reviewLogic';
+import { applyTextEdits, confirmedEdit, displayPath, needsReview, reviewButtons, reviewFiles, undoStepOf } from '../src/reviewLogic';
 
 const A = 'file:///ws/textkit/wordcount.py';
 const B = 'file:///ws/tests/test_wordcount.py';
@@ -75,4 +75,17 @@ test('displayPath is relative to the workspace folder and decoded', () => {
     assert.equal(displayPath(C, 'file:///ws'), 'textkit/new file.py');
     assert.equal(displayPath('file:///elsewhere/a.py', 'file:///ws/'), '/elsewhere/a.py');
     assert.equal(displayPath(A, undefined), '/ws/textkit/wordcount.py');
+});
+
+test("an undo's review says what Apply does (Undo step N), a step's says Apply step edit (#33)", () => {
+    const undo = reviewButtons('planfirst: undo step 3', 2);
+    assert.equal(undo.apply, '$(discard) Undo step 3');
+    assert.equal(undo.discard, '$(close) Keep step 3');
+    assert.match(undo.applyTip, /before step 3 \(2 files\)/);
+    const step = reviewButtons('planfirst step 2: Add --top', 1);
+    assert.equal(step.apply, '$(check) Apply step edit');
+    assert.equal(step.discard, '$(discard) Discard');
+    assert.equal(undoStepOf('Review · planfirst: undo step 12'), 12);
+    assert.equal(undoStepOf('planfirst step 1: undo step 2 of the parser'), undefined);
+    assert.equal(undoStepOf(undefined), undefined);
 });

@@ -207,7 +207,17 @@ async def test_partly_applied_preview_is_what_gets_validated(
         assert "--top" in (workspace / "textkit" / "cli.py").read_text()
         run = PlanStore(workspace).load(pid).state(2).last_run
         assert run is not None and run.after["tests/test_cli.py"] == before_test.decode()
-        assert any("you applied part of the proposed edit" in m.message for m in client.messages)
+        # recorded as partly applied, naming the file left out, not as plain "applied" (#33)
+        assert run.left_out == ["tests/test_cli.py"] and run.applied_in_part == []
+        assert any(
+            "Partly applied: tests/test_cli.py left out." in m.message for m in client.messages
+        ), [m.message for m in client.messages]
+        rows = await command(client, "planfirst.listPlans", {})
+        step2 = next(r for r in rows[0]["stepList"] if r["order"] == 2)
+        assert step2["leftOut"] == ["tests/test_cli.py"] and step2["appliedInPart"] == []
+        assert "leftOut" not in rows[0]["stepList"][0]
+    doc = (workspace / ".planfirst" / "plans" / pid / "plan.md").read_text()
+    assert "> Last run: attempt 1 · partly applied (left out: `tests/test_cli.py`)" in doc
 
 
 async def test_discarded_preview_is_offered_again_without_a_model_call(
@@ -231,8 +241,12 @@ async def test_discarded_preview_is_offered_again_without_a_model_call(
         assert editor.edits[2].edit == editor.edits[0].edit
     plan = PlanStore(workspace).load(pid)
     runs = plan.state(1).runs
-    assert [r.outcome for r in runs] == ["rejected", "rejected", "applied", "applied"]
-    assert runs[1].model == runs[2].model and runs[1].usage.calls == 0 and runs[2].usage.calls == 0
+    # the edit offered again is the same attempt, not attempt 2 and 3 (#33): one run for the
+    # discarded, re-offered and applied edit, one for the model's fix after validation failed
+    assert [(r.attempt, r.outcome) for r in runs] == [(1, "applied"), (2, "applied")]
+    assert runs[0].usage.calls > 0 and runs[0].model == runs[1].model
+    doc = (workspace / ".planfirst" / "plans" / pid / "plan.md").read_text()
+    assert "Last run: attempt 2 · applied" in doc
     assert "key=lambda kv: (-kv[1], kv[0])" in (workspace / "textkit" / "wordcount.py").read_text()
 
 

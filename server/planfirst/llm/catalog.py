@@ -211,3 +211,32 @@ def worst_case(info: ModelInfo, prompt_tokens: int, max_tokens: int) -> float:
     length selects."""
     r = info.rates(prompt_tokens)
     return (prompt_tokens * max(r.input, r.cache_write) + max_tokens * r.output) / 1_000_000
+
+
+def _usd(x: float) -> str:
+    return f"${x:g}"
+
+
+def setting_models() -> list[tuple[str, str]]:
+    """The model ids an editor offers in its model settings (VS Code's `planfirst.planningModel`,
+    `.executionModel`, `.critique.model` enums), each with a one-line description: every active
+    catalogue model, in table order. `tests/test_vscode_model_settings.py` keeps the extension's
+    package.json equal to it."""
+    out = []
+    for name, info in CATALOG.items():
+        if info.lifecycle != "active":
+            continue
+        what = (
+            f"{_usd(info.input_per_mtok)} in / {_usd(info.output_per_mtok)} out per million tokens"
+        )
+        if info.tier is not None:
+            t = info.tier
+            what += f" ({_usd(t.input)} / {_usd(t.output)} above {t.above:,} prompt tokens)"
+        if name == DEFAULT_PLANNING_MODEL:
+            what += " · the default planning model"
+        elif name == DEFAULT_EXECUTION_MODEL:
+            what += " · the default execution model"
+        if name.startswith("claude-mythos"):
+            what += " · by invitation only"
+        out.append((name, what))
+    return out

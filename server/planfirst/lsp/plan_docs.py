@@ -20,6 +20,7 @@ from planfirst.plan.markup import code, code_block
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
 from planfirst.plan.revision_diff import redo_pending
+from planfirst.plan.sections import outcome_words
 from planfirst.plan.visible import encode
 
 if TYPE_CHECKING:
@@ -173,7 +174,8 @@ def hover(server: PlanfirstServer, uri: str, pos: types.Position) -> types.Hover
             run = st.last_run
             if run is not None:
                 parts.append(
-                    f"last outcome: {run.outcome}" + (f" ({code(run.error)})" if run.error else "")
+                    f"last outcome: {outcome_words(run)}"
+                    + (f" ({code(run.error)})" if run.error else "")
                 )
                 if run.usage.calls:
                     parts.append(

@@ -202,6 +202,8 @@ class StepRow(TypedDict):
     needsRedo: NotRequired[bool]  # done, then changed by a revision
     hasEdit: NotRequired[bool]  # an edit of the step is on disk
     undoable: NotRequired[bool]  # the step planfirst.undoStep accepts now: its edit landed last
+    leftOut: NotRequired[list[str]]  # partly applied: files its review left out
+    appliedInPart: NotRequired[list[str]]  # partly applied: files applied in part
 
 
 class PlanSummary(TypedDict):

@@ -437,6 +437,15 @@ class StepRun(BaseModel):
     # when the edit landed, in the plan's order of applied edits (Plan.edit_seq; 0: applied
     # before it was recorded, i.e. before every numbered edit): undo goes by it (core/workflow/records.py)
     applied_seq: int = 0
+    # a review that applied part of the proposal ("Some files…", an unticked change): the files
+    # left out whole (they keep their text) and the files applied in part; `after` is what landed
+    left_out: list[str] = Field(default_factory=list)
+    applied_in_part: list[str] = Field(default_factory=list)
+
+    @property
+    def partly_applied(self) -> bool:
+        """Did the user apply only part of this run's proposal?"""
+        return bool(self.left_out or self.applied_in_part)
 
 
 class StepState(BaseModel):
@@ -455,6 +464,21 @@ class StepState(BaseModel):
     def last_run(self) -> StepRun | None:
         """The most recent attempt, if any."""
         return self.runs[-1] if self.runs else None
+
+    def partly_applied(self) -> tuple[list[str], list[str]]:
+        """(files left out, files applied in part) of the step's edits on disk now: what a
+        review left out of a run, unless a later run on disk applied that file whole."""
+        left: dict[str, str] = {}
+        for r in self.runs:
+            if r.outcome != RunOutcome.APPLIED:
+                continue
+            for p in r.after:
+                left.pop(p, None)
+            left.update({p: "out" for p in r.left_out})
+            left.update({p: "part" for p in r.applied_in_part})
+        return sorted(p for p, k in left.items() if k == "out"), sorted(
+            p for p, k in left.items() if k == "part"
+        )
 
 
 class ContextEntry(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from planfirst.plan import revision_view
 from planfirst.plan.criteria import criteria_commands
 from planfirst.plan.markup import Writer, code, escape_prose, item, step_id_comment
-from planfirst.plan.model import Finding, Plan, StepStatus
+from planfirst.plan.model import Finding, Plan, RunOutcome, StepRun, StepStatus
 
 STATUS_MARK = {
     StepStatus.PENDING: "[ ] pending",
@@ -117,7 +117,7 @@ def _steps(w: Writer, plan: Plan) -> None:
         run = st.last_run
         if run is not None:
             w.add("")
-            line = f"> Last run: attempt {run.attempt} · {run.outcome}"
+            line = f"> Last run: attempt {run.attempt} · {outcome_words(run)}"
             if run.validation:
                 ok = all(v.passed for v in run.validation)
                 line += " · validation " + ("passed" if ok else "failed")
@@ -131,6 +131,19 @@ def _steps(w: Writer, plan: Plan) -> None:
             w.lines.pop()
         w.steps[s.order] = (start, w.n - 1)
         w.add("")
+
+
+def outcome_words(run: StepRun) -> str:
+    """A run's outcome in words: "applied", or "partly applied (left out: `a.py`)" when the
+    review applied only part of it (#33)."""
+    if run.outcome != RunOutcome.APPLIED or not run.partly_applied:
+        return str(run.outcome)
+    parts = []
+    if run.left_out:
+        parts.append("left out: " + ", ".join(code(p) for p in run.left_out))
+    if run.applied_in_part:
+        parts.append("in part: " + ", ".join(code(p) for p in run.applied_in_part))
+    return f"partly applied ({'; '.join(parts)})"
 
 
 def _bullets(w: Writer, items: list[str]) -> None:

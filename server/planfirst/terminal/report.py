@@ -67,6 +67,12 @@ def summary(ed: TerminalEditor, store: PlanStore, plan_id: str, started: float) 
             f"{s.order:>4}  {s.status.value:<8} {len(runs):>8}  {val:<22} {f'{tin:,}/{tout:,}':>15} {f'${cost:.4f}':>9}"
             + costs.estimated(plan, s.order)
         )
+        left_out, in_part = s.partly_applied()
+        if left_out or in_part:  # a review applied only part of the step's edit (#33)
+            what = ([f"left out {', '.join(left_out)}"] if left_out else []) + (
+                [f"in part {', '.join(in_part)}"] if in_part else []
+            )
+            ed.say(f"{'':>4}  partly applied: {'; '.join(what)}")
     if plan.final_validation:
         ok = sum(1 for v in plan.final_validation if v.passed)
         ed.say(f"test criteria: {ok}/{len(plan.final_validation)} passed")

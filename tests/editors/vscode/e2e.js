@@ -10,7 +10,7 @@
 //      the status bar is red; Choose Python Interpreter… → Enter interpreter path… → SERVER_PYTHON
 //   {"name", "do": "generate", "task", "apiKey"?, "planContains": [..], "docsScreenshot",
 //    "renderedScreenshot"}   the plan opens rendered (titled with its title; planContains there
-//      too), then Open Source shows the markdown document
+//      too) in one tab (no markdown tab opens with it), then Open Source shows the markdown document
 //      with apiKey: the missing-key message's Set API Key, the key typed, the same task runs
 //   {"name", "do": "revise", "via": "codeLens" | "palette", "feedback", "planContains": [..]}
 //   {"name", "do": "editReload", "find", "append", "planContains": [..]}   Edit Plan, type after
@@ -35,6 +35,7 @@
 //   {"name", "do": "status", "text": "planfirst: 1 of 3 done"}   the status bar item reads this
 //   {"name", "do": "restart"}   Restart Server; waits until the new server runs
 //   {"name", "do": "restartAndShow", "planContains": [..]}   Restart Server, close the plan, Show Plan
+//      (the rendered plan shows planContains, no source tab opens with it; then Open Source)
 //   {"name", "do": "undo", "restored": [files], "planContains": [..], "reveal": "text", "revealed": [..]}
 //      "planfirst: Undo Last Step", Apply in the review; each restored file is byte-identical to
 //      its bytes when the workbench opened; the plan document shows planContains, then, scrolled
@@ -206,12 +207,12 @@ async function waitIdle() {
  * multi-file diff editor "Review · …" with Apply in its title bar. (Apply shows as soon as a review
  * is pending, a moment before the diff editor opens: both must hold.)
  */
-async function waitForReview() {
+async function waitForReview(apply = 'Apply Step Edit') {
     const reviewInFront = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'Review · ' });
     try {
         await waitFor(
-            'the step review in front (the active tab "Review · …", Apply Step Edit in its title bar)',
-            async () => (await reviewInFront.count()) > 0 && (await titleAction('Apply Step Edit').isVisible()),
+            `the step review in front (the active tab "Review · …", ${apply} in its title bar)`,
+            async () => (await reviewInFront.count()) > 0 && (await titleAction(apply).isVisible()),
             90000,
             250,
         );
@@ -226,7 +227,11 @@ async function reviewLabel() {
 }
 
 async function waitReviewClosed() {
-    await waitFor('the step review to close', async () => !(await titleAction('Apply Step Edit').isVisible()), 15000);
+    await waitFor(
+        'the step review to close',
+        async () => !(await titleAction('Apply Step Edit').isVisible()) && !(await titleAction('Undo the Step').isVisible()),
+        15000,
+    );
 }
 
 /** "Apply Some Files…": untick the given files in the quick pick (all start ticked), then OK. */
@@ -429,6 +434,9 @@ async function perform(action) {
     switch (action.do) {
         case 'generate': {
             await page.locator('.editor-group-container.active .monaco-editor .view-lines:visible').first().click();
+            // one plan, one tab: Generate opens the rendered view only, not its markdown source too
+            const mdTabs = page.locator('.tabs-container .tab', { hasText: /\.md\b/ });
+            const mdTabsBefore = await mdTabs.count();
             await palette('planfirst: Generate Plan');
             await answerInput('What should be done', action.task);
             if (action.apiKey) {
@@ -485,6 +493,11 @@ async function perform(action) {
                 throw new Error(`the rendered plan's tab reads ${JSON.stringify(renderedTab)}, not the plan's title`);
             }
             log('rendered plan tab:', renderedTab, '| starts:', shown.split('\n').slice(0, 2).join(' / ').slice(0, 150));
+            await sleep(500); // a second tab would open right after the rendered view
+            if ((await mdTabs.count()) > mdTabsBefore) {
+                const labels = await mdTabs.allInnerTexts();
+                throw new Error(`Generate Plan opened the plan's source as a second tab: ${JSON.stringify(labels)}`);
+            }
             await sleep(300);
             await docsScreenshot(action.renderedScreenshot, 'rendered-plan');
             await renderedFrame().locator('button', { hasText: 'Open Source' }).click();
@@ -877,6 +890,21 @@ async function perform(action) {
             await page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: planTab }).locator('.codicon-close').click();
             await waitFor('the plan tab to close', async () => (await page.locator('.tabs-container .tab', { hasText: planTab }).count()) === 0, 10000);
             await palette('planfirst: Show Plan');
+            // one plan, one tab: Show Plan brings the rendered plan (not a second, source tab);
+            // its Open Source opens the markdown again
+            const norm = (t) => t.replace(/\s+/g, ' ');
+            await waitFor(
+                `the rendered plan to show ${JSON.stringify(action.planContains)}`,
+                async () => {
+                    const t = norm(await renderedFrame().locator('main').innerText({ timeout: 2000 }).catch(() => ''));
+                    return action.planContains.every((x) => t.includes(norm(x))) ? t : false;
+                },
+                30000,
+            );
+            if ((await page.locator('.tabs-container .tab', { hasText: planTab }).count()) > 0) {
+                throw new Error(`Show Plan opened the plan's source ${planTab} beside its rendered view`);
+            }
+            await renderedFrame().locator('button', { hasText: 'Open Source' }).click();
             await planShows(action.planContains);
             await screenshot('after-restart');
             return;
@@ -885,9 +913,13 @@ async function perform(action) {
             await waitIdle();
             await focusPlanTab();
             await palette('planfirst: Undo Last Step');
-            await waitForReview();
+            await waitForReview('Undo the Step'); // an undo's review says Undo, not "Apply Step Edit"
             log('undo review:', await reviewLabel());
-            await titleAction('Apply Step Edit').click();
+            // the undo's review says what Apply does: the title bar offers Undo, not "Apply Step Edit"
+            if ((await titleAction('Apply Step Edit').count()) > 0) {
+                throw new Error("the undo's review offers \"Apply Step Edit\", not Undo");
+            }
+            await titleAction('Undo the Step').click();
             for (const f of action.restored || []) {
                 await waitFor(
                     `${f} on disk to be byte-identical to before the step`,

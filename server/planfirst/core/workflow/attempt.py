@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import assert_never
 
-from planfirst.core.workflow import records
+from planfirst.core.workflow import fsio, records
 from planfirst.core.workflow.contracts import SessionError
 from planfirst.plan.model import Plan, RunOutcome, StepRun, StepState, StepStatus, now_iso
 
@@ -68,6 +68,25 @@ class StepAttempt:
         self._require("start an attempt at", *RESTARTABLE, StepStatus.APPLIED, StepStatus.RUNNING)
         self._require_run(run, "start", RunOutcome.PENDING)
         self.state.runs.append(run)
+        self.state.status = StepStatus.RUNNING
+
+    def reoffer(self, run: StepRun, execution_attempt: int, stale: list[str]) -> None:
+        """The step's last proposal, discarded (or its review cancelled), is offered again at no
+        model cost: the same attempt, not a new run (#33). It goes back to asking: running."""
+        self._require(
+            "offer again the edit of", *RESTARTABLE, StepStatus.APPLIED, StepStatus.RUNNING
+        )
+        self._require_run(run, "offer again", RunOutcome.REJECTED, RunOutcome.CANCELLED)
+        if self.state.last_run is not run:
+            raise IllegalTransition(
+                f"step {self.state.order}: only the last attempt is offered again"
+            )
+        run.outcome = RunOutcome.PENDING
+        run.error = None
+        run.finished_at = None
+        run.execution_attempt = execution_attempt
+        run.stale_files = stale
+        run.left_out, run.applied_in_part = [], []
         self.state.status = StepStatus.RUNNING
 
     def no_change(self, run: StepRun) -> None:
@@ -139,8 +158,10 @@ class StepAttempt:
         self.state.status = StepStatus.APPLIED
 
     def partly_applied(self, run: StepRun, synced: dict[str, str | None]) -> None:
-        """Part of the edit was applied in the preview: the run records what is on disk."""
+        """Part of the edit was applied in the review: the run records what is on disk, and the
+        files left out and applied in part (shown as "partly applied", #33)."""
         self._require_run(run, "record the applied part of", RunOutcome.APPLIED)
+        run.left_out, run.applied_in_part = fsio.partly_applied(run.before, run.after, synced)
         run.after = synced
 
     def done(self) -> None:

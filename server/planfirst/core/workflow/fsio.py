@@ -145,13 +145,28 @@ async def sync_disk(
             raise SessionError(
                 f"{p} does not hold the approved text after applying; nothing was validated"
             )
-    partial = [p for p in paths if actual[p] != after[p]]
-    if partial:
+    left_out, in_part = partly_applied(before, after, actual)
+    if left_out or in_part:
+        what = ([f"{', '.join(left_out)} left out"] if left_out else []) + (
+            [f"{', '.join(in_part)} applied in part"] if in_part else []
+        )
         host.notify(
-            f"{', '.join(partial)}: you applied part of the proposed edit; planfirst validates what you applied.",
+            f"Partly applied: {'; '.join(what)}. planfirst validates what you applied.",
             "warning",
         )
     return actual
+
+
+def partly_applied(
+    before: dict[str, str | None] | None,
+    after: dict[str, str | None],
+    actual: dict[str, str | None],
+) -> tuple[list[str], list[str]]:
+    """(files left out whole, files applied in part) of a proposal `after` when the disk holds
+    `actual`: a file that kept its `before` text was left out; any other difference is a part."""
+    differ = [p for p in sorted(after) if actual.get(p) != after[p]]
+    whole = [p for p in differ if before is not None and p in before and actual.get(p) == before[p]]
+    return whole, [p for p in differ if p not in whole]
 
 
 async def resume_disk(guard: WorkspaceGuard, host: Host, step: Step, run: StepRun) -> None:

@@ -173,19 +173,23 @@ async def _run_step(
             )
         # a proposal you discarded is offered again while its files are unchanged (Execute only)
         stored = stored_proposal(st, s.read_current) if reoffer and attempts == 1 else None
-        run = StepRun(
-            attempt=len(st.runs) + 1,
-            execution_attempt=attempts,
-            stale_files=stale,
-            model=execution_model_name(s.settings, plan),
-        )
-        attempt.begin(run)
+        if stored is not None and st.last_run is not None:
+            # the same attempt offered again, not a new one: its run (number, model, cost) goes on
+            run = st.last_run
+            attempt.reoffer(run, attempts, stale)
+        else:
+            run = StepRun(
+                attempt=len(st.runs) + 1,
+                execution_attempt=attempts,
+                stale_files=stale,
+                model=execution_model_name(s.settings, plan),
+            )
+            attempt.begin(run)
         # not durable (lost to a power cut, the step simply runs again), and written by the
         # background writer while the model is asked: the next save waits for it
         s.save(plan, durable=False, wait=stored is not None)
         if stored is not None:  # the discarded edit again, at no model cost
             change = stored
-            run.model = st.runs[-2].model
             s.host.log(f"step {step.order}: offering the edit you did not apply again")
         else:
             progress.report(f"step {step.order}/{total}: asking {run.model}", pct)
@@ -335,7 +339,7 @@ async def _apply(
     # Where the server writes the files itself, the record is on disk before it writes them.
     s.save(plan, wait=not s.host.saves_documents())
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
-    if synced != run.after:  # partly applied in the preview: record what was applied
+    if synced != run.after:  # partly applied in the review: record what was, and what was not
         attempt.partly_applied(run, synced)
         s.save(plan)
     return None  # durable by the time the step answers (Session.exclusive settles it)
