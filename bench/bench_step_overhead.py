@@ -45,6 +45,7 @@ from _common import (
 from _instrument import TIMER, install
 
 from tests.stress import load
+from tests.support.fake_host import FakeHost, ScriptedModels
 
 SIZES = [100, 2_000, 10_000]
 STEPS = 12  # per workspace; the first WARMUP are dropped (imports, SDK client creation)
@@ -60,81 +61,25 @@ def script(modules: list[int]) -> list[dict[str, Any]]:
     return turns
 
 
-class InstantHost:
-    """A Host whose editor applies (and saves) every edit at once and says yes to everything."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def open_documents(self) -> dict[str, str]:
-        return {}
+class InstantHost(FakeHost):
+    """The tests' in-process editor (tests/support/fake_host.py) that also times the applyEdit
+    round trip, computing the minimal edits the LSP face would send, and leaves the saving to
+    planfirst (an editor that does not save on planfirst/saveDocuments)."""
 
     async def apply_change(self, change: Any, label: str, description: str) -> Any:
         from planfirst.core.editing import edits
-        from planfirst.core.workflow.session import ApplyOutcome
 
         TIMER.enter("applyEdit round trip")
         try:
             for f in change.files:
                 if f.old is not None and f.new is not None:
                     edits.minimal_edits(f.old, f.new, "utf-16")  # what the LSP face sends
-                path = self.root / f.path
-                if f.new is None:
-                    path.unlink()
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    with open(path, "w", encoding="utf-8", newline="") as fh:
-                        fh.write(f.new)
-            return ApplyOutcome(True)
+            return await super().apply_change(change, label, description)
         finally:
             TIMER.leave()
 
     def saves_documents(self) -> bool:
         return False
-
-    async def save_documents(self, paths: list[str]) -> list[str]:
-        return []  # apply_change wrote the files already: the disk holds the approved text
-
-    async def confirm(self, question: str) -> bool | None:
-        return True
-
-    def log(self, text: str) -> None:
-        return None
-
-    def notify(self, message: str, level: str = "info") -> None:
-        return None
-
-    def publish_problems(self, problems: dict[str, Any]) -> None:
-        return None
-
-    def plan_changed(self, plan_id: str) -> None:
-        return None
-
-    def plan_started(self, plan_id: str, title: str) -> None:
-        return None
-
-
-class ScriptedModels:
-    """The session's models: the real AnthropicModel against the scripted loopback server."""
-
-    def __init__(self, settings: Any, base_url: str) -> None:
-        from planfirst.llm.anthropic import AnthropicModel
-
-        self._p = AnthropicModel(
-            settings.planning_model, settings, api_key="bench", base_url=base_url
-        )
-        self._e = AnthropicModel(
-            settings.execution_model, settings, api_key="bench", base_url=base_url
-        )
-
-    def planning(self) -> Any:
-        return self._p
-
-    def execution(self) -> Any:
-        return self._e
-
-    def critique(self) -> Any:
-        return self._p
 
 
 def settings() -> Any:
@@ -156,7 +101,8 @@ async def in_process(root: Path, modules: list[int]) -> list[dict[str, float]]:
     rows = []
     with ScriptedServer(script(modules)) as srv:
         st = settings()
-        session = Session(root, st, ScriptedModels(st, srv.base_url), InstantHost(root))
+        models = ScriptedModels(st, srv.base_url)
+        session = Session(root, st, models, InstantHost(root))
         plan = await session.generate(TASK)
         await session.approve(plan.id, force=True)
         for _ in modules:
@@ -169,6 +115,7 @@ async def in_process(root: Path, modules: list[int]) -> list[dict[str, float]]:
             row["total"] = (time.perf_counter() - t0) * 1000
             assert out.status == "done", out
             rows.append(row)
+        await models.aclose()
         assert not srv.failures, srv.failures
     return rows
 

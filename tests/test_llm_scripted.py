@@ -91,6 +91,9 @@ def test_load_script_accepts_list_object_and_file(tmp_path: Path) -> None:
         ([{"delay": 1}], "give 'text'"),
         ([{"tools": [{"input": {}}]}], "'tools' must be a list"),
         ({"no_turns": []}, "a script is a JSON list"),
+        # a misspelt member was ignored before: the models table or the latency silently gone
+        ({"turns": [], "model": {"claude-x": {}}}, "unknown script keys ['model']"),
+        ({"turns": [], "latncy": True}, "unknown script keys ['latncy']"),
         (["text"], "turn 1: must be an object"),
         # value types (the pydantic models of llm/scripted/script.py): each was accepted before
         # and then misread while serving (a string iterated as characters, str() of a number)

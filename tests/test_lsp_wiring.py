@@ -85,3 +85,26 @@ def test_odd_experimental_capabilities_resolve_to_no(experimental: object) -> No
 
     got = ResolvedClientCapabilities.resolve(types.ClientCapabilities(experimental=experimental))
     assert not got.saves_documents and not got.notices
+
+
+def test_a_selection_is_read_with_the_guard_alone(tmp_path: Path) -> None:
+    """generatePlan's selection and files need the workspace's path guard, not the Session."""
+    from pygls.exceptions import JsonRpcInvalidParams
+
+    from planfirst.core.workspace.path_syntax import PathError
+    from planfirst.core.workspace.paths import WorkspaceGuard
+    from planfirst.lsp.features import _selection
+
+    guard = WorkspaceGuard(tmp_path)
+    uri = (tmp_path / "src" / "a.py").as_uri()
+    rng = {"start": {"line": 2, "character": 0}, "end": {"line": 4, "character": 1}}
+    selection, files = _selection(guard, {"uri": uri, "range": rng, "files": ["b.py"]})
+    assert selection is not None
+    assert (selection.path, selection.start_line, selection.end_line) == ("src/a.py", 2, 4)
+    assert files == ["b.py"]
+    assert _selection(guard, {"uri": uri}) == (None, ["src/a.py"])
+    with pytest.raises(PathError):  # outside the workspace: refused by the guard
+        _selection(guard, {"files": [str(tmp_path.parent / "elsewhere.py")]})
+    backwards = {"start": {"line": 4, "character": 0}, "end": {"line": 2, "character": 0}}
+    with pytest.raises(JsonRpcInvalidParams, match="range end is before its start"):
+        _selection(guard, {"uri": uri, "range": backwards})

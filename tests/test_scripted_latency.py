@@ -106,6 +106,9 @@ def test_defaults_come_from_the_requested_models_family() -> None:
         ({"ttft_s": 1e9}, "'ttft_s' must be between 0 and 600"),
         ("slow", "'latency' must be true or an object"),
         ({"only": "claude-sonnet-5-5"}, "'only' must be a list of model names"),
+        ({"scale": True}, "'scale' must be a number"),
+        ({"model": 5}, "'model' must be a model name"),
+        ({"prefill_tokens_per_s": float("nan")}, "'prefill_tokens_per_s' must be above 0"),
     ],
 )
 def test_a_bad_latency_member_is_refused_by_name(tmp_path: Path, spec: Any, says: str) -> None:
@@ -114,3 +117,15 @@ def test_a_bad_latency_member_is_refused_by_name(tmp_path: Path, spec: Any, says
     path = tmp_path / "script.json"
     path.write_text(json.dumps({"turns": [{"text": "x"}], "latency": spec}))
     assert scripted.main(["--script", str(path)]) == 2
+
+
+def test_the_latency_format_names_every_figure() -> None:
+    """script.LatencySpec (the check) holds every figure of a Latency (what is used), and only
+    those, besides `model` and `only`."""
+    from dataclasses import fields
+
+    from planfirst.llm.scripted.script import LatencySpec
+
+    assert set(LatencySpec.model_fields) - {"model", "only"} == {
+        f.name for f in fields(scripted_latency.Latency)
+    }

@@ -111,6 +111,8 @@ export const USER_ONLY_KEYS: ReadonlySet<string> = new Set([
     // a cloned repository must not raise the user's spending limit, nor make models free
     'budget',
     'prices',
+    // nor start processes (docs/reliability.md case 47)
+    'mcp.servers',
 ]);
 
 function isUserOnly(key: string): boolean {
@@ -118,7 +120,7 @@ function isUserOnly(key: string): boolean {
     return (
         USER_ONLY_KEYS.has(key) ||
         /(^|\.)anthropic(\.|$)/.test(k) ||
-        /(^|\.)(budget|prices)(\.|$)/.test(k) ||
+        /(^|\.)(budget|prices|mcp)(\.|$)/.test(k) ||
         k.includes('allow') ||
         k.includes('approv')
     );

@@ -42,6 +42,7 @@ export interface ApproveParams {
     force?: boolean;
     executionModel?: string | null;
     preview?: boolean;
+    revision?: number | null;
 }
 
 /** The approved plan; with `preview`, only the estimate and the choices. */

@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 from planfirst import __version__
@@ -91,13 +90,13 @@ def _acp(args: argparse.Namespace) -> int:
 
 
 def _plans(args: argparse.Namespace) -> int:
-    from planfirst.plan.store import PlanStore
+    from planfirst.core.workspace.opening import open_store
     from planfirst.plan.visible import for_terminal
     from planfirst.settings import load_settings
 
     # titles, ids and file names come from the repository: no escape sequence reaches the
     # terminal (docs/reliability.md case 43)
-    store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
+    store = open_store(args.workspace, load_settings()[0])
     plans, problems = store.list()
     active = store.active()
     if not plans and not problems:
@@ -108,22 +107,24 @@ def _plans(args: argparse.Namespace) -> int:
         print(
             for_terminal(
                 f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
-                f"{c.get('done', 0)}/{c['total']} steps  {p.title}"
+                f"{c.get('done', 0)}/{c['total']} steps  {p.title}",
+                one_line=True,  # one plan, one line: a title cannot forge rows (case 50)
             )
         )
     for pr in problems:
-        print(f"! {for_terminal(pr.error)}", file=sys.stderr)
+        print(f"! {for_terminal(pr.error, one_line=True)}", file=sys.stderr)
     return 1 if problems else 0
 
 
 def _diff(args: argparse.Namespace) -> int:
     from planfirst.core.workflow.contracts import SessionError
     from planfirst.core.workflow.revisions import compare_plan
-    from planfirst.plan.store import PlanStore, StoreError
+    from planfirst.core.workspace.opening import open_store
+    from planfirst.plan.store import StoreError
     from planfirst.plan.visible import for_terminal
     from planfirst.settings import load_settings
 
-    store = PlanStore(Path(args.workspace).resolve(), load_settings()[0].plans_dir)
+    store = open_store(args.workspace, load_settings()[0])
     plan_id = args.plan_id or store.active()
     if not plan_id:
         print("no active plan; name one with --plan ID (see `planfirst plans`)", file=sys.stderr)

@@ -11,11 +11,21 @@ and 23).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODEL
 from planfirst.plan.model import normalise_rel_path
@@ -58,6 +68,18 @@ DEFAULT_ALLOW = [
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A boolean is not a number: `"maxCostPerPlan": true` was read as a $1 cap, `false` as
+        $0, without a word (docs/reliability.md case 49)."""
+        if isinstance(v, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            kinds = _kinds(field.annotation) if field is not None else set()
+            if kinds & {int, float} and bool not in kinds:
+                raise ValueError(f"{str(v).lower()} is a boolean, not a number")
+        return v
 
 
 class AnthropicSettings(_Section):
@@ -215,6 +237,16 @@ class Settings(_Section):
     # where plans are kept, relative to the workspace root (commit it to share plans, #18)
     plans_dir: str = Field(default=DEFAULT_PLANS_DIR, alias="plansDir")
 
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _prices(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for model, rates in v.items():
+                for k, r in rates.items() if isinstance(rates, dict) else ():
+                    if isinstance(r, bool):
+                        raise ValueError(f"{model}.{k}: {str(r).lower()} is a boolean, not a price")
+        return v
+
     @field_validator("plans_dir")
     @classmethod
     def _plans_dir(cls, v: str) -> str:
@@ -349,6 +381,16 @@ def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
     """Make a clean workspace layer narrow-only against what is `merged` below it (in place);
     return what was ignored, for the user."""
     out: list[str] = []
+    for section in sorted(_sections()):
+        if section in clean and not isinstance(clean[section], dict):
+            # a wrongly typed section would replace the user's whole section on merge, and
+            # validation would then drop it: `"budget": 5` lifted every cap, `"context": "x"`
+            # sent the user's excluded files (docs/reliability.md cases 37 and 47)
+            del clean[section]
+            out.append(
+                f"ignored workspace setting planfirst.{section}: not an object (the user's "
+                f"planfirst.{section} settings are kept)"
+            )
     defaults = Settings().model_dump(by_alias=True)
     for section, key in sorted(UNION_LISTS | CEILINGS):
         sec = clean.get(section)
@@ -430,6 +472,12 @@ def _narrow_thinking(
                 f"lower the effort, not raise it above {base} (set it in user settings)"
             )
     return out
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The types an annotation allows (the members of a union, `X | None`)."""
+    args = typing.get_args(annotation)
+    return {a for a in args} if args else {annotation}
 
 
 def _number(v: Any) -> bool:
@@ -541,6 +589,7 @@ def load_settings(
     """
     problems: list[str] = []
     merged: dict[str, Any] = env_layer(environ)
+    users: dict[str, Any] = copy.deepcopy(merged)  # env < user: what a workspace falls back to
     for i, layer in enumerate((user, *workspace)):
         try:
             clean, dropped = sanitize(layer, trusted=i == 0)
@@ -552,8 +601,11 @@ def load_settings(
         if i > 0:
             problems.extend(_narrow_only(merged, clean))
         merged = _deep_merge(merged, clean)
+        if i == 0:
+            users = copy.deepcopy(merged)
         if i > 0:
             problems.extend(_overridden_trust(layer, merged))
+    restored: set[tuple[Any, ...]] = set()
     for _ in range(20):
         try:
             return Settings.model_validate(merged), problems
@@ -567,6 +619,16 @@ def load_settings(
                         "taken as $0)"
                     )
                     merged["budget"][err["loc"][1]] = 0
+                    continue
+                key = tuple(err["loc"])
+                mine = _get(users, list(key))
+                theirs = _get(merged, list(key))  # repr: NaN is not equal to itself
+                if mine is not _MISSING and key not in restored and repr(theirs) != repr(mine):
+                    # an invalid workspace value (0 attempts, a NaN budget) must not reset the
+                    # user's own lower value to the default (docs/reliability.md case 48)
+                    restored.add(key)
+                    problems.append(f"planfirst.{loc}: {err['msg']} (using your own setting)")
+                    _put(merged, list(key), copy.deepcopy(mine))
                     continue
                 problems.append(f"planfirst.{loc}: {err['msg']} (using the default)")
                 _drop(merged, list(err["loc"]))
@@ -600,6 +662,27 @@ def _overridden_trust(layer: Any, effective: dict[str, Any]) -> list[str]:
                 "so it is read only from user settings or the environment"
             )
     return out
+
+
+_MISSING = object()
+
+
+def _get(d: dict[str, Any], loc: list[Any]) -> Any:
+    cur: Any = d
+    for k in loc:
+        if not isinstance(cur, dict) or k not in cur:
+            return _MISSING
+        cur = cur[k]
+    return cur
+
+
+def _put(d: dict[str, Any], loc: list[Any], value: Any) -> None:
+    cur: Any = d
+    for k in loc[:-1]:
+        if not isinstance(cur.get(k), dict):
+            cur[k] = {}
+        cur = cur[k]
+    cur[loc[-1]] = value
 
 
 def _drop(d: dict[str, Any], loc: list[Any]) -> None:

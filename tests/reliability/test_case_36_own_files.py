@@ -89,3 +89,44 @@ async def test_case_36_a_fifo_where_planfirst_reads_its_own_state_never_blocks(
             await command(client, "planfirst.reloadPlan", {"planId": pid})
         assert "symbolic link" in str(err.value), str(err.value)
     assert (home / ".bashrc").read_text() == BASHRC
+
+
+async def test_case_36_a_plan_md_replaced_by_a_link_while_its_write_waits(
+    ws: Path, inv: Invariants
+) -> None:
+    """plan.md is written a moment after the change (debounced). A link put in its place
+    meanwhile is never written through, and the user is told once that plan.md was not
+    written (it is what Neovim and Emacs users read)."""
+    import asyncio
+
+    from planfirst.core.workflow.session import Session
+    from planfirst.settings import Settings
+    from tests.support.demo_script import DEMO
+    from tests.support.fake_host import FakeHost, ScriptedModels
+
+    srv = inv.scripted_server(list(DEMO))
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, srv.base_url)
+    host = FakeHost(ws)
+    session = Session(ws, settings, models, host)
+    target = inv.sentinel / "config"
+    try:
+        plan = await session.generate("Add a --top N option to textkit count")
+        await session.approve(plan.id)
+        md = session.store.plan_md(plan.id)
+        running = asyncio.ensure_future(session.execute_next(plan.id))
+        for _ in range(1000):  # until a plan.md write waits
+            if plan.id in session._md_timers:
+                break
+            await asyncio.sleep(0.005)
+        md.unlink()
+        md.symlink_to(target)
+        inv.broken.add(md)  # the link is the test's: the invariants do not parse it
+        result = await running
+        assert result.status.value == "done", result
+    finally:
+        await models.aclose()
+    assert target.read_text() == "untouched\n"
+    assert md.is_symlink()
+    told = [m for level, m in host.notes if "plan.md" in m]
+    assert len(told) == 1 and "symbolic link" in told[0], host.notes

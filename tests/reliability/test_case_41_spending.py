@@ -7,6 +7,7 @@ cap."""
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,35 @@ async def test_case_41_a_failed_diagnosis_is_counted_by_the_plan_cap(
         assert execution_spent(after) == pytest.approx(steps + after.extra_spent)
     finally:
         await models.aclose()
+
+
+async def test_case_41_a_cjk_and_emoji_prompt_is_priced_by_its_bytes(inv: Invariants) -> None:
+    """A tokenizer over UTF-8 bytes makes at most one token per byte, and emoji and CJK text
+    run near that bound: priced at three characters a token, a repository of emoji passed a cap
+    by several times. The worst case counts every non-ASCII byte as a token."""
+    from planfirst.core.workflow.budget import Budget, Cap, metered
+    from planfirst.llm.model import BudgetStop
+    from tests.support.llm_helpers import Handler, close_models, make_model, submit_request
+
+    srv = inv.scripted_server([{"tool": "submit_answer", "input": {"title": "t"}}])
+    cap = Budget([Cap("planfirst.budget.maxCostPerStep", 0.10, 0.0, "step 1")], {})
+    blob = "<file path='notes.md'>\n" + "😀漢" * 10_000 + "\n</file>"
+    info = lookup(DEFAULT_EXECUTION_MODEL)
+    try:
+        with metered(cap), contextlib.suppress(BudgetStop, ModelError):
+            await make_model(srv, DEFAULT_EXECUTION_MODEL).run(
+                submit_request(stable=[blob]), Handler()
+            )
+    finally:
+        await close_models()
+    for r in srv.requests:
+        prompt = sum(
+            len(json.dumps(r.body[k], ensure_ascii=False).encode())
+            for k in ("system", "tools", "messages")
+            if k in r.body
+        )
+        worst = (
+            prompt * info.cache_write_price + r.body["max_tokens"] * info.output_per_mtok
+        ) / 1e6
+        assert worst <= 0.10 + 1e-9, f"a request whose worst case is ${worst:.3f} was sent"
+    assert cap.spent.cost_usd <= 0.10

@@ -120,6 +120,7 @@ class Editor:
         self.answer: str | None = "Yes"  # answer to showMessageRequest
         self.on_question: Callable[[str], None] | None = None  # called first: may set `answer`
         self.statuses: list[dict[str, Any]] = []
+        self.registrations: list[types.Registration] = []  # client/registerCapability
         self.notices: list[dict[str, Any]] = []  # planfirst/notice (the VS Code extension's)
         self.refreshed: list[str] = []
         self.init_result: types.InitializeResult | None = None
@@ -296,6 +297,10 @@ async def lsp_session(
         editor.statuses.append(
             params if isinstance(params, dict) else as_dict() if as_dict else dict(vars(params))
         )
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def on_register(ls: LanguageClient, params: types.RegistrationParams) -> None:
+        editor.registrations.extend(params.registrations)
 
     @client.feature("planfirst/notice")
     def on_notice(ls: LanguageClient, params: Any) -> None:

@@ -41,9 +41,9 @@ from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
 from planfirst.core.planning import mcp
 from planfirst.core.workflow.session import Session, SessionError
+from planfirst.core.workspace.opening import open_store
 from planfirst.errors import PlanfirstError
 from planfirst.llm.factory import Models
-from planfirst.plan.store import PlanStore
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -194,7 +194,7 @@ class PlanfirstAgent:
     ) -> LoadSessionResponse:
         """Resume the plan a session worked on (or a plan given by its id): replay it first."""
         root = _root(cwd)
-        store = PlanStore(root, self.settings.plans_dir)
+        store = open_store(root, self.settings)
         plan_id = store.session_plan(session_id) or (
             session_id if store.exists(session_id) else None
         )

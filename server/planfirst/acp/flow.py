@@ -337,7 +337,13 @@ class Conversation:
             )
         )
         if choice == "approve":
-            await self.core.approve(plan.id)
+            try:  # the revision shown: one made meanwhile (the editor, a hand edit) is shown first
+                await self.core.approve(plan.id, revision=plan.revision)
+            except SessionError as e:
+                if e.code != "changed":
+                    raise
+                self.host.say(f"{e.message}.\n")
+                return await self.review(self.core.load(plan.id))
             return await self.run(plan.id)
         if choice == "revise":
             self.feedback = True

@@ -321,7 +321,17 @@ class AcpHost:
             log.warning("request_permission failed: %s", e)
             return None
         outcome = answer.outcome
-        return outcome.option_id if isinstance(outcome, AllowedOutcome) else None
+        if not isinstance(outcome, AllowedOutcome):
+            return None
+        if outcome.option_id not in {o.option_id for o in options}:
+            # an option this question did not offer ("apply-all" to an undo, a stale answer
+            # meant for another question) is no answer: it must not widen a consent (case 52)
+            log.warning(
+                "request_permission: %r was not offered; taken as no answer",
+                str(outcome.option_id)[:100],
+            )
+            return None
+        return outcome.option_id
 
     async def confirm(self, question: str) -> bool | None:
         """A yes/no question (commands outside the allow-list, files that configure tools)."""

@@ -22,10 +22,21 @@ _FILE = re.compile(r'<file path="(?P<path>[^"]+)">\n(?P<body>.*?)\n</file>', re.
 _COUNT_KEYS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config")
 
 
+_ASCII = bytes(range(128))
+
+
 def estimate(obj: Any) -> int:
-    """A conservative local token estimate of a request part (JSON characters / 3)."""
+    """A conservative local token estimate of a request part: ASCII characters / 3, and one token
+    for every byte of other characters. A byte-level tokenizer never makes more tokens than
+    bytes, and emoji and CJK text come close to that bound (three characters a token priced an
+    emoji-heavy prompt at a fraction of its cost, so it passed a budget cap: docs/reliability.md
+    case 41)."""
     text = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    if text.isascii():
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
+    data = text.encode("utf-8", "surrogatepass")
+    other = len(data.translate(None, _ASCII))  # the bytes of non-ASCII characters
+    return math.ceil((len(data) - other) / CHARS_PER_TOKEN) + other
 
 
 def count_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ log = logging.getLogger("planfirst")
 FEATURES: dict[str, Any] = {
     types.INITIALIZED: None,
     types.WORKSPACE_DID_CHANGE_CONFIGURATION: None,
+    types.WORKSPACE_DID_CHANGE_WATCHED_FILES: None,
     types.SHUTDOWN: None,
     types.WORKSPACE_TEXT_DOCUMENT_CONTENT: None,
     types.TEXT_DOCUMENT_CODE_LENS: None,

@@ -29,6 +29,9 @@ class ResolvedClientCapabilities:
     saves_documents: bool = False
     notices: bool = False
     client_name: str = ""
+    # workspace/didChangeWatchedFiles registered by the server (lsp/watch.py)
+    watches_files: bool = False
+    relative_patterns: bool = False
 
     @classmethod
     def resolve(
@@ -45,6 +48,7 @@ class ResolvedClientCapabilities:
             if edit
             else frozenset()
         )
+        watched = ws.did_change_watched_files if ws else None
         exp: Any = caps.experimental
         own: Any = exp.get("planfirst") if isinstance(exp, dict) else None
         own = own if isinstance(own, dict) else {}
@@ -60,4 +64,6 @@ class ResolvedClientCapabilities:
             saves_documents=own.get("saveDocuments") is True,
             notices=own.get("notices") is True,
             client_name=(info.name if info else "") or "",
+            watches_files=bool(watched and watched.dynamic_registration),
+            relative_patterns=bool(watched and watched.relative_pattern_support),
         )

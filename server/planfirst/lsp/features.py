@@ -16,6 +16,7 @@ from planfirst.core.planning.context import Selection
 from planfirst.core.workflow.budget import cost_preview
 from planfirst.core.workflow.session import Session, SessionError
 from planfirst.core.workspace.path_syntax import PathError
+from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.errors import PlanfirstError
 from planfirst.lsp import (
     convert,
@@ -25,6 +26,7 @@ from planfirst.lsp import (
     protocol,
     pygls_compat,
     revision_docs,
+    watch,
 )
 from planfirst.lsp.host import LspProgress
 from planfirst.lsp.results import changed, step_result
@@ -146,10 +148,12 @@ def command(ls: Registry, name: str, title: str | None = None) -> Callable[[Hand
 
 
 def _selection(
-    ls: PlanfirstServer, session: Session, p: protocol.GenerateParams
+    guard: WorkspaceGuard, p: protocol.GenerateParams
 ) -> tuple[Selection | None, list[str]]:
+    """The editor selection and the files a generatePlan names, as workspace-relative paths
+    (the guard refuses one outside the workspace)."""
     files = [
-        session.guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
+        guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
         for f in p.get("files", [])
     ]
     uri = p.get("uri")
@@ -158,7 +162,7 @@ def _selection(
     path = convert.uri_to_path(uri)
     if path is None:
         raise JsonRpcInvalidParams(message=f"planfirst: {uri} is not a file URI")
-    rel = session.guard.rel(str(path))
+    rel = guard.rel(str(path))
     rng = p.get("range")
     if rng is None:
         return None, [rel, *files]
@@ -179,6 +183,7 @@ def register(ls: Registry) -> None:
             active = server.session.store.active()
             if active:
                 server.plan_changed(active)  # the status bar starts with the active plan
+            watch.register(server)  # plans another planfirst process changes
         if server.session is None:
             server.window_show_message(
                 types.ShowMessageParams(
@@ -193,6 +198,10 @@ def register(ls: Registry) -> None:
     ) -> None:
         await _pull_configuration(server, params.settings)
 
+    @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def on_watched(server: PlanfirstServer, params: types.DidChangeWatchedFilesParams) -> None:
+        watch.changed(server, params)
+
     @ls.feature(types.SHUTDOWN)
     def on_shutdown(server: PlanfirstServer, params: Any) -> None:
         if server.session is not None:
@@ -206,7 +215,7 @@ def register(ls: Registry) -> None:
     async def generate(
         server: PlanfirstServer, session: Session, p: protocol.GenerateParams, progress: Any
     ) -> Any:
-        selection, files = _selection(server, session, p)
+        selection, files = _selection(session.guard, p)
         task = p.get("task", "").strip() or await _ask_task(server, selection is not None)
         plan = await session.generate(task, selection=selection, files=files, progress=progress)
         uri = await server.show_plan(plan.id)
@@ -243,7 +252,10 @@ def register(ls: Registry) -> None:
             est = cost_preview(session, p.get("planId"), p.get("executionModel"))
             return {**est, "preview": True}
         plan = await session.approve(
-            p.get("planId"), force=p.get("force", False), execution_model=p.get("executionModel")
+            p.get("planId"),
+            force=p.get("force", False),
+            execution_model=p.get("executionModel"),
+            revision=p.get("revision"),
         )
         return {
             "planId": plan.id,
@@ -276,7 +288,7 @@ def register(ls: Registry) -> None:
     ) -> Any:
         plan = session.load(p.get("planId"))
         if not server.caps.content_documents:
-            session.store.save(plan)  # make sure the markdown file exists and is current
+            session.store.show_md(plan)  # plan.md exists and shows it (a hand edit stays)
         uri = await server.show_plan(plan.id)
         return {"planId": plan.id, "uri": uri}
 
@@ -350,6 +362,7 @@ def register(ls: Registry) -> None:
         plan_id = p.get("planId")
         if plan_id and plan_id not in session.busy():
             session.load(plan_id)  # an unknown plan id is an error, not an empty answer
+            session.refuse_if_elsewhere(plan_id)  # it runs in another planfirst: cancel it there
         return {"cancelled": session.cancel(plan_id)}
 
     # ------------------------------------------------------------------ documents

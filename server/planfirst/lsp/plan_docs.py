@@ -315,7 +315,7 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
         "total": c["total"],
         "done": c.get("done", 0),
         "failed": c.get("failed", 0),
-        "busy": session.busy().get(plan.id),
+        "busy": session.busy().get(plan.id) or _elsewhere(session, plan.id),
         # spent on the plan so far (planning included) and the estimate of its steps (#19)
         "cost": {
             "spent": plan.usage.cost_usd,
@@ -323,3 +323,11 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
             "model": plan.estimate.model if plan.estimate else None,
         },
     }
+
+
+def _elsewhere(session: Session, plan_id: str) -> str | None:
+    """What another planfirst process on the workspace does with the plan, if one does."""
+    held = session.store.claimed(plan_id)
+    if held is None or held[0] == session.owner:
+        return None
+    return f"in another planfirst: {held[1]}"

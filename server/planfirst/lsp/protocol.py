@@ -88,6 +88,7 @@ class ApproveParams(PlanParams, total=False):
     force: bool
     executionModel: Annotated[str, MaxLen(100)] | None
     preview: bool
+    revision: Annotated[int, Ge(1)] | None  # the revision the user saw; another is refused
 
 
 class StepParams(PlanParams, total=False):

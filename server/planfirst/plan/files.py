@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from planfirst.errors import PlanfirstError
+from planfirst.plan.liveness import alive
 
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")  # plan (and ACP session) ids
 
@@ -121,19 +122,6 @@ def remove_orphaned_temps(directory: Path) -> list[Path]:
             p.unlink()
             removed.append(p)
     return removed
-
-
-def alive(pid: int) -> bool:
-    """Whether process `pid` exists (this one included)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
 
 
 class OwnFiles:

@@ -4,8 +4,8 @@ preview diffs, the active pointer.
 Layout: `.planfirst/plans/<id>/plan.json` (+ `plan.md`, + `revisions/<n>.json`), `.planfirst/active`.
 Every write is atomic and every path checked (no link on the way, no FIFO: cases 30 and 36) by
 the helpers in plan/files.py (`PlanStore.write_file`, `PlanStore.read_file`); the claims of
-`.planfirst/running/` and the ACP session bindings are in plan/claims.py. Both are part of this
-class's API.
+`.planfirst/running/` and the ACP session bindings are in plan/bindings.py. Both are part of
+this class's API.
 
 Every plan file the store writes is sealed (plan/origin.py); one without a valid seal loads as a
 foreign draft (plan/trusted.py): a repository cannot ship an approved plan or a step history to
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from planfirst.plan import origin
-from planfirst.plan.claims import Claims
+from planfirst.plan.bindings import Bindings
 from planfirst.plan.files import (  # re-exported: callers import them from here
     MAX_FILE_BYTES,
     MAX_MD_BYTES,
@@ -39,6 +39,7 @@ from planfirst.plan.files import (  # re-exported: callers import them from here
     remove_orphaned_temps,
 )
 from planfirst.plan.held import Held, HeldPlans, stamp_of
+from planfirst.plan.md_file import MarkdownFile
 from planfirst.plan.model import Plan, now_iso
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import Rendered, render
@@ -81,7 +82,7 @@ def new_plan_id(title: str) -> str:
     return f"{slug}-{secrets.token_hex(3)}"
 
 
-class PlanStore(Claims, OwnFiles):
+class PlanStore(MarkdownFile, Bindings, OwnFiles):
     """Plans of one workspace, kept under `<root>/.planfirst/`."""
 
     def __init__(self, root: Path, plans_dir: str = ".planfirst/plans") -> None:
@@ -92,6 +93,9 @@ class PlanStore(Claims, OwnFiles):
         self._held = HeldPlans()  # what we last wrote or read, while the file still has it (#32)
         self._md: dict[str, str] = {}  # plan id -> markdown last written
         self._md_stale: set[str] = set()  # plans saved without writing their markdown yet
+        # plan id -> the plan as it was before the first save since plan.md was last written
+        # (plan/hand_edit.py: plan.md rendered from it is planfirst's text, not a hand edit)
+        self._md_base: dict[str, Plan | None] = {}
         self._writer = Writer()  # writes nobody waits for, in order (plan/writer.py)
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
 
@@ -157,10 +161,13 @@ class PlanStore(Claims, OwnFiles):
         scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
         stamp = stamp_of(path)
-        if stamp is not None and self._held.fresh(plan.id, stamp) is None:
+        before = self._held.fresh(plan.id, stamp) if stamp is not None else None
+        base = before.view() if before is not None else None
+        if stamp is not None and before is None:
             # never silently replace a file we could not read (it may be the user's only copy);
             # a file this store wrote or read last and nobody touched since needs no second look
-            self._load_path(plan.id, path)
+            base = self._load_path(plan.id, path)
+        self._md_base.setdefault(plan.id, base)
         if plan.id not in self._swept:  # once per plan and process: a killed writer's leftovers
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
@@ -210,43 +217,6 @@ class PlanStore(Claims, OwnFiles):
             self._writer.later(plan_id, lambda: origin.written(*state))
         self._md_stale.add(plan_id)
         return self._held.put(plan_id, stamp_of(path), text)
-
-    def _md_after(self, plan_id: str, text: str, rendered: Rendered) -> None:
-        """On the writer, after plan.json: keep `rendered` for that version and write plan.md
-        (a failure is logged and left to the next flush_md: plan.json is saved)."""
-        held = self._held.fresh(plan_id, stamp_of(self.plan_json(plan_id)))
-        if held is None or held.json != text:  # replaced meanwhile: its writer renders it
-            return
-        held.keep_rendering(rendered)
-        self._md_stale.discard(plan_id)
-        try:
-            self._write_md(plan_id, rendered.text)
-        except (OSError, StoreError) as e:
-            self._md_stale.add(plan_id)
-            log.warning("planfirst: cannot write plan.md of %s: %s", plan_id, e)
-
-    def _write_md(self, plan_id: str, text: str) -> None:
-        md = self.check(self.plan_md(plan_id))
-        if self._md.get(plan_id) != text or not md.exists():
-            self.write_file(md, text)
-            self._md[plan_id] = text
-
-    def flush_md(self, plan_id: str) -> None:
-        """Write plan.md if the plan was saved since it was last written and its text changed
-        (atomic but not fsynced: it is derived from plan.json)."""
-        self._writer.settle(plan_id)
-        if plan_id not in self._md_stale:
-            return
-        self._md_stale.discard(plan_id)
-        held = self._held.fresh(plan_id, stamp_of(self.check(self.plan_json(plan_id))))
-        if held is None:  # plan.json was replaced since we saved it: its writer renders it
-            return
-        self._write_md(plan_id, held.rendered().text)
-
-    def stale_md(self) -> set[str]:
-        """Plans whose plan.md waits for `flush_md`."""
-        self._writer.settle()
-        return set(self._md_stale)
 
     def view(self, plan_id: str) -> Plan:
         """The plan for reading only: shared with every other reader, so never change it (load()

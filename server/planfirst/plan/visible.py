@@ -44,11 +44,15 @@ def encode(text: str) -> str:
     return _CANDIDATE.sub(_escape, text)
 
 
-def for_terminal(text: str, keep: tuple[str, ...] = ()) -> str:
+def for_terminal(text: str, keep: tuple[str, ...] = (), *, one_line: bool = False) -> str:
     """`text` safe to print on a terminal (docs/reliability.md case 43): every control character
     (ESC, so no escape sequence — OSC 52 writes the clipboard — BEL, C0 and C1 controls, DEL) and
     every invisible or direction-changing character shown as `\\u{XXXX}`. The exact sequences in
-    `keep` (planfirst's own colours) are left as they are."""
+    `keep` (planfirst's own colours) are left as they are. `one_line`: newlines and tabs are
+    escaped too, so a row of a listing stays one row (a title cannot forge the next plan's line,
+    case 50)."""
+    if one_line:
+        return for_terminal(text, keep).replace("\n", "\\u{A}").replace("\t", "\\u{9}")
     if not keep or not any(k and k in text for k in keep):
         return _shown(text)
     mine = re.compile("|".join(re.escape(k) for k in sorted(set(keep), key=len, reverse=True) if k))

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -19,7 +21,9 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst.core.workflow import driver
+from planfirst.core.workspace.opening import open_store
 from planfirst.plan.store import PlanStore
+from planfirst.plan.visible import for_terminal
 from planfirst.settings import load_settings
 from planfirst.terminal import cost as costs
 from planfirst.terminal import handlers, report
@@ -58,11 +62,30 @@ class Terminal:
         self.ed = TerminalEditor(self.root, bool(args.yes))
         self.client = LanguageClient("planfirst-terminal", __version__)
         self.started = time.monotonic()
+        self.plan_id: str | None = None  # the plan worked on, once it exists
         handlers.register(self.client, self.ed)
 
+    def server_env(self) -> dict[str, str]:
+        """The environment `planfirst serve` runs in: ours, with the script and the cost flags."""
+        env = dict(os.environ)
+        script = getattr(self.args, "script", None)
+        if script:
+            env["PLANFIRST_SCRIPT"] = str(Path(script).resolve())
+        else:
+            env.pop("PLANFIRST_SCRIPT", None)
+        for flag, var in (
+            ("max_cost_per_plan", "PLANFIRST_MAX_COST_PER_PLAN"),
+            ("max_cost_per_step", "PLANFIRST_MAX_COST_PER_STEP"),
+        ):
+            if getattr(self.args, flag, None) is not None:
+                env[var] = str(getattr(self.args, flag))
+        return env
+
     def _store(self) -> PlanStore:
-        """The plans the server keeps (its settings come from the same environment)."""
-        return PlanStore(self.root, load_settings()[0].plans_dir)
+        """The plans the server keeps, opened the way its Session opens them (core/workspace/
+        opening.py) from the settings it reads: the terminal gives it no initializationOptions
+        and answers no workspace/configuration, so they are the environment it runs in."""
+        return open_store(self.root, load_settings(None, environ=self.server_env())[0])
 
     async def _drain_stderr(self) -> None:
         server = getattr(self.client, "_server", None)
@@ -90,10 +113,9 @@ class Terminal:
 
     async def run(self) -> int:
         """The whole interaction; returns the exit code."""
-        env = dict(os.environ)
+        env = self.server_env()
         script = getattr(self.args, "script", None)
         if script:
-            env["PLANFIRST_SCRIPT"] = str(Path(script).resolve())
             self.ed.say(
                 f"{YELLOW}Offline: answers come from the SCRIPTED model {Path(script).name}, not from Claude.{RESET}"
             )
@@ -103,14 +125,6 @@ class Terminal:
                 "run a scripted offline model (see 'make demo')."
             )
             return 2
-        else:
-            env.pop("PLANFIRST_SCRIPT", None)
-        for flag, var in (
-            ("max_cost_per_plan", "PLANFIRST_MAX_COST_PER_PLAN"),
-            ("max_cost_per_step", "PLANFIRST_MAX_COST_PER_STEP"),
-        ):
-            if getattr(self.args, flag, None) is not None:
-                env[var] = str(getattr(self.args, flag))
         if not self.root.is_dir():
             self.ed.say(f"{RED}workspace {self.root} is not a directory{RESET}")
             return 2
@@ -152,7 +166,7 @@ class Terminal:
         if self.args.mode == "run":
             ed.say(f"{BOLD}planfirst{RESET} — planning: {self.args.task}")
             res = await self.cmd("planfirst.generatePlan", {"task": self.args.task})
-            plan_id = res["planId"]
+            plan_id = self.plan_id = res["planId"]
             ed.clear_progress()
             await self.show_plan(plan_id)
             if self.args.plan_only:
@@ -163,6 +177,7 @@ class Terminal:
         else:
             rows = await self.cmd("planfirst.listPlans", {})
             plan_id = self.args.plan_id or next((r["id"] for r in rows if r.get("active")), None)
+            self.plan_id = plan_id
             if not plan_id:
                 ed.say(f"{RED}no stored plan to resume in {self.root}{RESET}")
                 return 2
@@ -179,9 +194,14 @@ class Terminal:
                     f"Plan {plan_id} kept as a draft. Revise it or run 'planfirst resume --plan {plan_id}'."
                 )
                 return 0
-            await self.cmd(
+            await self.cmd(  # the revision printed above: one made meanwhile is refused
                 "planfirst.approvePlan",
-                {"planId": plan_id, "force": bool(self.args.yes), "executionModel": model},
+                {
+                    "planId": plan_id,
+                    "force": bool(self.args.yes),
+                    "executionModel": model,
+                    "revision": rows[plan_id].get("revision"),
+                },
             )
         elif getattr(self.args, "execution_model", None):  # an approved plan goes on on it (#29)
             await costs.switch_model(self, plan_id, self.args.execution_model)
@@ -213,12 +233,30 @@ class Terminal:
         return str(rows.get(plan_id, {}).get("status", ""))
 
 
+class _LateAnswers(logging.Filter):
+    """The server's answer to a request the terminal stopped waiting for (Ctrl-C cancelled it)
+    is no error: pygls logged it with a traceback across the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(
+            exc, (asyncio.InvalidStateError, concurrent.futures.InvalidStateError)
+        )
+
+
 def run_main(args: argparse.Namespace) -> int:
     """Entry for `planfirst run` and `planfirst resume`."""
+    for name in ("pygls.client", "pygls.io_"):  # the client's reader logs with either
+        late = logging.getLogger(name)
+        if not any(isinstance(f, _LateAnswers) for f in late.filters):
+            late.addFilter(_LateAnswers())
+    term = Terminal(args)
     try:
-        return asyncio.run(Terminal(args).run())
+        return asyncio.run(term.run())
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted; the plan is saved — continue with 'planfirst resume'", file=sys.stderr
-        )
+        if term.plan_id:
+            said = f"the plan is saved — continue with 'planfirst resume --plan {term.plan_id}'"
+        else:  # interrupted while planning: no draft is saved before the model's answer
+            said = "no plan was saved"
+        print(f"\ninterrupted; {for_terminal(said)}", file=sys.stderr)
         return 130

@@ -8,7 +8,7 @@ import time
 from planfirst.plan.origin import UNTRUSTED_RULE
 from planfirst.plan.render import critique_report
 from planfirst.plan.store import PlanStore, StoreError
-from planfirst.plan.visible import encode
+from planfirst.plan.visible import encode, for_terminal
 from planfirst.terminal import cost as costs
 from planfirst.terminal.editor import TerminalEditor
 from planfirst.terminal.style import BOLD, RED, RESET
@@ -43,7 +43,8 @@ def summary(ed: TerminalEditor, store: PlanStore, plan_id: str, started: float) 
         ed.say(str(e))
         return
     ed.say("")
-    ed.say(f"{BOLD}Summary — {plan.title}{RESET}  ({plan.status.value})")
+    title = for_terminal(plan.title, one_line=True)  # the summary line stays one line (case 50)
+    ed.say(f"{BOLD}Summary — {title}{RESET}  ({plan.status.value})")
     ed.say(
         f"{'step':>4}  {'status':<8} {'attempts':>8}  {'validation':<22} {'tokens in/out':>15} {'cost':>9}"
         + ("  estimated" if plan.estimate else "")

@@ -209,6 +209,7 @@ async def revise(
         raise SessionError("the feedback is empty; say what should change in the plan")
     plan = s.load(plan_id)
     targets = revisions.resolve_targets(plan, steps)
+    s.refuse_if_elsewhere(plan.id)  # its running step is another process's to finish or cancel
     revisions.refuse_busy(plan)
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)
@@ -300,13 +301,19 @@ def _count_refused(s: Session, plan_id: str, *spent: Usage | None) -> None:
 
 
 async def approve(
-    s: Session, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+    s: Session,
+    plan_id: str | None,
+    *,
+    force: bool = False,
+    execution_model: str | None = None,
+    revision: int | None = None,
 ) -> Plan:
     """Mark a plan approved; plans with lint errors need confirmation (or force). An
     `execution_model` runs its steps instead of the executionModel setting; the plan's cost
-    estimate is made afresh for the model that will run it."""
+    estimate is made afresh for the model that will run it. `revision`: the one the user saw."""
     plan = s.load(plan_id)
     s.refuse_if_busy(plan.id)
+    revisions.refuse_changed(plan, revision)
     if execution_model is not None:
         plan.execution_model = check_model_name(execution_model)
     if plan.status in (PlanStatus.APPROVED, PlanStatus.EXECUTING) or (
@@ -336,6 +343,10 @@ async def approve(
                 f"not approved: the plan has {len(errors)} review error(s); revise it or approve with force",
                 "lint_errors",
             )
+        now = s.load(plan.id)  # the question may have been open a while: the plan as it is now
+        s.refuse_if_busy(plan.id)
+        revisions.refuse_changed(now, plan.revision, plan.status)
+        now.execution_model, plan = plan.execution_model, now
     plan.status = PlanStatus.APPROVED
     revisions.approve_steps(plan)
     budget.refresh_estimate(s, plan)

@@ -332,3 +332,17 @@ def review_diff(old: Plan, new: Plan) -> str:
         return ""
     body = text.split("\n", 2)[2]
     return f"--- {old.id} revision {old.revision}\n+++ {new.id} revision {new.revision}\n{body}"
+
+
+def refuse_changed(plan: Plan, revision: int | None, status: PlanStatus | None = None) -> None:
+    """Approval is about the revision the user saw: another one (revised, or a hand edit
+    reloaded, in this face or another while they were asked) is never approved unseen, nor
+    saved back over."""
+    if (revision is not None and plan.revision != revision) or (
+        status is not None and plan.status != status
+    ):
+        raise SessionError(
+            f"not approved: plan {plan.id!r} changed while you were asked (it is revision "
+            f"{plan.revision}, {plan.status.value}); review it and approve again",
+            "changed",
+        )

@@ -37,10 +37,11 @@ from planfirst.core.workflow.contracts import (
     StepOutcome,
     StepResult,
 )
-from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.core.workspace.opening import open_guard, open_store
+from planfirst.plan.liveness import process_start
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import Rendered
-from planfirst.plan.store import PlanStore, StoreError, UnknownPlan
+from planfirst.plan.store import StoreError, UnknownPlan
 from planfirst.settings import Settings
 
 _EDITING = ("executing", "undoing")  # operations that change workspace files
@@ -55,10 +56,8 @@ class Session:
         self.settings = settings
         self.models = models
         self.host = host
-        self.guard = WorkspaceGuard(
-            self.root, settings.context.exclude, plans_dir=settings.plans_dir
-        )
-        self.store = PlanStore(self.root, settings.plans_dir)
+        self.guard = open_guard(self.root, settings)
+        self.store = open_store(self.root, settings)
         self.partial: dict[str, str] = {}  # plan id -> markdown of a plan still streaming in
         self._busy: dict[str, str] = {}  # plan id -> what is running on it
         self._tasks: dict[str, asyncio.Task[Any]] = {}  # plan id -> the task doing it
@@ -66,8 +65,10 @@ class Session:
         # what is published as diagnostics now, through whichever host the session has then
         self.problems = ProblemsBoard(lambda problems: self.host.publish_problems(problems))
         # who this session is to other planfirst processes on the workspace (PlanStore.claim)
-        self.owner = f"{os.getpid()} {secrets.token_hex(4)}"
+        # (with its start time: a killed process's pid reused by another is not it)
+        self.owner = f"{os.getpid()} {secrets.token_hex(4)} {process_start(os.getpid()) or '-'}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
+        self._md_refused: set[str] = set()  # plan.md refusals the user was told about
         # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
         # set by a face
         self.mcp: McpTools | None = None
@@ -77,12 +78,11 @@ class Session:
     def update_settings(self, settings: Settings) -> None:
         """Take new settings (from workspace/configuration)."""
         self.settings = settings
-        self.guard = WorkspaceGuard(
-            self.root, settings.context.exclude, plans_dir=settings.plans_dir
-        )
-        if self.store.plans_dir != self.root / settings.plans_dir:
+        self.guard = open_guard(self.root, settings)
+        store = open_store(self.root, settings)
+        if self.store.plans_dir != store.plans_dir:
             self.flush_md()
-            self.store = PlanStore(self.root, settings.plans_dir)
+            self.store = store
 
     def load(self, plan_id: str | None) -> Plan:
         """A plan by id (None: the active plan), with errors written for the user."""
@@ -129,11 +129,23 @@ class Session:
         on the background writer, plan.md after it, while this thread renders the plan; then
         waited for, so a failed write raises here as before."""
         busy = plan.id in self._busy  # inside an operation: durable by the time it answers
-        if last and busy:
-            self.store.save(plan, durable=durable, render_md=True, wait=False)
-            self.store.settle(plan.id)
-        else:
-            self.store.save(plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy)
+        try:
+            if last and busy:
+                self.store.save(plan, durable=durable, render_md=True, wait=False)
+                self.store.settle(plan.id)
+            else:
+                self.store.save(
+                    plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy
+                )
+        except OSError as e:  # this save, or the background write before it (disk full, RO)
+            where = f": {e.filename}" if getattr(e, "filename", None) else ""
+            raise SessionError(
+                f"planfirst cannot save plan {plan.id!r} ({e.strerror or e}{where}); it stopped "
+                "here. Free some space or make the plans folder writable, then run it again: a "
+                "step that was stopped checks what reached the disk (docs/reliability.md case 53)",
+                "save_failed",
+            ) from None
+        if not (last and busy):
             self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
 
@@ -172,9 +184,21 @@ class Session:
             if timer is not None:
                 timer.cancel()
             try:
-                self.store.flush_md(pid)
+                kept = self.store.flush_md(pid)
             except (OSError, StoreError) as e:  # plan.json is saved; plan.md is its rendering
-                self.host.log(f"[{pid}] cannot write plan.md: {e}")
+                message = f"[{pid}] cannot write plan.md: {e}"
+                self.host.log(message)
+                if message not in self._md_refused:  # a planted link or FIFO: say it once
+                    self._md_refused.add(message)
+                    self.host.notify(message[:1000], "warning")
+                continue
+            if kept is not None:  # nothing the user typed is lost without a word
+                self.host.notify(
+                    f"plan {pid}: your edits of plan.md were not reloaded before the plan changed; "
+                    f"plan.md shows the plan again and your text is kept in {kept.name} beside "
+                    "it: copy it over plan.md and run Reload Plan to take it",
+                    "warning",
+                )
 
     @contextlib.asynccontextmanager
     async def exclusive(self, plan_id: str, what: str) -> AsyncIterator[None]:
@@ -189,6 +213,7 @@ class Session:
                         f"plan {other!r} is {doing} in this workspace; wait for it or run 'planfirst.cancel'",
                         "busy",
                     )
+        # a StoreError (reason "store") when a directory or a link is where the claim goes
         held = self.store.claim(plan_id, self.owner, what)
         if held is not None:
             raise SessionError(_elsewhere(plan_id, held), "busy")
@@ -236,6 +261,11 @@ class Session:
         if plan_id in self._busy:
             tail = "; wait for it or run 'planfirst.cancel'" if hint else ""
             raise SessionError(f"plan {plan_id!r} is busy ({self._busy[plan_id]}){tail}", "busy")
+        self.refuse_if_elsewhere(plan_id)
+
+    def refuse_if_elsewhere(self, plan_id: str) -> None:
+        """A SessionError("busy") when another planfirst process works on the plan (where it
+        must be waited for or cancelled: not here)."""
         held = self.store.claimed(plan_id)
         if held is not None and held[0] != self.owner:
             raise SessionError(_elsewhere(plan_id, held[1]), "busy")
@@ -305,11 +335,18 @@ class Session:
                 budget.count_extra(self, before.id, meter)
 
     async def approve(
-        self, plan_id: str | None, *, force: bool = False, execution_model: str | None = None
+        self,
+        plan_id: str | None,
+        *,
+        force: bool = False,
+        execution_model: str | None = None,
+        revision: int | None = None,
     ) -> Plan:
         """Mark a plan approved (run by `execution_model` when given); plans with lint errors
-        need confirmation (or force)."""
-        return await plans.approve(self, plan_id, force=force, execution_model=execution_model)
+        need confirmation (or force); `revision`: the one the user saw (another is refused)."""
+        return await plans.approve(
+            self, plan_id, force=force, execution_model=execution_model, revision=revision
+        )
 
     def reload(self, plan_id: str | None) -> Plan:
         """Parse the user-edited plan.md back into the plan (a draft again if it changed)."""

@@ -10,14 +10,21 @@ that one (records.undo_runs) and says so.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from planfirst.core.editing.executor import FileChange, ProposedChange
 from planfirst.core.workflow import fsio, records
 from planfirst.core.workflow.attempt import StepAttempt
-from planfirst.core.workflow.contracts import Progress, SessionError, StepOutcome, StepResult
+from planfirst.core.workflow.contracts import (
+    ApplyOutcome,
+    Progress,
+    SessionError,
+    StepOutcome,
+    StepResult,
+)
 from planfirst.core.workflow.replay import confirm_replay
-from planfirst.plan.model import PlanStatus, StepRun
+from planfirst.plan.model import Plan, PlanStatus, RunOutcome, StepRun
 
 if TYPE_CHECKING:
     from planfirst.core.workflow.session import Session
@@ -59,9 +66,21 @@ async def undo(
             )
         change = ProposedChange([FileChange(p, after[p], before[p]) for p in sorted(after)])
         progress.report(f"undo step {order}: waiting for you to review the edit")
-        res = await s.host.apply_change(
-            change, f"planfirst: undo step {order}", f"Restore the text before step {order}"
+        answer = asyncio.ensure_future(
+            s.host.apply_change(
+                change, f"planfirst: undo step {order}", f"Restore the text before step {order}"
+            )
         )
+        try:  # a cancel ends the undo, not the editor's preview: its answer is recorded late
+            res = await asyncio.shield(answer)
+        except asyncio.CancelledError:
+            s.hand_over(
+                plan.id,
+                f"undoing: waiting for your answer to step {order}'s undo preview, cancelled "
+                "meanwhile",
+                _late(s, plan.id, order, [r.attempt for r in applied], change, answer),
+            )
+            raise
         if not res.applied:
             return StepOutcome(
                 plan.id,
@@ -69,19 +88,72 @@ async def undo(
                 StepResult.REJECTED,
                 message=res.reason or "the undo was not applied",
             )
-        before = await fsio.sync_disk(s.guard, s.host, before, after)
-        inverse = StepRun(
-            attempt=len(st.runs) + 1, proposed_diff=change.diff, before=after, after=before
-        )
-        attempt.undo(applied, inverse, partial)
-        message = f"step {order} undone"
-        if partial:  # an earlier edit of the step is still on disk, below another step's
-            below = records.undo_target(plan)
-            message = (
-                f"step {order}: its latest edit undone; its earlier edit is still on disk, below "
-                f"step {below}'s (applied after it); undo step {below}, then step {order} again"
-            )
-        if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
-            plan.status = PlanStatus.EXECUTING
-        s.save(plan)
+        message = await _record(s, plan, order, applied, change, partial)
         return StepOutcome(plan.id, order, StepResult.UNDONE, message=message)
+
+
+async def _record(
+    s: Session,
+    plan: Plan,
+    order: int,
+    applied: list[StepRun],
+    change: ProposedChange,
+    partial: bool,
+) -> str:
+    """The applied undo as it is: the disk synced, the inverse run recorded, the step undone."""
+    attempt = StepAttempt(plan, order)
+    before = {f.path: f.new for f in change.files}  # the text before the step: the undo's new
+    after = {f.path: f.old for f in change.files}
+    before = await fsio.sync_disk(s.guard, s.host, before, after)
+    inverse = StepRun(
+        attempt=len(attempt.state.runs) + 1, proposed_diff=change.diff, before=after, after=before
+    )
+    attempt.undo(applied, inverse, partial)
+    message = f"step {order} undone"
+    if partial:  # an earlier edit of the step is still on disk, below another step's
+        below = records.undo_target(plan)
+        message = (
+            f"step {order}: its latest edit undone; its earlier edit is still on disk, below "
+            f"step {below}'s (applied after it); undo step {below}, then step {order} again"
+        )
+    if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
+        plan.status = PlanStatus.EXECUTING
+    s.save(plan)
+    return message
+
+
+async def _late(
+    s: Session,
+    plan_id: str,
+    order: int,
+    attempts: list[int],
+    change: ProposedChange,
+    answer: asyncio.Future[ApplyOutcome],
+) -> None:
+    """The undo's preview answered after the undo was cancelled: an applied undo is recorded
+    (plan.json must not say the step's edit is on disk when the editor just reverted it)."""
+    try:
+        outcome = await answer
+    except Exception as e:  # the editor went away: nothing was applied that we can know of
+        s.host.log(f"undo of step {order}: no answer to the cancelled preview ({e})")
+        return
+    if not outcome.applied:
+        return
+    plan = s.load(plan_id)
+    st = plan.state(order)
+    applied = [r for r in st.runs if r.attempt in attempts]
+    if [r.attempt for r in applied] != attempts or any(
+        r.outcome != RunOutcome.APPLIED for r in applied
+    ):
+        s.host.log(f"undo of step {order}: applied after the step changed; not recorded")
+        return
+    partial = len(applied) < len(records.live_runs(st))
+    try:
+        await _record(s, plan, order, applied, change, partial)
+    except SessionError as e:
+        s.host.notify(f"Undo of step {order}: {e.message}", "error")
+        return
+    s.host.notify(
+        f"Step {order}: you applied its undo after cancelling it; it is recorded as undone.",
+        "warning",
+    )

@@ -43,6 +43,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from planfirst.llm.scripted.script import LatencySpec
+
 _PREFILL = 10_000.0
 _CACHED_PREFILL = _PREFILL / 0.15
 
@@ -108,10 +112,35 @@ class LatencyPlan:
 
 
 _NUMBERS = {f.name for f in fields(Latency)}
+# what each figure must be, in the words of the refusal (the checks are LatencySpec's)
+_RANGES = {
+    "ttft_s": "must be between 0 and 600 seconds",
+    "scale": "must be between 0 and 100",
+    "output_tokens_per_s": "must be above 0",
+    "prefill_tokens_per_s": "must be above 0",
+    "cached_prefill_tokens_per_s": "must be above 0",
+    "model": "must be a model name",
+    "only": "must be a list of model names",
+}
+
+
+def _refusal(error: ValidationError) -> str:
+    """The first problem of a `latency` object, in the words a script writer needs."""
+    errors = error.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+    if unknown:
+        allowed = sorted(LatencySpec.model_fields)
+        return f"unknown latency keys {unknown}; allowed: {allowed}"
+    key = str(errors[0]["loc"][0])
+    kind = str(errors[0]["type"])
+    if key in _NUMBERS and (kind.startswith(("float", "int", "bool")) or "type" in kind):
+        return f"latency '{key}' must be a number"
+    return f"latency '{key}' {_RANGES.get(key, errors[0]['msg'])}"
 
 
 def from_script(raw: Any) -> LatencyPlan | None:
-    """The script's `latency` member (None when the script has none, or it is false)."""
+    """The script's `latency` member (None when the script has none, or it is false), checked
+    by script.LatencySpec."""
     spec = raw.get("latency") if isinstance(raw, dict) else None
     if spec is None or spec is False:
         return None
@@ -119,30 +148,17 @@ def from_script(raw: Any) -> LatencyPlan | None:
         return LatencyPlan({})
     if not isinstance(spec, dict):
         raise LatencyError("'latency' must be true or an object of figures")
-    unknown = set(spec) - _NUMBERS - {"model", "only"}
-    if unknown:
-        raise LatencyError(
-            f"unknown latency keys {sorted(unknown)}; allowed: {sorted(_NUMBERS | {'model', 'only'})}"
-        )
-    model = spec.get("model")
-    if model is not None and not isinstance(model, str):
-        raise LatencyError("latency 'model' must be a model name")
-    only = spec.get("only")
-    if only is not None and not (isinstance(only, list) and all(isinstance(m, str) for m in only)):
-        raise LatencyError("latency 'only' must be a list of model names")
-    overrides: dict[str, float] = {}
-    for key in _NUMBERS & set(spec):
-        value = spec[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise LatencyError(f"latency '{key}' must be a number")
-        if key == "scale" and not 0 <= value <= 100:
-            raise LatencyError("latency 'scale' must be between 0 and 100")
-        if key.endswith("_per_s") and value <= 0:
-            raise LatencyError(f"latency '{key}' must be above 0")
-        if key == "ttft_s" and not 0 <= value <= 600:
-            raise LatencyError("latency 'ttft_s' must be between 0 and 600 seconds")
-        overrides[key] = float(value)
-    return LatencyPlan(overrides, model, tuple(only) if only is not None else None)
+    try:
+        checked = LatencySpec.model_validate(spec)
+    except ValidationError as e:
+        raise LatencyError(_refusal(e)) from None
+    overrides = {
+        key: float(value)
+        for key, value in checked.model_dump(include=_NUMBERS).items()
+        if value is not None
+    }
+    only = tuple(checked.only) if checked.only is not None else None
+    return LatencyPlan(overrides, checked.model, only)
 
 
 def load(script: Any) -> LatencyPlan | None:

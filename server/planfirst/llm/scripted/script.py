@@ -1,8 +1,50 @@
-"""The scripted server's script format as pydantic models: what a turn, a fault, a tool call, an
-expectation and a Models API entry may hold, checked when a script is loaded or turns are added.
+"""The scripted server's script format as pydantic models: what the script object, a turn, a
+fault, a tool call, an expectation, a Models API entry and the `latency` member may hold, checked
+when a script is loaded or turns are added (nothing in the server checks the format by hand).
 
-The format itself is described in the docstring of `planfirst.llm.scripted.server`. A script that
-does not fit is refused with a `ScriptError` naming the turn and the problem; the server keeps
+Script format (JSON): either a list of turns or `{"turns": [...], "models": {...}, "latency": ...}`
+(`load_models` describes model entries; a `latency` member adds realistic delays: latency.py;
+any other member is refused). Each turn is an object:
+
+    {"tool": "submit_plan", "input": {...}}          one tool call (stop_reason tool_use)
+    {"tools": [{"name": "a", "input": {...}}, ...]}  parallel tool calls in one message
+    {"text": "..."}                                  a text reply (stop_reason end_turn)
+    "text" and "thinking" may lead any tool turn:  {"thinking": "...", "text": "...", "tool": ...}
+    {"text": "", "tool": ...}                        an empty (or "\n": whitespace-only) text block
+                                                     before the tool call, as real answers carry
+    {"stop_reason": "max_tokens", "tool": ..., "input": ...}
+                                                     truncation: the last block (tool input JSON
+                                                     or text) is cut in half
+    {"stop_reason": "refusal", "text": "..."}        a refusal; "stop_details": {"type": "refusal",
+                                                     "category": ..., "explanation": ...} with it
+    {"fault": {"status": 429, "retry_after": 2}}     an HTTP error; also "retry_after_ms",
+                                                     "message", "type" (error type), "error_code"
+                                                     (error.details.error_code, e.g.
+                                                     "enforced_spend_limit_reached") and
+                                                     "headers" (e.g. {"x-should-retry": "false"});
+                                                     429, 529, 500..599, 400, 401, ... all allowed
+    {"fault": "stream_cut"}                          HTTP 200, then the SSE stream is cut midway
+                                                     (combine with text/tool to cut that content)
+    {"fault": "stream_error"}                        HTTP 200, then an `event: error`
+                                                     overloaded_error midway
+    {"delay": 1.5, ...}                              wait before answering (any turn)
+    {"delay_chunks": 0.05, ...}                      wait between SSE events (any turn)
+    {"usage": {"output_tokens": 10}, ...}            override reported usage fields
+    {"note": "..."}                                  a comment, ignored
+    {"expect": {...}, ...}                           checks on the request (any turn):
+        "tools": ["submit_plan", ...]    these tool names are offered
+        "no_tools": true                 no tools offered
+        "contains": ["text", ...]        each string occurs in the system prompt or messages
+        "not_contains": ["text", ...]    none occurs anywhere in the request body
+        "tool_result_contains": "text"   (or a list) inside a tool_result of the last user message
+        "tool_result_error": true|false  that tool_result's is_error flag
+        "thinking": "adaptive"|"enabled"|"disabled"|null   the thinking type sent (null: none)
+        "tool_choice": "auto"|"any"|"tool"|null            the tool_choice type sent
+        "model": "claude-..."            the model requested
+        "stream": true|false             streaming or not
+        "max_tokens_at_least": N         max_tokens >= N
+
+A script that does not fit is refused with a `ScriptError` naming the turn and the problem; the server keeps
 the turns as the plain objects it was given (validation never rewrites them).
 """
 
@@ -13,7 +55,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planfirst.llm.catalog import lookup
 from planfirst.llm.facts import model_info_json
@@ -112,7 +154,30 @@ class ModelEntry(BaseModel):
     efforts: list[str] | None = None
 
 
+class LatencySpec(_Strict):
+    """The script's `latency` member as an object (latency.py): figures laid over the request
+    model's defaults, whose model, and which models it applies to."""
+
+    model: str | None = None
+    only: list[str] | None = None
+    ttft_s: float | None = Field(default=None, ge=0, le=600)
+    output_tokens_per_s: float | None = Field(default=None, gt=0)
+    prefill_tokens_per_s: float | None = Field(default=None, gt=0)
+    cached_prefill_tokens_per_s: float | None = Field(default=None, gt=0)
+    scale: float | None = Field(default=None, ge=0, le=100)
+
+
+class ScriptFile(_Strict):
+    """A script given as an object: its turns, its Models API table, its latency (each checked
+    by its own model above, with messages that name the turn, the model or the figure)."""
+
+    turns: list[Any]
+    models: Any = None
+    latency: Any = None
+
+
 TURN_KEYS = sorted(Turn.model_fields)
+SCRIPT_KEYS = sorted(ScriptFile.model_fields)
 EXPECT_KEYS = sorted(Expect.model_fields)
 FAULT_NAMES = ["stream_cut", "stream_error"]
 
@@ -179,10 +244,17 @@ def _read(script: ScriptSource) -> Any:
 def load_script(script: ScriptSource) -> Script:
     """Load and check a script from a list, a `{"turns": [...]}` dict or a JSON file path."""
     raw = _read(script)
-    if isinstance(raw, dict):
-        raw = raw.get("turns")
+    whole = raw if isinstance(raw, dict) else None
+    if whole is not None:
+        raw = whole.get("turns")
     if not isinstance(raw, list):
         raise ScriptError("a script is a JSON list of turns or an object with a 'turns' list")
+    if whole is not None:
+        try:
+            ScriptFile.model_validate(whole)
+        except ValidationError:  # a member it does not know: a typo such as "model" for "models"
+            unknown = sorted(str(k) for k in whole if k not in ScriptFile.model_fields)
+            raise ScriptError(f"unknown script keys {unknown}; allowed: {SCRIPT_KEYS}") from None
     return [check_turn(i, turn) for i, turn in enumerate(raw, 1)]
 
 
