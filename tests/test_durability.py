@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from planfirst.core.workflow import session as session_mod
+from planfirst.core.workflow.contracts import SessionError
 from planfirst.core.workflow.session import Session
 from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan import files as files_mod  # atomic writes (split from store.py)
@@ -406,9 +407,10 @@ async def test_a_failed_done_write_fails_the_step(
         real(path, data, **kw)
 
     monkeypatch.setattr(files_mod, "atomic_write", full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(SessionError, match="No space left") as err:
         await s.execute_next(plan.id)
     monkeypatch.undo()
+    assert err.value.code == "save_failed"
     assert s.load(plan.id).state(2).status != StepStatus.DONE
 
 
