@@ -28,7 +28,11 @@ OVERHEAD_PHASES = [
     "persistence",
     "plan load",
 ]
-EXCLUDED_PHASES = ["model call", "validation"]
+# not planfirst's time: the model, the validation commands, and the editor answering a request
+# the server sent it (applying an edit, saving documents, creating a progress token; in a real
+# editor that includes the user's review). Sending the request (building and serialising it)
+# stays in the phase that sends it.
+EXCLUDED_PHASES = ["model call", "validation", "editor answers"]
 
 
 class PhaseTimer:
@@ -71,10 +75,26 @@ class PhaseTimer:
 # regular file; each durable write also fsyncs its directory so the rename survives)
 FSYNC_CALLS = "fsync calls"
 DURABLE_WRITES = "durable writes"
+FSYNC_MS = "fsync ms"  # time inside os.fsync during the step, on any thread
+MESSAGES = "LSP messages sent"  # by the server during the step (each one write to stdout)
 REQUESTS = "model requests"  # Messages API calls (each with its retries)
 
 
 TIMER = PhaseTimer()
+PROFILE_WARMUP = 2  # steps not profiled (imports, first requests)
+
+
+def _profiler(out: str | None) -> Any:
+    """A cProfile.Profile enabled during each executeNextStep after the warm-up (everything the
+    server's thread runs meanwhile, other handlers included), written to `out` after each step
+    (the server ends with os._exit); None without PLANFIRST_BENCH_PROFILE."""
+    if not out:
+        return None
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.out = out  # type: ignore[attr-defined]
+    return prof
 
 
 def _wrap_sync(fn: Callable[..., Any], phase: str) -> Callable[..., Any]:
@@ -133,9 +153,16 @@ def install(lsp: bool = False) -> None:
         TIMER.counts[FSYNC_CALLS] += 1
         if stat.S_ISREG(os.fstat(fd).st_mode):
             TIMER.counts[DURABLE_WRITES] += 1
-        real_fsync(fd)
+        t0 = time.perf_counter()
+        try:
+            real_fsync(fd)
+        finally:  # on whichever thread (the background writer's overlap other work)
+            TIMER.counts[FSYNC_MS] += (time.perf_counter() - t0) * 1000
 
     os.fsync = fsync
+    # waiting for the background writer (a step's last save waits for its record)
+    store.PlanStore.settle = _wrap_sync(store.PlanStore.settle, "persistence")  # type: ignore[method-assign]
+    store.PlanStore.settle_durable = _wrap_sync(store.PlanStore.settle_durable, "persistence")  # type: ignore[method-assign]
     store.PlanStore.set_active = _wrap_sync(store.PlanStore.set_active, "persistence")  # type: ignore[method-assign]
     store.PlanStore.load = _wrap_sync(store.PlanStore.load, "plan load")  # type: ignore[method-assign]
     # the unified diff recorded in the plan, and the minimal edits sent to the editor
@@ -144,25 +171,91 @@ def install(lsp: bool = False) -> None:
     edits_min = _wrap_sync(edits.minimal_edits, "minimal edits + diff")
     edits.minimal_edits = edits_min
     if lsp:
+        from pygls.protocol.json_rpc import JsonRPCProtocol
+
         from planfirst.lsp import convert, host
+
+        send_async = JsonRPCProtocol.send_request_async
+
+        def send_request_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            fut = send_async(self, *args, **kwargs)  # serialised and written: the caller's phase
+
+            async def answer() -> Any:
+                TIMER.enter("editor answers")
+                try:
+                    return await fut
+                finally:
+                    TIMER.leave()
+
+            return answer()
+
+        JsonRPCProtocol.send_request_async = send_request_async  # type: ignore[method-assign]
 
         convert.minimal_edits = edits_min  # type: ignore[attr-defined]
         host.LspHost.apply_change = _wrap_async(host.LspHost.apply_change, "applyEdit round trip")  # type: ignore[method-assign]
         orig = session.Session.execute_next
         out_path = os.environ["PLANFIRST_BENCH_TIMINGS"]
+        profiler = _profiler(os.environ.get("PLANFIRST_BENCH_PROFILE"))
+        steps = [0]
 
         @functools.wraps(orig)
         async def execute_next(self: Any, *args: Any, **kwargs: Any) -> Any:
             TIMER.reset()
+            steps[0] += 1
+            if profiler is not None and steps[0] > PROFILE_WARMUP:
+                profiler.enable()
             t0 = time.perf_counter()
             TIMER.enter("other")
             try:
                 return await orig(self, *args, **kwargs)
             finally:
                 TIMER.leave()
+                if profiler is not None and steps[0] > PROFILE_WARMUP:
+                    profiler.disable()
+                    profiler.dump_stats(profiler.out)
                 row = TIMER.ms()
                 row["server total"] = (time.perf_counter() - t0) * 1000
-                with open(out_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
+                finished.append(row)
 
         session.Session.execute_next = execute_next  # type: ignore[method-assign]
+
+        # The step as the server handles it: from reading the executeNextStep request off stdin
+        # to writing its response (pygls dispatch and JSON included, and whatever else the
+        # server's loop ran meanwhile). The client's wall time adds the pipe and the client
+        # process (the bench's pytest-lsp client, scheduled on the same loaded cores).
+        from planfirst.lsp.server import PlanfirstProtocol
+
+        arrived: dict[Any, float] = {}
+        finished: list[dict[str, float]] = []
+        handle = JsonRPCProtocol.handle_message
+
+        def handle_message(self: Any, message: Any) -> Any:
+            params = getattr(message, "params", None)
+            if getattr(params, "command", None) == "planfirst.executeNextStep":
+                arrived[message.id] = time.perf_counter()
+            return handle(self, message)
+
+        JsonRPCProtocol.handle_message = handle_message  # type: ignore[method-assign]
+        respond = PlanfirstProtocol._send_response
+
+        def send_response(self: Any, msg_id: Any, *args: Any, **kwargs: Any) -> None:
+            respond(self, msg_id, *args, **kwargs)
+            t_in = arrived.pop(msg_id, None)
+            if t_in is None or not finished:
+                return
+            row = finished.pop()
+            row["server wall"] = (time.perf_counter() - t_in) * 1000
+            with open(out_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+        PlanfirstProtocol._send_response = send_response  # type: ignore[method-assign]
+        send_data = PlanfirstProtocol._send_data
+
+        def counted_send(self: Any, data: Any) -> None:
+            TIMER.counts[MESSAGES] += 1
+            if os.environ.get("PLANFIRST_BENCH_MESSAGES"):
+                what = getattr(data, "method", None) or "response"
+                TIMER.counts[f"sent {what}"] += 1
+            send_data(self, data)
+
+        PlanfirstProtocol._send_data = counted_send  # type: ignore[method-assign]

@@ -82,6 +82,11 @@ async def bench_session(
         await client.initialize_session(
             types.InitializeParams(
                 capabilities=capabilities(profile),
+                # VS Code names itself: without it the server takes the bench for an editor
+                # without a preview and shows its own (a question the user answers each step)
+                client_info=types.ClientInfo(name="Visual Studio Code", version="1.100.3")
+                if profile == "vscode"
+                else None,
                 root_uri=root.resolve().as_uri(),
                 workspace_folders=[
                     types.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)

@@ -5,9 +5,12 @@ minimal edits an editor would get, then writes the files like an editor that sav
 SDK against the scripted loopback model with zero latency, validation `true`. Each phase is
 timed by wrapping planfirst's functions (bench/_instrument.py).
 
-End to end: the real language server (stdio, VS Code capabilities, the e2e harness's client
-answering applyEdit and saving), executeNextStep wall time on the client minus the model call
-and validation time the instrumented server measured for that step.
+End to end: the real language server (stdio, VS Code capabilities and clientInfo, the e2e
+harness's client answering applyEdit and saving). planfirst's overhead is the server's time from
+reading the executeNextStep request to writing its response (dispatch and JSON included) minus
+the model call, the validation and the editor's answers to the server's requests, all measured
+in the instrumented server. The client's wall time for the same step is shown beside it: it adds
+the pipe and the bench's own client process (pytest-lsp, scheduled on the same cores).
 
 Ratios: the overhead against the step's model call in the same run — its two SDK round trips to
 the zero-latency scripted server, measured by the same instrumented process. Durable writes:
@@ -16,7 +19,8 @@ every os.fsync of a regular file during the step (each durable write also fsyncs
 `--stress N` runs the whole measurement with `stress --cpu N` beside it (N busy-loop processes when
 `stress` is not installed; tests/stress.py) and reports it as its own section.
 
-Run: .venv/bin/python bench/bench_step_overhead.py [--quick] [--stress 2]
+Run: .venv/bin/python bench/bench_step_overhead.py [--quick] [--stress 2] [--sizes 100,10000]
+(PLANFIRST_BENCH_PROFILE=/tmp/step.prof: cProfile of the language server's steps, for pstats)
 """
 
 from __future__ import annotations
@@ -140,11 +144,20 @@ async def end_to_end(root: Path, modules: list[int], tmp: Path) -> list[dict[str
             out = await command(client, "planfirst.executeNextStep", {"planId": pid})
             wall = (time.perf_counter() - t0) * 1000
             assert out["status"] == "done", out
-            lines = timings.read_text().strip().splitlines()
-            row = json.loads(lines[-1])
+            row = await _timing_row(timings, len(rows) + 1)
             row["wall"] = wall
             rows.append(row)
     return rows
+
+
+async def _timing_row(path: Path, n: int) -> dict[str, float]:
+    """The server's row for step `n` (it is written once the response is on its way)."""
+    for _ in range(200):
+        lines = path.read_text().strip().splitlines()
+        if len(lines) >= n:
+            return dict(json.loads(lines[n - 1]))
+        await asyncio.sleep(0.01)
+    raise RuntimeError(f"the server wrote no timings for step {n}")
 
 
 def main() -> None:
@@ -154,6 +167,10 @@ def main() -> None:
     quick = "--quick" in sys.argv
     cpus = int(sys.argv[sys.argv.index("--stress") + 1]) if "--stress" in sys.argv else 0
     sizes = [100, 2_000] if quick else SIZES
+    if (
+        "--sizes" in sys.argv
+    ):  # e.g. --sizes 10000 (with PLANFIRST_BENCH_PROFILE=out.prof: a profile)
+        sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
     install(lsp=False)
     t_start = time.perf_counter()
     runs: dict[int, tuple[list[dict[str, float]], list[dict[str, float]]]] = {}

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 from planfirst.core.workflow import session as session_mod
+from planfirst.core.workflow.contracts import SessionError
 from planfirst.core.workflow.session import Session
 from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.plan import files as files_mod  # atomic writes (split from store.py)
 from planfirst.plan import origin
 from planfirst.plan import render as render_mod
 from planfirst.plan import store as store_mod
@@ -59,7 +61,7 @@ def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Iterator[FsyncLog]:
             log.record(fd)
         real(fd)
 
-    monkeypatch.setattr(store_mod.os, "fsync", counting)
+    monkeypatch.setattr(files_mod.os, "fsync", counting)
     yield log
 
 
@@ -238,17 +240,17 @@ def test_a_failed_background_write_is_raised_by_the_next_access(
     st = PlanStore(tmp_path)
     plan = make_plan()
     st.save(plan)
-    real = store_mod.atomic_write
+    real = files_mod.atomic_write
 
     def full(path: Path, data: str, **kw: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_mod, "atomic_write", full)
+    monkeypatch.setattr(files_mod, "atomic_write", full)
     plan.title = "never written"
     st.save(plan, durable=False, wait=False)
     with pytest.raises(OSError, match="No space left"):
         st.load(plan.id)
-    monkeypatch.setattr(store_mod, "atomic_write", real)
+    monkeypatch.setattr(files_mod, "atomic_write", real)
     assert st.load(plan.id).title == "Add --top"
 
 
@@ -266,3 +268,184 @@ def test_a_fifo_planted_as_the_step_history_never_blocks(tmp_path: Path) -> None
 
     threading.Thread(target=use, daemon=True).start()
     assert done.wait(10), "the step history blocked on a FIFO"
+
+
+def test_the_current_state_record_is_rewritten_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of a plan's current seal (case 38) is written before and after every save.
+    Once it exists it is overwritten in place, one pwrite of a fixed-size block: no temp file
+    and no rename per save (each cost a journal operation, three per step; #32). It still
+    says which state is current: an older plan.json loads as foreign."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(data))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    st = PlanStore(ws)
+    plan = make_plan()
+    st.save(plan)
+    st.settle()
+    (record,) = (data / "current").iterdir()
+    inode = record.stat().st_ino
+    older = st.plan_json(plan.id).read_bytes()
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def counting(src: Any, dst: Any, *a: Any, **k: Any) -> None:
+        if str(dst) == str(record):
+            replaced.append(str(dst))
+        real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(origin.os, "replace", counting)
+    for n in range(3):
+        plan.title = f"changed {n}"
+        st.save(plan)
+    st.settle()
+    assert replaced == [] and record.stat().st_ino == inode
+    assert record.stat().st_size == origin.RECORD_BYTES
+    assert [p.name for p in record.parent.iterdir()] == [record.name]  # no temp file left
+    rec = json.loads(record.read_text(encoding="ascii"))
+    assert len(rec["seals"]) == 1
+    st.plan_json(plan.id).write_bytes(older)  # an older state restored (git checkout, backup)
+    assert PlanStore(ws).load(plan.id).findings[0].rule == origin.UNTRUSTED_RULE
+
+
+async def test_the_applied_record_is_made_durable_while_the_editor_saves_and_validates(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For an editor that saves (the VS Code extension), the durable "applied" record is written
+    on the background writer while the editor saves the files and the validation runs, not
+    before (#32): the plan.json fsync of "applied" here waits until the editor was asked to save,
+    which deadlocked (until the timeout) when the step fsynced first. The step still answers
+    with everything durable: both records were fsynced before it returned."""
+    s, srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)  # step 1 (needs a retry)
+    asked_to_save = threading.Event()
+    waited: list[tuple[str, bool]] = []  # (step 2's status in the file, the editor was asked)
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith(".tmp") and "/plans/" in path:
+            status = json.loads(Path(path).read_text(encoding="utf-8"))["steps"][1]["status"]
+            if status == "applied":
+                waited.append((status, asked_to_save.wait(5)))
+            else:
+                waited.append((status, asked_to_save.is_set()))
+        real_fsync(fd)
+
+    save_documents = s.host.save_documents
+
+    async def saving(paths: list[str]) -> list[str]:
+        asked_to_save.set()
+        return await save_documents(paths)
+
+    monkeypatch.setattr(s.host, "save_documents", saving)
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
+    out = await s.execute_next(plan.id)
+    monkeypatch.undo()
+    assert (out.step, out.status.value) == (2, "done")
+    assert waited == [("applied", True), ("done", True)], waited
+    assert s.load(plan.id).state(2).status == StepStatus.DONE and srv.failures == []
+
+
+async def test_the_done_record_is_fsynced_while_the_plan_is_rendered(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's last save ("done") is written and fsynced on the background writer while the
+    step renders the plan for plan.md and the editor (#32): here the fsync of "done" waits
+    until the rendering began, which deadlocked (until the timeout) when the record was
+    fsynced first and rendered after. plan.md shows the step done when the step answers, and a
+    failed write still fails the step."""
+    s, srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)  # step 1 (needs a retry)
+    rendering = threading.Event()
+    waited: list[bool] = []
+    real_fsync, real_render = os.fsync, store_mod.render
+
+    def render(p: Any) -> Any:
+        if p.state(2).status == StepStatus.DONE:
+            rendering.set()
+        return real_render(p)
+
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith(".tmp") and "/plans/" in path:
+            if json.loads(Path(path).read_text(encoding="utf-8"))["steps"][1]["status"] == "done":
+                waited.append(rendering.wait(5))
+        real_fsync(fd)
+
+    monkeypatch.setattr(store_mod, "render", render)
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
+    out = await s.execute_next(plan.id)
+    monkeypatch.undo()
+    assert (out.step, out.status.value) == (2, "done") and waited == [True]
+    assert (
+        "done" in s.store.plan_md(plan.id).read_text(encoding="utf-8").split("## Step 2")[1][:300]
+    )
+    assert srv.failures == []
+
+
+async def test_a_failed_done_write_fails_the_step(
+    session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "done" record written on the background writer is waited for: a full disk fails
+    the step (the error is raised to the command), it is never answered as done."""
+    s, _srv = session
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    real = files_mod.atomic_write
+
+    def full(path: Path, data: str, **kw: Any) -> None:
+        if path.name == "plan.json" and json.loads(data)["steps"][1]["status"] == "done":
+            raise OSError(28, "No space left on device")
+        real(path, data, **kw)
+
+    monkeypatch.setattr(files_mod, "atomic_write", full)
+    with pytest.raises(SessionError, match="No space left") as err:
+        await s.execute_next(plan.id)
+    monkeypatch.undo()
+    assert err.value.code == "save_failed"
+    assert s.load(plan.id).state(2).status != StepStatus.DONE
+
+
+def test_a_fifo_or_link_in_place_of_the_current_state_record_never_blocks_a_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record rewritten in place is opened without following a link and without blocking
+    on a FIFO: either is replaced whole by a regular record (as before records were rewritten
+    in place), and the file a link pointed to is left alone."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(data))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    st = PlanStore(ws)
+    plan = make_plan()
+    st.save(plan)
+    st.settle()
+    (record,) = (data / "current").iterdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x" * origin.RECORD_BYTES)
+    for plant in ("fifo", "link"):
+        record.unlink()
+        if plant == "fifo":
+            os.mkfifo(record)
+        else:
+            record.symlink_to(outside)
+        done = threading.Event()
+
+        def save(title: str, done: threading.Event) -> None:
+            plan.title = title
+            st.save(plan)
+            st.settle()
+            done.set()
+
+        threading.Thread(target=save, args=(f"after a {plant}", done), daemon=True).start()
+        assert done.wait(10), f"a save blocked on a {plant} planted as the record"
+        assert stat.S_ISREG(os.lstat(record).st_mode)
+    assert outside.read_text() == "x" * origin.RECORD_BYTES

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from planfirst.core.commands.redact import REDACTED, RedactingSink, Redactor, env_file_values
 from planfirst.core.commands.validate import is_secret_name
@@ -36,3 +40,47 @@ def test_streamed_output_split_inside_a_secret_is_still_redacted() -> None:
     sink("fghij" + "y" * 10)
     sink.flush()
     assert "".join(long) == "x" * 5000 + REDACTED + "y" * 10
+
+
+def test_the_workspace_env_values_are_kept_while_nothing_they_came_from_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every validation run asks for the workspace's `.env` values; listing the workspace each
+    time cost milliseconds a step on 10,000 files (#32). The answer is kept while every listed
+    directory and every env file still has its stamp: a second call lists nothing, and an env
+    file added, edited or removed is seen by the next call."""
+    from planfirst.core.commands import redact
+
+    for i in range(30):
+        (tmp_path / f"pkg{i}").mkdir()
+        (tmp_path / f"pkg{i}" / "mod.py").write_text("x = 1\n")
+    (tmp_path / ".env").write_text("API_TOKEN=first-secret-value\n")
+    # no racy window here (the files were all just written; the window is checked below)
+    monkeypatch.setattr(redact, "RACY_NS", 0)
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(redact.os, "scandir", scandir)
+    assert redact.workspace_env_values(tmp_path) == {"first-secret-value"}
+    assert len(listed) == 31
+    listed.clear()
+    assert redact.workspace_env_values(tmp_path) == {"first-secret-value"}
+    assert listed == []  # nothing changed: nothing listed
+    (tmp_path / "pkg3" / ".env.local").write_text("DB_PASSWORD=second-secret\n")  # added
+    assert redact.workspace_env_values(tmp_path) == {"first-secret-value", "second-secret"}
+    (tmp_path / ".env").write_text("API_TOKEN=edited-secret-value\n")  # edited in place
+    assert redact.workspace_env_values(tmp_path) == {"edited-secret-value", "second-secret"}
+    (tmp_path / "pkg3" / ".env.local").unlink()  # removed
+    assert redact.workspace_env_values(tmp_path) == {"edited-secret-value"}
+    # a stamp within the racy window (a change in the same timestamp tick could hide behind
+    # it): that answer is not kept, the next call lists again
+    monkeypatch.setattr(redact, "RACY_NS", 60_000_000_000)
+    (tmp_path / ".env").write_text("API_TOKEN=third-secret-value\n")
+    assert redact.workspace_env_values(tmp_path) == {"third-secret-value"}
+    listed.clear()
+    assert redact.workspace_env_values(tmp_path) == {"third-secret-value"}
+    assert len(listed) == 31

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from planfirst.plan import files as files_mod  # atomic writes (split from store.py)
 from planfirst.plan import store as store_mod
 from planfirst.plan.store import PlanStore, StoreError, UnknownPlan, atomic_write, new_plan_id
 from tests.support.plan_fixtures import make_plan
@@ -38,7 +39,7 @@ def test_crash_between_temp_write_and_rename_keeps_old_plan(
     def crash(src: str, dst: str) -> None:
         raise OSError("killed before rename")
 
-    monkeypatch.setattr(store_mod.os, "replace", crash)
+    monkeypatch.setattr(files_mod.os, "replace", crash)
     plan.title = "changed"
     with pytest.raises(OSError):
         st.save(plan)
@@ -180,7 +181,7 @@ def test_the_current_state_survives_a_crash_and_an_older_one_does_not(
     def killed(*_a: object, **_k: object) -> None:
         raise OSError("killed before the rename")
 
-    monkeypatch.setattr(store_mod, "atomic_write", killed)
+    monkeypatch.setattr(files_mod, "atomic_write", killed)
     with pytest.raises(OSError):
         s.save(plan)  # the state being written was recorded; plan.json is still revision 2
     monkeypatch.undo()

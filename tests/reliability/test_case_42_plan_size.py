@@ -20,7 +20,7 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from planfirst.core.workflow.revisions import review_diff
-from planfirst.plan import model, store
+from planfirst.plan import model, trusted
 from planfirst.plan.model import Plan, PlanBody, RevisionChanges, StepChange
 from planfirst.plan.render import parse_markdown, render
 from planfirst.plan.store import PlanStore
@@ -99,7 +99,7 @@ def test_case_42_rendering_and_comparing_are_linear(
     """With the limit lifted, a plan of n steps whose revision changed every third step is
     rendered, parsed back, compared with its previous revision, saved and loaded."""
     monkeypatch.setattr(model, "MAX_PLAN_STEPS", 10**6, raising=False)
-    monkeypatch.setattr(store, "MAX_PLAN_STEPS", 10**6, raising=False)
+    monkeypatch.setattr(trusted, "MAX_PLAN_STEPS", 10**6, raising=False)
     old = Plan(id="big-0a1b2c", title="Big", task="x", body=PlanBody.model_validate(_body(n)))
     new = old.model_copy(deep=True)
     new.revision = 2

@@ -141,6 +141,7 @@ class PlanfirstServer(LanguageServer):
         self.host: LspHost | None = None
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
+        self._refreshed_at: dict[str, float] = {}  # plan id -> loop time of its last refresh
         self.mcp_task: asyncio.Task[None] | None = None  # connecting planfirst.mcp.servers
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
         self.closing = False  # `shutdown` or `exit` came: nothing more is sent unasked
@@ -281,12 +282,23 @@ class PlanfirstServer(LanguageServer):
         if self.closing or plan_id in self._refresh_tasks:
             return
         loop = asyncio.get_event_loop()
-        self._refresh_tasks[plan_id] = loop.call_later(0.05, self._do_refresh, plan_id)
+        self._refresh_tasks[plan_id] = loop.call_later(REFRESH_S, self._do_refresh, plan_id)
 
     def _do_refresh(self, plan_id: str) -> None:
+        """Refresh the plan's document, lenses, diagnostics and status. While an operation runs
+        on the plan (a step saves it four times in a fraction of a second) at most every
+        BUSY_REFRESH_S, and at once when the operation ends: every refresh renders that version
+        of the plan and has the editor fetch it again (#32)."""
         from planfirst.lsp import convert
 
         self._refresh_tasks.pop(plan_id, None)
+        loop = asyncio.get_event_loop()
+        busy = self.session is not None and plan_id in self.session.busy()
+        if busy and loop.time() - self._refreshed_at.get(plan_id, -1e9) < BUSY_REFRESH_S:
+            if not self.closing:  # look again soon: the operation may have ended by then
+                self._refresh_tasks[plan_id] = loop.call_later(REFRESH_S, self._do_refresh, plan_id)
+            return
+        self._refreshed_at[plan_id] = loop.time()
         if self.caps.content_documents:
             logged(
                 "refreshing the plan document",
@@ -320,6 +332,10 @@ class PlanfirstServer(LanguageServer):
             except Exception as e:  # the plan is ready either way; the caller returns its URI
                 log.warning("window/showDocument %s failed: %r", uri, e)
         return uri
+
+
+REFRESH_S = 0.05  # plan changes closer than this make one refresh
+BUSY_REFRESH_S = 0.25  # while an operation runs on the plan: at most one refresh this often
 
 
 def _no_previews() -> Previews:

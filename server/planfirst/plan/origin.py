@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,22 +136,48 @@ def _current_file(root: Path, plan_id: str) -> Path:
 
 def _read_current(root: Path, plan_id: str) -> dict[str, Any] | None:
     try:
-        rec = json.loads(_current_file(root, plan_id).read_text(encoding="ascii"))
+        rec = json.loads(_read_record(_current_file(root, plan_id)))
         seals = [str(x) for x in rec["seals"]]
         return {"seals": seals, "revision": int(rec["revision"]), "at": str(rec["updated_at"])}
     except (OSError, ValueError, KeyError, TypeError):
         return None  # nothing recorded (a plan from before this check, or no data directory)
 
 
+# A record is padded to this size, so that once it exists it is rewritten in place with one
+# pwrite (#32): replacing it by rename cost a journal operation per save, three per step. One
+# write of a single block is all or nothing to a killed process; a reader that ever saw a mix
+# would find no valid record, which reads as "nothing recorded" (the plan stays trusted, as
+# before these records existed), never as a foreign plan.
+RECORD_BYTES = 1024
+
+
+def _read_record(path: Path) -> str:
+    """The record's text, read without following a link or blocking on a FIFO (OSError)."""
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return f.read(64 * 1024).decode("ascii")
+
+
 def _write_current(root: Path, plan_id: str, seals: list[str], revision: int, at: str) -> None:
     path = _current_file(root, plan_id)
-    data = json.dumps({"seals": seals, "revision": revision, "updated_at": at})
+    data = json.dumps({"seals": seals, "revision": revision, "updated_at": at}).encode("ascii")
+    padded = data.ljust(RECORD_BYTES - 1) + b"\n" if len(data) < RECORD_BYTES else None
     try:
+        if padded is not None and _rewrite(path, padded):
+            return
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".current-")
         try:
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(data)
+            with os.fdopen(fd, "wb") as f:
+                f.write(padded if padded is not None else data)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -158,6 +185,29 @@ def _write_current(root: Path, plan_id: str, seals: list[str], revision: int, at
             raise
     except OSError as e:  # the plan then stays trusted as before (case 24)
         log.warning("cannot record the current state of plan %s in %s: %s", plan_id, path, e)
+
+
+def _rewrite(path: Path, padded: bytes) -> bool:
+    """Overwrite an existing record of RECORD_BYTES in place; False when there is none to
+    overwrite (missing, another size, not a regular file: it is then replaced whole)."""
+    # no link followed, and never blocked on a FIFO planted there (it is then replaced whole)
+    flags = (
+        os.O_WRONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != RECORD_BYTES:
+            return False
+        return os.pwrite(fd, padded, 0) == len(padded)
+    finally:
+        os.close(fd)
 
 
 def will_write(root: Path, plan_id: str, given: str, revision: int, updated_at: str) -> None:

@@ -37,6 +37,18 @@ class Writer:
         self.settle(key)  # its previous write's error belongs to the caller, now
         self._pending[key] = _executor().submit(job)
 
+    def then(self, key: str, job: Callable[[], object]) -> None:
+        """Run `job` after the writes queued for `key`, without waiting for them here; when
+        one of them fails, `job` does not run and `settle(key)` raises that failure."""
+        prev = self._pending.get(key)
+
+        def run() -> object:
+            if prev is not None:
+                prev.result()  # done already (one thread, in order); re-raises its failure
+            return job()
+
+        self._pending[key] = _executor().submit(run)
+
     def settle(self, key: str | None = None) -> None:
         """Wait for the queued writes of `key` (None: all); re-raise the first that failed."""
         keys = [key] if key is not None else list(self._pending)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from planfirst.core.workspace.secrets import is_env_file
 
@@ -46,11 +48,56 @@ def env_file_values(text: str) -> set[str]:
 
 
 def workspace_env_values(root: str | os.PathLike[str], max_depth: int = 3) -> set[str]:
-    """Values of the `.env`-style files in the workspace (a few directory levels deep)."""
+    """Values of the `.env`-style files in the workspace (a few directory levels deep).
+
+    Every validation run asks; listing the workspace's directories took milliseconds a step on
+    10,000 files (#32). So the answer is kept with the stamp of every directory listed and
+    every file read, and given again only while each still has its stamp: a file added,
+    removed or renamed in a listed directory changes that directory's stamp, a file's new text
+    its own. A stamp within RACY_NS of the listing (timestamps are coarser than the clock)
+    could hide a change made in the same tick: that answer is not kept."""
+    key = (os.fspath(root), max_depth)
+    kept = _KEPT.get(key)
+    if kept is not None and all(_stamp(p) == st for p, st in kept.stamps.items()):
+        return set(kept.values)
+    started = time.time_ns()
+    stamps: dict[str, tuple[int, ...] | None] = {}
+    out = _scan(os.fspath(root), max_depth, stamps)
+    recent = started - RACY_NS
+    if all(st is not None and st[0] < recent for st in stamps.values()):
+        _KEPT[key] = _Kept(stamps, frozenset(out))
+    else:
+        _KEPT.pop(key, None)
+    return out
+
+
+RACY_NS = 2_000_000_000  # a stamp this close to the listing may hide a change in the same tick
+
+
+@dataclass(frozen=True)
+class _Kept:
+    stamps: dict[str, tuple[int, ...] | None]  # path -> its stamp when listed or read
+    values: frozenset[str]
+
+
+_KEPT: dict[tuple[str, int], _Kept] = {}
+
+
+def _stamp(path: str) -> tuple[int, ...] | None:
+    """(ctime, mtime, size, inode) of `path` (a link followed), None when it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _scan(root: str, max_depth: int, stamps: dict[str, tuple[int, ...] | None]) -> set[str]:
     out: set[str] = set()
-    stack: list[tuple[str, int]] = [(os.fspath(root), 0)]
+    stack: list[tuple[str, int]] = [(root, 0)]
     while stack:
         d, depth = stack.pop()
+        stamps[d] = _stamp(d)  # before listing: a change while listing changes it after
         try:
             with os.scandir(d) as it:
                 entries = list(it)
@@ -62,6 +109,7 @@ def workspace_env_values(root: str | os.PathLike[str], max_depth: int = 3) -> se
                     if depth + 1 < max_depth and e.name not in _SKIP_DIRS:
                         stack.append((e.path, depth + 1))
                 elif is_env_file(e.name) and e.is_file():
+                    stamps[e.path] = _stamp(e.path)
                     if e.stat().st_size <= _MAX_ENV_FILE:
                         with open(e.path, encoding="utf-8", errors="replace") as f:
                             out |= env_file_values(f.read())

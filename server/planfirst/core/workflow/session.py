@@ -118,15 +118,25 @@ class Session:
             raise SessionError(f"plan {plan_id[:100]!r} cannot be read", "corrupt_plan")
         return got
 
-    def save(self, plan: Plan, *, durable: bool = True, wait: bool = True) -> None:
+    def save(
+        self, plan: Plan, *, durable: bool = True, wait: bool = True, last: bool = False
+    ) -> None:
         """Persist and tell the face the plan changed. `durable` False for the transitions a
         power loss may undo (still atomic: a killed server leaves the old or the new file);
         `wait` False leaves the file work to the background writer (a non-durable transition
         followed by a wait on the model); see docs/performance.md. plan.md follows once the
-        changes settle (`_md_soon`)."""
+        changes settle (`_md_soon`). `last`: the operation's last save (a step done): written
+        on the background writer, plan.md after it, while this thread renders the plan; then
+        waited for, so a failed write raises here as before."""
         busy = plan.id in self._busy  # inside an operation: durable by the time it answers
         try:
-            self.store.save(plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy)
+            if last and busy:
+                self.store.save(plan, durable=durable, render_md=True, wait=False)
+                self.store.settle(plan.id)
+            else:
+                self.store.save(
+                    plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy
+                )
         except OSError as e:  # this save, or the background write before it (disk full, RO)
             where = f": {e.filename}" if getattr(e, "filename", None) else ""
             raise SessionError(
@@ -135,7 +145,8 @@ class Session:
                 "step that was stopped checks what reached the disk (docs/reliability.md case 53)",
                 "save_failed",
             ) from None
-        self._md_soon(plan.id)
+        if not (last and busy):
+            self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
 
     def _md_soon(self, plan_id: str) -> None:

@@ -331,15 +331,18 @@ async def _apply(
             s, plan, step, run, applied.reason or "the edit was not applied", attempts
         )
     attempt.apply(run)
-    # durable, and written before the disk is synced: a server killed after this point finds
-    # "applied", one killed before it finds "proposed" and a disk without the edit
-    s.save(plan)  # its directory's fsync runs while the disk is synced, done before validation
+    # durable. An editor that saves holds the edit in its buffers already and is the only
+    # writer of the files: the record is written on the background writer while it saves them
+    # and the validation runs (#32), and the next save waits for it. A server killed meanwhile
+    # finds "applied", or "proposed" with the edit on disk (recover: applied) or not yet on
+    # disk (interrupted), as when it is killed between the editor's answer and this save.
+    # Where the server writes the files itself, the record is on disk before it writes them.
+    s.save(plan, wait=not s.host.saves_documents())
     synced = await fsio.sync_disk(s.guard, s.host, run.after, run.before)
     if synced != run.after:  # partly applied in the review: record what was, and what was not
         attempt.partly_applied(run, synced)
         s.save(plan)
-    s.settle_durable(plan.id)
-    return None
+    return None  # durable by the time the step answers (Session.exclusive settles it)
 
 
 async def _validate_attempt(
@@ -369,7 +372,7 @@ def finish(
     StepAttempt(plan, step.order).done()
     if plan.next_step() is not None:
         plan.status = PlanStatus.EXECUTING
-    s.save(plan)
+    s.save(plan, last=True)  # durable before the step answers (Session.exclusive)
     return StepOutcome(
         plan.id,
         step.order,

@@ -1,0 +1,89 @@
+"""What a plan file on disk is worth: parsed within planfirst's limits, checked against the
+schema, and trusted only with a valid, current seal (split from plan/store.py).
+
+A plan planfirst did not seal loads as a foreign draft (`foreign`): a repository cannot ship an
+approved plan or a step history to replay (docs/reliability.md case 24), nor an older state of a
+plan planfirst wrote here (case 38).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from planfirst.plan import origin
+from planfirst.plan.files import StoreError
+from planfirst.plan.model import MAX_PLAN_STEPS, Finding, Plan, PlanStatus, StepState, Usage
+
+
+def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
+    """A plan planfirst did not seal, made harmless: a draft without status, step history, results
+    or review of its own, and an error finding so that approving it is an explicit decision. It
+    starts from the user's settings and zero spent (#29): the author's execution model, spending
+    and estimate are not the user's; what the author recorded is said in the finding, and the
+    revision history (text, feedback, what each revision changed) stays as the author wrote it."""
+    authored = origin.authored(plan)
+    plan.status = PlanStatus.DRAFT
+    plan.steps = [StepState(order=s.order) for s in plan.body.steps]
+    plan.final_validation = []
+    plan.diagnosis = None
+    plan.confidence = {}
+    plan.provenance.critique = None
+    plan.execution_model = None
+    plan.usage = Usage()
+    plan.extra_spent = 0.0  # nor its diagnoses and revisions after approval
+    plan.estimate = None
+    plan.findings = [
+        Finding(
+            rule=origin.UNTRUSTED_RULE,
+            severity="error",
+            message=message + (f" ({authored})" if authored else ""),
+        )
+    ]
+    return plan
+
+
+def parse(
+    root: Path, plan_id: str, path: Path, raw: str, role: str = origin.PLAN
+) -> tuple[Plan, bool]:
+    """The plan in `raw` (read from `path`), and whether it is trusted (else it is made
+    `foreign`); StoreError naming the file when it is not a plan."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise StoreError(
+            f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+            "it was left untouched — fix or delete it"
+        ) from None
+    body = data.get("body") if isinstance(data, dict) else None
+    steps = body.get("steps") if isinstance(body, dict) else None
+    if isinstance(steps, list) and len(steps) > MAX_PLAN_STEPS:
+        # refused before any work on it: a shipped plan of 20,000 steps must not stall the
+        # server (docs/reliability.md case 42)
+        raise StoreError(
+            f"{path} has {len(steps)} steps, over planfirst's limit of {MAX_PLAN_STEPS} steps "
+            "for a plan; it was left untouched (a repository may have shipped it to slow "
+            "planfirst down) — delete it, or split the work into smaller plans"
+        )
+    given = data.pop(origin.SEAL_KEY, None) if isinstance(data, dict) else None
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise StoreError(
+            f"{path} does not match the plan schema ({loc}: {first['msg']}); it was left untouched"
+        ) from None
+    if plan.id != plan_id:
+        raise StoreError(
+            f"{path} holds plan {plan.id!r}, expected {plan_id!r}; it was left untouched"
+        )
+    if not origin.verify(root, plan_id, data, given, role):
+        return foreign(plan), False
+    if role == origin.PLAN and origin.is_stale(
+        root, plan_id, str(given), plan.revision, plan.provenance.updated_at
+    ):
+        return foreign(plan, origin.STALE_MESSAGE), False
+    return plan, True
