@@ -121,3 +121,18 @@ def test_saving_a_held_plan_again_does_not_parse_the_version_before(
     assert parsed == []
     st.flush_md(plan.id)
     assert "transition 2" in st.plan_md(plan.id).read_text(encoding="utf-8")
+
+
+def test_a_plan_changed_after_a_background_save_is_sealed_as_it_was_saved(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    plan.status = PlanStatus.APPROVED
+    plan.confidence = {"nested": [1, {"k": "before"}]}
+    st.save(plan, durable=False, render_md=False, wait=False)  # sealed on the writer's thread
+    plan.confidence["nested"][1]["k"] = "after"  # the caller goes on with its plan at once
+    plan.body.summary = "changed after the save"
+    st.settle(plan.id)
+    loaded = PlanStore(tmp_path).load(plan.id)
+    assert loaded.status == PlanStatus.APPROVED  # the seal covers exactly what was written
+    assert loaded.confidence == {"nested": [1, {"k": "before"}]}
+    assert loaded.body.summary != "changed after the save"
