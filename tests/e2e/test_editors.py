@@ -151,9 +151,10 @@ async def test_create_discard_apply_retry_on_the_created_file(
     plan = PlanStore(workspace).load(pid)
     assert plan.status.value == "done"
     st = plan.state(1)
-    assert [x.outcome for x in st.runs] == ["rejected", "applied", "applied"]
-    assert not st.runs[1].validation[0].passed and st.runs[2].validation[0].passed
-    assert st.runs[2].before == {"tests/test_shout.py": _created_text("tests/test_shout.py")}
+    # the discarded edit, offered again without a model call, is the same attempt (#33)
+    assert [x.outcome for x in st.runs] == ["applied", "applied"]
+    assert not st.runs[0].validation[0].passed and st.runs[1].validation[0].passed
+    assert st.runs[1].before == {"tests/test_shout.py": _created_text("tests/test_shout.py")}
     # the disk holds what was validated; the editor's buffers hold the same (never saved there,
     # except by the VS Code extension's profile which saves through planfirst/saveDocuments)
     assert (workspace / "tests" / "test_shout.py").read_text().endswith('== "HI!"\n')
@@ -242,7 +243,8 @@ async def test_lenses_apply_and_discard_a_waiting_preview(workspace: Path, tmp_p
         await wait_until(lambda: len(shown(client)) >= 2)
         await click(shown(client)[1], "Apply")
         await wait_until(lambda: len(shown(client)) >= 3)  # attempt 2 after the failed validation
-        assert shown(client)[2].endswith("step-1-attempt-3.diff")
+        # the discarded edit offered again was attempt 1 still (#33): the retry is attempt 2
+        assert shown(client)[2].endswith("step-1-attempt-2.diff")
         await command(client, "planfirst.applyPreview", {})  # the newest waiting preview
         r = await asyncio.wait_for(task, 60)
         assert r["status"] == "done" and r["attempts"] == 2

@@ -106,16 +106,23 @@ STALE_MESSAGE = (
 )
 
 
-def _canonical(root: Path, plan_id: str, data: dict[str, Any], role: str) -> bytes:
-    body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return b"\0".join(
+def _body(data: dict[str, Any], *, allow_nan: bool = True) -> str:
+    """The canonical text of a plan's JSON data: what its seal covers (sorted, compact)."""
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan
+    )
+
+
+def _seal_body(root: Path, plan_id: str, body: str, role: str) -> str:
+    canonical = b"\0".join(
         [_ROLES[role], os.path.realpath(root).encode(), plan_id.encode(), body.encode()]
     )
+    return hmac.new(user_key(), canonical, hashlib.sha256).hexdigest()
 
 
 def seal(root: Path, plan_id: str, data: dict[str, Any], role: str = PLAN) -> str:
     """The seal of a plan's JSON data (without its own seal member), for its role."""
-    return hmac.new(user_key(), _canonical(root, plan_id, data, role), hashlib.sha256).hexdigest()
+    return _seal_body(root, plan_id, _body(data), role)
 
 
 def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any, role: str = PLAN) -> bool:
@@ -246,6 +253,23 @@ def sealed_json(root: Path, plan_id: str, text: str, role: str = PLAN) -> str:
         data[SEAL_KEY] = seal(root, plan_id, data, role)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     mark = seal(root, plan_id, data, role)
+    return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
+
+
+def sealed_text(root: Path, plan_id: str, text: str, data: dict[str, Any], role: str = PLAN) -> str:
+    """`sealed_json(root, plan_id, text, role)` without parsing `text` back (#32): `data` is the
+    same plan dumped by pydantic in JSON mode (`model_dump(mode="json")`, taken together with
+    `text`), which holds exactly what `json.loads(text)` would, except a float that is infinite
+    or NaN (pydantic writes null into the text, and keeps the float in `data`): such a plan,
+    or any `data` this shortcut does not cover, is sealed from its text as before."""
+    body = text.rstrip()
+    if not data or SEAL_KEY in data or not body.endswith("}"):
+        return sealed_json(root, plan_id, text, role)
+    try:
+        canonical = _body(data, allow_nan=False)
+    except ValueError:  # an infinite or NaN float: null in the text
+        return sealed_json(root, plan_id, text, role)
+    mark = _seal_body(root, plan_id, canonical, role)
     return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
 
 

@@ -162,29 +162,39 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         path = self.check(self.plan_json(plan.id))
         stamp = stamp_of(path)
         before = self._held.fresh(plan.id, stamp) if stamp is not None else None
-        base = before.view() if before is not None else None
+        base: Plan | None = None
         if stamp is not None and before is None:
             # never silently replace a file we could not read (it may be the user's only copy);
             # a file this store wrote or read last and nobody touched since needs no second look
             base = self._load_path(plan.id, path)
+        elif before is not None and plan.id not in self._md_base:
+            # the plan before the first save since plan.md was written (its hand-edit check):
+            # parsed only when it is kept, not at every save (#32); no writer job of this plan
+            # runs now (settled above), so the entry cannot go meanwhile
+            base = before.view()
         self._md_base.setdefault(plan.id, base)
         if plan.id not in self._swept:  # once per plan and process: a killed writer's leftovers
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
         text = plan.model_dump_json(indent=2)
+        data = plan.model_dump(mode="json")  # what the seal covers, without parsing text (#32)
         version = (plan.revision, plan.provenance.updated_at)
         self._held.drop(plan.id)  # until the write is done, the disk is the truth
         if not wait:
             self._writer.later(
                 plan.id,
-                lambda: self._write_plan(plan.id, path, text, version, durable, background=True),
+                lambda: self._write_plan(
+                    plan.id, path, text, data, version, durable, background=True
+                ),
             )
             if render_md:  # rendered here while the writer writes; plan.md follows plan.json
                 rendered = render(plan)
                 self._writer.then(plan.id, lambda: self._md_after(plan.id, text, rendered))
             return
-        held = self._write_plan(plan.id, path, text, version, durable, sync_dir=not sync_dir_later)
+        held = self._write_plan(
+            plan.id, path, text, data, version, durable, sync_dir=not sync_dir_later
+        )
         if durable and sync_dir_later:
             self._writer.later(plan.id + _DIR, lambda: fsync_dir(path.parent))
         if render_md:
@@ -197,12 +207,13 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         plan_id: str,
         path: Path,
         text: str,
+        data: dict[str, Any],
         version: tuple[int, str],
         durable: bool,
         sync_dir: bool = True,
         background: bool = False,
     ) -> Held | None:
-        sealed = origin.sealed_json(self.root, plan_id, text)
+        sealed = origin.sealed_text(self.root, plan_id, text, data)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
         mark = sealed[sealed.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
         state = (self.root, plan_id, mark, *version)
@@ -252,9 +263,10 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         scrub(plan, self.root)
         path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
         text = plan.model_dump_json(indent=2)
+        data = plan.model_dump(mode="json")
         # sealed as a kept revision: a copy of it in place of plan.json does not verify (case 38)
         return self.write_file(
-            path, origin.sealed_json(self.root, plan.id, text, origin.REVISION), durable=True
+            path, origin.sealed_text(self.root, plan.id, text, data, origin.REVISION), durable=True
         )
 
     def write_diff(self, plan_id: str, from_rev: int, to_rev: int, text: str) -> Path:

@@ -1,0 +1,138 @@
+"""The seal computed without parsing plan.json's text back (#32) is the seal planfirst always
+computed: same bytes for the same plan (unicode, odd floats, non-finite floats that pydantic
+writes as null), so plans sealed before and after load alike; and a save of a plan this store
+holds does not parse the previous version again."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planfirst.plan import held as held_mod
+from planfirst.plan import origin
+from planfirst.plan.model import Plan, PlanStatus
+from planfirst.plan.store import PlanStore
+from tests.support.plan_fixtures import make_plan
+
+
+def reference_seal(root: Path, plan_id: str, text: str, role: str) -> str:
+    """The seal as planfirst computed it before #32, written out independently: the HMAC of the
+    role, the workspace's real path, the plan id and json.loads(text) dumped sorted, compact."""
+    body = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    tag = {origin.PLAN: b"planfirst-plan-v1", origin.REVISION: b"planfirst-revision-v1"}[role]
+    msg = b"\0".join([tag, os.path.realpath(root).encode(), plan_id.encode(), body.encode()])
+    return hmac.new(origin.user_key(), msg, hashlib.sha256).hexdigest()
+
+
+ODD_FLOATS = [
+    0.1 + 0.2,
+    1e16,
+    1e-7,
+    -0.0,
+    5e-324,
+    1.7976931348623157e308,
+    123456789012345680.0,
+    2.5,
+]
+TEXTS = [
+    "plain",
+    "Ünïcödé — naïve café, 日本語, emoji 🧪🚀, RTL שלום",
+    "line\u2028separator\u2029and \x7f del, \x00 nul, \t tab, \x1b escape",
+    'quotes " and \\ backslash and </script>',
+    "",
+]
+
+
+def plans() -> list[Plan]:
+    out = []
+    for i, (value, text) in enumerate(zip(ODD_FLOATS, TEXTS * 2, strict=False)):
+        plan = make_plan()
+        plan.task = text or "t"
+        plan.body.summary = text
+        plan.body.steps[0].description = f"{text} {i}"
+        plan.usage.cost_usd = value
+        plan.usage.calls = 2**40 + i
+        plan.confidence = {"score": value, "nested": [value, {"é": text, "n": None}], "i": 10**20}
+        out.append(plan)
+    for bad in (math.inf, -math.inf, math.nan):  # pydantic writes null into the text
+        plan = make_plan()
+        plan.usage.cost_usd = bad
+        plan.confidence = {"x": bad}
+        out.append(plan)
+    return out
+
+
+@pytest.mark.parametrize("role", [origin.PLAN, origin.REVISION])
+def test_the_seal_from_the_dumped_data_is_the_seal_from_the_text(tmp_path: Path, role: str) -> None:
+    loose = make_plan()  # values a JSON dump turns into other types: a tuple, non-str keys
+    loose.confidence = {"t": (1, 2.5), "keys": {1: "x", 2.5: "y", None: 0}, "big": 10**30}
+    for plan in [*plans(), loose]:
+        text = plan.model_dump_json(indent=2)
+        data: dict[str, Any] = plan.model_dump(mode="json")
+        fast = origin.sealed_text(tmp_path, plan.id, text, data, role)
+        assert fast == origin.sealed_json(tmp_path, plan.id, text, role)
+        on_disk = json.loads(fast)
+        mark = on_disk.pop(origin.SEAL_KEY)
+        assert mark == reference_seal(tmp_path, plan.id, text, role)
+        assert origin.verify(tmp_path, plan.id, on_disk, mark, role)
+
+
+def test_a_plan_saved_with_odd_values_loads_back_trusted_and_equal(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    for plan in plans()[: len(ODD_FLOATS)]:  # the finite ones: a null cost does not validate
+        plan.status = PlanStatus.APPROVED
+        st.save(plan)
+        st.settle(plan.id)
+        text = st.plan_json(plan.id).read_text(encoding="utf-8")
+        data = json.loads(text)
+        mark = data.pop(origin.SEAL_KEY)
+        assert mark == reference_seal(tmp_path, plan.id, json.dumps(data), origin.PLAN)
+        fresh = PlanStore(tmp_path)  # nothing held: read from disk, seal checked
+        loaded = fresh.load(plan.id)
+        assert loaded.status == PlanStatus.APPROVED  # a foreign plan would be a draft
+        assert loaded.usage.cost_usd == plan.usage.cost_usd
+        assert loaded.confidence == plan.confidence
+
+
+def test_saving_a_held_plan_again_does_not_parse_the_version_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan, render_md=False)
+    parsed: list[int] = []
+    copy = held_mod.Held.copy
+
+    def counted(self: held_mod.Held) -> Plan:
+        parsed.append(1)
+        return copy(self)
+
+    monkeypatch.setattr(held_mod.Held, "copy", counted)
+    for n in range(3):  # transitions of one step, plan.md not written in between
+        plan.body.summary = f"transition {n}"
+        st.save(plan, durable=False, render_md=False)
+    assert parsed == []
+    st.flush_md(plan.id)
+    assert "transition 2" in st.plan_md(plan.id).read_text(encoding="utf-8")
+
+
+def test_a_plan_changed_after_a_background_save_is_sealed_as_it_was_saved(tmp_path: Path) -> None:
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    plan.status = PlanStatus.APPROVED
+    plan.confidence = {"nested": [1, {"k": "before"}]}
+    st.save(plan, durable=False, render_md=False, wait=False)  # sealed on the writer's thread
+    plan.confidence["nested"][1]["k"] = "after"  # the caller goes on with its plan at once
+    plan.body.summary = "changed after the save"
+    st.settle(plan.id)
+    loaded = PlanStore(tmp_path).load(plan.id)
+    assert loaded.status == PlanStatus.APPROVED  # the seal covers exactly what was written
+    assert loaded.confidence == {"nested": [1, {"k": "before"}]}
+    assert loaded.body.summary != "changed after the save"
