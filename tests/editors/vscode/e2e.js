@@ -856,10 +856,17 @@ async function perform(action) {
             await first.click();
             const changes = page.locator('.editor-group-container.active .tabs-container .tab.active', { hasText: 'All changes' });
             await changes.waitFor({ timeout: 20000 });
-            // every file the plan changed (the tab says how many; the entries in view are checked)
-            const label = (await changes.innerText()).replace(/\s+/g, ' ');
+            // every file the plan changed (the tab says how many once the multi-diff editor has
+            // resolved its entries, which can come after the tab: wait for it; the entries in
+            // view are checked below)
             const n = (action.files || []).length;
-            if (!label.includes(`(${n} files)`)) {
+            let label = '';
+            try {
+                await waitFor(`the changes tab to say (${n} files)`, async () => {
+                    label = (await changes.innerText()).replace(/\s+/g, ' ');
+                    return label.includes(`(${n} files)`);
+                }, 20000);
+            } catch {
                 throw new Error(`the changes tab reads ${JSON.stringify(label)}, not ${n} files`);
             }
             const headers = await checkDiffHeaders('modified');
