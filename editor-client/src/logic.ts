@@ -327,8 +327,21 @@ export interface PlanStatus {
     failed: number;
     /** what the server is doing with this plan right now, if anything */
     busy?: string | null;
+    /**
+     * `busy` is another planfirst process's (a terminal, another editor): it is cancelled there,
+     * the server here refuses Cancel (#33)
+     */
+    elsewhere?: boolean;
     /** what the plan has cost so far and the estimate of its steps, in US dollars */
     cost?: { spent: number; estimate?: [number, number] | null; model?: string | null } | null;
+}
+
+/**
+ * "busy in another planfirst: executing step 1; cancel it there …" when another planfirst process
+ * (a terminal, another editor) runs the plan, else undefined: Cancel here cannot stop it (#33).
+ */
+export function busyElsewhere(s: PlanStatus | undefined): string | undefined {
+    return s?.busy && s.elsewhere ? `busy ${s.busy}; cancel it there (the terminal or the other editor), not here` : undefined;
 }
 
 /** `$0.032 spent · estimate $0.018–$0.10 on claude-sonnet-5-5` (empty without figures). */
@@ -361,11 +374,15 @@ export function formatStatus(s: PlanStatus): StatusView {
         `planfirst: ${name}\n${s.status}: ${done} of ${total} steps done` +
         (failed ? `, ${failed} failed` : '') +
         (s.busy ? `\nnow: ${s.busy}` : '') +
+        (busyElsewhere(s) ? `\n${busyElsewhere(s)}` : '') +
         (costLine(s.cost) ? `\n${costLine(s.cost)}` : '') +
         '\nClick for the actions.';
     const steps = `${total} step${total === 1 ? '' : 's'}`;
     if (status === 'planning') {
         return { text: 'planfirst: $(sync~spin) planning', tooltip, severity: 'normal' };
+    }
+    if (busyElsewhere(s)) {
+        return { text: 'planfirst: $(lock) busy in another planfirst', tooltip, severity: 'normal' };
     }
     if (s.busy) {
         return { text: `planfirst: $(sync~spin) step ${next} of ${total}`, tooltip, severity: 'normal' };
@@ -468,7 +485,10 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false, r
                   ]),
         );
     }
-    if (s && (s.busy || status === 'planning')) {
+    if (busyElsewhere(s)) {
+        // another planfirst process runs it: Cancel here is refused; it can only be looked at (#33)
+        out.push({ command: 'planfirst.ui.showPlan', label: '$(book) Show plan', detail: busyElsewhere(s) });
+    } else if (s && (s.busy || status === 'planning')) {
         out.push({ command: 'planfirst.ui.cancel', label: '$(stop) Cancel', detail: s.busy ?? 'planning' });
     } else if (s) {
         if (status === 'done') {

@@ -10,7 +10,7 @@
  */
 import * as vscode from 'vscode';
 import type { PlanfirstClient, Work } from './client';
-import { ActionItem, planIdFromUri, PlanStatus, renderedPlanTitle, validActions } from './logic';
+import { ActionItem, busyElsewhere, planIdFromUri, PlanStatus, renderedPlanTitle, validActions } from './logic';
 import { decorateStatuses, finishTable, planRevision, revisionUri, scannablePlan } from './planViewLogic';
 import type { PlanReport } from './protocol';
 
@@ -249,7 +249,10 @@ export class PlanViews implements vscode.Disposable {
         const finish = report
             ? `<section class="finish"><h2>Finish</h2>${await md(finishTable(report), finishTable(report))}<hr></section>`
             : '';
-        const body = `${finish}<div class="plan">${await md(scannablePlan(text), text)}</div>`;
+        // run by another planfirst process: said here, with no Cancel (this server cannot) (#33)
+        const away = busyElsewhere(s);
+        const note = away ? `<div class="progress" role="status"><b>${escapeHtml(away)}</b></div>` : '';
+        const body = `${note}${finish}<div class="plan">${await md(scannablePlan(text), text)}</div>`;
         p.panel.title = renderedPlanTitle(text, s);
         const actions = s
             ? validActions(s, this.pf.review.pending, this.pf.review.pendingTitle).filter((a) => a.command.startsWith('planfirst.ui.') && !GENERAL.has(a.command))

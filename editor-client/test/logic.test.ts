@@ -305,6 +305,30 @@ test('validActions offers the next step first, Cancel while busy, the review whi
     );
 });
 
+test('a plan busy in another planfirst offers no Cancel (the server refuses it) and says where it runs (#33)', () => {
+    const base = { planId: 'p', total: 3, done: 1, failed: 0, status: 'executing' };
+    const away = { ...base, busy: 'in another planfirst: executing step 2', elsewhere: true };
+    const ids = validActions(away).map((a) => a.command);
+    assert.ok(!ids.includes('planfirst.ui.cancel'), ids.join(' '));
+    // nothing that the server refuses while the other process runs it either
+    for (const refused of ['planfirst.ui.executeNextStep', 'planfirst.ui.retryStep', 'planfirst.ui.undoLastStep', 'planfirst.ui.revisePlan', 'planfirst.ui.reloadPlan']) {
+        assert.ok(!ids.includes(refused), refused);
+    }
+    assert.equal(ids[0], 'planfirst.ui.showPlan');
+    assert.match(validActions(away)[0].detail ?? '', /busy in another planfirst: executing step 2; cancel it there/);
+    // the plan view's toolbar and the palette: no Cancel
+    assert.equal(planContext(away)['planfirst.busy'], false);
+    // the status bar says so, without the spinner of a step running here
+    const view = formatStatus(away);
+    assert.equal(view.text, 'planfirst: $(lock) busy in another planfirst');
+    assert.match(view.tooltip, /now: in another planfirst: executing step 2\nbusy in another planfirst: executing step 2; cancel it there \(the terminal or the other editor\)/);
+    // busy in THIS server: Cancel stays first, and the status bar shows the running step
+    const here = { ...base, busy: 'executing step 2', elsewhere: false };
+    assert.equal(validActions(here)[0].command, 'planfirst.ui.cancel');
+    assert.equal(planContext(here)['planfirst.busy'], true);
+    assert.equal(formatStatus({ ...here, step: 2 }).text, 'planfirst: $(sync~spin) step 2 of 3');
+});
+
 test('planContext: the palette shows Approve for a draft, Execute when a step can run, only Cancel while busy, Undo after a step', () => {
     const base = { planId: 'p', total: 3, done: 0, failed: 0 };
     const on = (ctx: Record<string, boolean>) => Object.keys(ctx).filter((k) => ctx[k]).sort();

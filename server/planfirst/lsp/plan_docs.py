@@ -307,6 +307,8 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
     except SessionError:
         return None
     c = plan.counts()
+    here = session.busy().get(plan.id)
+    elsewhere = None if here else _elsewhere(session, plan.id)
     return {
         "planId": plan.id,
         "title": plan.title,
@@ -315,7 +317,9 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
         "total": c["total"],
         "done": c.get("done", 0),
         "failed": c.get("failed", 0),
-        "busy": session.busy().get(plan.id) or _elsewhere(session, plan.id),
+        "busy": here or elsewhere,
+        # busy in another planfirst process: cancel it there, not here (#33)
+        "elsewhere": elsewhere is not None,
         # spent on the plan so far (planning included) and the estimate of its steps (#19)
         "cost": {
             "spent": plan.usage.cost_usd,
