@@ -60,6 +60,65 @@ async def test_an_approval_answered_after_the_editor_changed_the_plan_shows_it_a
     assert len(srv.requests) == 2  # planning only: no step was asked for
 
 
+async def _editor_reload(ws: Path, base_url: str, plan_id: str, extra: str) -> int:
+    """Another planfirst (the editor): a hand edit of step 1 in plan.md, reloaded."""
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, base_url)
+    try:
+        editor = Session(ws, settings, models, FakeHost(ws))
+        md = editor.store.plan_md(plan_id)
+        first = editor.load(plan_id).body.step(1).description
+        md.write_text(
+            md.read_text(encoding="utf-8").replace(first, first + extra), encoding="utf-8"
+        )
+        return editor.reload(plan_id).revision
+    finally:
+        await models.aclose()
+
+
+async def test_a_typed_approve_after_the_editor_changed_the_plan_shows_it_again(
+    ws: Path, inv: Invariants
+) -> None:
+    """The ACP user is shown revision 1 and leaves the question unanswered ("/approve runs
+    it"). The editor reloads a hand edit (revision 2). A typed /approve approved and ran
+    revision 2 unseen; now it shows revision 2 and asks again. Left unanswered again, the next
+    /approve runs the revision shown without asking. A second ACP session that never showed
+    the plan asks before its /approve does anything (#29)."""
+    srv = inv.scripted_server(DEMO[0:2])
+    async with agent(inv, ws, srv, "zed") as a:
+        ed = a.editor
+        ed.answers = {"think": [None, None, "reject"]}
+        await a.new()
+        res = await a.prompt(TASK)
+        assert res.stop_reason == "end_turn" and ed.asked == 1
+        assert "/approve runs it" in ed.text()
+        plan_id = PlanStore(ws).active()
+        assert plan_id is not None
+        assert await _editor_reload(ws, srv.base_url, plan_id, " Keep it short.") == 2
+
+        res = await a.prompt("/approve")
+        assert res.stop_reason == "end_turn"
+        assert ed.asked == 2, ed.text()  # asked again, about revision 2
+        assert "revision 2, which this session has not shown you" in ed.text()
+        plan = PlanStore(ws).load(plan_id)
+        assert plan.revision == 2 and plan.status.value == "draft"
+        assert len(srv.requests) == 2  # planning only: no step was asked for
+
+        res = await a.prompt("/approve")  # revision 2 was shown: approved and run
+        assert ed.asked == 2, ed.text()
+        assert len(srv.requests) == 3  # step 1 asked for (the script has no answer: it fails)
+        plan = PlanStore(ws).load(plan_id)
+        assert plan.revision == 2 and plan.status.value != "draft"
+        assert "Keep it short." in plan.body.step(1).description
+
+        await a.new()  # another session: it never showed this plan
+        res = await a.prompt("/approve")
+        assert res.stop_reason == "end_turn"
+        assert ed.asked == 3, ed.text()
+        assert "has not shown you the plan yet" in ed.text()
+    assert len(srv.requests) == 3
+
+
 async def test_acp_and_an_editor_on_one_plan_take_turns(ws: Path, inv: Invariants) -> None:
     """The editor (language server) runs step 1, its preview open. The ACP user asks for a
     revision of the same plan: refused as busy in another planfirst, nothing changed. Once the

@@ -150,6 +150,9 @@ class Conversation:
     cancelled: bool = False  # session/cancel arrived for the current turn
     notes: list[str] = field(default_factory=list)  # said at the start of the next turn
     plans: set[str] = field(default_factory=set)  # plans this session worked on (usage, cost)
+    # plan id -> the revision this session last showed for approval: a typed /approve approves
+    # that one, never a revision made meanwhile elsewhere (the editor, a hand edit reloaded)
+    shown: dict[str, int] = field(default_factory=dict)
     # workspace root -> the session editing files there, shared by every session of the agent:
     # two sessions never run steps in one workspace at once (the core locks per core session)
     editors: dict[Path, str] = field(default_factory=dict)
@@ -201,8 +204,7 @@ class Conversation:
         if cmd == "revise":
             return await self.revise(plan, arg)
         if cmd == "approve":
-            await self.core.approve(plan.id)
-            return await self.run(plan.id)
+            return await self.approve(plan)
         if cmd == "continue":
             return (
                 await self.review(plan)
@@ -297,8 +299,34 @@ class Conversation:
             new = await self.core.revise(plan.id, feedback, progress=AcpProgress(self.host))
         return await self.review(new)
 
+    async def approve(self, plan: Plan) -> str:
+        """A typed /approve: the revision this session showed, else the plan is shown (again)
+        and the user asked, as when the permission's answer came after a change."""
+        self.feedback = False
+        seen = self.shown.get(plan.id)
+        if plan.status != PlanStatus.DONE and seen != plan.revision:
+            self.host.say(
+                f"The plan is now revision {plan.revision}, which this session has not shown "
+                f"you (it showed revision {seen}); here it is.\n"
+                if seen is not None
+                else f"This session has not shown you the plan yet (revision {plan.revision}); "
+                "here it is.\n"
+            )
+            return await self.review(plan)
+        try:
+            await self.core.approve(
+                plan.id, revision=None if plan.status == PlanStatus.DONE else seen
+            )
+        except SessionError as e:
+            if e.code != "changed":
+                raise
+            self.host.say(f"{e.message}.\n")
+            return await self.review(self.core.load(plan.id))
+        return await self.run(plan.id)
+
     async def review(self, plan: Plan) -> str:
         """Show the plan and ask: approve, revise or reject."""
+        self.shown[plan.id] = plan.revision
         self.host.plan_changed(plan.id)
         self.usage_update()
         path = str(self.core.store.plan_md(plan.id))
