@@ -313,16 +313,21 @@ class Conversation:
                 "here it is.\n"
             )
             return await self.review(plan)
+        return await self._approve_and_run(
+            plan.id, None if plan.status == PlanStatus.DONE else seen
+        )
+
+    async def _approve_and_run(self, plan_id: str, revision: int | None) -> str:
+        """Approve `revision` (the one shown) and run the plan; a revision made meanwhile (the
+        editor, a hand edit) is shown and asked about first."""
         try:
-            await self.core.approve(
-                plan.id, revision=None if plan.status == PlanStatus.DONE else seen
-            )
+            await self.core.approve(plan_id, revision=revision)
         except SessionError as e:
             if e.code != "changed":
                 raise
             self.host.say(f"{e.message}.\n")
-            return await self.review(self.core.load(plan.id))
-        return await self.run(plan.id)
+            return await self.review(self.core.load(plan_id))
+        return await self.run(plan_id)
 
     async def review(self, plan: Plan) -> str:
         """Show the plan and ask: approve, revise or reject."""
@@ -365,14 +370,7 @@ class Conversation:
             )
         )
         if choice == "approve":
-            try:  # the revision shown: one made meanwhile (the editor, a hand edit) is shown first
-                await self.core.approve(plan.id, revision=plan.revision)
-            except SessionError as e:
-                if e.code != "changed":
-                    raise
-                self.host.say(f"{e.message}.\n")
-                return await self.review(self.core.load(plan.id))
-            return await self.run(plan.id)
+            return await self._approve_and_run(plan.id, plan.revision)
         if choice == "revise":
             self.feedback = True
             self.host.say("What should change? Your next message revises the plan.")
