@@ -72,15 +72,29 @@ def test_the_workspace_env_values_are_kept_while_nothing_they_came_from_changed(
     assert listed == []  # nothing changed: nothing listed
     (tmp_path / "pkg3" / ".env.local").write_text("DB_PASSWORD=second-secret\n")  # added
     assert redact.workspace_env_values(tmp_path) == {"first-secret-value", "second-secret"}
+    assert listed == [str(tmp_path / "pkg3")]  # only the directory that changed is listed
+    listed.clear()
     (tmp_path / ".env").write_text("API_TOKEN=edited-secret-value\n")  # edited in place
     assert redact.workspace_env_values(tmp_path) == {"edited-secret-value", "second-secret"}
+    assert listed == []  # the file is read again, no directory listed
     (tmp_path / "pkg3" / ".env.local").unlink()  # removed
     assert redact.workspace_env_values(tmp_path) == {"edited-secret-value"}
     # a stamp within the racy window (a change in the same timestamp tick could hide behind
-    # it): that answer is not kept, the next call lists again
+    # it): that listing or file is not kept, the next call lists and reads again
     monkeypatch.setattr(redact, "RACY_NS", 60_000_000_000)
+    redact._KEPT.clear()
     (tmp_path / ".env").write_text("API_TOKEN=third-secret-value\n")
+    reads: list[str] = []
+    real_read = redact._read_env
+
+    def read_env(path: str, recent: int) -> Any:
+        reads.append(path)
+        return real_read(path, recent)
+
+    monkeypatch.setattr(redact, "_read_env", read_env)
     assert redact.workspace_env_values(tmp_path) == {"third-secret-value"}
     listed.clear()
+    reads.clear()
     assert redact.workspace_env_values(tmp_path) == {"third-secret-value"}
     assert len(listed) == 31
+    assert reads == [str(tmp_path / ".env")]

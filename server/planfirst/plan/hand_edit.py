@@ -31,16 +31,17 @@ def _text(task: str, body: PlanBody) -> tuple[str, Any]:
     return task.strip(), body.model_dump(exclude={"steps": {"__all__": {"id"}}})
 
 
-def is_hand_edit(disk: str, written: str | None, plans: list[Plan]) -> bool:
-    """Whether plan.md's text on disk holds something Reload would take that none of `plans`
-    (the plan as saved now, and as it was before) says: a hand edit not reloaded yet."""
+def is_hand_edit(disk: str, written: str | None, plans: Callable[[], list[Plan]]) -> bool:
+    """Whether plan.md's text on disk holds something Reload would take that none of `plans()`
+    (the plan as saved now, and as it was before) says: a hand edit not reloaded yet. `plans`
+    is called only when the text is not the one written last (parsing a plan costs, #32)."""
     if disk == written:
         return False
     try:
         task, body = parse_markdown(disk)
     except ValueError:  # planfirst always writes a plan.md that parses back
         return True
-    return all(_text(task or p.task, body) != _text(p.task, p.body) for p in plans)
+    return all(_text(task or p.task, body) != _text(p.task, p.body) for p in plans())
 
 
 def aside_path(plan_md: Path, disk: str, read: Callable[[Path], str | None]) -> Path:

@@ -6,6 +6,7 @@ writer (#32), and never over a hand edit not reloaded yet, which is kept beside 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,13 @@ from planfirst.plan.render import Rendered
 from planfirst.plan.writer import Writer
 
 log = logging.getLogger("planfirst")
+MD_KEY = "/md"  # suffix of the writer's key for a plan's plan.md (written after its plan.json)
+
+
+def md_key(plan_id: str) -> str:
+    """The writer's key of a plan's plan.md: a step answers once its plan.json is written,
+    without waiting for its rendering (#32); whatever reads or writes plan.md waits for it."""
+    return plan_id + MD_KEY
 
 
 class MarkdownFile(OwnFiles):
@@ -52,7 +60,7 @@ class MarkdownFile(OwnFiles):
                 return
             base = self._md_base.get(plan_id)
             if self._hand_edit(
-                plan_id, md, rendered.text, [held.view(), *([base] if base else [])]
+                plan_id, md, rendered.text, lambda: [held.view(), *([base] if base else [])]
             ):
                 return  # flush_md keeps it beside plan.md
             self._md_stale.discard(plan_id)
@@ -68,6 +76,7 @@ class MarkdownFile(OwnFiles):
         (atomic but not fsynced: it is derived from plan.json). A hand edit of plan.md not
         reloaded yet is kept beside it first (plan/hand_edit.py): returns where, else None."""
         self._writer.settle(plan_id)
+        self._writer.settle(md_key(plan_id))
         if plan_id not in self._md_stale:
             return None
         self._md_stale.discard(plan_id)
@@ -79,7 +88,9 @@ class MarkdownFile(OwnFiles):
         text = held.rendered().text
         if self._md.get(plan_id) == text and md.exists():
             return None
-        kept = self._keep_hand_edit(plan_id, md, text, [held.view(), *([base] if base else [])])
+        kept = self._keep_hand_edit(
+            plan_id, md, text, lambda: [held.view(), *([base] if base else [])]
+        )
         self.write_file(md, text)
         self._md[plan_id] = text
         return kept
@@ -89,6 +100,7 @@ class MarkdownFile(OwnFiles):
         opens). Showing a plan changes nothing: a hand edit not reloaded yet stays as it is; a
         plan this store cannot hold in memory (a foreign one) is saved, as before."""
         self._writer.settle(plan.id)
+        self._writer.settle(md_key(plan.id))
         path = self.check(self.plan_json(plan.id))
         held = self._held.fresh(plan.id, stamp_of(path))
         if held is None:
@@ -101,13 +113,16 @@ class MarkdownFile(OwnFiles):
         except (OSError, StoreError):
             disk = None
         if disk == text or (
-            disk is not None and hand_edit.is_hand_edit(disk, self._md.get(plan.id), [held.view()])
+            disk is not None
+            and hand_edit.is_hand_edit(disk, self._md.get(plan.id), lambda: [held.view()])
         ):
             return
         self.write_file(md, text)
         self._md[plan.id] = text
 
-    def _hand_edit(self, plan_id: str, md: Path, text: str, plans: list[Plan]) -> str | None:
+    def _hand_edit(
+        self, plan_id: str, md: Path, text: str, plans: Callable[[], list[Plan]]
+    ) -> str | None:
         """plan.md's text when it is a hand edit `text` would replace, else None."""
         try:
             disk = self.read_file(md, MAX_MD_BYTES)
@@ -117,7 +132,9 @@ class MarkdownFile(OwnFiles):
             return None
         return disk
 
-    def _keep_hand_edit(self, plan_id: str, md: Path, text: str, plans: list[Plan]) -> Path | None:
+    def _keep_hand_edit(
+        self, plan_id: str, md: Path, text: str, plans: Callable[[], list[Plan]]
+    ) -> Path | None:
         """Keep plan.md's text beside it when it is a hand edit `text` is about to replace."""
         disk = self._hand_edit(plan_id, md, text, plans)
         if disk is None:

@@ -61,12 +61,33 @@ def data_dir(environ: dict[str, str] | None = None) -> Path:
     return Path(base) / "planfirst"
 
 
+# the key file's text as last read, by path, with the file's identity then (#32: reading it
+# took half of every seal); a key file replaced, rewritten or removed is read again
+_key_read: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def user_key() -> bytes:
     """The per-user sealing key, created on first use (atomically: concurrent servers agree)."""
     global _process_key
     path = data_dir() / "origin.key"
+    where = str(path)
+    ident = _identity(where)
+    kept = _key_read.get(where)
+    if kept is not None and ident is not None and kept[0] == ident:
+        return kept[1]
     with contextlib.suppress(OSError, ValueError):
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        if ident is not None and _identity(where) == ident:
+            _key_read[where] = (ident, key)
+        return key
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

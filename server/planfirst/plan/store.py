@@ -39,7 +39,7 @@ from planfirst.plan.files import (  # re-exported: callers import them from here
     remove_orphaned_temps,
 )
 from planfirst.plan.held import Held, HeldPlans, stamp_of
-from planfirst.plan.md_file import MarkdownFile
+from planfirst.plan.md_file import MarkdownFile, md_key
 from planfirst.plan.model import Plan, now_iso
 from planfirst.plan.portable import scrub
 from planfirst.plan.render import Rendered, render
@@ -157,6 +157,7 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         operation answers, before validation).
         """
         self._writer.settle(plan.id)
+        self._writer.settle(md_key(plan.id))  # its plan.md bookkeeping is this thread's again
         plan.provenance.updated_at = now_iso()
         scrub(plan, self.root)  # no absolute path or user name in a file you may commit
         path = self.check(self.plan_json(plan.id))
@@ -188,9 +189,14 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
                     plan.id, path, text, data, version, durable, background=True
                 ),
             )
-            if render_md:  # rendered here while the writer writes; plan.md follows plan.json
+            if render_md:  # rendered here while the writer writes; plan.md follows plan.json,
+                # under its own key: settle(plan.id) does not wait for it (#32)
                 rendered = render(plan)
-                self._writer.then(plan.id, lambda: self._md_after(plan.id, text, rendered))
+                self._writer.then(
+                    plan.id,
+                    lambda: self._md_after(plan.id, text, rendered),
+                    as_key=md_key(plan.id),
+                )
             return
         held = self._write_plan(
             plan.id, path, text, data, version, durable, sync_dir=not sync_dir_later
@@ -228,6 +234,22 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
             self._writer.later(plan_id, lambda: origin.written(*state))
         self._md_stale.add(plan_id)
         return self._held.put(plan_id, stamp_of(path), text)
+
+    def adopt(self, plan: Plan) -> bool:
+        """Make `plan` the shared read-only view of its version on disk, when it is exactly
+        that version (its caller is done with it and never changes it again): the next reader
+        takes it without parsing plan.json again (#32: a step parsed the plan twice). False,
+        and nothing kept, when the plan differs from what the store last wrote or read."""
+        self._writer.settle(plan.id)
+        try:
+            path = self.check(self.plan_json(plan.id))
+        except StoreError:
+            return False
+        held = self._held.fresh(plan.id, stamp_of(path))
+        if held is None or held.json != plan.model_dump_json(indent=2):
+            return False
+        held.keep_view(plan)
+        return True
 
     def view(self, plan_id: str) -> Plan:
         """The plan for reading only: shared with every other reader, so never change it (load()

@@ -37,17 +37,20 @@ class Writer:
         self.settle(key)  # its previous write's error belongs to the caller, now
         self._pending[key] = _executor().submit(job)
 
-    def then(self, key: str, job: Callable[[], object]) -> None:
+    def then(self, key: str, job: Callable[[], object], *, as_key: str | None = None) -> None:
         """Run `job` after the writes queued for `key`, without waiting for them here; when
-        one of them fails, `job` does not run and `settle(key)` raises that failure."""
+        one of them fails, `job` does not run and `settle(key)` raises that failure. `as_key`:
+        queue it under that key instead (its own settle), leaving `key`'s to settle alone."""
         prev = self._pending.get(key)
+        if as_key is not None:
+            self.settle(as_key)  # its previous job's error belongs to the caller, now
 
         def run() -> object:
             if prev is not None:
                 prev.result()  # done already (one thread, in order); re-raises its failure
             return job()
 
-        self._pending[key] = _executor().submit(run)
+        self._pending[as_key or key] = _executor().submit(run)
 
     def settle(self, key: str | None = None) -> None:
         """Wait for the queued writes of `key` (None: all); re-raise the first that failed."""

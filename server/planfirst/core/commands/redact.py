@@ -51,39 +51,56 @@ def workspace_env_values(root: str | os.PathLike[str], max_depth: int = 3) -> se
     """Values of the `.env`-style files in the workspace (a few directory levels deep).
 
     Every validation run asks; listing the workspace's directories took milliseconds a step on
-    10,000 files (#32). So the answer is kept with the stamp of every directory listed and
-    every file read, and given again only while each still has its stamp: a file added,
-    removed or renamed in a listed directory changes that directory's stamp, a file's new text
-    its own. A stamp within RACY_NS of the listing (timestamps are coarser than the clock)
-    could hide a change made in the same tick: that answer is not kept."""
-    key = (os.fspath(root), max_depth)
-    kept = _KEPT.get(key)
-    if kept is not None and all(_stamp(p) == st for p, st in kept.stamps.items()):
-        return set(kept.values)
-    started = time.time_ns()
-    stamps: dict[str, tuple[int, ...] | None] = {}
-    out = _scan(os.fspath(root), max_depth, stamps)
-    recent = started - RACY_NS
-    if all(st is not None and st[0] < recent for st in stamps.values()):
-        _KEPT[key] = _Kept(stamps, frozenset(out))
-    else:
-        _KEPT.pop(key, None)
+    10,000 files (#32). So each directory's listing is kept with its stamp, and each env file's
+    values with the file's: a directory is listed again only when its stamp changed (a file
+    added, removed or renamed in it), an env file read again only when its own did. A stamp
+    within RACY_NS of the listing (timestamps are coarser than the clock) could hide a change
+    made in the same tick: such a listing or file is not kept. A step that edits files lists
+    again just the directories it touched."""
+    top = os.fspath(root)
+    recent = time.time_ns() - RACY_NS
+    kept = _KEPT.get((top, max_depth), {})
+    seen: dict[str, _Dir] = {}
+    out: set[str] = set()
+    stack: list[tuple[str, int]] = [(top, 0)]
+    while stack:
+        d, depth = stack.pop()
+        st = _stamp(d)  # before listing: a change while listing changes it after
+        entry = kept.get(d)
+        if entry is None or st is None or entry.stamp != st:
+            entry = _list(d, depth, max_depth, st, recent)
+            if entry is None:
+                continue
+        files = []
+        for path, fst, values in entry.env:
+            now = _stamp(path)
+            if now is None or now != fst:
+                values, now = _read_env(path, recent)
+            out |= values
+            files.append((path, now, values))
+        entry = _Dir(entry.stamp, entry.subdirs, tuple(files))
+        if entry.stamp is not None:
+            seen[d] = entry
+        stack.extend((sub, depth + 1) for sub in entry.subdirs)
+    _KEPT[(top, max_depth)] = seen
     return out
 
 
 RACY_NS = 2_000_000_000  # a stamp this close to the listing may hide a change in the same tick
+_Stamp = tuple[int, ...]
 
 
 @dataclass(frozen=True)
-class _Kept:
-    stamps: dict[str, tuple[int, ...] | None]  # path -> its stamp when listed or read
-    values: frozenset[str]
+class _Dir:
+    stamp: _Stamp | None  # None: not kept (listed within the racy window)
+    subdirs: tuple[str, ...]  # the directories listed below it
+    env: tuple[tuple[str, _Stamp | None, frozenset[str]], ...]  # env file, its stamp, values
 
 
-_KEPT: dict[tuple[str, int], _Kept] = {}
+_KEPT: dict[tuple[str, int], dict[str, _Dir]] = {}  # (root, depth) -> directory -> listing
 
 
-def _stamp(path: str) -> tuple[int, ...] | None:
+def _stamp(path: str) -> _Stamp | None:
     """(ctime, mtime, size, inode) of `path` (a link followed), None when it cannot be stat'ed."""
     try:
         st = os.stat(path)
@@ -92,30 +109,39 @@ def _stamp(path: str) -> tuple[int, ...] | None:
     return (st.st_ctime_ns, st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _scan(root: str, max_depth: int, stamps: dict[str, tuple[int, ...] | None]) -> set[str]:
-    out: set[str] = set()
-    stack: list[tuple[str, int]] = [(root, 0)]
-    while stack:
-        d, depth = stack.pop()
-        stamps[d] = _stamp(d)  # before listing: a change while listing changes it after
+def _list(d: str, depth: int, max_depth: int, st: _Stamp | None, recent: int) -> _Dir | None:
+    """One directory's subdirectories to descend into and env files (None: not listable)."""
+    try:
+        with os.scandir(d) as it:
+            entries = list(it)
+    except OSError:
+        return None
+    subdirs: list[str] = []
+    env: list[tuple[str, _Stamp | None, frozenset[str]]] = []
+    for e in entries:
         try:
-            with os.scandir(d) as it:
-                entries = list(it)
+            if e.is_dir(follow_symlinks=False):
+                if depth + 1 < max_depth and e.name not in _SKIP_DIRS:
+                    subdirs.append(e.path)
+            elif is_env_file(e.name) and e.is_file():
+                env.append((e.path, None, frozenset()))  # read by the caller
         except OSError:
             continue
-        for e in entries:
-            try:
-                if e.is_dir(follow_symlinks=False):
-                    if depth + 1 < max_depth and e.name not in _SKIP_DIRS:
-                        stack.append((e.path, depth + 1))
-                elif is_env_file(e.name) and e.is_file():
-                    stamps[e.path] = _stamp(e.path)
-                    if e.stat().st_size <= _MAX_ENV_FILE:
-                        with open(e.path, encoding="utf-8", errors="replace") as f:
-                            out |= env_file_values(f.read())
-            except OSError:
-                continue
-    return out
+    keep = st is not None and st[0] < recent and st[1] < recent
+    return _Dir(st if keep else None, tuple(subdirs), tuple(env))
+
+
+def _read_env(path: str, recent: int) -> tuple[frozenset[str], _Stamp | None]:
+    """An env file's values, and its stamp when they may be kept (None: read it again)."""
+    st = _stamp(path)  # before reading: a change while reading changes it after
+    try:
+        if st is None or st[2] > _MAX_ENV_FILE:
+            return frozenset(), None
+        with open(path, encoding="utf-8", errors="replace") as f:
+            values = frozenset(env_file_values(f.read()))
+    except OSError:
+        return frozenset(), None
+    return values, (st if st[0] < recent and st[1] < recent else None)
 
 
 class Redactor:

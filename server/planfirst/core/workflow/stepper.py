@@ -102,6 +102,8 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
         if outcome.status == StepResult.DONE and plan.next_step() is None:
             final = await _final_checks(s, plan, progress)
             outcome.message = (outcome.message + " " + final.message).strip()
+        # this copy is never changed again: the next reader of the plan takes it as it is (#32)
+        s.store.adopt(plan)
         return outcome
 
 
