@@ -108,7 +108,8 @@ async def test_the_plan_is_read_from_disk_once_and_rendered_once_per_visible_cha
 ) -> None:
     """Through a step, plan.json is not parsed and seal-checked again at every load (the store
     keeps what it wrote while the file keeps its stamp), and plan.md is rendered once, when the
-    step ends, not at each of its saves; it is current when the command returns."""
+    step ends, not at each of its saves; the background writer writes it as the command
+    returns (#32)."""
     s, _srv = session
     plan = await s.generate(TASK)
     await s.approve(plan.id)
@@ -133,6 +134,7 @@ async def test_the_plan_is_read_from_disk_once_and_rendered_once_per_visible_cha
     out = await s.execute_next(plan.id)
     assert out.step == 1
     assert verified == [], "a plan this store wrote was read and seal-checked again"
+    s.store.settle()  # plan.md is the writer's, after the answer
     assert len(rendered) == 1, f"plan.md rendered {len(rendered)} times in one step"
     md = s.store.plan_md(plan.id).read_text(encoding="utf-8")
     assert md == real_render(s.load(plan.id)).text and "[x] done" in md
@@ -144,7 +146,7 @@ async def test_plan_md_follows_a_long_step_once_it_settles(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the model thinks (a pause longer than the debounce), plan.md already says the
-    step is running; when the command returns it says done."""
+    step is running; once the writer is through after the answer it says done (#32)."""
     import asyncio
 
     monkeypatch.setattr(session_mod, "MD_DEBOUNCE_S", 0.05, raising=False)
@@ -167,6 +169,7 @@ async def test_plan_md_follows_a_long_step_once_it_settles(
                 break
         assert "[~] running" in seen
         await run
+        s.store.settle()
         assert "[x] done" in md.read_text(encoding="utf-8")
     finally:
         await models.aclose()
