@@ -98,3 +98,53 @@ def test_the_workspace_env_values_are_kept_while_nothing_they_came_from_changed(
     assert redact.workspace_env_values(tmp_path) == {"third-secret-value"}
     assert len(listed) == 31
     assert reads == [str(tmp_path / ".env")]
+
+
+def test_an_env_link_whose_target_becomes_a_fifo_does_not_hang_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team (#32): the kept listing of a directory names its env files; a `.env` link whose
+    target (in another directory: this one's stamp stays) is replaced by a FIFO must not be
+    opened as the file it was, or every validation run blocks on it forever."""
+    import threading
+
+    from planfirst.core.commands import redact
+
+    monkeypatch.setattr(redact, "RACY_NS", 0)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "target"
+    target.write_text("API_TOKEN=first-secret-value\n")
+    (tmp_path / ".env").symlink_to(target)
+    assert redact.workspace_env_values(tmp_path) == {"first-secret-value"}
+    target.unlink()
+    os.mkfifo(target)
+    got: list[set[str]] = []
+    scan = threading.Thread(target=lambda: got.append(redact.workspace_env_values(tmp_path)))
+    scan.daemon = True
+    scan.start()
+    scan.join(5)
+    if scan.is_alive():  # blocked in open(): let it go, then fail
+        os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+        scan.join(5)
+        pytest.fail("the scan blocked on a FIFO behind a kept .env link")
+    assert got == [set()]
+
+
+def test_an_env_link_dangling_when_listed_is_read_once_its_target_appears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team (#32): a `.env` link to a file that does not exist yet (created later by a
+    setup script, outside the listed directories) stays in the directory's kept listing: once
+    the target exists its values are redacted, though only another directory changed."""
+    from planfirst.core.commands import redact
+
+    monkeypatch.setattr(redact, "RACY_NS", 0)
+    ws = tmp_path / "ws"
+    (ws / "pkg").mkdir(parents=True)
+    (ws / ".env").symlink_to(tmp_path / "creds")
+    assert redact.workspace_env_values(ws) == set()
+    (tmp_path / "creds").write_text("API_TOKEN=late-secret-value\n")
+    (ws / "pkg" / "new.py").write_text("x = 1\n")  # what a step does: one directory changes
+    assert redact.workspace_env_values(ws) == {"late-secret-value"}
+    r = Redactor.for_commands(ws, {}, is_secret_name)
+    assert r("token late-secret-value") == f"token {REDACTED}"

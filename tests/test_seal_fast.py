@@ -10,6 +10,7 @@ import hmac
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,50 @@ def test_a_plan_changed_after_a_background_save_is_sealed_as_it_was_saved(tmp_pa
     assert loaded.status == PlanStatus.APPROVED  # the seal covers exactly what was written
     assert loaded.confidence == {"nested": [1, {"k": "before"}]}
     assert loaded.body.summary != "changed after the save"
+
+
+def _rewrite_key_in_place(path: Path, key: bytes) -> None:
+    """Another key of the same size written over the key file's bytes, its mtime put back."""
+    st = path.stat()
+    with open(path, "r+", encoding="ascii") as f:
+        f.write(key.hex() + "\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+    )
+
+
+def test_a_key_file_rewritten_with_the_same_size_and_mtime_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team (#32): the key kept by the key file's identity must not outlive the file's
+    bytes. A key replaced in place (the same size, the mtime put back with os.utime: only the
+    ctime tells) is the key from then on: plans are sealed and checked with it."""
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(
+        origin, "RACY_NS", 0, raising=False
+    )  # the key is kept at once (the window: below)
+    first = origin.user_key()
+    assert origin.user_key() == first
+    time.sleep(0.05)  # past the filesystem's timestamp tick: the rewrite's ctime differs
+    assert origin.user_key() == first  # kept now
+    second = bytes(b ^ 0xFF for b in first)
+    _rewrite_key_in_place(tmp_path / "data" / "origin.key", second)
+    assert origin.user_key() == second
+
+
+def test_a_key_file_rewritten_in_the_same_timestamp_tick_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team (#32): a key file written a moment ago may be rewritten within the same
+    timestamp tick (its ctime unchanged too): such a file is read at every seal, not kept."""
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "data"))
+    first = origin.user_key()
+    assert origin.user_key() == first
+    assert origin.user_key() == first
+    second = bytes(b ^ 0xFF for b in first)
+    _rewrite_key_in_place(tmp_path / "data" / "origin.key", second)
+    assert origin.user_key() == second

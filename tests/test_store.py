@@ -191,3 +191,34 @@ def test_the_current_state_survives_a_crash_and_an_older_one_does_not(
     assert PlanStore(ws).load(plan.id).findings == []
     s.plan_json(plan.id).write_bytes(first)  # older than anything recorded as current
     assert [f.rule for f in PlanStore(ws).load(plan.id).findings] == ["untrusted-origin"]
+
+
+def test_a_failed_background_save_is_raised_once_not_again_by_its_plan_md(
+    tmp_path: Path,
+) -> None:
+    """Red team (#32): plan.md's job, queued under its own key after a background save, does
+    not run when that save failed; the failure is the save's, raised once (by the settle that
+    waits for it), not again by the next save or flush_md once the disk takes writes again."""
+    import resource
+    import signal
+
+    st = PlanStore(tmp_path)
+    plan = make_plan()
+    st.save(plan)
+    md_before = st.plan_md(plan.id).read_text()
+    plan.title = "Add --top, renamed"
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200, old[1]))  # a real EFBIG on the writer
+    try:
+        st.save(plan, wait=False, render_md=True)
+        with pytest.raises(OSError):
+            st.settle(plan.id)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert st.plan_md(plan.id).read_text() == md_before  # plan.json failed: plan.md did not run
+    st.save(plan)  # the disk takes writes again: nothing of the old failure is raised here
+    assert st.load(plan.id).title == "Add --top, renamed"
+    assert "Add --top, renamed" in st.plan_md(plan.id).read_text()
+    assert st.flush_md(plan.id) is None

@@ -34,6 +34,7 @@ import os
 import secrets
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,16 +63,18 @@ def data_dir(environ: dict[str, str] | None = None) -> Path:
 
 
 # the key file's text as last read, by path, with the file's identity then (#32: reading it
-# took half of every seal); a key file replaced, rewritten or removed is read again
-_key_read: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+# took half of every seal); a key file replaced, rewritten or removed is read again: its
+# ctime tells even when the size and the mtime were kept (os.utime cannot set the ctime)
+_key_read: dict[str, tuple[tuple[int, int, int, int, int], bytes]] = {}
+RACY_NS = 2_000_000_000  # a key file changed this recently may change again in the same tick
 
 
-def _identity(path: str) -> tuple[int, int, int, int] | None:
+def _identity(path: str) -> tuple[int, int, int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def user_key() -> bytes:
@@ -85,7 +88,8 @@ def user_key() -> bytes:
         return kept[1]
     with contextlib.suppress(OSError, ValueError):
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        if ident is not None and _identity(where) == ident:
+        recent = time.time_ns() - RACY_NS  # a rewrite in the same tick keeps the stamps
+        if ident is not None and _identity(where) == ident and max(ident[2:4]) < recent:
             _key_read[where] = (ident, key)
         return key
     try:

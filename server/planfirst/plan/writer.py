@@ -40,14 +40,19 @@ class Writer:
     def then(self, key: str, job: Callable[[], object], *, as_key: str | None = None) -> None:
         """Run `job` after the writes queued for `key`, without waiting for them here; when
         one of them fails, `job` does not run and `settle(key)` raises that failure. `as_key`:
-        queue it under that key instead (its own settle), leaving `key`'s to settle alone."""
+        queue it under that key instead (its own settle), leaving `key`'s to settle alone; when
+        `key`'s write failed, `job` does not run and `settle(as_key)` raises nothing (the
+        failure is `key`'s, raised once)."""
         prev = self._pending.get(key)
         if as_key is not None:
             self.settle(as_key)  # its previous job's error belongs to the caller, now
 
         def run() -> object:
-            if prev is not None:
-                prev.result()  # done already (one thread, in order); re-raises its failure
+            if prev is not None:  # done already (one thread, in order)
+                if as_key is None:
+                    prev.result()  # re-raises its failure
+                elif prev.exception() is not None:
+                    return None
             return job()
 
         self._pending[as_key or key] = _executor().submit(run)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -123,7 +124,9 @@ def _list(d: str, depth: int, max_depth: int, st: _Stamp | None, recent: int) ->
             if e.is_dir(follow_symlinks=False):
                 if depth + 1 < max_depth and e.name not in _SKIP_DIRS:
                     subdirs.append(e.path)
-            elif is_env_file(e.name) and e.is_file():
+            elif is_env_file(e.name) and (e.is_symlink() or e.is_file()):
+                # a link is kept even when it points at nothing readable yet: its target may
+                # change without this directory's stamp changing (checked at every read)
                 env.append((e.path, None, frozenset()))  # read by the caller
         except OSError:
             continue
@@ -134,13 +137,24 @@ def _list(d: str, depth: int, max_depth: int, st: _Stamp | None, recent: int) ->
 def _read_env(path: str, recent: int) -> tuple[frozenset[str], _Stamp | None]:
     """An env file's values, and its stamp when they may be kept (None: read it again)."""
     st = _stamp(path)  # before reading: a change while reading changes it after
-    try:
-        if st is None or st[2] > _MAX_ENV_FILE:
-            return frozenset(), None
-        with open(path, encoding="utf-8", errors="replace") as f:
-            values = frozenset(env_file_values(f.read()))
+    if st is None or st[2] > _MAX_ENV_FILE:
+        return frozenset(), None
+    try:  # never blocking on a FIFO or device put where an env file (or its link's target) was
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return frozenset(), None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_ENV_FILE:
+            return frozenset(), None
+        with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
+            fd = -1
+            values = frozenset(env_file_values(f.read(_MAX_ENV_FILE + 1)))
+    except OSError:
+        return frozenset(), None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return values, (st if st[0] < recent and st[1] < recent else None)
 
 
