@@ -40,13 +40,19 @@ class Writer:
     def then(self, key: str, job: Callable[[], object], *, as_key: str | None = None) -> None:
         """Run `job` after the writes queued for `key`, without waiting for them here; when
         one of them fails, `job` does not run and `settle(key)` raises that failure. `as_key`:
-        queue it under that key instead (its own settle), leaving `key`'s to settle alone."""
+        queue it under that key instead (its own settle), leaving `key`'s to settle alone; a
+        failure of `key`'s writes is then raised by `settle(key)` only."""
         prev = self._pending.get(key)
         if as_key is not None:
             self.settle(as_key)  # its previous job's error belongs to the caller, now
 
         def run() -> object:
             if prev is not None:
+                if as_key is not None and prev.exception() is not None:
+                    # done already (one thread, in order): its failure is settle(key)'s to
+                    # raise, once; raised here too it came back as a second error (a save
+                    # that failed said again as "cannot write plan.md")
+                    return None
                 prev.result()  # done already (one thread, in order); re-raises its failure
             return job()
 
