@@ -22,9 +22,11 @@ from planfirst.core.workflow.session import Session, SessionError
 from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan import hand_edit, origin
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
+from planfirst.plan.render import render
 from planfirst.settings import Settings
 from tests.support.demo_script import DEMO
 from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.plan_fixtures import make_plan
 
 TASK = "Add a --top N option to textkit count"
 
@@ -85,30 +87,41 @@ async def test_a_steps_last_save_answers_without_waiting_for_plan_md(
 
 
 @pytest.mark.slow  # one step with a retry, ~4 s
-async def test_after_a_step_plan_md_is_on_disk_and_the_next_view_parses_nothing(
+async def test_from_a_steps_last_save_to_the_next_view_the_plan_is_not_parsed_again(
     run_session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """From the step's last save (stepper.finish) through the end of the operation (plan.md
+    written) and the next view and peek, plan.json is not parsed again: the step's own plan is
+    the shared view (PlanStore.adopt). plan.md is on disk the moment the step answers."""
     session, _host, plan = await _approved(run_session)
+    parsed: list[int] = []
+    counting = False
+    real = Plan.model_validate_json
+    real_finish = stepper.finish
+
+    def parse(*a: Any, **k: Any) -> Any:
+        if counting:
+            parsed.append(1)
+        return real(*a, **k)
+
+    def finish(*a: Any, **k: Any) -> Any:
+        nonlocal counting
+        counting = True
+        return real_finish(*a, **k)
+
+    monkeypatch.setattr(Plan, "model_validate_json", parse)
+    monkeypatch.setattr(stepper, "finish", finish)
     r1 = await session.execute_next(plan.id)
     assert (r1.step, r1.status) == (1, StepResult.DONE)
     # read plan.md straight from the disk the moment the step answered
     md = session.store.plan_md(plan.id).read_text(encoding="utf-8")
     assert "**Steps:** 1/" in md and "**Status:** executing" in md
-    parsed: list[int] = []
-    real = Plan.model_validate_json
-
-    def counting(*a: Any, **k: Any) -> Any:
-        parsed.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(Plan, "model_validate_json", counting)
     viewed, rendered = session.view(plan.id)
     assert session.peek(plan.id) is viewed
     assert parsed == [], "the plan the step saved was parsed from plan.json again"
     assert viewed.state(1).status == StepStatus.DONE
     assert rendered.text == md  # the rendering the step wrote is the one readers get
     # the shared view is equal to a fresh parse of the file (nothing the step kept differs)
-    monkeypatch.setattr(Plan, "model_validate_json", real)
     assert session.load(plan.id).model_dump() == viewed.model_dump()
 
 
@@ -209,12 +222,17 @@ def test_the_key_is_read_once_and_a_replaced_key_file_read_again(
 
 
 def test_the_hand_edit_check_parses_the_plans_only_when_plan_md_changed() -> None:
+    plan = make_plan()
+    text = render(plan).text
     asked: list[int] = []
 
     def plans() -> list[Plan]:
         asked.append(1)
-        raise AssertionError("parsed although plan.md is the text written last")
+        return [plan]
 
-    assert not hand_edit.is_hand_edit("# text\n", "# text\n", plans)
-    assert asked == []
-    assert hand_edit.is_hand_edit("not a plan", "# text\n", lambda: [])  # does not parse back
+    assert not hand_edit.is_hand_edit(text, text, plans)  # the text written last
+    assert asked == []  # ... needs no plan parsed
+    typed = text.replace(plan.body.steps[0].description, "A description typed by hand", 1)
+    assert hand_edit.is_hand_edit(typed, text, plans)
+    assert asked == [1]
+    assert not hand_edit.is_hand_edit(text, None, plans)  # what the plan says: no hand edit
