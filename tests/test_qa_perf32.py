@@ -236,3 +236,21 @@ def test_the_hand_edit_check_parses_the_plans_only_when_plan_md_changed() -> Non
     assert hand_edit.is_hand_edit(typed, text, plans)
     assert asked == [1]
     assert not hand_edit.is_hand_edit(text, None, plans)  # what the plan says: no hand edit
+
+
+@pytest.mark.slow  # the whole three-step demo plan with a retry, ~7 s
+async def test_the_last_step_and_its_final_checks_leave_plan_md_as_the_plan_on_disk(
+    run_session: Any,
+) -> None:
+    """The last step saves 'done' (its last save, plan.md on the writer), then the final checks
+    save again at once: plan.md on disk is the rendering of the final plan.json."""
+    session, _host, plan = await _approved(run_session)
+    for _ in range(3):
+        result = await session.execute_next(plan.id)
+        assert result.status == StepResult.DONE, result
+    final = session.load(plan.id)
+    assert final.status == PlanStatus.DONE
+    md = session.store.plan_md(plan.id).read_text(encoding="utf-8")
+    assert md == render(final).text
+    assert "**Status:** done" in md and "**Steps:** 3/3 done" in md
+    assert session.view(plan.id)[1].text == md
