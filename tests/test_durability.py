@@ -21,6 +21,7 @@ from planfirst.core.workflow.contracts import SessionError
 from planfirst.core.workflow.session import Session
 from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan import files as files_mod  # atomic writes (split from store.py)
+from planfirst.plan import held as held_mod
 from planfirst.plan import origin
 from planfirst.plan import render as render_mod
 from planfirst.plan import store as store_mod
@@ -351,39 +352,43 @@ async def test_the_applied_record_is_made_durable_while_the_editor_saves_and_val
     assert s.load(plan.id).state(2).status == StepStatus.DONE and srv.failures == []
 
 
-async def test_the_done_record_is_fsynced_while_the_plan_is_rendered(
+async def test_a_step_answers_with_its_done_record_fsynced_and_plan_md_rendered_after(
     session: tuple[Session, ScriptedServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A step's last save ("done") is written and fsynced on the background writer while the
-    step renders the plan for plan.md and the editor (#32): here the fsync of "done" waits
-    until the rendering began, which deadlocked (until the timeout) when the record was
-    fsynced first and rendered after. plan.md shows the step done when the step answers, and a
-    failed write still fails the step."""
+    """A step's last save ("done") is written and fsynced before the step answers; plan.md is
+    rendered and written on the background writer, not on the way to the answer (#32): here
+    rendering the done plan waits until the step has answered, which timed out when the step
+    rendered it itself. plan.md shows the step done once the writer is through."""
     s, srv = session
     plan = await s.generate(TASK)
     await s.approve(plan.id)
     await s.execute_next(plan.id)  # step 1 (needs a retry)
-    rendering = threading.Event()
+    answered = threading.Event()
     waited: list[bool] = []
-    real_fsync, real_render = os.fsync, store_mod.render
+    fsynced: list[str] = []
+    real_fsync, real_render = os.fsync, render_mod.render
 
     def render(p: Any) -> Any:
         if p.state(2).status == StepStatus.DONE:
-            rendering.set()
+            waited.append(answered.wait(5))
         return real_render(p)
 
     def fsync(fd: int) -> None:
         path = os.readlink(f"/proc/self/fd/{fd}")
         if path.endswith(".tmp") and "/plans/" in path:
-            if json.loads(Path(path).read_text(encoding="utf-8"))["steps"][1]["status"] == "done":
-                waited.append(rendering.wait(5))
+            fsynced.append(json.loads(Path(path).read_text(encoding="utf-8"))["steps"][1]["status"])
         real_fsync(fd)
 
-    monkeypatch.setattr(store_mod, "render", render)
+    for mod in (store_mod, held_mod):  # the step's thread rendered it before, the writer now
+        monkeypatch.setattr(mod, "render", render)
     monkeypatch.setattr(files_mod.os, "fsync", fsync)
     out = await s.execute_next(plan.id)
+    done_on_disk = list(fsynced)
+    answered.set()
+    s.flush_md()  # every queued write, then every plan.md left
     monkeypatch.undo()
-    assert (out.step, out.status.value) == (2, "done") and waited == [True]
+    assert (out.step, out.status.value) == (2, "done") and done_on_disk[-1:] == ["done"]
+    assert waited == [True]
     assert (
         "done" in s.store.plan_md(plan.id).read_text(encoding="utf-8").split("## Step 2")[1][:300]
     )

@@ -61,6 +61,7 @@ async def test_a_hand_edit_of_plan_md_saved_while_a_step_runs_is_never_lost(
     assert mine != md.read_text(encoding="utf-8")
     md.write_text(mine, encoding="utf-8")  # the editor saves it (didSave)
     assert (await run).status.value == "done"
+    s.store.settle()  # plan.md follows the answer on the background writer (#32)
 
     now = md.read_text(encoding="utf-8")
     assert "[x] done" in now and MINE not in now  # plan.md follows plan.json
@@ -78,6 +79,39 @@ async def test_a_hand_edit_of_plan_md_saved_while_a_step_runs_is_never_lost(
     assert [p.name for p in md.parent.iterdir() if p.name.startswith("plan.edited")] == [
         kept[0].name
     ]
+
+
+async def test_a_hand_edit_saved_after_the_steps_last_save_is_kept_and_told(
+    slow_step1: tuple[Session, FakeHost], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's last save leaves plan.md to the background writer, which answers meanwhile
+    (#32). A hand edit saved just before that write is not overwritten by it: the writer leaves
+    it to the session, which keeps it beside plan.md on its event loop and says where."""
+    s, host = slow_step1
+    plan = await s.generate(TASK)
+    await s.approve(plan.id)
+    md = s.store.plan_md(plan.id)
+    mine: list[str] = []
+    real = s.store.md_later
+
+    def md_later(plan_id: str) -> None:
+        text = md.read_text(encoding="utf-8").replace(STEP3, MINE)
+        md.write_text(text, encoding="utf-8")  # the user saves just before the writer's turn
+        mine.append(text)
+        real(plan_id)
+
+    monkeypatch.setattr(s.store, "md_later", md_later)
+    assert (await s.execute_next(plan.id)).status.value == "done"
+    s.store.settle()
+    for _ in range(100):  # the session's flush runs on its loop
+        await asyncio.sleep(0.01)
+        if any(p.name.startswith("plan.edited") for p in md.parent.iterdir()):
+            break
+    kept = [p for p in md.parent.iterdir() if p.name.startswith("plan.edited")]
+    assert len(mine) == 1 and [p.read_text(encoding="utf-8") for p in kept] == mine
+    now = md.read_text(encoding="utf-8")
+    assert "[x] done" in now and MINE not in now
+    assert [m for _, m in host.notes if kept[0].name in m], host.notes
 
 
 async def test_plan_md_that_only_lags_behind_is_not_taken_for_a_hand_edit(

@@ -35,6 +35,9 @@ class MarkdownFile(OwnFiles):
     _md: dict[str, str]  # plan id -> markdown last written
     _md_stale: set[str]  # plans saved without writing their markdown yet
     _md_base: dict[str, Plan | None]  # plan id -> the plan before the first save since
+    # called on the writer's thread when a background plan.md write left plan.md to flush_md
+    # (a hand edit to keep beside it, a refused path): the owner runs flush_md, which says so
+    md_left: Callable[[str], None] | None = None
 
     if TYPE_CHECKING:  # PlanStore's
 
@@ -62,7 +65,8 @@ class MarkdownFile(OwnFiles):
             if self._hand_edit(
                 plan_id, md, rendered.text, lambda: [held.view(), *([base] if base else [])]
             ):
-                return  # flush_md keeps it beside plan.md
+                self._left_to_flush(plan_id)  # flush_md keeps it beside plan.md
+                return
             self._md_stale.discard(plan_id)
             self._md_base.pop(plan_id, None)
             self.write_file(md, rendered.text)
@@ -70,6 +74,34 @@ class MarkdownFile(OwnFiles):
         except (OSError, StoreError) as e:
             self._md_stale.add(plan_id)
             log.warning("planfirst: cannot write plan.md of %s: %s", plan_id, e)
+            self._left_to_flush(plan_id)
+
+    def _left_to_flush(self, plan_id: str) -> None:
+        if self.md_left is not None:
+            try:
+                self.md_left(plan_id)
+            except RuntimeError:  # the owner's event loop is gone: the next flush_md says it
+                pass
+
+    def md_later(self, plan_id: str) -> None:
+        """plan.md of the plan as last saved, rendered and written on the background writer
+        after its plan.json: a step's last save answers meanwhile (#32). A hand edit it would
+        replace, or a path it may not write, is left to flush_md (`md_left`)."""
+
+        def job() -> None:
+            try:
+                path = self.check(self.plan_json(plan_id))
+            except StoreError:
+                return
+            held = self._held.fresh(plan_id, stamp_of(path))
+            if held is not None:  # else replaced meanwhile: whoever replaced it renders it
+                self._md_after(plan_id, held.json, held.rendered())
+
+        self._writer.then(plan_id, job, as_key=md_key(plan_id))
+
+    def md_queued(self, plan_id: str) -> bool:
+        """Whether plan.md of the plan's last save is still the background writer's to write."""
+        return self._writer.pending(md_key(plan_id))
 
     def flush_md(self, plan_id: str) -> Path | None:
         """Write plan.md if the plan was saved since it was last written and its text changed

@@ -58,6 +58,10 @@ class Writer:
 
         self._pending[as_key or key] = _executor().submit(run)
 
+    def pending(self, key: str) -> bool:
+        """Whether a write queued under `key` was not settled yet (it may have run)."""
+        return key in self._pending
+
     def settle(self, key: str | None = None) -> None:
         """Wait for the queued writes of `key` (None: all); re-raise the first that failed."""
         keys = [key] if key is not None else list(self._pending)

@@ -69,6 +69,10 @@ class Session:
         self.owner = f"{os.getpid()} {secrets.token_hex(4)} {process_start(os.getpid()) or '-'}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
         self._md_refused: set[str] = set()  # plan.md refusals the user was told about
+        # the event loop of the last operation: a plan.md the background writer left to flush_md
+        # is flushed on it (plan/md_file.py md_left)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.store.md_left = self._md_left
         # the connected MCP servers' read-only tools for planning (core/planning/mcp.py),
         # set by a face
         self.mcp: McpTools | None = None
@@ -126,13 +130,15 @@ class Session:
         `wait` False leaves the file work to the background writer (a non-durable transition
         followed by a wait on the model); see docs/performance.md. plan.md follows once the
         changes settle (`_md_soon`). `last`: the operation's last save (a step done): written
-        on the background writer, plan.md after it, while this thread renders the plan; then
-        waited for, so a failed write raises here as before."""
+        here, its plan.md rendered and written on the background writer while the operation
+        answers (`store.md_later`)."""
         busy = plan.id in self._busy  # inside an operation: durable by the time it answers
         try:
             if last and busy:
-                self.store.save(plan, durable=durable, render_md=True, wait=False)
-                self.store.settle(plan.id)
+                # written here (in place: no thread hand-over on the way to the answer), its
+                # plan.md rendered and written on the background writer meanwhile (#32)
+                self.store.save(plan, durable=durable, render_md=False, sync_dir_later=True)
+                self.store.md_later(plan.id)
             else:
                 self.store.save(
                     plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy
@@ -163,6 +169,13 @@ class Session:
         if timer is not None:
             timer.cancel()
         self._md_timers[plan_id] = loop.call_later(MD_DEBOUNCE_S, self.flush_md, plan_id)
+
+    def _md_left(self, plan_id: str) -> None:
+        """On the writer's thread: plan.md was left to flush_md (a hand edit to keep, a refused
+        path to report); flush it on the operations' event loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.flush_md, plan_id)
 
     def settle_durable(self, plan_id: str) -> None:
         """Wait until the plan's durable saves are durable (their directory fsyncs ran)."""
@@ -221,10 +234,12 @@ class Session:
         task = asyncio.current_task()
         if task is not None:
             self._tasks[plan_id] = task
+        self._loop = asyncio.get_running_loop()
         try:
             yield
         finally:
-            self.flush_md(plan_id)
+            if not self.store.md_queued(plan_id):  # else the writer renders it (save: last)
+                self.flush_md(plan_id)
             self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
                 del self._busy[plan_id]
