@@ -27,6 +27,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _ctrl_c_default() -> None:
+    """In the child before it runs planfirst: Ctrl-C as a terminal's foreground job gets it. A
+    test run started in the background of a shell without job control (nohup, `&`) ignores
+    SIGINT, which every child inherits: Python then leaves it ignored, as it should."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _script(tmp: Path, name: str, turns: list[dict[str, object]]) -> Path:
     path = tmp / name
     path.write_text(json.dumps({"turns": turns}), encoding="utf-8")
@@ -48,6 +55,7 @@ def test_ctrl_c_mid_step_then_resume_runs_the_same_step_once(workspace: Path) ->
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=_ctrl_c_default,
     )
     running = workspace / ".planfirst" / "running"
     deadline = time.monotonic() + 60
@@ -104,6 +112,7 @@ def test_ctrl_c_while_planning_says_nothing_was_saved(workspace: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_ctrl_c_default,
     )
     running = workspace / ".planfirst" / "running"
     deadline = time.monotonic() + 60
