@@ -5,12 +5,9 @@ do things in right after a step (read plan.md, Show Plan, Reload Plan, undo, a f
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
-import signal
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import render
 from planfirst.settings import Settings
 from tests.support.demo_script import DEMO
+from tests.support.disk_full import disk_full
 from tests.support.fake_host import FakeHost, ScriptedModels
 from tests.support.plan_fixtures import make_plan
 
@@ -153,19 +151,6 @@ async def test_show_reload_and_undo_right_after_a_step(run_session: Any) -> None
     assert not [n for n in host.notes if "were not reloaded" in n[1]]
 
 
-@contextlib.contextmanager
-def _disk_full(limit: int) -> Iterator[None]:
-    """Writes past `limit` bytes fail with EFBIG in this process (a real OS-level failure)."""
-    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    old = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, old)
-        signal.signal(signal.SIGXFSZ, old_handler)
-
-
 @pytest.mark.slow
 async def test_a_failed_last_save_is_said_once_not_again_as_a_plan_md_failure(
     run_session: Any, monkeypatch: pytest.MonkeyPatch
@@ -177,7 +162,7 @@ async def test_a_failed_last_save_is_said_once_not_again_as_a_plan_md_failure(
     real_finish = stepper.finish
 
     def finish_on_a_full_disk(*a: Any, **k: Any) -> Any:
-        with _disk_full(2000):  # plan.json is larger
+        with disk_full(2000):  # plan.json is larger
             return real_finish(*a, **k)
 
     monkeypatch.setattr(stepper, "finish", finish_on_a_full_disk)

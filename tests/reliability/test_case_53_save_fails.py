@@ -7,10 +7,6 @@ once the disk takes writes again the same step runs to the end."""
 
 from __future__ import annotations
 
-import contextlib
-import resource
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,22 +16,10 @@ from planfirst.core.workflow.session import Session
 from planfirst.settings import Settings
 from tests.reliability.conftest import Invariants
 from tests.support.demo_script import DEMO
+from tests.support.disk_full import disk_full
 from tests.support.fake_host import FakeHost, ScriptedModels
 
 TASK = "Add a --top N option to textkit count"
-
-
-@contextlib.contextmanager
-def _disk_full(limit: int) -> Iterator[None]:
-    """Writes past `limit` bytes fail with EFBIG in this process (a real OS-level failure)."""
-    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    old = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, old)
-        signal.signal(signal.SIGXFSZ, old_handler)
 
 
 async def test_case_53_a_failed_background_write_stops_the_step_with_a_message(
@@ -50,7 +34,7 @@ async def test_case_53_a_failed_background_write_stops_the_step_with_a_message(
         session = Session(ws, settings, models, FakeHost(ws))
         plan = await session.generate(TASK)
         await session.approve(plan.id)
-        with _disk_full(2000), pytest.raises(SessionError) as err:  # plan.json is larger
+        with disk_full(2000), pytest.raises(SessionError) as err:  # plan.json is larger
             await session.execute_next(plan.id)
         assert err.value.code == "save_failed"
         assert plan.id in err.value.message and "File too large" in err.value.message
