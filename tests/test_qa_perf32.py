@@ -79,8 +79,8 @@ async def test_a_steps_last_save_answers_without_waiting_for_plan_md(
         session.save(mine, last=True)
         released.set()  # the save answered: plan.md may be written now
         assert session.store.load(plan.id).status == PlanStatus.EXECUTING  # plan.json is
-    assert seen == [True], "the step's answer waited for plan.md"
     store.settle()  # plan.md may still be the writer's to write when the operation ends
+    assert seen == [True], "the step's answer waited for plan.md"
     md = store.plan_md(plan.id).read_text(encoding="utf-8")
     assert "**Status:** executing" in md  # on disk once the writer is done
 

@@ -1,7 +1,8 @@
-"""The seal computed without parsing plan.json's text back (#32) is the seal planfirst always
-computed: same bytes for the same plan (unicode, odd floats, non-finite floats that pydantic
-writes as null), so plans sealed before and after load alike; and a save of a plan this store
-holds does not parse the previous version again."""
+"""The seal over plan.json's text (#32: the seal over the plan's data canonicalised every run's
+file texts at every save): it covers the bytes written (unicode, odd floats, non-finite floats
+that pydantic writes as null) for one role, workspace and plan; plans sealed over their data
+before it load as they did; and a save of a plan this store holds does not parse the previous
+version again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -70,19 +70,68 @@ def plans() -> list[Plan]:
     return out
 
 
+def reference_text_seal(root: Path, plan_id: str, head: str, role: str) -> str:
+    """The seal planfirst writes since #32, written out independently: the HMAC of the role,
+    the workspace's real path, the plan id and the file's text before the seal member."""
+    tag = {origin.PLAN: b"planfirst-plan-text-v2", origin.REVISION: b"planfirst-revision-text-v2"}
+    msg = b"\0".join([tag[role], os.path.realpath(root).encode(), plan_id.encode(), head.encode()])
+    return hmac.new(origin.user_key(), msg, hashlib.sha256).hexdigest()
+
+
+def _split(sealed: str) -> tuple[str, str]:
+    """(the text before the seal member, the seal)."""
+    data = json.loads(sealed)
+    mark = data[origin.SEAL_KEY]
+    member = f',\n  "{origin.SEAL_KEY}": "{mark}"\n}}\n'
+    assert sealed.endswith(member)  # appended as the last member, the text before it kept
+    return sealed[: -len(member)], mark
+
+
 @pytest.mark.parametrize("role", [origin.PLAN, origin.REVISION])
-def test_the_seal_from_the_dumped_data_is_the_seal_from_the_text(tmp_path: Path, role: str) -> None:
+def test_the_seal_covers_the_text_as_written(tmp_path: Path, role: str) -> None:
     loose = make_plan()  # values a JSON dump turns into other types: a tuple, non-str keys
     loose.confidence = {"t": (1, 2.5), "keys": {1: "x", 2.5: "y", None: 0}, "big": 10**30}
+    other = origin.PLAN if role == origin.REVISION else origin.REVISION
     for plan in [*plans(), loose]:
         text = plan.model_dump_json(indent=2)
-        data: dict[str, Any] = plan.model_dump(mode="json")
-        fast = origin.sealed_text(tmp_path, plan.id, text, data, role)
-        assert fast == origin.sealed_json(tmp_path, plan.id, text, role)
-        on_disk = json.loads(fast)
-        mark = on_disk.pop(origin.SEAL_KEY)
-        assert mark == reference_seal(tmp_path, plan.id, text, role)
-        assert origin.verify(tmp_path, plan.id, on_disk, mark, role)
+        sealed = origin.sealed_text(tmp_path, plan.id, text, role)
+        head, mark = _split(sealed)
+        assert head == text.rstrip()[:-1].rstrip()  # the text as pydantic wrote it
+        assert mark == reference_text_seal(tmp_path, plan.id, head, role)
+        assert origin.verify_text(tmp_path, plan.id, sealed, mark, role)
+        # a checkout that turns the line endings into CRLF keeps it trusted
+        assert origin.verify_text(tmp_path, plan.id, sealed.replace("\n", "\r\n"), mark, role)
+        # any other byte changed, or the same data written otherwise, is not what was sealed
+        data = json.loads(sealed)
+        reformatted = json.dumps(data, indent=4, ensure_ascii=False)
+        assert not origin.verify_text(tmp_path, plan.id, reformatted, mark, role)
+        edited = sealed.replace('"revision": 1', '"revision": 2', 1)
+        assert edited != sealed
+        assert not origin.verify_text(tmp_path, plan.id, edited, mark, role)
+        assert not origin.verify_text(tmp_path, plan.id, sealed + "{}", mark, role)
+        assert not origin.verify_text(tmp_path, "other-0a1b2c", sealed, mark, role)
+        assert not origin.verify_text(tmp_path / "elsewhere", plan.id, sealed, mark, role)
+        # a plan.json is no kept revision, nor the other way round
+        assert not origin.verify_text(tmp_path, plan.id, sealed, mark, other)
+
+
+def test_a_plan_sealed_over_its_data_before_still_loads_trusted(tmp_path: Path) -> None:
+    """Plans written before #32 carry the seal over their data: they load as they did."""
+    for plan in plans()[: len(ODD_FLOATS)]:  # the finite ones: a null cost does not validate
+        plan.status = PlanStatus.APPROVED
+        text = plan.model_dump_json(indent=2)
+        old = origin.sealed_json(tmp_path, plan.id, text)
+        data = json.loads(old)
+        assert data[origin.SEAL_KEY] == reference_seal(tmp_path, plan.id, text, origin.PLAN)
+        path = PlanStore(tmp_path).plan_json(plan.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(old, encoding="utf-8")
+        loaded = PlanStore(tmp_path).load(plan.id)
+        assert loaded.status == PlanStatus.APPROVED  # a foreign plan would be a draft
+        assert loaded.confidence == plan.confidence
+        # reformatted, its data unchanged: the seal over the data still holds
+        path.write_text(json.dumps(data, indent=4), encoding="utf-8")
+        assert PlanStore(tmp_path).load(plan.id).status == PlanStatus.APPROVED
 
 
 def test_a_plan_saved_with_odd_values_loads_back_trusted_and_equal(tmp_path: Path) -> None:
@@ -92,14 +141,19 @@ def test_a_plan_saved_with_odd_values_loads_back_trusted_and_equal(tmp_path: Pat
         st.save(plan)
         st.settle(plan.id)
         text = st.plan_json(plan.id).read_text(encoding="utf-8")
-        data = json.loads(text)
-        mark = data.pop(origin.SEAL_KEY)
-        assert mark == reference_seal(tmp_path, plan.id, json.dumps(data), origin.PLAN)
+        head, mark = _split(text)
+        assert mark == reference_text_seal(tmp_path, plan.id, head, origin.PLAN)
         fresh = PlanStore(tmp_path)  # nothing held: read from disk, seal checked
         loaded = fresh.load(plan.id)
         assert loaded.status == PlanStatus.APPROVED  # a foreign plan would be a draft
         assert loaded.usage.cost_usd == plan.usage.cost_usd
         assert loaded.confidence == plan.confidence
+        # the same data written otherwise (an editor's format on save) is a hand edit
+        path = st.plan_json(plan.id)
+        path.write_text(json.dumps(json.loads(text), indent=4), encoding="utf-8")
+        again = PlanStore(tmp_path).load(plan.id)
+        assert again.status == PlanStatus.DRAFT
+        assert again.findings[0].rule == origin.UNTRUSTED_RULE
 
 
 def test_saving_a_held_plan_again_does_not_parse_the_version_before(

@@ -123,7 +123,8 @@ def user_key() -> bytes:
 
 PLAN = "plan"  # the role of plan.json
 REVISION = "revision"  # the role of a kept revision file
-_ROLES = {PLAN: b"planfirst-plan-v1", REVISION: b"planfirst-revision-v1"}
+_ROLES = {PLAN: b"planfirst-plan-v1", REVISION: b"planfirst-revision-v1"}  # over the data
+_TEXT_ROLES = {PLAN: b"planfirst-plan-text-v2", REVISION: b"planfirst-revision-text-v2"}
 STALE_MESSAGE = (
     "this plan.json is an older state of the plan than the one planfirst wrote last here (restored "
     "from git history, a backup or a copy of a revision file): its status and step history were "
@@ -281,21 +282,49 @@ def sealed_json(root: Path, plan_id: str, text: str, role: str = PLAN) -> str:
     return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
 
 
-def sealed_text(root: Path, plan_id: str, text: str, data: dict[str, Any], role: str = PLAN) -> str:
-    """`sealed_json(root, plan_id, text, role)` without parsing `text` back (#32): `data` is the
-    same plan dumped by pydantic in JSON mode (`model_dump(mode="json")`, taken together with
-    `text`), which holds exactly what `json.loads(text)` would, except a float that is infinite
-    or NaN (pydantic writes null into the text, and keeps the float in `data`): such a plan,
-    or any `data` this shortcut does not cover, is sealed from its text as before."""
-    body = text.rstrip()
-    if not data or SEAL_KEY in data or not body.endswith("}"):
+def sealed_text(root: Path, plan_id: str, text: str, role: str = PLAN) -> str:
+    """`text` (a plan's JSON object as pydantic indents it) with its seal added as the last
+    member. The seal covers the text's own bytes before that member (#32: canonicalising the
+    plan's data — a sorted dump of every run's file texts — was most of a save's work): what
+    was written is exactly what is checked, so any change to the file's bytes, even one that
+    keeps its data (a reformat), makes it foreign like a hand edit. Line endings are not part of
+    it (a checkout that turns them into CRLF keeps the plan trusted). A text this form does not
+    fit (not an object with members) is sealed over its data as before (`sealed_json`)."""
+    head = text.rstrip()
+    if not head.endswith("}"):
         return sealed_json(root, plan_id, text, role)
-    try:
-        canonical = _body(data, allow_nan=False)
-    except ValueError:  # an infinite or NaN float: null in the text
+    head = head[:-1].rstrip()
+    if head.endswith("{") or head.endswith(","):
         return sealed_json(root, plan_id, text, role)
-    mark = _seal_body(root, plan_id, canonical, role)
-    return body[:-1].rstrip() + f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
+    mark = _seal_text(root, plan_id, head, role)
+    return head + _seal_member(mark)
+
+
+def _seal_member(mark: str) -> str:
+    return f',\n  "{SEAL_KEY}": "{mark}"\n}}\n'
+
+
+def _seal_text(root: Path, plan_id: str, head: str, role: str) -> str:
+    canonical = b"\0".join(
+        [_TEXT_ROLES[role], os.path.realpath(root).encode(), plan_id.encode(), head.encode()]
+    )
+    return hmac.new(user_key(), canonical, hashlib.sha256).hexdigest()
+
+
+def verify_text(root: Path, plan_id: str, raw: str, given: Any, role: str = PLAN) -> bool:
+    """Whether `raw` (a plan file's whole text) is a text planfirst sealed with `sealed_text`
+    in this workspace for this role, byte for byte but for its line endings."""
+    if not isinstance(given, str) or len(given) != 64:
+        return False
+    if "\r" in raw:
+        raw = raw.replace("\r\n", "\n")
+    member = _seal_member(given).rstrip()
+    body = raw.rstrip()
+    if not body.endswith(member):
+        return False
+    # one role each (unlike the seal over the data, which plans sealed before roles existed
+    # carry): a plan.json copied into revisions/ is no kept revision, nor the other way round
+    return hmac.compare_digest(given, _seal_text(root, plan_id, body[: -len(member)], role))
 
 
 def authored(plan: Plan) -> str:

@@ -178,16 +178,13 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
             self._swept.add(plan.id)
             remove_orphaned_temps(path.parent)
             remove_orphaned_temps(path.parent / "revisions")
-        text = plan.model_dump_json(indent=2)
-        data = plan.model_dump(mode="json")  # what the seal covers, without parsing text (#32)
+        text = plan.model_dump_json(indent=2)  # the seal covers this text (#32)
         version = (plan.revision, plan.provenance.updated_at)
         self._held.drop(plan.id)  # until the write is done, the disk is the truth
         if not wait:
             self._writer.later(
                 plan.id,
-                lambda: self._write_plan(
-                    plan.id, path, text, data, version, durable, background=True
-                ),
+                lambda: self._write_plan(plan.id, path, text, version, durable, background=True),
             )
             if render_md:  # rendered here while the writer writes; plan.md follows plan.json,
                 # under its own key: settle(plan.id) does not wait for it (#32)
@@ -198,9 +195,7 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
                     as_key=md_key(plan.id),
                 )
             return
-        held = self._write_plan(
-            plan.id, path, text, data, version, durable, sync_dir=not sync_dir_later
-        )
+        held = self._write_plan(plan.id, path, text, version, durable, sync_dir=not sync_dir_later)
         if durable and sync_dir_later:
             self._writer.later(plan.id + _DIR, lambda: fsync_dir(path.parent))
         if render_md:
@@ -213,13 +208,12 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         plan_id: str,
         path: Path,
         text: str,
-        data: dict[str, Any],
         version: tuple[int, str],
         durable: bool,
         sync_dir: bool = True,
         background: bool = False,
     ) -> Held | None:
-        sealed = origin.sealed_text(self.root, plan_id, text, data)
+        sealed = origin.sealed_text(self.root, plan_id, text)
         # which state is current, kept outside the workspace (docs/reliability.md case 38)
         mark = sealed[sealed.rfind(f'"{origin.SEAL_KEY}": "') + len(origin.SEAL_KEY) + 5 :][:64]
         state = (self.root, plan_id, mark, *version)
@@ -285,10 +279,9 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         scrub(plan, self.root)
         path = self._plan_dir(plan.id) / "revisions" / f"{plan.revision}.json"
         text = plan.model_dump_json(indent=2)
-        data = plan.model_dump(mode="json")
         # sealed as a kept revision: a copy of it in place of plan.json does not verify (case 38)
         return self.write_file(
-            path, origin.sealed_text(self.root, plan.id, text, data, origin.REVISION), durable=True
+            path, origin.sealed_text(self.root, plan.id, text, origin.REVISION), durable=True
         )
 
     def write_diff(self, plan_id: str, from_rev: int, to_rev: int, text: str) -> Path:
