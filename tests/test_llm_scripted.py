@@ -622,3 +622,25 @@ def test_main_refuses_a_bad_script(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('[{"oops": 1}]')
     assert main(["--script", str(bad)]) == 2
+
+
+def test_the_scripted_server_sends_without_waiting_for_acks() -> None:
+    """Each connection the scripted server accepts has Nagle's algorithm off (TCP_NODELAY), as
+    the real API's servers do: with it on, every streamed answer waited ~40 ms for the client's
+    delayed ACK, and the bench's "zero-latency" round trip was that stall (#32)."""
+    import socket
+
+    from planfirst.llm.scripted.handler import Handler
+
+    seen: list[int] = []
+
+    class Probe(Handler):
+        def handle(self) -> None:
+            seen.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        conn, addr = listener.accept()
+        with client, conn:
+            Probe(conn, addr, None)  # type: ignore[arg-type]
+    assert seen and seen[0] != 0

@@ -175,6 +175,39 @@ class OwnFiles:
         atomic_write(path, text, durable=durable, sync_dir=sync_dir)
         return path
 
+    def append_line(self, path: Path, line: str) -> None:
+        """Append `line` and a newline to a file of planfirst's own (created if missing), checked
+        like `write_file` and opened without following a link or blocking on a FIFO; a file
+        whose last line was left unfinished gets the new one on a line of its own. Not atomic
+        like a rename: for records whose reader skips a broken line."""
+        self.check(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flags = (
+            os.O_RDWR
+            | os.O_APPEND
+            | os.O_CREAT
+            | getattr(os, "O_NOFOLLOW", 0)
+            | getattr(os, "O_NONBLOCK", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+        )
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as e:
+            raise StoreError(f"cannot write {path}: {e.strerror or e}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise StoreError(
+                    f"{path} is not a regular file (a FIFO, device, socket or directory); "
+                    "planfirst does not write to it — remove it"
+                )
+            data = (line + "\n").encode("utf-8")
+            if st.st_size and os.pread(fd, 1, st.st_size - 1) != b"\n":
+                data = b"\n" + data
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
     def read_file(self, path: Path, limit: int = MAX_FILE_BYTES) -> str:
         """Read a file of planfirst's own without following a link or blocking on a FIFO (opened
         with O_NOFOLLOW | O_NONBLOCK, then checked to be a regular file) and at most `limit`

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import json
 import logging
 import re
 import secrets
@@ -39,6 +38,7 @@ from planfirst.plan.files import (  # re-exported: callers import them from here
     remove_orphaned_temps,
 )
 from planfirst.plan.held import Held, HeldPlans, stamp_of
+from planfirst.plan.history import StepHistory
 from planfirst.plan.md_file import MarkdownFile, md_key
 from planfirst.plan.model import Plan, now_iso
 from planfirst.plan.portable import scrub
@@ -62,7 +62,7 @@ __all__ = [
     "new_plan_id",
     "remove_orphaned_temps",
 ]
-_HISTORY = "/history"  # the writer's key for history.json (never a plan id)
+_HISTORY = "/history"  # the writer's key for the step history (never a plan id)
 _DIR = "/dir"  # suffix of the writer's key for a plan directory's deferred fsync
 log = logging.getLogger("planfirst")
 
@@ -98,6 +98,7 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
         self._md_base: dict[str, Plan | None] = {}
         self._writer = Writer()  # writes nobody waits for, in order (plan/writer.py)
         self._swept: set[str] = set()  # plan ids whose directory was cleaned of orphaned temps
+        self._history = StepHistory(self, self.dir)
 
     def _plan_dir(self, plan_id: str) -> Path:
         if not isinstance(plan_id, str) or not PLAN_ID.match(plan_id):
@@ -383,33 +384,16 @@ class PlanStore(MarkdownFile, Bindings, OwnFiles):
             return None
         return pid if self.exists(pid) else None
 
-    # What past steps needed (core/workflow/budget.py): the estimator learns the workspace's retry rate.
+    # What past steps needed (core/workflow/budget.py): the estimator learns the workspace's
+    # retry rate (plan/history.py).
 
     def step_history(self) -> builtins.list[dict[str, Any]]:
         """Recorded finished steps, oldest first (an unreadable file reads as none)."""
         self._writer.settle(_HISTORY)
-        return self._read_history()
+        return self._history.rows()
 
-    def _read_history(self) -> builtins.list[dict[str, Any]]:
-        try:
-            rows = json.loads(self.read_file(self.dir / "history.json"))
-        except (OSError, StoreError, ValueError):
-            return []
-        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
-
-    def record_step(self, row: dict[str, Any], keep: int = 500) -> None:
-        """Append one finished step's record, keeping the newest `keep` — on the background
-        writer (the step is done and answered meanwhile), not fsynced; a failure is logged, not
-        raised: these are statistics for estimates (#32)."""
-        path = self.check(self.dir / "history.json")
-
-        def write() -> None:
-            try:
-                rows = [*self._read_history(), row][-keep:]
-                # one row per line (the C encoder; indent= runs in pure Python)
-                text = "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n"
-                self.write_file(path, text)
-            except (OSError, StoreError) as e:
-                log.warning("planfirst: cannot record the step in %s: %s", path, e)
-
-        self._writer.later(_HISTORY, write)
+    def record_step(self, row: dict[str, Any]) -> None:
+        """Append one finished step's record on the background writer (the step is done and
+        answered meanwhile), not fsynced; a failure is logged, not raised: these are statistics
+        for estimates (#32)."""
+        self._writer.later(_HISTORY, lambda: self._history.record(row))

@@ -68,6 +68,8 @@ class Session:
         # (with its start time: a killed process's pid reused by another is not it)
         self.owner = f"{os.getpid()} {secrets.token_hex(4)} {process_start(os.getpid()) or '-'}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
+        # plans whose operation made its last save: plan.md goes to the writer when it ends
+        self._md_last: set[str] = set()
         self._md_refused: set[str] = set()  # plan.md refusals the user was told about
         # the event loop of the last operation: a plan.md the background writer left to flush_md
         # is flushed on it (plan/md_file.py md_left)
@@ -130,15 +132,16 @@ class Session:
         `wait` False leaves the file work to the background writer (a non-durable transition
         followed by a wait on the model); see docs/performance.md. plan.md follows once the
         changes settle (`_md_soon`). `last`: the operation's last save (a step done): written
-        here, its plan.md rendered and written on the background writer while the operation
-        answers (`store.md_later`)."""
+        here, its plan.md rendered and written on the background writer when the operation
+        ends, while it answers (`store.md_later`, after the step made its plan the shared one:
+        the writer renders it without parsing plan.json again)."""
         busy = plan.id in self._busy  # inside an operation: durable by the time it answers
         try:
             if last and busy:
                 # written here (in place: no thread hand-over on the way to the answer), its
                 # plan.md rendered and written on the background writer meanwhile (#32)
                 self.store.save(plan, durable=durable, render_md=False, sync_dir_later=True)
-                self.store.md_later(plan.id)
+                self._md_last.add(plan.id)
             else:
                 self.store.save(
                     plan, durable=durable, render_md=False, wait=wait, sync_dir_later=busy
@@ -238,7 +241,10 @@ class Session:
         try:
             yield
         finally:
-            if not self.store.md_queued(plan_id):  # else the writer renders it (save: last)
+            if plan_id in self._md_last:  # the writer renders it (save: last)
+                self._md_last.discard(plan_id)
+                self.store.md_later(plan_id)
+            elif not self.store.md_queued(plan_id):
                 self.flush_md(plan_id)
             self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
