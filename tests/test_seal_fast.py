@@ -238,3 +238,33 @@ def test_a_key_file_rewritten_in_the_same_timestamp_tick_is_read_again(
     second = bytes(b ^ 0xFF for b in first)
     _rewrite_key_in_place(tmp_path / "data" / "origin.key", second)
     assert origin.user_key() == second
+
+
+def test_an_empty_or_short_key_file_is_never_used_as_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed between creating origin.key and writing it left an empty file, which
+    was then read as the key: every seal an HMAC under an empty key, which anyone can compute
+    (a repository could ship a plan "sealed" for this machine). Such a key file (empty, short,
+    not hex) is replaced by a new key; the key is always 32 bytes."""
+    monkeypatch.setenv("PLANFIRST_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    key_file = tmp_path / "data" / "origin.key"
+    for bad in ["", "\n", "abcd\n", "zz" * 32 + "\n"]:
+        key_file.write_text(bad)
+        key = origin.user_key()
+        assert len(key) == 32 and key != b"", bad
+        assert origin.user_key() == key  # the new key is the one kept on disk
+        assert bytes.fromhex(key_file.read_text().strip()) == key
+    plan = make_plan()
+    text = plan.model_dump_json(indent=2)
+    sealed = origin.sealed_text(tmp_path, plan.id, text)
+    forged_head = sealed[: sealed.rfind(",\n")]
+    tag = b"planfirst-plan-text-v2"
+    msg = b"\0".join(
+        [tag, os.path.realpath(tmp_path).encode(), plan.id.encode(), forged_head.encode()]
+    )
+    forged = hmac.new(b"", msg, hashlib.sha256).hexdigest()
+    assert not origin.verify_text(
+        tmp_path, plan.id, sealed.replace(json.loads(sealed)["seal"], forged), forged
+    )

@@ -77,48 +77,81 @@ def _identity(path: str) -> tuple[int, int, int, int, int] | None:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
+KEY_BYTES = 32
+
+
+def _parse_key(text: str) -> bytes | None:
+    """The key in a key file's text; None when it holds none (empty, short, not hex)."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
 def user_key() -> bytes:
-    """The per-user sealing key, created on first use (atomically: concurrent servers agree)."""
-    global _process_key
+    """The per-user sealing key, created on first use (atomically: concurrent servers agree).
+
+    A key file that holds no key — empty, short, not hex: a process killed while an earlier
+    version created it — is replaced by a new key, never used: an HMAC under an empty key is
+    one anyone can compute (plans sealed with it load as foreign from then on)."""
     path = data_dir() / "origin.key"
     where = str(path)
     ident = _identity(where)
     kept = _key_read.get(where)
     if kept is not None and ident is not None and kept[0] == ident:
         return kept[1]
-    with contextlib.suppress(OSError, ValueError):
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        recent = time.time_ns() - RACY_NS  # a rewrite in the same tick keeps the stamps
-        if ident is not None and _identity(where) == ident and max(ident[2:4]) < recent:
-            _key_read[where] = (ident, key)
-        return key
+    try:
+        key = _parse_key(path.read_text(encoding="ascii"))
+    except FileNotFoundError:
+        return _new_key(path, replace=False)
+    except (OSError, ValueError) as e:
+        return _fallback_key("cannot read planfirst's key", path, e)
+    if key is None:
+        log.warning("planfirst's key %s holds no key (a write was cut short): made anew", path)
+        return _new_key(path, replace=True)
+    recent = time.time_ns() - RACY_NS  # a rewrite in the same tick keeps the stamps
+    if ident is not None and _identity(where) == ident and max(ident[2:4]) < recent:
+        _key_read[where] = (ident, key)
+    return key
+
+
+def _new_key(path: Path, *, replace: bool) -> bytes:
+    """A new key written whole before it appears under `path` (a temp file linked, or renamed
+    over a key file that holds no key): a killed process never leaves a half-written key."""
+    key = secrets.token_bytes(KEY_BYTES)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(32) + "\n")
-    except FileExistsError:
-        pass  # another process created it first: read theirs
-    except OSError as e:
-        if _process_key is None:
-            log.warning(
-                "cannot keep planfirst's key in %s (%s): plans are trusted until the server restarts",
-                path,
-                e,
-            )
-            _process_key = secrets.token_bytes(32)
-        return _process_key
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".origin-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(key.hex() + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            if replace:
+                os.replace(tmp, path)
+                return key
+            try:
+                os.link(tmp, path)  # created only if absent: concurrent servers agree
+                return key
+            except FileExistsError:
+                pass  # another process created it first: read theirs
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        theirs = _parse_key(path.read_text(encoding="ascii"))
     except (OSError, ValueError) as e:
-        if _process_key is None:
-            log.warning(
-                "cannot read planfirst's key %s (%s): plans are trusted until the server restarts",
-                path,
-                e,
-            )
-            _process_key = secrets.token_bytes(32)
-        return _process_key
+        return _fallback_key("cannot keep planfirst's key", path, e)
+    return theirs if theirs is not None else _new_key(path, replace=True)
+
+
+def _fallback_key(what: str, path: Path, error: Exception) -> bytes:
+    """A key for this process only, when the key file cannot be kept or read."""
+    global _process_key
+    if _process_key is None:
+        log.warning("%s %s (%s): plans are trusted until the server restarts", what, path, error)
+        _process_key = secrets.token_bytes(KEY_BYTES)
+    return _process_key
 
 
 PLAN = "plan"  # the role of plan.json

@@ -68,8 +68,7 @@ class Session:
         # (with its start time: a killed process's pid reused by another is not it)
         self.owner = f"{os.getpid()} {secrets.token_hex(4)} {process_start(os.getpid()) or '-'}"
         self._md_timers: dict[str, asyncio.TimerHandle] = {}  # plan.md writes pending (#32)
-        # plans whose operation made its last save: plan.md goes to the writer when it ends
-        self._md_last: set[str] = set()
+        self._md_last: set[str] = set()  # last save made: plan.md to the writer at the end
         self._md_refused: set[str] = set()  # plan.md refusals the user was told about
         # the event loop of the last operation: a plan.md the background writer left to flush_md
         # is flushed on it (plan/md_file.py md_left)
@@ -132,9 +131,8 @@ class Session:
         `wait` False leaves the file work to the background writer (a non-durable transition
         followed by a wait on the model); see docs/performance.md. plan.md follows once the
         changes settle (`_md_soon`). `last`: the operation's last save (a step done): written
-        here, its plan.md rendered and written on the background writer when the operation
-        ends, while it answers (`store.md_later`, after the step made its plan the shared one:
-        the writer renders it without parsing plan.json again)."""
+        here; its plan.md goes to the background writer when the operation ends (after the step
+        made its plan the shared one: no parsing again) and is written while it answers."""
         busy = plan.id in self._busy  # inside an operation: durable by the time it answers
         try:
             if last and busy:
