@@ -30,6 +30,17 @@ LEVELS = {
 }
 
 
+REPORT_GAP_S = 0.05  # progress reports closer than this: only the last is sent
+_waiting: set[LspProgress] = set()  # progresses holding a report back for the gap
+
+
+def flush_progress() -> None:
+    """Send every report held back for the gap now: the server is about to wait for the user
+    (a review, a question), who must see what it waits for."""
+    for progress in list(_waiting):
+        progress.send_pending()
+
+
 class LspProgress:
     """Work-done progress for one command; cancelling it in the editor cancels the command."""
 
@@ -39,6 +50,8 @@ class LspProgress:
         self.token: str | None = None
         self.last: tuple[str, int | None] | None = None
         self._last_sent = 0.0
+        self._pending: tuple[str, int] | None = None  # a report waiting for the gap
+        self._timer: asyncio.TimerHandle | None = None
 
     async def begin(self, task: asyncio.Task[Any] | None) -> None:
         """Create the token and begin (only when the client supports progress)."""
@@ -64,9 +77,12 @@ class LspProgress:
             fut.add_done_callback(on_done)
 
     def report(self, message: str, percentage: int | None = None) -> None:
-        """Report, at most every 50 ms unless the message changes. Every report carries a
-        percentage (the last one when none is given): VS Code drops reports without one once the
-        progress began with one."""
+        """Report, at most every REPORT_GAP_S (50 ms): a report that comes sooner waits for the
+        rest of the gap and is sent then unless a newer one replaced it — a phase that ends
+        before anyone could read it costs no message (#32: a step sent nine, each one a write
+        the editor must wake up for). The same message again is not repeated within 0.5 s.
+        Every report carries a percentage (the last one when none is given): VS Code drops
+        reports without one once the progress began with one."""
         if self.token is None:
             return
         if percentage is None:
@@ -74,16 +90,46 @@ class LspProgress:
         now = time.monotonic()
         if (message, percentage) == self.last and now - self._last_sent < 0.5:
             return
-        if self.last and self.last[0] == message and now - self._last_sent < 0.05:
-            return
         self.last = (message, percentage)
-        self._last_sent = now
+        wait = REPORT_GAP_S - (now - self._last_sent)
+        if wait > 0:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (a synchronous caller): now
+                loop = None
+            if loop is not None:
+                self._pending = (message, percentage)
+                _waiting.add(self)
+                if self._timer is None:
+                    self._timer = loop.call_later(wait, self.send_pending)
+                return
+        self._send(message, percentage)
+
+    def send_pending(self) -> None:
+        """Send the report held back for the gap, if any."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        _waiting.discard(self)
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._send(*pending)
+
+    def _send(self, message: str, percentage: int) -> None:
+        if self.token is None:
+            return
+        self._last_sent = time.monotonic()
         self.ls.work_done_progress.report(
             self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
         )
 
     def end(self, message: str) -> None:
-        """End the progress (always sent once begun)."""
+        """End the progress (always sent once begun); a report still waiting is dropped."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None
+        _waiting.discard(self)
         if self.token is not None:
             self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
             self.token = None
@@ -143,6 +189,7 @@ class LspHost:
         """Send ONE workspace/applyEdit. An editor with a real preview (VS Code) previews the
         annotated edit; for every other editor planfirst shows its own preview first and sends
         the edit only after Apply (lsp/preview.py)."""
+        flush_progress()  # "waiting for you to review the edit" shows while you do
         versions, stale = self._stale_buffers(change)
         if stale:
             return ApplyOutcome(False, stale)
@@ -301,6 +348,7 @@ class LspHost:
         `window.showMessage` capability only describes action items; eglot 1.9 declares no window
         capabilities and answers it). None when the client answers with an error (MethodNotFound):
         it cannot ask."""
+        flush_progress()
         try:
             answer = await self.ls.window_show_message_request_async(
                 types.ShowMessageRequestParams(
