@@ -1,0 +1,128 @@
+"""QA of #32's second round (22dbd7d, 9ba0910), in-process through Session and the fake host:
+a workspace written by the version before (plan.json and revisions sealed over their data, a
+step history in history.json) used by this one, and the step history recorded by two stores on
+one workspace."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planfirst.core.workflow import budget
+from planfirst.core.workflow.contracts import StepResult
+from planfirst.plan import origin
+from planfirst.plan.model import PlanStatus, StepStatus
+from planfirst.plan.render import render
+from planfirst.plan.store import PlanStore
+from tests.test_qa_perf32 import TASK, run_session  # noqa: F401  (the fixture)
+from tests.support.demo_script import DEMO
+
+
+def _reseal_the_old_way(root: Path, path: Path, plan_id: str, role: str) -> None:
+    """What the version before wrote: the seal over the plan's data (sealed_json), and, for
+    plan.json, that seal recorded as the current state."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop(origin.SEAL_KEY)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    old = origin.sealed_json(root, plan_id, text, role)
+    assert not origin.verify_text(root, plan_id, old, json.loads(old)[origin.SEAL_KEY], role)
+    path.write_text(old, encoding="utf-8")
+    if role == origin.PLAN:
+        mark = json.loads(old)[origin.SEAL_KEY]
+        origin.written(root, plan_id, mark, data["revision"], data["provenance"]["updated_at"])
+
+
+LEGACY_ROWS = [
+    {"plan": "old", "step": i + 1, "status": "done", "attempts": 3, "model": "m", "cost": 0.01}
+    for i in range(4)
+]
+
+
+@pytest.mark.slow
+async def test_upgrade_from_plans_sealed_over_their_data_and_a_history_json(
+    run_session: Any, workspace: Path  # noqa: F811
+) -> None:
+    """The version before left an approved plan (sealed over its data, its revisions too) and a
+    history.json with rows. A new server (a new Session) loads it trusted, runs a step, undoes
+    it, runs it again and takes a hand edit of plan.md; the history keeps the old rows first and
+    appends the new ones; every plan.md is the plan on disk."""
+    session, _host = run_session(DEMO)
+    plan = await session.generate(TASK)
+    await session.approve(plan.id)
+    session.store.settle()
+    root = workspace
+    pdir = session.store.plan_json(plan.id).parent
+    _reseal_the_old_way(root, pdir / "plan.json", plan.id, origin.PLAN)
+    for rev in sorted((pdir / "revisions").glob("*.json")):
+        _reseal_the_old_way(root, rev, plan.id, origin.REVISION)
+    hist = root / ".planfirst" / "history.json"
+    hist.write_text("[\n" + ",\n".join(json.dumps(r) for r in LEGACY_ROWS) + "\n]\n")
+    (root / ".planfirst" / "history.jsonl").unlink(missing_ok=True)
+
+    new, host = run_session(DEMO[2:7] + DEMO[2:7])  # the new version's server there
+    loaded = new.load(plan.id)
+    assert loaded.status == PlanStatus.APPROVED, loaded.findings
+    assert not [f for f in loaded.findings if f.rule == origin.UNTRUSTED_RULE]
+    assert [r["attempts"] for r in new.store.step_history()] == [3, 3, 3, 3]
+    assert budget.attempts(new) is not None
+
+    res = await new.execute_next(plan.id)
+    assert res.status == StepResult.DONE, res
+    new.store.settle()
+    md = new.store.plan_md(plan.id)
+    assert md.read_text(encoding="utf-8") == render(new.load(plan.id)).text
+    rows = new.store.step_history()
+    assert rows[:4] == LEGACY_ROWS and len(rows) == 5 and rows[4]["plan"] == plan.id
+    # the plan.json the new version wrote is sealed over its text and loads trusted from disk
+    fresh = PlanStore(root)
+    assert fresh.load(plan.id).status == PlanStatus.EXECUTING
+    assert json.loads(hist.read_text()) == LEGACY_ROWS  # the old file is left as it was
+
+    await new.undo(plan.id, 1)
+    new.store.settle()
+    assert new.load(plan.id).state(1).status != StepStatus.DONE
+    assert md.read_text(encoding="utf-8") == render(new.load(plan.id)).text
+    res = await new.execute_next(plan.id)
+    assert res.status == StepResult.DONE, res
+    new.store.settle()
+    assert md.read_text(encoding="utf-8") == render(new.load(plan.id)).text
+    assert len(new.store.step_history()) == 6
+
+    # a hand edit of plan.md right after the step (no settle: as a user would), then Reload Plan
+    text = md.read_text(encoding="utf-8")
+    edited = text.replace("## Risks", "## Risks\n\n- QA: typed after the upgrade\n", 1)
+    md.write_text(edited, encoding="utf-8")
+    again = new.reload(plan.id)
+    assert "QA: typed after the upgrade" in again.body.risks
+    assert not [n for n in host.notes if "were not reloaded" in n[1]]
+    assert PlanStore(root).load(plan.id).revision == again.revision
+
+
+def test_two_stores_record_the_step_history_at_once(tmp_path: Path) -> None:
+    """Two windows (two servers' stores) on one workspace append rows at the same time: every
+    row is kept, each on a line of its own."""
+    (tmp_path / ".planfirst").mkdir()
+    stores = [PlanStore(tmp_path), PlanStore(tmp_path)]
+    n = 200
+    start = threading.Barrier(2)
+
+    def run(k: int) -> None:
+        start.wait()
+        for i in range(n):
+            stores[k]._history.record({"plan": f"w{k}", "step": i, "attempts": 1})
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = PlanStore(tmp_path).step_history()
+    assert sorted((r["plan"], r["step"]) for r in rows) == sorted(
+        (f"w{k}", i) for k in range(2) for i in range(n)
+    )
+    lines = (tmp_path / ".planfirst" / "history.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in lines) and len(lines) == 2 * n
