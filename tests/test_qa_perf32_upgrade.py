@@ -126,3 +126,75 @@ def test_two_stores_record_the_step_history_at_once(tmp_path: Path) -> None:
     )
     lines = (tmp_path / ".planfirst" / "history.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines) and len(lines) == 2 * n
+
+
+@pytest.mark.slow  # the whole three-step demo plan with a retry
+async def test_plan_md_shows_the_last_step_done_while_the_final_checks_run(
+    run_session: Any, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """The last step is done and saved; the plan's final checks (its test criteria: a test
+    suite, minutes maybe) run after it in the same operation. A second editor reading plan.md
+    meanwhile must see the step done, as it does after every other step — not the plan as it
+    was before the last step until the checks end (the last save's plan.md was deferred to the
+    operation's end by 9ba0910)."""
+    import asyncio
+
+    from planfirst.core.workflow import checks
+
+    session, _host = run_session(DEMO)
+    plan = await session.generate(TASK)
+    await session.approve(plan.id)
+    for _ in range(2):
+        assert (await session.execute_next(plan.id)).status == StepResult.DONE
+    running = asyncio.Event()
+    release = asyncio.Event()
+
+    real = checks.run_commands
+
+    async def slow_commands(*a: Any, **k: Any) -> list[Any]:
+        if "test criteria" not in a:  # a step's own validation
+            return await real(*a, **k)
+        running.set()
+        await release.wait()  # the test criteria run
+        return []
+
+    real_criteria = checks.criteria_commands
+    monkeypatch.setattr(checks, "criteria_commands", lambda c: real_criteria(c) or ["pytest -q"])
+    monkeypatch.setattr(checks, "run_commands", slow_commands)
+    task = asyncio.ensure_future(session.execute_next(plan.id))
+    try:
+        await asyncio.wait_for(running.wait(), 30)
+        await asyncio.sleep(1.0)  # well past the writer's work and the plan.md debounce
+        md = session.store.plan_md(plan.id).read_text(encoding="utf-8")  # a second editor
+        assert "**Steps:** 3/3 done" in md, md[:400]
+    finally:
+        release.set()
+        res = await task
+    assert res.status == StepResult.DONE, res
+    session.store.settle()
+    final = session.load(plan.id)
+    assert session.store.plan_md(plan.id).read_text(encoding="utf-8") == render(final).text
+
+
+def test_compacting_the_history_after_an_upgrade_keeps_each_row_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace upgraded with a history.json of rows: the new rows are appended to
+    history.jsonl and, once it holds twice the rows kept, it is rewritten. No row is read twice
+    (the old file's rows are not copied into the new one while the old file is still read) and
+    the newest rows are the ones kept."""
+    from planfirst.plan import history
+
+    monkeypatch.setattr(history, "KEEP", 5)
+    (tmp_path / ".planfirst").mkdir()
+    legacy = [{"plan": "old", "step": i} for i in range(5)]
+    (tmp_path / ".planfirst" / "history.json").write_text(json.dumps(legacy))
+    store = PlanStore(tmp_path)
+    for i in range(23):
+        store._history.record({"plan": "new", "step": i})
+        rows = store.step_history()
+        keys = [(r["plan"], r["step"]) for r in rows]
+        assert len(keys) == len(set(keys)) == 5, (i, keys)
+        assert keys[-1] == ("new", i)
+    lines = (tmp_path / ".planfirst" / "history.jsonl").read_text().splitlines()
+    assert len(lines) <= 2 * 5
