@@ -198,3 +198,58 @@ def test_compacting_the_history_after_an_upgrade_keeps_each_row_once(
         assert keys[-1] == ("new", i)
     lines = (tmp_path / ".planfirst" / "history.jsonl").read_text().splitlines()
     assert len(lines) <= 2 * 5
+
+
+@pytest.mark.slow  # the whole three-step demo plan with a retry
+async def test_final_checks_cancelled_after_the_last_steps_save(
+    run_session: Any, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """The last step is done (its last save, plan.md deferred to the operation's end), then its
+    final checks are cancelled: plan.md is the plan on disk once the writer settles, the plan is
+    not busy, and Execute runs the final checks again."""
+    import asyncio
+
+    from planfirst.core.workflow import checks
+
+    session, _host = run_session(DEMO)
+    plan = await session.generate(TASK)
+    await session.approve(plan.id)
+    for _ in range(2):
+        assert (await session.execute_next(plan.id)).status == StepResult.DONE
+    running = asyncio.Event()
+    real = checks.run_commands
+    blocked = {"on": True}
+
+    async def slow_commands(*a: Any, **k: Any) -> list[Any]:
+        if "test criteria" not in a or not blocked["on"]:
+            return await real(*a, **k)
+        running.set()
+        await asyncio.Event().wait()  # never: cancelled
+        return []
+
+    real_criteria = checks.criteria_commands
+    monkeypatch.setattr(checks, "criteria_commands", lambda c: real_criteria(c) or ["true"])
+    monkeypatch.setattr(checks, "run_commands", slow_commands)
+    task = asyncio.ensure_future(session.execute_next(plan.id))
+    await asyncio.wait_for(running.wait(), 30)
+    assert session.cancel(plan.id) == [plan.id]
+    with pytest.raises((asyncio.CancelledError, Exception)):
+        await task
+    assert session.busy() == {}
+    session.store.settle()
+    disk = PlanStoreFresh(session)
+    assert disk.state(3).status == StepStatus.DONE
+    md = session.store.plan_md(plan.id).read_text(encoding="utf-8")
+    assert md == render(disk).text
+    blocked["on"] = False
+    res = await session.execute_next(plan.id)  # the final checks again
+    assert res.status == StepResult.DONE, res
+    session.store.settle()
+    final = session.load(plan.id)
+    assert final.status == PlanStatus.DONE
+    assert session.store.plan_md(plan.id).read_text(encoding="utf-8") == render(final).text
+
+
+def PlanStoreFresh(session: Any) -> Any:  # noqa: N802
+    """The plan as a new process reads it from disk."""
+    return PlanStore(session.root).load(next(iter(session.store.list()[0])).id)
