@@ -253,3 +253,39 @@ async def test_final_checks_cancelled_after_the_last_steps_save(
 def PlanStoreFresh(session: Any) -> Any:  # noqa: N802
     """The plan as a new process reads it from disk."""
     return PlanStore(session.root).load(next(iter(session.store.list()[0])).id)
+
+
+_APPEND = """
+import sys
+from pathlib import Path
+from planfirst.plan.store import PlanStore
+store = PlanStore(Path(sys.argv[1]))
+for i in range(int(sys.argv[3])):
+    store.record_step({"plan": sys.argv[2], "step": i, "attempts": 1, "pad": "x" * 300})
+store.step_history()  # settles the writer
+"""
+
+
+def test_two_server_processes_append_the_step_history_at_once(tmp_path: Path) -> None:
+    """Two processes (two windows' servers) record steps on one workspace at the same time,
+    with rows of a few hundred bytes: every row is kept whole, each on its own line, none
+    interleaved, and no empty line between them (the check for a line left unfinished by a
+    killed process read the other process's line being written and added a newline before
+    the row: a blank line counted as a row towards the compaction)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / ".planfirst").mkdir()
+    n = 300
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _APPEND, str(tmp_path), f"w{k}", str(n)], env=env)
+        for k in range(2)
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    lines = (tmp_path / ".planfirst" / "history.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert sorted((r["plan"], r["step"]) for r in rows) == sorted(
+        (f"w{k}", i) for k in range(2) for i in range(n)
+    )
