@@ -292,3 +292,36 @@ def test_two_server_processes_append_the_step_history_at_once(tmp_path: Path) ->
         assert sorted((r["plan"], r["step"]) for r in rows) == sorted(
             (f"w{k}", i) for k in range(2) for i in range(n)
         )
+
+
+@pytest.mark.slow
+async def test_a_failed_step_records_its_row_and_plan_md_follows(workspace: Path) -> None:
+    """A step that fails its validation (one attempt allowed): its row is appended as failed,
+    plan.md shows it failed once the writer settles, and a new server reads the same."""
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.scripted.server import ScriptedServer
+    from planfirst.settings import Settings
+    from tests.support.fake_host import FakeHost, ScriptedModels
+
+    srv = ScriptedServer(DEMO[0:5]).start()
+    settings = Settings.model_validate(
+        {"critique": {"model": "off"}, "execution": {"maxAttempts": 1}}
+    )
+    models = ScriptedModels(settings, srv.base_url)
+    try:
+        session = Session(workspace, settings, models, FakeHost(workspace))
+        plan = await session.generate(TASK)
+        await session.approve(plan.id)
+        res = await session.execute_next(plan.id)
+        assert res.status == StepResult.FAILED, res
+        session.store.settle()
+        disk = PlanStore(workspace).load(plan.id)
+        assert disk.state(1).status == StepStatus.FAILED
+        assert session.store.plan_md(plan.id).read_text(encoding="utf-8") == render(disk).text
+        rows = PlanStore(workspace).step_history()
+        assert [(r["plan"], r["step"], r["status"], r["attempts"]) for r in rows] == [
+            (plan.id, 1, "failed", 1)
+        ]
+    finally:
+        await models.aclose()
+        srv.stop()
