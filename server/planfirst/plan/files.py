@@ -21,6 +21,11 @@ import stat
 import tempfile
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; appends are still whole lines
+    fcntl = None  # type: ignore[assignment]
+
 from planfirst.errors import PlanfirstError
 from planfirst.plan.liveness import alive
 
@@ -202,6 +207,11 @@ class OwnFiles:
                     "planfirst does not write to it — remove it"
                 )
             data = (line + "\n").encode("utf-8")
+            if fcntl is not None:
+                # another process appending meanwhile (a second window's server) would show its
+                # line half-written to the check below, which then added a blank line (QA #32)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                st = os.fstat(fd)
             if st.st_size and os.pread(fd, 1, st.st_size - 1) != b"\n":
                 data = b"\n" + data
             os.write(fd, data)
