@@ -18,8 +18,8 @@ from planfirst.plan import origin
 from planfirst.plan.model import PlanStatus, StepStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore
-from tests.test_qa_perf32 import TASK, run_session  # noqa: F401  (the fixture)
 from tests.support.demo_script import DEMO
+from tests.test_qa_perf32 import TASK, run_session  # noqa: F401  (the fixture)
 
 
 def _reseal_the_old_way(root: Path, path: Path, plan_id: str, role: str) -> None:
@@ -44,7 +44,8 @@ LEGACY_ROWS = [
 
 @pytest.mark.slow
 async def test_upgrade_from_plans_sealed_over_their_data_and_a_history_json(
-    run_session: Any, workspace: Path  # noqa: F811
+    run_session: Any,
+    workspace: Path,
 ) -> None:
     """The version before left an approved plan (sealed over its data, its revisions too) and a
     history.json with rows. A new server (a new Session) loads it trusted, runs a step, undoes
@@ -130,7 +131,8 @@ def test_two_stores_record_the_step_history_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # the whole three-step demo plan with a retry
 async def test_plan_md_shows_the_last_step_done_while_the_final_checks_run(
-    run_session: Any, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    run_session: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The last step is done and saved; the plan's final checks (its test criteria: a test
     suite, minutes maybe) run after it in the same operation. A second editor reading plan.md
@@ -202,7 +204,8 @@ def test_compacting_the_history_after_an_upgrade_keeps_each_row_once(
 
 @pytest.mark.slow  # the whole three-step demo plan with a retry
 async def test_final_checks_cancelled_after_the_last_steps_save(
-    run_session: Any, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    run_session: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The last step is done (its last save, plan.md deferred to the operation's end), then its
     final checks are cancelled: plan.md is the plan on disk once the writer settles, the plan is
@@ -250,7 +253,7 @@ async def test_final_checks_cancelled_after_the_last_steps_save(
     assert session.store.plan_md(plan.id).read_text(encoding="utf-8") == render(final).text
 
 
-def PlanStoreFresh(session: Any) -> Any:  # noqa: N802
+def PlanStoreFresh(session: Any) -> Any:
     """The plan as a new process reads it from disk."""
     return PlanStore(session.root).load(next(iter(session.store.list()[0])).id)
 

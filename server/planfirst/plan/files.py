@@ -129,6 +129,23 @@ def remove_orphaned_temps(directory: Path) -> list[Path]:
     return removed
 
 
+def _lock_briefly(fd: int, tries: int = 50) -> bool:
+    """An exclusive advisory lock on `fd` (released when it is closed), tried for about 50 ms
+    without blocking: the caller is the background writer, which a lock held elsewhere must
+    never stall. False when it was not had (the caller goes on without it)."""
+    import time
+
+    for _ in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError:  # a filesystem without locks
+            return False
+    return False
+
+
 class OwnFiles:
     """Checked reads and writes below a workspace root (PlanStore's base)."""
 
@@ -207,10 +224,9 @@ class OwnFiles:
                     "planfirst does not write to it — remove it"
                 )
             data = (line + "\n").encode("utf-8")
-            if fcntl is not None:
+            if fcntl is not None and _lock_briefly(fd):
                 # another process appending meanwhile (a second window's server) would show its
                 # line half-written to the check below, which then added a blank line (QA #32)
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 st = os.fstat(fd)
             if st.st_size and os.pread(fd, 1, st.st_size - 1) != b"\n":
                 data = b"\n" + data
