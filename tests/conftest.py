@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -81,3 +82,30 @@ def workspace(tmp_path: Path) -> Path:
         EXAMPLE, ws, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".planfirst")
     )
     return ws
+
+
+@pytest.fixture
+async def run_session(workspace: Path) -> AsyncIterator[Any]:
+    """Call with the script's turns: (session, host) — a Session on the workspace with the
+    fake host and a scripted server of its own, closed at the end of the test."""
+    from planfirst.core.workflow.session import Session
+    from planfirst.llm.scripted.server import ScriptedServer
+    from planfirst.settings import Settings
+    from tests.support.fake_host import FakeHost, ScriptedModels
+
+    servers: list[ScriptedServer] = []
+    models: list[ScriptedModels] = []
+
+    def start(turns: list[dict[str, Any]]) -> tuple[Session, FakeHost]:
+        srv = ScriptedServer(turns).start()
+        servers.append(srv)
+        settings = Settings.model_validate({"critique": {"model": "off"}})
+        models.append(ScriptedModels(settings, srv.base_url))
+        host = FakeHost(workspace)
+        return Session(workspace, settings, models[-1], host), host
+
+    yield start
+    for m in models:
+        await m.aclose()
+    for s in servers:
+        s.stop()

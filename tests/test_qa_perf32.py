@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,38 +15,15 @@ import pytest
 from planfirst.core.workflow import stepper
 from planfirst.core.workflow.contracts import StepResult
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.llm.scripted.server import ScriptedServer
 from planfirst.plan import hand_edit, origin
 from planfirst.plan.model import Plan, PlanStatus, StepStatus
 from planfirst.plan.render import render
-from planfirst.settings import Settings
 from tests.support.demo_script import DEMO
 from tests.support.disk_full import disk_full
-from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.fake_host import FakeHost
 from tests.support.plan_fixtures import make_plan
 
 TASK = "Add a --top N option to textkit count"
-
-
-@pytest.fixture
-async def run_session(workspace: Path) -> AsyncIterator[Any]:
-    """Call with the script's turns: (session, host)."""
-    servers: list[ScriptedServer] = []
-    models: list[ScriptedModels] = []
-
-    def start(turns: list[dict[str, Any]]) -> tuple[Session, FakeHost]:
-        srv = ScriptedServer(turns).start()
-        servers.append(srv)
-        settings = Settings.model_validate({"critique": {"model": "off"}})
-        models.append(ScriptedModels(settings, srv.base_url))
-        host = FakeHost(workspace)
-        return Session(workspace, settings, models[-1], host), host
-
-    yield start
-    for m in models:
-        await m.aclose()
-    for s in servers:
-        s.stop()
 
 
 async def _approved(start: Any) -> tuple[Session, FakeHost, Plan]:

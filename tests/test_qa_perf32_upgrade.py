@@ -19,7 +19,7 @@ from planfirst.plan.model import PlanStatus, StepStatus
 from planfirst.plan.render import render
 from planfirst.plan.store import PlanStore
 from tests.support.demo_script import DEMO
-from tests.test_qa_perf32 import TASK, run_session  # noqa: F401  (the fixture)
+from tests.test_qa_perf32 import TASK
 
 
 def _reseal_the_old_way(root: Path, path: Path, plan_id: str, role: str) -> None:
