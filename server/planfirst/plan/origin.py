@@ -190,7 +190,10 @@ def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any, role: str
     if not isinstance(given, str):
         return False
     roles = (REVISION, PLAN) if role == REVISION else (PLAN,)
-    return any(hmac.compare_digest(given, seal(root, plan_id, data, r)) for r in roles)
+    try:
+        return any(hmac.compare_digest(given, seal(root, plan_id, data, r)) for r in roles)
+    except UnicodeEncodeError:  # a lone surrogate escape: planfirst never sealed it
+        return False
 
 
 def _current_file(root: Path, plan_id: str) -> Path:

@@ -9,6 +9,7 @@ plan planfirst wrote here (case 38).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -45,6 +46,17 @@ def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     return plan
 
 
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # an escape of a UTF-16 surrogate (maybe paired)
+
+
+def _encodable(data: object) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
 def parse(
     root: Path, plan_id: str, path: Path, raw: str, role: str = origin.PLAN
 ) -> tuple[Plan, bool]:
@@ -57,6 +69,11 @@ def parse(
             f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
             "it was left untouched — fix or delete it"
         ) from None
+    except (ValueError, RecursionError) as e:  # an integer of 5,000 digits, deep nesting
+        raise StoreError(
+            f"{path} is not JSON planfirst reads ({type(e).__name__}: {str(e)[:120]}); "
+            "it was left untouched (a repository may have shipped it) — fix or delete it"
+        ) from None
     body = data.get("body") if isinstance(data, dict) else None
     steps = body.get("steps") if isinstance(body, dict) else None
     if isinstance(steps, list) and len(steps) > MAX_PLAN_STEPS:
@@ -66,6 +83,13 @@ def parse(
             f"{path} has {len(steps)} steps, over planfirst's limit of {MAX_PLAN_STEPS} steps "
             "for a plan; it was left untouched (a repository may have shipped it to slow "
             "planfirst down) — delete it, or split the work into smaller plans"
+        )
+    if _SURROGATE.search(raw) and not _encodable(data):
+        # a lone surrogate escape ("\\ud800") parses and validates, but planfirst can neither
+        # seal nor save such a plan (pydantic refuses to serialise it); planfirst never writes
+        # escapes for non-ASCII text, so this costs nothing on its own files
+        raise StoreError(
+            f"{path} holds a lone UTF-16 surrogate escape (not text); it was left untouched"
         )
     given = data.pop(origin.SEAL_KEY, None) if isinstance(data, dict) else None
     try:
