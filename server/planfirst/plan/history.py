@@ -20,6 +20,20 @@ from planfirst.plan.files import OwnFiles, StoreError
 
 log = logging.getLogger("planfirst")
 KEEP = 500  # rows kept
+# a row is about 200 bytes, the file about 2 * KEEP rows: a larger file was not written by
+# planfirst and is not read (a shipped 64 MB file of empty rows took seconds and gigabytes);
+# the next row rewrites it
+MAX_BYTES = 8 << 20
+SCAN = 4 * KEEP  # lines parsed at most, from the newest (a file written here holds 2 * KEEP)
+
+
+def _parse(text: str) -> Any:
+    """A line's (or the legacy file's) JSON; None when it is none (half-written by a killed
+    process) or one that cannot be read (deep nesting, a 5,000-digit integer)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 class StepHistory:
@@ -34,28 +48,36 @@ class StepHistory:
 
     def rows(self) -> list[dict[str, Any]]:
         """Recorded finished steps, oldest first, the newest KEEP (unreadable files read as
-        none)."""
+        none). Only the newest rows are parsed: the file is read for every estimate."""
         rows = self._read_legacy()
         try:
-            text = self._files.read_file(self._files.check(self.path))
-        except (OSError, StoreError):
+            text = self._files.read_file(self._files.check(self.path), MAX_BYTES)
+        except FileNotFoundError:
             text = ""
-        lines = text.splitlines()
-        self._lines = len(lines)
-        for line in lines:
-            try:
-                row = json.loads(line)
-            except ValueError:  # a line a killed process left half-written
-                continue
+        except (OSError, StoreError):
+            # over MAX_BYTES (a repository may ship one to slow every estimate down), or not a
+            # file planfirst reads: the next row rewrites it, if it may be written (write_file)
+            self._lines = 2 * KEEP
+            return rows[-KEEP:]
+        self._lines = text.count("\n") + (not text.endswith("\n") and bool(text))
+        newest: list[dict[str, Any]] = []
+        end = len(text) - text.endswith("\n")  # just past the newest line's text
+        for _ in range(SCAN):  # from the newest line back, at most SCAN lines
+            if len(newest) >= KEEP or end < 0:
+                break
+            start = text.rfind("\n", 0, end) + 1
+            row = _parse(text[start:end])
             if isinstance(row, dict):
-                rows.append(row)
-        return rows[-KEEP:]
+                newest.append(row)
+            end = start - 1
+        return [*rows, *reversed(newest)][-KEEP:]
 
     def _read_legacy(self) -> list[dict[str, Any]]:
         try:
-            rows = json.loads(self._files.read_file(self._files.check(self._legacy)))
-        except (OSError, StoreError, ValueError):
+            text = self._files.read_file(self._files.check(self._legacy), MAX_BYTES)
+        except (OSError, StoreError):
             return []
+        rows = _parse(text)
         return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     def record(self, row: dict[str, Any]) -> None:
