@@ -65,3 +65,18 @@ def test_a_hostile_revision_file_is_a_store_error_or_foreign(tmp_path: Path, nam
         PlanStore(tmp_path).load_revision(plan.id, plan.revision)
     except StoreError:
         pass
+
+
+@pytest.mark.parametrize("mark", ["é" * 64, "é", "Z" * 64, " " * 64])
+def test_a_seal_that_is_not_64_hex_makes_the_plan_foreign(tmp_path: Path, mark: str) -> None:
+    # hmac.compare_digest raises TypeError on a non-ASCII str: a shipped plan.json whose seal
+    # is "é" * 64 broke loading it and listing every plan
+    import re
+
+    st, plan_id = _shipped(
+        tmp_path, lambda t: re.sub(r'"seal": "[0-9a-f]{64}"', f'"seal": "{mark}"', t)
+    )
+    plan = st.load(plan_id)
+    assert plan.status == PlanStatus.DRAFT
+    assert [f.rule for f in plan.findings] == ["untrusted-origin"]
+    assert len(st.list()[0]) == 1
