@@ -184,10 +184,19 @@ def seal(root: Path, plan_id: str, data: dict[str, Any], role: str = PLAN) -> st
     return _seal_body(root, plan_id, _body(data), role)
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_mark(given: Any) -> bool:
+    """Whether `given` has a seal's form: 64 lowercase hex digits (hmac.compare_digest raises
+    TypeError on a str that is not ASCII, which a shipped plan.json can hold)."""
+    return isinstance(given, str) and len(given) == 64 and _HEX.issuperset(given)
+
+
 def verify(root: Path, plan_id: str, data: dict[str, Any], given: Any, role: str = PLAN) -> bool:
     """Whether `given` is the seal planfirst put on exactly this data, in this workspace, for
     this role (a revision file also verifies with the plan role it had before roles existed)."""
-    if not isinstance(given, str):
+    if not _is_mark(given):
         return False
     roles = (REVISION, PLAN) if role == REVISION else (PLAN,)
     try:
@@ -350,7 +359,7 @@ def _seal_text(root: Path, plan_id: str, head: str, role: str) -> str:
 def verify_text(root: Path, plan_id: str, raw: str, given: Any, role: str = PLAN) -> bool:
     """Whether `raw` (a plan file's whole text) is a text planfirst sealed with `sealed_text`
     in this workspace for this role, byte for byte but for its line endings."""
-    if not isinstance(given, str) or len(given) != 64:
+    if not _is_mark(given):
         return False
     if "\r" in raw:
         raw = raw.replace("\r\n", "\n")
