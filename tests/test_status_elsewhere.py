@@ -43,3 +43,38 @@ async def test_status_marks_a_plan_busy_in_another_planfirst(workspace: Path) ->
     finally:
         await models.aclose()
         srv.stop()
+
+
+async def test_list_plans_rows_say_what_runs_on_a_plan_here_or_elsewhere(workspace: Path) -> None:
+    """The Plans view (VS Code) offers Execute, Retry, Undo and Approve inline from listPlans
+    rows: each row says what runs on its plan, here or in another planfirst process, so the view
+    offers none of them on a busy plan (a second window would only have them refused)."""
+    from planfirst.lsp.plans_view import add_step_lists
+
+    plan = make_plan()
+    PlanStore(workspace).save(plan)
+    srv = ScriptedServer([]).start()
+    settings = Settings.model_validate({"critique": {"model": "off"}})
+    models = ScriptedModels(settings, srv.base_url)
+    editor = Session(workspace, settings, models, FakeHost(workspace))
+    terminal = Session(workspace, settings, models, FakeHost(workspace))  # another process
+
+    def row(session: Session) -> dict[str, object]:
+        rows = [{"id": plan.id}]
+        add_step_lists(session, rows)
+        return rows[0]
+
+    try:
+        assert (row(editor)["busy"], row(editor)["elsewhere"]) == (None, False)
+        async with terminal.exclusive(plan.id, "executing step 1"):
+            there = row(editor)
+            assert there["busy"] == "in another planfirst: executing step 1"
+            assert there["elsewhere"] is True
+            assert (row(terminal)["busy"], row(terminal)["elsewhere"]) == (
+                "executing step 1",
+                False,
+            )
+        assert (row(editor)["busy"], row(editor)["elsewhere"]) == (None, False)
+    finally:
+        await models.aclose()
+        srv.stop()

@@ -617,8 +617,14 @@ export function planTreeView(p: PlanSummary): TreeView {
     if (failed) {
         parts.push(`${failed} failed`);
     }
+    if (p.busy) {
+        // running here, or in another planfirst process: no action is offered until it ends
+        parts.push(p.busy); // "in another planfirst: executing step 2" when elsewhere
+    }
     let context = 'plan';
-    if (status === 'draft') {
+    if (p.busy) {
+        context = 'plan-busy';
+    } else if (status === 'draft') {
         context = 'plan-draft';
     } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && done < total) {
         context = 'plan-ready';
@@ -650,7 +656,9 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
         undoable = withEdit.length > 0 && withEdit[withEdit.length - 1].order === step.order && status === 'done';
     }
     let context = 'step';
-    if (status === 'failed') {
+    if (p.busy) {
+        // the plan is busy (here or in another window): Execute, Retry and Undo would be refused
+    } else if (status === 'failed') {
         context = 'step-failed';
     } else if (next?.order === step.order && status === 'pending' && plan !== 'draft' && !steps.some((s) => s.status === 'failed')) {
         context = undoable ? 'step-next-undoable' : 'step-next';

@@ -122,6 +122,8 @@ export interface PlanSummary {
     uri?: string;
     active?: boolean;
     stepList?: StepRow[];
+    busy?: string | null;
+    elsewhere?: boolean;
 }
 
 /** The preview applied or discarded. */

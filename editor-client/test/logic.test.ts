@@ -385,6 +385,26 @@ test('Plans view rows: a draft offers Approve, an approved plan Execute on its n
     assert.deepEqual(done.stepList.map((s) => stepTreeView(done, s).context), ['step', 'step', 'step-undoable']);
 });
 
+test('Plans view rows: a plan busy here or in another window offers no inline action', () => {
+    const steps = [
+        { order: 1, status: 'done', title: 'Add top_words', undoable: true },
+        { order: 2, status: 'failed', title: 'Add --top', undoable: false },
+        { order: 3, status: 'pending', title: 'Document it', undoable: false },
+    ];
+    const idle = { id: 'p', title: 'Add --top', status: 'executing', revision: 1, steps: { total: 3, done: 1, failed: 1 }, stepList: steps };
+    assert.deepEqual(steps.map((s) => stepTreeView(idle, s).context), ['step-undoable', 'step-failed', 'step']);
+    const elsewhere = { ...idle, busy: 'in another planfirst: executing step 2', elsewhere: true };
+    assert.equal(planTreeView(elsewhere).context, 'plan-busy');
+    assert.equal(planTreeView(elsewhere).description, 'approved · 1 of 3 done · 1 failed · in another planfirst: executing step 2');
+    assert.deepEqual(steps.map((s) => stepTreeView(elsewhere, s).context), ['step', 'step', 'step']);
+    const here = { ...idle, status: 'draft', busy: 'revising the plan', elsewhere: false };
+    assert.equal(planTreeView(here).context, 'plan-busy'); // no Approve while it is revised
+    assert.match(planTreeView(here).description, /· revising the plan$/);
+    const ready = { ...idle, steps: { total: 3, done: 1, failed: 0 }, stepList: [steps[0], { ...steps[1], status: 'pending' }, steps[2]], busy: null };
+    assert.equal(planTreeView(ready).context, 'plan-ready'); // busy: null is idle
+    assert.equal(stepTreeView(ready, ready.stepList[1]).context, 'step-next');
+});
+
 test('Plans view rows: Undo goes where the server accepts it, a step needing redo says so (#29)', () => {
     // steps 1-2 done, then a revision changed step 2: pending, needs redo, its edit on disk
     const steps = [

@@ -307,8 +307,7 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
     except SessionError:
         return None
     c = plan.counts()
-    here = session.busy().get(plan.id)
-    elsewhere = None if here else _elsewhere(session, plan.id)
+    here, elsewhere = busy_with(session, plan.id)
     return {
         "planId": plan.id,
         "title": plan.title,
@@ -327,6 +326,13 @@ def status_payload(session: Session, plan_id: str) -> dict[str, Any] | None:
             "model": plan.estimate.model if plan.estimate else None,
         },
     }
+
+
+def busy_with(session: Session, plan_id: str) -> tuple[str | None, str | None]:
+    """What runs on the plan in this process, and else what another planfirst process on the
+    workspace does with it (None, None: nothing)."""
+    here = session.busy().get(plan_id)
+    return here, None if here else _elsewhere(session, plan_id)
 
 
 def _elsewhere(session: Session, plan_id: str) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from planfirst.core.workflow import records
 from planfirst.core.workflow.session import Session, SessionError
+from planfirst.lsp.plan_docs import busy_with
 from planfirst.plan.model import Plan, StepState
 from planfirst.plan.revision_diff import redo_pending
 from planfirst.plan.visible import encode
@@ -55,8 +56,12 @@ def step_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def add_step_lists(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Give every listPlans row its `stepList` (empty for a plan that cannot be read now)."""
+    """Give every listPlans row its `stepList` (empty for a plan that cannot be read now) and
+    what runs on it (`busy`, `elsewhere`): the Plans view offers no action on a busy plan."""
     for r in rows:
+        here, elsewhere = busy_with(session, r["id"])
+        r["busy"] = here or elsewhere
+        r["elsewhere"] = elsewhere is not None
         try:
             r["stepList"] = step_rows(session.view(r["id"])[0])
         except (SessionError, OSError, ValueError):

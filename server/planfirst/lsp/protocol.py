@@ -219,6 +219,8 @@ class PlanSummary(TypedDict):
     uri: NotRequired[str]
     active: NotRequired[bool]
     stepList: NotRequired[list[StepRow]]
+    busy: NotRequired[str | None]  # what runs on the plan now, here or in another process
+    elsewhere: NotRequired[bool]  # busy in another planfirst process (cancel it there)
 
 
 class PreviewDecision(TypedDict):
