@@ -134,3 +134,55 @@ def test_a_planted_link_as_plans_dir_is_refused_by_both(
         plans, problems = store.list()
         assert plans == [] and len(problems) == 1
         assert "link" in problems[0].error
+
+
+def test_a_plans_dir_from_the_editors_workspace_settings_reaches_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plansDir` set only in the editor's workspace settings (workspace/configuration) was
+    invisible to `planfirst run`, `plans` and `diff`, which read the environment: they looked in
+    .planfirst/plans and found nothing. The language server records the folder it uses in
+    `.planfirst/plans-dir`; a face without an editor reads it when its environment names none."""
+    from planfirst.cli import main
+
+    monkeypatch.delenv("PLANFIRST_PLANS_DIR", raising=False)
+    layer = {"planfirst": {"plansDir": "docs/plans"}}
+    server, _ = _lsp(tmp_path, layer)
+    assert server.session is not None
+    from tests.support.plan_fixtures import make_plan
+
+    plan = make_plan()
+    server.session.store.save(plan)
+    assert (tmp_path / ".planfirst" / "plans-dir").read_text() == "docs/plans\n"
+    assert _terminal(tmp_path)._store().plans_dir == server.session.store.plans_dir
+    assert main(["plans", "--workspace", str(tmp_path)]) == 0
+    assert plan.id in capsys.readouterr().out
+    # the environment still wins: it is what the user set for this terminal
+    monkeypatch.setenv("PLANFIRST_PLANS_DIR", "other/plans")
+    assert _terminal(tmp_path)._store().plans_dir == tmp_path.resolve() / "other" / "plans"
+    monkeypatch.delenv("PLANFIRST_PLANS_DIR")
+    # back to the default in the editor: recorded too
+    server.apply_settings({})
+    assert (tmp_path / ".planfirst" / "plans-dir").read_text() == f"{DEFAULT_PLANS_DIR}\n"
+    assert _terminal(tmp_path)._store().plans_dir == tmp_path.resolve() / DEFAULT_PLANS_DIR
+
+
+@pytest.mark.parametrize("shipped", ["../outside\n", ".git/plans\n", "x" * 5000, "\x00\n"])
+def test_a_shipped_plans_dir_record_is_checked_like_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: str
+) -> None:
+    monkeypatch.delenv("PLANFIRST_PLANS_DIR", raising=False)
+    (tmp_path / ".planfirst").mkdir()
+    (tmp_path / ".planfirst" / "plans-dir").write_text(shipped)
+    assert _terminal(tmp_path)._store().plans_dir == tmp_path.resolve() / DEFAULT_PLANS_DIR
+
+
+def test_a_plans_dir_record_behind_a_link_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLANFIRST_PLANS_DIR", raising=False)
+    (tmp_path / ".planfirst").mkdir()
+    outside = tmp_path.parent / f"{tmp_path.name}-pointer"
+    outside.write_text("docs/plans\n")
+    (tmp_path / ".planfirst" / "plans-dir").symlink_to(outside)
+    assert _terminal(tmp_path)._store().plans_dir == tmp_path.resolve() / DEFAULT_PLANS_DIR

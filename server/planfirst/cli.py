@@ -6,7 +6,10 @@ import argparse
 import logging
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from planfirst.settings import Settings
 
 from planfirst import __version__
 
@@ -89,14 +92,22 @@ def _acp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminal_settings(workspace: str) -> Settings:
+    """The settings of a command without an editor: the environment, and the plans folder the
+    workspace's language server recorded when the environment names none."""
+    from planfirst.core.workspace.opening import environ_for_terminal
+    from planfirst.settings import load_settings
+
+    return load_settings(environ=environ_for_terminal(workspace, os.environ))[0]
+
+
 def _plans(args: argparse.Namespace) -> int:
     from planfirst.core.workspace.opening import open_store
     from planfirst.plan.visible import for_terminal
-    from planfirst.settings import load_settings
 
     # titles, ids and file names come from the repository: no escape sequence reaches the
     # terminal (docs/reliability.md case 43)
-    store = open_store(args.workspace, load_settings()[0])
+    store = open_store(args.workspace, _terminal_settings(args.workspace))
     plans, problems = store.list()
     active = store.active()
     if not plans and not problems:
@@ -122,9 +133,8 @@ def _diff(args: argparse.Namespace) -> int:
     from planfirst.core.workspace.opening import open_store
     from planfirst.plan.store import StoreError
     from planfirst.plan.visible import for_terminal
-    from planfirst.settings import load_settings
 
-    store = open_store(args.workspace, load_settings()[0])
+    store = open_store(args.workspace, _terminal_settings(args.workspace))
     plan_id = args.plan_id or store.active()
     if not plan_id:
         print("no active plan; name one with --plan ID (see `planfirst plans`)", file=sys.stderr)

@@ -209,12 +209,16 @@ class PlanfirstServer(LanguageServer):
 
     def apply_settings(self, *layers: Any) -> list[str]:
         """Merge settings layers; report problems to the user; push into the session."""
+        from planfirst.core.workspace.opening import remember_plans_dir
         from planfirst.settings import load_settings
 
         settings, problems = load_settings(self.init_options, *layers)
         self._settings = settings
         if self.session is not None:
             self.session.update_settings(settings)
+            remember_plans_dir(
+                self.session.store
+            )  # for `planfirst run` (core/workspace/opening.py)
         if self.models is not None:
             self.models.update(settings)
         for p in problems:

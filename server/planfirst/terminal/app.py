@@ -21,7 +21,7 @@ from pygls.lsp.client import LanguageClient
 
 from planfirst import __version__
 from planfirst.core.workflow import driver
-from planfirst.core.workspace.opening import open_store
+from planfirst.core.workspace.opening import environ_for_terminal, open_store
 from planfirst.plan.store import PlanStore
 from planfirst.plan.visible import for_terminal
 from planfirst.settings import load_settings
@@ -66,8 +66,10 @@ class Terminal:
         handlers.register(self.client, self.ed)
 
     def server_env(self) -> dict[str, str]:
-        """The environment `planfirst serve` runs in: ours, with the script and the cost flags."""
-        env = dict(os.environ)
+        """The environment `planfirst serve` runs in: ours, with the script and the cost flags,
+        and the plans folder the workspace's language server recorded when ours names none
+        (it may come from the editor's workspace settings, which the terminal cannot read)."""
+        env = environ_for_terminal(self.root, os.environ)
         script = getattr(self.args, "script", None)
         if script:
             env["PLANFIRST_SCRIPT"] = str(Path(script).resolve())

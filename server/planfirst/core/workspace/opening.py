@@ -11,11 +11,17 @@ wrote. tests/test_store_opening.py fails when a face constructs a `PlanStore` it
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.store import PlanStore, StoreError
-from planfirst.settings import Settings, check_plans_dir
+from planfirst.settings import DEFAULT_PLANS_DIR, Settings, check_plans_dir
+
+log = logging.getLogger("planfirst")
+POINTER = "plans-dir"  # .planfirst/plans-dir: the plansDir the language server uses here
+PLANS_DIR_ENV = "PLANFIRST_PLANS_DIR"
 
 
 def plans_dir_of(settings: Settings) -> str:
@@ -35,3 +41,49 @@ def open_store(root: Path | str, settings: Settings) -> PlanStore:
 def open_guard(root: Path | str, settings: Settings) -> WorkspaceGuard:
     """The path guard of the workspace at `root`: its excludes and plans folder from `settings`."""
     return WorkspaceGuard(root, settings.context.exclude, plans_dir=plans_dir_of(settings))
+
+
+def remember_plans_dir(store: PlanStore) -> None:
+    """Record the plans folder a language server uses in `.planfirst/plans-dir`: its `plansDir`
+    may come from the editor's workspace configuration, which `planfirst run`, `plans` and
+    `diff` cannot read, and they then find the same plans (`environ_for_terminal`). Written only
+    when it changes (nothing for the default when none was recorded); a failure is logged."""
+    rel = store.plans_dir.relative_to(store.root).as_posix()
+    path = store.dir / POINTER
+    try:
+        if store.read_file(path, 4096) == rel + "\n":
+            return
+    except FileNotFoundError:
+        if rel == DEFAULT_PLANS_DIR:
+            return
+    except (OSError, StoreError):
+        pass  # not readable as ours: replaced if it may be (write_file refuses what is not)
+    try:
+        store.write_file(path, rel + "\n")
+    except (OSError, StoreError) as e:
+        log.warning("planfirst: cannot record the plans folder in %s: %s", path, e)
+
+
+def recorded_plans_dir(root: Path | str) -> str | None:
+    """The plans folder a language server recorded for the workspace at `root`, when it is one
+    `plansDir` may be (a repository may ship the file: it is checked like the setting)."""
+    store = PlanStore(Path(root).resolve())
+    try:
+        text = store.read_file(store.dir / POINTER, 4096)
+    except (OSError, StoreError):
+        return None
+    try:
+        return check_plans_dir(text.strip())
+    except (ValueError, TypeError):
+        return None
+
+
+def environ_for_terminal(root: Path | str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a face without editor configuration reads its settings from: `environ`,
+    with the plans folder the workspace's language server recorded when `environ` names none."""
+    env = dict(environ)
+    if PLANS_DIR_ENV not in env:
+        recorded = recorded_plans_dir(root)
+        if recorded is not None:
+            env[PLANS_DIR_ENV] = recorded
+    return env
