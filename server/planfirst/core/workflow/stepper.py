@@ -100,6 +100,9 @@ async def execute(s: Session, plan: Plan, order: int | None, progress: Progress)
             raise
         budget.record_step(s, plan, order, outcome.attempts)
         if outcome.status == StepResult.DONE and plan.next_step() is None:
+            # plan.md shows the last step done while the test criteria run (minutes, maybe):
+            # not left to the operation's end like the other steps' (Session.save: last)
+            s.store.md_later(plan.id)
             final = await _final_checks(s, plan, progress)
             outcome.message = (outcome.message + " " + final.message).strip()
         # this copy is never changed again: the next reader of the plan takes it as it is (#32)
