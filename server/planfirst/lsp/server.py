@@ -207,18 +207,27 @@ class PlanfirstServer(LanguageServer):
 
     # ------------------------------------------------------------------ settings
 
+    def remember_plans_dir(self) -> None:
+        """Record the plans folder in `.planfirst/plans-dir` for `planfirst run`, `plans` and
+        `diff` (core/workspace/opening.py) — not in the server `planfirst run` starts: its
+        folder comes from the terminal's environment (or the record itself), and a one-off
+        `PLANFIRST_PLANS_DIR` must not move the record an editor's server wrote (QA rt2)."""
+        from planfirst.core.workspace.opening import remember_plans_dir
+
+        info = self.client_info
+        if self.session is None or (info is not None and info.name == TERMINAL_CLIENT):
+            return
+        remember_plans_dir(self.session.store)
+
     def apply_settings(self, *layers: Any) -> list[str]:
         """Merge settings layers; report problems to the user; push into the session."""
-        from planfirst.core.workspace.opening import remember_plans_dir
         from planfirst.settings import load_settings
 
         settings, problems = load_settings(self.init_options, *layers)
         self._settings = settings
         if self.session is not None:
             self.session.update_settings(settings)
-            remember_plans_dir(
-                self.session.store
-            )  # for `planfirst run` (core/workspace/opening.py)
+            self.remember_plans_dir()
         if self.models is not None:
             self.models.update(settings)
         for p in problems:
@@ -338,6 +347,7 @@ class PlanfirstServer(LanguageServer):
         return uri
 
 
+TERMINAL_CLIENT = "planfirst-terminal"  # the clientInfo name of `planfirst run`'s client
 REFRESH_S = 0.05  # plan changes closer than this make one refresh
 BUSY_REFRESH_S = 0.25  # while an operation runs on the plan: at most one refresh this often
 
