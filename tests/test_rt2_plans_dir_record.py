@@ -120,7 +120,7 @@ async def test_a_plan_busy_in_a_killed_planfirst_is_shown_free_again(tmp_path: P
     claim = tmp_path / ".planfirst" / "running" / plan.id
     claim.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd() / "server"), "."])}
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-c", _HOLDER, str(claim)], stdout=subprocess.PIPE, env=env
     )
     try:
@@ -130,9 +130,7 @@ async def test_a_plan_busy_in_a_killed_planfirst_is_shown_free_again(tmp_path: P
         watch.changed(
             server,
             types.DidChangeWatchedFilesParams(
-                changes=[
-                    types.FileEvent(uri=claim.as_uri(), type=types.FileChangeType.Created)
-                ]
+                changes=[types.FileEvent(uri=claim.as_uri(), type=types.FileChangeType.Created)]
             ),
         )
         await asyncio.sleep(0.3)
