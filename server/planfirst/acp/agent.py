@@ -41,7 +41,7 @@ from planfirst.acp.transcript import Transcript
 from planfirst.acp.views import plan_view, replay
 from planfirst.core.planning import mcp
 from planfirst.core.workflow.session import Session, SessionError
-from planfirst.core.workspace.opening import open_store
+from planfirst.core.workspace.opening import open_store, recorded_plans_dir
 from planfirst.errors import PlanfirstError
 from planfirst.llm.factory import Models
 from planfirst.settings import Settings, load_settings
@@ -167,12 +167,25 @@ class PlanfirstAgent:
             problems += tools.problems
         conv.notes += problems
 
+    def settings_for(self, root: Path) -> Settings:
+        """The settings of the workspace at `root`: ours, with the plans folder its language
+        server recorded (`.planfirst/plans-dir`) when neither the environment nor the settings
+        file names one — as `planfirst run`, `plans` and `diff` do, so a `plansDir` from the
+        editor's workspace settings finds the same plans here (QA rt2)."""
+        if "plans_dir" in self.settings.model_fields_set:
+            return self.settings
+        recorded = recorded_plans_dir(root)
+        if recorded is None or recorded == self.settings.plans_dir:
+            return self.settings
+        return self.settings.model_copy(update={"plans_dir": recorded})
+
     def _core(self, root: Path, host: AcpHost) -> Session:
         """The workspace's one core Session (made by its first ACP session)."""
         shared = self.cores.get(root)
         if shared is None:
             wh = WorkspaceHost(host)
-            shared = self.cores[root] = (Session(root, self.settings, self.models(), wh), wh)
+            settings = self.settings_for(root)
+            shared = self.cores[root] = (Session(root, settings, self.models(), wh), wh)
         shared[1].last = host
         return shared[0]
 
@@ -194,7 +207,7 @@ class PlanfirstAgent:
     ) -> LoadSessionResponse:
         """Resume the plan a session worked on (or a plan given by its id): replay it first."""
         root = _root(cwd)
-        store = open_store(root, self.settings)
+        store = open_store(root, self.settings_for(root))
         plan_id = store.session_plan(session_id) or (
             session_id if store.exists(session_id) else None
         )

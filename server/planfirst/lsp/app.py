@@ -118,7 +118,6 @@ def wire(server: PlanfirstServer) -> None:
 def start_session(server: PlanfirstServer) -> None:
     """Create the workspace session (once the root and settings are known)."""
     from planfirst.core.workflow.session import Session
-    from planfirst.core.workspace.opening import remember_plans_dir
     from planfirst.llm.factory import NO_KEY, Models
     from planfirst.lsp.host import LspHost
 
@@ -126,7 +125,7 @@ def start_session(server: PlanfirstServer) -> None:
     server.models = Models(server.settings, warn=server.warn)
     server.host = LspHost(server, server.root)
     server.session = Session(server.root, server.settings, server.models, server.host)
-    remember_plans_dir(server.session.store)  # for `planfirst run` (core/workspace/opening.py)
+    server.remember_plans_dir()  # for `planfirst run` (core/workspace/opening.py)
     if not server.models.offline and server.settings.anthropic.api_key is None:
         server.notice("no_key", NO_KEY)
     if server.settings.mcp.servers:  # user-level only (settings.TRUST)

@@ -306,6 +306,9 @@ def register(ls: Registry) -> None:
             r["active"] = r["id"] == active
             r["uri"] = server.plan_doc_uri(r["id"])
         plans_view.add_step_lists(session, rows)
+        for r in rows:
+            if r.get("elsewhere"):
+                server.watch_elsewhere(r["id"])  # refreshed when that process ends or dies
         return rows
 
     @command(ls, "planfirst.planReport")

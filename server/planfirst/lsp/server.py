@@ -142,6 +142,8 @@ class PlanfirstServer(LanguageServer):
         self.client_info: types.ClientInfo | None = None  # name and version from initialize
         self._refresh_tasks: dict[str, asyncio.TimerHandle] = {}
         self._refreshed_at: dict[str, float] = {}  # plan id -> loop time of its last refresh
+        # plan id -> the next look at whether the plan is still busy in another planfirst
+        self._elsewhere_checks: dict[str, asyncio.TimerHandle] = {}
         self.mcp_task: asyncio.Task[None] | None = None  # connecting planfirst.mcp.servers
         self._background: set[asyncio.Task[Any]] = set()  # fire-and-forget tasks kept alive
         self.closing = False  # `shutdown` or `exit` came: nothing more is sent unasked
@@ -189,6 +191,9 @@ class PlanfirstServer(LanguageServer):
         for handle in self._refresh_tasks.values():
             handle.cancel()
         self._refresh_tasks.clear()
+        for handle in self._elsewhere_checks.values():
+            handle.cancel()
+        self._elsewhere_checks.clear()
         if self.session is not None:
             self.session.flush_md()  # plan.md waiting for its debounce is written now
 
@@ -207,18 +212,27 @@ class PlanfirstServer(LanguageServer):
 
     # ------------------------------------------------------------------ settings
 
+    def remember_plans_dir(self) -> None:
+        """Record the plans folder in `.planfirst/plans-dir` for `planfirst run`, `plans` and
+        `diff` (core/workspace/opening.py) — not in the server `planfirst run` starts: its
+        folder comes from the terminal's environment (or the record itself), and a one-off
+        `PLANFIRST_PLANS_DIR` must not move the record an editor's server wrote (QA rt2)."""
+        from planfirst.core.workspace.opening import remember_plans_dir
+
+        info = self.client_info
+        if self.session is None or (info is not None and info.name == TERMINAL_CLIENT):
+            return
+        remember_plans_dir(self.session.store)
+
     def apply_settings(self, *layers: Any) -> list[str]:
         """Merge settings layers; report problems to the user; push into the session."""
-        from planfirst.core.workspace.opening import remember_plans_dir
         from planfirst.settings import load_settings
 
         settings, problems = load_settings(self.init_options, *layers)
         self._settings = settings
         if self.session is not None:
             self.session.update_settings(settings)
-            remember_plans_dir(
-                self.session.store
-            )  # for `planfirst run` (core/workspace/opening.py)
+            self.remember_plans_dir()
         if self.models is not None:
             self.models.update(settings)
         for p in problems:
@@ -314,6 +328,41 @@ class PlanfirstServer(LanguageServer):
             logged("refreshing code lenses", lambda: self.workspace_code_lens_refresh(None))
         if self.session is not None:
             self.publish_plan(plan_id)
+            self.watch_elsewhere(plan_id)
+
+    def watch_elsewhere(self, plan_id: str) -> None:
+        """While another planfirst process works on the plan, look every ELSEWHERE_CHECK_S
+        whether it still does, and refresh the plan when it stopped. A process that ends
+        normally removes its claim (a file event the client reports), but one that is killed
+        (kill -9, out of memory) leaves the file behind with no lock on it: no file changes,
+        and the Plans view and the status bar said "in another planfirst" with no action
+        offered until something else refreshed the plan (QA rt2)."""
+        if self.closing or self.session is None or plan_id in self._elsewhere_checks:
+            return
+        if not self._busy_elsewhere(plan_id):
+            return
+        loop = asyncio.get_event_loop()
+
+        def look() -> None:
+            self._elsewhere_checks.pop(plan_id, None)
+            if self.closing:
+                return
+            if self._busy_elsewhere(plan_id):
+                self._elsewhere_checks[plan_id] = loop.call_later(ELSEWHERE_CHECK_S, look)
+            else:
+                self.plan_changed(plan_id)
+
+        self._elsewhere_checks[plan_id] = loop.call_later(ELSEWHERE_CHECK_S, look)
+
+    def _busy_elsewhere(self, plan_id: str) -> bool:
+        session = self.session
+        if session is None:
+            return False
+        try:
+            held = session.store.claimed(plan_id)
+        except Exception:  # an unreadable claim is nobody's: nothing to watch
+            return False
+        return held is not None and held[0] != session.owner
 
     def open_plan_soon(self, plan_id: str) -> None:
         """Show a plan document that is still being written (virtual documents only)."""
@@ -338,8 +387,10 @@ class PlanfirstServer(LanguageServer):
         return uri
 
 
+TERMINAL_CLIENT = "planfirst-terminal"  # the clientInfo name of `planfirst run`'s client
 REFRESH_S = 0.05  # plan changes closer than this make one refresh
 BUSY_REFRESH_S = 0.25  # while an operation runs on the plan: at most one refresh this often
+ELSEWHERE_CHECK_S = 2.0  # how often a plan busy in another planfirst is looked at again
 
 
 def _no_previews() -> Previews:
