@@ -167,7 +167,9 @@ def test_a_plans_dir_from_the_editors_workspace_settings_reaches_the_terminal(
     assert _terminal(tmp_path)._store().plans_dir == tmp_path.resolve() / DEFAULT_PLANS_DIR
 
 
-@pytest.mark.parametrize("shipped", ["../outside\n", ".git/plans\n", "x" * 5000, "\x00\n"])
+@pytest.mark.parametrize(
+    "shipped", ["../outside\n", ".git/plans\n", "x" * 5000, "\x00\n", "docs/plans\n.git\n"]
+)
 def test_a_shipped_plans_dir_record_is_checked_like_the_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: str
 ) -> None:

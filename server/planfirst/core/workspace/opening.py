@@ -72,8 +72,11 @@ def recorded_plans_dir(root: Path | str) -> str | None:
         text = store.read_file(store.dir / POINTER, 4096)
     except (OSError, StoreError):
         return None
+    lines = text.splitlines()
+    if len(lines) != 1:  # planfirst writes one line
+        return None
     try:
-        return check_plans_dir(text.strip())
+        return check_plans_dir(lines[0].strip())
     except (ValueError, TypeError):
         return None
 
