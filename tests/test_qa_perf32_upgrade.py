@@ -129,6 +129,16 @@ def test_two_stores_record_the_step_history_at_once(tmp_path: Path) -> None:
     assert all(json.loads(line) for line in lines) and len(lines) == 2 * n
 
 
+async def _two_steps_done(run_session: Any) -> tuple[Any, Any]:
+    """The demo plan approved, its first two steps done: (session, plan)."""
+    session, _host = run_session(DEMO)
+    plan = await session.generate(TASK)
+    await session.approve(plan.id)
+    for _ in range(2):
+        assert (await session.execute_next(plan.id)).status == StepResult.DONE
+    return session, plan
+
+
 @pytest.mark.slow  # the whole three-step demo plan with a retry
 async def test_plan_md_shows_the_last_step_done_while_the_final_checks_run(
     run_session: Any,
@@ -143,11 +153,7 @@ async def test_plan_md_shows_the_last_step_done_while_the_final_checks_run(
 
     from planfirst.core.workflow import checks
 
-    session, _host = run_session(DEMO)
-    plan = await session.generate(TASK)
-    await session.approve(plan.id)
-    for _ in range(2):
-        assert (await session.execute_next(plan.id)).status == StepResult.DONE
+    session, plan = await _two_steps_done(run_session)
     running = asyncio.Event()
     release = asyncio.Event()
 
@@ -214,11 +220,7 @@ async def test_final_checks_cancelled_after_the_last_steps_save(
 
     from planfirst.core.workflow import checks
 
-    session, _host = run_session(DEMO)
-    plan = await session.generate(TASK)
-    await session.approve(plan.id)
-    for _ in range(2):
-        assert (await session.execute_next(plan.id)).status == StepResult.DONE
+    session, plan = await _two_steps_done(run_session)
     running = asyncio.Event()
     real = checks.run_commands
     blocked = {"on": True}
