@@ -95,6 +95,11 @@ def test_the_plans_directory_is_a_setting(tmp_path: Path) -> None:
         ("/tmp/plans", "absolute"),
         ("../plans", "'..'"),
         (".git/plans", "inside .git"),
+        # Windows drops trailing dots and spaces from a name: these are .git (and .planfirst)
+        (".git./plans", "inside .git"),
+        (".GIT /plans", "inside .git"),
+        ("docs/.git.. /plans", "inside .git"),
+        (".planfirst./other", "only '.planfirst/plans'"),
         (".planfirst/other", "only '.planfirst/plans'"),
     ):
         s, problems = load_settings({"plansDir": bad})

@@ -256,8 +256,9 @@ class Settings(_Section):
 def check_plans_dir(value: str) -> str:
     """The normalised plans directory, or ValueError saying why it cannot be one."""
     norm = normalise_rel_path(value.rstrip("/") if isinstance(value, str) else value)
-    # compared case-insensitively: `.GIT` is `.git` on macOS and Windows (case 16)
-    parts = [p.casefold() for p in norm.split("/")]
+    # compared case-insensitively (`.GIT` is `.git` on macOS and Windows, case 16), and without
+    # the trailing dots and spaces Windows drops from a name (`.git.` is `.git` there)
+    parts = [p.casefold().rstrip(". ") or p for p in norm.split("/")]
     if ".git" in parts:
         raise ValueError(f"plansDir {value!r} is inside .git; choose a directory of the workspace")
     if parts[0] == ".planfirst" and norm != DEFAULT_PLANS_DIR:
