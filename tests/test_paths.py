@@ -175,6 +175,12 @@ def test_case_tricks(tmp_path: Path) -> None:
     assert g2.excluded(".ｅnv") == "secret"  # fullwidth e
     assert g2.excluded(".PLANFIRST/plans/x.json") == "planfirst state (.planfirst/)"
     assert g2.excluded("SRC/KEY.PEM") == "secret"
+    # Windows drops trailing dots and spaces from a name: `.git.` is `.git` there
+    assert g2.excluded(".git./config") == "git internals (.git/)"
+    assert g2.excluded(".GIT /hooks/pre-commit") == "git internals (.git/)"
+    assert g2.excluded(".env.") == "secret"
+    assert g2.excluded(".planfirst./plans/x.json") == "planfirst state (.planfirst/)"
+    assert g2.excluded("src/notes...") is None  # an ordinary name stays one
 
 
 def test_case_sensitive_fs_does_not_accept_other_spelling(tmp_path: Path) -> None:

@@ -44,8 +44,10 @@ _SECRET_NAME = re.compile(
 
 
 def fold(name: str) -> str:
-    """Fold case and Unicode lookalikes (fullwidth letters, NFD) for protected-name checks."""
-    return unicodedata.normalize("NFKC", name).casefold()
+    """Fold case and Unicode lookalikes (fullwidth letters, NFD) for protected-name checks, and
+    the trailing dots and spaces Windows drops from a name (`.git.` is `.git` there)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return folded.rstrip(". ") or folded
 
 
 def is_secret(rel_path: str) -> bool:
