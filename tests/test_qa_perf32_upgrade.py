@@ -330,3 +330,29 @@ async def test_a_failed_step_records_its_row_and_plan_md_follows(workspace: Path
     finally:
         await models.aclose()
         srv.stop()
+
+
+@pytest.mark.slow  # the whole three-step demo plan with a retry
+async def test_plan_md_says_done_when_the_last_step_with_final_checks_answers(
+    run_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's final checks save the plan again (done) after the last step's own last save:
+    plan.md is then written before the step answers, as at the end of any operation — an editor
+    that reads plan.md when the last step answers (Neovim's e2e does) sees the plan done, not
+    the step's state before the checks. The background writer is slowed so a plan.md left to it
+    would show late."""
+    import time
+
+    session, plan = await _two_steps_done(run_session)
+    store = session.store
+    real = store._md_after
+
+    def slow_md(plan_id: str, text: str, rendered: Any) -> None:
+        time.sleep(0.3)  # on the writer's thread
+        real(plan_id, text, rendered)
+
+    monkeypatch.setattr(store, "_md_after", slow_md)
+    res = await session.execute_next(plan.id)
+    assert res.status == StepResult.DONE, res
+    md = store.plan_md(plan.id).read_text(encoding="utf-8")  # at once, as the editor does
+    assert "**Status:** done" in md, md[:300]

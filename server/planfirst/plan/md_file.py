@@ -99,10 +99,6 @@ class MarkdownFile(OwnFiles):
 
         self._writer.then(plan_id, job, as_key=md_key(plan_id))
 
-    def md_queued(self, plan_id: str) -> bool:
-        """Whether plan.md of the plan's last save is still the background writer's to write."""
-        return self._writer.pending(md_key(plan_id))
-
     def flush_md(self, plan_id: str) -> Path | None:
         """Write plan.md if the plan was saved since it was last written and its text changed
         (atomic but not fsynced: it is derived from plan.json). A hand edit of plan.md not

@@ -153,6 +153,7 @@ class Session:
                 "save_failed",
             ) from None
         if not (last and busy):
+            self._md_last.discard(plan.id)  # saved after it: no longer the operation's last
             self._md_soon(plan.id)
         self.host.plan_changed(plan.id)
 
@@ -172,8 +173,7 @@ class Session:
         self._md_timers[plan_id] = loop.call_later(MD_DEBOUNCE_S, self.flush_md, plan_id)
 
     def _md_left(self, plan_id: str) -> None:
-        """On the writer's thread: plan.md was left to flush_md (a hand edit to keep, a refused
-        path to report); flush it on the operations' event loop."""
+        """On the writer's thread: plan.md was left to flush_md (a hand edit, a refused path)."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.flush_md, plan_id)
@@ -242,7 +242,7 @@ class Session:
             if plan_id in self._md_last:  # the writer renders it (save: last)
                 self._md_last.discard(plan_id)
                 self.store.md_later(plan_id)
-            elif not self.store.md_queued(plan_id):
+            else:
                 self.flush_md(plan_id)
             self.settle_durable(plan_id)
             if self._busy.get(plan_id) == what:  # not handed over (hand_over)
