@@ -172,7 +172,7 @@ async def test_plan_md_shows_the_last_step_done_while_the_final_checks_run(
     task = asyncio.ensure_future(session.execute_next(plan.id))
     try:
         await asyncio.wait_for(running.wait(), 30)
-        await asyncio.sleep(1.0)  # well past the writer's work and the plan.md debounce
+        await asyncio.to_thread(session.store.settle)  # what is queued for plan.md is written
         md = session.store.plan_md(plan.id).read_text(encoding="utf-8")  # a second editor
         assert "**Steps:** 3/3 done" in md, md[:400]
     finally:

@@ -3,7 +3,6 @@ Plans view (lsp/plans_view.py): the orders users do things in."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ from lsprotocol import types
 from planfirst.lsp import watch
 from planfirst.settings import DEFAULT_PLANS_DIR
 from tests.support.plan_fixtures import make_plan
+from tests.support.waiting import wait_until
 from tests.test_store_opening import _lsp, _terminal
 
 
@@ -133,16 +133,17 @@ async def test_a_plan_busy_in_a_killed_planfirst_is_shown_free_again(tmp_path: P
                 changes=[types.FileEvent(uri=claim.as_uri(), type=types.FileChangeType.Created)]
             ),
         )
-        await asyncio.sleep(0.3)
-        assert _statuses(writer, plan.id)[-1]["elsewhere"] is True
+        await wait_until(
+            lambda: (_statuses(writer, plan.id) or [{}])[-1].get("elsewhere") is True,
+            10,
+            "the plan published busy elsewhere",
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert claim.exists()  # left behind; no file event comes
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            if _statuses(writer, plan.id)[-1]["busy"] is None:
-                break
-        assert _statuses(writer, plan.id)[-1]["busy"] is None
+        await wait_until(
+            lambda: _statuses(writer, plan.id)[-1]["busy"] is None, 10, "the plan shown free again"
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
