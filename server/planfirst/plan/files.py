@@ -19,6 +19,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 try:
@@ -29,6 +30,10 @@ except ImportError:  # Windows: no advisory locks; appends are still whole lines
 from planfirst.errors import PlanfirstError
 from planfirst.plan.liveness import alive
 
+# open() flags for planfirst's own files: never follow a link, never block on a FIFO
+SAFE_OPEN = (
+    getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")  # plan (and ACP session) ids
 
 
@@ -133,8 +138,6 @@ def _lock_briefly(fd: int, tries: int = 50) -> bool:
     """An exclusive advisory lock on `fd` (released when it is closed), tried for about 50 ms
     without blocking: the caller is the background writer, which a lock held elsewhere must
     never stall. False when it was not had (the caller goes on without it)."""
-    import time
-
     for _ in range(tries):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -204,14 +207,7 @@ class OwnFiles:
         like a rename: for records whose reader skips a broken line."""
         self.check(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        flags = (
-            os.O_RDWR
-            | os.O_APPEND
-            | os.O_CREAT
-            | getattr(os, "O_NOFOLLOW", 0)
-            | getattr(os, "O_NONBLOCK", 0)
-            | getattr(os, "O_CLOEXEC", 0)
-        )
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | SAFE_OPEN
         try:
             fd = os.open(path, flags, 0o600)
         except OSError as e:
@@ -239,12 +235,7 @@ class OwnFiles:
         with O_NOFOLLOW | O_NONBLOCK, then checked to be a regular file) and at most `limit`
         bytes; FileNotFoundError when it is absent, StoreError naming the file otherwise."""
         self.check(path)
-        flags = (
-            os.O_RDONLY
-            | getattr(os, "O_NOFOLLOW", 0)
-            | getattr(os, "O_NONBLOCK", 0)
-            | getattr(os, "O_CLOEXEC", 0)
-        )
+        flags = os.O_RDONLY | SAFE_OPEN
         try:
             fd = os.open(path, flags)
         except FileNotFoundError:

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from planfirst.plan.files import SAFE_OPEN
+
 if TYPE_CHECKING:
     from planfirst.plan.model import Plan
 
@@ -231,12 +233,7 @@ RECORD_BYTES = 1024
 
 def _read_record(path: Path) -> str:
     """The record's text, read without following a link or blocking on a FIFO (OSError)."""
-    flags = (
-        os.O_RDONLY
-        | getattr(os, "O_NOFOLLOW", 0)
-        | getattr(os, "O_NONBLOCK", 0)
-        | getattr(os, "O_CLOEXEC", 0)
-    )
+    flags = os.O_RDONLY | SAFE_OPEN
     fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -269,12 +266,7 @@ def _rewrite(path: Path, padded: bytes) -> bool:
     """Overwrite an existing record of RECORD_BYTES in place; False when there is none to
     overwrite (missing, another size, not a regular file: it is then replaced whole)."""
     # no link followed, and never blocked on a FIFO planted there (it is then replaced whole)
-    flags = (
-        os.O_WRONLY
-        | getattr(os, "O_NOFOLLOW", 0)
-        | getattr(os, "O_NONBLOCK", 0)
-        | getattr(os, "O_CLOEXEC", 0)
-    )
+    flags = os.O_WRONLY | SAFE_OPEN
     try:
         fd = os.open(path, flags)
     except OSError:
