@@ -75,3 +75,17 @@ async def test_a_report_held_back_is_sent_before_the_server_waits_for_the_user()
     assert _messages(rec)[-1] == ("report", "waiting for you to review the edit", 20)
     await asyncio.sleep(host.REPORT_GAP_S * 2)
     assert len(rec.sent) == 2  # not sent twice
+
+
+async def test_a_report_sent_after_a_blocked_loop_is_not_followed_by_an_older_one() -> None:
+    # rt3: a report held for the gap, then the loop is busy past the gap (synchronous work in
+    # the same task) and a newer report goes out at once: the held, older one must not follow
+    import time
+
+    p, rec = _progress()
+    p.report("reading the files", 10)
+    p.report("asking the model", 10)  # held for the gap
+    time.sleep(host.REPORT_GAP_S * 2)  # the loop is blocked: the timer cannot run yet
+    p.report("applying the edit", 30)  # past the gap: at once
+    await asyncio.sleep(host.REPORT_GAP_S * 2)
+    assert _messages(rec)[-1] == ("report", "applying the edit", 30), _messages(rec)
