@@ -91,6 +91,20 @@ def _parse_key(text: str) -> bytes | None:
     return key if len(key) == KEY_BYTES else None
 
 
+def _read_key_file(path: Path) -> str:
+    """The key file's text, read like planfirst's other own files: not through a link, not
+    blocking on a FIFO, never past a key's size (OSError for anything but a regular file). A
+    key file others can read (planted or copied with mode 0644) is made private first."""
+    fd = os.open(path, os.O_RDONLY | SAFE_OPEN)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if hasattr(os, "getuid") and st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+        return f.read(4 * KEY_BYTES).decode("ascii")
+
+
 def user_key() -> bytes:
     """The per-user sealing key, created on first use (atomically: concurrent servers agree).
 
@@ -104,7 +118,7 @@ def user_key() -> bytes:
     if kept is not None and ident is not None and kept[0] == ident:
         return kept[1]
     try:
-        key = _parse_key(path.read_text(encoding="ascii"))
+        key = _parse_key(_read_key_file(path))
     except FileNotFoundError:
         return _new_key(path, replace=False)
     except (OSError, ValueError) as e:
@@ -141,7 +155,7 @@ def _new_key(path: Path, *, replace: bool) -> bytes:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        theirs = _parse_key(path.read_text(encoding="ascii"))
+        theirs = _parse_key(_read_key_file(path))
     except (OSError, ValueError) as e:
         return _fallback_key("cannot keep planfirst's key", path, e)
     return theirs if theirs is not None else _new_key(path, replace=True)
