@@ -103,7 +103,15 @@ class LspProgress:
                 if self._timer is None:
                     self._timer = loop.call_later(wait, self.send_pending)
                 return
+        self._drop_pending()  # a report held back is older than this one: never sent after it
         self._send(message, percentage)
+
+    def _drop_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None
+        _waiting.discard(self)
 
     def send_pending(self) -> None:
         """Send the report held back for the gap, if any."""
@@ -125,11 +133,7 @@ class LspProgress:
 
     def end(self, message: str) -> None:
         """End the progress (always sent once begun); a report still waiting is dropped."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._pending = None
-        _waiting.discard(self)
+        self._drop_pending()
         if self.token is not None:
             self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
             self.token = None
