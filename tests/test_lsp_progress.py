@@ -85,7 +85,7 @@ async def test_a_report_sent_after_a_blocked_loop_is_not_followed_by_an_older_on
     p, rec = _progress()
     p.report("reading the files", 10)
     p.report("asking the model", 10)  # held for the gap
-    time.sleep(host.REPORT_GAP_S * 2)  # the loop is blocked: the timer cannot run yet
+    time.sleep(host.REPORT_GAP_S * 2)  # noqa: ASYNC251 (the loop blocked on purpose: its timer cannot run)
     p.report("applying the edit", 30)  # past the gap: at once
     await asyncio.sleep(host.REPORT_GAP_S * 2)
     assert _messages(rec)[-1] == ("report", "applying the edit", 30), _messages(rec)
