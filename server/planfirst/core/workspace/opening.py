@@ -17,11 +17,10 @@ from pathlib import Path
 
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.store import PlanStore, StoreError
-from planfirst.settings import DEFAULT_PLANS_DIR, Settings, check_plans_dir
+from planfirst.settings import DEFAULT_PLANS_DIR, PLANS_DIR_ENV, Settings, check_plans_dir
 
 log = logging.getLogger("planfirst")
 POINTER = "plans-dir"  # .planfirst/plans-dir: the plansDir the language server uses here
-PLANS_DIR_ENV = "PLANFIRST_PLANS_DIR"
 
 
 def plans_dir_of(settings: Settings) -> str:
