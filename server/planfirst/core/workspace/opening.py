@@ -84,7 +84,7 @@ def environ_for_terminal(root: Path | str, environ: Mapping[str, str]) -> dict[s
     """The environment a face without editor configuration reads its settings from: `environ`,
     with the plans folder the workspace's language server recorded when `environ` names none."""
     env = dict(environ)
-    if PLANS_DIR_ENV not in env:
+    if not env.get(PLANS_DIR_ENV):  # empty is none, as for load_settings
         recorded = recorded_plans_dir(root)
         if recorded is not None:
             env[PLANS_DIR_ENV] = recorded
