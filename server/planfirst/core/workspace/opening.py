@@ -75,7 +75,8 @@ def recorded_plans_dir(root: Path | str) -> str | None:
     if len(lines) != 1:  # planfirst writes one line
         return None
     try:
-        return check_plans_dir(lines[0].strip())
+        # as written: a space at either end is part of a folder's name on Linux and macOS
+        return check_plans_dir(lines[0])
     except (ValueError, TypeError):
         return None
 
