@@ -162,3 +162,38 @@ def _statuses(writer: Any, plan_id: str) -> list[dict[str, Any]]:
         if msg.get("method") == "planfirst/status" and msg["params"].get("planId") == plan_id:
             out.append(msg["params"])
     return out
+
+
+def test_an_empty_plans_dir_variable_is_no_plans_dir_for_the_terminal_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`PLANFIRST_PLANS_DIR=` (set, empty) is no setting for load_settings; the terminal took it
+    as one and skipped the recorded folder, so it read .planfirst/plans while the editor's
+    server kept its plans in docs/plans."""
+    from planfirst.core.workspace.opening import environ_for_terminal
+    from planfirst.settings import PLANS_DIR_ENV, load_settings
+
+    (tmp_path / ".planfirst").mkdir()
+    (tmp_path / ".planfirst" / "plans-dir").write_text("docs/plans\n")
+    env = environ_for_terminal(tmp_path, {PLANS_DIR_ENV: ""})
+    assert load_settings(environ=env)[0].plans_dir == "docs/plans"
+    monkeypatch.setenv(PLANS_DIR_ENV, "")
+    assert _terminal(tmp_path)._store().plans_dir == tmp_path.resolve() / "docs" / "plans"
+
+
+@pytest.mark.parametrize("plans_dir", ["docs/plans ", " docs/plans", "docs/plans."])
+def test_a_plans_dir_with_edge_spaces_or_dots_is_read_back_as_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plans_dir: str
+) -> None:
+    """A stray space in the editor's `plansDir` is another folder on Linux and macOS: the
+    terminal read the record back stripped and looked in `docs/plans`, not where the editor's
+    server keeps its plans."""
+    monkeypatch.delenv("PLANFIRST_PLANS_DIR", raising=False)
+    editor, _ = _lsp(tmp_path, {"planfirst": {"plansDir": plans_dir}})
+    assert editor.session is not None
+    plan = make_plan()
+    editor.session.store.save(plan)
+    editor.session.store.settle()
+    store = _terminal(tmp_path)._store()
+    assert store.plans_dir == editor.session.store.plans_dir
+    assert store.exists(plan.id)

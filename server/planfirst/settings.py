@@ -31,6 +31,7 @@ from planfirst.llm.catalog import DEFAULT_EXECUTION_MODEL, DEFAULT_PLANNING_MODE
 from planfirst.plan.model import normalise_rel_path
 
 DEFAULT_PLANS_DIR = ".planfirst/plans"
+PLANS_DIR_ENV = "PLANFIRST_PLANS_DIR"  # the environment's plansDir (empty: none)
 
 log = logging.getLogger(__name__)
 
@@ -295,8 +296,8 @@ def env_layer(environ: dict[str, str] | None = None) -> dict[str, Any]:
         layer["executionModel"] = env["PLANFIRST_EXECUTION_MODEL"]
     if env.get("PLANFIRST_CRITIQUE_MODEL"):
         layer["critique"] = {"model": env["PLANFIRST_CRITIQUE_MODEL"]}
-    if env.get("PLANFIRST_PLANS_DIR"):
-        layer["plansDir"] = env["PLANFIRST_PLANS_DIR"]
+    if env.get(PLANS_DIR_ENV):
+        layer["plansDir"] = env[PLANS_DIR_ENV]
     budget = {
         key: env[var] for var, key in _BUDGET_ENV.items() if env.get(var)
     }  # strings: validation turns them into numbers (or reports them)

@@ -20,7 +20,10 @@ restored from git history or a backup: it loads as foreign too, so it cannot bri
 the user withdrew by revising, nor a step record that an undo has since superseded.
 
 The key is created on first use. If the data directory cannot be written, a key for this process
-only is used (plans stay trusted until the server restarts) and a warning is logged.
+only is used (plans stay trusted until the server restarts) and a warning is logged. A key file
+that holds no key is replaced under a lock beside it (`origin.key.lock`), so processes that find
+it at once all use the one key left on disk; one that waits too long for that lock uses a key of
+its own, logged, and never writes a second one.
 """
 
 from __future__ import annotations
@@ -35,10 +38,16 @@ import secrets
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planfirst.plan.files import SAFE_OPEN
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from planfirst.plan.model import Plan
@@ -124,8 +133,7 @@ def user_key() -> bytes:
     except (OSError, ValueError) as e:
         return _fallback_key("cannot read planfirst's key", path, e)
     if key is None:
-        log.warning("planfirst's key %s holds no key (a write was cut short): made anew", path)
-        return _new_key(path, replace=True)
+        return _replace_empty_key(path)
     recent = time.time_ns() - RACY_NS  # a rewrite in the same tick keeps the stamps
     if ident is not None and _identity(where) == ident and max(ident[2:4]) < recent:
         _key_read[where] = (ident, key)
@@ -158,7 +166,72 @@ def _new_key(path: Path, *, replace: bool) -> bytes:
         theirs = _parse_key(_read_key_file(path))
     except (OSError, ValueError) as e:
         return _fallback_key("cannot keep planfirst's key", path, e)
-    return theirs if theirs is not None else _new_key(path, replace=True)
+    return theirs if theirs is not None else _replace_empty_key(path)
+
+
+# How long a process waits for another one replacing a key file that holds no key (it holds the
+# lock for one small fsync'd write and a rename): past this it uses a key of its own (logged)
+KEY_LOCK_WAIT_S = 5.0
+
+
+def _replace_empty_key(path: Path) -> bytes:
+    """The key that replaces a key file holding no key, agreed by every process that found it so:
+    the check and the replacement run under an exclusive lock on `origin.key.lock` beside it, and
+    a process that gets the lock after another replaced the file uses the key now there (two
+    replacements would leave one process sealing with a key no longer on disk: its plans would
+    load as foreign everywhere else and after a restart)."""
+    try:
+        with _key_lock(path) as refused:
+            try:
+                now: bytes | None = _parse_key(_read_key_file(path))
+                present = True
+            except FileNotFoundError:
+                now, present = None, False
+            if now is not None:
+                return now  # replaced by another process meanwhile: theirs
+            if refused is not None:  # never a second key on disk beside the one being written
+                return _fallback_key(refused, path, TimeoutError("the key's lock is held"))
+            if present:
+                log.warning(
+                    "planfirst's key %s holds no key (a write was cut short): made anew", path
+                )
+            return _new_key(path, replace=present)
+    except (OSError, ValueError) as e:
+        return _fallback_key("cannot replace planfirst's key", path, e)
+
+
+@contextlib.contextmanager
+def _key_lock(path: Path) -> Iterator[str | None]:
+    """Hold an exclusive `flock` on the lock file beside the key file (opened without following a
+    link; a FIFO or directory there is an OSError) for the block. Yields None once it is held, or
+    where locks do not exist (no fcntl, a file system without them); else, after waiting
+    KEY_LOCK_WAIT_S for another process to let go, what the caller says in its warning."""
+    if fcntl is None:
+        yield None
+        return
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | SAFE_OPEN, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{lock} is not a regular file")
+        deadline = time.monotonic() + KEY_LOCK_WAIT_S
+        refused: str | None = None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                refused = (
+                    f"waited {KEY_LOCK_WAIT_S:g} s for another process replacing planfirst's key"
+                )
+            except OSError as e:  # a file system without locks: as before them
+                log.debug("cannot lock %s (%s): replacing planfirst's key unlocked", lock, e)
+            break
+        yield refused
+    finally:
+        os.close(fd)  # lets go of the lock
 
 
 def _fallback_key(what: str, path: Path, error: Exception) -> bytes:

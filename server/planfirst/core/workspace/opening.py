@@ -17,11 +17,10 @@ from pathlib import Path
 
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.store import PlanStore, StoreError
-from planfirst.settings import DEFAULT_PLANS_DIR, Settings, check_plans_dir
+from planfirst.settings import DEFAULT_PLANS_DIR, PLANS_DIR_ENV, Settings, check_plans_dir
 
 log = logging.getLogger("planfirst")
 POINTER = "plans-dir"  # .planfirst/plans-dir: the plansDir the language server uses here
-PLANS_DIR_ENV = "PLANFIRST_PLANS_DIR"
 
 
 def plans_dir_of(settings: Settings) -> str:
@@ -76,7 +75,8 @@ def recorded_plans_dir(root: Path | str) -> str | None:
     if len(lines) != 1:  # planfirst writes one line
         return None
     try:
-        return check_plans_dir(lines[0].strip())
+        # as written: a space at either end is part of a folder's name on Linux and macOS
+        return check_plans_dir(lines[0])
     except (ValueError, TypeError):
         return None
 
@@ -85,7 +85,7 @@ def environ_for_terminal(root: Path | str, environ: Mapping[str, str]) -> dict[s
     """The environment a face without editor configuration reads its settings from: `environ`,
     with the plans folder the workspace's language server recorded when `environ` names none."""
     env = dict(environ)
-    if PLANS_DIR_ENV not in env:
+    if not env.get(PLANS_DIR_ENV):  # empty is none, as for load_settings
         recorded = recorded_plans_dir(root)
         if recorded is not None:
             env[PLANS_DIR_ENV] = recorded
