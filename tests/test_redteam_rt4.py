@@ -105,3 +105,40 @@ async def test_a_tool_committed_in_a_submodule_is_not_an_installed_tool(tmp_path
     _add_submodule(ws, inner, "sub")
     asked, ran = await _runs_unasked(ws, "sub/.venv/bin/pytest -q")
     assert asked and not ran, "a submodule's committed .venv/bin/pytest ran unasked"
+
+
+# ------------------------------------------------- a relative PATH entry in the user's PATH (finding 3)
+
+
+@pytest.mark.parametrize("user_path", ["/usr/bin:/bin:", "/usr/bin:.:/bin", ""])
+async def test_a_relative_path_entry_never_finds_a_workspace_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_path: str
+) -> None:
+    """A user PATH with an empty entry or `.` (a trailing colon; PATH unset) means "the working
+    directory" to the command, which runs in the workspace root — but the policy looked the
+    program up from planfirst's own working directory (an ACP agent serves many workspaces), so
+    a repository's `tox` script ran as the allow-listed tool."""
+    from planfirst.core.workflow.checks import command_env
+
+    ws, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ws.mkdir()
+    tool = ws / "tox"
+    tool.write_text("#!/bin/sh\ntouch PWN\n")
+    tool.chmod(0o755)
+    _commit(ws)
+    monkeypatch.setenv("PATH", user_path)
+    monkeypatch.chdir(elsewhere)
+    env = command_env(ws)
+    assert all(os.path.isabs(p) for p in env["PATH"].split(os.pathsep)), env["PATH"]
+    asked: list[str] = []
+
+    async def no(command: str, reason: str) -> bool:
+        asked.append(reason)
+        return False
+
+    policy = CommandPolicy(Settings().validation.allow, Workspace(ws, env))
+    await run_validation(
+        ["tox -q"], ws, policy, timeout_s=30, output_cap=10_000, confirm=no, env=env
+    )
+    assert not (ws / "PWN").exists(), "the repository's ./tox ran as the allow-listed tox"
