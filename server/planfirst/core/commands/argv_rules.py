@@ -18,6 +18,7 @@ import os
 import posixpath
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 
 # Per program: flags (exact, or prefixes ending in '=' or attached values) that run other code.
@@ -124,9 +125,20 @@ class Workspace:
     def _git_tracked(self, rel: str) -> bool:
         if rel in self._cache:
             return self._cache[rel]
+        # asked in the file's own folder: git answers for the repository that holds it, so a
+        # file a submodule commits counts as tracked (the superproject does not list it)
+        folder, name = posixpath.split(rel)
         try:
             done = subprocess.run(
-                ["git", "-C", self.root, "ls-files", "--error-unmatch", "--", rel],
+                [
+                    "git",
+                    "-C",
+                    os.path.join(self.root, folder),
+                    "ls-files",
+                    "--error-unmatch",
+                    "--",
+                    name,
+                ],
                 capture_output=True,
                 timeout=5,
                 check=False,
@@ -167,10 +179,60 @@ class Workspace:
         if isolated:
             return None  # -I/-P: the working directory is not put on sys.path
         top = module.split(".")[0]
-        for cand in (f"{top}.py", f"{top}/__init__.py", top):
-            if os.path.lexists(os.path.join(self.root, cand)):
+        if os.path.lexists(os.path.join(self.root, top)):
+            return (
+                f"'{python} -m {module}' imports {top} from the workspace, not the installed tool"
+            )
+        for cand, name in _root_modules(self.root):
+            if name == top:
                 return f"'{python} -m {module}' imports {cand} from the workspace, not the installed tool"
+            if name in _STDLIB:
+                # the working directory comes first for every import the tool makes
+                return (
+                    f"'{python} -m {module}' would import {cand} from the workspace in place of "
+                    f"the standard module {name}"
+                )
         return None
+
+
+# Standard modules a project commonly has a folder of its own for, which no tool imports.
+_STDLIB = frozenset(sys.stdlib_module_names) - {"test", "__main__", "this", "antigravity"}
+_CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
+
+
+def _root_modules(root: str) -> list[tuple[str, str]]:
+    """(entry, module name) of what `import NAME` finds in `root` when it is on `sys.path`:
+    source, sourceless bytecode (`pytest.pyc`) and extension modules (`x.cpython-312-….so`),
+    and packages with an `__init__` of any of these kinds."""
+    out: list[tuple[str, str]] = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return out
+    for ent in entries:
+        name = ent.name
+        try:
+            is_dir = ent.is_dir()
+        except OSError:
+            continue
+        if is_dir:
+            if name.isidentifier() and _has_init(ent.path):
+                out.append((f"{name}/__init__", name))
+        elif name.endswith(_CODE_SUFFIXES):
+            mod = name.split(".", 1)[0]
+            if mod.isidentifier():
+                out.append((name, mod))
+    return out
+
+
+def _has_init(folder: str) -> bool:
+    try:
+        return any(
+            e.name.startswith("__init__.") and e.name.endswith(_CODE_SUFFIXES)
+            for e in os.scandir(folder)
+        )
+    except OSError:
+        return False
 
 
 def node_script_ok(script: str) -> bool:

@@ -37,14 +37,19 @@ if TYPE_CHECKING:
 
 def command_env(root: Path) -> dict[str, str]:
     """The environment validation runs in (scrubbed by validate.py): the workspace's own
-    virtualenv first on PATH, then the interpreter planfirst runs on."""
+    virtualenv first on PATH, then the interpreter planfirst runs on, then the absolute entries
+    of planfirst's own PATH."""
     env = dict(os.environ)
     extra = [str(Path(sys.executable).parent)]
     for venv in (".venv", "venv"):
         bindir = root / venv / "bin"
         if bindir.is_dir():
             extra.insert(0, str(bindir))
-    env["PATH"] = os.pathsep.join([*extra, env.get("PATH", "")])
+    # only absolute entries: an empty entry or `.` (a trailing colon, PATH unset) means the
+    # working directory — the workspace root for the command, planfirst's own elsewhere for the
+    # policy that looks the program up — so a repository's `./tox` would run as the tool
+    given = [p for p in env.get("PATH", "").split(os.pathsep) if os.path.isabs(p)]
+    env["PATH"] = os.pathsep.join([*extra, *given])
     return env
 
 
