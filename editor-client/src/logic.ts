@@ -605,6 +605,14 @@ export function partlyApplied(step: StepRow): string {
     return parts.join('; ');
 }
 
+/**
+ * Is something running on the plan, in this process or another planfirst (`elsewhere` alone,
+ * without a `busy` text, counts too)? Then its rows offer no action until it ends.
+ */
+function planBusy(p: PlanSummary): boolean {
+    return Boolean(p.busy) || p.elsewhere === true;
+}
+
 /** A plan's row: its title (short), "status · n of m done", and what it offers inline. */
 export function planTreeView(p: PlanSummary): TreeView {
     const total = p.steps?.total ?? 0;
@@ -617,12 +625,12 @@ export function planTreeView(p: PlanSummary): TreeView {
     if (failed) {
         parts.push(`${failed} failed`);
     }
-    if (p.busy) {
+    if (planBusy(p)) {
         // running here, or in another planfirst process: no action is offered until it ends
-        parts.push(p.busy); // "in another planfirst: executing step 2" when elsewhere
+        parts.push(p.busy || 'in another planfirst'); // "in another planfirst: executing step 2" when elsewhere
     }
     let context = 'plan';
-    if (p.busy) {
+    if (planBusy(p)) {
         context = 'plan-busy';
     } else if (status === 'draft') {
         context = 'plan-draft';
@@ -656,7 +664,7 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
         undoable = withEdit.length > 0 && withEdit[withEdit.length - 1].order === step.order && status === 'done';
     }
     let context = 'step';
-    if (p.busy) {
+    if (planBusy(p)) {
         // the plan is busy (here or in another window): Execute, Retry and Undo would be refused
     } else if (status === 'failed') {
         context = 'step-failed';

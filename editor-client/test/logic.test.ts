@@ -403,6 +403,11 @@ test('Plans view rows: a plan busy here or in another window offers no inline ac
     const ready = { ...idle, steps: { total: 3, done: 1, failed: 0 }, stepList: [steps[0], { ...steps[1], status: 'pending' }, steps[2]], busy: null };
     assert.equal(planTreeView(ready).context, 'plan-ready'); // busy: null is idle
     assert.equal(stepTreeView(ready, ready.stepList[1]).context, 'step-next');
+    // `elsewhere` alone (no `busy` text) still means another planfirst holds the plan
+    const held = { ...idle, busy: null, elsewhere: true };
+    assert.equal(planTreeView(held).context, 'plan-busy');
+    assert.match(planTreeView(held).description, /· in another planfirst$/);
+    assert.deepEqual(steps.map((s) => stepTreeView(held, s).context), ['step', 'step', 'step']);
 });
 
 test('Plans view rows: Undo goes where the server accepts it, a step needing redo says so (#29)', () => {
