@@ -663,12 +663,14 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
         const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
         undoable = withEdit.length > 0 && withEdit[withEdit.length - 1].order === step.order && status === 'done';
     }
+    // the server runs no step of a draft (not approved) nor of a finished plan
+    const runs = plan !== 'draft' && plan !== 'planning' && !FINISHED.test(plan);
     let context = 'step';
     if (planBusy(p)) {
         // the plan is busy (here or in another window): Execute, Retry and Undo would be refused
-    } else if (status === 'failed') {
+    } else if (status === 'failed' && runs) {
         context = 'step-failed';
-    } else if (next?.order === step.order && status === 'pending' && plan !== 'draft' && !steps.some((s) => s.status === 'failed')) {
+    } else if (next?.order === step.order && status === 'pending' && runs && !steps.some((s) => s.status === 'failed')) {
         context = undoable ? 'step-next-undoable' : 'step-next';
     } else if (undoable) {
         context = 'step-undoable';
