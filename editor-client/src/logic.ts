@@ -669,7 +669,8 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     if (planBusy(p)) {
         // the plan is busy (here or in another window): Execute, Retry and Undo would be refused
     } else if (status === 'failed' && runs) {
-        context = 'step-failed';
+        // a failed step's edit stays on disk (it did not pass): Undo as well when it landed last
+        context = undoable ? 'step-failed-undoable' : 'step-failed';
     } else if (next?.order === step.order && status === 'pending' && runs && !steps.some((s) => s.status === 'failed')) {
         context = undoable ? 'step-next-undoable' : 'step-next';
     } else if (undoable) {

@@ -299,3 +299,20 @@ test('Plans view: a server without `undoable` in its rows: Undo on the last done
     assert.deepEqual(inline(legacy('draft', ['pending', 'pending'])), [[], []]);
     assert.deepEqual(inline({ ...legacy('executing', ['done', 'pending']), busy: 'executing step 2' }), [[], []]);
 });
+
+test('Plans view: a failed step whose edit is on disk (the last to land) offers Retry and Undo', () => {
+    const p = plan(
+        'executing',
+        [
+            { order: 1, status: 'done', title: 'Add top_words', undoable: false },
+            { order: 2, status: 'failed', title: 'Add --top', undoable: true },
+            { order: 3, status: 'pending', title: 'Document it', undoable: false },
+        ],
+        {},
+    );
+    const inline = (p.stepList ?? []).map((s) => offered(stepTreeView(p, s).context).inline);
+    assert.deepEqual(inline, [[], [RETRY, UNDO].sort(), []]);
+    // a draft (a revision of it): Undo only, the server runs no step of a draft
+    const draft = { ...p, status: 'draft' };
+    assert.deepEqual((draft.stepList ?? []).map((s) => offered(stepTreeView(draft, s).context).inline), [[], [UNDO], []]);
+});
