@@ -647,9 +647,16 @@ export function planTreeView(p: PlanSummary): TreeView {
 }
 
 /**
+ * The statuses in which the plan's next step (the first not done) is run by Execute Next Step:
+ * pending, undone, or applied and not yet validated (Execute resumes its validation).
+ */
+const NEXT_RUNNABLE: ReadonlySet<string> = new Set(['pending', 'undone', 'applied']);
+
+/**
  * A step's row: "N · first line", its status, and its inline actions: Execute on the next step of
- * an approved plan, Retry on a failed step, Undo on the step the server's undo accepts (the one
- * whose edit landed last; a server without `undoable` in its rows: the last done step).
+ * an approved plan, Retry on a failed step of it, Undo on the step the server's undo accepts (the
+ * one whose edit landed last, a failed step too; a server without `undoable` in its rows: the last
+ * done step). None on a busy plan; package.json's menus read the `context` (test/menus.test.ts).
  */
 export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     const steps = p.stepList ?? [];
@@ -671,7 +678,7 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     } else if (status === 'failed' && runs) {
         // a failed step's edit stays on disk (it did not pass): Undo as well when it landed last
         context = undoable ? 'step-failed-undoable' : 'step-failed';
-    } else if (next?.order === step.order && status === 'pending' && runs && !steps.some((s) => s.status === 'failed')) {
+    } else if (next?.order === step.order && NEXT_RUNNABLE.has(status) && runs && !steps.some((s) => s.status === 'failed')) {
         context = undoable ? 'step-next-undoable' : 'step-next';
     } else if (undoable) {
         context = 'step-undoable';

@@ -316,3 +316,16 @@ test('Plans view: a failed step whose edit is on disk (the last to land) offers 
     const draft = { ...p, status: 'draft' };
     assert.deepEqual((draft.stepList ?? []).map((s) => offered(stepTreeView(draft, s).context).inline), [[], [UNDO], []]);
 });
+
+test('Plans view: the next step offers Execute after it was undone, or when its edit awaits validation', () => {
+    const rows = (status: string, undoable: boolean): StepRow[] => [
+        { order: 1, status: 'done', title: 'Add top_words', undoable: !undoable },
+        { order: 2, status, title: 'Add --top', undoable },
+        { order: 3, status: 'pending', title: 'Document it', undoable: false },
+    ];
+    const inline = (p: PlanSummary) => (p.stepList ?? []).map((s) => offered(stepTreeView(p, s).context).inline);
+    // step 2 undone: Execute Next Step runs it again (the server's next step is the first not done)
+    assert.deepEqual(inline(plan('executing', rows('undone', false), {})), [[UNDO], [EXECUTE], []]);
+    // step 2 applied, not yet validated (a server stopped meanwhile): Execute resumes its validation
+    assert.deepEqual(inline(plan('executing', rows('applied', true), {})), [[], [EXECUTE, UNDO].sort(), []]);
+});
