@@ -637,6 +637,11 @@ export function planTreeView(p: PlanSummary): TreeView {
     } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && done < total) {
         context = 'plan-ready';
     }
+    if (context !== 'plan-busy' && (p.stepList ?? []).some((s) => s.status === 'applied' || s.status === 'running')) {
+        // a step caught mid-way (its edit applied, not validated; running after a killed server):
+        // the server refuses to revise the plan until Execute validates it or Undo reverts it
+        context += '-midway';
+    }
     return {
         label: shortLabel(p.title || p.id),
         description: parts.join(' · '),

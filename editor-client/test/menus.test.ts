@@ -168,7 +168,9 @@ function offer(inline: string[], menu: string[]): Offer {
 //   Retry on that step, not Execute;
 // - Execute runs the next step when it is pending, undone or applied-not-validated (resumed);
 // - Undo goes on the step the server's undo accepts (`undoable`), whatever the step's status;
-// - Revise is offered on every plan that is not busy.
+// - Revise is offered on every plan that is not busy, unless a step is caught mid-way (`applied`,
+//   not validated, or `running` after a killed server): the server refuses to revise it then
+//   (execute it to validate it, or undo it, first; docs/how-it-works.md, the step table).
 const RUNS_STEPS = new Set(['approved', 'executing', 'failed']);
 const EXECUTABLE_STEP = new Set(['pending', 'undone', 'applied']);
 
@@ -184,7 +186,8 @@ function expectedPlan(p: PlanSummary): Offer {
     } else if (RUNS_STEPS.has(p.status) && p.steps.failed === 0 && p.steps.done < p.steps.total) {
         inline.push(EXECUTE);
     }
-    return offer(inline, [SHOW, REVISE, EDIT]);
+    const midway = (p.stepList ?? []).some((s) => s.status === 'applied' || s.status === 'running');
+    return offer(inline, midway ? [SHOW, EDIT] : [SHOW, REVISE, EDIT]);
 }
 
 function expectedStep(p: PlanSummary, step: StepRow): Offer {
@@ -328,4 +331,21 @@ test('Plans view: the next step offers Execute after it was undone, or when its 
     assert.deepEqual(inline(plan('executing', rows('undone', false), {})), [[UNDO], [EXECUTE], []]);
     // step 2 applied, not yet validated (a server stopped meanwhile): Execute resumes its validation
     assert.deepEqual(inline(plan('executing', rows('applied', true), {})), [[], [EXECUTE, UNDO].sort(), []]);
+});
+
+test('Plans view: no Revise on a plan whose step is caught mid-way (applied, not validated): Execute validates it', () => {
+    const p = plan(
+        'executing',
+        [
+            { order: 1, status: 'done', title: 'Add top_words', undoable: false },
+            { order: 2, status: 'applied', title: 'Add --top', undoable: true },
+        ],
+        {},
+    );
+    assert.deepEqual(offered(planTreeView(p).context), offer([EXECUTE], [SHOW, EDIT]));
+    // Reload keeps the step applied in the new draft: Approve, still no Revise
+    assert.deepEqual(offered(planTreeView({ ...p, status: 'draft' }).context), offer([APPROVE], [SHOW, EDIT]));
+    // validated (done): Revise again
+    const settled = plan('executing', [{ order: 1, status: 'done', title: 'a' }, { order: 2, status: 'pending', title: 'b' }], {});
+    assert.deepEqual(offered(planTreeView(settled).context), offer([EXECUTE], [SHOW, REVISE, EDIT]));
 });
