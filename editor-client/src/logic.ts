@@ -605,6 +605,14 @@ export function partlyApplied(step: StepRow): string {
     return parts.join('; ');
 }
 
+/**
+ * Is something running on the plan, in this process or another planfirst (`elsewhere` alone,
+ * without a `busy` text, counts too)? Then its rows offer no action until it ends.
+ */
+function planBusy(p: PlanSummary): boolean {
+    return Boolean(p.busy) || p.elsewhere === true;
+}
+
 /** A plan's row: its title (short), "status · n of m done", and what it offers inline. */
 export function planTreeView(p: PlanSummary): TreeView {
     const total = p.steps?.total ?? 0;
@@ -617,17 +625,22 @@ export function planTreeView(p: PlanSummary): TreeView {
     if (failed) {
         parts.push(`${failed} failed`);
     }
-    if (p.busy) {
+    if (planBusy(p)) {
         // running here, or in another planfirst process: no action is offered until it ends
-        parts.push(p.busy); // "in another planfirst: executing step 2" when elsewhere
+        parts.push(p.busy || 'in another planfirst'); // "in another planfirst: executing step 2" when elsewhere
     }
     let context = 'plan';
-    if (p.busy) {
+    if (planBusy(p)) {
         context = 'plan-busy';
     } else if (status === 'draft') {
         context = 'plan-draft';
     } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && done < total) {
         context = 'plan-ready';
+    }
+    if (context !== 'plan-busy' && (p.stepList ?? []).some((s) => s.status === 'applied' || s.status === 'running')) {
+        // a step caught mid-way (its edit applied, not validated; running after a killed server):
+        // the server refuses to revise the plan until Execute validates it or Undo reverts it
+        context += '-midway';
     }
     return {
         label: shortLabel(p.title || p.id),
@@ -639,9 +652,16 @@ export function planTreeView(p: PlanSummary): TreeView {
 }
 
 /**
+ * The statuses in which the plan's next step (the first not done) is run by Execute Next Step:
+ * pending, undone, or applied and not yet validated (Execute resumes its validation).
+ */
+const NEXT_RUNNABLE: ReadonlySet<string> = new Set(['pending', 'undone', 'applied']);
+
+/**
  * A step's row: "N · first line", its status, and its inline actions: Execute on the next step of
- * an approved plan, Retry on a failed step, Undo on the step the server's undo accepts (the one
- * whose edit landed last; a server without `undoable` in its rows: the last done step).
+ * an approved plan, Retry on a failed step of it, Undo on the step the server's undo accepts (the
+ * one whose edit landed last, a failed step too; a server without `undoable` in its rows: the last
+ * done step). None on a busy plan; package.json's menus read the `context` (test/menus.test.ts).
  */
 export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
     const steps = p.stepList ?? [];
@@ -655,12 +675,15 @@ export function stepTreeView(p: PlanSummary, step: StepRow): TreeView {
         const withEdit = steps.filter((s) => s.status === 'done' || s.status === 'applied' || s.status === 'failed');
         undoable = withEdit.length > 0 && withEdit[withEdit.length - 1].order === step.order && status === 'done';
     }
+    // the server runs no step of a draft (not approved) nor of a finished plan
+    const runs = plan !== 'draft' && plan !== 'planning' && !FINISHED.test(plan);
     let context = 'step';
-    if (p.busy) {
+    if (planBusy(p)) {
         // the plan is busy (here or in another window): Execute, Retry and Undo would be refused
-    } else if (status === 'failed') {
-        context = 'step-failed';
-    } else if (next?.order === step.order && status === 'pending' && plan !== 'draft' && !steps.some((s) => s.status === 'failed')) {
+    } else if (status === 'failed' && runs) {
+        // a failed step's edit stays on disk (it did not pass): Undo as well when it landed last
+        context = undoable ? 'step-failed-undoable' : 'step-failed';
+    } else if (next?.order === step.order && NEXT_RUNNABLE.has(status) && runs && !steps.some((s) => s.status === 'failed')) {
         context = undoable ? 'step-next-undoable' : 'step-next';
     } else if (undoable) {
         context = 'step-undoable';

@@ -403,6 +403,26 @@ test('Plans view rows: a plan busy here or in another window offers no inline ac
     const ready = { ...idle, steps: { total: 3, done: 1, failed: 0 }, stepList: [steps[0], { ...steps[1], status: 'pending' }, steps[2]], busy: null };
     assert.equal(planTreeView(ready).context, 'plan-ready'); // busy: null is idle
     assert.equal(stepTreeView(ready, ready.stepList[1]).context, 'step-next');
+    // `elsewhere` alone (no `busy` text) still means another planfirst holds the plan
+    const held = { ...idle, busy: null, elsewhere: true };
+    assert.equal(planTreeView(held).context, 'plan-busy');
+    assert.match(planTreeView(held).description, /· in another planfirst$/);
+    assert.deepEqual(steps.map((s) => stepTreeView(held, s).context), ['step', 'step', 'step']);
+});
+
+test('Plans view rows: no Retry or Execute on a step of a draft (not approved) or of a done plan', () => {
+    // a revision of a plan whose step 2 failed with its edit on disk: a draft, step 2 still failed
+    const steps = [
+        { order: 1, status: 'done', title: 'Add top_words', undoable: false },
+        { order: 2, status: 'failed', title: 'Add --top', undoable: false },
+        { order: 3, status: 'pending', title: 'Document it', undoable: false },
+    ];
+    const draft = { id: 'p', title: 'Add --top', status: 'draft', revision: 2, steps: { total: 3, done: 1, failed: 1 }, stepList: steps };
+    assert.deepEqual(steps.map((s) => stepTreeView(draft, s).context), ['step', 'step', 'step']);
+    const done = { ...draft, status: 'done', stepList: [steps[0], { ...steps[1], status: 'pending' }, steps[2]] };
+    assert.deepEqual(done.stepList.map((s) => stepTreeView(done, s).context), ['step', 'step', 'step']);
+    const executing = { ...draft, status: 'executing' };
+    assert.deepEqual(steps.map((s) => stepTreeView(executing, s).context), ['step', 'step-failed', 'step']);
 });
 
 test('Plans view rows: Undo goes where the server accepts it, a step needing redo says so (#29)', () => {
