@@ -498,14 +498,15 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false, r
         if (status === 'draft') {
             out.push({ command: 'planfirst.ui.approvePlan', label: '$(check) Approve plan' });
         }
-        if (s.failed > 0) {
+        // the server runs no step of a draft (not approved) nor of a finished plan: no Retry there
+        const runs = status !== 'draft' && status !== 'planning' && !FINISHED.test(status);
+        if (s.failed > 0 && runs) {
             out.push({ command: 'planfirst.ui.retryStep', label: '$(refresh) Retry the failed step (asks the model again)' });
-        } else if (status !== 'draft' && status !== 'done' && next !== undefined) {
+        } else if (s.failed === 0 && runs && next !== undefined) {
             out.push({ command: 'planfirst.ui.executeNextStep', label: `$(play) Execute step ${next}` });
         }
-        if (status !== 'done') {
-            out.push({ command: 'planfirst.ui.revisePlan', label: '$(edit) Revise plan…' });
-        }
+        // a finished plan can be revised too (to add a step): the revision keeps what ran
+        out.push({ command: 'planfirst.ui.revisePlan', label: '$(edit) Revise plan…' });
         if (done > 0 || s.failed > 0) {
             out.push({ command: 'planfirst.ui.undoLastStep', label: '$(discard) Undo last step' });
         }

@@ -345,6 +345,20 @@ test('planContext: the palette shows Approve for a draft, Execute when a step ca
     assert.deepEqual(on(planContext({ ...base, status: 'done', done: 3 })), ['planfirst.canUndo', 'planfirst.hasPlan', 'planfirst.planDone']);
 });
 
+test('the status bar and palette offer what the server accepts: no Retry on a draft, Revise on a finished plan', () => {
+    const base = { planId: 'p', total: 3, done: 1, failed: 1 };
+    const ids = (s: Parameters<typeof validActions>[0]) => validActions(s).map((a) => a.command);
+    // a draft (revised after a step failed, not approved again): the server runs none of its steps
+    const draft = ids({ ...base, status: 'draft' });
+    assert.ok(!draft.includes('planfirst.ui.retryStep'), draft.join(' '));
+    assert.equal(planContext({ ...base, status: 'draft' })['planfirst.canRetry'], false);
+    assert.equal(draft[0], 'planfirst.ui.approvePlan');
+    // the server revises a finished plan (to add a step); the Plans view offers it too
+    const done = ids({ ...base, status: 'done', done: 3, failed: 0 });
+    assert.ok(done.includes('planfirst.ui.revisePlan'), done.join(' '));
+    assert.equal(done[0], 'planfirst.ui.reviewPlanChanges');
+});
+
 test('serverLogLevel reads the server log format; continuation lines keep the level', () => {
     assert.equal(serverLogLevel('2026-12-01 12:34:06,580 INFO httpx: HTTP Request: POST …'), 'info');
     assert.equal(serverLogLevel('2026-12-01 12:34:06,580 WARNING planfirst: x'), 'warn');
