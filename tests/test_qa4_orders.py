@@ -1,0 +1,99 @@
+"""QA (orders users really do things in): sequences driven end to end through the Session with
+the fake host and the real SDK against the scripted loopback server; after each, plan.json,
+plan.md and the files on disk must agree with what really happened."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planfirst.core.workflow.session import Session, SessionError
+from planfirst.llm.scripted.server import ScriptedServer
+from planfirst.plan.model import PlanStatus, StepStatus
+from planfirst.settings import Settings
+from tests.reliability.test_step_edge_cases import done, edit, plan_turn, step
+from tests.support.fake_host import FakeHost, ScriptedModels
+from tests.support.waiting import wait_until
+
+SLUG = '"""URL slugs."""\n'
+WC = '"""Word counting."""\n'
+S1 = step(1, ["textkit/slug.py"], what="Say `(one)` in the docstring of `textkit/slug.py`.")
+S2 = step(
+    2,
+    ["textkit/wordcount.py"],
+    what="Mark the module docstring of `textkit/wordcount.py` as counting English words.",
+    check="pytest -q tests/test_wordcount.py",
+)
+ONE = edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n')
+TWO = edit("textkit/wordcount.py", WC, '"""Word counting (English)."""\n')
+
+Start = Callable[[list[dict[str, Any]]], tuple[Session, FakeHost]]
+
+
+@pytest.fixture
+async def start(workspace: Path) -> AsyncIterator[Start]:
+    made: list[tuple[ScriptedServer, ScriptedModels]] = []
+
+    def go(turns: list[dict[str, Any]]) -> tuple[Session, FakeHost]:
+        srv = ScriptedServer(turns).start()
+        settings = Settings.model_validate({"critique": {"model": "off"}})
+        models = ScriptedModels(settings, srv.base_url)
+        made.append((srv, models))
+        host = FakeHost(workspace)
+        return Session(workspace, settings, models, host), host
+
+    yield go
+    for srv, models in made:
+        await models.aclose()
+        srv.stop()
+
+
+def plan_md(s: Session, plan_id: str) -> str:
+    s.store.settle()
+    return s.store.plan_md(plan_id).read_text(encoding="utf-8")
+
+
+async def test_undoing_the_last_step_of_a_done_plan_drops_its_test_criteria_results(
+    start: Start,
+) -> None:
+    """Both steps done, the test criteria passed; the user undoes step 2. The plan is no longer
+    done and its code is not what the criteria ran on, yet plan.md (and `planfirst run`'s
+    report) still said "Test criteria results: passed"."""
+    s, _ = start([plan_turn([S1, S2]), ONE, done(), TWO, done()])
+    plan = await s.generate("two docstrings")
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    await s.execute_next(plan.id)
+    assert s.load(plan.id).status == PlanStatus.DONE
+    assert "## Test criteria results" in plan_md(s, plan.id)
+    await s.undo(plan.id, None)
+    now = s.load(plan.id)
+    assert now.status == PlanStatus.EXECUTING and now.state(2).status == StepStatus.UNDONE
+    assert now.final_validation == []
+    assert "## Test criteria results" not in plan_md(s, plan.id)
+
+
+async def test_a_revision_adding_a_step_to_a_done_plan_drops_its_test_criteria_results(
+    start: Start,
+) -> None:
+    """A done plan revised to add a step: a draft with step 2 pending, whose plan.md still
+    showed the test criteria as passed (they ran before the step existed). Once step 2 runs,
+    the criteria run again and their results are shown."""
+    s, _ = start([plan_turn([S1]), ONE, done(), plan_turn([S1, S2]), TWO, done()])
+    plan = await s.generate("one docstring")
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    assert s.load(plan.id).status == PlanStatus.DONE
+    revised = await s.revise(plan.id, "also mark wordcount.py")
+    assert revised.status == PlanStatus.DRAFT and revised.state(2).status == StepStatus.PENDING
+    assert revised.final_validation == []
+    assert "## Test criteria results" not in plan_md(s, plan.id)
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    done_plan = s.load(plan.id)
+    assert done_plan.status == PlanStatus.DONE and done_plan.final_validation
+    assert "## Test criteria results" in plan_md(s, plan.id)
