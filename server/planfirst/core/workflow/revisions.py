@@ -227,6 +227,8 @@ def carry_over(
     # a revision is a draft until approved; the header lists what needs approval
     # (plan/revision_view.py) and approving records it for every step
     new.status = PlanStatus.DRAFT
+    # the test criteria ran on the plan before: they run again after its last step
+    new.final_validation = []
 
 
 def revision_note(plan: Plan, targets: Sequence[str]) -> str:
