@@ -97,3 +97,35 @@ async def test_a_revision_adding_a_step_to_a_done_plan_drops_its_test_criteria_r
     done_plan = s.load(plan.id)
     assert done_plan.status == PlanStatus.DONE and done_plan.final_validation
     assert "## Test criteria results" in plan_md(s, plan.id)
+
+
+async def test_retry_after_the_user_fixed_the_failed_step_by_hand_validates_it(
+    start: Start,
+) -> None:
+    """Step 1 fails its validation on every attempt (the model writes `(on)`, `(onne)`). The
+    user fixes the docstring by hand and runs Retry; the model, shown the fixed file, rightly
+    proposes nothing. The step failed at once ("the model proposed no change") without running
+    the validation, which now passes: the docs say a no-change run is for validation to decide."""
+    check = "python -c \"import textkit.slug as m; assert '(one)' in m.__doc__\""
+    s, host = start(
+        [
+            plan_turn([step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.", check=check)]),
+            edit("textkit/slug.py", SLUG, '"""URL slugs (on)."""\n'),
+            done(),
+            edit("textkit/slug.py", '"""URL slugs (on)."""\n', '"""URL slugs (onne)."""\n'),
+            done(),
+            {"text": "The docstring already says (one); nothing to change."},
+        ]
+    )
+    s.settings.execution.max_attempts = 2
+    plan = await s.generate("say (one)")
+    await s.approve(plan.id)
+    assert (await s.execute_next(plan.id)).status.value == "failed"
+    path = s.root / "textkit/slug.py"
+    path.write_text(path.read_text(encoding="utf-8").replace("(onne)", "(one)"), encoding="utf-8")
+    out = await s.retry(plan.id, None)
+    assert out.status.value == "done", out.message
+    now = s.load(plan.id)
+    assert now.status == PlanStatus.DONE and now.state(1).status == StepStatus.DONE
+    assert now.state(1).last_run is not None and now.state(1).last_run.validation
+    assert "[x] done" in plan_md(s, plan.id)
