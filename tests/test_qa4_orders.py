@@ -129,3 +129,36 @@ async def test_retry_after_the_user_fixed_the_failed_step_by_hand_validates_it(
     assert now.status == PlanStatus.DONE and now.state(1).status == StepStatus.DONE
     assert now.state(1).last_run is not None and now.state(1).last_run.validation
     assert "[x] done" in plan_md(s, plan.id)
+
+
+GATE = """import pathlib, sys, time
+pathlib.Path('started').write_text('x')
+end = time.monotonic() + 120  # never outlives a failed test for long
+while not pathlib.Path('go').exists() and time.monotonic() < end:
+    time.sleep(0.01)
+sys.exit(0)
+"""
+
+
+async def test_revise_while_the_step_validates_says_busy(start: Start) -> None:
+    """Step 1's edit is applied and its validation runs; the user asks for a revision. It was
+    refused with "execute it to validate it, or undo it" (no `busy` code): both refused too, as
+    the step is validating right now. It says the plan is busy; cancel, then Execute validates
+    the applied edit and the plan goes on."""
+    gated = step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.", check="python gate.py")
+    s, _ = start([plan_turn([gated]), ONE, done()])
+    (s.root / "gate.py").write_text(GATE, encoding="utf-8")
+    plan = await s.generate("say (one)")
+    await s.approve(plan.id)
+    run = asyncio.ensure_future(s.execute_next(plan.id))
+    await wait_until(lambda: (s.root / "started").exists(), 60, "the validation to start")
+    with pytest.raises(SessionError) as e:
+        await s.revise(plan.id, "say (uno)")
+    assert e.value.code == "busy" and "busy" in e.value.message, e.value.message
+    s.cancel(plan.id)
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert s.load(plan.id).state(1).status == StepStatus.APPLIED
+    (s.root / "go").write_text("", encoding="utf-8")
+    assert (await s.execute_next(plan.id)).status.value == "done"
+    assert "[x] done" in plan_md(s, plan.id)
