@@ -107,7 +107,7 @@ async def test_retry_after_the_user_fixed_the_failed_step_by_hand_validates_it(
     proposes nothing. The step failed at once ("the model proposed no change") without running
     the validation, which now passes: the docs say a no-change run is for validation to decide."""
     check = "python -c \"import textkit.slug as m; assert '(one)' in m.__doc__\""
-    s, host = start(
+    s, _ = start(
         [
             plan_turn([step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.", check=check)]),
             edit("textkit/slug.py", SLUG, '"""URL slugs (on)."""\n'),
@@ -143,7 +143,7 @@ sys.exit(0)
 async def test_revise_while_the_step_validates_says_busy(start: Start) -> None:
     """Step 1's edit is applied and its validation runs; the user asks for a revision. It was
     refused with "execute it to validate it, or undo it" (no `busy` code): both refused too, as
-    the step is validating right now. It says the plan is busy; cancel, then Execute validates
+    the step is validating right now. It says the step is being validated (`busy`); cancel, then Execute validates
     the applied edit and the plan goes on."""
     gated = step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.", check="python gate.py")
     s, _ = start([plan_turn([gated]), ONE, done()])
@@ -154,7 +154,8 @@ async def test_revise_while_the_step_validates_says_busy(start: Start) -> None:
     await wait_until(lambda: (s.root / "started").exists(), 60, "the validation to start")
     with pytest.raises(SessionError) as e:
         await s.revise(plan.id, "say (uno)")
-    assert e.value.code == "busy" and "busy" in e.value.message, e.value.message
+    assert e.value.code == "busy" and "being validated" in e.value.message, e.value.message
+    assert "execute it" not in e.value.message
     s.cancel(plan.id)
     with pytest.raises(asyncio.CancelledError):
         await run
