@@ -163,3 +163,29 @@ async def test_revise_while_the_step_validates_says_busy(start: Start) -> None:
     (s.root / "go").write_text("", encoding="utf-8")
     assert (await s.execute_next(plan.id)).status.value == "done"
     assert "[x] done" in plan_md(s, plan.id)
+
+
+async def test_planfirst_plans_says_which_plan_another_planfirst_is_running(
+    start: Start, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The editor runs step 1 (the model is slow); the user looks in a terminal with `planfirst
+    plans` before a `planfirst resume`. The row read "executing 0/1 steps" like an idle plan, and
+    resume was then refused as busy; the editor's Plans view says busy (listPlans `busy`,
+    `elsewhere`). The row now says what runs on it, and says nothing once the step is done."""
+    from planfirst import cli
+
+    s, _ = start([plan_turn([S1]), {**ONE, "delay": 30}, done()])
+    plan = await s.generate("say (one)")
+    await s.approve(plan.id)
+    run = asyncio.ensure_future(s.execute_next(plan.id))
+    await wait_until(lambda: s.store.claimed(plan.id) is not None, 30, "the step to start")
+    capsys.readouterr()
+    assert cli.main(["plans", "--workspace", str(s.root)]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if plan.id in line]
+    assert len(row) == 1 and "busy in another planfirst: executing" in row[0], row
+    s.cancel(plan.id)
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert cli.main(["plans", "--workspace", str(s.root)]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if plan.id in line]
+    assert len(row) == 1 and "busy" not in row[0], row
