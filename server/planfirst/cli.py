@@ -115,10 +115,13 @@ def _plans(args: argparse.Namespace) -> int:
     for p in plans:
         c = p.counts()
         mark = "*" if p.id == active else " "
+        # another planfirst (an editor's server, a `planfirst run`) works on it: resume refuses
+        held = store.claimed(p.id)
+        busy = f"  (busy in another planfirst: {held[1][:80]})" if held else ""
         print(
             for_terminal(
                 f"{mark} {p.id:<40} {p.status.value:<9} rev {p.revision:<3} "
-                f"{c.get('done', 0)}/{c['total']} steps  {p.title}",
+                f"{c.get('done', 0)}/{c['total']} steps  {p.title}{busy}",
                 one_line=True,  # one plan, one line: a title cannot forge rows (case 50)
             )
         )

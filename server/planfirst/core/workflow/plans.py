@@ -210,7 +210,7 @@ async def revise(
     plan = s.load(plan_id)
     targets = revisions.resolve_targets(plan, steps)
     s.refuse_if_elsewhere(plan.id)  # its running step is another process's to finish or cancel
-    revisions.refuse_busy(plan)
+    revisions.refuse_busy(plan, s.busy().get(plan.id))
     async with s.exclusive(plan.id, "revising the plan"):
         progress.report("gathering context", 5)
         files = sorted({p for step in plan.body.steps for p in step.files_to_modify})

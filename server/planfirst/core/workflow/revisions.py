@@ -44,21 +44,33 @@ if TYPE_CHECKING:
 SIMILAR = 0.6  # description similarity above which a step without an id is the same step
 
 
-def refuse_busy(plan: Plan) -> None:
+def refuse_busy(plan: Plan, doing: str | None = None) -> None:
     """A plan whose steps ran (done, failed, undone) can be revised: the revision keeps what
     really happened (carry_over); only a step caught mid-way cannot (#23 case 3), and the
-    refusal names what it is doing (#29)."""
+    refusal names what it is doing (#29). `doing`: what runs on the plan in this session (its
+    applied step is being validated, not waiting for Execute)."""
     for st in plan.steps:
         if st.status == StepStatus.RUNNING:
             raise SessionError(
                 f"plan {plan.id!r}: step {st.order} is running (the model is working on it or its "
-                "edit is waiting for your review); let it finish or cancel it, then revise"
+                "edit is waiting for your review); let it finish or cancel it, then revise",
+                "busy" if doing else "refused",
+            )
+        if st.status == StepStatus.APPLIED and doing:
+            raise SessionError(
+                f"plan {plan.id!r}: step {st.order} is running (its edit is applied and being "
+                "validated); let it finish or cancel it, then revise",
+                "busy",
             )
         if st.status == StepStatus.APPLIED:
             raise SessionError(
                 f"plan {plan.id!r}: step {st.order} is in progress (its edit is applied but not "
                 "validated); execute it to validate it, or undo it, before revising"
             )
+    if doing:
+        raise SessionError(
+            f"plan {plan.id!r} is busy ({doing}); wait for it or run 'planfirst.cancel'", "busy"
+        )
 
 
 def resolve_targets(plan: Plan, steps: Sequence[int | str]) -> list[str]:
@@ -227,6 +239,8 @@ def carry_over(
     # a revision is a draft until approved; the header lists what needs approval
     # (plan/revision_view.py) and approving records it for every step
     new.status = PlanStatus.DRAFT
+    # the test criteria ran on the plan before: they run again after its last step
+    new.final_validation = []
 
 
 def revision_note(plan: Plan, targets: Sequence[str]) -> str:

@@ -144,6 +144,7 @@ async def _run_step(
     attempts = 0
     errors: str | None = None
     stale_seen: list[str] = []
+    recorded = False  # `errors` are a record of an earlier command: the user may have fixed them
     if st.status == StepStatus.APPLIED and st.last_run is not None:
         # resume: the edit landed before a restart (or after a cancel); validate it now, counting
         # the tries the interrupted Execute / Retry had made toward maxAttempts (#23 case 9)
@@ -157,6 +158,7 @@ async def _run_step(
     elif st.status == StepStatus.FAILED:
         # a retry of a failed step: tell the model why it failed (#23 case 7)
         errors = records.last_failure(st)
+        recorded = errors is not None
     _refuse_excluded(s.guard, step)
     while True:
         attempts += 1
@@ -202,7 +204,8 @@ async def _run_step(
         if change.empty:
             attempt.no_change(run)
             s.save(plan, durable=False)
-            if not step.validation or errors:
+            # fixing a failure this command saw, no change fails; validation decides otherwise
+            if not step.validation or (errors and not recorded):
                 attempt.fail("the model proposed no change")
                 s.save(plan)
                 return StepOutcome(
@@ -219,6 +222,7 @@ async def _run_step(
         outcome, errors = await _validate_attempt(
             s, plan, step, run, attempts, stale_seen, progress
         )
+        recorded = False
         if outcome is not None:
             return outcome
         if not change.empty:

@@ -118,6 +118,7 @@ async def _record(
         )
     if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
         plan.status = PlanStatus.EXECUTING
+        plan.final_validation = []  # the test criteria ran on code no longer on disk
     s.save(plan)
     return message
 
