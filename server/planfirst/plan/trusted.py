@@ -46,14 +46,15 @@ def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     return plan
 
 
-# What json.loads makes of a plan file is refused before it is made when it would hold more
-# values (and keys) than any plan planfirst writes: a shipped 60 MB plan.json of tiny objects
-# (`[{"a":0},…]`) made tens of millions of Python objects, about 1.5 GB once at every start-up
-# (docs/reliability.md case 42). A step planfirst writes holds about 30 values in the plan's
-# body and state, and each of its runs about 60 more, 16 a check and 3 a file it edited; one
-# with three runs of two checks on three files, about 330. The bound allows 2,000 a step at the
-# step limit (a plan of fewer steps may spend them on any step): file texts are one string
-# each, however long, so it does not grow with them. At the bound the values cost ~150 MB.
+# A plan file holding more JSON values (and keys) than any plan planfirst writes is refused
+# before json.loads builds them: a shipped 60 MB plan.json of tiny objects (`[{"a":0},…]`) made
+# tens of millions of Python objects, about 1.5 GB at every start-up (docs/reliability.md case
+# 42). A step holds about 30 values in the plan's body and state; each of its runs about 60, 16
+# more a check and 3 a file it edited; a file's text is one value however long. A step run the
+# full 10 attempts of maxAttempts with 5 checks on 5 files holds about 1,750; the largest plan
+# of tests/test_redteam_plan_values.py (1,000 steps run three times) 342,000 in all. The bound
+# is over the whole plan, so a plan of fewer steps may spend it on any step. At the bound the
+# values cost json.loads about 120 MB (666,000 one-key objects).
 VALUES_PER_STEP = 2_000
 
 
