@@ -46,6 +46,56 @@ def foreign(plan: Plan, message: str = origin.UNTRUSTED_MESSAGE) -> Plan:
     return plan
 
 
+# A plan file holding more JSON values (and keys) than any plan planfirst writes is refused
+# before json.loads builds them: a shipped 60 MB plan.json of tiny objects (`[{"a":0},…]`) made
+# tens of millions of Python objects, about 1.5 GB at every start-up (docs/reliability.md case
+# 42). A step holds about 30 values in the plan's body and state; each of its runs about 60, 16
+# more a check and 3 a file it edited; a file's text is one value however long. A step run the
+# full 10 attempts of maxAttempts with 5 checks on 5 files holds about 1,750; the largest plan
+# of tests/test_redteam_plan_values.py (1,000 steps run three times) 342,000 in all. The bound
+# is over the whole plan, so a plan of fewer steps may spend it on any step. At the bound the
+# values cost json.loads about 120 MB (666,000 one-key objects).
+VALUES_PER_STEP = 2_000
+
+
+def max_plan_values() -> int:
+    """The most JSON values (keys included) a plan file may hold (read at the time of the call:
+    the step limit can be raised for a test)."""
+    return MAX_PLAN_STEPS * VALUES_PER_STEP
+
+
+_OPENERS = "[{,:"  # every value but the document's own, and every key, follows one of them
+_CHUNK = 1 << 18  # characters counted at a time: the pieces of one chunk are all it holds
+_BACKSLASHES = re.compile(r"\\*")
+
+
+def _separators(text: str) -> int:
+    return sum(text.count(c) for c in _OPENERS)
+
+
+def count_values(raw: str, limit: int) -> int:
+    """At least as many as the values and keys json.loads makes of `raw` (one for every `[ { , :`
+    outside strings, and the document; an empty container counts one too many), counted until
+    the count is over `limit`, in time linear in the text's length, and in memory of one chunk
+    of it however many strings or escapes it holds. A text that is not JSON may be counted
+    wrongly only after the place where json.loads fails, which it makes nothing after."""
+    n, inside, a = 1, False, 0
+    while a < len(raw) and n <= limit:
+        b = min(a + _CHUNK, len(raw))
+        if b < len(raw) and raw[b - 1] == "\\":
+            # a run of backslashes and the character after it stay in one chunk
+            b = min(_BACKSLASHES.match(raw, b).end() + 1, len(raw))  # type: ignore[union-attr]
+        # a run of backslashes pairs from its left as JSON reads escapes: without the pairs,
+        # a backslash left escapes the next character; without escaped quotes, every quote
+        # opens or closes a string
+        text = raw[a:b].replace("\\\\", "").replace('\\"', "")
+        pieces = text.split('"')
+        n += _separators("".join(pieces[1 if inside else 0 :: 2]))
+        inside ^= len(pieces) % 2 == 0
+        a = b
+    return n
+
+
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # an escape of a UTF-16 surrogate (maybe paired)
 
 
@@ -62,6 +112,15 @@ def parse(
 ) -> tuple[Plan, bool]:
     """The plan in `raw` (read from `path`), and whether it is trusted (else it is made
     `foreign`); StoreError naming the file when it is not a plan."""
+    limit = max_plan_values()
+    # the separators in strings too first: most plan files have far fewer than the bound
+    if 1 + _separators(raw) > limit and count_values(raw, limit) > limit:
+        # refused before json.loads builds it (case 42); a string is one value however long
+        raise StoreError(
+            f"{path} holds over {limit:,} JSON values (outside its strings), more than any plan "
+            f"of planfirst's {MAX_PLAN_STEPS:,} steps at most holds; it was left untouched (a "
+            "repository may have shipped it to exhaust memory) — delete it"
+        )
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
