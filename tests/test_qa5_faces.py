@@ -326,7 +326,7 @@ async def test_a_second_window_is_refused_while_the_first_runs_a_step_then_takes
             assert (res["step"], res["status"]) == (1, "done")
             await wait_until(lambda: store.claimed(pid) is None, 20, "window A's claim")
             rows = {r["id"]: r for r in await command(b, "planfirst.listPlans")}
-            assert not rows[pid]["busy"] and rows[pid].get("done") == 1, rows[pid]
+            assert not rows[pid]["busy"] and rows[pid]["steps"]["done"] == 1, rows[pid]
             from lsprotocol import types
 
             doc = await b.workspace_text_document_content_async(
