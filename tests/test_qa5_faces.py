@@ -39,7 +39,12 @@ pytestmark = pytest.mark.e2e  # every test here runs planfirst as its own proces
 
 
 def _cli(
-    inv: Invariants, ws: Path, srv: ScriptedServer, *argv: str, group: bool = False
+    inv: Invariants,
+    ws: Path,
+    srv: ScriptedServer,
+    *argv: str,
+    group: bool = False,
+    stdin: bool = False,
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """`python -I -m planfirst <argv>` in `ws`, its model the in-test scripted server; its
     output goes to a log beside the workspace (returned)."""
@@ -58,7 +63,7 @@ def _cli(
             [sys.executable, "-I", "-m", "planfirst", *argv],
             cwd=ws,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=group,  # a process group of its own, as a terminal's job
@@ -338,3 +343,64 @@ async def test_a_second_window_is_refused_while_the_first_runs_a_step_then_takes
     plan = store.load(pid)
     assert [s.status for s in plan.steps][:2] == [StepStatus.DONE, StepStatus.DONE]
     assert (ws / "textkit" / "cli.py").read_text().count('"--top"') == 1
+
+
+# ---------------------------------------------------------------- 3. files that changed kind
+
+
+async def test_terminal_write_failing_on_the_second_file_leaves_nothing_half_applied(
+    ws: Path, inv: Invariants
+) -> None:
+    """Step 1 edits textkit/slug.py and textkit/wordcount.py. While `planfirst run` shows its
+    preview, the user turns textkit/wordcount.py into a directory (moved it aside, made a
+    package of the name), then answers y. The terminal wrote slug.py, then failed on
+    wordcount.py: slug.py stayed changed on disk while the plan recorded no applied edit, so
+    nothing could undo it (docs/reliability.md case 40: a step's edit lands whole or not at
+    all, in every face)."""
+    from tests.reliability.test_step_edge_cases import done, edit, plan_turn, step
+
+    slug, wc = ws / "textkit" / "slug.py", ws / "textkit" / "wordcount.py"
+    slug_before = slug.read_text(encoding="utf-8")
+    s1 = step(
+        1,
+        ["textkit/slug.py", "textkit/wordcount.py"],
+        what="Say `(marked)` in the docstrings of `textkit/slug.py` and `textkit/wordcount.py`.",
+    )
+    srv = inv.scripted_server(
+        [
+            plan_turn([s1]),
+            edit("textkit/slug.py", '"""URL slugs."""\n', '"""URL slugs (marked)."""\n'),
+            edit(
+                "textkit/wordcount.py",
+                '"""Word counting."""\n',
+                '"""Word counting (marked)."""\n',
+            ),
+            done(),
+        ]
+    )
+    proc, log = _cli(inv, ws, srv, "run", "Mark both docstrings", stdin=True)
+    assert proc.stdin is not None
+    try:
+        await wait_until(lambda: "[y/N" in log.read_text(), 60, "the approval question")
+        proc.stdin.write(b"y\n")
+        proc.stdin.flush()
+        await wait_until(lambda: "Apply this edit?" in log.read_text(), 60, "the step's preview")
+        wc.rename(ws / "textkit" / "wordcount_old.py")
+        wc.mkdir()
+        proc.stdin.write(b"y\n")
+        proc.stdin.flush()
+        proc.stdin.close()
+        await asyncio.to_thread(proc.wait, 120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert "Traceback" not in out, out
+    pid = _plan_id(ws)
+    assert pid is not None
+    st = PlanStore(ws).load(pid).state(1)
+    applied = [r for r in st.runs if r.outcome == "applied"]
+    if not applied:  # nothing recorded as landed: nothing landed
+        assert slug.read_text(encoding="utf-8") == slug_before, out
+    assert wc.is_dir()
+    assert "wordcount.py" in out, out  # the user is told which file could not be written
