@@ -9,6 +9,7 @@ step history has no duplicate or torn line, no model call is counted twice."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -404,3 +405,19 @@ async def test_terminal_write_failing_on_the_second_file_leaves_nothing_half_app
         assert slug.read_text(encoding="utf-8") == slug_before, out
     assert wc.is_dir()
     assert "wordcount.py" in out, out  # the user is told which file could not be written
+
+
+def test_the_terminal_puts_back_the_files_it_wrote_when_a_later_one_fails(tmp_path: Path) -> None:
+    """The write itself failing midway (here: a file where the next file's folder goes) puts
+    back the files already written, and a file the edit created is removed again."""
+    from planfirst.terminal.editor import TerminalEditor
+
+    root = tmp_path / "ws-write"
+    root.mkdir()
+    (root / "a.py").write_bytes(b"old a\r\n")
+    (root / "blocker").write_text("a file, not a folder\n")
+    ed = TerminalEditor(root, yes=True, out=io.StringIO())
+    with pytest.raises(OSError):
+        ed.write({root / "a.py": "new a\n", root / "new.py": "x\n", root / "blocker" / "b.py": ""})
+    assert (root / "a.py").read_bytes() == b"old a\r\n"
+    assert not (root / "new.py").exists()
