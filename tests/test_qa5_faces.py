@@ -421,3 +421,72 @@ def test_the_terminal_puts_back_the_files_it_wrote_when_a_later_one_fails(tmp_pa
         ed.write({root / "a.py": "new a\n", root / "new.py": "x\n", root / "blocker" / "b.py": ""})
     assert (root / "a.py").read_bytes() == b"old a\r\n"
     assert not (root / "new.py").exists()
+
+
+async def _one_step_then(
+    run_session: Any, s1: dict[str, Any], turns: list[Any], change: Any
+) -> Any:
+    """Plan `s1`, approve it, let `change(workspace)` happen, execute step 1."""
+    from tests.reliability.test_step_edge_cases import plan_turn
+
+    s, host = run_session([plan_turn([s1], create=s1.get("files_to_create", [])), *turns])
+    plan = await s.generate(TASK)
+    await s.approve(plan.id, force=True)
+    change(s.root)
+    out = await s.execute_next(plan.id)
+    return s, host, plan.id, out
+
+
+async def test_a_file_the_step_creates_that_the_user_made_meanwhile_fails_the_step(
+    workspace: Path, run_session: Any
+) -> None:
+    """Step 1 creates textkit/extra.py; the user made that file before executing. The model's
+    create is refused (the user's file is kept) and it ends without a change: the step was
+    recorded *done* ("step 1 done", test criteria passed) though it did nothing, and nothing
+    said why. It fails, naming the file that was in the way."""
+    from tests.reliability.test_step_edge_cases import done, step
+
+    s1 = step(
+        1, [], create=["textkit/extra.py"], what="Create `textkit/extra.py` with a docstring."
+    )
+    create = {
+        "tool": "str_replace_based_edit_tool",
+        "input": {"command": "create", "path": "textkit/extra.py", "file_text": '"""Extra."""\n'},
+    }
+    s, _host, pid, out = await _one_step_then(
+        run_session,
+        s1,
+        [create, done()],
+        lambda root: (root / "textkit" / "extra.py").write_text("mine\n"),
+    )
+    assert (workspace / "textkit" / "extra.py").read_text() == "mine\n"
+    assert out.status.value == "failed", out
+    assert "textkit/extra.py" in out.message and "already exists" in out.message, out.message
+    assert s.load(pid).state(1).status == StepStatus.FAILED
+
+
+async def test_a_step_file_turned_into_a_symlink_fails_the_step_not_done(
+    workspace: Path, run_session: Any
+) -> None:
+    """The user renamed textkit/slug.py to slugs.py and left a symbolic link in its place.
+    Step 1's edit of textkit/slug.py resolves to slugs.py, outside the step: refused, the model
+    ends without a change, and the step was recorded done. It fails, naming the file."""
+    from tests.reliability.test_step_edge_cases import done, edit, step
+
+    s1 = step(1, ["textkit/slug.py"], what="Say `(one)` in the docstring of `textkit/slug.py`.")
+
+    def relink(root: Path) -> None:
+        (root / "textkit" / "slug.py").rename(root / "textkit" / "slugs.py")
+        (root / "textkit" / "slug.py").symlink_to("slugs.py")
+
+    slugs = '"""URL slugs."""\n'
+    s, _host, pid, out = await _one_step_then(
+        run_session,
+        s1,
+        [edit("textkit/slug.py", slugs, '"""URL slugs (one)."""\n'), done()],
+        relink,
+    )
+    assert (workspace / "textkit" / "slugs.py").read_text().startswith(slugs)
+    assert out.status.value == "failed", out
+    assert "slug" in out.message, out.message
+    assert s.load(pid).state(1).status == StepStatus.FAILED
