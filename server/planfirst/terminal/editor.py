@@ -117,12 +117,31 @@ class TerminalEditor:
         return diff, result
 
     def write(self, result: dict[Path, str | None]) -> None:
-        """Write the accepted texts (the terminal 'saves' right away)."""
-        for p, text in result.items():
-            if text is None:
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
-                continue
-            p.parent.mkdir(parents=True, exist_ok=True)
-            with open(p, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
+        """Write the accepted texts (the terminal 'saves' right away), whole or not at all: a
+        file that cannot be written (it became a directory meanwhile, a full disk) puts back
+        the files written before it and raises that OSError (docs/reliability.md case 40)."""
+        before: dict[Path, bytes | None] = {}
+        for p in result:  # what each file holds now; a directory in a file's place stops here
+            if p.is_dir():
+                raise IsADirectoryError(21, "Is a directory", str(p))
+            before[p] = p.read_bytes() if p.exists() else None
+        done: list[Path] = []
+        try:
+            for p, text in result.items():
+                done.append(p)
+                if text is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+                    continue
+                p.parent.mkdir(parents=True, exist_ok=True)
+                with open(p, "w", encoding="utf-8", newline="") as f:
+                    f.write(text)
+        except OSError:
+            for p in reversed(done):
+                old = before[p]
+                with contextlib.suppress(OSError):
+                    if old is None:
+                        p.unlink(missing_ok=True)
+                    else:
+                        p.write_bytes(old)
+            raise

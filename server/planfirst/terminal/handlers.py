@@ -3,13 +3,14 @@ yes/no questions, messages, the log, progress and problems (each printed through
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from planfirst.core.workspace.path_syntax import PathError
-from planfirst.plan.visible import encode
+from planfirst.plan.visible import encode, for_terminal
 from planfirst.terminal.editor import TerminalEditor
 from planfirst.terminal.style import BOLD, CYAN, DIM, RED, RESET, YELLOW, colour_diff
 
@@ -26,11 +27,20 @@ def register(c: LanguageClient, ed: TerminalEditor) -> None:
         except PathError as e:
             ed.say(f"{RED}refused an edit: {e}{RESET}")
             return types.ApplyWorkspaceEditResult(applied=False, failure_reason=str(e))
+        except (OSError, UnicodeDecodeError) as e:  # a file became a directory, unreadable…
+            why = f"cannot read {_name(ed, e)}: {_why(e)}"
+            ed.say(f"{RED}refused an edit: {why}{RESET}")
+            return types.ApplyWorkspaceEditResult(applied=False, failure_reason=why)
         ed.say(f"\n{BOLD}{params.label or 'Proposed edit'}{RESET}")
         # bidi and invisible characters in names and text shown as \u{XXXX} (case 34)
         ed.say(colour_diff(encode(diff)) if diff else "(no textual change)")
         if await ed.ask("Apply this edit?"):
-            ed.write(result)
+            try:
+                ed.write(result)
+            except OSError as e:  # nothing of it stays on disk (TerminalEditor.write)
+                why = f"cannot write {_name(ed, e)}: {_why(e)}; no file of this edit was changed"
+                ed.say(f"{RED}{why}{RESET}")
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason=why)
             return types.ApplyWorkspaceEditResult(applied=True)
         return types.ApplyWorkspaceEditResult(
             applied=False, failure_reason="declined in the terminal"
@@ -104,3 +114,19 @@ def register(c: LanguageClient, ed: TerminalEditor) -> None:
         @c.feature(method)
         def ignore(ls: LanguageClient, params: Any) -> None:
             return None
+
+
+def _name(ed: TerminalEditor, e: OSError | UnicodeDecodeError) -> str:
+    """The workspace-relative name of the file an error is about (escaped for the terminal)."""
+    name = getattr(e, "filename", None)
+    if not name:
+        return "a file of the edit"
+    p = Path(str(name))
+    rel = p.relative_to(ed.root).as_posix() if p.is_relative_to(ed.root) else p.name
+    return for_terminal(rel, one_line=True)
+
+
+def _why(e: OSError | UnicodeDecodeError) -> str:
+    if isinstance(e, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return e.strerror or type(e).__name__

@@ -37,6 +37,7 @@ class ProposedChange:
 
     files: list[FileChange] = field(default_factory=list)
     sent: dict[str, str] = field(default_factory=dict)  # path -> how the prompt carried it
+    refused: list[str] = field(default_factory=list)  # writes the workspace refused (Overlay)
 
     @property
     def diff(self) -> str:
@@ -221,7 +222,9 @@ async def propose_step(
     )
     run = await model.run(request, overlay.handle, events)
     change = ProposedChange(
-        [FileChange(p, old, new) for p, (old, new) in sorted(overlay.changes().items())], sent
+        [FileChange(p, old, new) for p, (old, new) in sorted(overlay.changes().items())],
+        sent,
+        overlay.refused,
     )
     return change, run
 

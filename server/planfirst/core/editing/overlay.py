@@ -58,6 +58,9 @@ class Overlay:
         self._original: dict[str, str | None] = {}  # text when first seen; None if missing
         self._current: dict[str, str] = {}  # text after the model's edits (touched files only)
         self.log: list[str] = []  # one line per tool call, for debugging and step logs
+        # writes refused because of what the workspace holds now (a file the step creates
+        # exists, a name that leads out of the step, a folder): why a step made no change
+        self.refused: list[str] = []
 
     # -- public -----------------------------------------------------------------------------
 
@@ -76,6 +79,8 @@ class Overlay:
             text = self._dispatch(command, tool_input)
         except ToolError as exc:
             self.log.append(f"{command} {path!s}: error: {_first_line(exc)}")
+            if isinstance(exc, _Refused) and exc.why not in self.refused:
+                self.refused.append(exc.why)
             return ToolOutcome(str(exc), is_error=True)
         self.log.append(f"{command} {path!s}: ok: {_first_line(text)}")
         return ToolOutcome(text)
@@ -143,13 +148,16 @@ class Overlay:
         if path in self._may_create and (not exists or created_here or path in self._own):
             return
         if path in self._may_create:
-            raise ToolError(
+            raise _Refused(
                 f"{path} already exists, and this step was planned to create it, not to change an "
-                f"existing file. {self._scope()} Leave {path} alone or finish the step without it."
+                f"existing file. {self._scope()} Leave {path} alone or finish the step without it.",
+                f"{path} already exists, and this step was planned to create it",
             )
-        raise ToolError(
+        raise _Refused(
             f"{path} is outside this step. {self._scope()} Make only the changes this step "
-            "describes, in those files; other files belong to other steps."
+            "describes, in those files; other files belong to other steps.",
+            f"the edit of {path} was refused: it is not a file of this step (a name the step "
+            "gives may now be a link to it)",
         )
 
     def _set(self, path: str, text: str) -> None:
@@ -245,7 +253,7 @@ class Overlay:
         assert file_text is not None
         existing = self._text(path)
         if existing is None and self._list_dir is not None and self._list_dir(path) is not None:
-            raise ToolError(f"{path} is a directory; give a file path.")
+            raise _Refused(f"{path} is a directory; give a file path.", f"{path} is a folder")
         self._check_writable(path, exists=existing is not None)
         body = file_text.replace("\r\n", "\n")
         eol = to_work(existing)[1] if existing is not None else "\n"
@@ -333,3 +341,12 @@ class Overlay:
 
 def _first_line(x: object) -> str:
     return str(x).split("\n", 1)[0][:200]
+
+
+class _Refused(ToolError):
+    """A write refused because of what the workspace holds (`why`: said to the user when the
+    step ends without a change)."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why

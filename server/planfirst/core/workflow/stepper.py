@@ -204,16 +204,19 @@ async def _run_step(
         if change.empty:
             attempt.no_change(run)
             s.save(plan, durable=False)
-            # fixing a failure this command saw, no change fails; validation decides otherwise
-            if not step.validation or (errors and not recorded):
-                attempt.fail("the model proposed no change")
+            # fixing a failure this command saw, or its writes refused by what the workspace
+            # holds now (QA: a file made meanwhile), no change fails; validation decides otherwise
+            if not step.validation or (errors and not recorded) or change.refused:
+                why = "; ".join(change.refused)
+                attempt.fail("the model proposed no change" + (f": {why}" if why else ""))
                 s.save(plan)
                 return StepOutcome(
                     plan.id,
                     step.order,
                     StepResult.FAILED,
                     attempts,
-                    message="the model proposed no change for this step",
+                    message="the model proposed no change for this step"
+                    + (f": {why}" if why else ""),
                 )
         else:
             declined = await _apply(s, plan, step, run, change, attempts, progress, pct)

@@ -35,6 +35,9 @@ async def undo(
 ) -> StepOutcome:
     """A previewed inverse edit restoring the exact pre-step text."""
     plan = s.peek(plan_id)  # read only: the copy to change is loaded once the plan is held
+    # a step running here or in another planfirst may be about to land an edit: "busy", not
+    # "no step to undo" (QA: a second window was told there was nothing to undo)
+    s.refuse_if_busy(plan.id, hint=True)
     if order is None:
         order = records.undo_target(plan)
     try:
