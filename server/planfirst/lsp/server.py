@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_method
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCProtocol,
+    LanguageServerProtocol,
+    lsp_method,
+)
 
 from planfirst import __version__
 from planfirst.lsp import pygls_compat
@@ -66,6 +71,27 @@ class PlanfirstProtocol(LanguageServerProtocol):
         self.owner.prepare_to_exit()
         pygls_compat.cancel_pending_requests(self, keep=self.msg_id)
         return None
+
+    def handle_message(self, message: Any) -> None:
+        """pygls 2.1.1 drops every message after `shutdown` without a word, so a request sent
+        then (a second `shutdown`, one racing it) was never answered and its client waited
+        forever. LSP: such a request errors with InvalidRequest (one answer per id, case 33)."""
+        if (
+            self._shutdown
+            and getattr(message, "jsonrpc", None) == JsonRPCProtocol.VERSION
+            and isinstance(getattr(message, "method", None), str)
+            and getattr(message, "id", None) is not None
+            and message.method != types.EXIT
+        ):
+            self._send_response(
+                message.id,
+                error=JsonRpcInvalidRequest(
+                    message=f"planfirst: the server is shutting down; {message.method[:100]} "
+                    "was not handled"
+                ).to_response_error(),
+            )
+            return
+        super().handle_message(message)
 
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Any:
