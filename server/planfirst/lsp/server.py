@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("planfirst")
 
 PLAN_SCHEME = "planfirst"
+IGNORED = "$/planfirst/invalidNotification"  # what an unparseable notification becomes
 
 
 class PlanfirstProtocol(LanguageServerProtocol):
@@ -120,6 +121,11 @@ class PlanfirstProtocol(LanguageServerProtocol):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" not in data and isinstance(data.get("method"), str):
+                # a notification is never answered, and nothing in it is the user's to act on:
+                # pygls showed "Error in server: Invalid Params" as an error popup (rt5)
+                log.warning("ignoring a notification %s with invalid params", data["method"][:100])
+                return JsonRPCNotification(method=IGNORED, jsonrpc="2.0", params=None)
             if not (
                 isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)
             ):
@@ -142,6 +148,14 @@ class PlanfirstProtocol(LanguageServerProtocol):
             return JsonRPCNotification(
                 method="$/planfirst/invalidRequest", jsonrpc="2.0", params=None
             )
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """A `$/cancelRequest` whose id is no JSON-RPC id (an object, a list) cancels nothing;
+        pygls showed "Error in server: unhashable type: 'dict'" as an error popup (rt5)."""
+        if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool):
+            super()._handle_cancel_notification(msg_id)
+        else:
+            log.warning("ignoring $/cancelRequest for id %r", str(msg_id)[:100])
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         # tracebacks stay in the log (pygls puts them in error.data for unexpected exceptions)
