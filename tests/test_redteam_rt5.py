@@ -239,7 +239,7 @@ async def test_a_buffer_with_a_lone_surrogate_does_not_fail_the_step_as_a_networ
             "executeNextStep",
         )
         assert err is None, (err.message, err.data)
-        assert res["status"] == "done", res
+        assert res.status == "done", res
         assert editor.buffers[readme].startswith("# textkit\n\nmore")
 
 
