@@ -288,7 +288,7 @@ def test_command_output_cannot_use_planfirst_colours_on_a_terminal(workspace: Pa
     a validation command's output (or a model-written message) that printed `ESC[32m` and
     `ESC[2m` reached the terminal raw, and could forge planfirst's own green "step 1: done"
     line or dim what follows."""
-    forged = "\x1b[32m\x1b[1mstep 1: done\x1b[0m"
+    forged = "\x1b[32m\x1b[1mstep 9: done\x1b[0m"  # step 9 of a one-step plan: only forged
     (workspace / "tests" / "test_forge.py").write_text(
         f"def test_forge():\n    print({forged!r} + ' \\x1b[2mdimmed')\n",
         encoding="utf-8",
@@ -304,4 +304,4 @@ def test_command_output_cannot_use_planfirst_colours_on_a_terminal(workspace: Pa
     assert b"\x1b[1m" in out, out[-2000:]  # planfirst's own colours are on: a terminal
     assert b"forge" in out and b"dimmed" in out, out[-2000:]  # the output was printed
     assert forged.encode() not in out and b"\x1b[2mdimmed" not in out, out[-3000:]
-    assert b"\\u{1B}[32m\\u{1B}[1mstep 1: done" in out
+    assert b"\\u{1B}[32m\\u{1B}[1mstep 9: done" in out
