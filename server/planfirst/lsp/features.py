@@ -53,6 +53,7 @@ def to_jsonrpc(e: PlanfirstError) -> JsonRpcException:
 
 
 P = TypeVar("P")
+MAX_ERRORS_SHOWN = 5  # invalid arguments named in one error message
 
 
 @functools.cache
@@ -76,12 +77,20 @@ def parse_args(command: str, params: type[P], args: tuple[Any, ...]) -> P:
     try:
         return cast(P, _adapter(cast(Any, params)).validate_python(raw))
     except ValidationError as e:
+        # the client's own keys are echoed: at most a few, each cut short (a 3 MB unknown key,
+        # or 50,000 of them, made an error message of megabytes; rt5)
+        errors = e.errors(include_url=False, include_input=False)
         msgs = []
-        for err in e.errors():
+        for err in errors[:MAX_ERRORS_SHOWN]:
             loc = ".".join(str(x) for x in err["loc"]) or "argument"
-            msgs.append(f"{loc}: {err['msg']}")
+            if len(loc) > 80:
+                loc = loc[:80] + "…"
+            msgs.append(f"{loc}: {err['msg'][:200]}")
+        more = len(errors) - MAX_ERRORS_SHOWN
         raise JsonRpcInvalidParams(
-            message=f"{command}: invalid arguments: " + "; ".join(msgs)
+            message=f"{command}: invalid arguments: "
+            + "; ".join(msgs)
+            + (f"; and {more} more" if more > 0 else "")
         ) from None
 
 
@@ -147,21 +156,30 @@ def command(ls: Registry, name: str, title: str | None = None) -> Callable[[Hand
     return deco
 
 
+def _file_arg(f: str) -> str:
+    """A `files` entry: a path, or a file URI naming a local file by its absolute path (a URI
+    with a host was planned about as a workspace file named "None", and `file:` alone as the
+    whole workspace; rt5)."""
+    if not f.startswith("file:"):
+        return f
+    path = convert.uri_to_path(f)
+    if path is None or not path.is_absolute():
+        raise JsonRpcInvalidParams(message=f"planfirst: {f[:200]} is not a file URI")
+    return str(path)
+
+
 def _selection(
     guard: WorkspaceGuard, p: protocol.GenerateParams
 ) -> tuple[Selection | None, list[str]]:
     """The editor selection and the files a generatePlan names, as workspace-relative paths
     (the guard refuses one outside the workspace)."""
-    files = [
-        guard.rel(f if not f.startswith("file:") else str(convert.uri_to_path(f)))
-        for f in p.get("files", [])
-    ]
+    files = [guard.rel(_file_arg(f)) for f in p.get("files", [])]
     uri = p.get("uri")
     if not uri:
         return None, files
     path = convert.uri_to_path(uri)
-    if path is None:
-        raise JsonRpcInvalidParams(message=f"planfirst: {uri} is not a file URI")
+    if path is None or not path.is_absolute():
+        raise JsonRpcInvalidParams(message=f"planfirst: {uri[:200]} is not a file URI")
     rel = guard.rel(str(path))
     rng = p.get("range")
     if rng is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from typing import Any, BinaryIO
 
@@ -51,6 +52,7 @@ class CappedStdin:
         pygls could not parse or would not answer is replaced by the answers it needs."""
         if n <= self.cap:
             body = self.raw.read(n)
+            body = well_formed(body) if body else body
             answers = vet(body) if body else None
             return body if answers is None else _malformed(answers)
         log.error(
@@ -79,6 +81,52 @@ class CappedStdin:
                 )
             ]
         )
+
+
+# a JSON escape of a UTF-16 surrogate (`\ud800`): the only way a lone one gets into a message
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(body: bytes) -> bytes:
+    """`body` with every lone UTF-16 surrogate in its strings replaced by U+FFFD.
+
+    JSON may escape a lone surrogate (`"\\ud800"`), which no UTF-8 file or HTTP body can hold:
+    an editor buffer with one made every model request of a step unencodable, retried as a
+    network error ("response stream garbled … try again later"; rt5). U+FFFD is one code unit
+    in UTF-16 like the surrogate it replaces, so positions in a document stay where the editor
+    has them.
+    A body that does not parse is left for `vet` to answer."""
+    if not _SURROGATE_ESCAPE.search(body):
+        return body
+    try:
+        msg = json.loads(body.decode("utf-8"))
+        fixed, changed = _without_lone_surrogates(msg)
+    except (ValueError, RecursionError):
+        return body
+    if not changed:
+        return body
+    log.warning("replaced lone UTF-16 surrogates in an incoming message with U+FFFD")
+    return json.dumps(fixed, ensure_ascii=False).encode("utf-8")
+
+
+def _without_lone_surrogates(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            return _LONE_SURROGATE.sub("\ufffd", value), True
+        return value, False
+    if isinstance(value, list):
+        items = [_without_lone_surrogates(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        changed = False
+        for k, v in value.items():
+            key, c1 = _without_lone_surrogates(k)
+            out[key], c2 = _without_lone_surrogates(v)
+            changed = changed or c1 or c2
+        return out, changed
+    return value, False
 
 
 _NO_ID: Any = object()  # the message has no id (a notification): nothing to answer

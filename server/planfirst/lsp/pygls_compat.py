@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.workspace import Workspace
@@ -60,6 +61,19 @@ class LspWorkspace(Workspace):
             sync_kind=self._sync_kind,
             position_codec=self._position_codec,
         )
+
+    def update_text_document(
+        self,
+        text_doc: types.VersionedTextDocumentIdentifier,
+        change: types.TextDocumentContentChangeEvent,
+    ) -> None:
+        """pygls 2.1.1 raises KeyError for a didChange of a document that was never opened (or
+        already closed), and shows it to the user as "Error in server: KeyError: 'file:///…'":
+        the change of a document planfirst does not hold is ignored (rt5)."""
+        if unquote(text_doc.uri) not in self._text_documents:
+            log.warning("ignoring didChange of %s: it is not open", text_doc.uri[:200])
+            return
+        super().update_text_document(text_doc, change)
 
 
 def fix_workspace(workspace: Any) -> None:

@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCNotification, LanguageServerProtocol, lsp_method
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCProtocol,
+    LanguageServerProtocol,
+    lsp_method,
+)
 
 from planfirst import __version__
 from planfirst.lsp import pygls_compat
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("planfirst")
 
 PLAN_SCHEME = "planfirst"
+IGNORED = "$/planfirst/invalidNotification"  # what an unparseable notification becomes
 
 
 class PlanfirstProtocol(LanguageServerProtocol):
@@ -67,6 +73,27 @@ class PlanfirstProtocol(LanguageServerProtocol):
         pygls_compat.cancel_pending_requests(self, keep=self.msg_id)
         return None
 
+    def handle_message(self, message: Any) -> None:
+        """pygls 2.1.1 drops every message after `shutdown` without a word, so a request sent
+        then (a second `shutdown`, one racing it) was never answered and its client waited
+        forever. LSP: such a request errors with InvalidRequest (one answer per id, case 33)."""
+        if (
+            self._shutdown
+            and getattr(message, "jsonrpc", None) == JsonRPCProtocol.VERSION
+            and isinstance(getattr(message, "method", None), str)
+            and getattr(message, "id", None) is not None
+            and message.method != types.EXIT
+        ):
+            self._send_response(
+                message.id,
+                error=JsonRpcInvalidRequest(
+                    message=f"planfirst: the server is shutting down; {message.method[:100]} "
+                    "was not handled"
+                ).to_response_error(),
+            )
+            return
+        super().handle_message(message)
+
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Any:
         """`exit` closes stdout: nothing may be left to send after it (a client may skip
@@ -94,6 +121,11 @@ class PlanfirstProtocol(LanguageServerProtocol):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" not in data and isinstance(data.get("method"), str):
+                # a notification is never answered, and nothing in it is the user's to act on:
+                # pygls showed "Error in server: Invalid Params" as an error popup (rt5)
+                log.warning("ignoring a notification %s with invalid params", data["method"][:100])
+                return JsonRPCNotification(method=IGNORED, jsonrpc="2.0", params=None)
             if not (
                 isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str)
             ):
@@ -116,6 +148,14 @@ class PlanfirstProtocol(LanguageServerProtocol):
             return JsonRPCNotification(
                 method="$/planfirst/invalidRequest", jsonrpc="2.0", params=None
             )
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """A `$/cancelRequest` whose id is no JSON-RPC id (an object, a list) cancels nothing;
+        pygls showed "Error in server: unhashable type: 'dict'" as an error popup (rt5)."""
+        if isinstance(msg_id, (str, int)) and not isinstance(msg_id, bool):
+            super()._handle_cancel_notification(msg_id)
+        else:
+            log.warning("ignoring $/cancelRequest for id %r", str(msg_id)[:100])
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         # tracebacks stay in the log (pygls puts them in error.data for unexpected exceptions)

@@ -15,7 +15,7 @@ from lsprotocol import types
 from planfirst.core.editing.edits import TextEdit, apply_edits, unified_diff
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.visible import for_terminal
-from planfirst.terminal.style import COLOURS, DIM, RESET
+from planfirst.terminal.style import COLOURS, DIM, RESET, paint
 
 
 def _path(guard: WorkspaceGuard, uri: str) -> Path:
@@ -47,7 +47,7 @@ class TerminalEditor:
         from the repository, the model or a command never sends an escape sequence to the
         terminal; only planfirst's own colours stay (docs/reliability.md case 43)."""
         self.clear_progress()
-        print(for_terminal(text, COLOURS), file=self.out, flush=True)
+        print(paint(for_terminal(text, COLOURS)), file=self.out, flush=True)
 
     def clear_progress(self) -> None:
         """Erase the live progress line, if one is shown."""
@@ -67,7 +67,7 @@ class TerminalEditor:
             return  # the output line was just printed; do not echo it again
         if self.out.isatty():
             shown = for_terminal(message[:110])
-            print(f"\r\033[K{DIM}… {shown}{RESET}", end="", file=self.out, flush=True)
+            print(paint(f"\r\033[K{DIM}… {shown}{RESET}"), end="", file=self.out, flush=True)
         else:
             print(f"  … {for_terminal(message)}", file=self.out, flush=True)
         self.progress_line = message
