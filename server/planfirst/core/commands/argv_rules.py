@@ -125,26 +125,30 @@ class Workspace:
     def _git_tracked(self, rel: str) -> bool:
         if rel in self._cache:
             return self._cache[rel]
-        # asked in the file's own folder: git answers for the repository that holds it, so a
-        # file a submodule commits counts as tracked (the superproject does not list it)
-        folder, name = posixpath.split(rel)
+        # asked at the root, into submodules: a file a submodule commits counts as tracked (the
+        # superproject does not list it). Never asked in the file's own folder: a repository
+        # that commits HEAD, objects/ and refs/ there makes it a bare repository to git, which
+        # then tracks nothing in it (rt6)
         try:
             done = subprocess.run(
                 [
                     "git",
+                    "--literal-pathspecs",
                     "-C",
-                    os.path.join(self.root, folder),
+                    self.root,
                     "ls-files",
-                    "--error-unmatch",
+                    "--recurse-submodules",
+                    "-z",
                     "--",
-                    name,
+                    rel,
                 ],
                 capture_output=True,
                 timeout=5,
                 check=False,
                 stdin=subprocess.DEVNULL,
             )
-            tracked = done.returncode == 0
+            listed = done.stdout.split(b"\0")
+            tracked = done.returncode == 0 and os.fsencode(rel) in listed
         except (OSError, subprocess.SubprocessError):
             tracked = False  # no git: nothing is tracked
         self._cache[rel] = tracked
