@@ -89,3 +89,27 @@ async def test_an_out_of_scope_write_attempt_does_not_fail_a_step_that_validates
     out = await s.execute_next(plan.id)
     assert not (workspace / "NOTES.md").exists()
     assert out.status.value == "done", out
+
+
+# -------------------------------------------- a request id the surrogate fix rewrote (4)
+
+
+async def test_a_request_whose_id_holds_a_lone_surrogate_is_answered_to_that_id(
+    workspace: Path,
+) -> None:
+    """rt5 replaced lone surrogates by U+FFFD throughout a message, its id included: the answer
+    went to an id the client never sent, and the client waited forever (one answer per id,
+    case 33). The id (and a `$/cancelRequest` naming it) is kept as sent."""
+    from tests.test_redteam_rt5 import _answer, _exit, _serve
+
+    async with _serve(workspace, []) as (client, _editor, ledger):
+        try:
+            listing = {"command": "planfirst.listPlans", "arguments": []}
+            _r, err = await _answer(
+                ledger.raw_request("a\ud800", "workspace/executeCommand", listing),
+                "a request with a lone surrogate in its id",
+            )
+            assert err is None, err
+            assert ledger.problems() == []
+        finally:
+            await _exit(client)
