@@ -106,8 +106,17 @@ def well_formed(body: bytes) -> bytes:
         return body
     if not changed:
         return body
+    if isinstance(msg, dict) and isinstance(fixed, dict):
+        # the ids are the client's: an answer must carry its id exactly as sent, and a
+        # `$/cancelRequest` must name it so (rt6); a lone surrogate in them reaches no model
+        if "id" in msg:
+            fixed["id"] = msg["id"]
+        params = msg.get("params")
+        if msg.get("method") == "$/cancelRequest" and isinstance(params, dict) and "id" in params:
+            fixed["params"]["id"] = params["id"]
     log.warning("replaced lone UTF-16 surrogates in an incoming message with U+FFFD")
-    return json.dumps(fixed, ensure_ascii=False).encode("utf-8")
+    # ASCII: an id kept with its lone surrogate stays an escape (UTF-8 cannot hold it)
+    return json.dumps(fixed).encode("utf-8")
 
 
 def _without_lone_surrogates(value: Any) -> tuple[Any, bool]:

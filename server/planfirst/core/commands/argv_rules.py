@@ -112,6 +112,8 @@ class Workspace:
         self.path = (env or {}).get("PATH", os.environ.get("PATH", ""))
         self._tracked = tracked or self._git_tracked
         self._cache: dict[str, bool] = {}
+        self._env = {k: v for k, v in (env or os.environ).items() if k != "PYTHONSTARTUP"}
+        self._installed_names: dict[tuple[str, tuple[str, ...]], dict[str, str] | None] = {}
 
     def rel(self, path: str) -> str | None:
         """The real workspace-relative path of `path` (relative to the root), or None outside."""
@@ -125,26 +127,30 @@ class Workspace:
     def _git_tracked(self, rel: str) -> bool:
         if rel in self._cache:
             return self._cache[rel]
-        # asked in the file's own folder: git answers for the repository that holds it, so a
-        # file a submodule commits counts as tracked (the superproject does not list it)
-        folder, name = posixpath.split(rel)
+        # asked at the root, into submodules: a file a submodule commits counts as tracked (the
+        # superproject does not list it). Never asked in the file's own folder: a repository
+        # that commits HEAD, objects/ and refs/ there makes it a bare repository to git, which
+        # then tracks nothing in it (rt6)
         try:
             done = subprocess.run(
                 [
                     "git",
+                    "--literal-pathspecs",
                     "-C",
-                    os.path.join(self.root, folder),
+                    self.root,
                     "ls-files",
-                    "--error-unmatch",
+                    "--recurse-submodules",
+                    "-z",
                     "--",
-                    name,
+                    rel,
                 ],
                 capture_output=True,
                 timeout=5,
                 check=False,
                 stdin=subprocess.DEVNULL,
             )
-            tracked = done.returncode == 0
+            listed = done.stdout.split(b"\0")
+            tracked = done.returncode == 0 and os.fsencode(rel) in listed
         except (OSError, subprocess.SubprocessError):
             tracked = False  # no git: nothing is tracked
         self._cache[rel] = tracked
@@ -174,8 +180,11 @@ class Workspace:
             return None
         return f"'{launcher} {script}' runs {rel}, a script in the workspace"
 
-    def module_risk(self, python: str, module: str, isolated: bool) -> str | None:
-        """Why `python -m MODULE` would import a workspace module, or None."""
+    def module_risk(
+        self, python: str, module: str, isolated: bool, prog: str | None = None
+    ) -> str | None:
+        """Why `python -m MODULE` would import a workspace module, or None (`prog`: the
+        interpreter as the command names it)."""
         if isolated:
             return None  # -I/-P: the working directory is not put on sys.path
         top = module.split(".")[0]
@@ -183,16 +192,72 @@ class Workspace:
             return (
                 f"'{python} -m {module}' imports {top} from the workspace, not the installed tool"
             )
-        for cand, name in _root_modules(self.root):
+        found = _root_modules(self.root)
+        for cand, name, _ns in found:
             if name == top:
                 return f"'{python} -m {module}' imports {cand} from the workspace, not the installed tool"
-            if name in _STDLIB:
-                # the working directory comes first for every import the tool makes
+        # the working directory comes first for every import the tool makes: a root module
+        # named like one the interpreter finds on its path (a standard module, a dependency
+        # of the tool: mypy_extensions.py for mypy; rt6) replaces it
+        installed = self._found_installed(prog or python, tuple(sorted({n for _, n, _ in found})))
+        for cand, name, ns in found:
+            kind = name in _STDLIB if installed is None else installed.get(name)
+            if kind and (not ns or kind == "ns"):
                 return (
                     f"'{python} -m {module}' would import {cand} from the workspace in place of "
-                    f"the standard module {name}"
+                    f"the installed module {name}"
                 )
         return None
+
+    def _found_installed(self, prog: str, names: tuple[str, ...]) -> dict[str, str] | None:
+        """Which of `names` the interpreter `prog` finds on its own path ("mod", or "ns" for a
+        namespace package), leaving out those no path entry can replace (built-in, frozen,
+        loaded at start-up); None when it cannot be asked."""
+        if not names:
+            return {}
+        exe = os.path.join(self.root, prog) if "/" in prog else shutil.which(prog, path=self.path)
+        key = (exe or "", names)
+        if key in self._installed_names:
+            return self._installed_names[key]
+        got: dict[str, str] | None = None
+        if exe is not None:
+            try:
+                done = subprocess.run(
+                    [exe, "-c", _PROBE, *names],
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                    cwd=os.path.dirname(exe) or "/",
+                    env=self._env,
+                )
+                if done.returncode == 0:
+                    lines = done.stdout.decode("utf-8", "replace").split()
+                    got = {n: k for n, k in zip(lines[::2], lines[1::2], strict=False)}
+            except (OSError, subprocess.SubprocessError):
+                got = None
+        self._installed_names[key] = got
+        return got
+
+
+# Run by the interpreter of a `python -m` command: which names (argv) it finds on sys.path
+# itself (the working directory left out), where a module of the workspace root would be
+# found first instead.
+_PROBE = """
+import sys
+start = set(sys.modules)
+sys.path[:] = [p for p in sys.path if p]
+from importlib.machinery import FrozenImporter, PathFinder
+for n in sys.argv[1:]:
+    if n in start or n in sys.builtin_module_names or FrozenImporter.find_spec(n):
+        continue
+    try:
+        spec = PathFinder.find_spec(n)
+    except Exception:
+        continue
+    if spec is not None:
+        print(n, "ns" if spec.origin in (None, "namespace") else "mod")
+"""
 
 
 # Standard modules a project commonly has a folder of its own for, which no tool imports.
@@ -200,11 +265,12 @@ _STDLIB = frozenset(sys.stdlib_module_names) - {"test", "__main__", "this", "ant
 _CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
 
 
-def _root_modules(root: str) -> list[tuple[str, str]]:
-    """(entry, module name) of what `import NAME` finds in `root` when it is on `sys.path`:
-    source, sourceless bytecode (`pytest.pyc`) and extension modules (`x.cpython-312-….so`),
-    and packages with an `__init__` of any of these kinds."""
-    out: list[tuple[str, str]] = []
+def _root_modules(root: str) -> list[tuple[str, str, bool]]:
+    """(entry, module name, namespace) of what `import NAME` finds in `root` when it is on
+    `sys.path`: source, sourceless bytecode (`pytest.pyc`) and extension modules
+    (`x.cpython-312-….so`), packages with an `__init__` of any of these kinds, and folders
+    without one (a portion of a namespace package of that name, looked in first)."""
+    out: list[tuple[str, str, bool]] = []
     try:
         entries = list(os.scandir(root))
     except OSError:
@@ -216,12 +282,13 @@ def _root_modules(root: str) -> list[tuple[str, str]]:
         except OSError:
             continue
         if is_dir:
-            if name.isidentifier() and _has_init(ent.path):
-                out.append((f"{name}/__init__", name))
+            if name.isidentifier():
+                init = _has_init(ent.path)
+                out.append((f"{name}/__init__" if init else f"{name}/", name, not init))
         elif name.endswith(_CODE_SUFFIXES):
             mod = name.split(".", 1)[0]
             if mod.isidentifier():
-                out.append((name, mod))
+                out.append((name, mod, False))
     return out
 
 

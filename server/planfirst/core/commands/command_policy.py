@@ -116,7 +116,7 @@ class CommandPolicy:
         if risk:
             return False, risk
         if _PYTHON.match(name):
-            return self._python(name, rest)
+            return self._python(name, rest, prog)
         if name == "node":
             return self._node(rest)
         if name in ("npm", "yarn", "pnpm"):
@@ -125,7 +125,7 @@ class CommandPolicy:
             return self._npx(rest)
         return True, f"'{name}' is on planfirst.validation.allow"
 
-    def _python(self, name: str, rest: list[str]) -> tuple[bool, str]:
+    def _python(self, name: str, rest: list[str], prog: str | None = None) -> tuple[bool, str]:
         i = 0
         while i < len(rest):
             arg = rest[i]
@@ -137,7 +137,7 @@ class CommandPolicy:
                 if self._ok(module) or self._ok(top):
                     isolated = any(f in ("-I", "-P") for f in rest[:i])
                     risk = (
-                        self.workspace.module_risk(name, module, isolated)
+                        self.workspace.module_risk(name, module, isolated, prog)
                         if self.workspace is not None
                         else None
                     )
@@ -146,7 +146,7 @@ class CommandPolicy:
                     return True, f"'{name} -m {module}': '{top}' is on planfirst.validation.allow"
                 return False, f"'{name} -m {module}': " + self._not_listed(top)
             if arg.startswith("-m") and len(arg) > 2:
-                return self._python(name, [*rest[:i], "-m", arg[2:], *rest[i + 1 :]])
+                return self._python(name, [*rest[:i], "-m", arg[2:], *rest[i + 1 :]], prog)
             if arg in _PY_PLAIN_FLAGS:
                 i += 1
                 continue

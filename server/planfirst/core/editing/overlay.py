@@ -9,6 +9,7 @@ every failure comes back as a tool error the model can act on.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -61,6 +62,7 @@ class Overlay:
         # writes refused because of what the workspace holds now (a file the step creates
         # exists, a name that leads out of the step, a folder): why a step made no change
         self.refused: list[str] = []
+        self._named: dict[str, str] = {}  # resolved path -> the path the model gave
 
     # -- public -----------------------------------------------------------------------------
 
@@ -132,9 +134,12 @@ class Overlay:
         if not isinstance(raw, str) or not raw.strip():
             raise ToolError("Missing 'path': give the file's path, e.g. 'src/app.py'.")
         try:
-            return self._resolve(raw)
+            path = self._resolve(raw)
         except ValueError as exc:
             raise ToolError(f"Invalid path {raw!r}: {exc}") from None
+        with contextlib.suppress(ValueError):
+            self._named[path] = normalise_rel_path(raw)  # the name the model gave, unresolved
+        return path
 
     def _scope(self) -> str:
         modify = ", ".join(sorted(self._allowed | self._own)) or "(none)"
@@ -153,12 +158,16 @@ class Overlay:
                 f"existing file. {self._scope()} Leave {path} alone or finish the step without it.",
                 f"{path} already exists, and this step was planned to create it",
             )
-        raise _Refused(
+        outside = (
             f"{path} is outside this step. {self._scope()} Make only the changes this step "
-            "describes, in those files; other files belong to other steps.",
-            f"the edit of {path} was refused: it is not a file of this step (a name the step "
-            "gives may now be a link to it)",
+            "describes, in those files; other files belong to other steps."
         )
+        named = self._named.get(path, path)
+        if named != path and (named in self._allowed or named in self._may_create):
+            # a file of the step that now leads elsewhere (a link): the workspace refused it
+            raise _Refused(outside, f"the edit of {named} was refused: it now leads to {path}")
+        # a file the step never named: the model's stray, which decides nothing (rt6)
+        raise ToolError(outside)
 
     def _set(self, path: str, text: str) -> None:
         if path not in self._original:
