@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from lsprotocol import types
 
 from planfirst.core.editing.edits import TextEdit, apply_edits, unified_diff
 from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.plan.files import SAFE_OPEN
 from planfirst.plan.visible import for_terminal
 from planfirst.terminal.style import COLOURS, DIM, RESET, paint
 
@@ -21,6 +25,33 @@ from planfirst.terminal.style import COLOURS, DIM, RESET, paint
 def _path(guard: WorkspaceGuard, uri: str) -> Path:
     """The real path of a workspace file URI, through the guard (PathError outside)."""
     return guard.resolve(uri)
+
+
+def _regular(fd: int, p: Path) -> None:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, a device?)", str(p))
+
+
+def _read(p: Path) -> bytes | None:
+    """A file's bytes (None: missing), never through a link swapped in after the guard resolved
+    it and never blocking on a FIFO: anything but a regular file is an OSError naming it (a
+    test or build of an earlier step can leave a FIFO in a step file's place)."""
+    try:
+        fd = os.open(p, os.O_RDONLY | SAFE_OPEN)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        _regular(fd, p)
+        return f.read()
+
+
+def _write(p: Path, data: bytes) -> None:
+    """Write a file's new bytes like `_read` reads it (no link followed, no FIFO opened)."""
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | SAFE_OPEN, 0o666)
+    with os.fdopen(fd, "wb") as f:
+        _regular(fd, p)
+        os.ftruncate(fd, 0)
+        f.write(data)
 
 
 class TerminalEditor:
@@ -96,7 +127,8 @@ class TerminalEditor:
                 p = _path(self.guard, ch.text_document.uri)
                 base = result.get(p)
                 if base is None:
-                    base = p.read_text(encoding="utf-8") if p.exists() else ""
+                    raw = _read(p)
+                    base = raw.decode("utf-8") if raw is not None else ""
                 edits = [
                     TextEdit(
                         e.range.start.line,
@@ -111,7 +143,8 @@ class TerminalEditor:
                 result[p] = apply_edits(base, edits, "utf-16")
         diff = ""
         for p, new in result.items():
-            old = p.read_text(encoding="utf-8") if p.exists() else None
+            raw = _read(p)
+            old = raw.decode("utf-8") if raw is not None else None
             rel = p.relative_to(self.root).as_posix() if p.is_relative_to(self.root) else str(p)
             diff += unified_diff(rel, old, new)
         return diff, result
@@ -124,7 +157,7 @@ class TerminalEditor:
         for p in result:  # what each file holds now; a directory in a file's place stops here
             if p.is_dir():
                 raise IsADirectoryError(21, "Is a directory", str(p))
-            before[p] = p.read_bytes() if p.exists() else None
+            before[p] = _read(p)
         done: list[Path] = []
         try:
             for p, text in result.items():
@@ -134,8 +167,7 @@ class TerminalEditor:
                         p.unlink()
                     continue
                 p.parent.mkdir(parents=True, exist_ok=True)
-                with open(p, "w", encoding="utf-8", newline="") as f:
-                    f.write(text)
+                _write(p, text.encode("utf-8"))
         except OSError:
             for p in reversed(done):
                 old = before[p]
@@ -143,5 +175,5 @@ class TerminalEditor:
                     if old is None:
                         p.unlink(missing_ok=True)
                     else:
-                        p.write_bytes(old)
+                        _write(p, old)
             raise
