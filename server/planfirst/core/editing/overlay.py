@@ -61,6 +61,7 @@ class Overlay:
         # writes refused because of what the workspace holds now (a file the step creates
         # exists, a name that leads out of the step, a folder): why a step made no change
         self.refused: list[str] = []
+        self._named = ""  # the path the current tool call gave, as the model wrote it
 
     # -- public -----------------------------------------------------------------------------
 
@@ -132,9 +133,11 @@ class Overlay:
         if not isinstance(raw, str) or not raw.strip():
             raise ToolError("Missing 'path': give the file's path, e.g. 'src/app.py'.")
         try:
-            return self._resolve(raw)
+            path = self._resolve(raw)
         except ValueError as exc:
             raise ToolError(f"Invalid path {raw!r}: {exc}") from None
+        self._named = raw
+        return path
 
     def _scope(self) -> str:
         modify = ", ".join(sorted(self._allowed | self._own)) or "(none)"
@@ -153,12 +156,26 @@ class Overlay:
                 f"existing file. {self._scope()} Leave {path} alone or finish the step without it.",
                 f"{path} already exists, and this step was planned to create it",
             )
-        raise _Refused(
+        outside = (
             f"{path} is outside this step. {self._scope()} Make only the changes this step "
-            "describes, in those files; other files belong to other steps.",
+            "describes, in those files; other files belong to other steps."
+        )
+        if not self._names_step_file(self._named):
+            # the model strayed to another file by name: its own choice, not the workspace's
+            # state, so a step that then ends without a change is still validation's to decide
+            raise ToolError(outside)
+        raise _Refused(
+            outside,
             f"the edit of {path} was refused: it is not a file of this step (a name the step "
             "gives may now be a link to it)",
         )
+
+    def _names_step_file(self, raw: str) -> bool:
+        """Does the name the model gave (before links are followed) name a file of the step?"""
+        try:
+            return normalise_rel_path(raw) in self._allowed | self._may_create
+        except ValueError:
+            return False
 
     def _set(self, path: str, text: str) -> None:
         if path not in self._original:
