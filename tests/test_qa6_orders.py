@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from planfirst.core.workflow.contracts import ApplyOutcome
 from planfirst.plan.model import PlanStatus, StepStatus
 from tests.reliability.test_step_edge_cases import done, edit, plan_turn, step
 from tests.test_qa4_orders import SLUG, Start, plan_md, start  # noqa: F401  (the fixture)
@@ -120,3 +121,55 @@ async def test_a_hand_edit_reload_of_a_plan_whose_criteria_failed_drops_their_di
     assert new.revision == plan.revision + 1
     assert new.final_validation == [] and new.diagnosis is None
     assert "## Diagnosis" not in plan_md(s, plan.id)
+
+
+def _create(text: str) -> dict[str, Any]:
+    return {
+        "tool": "str_replace_based_edit_tool",
+        "input": {"command": "create", "path": "textkit/extra.py", "file_text": text},
+    }
+
+
+async def test_a_step_run_again_after_an_undo_that_kept_its_new_file_may_edit_that_file(
+    start: Start,  # noqa: F811
+) -> None:
+    """Step 1 creates textkit/extra.py and is done. The user undoes it with "Undo some files…"
+    and keeps extra.py (VS Code's preview lets a file operation be unticked), then executes
+    step 1 again. The model's create of extra.py was refused ("already exists, and this step
+    was planned to create it") and the step failed naming it: the file in the way is the
+    step's own, left there by the user's own choice in the step's undo."""
+    chk = 'python -c "import textkit.extra as m; assert m.X == 3"'
+    s1 = step(1, [], create=["textkit/extra.py"], what="Create extra.py with X.", check=chk)
+    s, host = start(
+        [
+            plan_turn([s1], create=["textkit/extra.py"]),
+            _create("X = 3\n"),
+            done(),
+            _create("X = 3\n"),
+            done(),
+        ]
+    )
+    plan = await s.generate("extra")
+    await s.approve(plan.id, force=True)
+    f = s.root / "textkit/extra.py"
+    assert (await s.execute_next(plan.id)).status.value == "done"
+    apply = host.apply_change
+
+    async def keep_new_file(change: Any, label: str, description: str) -> Any:
+        """The user unticks the deletion of extra.py in the undo's preview (the editor applies
+        the rest and saves it; the server reads back what the disk holds)."""
+        host.changes.append(change)
+        for c in change.files:
+            if c.new is not None:
+                (s.root / c.path).write_text(c.new, encoding="utf-8")
+        return ApplyOutcome(True)
+
+    host.apply_change = keep_new_file  # type: ignore[method-assign]
+    assert (await s.undo(plan.id, None)).status.value == "undone"
+    host.apply_change = apply  # type: ignore[method-assign]
+    assert f.read_text(encoding="utf-8") == "X = 3\n"
+    assert s.load(plan.id).state(1).status == StepStatus.UNDONE
+    out = await s.execute_next(plan.id)
+    assert out.status.value == "done", out.message
+    assert s.load(plan.id).status == PlanStatus.DONE
+    assert "[x] done" in plan_md(s, plan.id)
