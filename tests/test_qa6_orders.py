@@ -173,3 +173,34 @@ async def test_a_step_run_again_after_an_undo_that_kept_its_new_file_may_edit_th
     assert out.status.value == "done", out.message
     assert s.load(plan.id).status == PlanStatus.DONE
     assert "[x] done" in plan_md(s, plan.id)
+
+
+async def test_a_done_plan_revised_only_in_its_test_criteria_runs_them_on_execute(
+    start: Start,  # noqa: F811
+) -> None:
+    """The criteria failed (a test file that does not exist); the user revises the plan as the
+    diagnosis suggests, changing only the criteria, and approves it: every step is still done,
+    no results are shown, and Execute runs the new criteria (the editor must offer it: the
+    status sent has no next step)."""
+    s, _ = start(
+        [
+            _failing_criteria(plan_turn([S1])),
+            edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n'),
+            done(),
+            DIAGNOSIS,
+            plan_turn([S1]),  # the same step, the criteria fixed
+        ]
+    )
+    plan = await s.generate("say (one)")
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    assert s.load(plan.id).status == PlanStatus.FAILED
+    await s.revise(plan.id, "name an existing test file")
+    approved = await s.approve(plan.id)
+    assert approved.status == PlanStatus.APPROVED and approved.next_step() is None
+    assert approved.state(1).status == StepStatus.DONE and approved.final_validation == []
+    out = await s.execute_next(plan.id)
+    assert out.status.value == "done", out.message
+    now = s.load(plan.id)
+    assert now.status == PlanStatus.DONE and now.final_validation[0].passed
+    assert "## Test criteria results" in plan_md(s, plan.id)
