@@ -639,7 +639,8 @@ export function planTreeView(p: PlanSummary): TreeView {
         context = 'plan-busy';
     } else if (status === 'draft') {
         context = 'plan-draft';
-    } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && done < total) {
+    } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && total > 0) {
+        // Execute runs the next step or, every step done but the plan not, its test criteria
         context = 'plan-ready';
     }
     if (context !== 'plan-busy' && (p.stepList ?? []).some((s) => s.status === 'applied' || s.status === 'running')) {
