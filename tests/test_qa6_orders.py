@@ -62,6 +62,35 @@ async def test_retry_after_a_hand_fix_validates_though_the_model_strayed_outside
     assert "[x] done" in plan_md(s, plan.id)
 
 
+async def test_a_step_whose_model_tried_to_create_a_folder_by_mistake_is_still_validated(
+    start: Start,  # noqa: F811
+) -> None:
+    """As above, the model's stray write is a `create` of `textkit` (a folder, no file of the
+    step): refused, then no change. The validation decides (it passes): only a folder where a
+    file of the step should be fails a step without a change."""
+    stray = {
+        "tool": "str_replace_based_edit_tool",
+        "input": {"command": "create", "path": "textkit", "file_text": "x\n"},
+    }
+    s, _ = start(
+        [
+            plan_turn([S1]),
+            edit("textkit/slug.py", SLUG, '"""URL slugs (on)."""\n'),
+            done(),
+            stray,
+            {"text": "The docstring already says (one); nothing to change."},
+        ]
+    )
+    s.settings.execution.max_attempts = 1
+    plan = await s.generate("say (one)")
+    await s.approve(plan.id)
+    assert (await s.execute_next(plan.id)).status.value == "failed"
+    path = s.root / "textkit/slug.py"
+    path.write_text(path.read_text(encoding="utf-8").replace("(on)", "(one)"), encoding="utf-8")
+    out = await s.retry(plan.id, None)
+    assert out.status.value == "done", out.message
+
+
 async def test_undo_out_of_a_plan_whose_criteria_failed_drops_their_diagnosis(
     start: Start,  # noqa: F811
 ) -> None:
