@@ -504,6 +504,10 @@ export function validActions(s: PlanStatus | undefined, reviewPending = false, r
             out.push({ command: 'planfirst.ui.retryStep', label: '$(refresh) Retry the failed step (asks the model again)' });
         } else if (s.failed === 0 && runs && next !== undefined) {
             out.push({ command: 'planfirst.ui.executeNextStep', label: `$(play) Execute step ${next}` });
+        } else if (s.failed === 0 && runs && total > 0 && done >= total) {
+            // every step done, the plan not: its test criteria have not run (a revision that
+            // changed only them, a cancel while they ran) or failed; Execute runs them
+            out.push({ command: 'planfirst.ui.executeNextStep', label: '$(beaker) Finish the plan: run its test criteria' });
         }
         // a finished plan can be revised too (to add a step): the revision keeps what ran
         out.push({ command: 'planfirst.ui.revisePlan', label: '$(edit) Revise plan…' });
@@ -635,7 +639,8 @@ export function planTreeView(p: PlanSummary): TreeView {
         context = 'plan-busy';
     } else if (status === 'draft') {
         context = 'plan-draft';
-    } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && done < total) {
+    } else if (!FINISHED.test(status) && status !== 'planning' && failed === 0 && total > 0) {
+        // Execute runs the next step or, every step done but the plan not, its test criteria
         context = 'plan-ready';
     }
     if (context !== 'plan-busy' && (p.stepList ?? []).some((s) => s.status === 'applied' || s.status === 'running')) {

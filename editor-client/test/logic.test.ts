@@ -516,3 +516,18 @@ test('a plan document the server shows opens rendered only; its revisions and st
     assert.ok(!isPlanDocument('planfirst:/plans/add-top-abc123/step-1-attempt-1.diff'));
     assert.ok(!isPlanDocument('file:///ws/textkit/cli.py'));
 });
+
+test('every step done but the test criteria not run (revised criteria approved, a cancel during them): Execute runs them (QA6)', () => {
+    // the server's executeNextStep runs the test criteria when no step is left (status step: null)
+    const base = { planId: 'p', total: 2, done: 2, failed: 0, step: null };
+    for (const status of ['approved', 'executing', 'failed']) {
+        const actions = validActions({ ...base, status });
+        assert.equal(actions[0].command, 'planfirst.ui.executeNextStep', `${status}: ${actions.map((a) => a.command).join(' ')}`);
+        assert.match(actions[0].label, /test criteria/);
+        assert.equal(planContext({ ...base, status })['planfirst.canExecute'], true);
+    }
+    // not on a done plan, a draft, or a plan without steps
+    for (const s of [{ ...base, status: 'done' }, { ...base, status: 'draft' }, { ...base, status: 'approved', total: 0, done: 0 }]) {
+        assert.ok(!validActions(s).some((a) => a.command === 'planfirst.ui.executeNextStep'), JSON.stringify(s));
+    }
+});

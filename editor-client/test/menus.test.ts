@@ -183,7 +183,8 @@ function expectedPlan(p: PlanSummary): Offer {
     const inline: string[] = [];
     if (p.status === 'draft') {
         inline.push(APPROVE);
-    } else if (RUNS_STEPS.has(p.status) && p.steps.failed === 0 && p.steps.done < p.steps.total) {
+    } else if (RUNS_STEPS.has(p.status) && p.steps.failed === 0 && p.steps.total > 0) {
+        // the next step, or (every step done, the plan not) its test criteria (QA6)
         inline.push(EXECUTE);
     }
     const midway = (p.stepList ?? []).some((s) => s.status === 'applied' || s.status === 'running');
@@ -238,7 +239,7 @@ function* plans(): Generator<PlanSummary> {
     for (const status of PLAN_STATUSES) {
         for (const focus of STEP_STATUSES) {
             for (const first of ['done', 'pending']) {
-                for (const last of ['pending', 'failed']) {
+                for (const last of ['pending', 'failed', 'done']) {
                     for (const undoable of [false, true]) {
                         for (const busy of BUSY) {
                             yield plan(

@@ -17,7 +17,7 @@ from planfirst.llm.model import (
     ModelRun,
     ToolSpec,
 )
-from planfirst.plan.model import Plan, PlanBody, Step
+from planfirst.plan.model import Plan, PlanBody, RunOutcome, Step
 
 EDITOR_TOOL = ToolSpec(name=TEXT_EDITOR_TOOL, anthropic_type="text_editor_20250728")
 
@@ -230,12 +230,15 @@ async def propose_step(
 
 
 def created_by_earlier_attempts(plan: Plan, step: Step) -> set[str]:
-    """Files this step's earlier applied attempts created (recorded in its runs, not undone):
-    a later attempt of the same step may edit them, they are the step's own."""
+    """Files this step's earlier applied attempts created and that are still its own: not
+    removed by an undo of it (an undo whose preview kept the new file, "Undo some files…",
+    leaves it the step's). A later attempt of the same step may edit them."""
     out: set[str] = set()
-    for run in plan.state(step.order).runs:
-        if run.outcome == "applied":
+    for run in plan.state(step.order).runs:  # in the order they happened
+        if run.outcome in (RunOutcome.APPLIED, RunOutcome.APPLIED_UNDONE):
             out.update(
                 p for p, text in run.before.items() if text is None and run.after.get(p) is not None
             )
+        elif run.outcome == RunOutcome.UNDONE:  # the inverse edit: what the undo left on disk
+            out.difference_update(p for p in run.after if run.after[p] is None)
     return out & set(step.files_to_create)

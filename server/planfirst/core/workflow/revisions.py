@@ -241,6 +241,7 @@ def carry_over(
     new.status = PlanStatus.DRAFT
     # the test criteria ran on the plan before: they run again after its last step
     new.final_validation = []
+    new.diagnosis = None  # it explained those results
 
 
 def revision_note(plan: Plan, targets: Sequence[str]) -> str:

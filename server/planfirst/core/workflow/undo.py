@@ -122,6 +122,7 @@ async def _record(
     if plan.status in (PlanStatus.DONE, PlanStatus.FAILED):
         plan.status = PlanStatus.EXECUTING
         plan.final_validation = []  # the test criteria ran on code no longer on disk
+        plan.diagnosis = None  # and what the planning model made of their failure
     s.save(plan)
     return message
 
