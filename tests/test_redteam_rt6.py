@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,13 +96,16 @@ async def test_an_out_of_scope_write_attempt_does_not_fail_a_step_that_validates
 
 
 async def test_a_request_whose_id_holds_a_lone_surrogate_is_answered_to_that_id(
-    workspace: Path,
+    workspace: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """rt5 replaced lone surrogates by U+FFFD throughout a message, its id included: the answer
     went to an id the client never sent, and the client waited forever (one answer per id,
     case 33). The id (and a `$/cancelRequest` naming it) is kept as sent."""
     from tests.test_redteam_rt5 import _answer, _exit, _serve
 
+    # the test client's pygls logs the id it does not know with the surrogate in it: a captured
+    # record pytest-xdist cannot send from its worker (CI crashed on it), so it is not captured
+    caplog.set_level(logging.ERROR, logger="pygls.protocol.json_rpc")
     async with _serve(workspace, []) as (client, _editor, ledger):
         try:
             listing = {"command": "planfirst.listPlans", "arguments": []}
