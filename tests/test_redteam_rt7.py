@@ -108,3 +108,42 @@ def test_a_root_too_full_for_the_probe_s_argv_still_finds_the_shadowed_dependenc
     env = {**os.environ, "PATH": f"{sys.prefix}/bin{os.pathsep}{os.environ.get('PATH', '')}"}
     d = _policy(tmp_path, env).decide("python -m mypy --version")
     assert not d.allowed and "mypy_extensions" in d.reason, d.reason
+
+
+# ------------------------------- a committed virtualenv around the user's own interpreter (5)
+
+
+async def test_a_committed_virtualenv_around_the_user_s_own_python_asks(tmp_path: Path) -> None:
+    """A repository commits `venv/bin/python` as a link to the user's interpreter, with a
+    `venv/pyvenv.cfg` and a `.pth` in `venv/lib/…/site-packages`. The program's real path is
+    outside the workspace, so it counted as installed; but Python configures itself from the
+    `pyvenv.cfg` beside the path it was started as, and runs the `.pth`: `python -m pytest`
+    (first on PATH: the workspace's `venv/bin`) ran the repository's code unasked — and the
+    interpreter probe ran it before any question."""
+    from planfirst.core.commands.validate import run_validation
+    from planfirst.core.workflow.checks import command_env
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(os.path.realpath(sys.executable))
+    home = os.path.dirname(os.path.realpath(sys.executable))
+    (venv / "pyvenv.cfg").write_text(f"home = {home}\ninclude-system-site-packages = false\n")
+    site = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "x.pth").write_text(f"import os; open({str(tmp_path / 'PWN')!r}, 'w').close()\n")
+    (tmp_path / "mypkg").mkdir()  # a root name for the probe to ask about
+    (tmp_path / "mypkg" / "__init__.py").write_text("\n")
+    _commit(tmp_path)
+    env = command_env(tmp_path)
+    asked: list[str] = []
+
+    async def no(command: str, reason: str) -> bool:
+        asked.append(reason)
+        return False
+
+    policy = CommandPolicy(Settings().validation.allow, Workspace(tmp_path, env))
+    cmd = "python -m pytest --version"
+    await run_validation(
+        [cmd], tmp_path, policy, timeout_s=60, output_cap=10_000, confirm=no, env=env
+    )
+    assert asked and not (tmp_path / "PWN").exists(), "the committed venv's .pth ran unasked"
