@@ -178,10 +178,20 @@ class Workspace:
         found = prog if "/" in prog else shutil.which(prog, path=self.path)
         if found is None:
             return None  # not found: it fails to start, nothing runs
-        rel = self.rel(found)
-        if rel is None or self._installed(rel):
-            return None
-        return f"'{prog}' is {rel} in the workspace, not the installed tool"
+        # where it starts from counts as well as where a link leads: a python configures itself
+        # from the `pyvenv.cfg` beside the path it was started as (a committed `venv/bin/python`
+        # linking the user's interpreter runs the `.pth` files of the committed venv; rt7)
+        full = os.path.join(self.root, found)
+        started = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+        as_started = (
+            os.path.relpath(started, self.root).replace(os.sep, "/")
+            if started.startswith(self.root + os.sep)
+            else None
+        )
+        for rel in dict.fromkeys((self.rel(found), as_started)):
+            if rel is not None and not self._installed(rel):
+                return f"'{prog}' is {rel} in the workspace, not the installed tool"
+        return None
 
     def script_risk(self, launcher: str, script: str) -> str | None:
         """Why `launcher SCRIPT` runs workspace code rather than an installed tool, or None."""
