@@ -21,6 +21,8 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 
+from planfirst.core.commands.process import scrubbed_env
+
 # Per program: flags (exact, or prefixes ending in '=' or attached values) that run other code.
 _MAKE_CODE = ("--eval", "-E", "--file", "--makefile", "-f", "--include-dir", "-I")
 _CC_CODE = (
@@ -112,7 +114,10 @@ class Workspace:
         self.path = (env or {}).get("PATH", os.environ.get("PATH", ""))
         self._tracked = tracked or self._git_tracked
         self._cache: dict[str, bool] = {}
-        self._env = {k: v for k, v in (env or os.environ).items() if k != "PYTHONSTARTUP"}
+        # what git and the probe run with: the command's own environment, without secrets (a
+        # workspace's code they may reach gets no more than the command would; rt7)
+        self._env = scrubbed_env(env or os.environ)
+        self._env.pop("PYTHONSTARTUP", None)
         self._installed_names: dict[tuple[str, tuple[str, ...]], dict[str, str] | None] = {}
 
     def rel(self, path: str) -> str | None:
@@ -135,6 +140,10 @@ class Workspace:
             done = subprocess.run(
                 [
                     "git",
+                    # a workspace's `.git/config` (an unpacked archive ships one) names no
+                    # program for git to run (rt7); `-c` reaches the submodules' git too
+                    "-c",
+                    "core.fsmonitor=false",
                     "--literal-pathspecs",
                     "-C",
                     self.root,
@@ -148,6 +157,7 @@ class Workspace:
                 timeout=5,
                 check=False,
                 stdin=subprocess.DEVNULL,
+                env=self._env,
             )
             listed = done.stdout.split(b"\0")
             tracked = done.returncode == 0 and os.fsencode(rel) in listed
@@ -168,10 +178,20 @@ class Workspace:
         found = prog if "/" in prog else shutil.which(prog, path=self.path)
         if found is None:
             return None  # not found: it fails to start, nothing runs
-        rel = self.rel(found)
-        if rel is None or self._installed(rel):
-            return None
-        return f"'{prog}' is {rel} in the workspace, not the installed tool"
+        # where it starts from counts as well as where a link leads: a python configures itself
+        # from the `pyvenv.cfg` beside the path it was started as (a committed `venv/bin/python`
+        # linking the user's interpreter runs the `.pth` files of the committed venv; rt7)
+        full = os.path.join(self.root, found)
+        started = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+        as_started = (
+            os.path.relpath(started, self.root).replace(os.sep, "/")
+            if started.startswith(self.root + os.sep)
+            else None
+        )
+        for rel in dict.fromkeys((self.rel(found), as_started)):
+            if rel is not None and not self._installed(rel):
+                return f"'{prog}' is {rel} in the workspace, not the installed tool"
+        return None
 
     def script_risk(self, launcher: str, script: str) -> str | None:
         """Why `launcher SCRIPT` runs workspace code rather than an installed tool, or None."""
@@ -222,14 +242,16 @@ class Workspace:
         got: dict[str, str] | None = None
         if exe is not None:
             try:
+                # the names on stdin: as arguments, a root of enough files made the probe
+                # fail to start (E2BIG), leaving only the standard names to count (rt7)
                 done = subprocess.run(
-                    [exe, "-c", _PROBE, *names],
+                    [exe, "-c", _PROBE],
+                    input=b"\0".join(os.fsencode(n) for n in (self.root, *names)),
                     capture_output=True,
                     timeout=10,
                     check=False,
-                    stdin=subprocess.DEVNULL,
                     cwd=os.path.dirname(exe) or "/",
-                    env=self._env,
+                    env={**self._env, "PYTHONIOENCODING": "utf-8"},
                 )
                 if done.returncode == 0:
                     lines = done.stdout.decode("utf-8", "replace").split()
@@ -240,15 +262,18 @@ class Workspace:
         return got
 
 
-# Run by the interpreter of a `python -m` command: which names (argv) it finds on sys.path
-# itself (the working directory left out), where a module of the workspace root would be
-# found first instead.
+# Run by the interpreter of a `python -m` command: which names (stdin, after the root) it
+# finds on sys.path itself, where a module of the workspace root would be found first
+# instead. Left out: the working directory, and the root itself on that path (an editable
+# install's `.pth`): a root module found there is the same file, it replaces nothing (rt7).
 _PROBE = """
 import sys
 start = set(sys.modules)
-sys.path[:] = [p for p in sys.path if p]
+import os
+root, *names = os.fsdecode(sys.stdin.buffer.read()).split("\\0")
+sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root]
 from importlib.machinery import FrozenImporter, PathFinder
-for n in sys.argv[1:]:
+for n in names:
     if n in start or n in sys.builtin_module_names or FrozenImporter.find_spec(n):
         continue
     try:
