@@ -5,10 +5,14 @@ and what each face offers on a plan whose every step is done but which is not fi
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
+from planfirst.core.commands.argv_rules import Workspace
+from planfirst.core.commands.command_policy import CommandPolicy
 from planfirst.core.editing.executor import FileChange, ProposedChange
-from planfirst.core.workflow import fsio
+from planfirst.core.workflow import checks, fsio
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.lsp.convert import workspace_edit
 from planfirst.terminal.editor import TerminalEditor
@@ -44,3 +48,47 @@ def test_terminal_edit_of_the_first_line_of_a_file_with_a_bom(tmp_path: Path) ->
     diff = _terminal_step(root, "bom.py", "a = 9\nb = 2\n")
     assert (root / "bom.py").read_bytes() == b"\xef\xbb\xbfa = 9\nb = 2\n"
     assert "+a = 9" in diff.replace("\ufeff", "")
+
+
+def _policy(root: Path) -> CommandPolicy:
+    """The validation policy of a step run in `root` (checks.run_commands)."""
+    return CommandPolicy(["python", "pytest"], Workspace(root, checks.command_env(root)))
+
+
+def test_python_m_pytest_in_a_project_with_a_test_package_runs_without_asking(
+    tmp_path: Path,
+) -> None:
+    """A project keeps its tests in `test/` with an `__init__.py` (a common layout); every step
+    validates with `python -m pytest -q`. The standard `test` package (CPython's own regression
+    tests) is one no tool imports, yet since the interpreter is asked what it finds, the user was
+    asked to confirm the command at every step and again for the test criteria."""
+    root = tmp_path.resolve()
+    (root / "test").mkdir()
+    (root / "test" / "__init__.py").write_text("")
+    (root / "test" / "test_app.py").write_text("def test_ok():\n    pass\n")
+    decision = _policy(root).decide("python -m pytest -q")
+    assert decision.allowed, decision.reason
+
+
+def test_python_m_pytest_in_a_project_installed_in_its_own_venv_runs_without_asking(
+    tmp_path: Path,
+) -> None:
+    """A project with its package at the root (`mypkg/`), installed editable in its own `.venv`
+    (`pip install -e .` with hatchling, poetry, pdm or flit writes a .pth naming the project
+    folder). Every `python -m pytest` step asked: the interpreter "finds mypkg installed" — the
+    very folder the working directory would import, so nothing is replaced."""
+    root = tmp_path.resolve()
+    (root / "mypkg").mkdir()
+    (root / "mypkg" / "__init__.py").write_text("")
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", ".venv"],
+        cwd=root,
+        check=True,
+    )
+    (site,) = (root / ".venv").glob("lib/python3*/site-packages")
+    (site / "_mypkg.pth").write_text(f"{root}\n")
+    decision = _policy(root).decide("python -m pytest -q")
+    assert decision.allowed, decision.reason
+    # a root module that really replaces one the interpreter has still asks
+    (root / "pluggy.py").write_text("")
+    assert not _policy(root).decide("python -m pytest -q").allowed
