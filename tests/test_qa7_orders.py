@@ -90,5 +90,5 @@ def test_python_m_pytest_in_a_project_installed_in_its_own_venv_runs_without_ask
     decision = _policy(root).decide("python -m pytest -q")
     assert decision.allowed, decision.reason
     # a root module that really replaces one the interpreter has still asks
-    (root / "pluggy.py").write_text("")
+    (root / "email.py").write_text("")
     assert not _policy(root).decide("python -m pytest -q").allowed
