@@ -8,14 +8,19 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from planfirst.core.commands.argv_rules import Workspace
 from planfirst.core.commands.command_policy import CommandPolicy
 from planfirst.core.editing.executor import FileChange, ProposedChange
 from planfirst.core.workflow import checks, fsio
 from planfirst.core.workspace.paths import WorkspaceGuard
+from planfirst.lsp import plan_docs
 from planfirst.lsp.convert import workspace_edit
 from planfirst.terminal.editor import TerminalEditor
+from tests.reliability.test_step_edge_cases import done, edit, plan_turn
+from tests.test_qa4_orders import SLUG, Start, start  # noqa: F401  (the fixture)
+from tests.test_qa6_orders import DIAGNOSIS, S1, _failing_criteria
 
 
 def _terminal_step(root: Path, rel: str, new: str) -> str:
@@ -92,3 +97,48 @@ def test_python_m_pytest_in_a_project_installed_in_its_own_venv_runs_without_ask
     # a root module that really replaces one the interpreter has still asks
     (root / "email.py").write_text("")
     assert not _policy(root).decide("python -m pytest -q").allowed
+
+
+class _Server:
+    """What the plan document's code lenses read of the language server."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def plan_id_from_uri(self, uri: str) -> str | None:
+        return uri
+
+
+def _lens_titles(s: Any, plan_id: str) -> list[tuple[str, str]]:
+    lenses = plan_docs.code_lenses(_Server(s), plan_id)  # type: ignore[arg-type]
+    return [(lens.command.title, lens.command.command) for lens in lenses if lens.command]
+
+
+async def test_plan_document_offers_to_finish_a_plan_whose_steps_are_all_done(
+    start: Start,  # noqa: F811
+) -> None:
+    """The criteria failed; the user revises only them and approves. The status bar, palette,
+    title bar and Plans view offer "Finish the plan: run its test criteria", but the plan
+    document's lenses (the only way in Neovim, Emacs, Helix…) offered no Execute at all: just
+    Revise, and Undo on the step."""
+    s, _ = start(
+        [
+            _failing_criteria(plan_turn([S1])),
+            edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n'),
+            done(),
+            DIAGNOSIS,
+            plan_turn([S1]),
+        ]
+    )
+    plan = await s.generate("say (one)")
+    await s.approve(plan.id)
+    await s.execute_next(plan.id)
+    failed = _lens_titles(s, plan.id)
+    assert ("▶ Finish the plan: run its test criteria", "planfirst.executeNextStep") in failed
+    await s.revise(plan.id, "name an existing test file")
+    assert not any("Finish" in t for t, _ in _lens_titles(s, plan.id))  # a draft: Approve first
+    await s.approve(plan.id)
+    titles = _lens_titles(s, plan.id)
+    assert titles[0] == ("▶ Finish the plan: run its test criteria", "planfirst.executeNextStep")
+    assert (await s.execute_next(plan.id)).status.value == "done"
+    assert not any("Finish" in t for t, _ in _lens_titles(s, plan.id))  # done: nothing to run
