@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from planfirst.core.commands.argv_rules import Workspace
 from planfirst.core.commands.command_policy import CommandPolicy
 from planfirst.core.editing.executor import FileChange, ProposedChange
@@ -19,6 +21,7 @@ from planfirst.lsp import plan_docs
 from planfirst.lsp.convert import workspace_edit
 from planfirst.terminal.editor import TerminalEditor
 from tests.reliability.test_step_edge_cases import done, edit, plan_turn
+from tests.support.disk_full import disk_full
 from tests.test_qa4_orders import SLUG, Start, start  # noqa: F401  (the fixture)
 from tests.test_qa6_orders import DIAGNOSIS, S1, _failing_criteria
 
@@ -142,3 +145,16 @@ async def test_plan_document_offers_to_finish_a_plan_whose_steps_are_all_done(
     assert titles[0] == ("▶ Finish the plan: run its test criteria", "planfirst.executeNextStep")
     assert (await s.execute_next(plan.id)).status.value == "done"
     assert not any("Finish" in t for t, _ in _lens_titles(s, plan.id))  # done: nothing to run
+
+
+def test_terminal_write_put_back_removes_the_folders_it_made(tmp_path: Path) -> None:
+    """`planfirst run`: a step creates pkg/sub/new.py and rewrites big.py; the disk fills up
+    while big.py is written. The write is put back whole ("no file of this edit was changed")
+    but pkg/sub/, made for the new file, stayed behind, empty."""
+    root = tmp_path.resolve()
+    (root / "big.py").write_text("old\n")
+    ed = TerminalEditor(root, yes=True, out=io.StringIO())
+    with disk_full(1000), pytest.raises(OSError):
+        ed.write({root / "pkg" / "sub" / "new.py": "x = 1\n", root / "big.py": "y\n" * 2000})
+    assert sorted(p.name for p in root.iterdir()) == ["big.py"]
+    assert (root / "big.py").read_text() == "old\n"
