@@ -167,6 +167,7 @@ class TerminalEditor:
                 raise IsADirectoryError(21, "Is a directory", str(p))
             before[p] = _read(p)
         done: list[Path] = []
+        made: list[Path] = []  # folders made for new files, removed again on a put-back
         try:
             for p, text in result.items():
                 done.append(p)
@@ -174,7 +175,9 @@ class TerminalEditor:
                     with contextlib.suppress(FileNotFoundError):
                         p.unlink()
                     continue
+                missing = [d for d in p.parents if not d.exists()]
                 p.parent.mkdir(parents=True, exist_ok=True)
+                made.extend(missing)  # deepest first
                 bom = _BOM if (before[p] or b"").startswith(_BOM) else b""
                 _write(p, bom + text.encode("utf-8"))
         except OSError:
@@ -185,4 +188,7 @@ class TerminalEditor:
                         p.unlink(missing_ok=True)
                     else:
                         _write(p, old)
+            for d in sorted(made, key=lambda d: len(d.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # only an empty one
             raise
