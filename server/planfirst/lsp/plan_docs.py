@@ -71,6 +71,11 @@ def code_lenses(server: PlanfirstServer, uri: str) -> list[types.CodeLens]:
                 range=top, command=_cmd(f"▶ Execute step {nxt}", "planfirst.executeNextStep", pid)
             )
         )
+    elif approved and nxt is None and plan.steps:
+        # every step done, the plan not (criteria revised, cancelled or failed): Execute runs
+        # only the test criteria, as the editors' "Finish the plan" does
+        finish = _cmd("▶ Finish the plan: run its test criteria", "planfirst.executeNextStep", pid)
+        lenses.append(types.CodeLens(range=top, command=finish))
     if plan.status == PlanStatus.DRAFT:
         est = plan.estimate
         cost = f" (est. {usd_range(est.low, est.high)})" if est is not None and est.steps else ""

@@ -45,6 +45,16 @@ def _read(p: Path) -> bytes | None:
         return f.read()
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _text(p: Path) -> str | None:
+    """A file's text as the server reads it (fsio.read_disk): a UTF-8 BOM is not part of it
+    (edits do not count it); `write` keeps it."""
+    raw = _read(p)
+    return None if raw is None else raw.removeprefix(_BOM).decode("utf-8")
+
+
 def _write(p: Path, data: bytes) -> None:
     """Write a file's new bytes like `_read` reads it (no link followed, no FIFO opened)."""
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | SAFE_OPEN, 0o666)
@@ -127,8 +137,7 @@ class TerminalEditor:
                 p = _path(self.guard, ch.text_document.uri)
                 base = result.get(p)
                 if base is None:
-                    raw = _read(p)
-                    base = raw.decode("utf-8") if raw is not None else ""
+                    base = _text(p) or ""
                 edits = [
                     TextEdit(
                         e.range.start.line,
@@ -143,8 +152,7 @@ class TerminalEditor:
                 result[p] = apply_edits(base, edits, "utf-16")
         diff = ""
         for p, new in result.items():
-            raw = _read(p)
-            old = raw.decode("utf-8") if raw is not None else None
+            old = _text(p)
             rel = p.relative_to(self.root).as_posix() if p.is_relative_to(self.root) else str(p)
             diff += unified_diff(rel, old, new)
         return diff, result
@@ -159,6 +167,7 @@ class TerminalEditor:
                 raise IsADirectoryError(21, "Is a directory", str(p))
             before[p] = _read(p)
         done: list[Path] = []
+        made: list[Path] = []  # folders made for new files, removed again on a put-back
         try:
             for p, text in result.items():
                 done.append(p)
@@ -166,8 +175,11 @@ class TerminalEditor:
                     with contextlib.suppress(FileNotFoundError):
                         p.unlink()
                     continue
+                missing = [d for d in p.parents if not d.exists()]
                 p.parent.mkdir(parents=True, exist_ok=True)
-                _write(p, text.encode("utf-8"))
+                made.extend(missing)  # deepest first
+                bom = _BOM if (before[p] or b"").startswith(_BOM) else b""
+                _write(p, bom + text.encode("utf-8"))
         except OSError:
             for p in reversed(done):
                 old = before[p]
@@ -176,4 +188,7 @@ class TerminalEditor:
                         p.unlink(missing_ok=True)
                     else:
                         _write(p, old)
+            for d in sorted(made, key=lambda d: len(d.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # only an empty one
             raise

@@ -221,7 +221,11 @@ class Workspace:
         # of the tool: mypy_extensions.py for mypy; rt6) replaces it
         installed = self._found_installed(prog or python, tuple(sorted({n for _, n, _ in found})))
         for cand, name, ns in found:
+            if name in _NEVER_IMPORTED:
+                continue
             kind = name in _STDLIB if installed is None else installed.get(name)
+            if kind == "same":  # the very file or folder (a project installed editable): no
+                continue  # other code is imported
             if kind and (not ns or kind == "ns"):
                 return (
                     f"'{python} -m {module}' would import {cand} from the workspace in place of "
@@ -254,12 +258,24 @@ class Workspace:
                     env={**self._env, "PYTHONIOENCODING": "utf-8"},
                 )
                 if done.returncode == 0:
-                    lines = done.stdout.decode("utf-8", "replace").split()
-                    got = {n: k for n, k in zip(lines[::2], lines[1::2], strict=False)}
+                    got = {}
+                    for line in done.stdout.decode("utf-8", "replace").split("\n"):
+                        n, _, rest = line.partition("\t")
+                        k, _, tail = rest.partition("\t")
+                        if n and k in ("mod", "ns"):  # a path holding a newline: its tail
+                            where = tail.split("\t") if tail else []
+                            got[n] = "same" if where and self._same_entry(n, where) else k
             except (OSError, subprocess.SubprocessError):
                 got = None
         self._installed_names[key] = got
         return got
+
+    def _same_entry(self, name: str, where: list[str]) -> bool:
+        """Whether the interpreter found `name` in the workspace root itself (`where`: the
+        module's file or its package's folders), what the working directory would import."""
+        mine = {os.path.realpath(os.path.join(self.root, name))}
+        mine |= {f"{m}{suffix}" for m in mine for suffix in _CODE_SUFFIXES}
+        return all(os.path.realpath(w) in mine for w in where)
 
 
 # Run by the interpreter of a `python -m` command: which names (stdin, after the root) it
@@ -281,12 +297,15 @@ for n in names:
     except Exception:
         continue
     if spec is not None:
-        print(n, "ns" if spec.origin in (None, "namespace") else "mod")
+        ns = spec.origin in (None, "namespace")
+        where = list(spec.submodule_search_locations or []) or [spec.origin or ""]
+        print(n, "ns" if ns else "mod", *where, sep="\t")
 """
 
 
 # Standard modules a project commonly has a folder of its own for, which no tool imports.
-_STDLIB = frozenset(sys.stdlib_module_names) - {"test", "__main__", "this", "antigravity"}
+_NEVER_IMPORTED = frozenset({"test", "__main__", "this", "antigravity"})
+_STDLIB = frozenset(sys.stdlib_module_names) - _NEVER_IMPORTED
 _CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
 
 
