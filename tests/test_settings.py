@@ -84,8 +84,11 @@ def test_unknown_keys_are_dropped_and_logged(caplog: pytest.LogCaptureFixture) -
         "planfirst.context.x" in d for d in dropped
     )
     with caplog.at_level(logging.WARNING, logger="planfirst.settings"):
-        settings, _ = load_settings(None, {"colour": "red", "planningModel": "m"}, environ={})
-    assert settings.planning_model == "m"
+        # (a workspace may choose a model no dearer than the user's: red team rt8)
+        settings, _ = load_settings(
+            None, {"colour": "red", "planningModel": "claude-sonnet-5-5"}, environ={}
+        )
+    assert settings.planning_model == "claude-sonnet-5-5"
     assert "planfirst.colour" in caplog.text
 
 
@@ -104,9 +107,11 @@ def test_a_differing_workspace_trust_value_is_reported_an_equal_one_is_not() -> 
 
 def test_non_trust_workspace_settings_still_apply() -> None:
     settings, problems = load_settings(
-        None, {"planfirst": {"validation": {"timeout": 5}, "planningModel": "m"}}, environ={}
+        None,
+        {"planfirst": {"validation": {"timeout": 5}, "planningModel": "claude-sonnet-5-5"}},
+        environ={},
     )
-    assert settings.validation.timeout_s == 5 and settings.planning_model == "m"
+    assert settings.validation.timeout_s == 5 and settings.planning_model == "claude-sonnet-5-5"
     assert problems == []
 
 

@@ -443,6 +443,84 @@ def _narrow_only(merged: dict[str, Any], clean: dict[str, Any]) -> list[str]:
             "user settings)"
         )
     out.extend(_narrow_thinking(merged, clean, defaults["thinking"]))
+    out.extend(_narrow_models(merged, clean, defaults))
+    return out
+
+
+# Switches that spend money when on (the critic's run per plan, its tightening round, lint
+# re-asks): a workspace may turn them off, never back on (red team rt8).
+OFF_ONLY = (("critique", "enabled"), ("critique", "tighten"), ("planning", "lintFeedback"))
+
+
+def _dearer(new: Any, base: Any, prices: Any) -> bool:
+    """Whether model `new` may bill more per token than `base` at the user's prices (an unknown
+    model is priced as the dearest known one, catalog.lookup), at any prompt length."""
+    if not isinstance(new, str) or not isinstance(base, str):
+        return True
+    if new == base:
+        return False
+    from planfirst.llm.catalog import lookup
+
+    try:
+        a, b = lookup(new, prices), lookup(base, prices)
+        for tokens in (0, 10**8):  # below and above a long-prompt tier
+            ra, rb = a.rates(tokens), b.rates(tokens)
+            fields = ("input", "output", "cache_write", "cache_read")
+            if any(getattr(ra, f) > getattr(rb, f) for f in fields):
+                return True
+    except Exception:  # prices not yet validated (validation reports them): refuse
+        return True
+    return False
+
+
+def _narrow_models(
+    merged: dict[str, Any], clean: dict[str, Any], defaults: dict[str, Any]
+) -> list[str]:
+    """The models part of `_narrow_only`: a workspace may choose a model no dearer than the one
+    the user (or the default) chose, and turn the spending switches off, not on. A model id is
+    not a number, so no ceiling held it: a repository's `"planningModel":
+    "claude-mythos-preview"` made every plan cost almost four times as much (red team rt8)."""
+    out: list[str] = []
+    prices = merged.get("prices") if isinstance(merged.get("prices"), dict) else None
+    planning = merged.get("planningModel", defaults["planningModel"])
+    for key in ("planningModel", "executionModel"):
+        if key not in clean:
+            continue
+        base = merged.get(key, defaults[key])
+        if _dearer(clean[key], base, prices):
+            out.append(
+                f"ignored workspace setting planfirst.{key} = {clean.pop(key)!r}: a workspace "
+                f"may choose a model no dearer than {base!r} (set it in user settings)"
+            )
+    below = merged.get("critique") if isinstance(merged.get("critique"), dict) else {}
+    sec = clean.get("critique")
+    if isinstance(sec, dict) and "model" in sec:
+        new = sec["model"]
+        own = below.get("model", defaults["critique"]["model"])
+        off = isinstance(own, str) and own.strip().lower() == "off"
+        critic = own.strip() if isinstance(own, str) and own.strip() else planning
+        chosen = new.strip() if isinstance(new, str) else new
+        if not (isinstance(chosen, str) and chosen.lower() == "off") and (
+            off or _dearer(chosen or clean.get("planningModel", planning), critic, prices)
+        ):
+            del sec["model"]
+            out.append(
+                f"ignored workspace setting planfirst.critique.model = {new!r}: a workspace may "
+                f"choose a critic no dearer than {'none' if off else repr(critic)} (set it in "
+                "user settings)"
+            )
+    for section, key in OFF_ONLY:
+        sec = clean.get(section)
+        if not isinstance(sec, dict) or key not in sec or sec[key] is False:
+            continue
+        mine = merged.get(section)
+        base = mine.get(key) if isinstance(mine, dict) and key in mine else defaults[section][key]
+        if base is not True:
+            del sec[key]
+            out.append(
+                f"ignored workspace setting planfirst.{section}.{key}: a workspace may turn it "
+                "off, not on (set it in user settings)"
+            )
     return out
 
 

@@ -17,8 +17,10 @@ one cached loader for `.gitignore` files and `.git/info/exclude`, re-read when a
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import stat
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +54,15 @@ def _options() -> Any:
 
 
 _OPTS = _options()
+log = logging.getLogger(__name__)
+
+# One ignore file is read up to here (red team rt8): pathspec parses a rule in about 0.1 ms, so
+# 200,000 rules took half a minute, and a 2 GB file (or a link to /dev/zero) was read whole. A
+# file over either limit ignores everything below its directory: what it ignores is never shown.
+MAX_IGNORE_BYTES = 1 << 20
+MAX_IGNORE_RULES = 10_000
+# Rules per combined prefilter pattern: 2,000 long rules in one made RE2's pattern too large.
+_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -106,12 +117,8 @@ class IgnoreRules:
         self.base = base
         self.ignore_case = ignore_case
         self.rules = [r for r in (parse_rule(ln, ignore_case) for ln in lines) if r is not None]
-        # One combined pattern rejects the paths no rule matches (most of them) in one call.
-        self._any = (
-            re2.compile("|".join(f"(?:{r.regex.pattern})" for r in self.rules), _OPTS)
-            if self.rules
-            else None
-        )
+        # Combined patterns reject the paths no rule matches (most of them) in a few calls.
+        self._any = _prefilters(self.rules)
 
     @property
     def empty(self) -> bool:
@@ -121,7 +128,7 @@ class IgnoreRules:
     def match(self, path: str, is_dir: bool) -> bool | None:
         """True (ignored), False (re-included by `!`) or None (no rule matches) for a
         root-relative path."""
-        if self._any is None:
+        if not self._any:
             return None
         if self.base:
             if not path.startswith(self.base + "/"):
@@ -131,7 +138,7 @@ class IgnoreRules:
             sub = path
         if self.ignore_case:
             sub = sub.casefold()
-        if self._any.match(sub) is None:
+        if all(p.match(sub) is None for p in self._any):
             return None
         for rule in reversed(self.rules):  # the last matching rule wins
             if rule.dir_only and not is_dir:
@@ -139,6 +146,57 @@ class IgnoreRules:
             if rule.regex.match(sub) is not None:
                 return not rule.negate
         return None
+
+
+def _prefilters(rules: list[_Rule]) -> list[Any]:
+    """Patterns, each the union of up to _CHUNK rules, split further where RE2 refuses one."""
+    out: list[Any] = []
+    todo = [rules[i : i + _CHUNK] for i in range(0, len(rules), _CHUNK)]
+    while todo:
+        chunk = todo.pop()
+        if len(chunk) == 1:
+            out.append(chunk[0].regex)
+            continue
+        try:
+            out.append(re2.compile("|".join(f"(?:{r.regex.pattern})" for r in chunk), _OPTS))
+        except Exception:  # "pattern too large": halves, down to the rules themselves
+            todo += [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+    return out
+
+
+def read_ignore_file(path: str) -> list[str] | None:
+    """The lines of an ignore file; None when there is none to read: missing, a symbolic link
+    (git never follows one: a link to /dev/zero was read until memory ran out), a FIFO or
+    another special file. A file over the limits reads as `*` (see MAX_IGNORE_BYTES)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = b""
+        while len(data) <= MAX_IGNORE_BYTES:
+            chunk = os.read(fd, MAX_IGNORE_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if len(data) > MAX_IGNORE_BYTES or len(lines) > MAX_IGNORE_RULES:
+        log.warning(
+            "planfirst: %s is over %d bytes or %d lines: everything below its folder is taken "
+            "as ignored",
+            path,
+            MAX_IGNORE_BYTES,
+            MAX_IGNORE_RULES,
+        )
+        return ["*"]
+    return lines
 
 
 def chain_match(chain: Iterable[IgnoreRules], path: str, is_dir: bool) -> bool:
@@ -172,7 +230,7 @@ class IgnoreFiles:
         """The rules of the ignore file `rel_file` (root-relative), applied below `base`."""
         path = os.path.join(self.root, rel_file)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
             sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
         except OSError:
             sig = None
@@ -181,11 +239,8 @@ class IgnoreFiles:
             return cached[1]
         rules: IgnoreRules | None = None
         if sig is not None:
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    rules = IgnoreRules(base, f.read().splitlines(), self.ignore_case)
-            except OSError:
-                rules = None
+            lines = read_ignore_file(path)
+            rules = IgnoreRules(base, lines, self.ignore_case) if lines is not None else None
             if rules is not None and rules.empty:
                 rules = None
         self._cache[rel_file] = (sig, rules)
