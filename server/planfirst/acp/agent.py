@@ -59,6 +59,10 @@ def _root(cwd: str) -> Path:
     return p.resolve()
 
 
+# core error codes that are ACP stop reasons of their own (the rest end the turn)
+_STOPS = {"refusal": "refusal", "truncated": "max_tokens", "max_turns": "max_turn_requests"}
+
+
 def _delta(after: Any, before: Any) -> Usage:
     inp = after.input_tokens - before.input_tokens
     out = after.output_tokens - before.output_tokens
@@ -287,9 +291,9 @@ class PlanfirstAgent:
         CURRENT.set(conv.host)  # the core's calls during this turn go to this session
         try:
             return await conv.handle(text, files)
-        except PlanfirstError as e:  # mapped once: a model's refusal is ACP's `refusal`
+        except PlanfirstError as e:  # mapped once: a model's refusal is ACP's `refusal`, …
             conv.host.notify(e.message, "error")
-            return "refusal" if e.code == "refusal" else "end_turn"
+            return _STOPS.get(e.code, "end_turn")
         except Exception as e:  # a bug: logged with its traceback, the session keeps serving
             log.exception("prompt failed")
             conv.host.notify(f"planfirst failed: {type(e).__name__}: {e}", "error")
