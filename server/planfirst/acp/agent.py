@@ -44,6 +44,7 @@ from planfirst.core.workflow.session import Session, SessionError
 from planfirst.core.workspace.opening import open_store, recorded_plans_dir
 from planfirst.errors import PlanfirstError
 from planfirst.llm.factory import Models
+from planfirst.plan.model import Plan, PlanStatus
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -238,14 +239,7 @@ class PlanfirstAgent:
         if view is not None:
             conv.host.outbox.put(view)
         c = plan.counts()
-        conv.host.say(
-            f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. "
-            + (
-                "/approve runs the plan; feedback revises it."
-                if plan.status.value == "draft"
-                else "/continue runs the remaining steps."
-            )
-        )
+        conv.host.say(f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. " + _next(plan))
         conv.usage_update()
         await conv.host.settle()
         return LoadSessionResponse()
@@ -324,6 +318,17 @@ class PlanfirstAgent:
                 await c.host.mcp.close()
         if self._models is not None:
             self._models.close()
+
+
+def _next(plan: Plan) -> str:
+    """What a loaded session can do next with its plan."""
+    if plan.status == PlanStatus.DRAFT:
+        return "/approve runs the plan; feedback revises it."
+    if plan.status == PlanStatus.DONE:
+        return "The plan is done; send a new task to plan another."
+    if plan.next_step() is None:
+        return "/continue runs its test criteria; /revise <feedback> changes the plan."
+    return "/continue runs the remaining steps."
 
 
 def load_agent_settings(path: str | None) -> tuple[Settings, list[str]]:
