@@ -273,7 +273,11 @@ class PlanfirstAgent:
             conv.turn = None
         if stop == "cancelled":
             conv.host.end_validation(False)
-            conv.host.say("\nCancelled. The plan is saved; /continue picks it up again.")
+            conv.host.say(
+                "\nCancelled: no plan was made; send the task again to plan it."
+                if conv.unplanned
+                else "\nCancelled. The plan is saved; /continue picks it up again."
+            )
         conv.usage_update()
         await conv.host.settle()
         conv.transcript.flush()

@@ -165,6 +165,7 @@ class Conversation:
     # workspace file -> the text the client embedded in the current prompt (planning reads it
     # instead of the disk: what the user sees, unsaved edits included)
     embedded: dict[str, str] = field(default_factory=dict)
+    unplanned: bool = False  # the current turn's planning stopped before a plan was made
     _editing: int = 0
 
     @contextlib.contextmanager
@@ -189,6 +190,7 @@ class Conversation:
 
     async def handle(self, text: str, files: list[str]) -> str:
         """One prompt turn; returns the ACP stop reason."""
+        self.unplanned = False
         for note in self.notes:
             self.host.notify(note, "warning")
         self.notes.clear()
@@ -287,8 +289,14 @@ class Conversation:
             )
             return "end_turn"
         self.feedback = False
-        with self.client_text():
-            plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        self.host.streamed = None
+        try:
+            with self.client_text():
+                plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        except BaseException:  # cancelled or failed: no plan was made
+            self.unplanned = True
+            self._drop_streamed()
+            raise
         self.plan_id = plan.id
         self.plans.add(plan.id)
         try:
@@ -296,6 +304,12 @@ class Conversation:
         except StoreError as e:  # the plan is saved; only resuming by session id is lost
             self.host.notify(f"this session cannot be resumed later: {e}", "warning")
         return await self.review(plan)
+
+    def _drop_streamed(self) -> None:
+        """Take the plan that was streaming in out of the client's view (it was never made)."""
+        pid, self.host.streamed = self.host.streamed, None
+        if pid is not None and self.host.plan_ops() and not self.core.store.exists(pid):
+            self.host.outbox.put(AgentPlanRemovedUpdate(session_update="plan_removed", plan_id=pid))
 
     async def revise(self, plan: Plan, feedback: str) -> str:
         """A new revision from the feedback, then ask for approval again."""
