@@ -44,6 +44,7 @@ from planfirst.core.workflow.session import Session, SessionError
 from planfirst.core.workspace.opening import open_store, recorded_plans_dir
 from planfirst.errors import PlanfirstError
 from planfirst.llm.factory import Models
+from planfirst.plan.model import Plan, PlanStatus
 from planfirst.settings import Settings, load_settings
 
 log = logging.getLogger("planfirst.acp")
@@ -57,6 +58,10 @@ def _root(cwd: str) -> Path:
             {"cwd": f"{str(cwd)[:200]!r} is not an absolute path to a directory"}
         )
     return p.resolve()
+
+
+# core error codes that are ACP stop reasons of their own (the rest end the turn)
+_STOPS = {"refusal": "refusal", "truncated": "max_tokens", "max_turns": "max_turn_requests"}
 
 
 def _delta(after: Any, before: Any) -> Usage:
@@ -234,14 +239,7 @@ class PlanfirstAgent:
         if view is not None:
             conv.host.outbox.put(view)
         c = plan.counts()
-        conv.host.say(
-            f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. "
-            + (
-                "/approve runs the plan; feedback revises it."
-                if plan.status.value == "draft"
-                else "/continue runs the remaining steps."
-            )
-        )
+        conv.host.say(f"\nResumed: {c.get('done', 0)}/{c['total']} steps done. " + _next(plan))
         conv.usage_update()
         await conv.host.settle()
         return LoadSessionResponse()
@@ -275,7 +273,11 @@ class PlanfirstAgent:
             conv.turn = None
         if stop == "cancelled":
             conv.host.end_validation(False)
-            conv.host.say("\nCancelled. The plan is saved; /continue picks it up again.")
+            conv.host.say(
+                "\nCancelled: no plan was made; send the task again to plan it."
+                if conv.unplanned
+                else "\nCancelled. The plan is saved; /continue picks it up again."
+            )
         conv.usage_update()
         await conv.host.settle()
         conv.transcript.flush()
@@ -287,9 +289,9 @@ class PlanfirstAgent:
         CURRENT.set(conv.host)  # the core's calls during this turn go to this session
         try:
             return await conv.handle(text, files)
-        except PlanfirstError as e:  # mapped once: a model's refusal is ACP's `refusal`
+        except PlanfirstError as e:  # mapped once: a model's refusal is ACP's `refusal`, …
             conv.host.notify(e.message, "error")
-            return "refusal" if e.code == "refusal" else "end_turn"
+            return _STOPS.get(e.code, "end_turn")
         except Exception as e:  # a bug: logged with its traceback, the session keeps serving
             log.exception("prompt failed")
             conv.host.notify(f"planfirst failed: {type(e).__name__}: {e}", "error")
@@ -320,6 +322,17 @@ class PlanfirstAgent:
                 await c.host.mcp.close()
         if self._models is not None:
             self._models.close()
+
+
+def _next(plan: Plan) -> str:
+    """What a loaded session can do next with its plan."""
+    if plan.status == PlanStatus.DRAFT:
+        return "/approve runs the plan; feedback revises it."
+    if plan.status == PlanStatus.DONE:
+        return "The plan is done; send a new task to plan another."
+    if plan.next_step() is None:
+        return "/continue runs its test criteria; /revise <feedback> changes the plan."
+    return "/continue runs the remaining steps."
 
 
 def load_agent_settings(path: str | None) -> tuple[Settings, list[str]]:

@@ -62,6 +62,11 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("undo", "Undo a step's edit", "step number (default: the last one)"),
     ("status", "Show the plan and where it is", None),
 ]
+# what to do about a plan whose every step is done but whose test criteria failed
+FINISH = (
+    "/continue runs them again after you fix things, /revise <feedback> changes the plan (its "
+    "criteria too), /undo [N] reverts a step, /status shows the plan."
+)
 HELP = (
     "Commands: /continue runs the remaining steps, /retry [N] runs a step again, /undo [N] "
     "reverts a step, /revise <feedback> rewrites a draft plan, /new <task> starts another plan, "
@@ -160,6 +165,7 @@ class Conversation:
     # workspace file -> the text the client embedded in the current prompt (planning reads it
     # instead of the disk: what the user sees, unsaved edits included)
     embedded: dict[str, str] = field(default_factory=dict)
+    unplanned: bool = False  # the current turn's planning stopped before a plan was made
     _editing: int = 0
 
     @contextlib.contextmanager
@@ -184,6 +190,7 @@ class Conversation:
 
     async def handle(self, text: str, files: list[str]) -> str:
         """One prompt turn; returns the ACP stop reason."""
+        self.unplanned = False
         for note in self.notes:
             self.host.notify(note, "warning")
         self.notes.clear()
@@ -282,8 +289,14 @@ class Conversation:
             )
             return "end_turn"
         self.feedback = False
-        with self.client_text():
-            plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        self.host.streamed = None
+        try:
+            with self.client_text():
+                plan = await self.core.generate(task, files=files, progress=AcpProgress(self.host))
+        except BaseException:  # cancelled or failed: no plan was made
+            self.unplanned = True
+            self._drop_streamed()
+            raise
         self.plan_id = plan.id
         self.plans.add(plan.id)
         try:
@@ -291,6 +304,12 @@ class Conversation:
         except StoreError as e:  # the plan is saved; only resuming by session id is lost
             self.host.notify(f"this session cannot be resumed later: {e}", "warning")
         return await self.review(plan)
+
+    def _drop_streamed(self) -> None:
+        """Take the plan that was streaming in out of the client's view (it was never made)."""
+        pid, self.host.streamed = self.host.streamed, None
+        if pid is not None and self.host.plan_ops() and not self.core.store.exists(pid):
+            self.host.outbox.put(AgentPlanRemovedUpdate(session_update="plan_removed", plan_id=pid))
 
     async def revise(self, plan: Plan, feedback: str) -> str:
         """A new revision from the feedback, then ask for approval again."""
@@ -409,7 +428,10 @@ class Conversation:
         passed = False
         try:
             outcome = await run()
-            passed = str(outcome.status) == "done"
+            # the last step's call also shows the test criteria run after it: failed with them
+            passed = str(outcome.status) == "done" and (
+                self.core.load(plan.id).status != PlanStatus.FAILED
+            )
         finally:
             self.host.end_validation(passed)
             self.host.step = self.host.order = None
@@ -455,6 +477,8 @@ class Conversation:
     async def retry(self, plan: Plan, arg: str) -> str:
         """Run one step again (default: the next one), then the rest."""
         order = _number(arg) or plan.next_step()
+        if order is None and plan.status != PlanStatus.DONE:
+            return await self.run(plan.id)  # every step done, the plan not: its test criteria
         if order is None:
             raise SessionError("every step is done; /undo N first to run a step again")
         with self.editing(), self.consent():
@@ -490,10 +514,11 @@ class Conversation:
                 f"/continue offers the same edit again, /retry {n} asks the model for a new one, "
                 "/undo reverts an earlier step, /new starts over."
             )
+        elif n is None:
+            self.host.say(f"The test criteria failed: {outcome.message}. {FINISH}")
         else:
-            what = f"Step {n}" if n is not None else "The test criteria"
             self.host.say(
-                f"{what} failed: {outcome.message}. /retry {n or ''} runs it again after you fix "
+                f"Step {n} failed: {outcome.message}. /retry {n} runs it again after you fix "
                 "things, /undo reverts it, /status shows the plan."
             )
         return "end_turn"
@@ -503,6 +528,7 @@ class Conversation:
         self.host.say(
             f"Plan “{plan.title}” {plan.status.value}: {len(plan.steps)} steps, {u.calls} model calls, "
             f"est. ${u.cost_usd:.4f}. The plan and its log: {self.core.store.plan_md(plan.id)}"
+            + (f"\n{FINISH}" if plan.status != PlanStatus.DONE else "")
         )
 
     # ------------------------------------------------------------------ usage

@@ -82,6 +82,7 @@ class AcpHost:
         self._plan_shown = ""  # the last plan view sent (JSON)
         self._plan_pending: str | None = None
         self._last_thought = ""
+        self.streamed: str | None = None  # the plan whose planning started last (plan_started)
 
     # ------------------------------------------------------------------ capabilities
 
@@ -264,6 +265,7 @@ class AcpHost:
 
     def plan_started(self, plan_id: str, title: str) -> None:
         """Name the session after the task; the plan streams in as plan updates."""
+        self.streamed = plan_id
         self.outbox.put(
             SessionInfoUpdate(session_update="session_info_update", title=encode(title))
         )
