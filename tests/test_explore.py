@@ -165,3 +165,16 @@ async def test_bad_inputs(ex: Explorer) -> None:
     assert (await ex.handle("search_text", {"pattern": ""})).is_error
     unknown = await ex.handle("write_file", {"path": "x"})
     assert unknown.is_error and "view_file" in unknown.text
+
+
+async def test_search_deadline_holds_when_the_glob_matches_nothing(
+    ex: Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search budget is checked for every file walked, not only for the ones the glob lets
+    through: a glob matching nothing walked a whole 200k-file tree past the deadline (red team
+    rt8). With the budget already spent, the walk stops at once and says so."""
+    from planfirst.core.planning import explore
+
+    monkeypatch.setattr(explore, "SEARCH_DEADLINE_S", -1.0)
+    out = await ex.handle("search_text", {"pattern": "login", "path_glob": "*.nothing"})
+    assert "stopped early" in out.text, out.text

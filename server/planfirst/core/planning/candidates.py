@@ -65,7 +65,7 @@ def files_named_in(
 
 _PY_ANY = re.compile(
     r"^[ \t]*(?:import[ \t]+(?P<plain>[\w. \t,]+)"
-    r"|from[ \t]+(?P<dots>\.*)(?P<mod>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*))",
+    r"|from[ \t]+(?P<dots>\.*)(?P<mod>[\w.]*)[ \t]+import[ \t]+(?P<names>\([^()]*\)|[^\n#;]*))",
     re.MULTILINE,
 )
 _JS_SPEC = re.compile(

@@ -250,13 +250,15 @@ class Explorer:
         ]
         candidates = itertools.chain(self.guard.walk(), unsaved)
         for rel in candidates:
+            # the budget holds for every file walked, also those the glob skips (rt8: a glob
+            # matching nothing walked a whole 200k-file tree past the deadline)
+            if bytes_read >= SEARCH_MAX_BYTES or time.monotonic() > deadline:
+                stopped = "stopped early (search budget used up); narrow path_glob"
+                break
             if matcher is not None and not matcher.match(rel, False):
                 continue
             if scanned >= SEARCH_MAX_FILES:
                 stopped = f"stopped after scanning {SEARCH_MAX_FILES} files"
-                break
-            if bytes_read >= SEARCH_MAX_BYTES or time.monotonic() > deadline:
-                stopped = "stopped early (search budget used up); narrow path_glob"
                 break
             try:
                 _, text = load_text(self.guard, rel, self.docs, SEARCH_FILE_MAX_BYTES)
