@@ -492,7 +492,8 @@ def _narrow_models(
                 f"ignored workspace setting planfirst.{key} = {clean.pop(key)!r}: a workspace "
                 f"may choose a model no dearer than {base!r} (set it in user settings)"
             )
-    below = merged.get("critique") if isinstance(merged.get("critique"), dict) else {}
+    got = merged.get("critique")
+    below: dict[str, Any] = got if isinstance(got, dict) else {}
     sec = clean.get("critique")
     if isinstance(sec, dict) and "model" in sec:
         new = sec["model"]
