@@ -531,3 +531,28 @@ test('every step done but the test criteria not run (revised criteria approved, 
         assert.ok(!validActions(s).some((a) => a.command === 'planfirst.ui.executeNextStep'), JSON.stringify(s));
     }
 });
+
+test('red team rt9: workspace values never reach initializationOptions, the layer the server trusts', () => {
+    // initializationOptions is the user layer: the server narrows only the workspace/configuration
+    // answer, so a workspace value sent at start skipped every rule (a pricier model, the critique
+    // back on, thinking raised, maxTokens from .vscode/settings.json)
+    const keys = new Set(['planningModel', 'critique.enabled', 'thinking.effort', 'maxTokens', 'context.treeMaxEntries', 'context.exclude']);
+    const inspections = [
+        { key: 'planningModel', globalValue: 'claude-haiku-5-5', workspaceValue: 'claude-mythos-preview' },
+        { key: 'critique.enabled', globalValue: false, workspaceValue: true },
+        { key: 'thinking.effort', globalValue: 'low', workspaceFolderValue: 'max' },
+        { key: 'maxTokens', workspaceValue: 128000 },
+        { key: 'context.treeMaxEntries', defaultValue: 400, workspaceValue: 100000 },
+        { key: 'context.exclude', globalValue: ['notes/**'], workspaceValue: ['build/**'] },
+    ];
+    assert.deepEqual(buildServerSettings(inspections, undefined, keys), {
+        planningModel: 'claude-haiku-5-5',
+        critique: { enabled: false },
+        thinking: { effort: 'low' },
+        context: { exclude: ['notes/**'] },
+    });
+    // the workspace values go in the workspace/configuration answer, which the server narrows
+    const answer = buildServerSettings(inspections, undefined, keys, false);
+    assert.equal(answer.planningModel, 'claude-mythos-preview');
+    assert.deepEqual(answer.context, { treeMaxEntries: 100000, exclude: ['notes/**', 'build/**'] });
+});
