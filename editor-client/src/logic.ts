@@ -199,7 +199,11 @@ function setNested(target: Record<string, unknown>, dotted: string, value: unkno
  * mean "default". The API key (from SecretStorage) goes to `anthropic.apiKey` when given. Only
  * the extension's declared settings (`declared`, without the `planfirst.` prefix) are forwarded:
  * anything else in a settings file, such as `planfirst.planfirst.anthropic.baseUrl`, is dropped.
- * `userOnly` false leaves the user-only keys out altogether (the workspace/configuration answer).
+ * `userOnly` true (initializationOptions, the layer the server trusts) sends the user's own values
+ * only; false (the workspace/configuration answer, which the server narrows, settings.py
+ * `_narrow_only`) sends the effective values and leaves the user-only keys out altogether. A
+ * workspace value sent at start skipped the server's rules: a pricier model, the critique turned
+ * back on, thinking raised, `maxTokens` (red team rt9).
  */
 export function buildServerSettings(
     inspections: SettingInspection[],
@@ -218,14 +222,16 @@ export function buildServerSettings(
             // and drops trust keys from (with a warning): they came in initializationOptions
             continue;
         }
-        let value = isUserOnly(it.key)
+        let value = userOnly || isUserOnly(it.key)
             ? it.globalValue
             : [it.workspaceFolderValue, it.workspaceValue, it.globalValue].find((v) => !isUnset(v));
         if (it.key === 'preview' && value === 'editor' && it.globalValue !== 'editor') {
             // turning planfirst's own preview off (edits unseen in editors without one): user settings only
             value = it.globalValue;
         }
-        value = narrowOnly(it, value);
+        if (!userOnly) {
+            value = narrowOnly(it, value);
+        }
         if (isUnset(value)) {
             continue;
         }

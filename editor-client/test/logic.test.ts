@@ -82,7 +82,7 @@ test('server settings: nested, explicit values only, folder over workspace over 
         { key: 'execution.maxAttempts', workspaceValue: 2 },
         { key: 'server.command', globalValue: ['x'] },
         { key: 'trace.server', globalValue: 'verbose' },
-    ], undefined, new Set(['planningModel', 'executionModel', 'thinking.effort', 'context.exclude', 'execution.maxAttempts', 'server.command', 'trace.server']));
+    ], undefined, new Set(['planningModel', 'executionModel', 'thinking.effort', 'context.exclude', 'execution.maxAttempts', 'server.command', 'trace.server']), false);
     assert.deepEqual(s, {
         planningModel: 'claude-b',
         thinking: { effort: 'max' },
@@ -101,10 +101,18 @@ test('trust settings come from user settings only; the key only from SecretStora
         'sk-secret',
         new Set(['anthropic.baseUrl', 'validation.allow', 'anthropic.apiKey', 'validation.timeout']),
     );
-    assert.deepEqual(s, {
-        anthropic: { baseUrl: 'https://proxy.example', apiKey: 'sk-secret' },
-        validation: { timeout: 60 },
-    });
+    assert.deepEqual(s, { anthropic: { baseUrl: 'https://proxy.example', apiKey: 'sk-secret' } });
+    const answer = buildServerSettings(
+        [
+            { key: 'anthropic.baseUrl', globalValue: 'https://proxy.example', workspaceValue: 'http://evil.example' },
+            { key: 'validation.allow', workspaceValue: ['curl', 'sh'] },
+            { key: 'validation.timeout', workspaceValue: 60 },
+        ],
+        undefined,
+        new Set(['anthropic.baseUrl', 'validation.allow', 'validation.timeout']),
+        false,
+    );
+    assert.deepEqual(answer, { validation: { timeout: 60 } });
     assert.deepEqual(buildServerSettings([{ key: 'anthropic.baseUrl', workspaceValue: 'http://evil' }], undefined, new Set(['anthropic.baseUrl'])), {});
     // the workspace/configuration answer leaves user-only keys out (they came at initialize;
     // the server warned "ignored planfirst.anthropic.baseUrl" for a user's own setting)
@@ -129,19 +137,16 @@ test('a workspace cannot add, replace or drop MCP servers (case 47)', () => {
 
 test('a workspace cannot raise a budget cap, change prices or turn planfirst\'s own preview off', () => {
     const keys = new Set(['budget.maxCostPerPlan', 'prices', 'preview', 'plansDir']);
-    const s = buildServerSettings(
-        [
-            { key: 'budget.maxCostPerPlan', globalValue: 2, workspaceValue: 1000 },
-            { key: 'prices', workspaceValue: { 'claude-opus-5-5': { input: 0, output: 0 } } },
-            { key: 'preview', workspaceValue: 'editor' },
-            { key: 'plansDir', workspaceValue: 'plans' },
-        ],
-        undefined,
-        keys,
-    );
-    assert.deepEqual(s, { budget: { maxCostPerPlan: 2 }, plansDir: 'plans' });
+    const all = [
+        { key: 'budget.maxCostPerPlan', globalValue: 2, workspaceValue: 1000 },
+        { key: 'prices', workspaceValue: { 'claude-opus-5-5': { input: 0, output: 0 } } },
+        { key: 'preview', workspaceValue: 'editor' },
+        { key: 'plansDir', workspaceValue: 'plans' },
+    ];
+    assert.deepEqual(buildServerSettings(all, undefined, keys), { budget: { maxCostPerPlan: 2 } });
+    assert.deepEqual(buildServerSettings(all, undefined, keys, false), { plansDir: 'plans' });
     // a workspace may ask for planfirst's own preview; "editor" only from user settings
-    assert.deepEqual(buildServerSettings([{ key: 'preview', workspaceValue: 'planfirst' }], undefined, keys), { preview: 'planfirst' });
+    assert.deepEqual(buildServerSettings([{ key: 'preview', workspaceValue: 'planfirst' }], undefined, keys, false), { preview: 'planfirst' });
     assert.deepEqual(buildServerSettings([{ key: 'preview', globalValue: 'editor' }], undefined, keys), { preview: 'editor' });
 });
 
@@ -156,6 +161,7 @@ test('a workspace only narrows: exclusions added to the user\'s, safety rules ke
         ],
         undefined,
         keys,
+        false,
     );
     assert.deepEqual(s, {
         context: { exclude: ['notes/**', 'build/**'] },
@@ -171,6 +177,7 @@ test('a workspace only narrows: exclusions added to the user\'s, safety rules ke
         ],
         undefined,
         keys,
+        false,
     );
     assert.deepEqual(t, { context: { exclude: ['notes/**'] } });
 });
@@ -186,6 +193,7 @@ test('only declared settings are forwarded; trust keys in any shape only from us
         ],
         undefined,
         declared,
+        false,
     );
     assert.deepEqual(s, { validation: { timeout: 30 } });
     const loose = buildServerSettings(
@@ -530,4 +538,29 @@ test('every step done but the test criteria not run (revised criteria approved, 
     for (const s of [{ ...base, status: 'done' }, { ...base, status: 'draft' }, { ...base, status: 'approved', total: 0, done: 0 }]) {
         assert.ok(!validActions(s).some((a) => a.command === 'planfirst.ui.executeNextStep'), JSON.stringify(s));
     }
+});
+
+test('red team rt9: workspace values never reach initializationOptions, the layer the server trusts', () => {
+    // initializationOptions is the user layer: the server narrows only the workspace/configuration
+    // answer, so a workspace value sent at start skipped every rule (a pricier model, the critique
+    // back on, thinking raised, maxTokens from .vscode/settings.json)
+    const keys = new Set(['planningModel', 'critique.enabled', 'thinking.effort', 'maxTokens', 'context.treeMaxEntries', 'context.exclude']);
+    const inspections = [
+        { key: 'planningModel', globalValue: 'claude-haiku-5-5', workspaceValue: 'claude-mythos-preview' },
+        { key: 'critique.enabled', globalValue: false, workspaceValue: true },
+        { key: 'thinking.effort', globalValue: 'low', workspaceFolderValue: 'max' },
+        { key: 'maxTokens', workspaceValue: 128000 },
+        { key: 'context.treeMaxEntries', defaultValue: 400, workspaceValue: 100000 },
+        { key: 'context.exclude', globalValue: ['notes/**'], workspaceValue: ['build/**'] },
+    ];
+    assert.deepEqual(buildServerSettings(inspections, undefined, keys), {
+        planningModel: 'claude-haiku-5-5',
+        critique: { enabled: false },
+        thinking: { effort: 'low' },
+        context: { exclude: ['notes/**'] },
+    });
+    // the workspace values go in the workspace/configuration answer, which the server narrows
+    const answer = buildServerSettings(inspections, undefined, keys, false);
+    assert.equal(answer.planningModel, 'claude-mythos-preview');
+    assert.deepEqual(answer.context, { treeMaxEntries: 100000, exclude: ['notes/**', 'build/**'] });
 });

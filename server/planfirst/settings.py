@@ -541,6 +541,18 @@ def _narrow_thinking(
                 f"ignored workspace setting planfirst.thinking.{key}: a workspace may turn "
                 "thinking off, not on (set it in user settings)"
             )
+    if "budgetTokens" in sec:
+        # on a budget-thinking model the derived budget is half of maxTokens: a workspace's
+        # 31999 doubled every planning request's thinking (red team rt9)
+        mt = merged.get("maxTokens")
+        base = below.get("budgetTokens") or max(1024, (mt if _number(mt) else 32_000) // 2)
+        new = sec["budgetTokens"]
+        if not _number(new) or new > base:
+            del sec["budgetTokens"]
+            out.append(
+                f"ignored workspace setting planfirst.thinking.budgetTokens = {new!r}: a "
+                f"workspace may lower it, not raise it above {base} (set it in user settings)"
+            )
     for key, fallback in EFFORT_KEYS.items():
         if key not in sec:
             continue

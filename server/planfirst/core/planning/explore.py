@@ -248,12 +248,15 @@ class Explorer:
             for p in self.docs
             if not (self.guard.root / p).exists() and not self.guard.excluded(p)
         ]
-        candidates = itertools.chain(self.guard.walk(), unsaved)
+
+        def spent() -> bool:
+            return bytes_read >= SEARCH_MAX_BYTES or time.monotonic() > deadline
+
+        candidates = itertools.chain(self.guard.walk(stop=spent), unsaved)
         for rel in candidates:
             # the budget holds for every file walked, also those the glob skips (rt8: a glob
             # matching nothing walked a whole 200k-file tree past the deadline)
-            if bytes_read >= SEARCH_MAX_BYTES or time.monotonic() > deadline:
-                stopped = "stopped early (search budget used up); narrow path_glob"
+            if spent():
                 break
             if matcher is not None and not matcher.match(rel, False):
                 continue
@@ -282,6 +285,8 @@ class Explorer:
             if len(results) >= limit:
                 stopped = f"showing the first {limit} matches"
                 break
+        if not stopped and spent():  # also when the walk ended on it, in files it skipped
+            stopped = "stopped early (search budget used up); narrow path_glob"
         kind = "text" if regex is None else "regex"
         if not results:
             msg = f"no matches for {kind} {pattern!r}" + (

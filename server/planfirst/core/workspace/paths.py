@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from planfirst.core.workspace.gitignore import (
@@ -315,9 +315,11 @@ class WorkspaceGuard:
 
     # ------------------------------------------------------------ walking (core/workspace/walk.py)
 
-    def walk(self, max_files: int | None = None) -> Iterator[str]:
+    def walk(
+        self, max_files: int | None = None, stop: Callable[[], bool] | None = None
+    ) -> Iterator[str]:
         """Workspace files that may be shown, as relative POSIX paths, depth first (core/workspace/walk.py)."""
-        return walk_files(self, max_files)
+        return walk_files(self, max_files, stop)
 
     def link_ok(self, abs_path: str) -> bool:
         """A symlinked file is walked only when it resolves to a regular, allowed file inside."""
