@@ -152,6 +152,20 @@ export const CEILING_KEYS: ReadonlySet<string> = new Set([
     'critique.maxTurns',
 ]);
 
+/**
+ * Settings the server narrows itself (settings.py `_narrow_models`, `_narrow_thinking`): a model
+ * no dearer than the user's, spending switches off not on, thinking lowered not raised. In
+ * `initializationOptions` (the user's layer) only the user's own value goes: a repository's
+ * `"planfirst.planningModel"` sent there was taken as the user's choice. The workspace's value
+ * reaches the server in the `workspace/configuration` answer, where it is narrowed and reported.
+ */
+export function narrowedByServer(key: string): boolean {
+    return (
+        ['planningModel', 'executionModel', 'critique.model', 'critique.enabled', 'critique.tighten', 'planning.lintFeedback'].includes(key) ||
+        key.startsWith('thinking.')
+    );
+}
+
 function narrowOnly(it: SettingInspection, value: unknown): unknown {
     if (UNION_KEYS.has(it.key)) {
         const user: unknown[] = Array.isArray(it.globalValue) ? (it.globalValue as unknown[]) : [];
@@ -218,7 +232,7 @@ export function buildServerSettings(
             // and drops trust keys from (with a warning): they came in initializationOptions
             continue;
         }
-        let value = isUserOnly(it.key)
+        let value = isUserOnly(it.key) || (userOnly && narrowedByServer(it.key))
             ? it.globalValue
             : [it.workspaceFolderValue, it.workspaceValue, it.globalValue].find((v) => !isUnset(v));
         if (it.key === 'preview' && value === 'editor' && it.globalValue !== 'editor') {

@@ -82,7 +82,9 @@ test('server settings: nested, explicit values only, folder over workspace over 
         { key: 'execution.maxAttempts', workspaceValue: 2 },
         { key: 'server.command', globalValue: ['x'] },
         { key: 'trace.server', globalValue: 'verbose' },
-    ], undefined, new Set(['planningModel', 'executionModel', 'thinking.effort', 'context.exclude', 'execution.maxAttempts', 'server.command', 'trace.server']));
+    // the workspace/configuration answer (the models and thinking go to initializationOptions
+    // from user settings only: the server narrows what a workspace chose, QA qa9)
+    ], undefined, new Set(['planningModel', 'executionModel', 'thinking.effort', 'context.exclude', 'execution.maxAttempts', 'server.command', 'trace.server']), false);
     assert.deepEqual(s, {
         planningModel: 'claude-b',
         thinking: { effort: 'max' },
