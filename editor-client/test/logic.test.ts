@@ -564,3 +564,30 @@ test('red team rt9: workspace values never reach initializationOptions, the laye
     assert.equal(answer.planningModel, 'claude-mythos-preview');
     assert.deepEqual(answer.context, { treeMaxEntries: 100000, exclude: ['notes/**', 'build/**'] });
 });
+
+test('the models and spending switches a workspace sets reach the server as workspace settings (QA qa9)', () => {
+    // a repository's `.vscode/settings.json` picks a dearer model and turns the critique back on:
+    // in initializationOptions (the user's layer) the server could not tell, and took them
+    const keys = new Set(['planningModel', 'executionModel', 'critique.model', 'critique.enabled', 'planning.lintFeedback', 'thinking.effort']);
+    const scopes = [
+        { key: 'planningModel', workspaceValue: 'claude-mythos-5-2' },
+        { key: 'executionModel', globalValue: 'claude-haiku-5-5', workspaceFolderValue: 'claude-sonnet-5-5' },
+        { key: 'critique.model', workspaceValue: 'claude-opus-4-1' },
+        { key: 'critique.enabled', globalValue: false, workspaceValue: true },
+        { key: 'planning.lintFeedback', workspaceValue: false },
+        { key: 'thinking.effort', globalValue: 'low', workspaceValue: 'max' },
+    ];
+    assert.deepEqual(buildServerSettings(scopes, undefined, keys), {
+        executionModel: 'claude-haiku-5-5',
+        critique: { enabled: false },
+        thinking: { effort: 'low' },
+    });
+    // the workspace/configuration answer carries them: the server narrows and says what it ignored
+    assert.deepEqual(buildServerSettings(scopes, undefined, keys, false), {
+        planningModel: 'claude-mythos-5-2',
+        executionModel: 'claude-sonnet-5-5',
+        critique: { model: 'claude-opus-4-1', enabled: true },
+        planning: { lintFeedback: false },
+        thinking: { effort: 'max' },
+    });
+});

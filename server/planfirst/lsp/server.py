@@ -172,6 +172,7 @@ class PlanfirstServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("planfirst", __version__, protocol_cls=PlanfirstProtocol, max_workers=4)
         self._settings: Settings | None = None  # the merged, validated settings in force
+        self._said: set[str] = set()  # the settings problems the user was last told about
         self.init_options: Any = (
             None  # raw initializationOptions, re-merged on configuration change
         )
@@ -275,7 +276,12 @@ class PlanfirstServer(LanguageServer):
             self.remember_plans_dir()
         if self.models is not None:
             self.models.update(settings)
-        for p in problems:
+        # a change pushes the settings and the same are pulled: each layer reported the same
+        # ignored workspace setting, and every later change said it again (QA qa9). A problem is
+        # said when it appears, again only after it went away.
+        fresh = list(dict.fromkeys(problems))
+        said, self._said = self._said, set(fresh)
+        for p in (p for p in fresh if p not in said):
             self.window_show_message(
                 types.ShowMessageParams(
                     type=types.MessageType.Warning, message=f"planfirst settings: {p}"

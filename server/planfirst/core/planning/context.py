@@ -20,6 +20,7 @@ from planfirst.core.planning.candidates import (
     imports_of,
     nearby_tests,
 )
+from planfirst.core.workspace.gitignore import LIMIT_REASON
 from planfirst.core.workspace.path_syntax import PathError, ReadRefused
 from planfirst.core.workspace.paths import WorkspaceGuard
 from planfirst.plan.model import ContextEntry
@@ -291,6 +292,9 @@ def gather_context(
     walked = list(guard.walk(max_files=WALK_CAP))
     exists = set(walked) | set(docs)
     ctx = Context(selection=selection)
+    # a generated .gitignore over the limits hides everything below it: say so, or the context
+    # is silently empty (QA qa9)
+    ctx.cut += [ContextEntry(path=f, reason=LIMIT_REASON) for f in guard.ignore_files_over_limit()]
     budget = settings.token_budget
     tree = build_tree(walked, settings.tree_max_entries)
     while tree and estimate_tokens(tree) > budget // 4:  # the tree never eats the budget

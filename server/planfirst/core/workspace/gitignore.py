@@ -63,6 +63,11 @@ MAX_IGNORE_BYTES = 1 << 20
 MAX_IGNORE_RULES = 10_000
 # Rules per combined prefilter pattern: 2,000 long rules in one made RE2's pattern too large.
 _CHUNK = 256
+OVER_LIMIT = ["*"]  # what a file over either limit reads as (IgnoreRules.over_limit)
+LIMIT_REASON = (
+    "over planfirst's limit for an ignore file (1 MB, 10,000 lines): everything below its folder "
+    "is taken as ignored and not shown; split it into its folders' own .gitignore files"
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ class IgnoreRules:
         self.base = base
         self.ignore_case = ignore_case
         self.rules = [r for r in (parse_rule(ln, ignore_case) for ln in lines) if r is not None]
+        self.over_limit = lines is OVER_LIMIT  # a file over the limits, read as `*`
         # Combined patterns reject the paths no rule matches (most of them) in a few calls.
         self._any = _prefilters(self.rules)
 
@@ -190,14 +196,8 @@ def read_ignore_file(path: str, follow: bool = False) -> list[str] | None:
         os.close(fd)
     lines = data.decode("utf-8", errors="replace").splitlines()
     if len(data) > MAX_IGNORE_BYTES or len(lines) > MAX_IGNORE_RULES:
-        log.warning(
-            "planfirst: %s is over %d bytes or %d lines: everything below its folder is taken "
-            "as ignored",
-            path,
-            MAX_IGNORE_BYTES,
-            MAX_IGNORE_RULES,
-        )
-        return ["*"]
+        log.warning("planfirst: %s is %s", path, LIMIT_REASON)
+        return OVER_LIMIT
     return lines
 
 
@@ -247,6 +247,10 @@ class IgnoreFiles:
                 rules = None
         self._cache[rel_file] = (sig, rules)
         return rules
+
+    def over_limit(self) -> list[str]:
+        """The ignore files read (root-relative) that are over the limits: the user is told."""
+        return sorted(f for f, (_, r) in self._cache.items() if r is not None and r.over_limit)
 
     def gitignore(self, dir_rel: str) -> IgnoreRules | None:
         """The .gitignore of a directory ('' for the root)."""

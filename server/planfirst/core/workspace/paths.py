@@ -168,6 +168,10 @@ class WorkspaceGuard:
     def info_exclude(self) -> IgnoreRules | None:
         return self._ignore_files.info_exclude()
 
+    def ignore_files_over_limit(self) -> list[str]:
+        """Ignore files read so far that are over the limits (everything below them ignored)."""
+        return self._ignore_files.over_limit()
+
     def invalidate(self) -> None:
         """Forget cached ignore rules (they are also re-read whenever a .gitignore changes)."""
         self._ignore_files.clear()
