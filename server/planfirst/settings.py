@@ -545,7 +545,8 @@ def _narrow_thinking(
         # on a budget-thinking model the derived budget is half of maxTokens: a workspace's
         # 31999 doubled every planning request's thinking (red team rt9)
         mt = merged.get("maxTokens")
-        base = below.get("budgetTokens") or max(1024, (mt if _number(mt) else 32_000) // 2)
+        tokens = int(mt) if isinstance(mt, int | float) and not isinstance(mt, bool) else 32_000
+        base = below.get("budgetTokens") or max(1024, tokens // 2)
         new = sec["budgetTokens"]
         if not _number(new) or new > base:
             del sec["budgetTokens"]
