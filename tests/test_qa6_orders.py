@@ -10,24 +10,11 @@ from typing import Any
 from planfirst.core.workflow.contracts import ApplyOutcome
 from planfirst.plan.model import PlanStatus, StepStatus
 from tests.reliability.test_step_edge_cases import done, edit, plan_turn, step
+from tests.support.plan_fixtures import DIAGNOSIS, failing_criteria
 from tests.test_qa4_orders import SLUG, Start, plan_md, start  # noqa: F401  (the fixture)
 
 CHECK = "python -c \"import textkit.slug as m; assert '(one)' in m.__doc__\""
 S1 = step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.", check=CHECK)
-DIAGNOSIS = {
-    "tool": "submit_diagnosis",
-    "input": {
-        "suspect_step": 1,
-        "broken_assumption": "tests/test_missing.py exists",
-        "explanation": "pytest found no such file",
-        "suggested_fix": "name an existing test file",
-    },
-}
-
-
-def _failing_criteria(turn: dict[str, Any]) -> dict[str, Any]:
-    turn["input"]["test_criteria"] = ["`pytest -q tests/test_missing.py` passes"]
-    return turn
 
 
 async def test_retry_after_a_hand_fix_validates_though_the_model_strayed_outside_the_step(
@@ -100,7 +87,7 @@ async def test_undo_out_of_a_plan_whose_criteria_failed_drops_their_diagnosis(
     of results it no longer lists, about a step that is now undone."""
     s, _ = start(
         [
-            _failing_criteria(plan_turn([S1])),
+            failing_criteria(plan_turn([S1])),
             edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n'),
             done(),
             DIAGNOSIS,
@@ -127,7 +114,7 @@ async def test_a_hand_edit_reload_of_a_plan_whose_criteria_failed_drops_their_di
     of them stayed in plan.md, now next to the corrected criteria it no longer explains."""
     s, _ = start(
         [
-            _failing_criteria(plan_turn([S1])),
+            failing_criteria(plan_turn([S1])),
             edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n'),
             done(),
             DIAGNOSIS,
@@ -213,7 +200,7 @@ async def test_a_done_plan_revised_only_in_its_test_criteria_runs_them_on_execut
     status sent has no next step)."""
     s, _ = start(
         [
-            _failing_criteria(plan_turn([S1])),
+            failing_criteria(plan_turn([S1])),
             edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n'),
             done(),
             DIAGNOSIS,

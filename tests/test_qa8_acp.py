@@ -15,25 +15,12 @@ from tests.acp.conftest import agent
 from tests.acp.harness import Editor
 from tests.reliability.conftest import Invariants, inv, ws  # noqa: F401  (fixtures)
 from tests.reliability.test_step_edge_cases import done, edit, plan_turn, step
+from tests.support.plan_fixtures import DIAGNOSIS, failing_criteria
 from tests.support.waiting import wait_until
 
 SLUG = '"""URL slugs."""\n'
 S1 = step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.")
 ONE = edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n')
-DIAGNOSIS = {
-    "tool": "submit_diagnosis",
-    "input": {
-        "suspect_step": 1,
-        "broken_assumption": "tests/test_missing.py exists",
-        "explanation": "pytest found no such file",
-        "suggested_fix": "name an existing test file",
-    },
-}
-
-
-def _failing_criteria(turn: dict[str, Any]) -> dict[str, Any]:
-    turn["input"]["test_criteria"] = ["`pytest -q tests/test_missing.py` passes"]
-    return turn
 
 
 def _calls_titled(ed: Editor, title: str) -> list[dict[str, Any]]:
@@ -50,7 +37,7 @@ async def test_failing_test_criteria_say_how_to_finish_and_retry_runs_them(
     `/retry` answered "every step is done; /undo N first to run a step again". The way on is
     said, /retry runs the criteria, and revising them then approving finishes the plan."""
     srv = inv.scripted_server(
-        [_failing_criteria(plan_turn([S1])), ONE, done(), DIAGNOSIS, DIAGNOSIS, plan_turn([S1])]
+        [failing_criteria(plan_turn([S1])), ONE, done(), DIAGNOSIS, DIAGNOSIS, plan_turn([S1])]
     )
     async with agent(inv, ws, srv, "basic") as a:
         ed = a.editor

@@ -17,7 +17,7 @@ from planfirst.plan.model import PlanStatus, RunOutcome, StepRun, StepStatus
 from planfirst.plan.store import PlanStore
 from tests.reliability.test_step_edge_cases import ORIG_SLUG, done, edit, plan_turn, step
 from tests.support.fake_host import FakeHost, ScriptedModels
-from tests.support.plan_fixtures import make_plan
+from tests.support.plan_fixtures import DIAGNOSIS, make_plan
 from tests.test_cost import capped, start  # noqa: F401  (the fixture)
 from tests.test_session_inprocess import TASK
 
@@ -25,15 +25,6 @@ SLUG = "textkit/slug.py"
 WC = "textkit/wordcount.py"
 ONE = step(1, [SLUG], what="Say `(one)` in the docstring of `textkit/slug.py`.")
 TWO = step(2, [WC], what="Say `(two)` in the docstring of `textkit/wordcount.py`.")
-DIAGNOSIS = {
-    "tool": "submit_diagnosis",
-    "input": {
-        "suspect_step": 1,
-        "broken_assumption": "tests/test_missing.py exists",
-        "explanation": "pytest found no such file",
-        "suggested_fix": "name an existing test file",
-    },
-}
 
 
 async def _killed_with_its_edit_on_disk(session: Any, workspace: Path) -> str:

@@ -63,3 +63,21 @@ def make_plan(plan_id: str = "add-top-abc123", **over: Any) -> Plan:
     return Plan(
         id=plan_id, title="Add --top", task="Add a --top option", body=PlanBody.model_validate(data)
     )
+
+
+# The model's diagnosis of failing test criteria (a scripted `submit_diagnosis` turn).
+DIAGNOSIS = {
+    "tool": "submit_diagnosis",
+    "input": {
+        "suspect_step": 1,
+        "broken_assumption": "tests/test_missing.py exists",
+        "explanation": "pytest found no such file",
+        "suggested_fix": "name an existing test file",
+    },
+}
+
+
+def failing_criteria(turn: dict[str, Any]) -> dict[str, Any]:
+    """A planning turn whose test criteria fail (they name a test file that does not exist)."""
+    turn["input"]["test_criteria"] = ["`pytest -q tests/test_missing.py` passes"]
+    return turn
