@@ -22,8 +22,9 @@ from planfirst.lsp.convert import workspace_edit
 from planfirst.terminal.editor import TerminalEditor
 from tests.reliability.test_step_edge_cases import done, edit, plan_turn
 from tests.support.disk_full import disk_full
+from tests.support.plan_fixtures import DIAGNOSIS, failing_criteria
 from tests.test_qa4_orders import SLUG, Start, start  # noqa: F401  (the fixture)
-from tests.test_qa6_orders import DIAGNOSIS, S1, _failing_criteria
+from tests.test_qa6_orders import S1
 
 
 def _terminal_step(root: Path, rel: str, new: str) -> str:
@@ -126,7 +127,7 @@ async def test_plan_document_offers_to_finish_a_plan_whose_steps_are_all_done(
     Revise, and Undo on the step."""
     s, _ = start(
         [
-            _failing_criteria(plan_turn([S1])),
+            failing_criteria(plan_turn([S1])),
             edit("textkit/slug.py", SLUG, '"""URL slugs (one)."""\n'),
             done(),
             DIAGNOSIS,
