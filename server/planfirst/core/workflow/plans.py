@@ -129,6 +129,9 @@ async def generate(
             s.host.plan_changed(plan_id)
 
     async with s.exclusive(plan_id, "generating the plan"):
+        # no key (or no model) fails here, before a plan document is shown for a plan that
+        # would never exist (the editor's view kept its "unknown plan" error open)
+        planner = s.models.planning()
         progress.report("gathering context", 5)
         for f in files:
             s.guard.rel(f)  # refuse paths outside the workspace before anything else
@@ -151,7 +154,7 @@ async def generate(
         try:
             with mcp.offering(_mcp(s), s.settings.context.token_budget * 2):
                 result = await make_plan(
-                    s.models.planning(),
+                    planner,
                     s.guard,
                     s.settings,
                     task,
