@@ -104,7 +104,7 @@ CREATE_RETRY = Path(__file__).resolve().parent / "create-retry.json"
 # extension offers Retry (data.reason "rate_limit"), and the retry gets the step's real turns
 RATE_LIMITED: Turn = {"note": "429: Retry in the editor", "fault": {"status": 429}}
 # planning takes long enough for the test to see its progress and Cancel
-PLANNING_DELAY = 3.0  # a restart after Set API Key may eat half of it (one CI run missed 1.5 s)
+PLANNING_DELAY = 6.0  # two restarts around Set API Key and a slow webview ate 3 s in two CI runs
 
 
 def vscode_script(demo: Any, create_retry: Any) -> list[Turn]:
