@@ -17,17 +17,10 @@ CHECK = "python -c \"import textkit.slug as m; assert '(one)' in m.__doc__\""
 S1 = step(1, ["textkit/slug.py"], what="Say `(one)` in slug.py.", check=CHECK)
 
 
-async def test_retry_after_a_hand_fix_validates_though_the_model_strayed_outside_the_step(
-    start: Start,  # noqa: F811
-) -> None:
-    """Step 1 fails its validation; the user fixes slug.py by hand and runs Retry. The model
-    first tries to touch tests/test_slug.py (outside the step: refused, as always), then sees
-    the docstring is right and proposes nothing. The step failed at once with "the edit of
-    tests/test_slug.py was refused: … a name the step gives may now be a link to it": a
-    refusal of the model's own stray write was taken for the workspace being in the way, and
-    the validation (which passes) never ran."""
-    stray = edit("tests/test_slug.py", "import", "import  ")
-    s, _ = start(
+async def _retry_after_hand_fix(begin: Start, stray: dict[str, Any]) -> tuple[Any, str]:
+    """Step 1 fails its validation (the model wrote "(on)"); the user fixes slug.py by hand and
+    runs Retry; the model makes `stray` (refused) and then no change: the step must end done."""
+    s, _ = begin(
         [
             plan_turn([S1]),
             edit("textkit/slug.py", SLUG, '"""URL slugs (on)."""\n'),
@@ -44,9 +37,22 @@ async def test_retry_after_a_hand_fix_validates_though_the_model_strayed_outside
     path.write_text(path.read_text(encoding="utf-8").replace("(on)", "(one)"), encoding="utf-8")
     out = await s.retry(plan.id, None)
     assert out.status.value == "done", out.message
-    now = s.load(plan.id)
-    assert now.state(1).status == StepStatus.DONE
-    assert "[x] done" in plan_md(s, plan.id)
+    return s, plan.id
+
+
+async def test_retry_after_a_hand_fix_validates_though_the_model_strayed_outside_the_step(
+    start: Start,  # noqa: F811
+) -> None:
+    """Step 1 fails its validation; the user fixes slug.py by hand and runs Retry. The model
+    first tries to touch tests/test_slug.py (outside the step: refused, as always), then sees
+    the docstring is right and proposes nothing. The step failed at once with "the edit of
+    tests/test_slug.py was refused: … a name the step gives may now be a link to it": a
+    refusal of the model's own stray write was taken for the workspace being in the way, and
+    the validation (which passes) never ran."""
+    stray = edit("tests/test_slug.py", "import", "import  ")
+    s, plan_id = await _retry_after_hand_fix(start, stray)
+    assert s.load(plan_id).state(1).status == StepStatus.DONE
+    assert "[x] done" in plan_md(s, plan_id)
 
 
 async def test_a_step_whose_model_tried_to_create_a_folder_by_mistake_is_still_validated(
@@ -59,23 +65,7 @@ async def test_a_step_whose_model_tried_to_create_a_folder_by_mistake_is_still_v
         "tool": "str_replace_based_edit_tool",
         "input": {"command": "create", "path": "textkit", "file_text": "x\n"},
     }
-    s, _ = start(
-        [
-            plan_turn([S1]),
-            edit("textkit/slug.py", SLUG, '"""URL slugs (on)."""\n'),
-            done(),
-            stray,
-            {"text": "The docstring already says (one); nothing to change."},
-        ]
-    )
-    s.settings.execution.max_attempts = 1
-    plan = await s.generate("say (one)")
-    await s.approve(plan.id)
-    assert (await s.execute_next(plan.id)).status.value == "failed"
-    path = s.root / "textkit/slug.py"
-    path.write_text(path.read_text(encoding="utf-8").replace("(on)", "(one)"), encoding="utf-8")
-    out = await s.retry(plan.id, None)
-    assert out.status.value == "done", out.message
+    await _retry_after_hand_fix(start, stray)
 
 
 async def test_undo_out_of_a_plan_whose_criteria_failed_drops_their_diagnosis(
